@@ -1,0 +1,66 @@
+/* error.c - filling tk_error_t records. */
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void
+error_vset (tk_error_t *err, int domain, int code, const char *field, const char *fmt,
+            va_list ap)
+{
+   err->domain = domain;
+   err->code = code;
+   snprintf (err->field, sizeof err->field, "%s", field ? field : "");
+   vsnprintf (err->message, sizeof err->message, fmt, ap);
+}
+
+void
+tk_error_set (tk_error_t *err, int domain, int code, const char *fmt, ...)
+{
+   if (!err) {
+      return;
+   }
+   va_list ap;
+   va_start (ap, fmt);
+   error_vset (err, domain, code, NULL, fmt, ap);
+   va_end (ap);
+}
+
+void
+tk_error_set_field (tk_error_t *err, int domain, int code, const char *field,
+                    const char *fmt, ...)
+{
+   if (!err) {
+      return;
+   }
+   va_list ap;
+   va_start (ap, fmt);
+   error_vset (err, domain, code, field, fmt, ap);
+   va_end (ap);
+}
+
+void
+tk_error_clear (tk_error_t *err)
+{
+   if (err) {
+      memset (err, 0, sizeof *err);
+   }
+}
+
+const char *
+tk_error_domain_name (int domain)
+{
+   switch (domain) {
+   case TK_ERR_NONE: return "none";
+   case TK_ERR_CONFIG: return "config";
+   case TK_ERR_INVALID: return "invalid";
+   case TK_ERR_MONGO: return "mongo";
+   case TK_ERR_KAFKA: return "kafka";
+   case TK_ERR_HTTP: return "http";
+   case TK_ERR_IO: return "io";
+   case TK_ERR_NOMEM: return "nomem";
+   case TK_ERR_NOT_FOUND: return "not_found";
+   case TK_ERR_DUPLICATE: return "duplicate";
+   default: return "unknown";
+   }
+}
