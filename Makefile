@@ -1,0 +1,63 @@
+# triage - the two commands a new user types are `make demo` and `make test`.
+# Everything else here is a step of those two, runnable on its own.
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc)
+CMAKE_GEN  := -G Ninja
+
+.PHONY: all bootstrap build build-asan test test-unit test-asan stack-up stack-down \
+        stack-status demo demo-stop bench clean distclean
+
+all: build
+
+## bootstrap: install Debian packages, Kafka jars and FerretDB (idempotent)
+bootstrap:
+	@deploy/local/bootstrap
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+$(BUILD_ASAN)/build.ninja: CMakeLists.txt
+	@cmake -S . -B $(BUILD_ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DTRIAGE_SANITIZE=ON >/dev/null
+
+## build: compile the services, tools and tests into build/ (binaries in build/bin)
+build: $(BUILD)/build.ninja
+	@ninja -C $(BUILD) -j $(JOBS)
+
+## build-asan: the same with AddressSanitizer + UndefinedBehaviorSanitizer
+build-asan: $(BUILD_ASAN)/build.ninja
+	@ninja -C $(BUILD_ASAN) -j $(JOBS)
+
+## test: bootstrap, build (plain and sanitized), start the stack, run every test with ctest
+test:
+	@tests/run
+
+## test-unit: unit tests only, no servers needed
+test-unit: build
+	@cd $(BUILD) && ctest -L unit --output-on-failure -j $(JOBS)
+
+## stack-up / stack-down: the local Kafka broker and FerretDB (idempotent)
+stack-up: bootstrap
+	@deploy/local/stack-up
+
+stack-down:
+	@deploy/local/stack-down
+
+## demo: set up, build, start everything, load sample tickets and classify them
+demo:
+	@deploy/local/demo
+
+demo-stop:
+	@deploy/local/demo-stop
+
+## bench: the benchmarks of bench/ against the local stack
+bench: bootstrap build stack-up
+	@bench/run
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)
+
+## distclean: also the fetched tools and the stack's data
+distclean: clean stack-down
+	rm -rf .cache run

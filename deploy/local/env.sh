@@ -1,0 +1,40 @@
+# env.sh - paths and versions shared by the local-stack scripts. Sourced, not run.
+#
+# Everything the stack writes lives under $TRIAGE_RUN (git-ignored), and
+# everything the bootstrap fetches under $TRIAGE_CACHE (git-ignored).
+
+TRIAGE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TRIAGE_RUN=${TRIAGE_RUN:-$TRIAGE_ROOT/run}
+TRIAGE_CACHE=${TRIAGE_CACHE:-$TRIAGE_ROOT/.cache}
+
+KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
+KAFKA_LIBS=$TRIAGE_CACHE/kafka-$KAFKA_VERSION/libs
+KAFKA_HOST=127.0.0.1
+KAFKA_PORT=${TRIAGE_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${TRIAGE_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-512m}
+KAFKA_DIR=$TRIAGE_RUN/kafka
+
+FERRETDB_VERSION=v1.24.2
+FERRETDB_BIN=$TRIAGE_CACHE/bin/triage-ferretdb
+MONGO_HOST=127.0.0.1
+MONGO_PORT=${TRIAGE_MONGO_PORT:-27017}
+FERRETDB_DIR=$TRIAGE_RUN/ferretdb
+
+TOPIC_PARTITIONS=${TRIAGE_PARTITIONS:-6}
+TOPICS="tickets.inbound tickets.classify tickets.classified tickets.dlq"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# port_open HOST PORT: true when something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# pid_alive FILE: true when FILE names a running process.
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# kafka_java CLASS ARGS...: runs a Kafka command-line tool class.
+kafka_java() {
+  java -Xmx256m -Dlog4j2.configurationFile="$TRIAGE_ROOT/deploy/local/kafka/log4j2-tools.properties" \
+       -cp "$KAFKA_LIBS/*" "$@"
+}
