@@ -30,11 +30,32 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # port_open HOST PORT: true when something accepts TCP connections there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-# pid_alive FILE: true when FILE names a running process.
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# pid_alive FILE [PATTERN]: true when FILE names a running process (whose
+# command line contains PATTERN, when given: a pid file left by a reboot may
+# name an unrelated process that now has that pid).
+pid_alive() {
+  local pid
+  [ -f "$1" ] && pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ -z "${2:-}" ] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
 
 # kafka_java CLASS ARGS...: runs a Kafka command-line tool class.
 kafka_java() {
   java -Xmx256m -Dlog4j2.configurationFile="$TRIAGE_ROOT/deploy/local/kafka/log4j2-tools.properties" \
        -cp "$KAFKA_LIBS/*" "$@"
+}
+
+# Command-line fragments that identify this checkout's servers, whatever
+# their pid files say.
+KAFKA_MARK="kafka.Kafka $KAFKA_DIR/server.properties"
+FERRETDB_MARK="file:$FERRETDB_DIR/data/"
+
+# recover_pid FILE MARK: when FILE is missing or stale but a process whose
+# command line contains MARK runs, writes its pid to FILE. True if one runs.
+recover_pid() {
+  local pid
+  pid_alive "$1" "$2" && return 0
+  pid=$(pgrep -f -o -- "$2" 2>/dev/null) || return 1
+  echo "$pid" >"$1"
+  say "stack: found $(basename "$1" .pid) running as pid $pid without a valid pid file; recovered it"
 }
