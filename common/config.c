@@ -487,8 +487,8 @@ set_value (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const 
                                 : tk_config_parse_size (text, &i64);
       if (!parsed) {
          value_error (err, var, who, text,
-                      is_duration ? "is not a duration (like 500ms, 2s, 1m, 1h)"
-                                  : "is not a size (like 512B, 64KB, 50MB, 1GB)");
+                      is_duration ? "is not a duration like 500ms, 2s, 1m or 1h"
+                                  : "is not a size like 512B, 64KB, 50MB or 1GB");
          return false;
       }
       if (i64 < var->min || i64 > var->max) {
