@@ -554,7 +554,8 @@ tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, char 
 
    memset (cfg, 0, sizeof *cfg);
    cfg->service = svc;
-   snprintf (progname, sizeof progname, "triage-%s", tk_service_name (svc));
+   snprintf (progname, sizeof progname, (svc & TK_SVC_CLI) ? "triagectl" : "triage-%s",
+             tk_service_name (svc));
 
    /* Defaults first: every field holds a valid value even for rows this
     * program does not use. A default that fails is a bug in the table. */

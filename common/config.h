@@ -200,8 +200,9 @@ bool tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, 
  * tests and for programs that take settings from elsewhere. */
 bool tk_config_set (tk_config_t *cfg, const char *env, const char *value, tk_error_t *err);
 
-/* Frees the strings and lists cfg owns and zeroes it. Accepts NULL and a
- * config that was never loaded only if it was zeroed. */
+/* Frees the strings and lists cfg owns and zeroes it, so destroying twice is
+ * harmless. Accepts NULL, and a config whose load failed. A config that was
+ * never loaded must be zeroed first. */
 void tk_config_destroy (tk_config_t *cfg);
 
 /* Writes the --help text for program svc: usage, then for each row svc uses
