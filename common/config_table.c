@@ -1,0 +1,103 @@
+/* config_table.c - the one table every triage setting comes from.
+ *
+ * A setting is one row here plus one field in tk_config_t (config.h). The
+ * row macros fill the type, the offset of the field and the bounds; parsing,
+ * validation, --help and the Markdown reference follow from the row. A
+ * default is text, parsed by the same code as user input, so a default that
+ * does not validate fails the unit tests at once.
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+/* Service masks, short enough to keep a row on one line. */
+#define IN TK_SVC_INGEST
+#define CL TK_SVC_CLASSIFIER
+#define AP TK_SVC_API
+#define CLI TK_SVC_CLI
+#define ALL TK_SVC_ALL
+#define SRV TK_SVC_SERVERS
+
+#define OFF(field) offsetof (tk_config_t, field)
+
+#define STR(env, flag, field, def, minlen, svc, help)                                  \
+   { env, flag, TK_CFG_STRING, OFF (field), def, NULL, minlen, 65536, 0, 0, NULL, svc, 0, help }
+#define SECRET(env, flag, field, svc, help)                                            \
+   { env, flag, TK_CFG_STRING, OFF (field), "", NULL, 0, 65536, 0, 0, NULL, svc, TK_CFG_SECRET, help }
+#define INT(env, flag, field, def, lo, hi, svc, help)                                  \
+   { env, flag, TK_CFG_INT, OFF (field), def, NULL, lo, hi, 0, 0, NULL, svc, 0, help }
+#define BOOL(env, flag, field, def, svc, help)                                         \
+   { env, flag, TK_CFG_BOOL, OFF (field), def, NULL, 0, 1, 0, 0, NULL, svc, 0, help }
+#define DOUBLE(env, flag, field, def, lo, hi, svc, help)                               \
+   { env, flag, TK_CFG_DOUBLE, OFF (field), def, NULL, 0, 0, lo, hi, NULL, svc, 0, help }
+#define ENUM(env, flag, field, def, choices, svc, help)                                \
+   { env, flag, TK_CFG_ENUM, OFF (field), def, NULL, 0, 0, 0, 0, choices, svc, 0, help }
+#define DURATION(env, flag, field, def, lo, hi, svc, help)                             \
+   { env, flag, TK_CFG_DURATION, OFF (field), def, NULL, lo, hi, 0, 0, NULL, svc, 0, help }
+#define SIZE(env, flag, field, def, lo, hi, svc, help)                                 \
+   { env, flag, TK_CFG_SIZE, OFF (field), def, NULL, lo, hi, 0, 0, NULL, svc, 0, help }
+#define KVLIST(env, flag, field, svc, help)                                            \
+   { env, flag, TK_CFG_KVLIST, OFF (field), "", NULL, 0, 0, 0, 0, NULL, svc, 0, help }
+/* A row whose default differs per program: a STR or INT row plus the list. */
+#define PER_SVC(row_type, env, flag, field, def, lo, hi, svc, defaults, help)          \
+   { env, flag, row_type, OFF (field), def, defaults, lo, hi, 0, 0, NULL, svc, 0, help }
+
+#define KB (INT64_C (1024))
+#define MB (KB * 1024)
+#define GB (MB * 1024)
+#define SEC (INT64_C (1000))
+#define MIN (SEC * 60)
+#define HOUR (MIN * 60)
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const llm_providers[] = {"local", "openai", "gemini", NULL};
+static const char *const on_off[] = {"off", "on", NULL};
+
+static const tk_config_svc_default_t http_ports[] = {
+   {TK_SVC_API, "8080"}, {TK_SVC_INGEST, "8081"}, {TK_SVC_CLASSIFIER, "8082"}, {0, NULL}};
+static const tk_config_svc_default_t kafka_groups[] = {
+   {TK_SVC_INGEST, "triage-ingest"},
+   {TK_SVC_CLASSIFIER, "triage-classifier"},
+   {TK_SVC_API, "triage-api"},
+   {TK_SVC_CLI, "triage-cli"},
+   {0, NULL}};
+
+/* clang-format off */
+static const tk_config_var_t vars[] = {
+   STR ("TRIAGE_MONGO_URI", "mongo-uri", mongo_uri, "mongodb://127.0.0.1:27017/triage", 1, ALL, "MongoDB connection string; driver options (pool, TLS, timeouts) go in the URI."),
+   STR ("TRIAGE_MONGO_DB", "mongo-db", mongo_db, "triage", 1, ALL, "Database name; overrides the database named in the URI."),
+   INT ("TRIAGE_MONGO_POOL_SIZE", "mongo-pool-size", mongo_pool_size, "16", 1, 256, ALL, "Most MongoDB connections open at once."),
+   STR ("TRIAGE_KAFKA_BROKERS", "kafka-brokers", kafka_brokers, "127.0.0.1:9092", 1, ALL, "Kafka bootstrap servers, host:port[,host:port...]."),
+   KVLIST ("TRIAGE_KAFKA_CONFIG", "kafka", kafka_config, ALL, "librdkafka setting key=value, passed through as is; the flag repeats, the variable is a comma-separated list."),
+   PER_SVC (TK_CFG_STRING, "TRIAGE_KAFKA_GROUP", "kafka-group", kafka_group, "triage", 1, 65536, IN | CL, kafka_groups, "Kafka consumer group id."),
+   STR ("TRIAGE_TOPIC_INBOUND", "topic-inbound", topic_inbound, "tickets.inbound", 1, IN | CLI, "Topic of raw tickets from upstream publishers."),
+   STR ("TRIAGE_TOPIC_CLASSIFY", "topic-classify", topic_classify, "tickets.classify", 1, ALL, "Topic of classification requests."),
+   STR ("TRIAGE_TOPIC_CLASSIFIED", "topic-classified", topic_classified, "tickets.classified", 1, CL | CLI, "Topic of classification results."),
+   STR ("TRIAGE_TOPIC_DLQ", "topic-dlq", topic_dlq, "tickets.dlq", 1, CL | CLI, "Dead-letter topic for tickets that failed every retry."),
+   INT ("TRIAGE_PARTITIONS", "partitions", partitions, "6", 1, 1000, ALL, "Partitions of each topic created at start-up."),
+   STR ("TRIAGE_HTTP_HOST", "http-host", http_host, "127.0.0.1", 1, SRV, "Address the HTTP listener binds."),
+   PER_SVC (TK_CFG_INT, "TRIAGE_HTTP_PORT", "http-port", http_port, "8080", 1, 65535, SRV, http_ports, "Port the HTTP listener binds."),
+   SIZE ("TRIAGE_HTTP_MAX_BODY", "http-max-body", http_max_body, "50MB", 1, 4 * GB, SRV, "Largest request body accepted."),
+   SIZE ("TRIAGE_HTTP_MAX_HEADER", "http-max-header", http_max_header, "16KB", 1 * KB, 1 * MB, SRV, "Largest request head (request line and headers) accepted."),
+   DURATION ("TRIAGE_HTTP_IDLE_TIMEOUT", "http-idle-timeout", http_idle_timeout_ms, "60s", 1, 24 * HOUR, SRV, "How long an idle keep-alive connection stays open."),
+   DURATION ("TRIAGE_HTTP_REQUEST_TIMEOUT", "http-request-timeout", http_request_timeout_ms, "30s", 1, 24 * HOUR, SRV, "Longest time a client may take to send one request (slow clients are cut off)."),
+   INT ("TRIAGE_HTTP_MAX_CONNECTIONS", "http-max-connections", http_max_connections, "1024", 1, 1000000, SRV, "Most HTTP connections open at once."),
+   ENUM ("TRIAGE_AUTH", "auth", auth, "on", on_off, IN | AP, "Require an API key on HTTP requests."),
+   SECRET ("TRIAGE_ADMIN_KEY", "admin-key", admin_key, IN | AP | CLI, "Administrator API key."),
+   ENUM ("TRIAGE_LOG_LEVEL", "log-level", log_level, "info", log_levels, ALL, "Lowest level of log lines written."),
+   DURATION ("TRIAGE_SHUTDOWN_TIMEOUT", "shutdown-timeout", shutdown_timeout_ms, "10s", 0, HOUR, SRV, "How long a stopping service waits for work in flight."),
+   STR ("TRIAGE_TAXONOMY", "taxonomy", taxonomy, "", 0, CL | AP | CLI, "Taxonomy JSON file; empty for the built-in taxonomy."),
+   ENUM ("TRIAGE_LLM_PROVIDER", "llm-provider", llm_provider, "local", llm_providers, CL | CLI, "Classifier back end."),
+   INT ("TRIAGE_CLASSIFIER_CONCURRENCY", "classifier-concurrency", classifier_concurrency, "32", 1, 1024, CL, "Most tickets being classified at once."),
+   BOOL ("TRIAGE_AUTO_CLASSIFY", "auto-classify", auto_classify, "true", IN, "Request classification of every ticket ingested."),
+   INT ("TRIAGE_INGEST_BATCH_SIZE", "ingest-batch-size", ingest_batch_size, "500", 1, 10000, IN, "Most tickets written to MongoDB in one batch."),
+   DURATION ("TRIAGE_INGEST_LINGER", "ingest-linger", ingest_linger_ms, "20ms", 0, MIN, IN, "How long ingest waits to fill a batch."),
+};
+/* clang-format on */
+
+const tk_config_var_t *
+tk_config_vars (size_t *count)
+{
+   *count = sizeof vars / sizeof vars[0];
+   return vars;
+}
