@@ -76,7 +76,7 @@ static const tk_config_var_t vars[] = {
    STR ("TRIAGE_TOPIC_DLQ", "topic-dlq", topic_dlq, "tickets.dlq", 1, CL | CLI, "Dead-letter topic for tickets that failed every retry."),
    INT ("TRIAGE_PARTITIONS", "partitions", partitions, "6", 1, 1000, ALL, "Partitions of each topic created at start-up."),
    STR ("TRIAGE_HTTP_HOST", "http-host", http_host, "127.0.0.1", 1, SRV, "Address the HTTP listener binds."),
-   PER_SVC (TK_CFG_INT, "TRIAGE_HTTP_PORT", "http-port", http_port, "8080", 1, 65535, SRV, http_ports, "Port the HTTP listener binds."),
+   PER_SVC (TK_CFG_INT, "TRIAGE_HTTP_PORT", "http-port", http_port, "8080", 0, 65535, SRV, http_ports, "Port the HTTP listener binds (0: any free port, for tests)."),
    SIZE ("TRIAGE_HTTP_MAX_BODY", "http-max-body", http_max_body, "50MB", 1, 4 * GB, SRV, "Largest request body accepted."),
    SIZE ("TRIAGE_HTTP_MAX_HEADER", "http-max-header", http_max_header, "16KB", 1 * KB, 1 * MB, SRV, "Largest request head (request line and headers) accepted."),
    DURATION ("TRIAGE_HTTP_IDLE_TIMEOUT", "http-idle-timeout", http_idle_timeout_ms, "60s", 1, 24 * HOUR, SRV, "How long an idle keep-alive connection stays open."),

@@ -345,13 +345,13 @@ test_bad_values_name_the_variable (void **state)
 
    err = env_fail (TK_SVC_API, "TRIAGE_HTTP_PORT=abc");
    assert_string_equal (err.field, "TRIAGE_HTTP_PORT");
-   assert_string_equal (err.message, "TRIAGE_HTTP_PORT: \"abc\" is not an integer (1..65535)");
+   assert_string_equal (err.message, "TRIAGE_HTTP_PORT: \"abc\" is not an integer (0..65535)");
 
    err = env_fail (TK_SVC_API, "TRIAGE_HTTP_PORT=70000");
-   assert_string_equal (err.message, "TRIAGE_HTTP_PORT: \"70000\" is out of range (1..65535)");
+   assert_string_equal (err.message, "TRIAGE_HTTP_PORT: \"70000\" is out of range (0..65535)");
 
-   err = env_fail (TK_SVC_API, "TRIAGE_HTTP_PORT=0");
-   assert_string_equal (err.message, "TRIAGE_HTTP_PORT: \"0\" is out of range (1..65535)");
+   err = env_fail (TK_SVC_API, "TRIAGE_HTTP_PORT=-1");
+   assert_string_equal (err.message, "TRIAGE_HTTP_PORT: \"-1\" is out of range (0..65535)");
 
    err = env_fail (TK_SVC_API, "TRIAGE_HTTP_PORT=99999999999999999999");
    assert_string_equal (err.field, "TRIAGE_HTTP_PORT");
@@ -388,7 +388,7 @@ test_bad_values_name_the_variable (void **state)
    char **argv = ARGV ("--http-port=99999");
    err = load_fail (TK_SVC_API, 2, argv, no_env);
    assert_string_equal (err.field, "TRIAGE_HTTP_PORT");
-   assert_string_equal (err.message, "--http-port: \"99999\" is out of range (1..65535)");
+   assert_string_equal (err.message, "--http-port: \"99999\" is out of range (0..65535)");
 
    /* A long value is shortened in the message. */
    char long_env[300] = "TRIAGE_PARTITIONS=";
@@ -504,8 +504,8 @@ test_help_lists_only_the_services_rows (void **state)
 
    char *help = capture_help (TK_SVC_INGEST, "triage-ingest");
    assert_int_equal (strncmp (help, "Usage: triage-ingest [options]\n", 31), 0);
-   assert_non_null (strstr (help, "  --http-port <1..65535>\n"
-                                  "        Port the HTTP listener binds.\n"
+   assert_non_null (strstr (help, "  --http-port <0..65535>\n"
+                                  "        Port the HTTP listener binds (0: any free port, for tests).\n"
                                   "        env TRIAGE_HTTP_PORT; default 8081\n"));
    assert_non_null (strstr (help, "  --log-level <debug|info|warn|error>\n"));
    assert_non_null (strstr (help, "env TRIAGE_HTTP_MAX_BODY; default 50MB\n"));
@@ -666,9 +666,9 @@ test_markdown_lists_every_variable (void **state)
       snprintf (cell, sizeof cell, "| `%s` | `--%s` |", vars[i].env, vars[i].flag);
       assert_non_null (strstr (md, cell));
    }
-   assert_non_null (strstr (md, "| `TRIAGE_HTTP_PORT` | `--http-port` | integer (1..65535) | "
+   assert_non_null (strstr (md, "| `TRIAGE_HTTP_PORT` | `--http-port` | integer (0..65535) | "
                                 "`8080` (api), `8081` (ingest), `8082` (classifier) | "
-                                "ingest, classifier, api | Port the HTTP listener binds. |\n"));
+                                "ingest, classifier, api | Port the HTTP listener binds (0: any free port, for tests). |\n"));
    free (md);
 }
 
