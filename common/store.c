@@ -731,6 +731,10 @@ tk_store_get_ticket (tk_store_t *store, const char *id, tk_ticket_t **out, tk_er
 {
    tk_ticket_list_t list;
    *out = NULL;
+   if (!id) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "get ticket: no id");
+      return false;
+   }
    bson_t *filter = BCON_NEW ("id", BCON_UTF8 (id));
    bool ok = find_tickets (store, filter, NULL, 1, &list, err);
    bson_destroy (filter);
