@@ -1,0 +1,207 @@
+/* store.h - the `tickets` collection: blocking calls for worker threads.
+ *
+ * A tk_store_t holds a mongoc_client_pool_t and a database name. It is
+ * thread-safe: every call pops a client from the pool, works, and pushes it
+ * back, so several threads (libuv's threadpool, see store_async.h) may call
+ * in at once. When all pool_max clients are busy a call waits for one, so
+ * pool_max should be at least the number of threads that call in (for
+ * uv_queue_work that is UV_THREADPOOL_SIZE, 4 unless set).
+ *
+ * The calls block on the network; never make them on a libuv loop thread.
+ *
+ * Everything here uses only what both MongoDB 7 and FerretDB 1.24 (SQLite
+ * backend) support; the places where FerretDB dictated the shape are said in
+ * store.c.
+ *
+ * Errors: server and driver failures are TK_ERR_MONGO with the bson_error_t
+ * code; a missing ticket is TK_ERR_NOT_FOUND; bad arguments TK_ERR_INVALID.
+ */
+#ifndef TK_STORE_H
+#define TK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "ticket.h"
+
+typedef struct tk_store tk_store_t;
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+/* Connects lazily to uri (a mongodb:// URI; its options, such as
+ * serverSelectionTimeoutMS or appname, are passed straight to libmongoc).
+ * db_name NULL takes the database from the URI path, else "triage".
+ * pool_max is the most clients open at once; 0 means 16. Calls mongoc_init
+ * (idempotent); the process calls mongoc_cleanup at exit if it wants to.
+ * Returns a store to free with tk_store_destroy, or NULL and err. */
+tk_store_t *tk_store_new (const char *uri, const char *db_name, uint32_t pool_max,
+                          tk_error_t *err);
+
+/* Closes the pool. No call may be in flight. Accepts NULL. */
+void tk_store_destroy (tk_store_t *store);
+
+/* The database name in use; borrowed, valid until tk_store_destroy. */
+const char *tk_store_db_name (const tk_store_t *store);
+
+/* Round trip to the server ({ping:1}); true when it answers. */
+bool tk_store_ping (tk_store_t *store, tk_error_t *err);
+
+/* Creates the indexes of ARCHITECTURE.md on `tickets` if they are missing:
+ * {id:1} unique, {processed:1, created_at:-1},
+ * {"processing_metadata.processed_at":-1}, {"classification.priority":1},
+ * {"classification.topic_tags":1}, {"classification.sentiment":1}, each
+ * under its default name ("id_1", ...). Idempotent. */
+bool tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err);
+
+/* Drops the whole database (tests, and `triagectl` resets). */
+bool tk_store_drop_database (tk_store_t *store, tk_error_t *err);
+
+/* ---- writing raw tickets ------------------------------------------------ */
+
+typedef enum {
+   TK_INSERT_STORED = 0, /* a new document was written */
+   TK_INSERT_DUPLICATE,  /* insert: the id was already stored; nothing changed */
+   TK_INSERT_CHANGED,    /* upsert: stored before; subject/body replaced */
+   TK_INSERT_UNCHANGED,  /* upsert: stored before with the same text; no-op */
+   TK_INSERT_FAILED,     /* not written; see message */
+} tk_insert_outcome_t;
+
+typedef struct {
+   tk_insert_outcome_t outcome;
+   int code;          /* the server's error code for FAILED, else 0 */
+   char message[160]; /* why, for FAILED; "" otherwise */
+} tk_insert_item_t;
+
+/* What happened to each ticket of a batch, by index in the batch. The caller
+ * owns the struct (usually on its stack); items is allocated by the store
+ * call and freed by tk_insert_result_cleanup. */
+typedef struct {
+   tk_insert_item_t *items; /* n entries */
+   size_t n;
+   size_t n_stored, n_duplicate, n_changed, n_unchanged, n_failed;
+} tk_insert_result_t;
+
+/* Frees res->items and zeroes res. Accepts NULL and a zeroed result. */
+void tk_insert_result_cleanup (tk_insert_result_t *res);
+
+/* A static name for an outcome: "stored", "duplicate", ... */
+const char *tk_insert_outcome_name (tk_insert_outcome_t outcome);
+
+/* Stores n raw tickets in ONE unordered bulk insert. Each document holds id,
+ * subject, body, source (if set), processed=false, created_at (the ticket's,
+ * or now when 0) and updated_at=now; classification and failure fields of
+ * the tickets are ignored. A ticket whose id is already stored, or appears
+ * earlier in the same batch, is reported TK_INSERT_DUPLICATE and overwrites
+ * nothing (the unique {id:1} index decides, so call tk_store_ensure_indexes
+ * first). For each ticket reported STORED, created_at and updated_at are
+ * written back into the ticket, which is why the tickets are not const.
+ *
+ * res is always initialised (zeroed on entry). Returns true when every
+ * ticket has an outcome, even if some are DUPLICATE or FAILED; false (with
+ * err, and every item FAILED) when the server could not be reached or the
+ * outcome is unknown, e.g. a network error or a write-concern error. */
+bool tk_store_insert_tickets (tk_store_t *store, tk_ticket_t *const *tickets, size_t n,
+                              tk_insert_result_t *res, tk_error_t *err);
+
+/* on_duplicate=update: like tk_store_insert_tickets (one unordered bulk
+ * insert), then each ticket already stored is updated with one
+ * update_one({id, $or:[{subject:{$ne:s}},{body:{$ne:b}}]},
+ * {$set:{subject, body, updated_at}}): CHANGED if its text differed,
+ * UNCHANGED (nothing written) if not. Nothing else is touched, so a stored
+ * classification, processed flag, created_at and failure history survive a
+ * re-sent ticket. A duplicate within the batch is applied in batch order. */
+bool tk_store_upsert_tickets (tk_store_t *store, tk_ticket_t *const *tickets, size_t n,
+                              tk_insert_result_t *res, tk_error_t *err);
+
+/* ---- classification ----------------------------------------------------- */
+
+/* Marks ticket id processed, in place: sets processed=true, classification,
+ * confidence_scores, processing_metadata and updated_at=now. Idempotent:
+ * doing it again rewrites the same values. c->sentiment and c->priority must
+ * be set (TK_ERR_INVALID otherwise); labels are not checked against the
+ * taxonomy here, the caller does that. TK_ERR_NOT_FOUND if no such id. */
+bool tk_store_update_ticket_with_classification (tk_store_t *store, const char *id,
+                                                 const tk_classification_t *c,
+                                                 const tk_confidence_t *confidence,
+                                                 const tk_processing_metadata_t *metadata,
+                                                 tk_error_t *err);
+
+/* Failure bookkeeping: increments processing_attempts, sets last_error
+ * (copied) and updated_at; processed stays as it is. TK_ERR_NOT_FOUND if no
+ * such id. */
+bool tk_store_record_failure (tk_store_t *store, const char *id, const char *error_text,
+                              tk_error_t *err);
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Tickets read from the store. The caller owns the struct (usually on its
+ * stack); the reading calls fill it, and the tickets it holds are freed by
+ * tk_ticket_list_destroy. */
+typedef struct {
+   tk_ticket_t **items; /* n tickets, owned */
+   size_t n;
+   size_t cap;
+} tk_ticket_list_t;
+
+/* Frees every ticket the list holds and its array, and zeroes the list (the
+ * struct itself is the caller's). Accepts NULL and a zeroed list. */
+void tk_ticket_list_destroy (tk_ticket_list_t *list);
+
+/* In every reading call, limit 0 means no limit, and out is zeroed on entry
+ * and left empty on failure (destroying it is still harmless). */
+
+/* One ticket by id. *out is a new ticket the caller frees with
+ * tk_ticket_destroy; TK_ERR_NOT_FOUND if there is none. */
+bool tk_store_get_ticket (tk_store_t *store, const char *id, tk_ticket_t **out,
+                          tk_error_t *err);
+
+/* Unprocessed tickets, OLDEST first (created_at ascending): the order in
+ * which a backlog should be worked off. Served by {processed:1,created_at:-1}. */
+bool tk_store_get_unprocessed_tickets (tk_store_t *store, uint32_t limit,
+                                       tk_ticket_list_t *out, tk_error_t *err);
+
+/* Processed tickets, most recently processed first
+ * (processing_metadata.processed_at descending). */
+bool tk_store_get_processed_tickets (tk_store_t *store, uint32_t limit,
+                                     tk_ticket_list_t *out, tk_error_t *err);
+
+/* Tickets with processed == processed, NEWEST first (created_at descending),
+ * the order a dashboard lists them in. */
+bool tk_store_get_tickets_by_status (tk_store_t *store, bool processed, uint32_t limit,
+                                     tk_ticket_list_t *out, tk_error_t *err);
+
+/* ---- statistics --------------------------------------------------------- */
+
+#define TK_STATS_MAX_PRIORITIES 32
+
+typedef struct {
+   char label[TK_LABEL_MAX + 1]; /* the stored priority label, e.g. "P0 (High)" */
+   int64_t count;
+} tk_priority_count_t;
+
+typedef struct {
+   int64_t total;
+   int64_t processed;
+   int64_t unprocessed;
+   int64_t processed_today; /* processing_metadata.processed_at >= 00:00 UTC today */
+   /* Processed tickets per priority label, sorted by label; labels are
+    * whatever is stored, so a custom taxonomy works. Processed tickets with
+    * no priority, and labels beyond the first TK_STATS_MAX_PRIORITIES, are
+    * counted in priority_other. */
+   tk_priority_count_t priorities[TK_STATS_MAX_PRIORITIES];
+   size_t n_priorities;
+   int64_t priority_other;
+} tk_processing_stats_t;
+
+/* Fills *out (a plain struct, nothing to free) with count_documents calls and
+ * one $group by classification.priority using $sum. The counts are taken
+ * one after another, not as one snapshot. */
+bool tk_store_get_processing_stats (tk_store_t *store, tk_processing_stats_t *out,
+                                    tk_error_t *err);
+
+/* The count for one priority label in stats, 0 if absent. */
+int64_t tk_processing_stats_priority (const tk_processing_stats_t *stats, const char *label);
+
+#endif

@@ -1,0 +1,647 @@
+/* Integration tests for common/store.c against the real MongoDB-protocol
+ * server of the local stack (FerretDB) or $TRIAGE_TEST_MONGO_URI. Every test
+ * works in its own database, dropped at the end. */
+#include "test_support.h"
+
+#include "store.h"
+
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+   tk_store_t *store;
+   char db[96];
+} fixture_t;
+
+static int64_t
+wall_ms (void)
+{
+   struct timespec ts;
+   clock_gettime (CLOCK_REALTIME, &ts);
+   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+setup (void **state)
+{
+   fixture_t *f = calloc (1, sizeof *f);
+   tk_error_t err = {0};
+   tk_test_unique_name ("triage_test", f->db, sizeof f->db);
+   f->store = tk_store_new (tk_test_mongo_uri (), f->db, 4, &err);
+   if (!f->store) {
+      fprintf (stderr, "tk_store_new: %s\n", err.message);
+      free (f);
+      return -1;
+   }
+   if (!tk_store_ensure_indexes (f->store, &err)) {
+      fprintf (stderr, "ensure_indexes: %s\n", err.message);
+      tk_store_destroy (f->store);
+      free (f);
+      return -1;
+   }
+   *state = f;
+   return 0;
+}
+
+static int
+teardown (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   bool dropped = tk_store_drop_database (f->store, &err);
+   if (!dropped) {
+      fprintf (stderr, "drop: %s\n", err.message);
+   }
+   tk_store_destroy (f->store);
+   free (f);
+   return dropped ? 0 : -1;
+}
+
+static tk_ticket_t *
+make_ticket (const char *id, const char *subject, const char *body, int64_t created_at)
+{
+   tk_ticket_t *t = tk_ticket_new ();
+   t->id = strdup (id);
+   t->subject = strdup (subject);
+   t->body = strdup (body);
+   t->created_at = created_at;
+   return t;
+}
+
+static void
+insert_all (tk_store_t *store, tk_ticket_t **tickets, size_t n)
+{
+   tk_insert_result_t res;
+   tk_error_t err = {0};
+   assert_true (tk_store_insert_tickets (store, tickets, n, &res, &err));
+   assert_int_equal (res.n_stored, n);
+   tk_insert_result_cleanup (&res);
+}
+
+/* Stores raw tickets with the given ids and created_at values. */
+static void
+insert_ids (tk_store_t *store, const char *const *ids, const int64_t *created, size_t n)
+{
+   tk_ticket_t *tickets[16];
+   assert_true (n <= 16);
+   for (size_t i = 0; i < n; i++) {
+      tickets[i] = make_ticket (ids[i], "subject", "body", created[i]);
+   }
+   insert_all (store, tickets, n);
+   for (size_t i = 0; i < n; i++) {
+      tk_ticket_destroy (tickets[i]);
+   }
+}
+
+static void
+classify (tk_store_t *store, const char *id, const char *priority, int64_t processed_at)
+{
+   char *tags[] = {"Connector", "Lineage"};
+   tk_classification_t c = {.n_topic_tags = 2, .sentiment = "Curious", .priority = (char *) priority};
+   c.topic_tags[0] = tags[0];
+   c.topic_tags[1] = tags[1];
+   tk_confidence_t conf = {.topic = 0.85, .sentiment = 0.92, .priority = 0.78};
+   tk_processing_metadata_t meta = {.processed_at = processed_at,
+                                    .model_version = "local-nb-1",
+                                    .processing_time_ms = 12,
+                                    .agent_version = "1.0"};
+   tk_error_t err = {0};
+   if (!tk_store_update_ticket_with_classification (store, id, &c, &conf, &meta, &err)) {
+      fail_msg ("classify %s: %s", id, err.message);
+   }
+}
+
+static tk_ticket_t *
+get (tk_store_t *store, const char *id)
+{
+   tk_ticket_t *t = NULL;
+   tk_error_t err = {0};
+   if (!tk_store_get_ticket (store, id, &t, &err)) {
+      fail_msg ("get %s: %s", id, err.message);
+   }
+   return t;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+static void
+test_new_rejects_bad_uri_and_takes_db_from_uri (void **state)
+{
+   (void) state;
+   tk_error_t err = {0};
+   assert_null (tk_store_new ("http://nope", NULL, 1, &err));
+   assert_int_equal (err.domain, TK_ERR_CONFIG);
+
+   tk_store_t *s = tk_store_new ("mongodb://127.0.0.1:27017/fromuri", NULL, 1, &err);
+   assert_non_null (s);
+   assert_string_equal (tk_store_db_name (s), "fromuri");
+   tk_store_destroy (s);
+
+   s = tk_store_new ("mongodb://127.0.0.1:27017", NULL, 1, &err);
+   assert_string_equal (tk_store_db_name (s), "triage");
+   tk_store_destroy (s);
+
+   assert_null (tk_store_new ("mongodb://127.0.0.1:27017", "bad.name", 1, &err));
+   assert_int_equal (err.domain, TK_ERR_CONFIG);
+   tk_store_destroy (NULL);
+}
+
+static void
+test_ping (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   assert_true (tk_store_ping (f->store, &err));
+}
+
+static void
+test_ensure_indexes_twice_lists_all (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   assert_true (tk_store_ensure_indexes (f->store, &err)); /* second time (setup did one) */
+   assert_true (tk_store_ensure_indexes (f->store, &err));
+
+   static const char *want[] = {"id_1",
+                                "processed_1_created_at_-1",
+                                "processing_metadata.processed_at_-1",
+                                "classification.priority_1",
+                                "classification.topic_tags_1",
+                                "classification.sentiment_1"};
+   bool seen[6] = {false};
+   size_t n_indexes = 0;
+
+   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
+   mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts (coll, NULL);
+   const bson_t *doc;
+   while (mongoc_cursor_next (cursor, &doc)) {
+      bson_iter_t it;
+      n_indexes++;
+      assert_true (bson_iter_init_find (&it, doc, "name"));
+      const char *name = bson_iter_utf8 (&it, NULL);
+      for (size_t i = 0; i < 6; i++) {
+         if (!strcmp (name, want[i])) {
+            seen[i] = true;
+            bool unique = bson_iter_init_find (&it, doc, "unique") && bson_iter_as_bool (&it);
+            assert_int_equal (unique, i == 0); /* only id_1 is unique */
+         }
+      }
+      if (!strcmp (name, "processed_1_created_at_-1")) {
+         bson_iter_t key;
+         assert_true (bson_iter_init (&it, doc));
+         assert_true (bson_iter_find_descendant (&it, "key.created_at", &key));
+         assert_int_equal (bson_iter_as_int64 (&key), -1);
+      }
+   }
+   bson_error_t e;
+   assert_false (mongoc_cursor_error (cursor, &e));
+   for (size_t i = 0; i < 6; i++) {
+      if (!seen[i]) {
+         fail_msg ("index %s missing", want[i]);
+      }
+   }
+   assert_int_equal (n_indexes, 7); /* the six plus _id_ */
+   mongoc_cursor_destroy (cursor);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+}
+
+/* ---- insert_tickets ----------------------------------------------------- */
+
+static void
+test_insert_reports_duplicates_per_index (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_insert_result_t res;
+
+   tk_ticket_t *old = make_ticket ("OLD", "original subject", "original body", 1000);
+   insert_all (f->store, &old, 1);
+
+   int64_t before = wall_ms ();
+   tk_ticket_t *batch[4] = {
+      make_ticket ("N1", "first N1", "b", 2000),
+      make_ticket ("N2", "N2", "b", 0), /* no created_at: the store sets now */
+      make_ticket ("N1", "second N1", "b", 3000),
+      make_ticket ("OLD", "new subject", "new body", 4000),
+   };
+   assert_true (tk_store_insert_tickets (f->store, batch, 4, &res, &err));
+   int64_t after = wall_ms ();
+   assert_int_equal (res.n, 4);
+   assert_int_equal (res.n_stored, 2);
+   assert_int_equal (res.n_duplicate, 2);
+   assert_int_equal (res.n_failed, 0);
+   assert_int_equal (res.items[0].outcome, TK_INSERT_STORED);
+   assert_int_equal (res.items[1].outcome, TK_INSERT_STORED);
+   assert_int_equal (res.items[2].outcome, TK_INSERT_DUPLICATE);
+   assert_int_equal (res.items[3].outcome, TK_INSERT_DUPLICATE);
+   assert_string_equal (tk_insert_outcome_name (res.items[3].outcome), "duplicate");
+   tk_insert_result_cleanup (&res);
+
+   /* Written back into stored tickets. */
+   assert_int_equal (batch[0]->created_at, 2000);
+   assert_in_range (batch[1]->created_at, before, after);
+   assert_in_range (batch[1]->updated_at, before, after);
+
+   /* The first N1 won; the already stored ticket was not overwritten. */
+   tk_ticket_t *t = get (f->store, "N1");
+   assert_string_equal (t->subject, "first N1");
+   assert_false (t->processed);
+   assert_int_equal (t->created_at, 2000);
+   assert_in_range (t->updated_at, before, after);
+   tk_ticket_destroy (t);
+   t = get (f->store, "N2");
+   assert_in_range (t->created_at, before, after);
+   tk_ticket_destroy (t);
+   t = get (f->store, "OLD");
+   assert_string_equal (t->subject, "original subject");
+   assert_string_equal (t->body, "original body");
+   assert_int_equal (t->created_at, 1000);
+   tk_ticket_destroy (t);
+
+   tk_processing_stats_t stats;
+   assert_true (tk_store_get_processing_stats (f->store, &stats, &err));
+   assert_int_equal (stats.total, 3);
+
+   for (size_t i = 0; i < 4; i++) {
+      tk_ticket_destroy (batch[i]);
+   }
+   tk_ticket_destroy (old);
+}
+
+static void
+test_insert_ignores_classification_and_fails_incomplete_ticket (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_insert_result_t res;
+   tk_ticket_t *a = make_ticket ("A", "s", "b", 1000);
+   a->processed = true; /* raw tickets are stored unprocessed, whatever they say */
+   a->classification.priority = strdup ("P0 (High)");
+   tk_ticket_t *bad = tk_ticket_new ();
+   bad->id = strdup ("NO-BODY");
+   bad->subject = strdup ("s");
+   tk_ticket_t *batch[] = {a, bad};
+
+   assert_true (tk_store_insert_tickets (f->store, batch, 2, &res, &err));
+   assert_int_equal (res.items[0].outcome, TK_INSERT_STORED);
+   assert_int_equal (res.items[1].outcome, TK_INSERT_FAILED);
+   assert_true (strlen (res.items[1].message) > 0);
+   assert_int_equal (res.n_failed, 1);
+   tk_insert_result_cleanup (&res);
+
+   tk_ticket_t *t = get (f->store, "A");
+   assert_false (t->processed);
+   assert_null (t->classification.priority);
+   tk_ticket_destroy (t);
+   assert_false (tk_store_get_ticket (f->store, "NO-BODY", &t, &err));
+   assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
+   assert_null (t);
+
+   /* An empty batch is a successful no-op. */
+   assert_true (tk_store_insert_tickets (f->store, NULL, 0, &res, &err));
+   assert_int_equal (res.n, 0);
+   tk_insert_result_cleanup (&res);
+
+   tk_ticket_destroy (a);
+   tk_ticket_destroy (bad);
+}
+
+/* ---- upsert_tickets ----------------------------------------------------- */
+
+static void
+test_upsert_changes_text_keeps_classification (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_insert_result_t res;
+
+   tk_ticket_t *first[] = {make_ticket ("SAME", "s", "b", 1000),
+                           make_ticket ("EDIT", "old subject", "old body", 2000)};
+   insert_all (f->store, first, 2);
+   int64_t processed_at = wall_ms ();
+   classify (f->store, "EDIT", "P0 (High)", processed_at);
+   assert_true (tk_store_record_failure (f->store, "EDIT", "earlier timeout", &err));
+   tk_ticket_t *same_before = get (f->store, "SAME");
+
+   tk_ticket_t *again[] = {make_ticket ("SAME", "s", "b", 9999),
+                           make_ticket ("NEW", "n", "n", 3000),
+                           make_ticket ("EDIT", "old subject", "new body", 9999)};
+   int64_t before = wall_ms ();
+   assert_true (tk_store_upsert_tickets (f->store, again, 3, &res, &err));
+   assert_int_equal (res.items[0].outcome, TK_INSERT_UNCHANGED);
+   assert_int_equal (res.items[1].outcome, TK_INSERT_STORED);
+   assert_int_equal (res.items[2].outcome, TK_INSERT_CHANGED);
+   assert_int_equal (res.n_unchanged, 1);
+   assert_int_equal (res.n_stored, 1);
+   assert_int_equal (res.n_changed, 1);
+   assert_int_equal (res.n_duplicate, 0);
+   tk_insert_result_cleanup (&res);
+
+   /* Unchanged is a no-op: not even updated_at moves. */
+   tk_ticket_t *t = get (f->store, "SAME");
+   assert_int_equal (t->updated_at, same_before->updated_at);
+   assert_int_equal (t->created_at, 1000);
+   tk_ticket_destroy (t);
+
+   /* Changed: new text and updated_at; classification, created_at and
+    * failure history survive. */
+   t = get (f->store, "EDIT");
+   assert_string_equal (t->body, "new body");
+   assert_string_equal (t->subject, "old subject");
+   assert_true (t->updated_at >= before);
+   assert_int_equal (t->created_at, 2000);
+   assert_true (t->processed);
+   assert_string_equal (t->classification.priority, "P0 (High)");
+   assert_int_equal (t->classification.n_topic_tags, 2);
+   assert_int_equal (t->metadata.processed_at, processed_at);
+   assert_int_equal (t->processing_attempts, 1);
+   assert_string_equal (t->last_error, "earlier timeout");
+   tk_ticket_destroy (t);
+
+   t = get (f->store, "NEW");
+   assert_false (t->processed);
+   assert_int_equal (t->created_at, 3000);
+   tk_ticket_destroy (t);
+
+   /* The same id twice in one upsert batch applies in order. */
+   tk_ticket_t *twice[] = {make_ticket ("NEW", "n", "second", 0),
+                           make_ticket ("NEW", "n", "third", 0)};
+   assert_true (tk_store_upsert_tickets (f->store, twice, 2, &res, &err));
+   assert_int_equal (res.items[0].outcome, TK_INSERT_CHANGED);
+   assert_int_equal (res.items[1].outcome, TK_INSERT_CHANGED);
+   tk_insert_result_cleanup (&res);
+   t = get (f->store, "NEW");
+   assert_string_equal (t->body, "third");
+   tk_ticket_destroy (t);
+
+   tk_ticket_destroy (same_before);
+   for (size_t i = 0; i < 2; i++) {
+      tk_ticket_destroy (first[i]);
+      tk_ticket_destroy (twice[i]);
+   }
+   for (size_t i = 0; i < 3; i++) {
+      tk_ticket_destroy (again[i]);
+   }
+}
+
+/* ---- update_ticket_with_classification / record_failure ----------------- */
+
+static void
+test_update_classification_in_place_and_idempotent (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_ticket_t *raw = make_ticket ("T-1", "Lineage missing", "body", 1000);
+   insert_all (f->store, &raw, 1);
+
+   int64_t processed_at = wall_ms ();
+   classify (f->store, "T-1", "P1 (Medium)", processed_at);
+   tk_ticket_t *once = get (f->store, "T-1");
+   classify (f->store, "T-1", "P1 (Medium)", processed_at); /* redelivery */
+   tk_ticket_t *twice = get (f->store, "T-1");
+
+   for (int k = 0; k < 2; k++) {
+      tk_ticket_t *t = k ? twice : once;
+      assert_true (t->processed);
+      assert_string_equal (t->subject, "Lineage missing");
+      assert_int_equal (t->created_at, 1000);
+      assert_int_equal (t->classification.n_topic_tags, 2);
+      assert_string_equal (t->classification.topic_tags[0], "Connector");
+      assert_string_equal (t->classification.topic_tags[1], "Lineage");
+      assert_string_equal (t->classification.sentiment, "Curious");
+      assert_string_equal (t->classification.priority, "P1 (Medium)");
+      assert_true (t->confidence.topic == 0.85);
+      assert_true (t->confidence.priority == 0.78);
+      assert_int_equal (t->metadata.processed_at, processed_at);
+      assert_string_equal (t->metadata.model_version, "local-nb-1");
+      assert_int_equal (t->metadata.processing_time_ms, 12);
+      assert_string_equal (t->metadata.agent_version, "1.0");
+      assert_true (t->updated_at >= processed_at);
+   }
+   tk_processing_stats_t stats;
+   assert_true (tk_store_get_processing_stats (f->store, &stats, &err));
+   assert_int_equal (stats.total, 1);
+   assert_int_equal (stats.processed, 1);
+
+   tk_ticket_destroy (once);
+   tk_ticket_destroy (twice);
+   tk_ticket_destroy (raw);
+}
+
+static void
+test_update_missing_id_is_not_found (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_classification_t c = {.sentiment = "Angry", .priority = "P0 (High)"};
+   tk_confidence_t conf = {0};
+   tk_processing_metadata_t meta = {.processed_at = wall_ms ()};
+   assert_false (
+      tk_store_update_ticket_with_classification (f->store, "GHOST", &c, &conf, &meta, &err));
+   assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
+   assert_non_null (strstr (err.message, "GHOST"));
+
+   tk_error_clear (&err);
+   assert_false (tk_store_record_failure (f->store, "GHOST", "x", &err));
+   assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
+
+   tk_classification_t no_priority = {.sentiment = "Angry"};
+   assert_false (tk_store_update_ticket_with_classification (f->store, "GHOST", &no_priority,
+                                                             &conf, &meta, &err));
+   assert_int_equal (err.domain, TK_ERR_INVALID);
+
+   /* Nothing was created by the failed updates. */
+   tk_processing_stats_t stats;
+   assert_true (tk_store_get_processing_stats (f->store, &stats, &err));
+   assert_int_equal (stats.total, 0);
+}
+
+static void
+test_record_failure_counts_attempts (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_ticket_t *raw = make_ticket ("F-1", "s", "b", 1000);
+   insert_all (f->store, &raw, 1);
+   assert_true (tk_store_record_failure (f->store, "F-1", "LLM timeout", &err));
+   assert_true (tk_store_record_failure (f->store, "F-1", "HTTP 503", &err));
+   tk_ticket_t *t = get (f->store, "F-1");
+   assert_int_equal (t->processing_attempts, 2);
+   assert_string_equal (t->last_error, "HTTP 503");
+   assert_false (t->processed);
+   tk_ticket_destroy (t);
+   tk_ticket_destroy (raw);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void
+test_get_unprocessed_oldest_first_with_limit (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_ticket_list_t list;
+   static const char *ids[] = {"U3", "U1", "P1", "U2", "P2"};
+   static const int64_t created[] = {3000, 1000, 500, 2000, 4000};
+   insert_ids (f->store, ids, created, 5);
+   classify (f->store, "P1", "P2 (Low)", wall_ms ());
+   classify (f->store, "P2", "P2 (Low)", wall_ms ());
+
+   assert_true (tk_store_get_unprocessed_tickets (f->store, 0, &list, &err));
+   assert_int_equal (list.n, 3);
+   assert_string_equal (list.items[0]->id, "U1");
+   assert_string_equal (list.items[1]->id, "U2");
+   assert_string_equal (list.items[2]->id, "U3");
+   for (size_t i = 0; i < list.n; i++) {
+      assert_false (list.items[i]->processed);
+   }
+   tk_ticket_list_destroy (&list);
+
+   assert_true (tk_store_get_unprocessed_tickets (f->store, 2, &list, &err));
+   assert_int_equal (list.n, 2);
+   assert_string_equal (list.items[0]->id, "U1");
+   assert_string_equal (list.items[1]->id, "U2");
+   tk_ticket_list_destroy (&list);
+   tk_ticket_list_destroy (&list); /* harmless twice */
+   tk_ticket_list_destroy (NULL);
+}
+
+static void
+test_get_processed_most_recent_first (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_ticket_list_t list;
+   static const char *ids[] = {"A", "B", "C", "D"};
+   static const int64_t created[] = {1000, 2000, 3000, 4000};
+   insert_ids (f->store, ids, created, 4);
+   int64_t now = wall_ms ();
+   classify (f->store, "A", "P1 (Medium)", now - 1000); /* processed 2nd */
+   classify (f->store, "B", "P1 (Medium)", now);        /* processed last */
+   classify (f->store, "C", "P1 (Medium)", now - 5000); /* processed 1st */
+
+   assert_true (tk_store_get_processed_tickets (f->store, 0, &list, &err));
+   assert_int_equal (list.n, 3);
+   assert_string_equal (list.items[0]->id, "B");
+   assert_string_equal (list.items[1]->id, "A");
+   assert_string_equal (list.items[2]->id, "C");
+   tk_ticket_list_destroy (&list);
+
+   assert_true (tk_store_get_processed_tickets (f->store, 1, &list, &err));
+   assert_int_equal (list.n, 1);
+   assert_string_equal (list.items[0]->id, "B");
+   assert_true (list.items[0]->processed);
+   tk_ticket_list_destroy (&list);
+}
+
+static void
+test_get_by_status_newest_first (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_ticket_list_t list;
+   static const char *ids[] = {"A", "B", "C", "D", "E"};
+   static const int64_t created[] = {1000, 5000, 3000, 4000, 2000};
+   insert_ids (f->store, ids, created, 5);
+   classify (f->store, "C", "P0 (High)", wall_ms ());
+   classify (f->store, "E", "P0 (High)", wall_ms ());
+
+   assert_true (tk_store_get_tickets_by_status (f->store, true, 0, &list, &err));
+   assert_int_equal (list.n, 2);
+   assert_string_equal (list.items[0]->id, "C");
+   assert_string_equal (list.items[1]->id, "E");
+   tk_ticket_list_destroy (&list);
+
+   assert_true (tk_store_get_tickets_by_status (f->store, false, 0, &list, &err));
+   assert_int_equal (list.n, 3);
+   assert_string_equal (list.items[0]->id, "B");
+   assert_string_equal (list.items[1]->id, "D");
+   assert_string_equal (list.items[2]->id, "A");
+   tk_ticket_list_destroy (&list);
+
+   assert_true (tk_store_get_tickets_by_status (f->store, false, 2, &list, &err));
+   assert_int_equal (list.n, 2);
+   assert_string_equal (list.items[1]->id, "D");
+   tk_ticket_list_destroy (&list);
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+static void
+test_processing_stats (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_processing_stats_t stats;
+
+   assert_true (tk_store_get_processing_stats (f->store, &stats, &err));
+   assert_int_equal (stats.total, 0);
+   assert_int_equal (stats.n_priorities, 0);
+
+   static const char *ids[] = {"T1", "T2", "T3", "T4", "T5", "T6", "T7"};
+   static const int64_t created[] = {1, 2, 3, 4, 5, 6, 7};
+   insert_ids (f->store, ids, created, 7);
+   int64_t now = wall_ms ();
+   int64_t midnight = now - now % (86400 * 1000);
+   classify (f->store, "T1", "P0 (High)", now);
+   classify (f->store, "T2", "P1 (Medium)", now);
+   classify (f->store, "T3", "P1 (Medium)", midnight); /* today, at its first ms */
+   classify (f->store, "T4", "Urgent", now);            /* a custom taxonomy's label */
+   classify (f->store, "T5", "P1 (Medium)", midnight - 1); /* yesterday */
+
+   assert_true (tk_store_get_processing_stats (f->store, &stats, &err));
+   assert_int_equal (stats.total, 7);
+   assert_int_equal (stats.processed, 5);
+   assert_int_equal (stats.unprocessed, 2);
+   assert_int_equal (stats.processed_today, 4);
+   assert_int_equal (stats.n_priorities, 3);
+   assert_int_equal (stats.priority_other, 0);
+   /* sorted by label */
+   assert_string_equal (stats.priorities[0].label, "P0 (High)");
+   assert_string_equal (stats.priorities[1].label, "P1 (Medium)");
+   assert_string_equal (stats.priorities[2].label, "Urgent");
+   assert_int_equal (tk_processing_stats_priority (&stats, "P0 (High)"), 1);
+   assert_int_equal (tk_processing_stats_priority (&stats, "P1 (Medium)"), 3);
+   assert_int_equal (tk_processing_stats_priority (&stats, "Urgent"), 1);
+   assert_int_equal (tk_processing_stats_priority (&stats, "P2 (Low)"), 0);
+
+   /* Reclassifying moves a ticket between priorities; totals stay. */
+   classify (f->store, "T5", "P2 (Low)", now);
+   assert_true (tk_store_get_processing_stats (f->store, &stats, &err));
+   assert_int_equal (stats.processed, 5);
+   assert_int_equal (stats.processed_today, 5);
+   assert_int_equal (tk_processing_stats_priority (&stats, "P1 (Medium)"), 2);
+   assert_int_equal (tk_processing_stats_priority (&stats, "P2 (Low)"), 1);
+}
+
+int
+main (void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_new_rejects_bad_uri_and_takes_db_from_uri),
+      cmocka_unit_test_setup_teardown (test_ping, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_ensure_indexes_twice_lists_all, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_insert_reports_duplicates_per_index, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_insert_ignores_classification_and_fails_incomplete_ticket,
+                                       setup, teardown),
+      cmocka_unit_test_setup_teardown (test_upsert_changes_text_keeps_classification, setup,
+                                       teardown),
+      cmocka_unit_test_setup_teardown (test_update_classification_in_place_and_idempotent, setup,
+                                       teardown),
+      cmocka_unit_test_setup_teardown (test_update_missing_id_is_not_found, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_record_failure_counts_attempts, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_get_unprocessed_oldest_first_with_limit, setup,
+                                       teardown),
+      cmocka_unit_test_setup_teardown (test_get_processed_most_recent_first, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_get_by_status_newest_first, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_processing_stats, setup, teardown),
+   };
+   int failed = cmocka_run_group_tests (tests, NULL, NULL);
+   mongoc_cleanup ();
+   return failed;
+}
