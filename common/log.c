@@ -146,6 +146,12 @@ log_mongoc_handler (mongoc_log_level_t mlevel, const char *domain, const char *m
    case MONGOC_LOG_LEVEL_INFO: level = TK_LOG_INFO; break;
    default: level = TK_LOG_DEBUG; break; /* debug and trace */
    }
+   /* FerretDB has no endSessions command; libmongoc warns about it every time
+    * a pool is destroyed. It is harmless (docs/decisions/0004), so it is
+    * demoted rather than alarming operators at each shutdown. */
+   if (level == TK_LOG_WARN && message && strstr (message, "\"endSessions\"")) {
+      level = TK_LOG_DEBUG;
+   }
    char component[48];
    snprintf (component, sizeof component, "mongoc.%s", domain ? domain : "");
    TK_LOG (level, component, "%s", message);
