@@ -273,7 +273,7 @@ on_error (int code, bool fatal, const char *reason, void *opaque)
 }
 
 static void
-consumer_start (fixture_t *fx, consumed_t *cs, int expect)
+consumer_start_with (fixture_t *fx, consumed_t *cs, int expect, const tk_kafka_passthrough_t *pt)
 {
    memset (cs, 0, sizeof *cs);
    cs->fx = fx;
@@ -287,6 +287,7 @@ consumer_start (fixture_t *fx, consumed_t *cs, int expect)
       .group_id = fx->group,
       .topics = topics,
       .n_topics = 1,
+      .passthrough = pt,
       .batch_max = 7, /* small, so batches split and the kick path runs */
       .on_messages = on_messages,
       .on_rebalance = on_rebalance,
@@ -298,6 +299,12 @@ consumer_start (fixture_t *fx, consumed_t *cs, int expect)
    if (!cs->c) {
       fail_msg ("consumer: %s", err.message);
    }
+}
+
+static void
+consumer_start (fixture_t *fx, consumed_t *cs, int expect)
+{
+   consumer_start_with (fx, cs, expect, NULL);
 }
 
 static void
@@ -357,7 +364,16 @@ test_produce_and_consume_in_order (void **state)
       assert_int_equal (cs.offset[i], pr.offset[k]);
    }
    assert_true (fx->max_gap_ms < MAX_TICK_GAP_MS);
+   print_message ("longest loop gap while consuming: %llu ms\n",
+                  (unsigned long long) fx->max_gap_ms);
+
+   /* A commit still in flight when the close starts gets exactly one
+    * answer, before the close callback. */
+   tk_error_t err = {0};
+   assert_true (tk_kafka_consumer_commit (cs.c, fx->topic, cs.partition[n - 1],
+                                          cs.offset[n - 1] + 1, commit_cb, &cs, &err));
    consumer_stop (fx, &cs);
+   assert_int_equal (cs.commits_ok + cs.commits_failed, 1);
    assert_true (fx->max_gap_ms < MAX_TICK_GAP_MS);
 }
 
@@ -489,6 +505,24 @@ test_close_while_producing_reports_every_message (void **state)
    assert_int_equal (pr.off_loop, 0);
 }
 
+static void
+test_cooperative_sticky_consume_and_leave (void **state)
+{
+   fixture_t *fx = *state;
+   produced_t pr;
+   produce_range (fx, &pr, 0, 12);
+   const char *keys[] = {"partition.assignment.strategy"};
+   const char *values[] = {"cooperative-sticky"};
+   tk_kafka_passthrough_t pt = {keys, values, 1};
+   consumed_t cs;
+   consumer_start_with (fx, &cs, 12, &pt);
+   assert_true (run_until (fx, &cs.done, DEADLINE_MS));
+   assert_int_equal (cs.received, 12);
+   assert_int_equal (cs.out_of_order, 0);
+   assert_int_equal (cs.assigned, PARTITIONS);
+   consumer_stop (fx, &cs);
+}
+
 int
 main (void)
 {
@@ -499,6 +533,8 @@ main (void)
       cmocka_unit_test_setup_teardown (test_pause_stops_delivery_resume_restarts, setup,
                                        teardown),
       cmocka_unit_test_setup_teardown (test_close_while_producing_reports_every_message, setup,
+                                       teardown),
+      cmocka_unit_test_setup_teardown (test_cooperative_sticky_consume_and_leave, setup,
                                        teardown),
    };
    return cmocka_run_group_tests (tests, NULL, group_teardown);
