@@ -171,8 +171,9 @@ typedef void (*tk_kafka_messages_cb) (tk_kafka_consumer_t *c, const tk_kafka_mes
 
 /* Partitions assigned to or revoked from this member (borrowed list). On
  * REVOKED, drop in-flight work for those partitions: their commits will fail
- * and another member will re-consume from the last committed offset. The
- * call happens before librdkafka applies the change. */
+ * and another member will re-consume from the last committed offset.
+ * REVOKED is reported before librdkafka gives the partitions up, ASSIGNED
+ * once they are assigned (and paused, if the consumer is paused). */
 typedef void (*tk_kafka_rebalance_cb) (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
                                        const tk_kafka_partition_t *parts, size_t n,
                                        void *opaque);
@@ -203,8 +204,10 @@ tk_kafka_consumer_t *tk_kafka_consumer_new (uv_loop_t *loop, const tk_kafka_cons
 
 /* Commits offset_next (the offset of the next message to read, i.e. the last
  * processed offset + 1) for topic/partition, asynchronously. cb (may be NULL)
- * runs once on the loop thread with the result. Returns false and fills err
- * (cb is then never called) if the commit could not be sent. */
+ * runs once on the loop thread with the result, at the latest before the
+ * close callback. Returns false and fills err (cb is then never called) if
+ * the commit could not be sent, including RD_KAFKA_RESP_ERR__STATE once
+ * tk_kafka_consumer_close has been called. */
 bool tk_kafka_consumer_commit (tk_kafka_consumer_t *c, const char *topic, int32_t partition,
                                int64_t offset_next, tk_kafka_commit_cb cb, void *opaque,
                                tk_error_t *err);
