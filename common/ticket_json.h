@@ -10,7 +10,8 @@
  *   characters. "subject" (<= TK_TICKET_SUBJECT_MAX bytes) and "body"
  *   (<= TK_TICKET_BODY_MAX bytes) are strings that may be empty, but not
  *   both blank. Optional: "created_at" and "updated_at" (ISO-8601 strings,
- *   see tk_time_parse_iso) and "source" (<= TK_TICKET_SOURCE_MAX bytes, no
+ *   see tk_time_parse_iso; note 1970-01-01T00:00:00Z reads as 0, "not
+ *   set") and "source" (<= TK_TICKET_SOURCE_MAX bytes, no
  *   control characters). An optional field that is null or "" counts as
  *   absent, which suits CSV files with empty cells.
  * - Unknown keys are ignored, so upstream systems may send extra data; a
@@ -74,7 +75,8 @@ tk_ticket_t *tk_ticket_from_json (const cJSON *obj, tk_error_t *err);
  *   "processing_attempts" (integer >= 0) and "last_error" (string), optional.
  *   "processed", if present, must be true.
  * The ticket has processed = true. Returns a new ticket (caller frees) or
- * NULL with err set. tax is borrowed for the call only. */
+ * NULL with err set. tax is borrowed for the call only; NULL means
+ * tk_taxonomy_default(). */
 tk_ticket_t *tk_ticket_from_processed_json (const cJSON *obj, const tk_taxonomy_t *tax,
                                             tk_error_t *err);
 

@@ -196,8 +196,9 @@ ticket_with_long (const char *field, size_t n, char c)
    memset (fill, c, n);
    fill[n] = '\0';
    cJSON *o = raw_obj ("id-1", "subject", "body");
-   cJSON_ReplaceItemInObject (o, field, cJSON_CreateString (fill));
-   if (!cJSON_GetObjectItem (o, field)) {
+   if (cJSON_GetObjectItem (o, field)) {
+      cJSON_ReplaceItemInObject (o, field, cJSON_CreateString (fill));
+   } else {
       cJSON_AddStringToObject (o, field, fill);
    }
    char *json = cJSON_PrintUnformatted (o);
