@@ -302,8 +302,8 @@ tk_taxonomy_validate_classification (const tk_taxonomy_t *tax, const tk_classifi
 
 /* ---- loading ---- */
 
-/* Checks one label or description string from a taxonomy file; what is the
- * noun for messages. */
+/* Checks one label (is_label) or description from a taxonomy file; where
+ * names the entry, e.g. "sentiment[2]", in messages. */
 static bool
 check_text (const char *s, size_t max, bool is_label, const char *origin, const char *where,
             tk_error_t *err)

@@ -283,7 +283,7 @@ take_time (const cJSON *obj, const char *key, const char *field, int64_t *out, t
    return true;
 }
 
-/* Reads an optional integer in [min, max]; *present tells if it was there. */
+/* Reads an optional integer in [min, max]; absent or null leaves *out 0. */
 static bool
 take_int (const cJSON *obj, const char *key, const char *field, int64_t min, int64_t max,
           int64_t *out, tk_error_t *err)
