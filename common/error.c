@@ -11,7 +11,24 @@ error_vset (tk_error_t *err, int domain, int code, const char *field, const char
    err->domain = domain;
    err->code = code;
    snprintf (err->field, sizeof err->field, "%s", field ? field : "");
-   vsnprintf (err->message, sizeof err->message, fmt, ap);
+   int n = vsnprintf (err->message, sizeof err->message, fmt, ap);
+   if (n >= (int) sizeof err->message) {
+      /* Truncated: never leave half a UTF-8 character at the end, since the
+       * message goes into JSON responses. Back up over continuation bytes
+       * and drop the lead byte whose sequence was cut. */
+      size_t end = sizeof err->message - 1;
+      size_t i = end;
+      while (i > 0 && ((unsigned char) err->message[i - 1] & 0xC0) == 0x80) {
+         i--;
+      }
+      if (i > 0 && ((unsigned char) err->message[i - 1] & 0x80)) {
+         unsigned char lead = (unsigned char) err->message[i - 1];
+         size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+         if (end - (i - 1) < need) {
+            err->message[i - 1] = '\0';
+         }
+      }
+   }
 }
 
 void
