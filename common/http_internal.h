@@ -1,0 +1,121 @@
+/* http_internal.h - what http_server.c (connections, parsing) and
+ * http_response.c (dispatch, responses, statistics) share. Not for services.
+ */
+#ifndef TK_HTTP_INTERNAL_H
+#define TK_HTTP_INTERNAL_H
+
+#include <http_parser.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "http_router.h"
+#include "http_server.h"
+
+typedef struct tk_http_conn_s tk_http_conn_t;
+
+typedef enum {
+   TK_CONN_IDLE = 0, /* between requests (or before the first) */
+   TK_CONN_READING,  /* a request has started arriving */
+   TK_CONN_ACTIVE,   /* a handler holds the request */
+   TK_CONN_SENDING,  /* the response's last write is in flight */
+   TK_CONN_LINGER,   /* half-closed, draining input before closing */
+} tk_http_conn_state_t;
+
+typedef struct {
+   tk_http_ready_fn ready_cb;
+   tk_http_metrics_fn metrics_cb;
+   void *user_data;
+} tk_http_health_t;
+
+struct tk_http_server_s {
+   uv_loop_t *loop;
+   tk_http_options_t opts;
+   char *host;
+   int port;
+   uv_tcp_t listener;
+   bool listener_open;
+   bool closing;
+   bool notified;
+   tk_http_closed_cb on_closed;
+   void *closed_ud;
+   http_parser_settings settings;
+   tk_http_router_t router;
+   tk_http_conn_t *conns; /* every open connection */
+   unsigned n_conns;
+   unsigned n_active;     /* those counted against max_connections */
+   size_t live_requests;  /* requests not yet freed */
+   tk_http_request_done_cb hook;
+   void *hook_ud;
+   tk_http_route_stats_t unmatched;
+   tk_http_health_t *health;
+   char date[40];
+   time_t date_sec;
+   char read_buf[65536];
+};
+
+struct tk_http_conn_s {
+   uv_tcp_t tcp; /* first: the handle's memory is the connection's */
+   uv_timer_t timer;
+   uv_shutdown_t shutdown;
+   tk_http_server_t *server;
+   tk_http_conn_t *prev, *next;
+   http_parser parser;
+   tk_buf_t in;             /* received, not yet parsed */
+   tk_buf_t hfield, hvalue; /* the header being parsed */
+   bool in_value;
+   size_t header_bytes;
+   int error_status;        /* set by a parser callback that fails */
+   tk_http_request_t *req;  /* being parsed or answered; NULL otherwise */
+   tk_http_conn_state_t state;
+   unsigned open_handles;
+   bool reading;
+   bool peer_eof;
+   bool closing;
+   bool close_after;        /* close once the current response is sent */
+   bool counted_active;
+   char remote[64];
+};
+
+struct tk_http_request_s {
+   tk_http_server_t *server;
+   tk_http_conn_t *conn; /* NULL once the connection is gone */
+   void *pool;           /* tk_http_request_alloc blocks */
+   int method;
+   tk_buf_t url;         /* raw request target */
+   size_t path_len;      /* url.data[0, path_len) is the path */
+   char *path;           /* NUL-terminated copy, from the pool */
+   tk_buf_t headers;     /* "name\0value\0" pairs */
+   tk_buf_t body;
+   tk_buf_t resp_headers;
+   tk_http_match_t match;
+   tk_http_query_t query;
+   char remote[64];
+   uint64_t start_ns;
+   bool http10;
+   bool head;
+   bool keep_alive;
+   bool dispatched;      /* a handler (or an automatic answer) owns it */
+   bool streaming;
+   bool chunked;
+   bool ended;           /* responded / stream ended; freed when writes drain */
+   int stream_status;
+   unsigned pending_writes;
+};
+
+void tk_http__request_free (tk_http_request_t *req);
+void tk_http__conn_close (tk_http_conn_t *conn);
+void tk_http__conn_response_finished (tk_http_conn_t *conn);
+void tk_http__server_maybe_closed (tk_http_server_t *server);
+
+/* Hands a completed request to its route (or answers 404/405/400). */
+void tk_http__dispatch (tk_http_conn_t *conn);
+
+/* Answers a protocol error (400, 408, 413, 431, 501, 503 ...) with
+ * Connection: close, dropping any partial request. */
+void tk_http__conn_fail (tk_http_conn_t *conn, int status);
+
+/* Writes a static string (e.g. "100 Continue"); final marks the end of a
+ * response. Returns 0 or a negative libuv error. */
+int tk_http__write_raw (tk_http_conn_t *conn, const char *s, bool final);
+
+#endif

@@ -1,0 +1,479 @@
+/* http_router.c - route table, path matching, percent-decoding and query
+ * parsing. No sockets here: http_server.c feeds it parsed request paths. */
+#include "http_router.h"
+
+#include <http_parser.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int
+tk_http_method_from_name (const char *name)
+{
+#define TK_METHOD_CASE(num, id, str)     \
+   if (strcmp (name, #str) == 0) {       \
+      return num;                        \
+   }
+   HTTP_METHOD_MAP (TK_METHOD_CASE)
+#undef TK_METHOD_CASE
+   if (strcmp (name, "M-SEARCH") == 0) {
+      return HTTP_MSEARCH;
+   }
+   return -1;
+}
+
+static int
+hex_value (char c)
+{
+   if (c >= '0' && c <= '9') {
+      return c - '0';
+   }
+   if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+   }
+   if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+   }
+   return -1;
+}
+
+ssize_t
+tk_http_percent_decode (const char *in, size_t len, char *out, bool plus_as_space)
+{
+   size_t o = 0;
+   for (size_t i = 0; i < len; i++) {
+      char c = in[i];
+      if (c == '%') {
+         if (i + 2 >= len) { /* fewer than two characters follow */
+            out[0] = '\0';
+            return -1;
+         }
+         int hi = hex_value (in[i + 1]);
+         int lo = hex_value (in[i + 2]);
+         if (hi < 0 || lo < 0) {
+            out[0] = '\0';
+            return -1;
+         }
+         out[o++] = (char) (hi * 16 + lo);
+         i += 2;
+      } else if (c == '+' && plus_as_space) {
+         out[o++] = ' ';
+      } else {
+         out[o++] = c;
+      }
+   }
+   out[o] = '\0';
+   return (ssize_t) o;
+}
+
+void
+tk_http_router_init (tk_http_router_t *r)
+{
+   memset (r, 0, sizeof *r);
+}
+
+static void
+route_destroy (tk_http_route_t *rt)
+{
+   if (!rt) {
+      return;
+   }
+   for (size_t i = 0; i < rt->n_segs; i++) {
+      free (rt->segs[i].text);
+   }
+   free (rt->segs);
+   free (rt->method);
+   free (rt->pattern);
+   free (rt);
+}
+
+void
+tk_http_router_cleanup (tk_http_router_t *r)
+{
+   if (!r) {
+      return;
+   }
+   for (size_t i = 0; i < r->n; i++) {
+      route_destroy (r->routes[i]);
+   }
+   free (r->routes);
+   memset (r, 0, sizeof *r);
+}
+
+/* A literal segment may hold only characters that need no escaping, so that
+ * comparing it with a decoded path segment is exact. A parameter name is an
+ * identifier. */
+static bool
+segment_valid (const char *s, size_t len, bool param)
+{
+   if (param && len == 0) {
+      return false;
+   }
+   for (size_t i = 0; i < len; i++) {
+      unsigned char c = (unsigned char) s[i];
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '_' || (!param && strchr ("-.~:@!$&'()+,;=", c) && c != '\0');
+      if (!ok) {
+         return false;
+      }
+   }
+   return true;
+}
+
+tk_http_route_t *
+tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern,
+                    tk_http_handler_t handler, void *user_data, tk_error_t *err)
+{
+   tk_http_route_t *rt = NULL;
+   tk_http_route_t *ret = NULL;
+
+   if (!method || !pattern || !handler) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "route needs a method, a pattern and a handler");
+      goto done;
+   }
+   int method_id = strcmp (method, "*") == 0 ? -1 : tk_http_method_from_name (method);
+   if (method_id < 0 && strcmp (method, "*") != 0) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "method", "unknown HTTP method \"%s\"", method);
+      goto done;
+   }
+   if (pattern[0] != '/') {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                          "route pattern \"%s\" does not start with '/'", pattern);
+      goto done;
+   }
+   if (!(rt = calloc (1, sizeof *rt)) || !(rt->method = strdup (method)) ||
+       !(rt->pattern = strdup (pattern))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
+      goto done;
+   }
+   rt->method_id = method_id;
+   rt->handler = handler;
+   rt->user_data = user_data;
+   rt->stats.route = rt->pattern;
+   rt->stats.method = rt->method;
+
+   size_t plen = strlen (pattern);
+   const char *end = pattern + plen;
+   if (plen >= 2 && strcmp (end - 2, "/*") == 0) {
+      rt->prefix = true;
+      end -= 1; /* keep the slash: "/static/" has the segment "static" */
+   }
+   /* Split what follows the leading '/' at each '/'. */
+   size_t cap = 1;
+   for (const char *p = pattern + 1; p < end; p++) {
+      cap += *p == '/';
+   }
+   if (!(rt->segs = calloc (cap, sizeof *rt->segs))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
+      goto done;
+   }
+   const char *s = pattern + 1;
+   while (s <= end) {
+      const char *e = memchr (s, '/', (size_t) (end - s));
+      if (!e) {
+         e = end;
+      }
+      if (rt->prefix && e == end) {
+         break; /* the empty piece after the prefix's final slash */
+      }
+      size_t n = (size_t) (e - s);
+      bool param = n >= 2 && s[0] == '{' && s[n - 1] == '}';
+      const char *text = param ? s + 1 : s;
+      size_t tlen = param ? n - 2 : n;
+      if (!segment_valid (text, tlen, param)) {
+         tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                             "route pattern \"%s\" has an invalid segment", pattern);
+         goto done;
+      }
+      tk_http_seg_t *seg = &rt->segs[rt->n_segs++];
+      seg->param = param;
+      if (!(seg->text = strndup (text, tlen))) {
+         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
+         goto done;
+      }
+      if (param) {
+         for (size_t i = 0; i + 1 < rt->n_segs; i++) {
+            if (rt->segs[i].param && strcmp (rt->segs[i].text, seg->text) == 0) {
+               tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                                   "route pattern \"%s\" repeats {%s}", pattern, seg->text);
+               goto done;
+            }
+         }
+         rt->n_params++;
+      } else {
+         rt->n_literals++;
+      }
+      s = e + 1;
+   }
+   for (size_t i = 0; i < r->n; i++) {
+      if (strcmp (r->routes[i]->pattern, pattern) == 0 &&
+          strcmp (r->routes[i]->method, method) == 0) {
+         tk_error_set_field (err, TK_ERR_DUPLICATE, 0, "pattern", "route %s %s registered twice",
+                             method, pattern);
+         goto done;
+      }
+   }
+   if (r->n == r->cap) {
+      size_t ncap = r->cap ? r->cap * 2 : 16;
+      tk_http_route_t **p = realloc (r->routes, ncap * sizeof *p);
+      if (!p) {
+         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
+         goto done;
+      }
+      r->routes = p;
+      r->cap = ncap;
+   }
+   r->routes[r->n++] = rt;
+   ret = rt;
+   rt = NULL;
+done:
+   route_destroy (rt);
+   return ret;
+}
+
+void
+tk_http_match_cleanup (tk_http_match_t *m)
+{
+   if (!m) {
+      return;
+   }
+   free (m->params);
+   m->params = NULL;
+   m->n_params = 0;
+   m->route = NULL;
+}
+
+static bool
+method_matches (const tk_http_route_t *rt, int method)
+{
+   return rt->method_id < 0 || rt->method_id == method ||
+          (method == HTTP_HEAD && rt->method_id == HTTP_GET);
+}
+
+/* Does rt match the decoded segments? */
+static bool
+path_matches (const tk_http_route_t *rt, char **segs, size_t n)
+{
+   if (rt->prefix ? n <= rt->n_segs : n != rt->n_segs) {
+      return false;
+   }
+   for (size_t i = 0; i < rt->n_segs; i++) {
+      if (!rt->segs[i].param && strcmp (rt->segs[i].text, segs[i]) != 0) {
+         return false;
+      }
+   }
+   return true;
+}
+
+/* Higher is more specific: exact before prefix, then more literals, then a
+ * longer prefix. */
+static size_t
+route_rank (const tk_http_route_t *rt)
+{
+   return (rt->prefix ? 0 : (size_t) 1 << 20) + rt->n_literals * 1024 + rt->n_segs;
+}
+
+static void
+allow_add (char *allow, size_t cap, const char *method)
+{
+   size_t ml = strlen (method);
+   /* skip duplicates: compare whole comma-separated items */
+   for (const char *p = allow; *p;) {
+      const char *e = strstr (p, ", ");
+      size_t il = e ? (size_t) (e - p) : strlen (p);
+      if (il == ml && strncmp (p, method, ml) == 0) {
+         return;
+      }
+      if (!e) {
+         break;
+      }
+      p = e + 2;
+   }
+   size_t len = strlen (allow);
+   if (len + ml + 3 > cap) {
+      return;
+   }
+   if (len) {
+      memcpy (allow + len, ", ", 2);
+      len += 2;
+   }
+   memcpy (allow + len, method, ml + 1);
+}
+
+tk_http_match_result_t
+tk_http_router_match (const tk_http_router_t *r, int method, const char *path, size_t len,
+                      tk_http_match_t *m)
+{
+   tk_http_match_result_t res = TK_HTTP_MATCH_NOT_FOUND;
+   char *block = NULL;  /* decoded segments, then reused for nothing else */
+   char **segs = NULL;
+   const tk_http_route_t *best = NULL;
+   bool path_known = false;
+
+   memset (m, 0, sizeof *m);
+   if (len == 0 || path[0] != '/') {
+      res = TK_HTTP_MATCH_BAD_PATH;
+      goto done;
+   }
+   /* Decode each '/'-delimited segment of the raw path on its own, so an
+    * encoded %2F stays inside its segment. */
+   size_t nseg = 1;
+   for (size_t i = 1; i < len; i++) {
+      nseg += path[i] == '/';
+   }
+   if (!(block = malloc (len + nseg + 1)) || !(segs = calloc (nseg, sizeof *segs))) {
+      res = TK_HTTP_MATCH_NOMEM;
+      goto done;
+   }
+   size_t k = 0, off = 0;
+   const char *s = path + 1, *end = path + len;
+   while (k < nseg) {
+      const char *e = memchr (s, '/', (size_t) (end - s));
+      if (!e) {
+         e = end;
+      }
+      ssize_t dl = tk_http_percent_decode (s, (size_t) (e - s), block + off, false);
+      if (dl < 0 || memchr (block + off, '\0', (size_t) dl)) {
+         res = TK_HTTP_MATCH_BAD_PATH;
+         goto done;
+      }
+      segs[k++] = block + off;
+      off += (size_t) dl + 1;
+      s = e + 1;
+   }
+
+   for (size_t i = 0; i < r->n; i++) {
+      const tk_http_route_t *rt = r->routes[i];
+      if (!path_matches (rt, segs, nseg)) {
+         continue;
+      }
+      path_known = true;
+      if (!method_matches (rt, method)) {
+         allow_add (m->allow, sizeof m->allow, rt->method);
+         if (rt->method_id == HTTP_GET) {
+            allow_add (m->allow, sizeof m->allow, "HEAD");
+         }
+         continue;
+      }
+      if (!best || route_rank (rt) > route_rank (best)) {
+         best = rt;
+      }
+   }
+   if (!best) {
+      res = path_known ? TK_HTTP_MATCH_BAD_METHOD : TK_HTTP_MATCH_NOT_FOUND;
+      goto done;
+   }
+
+   /* Copy the parameters into one block the match owns. */
+   size_t np = best->n_params + (best->prefix ? 1 : 0);
+   const char *rest = NULL;
+   size_t rest_len = 0;
+   if (best->prefix) {
+      /* The raw remainder after the prefix's segments and their slashes. */
+      const char *p = path;
+      for (size_t i = 0; i <= best->n_segs; i++) {
+         p = memchr (p, '/', (size_t) (end - p)) + 1;
+      }
+      rest = p;
+      rest_len = (size_t) (end - p);
+   }
+   size_t need = np * sizeof (tk_http_param_t) + off + rest_len + 1;
+   if (!(m->params = malloc (need ? need : 1))) {
+      res = TK_HTTP_MATCH_NOMEM;
+      goto done;
+   }
+   char *store = (char *) (m->params + np);
+   for (size_t i = 0; i < best->n_segs; i++) {
+      if (best->segs[i].param) {
+         size_t sl = strlen (segs[i]);
+         memcpy (store, segs[i], sl + 1);
+         m->params[m->n_params].name = best->segs[i].text;
+         m->params[m->n_params++].value = store;
+         store += sl + 1;
+      }
+   }
+   if (best->prefix) {
+      ssize_t dl = tk_http_percent_decode (rest, rest_len, store, false);
+      if (dl < 0 || memchr (store, '\0', (size_t) dl)) {
+         res = TK_HTTP_MATCH_BAD_PATH;
+         tk_http_match_cleanup (m);
+         goto done;
+      }
+      m->params[m->n_params].name = "*";
+      m->params[m->n_params++].value = store;
+   }
+   m->route = best;
+   res = TK_HTTP_MATCH_FOUND;
+done:
+   free (segs);
+   free (block);
+   return res;
+}
+
+void
+tk_http_query_cleanup (tk_http_query_t *q)
+{
+   if (!q) {
+      return;
+   }
+   free (q->pairs);
+   q->pairs = NULL;
+   q->n = 0;
+}
+
+bool
+tk_http_query_parse (const char *s, size_t len, tk_http_query_t *q, bool *nomem)
+{
+   bool ok = false;
+   size_t npairs = 1;
+   memset (q, 0, sizeof *q);
+   if (nomem) {
+      *nomem = false;
+   }
+   for (size_t i = 0; i < len; i++) {
+      npairs += s[i] == '&';
+   }
+   /* Decoded text is never longer than the input; each pair adds two NULs. */
+   size_t need = npairs * sizeof (tk_http_query_pair_t) + len + 2 * npairs + 1;
+   if (!(q->pairs = malloc (need))) {
+      if (nomem) {
+         *nomem = true;
+      }
+      goto done;
+   }
+   char *store = (char *) (q->pairs + npairs);
+   const char *p = s, *end = s + len;
+   while (p < end) {
+      const char *amp = memchr (p, '&', (size_t) (end - p));
+      if (!amp) {
+         amp = end;
+      }
+      if (amp > p) {
+         const char *eq = memchr (p, '=', (size_t) (amp - p));
+         const char *kend = eq ? eq : amp;
+         const char *vbeg = eq ? eq + 1 : amp;
+         tk_http_query_pair_t *pair = &q->pairs[q->n];
+         ssize_t kl = tk_http_percent_decode (p, (size_t) (kend - p), store, true);
+         if (kl < 0 || memchr (store, '\0', (size_t) kl)) {
+            goto done;
+         }
+         pair->key = store;
+         store += kl + 1;
+         ssize_t vl = tk_http_percent_decode (vbeg, (size_t) (amp - vbeg), store, true);
+         if (vl < 0 || memchr (store, '\0', (size_t) vl)) {
+            goto done;
+         }
+         pair->value = store;
+         store += vl + 1;
+         q->n++;
+      }
+      p = amp + 1;
+   }
+   ok = true;
+done:
+   if (!ok) {
+      tk_http_query_cleanup (q);
+   }
+   return ok;
+}

@@ -1,0 +1,218 @@
+/* http_server.h - a small HTTP/1.1 server on libuv and http-parser.
+ *
+ * The services use it for their REST APIs, uploads, /healthz, /readyz and
+ * /metrics. Everything runs on the loop thread that owns the server; no call
+ * here blocks, and no function may be called from another thread.
+ *
+ * Lifetimes:
+ * - The server is created with tk_http_server_new and released with
+ *   tk_http_server_close, whose callback runs once every connection handle is
+ *   closed and every request has been answered; memory is freed only then.
+ * - A request is handed to its handler and stays valid until the handler (or
+ *   whoever it passed the request to) calls exactly one of tk_http_respond,
+ *   tk_http_respond_json, tk_http_respond_error, tk_http_respond_ready or,
+ *   for a streamed response, tk_http_stream_end. Those calls always release
+ *   the request, even when the client has gone away in the meantime (then
+ *   nothing is sent and they return UV_ECONNRESET), so an answer computed
+ *   on a uv_queue_work thread may be delivered late without any check.
+ * - Strings returned by the request accessors are borrowed from the request
+ *   and valid until it is released.
+ */
+#ifndef TK_HTTP_SERVER_H
+#define TK_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "error.h"
+
+typedef struct tk_http_server_s tk_http_server_t;
+typedef struct tk_http_request_s tk_http_request_t;
+
+/* Listener settings. Zero fields take the defaults given beside them. */
+typedef struct {
+   const char *host;             /* "127.0.0.1"; "0.0.0.0" or "::" for all */
+   int port;                     /* 0: an ephemeral port (tk_http_server_port) */
+   size_t max_body_bytes;        /* 50 MB; larger bodies get 413 and close */
+   size_t max_header_bytes;      /* 16 KB for request line + headers; 431 */
+   uint64_t idle_timeout_ms;     /* 5 s: an idle keep-alive connection closes */
+   uint64_t request_timeout_ms;  /* 30 s: headers and body must arrive within
+                                    it from the first byte, else 408 and close */
+   unsigned max_connections;     /* 1024; more are accepted, sent 503, closed */
+} tk_http_options_t;
+
+/* Called when a matched request is ready (body read). Must eventually lead
+ * to one respond / stream_end call on req. */
+typedef void (*tk_http_handler_t) (tk_http_request_t *req, void *user_data);
+
+/* Called once per finished response (after it was handed to the socket, or
+ * dropped when the client had gone). route is the matched pattern, or
+ * "(unmatched)" for 404s and protocol errors; method as sent by the client. */
+typedef void (*tk_http_request_done_cb) (const char *route, const char *method, int status,
+                                         uint64_t duration_us, void *user_data);
+
+/* Called by tk_http_server_close once everything is closed and freed. */
+typedef void (*tk_http_closed_cb) (void *user_data);
+
+/* --- server ------------------------------------------------------------ */
+
+/* Creates a server on loop (borrowed; must outlive the server). opts may be
+ * NULL for all defaults; it is copied. Returns NULL and fills err on a bad
+ * option or out of memory. Nothing is bound until tk_http_server_listen. */
+tk_http_server_t *tk_http_server_new (uv_loop_t *loop, const tk_http_options_t *opts,
+                                      tk_error_t *err);
+
+/* Binds and starts accepting. false with err filled (TK_ERR_HTTP, code the
+ * negative libuv error) if the address cannot be bound. */
+bool tk_http_server_listen (tk_http_server_t *server, tk_error_t *err);
+
+/* The bound port after listen (useful with port 0), else 0. */
+int tk_http_server_port (const tk_http_server_t *server);
+
+/* Connections currently open, including ones being rejected or closed. */
+unsigned tk_http_server_connection_count (const tk_http_server_t *server);
+
+/* Graceful shutdown: stops accepting, closes idle keep-alive connections,
+ * lets requests in progress finish (their responses are sent, with
+ * Connection: close), then calls on_closed (may be NULL) and frees the
+ * server. server must not be used after this call. Accepts NULL. */
+void tk_http_server_close (tk_http_server_t *server, tk_http_closed_cb on_closed,
+                           void *user_data);
+
+/* Registers a handler. method is "GET", "POST" ... or "*" for any. pattern
+ * is a path of literal segments and {name} segments capturing one segment
+ * each ("/api/tickets/{id}"), or ends in a "*" segment to match every path
+ * under a prefix ("/static/" then "*", the rest is the parameter "*"). Registration order
+ * does not matter: a route with more literal segments wins, a prefix route
+ * loses to any exact one. HEAD is served by GET routes (without the body).
+ * false with err filled for a malformed pattern or unknown method. */
+bool tk_http_route (tk_http_server_t *server, const char *method, const char *pattern,
+                    tk_http_handler_t handler, void *user_data, tk_error_t *err);
+
+/* Installs a hook called for every finished request (see
+ * tk_http_request_done_cb); NULL removes it. */
+void tk_http_server_set_request_hook (tk_http_server_t *server, tk_http_request_done_cb cb,
+                                      void *user_data);
+
+/* Built-in per-route statistics, kept whether or not a hook is installed. */
+#define TK_HTTP_LATENCY_BUCKETS 12
+extern const uint64_t tk_http_latency_bounds_us[TK_HTTP_LATENCY_BUCKETS]; /* upper bounds */
+
+typedef struct {
+   const char *route;  /* pattern, or "(unmatched)" */
+   const char *method; /* as registered, "*" for any */
+   uint64_t by_class[6]; /* [1] 1xx ... [5] 5xx; [0] unused */
+   uint64_t count;
+   uint64_t latency_sum_us;
+   uint64_t latency_buckets[TK_HTTP_LATENCY_BUCKETS + 1]; /* not cumulative; last is +Inf */
+} tk_http_route_stats_t;
+
+/* Calls cb for each route's statistics (borrowed, valid during the call). */
+void tk_http_server_stats_foreach (const tk_http_server_t *server,
+                                   void (*cb) (const tk_http_route_stats_t *st, void *ud),
+                                   void *ud);
+
+/* Appends the statistics in Prometheus text format (metric names prefixed
+ * with prefix, e.g. "triage_api_http"). false on out of memory. */
+bool tk_http_server_render_stats (const tk_http_server_t *server, const char *prefix,
+                                  tk_buf_t *out);
+
+/* --- health endpoints -------------------------------------------------- */
+
+/* A readiness check: must end with tk_http_respond_ready(req, ...),
+ * possibly later (after asking Mongo and Kafka on a worker thread). */
+typedef void (*tk_http_ready_fn) (tk_http_request_t *req, void *user_data);
+
+/* Renders metrics text into out; false gives a 500. */
+typedef bool (*tk_http_metrics_fn) (tk_buf_t *out, void *user_data);
+
+/* Registers GET /healthz (always 200 {"status":"ok"}), GET /readyz (ready_cb;
+ * NULL means always ready) and GET /metrics (metrics_cb, text/plain;
+ * version=0.0.4; NULL renders the server's own route statistics). */
+bool tk_http_add_health_routes (tk_http_server_t *server, tk_http_ready_fn ready_cb,
+                                tk_http_metrics_fn metrics_cb, void *user_data, tk_error_t *err);
+
+/* Answers a readiness check: failed_dependency NULL gives 200
+ * {"status":"ready"}, else 503 {"status":"unavailable","failed":"<dep>",
+ * "detail":"<detail>"} (detail may be NULL). Releases req. */
+int tk_http_respond_ready (tk_http_request_t *req, const char *failed_dependency,
+                           const char *detail);
+
+/* --- request accessors (borrowed strings, valid until req is released) -- */
+
+const char *tk_http_request_method (const tk_http_request_t *req); /* "GET" */
+/* The raw (still percent-encoded) path, without the query string. */
+const char *tk_http_request_path (const tk_http_request_t *req);
+/* The raw query string after '?', "" if none. */
+const char *tk_http_request_query_string (const tk_http_request_t *req);
+/* The matched route pattern, NULL if none matched. */
+const char *tk_http_request_route (const tk_http_request_t *req);
+/* A captured path parameter, percent-decoded; NULL if the route has none by
+ * that name. A prefix route's remainder is named "*". */
+const char *tk_http_request_param (const tk_http_request_t *req, const char *name);
+/* The first value of a query key (decoded, '+' as space), NULL if absent. */
+const char *tk_http_query_get (const tk_http_request_t *req, const char *key);
+/* Iterates the values of key in order: start with *cursor = 0, call until it
+ * returns NULL. With key NULL, iterates every pair and sets *key_out. */
+const char *tk_http_query_next (const tk_http_request_t *req, const char *key, size_t *cursor,
+                                const char **key_out);
+/* A request header, case-insensitive; the first if repeated; NULL if absent. */
+const char *tk_http_request_header (const tk_http_request_t *req, const char *name);
+/* The body (never NULL, NUL-terminated for convenience, may contain NULs). */
+const char *tk_http_request_body (const tk_http_request_t *req, size_t *len);
+/* The client address as "ip:port". */
+const char *tk_http_request_remote_addr (const tk_http_request_t *req);
+/* True once the client connection is gone; responding is still required. */
+bool tk_http_request_is_gone (const tk_http_request_t *req);
+/* Memory freed together with the request (the per-request arena). NULL on
+ * out of memory. Aligned for any type. */
+void *tk_http_request_alloc (tk_http_request_t *req, size_t size);
+/* The loop the request runs on. */
+uv_loop_t *tk_http_request_loop (const tk_http_request_t *req);
+
+/* --- responses ----------------------------------------------------------- */
+
+/* Adds a response header (copied) for the coming response. false if name or
+ * value contain CR, LF or NUL, or the name is one the server sets itself
+ * (Content-Length, Transfer-Encoding, Connection, Date, Server). */
+bool tk_http_add_header (tk_http_request_t *req, const char *name, const char *value);
+
+/* Sends a complete response (body copied; content_type may be NULL when len
+ * is 0) and releases req. Returns 0, or a negative libuv error if the
+ * response could not be sent (the client is gone: UV_ECONNRESET). */
+int tk_http_respond (tk_http_request_t *req, int status, const char *content_type,
+                     const void *body, size_t len);
+
+/* Sends json (takes ownership, may be NULL for a 500) as application/json. */
+int tk_http_respond_json (tk_http_request_t *req, int status, cJSON *json);
+
+/* Sends {"error":{"code":code,"message":message,"field":field}}; field is
+ * left out when NULL. */
+int tk_http_respond_error (tk_http_request_t *req, int status, const char *code,
+                           const char *message, const char *field);
+
+/* Called when a chunk has been handed to the kernel (status 0) or dropped
+ * (negative libuv error: the client is gone). The producer sends its next
+ * chunk from here, so at most one chunk is buffered at a time. Not called
+ * after tk_http_stream_end. */
+typedef void (*tk_http_stream_written_cb) (tk_http_request_t *req, int status, void *user_data);
+
+/* Starts a streamed response (chunked; to an HTTP/1.0 client the body is
+ * sent raw and the connection closed at the end). 0 or negative error. */
+int tk_http_stream_begin (tk_http_request_t *req, int status, const char *content_type);
+
+/* Sends one chunk (copied; len 0 is a no-op that still calls back). cb (may
+ * be NULL) is called asynchronously. Returns 0, or a negative libuv error
+ * without calling cb (client gone: UV_ECONNRESET). */
+int tk_http_stream_write (tk_http_request_t *req, const void *data, size_t len,
+                          tk_http_stream_written_cb cb, void *user_data);
+
+/* Finishes a streamed response and releases req. */
+int tk_http_stream_end (tk_http_request_t *req);
+
+#endif
