@@ -114,6 +114,12 @@ bool tk_kafka_produce (tk_kafka_producer_t *p, const char *topic, const void *ke
                        size_t key_len, const void *value, size_t value_len,
                        tk_kafka_delivery_cb cb, void *opaque, tk_error_t *err);
 
+/* Asks the cluster for its broker list (a metadata request) with the
+ * producer's connections: true if a broker answered within timeout_ms.
+ * BLOCKING, but thread-safe: call it from a uv_queue_work thread (readiness
+ * checks do), never on the loop thread. */
+bool tk_kafka_producer_check_brokers (tk_kafka_producer_t *p, int timeout_ms, tk_error_t *err);
+
 /* Messages produced whose delivery callback has not run yet. */
 size_t tk_kafka_producer_outstanding (const tk_kafka_producer_t *p);
 

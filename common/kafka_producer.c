@@ -425,3 +425,20 @@ tk_kafka_producer_close (tk_kafka_producer_t *p, uint64_t timeout_ms,
    uv_timer_start (&p->deadline, producer_timer_cb, timeout_ms, 0);
    uv_timer_start (&p->kick, producer_timer_cb, 0, 0);
 }
+
+bool
+tk_kafka_producer_check_brokers (tk_kafka_producer_t *p, int timeout_ms, tk_error_t *err)
+{
+   const struct rd_kafka_metadata *md = NULL;
+   rd_kafka_resp_err_t rc = rd_kafka_metadata (p->rk, 0, NULL, &md, timeout_ms);
+   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      tk_error_set (err, TK_ERR_KAFKA, rc, "no Kafka broker answered: %s", rd_kafka_err2str (rc));
+      return false;
+   }
+   bool ok = md->broker_cnt > 0;
+   if (!ok) {
+      tk_error_set (err, TK_ERR_KAFKA, 0, "the Kafka cluster reported no brokers");
+   }
+   rd_kafka_metadata_destroy (md);
+   return ok;
+}
