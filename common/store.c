@@ -112,6 +112,12 @@ tk_store_new (const char *uri_string, const char *db_name, uint32_t pool_max, tk
    if (!mongoc_uri_get_appname (uri)) {
       mongoc_uri_set_appname (uri, "triage");
    }
+   /* libmongoc waits 30 s for a server by default; a service whose database
+    * is down should find out (and report not-ready, pause intake) in a few
+    * seconds instead. A value given in the URI wins. */
+   if (!mongoc_uri_has_option (uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS)) {
+      mongoc_uri_set_option_as_int32 (uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000);
+   }
 
    store = calloc (1, sizeof *store);
    if (!store || !(store->db_name = strdup (db_name))) {
