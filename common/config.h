@@ -123,6 +123,18 @@ typedef struct {
    int ingest_batch_size;
    int64_t ingest_linger_ms;
 
+   /* ---- ingest's own settings ---- */
+
+   /* ---- end of ingest's settings ---- */
+
+   /* ---- classifier's own settings ---- */
+
+   /* ---- end of classifier's settings ---- */
+
+   /* ---- api's own settings ---- */
+
+   /* ---- end of api's settings ---- */
+
    /* Filled by tk_config_load, not by the table. */
    tk_service_t service;  /* the program the config was loaded for */
    bool help_requested;   /* --help or -h was given; nothing else was parsed */

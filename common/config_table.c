@@ -92,6 +92,18 @@ static const tk_config_var_t vars[] = {
    BOOL ("TRIAGE_AUTO_CLASSIFY", "auto-classify", auto_classify, "true", IN, "Request classification of every ticket ingested."),
    INT ("TRIAGE_INGEST_BATCH_SIZE", "ingest-batch-size", ingest_batch_size, "500", 1, 10000, IN, "Most tickets written to MongoDB in one batch."),
    DURATION ("TRIAGE_INGEST_LINGER", "ingest-linger", ingest_linger_ms, "20ms", 0, MIN, IN, "How long ingest waits to fill a batch."),
+
+   /* ---- ingest's own rows ---- */
+
+   /* ---- end of ingest's rows ---- */
+
+   /* ---- classifier's own rows ---- */
+
+   /* ---- end of classifier's rows ---- */
+
+   /* ---- api's own rows ---- */
+
+   /* ---- end of api's rows ---- */
 };
 /* clang-format on */
 
