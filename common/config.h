@@ -128,6 +128,19 @@ typedef struct {
    /* ---- end of ingest's settings ---- */
 
    /* ---- classifier's own settings ---- */
+   char *llm_url;
+   char *llm_model;
+   char *llm_api_key; /* secret */
+   int64_t llm_connect_timeout_ms;
+   int64_t llm_timeout_ms;
+   int64_t retry_base_ms;
+   int64_t retry_cap_ms;
+   int retry_max_attempts;
+   int llm_rpm;
+   int llm_tpm;
+   int circuit_threshold;
+   int64_t circuit_probe_interval_ms;
+   char *model_path;
 
    /* ---- end of classifier's settings ---- */
 

@@ -98,6 +98,19 @@ static const tk_config_var_t vars[] = {
    /* ---- end of ingest's rows ---- */
 
    /* ---- classifier's own rows ---- */
+   STR ("TRIAGE_LLM_URL", "llm-url", llm_url, "", 0, CL | CLI, "Base URL of the LLM API (openai: up to /v1, gemini: up to /v1beta); empty for the provider's public endpoint."),
+   STR ("TRIAGE_LLM_MODEL", "llm-model", llm_model, "", 0, CL | CLI, "Model name sent to the LLM; empty for the provider's default (gpt-4o-mini, gemini-1.5-flash)."),
+   SECRET ("TRIAGE_LLM_API_KEY", "llm-api-key", llm_api_key, CL | CLI, "API key of the LLM provider."),
+   DURATION ("TRIAGE_LLM_CONNECT_TIMEOUT", "llm-connect-timeout", llm_connect_timeout_ms, "5s", 1, 10 * MIN, CL | CLI, "Longest time to connect to the LLM."),
+   DURATION ("TRIAGE_LLM_TIMEOUT", "llm-timeout", llm_timeout_ms, "60s", 1, HOUR, CL | CLI, "Longest time one LLM call may take in total."),
+   DURATION ("TRIAGE_RETRY_BASE", "retry-base", retry_base_ms, "500ms", 1, HOUR, CL, "Backoff before the second attempt; doubles each attempt, with full jitter."),
+   DURATION ("TRIAGE_RETRY_CAP", "retry-cap", retry_cap_ms, "30s", 1, 24 * HOUR, CL, "Longest backoff between attempts (a Retry-After header may ask for longer)."),
+   INT ("TRIAGE_RETRY_MAX_ATTEMPTS", "retry-max-attempts", retry_max_attempts, "5", 1, 100, CL, "Attempts per ticket before it goes to the dead-letter topic."),
+   INT ("TRIAGE_LLM_RPM", "llm-rpm", llm_rpm, "0", 0, 10000000, CL, "Most LLM requests per minute from this worker (token bucket); 0 for no limit."),
+   INT ("TRIAGE_LLM_TPM", "llm-tpm", llm_tpm, "0", 0, 1000000000, CL, "Most LLM tokens (estimated) per minute from this worker; 0 for no limit."),
+   INT ("TRIAGE_CIRCUIT_THRESHOLD", "circuit-threshold", circuit_threshold, "10", 1, 100000, CL, "Consecutive failed LLM calls that open the circuit (consumption pauses)."),
+   DURATION ("TRIAGE_CIRCUIT_PROBE_INTERVAL", "circuit-probe-interval", circuit_probe_interval_ms, "5s", 1, HOUR, CL, "How often an open circuit lets one ticket through to probe the provider."),
+   STR ("TRIAGE_MODEL_PATH", "model-path", model_path, "", 0, CL | CLI, "Built-in model file; empty for <exe dir>/../share/triage/model.bin."),
 
    /* ---- end of classifier's rows ---- */
 

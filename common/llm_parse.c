@@ -1,0 +1,260 @@
+/* llm_parse.c - validation of LLM classification answers. */
+#include "llm_parse.h"
+
+#include "ticket_json.h"
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *
+dup_str (const char *s)
+{
+   size_t n = strlen (s);
+   char *d = malloc (n + 1);
+   if (d) {
+      memcpy (d, s, n + 1);
+   }
+   return d;
+}
+
+/* Strips surrounding whitespace and a Markdown code fence. */
+static void
+unwrap (const char **text, size_t *len)
+{
+   const char *s = *text;
+   size_t n = *len;
+   while (n > 0 && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
+      s++;
+      n--;
+   }
+   while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t')) {
+      n--;
+   }
+   if (n >= 6 && strncmp (s, "```", 3) == 0 && strncmp (s + n - 3, "```", 3) == 0) {
+      const char *nl = memchr (s, '\n', n);
+      if (nl) {
+         size_t skip = (size_t) (nl - s) + 1;
+         s += skip;
+         n -= skip + 3;
+      }
+   }
+   *text = s;
+   *len = n;
+}
+
+static double
+clamp01 (double v)
+{
+   return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+}
+
+static bool
+one_label (const cJSON *obj, const char *key, tk_taxonomy_kind_t kind, const tk_taxonomy_t *tax,
+           char **out, tk_error_t *err)
+{
+   const cJSON *v = cJSON_GetObjectItemCaseSensitive (obj, key);
+   if (!cJSON_IsString (v)) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, key, "\"%s\" is %s; it must be a string", key,
+                          v ? "not a string" : "missing");
+      return false;
+   }
+   const char *canon = tk_taxonomy_canonical (tax, kind, v->valuestring, NULL);
+   if (!canon) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, key,
+                          "\"%s\" is \"%.64s\", which is not one of the allowed labels", key,
+                          v->valuestring);
+      return false;
+   }
+   if (!(*out = dup_str (canon))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return false;
+   }
+   return true;
+}
+
+static bool
+confidence (const cJSON *obj, tk_confidence_t *conf, tk_error_t *err)
+{
+   const cJSON *cs = cJSON_GetObjectItemCaseSensitive (obj, "confidence");
+   if (!cJSON_IsObject (cs)) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "confidence",
+                          "\"confidence\" is %s; it must be an object with topic, sentiment "
+                          "and priority numbers",
+                          cs ? "not an object" : "missing");
+      return false;
+   }
+   static const char *const keys[] = {"topic", "sentiment", "priority"};
+   double *dst[] = {&conf->topic, &conf->sentiment, &conf->priority};
+   for (int k = 0; k < 3; k++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive (cs, keys[k]);
+      if (!cJSON_IsNumber (v)) {
+         char field[32];
+         snprintf (field, sizeof field, "confidence.%s", keys[k]);
+         tk_error_set_field (err, TK_ERR_INVALID, 0, field, "\"%s\" is %s; it must be a number",
+                             field, v ? "not a number" : "missing");
+         return false;
+      }
+      *dst[k] = clamp01 (v->valuedouble);
+   }
+   return true;
+}
+
+bool
+tk_llm_parse_answer (const char *text, size_t len, const tk_taxonomy_t *tax,
+                     tk_classification_t *c, tk_confidence_t *conf, tk_error_t *err)
+{
+   bool ok = false;
+   cJSON *root = NULL;
+   memset (c, 0, sizeof *c);
+   unwrap (&text, &len);
+   tk_error_t perr;
+   if (!(root = tk_json_parse (text, len, TK_LLM_RESPONSE_MAX, &perr))) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "the answer is not valid JSON: %s", perr.message);
+      goto done;
+   }
+   if (!cJSON_IsObject (root)) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "the answer must be one JSON object");
+      goto done;
+   }
+   const cJSON *tags = cJSON_GetObjectItemCaseSensitive (root, "topic_tags");
+   if (!cJSON_IsArray (tags) || cJSON_GetArraySize (tags) == 0) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "topic_tags",
+                          "\"topic_tags\" is %s; it must be a non-empty array of labels",
+                          !tags ? "missing" : (cJSON_IsArray (tags) ? "empty" : "not an array"));
+      goto done;
+   }
+   const cJSON *tag;
+   cJSON_ArrayForEach (tag, tags)
+   {
+      const char *canon =
+         cJSON_IsString (tag) ? tk_taxonomy_canonical (tax, TK_TAXONOMY_TOPIC, tag->valuestring, NULL)
+                              : NULL;
+      if (!canon) {
+         tk_error_set_field (err, TK_ERR_INVALID, 0, "topic_tags",
+                             "topic tag %s%.64s%s is not one of the allowed labels",
+                             cJSON_IsString (tag) ? "\"" : "",
+                             cJSON_IsString (tag) ? tag->valuestring : "(not a string)",
+                             cJSON_IsString (tag) ? "\"" : "");
+         goto done;
+      }
+      bool seen = false;
+      for (size_t k = 0; k < c->n_topic_tags; k++) {
+         seen |= strcmp (c->topic_tags[k], canon) == 0;
+      }
+      if (seen) {
+         continue;
+      }
+      if (c->n_topic_tags == TK_TICKET_MAX_TAGS) {
+         tk_error_set_field (err, TK_ERR_INVALID, 0, "topic_tags",
+                             "more than %d topic tags", TK_TICKET_MAX_TAGS);
+         goto done;
+      }
+      if (!(c->topic_tags[c->n_topic_tags] = dup_str (canon))) {
+         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+         goto done;
+      }
+      c->n_topic_tags++;
+   }
+   if (!one_label (root, "sentiment", TK_TAXONOMY_SENTIMENT, tax, &c->sentiment, err) ||
+       !one_label (root, "priority", TK_TAXONOMY_PRIORITY, tax, &c->priority, err) ||
+       !confidence (root, conf, err)) {
+      goto done;
+   }
+   ok = true;
+done:
+   if (!ok) {
+      tk_classification_clear (c);
+   }
+   cJSON_Delete (root);
+   return ok;
+}
+
+static cJSON *
+parse_body (const char *body, size_t len, tk_error_t *err)
+{
+   tk_error_t perr;
+   cJSON *root = tk_json_parse (body, len, TK_LLM_RESPONSE_MAX, &perr);
+   if (!root) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "the response body is not JSON: %s", perr.message);
+   }
+   return root;
+}
+
+char *
+tk_llm_openai_content (const char *body, size_t len, tk_error_t *err)
+{
+   char *out = NULL;
+   cJSON *root = parse_body (body, len, err);
+   if (!root) {
+      return NULL;
+   }
+   const cJSON *msg = cJSON_GetObjectItemCaseSensitive (
+      cJSON_GetArrayItem (cJSON_GetObjectItemCaseSensitive (root, "choices"), 0), "message");
+   const cJSON *refusal = cJSON_GetObjectItemCaseSensitive (msg, "refusal");
+   const cJSON *content = cJSON_GetObjectItemCaseSensitive (msg, "content");
+   if (cJSON_IsString (refusal) && refusal->valuestring[0]) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "the model refused: %.160s", refusal->valuestring);
+   } else if (!cJSON_IsString (content)) {
+      tk_error_set (err, TK_ERR_INVALID, 0,
+                    "the response has no choices[0].message.content string");
+   } else if (!(out = dup_str (content->valuestring))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+   }
+   cJSON_Delete (root);
+   return out;
+}
+
+char *
+tk_llm_gemini_content (const char *body, size_t len, tk_error_t *err)
+{
+   char *out = NULL;
+   cJSON *root = parse_body (body, len, err);
+   if (!root) {
+      return NULL;
+   }
+   const cJSON *block = cJSON_GetObjectItemCaseSensitive (
+      cJSON_GetObjectItemCaseSensitive (root, "promptFeedback"), "blockReason");
+   const cJSON *parts = cJSON_GetObjectItemCaseSensitive (
+      cJSON_GetObjectItemCaseSensitive (
+         cJSON_GetArrayItem (cJSON_GetObjectItemCaseSensitive (root, "candidates"), 0), "content"),
+      "parts");
+   if (cJSON_IsString (block)) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "the prompt was blocked: %.64s", block->valuestring);
+      goto done;
+   }
+   size_t total = 0;
+   const cJSON *p;
+   cJSON_ArrayForEach (p, parts)
+   {
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive (p, "text");
+      if (cJSON_IsString (t)) {
+         total += strlen (t->valuestring);
+      }
+   }
+   if (!cJSON_IsArray (parts) || total == 0) {
+      tk_error_set (err, TK_ERR_INVALID, 0,
+                    "the response has no text in candidates[0].content.parts");
+      goto done;
+   }
+   if (!(out = malloc (total + 1))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      goto done;
+   }
+   out[0] = '\0';
+   size_t at = 0;
+   cJSON_ArrayForEach (p, parts)
+   {
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive (p, "text");
+      if (cJSON_IsString (t)) {
+         size_t n = strlen (t->valuestring);
+         memcpy (out + at, t->valuestring, n + 1);
+         at += n;
+      }
+   }
+done:
+   cJSON_Delete (root);
+   return out;
+}
