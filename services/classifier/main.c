@@ -1,8 +1,29 @@
-/* main.c - triage-classifier: entry point. */
+/* main.c - triage-classifier: entry point.
+ *
+ * Builds the provider named by TRIAGE_LLM_PROVIDER, then the worker that
+ * consumes classification requests, on the shared service runtime. */
 #include "app.h"
+#include "llm_http.h"
 #include "log.h"
+#include "provider.h"
+#include "worker.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
+
+static cl_provider_t *
+make_provider (tk_app_t *app, cl_http_t *http, tk_error_t *err)
+{
+   switch (app->cfg.llm_provider) {
+   case TK_LLM_OPENAI: return cl_provider_openai_new (&app->cfg, app->taxonomy, http, err);
+   case TK_LLM_GEMINI: return cl_provider_gemini_new (&app->cfg, app->taxonomy, http, err);
+   default:
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_LLM_PROVIDER",
+                          "TRIAGE_LLM_PROVIDER=local needs the built-in model, which this "
+                          "build does not have yet; use openai or gemini");
+      return NULL;
+   }
+}
 
 int
 main (int argc, char **argv)
@@ -16,5 +37,24 @@ main (int argc, char **argv)
       return 2;
    case TK_APP_OK: break;
    }
-   return tk_app_run (&app);
+   curl_global_init (CURL_GLOBAL_DEFAULT);
+   cl_http_t *http = NULL;
+   cl_provider_t *provider = NULL;
+   cl_worker_t *worker = NULL;
+   if (!(http = cl_http_new (app.loop, &err)) || !(provider = make_provider (&app, http, &err)) ||
+       !(worker = cl_worker_new (&app, provider, http, &err))) {
+      fprintf (stderr, "triage-classifier: %s\n", err.message);
+      TK_ERROR ("classifier", "cannot start: %s", err.message);
+      if (!worker) {
+         cl_http_close (http, NULL, NULL);
+      }
+      tk_app_stop (&app, "start-up failed", 2);
+   }
+   int rc = tk_app_run (&app);
+   cl_worker_destroy (worker);
+   if (provider) {
+      provider->destroy (provider);
+   }
+   curl_global_cleanup ();
+   return rc;
 }

@@ -1,0 +1,39 @@
+/* classifier_metrics.c - the classifier's Prometheus series. */
+#include "classifier_metrics.h"
+
+bool
+cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
+{
+   static const char *const provider_outcome[] = {"provider", "outcome", NULL};
+   static const char *const provider[] = {"provider", NULL};
+   static const char *const reason[] = {"reason", NULL};
+   static const double bounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
+   m->tickets = tk_metrics_counter (reg, "classifier_tickets_total",
+                                    "Classification requests by outcome.", provider_outcome);
+   m->attempts = tk_metrics_counter (reg, "classifier_attempts_total",
+                                     "Provider calls made.", provider);
+   m->retries = tk_metrics_counter (reg, "classifier_retries_total",
+                                    "Attempts retried, by the reason of the failure.", reason);
+   m->latency = tk_metrics_histogram (reg, "classifier_provider_latency_seconds",
+                                      "Duration of provider calls.", provider, bounds,
+                                      sizeof bounds / sizeof bounds[0]);
+   m->in_flight = tk_metric_labels (tk_metrics_gauge (reg, "classifier_in_flight",
+                                                      "Tickets being classified now.", NULL));
+   m->jobs = tk_metric_labels (tk_metrics_gauge (reg, "classifier_messages_held",
+                                                 "Classify messages held, done or not, until "
+                                                 "their offsets are committed.",
+                                                 NULL));
+   m->circuit = tk_metric_labels (tk_metrics_gauge (reg, "classifier_circuit_open",
+                                                    "1 while the provider circuit is open.", NULL));
+   m->rate_waits = tk_metric_labels (tk_metrics_counter (
+      reg, "classifier_rate_limit_waits_total", "Attempts delayed by the client-side rate limit.",
+      NULL));
+   m->pii_masked = tk_metric_labels (tk_metrics_counter (
+      reg, "classifier_pii_masked_total", "Personal data items masked before leaving.", NULL));
+   if (!m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
+       !m->circuit || !m->rate_waits || !m->pii_masked) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "cannot register the classifier's metrics");
+      return false;
+   }
+   return true;
+}

@@ -1,0 +1,23 @@
+/* classifier_metrics.h - the classifier's Prometheus series. */
+#ifndef CL_CLASSIFIER_METRICS_H
+#define CL_CLASSIFIER_METRICS_H
+
+#include "error.h"
+#include "metrics.h"
+
+typedef struct {
+   tk_metric_t *tickets;   /* {provider, outcome}: classified, dlq, skipped, missing, bad_request */
+   tk_metric_t *attempts;  /* {provider} */
+   tk_metric_t *retries;   /* {reason} */
+   tk_metric_t *latency;   /* {provider}, seconds */
+   tk_series_t *in_flight; /* tickets being worked on */
+   tk_series_t *jobs;      /* messages held, including done ones awaiting their commit */
+   tk_series_t *circuit;   /* 1 open, 0 closed */
+   tk_series_t *rate_waits;
+   tk_series_t *pii_masked;
+} cl_metrics_t;
+
+/* Registers the families in reg (borrowed). false with err on failure. */
+bool cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err);
+
+#endif

@@ -1,0 +1,1010 @@
+/* worker.c - consumption, the per-ticket pipeline and ordered commits. */
+#include "worker.h"
+
+#include "backoff.h"
+#include "classifier_metrics.h"
+#include "circuit.h"
+#include "log.h"
+#include "pii_mask.h"
+#include "rate_limit.h"
+#include "store_async.h"
+#include "ticket_json.h"
+#include "timeutil.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COMPONENT "worker"
+/* Backoff for the store and the producer (not the LLM): they are retried
+ * until they succeed or the partition is revoked, since giving up would
+ * lose the outcome. */
+#define INFRA_RETRY_BASE_MS 200
+#define INFRA_RETRY_CAP_MS 10000
+
+typedef enum {
+   J_QUEUED,   /* waiting for a free slot */
+   J_FETCH,    /* reading the ticket */
+   J_WAIT,     /* backoff, rate limit or open circuit */
+   J_LLM,      /* provider call in flight */
+   J_SAVE,     /* writing the result or the failure */
+   J_PUBLISH,  /* producing the result or the DLQ record */
+   J_DONE,     /* outcome durable; waiting for its turn to be committed */
+} job_state_t;
+
+typedef struct part part_t;
+typedef struct job job_t;
+
+struct part {
+   int32_t partition;
+   bool assigned;
+   job_t *head, *tail; /* jobs in offset order */
+};
+
+struct job {
+   cl_worker_t *w;
+   part_t *part; /* NULL once abandoned */
+   job_t *next;  /* in the partition's queue */
+   job_t *wnext; /* in the worker's start queue or parked list */
+   bool in_list; /* on the start queue or the parked list */
+   int64_t offset;
+   job_state_t state;
+   bool abandoned;
+   bool busy;     /* a store call or a produce is in flight */
+   bool counted;  /* counted in w->n_active */
+   uv_timer_t timer;
+   void (*after_timer) (job_t *j);
+   cl_call_t *call;
+   uint64_t call_started;
+
+   char id[TK_TICKET_ID_MAX + 1];
+   bool reprocess;
+   char *request; /* the classify message, for the DLQ record */
+   size_t request_len;
+
+   tk_ticket_t *ticket;
+   char *subject, *body; /* what the provider sees (masked if remote) */
+   unsigned attempts;
+   unsigned infra_attempts;
+   bool repaired;
+   char *repair_answer;
+   char repair_error[256];
+   char last_error[256];
+   bool failed; /* DLQ path */
+
+   tk_classification_t c;
+   tk_confidence_t conf;
+   int64_t processing_ms;
+
+   /* Written on the threadpool, read in the done callback. */
+   bool op_ok;
+   tk_error_t op_err;
+};
+
+struct cl_worker {
+   tk_app_t *app;
+   const tk_config_t *cfg;
+   cl_provider_t *provider;
+   cl_http_t *http;
+   tk_kafka_consumer_t *consumer;
+   cl_metrics_t metrics;
+   cl_rate_limit_t rate;
+   cl_circuit_t circuit;
+   uv_timer_t probe_timer;
+
+   part_t **parts; /* indexed by partition */
+   size_t n_parts;
+
+   job_t *queue_head, *queue_tail; /* J_QUEUED jobs */
+   job_t *parked_head, *parked_tail; /* waiting for the circuit */
+   size_t n_queued;
+   size_t n_active;
+   size_t n_jobs; /* every job allocated, until its memory is freed */
+   uint64_t rnd;
+
+   bool stopping;
+   bool consumer_closed;
+   void *shutdown_token;
+};
+
+static void job_start (job_t *j);
+static void job_attempt (job_t *j);
+static void job_save (job_t *j);
+static void job_publish (job_t *j);
+static void job_finish (job_t *j);
+static void worker_update_pause (cl_worker_t *w);
+static void worker_maybe_finished (cl_worker_t *w);
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static double
+rnd01 (cl_worker_t *w)
+{
+   /* xorshift64*: jitter needs spread, not cryptographic quality. */
+   w->rnd ^= w->rnd >> 12;
+   w->rnd ^= w->rnd << 25;
+   w->rnd ^= w->rnd >> 27;
+   return (double) ((w->rnd * UINT64_C (2685821657736338717)) >> 11) / 9007199254740992.0;
+}
+
+static char *
+dup_n (const char *s, size_t n)
+{
+   char *d = malloc (n + 1);
+   if (d) {
+      memcpy (d, s, n);
+      d[n] = '\0';
+   }
+   return d;
+}
+
+static void
+list_push (job_t **head, job_t **tail, job_t *j)
+{
+   j->wnext = NULL;
+   j->in_list = true;
+   if (*tail) {
+      (*tail)->wnext = j;
+   } else {
+      *head = j;
+   }
+   *tail = j;
+}
+
+static job_t *
+list_pop (job_t **head, job_t **tail)
+{
+   job_t *j = *head;
+   if (j) {
+      *head = j->wnext;
+      if (!*head) {
+         *tail = NULL;
+      }
+      j->wnext = NULL;
+      j->in_list = false;
+   }
+   return j;
+}
+
+/* ---- job memory ----------------------------------------------------------- */
+
+static void
+job_freed (uv_handle_t *h)
+{
+   job_t *j = h->data;
+   cl_worker_t *w = j->w;
+   free (j);
+   w->n_jobs--;
+   tk_gauge_set (w->metrics.jobs, (double) w->n_jobs);
+   worker_maybe_finished (w);
+}
+
+static void
+job_drop_payload (job_t *j)
+{
+   tk_ticket_destroy (j->ticket);
+   j->ticket = NULL;
+   free (j->subject);
+   free (j->body);
+   j->subject = j->body = NULL;
+   free (j->repair_answer);
+   j->repair_answer = NULL;
+   free (j->request);
+   j->request = NULL;
+   tk_classification_clear (&j->c);
+}
+
+/* Frees an abandoned or committed job once nothing refers to it any more. */
+static void
+job_release (job_t *j)
+{
+   if (j->busy || j->in_list) {
+      return; /* freed when the store call or produce comes back, or popped */
+   }
+   if (j->call) {
+      j->w->provider->cancel (j->w->provider, j->call);
+      j->call = NULL;
+   }
+   job_drop_payload (j);
+   uv_timer_stop (&j->timer);
+   uv_close ((uv_handle_t *) &j->timer, job_freed);
+}
+
+static void
+job_uncount (job_t *j)
+{
+   if (j->counted) {
+      j->counted = false;
+      j->w->n_active--;
+      tk_gauge_set (j->w->metrics.in_flight, (double) j->w->n_active);
+   }
+}
+
+/* Called when a job is abandoned and its async step has returned. */
+static bool
+job_gone (job_t *j)
+{
+   if (j->abandoned) {
+      job_release (j);
+      return true;
+   }
+   return false;
+}
+
+static void
+on_job_timer (uv_timer_t *t)
+{
+   job_t *j = t->data;
+   j->after_timer (j);
+}
+
+static void
+job_later (job_t *j, uint64_t ms, void (*fn) (job_t *j))
+{
+   j->state = J_WAIT;
+   j->after_timer = fn;
+   uv_timer_start (&j->timer, on_job_timer, ms, 0);
+}
+
+static void
+job_infra_retry (job_t *j, void (*fn) (job_t *j), const char *what, const tk_error_t *err)
+{
+   j->infra_attempts++;
+   int64_t ms = tk_backoff_full_jitter (INFRA_RETRY_BASE_MS, INFRA_RETRY_CAP_MS,
+                                        j->infra_attempts, rnd01 (j->w));
+   TK_WARN (COMPONENT, "%s failed for ticket %s (will retry in %lld ms): %s", what, j->id,
+            (long long) ms, err ? err->message : "unknown error");
+   job_later (j, (uint64_t) ms, fn);
+}
+
+/* ---- commits -------------------------------------------------------------- */
+
+static void
+on_commit (tk_kafka_consumer_t *c, int code, void *opaque)
+{
+   (void) c;
+   (void) opaque;
+   if (code != 0) {
+      /* A later commit covers this offset; a revoked partition's offset is
+       * another member's business now. */
+      TK_DEBUG (COMPONENT, "offset commit failed: %s", rd_kafka_err2str (code));
+   }
+}
+
+static void
+part_advance (cl_worker_t *w, part_t *p)
+{
+   int64_t last = -1;
+   while (p->head && p->head->state == J_DONE) {
+      job_t *j = p->head;
+      p->head = j->next;
+      if (!p->head) {
+         p->tail = NULL;
+      }
+      last = j->offset;
+      j->part = NULL;
+      j->abandoned = true;
+      job_release (j);
+   }
+   if (last >= 0 && w->consumer && !w->consumer_closed) {
+      tk_error_t err;
+      if (!tk_kafka_consumer_commit (w->consumer, w->cfg->topic_classify, p->partition, last + 1,
+                                     on_commit, w, &err)) {
+         TK_WARN (COMPONENT, "cannot commit partition %d: %s", (int) p->partition, err.message);
+      }
+   }
+}
+
+static void
+job_finish (job_t *j)
+{
+   cl_worker_t *w = j->w;
+   j->state = J_DONE;
+   job_drop_payload (j);
+   job_uncount (j);
+   if (j->part) {
+      part_advance (w, j->part);
+   } else {
+      job_release (j);
+   }
+   /* A slot is free: start queued work. */
+   while (w->n_active < (size_t) w->cfg->classifier_concurrency && w->queue_head) {
+      job_t *q = list_pop (&w->queue_head, &w->queue_tail);
+      w->n_queued--;
+      if (job_gone (q)) {
+         continue;
+      }
+      job_start (q);
+   }
+   worker_update_pause (w);
+}
+
+/* ---- fetch ---------------------------------------------------------------- */
+
+static void
+fetch_work (tk_store_t *store, void *ctx)
+{
+   job_t *j = ctx;
+   j->op_ok = tk_store_get_ticket (store, j->id, &j->ticket, &j->op_err);
+}
+
+static void
+fetch_done (int status, void *ctx)
+{
+   job_t *j = ctx;
+   cl_worker_t *w = j->w;
+   j->busy = false;
+   if (job_gone (j)) {
+      return;
+   }
+   if (status != 0 || !j->op_ok) {
+      if (status == 0 && j->op_err.domain == TK_ERR_NOT_FOUND) {
+         TK_WARN (COMPONENT, "ticket %s does not exist; classification request dropped", j->id);
+         tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name, "missing"));
+         job_finish (j);
+         return;
+      }
+      job_infra_retry (j, job_start, "reading the ticket", status == 0 ? &j->op_err : NULL);
+      return;
+   }
+   if (j->ticket->processed && !j->reprocess) {
+      TK_DEBUG (COMPONENT, "ticket %s already processed; skipped", j->id);
+      tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name, "skipped"));
+      job_finish (j);
+      return;
+   }
+   const char *s = j->ticket->subject, *b = j->ticket->body;
+   if (w->provider->remote) {
+      size_t n1 = 0, n2 = 0;
+      j->subject = tk_pii_mask (s, strlen (s), &n1);
+      j->body = tk_pii_mask (b, strlen (b), &n2);
+      tk_counter_add (w->metrics.pii_masked, n1 + n2);
+   } else {
+      j->subject = dup_n (s, strlen (s));
+      j->body = dup_n (b, strlen (b));
+   }
+   if (!j->subject || !j->body) {
+      job_infra_retry (j, job_start, "masking the ticket", NULL);
+      return;
+   }
+   job_attempt (j);
+}
+
+static void
+job_start (job_t *j)
+{
+   cl_worker_t *w = j->w;
+   if (!j->counted) {
+      j->counted = true;
+      w->n_active++;
+      tk_gauge_set (w->metrics.in_flight, (double) w->n_active);
+   }
+   tk_ticket_destroy (j->ticket);
+   j->ticket = NULL;
+   j->state = J_FETCH;
+   j->busy = true;
+   int rc = tk_store_async (w->app->loop, w->app->store, fetch_work, fetch_done, j);
+   if (rc != 0) {
+      j->busy = false;
+      job_infra_retry (j, job_start, "queueing the ticket read", NULL);
+   }
+}
+
+/* ---- the provider --------------------------------------------------------- */
+
+static void on_attempt (cl_attempt_t *a, void *ud);
+
+static void
+job_fail_attempt (job_t *j, const char *reason, const char *error, bool retryable,
+                  int64_t retry_after_ms)
+{
+   cl_worker_t *w = j->w;
+   snprintf (j->last_error, sizeof j->last_error, "%s", error);
+   if (!retryable || j->attempts >= (unsigned) w->cfg->retry_max_attempts) {
+      TK_WARN (COMPONENT, "ticket %s failed after %u attempt(s): %s", j->id, j->attempts, error);
+      j->failed = true;
+      job_save (j);
+      return;
+   }
+   tk_counter_inc (tk_metric_labels (w->metrics.retries, reason));
+   int64_t ms = tk_backoff_full_jitter (w->cfg->retry_base_ms, w->cfg->retry_cap_ms, j->attempts,
+                                        rnd01 (w));
+   if (retry_after_ms > ms) {
+      ms = retry_after_ms; /* the provider said when: never sooner */
+   }
+   TK_INFO (COMPONENT, "ticket %s attempt %u failed (%s); retrying in %lld ms: %s", j->id,
+            j->attempts, reason, (long long) ms, error);
+   job_later (j, (uint64_t) ms, job_attempt);
+}
+
+static void
+on_probe_timer (uv_timer_t *t)
+{
+   cl_worker_t *w = t->data;
+   /* Half-open: let one parked ticket through as the probe. */
+   job_t *j;
+   while ((j = list_pop (&w->parked_head, &w->parked_tail))) {
+      if (job_gone (j)) {
+         continue;
+      }
+      cl_circuit_probe_started (&w->circuit);
+      job_attempt (j);
+      return;
+   }
+   /* Nothing parked: probe when the next ticket asks. */
+   cl_circuit_allow_probe (&w->circuit);
+}
+
+static void
+job_attempt (job_t *j)
+{
+   cl_worker_t *w = j->w;
+   if (w->stopping) {
+      return; /* the revoke of the closing consumer abandons it */
+   }
+   if (!cl_circuit_allows (&w->circuit)) {
+      j->state = J_WAIT;
+      list_push (&w->parked_head, &w->parked_tail, j);
+      return;
+   }
+   size_t est_tokens = (strlen (j->subject) + strlen (j->body)) / 4 + 600;
+   int64_t wait = cl_rate_limit_take (&w->rate, est_tokens, (int64_t) uv_now (w->app->loop));
+   if (wait > 0) {
+      tk_counter_inc (w->metrics.rate_waits);
+      job_later (j, (uint64_t) wait, job_attempt);
+      return;
+   }
+   cl_prompt_input_t in = {
+      .id = j->id,
+      .subject = j->subject,
+      .body = j->body,
+      .repair_answer = j->repair_answer,
+      .repair_error = j->repair_answer ? j->repair_error : NULL,
+   };
+   j->attempts++;
+   tk_counter_inc (tk_metric_labels (w->metrics.attempts, w->provider->name));
+   tk_error_t err;
+   j->state = J_LLM;
+   uv_update_time (w->app->loop);
+   j->call_started = uv_now (w->app->loop);
+   j->call = w->provider->start (w->provider, &in, on_attempt, j, &err);
+   free (j->repair_answer);
+   j->repair_answer = NULL;
+   if (!j->call) {
+      job_fail_attempt (j, "internal", err.message, true, -1);
+   }
+}
+
+static void
+on_attempt (cl_attempt_t *a, void *ud)
+{
+   job_t *j = ud;
+   cl_worker_t *w = j->w;
+   j->call = NULL;
+   uv_update_time (w->app->loop);
+   int64_t ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
+   tk_histogram_observe (tk_metric_labels (w->metrics.latency, w->provider->name),
+                         (double) ms / 1000.0);
+   bool provider_failed = !a->ok && !a->invalid_answer && strcmp (a->reason, "http_4xx") != 0;
+   int transition = cl_circuit_record (&w->circuit, !provider_failed);
+   if (transition > 0) {
+      TK_WARN (COMPONENT, "circuit open after %d consecutive provider failures; pausing "
+                          "consumption", w->cfg->circuit_threshold);
+      tk_gauge_set (w->metrics.circuit, 1);
+      uv_timer_start (&w->probe_timer, on_probe_timer,
+                      (uint64_t) w->cfg->circuit_probe_interval_ms, 0);
+      worker_update_pause (w);
+   } else if (transition < 0) {
+      TK_INFO (COMPONENT, "provider answered; circuit closed, resuming consumption");
+      tk_gauge_set (w->metrics.circuit, 0);
+      uv_timer_stop (&w->probe_timer);
+      job_t *p;
+      while ((p = list_pop (&w->parked_head, &w->parked_tail))) {
+         if (!job_gone (p)) {
+            job_attempt (p);
+         }
+      }
+      worker_update_pause (w);
+   } else if (cl_circuit_is_open (&w->circuit) && !a->ok && provider_failed) {
+      /* The probe failed: wait for the next one. */
+      uv_timer_start (&w->probe_timer, on_probe_timer,
+                      (uint64_t) w->cfg->circuit_probe_interval_ms, 0);
+   }
+   if (a->ok) {
+      j->c = a->c;
+      memset (&a->c, 0, sizeof a->c);
+      j->conf = a->conf;
+      j->processing_ms = ms;
+      job_save (j);
+      return;
+   }
+   if (a->invalid_answer && !j->repaired && a->answer &&
+       j->attempts < (unsigned) w->cfg->retry_max_attempts) {
+      /* One repair: show the model its answer and what was wrong with it. */
+      j->repaired = true;
+      j->repair_answer = a->answer;
+      a->answer = NULL;
+      snprintf (j->repair_error, sizeof j->repair_error, "%s", a->error);
+      snprintf (j->last_error, sizeof j->last_error, "%s", a->error);
+      tk_counter_inc (tk_metric_labels (w->metrics.retries, "repair"));
+      TK_INFO (COMPONENT, "ticket %s: invalid answer (%s); asking for a repair", j->id, a->error);
+      job_attempt (j);
+      return;
+   }
+   job_fail_attempt (j, a->reason, a->error, a->retryable, a->retry_after_ms);
+}
+
+/* ---- saving --------------------------------------------------------------- */
+
+static void
+save_work (tk_store_t *store, void *ctx)
+{
+   job_t *j = ctx;
+   if (j->failed) {
+      char text[400];
+      snprintf (text, sizeof text, "after %u attempt(s): %s", j->attempts, j->last_error);
+      j->op_ok = tk_store_record_failure (store, j->id, text, &j->op_err);
+      return;
+   }
+   tk_processing_metadata_t md = {
+      .processed_at = tk_time_now_ms (),
+      .model_version = j->w->provider->model_version,
+      .processing_time_ms = j->processing_ms,
+      .agent_version = (char *) TRIAGE_VERSION,
+   };
+   j->op_ok = tk_store_update_ticket_with_classification (store, j->id, &j->c, &j->conf, &md,
+                                                          &j->op_err);
+}
+
+static void
+save_done (int status, void *ctx)
+{
+   job_t *j = ctx;
+   j->busy = false;
+   if (job_gone (j)) {
+      return;
+   }
+   if (status != 0 || !j->op_ok) {
+      if (status == 0 && j->op_err.domain == TK_ERR_NOT_FOUND) {
+         TK_WARN (COMPONENT, "ticket %s was deleted while being classified; dropped", j->id);
+         if (!j->failed) {
+            job_finish (j);
+            return;
+         }
+         /* A failure still goes to the DLQ. */
+      } else {
+         job_infra_retry (j, job_save, "storing the outcome", status == 0 ? &j->op_err : NULL);
+         return;
+      }
+   }
+   j->infra_attempts = 0;
+   job_publish (j);
+}
+
+static void
+job_save (job_t *j)
+{
+   j->state = J_SAVE;
+   j->busy = true;
+   if (tk_store_async (j->w->app->loop, j->w->app->store, save_work, save_done, j) != 0) {
+      j->busy = false;
+      job_infra_retry (j, job_save, "queueing the store write", NULL);
+   }
+}
+
+/* ---- publishing ----------------------------------------------------------- */
+
+static char *
+classified_json (job_t *j)
+{
+   char ts[40];
+   tk_time_format_iso (tk_time_now_ms (), ts, sizeof ts);
+   cJSON *o = cJSON_CreateObject ();
+   cJSON_AddStringToObject (o, "id", j->id);
+   cJSON *c = cJSON_AddObjectToObject (o, "classification");
+   cJSON *tags = cJSON_AddArrayToObject (c, "topic_tags");
+   for (size_t i = 0; i < j->c.n_topic_tags; i++) {
+      cJSON_AddItemToArray (tags, cJSON_CreateString (j->c.topic_tags[i]));
+   }
+   cJSON_AddStringToObject (c, "sentiment", j->c.sentiment);
+   cJSON_AddStringToObject (c, "priority", j->c.priority);
+   cJSON *cs = cJSON_AddObjectToObject (o, "confidence_scores");
+   cJSON_AddNumberToObject (cs, "topic", j->conf.topic);
+   cJSON_AddNumberToObject (cs, "sentiment", j->conf.sentiment);
+   cJSON_AddNumberToObject (cs, "priority", j->conf.priority);
+   cJSON *md = cJSON_AddObjectToObject (o, "processing_metadata");
+   cJSON_AddStringToObject (md, "processed_at", ts);
+   cJSON_AddStringToObject (md, "model_version", j->w->provider->model_version);
+   cJSON_AddNumberToObject (md, "processing_time_ms", (double) j->processing_ms);
+   cJSON_AddStringToObject (md, "agent_version", TRIAGE_VERSION);
+   char *text = cJSON_PrintUnformatted (o);
+   cJSON_Delete (o);
+   return text;
+}
+
+static char *
+dlq_json (job_t *j)
+{
+   char ts[40];
+   tk_time_format_iso (tk_time_now_ms (), ts, sizeof ts);
+   cJSON *o = cJSON_CreateObject ();
+   cJSON_AddStringToObject (o, "id", j->id);
+   cJSON_AddStringToObject (o, "error", j->last_error);
+   cJSON_AddNumberToObject (o, "attempts", j->attempts);
+   cJSON_AddStringToObject (o, "failed_at", ts);
+   cJSON_AddStringToObject (o, "provider", j->w->provider->name);
+   cJSON *req = j->request ? cJSON_ParseWithLength (j->request, j->request_len) : NULL;
+   if (req) {
+      cJSON_AddItemToObject (o, "message", req);
+   } else {
+      cJSON_AddNullToObject (o, "message");
+   }
+   char *text = cJSON_PrintUnformatted (o);
+   cJSON_Delete (o);
+   return text;
+}
+
+static void
+on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque)
+{
+   (void) p;
+   job_t *j = opaque;
+   cl_worker_t *w = j->w;
+   j->busy = false;
+   if (job_gone (j)) {
+      return;
+   }
+   if (d->code != 0) {
+      tk_error_t err;
+      tk_error_set (&err, TK_ERR_KAFKA, d->code, "%s", d->reason);
+      job_infra_retry (j, job_publish, "publishing the outcome", &err);
+      return;
+   }
+   tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name,
+                                     j->failed ? "dlq" : "classified"));
+   job_finish (j);
+}
+
+static void
+job_publish (job_t *j)
+{
+   cl_worker_t *w = j->w;
+   j->state = J_PUBLISH;
+   char *text = j->failed ? dlq_json (j) : classified_json (j);
+   const char *topic = j->failed ? w->cfg->topic_dlq : w->cfg->topic_classified;
+   tk_error_t err;
+   if (!text) {
+      tk_error_set (&err, TK_ERR_NOMEM, 0, "out of memory");
+      job_infra_retry (j, job_publish, "building the message", &err);
+      return;
+   }
+   j->busy = true;
+   bool ok = w->app->producer &&
+             tk_kafka_produce (w->app->producer, topic, j->id, strlen (j->id), text,
+                               strlen (text), on_delivered, j, &err);
+   free (text);
+   if (!ok) {
+      j->busy = false;
+      if (!w->app->producer) {
+         tk_error_set (&err, TK_ERR_KAFKA, 0, "the producer is closed");
+      }
+      job_infra_retry (j, job_publish, "publishing the outcome", &err);
+   }
+}
+
+/* ---- consumption ---------------------------------------------------------- */
+
+static part_t *
+worker_part (cl_worker_t *w, int32_t partition)
+{
+   if (partition < 0) {
+      return NULL;
+   }
+   if ((size_t) partition >= w->n_parts) {
+      size_t n = (size_t) partition + 1;
+      part_t **grown = realloc (w->parts, n * sizeof *grown);
+      if (!grown) {
+         return NULL;
+      }
+      for (size_t i = w->n_parts; i < n; i++) {
+         grown[i] = NULL;
+      }
+      w->parts = grown;
+      w->n_parts = n;
+   }
+   if (!w->parts[partition]) {
+      part_t *p = calloc (1, sizeof *p);
+      if (!p) {
+         return NULL;
+      }
+      p->partition = partition;
+      w->parts[partition] = p;
+   }
+   return w->parts[partition];
+}
+
+/* Reads {"id", "reason"}; false if the message is not a classify request. */
+static bool
+parse_request (job_t *j, const tk_kafka_message_t *m, char *why, size_t cap)
+{
+   tk_error_t err;
+   cJSON *o = tk_json_parse (m->payload ? m->payload : "", m->len, 64 * 1024, &err);
+   bool ok = false;
+   if (!o) {
+      snprintf (why, cap, "not JSON: %s", err.message);
+      goto done;
+   }
+   const cJSON *id = cJSON_GetObjectItemCaseSensitive (o, "id");
+   const cJSON *reason = cJSON_GetObjectItemCaseSensitive (o, "reason");
+   if (!cJSON_IsString (id) || !id->valuestring[0] ||
+       strlen (id->valuestring) > TK_TICKET_ID_MAX) {
+      snprintf (why, cap, "\"id\" must be a non-empty string of at most %d bytes",
+                TK_TICKET_ID_MAX);
+      goto done;
+   }
+   snprintf (j->id, sizeof j->id, "%s", id->valuestring);
+   j->reprocess = cJSON_IsString (reason) && strcmp (reason->valuestring, "reprocess") == 0;
+   ok = true;
+done:
+   cJSON_Delete (o);
+   return ok;
+}
+
+static void
+on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, void *opaque)
+{
+   (void) c;
+   cl_worker_t *w = opaque;
+   for (size_t i = 0; i < n; i++) {
+      const tk_kafka_message_t *m = &msgs[i];
+      part_t *p = worker_part (w, m->partition);
+      job_t *j = calloc (1, sizeof *j);
+      if (!p || !j) {
+         /* Not committed: the message is read again after a restart. */
+         TK_ERROR (COMPONENT, "out of memory; message %d/%lld left for redelivery",
+                   (int) m->partition, (long long) m->offset);
+         free (j);
+         continue;
+      }
+      j->w = w;
+      j->part = p;
+      j->offset = m->offset;
+      uv_timer_init (w->app->loop, &j->timer);
+      j->timer.data = j;
+      w->n_jobs++;
+      tk_gauge_set (w->metrics.jobs, (double) w->n_jobs);
+      if (p->tail) {
+         p->tail->next = j;
+      } else {
+         p->head = j;
+      }
+      p->tail = j;
+      char why[300];
+      if (!parse_request (j, m, why, sizeof why)) {
+         TK_WARN (COMPONENT, "classify message %d/%lld is not a valid request (%s); skipped",
+                  (int) m->partition, (long long) m->offset, why);
+         tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name, "bad_request"));
+         job_finish (j);
+         continue;
+      }
+      j->request = dup_n (m->payload, m->len);
+      j->request_len = m->len;
+      if (w->n_active < (size_t) w->cfg->classifier_concurrency && !w->stopping) {
+         job_start (j);
+      } else {
+         j->state = J_QUEUED;
+         list_push (&w->queue_head, &w->queue_tail, j);
+         w->n_queued++;
+      }
+   }
+   worker_update_pause (w);
+}
+
+/* Drops every job of p without committing: the next owner redoes them. */
+static void
+part_abandon (cl_worker_t *w, part_t *p)
+{
+   job_t *j = p->head;
+   p->head = p->tail = NULL;
+   p->assigned = false;
+   size_t n = 0;
+   while (j) {
+      job_t *next = j->next;
+      j->next = NULL;
+      j->part = NULL;
+      j->abandoned = true;
+      job_uncount (j);
+      if (j->state == J_QUEUED) {
+         w->n_queued--; /* freed when popped from the queue */
+      }
+      job_release (j);
+      j = next;
+      n++;
+   }
+   if (n > 0) {
+      TK_INFO (COMPONENT, "partition %d revoked; %zu uncommitted message(s) left to its next "
+                          "owner", (int) p->partition, n);
+   }
+}
+
+static void
+on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
+              const tk_kafka_partition_t *parts, size_t n, void *opaque)
+{
+   (void) c;
+   cl_worker_t *w = opaque;
+   for (size_t i = 0; i < n; i++) {
+      part_t *p = worker_part (w, parts[i].partition);
+      if (!p) {
+         continue;
+      }
+      if (kind == TK_KAFKA_ASSIGNED) {
+         p->assigned = true;
+      } else {
+         part_abandon (w, p);
+      }
+   }
+   TK_INFO (COMPONENT, "%zu partition(s) %s", n, kind == TK_KAFKA_ASSIGNED ? "assigned" : "revoked");
+   worker_update_pause (w);
+}
+
+static void
+on_consumer_error (int code, bool fatal, const char *reason, void *opaque)
+{
+   cl_worker_t *w = opaque;
+   if (fatal) {
+      TK_ERROR (COMPONENT, "fatal consumer error: %s", reason);
+      tk_app_stop (w->app, "fatal Kafka consumer error", 1);
+   } else {
+      TK_DEBUG (COMPONENT, "consumer error %d: %s", code, reason);
+   }
+}
+
+static void
+worker_update_pause (cl_worker_t *w)
+{
+   if (!w->consumer || w->consumer_closed) {
+      return;
+   }
+   bool want = w->n_active + w->n_queued >= (size_t) w->cfg->classifier_concurrency ||
+               cl_circuit_is_open (&w->circuit);
+   if (want == tk_kafka_consumer_is_paused (w->consumer)) {
+      return;
+   }
+   tk_error_t err;
+   bool ok = want ? tk_kafka_consumer_pause (w->consumer, &err)
+                  : tk_kafka_consumer_resume (w->consumer, &err);
+   if (!ok) {
+      TK_WARN (COMPONENT, "cannot %s consumption: %s", want ? "pause" : "resume", err.message);
+   }
+}
+
+/* ---- shutdown ------------------------------------------------------------- */
+
+static void
+http_closed (void *ud)
+{
+   cl_worker_t *w = ud;
+   void *token = w->shutdown_token;
+   w->shutdown_token = NULL;
+   w->http = NULL;
+   TK_INFO (COMPONENT, "classifier stopped");
+   tk_shutdown_step_done (token);
+}
+
+static void
+probe_timer_closed (uv_handle_t *h)
+{
+   cl_worker_t *w = h->data;
+   cl_http_close (w->http, http_closed, w);
+}
+
+static void
+worker_maybe_finished (cl_worker_t *w)
+{
+   if (!w->stopping || !w->consumer_closed || w->n_jobs > 0 || !w->shutdown_token ||
+       uv_is_closing ((uv_handle_t *) &w->probe_timer)) {
+      return;
+   }
+   uv_close ((uv_handle_t *) &w->probe_timer, probe_timer_closed);
+}
+
+static void
+consumer_closed (void *ud)
+{
+   cl_worker_t *w = ud;
+   w->consumer = NULL;
+   w->consumer_closed = true;
+   /* The final revoke abandoned every partition; whatever was waiting on a
+    * list is released now. */
+   for (size_t i = 0; i < w->n_parts; i++) {
+      if (w->parts[i]) {
+         part_abandon (w, w->parts[i]);
+      }
+   }
+   job_t *j;
+   while ((j = list_pop (&w->queue_head, &w->queue_tail))) {
+      j->abandoned = true;
+      job_release (j);
+   }
+   while ((j = list_pop (&w->parked_head, &w->parked_tail))) {
+      j->abandoned = true;
+      job_release (j);
+   }
+   w->n_queued = 0;
+   worker_maybe_finished (w);
+}
+
+static void
+worker_shutdown (void *user_data, void *token)
+{
+   cl_worker_t *w = user_data;
+   w->stopping = true;
+   w->shutdown_token = token;
+   TK_INFO (COMPONENT, "stopping: leaving the consumer group, dropping uncommitted work");
+   tk_kafka_consumer_close (w->consumer, consumer_closed, w);
+}
+
+/* ---- lifetime ------------------------------------------------------------- */
+
+cl_worker_t *
+cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_http_t *http, tk_error_t *err)
+{
+   cl_worker_t *w = calloc (1, sizeof *w);
+   if (!w) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return NULL;
+   }
+   w->app = app;
+   w->cfg = &app->cfg;
+   w->provider = provider;
+   w->http = http;
+   w->rnd = (uint64_t) tk_time_now_ms () ^ ((uint64_t) getpid () << 32) ^ UINT64_C (0x9E3779B97F4A7C15);
+   if (!cl_metrics_init (&w->metrics, app->metrics, err)) {
+      free (w);
+      return NULL;
+   }
+   cl_rate_limit_init (&w->rate, w->cfg->llm_rpm, w->cfg->llm_tpm, (int64_t) uv_now (app->loop));
+   cl_circuit_init (&w->circuit, (unsigned) w->cfg->circuit_threshold);
+
+   const char *topics[] = {w->cfg->topic_classify};
+   tk_kafka_consumer_opts_t opts = {
+      .brokers = w->cfg->kafka_brokers,
+      .group_id = w->cfg->kafka_group,
+      .topics = topics,
+      .n_topics = 1,
+      .passthrough = &app->kafka_pt,
+      .batch_max = (size_t) w->cfg->classifier_concurrency,
+      .on_messages = on_messages,
+      .on_rebalance = on_rebalance,
+      .on_error = on_consumer_error,
+      .opaque = w,
+   };
+   if (!(w->consumer = tk_kafka_consumer_new (app->loop, &opts, err))) {
+      free (w);
+      return NULL;
+   }
+   /* Cannot fail: the classifier adds its only step before running. */
+   tk_app_add_shutdown_step (app, "classifier", worker_shutdown, w);
+   uv_timer_init (app->loop, &w->probe_timer);
+   w->probe_timer.data = w;
+   TK_INFO (COMPONENT, "consuming %s as group %s with provider %s (%s), concurrency %d",
+            w->cfg->topic_classify, w->cfg->kafka_group, provider->name,
+            provider->model_version, w->cfg->classifier_concurrency);
+   return w;
+}
+
+void
+cl_worker_destroy (cl_worker_t *w)
+{
+   if (!w) {
+      return;
+   }
+   for (size_t i = 0; i < w->n_parts; i++) {
+      free (w->parts[i]);
+   }
+   free (w->parts);
+   free (w);
+}
