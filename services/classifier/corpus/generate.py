@@ -446,6 +446,14 @@ P1_EXTRA = [
 ]
 P2_EXTRA = ["No urgency.", "Whenever you get a chance.", "", "Low priority.", "Not blocking anything.", ""]
 
+# Factual lines a neutral reporter adds instead of feelings.
+NEUTRAL_FACTS = [
+    "Environment: {env}, version {ver}.", "Reproducible: yes.", "Steps to reproduce are listed below.",
+    "Account: acme-{schema}.", "Reference: CASE-{n}.", "Observed on {date}.",
+    "Expected: the page loads. Actual: see above.", "Details follow.", "For your records.",
+    "Reporting on behalf of the {team} team.",
+]
+
 DETAIL = [
     "We're on version {ver}.", "Tenant: acme-{schema}.", "Started on {date}.",
     "Error in the browser console: `{err}`.", "Affects the {team} team mostly.",
@@ -550,12 +558,14 @@ def make_ticket(rng, idx, prefix="TKT"):
     extra = fill(rng, rng.choice({"x": P0_EXTRA, "w": P1_EXTRA, "q": P2_EXTRA}[sev]))
     details = [fill(rng, d) for d in rng.sample(DETAIL, rng.choice([0, 0, 1, 1, 2]))]
 
+    if sent == "Neutral":
+        details += [fill(rng, f) for f in rng.sample(NEUTRAL_FACTS, rng.choice([0, 1, 1, 2]))]
     body_sentences = [opener] + parts + details + [extra, closer]
     body_sentences = [b for b in body_sentences if b]
     style = rng.random()
-    if style < 0.15:
-        # Terse admin: drop opener/closer, keep the facts.
-        body = " ".join(parts + [extra])
+    if style < 0.15 and sent == "Neutral":
+        # Terse admin: drop opener/closer, keep the facts (a voiceless ticket is Neutral).
+        body = " ".join(parts + details + [extra])
     elif style < 0.55:
         body = " ".join(body_sentences)
     else:
