@@ -16,6 +16,7 @@
 #define MODEL_MAGIC "TKNB"
 #define MODEL_FORMAT 1
 #define NFIELDS 3
+#define DEFAULT_EVIDENCE 5
 
 struct tk_model {
    char *version;
@@ -25,6 +26,7 @@ struct tk_model {
    size_t n_cols;
    size_t max_topic_tags;
    float topic_threshold;
+   uint32_t evidence; /* features' worth of evidence at most (see tk_model_scores) */
    float *prior;  /* [n_cols] */
    float *unseen; /* [n_cols] */
    uint32_t n_rows;
@@ -148,12 +150,19 @@ void
 tk_model_scores (const tk_model_t *model, const char *subject, const char *body,
                  tk_model_scores_t *out)
 {
-   double acc[3 * TK_MODEL_MAX_LABELS];
-   for (size_t c = 0; c < model->n_cols; c++) {
-      acc[c] = model->prior[c];
-   }
+   double acc[3 * TK_MODEL_MAX_LABELS] = {0};
    score_ctx_t ctx = {model, acc};
-   tk_text_features_each (subject, body, score_feature, &ctx);
+   size_t n = tk_text_features_each (subject, body, score_feature, &ctx);
+   /* Naive Bayes counts every feature as independent evidence, which makes
+    * long tickets absurdly confident (every probability 0.999...). Past
+    * model->evidence features the summed log-likelihoods are scaled down so
+    * the evidence grows no further: the mean feature still decides, but the
+    * probabilities become usable confidence scores, and a threshold on tag
+    * probabilities means something. */
+   double scale = n > model->evidence ? (double) model->evidence / (double) n : 1.0;
+   for (size_t c = 0; c < model->n_cols; c++) {
+      acc[c] = model->prior[c] + acc[c] * scale;
+   }
 
    memset (out, 0, sizeof *out);
    softmax (acc + model->col0[TK_MODEL_SENTIMENT], out->sentiment,
@@ -427,6 +436,10 @@ tk_model_train (const tk_model_example_t *ex, size_t n, const tk_model_train_opt
                            ? (float) options->topic_threshold
                            : 0.5f;
    m->max_topic_tags = options && options->max_topic_tags ? options->max_topic_tags : 3;
+   if (m->max_topic_tags > TK_TICKET_MAX_TAGS) {
+      m->max_topic_tags = TK_TICKET_MAX_TAGS;
+   }
+   m->evidence = options && options->evidence ? (uint32_t) options->evidence : DEFAULT_EVIDENCE;
 
    /* Label lists, sorted so the model does not depend on example order. */
    for (size_t i = 0; i < n; i++) {
@@ -612,6 +625,7 @@ tk_model_save (const tk_model_t *model, const char *path, tk_error_t *err)
    put_u32 (&b, TK_FEATURE_BITS);
    put_u32 (&b, (uint32_t) model->max_topic_tags);
    put_f32 (&b, model->topic_threshold);
+   put_u32 (&b, model->evidence);
    for (int fld = 0; fld < NFIELDS; fld++) {
       put_u32 (&b, (uint32_t) model->n_labels[fld]);
       for (size_t i = 0; i < model->n_labels[fld]; i++) {
@@ -788,7 +802,8 @@ tk_model_load (const char *path, tk_error_t *err)
    uint32_t bits, max_tags;
    if (!get_str (&r, 64, &m->version) || !get_u32 (&r, &bits) || bits != TK_FEATURE_BITS ||
        !get_u32 (&r, &max_tags) || max_tags == 0 || max_tags > TK_TICKET_MAX_TAGS ||
-       !get_f32 (&r, &m->topic_threshold)) {
+       !get_f32 (&r, &m->topic_threshold) || !(m->topic_threshold > 0 && m->topic_threshold < 1) ||
+       !get_u32 (&r, &m->evidence) || m->evidence == 0) {
       goto corrupt;
    }
    m->max_topic_tags = max_tags;

@@ -9,6 +9,10 @@
  *    log-odds. Tags with probability >= the threshold are chosen, best
  *    first, at most max_topic_tags of them, and the best tag is always
  *    chosen so a ticket never goes without a topic.
+ * Naive Bayes treats every feature as independent evidence, which makes it
+ * wildly overconfident on long tickets; so the summed feature log-likelihoods
+ * are scaled by min(1, evidence / n_features) before the prior is added: a
+ * ticket weighs at most `evidence` features' worth, whatever its length.
  *
  * Confidence (tk_confidence_t): sentiment and priority are the probability of
  * the chosen label; topic is the mean probability of the chosen tags.
@@ -19,7 +23,7 @@
  *
  * File format (all integers little-endian, floats IEEE-754 binary32):
  *   "TKNB" | u32 format version (1) | str model_version | u32 feature_bits
- *   | u32 max_topic_tags | f32 topic_threshold
+ *   | u32 max_topic_tags | f32 topic_threshold | u32 evidence
  *   | 3 x (u32 n_labels | n_labels x str)      sentiment, priority, topic
  *   | f32 prior[n_cols] | f32 unseen[n_cols]
  *   | u32 n_rows | n_rows x (u32 bucket | f32 weights[n_cols])
@@ -63,6 +67,7 @@ typedef struct {
    double alpha;           /* Laplace smoothing; <= 0 means 0.1 */
    double topic_threshold; /* <= 0 means 0.5 */
    size_t max_topic_tags;  /* 0 means 3 */
+   size_t evidence;        /* features' worth of evidence per ticket; 0 means 5 */
 } tk_model_train_options_t;
 
 /* Per-label probabilities, in the order of tk_model_labels. */

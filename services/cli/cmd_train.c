@@ -15,7 +15,7 @@ static void
 usage (FILE *out)
 {
    fprintf (out,
-            "usage: triagectl train [--corpus FILE] [--out FILE] [--holdout F] [--seed N]\n"
+            "usage: triagectl train [--corpus FILE] [--out FILE] [--holdout F] [--seed N] [tuning]\n"
             "\n"
             "  --corpus FILE  labelled NDJSON, JSON array or CSV (default %s)\n"
             "  --out FILE     where to write the model (default %s)\n"
@@ -23,7 +23,12 @@ usage (FILE *out)
             "                 report accuracy, chosen by a hash of seed and id;\n"
             "                 0 trains on everything (default 0.2)\n"
             "  --seed N       seed of the split (default 1)\n"
-            "  --alpha A      Laplace smoothing (default 0.1)\n",
+            "  --alpha A      Laplace smoothing (default 0.1)\n"
+            "  --topic-threshold P\n"
+            "                 probability from which a topic tag is chosen\n"
+            "                 (default 0.5; the best tag is always chosen)\n"
+            "  --evidence N   a ticket counts as at most N features' worth of\n"
+            "                 evidence, which keeps probabilities honest (default 5)\n",
             DEFAULT_CORPUS, DEFAULT_OUT);
 }
 
@@ -33,7 +38,9 @@ cli_cmd_train (int argc, char **argv)
    static const struct option opts[] = {
       {"corpus", required_argument, NULL, 'c'}, {"out", required_argument, NULL, 'o'},
       {"holdout", required_argument, NULL, 'H'}, {"seed", required_argument, NULL, 's'},
-      {"alpha", required_argument, NULL, 'a'},  {"help", no_argument, NULL, 'h'},
+      {"alpha", required_argument, NULL, 'a'},  {"topic-threshold", required_argument, NULL, 't'},
+      {"evidence", required_argument, NULL, 'e'},
+      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
    };
    const char *corpus = DEFAULT_CORPUS, *out = DEFAULT_OUT;
@@ -74,6 +81,20 @@ cli_cmd_train (int argc, char **argv)
          options.alpha = strtod (optarg, &end);
          if (*end || end == optarg || !(options.alpha > 0)) {
             fprintf (stderr, "triagectl train: --alpha must be a positive number\n");
+            return 2;
+         }
+         break;
+      case 't':
+         options.topic_threshold = strtod (optarg, &end);
+         if (*end || end == optarg || !(options.topic_threshold > 0 && options.topic_threshold < 1)) {
+            fprintf (stderr, "triagectl train: --topic-threshold must be in (0, 1)\n");
+            return 2;
+         }
+         break;
+      case 'e':
+         options.evidence = strtoul (optarg, &end, 10);
+         if (*end || end == optarg || options.evidence == 0) {
+            fprintf (stderr, "triagectl train: --evidence must be a positive number\n");
             return 2;
          }
          break;

@@ -17,6 +17,7 @@ struct cli_metrics {
    size_t tp[NL], fp[NL], fn[NL];
    size_t fn_unknown; /* gold tags the model does not know */
    double seconds;    /* spent classifying */
+   double conf_sum[3]; /* confidence scores, for the mean */
 };
 
 static size_t
@@ -54,12 +55,16 @@ cli_metrics_compute (const tk_model_t *model, const tk_model_example_t *ex, size
    }
    for (size_t i = 0; i < n; i++) {
       tk_classification_t c = {0};
+      tk_confidence_t conf;
       double t0 = now_s ();
-      if (!tk_model_classify (model, ex[i].subject, ex[i].body, &c, NULL)) {
+      if (!tk_model_classify (model, ex[i].subject, ex[i].body, &c, &conf)) {
          cli_metrics_destroy (m);
          return NULL;
       }
       m->seconds += now_s () - t0;
+      m->conf_sum[TK_MODEL_SENTIMENT] += conf.sentiment;
+      m->conf_sum[TK_MODEL_PRIORITY] += conf.priority;
+      m->conf_sum[TK_MODEL_TOPIC] += conf.topic;
 
       const char *gold[2] = {ex[i].sentiment, ex[i].priority};
       const char *pred[2] = {c.sentiment, c.priority};
@@ -224,13 +229,15 @@ cli_metrics_print_report (const cli_metrics_t *m, FILE *out)
    size_t nt = tk_model_labels (m->model, TK_MODEL_TOPIC, &tags);
    fprintf (out, "model %s, %zu examples, %.0f tickets/s (classification only)\n",
             tk_model_version (m->model), m->n, m->seconds > 0 ? (double) m->n / m->seconds : 0.0);
-   fprintf (out, "\n%-10s %9s %9s\n", "field", "accuracy", "macro-F1");
-   fprintf (out, "%-10s %9.3f %9.3f\n", "sentiment", cli_metrics_accuracy (m, TK_MODEL_SENTIMENT),
-            cli_metrics_macro_f1 (m, TK_MODEL_SENTIMENT));
-   fprintf (out, "%-10s %9.3f %9.3f\n", "priority", cli_metrics_accuracy (m, TK_MODEL_PRIORITY),
-            cli_metrics_macro_f1 (m, TK_MODEL_PRIORITY));
-   fprintf (out, "%-10s %9.3f %9.3f   (accuracy = exact tag set)\n", "topic",
-            cli_metrics_accuracy (m, TK_MODEL_TOPIC), cli_metrics_macro_f1 (m, TK_MODEL_TOPIC));
+   static const char *const names[3] = {"sentiment", "priority", "topic"};
+   fprintf (out, "\n%-10s %9s %9s %16s\n", "field", "accuracy", "macro-F1", "mean confidence");
+   for (int f = 0; f < 3; f++) {
+      fprintf (out, "%-10s %9.3f %9.3f %16.3f%s\n", names[f],
+               cli_metrics_accuracy (m, (tk_model_field_t) f),
+               cli_metrics_macro_f1 (m, (tk_model_field_t) f),
+               m->n ? m->conf_sum[f] / (double) m->n : 0.0,
+               f == TK_MODEL_TOPIC ? "   (accuracy = exact tag set)" : "");
+   }
 
    fprintf (out, "\ntopic tags\n\n  %-16s %9s %9s %9s %8s\n", "tag", "precision", "recall", "F1",
             "support");
