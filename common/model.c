@@ -428,6 +428,11 @@ tk_model_train (const tk_model_example_t *ex, size_t n, const tk_model_train_opt
       tk_error_set (err, TK_ERR_INVALID, 0, "no training examples");
       goto done;
    }
+   if (options && options->topic_threshold >= 1) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "topic_threshold",
+                          "the topic threshold must be below 1");
+      goto done;
+   }
    if (!(m = model_new ())) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       goto done;

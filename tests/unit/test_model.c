@@ -192,6 +192,25 @@ test_bad_training_input (void **state)
    assert_string_equal (err.field, "sentiment");
 }
 
+static void
+test_holdout_split_is_deterministic (void **state)
+{
+   (void) state;
+   size_t held = 0, differ = 0;
+   for (int i = 0; i < 1000; i++) {
+      char id[32];
+      snprintf (id, sizeof id, "TKT-%05d", i);
+      bool a = tk_model_is_holdout (id, 1, 0.2);
+      assert_true (a == tk_model_is_holdout (id, 1, 0.2));
+      assert_false (tk_model_is_holdout (id, 1, 0.0));
+      assert_true (tk_model_is_holdout (id, 1, 1.0));
+      held += a;
+      differ += a != tk_model_is_holdout (id, 2, 0.2);
+   }
+   assert_true (held > 150 && held < 250);
+   assert_true (differ > 100); /* another seed, another split */
+}
+
 static char *
 temp_path (char *buf, size_t cap)
 {
@@ -387,6 +406,7 @@ main (void)
       cmocka_unit_test (test_probabilities_and_confidence),
       cmocka_unit_test (test_version_follows_training_data),
       cmocka_unit_test (test_bad_training_input),
+      cmocka_unit_test (test_holdout_split_is_deterministic),
       cmocka_unit_test (test_save_load_round_trip),
       cmocka_unit_test (test_corrupt_files_fail_cleanly),
       cmocka_unit_test (test_corpus_held_out_quality),
