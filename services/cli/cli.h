@@ -1,0 +1,43 @@
+/* cli.h - triagectl's subcommands and the helpers they share.
+ *
+ * Adding a subcommand: write cmd_<name>.c with an `int cli_cmd_<name> (int
+ * argc, char **argv)` (argv[0] is the subcommand name, so getopt works as in
+ * a main), declare it here, and add one line to the table in main.c.
+ * A command returns the process exit status: 0 success, 1 failure, 2 usage.
+ */
+#ifndef TK_CLI_H
+#define TK_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "model.h"
+
+int cli_cmd_train (int argc, char **argv);
+int cli_cmd_eval (int argc, char **argv);
+
+/* Scores of a model against labelled examples (see metrics.c). */
+typedef struct cli_metrics cli_metrics_t;
+
+/* Classifies every example with model and tallies the results. Returns NULL
+ * when memory runs out. Free with cli_metrics_destroy. */
+cli_metrics_t *cli_metrics_compute (const tk_model_t *model, const tk_model_example_t *ex,
+                                    size_t n);
+void cli_metrics_destroy (cli_metrics_t *m);
+
+/* Fraction of examples whose label (sentiment, priority) or whole tag set
+ * (topic) is right. */
+double cli_metrics_accuracy (const cli_metrics_t *m, tk_model_field_t field);
+
+/* Macro-averaged F1 over the field's labels. */
+double cli_metrics_macro_f1 (const cli_metrics_t *m, tk_model_field_t field);
+
+/* The one-paragraph summary triagectl train prints. */
+void cli_metrics_print_summary (const cli_metrics_t *m, FILE *out);
+
+/* The full report of triagectl eval: per-field accuracy, macro-F1, per-tag
+ * precision/recall/F1 with micro and macro averages, confusion matrices. */
+void cli_metrics_print_report (const cli_metrics_t *m, FILE *out);
+
+#endif

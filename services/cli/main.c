@@ -1,0 +1,58 @@
+/* main.c - triagectl: the command-line client of triage.
+ *
+ *   triagectl <command> [options]
+ *
+ * Each command lives in its own cmd_<name>.c; this file only dispatches.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+   const char *name;
+   int (*run) (int argc, char **argv);
+   const char *summary;
+} command_t;
+
+/* One line per subcommand. */
+static const command_t commands[] = {
+   {"train", cli_cmd_train, "train the local model from a labelled corpus"},
+   {"eval", cli_cmd_eval, "score a trained model against a labelled file"},
+};
+
+static void
+usage (FILE *out)
+{
+   fprintf (out, "usage: triagectl <command> [options]\n\ncommands:\n");
+   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+      fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+   }
+   fprintf (out, "\n`triagectl <command> --help` describes a command's options.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+   if (argc < 2) {
+      usage (stderr);
+      return 2;
+   }
+   if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
+       strcmp (argv[1], "help") == 0) {
+      usage (stdout);
+      return 0;
+   }
+   if (strcmp (argv[1], "--version") == 0) {
+      printf ("triagectl %s\n", TRIAGE_VERSION);
+      return 0;
+   }
+   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+      if (strcmp (argv[1], commands[i].name) == 0) {
+         return commands[i].run (argc - 1, argv + 1);
+      }
+   }
+   fprintf (stderr, "triagectl: unknown command '%s'\n\n", argv[1]);
+   usage (stderr);
+   return 2;
+}
