@@ -17,11 +17,7 @@ make_provider (tk_app_t *app, cl_http_t *http, tk_error_t *err)
    switch (app->cfg.llm_provider) {
    case TK_LLM_OPENAI: return cl_provider_openai_new (&app->cfg, app->taxonomy, http, err);
    case TK_LLM_GEMINI: return cl_provider_gemini_new (&app->cfg, app->taxonomy, http, err);
-   default:
-      tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_LLM_PROVIDER",
-                          "TRIAGE_LLM_PROVIDER=local needs the built-in model, which this "
-                          "build does not have yet; use openai or gemini");
-      return NULL;
+   default: return cl_provider_local_new (app->loop, &app->cfg, app->taxonomy, err);
    }
 }
 
@@ -47,6 +43,9 @@ main (int argc, char **argv)
       TK_ERROR ("classifier", "cannot start: %s", err.message);
       if (!worker) {
          cl_http_close (http, NULL, NULL);
+         if (provider && provider->close) {
+            provider->close (provider, NULL, NULL);
+         }
       }
       tk_app_stop (&app, "start-up failed", 2);
    }

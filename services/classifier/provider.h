@@ -60,6 +60,10 @@ struct cl_provider {
                         void *user_data, tk_error_t *err);
    /* Cancels a call; its callback is not called. */
    void (*cancel) (cl_provider_t *p, cl_call_t *call);
+   /* Optional (NULL if none): closes the provider's loop handles, then
+    * calls closed(user_data). Called once, at shutdown, with no call in
+    * flight. */
+   void (*close) (cl_provider_t *p, void (*closed) (void *user_data), void *user_data);
    void (*destroy) (cl_provider_t *p);
 };
 
@@ -69,6 +73,13 @@ cl_provider_t *cl_provider_openai_new (const tk_config_t *cfg, const tk_taxonomy
                                        cl_http_t *http, tk_error_t *err);
 cl_provider_t *cl_provider_gemini_new (const tk_config_t *cfg, const tk_taxonomy_t *tax,
                                        cl_http_t *http, tk_error_t *err);
+
+/* The built-in model (TRIAGE_LLM_PROVIDER=local), loaded from
+ * cfg->model_path, or <exe dir>/../share/triage/model.bin when that is empty.
+ * Answers on the next loop iteration. NULL with err (naming
+ * TRIAGE_MODEL_PATH) if the model cannot be loaded. */
+cl_provider_t *cl_provider_local_new (uv_loop_t *loop, const tk_config_t *cfg,
+                                      const tk_taxonomy_t *tax, tk_error_t *err);
 
 /* Frees the attempt's owned parts (c, answer). */
 void cl_attempt_cleanup (cl_attempt_t *a);

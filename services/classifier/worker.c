@@ -884,14 +884,25 @@ worker_update_pause (cl_worker_t *w)
 /* ---- shutdown ------------------------------------------------------------- */
 
 static void
-http_closed (void *ud)
+provider_closed (void *ud)
 {
    cl_worker_t *w = ud;
    void *token = w->shutdown_token;
    w->shutdown_token = NULL;
-   w->http = NULL;
    TK_INFO (COMPONENT, "classifier stopped");
    tk_shutdown_step_done (token);
+}
+
+static void
+http_closed (void *ud)
+{
+   cl_worker_t *w = ud;
+   w->http = NULL;
+   if (w->provider->close) {
+      w->provider->close (w->provider, provider_closed, w);
+   } else {
+      provider_closed (w);
+   }
 }
 
 static void
