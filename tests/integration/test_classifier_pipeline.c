@@ -181,7 +181,7 @@ on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque
 static void
 request (const char *id, const char *reason)
 {
-   char msg[512];
+   char msg[1024];
    snprintf (msg, sizeof msg, "{\"id\":\"%s\",\"reason\":\"%s\",\"requested_at\":\"2025-01-01T00:00:00Z\"}",
              id, reason);
    tk_error_t err;
