@@ -207,6 +207,9 @@ match_key_token (span_t t, size_t i)
 static size_t
 match_ipv4 (span_t t, size_t i)
 {
+   if (i > 0 && t.s[i - 1] == '.') {
+      return 0; /* the tail of a longer dotted number */
+   }
    size_t j = i;
    for (int octet = 0; octet < 4; octet++) {
       if (octet > 0) {
@@ -422,10 +425,10 @@ tk_pii_mask (const char *text, size_t len, size_t *n_masked)
    if (n_masked) {
       *n_masked = count;
    }
-   if (!out.data) {
-      /* Empty input: still return an owned empty string. */
-      char *empty = calloc (1, 1);
-      return empty;
+   if (out.len == 0) {
+      /* Nothing was stored, so there may be no terminating NUL yet. */
+      tk_buf_destroy (&out);
+      return calloc (1, 1);
    }
    size_t outlen;
    return tk_buf_steal (&out, &outlen);
