@@ -51,6 +51,51 @@ iter_number (const bson_t *doc, const char *key)
    }
 }
 
+/* The sum of one numeric field over processed tickets. One accumulator per
+ * $group: FerretDB 1.24 computes only the first accumulator of a $group
+ * correctly (the others come back 0), found by experiment. */
+static bool
+sum_field (mongoc_collection_t *coll, const char *path, double *out, bson_error_t *e)
+{
+   bson_t *pipeline = BCON_NEW ("pipeline", "[", "{", "$match", "{", "processed",
+                                BCON_BOOL (true), "}", "}", "{", "$group", "{", "_id", BCON_NULL,
+                                "s", "{", "$sum", BCON_UTF8 (path), "}", "}", "}", "]");
+   mongoc_cursor_t *cursor = mongoc_collection_aggregate (coll, MONGOC_QUERY_NONE, pipeline,
+                                                          NULL, NULL);
+   const bson_t *doc;
+   *out = 0;
+   if (mongoc_cursor_next (cursor, &doc)) {
+      *out = iter_number (doc, "s");
+   }
+   bool ok = !mongoc_cursor_error (cursor, e);
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (pipeline);
+   return ok;
+}
+
+/* Processed tickets per topic tag: one indexed count per taxonomy label.
+ * ($unwind on a dotted path is not portable: FerretDB 1.24 moves the
+ * unwound value to a top-level field named after the leaf.) */
+static bool
+topic_counts (mongoc_collection_t *coll, const tk_taxonomy_t *tax, cJSON *obj, bson_error_t *e)
+{
+   size_t n = tk_taxonomy_count (tax, TK_TAXONOMY_TOPIC);
+   for (size_t i = 0; i < n; i++) {
+      const char *label = tk_taxonomy_label (tax, TK_TAXONOMY_TOPIC, i);
+      bson_t *filter = BCON_NEW ("processed", BCON_BOOL (true), "classification.topic_tags",
+                                 BCON_UTF8 (label));
+      int64_t c = mongoc_collection_count_documents (coll, filter, NULL, NULL, NULL, e);
+      bson_destroy (filter);
+      if (c < 0) {
+         return false;
+      }
+      if (c > 0) {
+         cJSON_AddNumberToObject (obj, label, (double) c);
+      }
+   }
+   return true;
+}
+
 static void
 stats_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
@@ -78,36 +123,15 @@ stats_work (api_call_t *call, mongoc_client_t *client, const char *db)
                                 "}", "}", "{", "$group", "{", "_id", "$classification.sentiment",
                                 "n", "{", "$sum", BCON_INT32 (1), "}", "}", "}", "]"),
                       sent, &e) ||
-       !distribution (coll,
-                      BCON_NEW ("pipeline", "[", "{", "$match", "{", "processed", BCON_BOOL (true),
-                                "}", "}", "{", "$unwind", "$classification.topic_tags", "}", "{",
-                                "$group", "{", "_id", "$classification.topic_tags", "n", "{",
-                                "$sum", BCON_INT32 (1), "}", "}", "}", "]"),
-                      topic, &e)) {
+       !topic_counts (coll, call->api->tax, topic, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       goto fail;
    }
-   bson_t *pipeline = BCON_NEW (
-      "pipeline", "[", "{", "$match", "{", "processed", BCON_BOOL (true), "}", "}", "{", "$group",
-      "{", "_id", BCON_NULL, "n", "{", "$sum", BCON_INT32 (1), "}", "time", "{", "$sum",
-      "$processing_metadata.processing_time_ms", "}", "ct", "{", "$sum",
-      "$confidence_scores.topic", "}", "cs", "{", "$sum", "$confidence_scores.sentiment", "}",
-      "cp", "{", "$sum", "$confidence_scores.priority", "}", "}", "}", "]");
-   mongoc_cursor_t *cursor = mongoc_collection_aggregate (coll, MONGOC_QUERY_NONE, pipeline,
-                                                          NULL, NULL);
-   const bson_t *doc;
-   double n = 0, time = 0, ct = 0, cs = 0, cp = 0;
-   if (mongoc_cursor_next (cursor, &doc)) {
-      n = iter_number (doc, "n");
-      time = iter_number (doc, "time");
-      ct = iter_number (doc, "ct");
-      cs = iter_number (doc, "cs");
-      cp = iter_number (doc, "cp");
-   }
-   bool agg_ok = !mongoc_cursor_error (cursor, &e);
-   mongoc_cursor_destroy (cursor);
-   bson_destroy (pipeline);
-   if (!agg_ok) {
+   double n = (double) st.processed, time = 0, ct = 0, cs = 0, cp = 0;
+   if (!sum_field (coll, "$processing_metadata.processing_time_ms", &time, &e) ||
+       !sum_field (coll, "$confidence_scores.topic", &ct, &e) ||
+       !sum_field (coll, "$confidence_scores.sentiment", &cs, &e) ||
+       !sum_field (coll, "$confidence_scores.priority", &cp, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       goto fail;
    }
