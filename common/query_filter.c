@@ -471,7 +471,11 @@ void
 tk_query_cleanup (tk_query_t *q)
 {
    if (q) {
-      bson_destroy (&q->filter);
+      /* A zeroed q (never built, or its build failed) holds no document:
+       * an initialised bson_t is at least 5 bytes long. */
+      if (q->filter.len) {
+         bson_destroy (&q->filter);
+      }
       memset (q, 0, sizeof *q);
    }
 }

@@ -227,8 +227,5 @@ bool api_routes_stats (api_t *api, tk_error_t *err);
 bool api_routes_process (api_t *api, tk_error_t *err);
 bool api_routes_keys (api_t *api, tk_error_t *err);
 bool api_routes_audit (api_t *api, tk_error_t *err);
-bool api_routes_analytics (api_t *api, tk_error_t *err);
-bool api_routes_export (api_t *api, tk_error_t *err);
-bool api_routes_openapi (api_t *api, tk_error_t *err);
 
 #endif
