@@ -145,6 +145,10 @@ typedef struct {
    /* ---- end of classifier's settings ---- */
 
    /* ---- api's own settings ---- */
+   int64_t api_cache_ttl_ms;   /* stats and analytics cache lifetime */
+   int api_process_max;        /* most tickets one processing job requests */
+   int api_rate_limit;         /* requests per second per key; 0 = unlimited */
+   int api_rate_burst;         /* bucket size of the rate limit */
 
    /* ---- end of api's settings ---- */
 

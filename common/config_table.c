@@ -115,6 +115,10 @@ static const tk_config_var_t vars[] = {
    /* ---- end of classifier's rows ---- */
 
    /* ---- api's own rows ---- */
+   DURATION ("TRIAGE_API_CACHE_TTL", "api-cache-ttl", api_cache_ttl_ms, "5s", 0, HOUR, AP, "How long processing statistics and analytics are served from cache (0: never cached)."),
+   INT ("TRIAGE_API_PROCESS_MAX", "api-process-max", api_process_max, "100000", 1, 1000000, AP, "Most tickets one processing request may send for classification."),
+   INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, AP, "Requests per second allowed per API key (0: unlimited)."),
+   INT ("TRIAGE_API_RATE_BURST", "api-rate-burst", api_rate_burst, "200", 1, 1000000, AP, "Requests an API key may send at once above its rate."),
 
    /* ---- end of api's rows ---- */
 };

@@ -892,3 +892,19 @@ tk_processing_stats_priority (const tk_processing_stats_t *stats, const char *la
    }
    return 0;
 }
+
+/* ---- raw access --------------------------------------------------------- */
+
+mongoc_client_t *
+tk_store_client_pop (tk_store_t *store)
+{
+   return mongoc_client_pool_pop (store->pool);
+}
+
+void
+tk_store_client_push (tk_store_t *store, mongoc_client_t *client)
+{
+   if (client) {
+      mongoc_client_pool_push (store->pool, client);
+   }
+}

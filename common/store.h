@@ -204,4 +204,18 @@ bool tk_store_get_processing_stats (tk_store_t *store, tk_processing_stats_t *ou
 /* The count for one priority label in stats, 0 if absent. */
 int64_t tk_processing_stats_priority (const tk_processing_stats_t *stats, const char *label);
 
+/* ---- raw access ----------------------------------------------------------
+ * For modules that run their own queries on the same pool (the API's
+ * filters, aggregations and other collections). Blocking: worker threads
+ * only. */
+
+struct _mongoc_client_t;
+
+/* Pops a pooled client, waiting for one if all are busy. The caller gives it
+ * back with tk_store_client_push and must not destroy it. */
+struct _mongoc_client_t *tk_store_client_pop (tk_store_t *store);
+
+/* Returns a client popped with tk_store_client_pop. Accepts NULL. */
+void tk_store_client_push (tk_store_t *store, struct _mongoc_client_t *client);
+
 #endif

@@ -1,20 +1,60 @@
-/* main.c - triage-api: entry point. */
-#include "app.h"
-#include "log.h"
+/* main.c - triage-api: the REST API over the tickets collection, processing
+ * control through Kafka, API keys and the audit log. */
+#include "api.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static void
+api_stop_step (void *user_data, void *token)
+{
+   api_t *api = user_data;
+   api_cache_clear (api);
+   api_rate_destroy (api);
+   tk_shutdown_step_done (token);
+}
 
 int
 main (int argc, char **argv)
 {
    tk_app_t app;
    tk_error_t err;
+   static api_t api;
    switch (tk_app_init (&app, TK_SVC_API, argc, argv, &err)) {
    case TK_APP_EXIT: return 0;
    case TK_APP_ERROR:
       fprintf (stderr, "triage-api: %s\n", err.message);
       return 2;
    case TK_APP_OK: break;
+   }
+   api.app = &app;
+   api.tax = app.taxonomy;
+   api.auth_off = app.cfg.auth == TK_AUTH_OFF;
+   if (app.cfg.admin_key[0]) {
+      api.has_admin_key = true;
+      api_hash_token (app.cfg.admin_key, strlen (app.cfg.admin_key), api.admin_hash);
+   }
+   if (api.auth_off) {
+      TK_WARN ("auth", "TRIAGE_AUTH=off: EVERY REQUEST IS SERVED AS ADMIN WITHOUT A KEY. "
+                       "For the local demo only; never expose this listener.");
+   } else if (!api.has_admin_key) {
+      TK_WARN ("auth", "no TRIAGE_ADMIN_KEY is set: only keys already in api_keys can log in");
+   }
+   api.cache_hits = tk_metrics_counter (app.metrics, "api_cache_total",
+                                        "Statistics and analytics answers by cache result.",
+                                        (const char *[]) {"result", NULL});
+   api.published = tk_metrics_counter (app.metrics, "api_classify_requests_total",
+                                       "Classification requests published, by outcome.",
+                                       (const char *[]) {"result", NULL});
+
+   if (!api_routes_tickets (&api, &err) || !api_routes_processed (&api, &err) ||
+       !api_routes_stats (&api, &err) || !api_routes_process (&api, &err) ||
+       !api_routes_keys (&api, &err) || !api_routes_audit (&api, &err) ||
+       !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
+      fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
+      return 2;
    }
    return tk_app_run (&app);
 }

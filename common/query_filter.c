@@ -1,0 +1,552 @@
+/* query_filter.c - URL parameters to a MongoDB filter (see query_filter.h).
+ *
+ * Only operators both MongoDB and FerretDB 1.24 run are produced: $and,
+ * $or, $in, $gte, $lt, $gt, $exists and $regex with $options "i". User text
+ * reaches the filter in two ways only: as a canonical taxonomy label (looked
+ * up, so never the user's bytes) and as the escaped body of a $regex string.
+ */
+#include "query_filter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+#include "utf8.h"
+
+#define F_PROCESSED_AT "processing_metadata.processed_at"
+
+typedef struct {
+   const char *labels[TK_QUERY_MAX_VALUES]; /* canonical, borrowed from the taxonomy */
+   size_t n;
+} label_set_t;
+
+typedef struct {
+   label_set_t kinds[3]; /* by tk_taxonomy_kind_t */
+   bool st_processed, st_unprocessed, st_failed;
+   bool has_created_from, has_created_to, has_processed_from, has_processed_to;
+   int64_t created_from, created_to, processed_from, processed_to;
+   bool has_conf;
+   double conf_below;
+   const char *text; /* borrowed from the params */
+} parsed_t;
+
+char *
+tk_regex_escape (const char *s)
+{
+   size_t len = strlen (s);
+   char *out = bson_malloc (2 * len + 1);
+   size_t j = 0;
+   for (size_t i = 0; i < len; i++) {
+      if (strchr ("\\^$.|?*+()[]{}-/#", s[i]) && s[i] != '\0') {
+         out[j++] = '\\';
+      }
+      out[j++] = s[i];
+   }
+   out[j] = '\0';
+   return out;
+}
+
+static bool
+invalid (tk_error_t *err, const char *field, const char *msg, const char *value)
+{
+   char shown[80];
+   size_t n = tk_utf8_prefix_len (value, strlen (value), 60);
+   snprintf (shown, sizeof shown, "%.*s%s", (int) n, value, value[n] ? "..." : "");
+   tk_error_set_field (err, TK_ERR_INVALID, 0, field, "%s: %s (got \"%s\")", field, msg, shown);
+   return false;
+}
+
+/* Calls add(item) for every comma-separated item of value, trimmed. */
+static bool
+add_labels (label_set_t *set, const tk_taxonomy_t *tax, tk_taxonomy_kind_t kind,
+            const char *field, const char *value, tk_error_t *err)
+{
+   const char *p = value;
+   for (;;) {
+      const char *comma = strchr (p, ',');
+      size_t len = comma ? (size_t) (comma - p) : strlen (p);
+      char item[TK_LABEL_MAX + 8];
+      if (len >= sizeof item) {
+         return invalid (err, field, "not a label of the taxonomy", value);
+      }
+      memcpy (item, p, len);
+      item[len] = '\0';
+      const char *canon = tk_taxonomy_canonical (tax, kind, item, NULL);
+      if (!canon) {
+         return invalid (err, field, "not a label of the taxonomy", item);
+      }
+      bool seen = false;
+      for (size_t i = 0; i < set->n; i++) {
+         seen = seen || set->labels[i] == canon;
+      }
+      if (!seen) {
+         if (set->n == TK_QUERY_MAX_VALUES) {
+            return invalid (err, field, "too many values", value);
+         }
+         set->labels[set->n++] = canon;
+      }
+      if (!comma) {
+         return true;
+      }
+      p = comma + 1;
+   }
+}
+
+static bool
+add_status (parsed_t *pp, const char *value, tk_error_t *err)
+{
+   const char *p = value;
+   for (;;) {
+      const char *comma = strchr (p, ',');
+      size_t len = comma ? (size_t) (comma - p) : strlen (p);
+      if (len == 9 && !strncmp (p, "processed", 9)) {
+         pp->st_processed = true;
+      } else if (len == 11 && !strncmp (p, "unprocessed", 11)) {
+         pp->st_unprocessed = true;
+      } else if (len == 6 && !strncmp (p, "failed", 6)) {
+         pp->st_failed = true;
+      } else {
+         return invalid (err, "status", "must be processed, unprocessed or failed", value);
+      }
+      if (!comma) {
+         return true;
+      }
+      p = comma + 1;
+   }
+}
+
+static bool
+parse_time (const char *field, const char *value, bool *has, int64_t *out, tk_error_t *err)
+{
+   if (*has) {
+      return invalid (err, field, "given twice", value);
+   }
+   if (!tk_time_parse_iso (value, strlen (value), out)) {
+      return invalid (err, field, "not an ISO-8601 date or time", value);
+   }
+   *has = true;
+   return true;
+}
+
+static bool
+parse_limit (const char *value, uint32_t *out, tk_error_t *err)
+{
+   char *end = NULL;
+   if (!*value || strlen (value) > 7 || value[0] < '0' || value[0] > '9') {
+      return invalid (err, "limit", "must be an integer from 1 to 1000", value);
+   }
+   long v = strtol (value, &end, 10);
+   if (*end || v < 1 || v > TK_QUERY_MAX_LIMIT) {
+      return invalid (err, "limit", "must be an integer from 1 to 1000", value);
+   }
+   *out = (uint32_t) v;
+   return true;
+}
+
+static bool
+parse_sort (const char *value, tk_query_sort_t *out, tk_error_t *err)
+{
+   if (!strcmp (value, "-created_at")) {
+      *out = TK_SORT_CREATED_DESC;
+   } else if (!strcmp (value, "created_at")) {
+      *out = TK_SORT_CREATED_ASC;
+   } else if (!strcmp (value, "-processed_at")) {
+      *out = TK_SORT_PROCESSED_DESC;
+   } else if (!strcmp (value, "processed_at")) {
+      *out = TK_SORT_PROCESSED_ASC;
+   } else {
+      return invalid (err, "sort",
+                      "must be created_at, -created_at, processed_at or -processed_at", value);
+   }
+   return true;
+}
+
+static const char sort_codes[] = "cCpP"; /* by tk_query_sort_t */
+
+static int
+hexval (char c)
+{
+   if (c >= '0' && c <= '9') {
+      return c - '0';
+   }
+   if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+   }
+   return -1;
+}
+
+/* Cursor text: one sort code letter, the sort key in ms (decimal), '.', and
+ * the id in lowercase hex (so any id survives a URL untouched). */
+static bool
+parse_cursor (tk_query_t *q, const char *value, tk_query_sort_t *cursor_sort, tk_error_t *err)
+{
+   const char *code = value[0] ? strchr (sort_codes, value[0]) : NULL;
+   const char *dot = strchr (value, '.');
+   if (!code || !dot || dot == value + 1 || dot - value > 20) {
+      return invalid (err, "cursor", "not a cursor from a previous page", value);
+   }
+   *cursor_sort = (tk_query_sort_t) (code - sort_codes);
+   int64_t ms = 0;
+   for (const char *p = value + 1; p < dot; p++) {
+      if (*p < '0' || *p > '9') {
+         return invalid (err, "cursor", "not a cursor from a previous page", value);
+      }
+      ms = ms * 10 + (*p - '0');
+   }
+   const char *hex = dot + 1;
+   size_t hlen = strlen (hex);
+   if (hlen == 0 || hlen % 2 || hlen / 2 > TK_TICKET_ID_MAX) {
+      return invalid (err, "cursor", "not a cursor from a previous page", value);
+   }
+   for (size_t i = 0; i < hlen / 2; i++) {
+      int hi = hexval (hex[2 * i]), lo = hexval (hex[2 * i + 1]);
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+         return invalid (err, "cursor", "not a cursor from a previous page", value);
+      }
+      q->cursor_id[i] = (char) (hi * 16 + lo);
+   }
+   q->cursor_id[hlen / 2] = '\0';
+   q->cursor_ms = ms;
+   q->has_cursor = true;
+   return true;
+}
+
+bool
+tk_query_cursor_encode (const tk_query_t *q, int64_t ms, const char *id, char *buf, size_t cap)
+{
+   size_t idlen = strlen (id);
+   if (cap < 2 * idlen + 32 || ms < 0) {
+      return false;
+   }
+   int n = snprintf (buf, cap, "%c%lld.", sort_codes[q->sort], (long long) ms);
+   for (size_t i = 0; i < idlen; i++) {
+      snprintf (buf + n + 2 * i, 3, "%02x", (unsigned char) id[i]);
+   }
+   return true;
+}
+
+static bool
+key_in (const char *key, const char *const *list)
+{
+   for (size_t i = 0; list && list[i]; i++) {
+      if (!strcmp (key, list[i])) {
+         return true;
+      }
+   }
+   return false;
+}
+
+static void
+append_label_clause (bson_t *and, uint32_t *idx, const char *field, const label_set_t *set)
+{
+   if (set->n == 0) {
+      return;
+   }
+   char key[16];
+   const char *k;
+   bson_t clause, cond, arr;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, &clause);
+   bson_append_document_begin (&clause, field, -1, &cond);
+   bson_append_array_begin (&cond, "$in", -1, &arr);
+   for (size_t i = 0; i < set->n; i++) {
+      bson_uint32_to_string ((uint32_t) i, &k, key, sizeof key);
+      bson_append_utf8 (&arr, k, -1, set->labels[i], -1);
+   }
+   bson_append_array_end (&cond, &arr);
+   bson_append_document_end (&clause, &cond);
+   bson_append_document_end (and, &clause);
+}
+
+static void
+append_range_clause (bson_t *and, uint32_t *idx, const char *field, bool has_from, int64_t from,
+                     bool has_to, int64_t to)
+{
+   if (!has_from && !has_to) {
+      return;
+   }
+   char key[16];
+   const char *k;
+   bson_t clause, cond;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, &clause);
+   bson_append_document_begin (&clause, field, -1, &cond);
+   if (has_from) {
+      bson_append_date_time (&cond, "$gte", -1, from);
+   }
+   if (has_to) {
+      bson_append_date_time (&cond, "$lt", -1, to);
+   }
+   bson_append_document_end (&clause, &cond);
+   bson_append_document_end (and, &clause);
+}
+
+static void
+build_filter (const parsed_t *pp, bson_t *out)
+{
+   static const char *const label_fields[3] = {
+      "classification.topic_tags", "classification.sentiment", "classification.priority"};
+   bson_init (out);
+   bson_t and;
+   uint32_t idx = 0;
+   char key[16];
+   const char *k;
+   bson_append_array_begin (out, "$and", -1, &and);
+
+   if (pp->st_processed || pp->st_unprocessed || pp->st_failed) {
+      bson_t clause, or, alt, cond;
+      bson_uint32_to_string (idx++, &k, key, sizeof key);
+      bson_append_document_begin (&and, k, -1, &clause);
+      bson_append_array_begin (&clause, "$or", -1, &or);
+      uint32_t j = 0;
+      if (pp->st_processed) {
+         bson_uint32_to_string (j++, &k, key, sizeof key);
+         bson_append_document_begin (&or, k, -1, &alt);
+         bson_append_bool (&alt, "processed", -1, true);
+         bson_append_document_end (&or, &alt);
+      }
+      if (pp->st_unprocessed) {
+         bson_uint32_to_string (j++, &k, key, sizeof key);
+         bson_append_document_begin (&or, k, -1, &alt);
+         bson_append_bool (&alt, "processed", -1, false);
+         bson_append_document_end (&or, &alt);
+      }
+      if (pp->st_failed) {
+         bson_uint32_to_string (j++, &k, key, sizeof key);
+         bson_append_document_begin (&or, k, -1, &alt);
+         bson_append_bool (&alt, "processed", -1, false);
+         bson_append_document_begin (&alt, "processing_attempts", -1, &cond);
+         bson_append_int32 (&cond, "$gt", -1, 0);
+         bson_append_document_end (&alt, &cond);
+         bson_append_document_end (&or, &alt);
+      }
+      bson_append_array_end (&clause, &or);
+      bson_append_document_end (&and, &clause);
+   }
+   for (int kind = 0; kind < 3; kind++) {
+      append_label_clause (&and, &idx, label_fields[kind], &pp->kinds[kind]);
+   }
+   append_range_clause (&and, &idx, "created_at", pp->has_created_from, pp->created_from,
+                        pp->has_created_to, pp->created_to);
+   append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_processed_from, pp->processed_from,
+                        pp->has_processed_to, pp->processed_to);
+   if (pp->has_conf) {
+      static const char *const conf_fields[3] = {
+         "confidence_scores.topic", "confidence_scores.sentiment", "confidence_scores.priority"};
+      bson_t clause, or, alt, cond;
+      bson_uint32_to_string (idx++, &k, key, sizeof key);
+      bson_append_document_begin (&and, k, -1, &clause);
+      bson_append_array_begin (&clause, "$or", -1, &or);
+      for (uint32_t j = 0; j < 3; j++) {
+         bson_uint32_to_string (j, &k, key, sizeof key);
+         bson_append_document_begin (&or, k, -1, &alt);
+         bson_append_document_begin (&alt, conf_fields[j], -1, &cond);
+         bson_append_double (&cond, "$lt", -1, pp->conf_below);
+         bson_append_document_end (&alt, &cond);
+         bson_append_document_end (&or, &alt);
+      }
+      bson_append_array_end (&clause, &or);
+      bson_append_document_end (&and, &clause);
+   }
+   if (pp->text) {
+      static const char *const text_fields[6] = {
+         "id", "subject", "body", "classification.topic_tags", "classification.sentiment",
+         "classification.priority"};
+      char *re = tk_regex_escape (pp->text);
+      bson_t clause, or, alt, cond;
+      bson_uint32_to_string (idx++, &k, key, sizeof key);
+      bson_append_document_begin (&and, k, -1, &clause);
+      bson_append_array_begin (&clause, "$or", -1, &or);
+      for (uint32_t j = 0; j < 6; j++) {
+         bson_uint32_to_string (j, &k, key, sizeof key);
+         bson_append_document_begin (&or, k, -1, &alt);
+         bson_append_document_begin (&alt, text_fields[j], -1, &cond);
+         bson_append_utf8 (&cond, "$regex", -1, re, -1);
+         bson_append_utf8 (&cond, "$options", -1, "i", -1);
+         bson_append_document_end (&alt, &cond);
+         bson_append_document_end (&or, &alt);
+      }
+      bson_append_array_end (&clause, &or);
+      bson_append_document_end (&and, &clause);
+      bson_free (re);
+   }
+   bson_append_array_end (out, &and);
+   if (idx == 0) {
+      /* FerretDB and MongoDB both refuse an empty $and. */
+      bson_reinit (out);
+   }
+}
+
+bool
+tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
+                const tk_taxonomy_t *tax, unsigned allow, const char *const *extra_keys,
+                tk_error_t *err)
+{
+   parsed_t pp;
+   memset (&pp, 0, sizeof pp);
+   memset (q, 0, sizeof *q);
+   q->sort = TK_SORT_CREATED_DESC;
+   q->limit = TK_QUERY_DEFAULT_LIMIT;
+   bool have_sort = false, have_limit = false;
+   tk_query_sort_t cursor_sort = TK_SORT_CREATED_DESC;
+
+   for (size_t i = 0; i < n; i++) {
+      const char *key = params[i].key, *value = params[i].value;
+      if (!tk_utf8_valid (value, strlen (value), NULL)) {
+         return invalid (err, key, "not valid UTF-8", "");
+      }
+      if (!strcmp (key, "status")) {
+         if (!add_status (&pp, value, err)) {
+            return false;
+         }
+      } else if (!strcmp (key, "topic") || !strcmp (key, "sentiment") ||
+                 !strcmp (key, "priority")) {
+         tk_taxonomy_kind_t kind = key[0] == 't'   ? TK_TAXONOMY_TOPIC
+                                   : key[0] == 's' ? TK_TAXONOMY_SENTIMENT
+                                                   : TK_TAXONOMY_PRIORITY;
+         if (!add_labels (&pp.kinds[kind], tax, kind, key, value, err)) {
+            return false;
+         }
+      } else if (!strcmp (key, "created_from")) {
+         if (!parse_time (key, value, &pp.has_created_from, &pp.created_from, err)) {
+            return false;
+         }
+      } else if (!strcmp (key, "created_to")) {
+         if (!parse_time (key, value, &pp.has_created_to, &pp.created_to, err)) {
+            return false;
+         }
+      } else if (!strcmp (key, "processed_from")) {
+         if (!parse_time (key, value, &pp.has_processed_from, &pp.processed_from, err)) {
+            return false;
+         }
+      } else if (!strcmp (key, "processed_to")) {
+         if (!parse_time (key, value, &pp.has_processed_to, &pp.processed_to, err)) {
+            return false;
+         }
+      } else if (!strcmp (key, "confidence_below")) {
+         char *end = NULL;
+         double v = *value ? strtod (value, &end) : -1;
+         if (pp.has_conf || !end || *end || !(v >= 0.0 && v <= 1.0)) {
+            return invalid (err, key, "must be one number from 0 to 1", value);
+         }
+         pp.has_conf = true;
+         pp.conf_below = v;
+      } else if (!strcmp (key, "q")) {
+         if (pp.text) {
+            return invalid (err, key, "given twice", value);
+         }
+         if (strlen (value) > TK_QUERY_TEXT_MAX) {
+            return invalid (err, key, "longer than 256 bytes", value);
+         }
+         if (*value) {
+            pp.text = value;
+         }
+      } else if (!strcmp (key, "sort") && (allow & TK_QUERY_ALLOW_SORT)) {
+         if (have_sort || !parse_sort (value, &q->sort, err)) {
+            return have_sort ? invalid (err, key, "given twice", value) : false;
+         }
+         have_sort = true;
+      } else if (!strcmp (key, "limit") && (allow & TK_QUERY_ALLOW_LIMIT)) {
+         if (have_limit || !parse_limit (value, &q->limit, err)) {
+            return have_limit ? invalid (err, key, "given twice", value) : false;
+         }
+         have_limit = true;
+      } else if (!strcmp (key, "cursor") && (allow & TK_QUERY_ALLOW_CURSOR)) {
+         if (q->has_cursor || !parse_cursor (q, value, &cursor_sort, err)) {
+            return q->has_cursor ? invalid (err, key, "given twice", value) : false;
+         }
+      } else if (!key_in (key, extra_keys)) {
+         return invalid (err, key, "unknown parameter", key);
+      }
+   }
+   if (q->has_cursor && cursor_sort != q->sort) {
+      return invalid (err, "cursor", "was made for another sort order", "");
+   }
+   build_filter (&pp, &q->filter);
+   return true;
+}
+
+void
+tk_query_cleanup (tk_query_t *q)
+{
+   if (q) {
+      /* A zeroed q (never built, or its build failed) holds no document:
+       * an initialised bson_t is at least 5 bytes long. */
+      if (q->filter.len) {
+         bson_destroy (&q->filter);
+      }
+      memset (q, 0, sizeof *q);
+   }
+}
+
+const char *
+tk_query_sort_field (const tk_query_t *q)
+{
+   return q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC
+             ? F_PROCESSED_AT
+             : "created_at";
+}
+
+void
+tk_query_page_filter (const tk_query_t *q, int64_t after_ms, const char *after_id, bson_t *out)
+{
+   bool processed_sort = q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC;
+   bool desc = q->sort == TK_SORT_CREATED_DESC || q->sort == TK_SORT_PROCESSED_DESC;
+   const char *field = tk_query_sort_field (q);
+   if (!after_id && q->has_cursor) {
+      after_id = q->cursor_id;
+      after_ms = q->cursor_ms;
+   }
+   if (!after_id && !processed_sort) {
+      bson_copy_to (&q->filter, out);
+      return;
+   }
+   bson_init (out);
+   bson_t and, clause, cond, or, alt;
+   bson_append_array_begin (out, "$and", -1, &and);
+   uint32_t idx = 0;
+   char key[16];
+   const char *k;
+   if (!bson_empty (&q->filter)) {
+      bson_uint32_to_string (idx++, &k, key, sizeof key);
+      bson_append_document (&and, k, -1, &q->filter);
+   }
+   if (processed_sort) {
+      bson_uint32_to_string (idx++, &k, key, sizeof key);
+      bson_append_document_begin (&and, k, -1, &clause);
+      bson_append_document_begin (&clause, field, -1, &cond);
+      bson_append_bool (&cond, "$exists", -1, true);
+      bson_append_document_end (&clause, &cond);
+      bson_append_document_end (&and, &clause);
+   }
+   if (after_id) {
+      const char *op = desc ? "$lt" : "$gt";
+      bson_uint32_to_string (idx++, &k, key, sizeof key);
+      bson_append_document_begin (&and, k, -1, &clause);
+      bson_append_array_begin (&clause, "$or", -1, &or);
+      bson_append_document_begin (&or, "0", -1, &alt);
+      bson_append_document_begin (&alt, field, -1, &cond);
+      bson_append_date_time (&cond, op, -1, after_ms);
+      bson_append_document_end (&alt, &cond);
+      bson_append_document_end (&or, &alt);
+      bson_append_document_begin (&or, "1", -1, &alt);
+      bson_append_date_time (&alt, field, -1, after_ms);
+      bson_append_document_begin (&alt, "id", -1, &cond);
+      bson_append_utf8 (&cond, op, -1, after_id, -1);
+      bson_append_document_end (&alt, &cond);
+      bson_append_document_end (&or, &alt);
+      bson_append_array_end (&clause, &or);
+      bson_append_document_end (&and, &clause);
+   }
+   bson_append_array_end (out, &and);
+}
+
+void
+tk_query_sort_doc (const tk_query_t *q, bson_t *out)
+{
+   bool desc = q->sort == TK_SORT_CREATED_DESC || q->sort == TK_SORT_PROCESSED_DESC;
+   bson_init (out);
+   bson_append_int32 (out, tk_query_sort_field (q), -1, desc ? -1 : 1);
+   bson_append_int32 (out, "id", -1, desc ? -1 : 1);
+}

@@ -1,0 +1,231 @@
+/* api.h - triage-api's shared state and the request runner every route uses.
+ *
+ * A route handler runs on the loop: it checks and parses the request (pure
+ * work: JSON, parameters, the query filter), fills an api_call_t and hands
+ * it to api_call_run. The runner resolves the API key (on the loop when it
+ * is the bootstrap key or auth is off, else by a lookup in `api_keys` on the
+ * worker thread), checks the role, runs the route's work function on a
+ * libuv threadpool thread with a pooled MongoDB client, writes the audit
+ * record there too, and then, back on the loop, either calls the route's
+ * done function or sends the response the work function left in the call.
+ */
+#ifndef API_H
+#define API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <mongoc/mongoc.h>
+
+#include "app.h"
+#include "http_server.h"
+#include "query_filter.h"
+
+typedef enum {
+   API_ROLE_NONE = 0,
+   API_ROLE_VIEWER = 1,   /* read */
+   API_ROLE_OPERATOR = 2, /* + upload, process, replay, export */
+   API_ROLE_ADMIN = 3,    /* + delete, correct, keys, audit */
+} api_role_t;
+
+#define API_KEY_HASH_HEX 65 /* SHA-256 in hex plus NUL */
+
+/* A cached response body (stats, analytics), owned by the api. */
+typedef struct api_cache_entry {
+   char *key;  /* e.g. "stats" or "analytics?<query>" */
+   char *body; /* JSON text */
+   size_t len;
+   uint64_t expires_ms; /* uv_now */
+   struct api_cache_entry *next;
+} api_cache_entry_t;
+
+typedef struct api_rate_bucket api_rate_bucket_t;
+
+/* The service: one per process, lives as long as the loop. */
+typedef struct {
+   tk_app_t *app;
+   const tk_taxonomy_t *tax; /* borrowed from app */
+   bool auth_off;
+   bool has_admin_key;
+   char admin_hash[API_KEY_HASH_HEX]; /* of TRIAGE_ADMIN_KEY */
+   api_cache_entry_t *cache;
+   api_rate_bucket_t *buckets;
+   tk_metric_t *cache_hits;   /* triage_api_cache_total{result} */
+   tk_metric_t *published;    /* triage_api_classify_requests_total{result} */
+} api_t;
+
+typedef struct api_call api_call_t;
+
+/* Runs on a threadpool thread with a pooled client (borrowed for the call)
+ * and the database name. Leaves its answer in call (api_call_ok / _fail). */
+typedef void (*api_work_fn) (api_call_t *call, mongoc_client_t *client, const char *db);
+
+/* Runs on the loop after the work (and only if the key was accepted and the
+ * work left no error). Must eventually respond to call->req and then call
+ * api_call_free. NULL: the runner sends call->json / the error. */
+typedef void (*api_done_fn) (api_call_t *call);
+
+/* Runs on the loop once the key is known to be good enough, before any
+ * work is queued; returns true if it answered already (from a cache), in
+ * which case it has responded and the runner frees the call. */
+typedef bool (*api_fast_fn) (api_call_t *call);
+
+struct api_call {
+   api_t *api;
+   tk_http_request_t *req;
+   api_role_t need;    /* least role allowed */
+   bool audit;         /* write an audit_log record */
+   const char *action; /* static: "tickets.list", ... */
+   api_work_fn work;
+   api_done_fn done;
+   api_fast_fn fast;
+
+   /* Route data, freed by free_data (may be NULL) in api_call_free. */
+   void *data;
+   void (*free_data) (void *data);
+
+   /* Identity, resolved by the runner. */
+   bool has_token;
+   bool need_lookup;
+   char key_hash[API_KEY_HASH_HEX];
+   char key_id[48];
+   api_role_t role;
+
+   /* The answer. */
+   int status;
+   cJSON *json;         /* owned; sent when status < 400 */
+   char *raw_body;      /* owned; sent instead of json when set (cached text) */
+   size_t raw_len;
+   char err_code[32];
+   char err_msg[256];
+   char err_field[64];
+   cJSON *audit_detail; /* owned: ids, filters, counts for the audit record */
+};
+
+/* A call for req; aborts on out of memory like tk_ticket_new. */
+api_call_t *api_call_new (api_t *api, tk_http_request_t *req, const char *action,
+                          api_role_t need, bool audit, api_work_fn work);
+
+/* Resolves the key, queues the work and responds. Takes ownership of call. */
+void api_call_run (api_call_t *call);
+
+/* Frees the call and what it owns (not the request). Accepts NULL. */
+void api_call_free (api_call_t *call);
+
+/* Sets the answer: status with json (takes ownership). */
+void api_call_ok (api_call_t *call, int status, cJSON *json);
+
+/* Sets an error answer. field may be NULL. */
+void api_call_fail (api_call_t *call, int status, const char *code, const char *field,
+                    const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+
+/* Sets the error answer that fits err (400 invalid, 404 not found, 409
+ * duplicate, 503 database unreachable, else 500). */
+void api_call_fail_err (api_call_t *call, const tk_error_t *err);
+
+/* Sends the call's answer (json, raw body or error), and frees the call. */
+void api_call_respond (api_call_t *call);
+
+/* Responds with an error before any call exists (bad input on the loop). */
+int api_respond_error (tk_http_request_t *req, int status, const char *code,
+                       const char *field, const char *message);
+
+/* --- request helpers (loop) -------------------------------------------- */
+
+/* True if the raw path or query string holds a percent-encoded NUL ("%00"),
+ * which the decoded accessors would silently cut short. */
+bool api_request_has_nul (const tk_http_request_t *req);
+
+/* Checks the request's query string (no %00) and body content type
+ * (application/json, when json_body); on failure responds and returns
+ * false. */
+bool api_check_request (tk_http_request_t *req, bool json_body);
+
+/* Collects the decoded query parameters into an array allocated from the
+ * request's arena. Returns false (and responds 400/500) when there are more
+ * than max. */
+bool api_query_params (tk_http_request_t *req, tk_query_param_t **out, size_t *n);
+
+/* Parses the JSON body (tk_json_parse); on failure responds 400 and returns
+ * NULL. max_len bounds it. */
+cJSON *api_parse_body (tk_http_request_t *req, size_t max_len);
+
+/* A ticket id from a path parameter or JSON: 1..TK_TICKET_ID_MAX bytes of
+ * valid UTF-8 without control characters. */
+bool api_id_valid (const char *id);
+
+/* --- helpers for work functions (threadpool) --------------------------- */
+
+/* The JSON of a ticket document: tk_ticket_to_json plus the API's own
+ * fields (processing_metadata.corrected_by / corrected_at, corrections).
+ * NULL with err on a malformed document. */
+cJSON *api_ticket_doc_json (const bson_t *doc, tk_error_t *err);
+
+/* A document as JSON: dates as ISO-8601 strings, _id left out, other
+ * non-JSON types skipped. Caller frees with cJSON_Delete. */
+cJSON *api_bson_to_json (const bson_t *doc);
+
+/* Random lowercase hex (2 * nbytes chars + NUL) from the OS CSPRNG. */
+bool api_random_hex (char *out, size_t nbytes);
+
+/* Writes the audit record of call (status and identity as they stand). */
+void api_audit_write (api_call_t *call, mongoc_client_t *client, const char *db);
+
+/* --- auth (auth.c) ------------------------------------------------------ */
+
+/* SHA-256 of token in lowercase hex. */
+void api_hash_token (const char *token, size_t len, char out[API_KEY_HASH_HEX]);
+
+/* Loop side: reads the Authorization header into call (has_token,
+ * key_hash, or role at once for the bootstrap key / auth off). */
+void api_auth_begin (api_call_t *call);
+
+/* Worker side: looks the key up in api_keys when needed. false with
+ * call->status set if the database could not answer. */
+bool api_auth_lookup (api_call_t *call, mongoc_client_t *client, const char *db);
+
+/* The role's name: "viewer", "operator", "admin". */
+const char *api_role_name (api_role_t role);
+api_role_t api_role_parse (const char *name);
+
+/* --- cache (cache.c) ------------------------------------------------------ */
+
+/* The fresh cached body under key, or NULL (borrowed until the next cache
+ * call). */
+const api_cache_entry_t *api_cache_get (api_t *api, const char *key);
+/* Stores a copy of body under key for ttl_ms. */
+void api_cache_put (api_t *api, const char *key, const char *body, size_t len);
+/* Drops every entry. */
+void api_cache_clear (api_t *api);
+
+/* --- rate limit (rate_limit.c) ------------------------------------------ */
+
+/* Takes one token from the bucket of the key (by its hash, or the client
+ * address when no key is sent). false when empty, with the seconds until
+ * the next token in *retry_after_s. */
+bool api_rate_take (api_t *api, const char *bucket_key, unsigned *retry_after_s);
+void api_rate_destroy (api_t *api);
+
+/* --- shared route bodies (routes_tickets.c) ------------------------------ */
+
+/* Lists tickets for the query parameters of req (processed_only forces
+ * status=processed and refuses a status parameter). */
+void api_list_tickets (api_t *api, tk_http_request_t *req, bool processed_only,
+                       const char *action);
+
+/* One ticket by the {id} path parameter; processed_only answers 404 for a
+ * ticket not processed yet. */
+void api_get_ticket (api_t *api, tk_http_request_t *req, bool processed_only,
+                     const char *action);
+
+/* --- route registration (one per routes_*.c) ---------------------------- */
+
+bool api_routes_tickets (api_t *api, tk_error_t *err);
+bool api_routes_processed (api_t *api, tk_error_t *err);
+bool api_routes_stats (api_t *api, tk_error_t *err);
+bool api_routes_process (api_t *api, tk_error_t *err);
+bool api_routes_keys (api_t *api, tk_error_t *err);
+bool api_routes_audit (api_t *api, tk_error_t *err);
+
+#endif

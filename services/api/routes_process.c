@@ -1,0 +1,631 @@
+/* routes_process.c - processing control: POST /api/process (choose tickets,
+ * record a job, publish classification requests), GET /api/process/{job}
+ * (progress), POST /api/dlq/replay (failed tickets back for another try).
+ *
+ * A job is a document of the `jobs` collection: {job_id, mode, reason,
+ * created_at, key_id, ids, requested}. Progress is read from the tickets
+ * themselves: a job's ticket is classified once its processed_at is at or
+ * after the job's start, and failed once it is unprocessed with a failed
+ * attempt recorded after that start. The ids are chosen on a worker thread;
+ * the requests are then produced on the loop, and the answer (202) is sent
+ * once Kafka has acknowledged every one of them. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "timeutil.h"
+
+#define MS_PER_DAY INT64_C (86400000)
+#define PROCESS_MAX_IDS_IN_BODY 10000
+
+typedef enum {
+   MODE_UNPROCESSED,
+   MODE_LAST_24H,
+   MODE_LAST_7D,
+   MODE_SINCE_LAST_FETCH,
+   MODE_IDS,
+   MODE_REPROCESS,
+   MODE_FAILED,
+} process_mode_t;
+
+static const char *const mode_names[] = {"unprocessed", "last_24h", "last_7d",
+                                         "since_last_fetch", "ids", "reprocess",
+                                         "failed", NULL};
+
+typedef struct {
+   process_mode_t mode;
+   tk_query_t q; /* reprocess: the filter */
+   bool has_query;
+   char **ids; /* MODE_IDS (from the body), then the ids chosen */
+   size_t n_ids, cap_ids;
+   char job_id[48];
+   int64_t started_ms;
+   size_t n_unknown;
+   /* publishing, on the loop */
+   size_t next, acked, failed;
+   bool waiting_room; /* the producer queue was full */
+} job_t;
+
+static void
+job_free (void *p)
+{
+   job_t *j = p;
+   if (!j) {
+      return;
+   }
+   for (size_t i = 0; i < j->n_ids; i++) {
+      free (j->ids[i]);
+   }
+   free (j->ids);
+   if (j->has_query) {
+      tk_query_cleanup (&j->q);
+   }
+   free (j);
+}
+
+static bool
+job_push_id (job_t *j, const char *id)
+{
+   if (j->n_ids == j->cap_ids) {
+      size_t cap = j->cap_ids ? j->cap_ids * 2 : 64;
+      char **ids = realloc (j->ids, cap * sizeof *ids);
+      if (!ids) {
+         return false;
+      }
+      j->ids = ids;
+      j->cap_ids = cap;
+   }
+   if (!(j->ids[j->n_ids] = strdup (id))) {
+      return false;
+   }
+   j->n_ids++;
+   return true;
+}
+
+static const char *
+mode_reason (process_mode_t m)
+{
+   return m == MODE_REPROCESS || m == MODE_FAILED ? "reprocess" : "manual";
+}
+
+/* ---- choosing the tickets (worker) ----------------------------------- */
+
+static bool
+collect_ids (job_t *j, mongoc_collection_t *coll, const bson_t *filter, size_t max,
+             bson_error_t *e)
+{
+   bson_t *opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "}", "sort", "{",
+                            "created_at", BCON_INT32 (1), "}", "limit", BCON_INT64 ((int64_t) max));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   const bson_t *doc;
+   bson_iter_t it;
+   while (mongoc_cursor_next (cursor, &doc)) {
+      if (bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it)) {
+         job_push_id (j, bson_iter_utf8 (&it, NULL));
+      }
+   }
+   bool ok = !mongoc_cursor_error (cursor, e);
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (opts);
+   return ok;
+}
+
+/* since_last_fetch: reads and advances the key's fetch mark. */
+static bool
+fetch_mark (api_call_t *call, mongoc_client_t *client, const char *db, int64_t now,
+            int64_t *since, bson_error_t *e)
+{
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "fetch_state");
+   bson_t *filter = BCON_NEW ("key_id", BCON_UTF8 (call->key_id));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, NULL, NULL);
+   const bson_t *doc;
+   bson_iter_t it;
+   *since = 0;
+   if (mongoc_cursor_next (cursor, &doc) && bson_iter_init_find (&it, doc, "last_fetch_at") &&
+       BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      *since = bson_iter_date_time (&it);
+   }
+   bool ok = !mongoc_cursor_error (cursor, e);
+   mongoc_cursor_destroy (cursor);
+   if (ok) {
+      bson_t *update = BCON_NEW ("$set", "{", "last_fetch_at", BCON_DATE_TIME (now), "}");
+      bson_t *opts = BCON_NEW ("upsert", BCON_BOOL (true));
+      ok = mongoc_collection_update_one (coll, filter, update, opts, NULL, e);
+      bson_destroy (opts);
+      bson_destroy (update);
+   }
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   return ok;
+}
+
+static void
+process_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   job_t *j = call->data;
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
+   mongoc_collection_t *jobs = mongoc_client_get_collection (client, db, "jobs");
+   size_t max = (size_t) call->api->app->cfg.api_process_max;
+   int64_t now = j->started_ms;
+   bson_error_t e;
+   bson_t *filter = NULL;
+   bson_t page; /* reprocess: the filter lives here */
+   bool ok = true;
+
+   switch (j->mode) {
+   case MODE_UNPROCESSED: filter = BCON_NEW ("processed", BCON_BOOL (false)); break;
+   case MODE_LAST_24H:
+   case MODE_LAST_7D:
+      filter = BCON_NEW ("created_at", "{", "$gte",
+                         BCON_DATE_TIME (now - (j->mode == MODE_LAST_24H ? 1 : 7) * MS_PER_DAY),
+                         "}");
+      break;
+   case MODE_SINCE_LAST_FETCH: {
+      int64_t since = 0;
+      if (!(ok = fetch_mark (call, client, db, now, &since, &e))) {
+         break;
+      }
+      filter = BCON_NEW ("processed", BCON_BOOL (false), "created_at", "{", "$gte",
+                         BCON_DATE_TIME (since), "}");
+      break;
+   }
+   case MODE_FAILED:
+      filter = BCON_NEW ("processed", BCON_BOOL (false), "processing_attempts", "{", "$gt",
+                         BCON_INT32 (0), "}");
+      break;
+   case MODE_REPROCESS:
+      tk_query_page_filter (&j->q, 0, NULL, &page);
+      filter = &page;
+      break;
+   case MODE_IDS: {
+      /* Keep only the ids that are stored. */
+      char **given = j->ids;
+      size_t n_given = j->n_ids;
+      j->ids = NULL;
+      j->n_ids = j->cap_ids = 0;
+      bson_t in;
+      filter = bson_new ();
+      BSON_APPEND_DOCUMENT_BEGIN (filter, "id", &in);
+      bson_t arr;
+      BSON_APPEND_ARRAY_BEGIN (&in, "$in", &arr);
+      for (size_t i = 0; i < n_given; i++) {
+         char k[16];
+         const char *key;
+         bson_uint32_to_string ((uint32_t) i, &key, k, sizeof k);
+         bson_append_utf8 (&arr, key, -1, given[i], -1);
+         free (given[i]);
+      }
+      free (given);
+      bson_append_array_end (&in, &arr);
+      bson_append_document_end (filter, &in);
+      j->n_unknown = n_given;
+      break;
+   }
+   }
+   if (ok && filter) {
+      ok = collect_ids (j, coll, filter, max, &e);
+   }
+   if (!ok) {
+      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      goto done;
+   }
+   if (j->mode == MODE_IDS) {
+      j->n_unknown -= j->n_ids;
+   }
+
+   bson_t job = BSON_INITIALIZER, arr;
+   BSON_APPEND_UTF8 (&job, "job_id", j->job_id);
+   BSON_APPEND_UTF8 (&job, "mode", mode_names[j->mode]);
+   BSON_APPEND_UTF8 (&job, "reason", mode_reason (j->mode));
+   BSON_APPEND_DATE_TIME (&job, "created_at", now);
+   BSON_APPEND_UTF8 (&job, "key_id", call->key_id);
+   BSON_APPEND_INT64 (&job, "requested", (int64_t) j->n_ids);
+   BSON_APPEND_ARRAY_BEGIN (&job, "ids", &arr);
+   for (size_t i = 0; i < j->n_ids; i++) {
+      char k[16];
+      const char *key;
+      bson_uint32_to_string ((uint32_t) i, &key, k, sizeof k);
+      bson_append_utf8 (&arr, key, -1, j->ids[i], -1);
+   }
+   bson_append_array_end (&job, &arr);
+   ok = mongoc_collection_insert_one (jobs, &job, NULL, NULL, &e);
+   bson_destroy (&job);
+   if (!ok) {
+      api_call_fail (call, 503, "unavailable", NULL, "cannot record the job: %s", e.message);
+      goto done;
+   }
+   call->audit_detail = cJSON_CreateObject ();
+   cJSON_AddStringToObject (call->audit_detail, "job_id", j->job_id);
+   cJSON_AddStringToObject (call->audit_detail, "mode", mode_names[j->mode]);
+   cJSON_AddNumberToObject (call->audit_detail, "requested", (double) j->n_ids);
+   call->status = 202;
+done:
+   bson_destroy (filter);
+   mongoc_collection_destroy (jobs);
+   mongoc_collection_destroy (coll);
+}
+
+/* ---- publishing (loop) -------------------------------------------------- */
+
+static void publish_more (api_call_t *call);
+
+static void
+publish_finish (api_call_t *call)
+{
+   job_t *j = call->data;
+   cJSON *out = cJSON_CreateObject ();
+   char iso[TK_TIME_ISO_BUFSIZE];
+   tk_time_format_iso (j->started_ms, iso, sizeof iso);
+   cJSON_AddStringToObject (out, "job_id", j->job_id);
+   cJSON_AddStringToObject (out, "mode", mode_names[j->mode]);
+   cJSON_AddStringToObject (out, "requested_at", iso);
+   cJSON_AddNumberToObject (out, "requested", (double) j->n_ids);
+   cJSON_AddNumberToObject (out, "published", (double) (j->acked));
+   cJSON_AddNumberToObject (out, "publish_failed", (double) j->failed);
+   if (j->mode == MODE_IDS) {
+      cJSON_AddNumberToObject (out, "unknown_ids", (double) j->n_unknown);
+   }
+   if (j->failed && !j->acked) {
+      cJSON_Delete (out);
+      api_call_fail (call, 503, "unavailable", NULL,
+                     "Kafka refused every classification request of job %s", j->job_id);
+   } else {
+      api_call_ok (call, 202, out);
+   }
+   api_call_respond (call);
+}
+
+static void
+delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque)
+{
+   api_call_t *call = opaque;
+   job_t *j = call->data;
+   (void) p;
+   if (d->code == 0) {
+      j->acked++;
+      tk_counter_inc (tk_metric_labels (call->api->published, "ok"));
+   } else {
+      j->failed++;
+      tk_counter_inc (tk_metric_labels (call->api->published, "failed"));
+   }
+   if (j->waiting_room) {
+      j->waiting_room = false;
+      publish_more (call);
+      return;
+   }
+   if (j->acked + j->failed == j->n_ids) {
+      publish_finish (call);
+   }
+}
+
+static void
+publish_more (api_call_t *call)
+{
+   job_t *j = call->data;
+   tk_app_t *app = call->api->app;
+   char iso[TK_TIME_ISO_BUFSIZE];
+   tk_time_format_iso (j->started_ms, iso, sizeof iso);
+   while (j->next < j->n_ids) {
+      const char *id = j->ids[j->next];
+      cJSON *msg = cJSON_CreateObject ();
+      cJSON_AddStringToObject (msg, "id", id);
+      cJSON_AddStringToObject (msg, "reason", mode_reason (j->mode));
+      cJSON_AddStringToObject (msg, "requested_at", iso);
+      cJSON_AddStringToObject (msg, "job_id", j->job_id);
+      char *text = cJSON_PrintUnformatted (msg);
+      cJSON_Delete (msg);
+      tk_error_t err;
+      bool ok = text && app->producer &&
+                tk_kafka_produce (app->producer, app->cfg.topic_classify, id, strlen (id), text,
+                                  strlen (text), delivered, call, &err);
+      cJSON_free (text);
+      if (!ok) {
+         if (app->producer && err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+             j->next > j->acked + j->failed) {
+            j->waiting_room = true; /* resumed by the next delivery report */
+            return;
+         }
+         j->failed++;
+         tk_counter_inc (tk_metric_labels (call->api->published, "failed"));
+      }
+      j->next++;
+   }
+   if (j->acked + j->failed == j->n_ids) {
+      publish_finish (call);
+   }
+}
+
+static void
+process_done (api_call_t *call)
+{
+   publish_more (call);
+}
+
+/* ---- request parsing (loop) --------------------------------------------- */
+
+static bool
+parse_filter_object (api_t *api, tk_http_request_t *req, const cJSON *filter, job_t *j)
+{
+   tk_query_param_t params[128];
+   size_t n = 0;
+   tk_error_t err;
+   const cJSON *item;
+   if (filter && !cJSON_IsObject (filter)) {
+      api_respond_error (req, 400, "invalid", "filter",
+                         "filter: an object of /api/tickets parameters");
+      return false;
+   }
+   cJSON_ArrayForEach (item, filter)
+   {
+      const cJSON *v;
+      if (cJSON_IsString (item)) {
+         if (n == 128) {
+            break;
+         }
+         params[n].key = item->string;
+         params[n++].value = item->valuestring;
+         continue;
+      }
+      if (!cJSON_IsArray (item)) {
+         api_respond_error (req, 400, "invalid", item->string,
+                            "filter values are strings or arrays of strings");
+         return false;
+      }
+      cJSON_ArrayForEach (v, item)
+      {
+         if (!cJSON_IsString (v) || n == 128) {
+            api_respond_error (req, 400, "invalid", item->string,
+                               "filter values are strings or arrays of strings");
+            return false;
+         }
+         params[n].key = item->string;
+         params[n++].value = v->valuestring;
+      }
+   }
+   if (!tk_query_build (&j->q, params, n, api->tax, 0, NULL, &err)) {
+      char msg[300];
+      snprintf (msg, sizeof msg, "filter.%s", err.message);
+      api_respond_error (req, 400, "invalid", err.field, msg);
+      return false;
+   }
+   j->has_query = true;
+   return true;
+}
+
+static void
+start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
+{
+   job_t *j = calloc (1, sizeof *j);
+   if (!j) {
+      api_respond_error (req, 500, "internal", NULL, "out of memory");
+      return;
+   }
+   const cJSON *mode = cJSON_GetObjectItemCaseSensitive (body, "mode");
+   const cJSON *ids = cJSON_GetObjectItemCaseSensitive (body, "ids");
+   const cJSON *item;
+   if (replay) {
+      j->mode = ids ? MODE_IDS : MODE_FAILED;
+   } else {
+      int m = -1;
+      for (int i = 0; cJSON_IsString (mode) && mode_names[i]; i++) {
+         if (!strcmp (mode->valuestring, mode_names[i])) {
+            m = i;
+         }
+      }
+      if (m < 0 || m == MODE_FAILED) {
+         api_respond_error (req, 400, "invalid", "mode",
+                            "mode: one of unprocessed, last_24h, last_7d, since_last_fetch, ids, "
+                            "reprocess");
+         goto fail;
+      }
+      j->mode = (process_mode_t) m;
+   }
+   if (j->mode == MODE_IDS) {
+      if (!cJSON_IsArray (ids) || cJSON_GetArraySize (ids) < 1 ||
+          cJSON_GetArraySize (ids) > PROCESS_MAX_IDS_IN_BODY) {
+         api_respond_error (req, 400, "invalid", "ids", "ids: an array of 1 to 10000 ticket ids");
+         goto fail;
+      }
+      cJSON_ArrayForEach (item, ids)
+      {
+         if (!cJSON_IsString (item) || !api_id_valid (item->valuestring)) {
+            api_respond_error (req, 400, "invalid", "ids",
+                               "ids: each a string of 1 to 128 bytes without control characters");
+            goto fail;
+         }
+         if (!job_push_id (j, item->valuestring)) {
+            api_respond_error (req, 500, "internal", NULL, "out of memory");
+            goto fail;
+         }
+      }
+   } else if (ids) {
+      api_respond_error (req, 400, "invalid", "ids", "ids: only with mode \"ids\"");
+      goto fail;
+   }
+   if (j->mode == MODE_REPROCESS &&
+       !parse_filter_object (api, req, cJSON_GetObjectItemCaseSensitive (body, "filter"), j)) {
+      goto fail;
+   }
+   char hex[25];
+   if (!api_random_hex (hex, 12)) {
+      api_respond_error (req, 500, "internal", NULL, "no randomness available");
+      goto fail;
+   }
+   snprintf (j->job_id, sizeof j->job_id, "job_%s", hex);
+   j->started_ms = tk_time_now_ms ();
+   api_call_t *call = api_call_new (api, req, replay ? "dlq.replay" : "process.start",
+                                    API_ROLE_OPERATOR, true, process_work);
+   call->data = j;
+   call->free_data = job_free;
+   call->done = process_done;
+   api_call_run (call);
+   return;
+fail:
+   job_free (j);
+}
+
+static void
+process_post (tk_http_request_t *req, void *user_data)
+{
+   if (!api_check_request (req, true)) {
+      return;
+   }
+   cJSON *body = api_parse_body (req, 2 * 1024 * 1024);
+   if (!body) {
+      return;
+   }
+   if (!cJSON_IsObject (body)) {
+      api_respond_error (req, 400, "invalid", "body", "the body must be a JSON object");
+   } else {
+      start_job (user_data, req, body, false);
+   }
+   cJSON_Delete (body);
+}
+
+static void
+replay_post (tk_http_request_t *req, void *user_data)
+{
+   size_t len = 0;
+   tk_http_request_body (req, &len);
+   cJSON *body = NULL;
+   if (len > 0) {
+      if (!api_check_request (req, true) || !(body = api_parse_body (req, 2 * 1024 * 1024))) {
+         return;
+      }
+   } else if (!api_check_request (req, false)) {
+      return;
+   }
+   if (body && !cJSON_IsObject (body)) {
+      api_respond_error (req, 400, "invalid", "body", "the body must be a JSON object");
+   } else {
+      start_job (user_data, req, body, true);
+   }
+   cJSON_Delete (body);
+}
+
+/* ---- GET /api/process/{job} --------------------------------------------- */
+
+typedef struct {
+   char job_id[48];
+} status_data_t;
+
+static int64_t
+count_in (mongoc_collection_t *coll, const bson_t *ids, const char *field, int64_t since,
+          bool failed, bson_error_t *e)
+{
+   bson_t filter = BSON_INITIALIZER, in, cond;
+   BSON_APPEND_DOCUMENT_BEGIN (&filter, "id", &in);
+   BSON_APPEND_ARRAY (&in, "$in", ids);
+   bson_append_document_end (&filter, &in);
+   if (failed) {
+      BSON_APPEND_BOOL (&filter, "processed", false);
+      BSON_APPEND_DOCUMENT_BEGIN (&filter, "processing_attempts", &cond);
+      BSON_APPEND_INT32 (&cond, "$gt", 0);
+      bson_append_document_end (&filter, &cond);
+   }
+   BSON_APPEND_DOCUMENT_BEGIN (&filter, field, &cond);
+   BSON_APPEND_DATE_TIME (&cond, "$gte", since);
+   bson_append_document_end (&filter, &cond);
+   int64_t n = mongoc_collection_count_documents (coll, &filter, NULL, NULL, NULL, e);
+   bson_destroy (&filter);
+   return n;
+}
+
+static void
+status_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   status_data_t *d = call->data;
+   mongoc_collection_t *jobs = mongoc_client_get_collection (client, db, "jobs");
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
+   bson_t *filter = BCON_NEW ("job_id", BCON_UTF8 (d->job_id));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (jobs, filter, NULL, NULL);
+   const bson_t *doc;
+   bson_error_t e;
+   bson_iter_t it;
+   if (!mongoc_cursor_next (cursor, &doc)) {
+      if (mongoc_cursor_error (cursor, &e)) {
+         api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      } else {
+         api_call_fail (call, 404, "not_found", "job", "no job with this id");
+      }
+      goto done;
+   }
+   int64_t since = 0, requested = 0;
+   bson_t ids;
+   bson_init (&ids);
+   if (bson_iter_init_find (&it, doc, "created_at") && BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      since = bson_iter_date_time (&it);
+   }
+   if (bson_iter_init_find (&it, doc, "requested")) {
+      requested = bson_iter_as_int64 (&it);
+   }
+   if (bson_iter_init_find (&it, doc, "ids") && BSON_ITER_HOLDS_ARRAY (&it)) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_array (&it, &len, &data);
+      bson_destroy (&ids);
+      bson_init_static (&ids, data, len);
+   }
+   int64_t classified = count_in (coll, &ids, "processing_metadata.processed_at", since, false, &e);
+   int64_t failed = classified < 0 ? -1 : count_in (coll, &ids, "updated_at", since, true, &e);
+   if (classified < 0 || failed < 0) {
+      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      goto done;
+   }
+   cJSON *out = cJSON_CreateObject ();
+   char iso[TK_TIME_ISO_BUFSIZE];
+   tk_time_format_iso (since, iso, sizeof iso);
+   cJSON_AddStringToObject (out, "job_id", d->job_id);
+   if (bson_iter_init_find (&it, doc, "mode") && BSON_ITER_HOLDS_UTF8 (&it)) {
+      cJSON_AddStringToObject (out, "mode", bson_iter_utf8 (&it, NULL));
+   }
+   cJSON_AddStringToObject (out, "requested_at", iso);
+   cJSON_AddNumberToObject (out, "requested", (double) requested);
+   cJSON_AddNumberToObject (out, "classified", (double) classified);
+   cJSON_AddNumberToObject (out, "failed", (double) failed);
+   int64_t pending = requested - classified - failed;
+   cJSON_AddNumberToObject (out, "pending", (double) (pending > 0 ? pending : 0));
+   cJSON_AddStringToObject (out, "state", pending > 0 ? "running" : "done");
+   api_call_ok (call, 200, out);
+done:
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   mongoc_collection_destroy (jobs);
+}
+
+static void
+status_get (tk_http_request_t *req, void *user_data)
+{
+   if (!api_check_request (req, false)) {
+      return;
+   }
+   const char *job = tk_http_request_param (req, "job");
+   if (!job || !api_id_valid (job) || strlen (job) >= 48) {
+      api_respond_error (req, 400, "invalid", "job", "job: not a job id");
+      return;
+   }
+   status_data_t *d = calloc (1, sizeof *d);
+   if (!d) {
+      api_respond_error (req, 500, "internal", NULL, "out of memory");
+      return;
+   }
+   snprintf (d->job_id, sizeof d->job_id, "%s", job);
+   api_call_t *call = api_call_new (user_data, req, "process.status", API_ROLE_VIEWER, false,
+                                    status_work);
+   call->data = d;
+   call->free_data = free;
+   api_call_run (call);
+}
+
+bool
+api_routes_process (api_t *api, tk_error_t *err)
+{
+   tk_http_server_t *h = api->app->http;
+   return tk_http_route (h, "POST", "/api/process", process_post, api, err) &&
+          tk_http_route (h, "GET", "/api/process/{job}", status_get, api, err) &&
+          tk_http_route (h, "POST", "/api/dlq/replay", replay_post, api, err);
+}

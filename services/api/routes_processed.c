@@ -1,0 +1,373 @@
+/* routes_processed.c - the spec's /api/processed-tickets routes: list, get,
+ * store a classified ticket, correct a classification by hand, delete. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "ticket_bson.h"
+#include "ticket_json.h"
+#include "timeutil.h"
+
+#define API_BODY_MAX TK_TICKET_JSON_MAX
+
+typedef struct {
+   char id[TK_TICKET_ID_MAX + 1];
+   tk_ticket_t *ticket; /* POST: the parsed ticket; PUT: the new classification */
+   bool has_confidence; /* PUT: confidence_scores were given */
+   char *note;          /* PUT: optional reason */
+   tk_store_t *store;
+} write_data_t;
+
+static void
+write_data_free (void *p)
+{
+   write_data_t *d = p;
+   if (d) {
+      tk_ticket_destroy (d->ticket);
+      free (d->note);
+      free (d);
+   }
+}
+
+static write_data_t *
+write_data_new (tk_http_request_t *req)
+{
+   write_data_t *d = calloc (1, sizeof *d);
+   if (!d) {
+      api_respond_error (req, 500, "internal", NULL, "out of memory");
+   }
+   return d;
+}
+
+/* Reads the {id} path parameter into d->id; responds 400 if it is bad. */
+static bool
+path_id (tk_http_request_t *req, write_data_t *d)
+{
+   const char *id = tk_http_request_param (req, "id");
+   if (!id || !api_id_valid (id)) {
+      api_respond_error (req, 400, "invalid", "id",
+                         "id: must be 1 to 128 bytes of UTF-8 without control characters");
+      return false;
+   }
+   snprintf (d->id, sizeof d->id, "%s", id);
+   return true;
+}
+
+/* ---- GET ------------------------------------------------------------------ */
+
+static void
+processed_list (tk_http_request_t *req, void *user_data)
+{
+   api_list_tickets (user_data, req, true, "processed.list");
+}
+
+static void
+processed_get (tk_http_request_t *req, void *user_data)
+{
+   api_get_ticket (user_data, req, true, "processed.get");
+}
+
+/* ---- POST: store a ticket with its classification ------------------------ */
+
+static void
+post_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   write_data_t *d = call->data;
+   tk_ticket_t *t = d->ticket;
+   tk_insert_result_t res;
+   tk_error_t err;
+   (void) client;
+   (void) db;
+   call->audit_detail = cJSON_CreateObject ();
+   cJSON_AddStringToObject (call->audit_detail, "id", t->id);
+   if (!tk_store_insert_tickets (d->store, &t, 1, &res, &err)) {
+      api_call_fail_err (call, &err);
+      goto done;
+   }
+   if (res.n_duplicate) {
+      api_call_fail (call, 409, "conflict", "id",
+                     "a ticket with this id is stored already; use PUT to correct it");
+      goto done;
+   }
+   if (res.n_failed) {
+      api_call_fail (call, 422, "unprocessable", NULL, "the ticket was not stored: %s",
+                     res.items[0].message);
+      goto done;
+   }
+   if (!tk_store_update_ticket_with_classification (d->store, t->id, &t->classification,
+                                                    &t->confidence, &t->metadata, &err)) {
+      api_call_fail_err (call, &err);
+      goto done;
+   }
+   tk_ticket_t *stored = NULL;
+   cJSON *json = NULL;
+   if (tk_store_get_ticket (d->store, t->id, &stored, &err) &&
+       (json = tk_ticket_to_json (stored, &err))) {
+      api_call_ok (call, 201, json);
+   } else {
+      api_call_fail_err (call, &err);
+   }
+   tk_ticket_destroy (stored);
+done:
+   tk_insert_result_cleanup (&res);
+}
+
+static void
+processed_post (tk_http_request_t *req, void *user_data)
+{
+   api_t *api = user_data;
+   size_t len = 0;
+   tk_error_t err;
+   if (!api_check_request (req, true)) {
+      return;
+   }
+   const char *body = tk_http_request_body (req, &len);
+   write_data_t *d = write_data_new (req);
+   if (!d) {
+      return;
+   }
+   if (!(d->ticket = tk_ticket_parse_processed_json (body, len, api->tax, &err))) {
+      write_data_free (d);
+      api_respond_error (req, 400, "invalid", err.field[0] ? err.field : NULL, err.message);
+      return;
+   }
+   tk_ticket_t *t = d->ticket;
+   if (!t->metadata.processed_at) {
+      t->metadata.processed_at = tk_time_now_ms ();
+   }
+   if (!t->source) {
+      t->source = strdup ("api");
+   }
+   if (!t->metadata.model_version) {
+      t->metadata.model_version = strdup ("manual");
+   }
+   d->store = api->app->store;
+   api_call_t *call = api_call_new (api, req, "processed.create", API_ROLE_OPERATOR, true,
+                                    post_work);
+   call->data = d;
+   call->free_data = write_data_free;
+   api_call_run (call);
+}
+
+/* ---- PUT: correct a classification by hand ------------------------------- */
+
+static void
+put_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   write_data_t *d = call->data;
+   tk_ticket_t *t = d->ticket;
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
+   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (d->id));
+   bson_t *find_opts = BCON_NEW ("limit", BCON_INT64 (1));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
+   const bson_t *doc;
+   bson_error_t e;
+   bson_t update = BSON_INITIALIZER, set, push, entry, reply;
+   tk_error_t err;
+   int64_t now = tk_time_now_ms ();
+   char iso[TK_TIME_ISO_BUFSIZE];
+   tk_time_format_iso (now, iso, sizeof iso);
+   bson_init (&reply);
+
+   call->audit_detail = cJSON_CreateObject ();
+   cJSON_AddStringToObject (call->audit_detail, "id", d->id);
+   if (!mongoc_cursor_next (cursor, &doc)) {
+      if (mongoc_cursor_error (cursor, &e)) {
+         api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      } else {
+         api_call_fail (call, 404, "not_found", "id", "no ticket with this id");
+      }
+      goto done;
+   }
+   bson_iter_t it;
+   bool had_processed_at = bson_iter_init (&it, doc) &&
+                           bson_iter_find_descendant (&it, "processing_metadata.processed_at", &it);
+   bson_t previous;
+   bool has_previous = false;
+   if (bson_iter_init_find (&it, doc, "classification") && BSON_ITER_HOLDS_DOCUMENT (&it)) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_document (&it, &len, &data);
+      has_previous = bson_init_static (&previous, data, len);
+   }
+
+   BSON_APPEND_DOCUMENT_BEGIN (&update, "$set", &set);
+   BSON_APPEND_BOOL (&set, "processed", true);
+   tk_classification_append_bson (&set, "classification", &t->classification);
+   if (d->has_confidence || !bson_has_field (doc, "confidence_scores")) {
+      tk_confidence_append_bson (&set, "confidence_scores", &t->confidence);
+   }
+   if (!had_processed_at) {
+      BSON_APPEND_DATE_TIME (&set, "processing_metadata.processed_at", now);
+      BSON_APPEND_UTF8 (&set, "processing_metadata.model_version", "manual");
+      BSON_APPEND_INT64 (&set, "processing_metadata.processing_time_ms", 0);
+   }
+   BSON_APPEND_UTF8 (&set, "processing_metadata.corrected_by", call->key_id);
+   BSON_APPEND_DATE_TIME (&set, "processing_metadata.corrected_at", now);
+   BSON_APPEND_DATE_TIME (&set, "updated_at", now);
+   bson_append_document_end (&update, &set);
+   BSON_APPEND_DOCUMENT_BEGIN (&update, "$push", &push);
+   BSON_APPEND_DOCUMENT_BEGIN (&push, "corrections", &entry);
+   BSON_APPEND_UTF8 (&entry, "by", call->key_id);
+   BSON_APPEND_UTF8 (&entry, "at", iso);
+   if (has_previous) {
+      BSON_APPEND_DOCUMENT (&entry, "previous", &previous);
+   }
+   tk_classification_append_bson (&entry, "classification", &t->classification);
+   if (d->note) {
+      BSON_APPEND_UTF8 (&entry, "note", d->note);
+   }
+   bson_append_document_end (&push, &entry);
+   bson_append_document_end (&update, &push);
+
+   if (!mongoc_collection_update_one (coll, filter, &update, NULL, &reply, &e)) {
+      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      goto done;
+   }
+   mongoc_cursor_destroy (cursor);
+   cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
+   cJSON *json = NULL;
+   if (mongoc_cursor_next (cursor, &doc) && (json = api_ticket_doc_json (doc, &err))) {
+      api_call_ok (call, 200, json);
+   } else {
+      api_call_fail (call, 404, "not_found", "id", "the ticket was deleted meanwhile");
+   }
+done:
+   bson_destroy (&reply);
+   bson_destroy (&update);
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (find_opts);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+}
+
+static void
+processed_put (tk_http_request_t *req, void *user_data)
+{
+   api_t *api = user_data;
+   tk_error_t err;
+   if (!api_check_request (req, true)) {
+      return;
+   }
+   write_data_t *d = write_data_new (req);
+   if (!d || !path_id (req, d)) {
+      write_data_free (d);
+      return;
+   }
+   cJSON *body = api_parse_body (req, API_BODY_MAX);
+   if (!body) {
+      write_data_free (d);
+      return;
+   }
+   /* The correction is validated by the same parser as a stored ticket: the
+    * path supplies the identity, the body the classification (and, if the
+    * corrector wants, confidence scores; by default a person is sure). */
+   cJSON *classification = cJSON_GetObjectItemCaseSensitive (body, "classification");
+   cJSON *confidence = cJSON_GetObjectItemCaseSensitive (body, "confidence_scores");
+   cJSON *note = cJSON_GetObjectItemCaseSensitive (body, "note");
+   cJSON *probe = cJSON_CreateObject ();
+   if (!cJSON_IsObject (body) || !classification) {
+      api_respond_error (req, 400, "invalid", "classification",
+                         "classification: required, an object with topic_tags, sentiment and "
+                         "priority");
+      goto fail;
+   }
+   if (note && (!cJSON_IsString (note) || strlen (note->valuestring) > 1024)) {
+      api_respond_error (req, 400, "invalid", "note", "note: a string of at most 1024 bytes");
+      goto fail;
+   }
+   cJSON_AddStringToObject (probe, "id", d->id);
+   cJSON_AddStringToObject (probe, "subject", "-");
+   cJSON_AddStringToObject (probe, "body", "-");
+   cJSON_AddItemToObject (probe, "classification", cJSON_Duplicate (classification, true));
+   if (confidence) {
+      cJSON_AddItemToObject (probe, "confidence_scores", cJSON_Duplicate (confidence, true));
+      d->has_confidence = true;
+   } else {
+      cJSON *c = cJSON_AddObjectToObject (probe, "confidence_scores");
+      cJSON_AddNumberToObject (c, "topic", 1);
+      cJSON_AddNumberToObject (c, "sentiment", 1);
+      cJSON_AddNumberToObject (c, "priority", 1);
+   }
+   if (!(d->ticket = tk_ticket_from_processed_json (probe, api->tax, &err))) {
+      api_respond_error (req, 400, "invalid", err.field[0] ? err.field : NULL, err.message);
+      goto fail;
+   }
+   if (note) {
+      d->note = strdup (note->valuestring);
+   }
+   cJSON_Delete (probe);
+   cJSON_Delete (body);
+   api_call_t *call = api_call_new (api, req, "processed.correct", API_ROLE_ADMIN, true,
+                                    put_work);
+   call->data = d;
+   call->free_data = write_data_free;
+   api_call_run (call);
+   return;
+fail:
+   cJSON_Delete (probe);
+   cJSON_Delete (body);
+   write_data_free (d);
+}
+
+/* ---- DELETE -------------------------------------------------------------- */
+
+static void
+delete_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   write_data_t *d = call->data;
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
+   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (d->id));
+   bson_t reply;
+   bson_error_t e;
+   call->audit_detail = cJSON_CreateObject ();
+   cJSON_AddStringToObject (call->audit_detail, "id", d->id);
+   if (!mongoc_collection_delete_one (coll, filter, NULL, &reply, &e)) {
+      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+   } else {
+      bson_iter_t it;
+      int64_t n = bson_iter_init_find (&it, &reply, "deletedCount") ? bson_iter_as_int64 (&it) : 0;
+      if (n == 0) {
+         api_call_fail (call, 404, "not_found", "id", "no ticket with this id");
+      } else {
+         cJSON *out = cJSON_CreateObject ();
+         cJSON_AddStringToObject (out, "deleted", d->id);
+         api_call_ok (call, 200, out);
+      }
+   }
+   bson_destroy (&reply);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+}
+
+static void
+processed_delete (tk_http_request_t *req, void *user_data)
+{
+   if (!api_check_request (req, false)) {
+      return;
+   }
+   write_data_t *d = write_data_new (req);
+   if (!d || !path_id (req, d)) {
+      write_data_free (d);
+      return;
+   }
+   api_call_t *call = api_call_new (user_data, req, "processed.delete", API_ROLE_ADMIN, true,
+                                    delete_work);
+   call->data = d;
+   call->free_data = write_data_free;
+   api_call_run (call);
+}
+
+bool
+api_routes_processed (api_t *api, tk_error_t *err)
+{
+   tk_http_server_t *h = api->app->http;
+   return tk_http_route (h, "GET", "/api/processed-tickets", processed_list, api, err) &&
+          tk_http_route (h, "GET", "/api/processed-tickets/{id}", processed_get, api, err) &&
+          tk_http_route (h, "POST", "/api/processed-tickets", processed_post, api, err) &&
+          tk_http_route (h, "PUT", "/api/processed-tickets/{id}", processed_put, api, err) &&
+          tk_http_route (h, "DELETE", "/api/processed-tickets/{id}", processed_delete, api, err);
+}

@@ -1,0 +1,228 @@
+/* routes_tickets.c - GET /api/tickets (filters, sort, keyset pages) and
+ * GET /api/tickets/{id}; the listing is shared with
+ * GET /api/processed-tickets (api_list_tickets). */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ticket_json.h"
+
+typedef struct {
+   tk_query_t q;
+   char id[TK_TICKET_ID_MAX + 1]; /* get-one: the id */
+   bool processed_only;           /* get-one under /api/processed-tickets */
+} list_data_t;
+
+static void
+list_data_free (void *p)
+{
+   list_data_t *d = p;
+   if (d) {
+      tk_query_cleanup (&d->q);
+      free (d);
+   }
+}
+
+/* The value of the sort field of a ticket document, in ms. */
+static bool
+sort_value (const tk_query_t *q, const bson_t *doc, int64_t *ms)
+{
+   bson_iter_t it;
+   if (bson_iter_init (&it, doc) && bson_iter_find_descendant (&it, tk_query_sort_field (q), &it) &&
+       BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      *ms = bson_iter_date_time (&it);
+      return true;
+   }
+   return false;
+}
+
+static void
+list_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   list_data_t *d = call->data;
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
+   bson_t filter, sort, opts = BSON_INITIALIZER;
+   tk_query_page_filter (&d->q, 0, NULL, &filter);
+   tk_query_sort_doc (&d->q, &sort);
+   BSON_APPEND_DOCUMENT (&opts, "sort", &sort);
+   BSON_APPEND_INT64 (&opts, "limit", (int64_t) d->q.limit + 1);
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, &opts, NULL);
+   cJSON *out = cJSON_CreateObject ();
+   cJSON *items = cJSON_AddArrayToObject (out, "items");
+   const bson_t *doc;
+   bson_error_t e;
+   tk_error_t err;
+   uint32_t n = 0;
+   bool more = false;
+   int64_t last_ms = 0;
+   char last_id[TK_TICKET_ID_MAX + 1] = "";
+   while (mongoc_cursor_next (cursor, &doc)) {
+      if (n == d->q.limit) {
+         more = true;
+         break;
+      }
+      cJSON *t = api_ticket_doc_json (doc, &err);
+      if (!t) {
+         continue; /* a document no valid ticket can come from: skip, never crash */
+      }
+      cJSON *id = cJSON_GetObjectItemCaseSensitive (t, "id");
+      if (cJSON_IsString (id) && sort_value (&d->q, doc, &last_ms)) {
+         snprintf (last_id, sizeof last_id, "%s", id->valuestring);
+      }
+      cJSON_AddItemToArray (items, t);
+      n++;
+   }
+   if (mongoc_cursor_error (cursor, &e)) {
+      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      cJSON_Delete (out);
+      goto done;
+   }
+   cJSON_AddNumberToObject (out, "count", n);
+   cJSON_AddNumberToObject (out, "limit", d->q.limit);
+   char next[2 * TK_TICKET_ID_MAX + 32];
+   if (more && last_id[0] && tk_query_cursor_encode (&d->q, last_ms, last_id, next, sizeof next)) {
+      cJSON_AddStringToObject (out, "next_cursor", next);
+   } else {
+      cJSON_AddNullToObject (out, "next_cursor");
+   }
+   call->audit_detail = cJSON_CreateObject ();
+   cJSON_AddNumberToObject (call->audit_detail, "returned", n);
+   api_call_ok (call, 200, out);
+done:
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (&opts);
+   bson_destroy (&sort);
+   bson_destroy (&filter);
+   mongoc_collection_destroy (coll);
+}
+
+void
+api_list_tickets (api_t *api, tk_http_request_t *req, bool processed_only, const char *action)
+{
+   tk_query_param_t *params = NULL;
+   size_t n = 0;
+   tk_error_t err;
+   if (!api_check_request (req, false) || !api_query_params (req, &params, &n)) {
+      return;
+   }
+   list_data_t *d = calloc (1, sizeof *d);
+   if (!d) {
+      api_respond_error (req, 500, "internal", NULL, "out of memory");
+      return;
+   }
+   tk_query_param_t *all = params;
+   if (processed_only) {
+      for (size_t i = 0; i < n; i++) {
+         if (!strcmp (params[i].key, "status")) {
+            free (d);
+            api_respond_error (req, 400, "invalid", "status",
+                               "status: not accepted here; every ticket listed is processed");
+            return;
+         }
+      }
+      all = tk_http_request_alloc (req, (n + 1) * sizeof *all);
+      if (!all) {
+         free (d);
+         api_respond_error (req, 500, "internal", NULL, "out of memory");
+         return;
+      }
+      memcpy (all, params, n * sizeof *all);
+      all[n].key = "status";
+      all[n].value = "processed";
+      n++;
+   }
+   if (!tk_query_build (&d->q, all, n, api->tax, TK_QUERY_ALLOW_PAGING, NULL, &err)) {
+      free (d);
+      api_respond_error (req, 400, "invalid", err.field, err.message);
+      return;
+   }
+   api_call_t *call = api_call_new (api, req, action, API_ROLE_VIEWER, true, list_work);
+   call->data = d;
+   call->free_data = list_data_free;
+   api_call_run (call);
+}
+
+static void
+get_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   list_data_t *d = call->data;
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
+   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (d->id));
+   bson_t *opts = BCON_NEW ("limit", BCON_INT64 (1));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   const bson_t *doc;
+   bson_error_t e;
+   tk_error_t err;
+   call->audit_detail = cJSON_CreateObject ();
+   cJSON_AddStringToObject (call->audit_detail, "id", d->id);
+   if (mongoc_cursor_next (cursor, &doc)) {
+      cJSON *t = api_ticket_doc_json (doc, &err);
+      cJSON *processed = t ? cJSON_GetObjectItemCaseSensitive (t, "processed") : NULL;
+      if (!t) {
+         api_call_fail (call, 500, "internal", NULL, "stored ticket unreadable: %s", err.message);
+      } else if (d->processed_only && !cJSON_IsTrue (processed)) {
+         cJSON_Delete (t);
+         api_call_fail (call, 404, "not_found", "id", "ticket %s is not processed yet", d->id);
+      } else {
+         api_call_ok (call, 200, t);
+      }
+   } else if (mongoc_cursor_error (cursor, &e)) {
+      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+   } else {
+      api_call_fail (call, 404, "not_found", "id", "no ticket with this id");
+   }
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (opts);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+}
+
+void
+api_get_ticket (api_t *api, tk_http_request_t *req, bool processed_only, const char *action)
+{
+   if (!api_check_request (req, false)) {
+      return;
+   }
+   const char *id = tk_http_request_param (req, "id");
+   if (!id || !api_id_valid (id)) {
+      api_respond_error (req, 400, "invalid", "id",
+                         "id: must be 1 to 128 bytes of UTF-8 without control characters");
+      return;
+   }
+   if (tk_http_request_query_string (req)[0]) {
+      api_respond_error (req, 400, "invalid", NULL, "this route takes no query parameters");
+      return;
+   }
+   list_data_t *d = calloc (1, sizeof *d);
+   if (!d) {
+      api_respond_error (req, 500, "internal", NULL, "out of memory");
+      return;
+   }
+   snprintf (d->id, sizeof d->id, "%s", id);
+   d->processed_only = processed_only;
+   api_call_t *call = api_call_new (api, req, action, API_ROLE_VIEWER, true, get_work);
+   call->data = d;
+   call->free_data = list_data_free;
+   api_call_run (call);
+}
+
+static void
+tickets_list (tk_http_request_t *req, void *user_data)
+{
+   api_list_tickets (user_data, req, false, "tickets.list");
+}
+
+static void
+tickets_get (tk_http_request_t *req, void *user_data)
+{
+   api_get_ticket (user_data, req, false, "tickets.get");
+}
+
+bool
+api_routes_tickets (api_t *api, tk_error_t *err)
+{
+   return tk_http_route (api->app->http, "GET", "/api/tickets", tickets_list, api, err) &&
+          tk_http_route (api->app->http, "GET", "/api/tickets/{id}", tickets_get, api, err);
+}

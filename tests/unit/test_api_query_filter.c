@@ -1,0 +1,123 @@
+/* query_filter: URL parameters to a MongoDB filter, with user text escaped
+ * and never an operator. */
+#include "test_support.h"
+
+#include "query_filter.h"
+
+#include <string.h>
+
+static char *
+build_json (const tk_query_param_t *p, size_t n, tk_error_t *err, bool *ok)
+{
+   tk_query_t q;
+   *ok = tk_query_build (&q, p, n, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL, err);
+   if (!*ok) {
+      return NULL;
+   }
+   char *s = bson_as_relaxed_extended_json (&q.filter, NULL);
+   tk_query_cleanup (&q);
+   return s;
+}
+
+static void
+test_text_is_escaped (void **state)
+{
+   (void) state;
+   tk_query_param_t p[] = {{"q", "a.b*(c)[d]{$gt}^$|?+\\"}};
+   tk_error_t err;
+   bool ok;
+   char *s = build_json (p, 1, &err, &ok);
+   assert_true (ok);
+   /* Every metacharacter is preceded by a backslash (doubled in JSON). */
+   assert_non_null (strstr (s, "a\\\\.b\\\\*\\\\(c\\\\)\\\\[d\\\\]\\\\{\\\\$gt\\\\}"));
+   assert_non_null (strstr (s, "\"$options\" : \"i\""));
+   bson_free (s);
+   char *e = tk_regex_escape ("x.y");
+   assert_string_equal (e, "x\\.y");
+   bson_free (e);
+}
+
+static void
+test_labels_are_canonical_or_refused (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   bool ok;
+   tk_query_param_t good[] = {{"priority", "p0 (high),P2 (Low)"}, {"topic", "sso"}};
+   char *s = build_json (good, 2, &err, &ok);
+   assert_true (ok);
+   assert_non_null (strstr (s, "\"P0 (High)\""));
+   assert_non_null (strstr (s, "\"SSO\""));
+   bson_free (s);
+   tk_query_param_t bad[] = {{"priority", "{\"$gt\":\"\"}"}};
+   assert_null (build_json (bad, 1, &err, &ok));
+   assert_false (ok);
+   assert_string_equal (err.field, "priority");
+}
+
+static void
+test_limits_and_unknown_keys (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   bool ok;
+   const char *bad_limits[] = {"0", "1001", "-1", "1e3", "", "12abc"};
+   for (size_t i = 0; i < 6; i++) {
+      tk_query_param_t p[] = {{"limit", bad_limits[i]}};
+      assert_null (build_json (p, 1, &err, &ok));
+      assert_string_equal (err.field, "limit");
+   }
+   tk_query_param_t unk[] = {{"$where", "1"}};
+   assert_null (build_json (unk, 1, &err, &ok));
+   assert_string_equal (err.field, "$where");
+   tk_query_t q;
+   assert_true (tk_query_build (&q, NULL, 0, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL,
+                                &err));
+   assert_int_equal (q.limit, 50);
+   assert_true (bson_empty (&q.filter));
+   tk_query_cleanup (&q);
+   tk_query_cleanup (&q); /* twice is harmless */
+}
+
+static void
+test_cursor_round_trip (void **state)
+{
+   (void) state;
+   tk_query_t q;
+   tk_error_t err;
+   assert_true (tk_query_build (&q, NULL, 0, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL,
+                                &err));
+   char cur[300];
+   assert_true (tk_query_cursor_encode (&q, 1736467200000, "a/b?&=", cur, sizeof cur));
+   tk_query_cleanup (&q);
+   tk_query_param_t p[] = {{"cursor", cur}};
+   assert_true (tk_query_build (&q, p, 1, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL,
+                                &err));
+   assert_true (q.has_cursor);
+   assert_int_equal (q.cursor_ms, 1736467200000);
+   assert_string_equal (q.cursor_id, "a/b?&=");
+   bson_t f;
+   tk_query_page_filter (&q, 0, NULL, &f);
+   char *s = bson_as_relaxed_extended_json (&f, NULL);
+   assert_non_null (strstr (s, "\"$lt\" : \"a/b?&=\""));
+   bson_free (s);
+   bson_destroy (&f);
+   tk_query_cleanup (&q);
+   /* a cursor of another sort is refused */
+   tk_query_param_t p2[] = {{"cursor", cur}, {"sort", "created_at"}};
+   assert_false (tk_query_build (&q, p2, 2, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL,
+                                 &err));
+   assert_string_equal (err.field, "cursor");
+}
+
+int
+main (void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_text_is_escaped),
+      cmocka_unit_test (test_labels_are_canonical_or_refused),
+      cmocka_unit_test (test_limits_and_unknown_keys),
+      cmocka_unit_test (test_cursor_round_trip),
+   };
+   return cmocka_run_group_tests (tests, NULL, NULL);
+}
