@@ -21,6 +21,7 @@
 #include <string.h>
 
 #define DLQ_RETRY_MS 1000
+#define COMMIT_EVERY_MS 50
 
 typedef struct partition partition_t;
 
@@ -43,6 +44,7 @@ struct partition {
    char *topic;
    int32_t partition;
    entry_t *head, *tail;
+   int64_t commit_to; /* next offset to commit, -1 if nothing new */
    partition_t *next;
 };
 
@@ -56,12 +58,14 @@ struct ingest_intake {
    size_t commits;    /* commits awaiting their result */
    entry_t *dlq_retry;
    uv_timer_t dlq_timer;
+   uv_timer_t commit_timer; /* gathers the commits of a few ms into one per partition */
    bool paused;
    bool stopping;
    void *shutdown_token;
 };
 
 static void entry_finished (entry_t *e);
+static void commit_pending (ingest_intake_t *in);
 
 static void
 entry_free (entry_t *e)
@@ -89,6 +93,7 @@ find_part (ingest_intake_t *in, const char *topic, int32_t partition, bool creat
       return NULL;
    }
    p->partition = partition;
+   p->commit_to = -1;
    p->next = in->parts;
    in->parts = p;
    return p;
@@ -123,6 +128,7 @@ consumer_closed (void *opaque)
       free (p);
    }
    in->consumer = NULL;
+   uv_close ((uv_handle_t *) &in->commit_timer, NULL);
    if (in->busy == 0 && !in->dlq_retry) {
       uv_close ((uv_handle_t *) &in->dlq_timer, intake_free_cb);
    } else {
@@ -136,10 +142,14 @@ consumer_closed (void *opaque)
 static void
 maybe_finish_shutdown (ingest_intake_t *in)
 {
-   if (!in->stopping || !in->consumer || in->commits) {
+   if (!in->stopping || !in->consumer) {
       return;
    }
    if (in->busy && !ingest_batcher_unavailable (in->batcher)) {
+      return;
+   }
+   commit_pending (in);
+   if (in->commits) {
       return;
    }
    tk_kafka_consumer_t *c = in->consumer;
@@ -161,7 +171,37 @@ commit_done (tk_kafka_consumer_t *c, int code, void *opaque)
    maybe_finish_shutdown (in);
 }
 
-/* Pops the done entries at the head of p and commits past them. */
+/* Sends the commits gathered since the last call, one per partition. */
+static void
+commit_pending (ingest_intake_t *in)
+{
+   uv_timer_stop (&in->commit_timer);
+   for (partition_t *p = in->parts; p && in->consumer; p = p->next) {
+      if (p->commit_to < 0) {
+         continue;
+      }
+      tk_error_t err;
+      if (tk_kafka_consumer_commit (in->consumer, p->topic, p->partition, p->commit_to,
+                                    commit_done, in, &err)) {
+         in->commits++;
+      } else {
+         TK_WARN ("intake", "cannot commit %s[%d]@%lld: %s", p->topic, p->partition,
+                  (long long) p->commit_to, err.message);
+      }
+      p->commit_to = -1;
+   }
+}
+
+static void
+commit_timer_cb (uv_timer_t *t)
+{
+   ingest_intake_t *in = t->data;
+   commit_pending (in);
+   maybe_finish_shutdown (in);
+}
+
+/* Pops the done entries at the head of p; the offset past them is
+ * committed shortly, together with whatever else finishes meanwhile. */
 static void
 advance (ingest_intake_t *in, partition_t *p)
 {
@@ -178,13 +218,9 @@ advance (ingest_intake_t *in, partition_t *p)
    if (last < 0 || !in->consumer) {
       return;
    }
-   tk_error_t err;
-   if (tk_kafka_consumer_commit (in->consumer, p->topic, p->partition, last + 1, commit_done, in,
-                                 &err)) {
-      in->commits++;
-   } else {
-      TK_WARN ("intake", "cannot commit %s[%d]@%lld: %s", p->topic, p->partition,
-               (long long) (last + 1), err.message);
+   p->commit_to = last + 1;
+   if (!uv_is_active ((uv_handle_t *) &in->commit_timer)) {
+      uv_timer_start (&in->commit_timer, commit_timer_cb, COMMIT_EVERY_MS, 0);
    }
 }
 
@@ -600,7 +636,10 @@ ingest_intake_new (tk_app_t *app, ingest_batcher_t *batcher, ingest_metrics_t *m
       return NULL;
    }
    in->dlq_timer.data = in;
+   uv_timer_init (app->loop, &in->commit_timer);
+   in->commit_timer.data = in;
    if (!(in->consumer = tk_kafka_consumer_new (app->loop, &opts, err))) {
+      uv_close ((uv_handle_t *) &in->commit_timer, NULL);
       uv_close ((uv_handle_t *) &in->dlq_timer, intake_free_cb);
       return NULL;
    }
