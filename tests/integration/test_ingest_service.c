@@ -607,6 +607,69 @@ test_sigkill_mid_backlog_then_restart_stores_all_exactly_once (void **state)
    fprintf (stderr, "  (killed with %lld of %d stored)\n", (long long) at_kill, N);
 }
 
+static void
+start_unready (tk_test_service_t *svc, const char *extra1, const char *extra2)
+{
+   /* The extras replace the fixture's values for the same variables. */
+   const char *env[20];
+   size_t n = 0;
+   for (size_t i = 0; fx.env[i]; i++) {
+      size_t klen = strcspn (fx.env[i], "=") + 1;
+      if (strncmp (fx.env[i], extra1, klen) != 0 && strncmp (fx.env[i], extra2, klen) != 0) {
+         env[n++] = fx.env[i];
+      }
+   }
+   env[n++] = extra1;
+   env[n++] = extra2;
+   env[n] = NULL;
+   assert_true (tk_test_service_start (svc, "ingest", env, 20000));
+}
+
+static void
+test_mongo_unreachable_gives_503 (void **state)
+{
+   (void) state;
+   tk_test_service_t svc;
+   /* Nothing listens on port 1. Later settings win over the fixture's. */
+   start_unready (&svc, "TRIAGE_MONGO_URI=mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300",
+                  "TRIAGE_INGEST_RETRY_AFTER=3s");
+   const char *one = "{\"id\":\"DOWN-1\",\"subject\":\"s\",\"body\":\"b\"}";
+   long status;
+   cJSON *rep = post (&svc, NULL, "application/json", one, strlen (one), &status);
+   assert_int_equal (status, 503);
+   assert_string_equal (str_of (cJSON_GetObjectItem (rep, "error"), "code"), "store_unavailable");
+   cJSON_Delete (rep);
+   /* A dry run needs no database. */
+   rep = post (&svc, "?dry_run=true", "application/json", one, strlen (one), &status);
+   assert_int_equal (status, 200);
+   cJSON_Delete (rep);
+   assert_int_equal (tk_test_service_stop (&svc, SIGTERM, 20000), 0);
+}
+
+static void
+test_kafka_unreachable_uploads_still_store (void **state)
+{
+   (void) state;
+   tk_test_service_t svc;
+   start_unready (&svc, "TRIAGE_KAFKA_BROKERS=127.0.0.1:1", "TRIAGE_INGEST_CONSUME=false");
+   const char *one = "{\"id\":\"NOKAFKA-1\",\"subject\":\"s\",\"body\":\"b\"}";
+   long status = 503;
+   cJSON *rep = NULL;
+   /* The indexes are created in the background just after start. */
+   for (int i = 0; i < 100 && status == 503; i++) {
+      cJSON_Delete (rep);
+      rep = post (&svc, NULL, "application/json", one, strlen (one), &status);
+      if (status == 503) {
+         usleep (100 * 1000);
+      }
+   }
+   assert_int_equal (status, 201);
+   cJSON_Delete (rep);
+   assert_true (ticket_stored ("NOKAFKA-1", NULL));
+   int rc = tk_test_service_stop (&svc, SIGTERM, 30000);
+   assert_true (rc == 0 || rc == 1); /* 1: the producer could not flush in time */
+}
+
 int
 main (void)
 {
@@ -618,6 +681,9 @@ main (void)
       cmocka_unit_test_setup_teardown (test_malformed_kafka_messages_land_in_the_dlq, before_each, after_each),
       cmocka_unit_test_setup_teardown (test_sigkill_mid_backlog_then_restart_stores_all_exactly_once,
                               before_each, after_each),
+      cmocka_unit_test_setup_teardown (test_mongo_unreachable_gives_503, before_each, after_each),
+      cmocka_unit_test_setup_teardown (test_kafka_unreachable_uploads_still_store, before_each,
+                                       after_each),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
 }
