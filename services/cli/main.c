@@ -19,6 +19,8 @@ typedef struct {
 static const command_t commands[] = {
    {"train", cli_cmd_train, "train the local model from a labelled corpus"},
    {"eval", cli_cmd_eval, "score a trained model against a labelled file"},
+
+   {"stats", cli_cmd_stats, "print processing statistics; --wait until all are classified"},
 };
 
 static void
