@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all bootstrap build build-asan test test-unit test-asan stack-up stack-down \
-        stack-status demo demo-stop bench clean distclean
+        stack-status demo demo-stop bench docs clean distclean
 
 all: build
 
@@ -54,6 +54,12 @@ demo-stop:
 ## bench: the benchmarks of bench/ against the local stack
 bench: bootstrap build stack-up
 	@bench/run
+
+## docs: regenerate the configuration reference from the configuration table
+docs: build
+	@$(BUILD)/bin/triagectl config --markdown > docs/configuration.md
+	@$(BUILD)/bin/triagectl config --env > deploy/env.reference
+	@echo "docs: wrote docs/configuration.md and deploy/env.reference"
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

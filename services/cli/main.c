@@ -21,6 +21,7 @@ static const command_t commands[] = {
    {"eval", cli_cmd_eval, "score a trained model against a labelled file"},
 
    {"stats", cli_cmd_stats, "print processing statistics; --wait until all are classified"},
+   {"config", cli_cmd_config, "print the reference of every TRIAGE_* setting"},
 };
 
 static void
