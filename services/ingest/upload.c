@@ -404,7 +404,7 @@ query_true (const char *v)
 }
 
 static void
-handle_upload (tk_http_request_t *req, void *user_data)
+handle_upload_authorized (tk_http_request_t *req, void *user_data)
 {
    ingest_upload_t *u = user_data;
    tk_upload_format_t fmt;
@@ -443,6 +443,13 @@ handle_upload (tk_http_request_t *req, void *user_data)
       tk_http_respond_error (req, 503, "busy", "cannot queue the upload", NULL);
       upload_free (up);
    }
+}
+
+static void
+handle_upload (tk_http_request_t *req, void *user_data)
+{
+   ingest_upload_t *u = user_data;
+   ingest_auth_check (u->auth, req, TK_ROLE_OPERATOR, handle_upload_authorized, u);
 }
 
 bool
