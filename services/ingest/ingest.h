@@ -39,6 +39,7 @@ typedef struct {
    tk_series_t *pending;
    tk_series_t *store_up;
    tk_series_t *consumer_paused;
+   tk_metric_t *lag;       /* {topic, partition}: high watermark - committed offset */
 } ingest_metrics_t;
 
 /* Registers the families in reg (borrowed, must outlive m). */
