@@ -23,7 +23,8 @@ typedef struct {
 static const command_t commands[] = {
    {"train", cli_cmd_train, "train the local model from a labelled corpus"},
    {"eval", cli_cmd_eval, "score a trained model against a labelled file"},
-
+   {"upload", cli_cmd_upload, "send a JSON, NDJSON or CSV file of tickets to ingest"},
+   {"publish", cli_cmd_publish, "publish a file of raw tickets to the inbound topic"},
    {"stats", cli_cmd_stats, "print processing statistics; --wait until all are classified"},
    {"config", cli_cmd_config, "print the reference of every TRIAGE_* setting"},
    {"check", cli_cmd_check, "verify the collection's consistency (exit 1 on a problem)"},
