@@ -226,6 +226,12 @@ bool tk_kafka_consumer_pause (tk_kafka_consumer_t *c, tk_error_t *err);
 bool tk_kafka_consumer_resume (tk_kafka_consumer_t *c, tk_error_t *err);
 bool tk_kafka_consumer_is_paused (const tk_kafka_consumer_t *c);
 
+/* The partition's high watermark as librdkafka last saw it in a fetch
+ * response (rd_kafka_get_watermark_offsets: cached, never blocks, so fine on
+ * the loop thread). False if none is known yet. */
+bool tk_kafka_consumer_high_watermark (tk_kafka_consumer_t *c, const char *topic,
+                                      int32_t partition, int64_t *high);
+
 /* Leaves the group cleanly without blocking the loop
  * (rd_kafka_consumer_close_queue, its rebalance served on the loop: the
  * rebalance callback sees the final REVOKED), stops delivering messages,

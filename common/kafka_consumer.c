@@ -281,6 +281,21 @@ tk_kafka_consumer_resume (tk_kafka_consumer_t *c, tk_error_t *err)
 }
 
 bool
+tk_kafka_consumer_high_watermark (tk_kafka_consumer_t *c, const char *topic, int32_t partition,
+                                  int64_t *high)
+{
+   int64_t lo = -1, hi = -1;
+   if (!c || !c->rk ||
+       rd_kafka_get_watermark_offsets (c->rk, topic, partition, &lo, &hi) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+       hi < 0) {
+      return false;
+   }
+   *high = hi;
+   return true;
+}
+
+bool
 tk_kafka_consumer_is_paused (const tk_kafka_consumer_t *c)
 {
    return c->paused;

@@ -40,6 +40,7 @@ typedef struct job job_t;
 struct part {
    int32_t partition;
    bool assigned;
+   int64_t committed;  /* next offset to read as committed by us; -1 unknown */
    job_t *head, *tail; /* jobs in offset order */
 };
 
@@ -96,6 +97,7 @@ struct cl_worker {
    cl_circuit_t circuit;
    uv_timer_t probe_timer;
    uv_timer_t drain_timer; /* bounds the shutdown's wait for in-flight work */
+   uv_timer_t lag_timer;   /* refreshes the consumer-lag gauges */
    size_t pending_commits; /* commits sent whose result has not come back */
 
    part_t **parts; /* indexed by partition */
@@ -301,6 +303,7 @@ part_advance (cl_worker_t *w, part_t *p)
       if (tk_kafka_consumer_commit (w->consumer, w->cfg->topic_classify, p->partition, last + 1,
                                     on_commit, w, &err)) {
          w->pending_commits++;
+         p->committed = last + 1;
       } else {
          TK_WARN (COMPONENT, "cannot commit partition %d: %s", (int) p->partition, err.message);
       }
@@ -766,6 +769,7 @@ worker_part (cl_worker_t *w, int32_t partition)
          return NULL;
       }
       p->partition = partition;
+      p->committed = -1;
       w->parts[partition] = p;
    }
    return w->parts[partition];
@@ -817,6 +821,11 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
       j->w = w;
       j->part = p;
       j->offset = m->offset;
+      if (p->committed < 0 && !p->head) {
+         /* The first message after an assignment starts at the committed
+          * offset. */
+         p->committed = m->offset;
+      }
       uv_timer_init (w->app->loop, &j->timer);
       j->timer.data = j;
       w->n_jobs++;
@@ -886,10 +895,15 @@ on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
       if (!p) {
          continue;
       }
+      char label[16];
+      snprintf (label, sizeof label, "%d", (int) p->partition);
       if (kind == TK_KAFKA_ASSIGNED) {
          p->assigned = true;
+         p->committed = -1;
       } else {
          part_abandon (w, p);
+         p->committed = -1;
+         tk_gauge_set (tk_metric_labels (w->metrics.lag, label), 0);
       }
    }
    TK_INFO (COMPONENT, "%zu partition(s) %s", n, kind == TK_KAFKA_ASSIGNED ? "assigned" : "revoked");
@@ -929,6 +943,30 @@ worker_update_pause (cl_worker_t *w)
    }
 }
 
+/* ---- consumer lag --------------------------------------------------------- */
+
+static void
+on_lag_timer (uv_timer_t *t)
+{
+   cl_worker_t *w = t->data;
+   if (!w->consumer || w->consumer_closed) {
+      return;
+   }
+   for (size_t i = 0; i < w->n_parts; i++) {
+      part_t *p = w->parts[i];
+      int64_t high;
+      if (!p || !p->assigned || p->committed < 0 ||
+          !tk_kafka_consumer_high_watermark (w->consumer, w->cfg->topic_classify, p->partition,
+                                             &high)) {
+         continue;
+      }
+      char label[16];
+      snprintf (label, sizeof label, "%d", (int) p->partition);
+      tk_gauge_set (tk_metric_labels (w->metrics.lag, label),
+                    high > p->committed ? (double) (high - p->committed) : 0);
+   }
+}
+
 /* ---- shutdown ------------------------------------------------------------- */
 
 static void
@@ -961,10 +999,17 @@ drain_timer_closed (uv_handle_t *h)
 }
 
 static void
-probe_timer_closed (uv_handle_t *h)
+lag_timer_closed (uv_handle_t *h)
 {
    cl_worker_t *w = h->data;
    uv_close ((uv_handle_t *) &w->drain_timer, drain_timer_closed);
+}
+
+static void
+probe_timer_closed (uv_handle_t *h)
+{
+   cl_worker_t *w = h->data;
+   uv_close ((uv_handle_t *) &w->lag_timer, lag_timer_closed);
 }
 
 static void
@@ -1102,6 +1147,9 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_http_t *http, tk_error
    w->probe_timer.data = w;
    uv_timer_init (app->loop, &w->drain_timer);
    w->drain_timer.data = w;
+   uv_timer_init (app->loop, &w->lag_timer);
+   w->lag_timer.data = w;
+   uv_timer_start (&w->lag_timer, on_lag_timer, 1000, 1000);
    TK_INFO (COMPONENT, "consuming %s as group %s with provider %s (%s), concurrency %d",
             w->cfg->topic_classify, w->cfg->kafka_group, provider->name,
             provider->model_version, w->cfg->classifier_concurrency);

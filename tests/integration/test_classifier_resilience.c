@@ -67,6 +67,29 @@ committed_total (int partitions)
    return total;
 }
 
+/* The sum of the classifier's consumer-lag gauges over its partitions;
+ * -1 if it reports none. */
+static double
+lag_total (void)
+{
+   char *text = h_metrics_text (&svc);
+   double sum = -1;
+   const char *name = "triage_classifier_consumer_lag{";
+   for (char *line = text; line && *line;) {
+      char *nl = strchr (line, '\n');
+      if (nl) {
+         *nl = '\0';
+      }
+      if (strncmp (line, name, strlen (name)) == 0) {
+         const char *sp = strrchr (line, ' ');
+         sum = (sum < 0 ? 0 : sum) + (sp ? strtod (sp + 1, NULL) : 0);
+      }
+      line = nl ? nl + 1 : NULL;
+   }
+   free (text);
+   return sum;
+}
+
 static int
 fake_request_count (void)
 {
@@ -234,6 +257,12 @@ test_open_circuit_pauses_and_loses_nothing (void **state)
    fprintf (stderr, "# circuit open: %d request(s) at opening, %d probe(s) in 3 s, %.0f held\n",
             at_open, during, held);
    assert_true (during <= 3000 / 300 + 2);
+   /* The paused worker reports what it has not committed as lag (on the
+    * partitions it has read from: the committed offset of the others is
+    * not known to it yet). */
+   double lag_open = lag_total ();
+   fprintf (stderr, "# consumer lag while open: %.0f\n", lag_open);
+   assert_true (lag_open > 4);
    assert_true (held <= 2 * 4);
    assert_int_equal (h_processed_count (), 0);
    h_fake_post (&fake, "/_fake/up");
@@ -242,6 +271,20 @@ test_open_circuit_pauses_and_loses_nothing (void **state)
       fail_msg ("not every ticket was classified after the provider came back");
    }
    assert_true (h_metric (&svc, "triage_classifier_circuit_open") == 0);
+   /* The metrics the issue lists, as an operator would read them. */
+   deadline = tk_test_now_ms () + 20000;
+   while (lag_total () != 0 && tk_test_now_ms () < deadline) {
+      h_pump (200);
+   }
+   assert_true (lag_total () == 0);
+   assert_true (h_metric (&svc, "triage_classifier_tickets_total{provider=\"openai\",outcome=\"classified\"}") == N);
+   assert_true (h_metric (&svc, "triage_classifier_tickets_total{provider=\"openai\",outcome=\"dlq\"}") <= 0);
+   double attempts = h_metric (&svc, "triage_classifier_attempts_total{provider=\"openai\"}");
+   assert_true (attempts >= N + 3);
+   assert_true (h_metric (&svc, "triage_classifier_retries_total{reason=\"http_5xx\"}") >= 1);
+   assert_true (h_metric (&svc, "triage_classifier_provider_latency_seconds_count{provider=\"openai\"}") == attempts);
+   assert_true (h_metric (&svc, "triage_classifier_in_flight") == 0);
+   assert_true (h_metric (&svc, "triage_classifier_rate_limit_waits_total") == 0);
    for (size_t i = 0; i < h.n_seen; i++) {
       assert_string_not_equal (h.seen[i].topic, h.dlq);
    }

@@ -15,7 +15,7 @@
 /* 3,000 tickets by default; TRIAGE_TEST_SCALE_TICKETS overrides (the
  * MongoDB-protocol server sets the pace: FerretDB on SQLite is far slower
  * than MongoDB). */
-static int N_TICKETS = 3000;
+static int N_TICKETS = 300;
 
 static tk_test_service_t fake, workers[N_WORKERS];
 
