@@ -227,5 +227,10 @@ bool api_routes_stats (api_t *api, tk_error_t *err);
 bool api_routes_process (api_t *api, tk_error_t *err);
 bool api_routes_keys (api_t *api, tk_error_t *err);
 bool api_routes_audit (api_t *api, tk_error_t *err);
+bool api_routes_analytics (api_t *api, tk_error_t *err);
+bool api_routes_export (api_t *api, tk_error_t *err);
+/* Also adds a shutdown step that closes the forwarding client. */
+bool api_routes_upload (api_t *api, tk_error_t *err);
+bool api_routes_openapi (api_t *api, tk_error_t *err);
 
 #endif
