@@ -53,6 +53,8 @@ typedef struct {
    api_rate_bucket_t *buckets;
    tk_metric_t *cache_hits;   /* triage_api_cache_total{result} */
    tk_metric_t *published;    /* triage_api_classify_requests_total{result} */
+   struct api_upload *upload; /* the upload forwarder (routes_upload.c) */
+   struct api_openapi *openapi; /* the OpenAPI document (routes_openapi.c) */
 } api_t;
 
 typedef struct api_call api_call_t;
