@@ -56,6 +56,7 @@ typedef struct {
    CURL *easy;
    struct curl_slist *headers;
    tk_buf_t response;
+   char retry_after[32]; /* ingest's Retry-After (503 while MongoDB is down) */
    bool too_big;
    char errbuf[CURL_ERROR_SIZE];
    bool dry_run;
@@ -176,6 +177,30 @@ on_body (char *data, size_t size, size_t nmemb, void *ud)
    return tk_buf_append (&f->response, data, n) ? n : 0;
 }
 
+static size_t
+on_header (char *data, size_t size, size_t nmemb, void *ud)
+{
+   forward_t *f = ud;
+   size_t n = size * nmemb;
+   static const char name[] = "retry-after:";
+   if (n > sizeof name - 1 && !strncasecmp (data, name, sizeof name - 1)) {
+      const char *v = data + sizeof name - 1;
+      size_t vl = n - (sizeof name - 1);
+      while (vl && (*v == ' ' || *v == '\t')) {
+         v++;
+         vl--;
+      }
+      while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) {
+         vl--;
+      }
+      if (vl < sizeof f->retry_after) {
+         memcpy (f->retry_after, v, vl);
+         f->retry_after[vl] = '\0';
+      }
+   }
+   return n;
+}
+
 /* ---- one upload ------------------------------------------------------------ */
 
 static void
@@ -209,6 +234,9 @@ static void
 send_answer (forward_t *f)
 {
    api_call_t *call = f->call;
+   if (f->retry_after[0]) {
+      tk_http_add_header (call->req, "Retry-After", f->retry_after);
+   }
    if (call->status < 400 || call->raw_body) {
       tk_http_respond (call->req, call->status, "application/json", call->raw_body,
                        call->raw_len);
@@ -253,9 +281,6 @@ forward_finished (forward_t *f, CURLcode code)
       if (!call->raw_body) {
          call->raw_len = 0;
       }
-   }
-   if (call->status >= 500 && !call->raw_body) {
-      TK_WARN ("upload", "forwarding an upload failed: %s", call->err_msg);
    }
    cJSON_AddNumberToObject (call->audit_detail, "ingest_status", (double) status);
    if (tk_store_async (f->up->api->app->loop, f->up->api->app->store, audit_work, audit_done, f) !=
@@ -309,6 +334,8 @@ forward_start (forward_t *f, tk_error_t *err)
    curl_easy_setopt (e, CURLOPT_HTTPHEADER, f->headers);
    curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, on_body);
    curl_easy_setopt (e, CURLOPT_WRITEDATA, f);
+   curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, on_header);
+   curl_easy_setopt (e, CURLOPT_HEADERDATA, f);
    curl_easy_setopt (e, CURLOPT_ERRORBUFFER, f->errbuf);
    curl_easy_setopt (e, CURLOPT_PRIVATE, f);
    curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);

@@ -299,6 +299,17 @@ test_forwards_each_format_and_relays_the_answer (void **state)
       assert_true (tk_store_get_ticket (store, "U-1", &t, &err));
       assert_string_equal (t->body, "He said \"no\"\nthen left");
       tk_ticket_destroy (t);
+      /* A dry run reports without storing. */
+      const char nd[] = "{\"id\":\"DRY-1\",\"subject\":\"a\",\"body\":\"b\"}\n";
+      r = upload ("?dry_run=true", operator_key, nd, strlen (nd), "application/x-ndjson");
+      assert_int_equal (r.status, 200);
+      cJSON *report = cJSON_Parse (r.body);
+      assert_non_null (report);
+      cJSON_Delete (report);
+      tk_test_http_free (&r);
+      t = NULL;
+      assert_false (tk_store_get_ticket (store, "DRY-1", &t, &err));
+      assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
       return;
    }
    size_t before = peer_count ();
