@@ -9,11 +9,19 @@
  * a slow client slows the reads down instead of filling memory: at most
  * three batches exist at once (being fetched, waiting, being sent).
  *
- * Each batch is its own find, continuing after the last ticket of the
- * previous one on the keyset (sort field, id) of query_filter.h, rather
- * than one server cursor kept open for the whole export: a slow client then
- * holds no pooled client and no server cursor that could time out, and the
- * export still lists every ticket once even while tickets are inserted.
+ * The export is one find (sorted on the keyset of query_filter.h, so it
+ * lists every ticket once) whose server cursor is kept open across the
+ * batches, together with the pooled client that owns it: each batch is a
+ * few mongoc_cursor_next calls on a threadpool thread, never two at once,
+ * so the client is only ever used by one thread at a time. Asking for every
+ * batch as its own keyset query would hold nothing between batches, but
+ * FerretDB 1.24 (SQLite) sorts and scans the whole collection for each such
+ * query: 100 batches of a 100,000-ticket export cost 100 full scans there
+ * (about 12 s each, measured) against one. Because each running export
+ * holds a pooled client, at most EXPORT_MAX_RUNNING run at once; more get
+ * 503 with Retry-After. A client that stops reading for longer than the
+ * server keeps an idle cursor (10 minutes on MongoDB) gets the error line
+ * below.
  *
  * The CSV follows RFC 4180: a header row, CRLF line ends, a field quoted
  * when it holds a quote, comma, CR or LF (or starts or ends with a space),
@@ -37,6 +45,9 @@
 
 #define EXPORT_BATCH_DOCS 1000
 #define EXPORT_BATCH_BYTES (1024 * 1024)
+#define EXPORT_MAX_RUNNING 4
+
+static unsigned running; /* exports in progress (loop thread only) */
 
 static const char csv_header[] =
    "id,subject,body,source,processed,created_at,updated_at,topic_tags,sentiment,priority,"
@@ -51,9 +62,8 @@ typedef struct {
 
    /* Worker side (touched by the loop only while no fetch is in flight). */
    tk_buf_t fetched;
-   bool has_after;
-   int64_t after_ms;
-   char after_id[TK_TICKET_ID_MAX + 1];
+   mongoc_client_t *client; /* popped from the pool for the export's cursor */
+   mongoc_cursor_t *cursor;
    bool more;   /* more batches after the ones fetched */
    bool failed; /* the last fetch failed (its text says so) */
    uint64_t rows;
@@ -65,8 +75,10 @@ typedef struct {
    bool writing;
    bool gone;
    bool started; /* the stream has begun */
+   char first_error[600];
 } export_t;
 
+/* Frees x; its cursor and client must be released already (close_work). */
 static void
 export_free (void *p)
 {
@@ -199,37 +211,50 @@ error_line (export_t *x, const char *message)
 
 /* ---- fetching (threadpool) ---------------------------------------------- */
 
-/* Reads the next batch into x->fetched. On a database error the batch ends
- * with what was read and x->failed is set, with the message in err_out. */
-static bool
-fetch_batch (export_t *x, mongoc_client_t *client, const char *db, char *err_out, size_t cap)
+/* Destroys the cursor and gives the client back (threadpool: both may
+ * talk to the server). */
+static void
+release_cursor (export_t *x, tk_store_t *store)
 {
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
-   bson_t filter, sort, opts = BSON_INITIALIZER;
-   tk_query_page_filter (&x->q, x->after_ms, x->has_after ? x->after_id : NULL, &filter);
-   tk_query_sort_doc (&x->q, &sort);
-   BSON_APPEND_DOCUMENT (&opts, "sort", &sort);
-   BSON_APPEND_INT64 (&opts, "limit", EXPORT_BATCH_DOCS);
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, &opts, NULL);
-   const char *sort_field = tk_query_sort_field (&x->q);
-   const bson_t *doc;
+   mongoc_cursor_destroy (x->cursor);
+   x->cursor = NULL;
+   tk_store_client_push (store, x->client);
+   x->client = NULL;
+}
+
+/* Reads the next batch into x->fetched, opening the cursor on the first
+ * call. At the end of the tickets, or on an error (x->failed, message in
+ * err_out), the cursor is released. */
+static bool
+fetch_batch (export_t *x, tk_store_t *store, char *err_out, size_t cap)
+{
    bson_error_t e;
    tk_error_t err;
+   if (!x->cursor) {
+      x->client = tk_store_client_pop (store);
+      mongoc_collection_t *coll =
+         mongoc_client_get_collection (x->client, tk_store_db_name (store), "tickets");
+      bson_t filter, sort, opts = BSON_INITIALIZER;
+      tk_query_page_filter (&x->q, 0, NULL, &filter);
+      tk_query_sort_doc (&x->q, &sort);
+      BSON_APPEND_DOCUMENT (&opts, "sort", &sort);
+      BSON_APPEND_INT32 (&opts, "batchSize", 500);
+      x->cursor = mongoc_collection_find_with_opts (coll, &filter, &opts, NULL);
+      bson_destroy (&opts);
+      bson_destroy (&sort);
+      bson_destroy (&filter);
+      mongoc_collection_destroy (coll);
+   }
+   const bson_t *doc;
    size_t n = 0;
-   bool ok = true, full = false;
-   while (ok && mongoc_cursor_next (cursor, &doc)) {
-      bson_iter_t it;
+   bool ok = true, ended = true;
+   while (ok && n < EXPORT_BATCH_DOCS && x->fetched.len < EXPORT_BATCH_BYTES) {
+      if (!mongoc_cursor_next (x->cursor, &doc)) {
+         ended = true;
+         break;
+      }
+      ended = false;
       n++;
-      /* The keyset position moves on even past a document that cannot be
-       * read as a ticket, so a bad document never stalls the export. */
-      if (bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it)) {
-         snprintf (x->after_id, sizeof x->after_id, "%s", bson_iter_utf8 (&it, NULL));
-      }
-      if (bson_iter_init (&it, doc) && bson_iter_find_descendant (&it, sort_field, &it) &&
-          BSON_ITER_HOLDS_DATE_TIME (&it)) {
-         x->after_ms = bson_iter_date_time (&it);
-      }
-      x->has_after = true;
       if (x->csv) {
          tk_ticket_t *t = NULL;
          if (tk_ticket_from_bson (doc, &t, &err)) {
@@ -242,24 +267,18 @@ fetch_batch (export_t *x, mongoc_client_t *client, const char *db, char *err_out
          ok = ndjson_row (&x->fetched, doc, &err);
          x->rows += x->fetched.len > before;
       }
-      if (x->fetched.len >= EXPORT_BATCH_BYTES) {
-         full = true;
-         break;
-      }
    }
    if (!ok) {
       snprintf (err_out, cap, "out of memory");
       x->failed = true;
-   } else if (mongoc_cursor_error (cursor, &e)) {
+   } else if (mongoc_cursor_error (x->cursor, &e)) {
       snprintf (err_out, cap, "database: %s", e.message);
       x->failed = true;
    }
-   x->more = !x->failed && (full || n == EXPORT_BATCH_DOCS);
-   mongoc_cursor_destroy (cursor);
-   bson_destroy (&opts);
-   bson_destroy (&sort);
-   bson_destroy (&filter);
-   mongoc_collection_destroy (coll);
+   x->more = !x->failed && !ended && mongoc_cursor_more (x->cursor);
+   if (!x->more) {
+      release_cursor (x, store);
+   }
    return !x->failed;
 }
 
@@ -270,20 +289,72 @@ fetch_work (tk_store_t *store, void *ctx)
 {
    export_t *x = ctx;
    char msg[600];
-   mongoc_client_t *client = tk_store_client_pop (store);
-   if (!fetch_batch (x, client, tk_store_db_name (store), msg, sizeof msg)) {
-      TK_WARN ("export", "export stopped after %llu rows: %s", (unsigned long long) x->rows,
-               msg);
-      error_line (x, msg);
+   if (!fetch_batch (x, store, msg, sizeof msg)) {
+      snprintf (x->first_error, sizeof x->first_error, "%s", msg);
+      if (x->started) {
+         TK_WARN ("export", "export stopped after %llu rows: %s", (unsigned long long) x->rows,
+                  msg);
+         error_line (x, msg);
+      }
    }
-   tk_store_client_push (store, client);
 }
+
+/* The client hung up while the cursor was open: release it off the loop. */
+static void
+close_work (tk_store_t *store, void *ctx)
+{
+   export_t *x = ctx;
+   if (x->cursor) {
+      release_cursor (x, store);
+   }
+}
+
+static void
+close_done (int status, void *ctx)
+{
+   (void) status;
+   export_t *x = ctx;
+   tk_http_stream_end (x->req);
+   export_free (x);
+   running--;
+}
+
+/* Ends the export: the stream (if begun) and the export's memory. */
+static void
+finish (export_t *x)
+{
+   if (x->cursor &&
+       tk_store_async (x->api->app->loop, x->api->app->store, close_work, close_done, x) == 0) {
+      return;
+   }
+   /* (If even that cannot be queued, the cursor and client leak rather
+    * than block the loop.) */
+   tk_http_stream_end (x->req);
+   export_free (x);
+   running--;
+}
+
+static void begin_stream (export_t *x);
 
 static void
 fetch_done (int status, void *ctx)
 {
    export_t *x = ctx;
    x->fetching = false;
+   if (!x->started) {
+      /* The first batch: nothing sent yet, so a failure is a proper error
+       * status. (A cancelled first fetch never opened the cursor.) */
+      if (status != 0 || x->failed) {
+         tk_http_add_header (x->req, "Retry-After", "5");
+         api_respond_error (x->req, 503, "unavailable", NULL,
+                            status != 0 ? "the request was cancelled" : x->first_error);
+         export_free (x);
+         running--;
+         return;
+      }
+      begin_stream (x);
+      return;
+   }
    if (status != 0) {
       x->more = false;
       error_line (x, "cancelled");
@@ -316,8 +387,7 @@ pump (export_t *x)
 {
    if (x->gone) {
       if (!x->fetching && !x->writing) {
-         tk_http_stream_end (x->req);
-         export_free (x);
+         finish (x);
       }
       return;
    }
@@ -348,8 +418,7 @@ pump (export_t *x)
       }
    }
    if (!x->writing && !x->fetching && !x->have_ready && !x->more) {
-      tk_http_stream_end (x->req);
-      export_free (x);
+      finish (x);
    }
 }
 
@@ -358,28 +427,18 @@ pump (export_t *x)
 static void
 export_first_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
+   (void) client;
+   (void) db;
    export_t *x = call->data;
-   char msg[600];
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "format", x->csv ? "csv" : "ndjson");
-   if (x->csv && !tk_buf_append_str (&x->fetched, csv_header)) {
-      api_call_fail (call, 500, "internal", NULL, "out of memory");
-      return;
-   }
-   if (!fetch_batch (x, client, db, msg, sizeof msg)) {
-      /* Nothing sent yet: the client gets a proper error status. */
-      api_call_fail (call, 503, "unavailable", NULL, "%s", msg);
-      return;
-   }
-   call->status = 200;
+   call->status = 200; /* the key may export: the batches follow on the loop */
 }
 
+/* Starts the stream with the first batch, already in x->fetched. */
 static void
-export_start (api_call_t *call)
+begin_stream (export_t *x)
 {
-   export_t *x = call->data;
-   call->data = NULL; /* the stream owns it now */
-   api_call_free (call);
    x->started = true;
    tk_http_add_header (x->req, "Content-Disposition",
                        x->csv ? "attachment; filename=\"tickets.csv\""
@@ -394,6 +453,35 @@ export_start (api_call_t *call)
       x->gone = true;
    }
    pump (x);
+}
+
+static void
+export_start (api_call_t *call)
+{
+   export_t *x = call->data;
+   call->data = NULL; /* the export owns itself now */
+   api_call_free (call);
+   if (running >= EXPORT_MAX_RUNNING) {
+      tk_http_add_header (x->req, "Retry-After", "5");
+      api_respond_error (x->req, 503, "unavailable", NULL,
+                         "too many exports are running; retry shortly");
+      export_free (x);
+      return;
+   }
+   running++;
+   if (x->csv && !tk_buf_append_str (&x->fetched, csv_header)) {
+      api_respond_error (x->req, 500, "internal", NULL, "out of memory");
+      export_free (x);
+      running--;
+      return;
+   }
+   x->fetching = true;
+   int rc = tk_store_async (x->api->app->loop, x->api->app->store, fetch_work, fetch_done, x);
+   if (rc != 0) {
+      api_respond_error (x->req, 503, "unavailable", NULL, uv_strerror (rc));
+      export_free (x);
+      running--;
+   }
 }
 
 static void
