@@ -154,6 +154,9 @@ typedef struct {
    int api_rate_limit;         /* requests per second per key; 0 = unlimited */
    int api_rate_burst;         /* bucket size of the rate limit */
    char *web_root;             /* the dashboard's files; "" = <exe>/../share/triage/web */
+   char *ingest_url;           /* where uploads are forwarded */
+   int64_t api_upload_timeout_ms;
+   char *api_openapi;          /* path of openapi.json; "" = found beside the binary */
 
    /* ---- end of api's settings ---- */
 

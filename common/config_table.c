@@ -124,6 +124,9 @@ static const tk_config_var_t vars[] = {
    INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, AP, "Requests per second allowed per API key (0: unlimited)."),
    INT ("TRIAGE_API_RATE_BURST", "api-rate-burst", api_rate_burst, "200", 1, 1000000, AP, "Requests an API key may send at once above its rate."),
    STR ("TRIAGE_WEB_ROOT", "web-root", web_root, "", 0, AP, "Directory of the built dashboard served at / and /static/; empty for <exe dir>/../share/triage/web."),
+   STR ("TRIAGE_INGEST_URL", "ingest-url", ingest_url, "http://127.0.0.1:8081", 1, AP, "Base URL of triage-ingest, where POST /api/tickets/upload forwards uploads."),
+   DURATION ("TRIAGE_API_UPLOAD_TIMEOUT", "api-upload-timeout", api_upload_timeout_ms, "5m", 1, HOUR, AP, "Longest time a forwarded upload may take at ingest."),
+   STR ("TRIAGE_API_OPENAPI", "api-openapi", api_openapi, "", 0, AP, "OpenAPI document served at /api/openapi.json; empty for <exe dir>/../share/triage/openapi.json, else the source tree's services/api/openapi.json."),
 
    /* ---- end of api's rows ---- */
 };

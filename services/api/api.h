@@ -53,6 +53,8 @@ typedef struct {
    api_rate_bucket_t *buckets;
    tk_metric_t *cache_hits;   /* triage_api_cache_total{result} */
    tk_metric_t *published;    /* triage_api_classify_requests_total{result} */
+   struct api_upload *upload; /* the upload forwarder (routes_upload.c) */
+   struct api_openapi *openapi; /* the OpenAPI document (routes_openapi.c) */
 } api_t;
 
 typedef struct api_call api_call_t;
@@ -229,5 +231,10 @@ bool api_routes_keys (api_t *api, tk_error_t *err);
 bool api_routes_audit (api_t *api, tk_error_t *err);
 bool api_routes_static (api_t *api, tk_error_t *err); /* the dashboard (routes_static.c) */
 bool api_routes_session (api_t *api, tk_error_t *err); /* GET /api/session */
+bool api_routes_analytics (api_t *api, tk_error_t *err);
+bool api_routes_export (api_t *api, tk_error_t *err);
+/* Also adds a shutdown step that closes the forwarding client. */
+bool api_routes_upload (api_t *api, tk_error_t *err);
+bool api_routes_openapi (api_t *api, tk_error_t *err);
 
 #endif

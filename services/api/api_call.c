@@ -153,6 +153,50 @@ call_done (int status, void *ctx)
    api_call_respond (call);
 }
 
+static void
+queue_call (api_call_t *call)
+{
+   api_t *api = call->api;
+   int rc = tk_store_async (api->app->loop, api->app->store, call_work, call_done, call);
+   if (rc != 0) {
+      api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
+                     uv_strerror (rc));
+      api_call_respond (call);
+   }
+}
+
+/* A route with a cache (fast) and a key that must be looked up: the lookup
+ * runs first on its own, so that a cached answer can be served to keys
+ * from api_keys too, not only to the bootstrap key. */
+static void
+lookup_work (tk_store_t *store, void *ctx)
+{
+   api_call_t *call = ctx;
+   mongoc_client_t *client = tk_store_client_pop (store);
+   if (api_auth_lookup (call, client, tk_store_db_name (store))) {
+      call->need_lookup = false;
+   }
+   tk_store_client_push (store, client);
+}
+
+static void
+lookup_done (int status, void *ctx)
+{
+   api_call_t *call = ctx;
+   if (status != 0) {
+      api_call_fail (call, 503, "unavailable", NULL, "the request was cancelled");
+   }
+   if (call->status >= 400) {
+      api_call_respond (call);
+      return;
+   }
+   if (!call->need_lookup && call->role >= call->need && call->fast (call)) {
+      api_call_free (call);
+      return;
+   }
+   queue_call (call);
+}
+
 void
 api_call_run (api_call_t *call)
 {
@@ -175,16 +219,20 @@ api_call_run (api_call_t *call)
       api_call_respond (call);
       return;
    }
+   if (call->fast && call->need_lookup) {
+      int rc = tk_store_async (api->app->loop, api->app->store, lookup_work, lookup_done, call);
+      if (rc != 0) {
+         api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
+                        uv_strerror (rc));
+         api_call_respond (call);
+      }
+      return;
+   }
    if (!call->need_lookup && call->role >= call->need && call->fast && call->fast (call)) {
       api_call_free (call);
       return;
    }
-   int rc = tk_store_async (api->app->loop, api->app->store, call_work, call_done, call);
-   if (rc != 0) {
-      api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
-                     uv_strerror (rc));
-      api_call_respond (call);
-   }
+   queue_call (call);
 }
 
 /* ---- request helpers ---------------------------------------------------- */

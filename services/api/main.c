@@ -53,6 +53,8 @@ main (int argc, char **argv)
        !api_routes_stats (&api, &err) || !api_routes_process (&api, &err) ||
        !api_routes_keys (&api, &err) || !api_routes_audit (&api, &err) ||
        !api_routes_static (&api, &err) || !api_routes_session (&api, &err) ||
+       !api_routes_analytics (&api, &err) || !api_routes_export (&api, &err) ||
+       !api_routes_upload (&api, &err) || !api_routes_openapi (&api, &err) ||
        !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;

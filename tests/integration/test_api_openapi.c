@@ -1,0 +1,367 @@
+/* The API's interface contract on the real stack: the OpenAPI document is
+ * served without a key, is the file kept in the repository, and lists
+ * exactly the routes the router has registered (both ways); per-key rate
+ * limiting answers 429 with Retry-After; /metrics counts requests by route
+ * and status with latency histograms. */
+#include "test_support.h"
+
+#include "service_proc.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ADMIN_KEY "test-admin-key-openapi-0123456"
+
+static char db_name[64];
+static char env_db[128], env_mongo[256], env_brokers[256];
+static tk_test_service_t svc;
+
+static tk_test_http_response_t
+get (const tk_test_service_t *s, const char *method, const char *path, const char *key)
+{
+   char url[2048], auth[256];
+   const char *headers[2] = {NULL, NULL};
+   snprintf (url, sizeof url, "%s%s", s->base_url, path);
+   if (key) {
+      snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
+      headers[0] = auth;
+   }
+   tk_test_http_response_t r;
+   assert_true (tk_test_http (method, url, NULL, 0, headers, &r));
+   return r;
+}
+
+static int
+setup (void **state)
+{
+   (void) state;
+   tk_test_unique_name ("triage_test_openapi", db_name, sizeof db_name);
+   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
+   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
+   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
+   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY, NULL};
+   return tk_test_service_start (&svc, "api", env, 20000) ? 0 : -1;
+}
+
+static int
+teardown (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   int rc = tk_test_service_stop (&svc, SIGTERM, 15000);
+   if (rc != 0) {
+      tk_test_service_dump_log (&svc);
+   }
+   tk_store_t *store = tk_store_new (tk_test_mongo_uri (), db_name, 1, &err);
+   if (store) {
+      tk_store_drop_database (store, &err);
+   }
+   tk_store_destroy (store);
+   return rc == 0 ? 0 : -1;
+}
+
+/* ---- the document against the router ---------------------------------------- */
+
+#define MAX_OPS 128
+
+typedef struct {
+   char ops[MAX_OPS][160]; /* "GET /api/tickets/{id}" */
+   size_t n;
+} op_set_t;
+
+static bool
+has_op (const op_set_t *s, const char *op)
+{
+   for (size_t i = 0; i < s->n; i++) {
+      if (!strcmp (s->ops[i], op)) {
+         return true;
+      }
+   }
+   return false;
+}
+
+static void
+add_op (op_set_t *s, const char *method, const char *path)
+{
+   assert_true (s->n < MAX_OPS);
+   char op[160];
+   snprintf (op, sizeof op, "%s %s", method, path);
+   /* The router's prefix route "/static/ *" is the document's templated
+    * "/static/{path}". */
+   size_t len = strlen (op);
+   if (len >= 2 && strcmp (op + len - 2, "/*") == 0 && len + 6 < sizeof op) {
+      strcpy (op + len - 1, "{path}");
+   }
+   for (char *p = op; *p != ' '; p++) {
+      *p = (char) (*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+   }
+   assert_false (has_op (s, op));
+   snprintf (s->ops[s->n++], sizeof s->ops[0], "%s", op);
+}
+
+static cJSON *
+fetch_document (void)
+{
+   tk_test_http_response_t r = get (&svc, "GET", "/api/openapi.json", NULL);
+   assert_int_equal (r.status, 200);
+   assert_non_null (strstr (r.content_type, "application/json"));
+   /* What is served is the file kept in the repository. */
+   char path[1024];
+   snprintf (path, sizeof path, "%s/services/api/openapi.json", TRIAGE_SOURCE_DIR);
+   FILE *f = fopen (path, "rb");
+   assert_non_null (f);
+   fseek (f, 0, SEEK_END);
+   long size = ftell (f);
+   fseek (f, 0, SEEK_SET);
+   char *file = malloc ((size_t) size + 1);
+   assert_int_equal (fread (file, 1, (size_t) size, f), (size_t) size);
+   fclose (f);
+   assert_int_equal (r.body_len, (size_t) size);
+   assert_memory_equal (r.body, file, (size_t) size);
+   free (file);
+   cJSON *doc = cJSON_Parse (r.body);
+   tk_test_http_free (&r);
+   assert_non_null (doc);
+   return doc;
+}
+
+static void
+document_ops (const cJSON *doc, op_set_t *out)
+{
+   static const char *const methods[] = {"get", "put", "post", "delete", "patch", "head",
+                                         "options", "trace"};
+   cJSON *paths = cJSON_GetObjectItem (doc, "paths"), *p;
+   assert_true (cJSON_IsObject (paths));
+   cJSON_ArrayForEach (p, paths)
+   {
+      cJSON *m;
+      cJSON_ArrayForEach (m, p)
+      {
+         bool is_method = false;
+         for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+            is_method |= !strcmp (m->string, methods[i]);
+         }
+         if (is_method) {
+            add_op (out, m->string, p->string);
+            /* Every operation documents its answers. */
+            assert_true (cJSON_IsObject (cJSON_GetObjectItem (m, "responses")));
+         }
+      }
+   }
+}
+
+static void
+router_ops (op_set_t *out)
+{
+   tk_test_http_response_t r = get (&svc, "GET", "/api/routes", NULL);
+   assert_int_equal (r.status, 200);
+   cJSON *j = cJSON_Parse (r.body), *it;
+   cJSON_ArrayForEach (it, cJSON_GetObjectItem (j, "routes"))
+   {
+      add_op (out, cJSON_GetObjectItem (it, "method")->valuestring,
+              cJSON_GetObjectItem (it, "path")->valuestring);
+   }
+   cJSON_Delete (j);
+   tk_test_http_free (&r);
+}
+
+/* Every "$ref" points at something in the document. */
+static void
+check_refs (const cJSON *doc, const cJSON *node)
+{
+   const cJSON *child;
+   cJSON_ArrayForEach (child, node)
+   {
+      if (child->string && !strcmp (child->string, "$ref")) {
+         assert_true (cJSON_IsString (child));
+         assert_true (!strncmp (child->valuestring, "#/", 2));
+         char path[256];
+         snprintf (path, sizeof path, "%s", child->valuestring + 2);
+         const cJSON *at = doc;
+         char *save = NULL;
+         for (char *seg = strtok_r (path, "/", &save); seg; seg = strtok_r (NULL, "/", &save)) {
+            at = cJSON_GetObjectItemCaseSensitive (at, seg);
+            if (!at) {
+               fprintf (stderr, "dangling $ref %s\n", child->valuestring);
+            }
+            assert_non_null (at);
+         }
+      }
+      if (cJSON_IsObject (child) || cJSON_IsArray (child)) {
+         check_refs (doc, child);
+      }
+   }
+}
+
+static void
+test_document_matches_the_router (void **state)
+{
+   (void) state;
+   cJSON *doc = fetch_document ();
+   assert_true (!strncmp (cJSON_GetObjectItem (doc, "openapi")->valuestring, "3.", 2));
+   check_refs (doc, doc);
+   op_set_t *documented = calloc (1, sizeof *documented), *registered = calloc (1, sizeof *registered);
+   document_ops (doc, documented);
+   router_ops (registered);
+   int missing = 0;
+   for (size_t i = 0; i < registered->n; i++) {
+      if (!has_op (documented, registered->ops[i])) {
+         fprintf (stderr, "registered but not in openapi.json: %s\n", registered->ops[i]);
+         missing++;
+      }
+   }
+   for (size_t i = 0; i < documented->n; i++) {
+      if (!has_op (registered, documented->ops[i])) {
+         fprintf (stderr, "in openapi.json but not registered: %s\n", documented->ops[i]);
+         missing++;
+      }
+   }
+   assert_int_equal (missing, 0);
+   assert_true (registered->n >= 25);
+
+   /* And each documented operation reaches a handler: without a key it is
+    * refused (401) or served, never the router's 404 or 405. */
+   for (size_t i = 0; i < documented->n; i++) {
+      char method[16], path[160];
+      assert_int_equal (sscanf (documented->ops[i], "%15s %159s", method, path), 2);
+      char concrete[200];
+      size_t cl = 0;
+      for (const char *p = path; *p && cl < sizeof concrete - 1;) {
+         if (*p == '{') {
+            concrete[cl++] = 'x';
+            p = strchr (p, '}') + 1;
+         } else {
+            concrete[cl++] = *p++;
+         }
+      }
+      concrete[cl] = '\0';
+      /* The static route answers 404 itself for a file it lacks: ask for
+       * one the built dashboard has. */
+      if (strcmp (path, "/static/{path}") == 0) {
+         snprintf (concrete, sizeof concrete, "/static/app.js");
+      }
+      tk_test_http_response_t r = get (&svc, method, concrete, NULL);
+      if (r.status == 404 || r.status == 405) {
+         fprintf (stderr, "%s %s -> %ld %s\n", method, concrete, r.status, r.body);
+      }
+      assert_true (r.status != 404 && r.status != 405);
+      tk_test_http_free (&r);
+   }
+   free (documented);
+   free (registered);
+   cJSON_Delete (doc);
+}
+
+/* ---- rate limit and metrics ------------------------------------------------------- */
+
+/* One raw HTTP/1.1 GET; returns the status and copies the Retry-After
+ * header's value into retry_after ("" if none). */
+static int
+raw_get (int port, const char *path, const char *key, char *retry_after, size_t cap)
+{
+   int fd = socket (AF_INET, SOCK_STREAM, 0);
+   assert_true (fd >= 0);
+   struct sockaddr_in sa = {0};
+   sa.sin_family = AF_INET;
+   sa.sin_port = htons ((uint16_t) port);
+   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+   assert_int_equal (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+   char req[512], resp[8192];
+   int len = snprintf (req, sizeof req,
+                       "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                       "Connection: close\r\n\r\n",
+                       path, key);
+   assert_int_equal (write (fd, req, (size_t) len), len);
+   size_t got = 0;
+   ssize_t n;
+   while (got < sizeof resp - 1 && (n = read (fd, resp + got, sizeof resp - 1 - got)) > 0) {
+      got += (size_t) n;
+   }
+   close (fd);
+   resp[got] = '\0';
+   int status = 0;
+   assert_int_equal (sscanf (resp, "HTTP/1.1 %d", &status), 1);
+   retry_after[0] = '\0';
+   for (char *line = strstr (resp, "\r\n"); line && line[2] != '\r'; line = strstr (line + 2, "\r\n")) {
+      if (!strncasecmp (line + 2, "Retry-After:", 12)) {
+         const char *v = line + 14;
+         while (*v == ' ') {
+            v++;
+         }
+         size_t vl = strcspn (v, "\r\n");
+         snprintf (retry_after, cap, "%.*s", (int) (vl < cap ? vl : cap - 1), v);
+      }
+   }
+   return status;
+}
+
+static void
+test_rate_limit_per_key (void **state)
+{
+   (void) state;
+   tk_test_service_t limited;
+   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
+                        "TRIAGE_API_RATE_LIMIT=1", "TRIAGE_API_RATE_BURST=5", NULL};
+   assert_true (tk_test_service_start (&limited, "api", env, 20000));
+   char ra[64];
+   int ok = 0, status = 0;
+   /* 1 request/s with a burst of 5: a quick run of requests is cut off
+    * after about five. */
+   for (int i = 0; i < 30 && status != 429; i++) {
+      status = raw_get (limited.port, "/api/processing-stats", ADMIN_KEY, ra, sizeof ra);
+      ok += status == 200;
+   }
+   assert_int_equal (status, 429);
+   assert_true (ok >= 5);
+   int seconds = atoi (ra);
+   assert_true (seconds >= 1 && seconds <= 2);
+   tk_test_http_response_t r = get (&limited, "GET", "/api/processing-stats", ADMIN_KEY);
+   if (r.status == 429) {
+      assert_non_null (strstr (r.body, "\"rate_limited\""));
+   }
+   tk_test_http_free (&r);
+   /* Another key has its own bucket: a wrong key is still told it is
+    * wrong (401), not that someone else is limited. */
+   status = raw_get (limited.port, "/api/processing-stats", "some-other-key", ra, sizeof ra);
+   assert_int_equal (status, 401);
+
+   /* /metrics: the 429s under the route's 4xx, and its latency histogram. */
+   r = get (&limited, "GET", "/metrics", NULL);
+   assert_int_equal (r.status, 200);
+   const char *line = strstr (
+      r.body, "triage_api_http_requests_total{route=\"/api/processing-stats\",method=\"GET\","
+              "code=\"4xx\"} ");
+   if (!line) {
+      fprintf (stderr, "%s\n", r.body);
+   }
+   assert_non_null (line);
+   assert_true (atoi (strchr (line, '}') + 2) >= 2);
+   assert_non_null (strstr (r.body, "triage_api_http_request_duration_seconds_bucket{route=\"/api/"
+                                    "processing-stats\",method=\"GET\",le=\"+Inf\"}"));
+   assert_non_null (strstr (r.body, "triage_api_cache_total{result="));
+   tk_test_http_free (&r);
+   int rc = tk_test_service_stop (&limited, SIGTERM, 15000);
+   if (rc != 0) {
+      tk_test_service_dump_log (&limited);
+   }
+   assert_int_equal (rc, 0);
+}
+
+int
+main (void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_document_matches_the_router),
+      cmocka_unit_test (test_rate_limit_per_key),
+   };
+   return cmocka_run_group_tests (tests, setup, teardown);
+}

@@ -1,0 +1,461 @@
+/* POST /api/tickets/upload on the real stack: a triage-api child process
+ * forwards uploads to ingest's POST /v1/tickets.
+ *
+ * If build/bin/triage-ingest serves /v1/tickets, it is started as a child
+ * on the same database and the uploaded tickets are looked for in the
+ * store. Otherwise (ingest is still the stub on this branch) the peer is a
+ * small HTTP server in this process, built on common/http_server.h and run
+ * on its own loop thread, that records exactly what it received and answers
+ * as scripted: a real HTTP peer, so the forwarding is checked byte for byte
+ * (body, content type, dry_run, the Authorization header) together with the
+ * relay of ingest's status and body. */
+#include "test_support.h"
+
+#include "http_server.h"
+#include "service_proc.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADMIN_KEY "test-admin-key-upload-0123456"
+
+static char db_name[64];
+static char env_db[128], env_mongo[256], env_brokers[256], env_ingest[128];
+static tk_test_service_t api, ingest;
+static bool real_ingest;
+static tk_store_t *store;
+static char viewer_key[128], operator_key[128];
+
+/* ---- the recording peer (its own loop thread) ------------------------------- */
+
+typedef struct {
+   char query[256];
+   char content_type[128];
+   char authorization[256];
+   char *body;
+   size_t body_len;
+} seen_t;
+
+static struct {
+   uv_loop_t loop;
+   uv_async_t stop;
+   pthread_t thread;
+   tk_http_server_t *server;
+   int port;
+   pthread_mutex_t mu;
+   seen_t seen[16];
+   size_t n_seen;
+} peer;
+
+static void
+peer_handler (tk_http_request_t *req, void *ud)
+{
+   (void) ud;
+   size_t len = 0;
+   const char *body = tk_http_request_body (req, &len);
+   const char *ct = tk_http_request_header (req, "Content-Type");
+   const char *auth = tk_http_request_header (req, "Authorization");
+   pthread_mutex_lock (&peer.mu);
+   if (peer.n_seen < 16) {
+      seen_t *s = &peer.seen[peer.n_seen++];
+      snprintf (s->query, sizeof s->query, "%s", tk_http_request_query_string (req));
+      snprintf (s->content_type, sizeof s->content_type, "%s", ct ? ct : "");
+      snprintf (s->authorization, sizeof s->authorization, "%s", auth ? auth : "");
+      s->body = malloc (len + 1);
+      memcpy (s->body, body, len + 1);
+      s->body_len = len;
+   }
+   pthread_mutex_unlock (&peer.mu);
+   /* Scripted like ingest: a body containing "REJECT" gets a 422 report. */
+   char answer[512];
+   if (memmem (body, len, "REJECT", 6)) {
+      snprintf (answer, sizeof answer,
+                "{\"error\":{\"code\":\"invalid\",\"message\":\"row 1: subject: missing\","
+                "\"field\":\"subject\"}}");
+      tk_http_respond (req, 422, "application/json", answer, strlen (answer));
+      return;
+   }
+   bool dry = strstr (tk_http_request_query_string (req), "dry_run=true") != NULL;
+   snprintf (answer, sizeof answer, "{\"dry_run\":%s,\"received_bytes\":%zu,\"rows\":[]}",
+             dry ? "true" : "false", len);
+   tk_http_respond (req, dry ? 200 : 201, "application/json", answer, strlen (answer));
+}
+
+static void
+peer_stop (uv_async_t *a)
+{
+   tk_http_server_close (peer.server, NULL, NULL);
+   uv_close ((uv_handle_t *) a, NULL);
+}
+
+static void *
+peer_main (void *arg)
+{
+   (void) arg;
+   uv_run (&peer.loop, UV_RUN_DEFAULT);
+   return NULL;
+}
+
+static bool
+peer_start (void)
+{
+   tk_error_t err;
+   tk_http_options_t opts = {.host = "127.0.0.1", .port = 0};
+   pthread_mutex_init (&peer.mu, NULL);
+   uv_loop_init (&peer.loop);
+   uv_async_init (&peer.loop, &peer.stop, peer_stop);
+   if (!(peer.server = tk_http_server_new (&peer.loop, &opts, &err)) ||
+       !tk_http_route (peer.server, "POST", "/v1/tickets", peer_handler, NULL, &err) ||
+       !tk_http_server_listen (peer.server, &err)) {
+      fprintf (stderr, "peer: %s\n", err.message);
+      return false;
+   }
+   peer.port = tk_http_server_port (peer.server);
+   return pthread_create (&peer.thread, NULL, peer_main, NULL) == 0;
+}
+
+static void
+peer_shutdown (void)
+{
+   uv_async_send (&peer.stop);
+   pthread_join (peer.thread, NULL);
+   tk_test_loop_close (&peer.loop);
+   for (size_t i = 0; i < peer.n_seen; i++) {
+      free (peer.seen[i].body);
+   }
+   pthread_mutex_destroy (&peer.mu);
+}
+
+static size_t
+peer_count (void)
+{
+   pthread_mutex_lock (&peer.mu);
+   size_t n = peer.n_seen;
+   pthread_mutex_unlock (&peer.mu);
+   return n;
+}
+
+/* ---- HTTP helpers --------------------------------------------------------------- */
+
+static tk_test_http_response_t
+send_req (const tk_test_service_t *svc, const char *method, const char *path, const char *key,
+          const char *body, size_t len, const char *content_type)
+{
+   char url[2048], auth[256], ct[256];
+   const char *headers[3] = {NULL, NULL, NULL};
+   size_t nh = 0;
+   snprintf (url, sizeof url, "%s%s", svc->base_url, path);
+   if (key) {
+      snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
+      headers[nh++] = auth;
+   }
+   if (content_type) {
+      snprintf (ct, sizeof ct, "Content-Type: %s", content_type);
+      headers[nh++] = ct;
+   }
+   tk_test_http_response_t r;
+   assert_true (tk_test_http (method, url, body, len, headers, &r));
+   return r;
+}
+
+static tk_test_http_response_t
+upload (const char *query, const char *key, const char *body, size_t len, const char *ct)
+{
+   char path[256];
+   snprintf (path, sizeof path, "/api/tickets/upload%s", query);
+   return send_req (&api, "POST", path, key, body, len, ct);
+}
+
+static void
+make_key (const char *role, char *out, size_t cap)
+{
+   char body[64];
+   snprintf (body, sizeof body, "{\"role\":\"%s\"}", role);
+   tk_test_http_response_t r =
+      send_req (&api, "POST", "/api/keys", ADMIN_KEY, body, strlen (body), "application/json");
+   assert_int_equal (r.status, 201);
+   cJSON *j = cJSON_Parse (r.body);
+   snprintf (out, cap, "%s", cJSON_GetObjectItem (j, "key")->valuestring);
+   cJSON_Delete (j);
+   tk_test_http_free (&r);
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+/* Starts triage-ingest and asks whether it serves POST /v1/tickets. */
+static bool
+ingest_has_upload_route (void)
+{
+   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
+                        "TRIAGE_AUTO_CLASSIFY=false", NULL};
+   if (!tk_test_service_start (&ingest, "ingest", env, 20000)) {
+      return false;
+   }
+   const char *probe = "{\"id\":\"probe-1\",\"subject\":\"s\",\"body\":\"b\"}";
+   tk_test_http_response_t r = send_req (&ingest, "POST", "/v1/tickets?dry_run=true", ADMIN_KEY,
+                                         probe, strlen (probe), "application/json");
+   bool has = r.status != 404 && r.status != 405 && r.status != 0;
+   tk_test_http_free (&r);
+   if (!has) {
+      tk_test_service_stop (&ingest, SIGTERM, 15000);
+   }
+   return has;
+}
+
+static int
+setup (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   tk_test_unique_name ("triage_test_upload", db_name, sizeof db_name);
+   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
+   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
+   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
+   store = tk_store_new (tk_test_mongo_uri (), db_name, 4, &err);
+   if (!store) {
+      return -1;
+   }
+   real_ingest = ingest_has_upload_route ();
+   if (real_ingest) {
+      snprintf (env_ingest, sizeof env_ingest, "TRIAGE_INGEST_URL=%s", ingest.base_url);
+   } else {
+      if (!peer_start ()) {
+         return -1;
+      }
+      snprintf (env_ingest, sizeof env_ingest, "TRIAGE_INGEST_URL=http://127.0.0.1:%d/",
+                peer.port);
+   }
+   fprintf (stderr, "forwarding to %s\n", real_ingest ? "triage-ingest" : "the recording peer");
+   const char *env[] = {env_db, env_mongo, env_brokers, env_ingest, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
+                        NULL};
+   if (!tk_test_service_start (&api, "api", env, 20000)) {
+      return -1;
+   }
+   make_key ("viewer", viewer_key, sizeof viewer_key);
+   make_key ("operator", operator_key, sizeof operator_key);
+   return 0;
+}
+
+static int
+teardown (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   int rc = tk_test_service_stop (&api, SIGTERM, 15000);
+   if (rc != 0) {
+      tk_test_service_dump_log (&api);
+   }
+   if (real_ingest) {
+      tk_test_service_stop (&ingest, SIGTERM, 15000);
+   } else {
+      peer_shutdown ();
+   }
+   tk_store_drop_database (store, &err);
+   tk_store_destroy (store);
+   return rc == 0 ? 0 : -1;
+}
+
+/* ---- tests -------------------------------------------------------------------------- */
+
+static const char csv_body[] =
+   "id,subject,body\r\n"
+   "U-1,\"Login, again\",\"He said \"\"no\"\"\nthen left\"\r\n"
+   "U-2,Plain,caf\xc3\xa9\r\n";
+
+static void
+check_seen (size_t i, const char *query, const char *ct, const char *key, const char *body,
+            size_t len)
+{
+   char auth[256];
+   snprintf (auth, sizeof auth, "Bearer %s", key);
+   pthread_mutex_lock (&peer.mu);
+   assert_true (i < peer.n_seen);
+   seen_t *s = &peer.seen[i];
+   assert_string_equal (s->query, query);
+   assert_string_equal (s->content_type, ct);
+   assert_string_equal (s->authorization, auth);
+   assert_int_equal (s->body_len, len);
+   assert_memory_equal (s->body, body, len);
+   pthread_mutex_unlock (&peer.mu);
+}
+
+static void
+test_forwards_each_format_and_relays_the_answer (void **state)
+{
+   (void) state;
+   if (real_ingest) {
+      /* Ingest stores the rows: they must show up in the store. */
+      tk_test_http_response_t r =
+         upload ("", operator_key, csv_body, strlen (csv_body), "text/csv");
+      assert_true (r.status >= 200 && r.status < 300);
+      tk_test_http_free (&r);
+      tk_ticket_t *t = NULL;
+      tk_error_t err;
+      assert_true (tk_store_get_ticket (store, "U-1", &t, &err));
+      assert_string_equal (t->body, "He said \"no\"\nthen left");
+      tk_ticket_destroy (t);
+      /* A dry run reports without storing. */
+      const char nd[] = "{\"id\":\"DRY-1\",\"subject\":\"a\",\"body\":\"b\"}\n";
+      r = upload ("?dry_run=true", operator_key, nd, strlen (nd), "application/x-ndjson");
+      assert_int_equal (r.status, 200);
+      cJSON *report = cJSON_Parse (r.body);
+      assert_non_null (report);
+      cJSON_Delete (report);
+      tk_test_http_free (&r);
+      t = NULL;
+      assert_false (tk_store_get_ticket (store, "DRY-1", &t, &err));
+      assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
+      return;
+   }
+   size_t before = peer_count ();
+   tk_test_http_response_t r = upload ("", operator_key, csv_body, strlen (csv_body), "text/csv");
+   assert_int_equal (r.status, 201);
+   char expect[256];
+   snprintf (expect, sizeof expect, "{\"dry_run\":false,\"received_bytes\":%zu,\"rows\":[]}",
+             strlen (csv_body));
+   assert_string_equal (r.body, expect);
+   tk_test_http_free (&r);
+   check_seen (before, "", "text/csv", operator_key, csv_body, strlen (csv_body));
+
+   const char ndjson[] = "{\"id\":\"N-1\",\"subject\":\"a\",\"body\":\"b\"}\n"
+                         "{\"id\":\"N-2\",\"subject\":\"c\",\"body\":\"d\"}\n";
+   r = upload ("?dry_run=true", operator_key, ndjson, strlen (ndjson), "application/x-ndjson");
+   assert_int_equal (r.status, 200);
+   assert_non_null (strstr (r.body, "\"dry_run\":true"));
+   tk_test_http_free (&r);
+   check_seen (before + 1, "dry_run=true", "application/x-ndjson", operator_key, ndjson,
+               strlen (ndjson));
+
+   /* A 2 MB JSON array arrives byte for byte. */
+   size_t big_len = 2 * 1024 * 1024;
+   char *big = malloc (big_len + 1);
+   size_t off = (size_t) snprintf (big, big_len, "[{\"id\":\"B-1\",\"subject\":\"s\",\"body\":\"");
+   while (off < big_len - 4) {
+      big[off] = (char) ('a' + off % 26);
+      off++;
+   }
+   memcpy (big + off, "\"}]", 3);
+   big_len = off + 3;
+   big[big_len] = '\0';
+   r = upload ("", ADMIN_KEY, big, big_len, "application/json; charset=utf-8");
+   assert_int_equal (r.status, 201);
+   tk_test_http_free (&r);
+   check_seen (before + 2, "", "application/json; charset=utf-8", ADMIN_KEY, big, big_len);
+   free (big);
+
+   /* Ingest's refusal comes back as it is, status and body. */
+   const char bad[] = "[{\"id\":\"REJECT\"}]";
+   r = upload ("", operator_key, bad, strlen (bad), "application/json");
+   assert_int_equal (r.status, 422);
+   assert_string_equal (r.body, "{\"error\":{\"code\":\"invalid\",\"message\":\"row 1: subject: "
+                                "missing\",\"field\":\"subject\"}}");
+   tk_test_http_free (&r);
+   assert_int_equal (peer_count (), before + 4);
+}
+
+static void
+test_refused_before_forwarding (void **state)
+{
+   (void) state;
+   size_t before = real_ingest ? 0 : peer_count ();
+   tk_test_http_response_t r = upload ("", viewer_key, csv_body, strlen (csv_body), "text/csv");
+   assert_int_equal (r.status, 403);
+   tk_test_http_free (&r);
+   r = upload ("", NULL, csv_body, strlen (csv_body), "text/csv");
+   assert_int_equal (r.status, 401);
+   tk_test_http_free (&r);
+   r = upload ("", "not-a-key", csv_body, strlen (csv_body), "text/csv");
+   assert_int_equal (r.status, 401);
+   tk_test_http_free (&r);
+   r = upload ("", operator_key, csv_body, strlen (csv_body), "text/plain");
+   assert_int_equal (r.status, 415);
+   tk_test_http_free (&r);
+   r = upload ("", operator_key, csv_body, strlen (csv_body), NULL);
+   assert_int_equal (r.status, 415);
+   tk_test_http_free (&r);
+   r = upload ("?dry_run=maybe", operator_key, csv_body, strlen (csv_body), "text/csv");
+   assert_int_equal (r.status, 400);
+   tk_test_http_free (&r);
+   r = upload ("?target=http://evil", operator_key, csv_body, strlen (csv_body), "text/csv");
+   assert_int_equal (r.status, 400);
+   tk_test_http_free (&r);
+   if (!real_ingest) {
+      assert_int_equal (peer_count (), before);
+   }
+}
+
+static void
+test_audited_with_ingest_status (void **state)
+{
+   (void) state;
+   tk_test_http_response_t r =
+      send_req (&api, "GET", "/api/audit?action=tickets.upload", ADMIN_KEY, NULL, 0, NULL);
+   assert_int_equal (r.status, 200);
+   cJSON *j = cJSON_Parse (r.body), *it;
+   int accepted = 0, refused = 0, rejected = 0;
+   cJSON_ArrayForEach (it, cJSON_GetObjectItem (j, "items"))
+   {
+      int status = (int) cJSON_GetObjectItem (it, "status")->valuedouble;
+      cJSON *detail = cJSON_GetObjectItem (it, "detail");
+      if (status == 401 || status == 403) {
+         refused++; /* refused by the API: never forwarded */
+         continue;
+      }
+      assert_int_equal ((int) cJSON_GetObjectItem (detail, "ingest_status")->valuedouble, status);
+      accepted += status >= 200 && status < 300;
+      rejected += status == 422;
+   }
+   assert_int_equal (refused, 2); /* the viewer's and the unknown key's */
+   assert_true (accepted >= 1);
+   if (!real_ingest) {
+      assert_int_equal (accepted, 2);
+      assert_int_equal (rejected, 1);
+   }
+   cJSON_Delete (j);
+   tk_test_http_free (&r);
+}
+
+/* Ingest down: a clear 502 naming it, and the API itself stays up. */
+static void
+test_ingest_unreachable (void **state)
+{
+   (void) state;
+   tk_test_service_t api2;
+   char env_url[128];
+   snprintf (env_url, sizeof env_url, "TRIAGE_INGEST_URL=http://127.0.0.1:%d",
+             tk_test_free_port ());
+   const char *env[] = {env_db, env_mongo, env_brokers, env_url, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
+                        NULL};
+   assert_true (tk_test_service_start (&api2, "api", env, 20000));
+   tk_test_http_response_t r = send_req (&api2, "POST", "/api/tickets/upload", ADMIN_KEY,
+                                         csv_body, strlen (csv_body), "text/csv");
+   assert_int_equal (r.status, 502);
+   assert_non_null (strstr (r.body, "\"bad_gateway\""));
+   assert_non_null (strstr (r.body, "ingest at"));
+   tk_test_http_free (&r);
+   r = send_req (&api2, "GET", "/healthz", NULL, NULL, 0, NULL);
+   assert_int_equal (r.status, 200);
+   tk_test_http_free (&r);
+   int rc = tk_test_service_stop (&api2, SIGTERM, 15000);
+   if (rc != 0) {
+      tk_test_service_dump_log (&api2);
+   }
+   assert_int_equal (rc, 0);
+}
+
+int
+main (void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_forwards_each_format_and_relays_the_answer),
+      cmocka_unit_test (test_refused_before_forwarding),
+      cmocka_unit_test (test_audited_with_ingest_status),
+      cmocka_unit_test (test_ingest_unreachable),
+   };
+   return cmocka_run_group_tests (tests, setup, teardown);
+}
