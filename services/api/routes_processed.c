@@ -160,7 +160,7 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
    write_data_t *d = call->data;
    tk_ticket_t *t = d->ticket;
    mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (d->id));
+   bson_t *filter = tk_store_id_filter (d->id);
    bson_t *find_opts = BCON_NEW ("limit", BCON_INT64 (1));
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
    const bson_t *doc;
@@ -320,7 +320,7 @@ delete_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    write_data_t *d = call->data;
    mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (d->id));
+   bson_t *filter = tk_store_id_filter (d->id);
    bson_t reply;
    bson_error_t e;
    call->audit_detail = cJSON_CreateObject ();

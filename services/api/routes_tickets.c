@@ -149,7 +149,7 @@ get_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    list_data_t *d = call->data;
    mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (d->id));
+   bson_t *filter = tk_store_id_filter (d->id);
    bson_t *opts = BCON_NEW ("limit", BCON_INT64 (1));
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
    const bson_t *doc;
