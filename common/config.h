@@ -124,6 +124,10 @@ typedef struct {
    int64_t ingest_linger_ms;
 
    /* ---- ingest's own settings ---- */
+   int on_duplicate;              /* TRIAGE_ON_DUPLICATE: 0 skip, 1 update */
+   int ingest_max_pending;
+   int64_t ingest_retry_after_ms;
+   bool ingest_consume;
 
    /* ---- end of ingest's settings ---- */
 

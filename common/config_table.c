@@ -73,7 +73,7 @@ static const tk_config_var_t vars[] = {
    STR ("TRIAGE_TOPIC_INBOUND", "topic-inbound", topic_inbound, "tickets.inbound", 1, IN | CLI, "Topic of raw tickets from upstream publishers."),
    STR ("TRIAGE_TOPIC_CLASSIFY", "topic-classify", topic_classify, "tickets.classify", 1, ALL, "Topic of classification requests."),
    STR ("TRIAGE_TOPIC_CLASSIFIED", "topic-classified", topic_classified, "tickets.classified", 1, CL | CLI, "Topic of classification results."),
-   STR ("TRIAGE_TOPIC_DLQ", "topic-dlq", topic_dlq, "tickets.dlq", 1, CL | CLI, "Dead-letter topic for tickets that failed every retry."),
+   STR ("TRIAGE_TOPIC_DLQ", "topic-dlq", topic_dlq, "tickets.dlq", 1, IN | CL | CLI, "Dead-letter topic for tickets that failed every retry (and, at ingest, for invalid inbound messages)."),
    INT ("TRIAGE_PARTITIONS", "partitions", partitions, "6", 1, 1000, ALL, "Partitions of each topic created at start-up."),
    STR ("TRIAGE_HTTP_HOST", "http-host", http_host, "127.0.0.1", 1, SRV, "Address the HTTP listener binds."),
    PER_SVC (TK_CFG_INT, "TRIAGE_HTTP_PORT", "http-port", http_port, "8080", 0, 65535, SRV, http_ports, "Port the HTTP listener binds (0: any free port, for tests)."),
@@ -94,6 +94,10 @@ static const tk_config_var_t vars[] = {
    DURATION ("TRIAGE_INGEST_LINGER", "ingest-linger", ingest_linger_ms, "20ms", 0, MIN, IN, "How long ingest waits to fill a batch."),
 
    /* ---- ingest's own rows ---- */
+   ENUM ("TRIAGE_ON_DUPLICATE", "on-duplicate", on_duplicate, "skip", ((const char *const[]) {"skip", "update", NULL}), IN, "What a re-sent ticket id does: skip (report a duplicate) or update (replace a changed subject/body)."),
+   INT ("TRIAGE_INGEST_MAX_PENDING", "ingest-max-pending", ingest_max_pending, "5000", 1, 1000000, IN, "Tickets waiting for MongoDB beyond which ingest pauses its Kafka consumer."),
+   DURATION ("TRIAGE_INGEST_RETRY_AFTER", "ingest-retry-after", ingest_retry_after_ms, "5s", 1 * SEC, HOUR, IN, "Retry-After given to uploads while MongoDB is unreachable; also how often ingest probes it."),
+   BOOL ("TRIAGE_INGEST_CONSUME", "ingest-consume", ingest_consume, "true", IN, "Consume the inbound topic (false: HTTP uploads only)."),
 
    /* ---- end of ingest's rows ---- */
 

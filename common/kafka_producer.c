@@ -217,7 +217,9 @@ producer_deliver (tk_kafka_producer_t *p, const rd_kafka_message_t *m)
    }
    tk_kafka_delivery_t d = {
       .code = m->err,
-      .reason = m->err ? rd_kafka_message_errstr (m) : "",
+      /* Not rd_kafka_message_errstr: on a failed delivery it returns the
+       * message's own payload, which is not NUL-terminated. */
+      .reason = m->err ? rd_kafka_err2str (m->err) : "",
       .topic = m->rkt ? rd_kafka_topic_name (m->rkt) : "",
       .partition = m->partition,
       .offset = m->err ? -1 : m->offset,

@@ -1,12 +1,65 @@
-/* main.c - triage-ingest: entry point. */
+/* main.c - triage-ingest: tickets in from Kafka and HTTP uploads, stored
+ * once, then handed to the classifier. See ingest.h for the pieces. */
 #include "app.h"
+#include "ingest.h"
 #include "log.h"
 
 #include <stdio.h>
 
+typedef struct {
+   tk_app_t *app;
+   ingest_metrics_t metrics;
+   ingest_batcher_t batcher;
+   ingest_classify_t classify;
+   ingest_intake_t *intake;
+   ingest_upload_t upload;
+} ingest_t;
+
+static void
+on_batcher_state (ingest_batcher_t *b, void *user_data)
+{
+   (void) b;
+   ingest_t *ing = user_data;
+   ingest_intake_check_flow (ing->intake);
+}
+
+static void
+on_durable (ingest_batcher_t *b, const tk_ticket_t *t, tk_insert_outcome_t outcome,
+            void *user_data)
+{
+   (void) b;
+   ingest_t *ing = user_data;
+   if (ing->app->cfg.auto_classify) {
+      ingest_classify_request (&ing->classify, t->id,
+                               outcome == TK_INSERT_CHANGED ? "reprocess" : "ingest");
+   }
+}
+
+static void
+step_batcher_closed (void *token)
+{
+   tk_shutdown_step_done (token);
+}
+
+static void
+step_drain_batcher (void *user_data, void *token)
+{
+   ingest_t *ing = user_data;
+   ingest_batcher_close (&ing->batcher, step_batcher_closed, token);
+}
+
+static void
+step_close_classify (void *user_data, void *token)
+{
+   ingest_t *ing = user_data;
+   ingest_classify_close (&ing->classify);
+   tk_shutdown_step_done (token);
+}
+
 int
 main (int argc, char **argv)
 {
+   static ingest_t ing;
    tk_app_t app;
    tk_error_t err;
    switch (tk_app_init (&app, TK_SVC_INGEST, argc, argv, &err)) {
@@ -16,5 +69,45 @@ main (int argc, char **argv)
       return 2;
    case TK_APP_OK: break;
    }
+   ing.app = &app;
+   if (!ingest_metrics_init (&ing.metrics, app.metrics)) {
+      TK_ERROR (NULL, "cannot register the metrics");
+      tk_app_stop (&app, "start-up failed", 2);
+      return tk_app_run (&app);
+   }
+   if (ingest_batcher_init (&ing.batcher, app.loop, app.store, &ing.metrics, &app.indexes_ready,
+                            (size_t) app.cfg.ingest_batch_size,
+                            (uint64_t) app.cfg.ingest_linger_ms, 1000,
+                            app.cfg.on_duplicate == 1) != 0 ||
+       ingest_classify_init (&ing.classify, &app, &ing.metrics) != 0) {
+      TK_ERROR (NULL, "cannot create the ingest timers");
+      tk_app_stop (&app, "start-up failed", 2);
+      return tk_app_run (&app);
+   }
+   ing.batcher.on_state = on_batcher_state;
+   ing.batcher.on_durable = on_durable;
+   ing.batcher.user_data = &ing;
+
+   ing.upload = (ingest_upload_t){&app, &ing.batcher, &ing.metrics};
+   if (!ingest_upload_register (&ing.upload, &err)) {
+      TK_ERROR (NULL, "cannot register the upload route: %s", err.message);
+      tk_app_stop (&app, "start-up failed", 2);
+   }
+   if (app.cfg.ingest_consume) {
+      if (!(ing.intake = ingest_intake_new (&app, &ing.batcher, &ing.metrics, &err))) {
+         TK_ERROR (NULL, "cannot consume %s: %s", app.cfg.topic_inbound, err.message);
+         tk_app_stop (&app, "start-up failed", 2);
+      } else {
+         tk_app_add_shutdown_step (&app, "stop consuming and commit what is durable",
+                                   ingest_intake_shutdown, ing.intake);
+      }
+   }
+   tk_app_add_shutdown_step (&app, "finish the writes in flight", step_drain_batcher, &ing);
+   tk_app_add_shutdown_step (&app, "stop retrying classification requests", step_close_classify,
+                             &ing);
+   TK_INFO (NULL, "ingest: topic %s -> database, on duplicate %s, auto-classify %s -> %s",
+            app.cfg.ingest_consume ? app.cfg.topic_inbound : "(not consumed)",
+            app.cfg.on_duplicate == 1 ? "update" : "skip", app.cfg.auto_classify ? "on" : "off",
+            app.cfg.topic_classify);
    return tk_app_run (&app);
 }

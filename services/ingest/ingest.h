@@ -1,0 +1,173 @@
+/* ingest.h - the pieces of triage-ingest and how they meet.
+ *
+ *   kafka_intake.c       tickets.inbound consumer: valid -> batcher, invalid -> DLQ,
+ *                        offsets committed in order once the work is durable
+ *   upload.c             POST /v1/tickets: parse off the loop, store, stream the report
+ *   batcher.c            one queue for both sources, one bulk write per batch,
+ *                        MongoDB health (503 / pause while it is unreachable)
+ *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable
+ *   ingest_metrics.c     the /metrics families
+ *
+ * Everything runs on the app's loop thread; only the bulk writes, the store
+ * probe and upload parsing run on libuv's threadpool.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include "app.h"
+#include "metrics.h"
+#include "store.h"
+#include "ticket.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+/* ---- metrics ------------------------------------------------------------- */
+
+typedef struct {
+   tk_metric_t *received;  /* {source} */
+   tk_metric_t *outcome;   /* {source, outcome}: stored, duplicate, updated, unchanged */
+   tk_metric_t *rejected;  /* {source, reason} */
+   tk_metric_t *failed;    /* {source}: a write the store could not make */
+   tk_series_t *dlq;
+   tk_metric_t *classify;  /* {result}: delivered, retried, dropped */
+   tk_series_t *batch_seconds;
+   tk_series_t *batch_size;
+   tk_series_t *pending;
+   tk_series_t *store_up;
+   tk_series_t *consumer_paused;
+} ingest_metrics_t;
+
+/* Registers the families in reg (borrowed, must outlive m). */
+bool ingest_metrics_init (ingest_metrics_t *m, tk_metrics_t *reg);
+
+/* ---- batcher --------------------------------------------------------------- */
+
+typedef struct ingest_item ingest_item_t;
+
+/* Called once per submitted item, on the loop thread. outcome is the store's;
+ * TK_INSERT_FAILED with unavailable=true means the store could not be reached
+ * (only for items submitted with retry_unavailable=false), else message says
+ * why the server refused the document. */
+typedef void (*ingest_item_done_fn) (ingest_item_t *item, tk_insert_outcome_t outcome,
+                                     bool unavailable, const char *message);
+
+/* An item is embedded in the submitter's own record and stays its property;
+ * the batcher only links it into its queue until done is called. */
+struct ingest_item {
+   tk_ticket_t *ticket;    /* borrowed until done; created_at/updated_at written back */
+   const char *source;     /* static: "kafka", "upload" (metrics label) */
+   bool retry_unavailable; /* hold and retry while the store is unreachable */
+   ingest_item_done_fn done;
+   ingest_item_t *next;    /* the batcher's */
+};
+
+typedef struct ingest_batcher ingest_batcher_t;
+
+/* Called on the loop after every batch and whenever the store's state
+ * changes, so the consumer can pause or resume. */
+typedef void (*ingest_batcher_state_fn) (ingest_batcher_t *b, void *user_data);
+/* Called for each item the store made durable as a new or changed ticket,
+ * before the item's done callback. */
+typedef void (*ingest_batcher_durable_fn) (ingest_batcher_t *b, const tk_ticket_t *t,
+                                           tk_insert_outcome_t outcome, void *user_data);
+
+struct ingest_batcher {
+   uv_loop_t *loop;
+   tk_store_t *store;
+   ingest_metrics_t *metrics;
+   const bool *indexes_ready; /* the app's flag: no insert before the unique index */
+   size_t batch_size;
+   uint64_t linger_ms;
+   uint64_t probe_ms;
+   bool upsert;
+
+   ingest_batcher_state_fn on_state;
+   ingest_batcher_durable_fn on_durable;
+   void *user_data;
+
+   ingest_item_t *head, *tail;
+   size_t queued;
+   bool in_flight;   /* one bulk write at a time keeps batch order */
+   bool store_down;  /* the last write or probe could not reach MongoDB */
+   bool probing;
+   bool closing;
+   uv_timer_t linger;
+   uv_timer_t probe;
+   void (*on_closed) (void *token);
+   void *closed_token;
+   int open_handles;
+};
+
+/* Sets up the batcher (timers on loop). Returns 0 or a negative libuv error. */
+int ingest_batcher_init (ingest_batcher_t *b, uv_loop_t *loop, tk_store_t *store,
+                         ingest_metrics_t *metrics, const bool *indexes_ready,
+                         size_t batch_size, uint64_t linger_ms, uint64_t probe_ms, bool upsert);
+
+/* Queues item (see ingest_item_t for what must be set). */
+void ingest_batcher_submit (ingest_batcher_t *b, ingest_item_t *item);
+
+/* True while uploads should be refused with 503: MongoDB was unreachable at
+ * the last attempt, or the indexes are not created yet. */
+bool ingest_batcher_unavailable (const ingest_batcher_t *b);
+
+/* Items queued or being written. */
+size_t ingest_batcher_pending (const ingest_batcher_t *b);
+
+/* Waits until nothing is queued or being written (or the store is down),
+ * closes the timers, then calls on_closed(token). Items still queued are
+ * failed as unavailable. */
+void ingest_batcher_close (ingest_batcher_t *b, void (*on_closed) (void *token), void *token);
+
+/* ---- classification requests ------------------------------------------------ */
+
+typedef struct ingest_classify ingest_classify_t;
+
+struct ingest_classify {
+   tk_app_t *app;
+   ingest_metrics_t *metrics;
+   const char *topic;
+   struct classify_msg *retry; /* deliveries that failed, re-sent by the timer */
+   uv_timer_t retry_timer;
+   bool closing;
+   bool closed;
+};
+
+int ingest_classify_init (ingest_classify_t *c, tk_app_t *app, ingest_metrics_t *metrics);
+
+/* Publishes {"id","reason","requested_at"} keyed by id; a failed delivery is
+ * retried every second until delivered or until ingest_classify_close. */
+void ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason);
+
+/* Stops retrying (pending retries are dropped: those tickets stay
+ * processed=false for "Process Tickets") and closes the timer. */
+void ingest_classify_close (ingest_classify_t *c);
+
+/* ---- Kafka intake ----------------------------------------------------------- */
+
+typedef struct ingest_intake ingest_intake_t;
+
+/* Creates the consumer on the inbound topic. NULL with err on failure. */
+ingest_intake_t *ingest_intake_new (tk_app_t *app, ingest_batcher_t *batcher,
+                                    ingest_metrics_t *metrics, tk_error_t *err);
+
+/* Re-evaluates pause/resume (the batcher's state callback calls it). */
+void ingest_intake_check_flow (ingest_intake_t *in);
+
+/* Shutdown step: stops fetching, waits for in-flight messages to be durable
+ * and committed, closes the consumer and frees in. */
+void ingest_intake_shutdown (void *intake, void *token);
+
+/* ---- HTTP upload ----------------------------------------------------------- */
+
+typedef struct {
+   tk_app_t *app;
+   ingest_batcher_t *batcher;
+   ingest_metrics_t *metrics;
+} ingest_upload_t;
+
+/* Registers POST /v1/tickets on app->http. */
+bool ingest_upload_register (ingest_upload_t *u, tk_error_t *err);
+
+#endif

@@ -1,0 +1,657 @@
+/* kafka_intake.c - raw tickets from the inbound topic.
+ *
+ * Each message becomes an entry in its partition's list, in offset order.
+ * A valid ticket goes to the batcher (held and retried while MongoDB is
+ * down); an invalid one goes to the DLQ topic with the reason and the
+ * original payload. An entry is done when its ticket is durable or its DLQ
+ * record is delivered; the partition's offset is committed up to the first
+ * entry that is not done, so a commit never passes unfinished work and a
+ * crash re-delivers only what was not durable (the unique index turns the
+ * repeats into duplicates).
+ */
+#include "ingest.h"
+
+#include "log.h"
+#include "ticket_json.h"
+#include "timeutil.h"
+#include "utf8.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DLQ_RETRY_MS 1000
+#define COMMIT_EVERY_MS 50
+
+typedef struct partition partition_t;
+
+typedef struct entry {
+   ingest_item_t item; /* first: the batcher's done callback casts back */
+   ingest_intake_t *in;
+   partition_t *part;  /* NULL once revoked: freed when its work ends */
+   int64_t offset;
+   bool done;
+   tk_ticket_t *ticket;
+   char *dlq;          /* the DLQ record, owned, while it is being delivered */
+   size_t dlq_len;
+   char *key;
+   size_t key_len;
+   struct entry *next;      /* in the partition */
+   struct entry *retry_next; /* in the DLQ retry list */
+} entry_t;
+
+struct partition {
+   char *topic;
+   int32_t partition;
+   entry_t *head, *tail;
+   int64_t commit_to; /* next offset to commit, -1 if nothing new */
+   partition_t *next;
+};
+
+struct ingest_intake {
+   tk_app_t *app;
+   ingest_batcher_t *batcher;
+   ingest_metrics_t *metrics;
+   tk_kafka_consumer_t *consumer;
+   partition_t *parts;
+   size_t busy;       /* entries whose work has not ended */
+   size_t commits;    /* commits awaiting their result */
+   entry_t *dlq_retry;
+   uv_timer_t dlq_timer;
+   uv_timer_t commit_timer; /* gathers the commits of a few ms into one per partition */
+   bool paused;
+   bool stopping;
+   void *shutdown_token;
+};
+
+static void entry_finished (entry_t *e);
+static void commit_pending (ingest_intake_t *in);
+
+static void
+entry_free (entry_t *e)
+{
+   tk_ticket_destroy (e->ticket);
+   free (e->dlq);
+   free (e->key);
+   free (e);
+}
+
+static partition_t *
+find_part (ingest_intake_t *in, const char *topic, int32_t partition, bool create)
+{
+   for (partition_t *p = in->parts; p; p = p->next) {
+      if (p->partition == partition && strcmp (p->topic, topic) == 0) {
+         return p;
+      }
+   }
+   if (!create) {
+      return NULL;
+   }
+   partition_t *p = calloc (1, sizeof *p);
+   if (!p || !(p->topic = strdup (topic))) {
+      free (p);
+      return NULL;
+   }
+   p->partition = partition;
+   p->commit_to = -1;
+   p->next = in->parts;
+   in->parts = p;
+   return p;
+}
+
+/* ---- shutdown ------------------------------------------------------------- */
+
+static void
+intake_free_cb (uv_handle_t *h)
+{
+   free (h->data);
+}
+
+static void
+consumer_closed (void *opaque)
+{
+   ingest_intake_t *in = opaque;
+   void *token = in->shutdown_token;
+   while (in->parts) {
+      partition_t *p = in->parts;
+      in->parts = p->next;
+      while (p->head) {
+         entry_t *e = p->head;
+         p->head = e->next;
+         if (e->done) {
+            entry_free (e);
+         } else {
+            e->part = NULL; /* still in the batcher or the DLQ: freed when it ends */
+         }
+      }
+      free (p->topic);
+      free (p);
+   }
+   in->consumer = NULL;
+   uv_close ((uv_handle_t *) &in->commit_timer, NULL);
+   if (in->busy == 0 && !in->dlq_retry) {
+      uv_close ((uv_handle_t *) &in->dlq_timer, intake_free_cb);
+   } else {
+      /* Entries still in flight point at in: it is leaked on purpose rather
+       * than freed under them; the process is ending. */
+      uv_close ((uv_handle_t *) &in->dlq_timer, NULL);
+   }
+   tk_shutdown_step_done (token);
+}
+
+static void
+maybe_finish_shutdown (ingest_intake_t *in)
+{
+   if (!in->stopping || !in->consumer) {
+      return;
+   }
+   if (in->busy && !ingest_batcher_unavailable (in->batcher)) {
+      return;
+   }
+   commit_pending (in);
+   if (in->commits) {
+      return;
+   }
+   tk_kafka_consumer_t *c = in->consumer;
+   tk_kafka_consumer_close (c, consumer_closed, in);
+}
+
+/* ---- commits ---------------------------------------------------------------- */
+
+static void
+commit_done (tk_kafka_consumer_t *c, int code, void *opaque)
+{
+   (void) c;
+   ingest_intake_t *in = opaque;
+   in->commits--;
+   if (code != 0) {
+      TK_WARN ("intake", "offset commit failed: %s (the messages will be read again)",
+               rd_kafka_err2str ((rd_kafka_resp_err_t) code));
+   }
+   maybe_finish_shutdown (in);
+}
+
+/* Sends the commits gathered since the last call, one per partition. */
+static void
+commit_pending (ingest_intake_t *in)
+{
+   uv_timer_stop (&in->commit_timer);
+   for (partition_t *p = in->parts; p && in->consumer; p = p->next) {
+      if (p->commit_to < 0) {
+         continue;
+      }
+      tk_error_t err;
+      if (tk_kafka_consumer_commit (in->consumer, p->topic, p->partition, p->commit_to,
+                                    commit_done, in, &err)) {
+         in->commits++;
+      } else {
+         TK_WARN ("intake", "cannot commit %s[%d]@%lld: %s", p->topic, p->partition,
+                  (long long) p->commit_to, err.message);
+      }
+      p->commit_to = -1;
+   }
+}
+
+static void
+commit_timer_cb (uv_timer_t *t)
+{
+   ingest_intake_t *in = t->data;
+   commit_pending (in);
+   maybe_finish_shutdown (in);
+}
+
+/* Pops the done entries at the head of p; the offset past them is
+ * committed shortly, together with whatever else finishes meanwhile. */
+static void
+advance (ingest_intake_t *in, partition_t *p)
+{
+   int64_t last = -1;
+   while (p->head && p->head->done) {
+      entry_t *e = p->head;
+      p->head = e->next;
+      last = e->offset;
+      entry_free (e);
+   }
+   if (!p->head) {
+      p->tail = NULL;
+   }
+   if (last < 0 || !in->consumer) {
+      return;
+   }
+   p->commit_to = last + 1;
+   if (!uv_is_active ((uv_handle_t *) &in->commit_timer)) {
+      uv_timer_start (&in->commit_timer, commit_timer_cb, COMMIT_EVERY_MS, 0);
+   }
+}
+
+static void
+entry_finished (entry_t *e)
+{
+   ingest_intake_t *in = e->in;
+   in->busy--;
+   e->done = true;
+   if (!e->part) {
+      entry_free (e);
+   } else {
+      advance (in, e->part);
+   }
+   ingest_intake_check_flow (in);
+   maybe_finish_shutdown (in);
+}
+
+/* ---- the dead-letter topic ---------------------------------------------------- */
+
+static void dlq_send (entry_t *e);
+
+static void
+dlq_retry_cb (uv_timer_t *t)
+{
+   ingest_intake_t *in = t->data;
+   entry_t *list = in->dlq_retry;
+   in->dlq_retry = NULL;
+   while (list) {
+      entry_t *next = list->retry_next;
+      list->retry_next = NULL;
+      dlq_send (list);
+      list = next;
+   }
+}
+
+static void
+dlq_later (entry_t *e)
+{
+   ingest_intake_t *in = e->in;
+   e->retry_next = in->dlq_retry;
+   in->dlq_retry = e;
+   if (!uv_is_active ((uv_handle_t *) &in->dlq_timer) && !uv_is_closing ((uv_handle_t *) &in->dlq_timer)) {
+      uv_timer_start (&in->dlq_timer, dlq_retry_cb, DLQ_RETRY_MS, 0);
+   }
+}
+
+static void
+dlq_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque)
+{
+   (void) p;
+   entry_t *e = opaque;
+   if (d->code == 0) {
+      tk_counter_inc (e->in->metrics->dlq);
+      entry_finished (e);
+      return;
+   }
+   TK_WARN ("intake", "DLQ delivery for offset %lld failed: %s; retrying", (long long) e->offset,
+            d->reason);
+   if (e->in->stopping && !e->in->app->producer) {
+      /* Not delivered and not committed: the message is read again later. */
+      e->in->busy--;
+      if (!e->part) {
+         entry_free (e);
+      }
+      return;
+   }
+   dlq_later (e);
+}
+
+static void
+dlq_send (entry_t *e)
+{
+   tk_error_t err;
+   ingest_intake_t *in = e->in;
+   if (!in->app->producer) {
+      in->busy--;
+      if (!e->part) {
+         entry_free (e);
+      }
+      maybe_finish_shutdown (in);
+      return;
+   }
+   if (!tk_kafka_produce (in->app->producer, in->app->cfg.topic_dlq, e->key, e->key_len, e->dlq,
+                          e->dlq_len, dlq_delivered, e, &err)) {
+      dlq_later (e);
+   }
+}
+
+/* Builds {"id","error","attempts","failed_at","message"} for a refused
+ * message. "message" is the original payload as text when it is valid
+ * UTF-8; otherwise it is null and "message_base64" carries the bytes. */
+static char *
+dlq_record (const tk_kafka_message_t *m, const char *id, const char *error, size_t *len)
+{
+   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+   char now[40];
+   char *out = NULL;
+   char *text = NULL;
+   if (!tk_time_format_iso (tk_time_now_ms (), now, sizeof now)) {
+      now[0] = '\0';
+   }
+   cJSON *obj = cJSON_CreateObject ();
+   if (!obj) {
+      goto done;
+   }
+   const char *payload = m->payload ? m->payload : "";
+   bool as_text = tk_utf8_valid (payload, m->len, NULL) && !memchr (payload, '\0', m->len);
+   if (id ? !cJSON_AddStringToObject (obj, "id", id) : !cJSON_AddNullToObject (obj, "id")) {
+      goto done;
+   }
+   if (!cJSON_AddStringToObject (obj, "error", error) ||
+       !cJSON_AddNumberToObject (obj, "attempts", 1) ||
+       !cJSON_AddStringToObject (obj, "failed_at", now) ||
+       !cJSON_AddStringToObject (obj, "source_topic", m->topic) ||
+       !cJSON_AddNumberToObject (obj, "source_partition", m->partition) ||
+       !cJSON_AddNumberToObject (obj, "source_offset", (double) m->offset)) {
+      goto done;
+   }
+   if (as_text) {
+      if (!(text = malloc (m->len + 1))) {
+         goto done;
+      }
+      memcpy (text, payload, m->len);
+      text[m->len] = '\0';
+      if (!cJSON_AddStringToObject (obj, "message", text)) {
+         goto done;
+      }
+   } else {
+      const unsigned char *s = (const unsigned char *) payload;
+      size_t n = m->len, o = 0;
+      if (!(text = malloc ((n + 2) / 3 * 4 + 1))) {
+         goto done;
+      }
+      for (size_t i = 0; i < n; i += 3) {
+         uint32_t v = (uint32_t) s[i] << 16 | (i + 1 < n ? (uint32_t) s[i + 1] << 8 : 0) |
+                      (i + 2 < n ? s[i + 2] : 0);
+         text[o++] = b64[v >> 18 & 63];
+         text[o++] = b64[v >> 12 & 63];
+         text[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+         text[o++] = i + 2 < n ? b64[v & 63] : '=';
+      }
+      text[o] = '\0';
+      if (!cJSON_AddNullToObject (obj, "message") ||
+          !cJSON_AddStringToObject (obj, "message_base64", text)) {
+         goto done;
+      }
+   }
+   out = cJSON_PrintUnformatted (obj);
+   if (out) {
+      *len = strlen (out);
+   }
+done:
+   free (text);
+   cJSON_Delete (obj);
+   return out;
+}
+
+/* The id of a refused message: its key if that is printable UTF-8, else
+ * whatever "id" its JSON has. Into buf; NULL if none. */
+static const char *
+refused_id (const tk_kafka_message_t *m, char *buf, size_t cap)
+{
+   if (m->key && m->key_len && m->key_len < cap && tk_utf8_valid (m->key, m->key_len, NULL) &&
+       !memchr (m->key, '\0', m->key_len)) {
+      memcpy (buf, m->key, m->key_len);
+      buf[m->key_len] = '\0';
+      return buf;
+   }
+   tk_error_t err;
+   cJSON *obj = m->payload ? tk_json_parse (m->payload, m->len, TK_TICKET_JSON_MAX, &err) : NULL;
+   const cJSON *id = obj ? cJSON_GetObjectItemCaseSensitive (obj, "id") : NULL;
+   const char *out = NULL;
+   if (cJSON_IsString (id) && strlen (id->valuestring) < cap) {
+      snprintf (buf, cap, "%s", id->valuestring);
+      out = buf;
+   }
+   cJSON_Delete (obj);
+   return out;
+}
+
+/* ---- messages ------------------------------------------------------------------ */
+
+static void
+item_done (ingest_item_t *item, tk_insert_outcome_t outcome, bool unavailable,
+           const char *message)
+{
+   entry_t *e = (entry_t *) item;
+   if (outcome == TK_INSERT_FAILED && unavailable) {
+      /* Only at shutdown with MongoDB down: leave the offset uncommitted. */
+      ingest_intake_t *in = e->in;
+      in->busy--;
+      if (!e->part) {
+         entry_free (e);
+      }
+      maybe_finish_shutdown (in);
+      return;
+   }
+   if (outcome == TK_INSERT_FAILED) {
+      /* The server refused this document: it goes to the DLQ, the rest of
+       * the partition moves on. */
+      char reason[256];
+      snprintf (reason, sizeof reason, "store: %s", message && *message ? message : "refused");
+      tk_error_t err;
+      char *json = NULL;
+      tk_kafka_message_t m = {e->part ? e->part->topic : "", e->part ? e->part->partition : -1,
+                              e->offset, NULL, 0, NULL, 0, -1};
+      char *text = tk_ticket_to_json_string (e->ticket, &err);
+      if (text) {
+         m.payload = text;
+         m.len = strlen (text);
+      }
+      json = dlq_record (&m, e->ticket->id, reason, &e->dlq_len);
+      cJSON_free (text);
+      if (json) {
+         e->dlq = json;
+         dlq_send (e);
+         return;
+      }
+   }
+   entry_finished (e);
+}
+
+static void
+handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
+{
+   partition_t *p = find_part (in, m->topic, m->partition, true);
+   entry_t *e = calloc (1, sizeof *e);
+   if (!p || !e || (m->key_len && !(e->key = malloc (m->key_len)))) {
+      /* Out of memory: leave the offset uncommitted so it is read again. */
+      TK_ERROR ("intake", "out of memory at %s[%d]@%lld", m->topic, m->partition,
+                (long long) m->offset);
+      free (e);
+      return;
+   }
+   if (m->key_len) {
+      memcpy (e->key, m->key, m->key_len);
+      e->key_len = m->key_len;
+   }
+   e->in = in;
+   e->part = p;
+   e->offset = m->offset;
+   if (p->tail) {
+      p->tail->next = e;
+   } else {
+      p->head = e;
+   }
+   p->tail = e;
+   in->busy++;
+   tk_counter_inc (tk_metric_labels (in->metrics->received, "kafka"));
+
+   tk_error_t err;
+   tk_error_clear (&err);
+   const char *reason = "invalid_field";
+   if (!m->payload || m->len == 0) {
+      tk_error_set (&err, TK_ERR_INVALID, 0, "empty message");
+      reason = "malformed";
+   } else if (m->len > TK_TICKET_JSON_MAX) {
+      tk_error_set (&err, TK_ERR_INVALID, 0, "message exceeds %d bytes (got %zu)",
+                    TK_TICKET_JSON_MAX, m->len);
+      reason = "oversized";
+   } else {
+      cJSON *obj = tk_json_parse (m->payload, m->len, TK_TICKET_JSON_MAX, &err);
+      if (!obj) {
+         reason = "malformed";
+      } else if (!cJSON_IsObject (obj)) {
+         tk_error_set (&err, TK_ERR_INVALID, 0, "message is not a JSON object");
+         reason = "not_object";
+      } else {
+         e->ticket = tk_ticket_from_json (obj, &err);
+      }
+      cJSON_Delete (obj);
+   }
+   if (e->ticket) {
+      if (!e->ticket->source && !(e->ticket->source = strdup ("kafka"))) {
+         TK_ERROR ("intake", "out of memory");
+      }
+      e->item.ticket = e->ticket;
+      e->item.source = "kafka";
+      e->item.retry_unavailable = true;
+      e->item.done = item_done;
+      ingest_batcher_submit (in->batcher, &e->item);
+      return;
+   }
+   tk_counter_inc (tk_metric_labels (in->metrics->rejected, "kafka", reason));
+   char idbuf[TK_TICKET_ID_MAX + 1];
+   const char *id = refused_id (m, idbuf, sizeof idbuf);
+   TK_INFO ("intake", "refused %s[%d]@%lld (id %s): %s", m->topic, m->partition,
+            (long long) m->offset, id ? id : "unknown", err.message);
+   if (!(e->dlq = dlq_record (m, id, err.message, &e->dlq_len))) {
+      TK_ERROR ("intake", "out of memory building a DLQ record; the message will be read again");
+      in->busy--;
+      return; /* stays not done: nothing past it is committed */
+   }
+   dlq_send (e);
+}
+
+static void
+on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, void *opaque)
+{
+   (void) c;
+   ingest_intake_t *in = opaque;
+   for (size_t i = 0; i < n; i++) {
+      handle_message (in, &msgs[i]);
+   }
+   ingest_intake_check_flow (in);
+}
+
+static void
+on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind, const tk_kafka_partition_t *parts,
+              size_t n, void *opaque)
+{
+   (void) c;
+   ingest_intake_t *in = opaque;
+   if (kind != TK_KAFKA_REVOKED) {
+      return;
+   }
+   for (size_t i = 0; i < n; i++) {
+      partition_t *p = find_part (in, parts[i].topic, parts[i].partition, false);
+      if (!p) {
+         continue;
+      }
+      /* Whatever is unfinished is re-read by the partition's next owner. */
+      while (p->head) {
+         entry_t *e = p->head;
+         p->head = e->next;
+         if (e->done) {
+            entry_free (e);
+         } else {
+            e->part = NULL;
+         }
+      }
+      for (partition_t **pp = &in->parts; *pp; pp = &(*pp)->next) {
+         if (*pp == p) {
+            *pp = p->next;
+            break;
+         }
+      }
+      free (p->topic);
+      free (p);
+   }
+}
+
+static void
+on_error (int code, bool fatal, const char *reason, void *opaque)
+{
+   ingest_intake_t *in = opaque;
+   (void) code;
+   if (fatal) {
+      TK_ERROR ("intake", "fatal consumer error: %s", reason);
+      tk_app_stop (in->app, "fatal Kafka consumer error", 1);
+   } else {
+      TK_WARN ("intake", "consumer: %s", reason);
+   }
+}
+
+/* ---- public ------------------------------------------------------------------------ */
+
+void
+ingest_intake_check_flow (ingest_intake_t *in)
+{
+   if (!in || !in->consumer) {
+      return;
+   }
+   bool want_pause = in->stopping || ingest_batcher_unavailable (in->batcher) ||
+                     ingest_batcher_pending (in->batcher) >= (size_t) in->app->cfg.ingest_max_pending;
+   tk_error_t err;
+   if (want_pause && !in->paused) {
+      if (tk_kafka_consumer_pause (in->consumer, &err)) {
+         in->paused = true;
+         TK_INFO ("intake", "consumer paused (%s)",
+                  in->stopping ? "stopping"
+                  : ingest_batcher_unavailable (in->batcher) ? "MongoDB unavailable"
+                                                            : "too many tickets pending");
+      }
+   } else if (!want_pause && in->paused) {
+      if (tk_kafka_consumer_resume (in->consumer, &err)) {
+         in->paused = false;
+         TK_INFO ("intake", "consumer resumed");
+      }
+   }
+   tk_gauge_set (in->metrics->consumer_paused, in->paused ? 1 : 0);
+}
+
+ingest_intake_t *
+ingest_intake_new (tk_app_t *app, ingest_batcher_t *batcher, ingest_metrics_t *metrics,
+                   tk_error_t *err)
+{
+   ingest_intake_t *in = calloc (1, sizeof *in);
+   if (!in) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return NULL;
+   }
+   in->app = app;
+   in->batcher = batcher;
+   in->metrics = metrics;
+   const char *topics[] = {app->cfg.topic_inbound};
+   tk_kafka_consumer_opts_t opts = {
+      .brokers = app->cfg.kafka_brokers,
+      .group_id = app->cfg.kafka_group,
+      .topics = topics,
+      .n_topics = 1,
+      .passthrough = &app->kafka_pt,
+      .batch_max = (size_t) app->cfg.ingest_batch_size,
+      .on_messages = on_messages,
+      .on_rebalance = on_rebalance,
+      .on_error = on_error,
+      .opaque = in,
+   };
+   if (uv_timer_init (app->loop, &in->dlq_timer) != 0) {
+      tk_error_set (err, TK_ERR_IO, 0, "cannot create a timer");
+      free (in);
+      return NULL;
+   }
+   in->dlq_timer.data = in;
+   uv_timer_init (app->loop, &in->commit_timer);
+   in->commit_timer.data = in;
+   if (!(in->consumer = tk_kafka_consumer_new (app->loop, &opts, err))) {
+      uv_close ((uv_handle_t *) &in->commit_timer, NULL);
+      uv_close ((uv_handle_t *) &in->dlq_timer, intake_free_cb);
+      return NULL;
+   }
+   return in;
+}
+
+void
+ingest_intake_shutdown (void *intake, void *token)
+{
+   ingest_intake_t *in = intake;
+   in->stopping = true;
+   in->shutdown_token = token;
+   ingest_intake_check_flow (in);
+   maybe_finish_shutdown (in);
+}

@@ -1,0 +1,452 @@
+/* upload.c - POST /v1/tickets: a file of tickets in, a per-row report out.
+ *
+ * The body (a JSON object or array, NDJSON or CSV, by Content-Type) is
+ * parsed on libuv's threadpool into one small record per row; valid rows go
+ * to the batcher like Kafka messages do, and when the last one has its
+ * outcome the report is streamed back in 64 KB chunks straight from those
+ * records, so a 100,000-row report is never built in memory whole. Each
+ * valid row's ticket is freed as soon as the store has answered for it;
+ * only its id is kept for the report.
+ *
+ * Query: ?dry_run=true validates and reports without storing.
+ * Status: 200 with the report (201 when a single object was stored, 422
+ * when it was refused); 400 when the body cannot be walked at all; 415 for
+ * an unknown Content-Type; 413 past TRIAGE_HTTP_MAX_BODY (the HTTP server);
+ * 503 + Retry-After while MongoDB is unreachable (rows already written are
+ * reported; re-sending the file is safe, they come back as duplicates).
+ */
+#include "ingest.h"
+
+#include "log.h"
+#include "upload_parse.h"
+#include "utf8.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CHUNK_BYTES (64 * 1024)
+
+typedef enum {
+   ROW_PENDING = 0,
+   ROW_VALID,
+   ROW_STORED,
+   ROW_DUPLICATE,
+   ROW_UPDATED,
+   ROW_UNCHANGED,
+   ROW_REJECTED,
+   ROW_FAILED,
+} row_status_t;
+
+static const char *const row_status_names[] = {"pending",   "valid",     "stored",   "duplicate",
+                                               "updated",   "unchanged", "rejected", "failed"};
+
+typedef struct upload upload_t;
+
+typedef struct {
+   ingest_item_t item; /* first: the batcher's callback casts back */
+   upload_t *up;
+   tk_ticket_t *ticket; /* owned until the store has answered */
+   char *id;            /* owned; NULL if unknown */
+   char *error;         /* owned; rejected / failed rows */
+   size_t line;
+   uint8_t status;
+   uint8_t reason;      /* tk_upload_reason_t for rejected rows */
+   char field[64];
+} row_t;
+
+struct upload {
+   ingest_upload_t *u;
+   tk_http_request_t *req;
+   uv_work_t work;
+   tk_upload_format_t fmt;
+   bool dry_run;
+   const char *body;
+   size_t body_len;
+
+   row_t *rows;
+   size_t n, cap;
+   bool parse_ok;
+   bool oom;
+   tk_error_t parse_err;
+   tk_upload_summary_t summary;
+
+   size_t pending;
+   bool unavailable;
+   size_t count[8]; /* by row_status_t */
+
+   size_t cursor; /* next row to stream */
+   bool last_sent;
+   tk_buf_t chunk;
+};
+
+static void
+upload_free (upload_t *up)
+{
+   if (!up) {
+      return;
+   }
+   for (size_t i = 0; i < up->n; i++) {
+      tk_ticket_destroy (up->rows[i].ticket);
+      free (up->rows[i].id);
+      free (up->rows[i].error);
+   }
+   free (up->rows);
+   tk_buf_destroy (&up->chunk);
+   free (up);
+}
+
+/* ---- JSON text helpers ------------------------------------------------------ */
+
+static bool
+json_str (tk_buf_t *b, const char *s)
+{
+   bool ok = tk_buf_append (b, "\"", 1);
+   const char *run = s;
+   for (; ok && *s; s++) {
+      unsigned char c = (unsigned char) *s;
+      if (c >= 0x20 && c != '"' && c != '\\') {
+         continue;
+      }
+      ok = tk_buf_append (b, run, (size_t) (s - run));
+      if (c == '"' || c == '\\') {
+         char esc[2] = {'\\', (char) c};
+         ok = ok && tk_buf_append (b, esc, 2);
+      } else {
+         ok = ok && tk_buf_appendf (b, "\\u%04x", c);
+      }
+      run = s + 1;
+   }
+   return ok && tk_buf_append (b, run, (size_t) (s - run)) && tk_buf_append (b, "\"", 1);
+}
+
+/* ---- parsing (threadpool) ------------------------------------------------------ */
+
+static char *
+dup_utf8 (const char *s)
+{
+   if (!s || !tk_utf8_valid (s, strlen (s), NULL)) {
+      return NULL; /* an id that is not UTF-8 is left out of the report */
+   }
+   return strdup (s);
+}
+
+static bool
+collect_row (const tk_upload_row_t *r, void *ud)
+{
+   upload_t *up = ud;
+   if (up->n == up->cap) {
+      size_t cap = up->cap ? up->cap * 2 : 64;
+      row_t *rows = realloc (up->rows, cap * sizeof *rows);
+      if (!rows) {
+         tk_ticket_destroy (r->ticket);
+         up->oom = true;
+         return false;
+      }
+      up->rows = rows;
+      up->cap = cap;
+   }
+   row_t *row = &up->rows[up->n++];
+   memset (row, 0, sizeof *row);
+   row->up = up;
+   row->line = r->line;
+   if (r->ticket) {
+      row->ticket = r->ticket;
+      row->status = ROW_VALID;
+      if (!row->ticket->source) {
+         row->ticket->source = strdup ("upload");
+      }
+   } else {
+      row->status = ROW_REJECTED;
+      row->reason = (uint8_t) r->reason;
+      row->id = dup_utf8 (r->id);
+      row->error = strdup (r->err->message);
+      snprintf (row->field, sizeof row->field, "%s", r->err->field);
+   }
+   return true;
+}
+
+static void
+parse_work (uv_work_t *w)
+{
+   upload_t *up = w->data;
+   up->parse_ok = tk_upload_parse (up->body, up->body_len, up->fmt, collect_row, up, &up->summary,
+                                   &up->parse_err);
+}
+
+/* ---- the report ---------------------------------------------------------------- */
+
+static bool
+append_row (tk_buf_t *b, const row_t *row, size_t index)
+{
+   bool ok = tk_buf_appendf (b, "%s{\"index\":%zu,\"line\":%zu,\"id\":", index ? "," : "", index,
+                             row->line);
+   ok = ok && (row->id ? json_str (b, row->id) : tk_buf_append_str (b, "null"));
+   ok = ok && tk_buf_appendf (b, ",\"status\":\"%s\"", row_status_names[row->status]);
+   if (row->status == ROW_REJECTED) {
+      ok = ok && tk_buf_appendf (b, ",\"reason\":\"%s\"",
+                                 tk_upload_reason_name ((tk_upload_reason_t) row->reason));
+   }
+   if (row->error) {
+      ok = ok && tk_buf_append_str (b, ",\"error\":") && json_str (b, row->error);
+   }
+   if (row->field[0]) {
+      ok = ok && tk_buf_append_str (b, ",\"field\":") && json_str (b, row->field);
+   }
+   return ok && tk_buf_append (b, "}", 1);
+}
+
+static void write_next (upload_t *up);
+
+static void
+written (tk_http_request_t *req, int status, void *user_data)
+{
+   (void) req;
+   upload_t *up = user_data;
+   if (status < 0 || up->last_sent) {
+      tk_http_stream_end (up->req);
+      upload_free (up);
+      return;
+   }
+   write_next (up);
+}
+
+static void
+write_next (upload_t *up)
+{
+   tk_buf_reset (&up->chunk);
+   bool ok = true;
+   while (ok && up->cursor < up->n && up->chunk.len < CHUNK_BYTES) {
+      ok = append_row (&up->chunk, &up->rows[up->cursor], up->cursor);
+      up->cursor++;
+   }
+   if (ok && up->cursor == up->n) {
+      ok = tk_buf_append_str (&up->chunk, "]}\n");
+      up->last_sent = true;
+   }
+   if (!ok || tk_http_stream_write (up->req, up->chunk.data, up->chunk.len, written, up) != 0) {
+      /* Out of memory or the client is gone: end what was sent. */
+      tk_http_stream_end (up->req);
+      upload_free (up);
+   }
+}
+
+static void
+respond_report (upload_t *up)
+{
+   memset (up->count, 0, sizeof up->count);
+   for (size_t i = 0; i < up->n; i++) {
+      up->count[up->rows[i].status]++;
+   }
+   int status = 200;
+   const row_t *single = up->summary.single_object && up->n == 1 ? &up->rows[0] : NULL;
+   if (up->unavailable) {
+      status = 503;
+   } else if (single && single->status == ROW_REJECTED) {
+      status = 422;
+   } else if (single && single->status == ROW_STORED) {
+      status = 201;
+   }
+   tk_buf_t *b = &up->chunk;
+   bool ok = tk_buf_appendf (
+      b,
+      "{\"format\":\"%s\",\"dry_run\":%s,\"total\":%zu,\"valid\":%zu,\"stored\":%zu,"
+      "\"duplicates\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"rejected\":%zu,\"failed\":%zu,",
+      tk_upload_format_name (up->fmt), up->dry_run ? "true" : "false", up->n,
+      up->n - up->count[ROW_REJECTED], up->count[ROW_STORED], up->count[ROW_DUPLICATE],
+      up->count[ROW_UPDATED], up->count[ROW_UNCHANGED], up->count[ROW_REJECTED],
+      up->count[ROW_FAILED]);
+   if (up->unavailable) {
+      char secs[32];
+      snprintf (secs, sizeof secs, "%lld",
+                (long long) ((up->u->app->cfg.ingest_retry_after_ms + 999) / 1000));
+      tk_http_add_header (up->req, "Retry-After", secs);
+      ok = ok && tk_buf_append_str (b, "\"error\":{\"code\":\"store_unavailable\",\"message\":"
+                                       "\"MongoDB is unreachable; rows marked failed were not "
+                                       "stored, send them again later\"},");
+   } else if (single && single->status == ROW_REJECTED) {
+      ok = ok && tk_buf_append_str (b, "\"error\":{\"code\":\"invalid_ticket\",\"message\":") &&
+           json_str (b, single->error ? single->error : "invalid ticket");
+      if (single->field[0]) {
+         ok = ok && tk_buf_append_str (b, ",\"field\":") && json_str (b, single->field);
+      }
+      ok = ok && tk_buf_append_str (b, "},");
+   }
+   ok = ok && tk_buf_append_str (b, "\"results\":[");
+   if (!ok) {
+      tk_http_respond_error (up->req, 500, "internal", "out of memory", NULL);
+      upload_free (up);
+      return;
+   }
+   if (tk_http_stream_begin (up->req, status, "application/json") != 0) {
+      tk_http_stream_end (up->req);
+      upload_free (up);
+      return;
+   }
+   /* The summary goes out with the first rows. */
+   tk_buf_t head = up->chunk;
+   up->chunk = (tk_buf_t) TK_BUF_INIT;
+   int rc = tk_http_stream_write (up->req, head.data, head.len, written, up);
+   tk_buf_destroy (&head);
+   if (rc != 0) {
+      tk_http_stream_end (up->req);
+      upload_free (up);
+   }
+}
+
+/* ---- storing ---------------------------------------------------------------------- */
+
+static void
+row_done (ingest_item_t *item, tk_insert_outcome_t outcome, bool unavailable, const char *message)
+{
+   row_t *row = (row_t *) item;
+   upload_t *up = row->up;
+   switch (outcome) {
+   case TK_INSERT_STORED: row->status = ROW_STORED; break;
+   case TK_INSERT_DUPLICATE: row->status = ROW_DUPLICATE; break;
+   case TK_INSERT_CHANGED: row->status = ROW_UPDATED; break;
+   case TK_INSERT_UNCHANGED: row->status = ROW_UNCHANGED; break;
+   case TK_INSERT_FAILED:
+      row->status = ROW_FAILED;
+      if (unavailable) {
+         up->unavailable = true;
+      }
+      free (row->error);
+      row->error = strdup (message && *message ? message : "not stored");
+      break;
+   }
+   /* Keep the id for the report, free the rest of the ticket now. */
+   row->id = row->ticket->id;
+   row->ticket->id = NULL;
+   tk_ticket_destroy (row->ticket);
+   row->ticket = NULL;
+   if (--up->pending == 0) {
+      respond_report (up);
+   }
+}
+
+static void
+parse_done (uv_work_t *w, int status)
+{
+   upload_t *up = w->data;
+   ingest_upload_t *u = up->u;
+   if (status != 0) {
+      tk_http_respond_error (up->req, 503, "stopping", "the service is stopping", NULL);
+      upload_free (up);
+      return;
+   }
+   if (up->oom) {
+      tk_http_respond_error (up->req, 500, "internal", "out of memory", NULL);
+      upload_free (up);
+      return;
+   }
+   if (!up->parse_ok) {
+      tk_counter_inc (tk_metric_labels (u->metrics->rejected, "upload", "unreadable_body"));
+      tk_http_respond_error (up->req, 400, "invalid_body", up->parse_err.message, NULL);
+      upload_free (up);
+      return;
+   }
+   tk_counter_add (tk_metric_labels (u->metrics->received, "upload"), up->n);
+   size_t valid = 0;
+   for (size_t i = 0; i < up->n; i++) {
+      row_t *row = &up->rows[i];
+      if (row->status == ROW_REJECTED) {
+         tk_counter_inc (tk_metric_labels (
+            u->metrics->rejected, "upload",
+            tk_upload_reason_name ((tk_upload_reason_t) row->reason)));
+      } else {
+         valid++;
+      }
+   }
+   if (up->dry_run || valid == 0) {
+      for (size_t i = 0; i < up->n; i++) {
+         row_t *row = &up->rows[i];
+         if (row->ticket) {
+            row->id = row->ticket->id;
+            row->ticket->id = NULL;
+            tk_ticket_destroy (row->ticket);
+            row->ticket = NULL;
+         }
+      }
+      respond_report (up);
+      return;
+   }
+   if (ingest_batcher_unavailable (u->batcher)) {
+      char secs[32];
+      snprintf (secs, sizeof secs, "%lld",
+                (long long) ((u->app->cfg.ingest_retry_after_ms + 999) / 1000));
+      tk_http_add_header (up->req, "Retry-After", secs);
+      tk_http_respond_error (up->req, 503, "store_unavailable",
+                             "MongoDB is unreachable; nothing was stored, try again later", NULL);
+      upload_free (up);
+      return;
+   }
+   up->pending = valid;
+   for (size_t i = 0; i < up->n; i++) {
+      row_t *row = &up->rows[i];
+      if (row->status != ROW_VALID) {
+         continue;
+      }
+      row->item.ticket = row->ticket;
+      row->item.source = "upload";
+      row->item.retry_unavailable = false;
+      row->item.done = row_done;
+      ingest_batcher_submit (u->batcher, &row->item);
+   }
+}
+
+static bool
+query_true (const char *v)
+{
+   return v && (strcasecmp (v, "true") == 0 || strcmp (v, "1") == 0 || strcasecmp (v, "yes") == 0 ||
+                *v == '\0');
+}
+
+static void
+handle_upload (tk_http_request_t *req, void *user_data)
+{
+   ingest_upload_t *u = user_data;
+   tk_upload_format_t fmt;
+   const char *ct = tk_http_request_header (req, "Content-Type");
+   if (!tk_upload_format_from_content_type (ct, &fmt)) {
+      char msg[200];
+      snprintf (msg, sizeof msg,
+                "Content-Type %.60s is not supported; send application/json, "
+                "application/x-ndjson or text/csv",
+                ct ? ct : "(none)");
+      tk_http_respond_error (req, 415, "unsupported_media_type", msg, "Content-Type");
+      return;
+   }
+   bool dry_run = query_true (tk_http_query_get (req, "dry_run"));
+   if (!dry_run && ingest_batcher_unavailable (u->batcher)) {
+      char secs[32];
+      snprintf (secs, sizeof secs, "%lld",
+                (long long) ((u->app->cfg.ingest_retry_after_ms + 999) / 1000));
+      tk_http_add_header (req, "Retry-After", secs);
+      tk_http_respond_error (req, 503, "store_unavailable",
+                             "MongoDB is unreachable; nothing was stored, try again later", NULL);
+      return;
+   }
+   upload_t *up = calloc (1, sizeof *up);
+   if (!up) {
+      tk_http_respond_error (req, 500, "internal", "out of memory", NULL);
+      return;
+   }
+   up->u = u;
+   up->req = req;
+   up->fmt = fmt;
+   up->dry_run = dry_run;
+   up->body = tk_http_request_body (req, &up->body_len);
+   up->work.data = up;
+   if (uv_queue_work (tk_http_request_loop (req), &up->work, parse_work, parse_done) != 0) {
+      tk_http_respond_error (req, 503, "busy", "cannot queue the upload", NULL);
+      upload_free (up);
+   }
+}
+
+bool
+ingest_upload_register (ingest_upload_t *u, tk_error_t *err)
+{
+   return tk_http_route (u->app->http, "POST", "/v1/tickets", handle_upload, u, err);
+}
