@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all bootstrap build build-asan test test-unit test-asan stack-up stack-down \
-        stack-status demo demo-stop bench clean distclean
+        stack-status demo demo-stop bench clean distclean fuzz
 
 all: build
 
@@ -55,8 +55,14 @@ demo-stop:
 bench: bootstrap build stack-up
 	@bench/run
 
+## fuzz: build the libFuzzer targets of fuzz/ (clang, ASan + UBSan) in build-fuzz
+##       and run each for FUZZ_SECONDS (default 60); a crash is left in
+##       build-fuzz/fuzz-artifacts/ (see fuzz/run)
+fuzz: bootstrap
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} fuzz/run
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
 
 ## distclean: also the fetched tools and the stack's data
 distclean: clean stack-down
