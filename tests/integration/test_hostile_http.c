@@ -11,6 +11,8 @@
  */
 #include "test_support.h"
 
+#include <cjson/cJSON.h>
+
 #include "kafka.h"
 #include "service_proc.h"
 #include "store.h"
@@ -347,23 +349,26 @@ static void
 test_bad_request_lines (void **state)
 {
    (void) state;
-   static const char *const bad[] = {
-      "GARBAGE\r\n\r\n",
-      "GET\r\n\r\n",
-      "GET /healthz HTTP/1.1 extra\r\n\r\n",
-      "GET healthz HTTP/1.1\r\nHost: x\r\n\r\n",
-      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello\r\n\r\n",
-      "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n",
-      "GET /heal\x00thz HTTP/1.1\r\n\r\n",
-      "GET /healthz HTTP/1.1\r\nX: a\r\n b\x01\r\n\r\n",
-      "POST /healthz HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
-      "POST /healthz HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+#define RAW(s) {s, sizeof s - 1} /* keeps embedded NULs */
+   static const struct {
+      const char *s;
+      size_t len;
+   } bad[] = {
+      RAW ("GARBAGE\r\n\r\n"),
+      RAW ("GET\r\n\r\n"),
+      RAW ("GET /healthz HTTP/1.1 extra\r\n\r\n"),
+      RAW ("GET healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+      RAW ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello\r\n\r\n"),
+      RAW ("GET /healthz HTTP/1.1\r\nHost x\r\n\r\n"),
+      RAW ("GET /heal\x00thz HTTP/1.1\r\n\r\n"),
+      RAW ("GET /healthz HTTP/1.1\r\nX: a\r\n b\x01\r\n\r\n"),
+      RAW ("POST /healthz HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
+      RAW ("POST /healthz HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
    };
-   static const size_t lens[] = {0, 0, 0, 0, 28, 0, 27, 0, 0, 0};
+#undef RAW
    for (int i = 0; i < N_SVC; i++) {
       for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-         size_t len = lens[k] ? lens[k] : strlen (bad[k]);
-         int st = exchange (svcs[i].port, bad[k], len, resp, sizeof resp);
+         int st = exchange (svcs[i].port, bad[k].s, bad[k].len, resp, sizeof resp);
          char what[96];
          snprintf (what, sizeof what, "triage-%s, bad request #%zu", svc_names[i], k);
          assert_refused (st, what, resp);
@@ -597,15 +602,19 @@ test_invalid_utf8_nul_and_deep_json (void **state)
       "{\"id\":\"X-1\",\"subject\":\"s\",\"classification\":{\"topic_tags\":[\"Connector\"],"
       "\"sentiment\":\"Curious\",\"priority\":\"P1 (Medium)\"},\"confidence_scores\":"
       "{\"topic\":0.5,\"sentiment\":0.5,\"priority\":0.5},\"body\":\"";
-   static const char *const bad_bodies[] = {"\xff\xfe bad", "over\xc0\xaflong", "nul\0byte",
-                                            "surrogate \xed\xa0\x80", "escaped \\u0000 nul"};
-   static const size_t bad_lens[] = {7, 10, 8, 13, 18};
+#define RAW(s) {s, sizeof s - 1}
+   static const struct {
+      const char *s;
+      size_t len;
+   } bad_bodies[] = {RAW ("\xff\xfe bad"), RAW ("over\xc0\xaflong"), RAW ("nul\0byte"),
+                     RAW ("surrogate \xed\xa0\x80"), RAW ("escaped \\u0000 nul")};
+#undef RAW
    char doc[1024];
    for (size_t k = 0; k < sizeof bad_bodies / sizeof bad_bodies[0]; k++) {
       size_t n = strlen (prefix);
       memcpy (doc, prefix, n);
-      memcpy (doc + n, bad_bodies[k], bad_lens[k]);
-      n += bad_lens[k];
+      memcpy (doc + n, bad_bodies[k].s, bad_bodies[k].len);
+      n += bad_bodies[k].len;
       memcpy (doc + n, "\"}", 2);
       n += 2;
       int st = post_ticket (doc, n);
@@ -702,6 +711,128 @@ test_operator_and_regex_injection (void **state)
    assert_still_well (0, "operator and regex injection");
 }
 
+/* ---- hostile uploads to the ingest service ------------------------------- */
+
+static cJSON *
+upload (const char *ctype, const char *body, size_t len, long *status)
+{
+   char url[256], hdr[128];
+   snprintf (url, sizeof url, "%s/v1/tickets", svcs[1].base_url);
+   snprintf (hdr, sizeof hdr, "Content-Type: %s", ctype);
+   const char *headers[] = {hdr, "Authorization: Bearer " ADMIN_KEY, NULL};
+   tk_test_http_response_t r;
+   assert_true (tk_test_http ("POST", url, body, len, headers, &r));
+   *status = r.status;
+   cJSON *json = r.body ? cJSON_Parse (r.body) : NULL;
+   if (!json) {
+      fail_msg ("upload answered %ld with no JSON: %.300s", r.status, r.body ? r.body : "");
+   }
+   tk_test_http_free (&r);
+   return json;
+}
+
+static int
+count_of (const cJSON *report, const char *key)
+{
+   const cJSON *v = cJSON_GetObjectItem (report, key);
+   assert_non_null (v);
+   return v->valueint;
+}
+
+static bool
+stored (const char *id)
+{
+   tk_error_t err;
+   tk_ticket_t *t = NULL;
+   bool found = tk_store_get_ticket (store, id, &t, &err);
+   if (!found) {
+      assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
+   }
+   tk_ticket_destroy (t);
+   return found;
+}
+
+static void
+test_hostile_uploads (void **state)
+{
+   (void) state;
+   long st = 0;
+   cJSON *rep;
+
+   /* An unterminated quoted CSV field: the file cannot be walked, 400. */
+   const char *unbalanced = "id,subject,body\nU-1,ok,fine\nU-2,\"never closed,x\nU-3,a,b\n";
+   rep = upload ("text/csv", unbalanced, strlen (unbalanced), &st);
+   assert_int_equal (st, 400);
+   assert_non_null (cJSON_GetObjectItem (rep, "error"));
+   cJSON_Delete (rep);
+   assert_false (stored ("U-2"));
+   assert_false (stored ("U-3"));
+
+   /* Ragged rows: each refused on its own, the good ones stored. */
+   const char *ragged = "id,subject,body\nR-1,a,b\nR-2,only\nR-3,a,b,c,d\nR-4,x,y\n";
+   rep = upload ("text/csv", ragged, strlen (ragged), &st);
+   assert_int_equal (st, 200);
+   assert_int_equal (count_of (rep, "stored"), 2);
+   assert_int_equal (count_of (rep, "rejected"), 2);
+   cJSON_Delete (rep);
+   assert_true (stored ("R-1"));
+   assert_true (stored ("R-4"));
+   assert_false (stored ("R-2"));
+   assert_false (stored ("R-3"));
+
+   /* NDJSON with a NUL byte, invalid UTF-8 and an operator for an id. */
+   static const char nd[] = "{\"id\":\"N-1\",\"subject\":\"a\",\"body\":\"nul\0here\"}\n"
+                            "{\"id\":\"N-2\",\"subject\":\"\xff\xfe\",\"body\":\"b\"}\n"
+                            "{\"id\":{\"$gt\":\"\"},\"subject\":\"a\",\"body\":\"b\"}\n"
+                            "{\"id\":\"N-4\",\"subject\":\"a\",\"body\":\"b\"}\n";
+   rep = upload ("application/x-ndjson", nd, sizeof nd - 1, &st);
+   assert_int_equal (st, 200);
+   assert_int_equal (count_of (rep, "stored"), 1);
+   assert_int_equal (count_of (rep, "rejected"), 3);
+   cJSON_Delete (rep);
+   assert_true (stored ("N-4"));
+   assert_false (stored ("N-1"));
+   assert_false (stored ("N-2"));
+
+   /* One object whose id is an operator: refused, naming the field. */
+   const char *op = "{\"id\":{\"$ne\":null},\"subject\":\"a\",\"body\":\"b\"}";
+   rep = upload ("application/json", op, strlen (op), &st);
+   assert_int_equal (st, 422);
+   assert_non_null (cJSON_GetObjectItem (rep, "error"));
+   cJSON_Delete (rep);
+
+   /* A JSON array that never closes, and one with a row nested 100,000 deep. */
+   const char *open_array = "[{\"id\":\"A-1\",\"subject\":\"a\",\"body\":\"b\"},";
+   rep = upload ("application/json", open_array, strlen (open_array), &st);
+   assert_int_equal (st, 400);
+   cJSON_Delete (rep);
+   size_t depth = 100000;
+   const char *good = "[{\"id\":\"D-1\",\"subject\":\"a\",\"body\":\"b\"},";
+   size_t glen = strlen (good);
+   char *deep = malloc (glen + 2 * depth + 2);
+   assert_non_null (deep);
+   memcpy (deep, good, glen);
+   memset (deep + glen, '[', depth);
+   memset (deep + glen + depth, ']', depth);
+   memcpy (deep + glen + 2 * depth, "]", 2);
+   rep = upload ("application/json", deep, glen + 2 * depth + 1, &st);
+   free (deep);
+   if (st == 200) {
+      assert_int_equal (count_of (rep, "rejected"), 1);
+      assert_true (stored ("D-1"));
+   } else {
+      assert_int_equal (st, 400);
+   }
+   cJSON_Delete (rep);
+
+   /* A type it does not take. */
+   rep = upload ("application/x-evil", "x", 1, &st);
+   assert_int_equal (st, 415);
+   cJSON_Delete (rep);
+
+   assert_still_well (1, "hostile uploads");
+}
+
 int
 main (void)
 {
@@ -711,6 +842,7 @@ main (void)
       cmocka_unit_test (test_invalid_chunked_and_pipelined_garbage),
       cmocka_unit_test (test_invalid_utf8_nul_and_deep_json),
       cmocka_unit_test (test_operator_and_regex_injection),
+      cmocka_unit_test (test_hostile_uploads),
       cmocka_unit_test (test_body_far_over_the_limit),
       cmocka_unit_test (test_slowloris_is_cut_off),
       cmocka_unit_test (test_a_thousand_idle_connections),
