@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all bootstrap build build-asan test test-unit test-asan stack-up stack-down \
-        stack-status demo demo-stop bench clean distclean fuzz
+        stack-status demo demo-stop bench docs clean distclean fuzz
 
 all: build
 
@@ -60,6 +60,12 @@ bench: bootstrap build stack-up
 ##       build-fuzz/fuzz-artifacts/ (see fuzz/run)
 fuzz: bootstrap
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} fuzz/run
+
+## docs: regenerate the configuration reference from the configuration table
+docs: build
+	@$(BUILD)/bin/triagectl config --markdown > docs/configuration.md
+	@$(BUILD)/bin/triagectl config --env > deploy/env.reference
+	@echo "docs: wrote docs/configuration.md and deploy/env.reference"
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz

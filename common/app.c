@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define APP_INDEX_RETRY_MS 2000
 #define APP_READY_KAFKA_TIMEOUT_MS 2000
@@ -196,15 +197,18 @@ static void
 app_shutdown_complete (bool timed_out, void *user_data)
 {
    tk_app_t *app = user_data;
-   if (timed_out && app->exit_code == 0) {
-      app->exit_code = 1;
+   if (timed_out) {
+      /* Work that did not finish in time still owns handles and threadpool
+       * requests; closing them under its feet would be unsafe. tk_app_run
+       * sees this flag and exits the process without tearing down. */
+      app->abandoned = true;
+      if (app->exit_code == 0) {
+         app->exit_code = 1;
+      }
+      uv_stop (app->loop);
+      return;
    }
    uv_close ((uv_handle_t *) &app->index_retry, NULL);
-   /* Whatever is still open (a producer cut short) is closed by the walk in
-    * tk_app_run; uv_stop ends the loop even if a handle lingers. */
-   if (timed_out) {
-      uv_stop (app->loop);
-   }
 }
 
 static void
@@ -361,15 +365,6 @@ tk_app_stop (tk_app_t *app, const char *reason, int exit_code)
    tk_shutdown_begin (app->shutdown, reason);
 }
 
-static void
-app_close_leftover (uv_handle_t *h, void *arg)
-{
-   (void) arg;
-   if (!uv_is_closing (h)) {
-      uv_close (h, NULL);
-   }
-}
-
 int
 tk_app_run (tk_app_t *app)
 {
@@ -396,11 +391,13 @@ tk_app_run (tk_app_t *app)
 
    uv_run (app->loop, UV_RUN_DEFAULT);
 
-   /* After a cut-short shutdown some handles may still be open: close them
-    * and let their callbacks run so the loop can be closed. Requests still
-    * queued on the threadpool finish first (uv_run waits for them). */
-   uv_walk (app->loop, app_close_leftover, NULL);
-   uv_run (app->loop, UV_RUN_DEFAULT);
+   if (app->abandoned) {
+      /* The shutdown deadline passed (or a second signal came) with work in
+       * flight. Everything durable is already committed; what was in flight
+       * is redelivered to the next owner. Leave without freeing. */
+      TK_WARN (NULL, "exiting with work still in flight (code %d)", app->exit_code);
+      _exit (app->exit_code);
+   }
    int rc = uv_loop_close (app->loop);
    if (rc != 0) {
       TK_WARN (NULL, "event loop closed with handles still open: %s", uv_strerror (rc));

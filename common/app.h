@@ -49,6 +49,7 @@ typedef struct tk_app {
    /* Set by the runtime, read by services. */
    bool indexes_ready;           /* ensure_indexes has succeeded */
    bool stopping;                /* shutdown has begun: take no new work */
+   bool abandoned;               /* the shutdown deadline passed */
 
    /* Internal. */
    struct {

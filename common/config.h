@@ -153,6 +153,7 @@ typedef struct {
    int api_process_max;        /* most tickets one processing job requests */
    int api_rate_limit;         /* requests per second per key; 0 = unlimited */
    int api_rate_burst;         /* bucket size of the rate limit */
+   char *web_root;             /* the dashboard's files; "" = <exe>/../share/triage/web */
 
    /* ---- end of api's settings ---- */
 

@@ -123,6 +123,7 @@ static const tk_config_var_t vars[] = {
    INT ("TRIAGE_API_PROCESS_MAX", "api-process-max", api_process_max, "100000", 1, 1000000, AP, "Most tickets one processing request may send for classification."),
    INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, AP, "Requests per second allowed per API key (0: unlimited)."),
    INT ("TRIAGE_API_RATE_BURST", "api-rate-burst", api_rate_burst, "200", 1, 1000000, AP, "Requests an API key may send at once above its rate."),
+   STR ("TRIAGE_WEB_ROOT", "web-root", web_root, "", 0, AP, "Directory of the built dashboard served at / and /static/; empty for <exe dir>/../share/triage/web."),
 
    /* ---- end of api's rows ---- */
 };

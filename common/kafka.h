@@ -226,6 +226,13 @@ bool tk_kafka_consumer_pause (tk_kafka_consumer_t *c, tk_error_t *err);
 bool tk_kafka_consumer_resume (tk_kafka_consumer_t *c, tk_error_t *err);
 bool tk_kafka_consumer_is_paused (const tk_kafka_consumer_t *c);
 
+/* librdkafka's last known low and high watermarks of topic[partition], read
+ * from its cache without a broker round trip (rd_kafka_get_watermark_offsets:
+ * the high mark moves with each fetch, so it is as fresh as the last fetch).
+ * false when librdkafka knows none yet. Loop thread. */
+bool tk_kafka_consumer_watermarks (tk_kafka_consumer_t *c, const char *topic, int32_t partition,
+                                   int64_t *low, int64_t *high);
+
 /* Leaves the group cleanly without blocking the loop
  * (rd_kafka_consumer_close_queue, its rebalance served on the loop: the
  * rebalance callback sees the final REVOKED), stops delivering messages,

@@ -609,3 +609,21 @@ fail:
    }
    return NULL;
 }
+
+bool
+tk_kafka_consumer_watermarks (tk_kafka_consumer_t *c, const char *topic, int32_t partition,
+                              int64_t *low, int64_t *high)
+{
+   if (!c || !c->rk) {
+      return false;
+   }
+   int64_t lo = -1, hi = -1;
+   if (rd_kafka_get_watermark_offsets (c->rk, topic, partition, &lo, &hi) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+       hi < 0) {
+      return false;
+   }
+   *low = lo;
+   *high = hi;
+   return true;
+}

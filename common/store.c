@@ -492,7 +492,13 @@ tk_store_insert_tickets (tk_store_t *store, tk_ticket_t *const *tickets, size_t 
 
 /* Replaces the text of an already-stored ticket unless it is the same.
  * Returns false only when the outcome is unknown (err set); a write error
- * for this one ticket marks its item FAILED. */
+ * for this one ticket marks its item FAILED.
+ *
+ * The stored text is read and compared here rather than with a
+ * {subject: {$ne}} filter: FerretDB serves only a filter that is exactly
+ * {_id: value} from its primary key and scans the collection for any other
+ * (docs/decisions/0005). Ingest is the only writer of ticket text, one
+ * batch at a time, so reading and then writing does not race. */
 static bool
 update_text (store_conn_t *conn, tk_ticket_t *t, tk_insert_item_t *item, tk_error_t *err)
 {
@@ -501,14 +507,33 @@ update_text (store_conn_t *conn, tk_ticket_t *t, tk_insert_item_t *item, tk_erro
    bson_t reply = BSON_INITIALIZER;
    bson_error_t e;
    bson_iter_t it;
-   /* The $or makes a re-sent ticket with the same text match nothing, so it
-    * is a true no-op: updated_at stays as it was. */
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (t->id), "$or", "[", "{", "subject", "{", "$ne",
-                              BCON_UTF8 (t->subject), "}", "}", "{", "body", "{", "$ne",
-                              BCON_UTF8 (t->body), "}", "}", "]");
-   bson_t *update = BCON_NEW ("$set", "{", "subject", BCON_UTF8 (t->subject), "body",
-                              BCON_UTF8 (t->body), "updated_at", BCON_DATE_TIME (now), "}");
-
+   bson_t *filter = tk_store_id_filter (t->id);
+   bson_t *opts = BCON_NEW ("projection", "{", "subject", BCON_INT32 (1), "body", BCON_INT32 (1),
+                            "}", "limit", BCON_INT64 (1));
+   bson_t *update = NULL;
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (conn->coll, filter, opts, NULL);
+   const bson_t *doc = NULL;
+   bool found = mongoc_cursor_next (cursor, &doc);
+   if (mongoc_cursor_error (cursor, &e)) {
+      set_mongo_error (err, &e, "reading ticket text");
+      goto done;
+   }
+   if (found) {
+      const char *subject = bson_iter_init_find (&it, doc, "subject") && BSON_ITER_HOLDS_UTF8 (&it)
+                               ? bson_iter_utf8 (&it, NULL)
+                               : NULL;
+      bson_iter_t it2;
+      const char *body = bson_iter_init_find (&it2, doc, "body") && BSON_ITER_HOLDS_UTF8 (&it2)
+                            ? bson_iter_utf8 (&it2, NULL)
+                            : NULL;
+      if (subject && body && !strcmp (subject, t->subject) && !strcmp (body, t->body)) {
+         item->outcome = TK_INSERT_UNCHANGED; /* a true no-op: updated_at stays */
+         ok = true;
+         goto done;
+      }
+   }
+   update = BCON_NEW ("$set", "{", "subject", BCON_UTF8 (t->subject), "body", BCON_UTF8 (t->body),
+                      "updated_at", BCON_DATE_TIME (now), "}");
    bson_destroy (&reply);
    if (!mongoc_collection_update_one (conn->coll, filter, update, NULL, &reply, &e)) {
       if (e.domain == MONGOC_ERROR_SERVER && bson_iter_init_find (&it, &reply, "writeErrors")) {
@@ -527,8 +552,10 @@ update_text (store_conn_t *conn, tk_ticket_t *t, tk_insert_item_t *item, tk_erro
    }
    ok = true;
 done:
+   mongoc_cursor_destroy (cursor);
    bson_destroy (&reply);
    bson_destroy (filter);
+   bson_destroy (opts);
    bson_destroy (update);
    return ok;
 }
@@ -585,7 +612,7 @@ update_by_id (tk_store_t *store, const char *id, const bson_t *update, const cha
    bson_t reply = BSON_INITIALIZER;
    bson_error_t e;
    bson_iter_t it;
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (id));
+   bson_t *filter = tk_store_id_filter (id);
 
    conn_open (store, &conn);
    bson_destroy (&reply);
@@ -741,7 +768,7 @@ tk_store_get_ticket (tk_store_t *store, const char *id, tk_ticket_t **out, tk_er
       tk_error_set (err, TK_ERR_INVALID, 0, "get ticket: no id");
       return false;
    }
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (id));
+   bson_t *filter = tk_store_id_filter (id);
    bool ok = find_tickets (store, filter, NULL, 1, &list, err);
    bson_destroy (filter);
    if (ok && list.n == 0) {
@@ -907,4 +934,10 @@ tk_store_client_push (tk_store_t *store, mongoc_client_t *client)
    if (client) {
       mongoc_client_pool_push (store->pool, client);
    }
+}
+
+bson_t *
+tk_store_id_filter (const char *id)
+{
+   return BCON_NEW ("_id", BCON_UTF8 (id));
 }

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bson/bson.h>
+
 #include "error.h"
 #include "ticket.h"
 
@@ -208,6 +210,12 @@ int64_t tk_processing_stats_priority (const tk_processing_stats_t *stats, const 
  * For modules that run their own queries on the same pool (the API's
  * filters, aggregations and other collections). Blocking: worker threads
  * only. */
+
+/* The filter that finds one ticket by its id: {_id: id}. Tickets are stored
+ * with their id as _id, and a filter of exactly {_id: value} is the one
+ * FerretDB answers from its primary key instead of scanning the collection
+ * (docs/decisions/0005); MongoDB uses its _id index. Free with bson_destroy. */
+bson_t *tk_store_id_filter (const char *id);
 
 struct _mongoc_client_t;
 

@@ -70,7 +70,10 @@ tk_processing_metadata_append_bson (bson_t *parent, const char *key,
 bool
 tk_ticket_to_bson (const tk_ticket_t *t, bson_t *out)
 {
-   bool ok = append_utf8 (out, "id", t->id) && append_utf8 (out, "subject", t->subject) &&
+   /* The ticket id is also the document's _id: lookups by id are then
+    * primary-key lookups on every server (docs/decisions/0005). */
+   bool ok = append_utf8 (out, "_id", t->id) && append_utf8 (out, "id", t->id) &&
+             append_utf8 (out, "subject", t->subject) &&
              append_utf8 (out, "body", t->body) &&
              BSON_APPEND_BOOL (out, "processed", t->processed);
    if (ok && t->source) {

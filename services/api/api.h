@@ -227,5 +227,7 @@ bool api_routes_stats (api_t *api, tk_error_t *err);
 bool api_routes_process (api_t *api, tk_error_t *err);
 bool api_routes_keys (api_t *api, tk_error_t *err);
 bool api_routes_audit (api_t *api, tk_error_t *err);
+bool api_routes_static (api_t *api, tk_error_t *err); /* the dashboard (routes_static.c) */
+bool api_routes_session (api_t *api, tk_error_t *err); /* GET /api/session */
 
 #endif

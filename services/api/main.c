@@ -52,6 +52,7 @@ main (int argc, char **argv)
    if (!api_routes_tickets (&api, &err) || !api_routes_processed (&api, &err) ||
        !api_routes_stats (&api, &err) || !api_routes_process (&api, &err) ||
        !api_routes_keys (&api, &err) || !api_routes_audit (&api, &err) ||
+       !api_routes_static (&api, &err) || !api_routes_session (&api, &err) ||
        !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;

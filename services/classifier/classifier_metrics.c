@@ -7,6 +7,7 @@ cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
    static const char *const provider_outcome[] = {"provider", "outcome", NULL};
    static const char *const provider[] = {"provider", NULL};
    static const char *const reason[] = {"reason", NULL};
+   static const char *const partition[] = {"partition", NULL};
    static const double bounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
    m->tickets = tk_metrics_counter (reg, "classifier_tickets_total",
                                     "Classification requests by outcome.", provider_outcome);
@@ -30,7 +31,11 @@ cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
       NULL));
    m->pii_masked = tk_metric_labels (tk_metrics_counter (
       reg, "classifier_pii_masked_total", "Personal data items masked before leaving.", NULL));
-   if (!m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
+   m->lag = tk_metrics_gauge (reg, "classifier_consumer_lag",
+                              "Classify messages not yet committed (high watermark minus the "
+                              "committed offset), per partition this worker owns.",
+                              partition);
+   if (!m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
        !m->circuit || !m->rate_waits || !m->pii_masked) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot register the classifier's metrics");
       return false;

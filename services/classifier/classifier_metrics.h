@@ -15,6 +15,7 @@ typedef struct {
    tk_series_t *circuit;   /* 1 open, 0 closed */
    tk_series_t *rate_waits;
    tk_series_t *pii_masked;
+   tk_metric_t *lag;       /* {partition}: high watermark - committed, for owned partitions */
 } cl_metrics_t;
 
 /* Registers the families in reg (borrowed). false with err on failure. */

@@ -40,6 +40,7 @@ typedef struct job job_t;
 struct part {
    int32_t partition;
    bool assigned;
+   int64_t committed;  /* next offset to read as committed by us; -1 unknown */
    job_t *head, *tail; /* jobs in offset order */
 };
 
@@ -69,10 +70,12 @@ struct job {
    unsigned attempts;
    unsigned infra_attempts;
    bool repaired;
+   bool probe;    /* this attempt went out while the circuit was open */
    char *repair_answer;
    char repair_error[256];
    char last_error[256];
    bool failed; /* DLQ path */
+   bool republish; /* already processed: publish the stored result again */
 
    tk_classification_t c;
    tk_confidence_t conf;
@@ -93,6 +96,9 @@ struct cl_worker {
    cl_rate_limit_t rate;
    cl_circuit_t circuit;
    uv_timer_t probe_timer;
+   uv_timer_t drain_timer; /* bounds the shutdown's wait for in-flight work */
+   uv_timer_t lag_timer;   /* refreshes the consumer-lag gauges */
+   size_t pending_commits; /* commits sent whose result has not come back */
 
    part_t **parts; /* indexed by partition */
    size_t n_parts;
@@ -104,7 +110,8 @@ struct cl_worker {
    size_t n_jobs; /* every job allocated, until its memory is freed */
    uint64_t rnd;
 
-   bool stopping;
+   bool stopping;   /* shutdown: take no new work, finish what has started */
+   bool closing;    /* the consumer is being closed: what is left is dropped */
    bool consumer_closed;
    void *shutdown_token;
 };
@@ -116,6 +123,7 @@ static void job_publish (job_t *j);
 static void job_finish (job_t *j);
 static void worker_update_pause (cl_worker_t *w);
 static void worker_maybe_finished (cl_worker_t *w);
+static void worker_maybe_drained (cl_worker_t *w);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -265,7 +273,9 @@ static void
 on_commit (tk_kafka_consumer_t *c, int code, void *opaque)
 {
    (void) c;
-   (void) opaque;
+   cl_worker_t *w = opaque;
+   w->pending_commits--;
+   worker_maybe_drained (w);
    if (code != 0) {
       /* A later commit covers this offset; a revoked partition's offset is
        * another member's business now. */
@@ -290,8 +300,11 @@ part_advance (cl_worker_t *w, part_t *p)
    }
    if (last >= 0 && w->consumer && !w->consumer_closed) {
       tk_error_t err;
-      if (!tk_kafka_consumer_commit (w->consumer, w->cfg->topic_classify, p->partition, last + 1,
-                                     on_commit, w, &err)) {
+      if (tk_kafka_consumer_commit (w->consumer, w->cfg->topic_classify, p->partition, last + 1,
+                                    on_commit, w, &err)) {
+         w->pending_commits++;
+         p->committed = last + 1;
+      } else {
          TK_WARN (COMPONENT, "cannot commit partition %d: %s", (int) p->partition, err.message);
       }
    }
@@ -309,8 +322,10 @@ job_finish (job_t *j)
    } else {
       job_release (j);
    }
-   /* A slot is free: start queued work. */
-   while (w->n_active < (size_t) w->cfg->classifier_concurrency && w->queue_head) {
+   /* A slot is free: start queued work (none once stopping: queued messages
+    * are left uncommitted for the next owner). */
+   while (!w->stopping && w->n_active < (size_t) w->cfg->classifier_concurrency &&
+          w->queue_head) {
       job_t *q = list_pop (&w->queue_head, &w->queue_tail);
       w->n_queued--;
       if (job_gone (q)) {
@@ -319,6 +334,7 @@ job_finish (job_t *j)
       job_start (q);
    }
    worker_update_pause (w);
+   worker_maybe_drained (w);
 }
 
 /* ---- fetch ---------------------------------------------------------------- */
@@ -350,9 +366,14 @@ fetch_done (int status, void *ctx)
       return;
    }
    if (j->ticket->processed && !j->reprocess) {
-      TK_DEBUG (COMPONENT, "ticket %s already processed; skipped", j->id);
-      tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name, "skipped"));
-      job_finish (j);
+      /* Not classified again. Its result is published again, though: a
+       * worker that died between storing the result and publishing it
+       * left this redelivery as the only way the result reaches the
+       * classified topic (which is at least once anyway). */
+      TK_DEBUG (COMPONENT, "ticket %s already processed; skipped, stored result republished",
+                j->id);
+      j->republish = true;
+      job_publish (j);
       return;
    }
    const char *s = j->ticket->subject, *b = j->ticket->body;
@@ -441,9 +462,10 @@ static void
 job_attempt (job_t *j)
 {
    cl_worker_t *w = j->w;
-   if (w->stopping) {
+   if (w->closing) {
       return; /* the revoke of the closing consumer abandons it */
    }
+   j->probe = cl_circuit_is_open (&w->circuit);
    if (!cl_circuit_allows (&w->circuit)) {
       j->state = J_WAIT;
       list_push (&w->parked_head, &w->parked_tail, j);
@@ -511,6 +533,16 @@ on_attempt (cl_attempt_t *a, void *ud)
       /* The probe failed: wait for the next one. */
       uv_timer_start (&w->probe_timer, on_probe_timer,
                       (uint64_t) w->cfg->circuit_probe_interval_ms, 0);
+   }
+   if (j->probe && provider_failed && cl_circuit_is_open (&w->circuit)) {
+      /* A failed probe says the provider is still down, not that this
+       * ticket is bad: it keeps its retry budget and waits behind the
+       * other parked tickets (so probes take turns). */
+      j->attempts--;
+      snprintf (j->last_error, sizeof j->last_error, "%s", a->error);
+      j->state = J_WAIT;
+      list_push (&w->parked_head, &w->parked_tail, j);
+      return;
    }
    if (a->ok) {
       j->c = a->c;
@@ -599,26 +631,41 @@ job_save (job_t *j)
 static char *
 classified_json (job_t *j)
 {
+   const tk_classification_t *cl = &j->c;
+   const tk_confidence_t *conf = &j->conf;
+   const char *model_version = j->w->provider->model_version;
+   const char *agent_version = TRIAGE_VERSION;
+   int64_t processed_at = tk_time_now_ms ();
+   int64_t processing_ms = j->processing_ms;
+   if (j->republish) {
+      const tk_ticket_t *t = j->ticket;
+      cl = &t->classification;
+      conf = &t->confidence;
+      model_version = t->metadata.model_version ? t->metadata.model_version : "";
+      agent_version = t->metadata.agent_version ? t->metadata.agent_version : "";
+      processed_at = t->metadata.processed_at;
+      processing_ms = t->metadata.processing_time_ms;
+   }
    char ts[40];
-   tk_time_format_iso (tk_time_now_ms (), ts, sizeof ts);
+   tk_time_format_iso (processed_at, ts, sizeof ts);
    cJSON *o = cJSON_CreateObject ();
    cJSON_AddStringToObject (o, "id", j->id);
    cJSON *c = cJSON_AddObjectToObject (o, "classification");
    cJSON *tags = cJSON_AddArrayToObject (c, "topic_tags");
-   for (size_t i = 0; i < j->c.n_topic_tags; i++) {
-      cJSON_AddItemToArray (tags, cJSON_CreateString (j->c.topic_tags[i]));
+   for (size_t i = 0; i < cl->n_topic_tags; i++) {
+      cJSON_AddItemToArray (tags, cJSON_CreateString (cl->topic_tags[i]));
    }
-   cJSON_AddStringToObject (c, "sentiment", j->c.sentiment);
-   cJSON_AddStringToObject (c, "priority", j->c.priority);
+   cJSON_AddStringToObject (c, "sentiment", cl->sentiment ? cl->sentiment : "");
+   cJSON_AddStringToObject (c, "priority", cl->priority ? cl->priority : "");
    cJSON *cs = cJSON_AddObjectToObject (o, "confidence_scores");
-   cJSON_AddNumberToObject (cs, "topic", j->conf.topic);
-   cJSON_AddNumberToObject (cs, "sentiment", j->conf.sentiment);
-   cJSON_AddNumberToObject (cs, "priority", j->conf.priority);
+   cJSON_AddNumberToObject (cs, "topic", conf->topic);
+   cJSON_AddNumberToObject (cs, "sentiment", conf->sentiment);
+   cJSON_AddNumberToObject (cs, "priority", conf->priority);
    cJSON *md = cJSON_AddObjectToObject (o, "processing_metadata");
    cJSON_AddStringToObject (md, "processed_at", ts);
-   cJSON_AddStringToObject (md, "model_version", j->w->provider->model_version);
-   cJSON_AddNumberToObject (md, "processing_time_ms", (double) j->processing_ms);
-   cJSON_AddStringToObject (md, "agent_version", TRIAGE_VERSION);
+   cJSON_AddStringToObject (md, "model_version", model_version);
+   cJSON_AddNumberToObject (md, "processing_time_ms", (double) processing_ms);
+   cJSON_AddStringToObject (md, "agent_version", agent_version);
    char *text = cJSON_PrintUnformatted (o);
    cJSON_Delete (o);
    return text;
@@ -663,7 +710,9 @@ on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque
       return;
    }
    tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name,
-                                     j->failed ? "dlq" : "classified"));
+                                     j->failed      ? "dlq"
+                                     : j->republish ? "skipped"
+                                                    : "classified"));
    job_finish (j);
 }
 
@@ -720,6 +769,7 @@ worker_part (cl_worker_t *w, int32_t partition)
          return NULL;
       }
       p->partition = partition;
+      p->committed = -1;
       w->parts[partition] = p;
    }
    return w->parts[partition];
@@ -771,6 +821,11 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
       j->w = w;
       j->part = p;
       j->offset = m->offset;
+      if (p->committed < 0 && !p->head) {
+         /* The first message after an assignment starts at the committed
+          * offset. */
+         p->committed = m->offset;
+      }
       uv_timer_init (w->app->loop, &j->timer);
       j->timer.data = j;
       w->n_jobs++;
@@ -840,14 +895,20 @@ on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
       if (!p) {
          continue;
       }
+      char label[16];
+      snprintf (label, sizeof label, "%d", (int) p->partition);
       if (kind == TK_KAFKA_ASSIGNED) {
          p->assigned = true;
+         p->committed = -1;
       } else {
          part_abandon (w, p);
+         p->committed = -1;
+         tk_gauge_set (tk_metric_labels (w->metrics.lag, label), 0);
       }
    }
    TK_INFO (COMPONENT, "%zu partition(s) %s", n, kind == TK_KAFKA_ASSIGNED ? "assigned" : "revoked");
    worker_update_pause (w);
+   worker_maybe_drained (w);
 }
 
 static void
@@ -868,7 +929,8 @@ worker_update_pause (cl_worker_t *w)
    if (!w->consumer || w->consumer_closed) {
       return;
    }
-   bool want = w->n_active + w->n_queued >= (size_t) w->cfg->classifier_concurrency ||
+   bool want = w->stopping ||
+               w->n_active + w->n_queued >= (size_t) w->cfg->classifier_concurrency ||
                cl_circuit_is_open (&w->circuit);
    if (want == tk_kafka_consumer_is_paused (w->consumer)) {
       return;
@@ -878,6 +940,30 @@ worker_update_pause (cl_worker_t *w)
                   : tk_kafka_consumer_resume (w->consumer, &err);
    if (!ok) {
       TK_WARN (COMPONENT, "cannot %s consumption: %s", want ? "pause" : "resume", err.message);
+   }
+}
+
+/* ---- consumer lag --------------------------------------------------------- */
+
+static void
+on_lag_timer (uv_timer_t *t)
+{
+   cl_worker_t *w = t->data;
+   if (!w->consumer || w->consumer_closed) {
+      return;
+   }
+   for (size_t i = 0; i < w->n_parts; i++) {
+      part_t *p = w->parts[i];
+      int64_t low, high;
+      if (!p || !p->assigned || p->committed < 0 ||
+          !tk_kafka_consumer_watermarks (w->consumer, w->cfg->topic_classify, p->partition, &low,
+                                         &high)) {
+         continue;
+      }
+      char label[16];
+      snprintf (label, sizeof label, "%d", (int) p->partition);
+      tk_gauge_set (tk_metric_labels (w->metrics.lag, label),
+                    high > p->committed ? (double) (high - p->committed) : 0);
    }
 }
 
@@ -906,10 +992,24 @@ http_closed (void *ud)
 }
 
 static void
-probe_timer_closed (uv_handle_t *h)
+drain_timer_closed (uv_handle_t *h)
 {
    cl_worker_t *w = h->data;
    cl_http_close (w->http, http_closed, w);
+}
+
+static void
+lag_timer_closed (uv_handle_t *h)
+{
+   cl_worker_t *w = h->data;
+   uv_close ((uv_handle_t *) &w->drain_timer, drain_timer_closed);
+}
+
+static void
+probe_timer_closed (uv_handle_t *h)
+{
+   cl_worker_t *w = h->data;
+   uv_close ((uv_handle_t *) &w->lag_timer, lag_timer_closed);
 }
 
 static void
@@ -948,14 +1048,58 @@ consumer_closed (void *ud)
    worker_maybe_finished (w);
 }
 
+/* Leaves the group: the final revoke drops whatever is still held. */
+static void
+worker_close_consumer (cl_worker_t *w)
+{
+   if (w->closing) {
+      return;
+   }
+   w->closing = true;
+   uv_timer_stop (&w->drain_timer);
+   tk_kafka_consumer_close (w->consumer, consumer_closed, w);
+}
+
+/* While stopping: once every started ticket is done and its commit has come
+ * back, close the consumer. */
+static void
+worker_maybe_drained (cl_worker_t *w)
+{
+   if (!w->stopping || w->closing || w->n_active > 0 || w->pending_commits > 0) {
+      return;
+   }
+   TK_INFO (COMPONENT, "in-flight work finished and committed; leaving the consumer group "
+                       "(%zu queued message(s) left uncommitted for the next owner)",
+            w->n_queued);
+   worker_close_consumer (w);
+}
+
+static void
+on_drain_deadline (uv_timer_t *t)
+{
+   cl_worker_t *w = t->data;
+   TK_WARN (COMPONENT, "shutdown timeout: %zu ticket(s) still in flight are dropped "
+                       "uncommitted; the next owner redoes them",
+            w->n_active);
+   worker_close_consumer (w);
+}
+
 static void
 worker_shutdown (void *user_data, void *token)
 {
    cl_worker_t *w = user_data;
    w->stopping = true;
    w->shutdown_token = token;
-   TK_INFO (COMPONENT, "stopping: leaving the consumer group, dropping uncommitted work");
-   tk_kafka_consumer_close (w->consumer, consumer_closed, w);
+   /* The whole shutdown is bounded by TRIAGE_SHUTDOWN_TIMEOUT; the producer's
+    * flush after this step gets half of it, so the drain gets a little less
+    * than the other half and the consumer still has time to leave cleanly. */
+   uint64_t budget = (uint64_t) w->cfg->shutdown_timeout_ms * 2 / 5;
+   TK_INFO (COMPONENT, "stopping: consumption paused; finishing %zu ticket(s) in flight "
+                       "(at most %llu ms)",
+            w->n_active, (unsigned long long) budget);
+   worker_update_pause (w);
+   uv_timer_start (&w->drain_timer, on_drain_deadline, budget, 0);
+   worker_maybe_drained (w);
 }
 
 /* ---- lifetime ------------------------------------------------------------- */
@@ -1001,6 +1145,11 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_http_t *http, tk_error
    tk_app_add_shutdown_step (app, "classifier", worker_shutdown, w);
    uv_timer_init (app->loop, &w->probe_timer);
    w->probe_timer.data = w;
+   uv_timer_init (app->loop, &w->drain_timer);
+   w->drain_timer.data = w;
+   uv_timer_init (app->loop, &w->lag_timer);
+   w->lag_timer.data = w;
+   uv_timer_start (&w->lag_timer, on_lag_timer, 1000, 1000);
    TK_INFO (COMPONENT, "consuming %s as group %s with provider %s (%s), concurrency %d",
             w->cfg->topic_classify, w->cfg->kafka_group, provider->name,
             provider->model_version, w->cfg->classifier_concurrency);

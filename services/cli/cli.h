@@ -16,6 +16,11 @@
 
 int cli_cmd_train (int argc, char **argv);
 int cli_cmd_eval (int argc, char **argv);
+int cli_cmd_upload (int argc, char **argv);
+int cli_cmd_publish (int argc, char **argv);
+int cli_cmd_stats (int argc, char **argv);
+int cli_cmd_config (int argc, char **argv);
+int cli_cmd_check (int argc, char **argv);
 
 /* Scores of a model against labelled examples (see metrics.c). */
 typedef struct cli_metrics cli_metrics_t;

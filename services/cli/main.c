@@ -6,6 +6,10 @@
  */
 #include "cli.h"
 
+#include "log.h"
+
+#include <mongoc/mongoc.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +23,11 @@ typedef struct {
 static const command_t commands[] = {
    {"train", cli_cmd_train, "train the local model from a labelled corpus"},
    {"eval", cli_cmd_eval, "score a trained model against a labelled file"},
+   {"upload", cli_cmd_upload, "send a JSON, NDJSON or CSV file of tickets to ingest"},
+   {"publish", cli_cmd_publish, "publish a file of raw tickets to the inbound topic"},
+   {"stats", cli_cmd_stats, "print processing statistics; --wait until all are classified"},
+   {"config", cli_cmd_config, "print the reference of every TRIAGE_* setting"},
+   {"check", cli_cmd_check, "verify the collection's consistency (exit 1 on a problem)"},
 };
 
 static void
@@ -47,6 +56,11 @@ main (int argc, char **argv)
       printf ("triagectl %s\n", TRIAGE_VERSION);
       return 0;
    }
+   /* Library log lines (libmongoc's) go through the shared logger: warnings
+    * and errors only, so a command's own output stays readable. */
+   tk_log_init ("triagectl", TK_LOG_WARN);
+   mongoc_init ();
+   tk_log_route_mongoc ();
    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
       if (strcmp (argv[1], commands[i].name) == 0) {
          return commands[i].run (argc - 1, argv + 1);

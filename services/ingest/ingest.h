@@ -7,6 +7,7 @@
  *                        MongoDB health (503 / pause while it is unreachable)
  *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable
  *   ingest_metrics.c     the /metrics families
+ *   auth_gate.c          API keys on the upload route (operator role)
  *
  * Everything runs on the app's loop thread; only the bulk writes, the store
  * probe and upload parsing run on libuv's threadpool.
@@ -15,6 +16,7 @@
 #define INGEST_H
 
 #include "app.h"
+#include "auth.h"
 #include "metrics.h"
 #include "store.h"
 #include "ticket.h"
@@ -37,6 +39,7 @@ typedef struct {
    tk_series_t *pending;
    tk_series_t *store_up;
    tk_series_t *consumer_paused;
+   tk_metric_t *lag;       /* {topic, partition}: high watermark - committed offset */
 } ingest_metrics_t;
 
 /* Registers the families in reg (borrowed, must outlive m). */
@@ -159,12 +162,33 @@ void ingest_intake_check_flow (ingest_intake_t *in);
  * and committed, closes the consumer and frees in. */
 void ingest_intake_shutdown (void *intake, void *token);
 
+/* ---- API keys --------------------------------------------------------------- */
+
+typedef struct {
+   tk_app_t *app;
+   bool off;                           /* TRIAGE_AUTH=off */
+   bool has_admin_key;
+   char admin_hash[TK_KEY_HASH_HEX];   /* of TRIAGE_ADMIN_KEY */
+} ingest_auth_t;
+
+/* Hashes the bootstrap key and logs a loud warning when auth is off. */
+void ingest_auth_init (ingest_auth_t *a, tk_app_t *app);
+
+typedef void (*ingest_authorized_fn) (tk_http_request_t *req, void *user_data);
+
+/* Checks req's Bearer key for at least role need; calls next (on the loop,
+ * maybe later) when it is allowed, else answers 401 (no or unknown key),
+ * 403 (role too low) or 503 (api_keys unreachable) and releases req. */
+void ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
+                        ingest_authorized_fn next, void *user_data);
+
 /* ---- HTTP upload ----------------------------------------------------------- */
 
 typedef struct {
    tk_app_t *app;
    ingest_batcher_t *batcher;
    ingest_metrics_t *metrics;
+   ingest_auth_t *auth;
 } ingest_upload_t;
 
 /* Registers POST /v1/tickets on app->http. */

@@ -42,6 +42,11 @@ ingest_metrics_init (ingest_metrics_t *m, tk_metrics_t *reg)
       reg, "ingest_store_up", "1 while MongoDB accepts writes, 0 while it is unreachable.", NULL);
    tk_metric_t *paused = tk_metrics_gauge (reg, "ingest_consumer_paused",
                                            "1 while the inbound consumer is paused.", NULL);
+   m->lag = tk_metrics_gauge (
+      reg, "ingest_consumer_lag",
+      "Messages of an inbound partition not yet committed: librdkafka's last known high "
+      "watermark minus the offset ingest committed (or first read, before its first commit).",
+      (const char *[]) {"topic", "partition", NULL});
    m->dlq = tk_metric_labels (dlq);
    m->batch_seconds = tk_metric_labels (bs);
    m->batch_size = tk_metric_labels (bz);
@@ -50,5 +55,6 @@ ingest_metrics_init (ingest_metrics_t *m, tk_metrics_t *reg)
    m->consumer_paused = tk_metric_labels (paused);
    tk_gauge_set (m->store_up, 1);
    return m->received && m->outcome && m->rejected && m->failed && m->dlq && m->classify &&
-          m->batch_seconds && m->batch_size && m->pending && m->store_up && m->consumer_paused;
+          m->batch_seconds && m->batch_size && m->pending && m->store_up && m->consumer_paused &&
+          m->lag;
 }

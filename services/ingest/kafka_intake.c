@@ -45,6 +45,8 @@ struct partition {
    int32_t partition;
    entry_t *head, *tail;
    int64_t commit_to; /* next offset to commit, -1 if nothing new */
+   int64_t committed; /* last offset committed (or first read), -1 if none */
+   tk_series_t *lag;  /* borrowed from the registry */
    partition_t *next;
 };
 
@@ -65,6 +67,18 @@ struct ingest_intake {
 };
 
 static void entry_finished (entry_t *e);
+
+/* Lag from librdkafka's cached high watermark: no broker round trip. */
+static void
+update_lag (ingest_intake_t *in, partition_t *p)
+{
+   int64_t low, high;
+   if (!p->lag || p->committed < 0 ||
+       !tk_kafka_consumer_watermarks (in->consumer, p->topic, p->partition, &low, &high)) {
+      return;
+   }
+   tk_gauge_set (p->lag, high > p->committed ? (double) (high - p->committed) : 0);
+}
 static void commit_pending (ingest_intake_t *in);
 
 static void
@@ -94,6 +108,10 @@ find_part (ingest_intake_t *in, const char *topic, int32_t partition, bool creat
    }
    p->partition = partition;
    p->commit_to = -1;
+   p->committed = -1;
+   char num[16];
+   snprintf (num, sizeof num, "%d", (int) partition);
+   p->lag = tk_metric_labels (in->metrics->lag, topic, num);
    p->next = in->parts;
    in->parts = p;
    return p;
@@ -184,6 +202,8 @@ commit_pending (ingest_intake_t *in)
       if (tk_kafka_consumer_commit (in->consumer, p->topic, p->partition, p->commit_to,
                                     commit_done, in, &err)) {
          in->commits++;
+         p->committed = p->commit_to;
+         update_lag (in, p);
       } else {
          TK_WARN ("intake", "cannot commit %s[%d]@%lld: %s", p->topic, p->partition,
                   (long long) p->commit_to, err.message);
@@ -463,6 +483,9 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
    e->in = in;
    e->part = p;
    e->offset = m->offset;
+   if (p->committed < 0) {
+      p->committed = m->offset; /* the group's position when this member got it */
+   }
    if (p->tail) {
       p->tail->next = e;
    } else {
@@ -526,6 +549,9 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
    for (size_t i = 0; i < n; i++) {
       handle_message (in, &msgs[i]);
    }
+   for (partition_t *p = in->parts; p; p = p->next) {
+      update_lag (in, p);
+   }
    ingest_intake_check_flow (in);
 }
 
@@ -543,7 +569,11 @@ on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind, const tk_kafka_
       if (!p) {
          continue;
       }
-      /* Whatever is unfinished is re-read by the partition's next owner. */
+      /* Whatever is unfinished is re-read by the partition's next owner,
+       * whose lag it now is. */
+      if (p->lag) {
+         tk_gauge_set (p->lag, 0);
+      }
       while (p->head) {
          entry_t *e = p->head;
          p->head = e->next;

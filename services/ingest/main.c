@@ -13,6 +13,7 @@ typedef struct {
    ingest_classify_t classify;
    ingest_intake_t *intake;
    ingest_upload_t upload;
+   ingest_auth_t auth;
 } ingest_t;
 
 static void
@@ -88,7 +89,8 @@ main (int argc, char **argv)
    ing.batcher.on_durable = on_durable;
    ing.batcher.user_data = &ing;
 
-   ing.upload = (ingest_upload_t){&app, &ing.batcher, &ing.metrics};
+   ingest_auth_init (&ing.auth, &app);
+   ing.upload = (ingest_upload_t){&app, &ing.batcher, &ing.metrics, &ing.auth};
    if (!ingest_upload_register (&ing.upload, &err)) {
       TK_ERROR (NULL, "cannot register the upload route: %s", err.message);
       tk_app_stop (&app, "start-up failed", 2);

@@ -8,7 +8,10 @@
  * valid row's ticket is freed as soon as the store has answered for it;
  * only its id is kept for the report.
  *
- * Query: ?dry_run=true validates and reports without storing.
+ * Query: ?dry_run=true validates and reports without storing; valid rows
+ * whose id is already stored are reported as "duplicate" (a read-only
+ * lookup off the loop, skipped while MongoDB is unreachable, which the
+ * report's "duplicates_checked" says).
  * Status: 200 with the report (201 when a single object was stored, 422
  * when it was refused); 400 when the body cannot be walked at all; 415 for
  * an unknown Content-Type; 413 past TRIAGE_HTTP_MAX_BODY (the HTTP server);
@@ -18,6 +21,7 @@
 #include "ingest.h"
 
 #include "log.h"
+#include "store_async.h"
 #include "upload_parse.h"
 #include "utf8.h"
 
@@ -26,7 +30,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <mongoc/mongoc.h>
+
 #define CHUNK_BYTES (64 * 1024)
+#define LOOKUP_IDS 500 /* ids per $in query of a dry run */
 
 typedef enum {
    ROW_PENDING = 0,
@@ -74,6 +81,7 @@ struct upload {
 
    size_t pending;
    bool unavailable;
+   bool dups_checked; /* dry run: ids looked up in the store */
    size_t count[8]; /* by row_status_t */
 
    size_t cursor; /* next row to stream */
@@ -257,6 +265,10 @@ respond_report (upload_t *up)
       up->n - up->count[ROW_REJECTED], up->count[ROW_STORED], up->count[ROW_DUPLICATE],
       up->count[ROW_UPDATED], up->count[ROW_UNCHANGED], up->count[ROW_REJECTED],
       up->count[ROW_FAILED]);
+   if (up->dry_run) {
+      ok = ok && tk_buf_appendf (b, "\"duplicates_checked\":%s,",
+                                 up->dups_checked ? "true" : "false");
+   }
    if (up->unavailable) {
       char secs[32];
       snprintf (secs, sizeof secs, "%lld",
@@ -293,6 +305,99 @@ respond_report (upload_t *up)
       tk_http_stream_end (up->req);
       upload_free (up);
    }
+}
+
+/* ---- dry run: which ids are stored already (threadpool) ------------------------- */
+
+static void
+release_tickets (upload_t *up)
+{
+   for (size_t i = 0; i < up->n; i++) {
+      row_t *row = &up->rows[i];
+      if (row->ticket) {
+         row->id = row->ticket->id;
+         row->ticket->id = NULL;
+         tk_ticket_destroy (row->ticket);
+         row->ticket = NULL;
+      }
+   }
+}
+
+/* Looks up the ids of rows[from, to) that are valid; marks stored ones as
+ * duplicates. false when the database could not be asked. */
+static bool
+lookup_group (mongoc_collection_t *coll, row_t *rows, size_t from, size_t to)
+{
+   bson_t filter = BSON_INITIALIZER, cond, in;
+   char key[16];
+   uint32_t k = 0;
+   BSON_APPEND_DOCUMENT_BEGIN (&filter, "id", &cond);
+   BSON_APPEND_ARRAY_BEGIN (&cond, "$in", &in);
+   for (size_t i = from; i < to; i++) {
+      if (rows[i].status == ROW_VALID) {
+         const char *kp;
+         size_t klen = bson_uint32_to_string (k++, &kp, key, sizeof key);
+         bson_append_utf8 (&in, kp, (int) klen, rows[i].ticket->id, -1);
+      }
+   }
+   bson_append_array_end (&cond, &in);
+   bson_append_document_end (&filter, &cond);
+   bson_t *opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "_id", BCON_INT32 (0), "}");
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
+   const bson_t *doc;
+   bson_iter_t it;
+   while (mongoc_cursor_next (cursor, &doc)) {
+      if (!bson_iter_init_find (&it, doc, "id") || !BSON_ITER_HOLDS_UTF8 (&it)) {
+         continue;
+      }
+      const char *id = bson_iter_utf8 (&it, NULL);
+      for (size_t i = from; i < to; i++) {
+         if (rows[i].status == ROW_VALID && strcmp (rows[i].ticket->id, id) == 0) {
+            rows[i].status = ROW_DUPLICATE;
+         }
+      }
+   }
+   bool ok = !mongoc_cursor_error (cursor, NULL);
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (opts);
+   bson_destroy (&filter);
+   return ok;
+}
+
+static void
+lookup_work (tk_store_t *store, void *ctx)
+{
+   upload_t *up = ctx;
+   mongoc_client_t *client = tk_store_client_pop (store);
+   mongoc_collection_t *coll =
+      mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
+   bool ok = true;
+   for (size_t from = 0; ok && from < up->n; from += LOOKUP_IDS) {
+      size_t to = from + LOOKUP_IDS < up->n ? from + LOOKUP_IDS : up->n;
+      ok = lookup_group (coll, up->rows, from, to);
+   }
+   if (!ok) {
+      /* A partial answer would mislead: report every row as just valid. */
+      for (size_t i = 0; i < up->n; i++) {
+         if (up->rows[i].status == ROW_DUPLICATE) {
+            up->rows[i].status = ROW_VALID;
+         }
+      }
+   }
+   up->dups_checked = ok;
+   mongoc_collection_destroy (coll);
+   tk_store_client_push (store, client);
+}
+
+static void
+lookup_done (int status, void *ctx)
+{
+   upload_t *up = ctx;
+   if (status != 0) {
+      up->dups_checked = false;
+   }
+   release_tickets (up);
+   respond_report (up);
 }
 
 /* ---- storing ---------------------------------------------------------------------- */
@@ -359,16 +464,13 @@ parse_done (uv_work_t *w, int status)
          valid++;
       }
    }
+   if (up->dry_run && valid > 0 && !ingest_batcher_unavailable (u->batcher) &&
+       tk_store_async (tk_http_request_loop (up->req), u->app->store, lookup_work, lookup_done,
+                       up) == 0) {
+      return;
+   }
    if (up->dry_run || valid == 0) {
-      for (size_t i = 0; i < up->n; i++) {
-         row_t *row = &up->rows[i];
-         if (row->ticket) {
-            row->id = row->ticket->id;
-            row->ticket->id = NULL;
-            tk_ticket_destroy (row->ticket);
-            row->ticket = NULL;
-         }
-      }
+      release_tickets (up);
       respond_report (up);
       return;
    }
@@ -404,7 +506,7 @@ query_true (const char *v)
 }
 
 static void
-handle_upload (tk_http_request_t *req, void *user_data)
+handle_upload_authorized (tk_http_request_t *req, void *user_data)
 {
    ingest_upload_t *u = user_data;
    tk_upload_format_t fmt;
@@ -443,6 +545,13 @@ handle_upload (tk_http_request_t *req, void *user_data)
       tk_http_respond_error (req, 503, "busy", "cannot queue the upload", NULL);
       upload_free (up);
    }
+}
+
+static void
+handle_upload (tk_http_request_t *req, void *user_data)
+{
+   ingest_upload_t *u = user_data;
+   ingest_auth_check (u->auth, req, TK_ROLE_OPERATOR, handle_upload_authorized, u);
 }
 
 bool

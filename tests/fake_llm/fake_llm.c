@@ -16,8 +16,11 @@
  * retry_after adds a Retry-After header; delay answers that many ms late
  * (hang waits an hour). TRIAGE_FAKE_LATENCY_MS delays every answer.
  *
- * GET /_fake/received returns {"count":N,"requests":[{"path","body"}]}: every
- * request received, so tests can check what left the classifier.
+ * GET /_fake/received returns {"count":N,"requests":[{"path","auth","body",
+ * "at_ms"}]}: every request received (at_ms: arrival on a monotonic clock, in
+ * milliseconds), so tests can check what left the classifier and when.
+ * POST /_fake/down makes every LLM request fail with 503 (no Retry-After)
+ * until POST /_fake/up: the provider is down for a while.
  * Listens on 127.0.0.1:$TRIAGE_HTTP_PORT; serves /healthz. SIGTERM exits.
  */
 #include "http_server.h"
@@ -40,6 +43,7 @@ static directive_t directives[MAX_DIRECTIVES];
 static size_t n_directives;
 static cJSON *received;
 static uint64_t latency_ms;
+static bool down;
 
 typedef struct {
    uv_timer_t timer;
@@ -173,6 +177,7 @@ on_llm (tk_http_request_t *req, void *ud)
    const char *auth = tk_http_request_header (req, gemini ? "x-goog-api-key" : "Authorization");
    cJSON_AddStringToObject (rec, "auth", auth ? auth : "");
    cJSON_AddStringToObject (rec, "body", body);
+   cJSON_AddNumberToObject (rec, "at_ms", (double) (uv_hrtime () / 1000000u));
    cJSON_AddItemToArray (received, rec);
 
    pending_t *p = calloc (1, sizeof *p);
@@ -183,7 +188,12 @@ on_llm (tk_http_request_t *req, void *ud)
    const char *action = directive (body, &times, p->retry_after, sizeof p->retry_after, &delay,
                                    &seen);
    bool fault = action[0] && (times == 0 || seen < times);
-   if (!fault) {
+   if (down) {
+      p->status = 503;
+      p->retry_after[0] = '\0';
+      p->body = strdup ("{\"error\":{\"message\":\"the fake is down\",\"type\":\"fake\"}}");
+      delay = 0;
+   } else if (!fault) {
       p->retry_after[0] = '\0';
       p->body = wrap (gemini, good);
    } else if (atoi (action) >= 400) {
@@ -232,6 +242,13 @@ on_received (tk_http_request_t *req, void *ud)
 }
 
 static void
+on_down (tk_http_request_t *req, void *ud)
+{
+   down = ud != NULL;
+   tk_http_respond (req, 200, "application/json", "{}", 2);
+}
+
+static void
 on_signal (uv_signal_t *s, int sig)
 {
    (void) s;
@@ -256,6 +273,8 @@ main (void)
        !tk_http_route (srv, "POST", "/v1/chat/completions", on_llm, NULL, &err) ||
        !tk_http_route (srv, "POST", "/v1beta/models/*", on_llm, (void *) 1, &err) ||
        !tk_http_route (srv, "GET", "/_fake/received", on_received, NULL, &err) ||
+       !tk_http_route (srv, "POST", "/_fake/down", on_down, (void *) 1, &err) ||
+       !tk_http_route (srv, "POST", "/_fake/up", on_down, NULL, &err) ||
        !tk_http_server_listen (srv, &err)) {
       fprintf (stderr, "fake-llm: %s\n", err.message);
       return 2;

@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include "service_proc.h"
+#include "kafka.h"
 #include "store.h"
 
 #include <signal.h>
@@ -17,6 +18,14 @@ static char db_name[64];
 static char db_env[128];
 static char brokers_env[256];
 static char mongo_env[256];
+/* Each run has its own topics and consumer group: a service started here
+ * must never join the group of a real deployment (or of a parallel test)
+ * and take its partitions. */
+static char topics[4][96];
+static char topic_env[4][224];
+static char group_env[160];
+static const char *const topic_vars[4] = {"TRIAGE_TOPIC_INBOUND", "TRIAGE_TOPIC_CLASSIFY",
+                                          "TRIAGE_TOPIC_CLASSIFIED", "TRIAGE_TOPIC_DLQ"};
 
 static int
 setup (void **state)
@@ -26,6 +35,20 @@ setup (void **state)
    snprintf (db_env, sizeof db_env, "TRIAGE_MONGO_DB=%s", db_name);
    snprintf (brokers_env, sizeof brokers_env, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
    snprintf (mongo_env, sizeof mongo_env, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
+   const char *names[4];
+   for (int i = 0; i < 4; i++) {
+      tk_test_unique_name ("life", topics[i], sizeof topics[i]);
+      snprintf (topic_env[i], sizeof topic_env[i], "%s=%.90s", topic_vars[i], topics[i]);
+      names[i] = topics[i];
+   }
+   char group[64];
+   tk_test_unique_name ("life_group", group, sizeof group);
+   snprintf (group_env, sizeof group_env, "TRIAGE_KAFKA_GROUP=%s", group);
+   tk_error_t err;
+   if (!tk_kafka_create_topics (tk_test_kafka_brokers (), NULL, names, 4, 2, 1, 30000, &err)) {
+      fprintf (stderr, "cannot create topics: %s\n", err.message);
+      return -1;
+   }
    return 0;
 }
 
@@ -77,7 +100,8 @@ test_health_ready_metrics_and_sigterm (void **state)
 {
    (void) state;
    for (size_t i = 0; i < 3; i++) {
-      const char *env[] = {db_env, brokers_env, mongo_env, NULL};
+      const char *env[] = {db_env,       brokers_env,  mongo_env,    group_env, topic_env[0],
+                           topic_env[1], topic_env[2], topic_env[3], NULL};
       tk_test_service_t svc;
       assert_true (tk_test_service_start (&svc, services[i], env, 20000));
       if (!tk_test_service_wait_ready (&svc, 20000)) {
@@ -117,7 +141,8 @@ test_not_ready_without_mongo (void **state)
    (void) state;
    /* Nothing listens on port 1: the service starts, stays alive, and says it
     * is not ready, naming MongoDB. */
-   const char *env[] = {db_env, brokers_env,
+   const char *env[] = {db_env,       brokers_env,  group_env,    topic_env[0], topic_env[1],
+                        topic_env[2], topic_env[3],
                         "TRIAGE_MONGO_URI=mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300",
                         NULL};
    tk_test_service_t svc;
@@ -142,6 +167,8 @@ teardown (void **state)
       tk_store_drop_database (store, &err);
    }
    tk_store_destroy (store);
+   const char *names[4] = {topics[0], topics[1], topics[2], topics[3]};
+   tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, names, 4, 30000, &err);
    return 0;
 }
 

@@ -124,7 +124,11 @@ test_raw_ticket_has_no_optional_parts (void **state)
       assert_false (bson_has_field (&doc, absent[i]));
    }
    assert_true (bson_has_field (&doc, "created_at"));
-   assert_int_equal (bson_count_keys (&doc), 5); /* id subject body processed created_at */
+   /* _id (the ticket id) id subject body processed created_at */
+   assert_int_equal (bson_count_keys (&doc), 6);
+   bson_iter_t it;
+   assert_true (bson_iter_init_find (&it, &doc, "_id"));
+   assert_string_equal (bson_iter_utf8 (&it, NULL), "T-1");
 
    bson_destroy (&doc);
    tk_ticket_destroy (in);

@@ -1,0 +1,141 @@
+/* auth.c - API keys: SHA-256 hashes, constant-time comparison, Bearer
+ * parsing and role lookups in api_keys (see auth.h). */
+#include "auth.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <mongoc/mongoc.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+const char *
+tk_role_name (tk_role_t role)
+{
+   switch (role) {
+   case TK_ROLE_VIEWER: return "viewer";
+   case TK_ROLE_OPERATOR: return "operator";
+   case TK_ROLE_ADMIN: return "admin";
+   default: return "none";
+   }
+}
+
+tk_role_t
+tk_role_parse (const char *name)
+{
+   if (!name) {
+      return TK_ROLE_NONE;
+   }
+   if (!strcmp (name, "viewer")) {
+      return TK_ROLE_VIEWER;
+   }
+   if (!strcmp (name, "operator")) {
+      return TK_ROLE_OPERATOR;
+   }
+   if (!strcmp (name, "admin")) {
+      return TK_ROLE_ADMIN;
+   }
+   return TK_ROLE_NONE;
+}
+
+bool
+tk_auth_hash_key (const char *key, size_t len, char out[TK_KEY_HASH_HEX])
+{
+   static const char hex[] = "0123456789abcdef";
+   unsigned char md[EVP_MAX_MD_SIZE];
+   unsigned int md_len = 0;
+   if (!EVP_Digest (key, len, md, &md_len, EVP_sha256 (), NULL) || md_len != 32) {
+      out[0] = '\0';
+      return false;
+   }
+   for (unsigned i = 0; i < 32; i++) {
+      out[2 * i] = hex[md[i] >> 4];
+      out[2 * i + 1] = hex[md[i] & 0xf];
+   }
+   out[64] = '\0';
+   return true;
+}
+
+bool
+tk_auth_hash_equal (const char *a, const char *b)
+{
+   /* Both are 64 hex digits when valid; the length check reveals only
+    * whether a hash is malformed, never anything about a key. */
+   if (!a || !b || strlen (a) != TK_KEY_HASH_HEX - 1 || strlen (b) != TK_KEY_HASH_HEX - 1) {
+      return false;
+   }
+   return CRYPTO_memcmp (a, b, TK_KEY_HASH_HEX - 1) == 0;
+}
+
+bool
+tk_auth_bearer_token (const char *header, const char **token, size_t *len)
+{
+   if (!header || strncasecmp (header, "Bearer ", 7) != 0) {
+      return false;
+   }
+   const char *t = header + 7;
+   while (*t == ' ') {
+      t++;
+   }
+   size_t n = strlen (t);
+   while (n > 0 && t[n - 1] == ' ') {
+      n--;
+   }
+   if (n == 0 || n > TK_AUTH_TOKEN_MAX) {
+      return false;
+   }
+   *token = t;
+   *len = n;
+   return true;
+}
+
+bool
+tk_auth_lookup_key (tk_store_t *store, const char *hash, tk_role_t *role, char *key_id,
+                    size_t key_id_cap, tk_error_t *err)
+{
+   bool ok = false;
+   mongoc_client_t *client = tk_store_client_pop (store);
+   mongoc_collection_t *coll =
+      mongoc_client_get_collection (client, tk_store_db_name (store), "api_keys");
+   bson_t *filter = BCON_NEW ("hash", BCON_UTF8 (hash));
+   bson_t *opts = BCON_NEW ("limit", BCON_INT64 (1));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   const bson_t *doc;
+   bson_error_t e;
+
+   *role = TK_ROLE_NONE;
+   if (key_id && key_id_cap) {
+      key_id[0] = '\0';
+   }
+   if (mongoc_cursor_next (cursor, &doc)) {
+      bson_iter_t it;
+      bool revoked = bson_iter_init_find (&it, doc, "revoked") && bson_iter_as_bool (&it);
+      const char *r = NULL, *kid = NULL;
+      if (bson_iter_init_find (&it, doc, "role") && BSON_ITER_HOLDS_UTF8 (&it)) {
+         r = bson_iter_utf8 (&it, NULL);
+      }
+      if (bson_iter_init_find (&it, doc, "key_id") && BSON_ITER_HOLDS_UTF8 (&it)) {
+         kid = bson_iter_utf8 (&it, NULL);
+      }
+      if (!revoked && r && kid) {
+         *role = tk_role_parse (r);
+         if (key_id && key_id_cap) {
+            snprintf (key_id, key_id_cap, "%s", kid);
+         }
+      }
+   }
+   if (mongoc_cursor_error (cursor, &e)) {
+      *role = TK_ROLE_NONE;
+      tk_error_set (err, TK_ERR_MONGO, (int) e.code, "cannot check the API key: %s", e.message);
+      goto done;
+   }
+   ok = true;
+done:
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (opts);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   tk_store_client_push (store, client);
+   return ok;
+}

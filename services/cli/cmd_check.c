@@ -1,0 +1,224 @@
+/* cmd_check.c - `triagectl check`: verifies the tickets collection's
+ * consistency and exits non-zero with a report when something is wrong.
+ *
+ * Checked, for every ticket:
+ *   - the document reads as a ticket (id, subject, body, dates of the right
+ *     types);
+ *   - a processed ticket has a full classification inside the taxonomy (at
+ *     least one topic tag, no duplicates, a sentiment and a priority),
+ *     confidence scores in [0, 1] and processing metadata (processed_at,
+ *     model_version);
+ *   - an unprocessed ticket carries no classification, and failure
+ *     bookkeeping is whole (processing_attempts > 0 comes with last_error);
+ * and for the collection:
+ *   - the unique index on id exists;
+ *   - the processing statistics agree with the documents counted here.
+ *
+ *   triagectl check [--mongo-uri URI] [--mongo-db DB] [--taxonomy FILE] [--max-report N]
+ */
+#include "cli.h"
+
+#include "config.h"
+#include "store.h"
+#include "taxonomy.h"
+#include "ticket_bson.h"
+
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+   long problems;
+   long max_report;
+} report_t;
+
+static void
+problem (report_t *r, const char *id, const char *what)
+{
+   if (r->problems < r->max_report) {
+      printf ("  %-24s %s\n", id ? id : "(no id)", what);
+   }
+   r->problems++;
+}
+
+static bool
+in_unit_range (double v)
+{
+   return v >= 0.0 && v <= 1.0;
+}
+
+static void
+check_ticket (const bson_t *doc, const tk_taxonomy_t *tax, report_t *r, long *n_processed,
+              long *n_unprocessed)
+{
+   tk_ticket_t *t = NULL;
+   tk_error_t err;
+   bson_iter_t it;
+   const char *raw_id = bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it)
+                           ? bson_iter_utf8 (&it, NULL)
+                           : NULL;
+   if (!tk_ticket_from_bson (doc, &t, &err)) {
+      char msg[320];
+      snprintf (msg, sizeof msg, "unreadable: %s", err.message);
+      problem (r, raw_id, msg);
+      return;
+   }
+   if (t->processed) {
+      (*n_processed)++;
+      if (!tk_taxonomy_validate_classification (tax, &t->classification, &err)) {
+         problem (r, t->id, err.message);
+      }
+      if (!in_unit_range (t->confidence.topic) || !in_unit_range (t->confidence.sentiment) ||
+          !in_unit_range (t->confidence.priority)) {
+         problem (r, t->id, "a confidence score is outside [0, 1]");
+      }
+      if (t->metadata.processed_at <= 0) {
+         problem (r, t->id, "processed but processing_metadata.processed_at is missing");
+      }
+      if (!t->metadata.model_version || !*t->metadata.model_version) {
+         problem (r, t->id, "processed but processing_metadata.model_version is missing");
+      }
+   } else {
+      (*n_unprocessed)++;
+      if (bson_iter_init_find (&it, doc, "classification")) {
+         problem (r, t->id, "unprocessed but carries a classification");
+      }
+   }
+   if (t->processing_attempts > 0 && !t->processed && (!t->last_error || !*t->last_error)) {
+      problem (r, t->id, "processing_attempts > 0 without last_error");
+   }
+   if (t->processing_attempts < 0) {
+      problem (r, t->id, "negative processing_attempts");
+   }
+   tk_ticket_destroy (t);
+}
+
+static bool
+has_unique_id_index (mongoc_collection_t *coll)
+{
+   bool found = false;
+   mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts (coll, NULL);
+   const bson_t *idx;
+   while (mongoc_cursor_next (cur, &idx)) {
+      bson_iter_t it, key;
+      bool unique = bson_iter_init_find (&it, idx, "unique") && bson_iter_as_bool (&it);
+      if (unique && bson_iter_init_find (&it, idx, "key") && BSON_ITER_HOLDS_DOCUMENT (&it) &&
+          bson_iter_recurse (&it, &key) && bson_iter_next (&key) &&
+          strcmp (bson_iter_key (&key), "id") == 0 && !bson_iter_next (&key)) {
+         found = true;
+      }
+   }
+   mongoc_cursor_destroy (cur);
+   return found;
+}
+
+int
+cli_cmd_check (int argc, char **argv)
+{
+   int rc = 1;
+   tk_config_t cfg;
+   tk_error_t err;
+   tk_store_t *store = NULL;
+   tk_taxonomy_t *tax = NULL;
+   mongoc_client_t *client = NULL;
+   mongoc_collection_t *coll = NULL;
+   mongoc_cursor_t *cur = NULL;
+   report_t r = {0, 50};
+
+   if (!tk_config_load (&cfg, TK_SVC_CLI, argc, argv, NULL, &err)) {
+      fprintf (stderr, "triagectl check: %s\n", err.message);
+      tk_config_destroy (&cfg);
+      return 2;
+   }
+   if (cfg.help_requested) {
+      printf ("usage: triagectl check [--mongo-uri URI] [--mongo-db DB] [--taxonomy FILE]\n"
+              "  Verifies every ticket and the statistics; exits 1 with a report when\n"
+              "  something is inconsistent, 0 when all is well.\n");
+      rc = 0;
+      goto done;
+   }
+   tax = cfg.taxonomy && *cfg.taxonomy ? tk_taxonomy_load_file (cfg.taxonomy, &err)
+                                       : tk_taxonomy_default ();
+   if (!tax) {
+      fprintf (stderr, "triagectl check: %s\n", err.message);
+      rc = 2;
+      goto done;
+   }
+   if (!(store = tk_store_new (cfg.mongo_uri, cfg.mongo_db && *cfg.mongo_db ? cfg.mongo_db : NULL,
+                               2, &err))) {
+      fprintf (stderr, "triagectl check: %s\n", err.message);
+      rc = 2;
+      goto done;
+   }
+   if (!tk_store_ping (store, &err)) {
+      fprintf (stderr, "triagectl check: %s\n", err.message);
+      goto done;
+   }
+   client = tk_store_client_pop (store);
+   coll = mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
+
+   printf ("Checking database \"%s\"\n", tk_store_db_name (store));
+   if (!has_unique_id_index (coll)) {
+      problem (&r, "-", "the unique index on id is missing (a service creates it at start-up)");
+   }
+
+   long n_processed = 0, n_unprocessed = 0;
+   bson_t all = BSON_INITIALIZER;
+   cur = mongoc_collection_find_with_opts (coll, &all, NULL, NULL);
+   const bson_t *doc;
+   while (mongoc_cursor_next (cur, &doc)) {
+      check_ticket (doc, tax, &r, &n_processed, &n_unprocessed);
+   }
+   bson_error_t e;
+   if (mongoc_cursor_error (cur, &e)) {
+      fprintf (stderr, "triagectl check: reading tickets: %s\n", e.message);
+      goto done;
+   }
+
+   tk_processing_stats_t st;
+   if (!tk_store_get_processing_stats (store, &st, &err)) {
+      fprintf (stderr, "triagectl check: statistics: %s\n", err.message);
+      goto done;
+   }
+   char msg[256];
+   if (st.total != n_processed + n_unprocessed || st.processed != n_processed ||
+       st.unprocessed != n_unprocessed) {
+      snprintf (msg, sizeof msg,
+                "statistics disagree: total %lld processed %lld unprocessed %lld, "
+                "counted %ld / %ld / %ld",
+                (long long) st.total, (long long) st.processed, (long long) st.unprocessed,
+                n_processed + n_unprocessed, n_processed, n_unprocessed);
+      problem (&r, "-", msg);
+   }
+   int64_t by_priority = st.priority_other;
+   for (size_t i = 0; i < st.n_priorities; i++) {
+      by_priority += st.priorities[i].count;
+   }
+   if (by_priority != st.processed) {
+      snprintf (msg, sizeof msg, "priority distribution sums to %lld, not %lld processed",
+                (long long) by_priority, (long long) st.processed);
+      problem (&r, "-", msg);
+   }
+
+   printf ("%ld tickets: %ld processed, %ld unprocessed\n", n_processed + n_unprocessed,
+           n_processed, n_unprocessed);
+   if (r.problems > r.max_report) {
+      printf ("  ... and %ld more\n", r.problems - r.max_report);
+   }
+   if (r.problems) {
+      printf ("%ld problem(s) found\n", r.problems);
+   } else {
+      printf ("consistent\n");
+      rc = 0;
+   }
+
+done:
+   mongoc_cursor_destroy (cur);
+   mongoc_collection_destroy (coll);
+   tk_store_client_push (store, client);
+   tk_store_destroy (store);
+   tk_taxonomy_destroy (tax);
+   tk_config_destroy (&cfg);
+   return rc;
+}

@@ -1,0 +1,287 @@
+/* cmd_publish.c - `triagectl publish FILE`: publishes raw tickets to the
+ * inbound topic, keyed by id, the way an upstream system would.
+ *
+ * Each row of the file (JSON, NDJSON or CSV, as for upload) is validated
+ * with the same parser ingest uses; a valid row is published as the raw
+ * ticket {"id","subject","body","created_at"?,"source"?}, an invalid one is
+ * listed with its line and not published. librdkafka is used directly with
+ * idempotence on and acks=all, and the command waits (rd_kafka_flush) until
+ * every message is delivered or has failed: a command-line tool may block.
+ *
+ * Exit status: 0 when every row was delivered, 1 when a row was invalid or
+ * a delivery failed, 2 on usage.
+ */
+#include "cli.h"
+
+#include "file_rows.h"
+#include "progress.h"
+#include "timeutil.h"
+#include "upload_parse.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+   rd_kafka_t *rk;
+   const char *topic;
+   size_t show_rejects;
+   cli_progress_t bar;
+   size_t total_lines;
+   size_t rows, produced, invalid, listed;
+   size_t delivered, failed;
+   char first_error[256];
+   bool stop;
+} publish_t;
+
+static void
+usage (FILE *out)
+{
+   fprintf (out,
+            "usage: triagectl publish [options] FILE\n"
+            "\n"
+            "Publishes the tickets of FILE to the inbound topic, keyed by id, as an\n"
+            "upstream system would; triage-ingest consumes and stores them.\n"
+            "\n"
+            "  --format F        json, ndjson or csv (default: from the extension)\n"
+            "  --topic T         topic (default: TRIAGE_TOPIC_INBOUND or tickets.inbound)\n"
+            "  --brokers B       bootstrap servers (default: TRIAGE_KAFKA_BROKERS or\n"
+            "                    127.0.0.1:9092)\n"
+            "  -X key=value      a librdkafka producer setting, passed through\n"
+            "  --show-rejects N  invalid rows listed (default 20)\n"
+            "  --quiet           no progress bar\n"
+            "\n"
+            "Exit status: 0 all rows delivered, 1 a row invalid or not delivered, 2 usage.\n");
+}
+
+static void
+on_delivery (rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+   (void) rk;
+   publish_t *p = opaque;
+   if (m->err) {
+      if (p->failed++ == 0) {
+         snprintf (p->first_error, sizeof p->first_error, "%s", rd_kafka_err2str (m->err));
+      }
+   } else {
+      p->delivered++;
+   }
+}
+
+static char *
+raw_ticket_json (const tk_ticket_t *t)
+{
+   cJSON *o = cJSON_CreateObject ();
+   char when[40];
+   if (!o || !cJSON_AddStringToObject (o, "id", t->id) ||
+       !cJSON_AddStringToObject (o, "subject", t->subject) ||
+       !cJSON_AddStringToObject (o, "body", t->body)) {
+      cJSON_Delete (o);
+      return NULL;
+   }
+   if (t->created_at && tk_time_format_iso (t->created_at, when, sizeof when)) {
+      cJSON_AddStringToObject (o, "created_at", when);
+   }
+   if (t->source) {
+      cJSON_AddStringToObject (o, "source", t->source);
+   }
+   char *s = cJSON_PrintUnformatted (o);
+   cJSON_Delete (o);
+   return s;
+}
+
+static bool
+on_row (const tk_upload_row_t *row, void *ud)
+{
+   publish_t *p = ud;
+   p->rows++;
+   if (!row->ticket) {
+      if (p->invalid++ < p->show_rejects) {
+         fprintf (stderr, "%sline %zu%s%s%s: %s: %s\n", p->bar.on ? "\r\033[K" : "", row->line,
+                  row->id ? " (id " : "", row->id ? row->id : "", row->id ? ")" : "",
+                  tk_upload_reason_name (row->reason), row->err->message);
+         p->listed++;
+      }
+      return true;
+   }
+   char *json = raw_ticket_json (row->ticket);
+   bool ok = json != NULL;
+   while (ok) {
+      rd_kafka_resp_err_t e = rd_kafka_producev (
+         p->rk, RD_KAFKA_V_TOPIC (p->topic),
+         RD_KAFKA_V_KEY (row->ticket->id, strlen (row->ticket->id)),
+         RD_KAFKA_V_VALUE (json, strlen (json)), RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
+         RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+         rd_kafka_poll (p->rk, 100); /* let deliveries drain the queue */
+         continue;
+      }
+      if (e) {
+         fprintf (stderr, "%striagectl publish: %s\n", p->bar.on ? "\n" : "", rd_kafka_err2str (e));
+         ok = false;
+         p->stop = true;
+      }
+      break;
+   }
+   if (ok) {
+      p->produced++;
+   }
+   cJSON_free (json);
+   tk_ticket_destroy (row->ticket);
+   rd_kafka_poll (p->rk, 0);
+   char note[80];
+   snprintf (note, sizeof note, "%zu sent, %zu delivered", p->produced, p->delivered);
+   cli_progress_update (&p->bar, row->line, note);
+   return !p->stop;
+}
+
+int
+cli_cmd_publish (int argc, char **argv)
+{
+   static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'}, {"topic", required_argument, NULL, 't'},
+      {"brokers", required_argument, NULL, 'b'},
+      {"show-rejects", required_argument, NULL, 's'},
+      {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+   };
+   publish_t p = {.show_rejects = 20};
+   const char *format = NULL, *brokers = getenv ("TRIAGE_KAFKA_BROKERS");
+   bool quiet = false;
+   char errstr[512];
+   int c, rc = 1;
+   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
+   void *map = MAP_FAILED;
+   size_t len = 0;
+   int fd = -1;
+
+   p.topic = getenv ("TRIAGE_TOPIC_INBOUND");
+   while ((c = getopt_long (argc, argv, "hqX:", opts, NULL)) != -1) {
+      switch (c) {
+      case 'f': format = optarg; break;
+      case 't': p.topic = optarg; break;
+      case 'b': brokers = optarg; break;
+      case 'q': quiet = true; break;
+      case 's': p.show_rejects = (size_t) strtoul (optarg, NULL, 10); break;
+      case 'X': {
+         char *eq = strchr (optarg, '=');
+         if (!eq) {
+            fprintf (stderr, "triagectl publish: -X needs key=value\n");
+            rc = 2;
+            goto done;
+         }
+         *eq = '\0';
+         if (rd_kafka_conf_set (conf, optarg, eq + 1, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            fprintf (stderr, "triagectl publish: %s\n", errstr);
+            rc = 2;
+            goto done;
+         }
+         break;
+      }
+      case 'h': usage (stdout); rc = 0; goto done;
+      default: usage (stderr); rc = 2; goto done;
+      }
+   }
+   if (optind != argc - 1) {
+      usage (stderr);
+      rc = 2;
+      goto done;
+   }
+   const char *path = argv[optind];
+   tk_upload_format_t fmt;
+   if (!cli_parse_format (format, path, &fmt)) {
+      fprintf (stderr, "triagectl publish: give --format json|ndjson|csv for %s\n", path);
+      rc = 2;
+      goto done;
+   }
+   if (!p.topic || !*p.topic) {
+      p.topic = "tickets.inbound";
+   }
+   if (!brokers || !*brokers) {
+      brokers = "127.0.0.1:9092";
+   }
+
+   struct stat st;
+   if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0 || fstat (fd, &st) != 0) {
+      fprintf (stderr, "triagectl publish: %s: %m\n", path);
+      goto done;
+   }
+   len = (size_t) st.st_size;
+   if (len && (map = mmap (NULL, len, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+      fprintf (stderr, "triagectl publish: %s: %m\n", path);
+      goto done;
+   }
+   const char *data = len ? map : "";
+   p.total_lines = 1;
+   for (const char *s = data, *e = data + len; (s = memchr (s, '\n', (size_t) (e - s))); s++) {
+      p.total_lines++;
+   }
+
+   /* An upstream publisher that must not lose or duplicate a ticket on a
+    * retry: idempotent, every replica acknowledges. */
+   if (rd_kafka_conf_set (conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
+       rd_kafka_conf_set (conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
+       rd_kafka_conf_set (conf, "linger.ms", "20", errstr, sizeof errstr)) {
+      fprintf (stderr, "triagectl publish: %s\n", errstr);
+      goto done;
+   }
+   rd_kafka_conf_set_dr_msg_cb (conf, on_delivery);
+   rd_kafka_conf_set_opaque (conf, &p);
+   if (!(p.rk = rd_kafka_new (RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr))) {
+      fprintf (stderr, "triagectl publish: %s\n", errstr);
+      goto done;
+   }
+   conf = NULL; /* rd_kafka_new took it */
+
+   cli_progress_init (&p.bar, "publish", p.total_lines, !quiet);
+   tk_error_t err;
+   bool walked = tk_upload_parse (data, len, fmt, on_row, &p, NULL, &err);
+   if (!walked && !p.stop) {
+      fprintf (stderr, "%striagectl publish: %s\n", p.bar.on ? "\n" : "", err.message);
+   }
+   /* Wait for every delivery, drawing the bar as they arrive. */
+   for (int waited = 0; rd_kafka_outq_len (p.rk) > 0 && waited < 600; waited++) {
+      rd_kafka_flush (p.rk, 100);
+      char note[80];
+      snprintf (note, sizeof note, "%zu sent, %zu delivered", p.produced, p.delivered);
+      cli_progress_update (&p.bar, p.total_lines, note);
+   }
+   {
+      char note[80];
+      snprintf (note, sizeof note, "%zu sent, %zu delivered", p.produced, p.delivered);
+      cli_progress_finish (&p.bar, p.total_lines, note);
+   }
+   size_t undelivered = p.produced - p.delivered - p.failed;
+   printf ("%zu rows: %zu delivered to %s, %zu invalid (not published)", p.rows, p.delivered,
+           p.topic, p.invalid);
+   if (p.failed || undelivered) {
+      printf (", %zu not delivered%s%s", p.failed + undelivered, p.first_error[0] ? ": " : "",
+              p.first_error);
+   }
+   printf ("\n");
+   if (p.invalid > p.listed) {
+      printf ("  ... and %zu more invalid rows (--show-rejects N lists more)\n",
+              p.invalid - p.listed);
+   }
+   rc = walked && !p.invalid && !p.failed && !undelivered ? 0 : 1;
+done:
+   if (p.rk) {
+      rd_kafka_destroy (p.rk);
+   }
+   if (conf) {
+      rd_kafka_conf_destroy (conf);
+   }
+   if (map != MAP_FAILED) {
+      munmap (map, len);
+   }
+   if (fd >= 0) {
+      close (fd);
+   }
+   return rc;
+}

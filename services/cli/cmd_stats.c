@@ -1,0 +1,182 @@
+/* cmd_stats.c - `triagectl stats`: the processing statistics as a table,
+ * optionally waiting (with a progress bar) until nothing is left to classify.
+ *
+ *   triagectl stats [--url http://127.0.0.1:8080] [--key KEY]
+ *                   [--wait] [--timeout SECONDS] [--json]
+ */
+#include "cli.h"
+#include "http_client.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double
+num (const cJSON *obj, const char *key)
+{
+   const cJSON *v = cJSON_GetObjectItemCaseSensitive (obj, key);
+   return cJSON_IsNumber (v) ? v->valuedouble : NAN;
+}
+
+static double
+now_s (void)
+{
+   struct timespec ts;
+   clock_gettime (CLOCK_MONOTONIC, &ts);
+   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void
+progress_bar (FILE *out, double done, double total, double elapsed)
+{
+   const int width = 40;
+   double frac = total > 0 ? done / total : 1.0;
+   if (frac > 1) {
+      frac = 1;
+   }
+   int filled = (int) (frac * width + 0.5);
+   fprintf (out, "\r  classifying [");
+   for (int i = 0; i < width; i++) {
+      fputs (i < filled ? "#" : "-", out);
+   }
+   fprintf (out, "] %5.1f%%  %.0f/%.0f  %.0fs ", frac * 100, done, total, elapsed);
+   fflush (out);
+}
+
+static void
+print_distribution (const char *title, const cJSON *dist, double total)
+{
+   if (!cJSON_IsObject (dist)) {
+      return;
+   }
+   printf ("\n  %s\n", title);
+   const cJSON *it;
+   cJSON_ArrayForEach (it, dist)
+   {
+      if (!cJSON_IsNumber (it)) {
+         continue;
+      }
+      double pct = total > 0 ? 100.0 * it->valuedouble / total : 0;
+      int bar = (int) (pct / 2.5 + 0.5);
+      printf ("    %-16s %7.0f  %5.1f%%  ", it->string, it->valuedouble, pct);
+      for (int i = 0; i < bar; i++) {
+         fputs ("\u2588", stdout);
+      }
+      putchar ('\n');
+   }
+}
+
+static void
+print_table (const cJSON *s, double waited)
+{
+   double total = num (s, "total"), processed = num (s, "processed");
+   printf ("\n  Tickets\n");
+   printf ("    %-16s %7.0f\n", "total", total);
+   printf ("    %-16s %7.0f\n", "processed", processed);
+   printf ("    %-16s %7.0f\n", "unprocessed", num (s, "unprocessed"));
+   printf ("    %-16s %7.0f\n", "processed today", num (s, "processed_today"));
+   printf ("    %-16s %7.0f\n", "failed", num (s, "failed"));
+   print_distribution ("Priority", cJSON_GetObjectItemCaseSensitive (s, "priority_distribution"),
+                       processed);
+   print_distribution ("Sentiment",
+                       cJSON_GetObjectItemCaseSensitive (s, "sentiment_distribution"), processed);
+   print_distribution ("Topic tags (a ticket may have several)",
+                       cJSON_GetObjectItemCaseSensitive (s, "topic_distribution"), processed);
+   const cJSON *conf = cJSON_GetObjectItemCaseSensitive (s, "average_confidence");
+   if (cJSON_IsObject (conf)) {
+      printf ("\n  Average confidence\n");
+      printf ("    %-16s %7.2f\n", "topic", num (conf, "topic"));
+      printf ("    %-16s %7.2f\n", "sentiment", num (conf, "sentiment"));
+      printf ("    %-16s %7.2f\n", "priority", num (conf, "priority"));
+   }
+   double ms = num (s, "average_processing_time_ms");
+   if (!isnan (ms)) {
+      printf ("\n  Average classification time  %.2f ms per ticket\n", ms);
+   }
+   if (waited >= 0) {
+      printf ("  Waited for classification     %.1f s\n", waited);
+   }
+}
+
+int
+cli_cmd_stats (int argc, char **argv)
+{
+   const char *url = "http://127.0.0.1:8080";
+   const char *key_flag = NULL;
+   bool wait = false, json = false;
+   double timeout = 600;
+   static const struct option opts[] = {
+      {"url", required_argument, NULL, 'u'},   {"key", required_argument, NULL, 'k'},
+      {"wait", no_argument, NULL, 'w'},        {"timeout", required_argument, NULL, 't'},
+      {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+   int c;
+   optind = 1;
+   while ((c = getopt_long (argc, argv, "u:k:wt:jh", opts, NULL)) != -1) {
+      switch (c) {
+      case 'u': url = optarg; break;
+      case 'k': key_flag = optarg; break;
+      case 'w': wait = true; break;
+      case 't': timeout = atof (optarg); break;
+      case 'j': json = true; break;
+      case 'h':
+         printf ("usage: triagectl stats [--url URL] [--key KEY] [--wait] [--timeout S] [--json]\n"
+                 "  Prints the api's processing statistics. --wait polls until every\n"
+                 "  ticket is classified (or failed), with a progress bar.\n"
+                 "  The key comes from --key, $TRIAGE_API_KEY or $TRIAGE_ADMIN_KEY.\n");
+         return 0;
+      default: return 2;
+      }
+   }
+   const char *key = cli_api_key (key_flag);
+   char endpoint[512], err[512];
+   snprintf (endpoint, sizeof endpoint, "%s/api/processing-stats", url);
+
+   double t0 = now_s ();
+   cJSON *s = NULL;
+   bool tty = isatty (STDERR_FILENO);
+   for (;;) {
+      cJSON_Delete (s);
+      if (!(s = cli_http_get_json (endpoint, key, err, sizeof err))) {
+         fprintf (stderr, "%striagectl stats: %s\n", tty && wait ? "\n" : "", err);
+         return 1;
+      }
+      double total = num (s, "total"), left = num (s, "unprocessed"), failed = num (s, "failed");
+      double elapsed = now_s () - t0;
+      if (!wait) {
+         break;
+      }
+      double done = total - left + (isnan (failed) ? 0 : failed);
+      if (tty) {
+         progress_bar (stderr, done, total, elapsed);
+      } else {
+         fprintf (stderr, "classified %.0f of %.0f (%.0fs)\n", done, total, elapsed);
+      }
+      if (done >= total) {
+         if (tty) {
+            fputc ('\n', stderr);
+         }
+         break;
+      }
+      if (elapsed > timeout) {
+         fprintf (stderr, "\ntriagectl stats: %.0f tickets still unclassified after %.0f s\n",
+                  total - done, timeout);
+         cJSON_Delete (s);
+         return 1;
+      }
+      usleep (500 * 1000);
+   }
+   if (json) {
+      char *text = cJSON_Print (s);
+      puts (text);
+      cJSON_free (text);
+   } else {
+      print_table (s, wait ? now_s () - t0 : -1);
+   }
+   cJSON_Delete (s);
+   return 0;
+}

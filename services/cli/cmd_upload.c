@@ -1,0 +1,461 @@
+/* cmd_upload.c - `triagectl upload FILE`: sends a ticket file to ingest's
+ * POST /v1/tickets and prints what became of each row.
+ *
+ * The file is mapped and sent in chunks of whole rows (file_rows.h), so
+ * memory stays bounded by one chunk and its report however large the file
+ * is, and the progress bar moves as chunks go out. Line numbers in the
+ * summary are the file's, not the chunk's. A chunk answered with 503 (the
+ * database is unreachable) is sent again after the Retry-After the server
+ * asked for; rows it had already stored come back as duplicates the second
+ * time and are counted as stored. libcurl's easy interface is used: a
+ * command-line tool may block.
+ *
+ * Exit status: 0 when every row was stored (or, with --dry-run, is valid),
+ * 1 when a row was rejected or not stored, or a request failed, 2 on usage.
+ */
+#include "cli.h"
+
+#include "file_rows.h"
+#include "progress.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define DEFAULT_URL "http://127.0.0.1:8081"
+
+typedef struct {
+   size_t line;
+   char *id;
+   char *status;
+   char *reason;
+   char *error;
+} reject_t;
+
+typedef struct {
+   /* options */
+   const char *url;
+   const char *key;
+   bool dry_run;
+   bool quiet;
+   size_t chunk_rows;
+   size_t show_rejects;
+   int retries;
+
+   /* state */
+   CURL *curl;
+   struct curl_slist *headers;
+   cli_progress_t bar;
+   size_t bytes_before; /* file bytes of the chunks already answered */
+   size_t bytes_chunk;  /* file bytes of the chunk in flight */
+   tk_buf_t resp;
+   long retry_after;
+
+   /* totals */
+   size_t total, stored, duplicates, updated, unchanged, rejected, failed, valid;
+   reject_t *rejects;
+   size_t n_rejects;
+} upload_t;
+
+static void
+usage (FILE *out)
+{
+   fprintf (out,
+            "usage: triagectl upload [options] FILE\n"
+            "\n"
+            "Sends a file of tickets to triage-ingest (POST /v1/tickets) and prints how\n"
+            "many were stored, were already there, or were rejected (with line and reason).\n"
+            "\n"
+            "  --format F        json, ndjson or csv (default: from the extension:\n"
+            "                    .json, .ndjson/.jsonl, .csv)\n"
+            "  --url URL         ingest's address (default %s, or TRIAGE_INGEST_URL)\n"
+            "  --key KEY         API key with the operator role (default: TRIAGE_API_KEY)\n"
+            "  --dry-run         validate only: report valid, already stored and rejected rows\n"
+            "  --chunk-rows N    rows per request (default 5000)\n"
+            "  --show-rejects N  rejected rows listed in the summary (default 20)\n"
+            "  --retries N       times a chunk is re-sent after a 503 (default 10)\n"
+            "  --quiet           no progress bar\n"
+            "\n"
+            "Exit status: 0 all rows stored (or valid), 1 some row rejected or a request\n"
+            "failed, 2 usage.\n",
+            DEFAULT_URL);
+}
+
+static size_t
+on_body (char *data, size_t size, size_t n, void *ud)
+{
+   upload_t *up = ud;
+   return tk_buf_append (&up->resp, data, size * n) ? size * n : 0;
+}
+
+static size_t
+on_header (char *data, size_t size, size_t n, void *ud)
+{
+   upload_t *up = ud;
+   size_t len = size * n;
+   if (len > 12 && strncasecmp (data, "Retry-After:", 12) == 0) {
+      up->retry_after = strtol (data + 12, NULL, 10);
+   }
+   return len;
+}
+
+static int
+on_progress (void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+   (void) dltotal;
+   (void) dlnow;
+   upload_t *up = ud;
+   if (ultotal > 0) {
+      size_t part = (size_t) ((double) up->bytes_chunk * (double) ulnow / (double) ultotal);
+      char note[64];
+      snprintf (note, sizeof note, "%zu rows done", up->total);
+      cli_progress_update (&up->bar, up->bytes_before + part, note);
+   }
+   return 0;
+}
+
+static const char *
+str_of (const cJSON *o, const char *k)
+{
+   const cJSON *v = cJSON_GetObjectItem (o, k);
+   return cJSON_IsString (v) ? v->valuestring : NULL;
+}
+
+static size_t
+size_of (const cJSON *o, const char *k)
+{
+   const cJSON *v = cJSON_GetObjectItem (o, k);
+   return cJSON_IsNumber (v) && v->valuedouble > 0 ? (size_t) v->valuedouble : 0;
+}
+
+static char *
+dup_or_null (const char *s)
+{
+   return s ? strdup (s) : NULL;
+}
+
+static void
+add_reject (upload_t *up, size_t line, const cJSON *row)
+{
+   if (up->n_rejects >= up->show_rejects) {
+      return;
+   }
+   if (!up->rejects) {
+      up->rejects = calloc (up->show_rejects, sizeof *up->rejects);
+      if (!up->rejects) {
+         return;
+      }
+   }
+   reject_t *r = &up->rejects[up->n_rejects++];
+   r->line = line;
+   r->id = dup_or_null (str_of (row, "id"));
+   r->status = dup_or_null (str_of (row, "status"));
+   r->reason = dup_or_null (str_of (row, "reason"));
+   r->error = dup_or_null (str_of (row, "error"));
+}
+
+/* Tallies one chunk's final report. prior marks rows a 503'd earlier
+ * attempt stored (their "duplicate" now is our own write). */
+static void
+tally (upload_t *up, const cJSON *report, const cli_chunk_t *chunk, const bool *prior,
+       size_t n_prior)
+{
+   const cJSON *row;
+   cJSON_ArrayForEach (row, cJSON_GetObjectItem (report, "results"))
+   {
+      size_t index = size_of (row, "index");
+      const char *st = str_of (row, "status");
+      st = st ? st : "";
+      up->total++;
+      if (!strcmp (st, "stored") ||
+          (!strcmp (st, "duplicate") && index < n_prior && prior[index])) {
+         up->stored++;
+      } else if (!strcmp (st, "duplicate")) {
+         up->duplicates++;
+      } else if (!strcmp (st, "updated")) {
+         up->updated++;
+      } else if (!strcmp (st, "unchanged")) {
+         up->unchanged++;
+      } else if (!strcmp (st, "valid")) {
+         up->valid++;
+      } else {
+         if (!strcmp (st, "rejected")) {
+            up->rejected++;
+         } else {
+            up->failed++;
+         }
+         add_reject (up, cli_chunk_file_line (chunk, size_of (row, "line")), row);
+      }
+   }
+}
+
+/* Marks the rows a partial (503) report says were written. */
+static bool
+mark_prior (const cJSON *report, bool **prior, size_t *n_prior)
+{
+   const cJSON *results = cJSON_GetObjectItem (report, "results");
+   size_t n = (size_t) cJSON_GetArraySize (results);
+   if (n > *n_prior) {
+      bool *p = realloc (*prior, n * sizeof *p);
+      if (!p) {
+         return false;
+      }
+      memset (p + *n_prior, 0, (n - *n_prior) * sizeof *p);
+      *prior = p;
+      *n_prior = n;
+   }
+   const cJSON *row;
+   cJSON_ArrayForEach (row, results)
+   {
+      const char *st = str_of (row, "status");
+      size_t index = size_of (row, "index");
+      if (st && index < n && (!strcmp (st, "stored") || !strcmp (st, "updated"))) {
+         (*prior)[index] = true;
+      }
+   }
+   return true;
+}
+
+/* Sends one chunk until it gets a final answer. false when the request
+ * failed (message printed). */
+static bool
+send_chunk (upload_t *up, const char *endpoint, const cli_chunk_t *chunk)
+{
+   bool ok = false;
+   bool *prior = NULL;
+   size_t n_prior = 0;
+   cJSON *report = NULL;
+   for (int attempt = 0;; attempt++) {
+      tk_buf_reset (&up->resp);
+      up->retry_after = 0;
+      curl_easy_setopt (up->curl, CURLOPT_URL, endpoint);
+      curl_easy_setopt (up->curl, CURLOPT_POSTFIELDS, chunk->body.data);
+      curl_easy_setopt (up->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) chunk->body.len);
+      CURLcode cc = curl_easy_perform (up->curl);
+      if (cc != CURLE_OK) {
+         fprintf (stderr, "\ntriagectl upload: %s: %s\n", endpoint, curl_easy_strerror (cc));
+         goto done;
+      }
+      long status = 0;
+      curl_easy_getinfo (up->curl, CURLINFO_RESPONSE_CODE, &status);
+      cJSON_Delete (report);
+      report = cJSON_ParseWithLength (up->resp.data ? up->resp.data : "", up->resp.len);
+      const cJSON *error = report ? cJSON_GetObjectItem (report, "error") : NULL;
+      bool has_rows = report && cJSON_IsArray (cJSON_GetObjectItem (report, "results"));
+      if (status == 503 && attempt < up->retries) {
+         if (has_rows && !mark_prior (report, &prior, &n_prior)) {
+            fprintf (stderr, "\ntriagectl upload: out of memory\n");
+            goto done;
+         }
+         long wait = up->retry_after > 0 && up->retry_after < 300 ? up->retry_after : 2;
+         fprintf (stderr, "%striagectl upload: ingest is unavailable (%s); retrying in %ld s\n",
+                  up->bar.on ? "\n" : "",
+                  str_of (error, "message") ? str_of (error, "message") : "503", wait);
+         sleep ((unsigned) wait);
+         continue;
+      }
+      if (!has_rows) {
+         fprintf (stderr, "%striagectl upload: HTTP %ld: %s\n", up->bar.on ? "\n" : "", status,
+                  str_of (error, "message") ? str_of (error, "message")
+                                            : (up->resp.data ? up->resp.data : "no answer"));
+         goto done;
+      }
+      tally (up, report, chunk, prior, n_prior);
+      ok = status < 500;
+      if (!ok) {
+         fprintf (stderr, "%striagectl upload: HTTP %ld: %s\n", up->bar.on ? "\n" : "", status,
+                  str_of (error, "message") ? str_of (error, "message") : "server error");
+      }
+      break;
+   }
+done:
+   cJSON_Delete (report);
+   free (prior);
+   return ok;
+}
+
+static void
+print_summary (const upload_t *up, FILE *out)
+{
+   if (up->dry_run) {
+      fprintf (out, "dry run: %zu rows: %zu valid, %zu already stored, %zu rejected\n", up->total,
+               up->valid, up->duplicates, up->rejected);
+   } else {
+      fprintf (out, "%zu rows: %zu stored, %zu duplicates", up->total, up->stored,
+               up->duplicates);
+      if (up->updated || up->unchanged) {
+         fprintf (out, ", %zu updated, %zu unchanged", up->updated, up->unchanged);
+      }
+      fprintf (out, ", %zu rejected", up->rejected);
+      if (up->failed) {
+         fprintf (out, ", %zu not stored", up->failed);
+      }
+      fputc ('\n', out);
+   }
+   for (size_t i = 0; i < up->n_rejects; i++) {
+      const reject_t *r = &up->rejects[i];
+      bool id = r->id && *r->id;
+      fprintf (out, "  line %zu%s%s%s: %s%s%s\n", r->line, id ? " (id " : "", id ? r->id : "",
+               id ? ")" : "", r->reason ? r->reason : (r->status ? r->status : "?"),
+               r->error ? " - " : "", r->error ? r->error : "");
+   }
+   size_t bad = up->rejected + up->failed;
+   if (bad > up->n_rejects) {
+      fprintf (out, "  ... and %zu more (--show-rejects N lists more)\n", bad - up->n_rejects);
+   }
+}
+
+int
+cli_cmd_upload (int argc, char **argv)
+{
+   static const struct option opts[] = {
+      {"format", required_argument, NULL, 'f'},  {"url", required_argument, NULL, 'u'},
+      {"key", required_argument, NULL, 'k'},     {"dry-run", no_argument, NULL, 'n'},
+      {"chunk-rows", required_argument, NULL, 'c'},
+      {"show-rejects", required_argument, NULL, 's'},
+      {"retries", required_argument, NULL, 'r'}, {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+   };
+   upload_t up = {.chunk_rows = 5000, .show_rejects = 20, .retries = 10};
+   const char *format = NULL;
+   int c, rc = 1;
+   tk_error_t err = {0};
+   cli_file_rows_t file = {0};
+   cli_chunk_t chunk = {.body = TK_BUF_INIT};
+   char *endpoint = NULL, *auth = NULL;
+   bool opened = false, failed = false;
+
+   up.url = getenv ("TRIAGE_INGEST_URL") ? getenv ("TRIAGE_INGEST_URL") : DEFAULT_URL;
+   up.key = getenv ("TRIAGE_API_KEY");
+   up.resp = (tk_buf_t) TK_BUF_INIT;
+   while ((c = getopt_long (argc, argv, "hq", opts, NULL)) != -1) {
+      char *end = NULL;
+      switch (c) {
+      case 'f': format = optarg; break;
+      case 'u': up.url = optarg; break;
+      case 'k': up.key = optarg; break;
+      case 'n': up.dry_run = true; break;
+      case 'q': up.quiet = true; break;
+      case 'c':
+      case 's':
+      case 'r': {
+         long v = strtol (optarg, &end, 10);
+         if (!*optarg || *end || v < (c == 'c' ? 1 : 0) || v > 1000000) {
+            fprintf (stderr, "triagectl upload: bad number '%s'\n", optarg);
+            return 2;
+         }
+         if (c == 'c') {
+            up.chunk_rows = (size_t) v;
+         } else if (c == 's') {
+            up.show_rejects = (size_t) v;
+         } else {
+            up.retries = (int) v;
+         }
+         break;
+      }
+      case 'h': usage (stdout); return 0;
+      default: usage (stderr); return 2;
+      }
+   }
+   if (optind != argc - 1) {
+      usage (stderr);
+      return 2;
+   }
+   const char *path = argv[optind];
+   tk_upload_format_t fmt;
+   if (!cli_parse_format (format, path, &fmt)) {
+      fprintf (stderr, "triagectl upload: give --format json|ndjson|csv for %s\n", path);
+      return 2;
+   }
+
+   if (!cli_file_rows_open (&file, path, fmt, &err)) {
+      fprintf (stderr, "triagectl upload: %s\n", err.message);
+      goto done;
+   }
+   opened = true;
+   size_t ulen = strlen (up.url);
+   while (ulen > 0 && up.url[ulen - 1] == '/') {
+      ulen--;
+   }
+   if (asprintf (&endpoint, "%.*s/v1/tickets%s", (int) ulen, up.url,
+                 up.dry_run ? "?dry_run=true" : "") < 0) {
+      endpoint = NULL;
+      goto done;
+   }
+   curl_global_init (CURL_GLOBAL_DEFAULT);
+   if (!(up.curl = curl_easy_init ())) {
+      fprintf (stderr, "triagectl upload: cannot start libcurl\n");
+      goto done;
+   }
+   static const char *const ctypes[] = {"application/json", "application/x-ndjson", "text/csv"};
+   char ct[64];
+   snprintf (ct, sizeof ct, "Content-Type: %s", ctypes[fmt]);
+   up.headers = curl_slist_append (up.headers, ct);
+   up.headers = curl_slist_append (up.headers, "Expect:");
+   if (up.key && *up.key) {
+      if (asprintf (&auth, "Authorization: Bearer %s", up.key) < 0) {
+         auth = NULL;
+         goto done;
+      }
+      up.headers = curl_slist_append (up.headers, auth);
+   }
+   curl_easy_setopt (up.curl, CURLOPT_HTTPHEADER, up.headers);
+   curl_easy_setopt (up.curl, CURLOPT_WRITEFUNCTION, on_body);
+   curl_easy_setopt (up.curl, CURLOPT_WRITEDATA, &up);
+   curl_easy_setopt (up.curl, CURLOPT_HEADERFUNCTION, on_header);
+   curl_easy_setopt (up.curl, CURLOPT_HEADERDATA, &up);
+   curl_easy_setopt (up.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+   curl_easy_setopt (up.curl, CURLOPT_XFERINFODATA, &up);
+   curl_easy_setopt (up.curl, CURLOPT_NOPROGRESS, 0L);
+   curl_easy_setopt (up.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+   curl_easy_setopt (up.curl, CURLOPT_NOSIGNAL, 1L);
+
+   cli_progress_init (&up.bar, up.dry_run ? "check " : "upload", file.len, !up.quiet);
+   while (cli_file_rows_next (&file, up.chunk_rows, &chunk, &err)) {
+      up.bytes_chunk = chunk.end_pos - up.bytes_before;
+      if (!send_chunk (&up, endpoint, &chunk)) {
+         failed = true;
+         break;
+      }
+      up.bytes_before = chunk.end_pos;
+      char note[64];
+      snprintf (note, sizeof note, "%zu rows done", up.total);
+      cli_progress_update (&up.bar, up.bytes_before, note);
+   }
+   if (err.domain != TK_ERR_NONE) {
+      fprintf (stderr, "triagectl upload: %s\n", err.message);
+      failed = true;
+   }
+   {
+      char note[64];
+      snprintf (note, sizeof note, "%zu rows done", up.total);
+      cli_progress_finish (&up.bar, up.bytes_before, note);
+   }
+   print_summary (&up, stdout);
+   rc = failed || up.rejected || up.failed ? 1 : 0;
+done:
+   for (size_t i = 0; i < up.n_rejects; i++) {
+      free (up.rejects[i].id);
+      free (up.rejects[i].status);
+      free (up.rejects[i].reason);
+      free (up.rejects[i].error);
+   }
+   free (up.rejects);
+   curl_slist_free_all (up.headers);
+   curl_easy_cleanup (up.curl);
+   if (up.curl || endpoint) {
+      curl_global_cleanup ();
+   }
+   free (auth);
+   free (endpoint);
+   tk_buf_destroy (&up.resp);
+   tk_buf_destroy (&chunk.body);
+   if (opened) {
+      cli_file_rows_close (&file);
+   }
+   return rc;
+}
