@@ -711,6 +711,40 @@ test_operator_and_regex_injection (void **state)
    assert_still_well (0, "operator and regex injection");
 }
 
+/* ---- path traversal on the api's static file route ----------------------- */
+
+static void
+test_static_path_traversal (void **state)
+{
+   (void) state;
+   static const char *const paths[] = {
+      "/static/../../../../etc/passwd",
+      "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+      "/static/..%2f..%2f..%2fetc%2fpasswd",
+      "/static/%252e%252e/%252e%252e/etc/passwd",
+      "/static//etc/passwd",
+      "/static/./../../etc/passwd",
+      "/static/..\\..\\etc\\passwd",
+      "/static/index.html%00.js",
+      "/static/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+      "/static/" "....//....//etc/passwd",
+      "/../../etc/passwd",
+   };
+   char req[512];
+   for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+      snprintf (req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                paths[k]);
+      int st = exchange_str (svcs[0].port, req, resp, sizeof resp);
+      char what[160];
+      snprintf (what, sizeof what, "GET %s", paths[k]);
+      assert_4xx (st, what, resp);
+      if (strstr (resp, "root:")) {
+         fail_msg ("%s served a file outside the web root", paths[k]);
+      }
+   }
+   assert_still_well (0, "path traversal on /static");
+}
+
 /* ---- hostile uploads to the ingest service ------------------------------- */
 
 static cJSON *
@@ -843,6 +877,7 @@ main (void)
       cmocka_unit_test (test_invalid_utf8_nul_and_deep_json),
       cmocka_unit_test (test_operator_and_regex_injection),
       cmocka_unit_test (test_hostile_uploads),
+      cmocka_unit_test (test_static_path_traversal),
       cmocka_unit_test (test_body_far_over_the_limit),
       cmocka_unit_test (test_slowloris_is_cut_off),
       cmocka_unit_test (test_a_thousand_idle_connections),
