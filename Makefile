@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all bootstrap build build-asan test test-unit test-asan stack-up stack-down \
-        stack-status demo demo-stop bench docs clean distclean
+        stack-status demo demo-stop bench docs clean distclean fuzz
 
 all: build
 
@@ -55,6 +55,12 @@ demo-stop:
 bench: bootstrap build stack-up
 	@bench/run
 
+## fuzz: build the libFuzzer targets of fuzz/ (clang, ASan + UBSan) in build-fuzz
+##       and run each for FUZZ_SECONDS (default 60); a crash is left in
+##       build-fuzz/fuzz-artifacts/ (see fuzz/run)
+fuzz: bootstrap
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} fuzz/run
+
 ## docs: regenerate the configuration reference from the configuration table
 docs: build
 	@$(BUILD)/bin/triagectl config --markdown > docs/configuration.md
@@ -62,7 +68,7 @@ docs: build
 	@echo "docs: wrote docs/configuration.md and deploy/env.reference"
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
 
 ## distclean: also the fetched tools and the stack's data
 distclean: clean stack-down

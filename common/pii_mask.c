@@ -20,6 +20,18 @@ typedef struct {
    size_t len;
 } span_t;
 
+/* What one scan has learnt about runs of characters, so that no run is
+ * rescanned from every word start inside it. Every matcher is tried at each
+ * word start, and in a long run such as "1-1-1-..." or "1.1.1.1..." (a
+ * 64 KB ticket body of it took seconds) each start would otherwise scan to
+ * the run's end again: quadratic. Each bound below is the end of a run whose
+ * outcome is the same for any start inside it. */
+typedef struct {
+   size_t tok_end;         /* end of the token run (is_token_char) scanned last */
+   size_t unmixed_before;  /* the token run up to here lacks a letter or a digit */
+   size_t no_email_before; /* an e-mail local part up to here has no valid "@domain" */
+} scan_cache_t;
+
 static bool
 is_alnum (char c)
 {
@@ -46,13 +58,19 @@ is_token_char (char c)
 
 /* ---- e-mail ------------------------------------------------------------- */
 
+/* Whether an e-mail matches depends only on where its local part ends, so
+ * a failure rules out every start up to that end (cache->no_email_before). */
 static size_t
-match_email (span_t t, size_t i)
+match_email (span_t t, size_t i, scan_cache_t *cache)
 {
+   if (i < cache->no_email_before) {
+      return 0;
+   }
    size_t j = i;
    while (j < t.len && is_email_local (t.s[j])) {
       j++;
    }
+   cache->no_email_before = j;
    if (j == i || j >= t.len || t.s[j] != '@') {
       return 0;
    }
@@ -96,24 +114,30 @@ static const char *const secret_keys[] = {
 static const char *const key_prefixes[] = {"sk-", "pk_", "sk_", "ghp_", "gho_", "xoxb-",
                                            "xoxp-", "AKIA", "AIza", NULL};
 
+/* Length of the token run starting at i; a start inside the run scanned
+ * last shares its end. */
 static size_t
-token_len (span_t t, size_t i)
+token_len (span_t t, size_t i, scan_cache_t *cache)
 {
+   if (cache->tok_end > i) {
+      return cache->tok_end - i;
+   }
    size_t j = i;
    while (j < t.len && is_token_char (t.s[j])) {
       j++;
    }
+   cache->tok_end = j;
    return j - i;
 }
 
 /* key=value / key: value with a secret-sounding key. Returns the length of
  * the whole match and sets *keep to the length of "key=" kept in clear. */
 static size_t
-match_secret_kv (span_t t, size_t i, size_t *keep)
+match_secret_kv (span_t t, size_t i, size_t *keep, scan_cache_t *cache)
 {
    /* The key is a whole word ending in a secret's name: "password",
     * "db_password", "X-Api-Key". */
-   size_t wl = token_len (t, i);
+   size_t wl = token_len (t, i, cache);
    for (size_t k = 0; secret_keys[k]; k++) {
       size_t kl = strlen (secret_keys[k]);
       if (wl < kl || strncasecmp (t.s + i + wl - kl, secret_keys[k], kl) != 0) {
@@ -180,24 +204,26 @@ match_bearer (span_t t, size_t i, size_t *keep)
 }
 
 static size_t
-match_key_token (span_t t, size_t i)
+match_key_token (span_t t, size_t i, scan_cache_t *cache)
 {
-   size_t n = token_len (t, i);
+   size_t n = token_len (t, i, cache);
    for (size_t k = 0; key_prefixes[k]; k++) {
       size_t pl = strlen (key_prefixes[k]);
       if (n >= pl + 16 && strncmp (t.s + i, key_prefixes[k], pl) == 0) {
          return n;
       }
    }
-   if (n >= 32) {
+   /* A run without both a letter and a digit has no suffix with both. */
+   if (n >= 32 && i >= cache->unmixed_before) {
       bool alpha = false, digit = false;
-      for (size_t k = i; k < i + n; k++) {
+      for (size_t k = i; k < i + n && !(alpha && digit); k++) {
          alpha |= isalpha ((unsigned char) t.s[k]) != 0;
          digit |= isdigit ((unsigned char) t.s[k]) != 0;
       }
       if (alpha && digit) {
          return n;
       }
+      cache->unmixed_before = i + n;
    }
    return 0;
 }
@@ -249,7 +275,12 @@ match_ipv6 (span_t t, size_t i)
             }
             double_colon = true;
          }
-         colons++;
+         /* Past 8 colons no address can match (at most 7, plus a trailing
+          * one): stop rather than scan a long "1:1:1:..." run from every
+          * start. */
+         if (++colons > 8) {
+            return 0;
+         }
          hexlen = 0;
       } else {
          if (hexlen == 0) {
@@ -339,7 +370,9 @@ match_phone (span_t t, size_t i)
    while (j < t.len) {
       char c = t.s[j];
       if (isdigit ((unsigned char) c)) {
-         nd++;
+         if (++nd > 15) {
+            return 0; /* too long for a phone number whatever follows */
+         }
          j++;
          end = j;
       } else if (c == '(' && open == 0) {
@@ -373,6 +406,7 @@ tk_pii_mask (const char *text, size_t len, size_t *n_masked)
    span_t t = {text, len};
    size_t count = 0;
    size_t i = 0;
+   scan_cache_t cache = {0, 0, 0};
    if (!tk_buf_reserve (&out, len + 16)) {
       return NULL;
    }
@@ -382,11 +416,11 @@ tk_pii_mask (const char *text, size_t len, size_t *n_masked)
       size_t m = 0, keep = 0;
       const char *ph = NULL;
       if (start && c != '.' && c != '-') {
-         if ((m = match_secret_kv (t, i, &keep)) || (m = match_bearer (t, i, &keep))) {
+         if ((m = match_secret_kv (t, i, &keep, &cache)) || (m = match_bearer (t, i, &keep))) {
             ph = "[SECRET]";
-         } else if ((m = match_email (t, i))) {
+         } else if ((m = match_email (t, i, &cache))) {
             ph = "[EMAIL]";
-         } else if ((m = match_key_token (t, i))) {
+         } else if ((m = match_key_token (t, i, &cache))) {
             ph = "[SECRET]";
          } else if ((m = match_ipv4 (t, i))) {
             ph = "[IP]";

@@ -197,7 +197,15 @@ tk_time_parse_iso (const char *s, size_t len, int64_t *out_ms)
    int64_t days = tk_time_days_from_civil (y, mo, d);
    int64_t t = days * MS_PER_DAY + ((int64_t) h * 3600 + mi * 60 + sec) * 1000 + ms;
    /* Local time = UTC + offset, so UTC = local - offset. */
-   *out_ms = t - offset_min * 60000;
+   t -= offset_min * 60000;
+   /* The offset can carry a time at the edge of the range out of it
+    * ("9999-12-31T23:00:00-02:00" is in year 10000 UTC); such a time could
+    * be stored but never formatted again, so it is refused here. */
+   if (t < tk_time_days_from_civil (1, 1, 1) * MS_PER_DAY ||
+       t >= tk_time_days_from_civil (10000, 1, 1) * MS_PER_DAY) {
+      return false;
+   }
+   *out_ms = t;
    return true;
 }
 

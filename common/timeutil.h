@@ -29,7 +29,8 @@ int64_t tk_time_now_ms (void);
  * Rejected (returns false, *out_ms untouched): anything else, including
  * surrounding whitespace, out-of-range fields (month 13, Feb 30 outside leap
  * years, hour 24, second 60 - leap seconds are not representable), offsets
- * beyond 23:59, and years outside 0001..9999. */
+ * beyond 23:59, and years outside 0001..9999 - also when the offset carries
+ * the UTC instant out of them ("9999-12-31T23:00:00-02:00"). */
 bool tk_time_parse_iso (const char *s, size_t len, int64_t *out_ms);
 
 /* Writes ms as "2025-09-13T06:38:47.513Z" (always three fraction digits,
