@@ -84,7 +84,9 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   mongo = new MongoClient(MONGO);
   await mongo.connect();
-  await mongo.db(DB).collection('tickets').insertMany(SEED.map((t) => ({ ...t })));
+  // Stored as the services store them: the ticket id is also the _id
+  // (docs/decisions/0005-ticket-id-is-the-primary-key.md).
+  await mongo.db(DB).collection('tickets').insertMany(SEED.map((t) => ({ _id: t.id, ...t })));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   api = spawn(join(BIN, 'triage-api'), [], {
