@@ -53,6 +53,7 @@ demo-stop:
 
 ## bench: the benchmarks of bench/ against the local stack
 bench: bootstrap build stack-up
+	@deploy/local/bootstrap --bench-deps
 	@bench/run
 
 ## fuzz: build the libFuzzer targets of fuzz/ (clang, ASan + UBSan) in build-fuzz
