@@ -48,7 +48,7 @@ analytics_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    analytics_data_t *d = call->data;
    mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
-   api_tally_t *t = api_tally_new (tk_time_now_ms (), false);
+   api_tally_t *t = api_tally_new (tk_time_now_ms ());
    tk_error_t err;
    if (api_tally_scan (t, coll, &d->q.filter, NULL, &err)) {
       api_call_ok (call, 200, api_tally_analytics_json (t));

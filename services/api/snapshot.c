@@ -31,24 +31,13 @@ typedef struct waiter {
    struct waiter *next;
 } waiter_t;
 
-/* The ticket index shared with list requests on the threadpool: immutable
- * once built, counted references taken and dropped on the loop only. */
-struct api_index_ref {
-   unsigned refs;
-   api_ticket_index_t idx;
-};
-
 /* One scan's inputs and results, owned by the snapshot while it runs. */
 typedef struct {
-   bool with_index;   /* in: collect the ticket index (if FerretDB) */
-   bool backend_known; /* in/out */
-   bool is_ferretdb;   /* in/out */
    bool ok;
    tk_error_t err;
    char *body[2];
    size_t len[2];
    uint64_t total, processed;
-   api_ticket_index_t idx;
 } scan_job_t;
 
 typedef struct api_snapshot {
@@ -66,8 +55,6 @@ typedef struct api_snapshot {
    bool have;
    char *body[2];
    size_t len[2];
-   api_index_ref_t *index;
-   bool backend_known, is_ferretdb;
    tk_series_t *g_total, *g_processed, *g_unprocessed;
    tk_series_t *scans_ok, *scans_failed;
 } api_snapshot_t;
@@ -77,21 +64,6 @@ static void on_timer (uv_timer_t *timer);
 static void on_timer_closed (uv_handle_t *handle);
 
 /* ---- the scan (threadpool) ----------------------------------------------- */
-
-static bool
-detect_ferretdb (mongoc_client_t *client, bool *is_ferretdb)
-{
-   bson_t cmd = BSON_INITIALIZER, reply;
-   bson_iter_t it;
-   BSON_APPEND_INT32 (&cmd, "buildInfo", 1);
-   bool ok = mongoc_client_command_simple (client, "admin", &cmd, NULL, &reply, NULL);
-   if (ok) {
-      *is_ferretdb = bson_iter_init_find (&it, &reply, "ferretdbVersion");
-   }
-   bson_destroy (&reply);
-   bson_destroy (&cmd);
-   return ok;
-}
 
 static char *
 render (cJSON *json, size_t *len)
@@ -115,12 +87,9 @@ scan_work (tk_store_t *store, void *ctx)
    api_snapshot_t *s = ctx;
    scan_job_t *job = &s->job;
    mongoc_client_t *client = tk_store_client_pop (store);
-   if (!job->backend_known) {
-      job->backend_known = detect_ferretdb (client, &job->is_ferretdb);
-   }
    mongoc_collection_t *coll =
       mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
-   api_tally_t *t = api_tally_new (tk_time_now_ms (), job->with_index && job->is_ferretdb);
+   api_tally_t *t = api_tally_new (tk_time_now_ms ());
    bson_t filter = BSON_INITIALIZER;
    if (api_tally_scan (t, coll, &filter, &s->cancel, &job->err)) {
       job->body[API_SNAPSHOT_STATS] = render (api_tally_stats_json (t),
@@ -129,7 +98,6 @@ scan_work (tk_store_t *store, void *ctx)
                                                   &job->len[API_SNAPSHOT_ANALYTICS]);
       job->total = api_tally_total (t);
       job->processed = api_tally_processed (t);
-      api_tally_take_index (t, &job->idx);
       job->ok = job->body[0] && job->body[1];
       if (!job->ok) {
          tk_error_set (&job->err, TK_ERR_NOMEM, 0, "out of memory rendering statistics");
@@ -146,11 +114,7 @@ job_cleanup (scan_job_t *job)
 {
    free (job->body[0]);
    free (job->body[1]);
-   api_ticket_index_cleanup (&job->idx);
-   bool known = job->backend_known, ferret = job->is_ferretdb;
    memset (job, 0, sizeof *job);
-   job->backend_known = known;
-   job->is_ferretdb = ferret;
 }
 
 /* ---- answering ----------------------------------------------------------- */
@@ -196,15 +160,6 @@ answer_all (api_snapshot_t *s, waiter_t *list, const scan_job_t *job)
 }
 
 static void
-index_unref (api_index_ref_t *ref)
-{
-   if (ref && --ref->refs == 0) {
-      api_ticket_index_cleanup (&ref->idx);
-      free (ref);
-   }
-}
-
-static void
 scan_done (int status, void *ctx)
 {
    api_snapshot_t *s = ctx;
@@ -218,8 +173,6 @@ scan_done (int status, void *ctx)
    if (status != 0) {
       tk_error_set (&job->err, TK_ERR_IO, status, "the scan was cancelled");
    }
-   s->backend_known = job->backend_known;
-   s->is_ferretdb = job->is_ferretdb;
    if (job->ok) {
       tk_counter_inc (s->scans_ok);
       tk_counter_inc (tk_metric_labels (api->cache_hits, "miss"));
@@ -246,17 +199,6 @@ scan_done (int status, void *ctx)
          job->body[i] = NULL;
       }
       s->have = true;
-      index_unref (s->index);
-      s->index = NULL;
-      if (job->idx.n > 0) {
-         api_index_ref_t *ref = calloc (1, sizeof *ref);
-         if (ref) {
-            ref->refs = 1;
-            ref->idx = job->idx;
-            memset (&job->idx, 0, sizeof job->idx);
-            s->index = ref;
-         }
-      }
    }
    job_cleanup (job);
    if (s->stopping) {
@@ -296,7 +238,6 @@ refresh_start (api_snapshot_t *s)
    s->started_ms = uv_now (s->api->app->loop);
    s->current = s->next;
    s->next = NULL;
-   s->job.with_index = s->interval_ms > 0;
    int rc = tk_store_async (s->api->app->loop, s->api->app->store, scan_work, scan_done, s);
    if (rc != 0) {
       s->running = false;
@@ -424,50 +365,6 @@ api_snapshot_refresh (api_t *api, api_call_t *call)
    refresh_start (s);
 }
 
-api_index_ref_t *
-api_snapshot_index_ref (api_t *api)
-{
-   api_snapshot_t *s = api->snapshot;
-   if (!s || !s->index) {
-      return NULL;
-   }
-   s->index->refs++;
-   return s->index;
-}
-
-void
-api_snapshot_index_unref (api_index_ref_t *ref)
-{
-   index_unref (ref);
-}
-
-size_t
-api_snapshot_index_page (const api_index_ref_t *ref, bool has_cursor, int64_t cursor_ms,
-                         const char *cursor_id, size_t want, const api_index_entry_t **out)
-{
-   const api_ticket_index_t *x = &ref->idx;
-   size_t lo = 0;
-   if (has_cursor) {
-      /* The first entry strictly after (cursor_ms, cursor_id) in newest-first
-       * order: created earlier, or created at the same ms with a smaller id. */
-      size_t hi = x->n;
-      while (lo < hi) {
-         size_t mid = lo + (hi - lo) / 2;
-         const api_index_entry_t *e = &x->v[mid];
-         bool after = e->created_ms < cursor_ms ||
-                      (e->created_ms == cursor_ms && strcmp (e->id, cursor_id) < 0);
-         if (after) {
-            hi = mid;
-         } else {
-            lo = mid + 1;
-         }
-      }
-   }
-   *out = &x->v[lo];
-   size_t left = x->n - lo;
-   return left < want ? left : want;
-}
-
 static void
 on_timer_closed (uv_handle_t *handle)
 {
@@ -475,7 +372,6 @@ on_timer_closed (uv_handle_t *handle)
    for (int i = 0; i < 2; i++) {
       free (s->body[i]);
    }
-   index_unref (s->index);
    job_cleanup (&s->job);
    void *token = s->stop_token;
    s->api->snapshot = NULL;

@@ -16,9 +16,8 @@
  * exists a request waits for it (one scan however many wait). With
  * TRIAGE_API_CACHE_TTL=0 nothing is kept: each request waits for a scan
  * that starts after it arrived (requests arriving together share one).
- * The snapshot also exports triage_api_tickets_total{status} gauges and,
- * on FerretDB, keeps the ticket ids in newest-first order for the default
- * listing of GET /api/tickets (api_snapshot_list_page).
+ * The snapshot also sets the gauges triage_api_tickets_total,
+ * triage_api_tickets_processed and triage_api_tickets_unprocessed.
  */
 #ifndef API_SNAPSHOT_H
 #define API_SNAPSHOT_H
@@ -37,22 +36,9 @@
 
 typedef struct api_tally api_tally_t;
 
-/* One (created_at, id) of the ticket index; id owned by the index. */
-typedef struct {
-   int64_t created_ms;
-   char *id;
-} api_index_entry_t;
-
-/* Every ticket's (created_at, id), sorted newest first (created_at, then id,
- * both descending: the order of GET /api/tickets' default sort). */
-typedef struct {
-   api_index_entry_t *v;
-   size_t n, cap;
-} api_ticket_index_t;
-
 /* A new empty tally. now_ms decides "processed today" (since UTC midnight).
- * with_index: also collect the ticket index. Aborts on out of memory. */
-api_tally_t *api_tally_new (int64_t now_ms, bool with_index);
+ * Aborts on out of memory. */
+api_tally_t *api_tally_new (int64_t now_ms);
 
 /* Frees t and what it owns. Accepts NULL. */
 void api_tally_destroy (api_tally_t *t);
@@ -74,11 +60,6 @@ cJSON *api_tally_stats_json (const api_tally_t *t);
 /* Counts of the tally: all, processed. */
 uint64_t api_tally_total (const api_tally_t *t);
 uint64_t api_tally_processed (const api_tally_t *t);
-
-/* Moves the ticket index out of t (sorted newest first) into out; out is
- * zeroed when t collected none. Free with api_ticket_index_cleanup. */
-void api_tally_take_index (api_tally_t *t, api_ticket_index_t *out);
-void api_ticket_index_cleanup (api_ticket_index_t *idx);
 
 /* ---- snapshot (snapshot.c) ---------------------------------------------- */
 
@@ -106,20 +87,6 @@ void api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which
  * once it has ended, n being the filtered analytics answers dropped from the
  * cache plus the snapshot replaced. Takes ownership of call. */
 void api_snapshot_refresh (api_t *api, api_call_t *call);
-
-/* The default ticket listing (no filter, newest first) from the snapshot's
- * ticket index, kept on FerretDB only (where that listing is otherwise a
- * full scan and sort). api_snapshot_index_ref (loop) takes a reference to
- * the current index, NULL when there is none (not FerretDB, no snapshot
- * yet, snapshots off); api_snapshot_index_page (any thread, while the
- * reference is held) points *out at up to want entries after the cursor
- * (all from the start without one) and returns how many. */
-typedef struct api_index_ref api_index_ref_t;
-api_index_ref_t *api_snapshot_index_ref (api_t *api);   /* loop; NULL if none */
-void api_snapshot_index_unref (api_index_ref_t *ref);   /* loop; accepts NULL */
-size_t api_snapshot_index_page (const api_index_ref_t *ref, bool has_cursor, int64_t cursor_ms,
-                                const char *cursor_id, size_t want,
-                                const api_index_entry_t **out);
 
 /* Shutdown step: stops the timer, cancels a running scan, answers waiting
  * requests with 503 and finishes the step when the scan has returned. */

@@ -53,8 +53,7 @@ struct api_tally {
    uint64_t total, processed, failed, retried_ok;
    int64_t today_start_ms; /* UTC midnight of the scan */
    uint64_t processed_today;
-   bool with_index;
-   api_ticket_index_t index;
+
    label_counts_t priority, sentiment, topic, model;
    day_series_t created, processed_days;
    uint64_t time_bins[N_TIME_BOUNDS + 1];
@@ -135,23 +134,10 @@ label_counts_free (label_counts_t *c)
    free (c->v);
 }
 
-void
-api_ticket_index_cleanup (api_ticket_index_t *idx)
-{
-   if (!idx) {
-      return;
-   }
-   for (size_t i = 0; i < idx->n; i++) {
-      free (idx->v[i].id);
-   }
-   free (idx->v);
-   memset (idx, 0, sizeof *idx);
-}
-
 static void
 tally_cleanup (tally_t *t)
 {
-   api_ticket_index_cleanup (&t->index);
+
    label_counts_free (&t->priority);
    label_counts_free (&t->sentiment);
    label_counts_free (&t->topic);
@@ -216,38 +202,6 @@ conf_bin (double v)
    return b >= N_CONF_BINS ? N_CONF_BINS - 1 : b;
 }
 
-static bool
-index_add (tally_t *t, int64_t ms, const char *id)
-{
-   api_ticket_index_t *x = &t->index;
-   if (x->n == x->cap) {
-      size_t cap = x->cap ? x->cap * 2 : 1024;
-      api_index_entry_t *v = realloc (x->v, cap * sizeof *v);
-      if (!v) {
-         return false;
-      }
-      x->v = v;
-      x->cap = cap;
-   }
-   if (!(x->v[x->n].id = strdup (id))) {
-      return false;
-   }
-   x->v[x->n++].created_ms = ms;
-   return true;
-}
-
-/* Newest first: created_at descending, then id descending (byte order, as
- * the server compares ASCII ids). */
-static int
-index_cmp (const void *a, const void *b)
-{
-   const api_index_entry_t *x = a, *y = b;
-   if (x->created_ms != y->created_ms) {
-      return x->created_ms < y->created_ms ? 1 : -1;
-   }
-   return -strcmp (x->id, y->id);
-}
-
 /* Counts one ticket document. false on out of memory. */
 static bool
 tally_doc (tally_t *t, const bson_t *doc)
@@ -258,10 +212,6 @@ tally_doc (tally_t *t, const bson_t *doc)
    t->total++;
    bool has_created = find_date (doc, "created_at", &ms);
    if (has_created && !day_add (&t->created, ms)) {
-      return false;
-   }
-   const char *id;
-   if (t->with_index && has_created && (id = find_utf8 (doc, "id")) && !index_add (t, ms, id)) {
       return false;
    }
    bool processed = find_bool (doc, "processed");
@@ -501,14 +451,13 @@ api_tally_stats_json (const api_tally_t *t)
 /* ---- the tally ------------------------------------------------------------ */
 
 api_tally_t *
-api_tally_new (int64_t now_ms, bool with_index)
+api_tally_new (int64_t now_ms)
 {
    api_tally_t *t = calloc (1, sizeof *t);
    if (!t) {
       abort ();
    }
    t->today_start_ms = now_ms - now_ms % DAY_MS; /* Unix time has no leap seconds */
-   t->with_index = with_index;
    return t;
 }
 
@@ -533,22 +482,12 @@ api_tally_processed (const api_tally_t *t)
    return t->processed;
 }
 
-void
-api_tally_take_index (api_tally_t *t, api_ticket_index_t *out)
-{
-   *out = t->index;
-   memset (&t->index, 0, sizeof t->index);
-   if (out->n > 1) {
-      qsort (out->v, out->n, sizeof *out->v, index_cmp);
-   }
-}
-
 bool
 api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
                 const atomic_bool *cancel, tk_error_t *err)
 {
    bool ok = false;
-   bson_t *opts = BCON_NEW ("projection", "{", "_id", BCON_INT32 (0), "id", BCON_INT32 (1),
+   bson_t *opts = BCON_NEW ("projection", "{", "_id", BCON_INT32 (0),
                             "created_at", BCON_INT32 (1), "processed", BCON_INT32 (1),
                             "processing_attempts", BCON_INT32 (1), "classification",
                             BCON_INT32 (1), "confidence_scores", BCON_INT32 (1),
