@@ -55,6 +55,7 @@ typedef struct {
    tk_metric_t *published;    /* triage_api_classify_requests_total{result} */
    struct api_upload *upload; /* the upload forwarder (routes_upload.c) */
    struct api_openapi *openapi; /* the OpenAPI document (routes_openapi.c) */
+   struct api_snapshot *snapshot; /* statistics snapshot (snapshot.c) */
 } api_t;
 
 typedef struct api_call api_call_t;

@@ -1,6 +1,7 @@
 /* main.c - triage-api: the REST API over the tickets collection, processing
  * control through Kafka, API keys and the audit log. */
 #include "api.h"
+#include "snapshot.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +56,8 @@ main (int argc, char **argv)
        !api_routes_static (&api, &err) || !api_routes_session (&api, &err) ||
        !api_routes_analytics (&api, &err) || !api_routes_export (&api, &err) ||
        !api_routes_upload (&api, &err) || !api_routes_openapi (&api, &err) ||
+       !api_snapshot_start (&api, &err) ||
+       !tk_app_add_shutdown_step (&app, "snapshot", api_snapshot_stop, &api) ||
        !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;

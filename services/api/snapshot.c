@@ -1,0 +1,406 @@
+/* snapshot.c - the statistics snapshot refreshed in the background (see
+ * snapshot.h and docs/decisions/0006-api-statistics-snapshot.md).
+ *
+ * Everything here runs on the loop except scan_work, which runs on the
+ * threadpool and touches only the job (and the atomic cancel flag). One scan
+ * at a time: a refresh asked for while one runs is started right after it.
+ * Waiting requests sit in two lists: `current` is answered by the scan
+ * running now, `next` by the one after it (a request that must see data
+ * newer than the running scan: POST /api/analytics/refresh, or any request
+ * when TRIAGE_API_CACHE_TTL=0). */
+#include "snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_async.h"
+#include "timeutil.h"
+
+typedef enum {
+   WAIT_STATS = API_SNAPSHOT_STATS,
+   WAIT_ANALYTICS = API_SNAPSHOT_ANALYTICS,
+   WAIT_REFRESH,
+} wait_kind_t;
+
+typedef struct waiter {
+   api_call_t *call;
+   wait_kind_t kind;
+   size_t dropped; /* WAIT_REFRESH: cache entries dropped when asked */
+   struct waiter *next;
+} waiter_t;
+
+/* One scan's inputs and results, owned by the snapshot while it runs. */
+typedef struct {
+   bool ok;
+   tk_error_t err;
+   char *body[2];
+   size_t len[2];
+   uint64_t total, processed;
+} scan_job_t;
+
+typedef struct api_snapshot {
+   api_t *api;
+   uv_timer_t timer;
+   uint64_t interval_ms; /* 0: nothing is kept, every request waits for a scan */
+   bool running;
+   bool stopping;
+   void *stop_token; /* the shutdown step, finished when no scan runs */
+   atomic_bool cancel;
+   uint64_t started_ms, last_scan_ms;
+   waiter_t *current, *next;
+   scan_job_t job;
+   /* The snapshot being served. */
+   bool have;
+   char *body[2];
+   size_t len[2];
+   tk_series_t *g_total, *g_processed, *g_unprocessed;
+   tk_series_t *scans_ok, *scans_failed;
+} api_snapshot_t;
+
+static void refresh_start (api_snapshot_t *s);
+static void on_timer (uv_timer_t *timer);
+static void on_timer_closed (uv_handle_t *handle);
+
+/* ---- the scan (threadpool) ----------------------------------------------- */
+
+static char *
+render (cJSON *json, size_t *len)
+{
+   char *text = cJSON_PrintUnformatted (json);
+   cJSON_Delete (json);
+   char *out = NULL;
+   if (text) {
+      *len = strlen (text);
+      if ((out = malloc (*len + 1))) {
+         memcpy (out, text, *len + 1);
+      }
+      cJSON_free (text);
+   }
+   return out;
+}
+
+static void
+scan_work (tk_store_t *store, void *ctx)
+{
+   api_snapshot_t *s = ctx;
+   scan_job_t *job = &s->job;
+   mongoc_client_t *client = tk_store_client_pop (store);
+   mongoc_collection_t *coll =
+      mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
+   api_tally_t *t = api_tally_new (tk_time_now_ms ());
+   bson_t filter = BSON_INITIALIZER;
+   if (api_tally_scan (t, coll, &filter, &s->cancel, &job->err)) {
+      job->body[API_SNAPSHOT_STATS] = render (api_tally_stats_json (t),
+                                              &job->len[API_SNAPSHOT_STATS]);
+      job->body[API_SNAPSHOT_ANALYTICS] = render (api_tally_analytics_json (t),
+                                                  &job->len[API_SNAPSHOT_ANALYTICS]);
+      job->total = api_tally_total (t);
+      job->processed = api_tally_processed (t);
+      job->ok = job->body[0] && job->body[1];
+      if (!job->ok) {
+         tk_error_set (&job->err, TK_ERR_NOMEM, 0, "out of memory rendering statistics");
+      }
+   }
+   bson_destroy (&filter);
+   api_tally_destroy (t);
+   mongoc_collection_destroy (coll);
+   tk_store_client_push (store, client);
+}
+
+static void
+job_cleanup (scan_job_t *job)
+{
+   free (job->body[0]);
+   free (job->body[1]);
+   memset (job, 0, sizeof *job);
+}
+
+/* ---- answering ----------------------------------------------------------- */
+
+static void
+respond_body (api_call_t *call, const char *body, size_t len)
+{
+   tk_http_respond (call->req, 200, "application/json", body, len);
+   api_call_free (call);
+}
+
+static void
+answer (api_snapshot_t *s, waiter_t *w, const scan_job_t *job)
+{
+   api_call_t *call = w->call;
+   if (!job->ok) {
+      api_call_fail (call, 503, "unavailable", NULL, "statistics: %s", job->err.message);
+      api_call_respond (call);
+      return;
+   }
+   if (w->kind != WAIT_REFRESH) {
+      respond_body (call, job->body[w->kind], job->len[w->kind]);
+      return;
+   }
+   cJSON *out = cJSON_CreateObject ();
+   cJSON_AddBoolToObject (out, "refreshed", true);
+   cJSON_AddNumberToObject (out, "dropped", (double) w->dropped);
+   cJSON_AddNumberToObject (out, "total", (double) job->total);
+   cJSON_AddNumberToObject (out, "scan_ms", (double) s->last_scan_ms);
+   api_call_ok (call, 200, out);
+   api_call_respond (call);
+}
+
+static void
+answer_all (api_snapshot_t *s, waiter_t *list, const scan_job_t *job)
+{
+   while (list) {
+      waiter_t *w = list;
+      list = w->next;
+      answer (s, w, job);
+      free (w);
+   }
+}
+
+static void
+scan_done (int status, void *ctx)
+{
+   api_snapshot_t *s = ctx;
+   api_t *api = s->api;
+   scan_job_t *job = &s->job;
+   s->running = false;
+   s->last_scan_ms = uv_now (api->app->loop) - s->started_ms;
+   if (status != 0 && job->ok) {
+      job->ok = false;
+   }
+   if (status != 0) {
+      tk_error_set (&job->err, TK_ERR_IO, status, "the scan was cancelled");
+   }
+   if (job->ok) {
+      tk_counter_inc (s->scans_ok);
+      tk_counter_inc (tk_metric_labels (api->cache_hits, "miss"));
+      tk_gauge_set (s->g_total, (double) job->total);
+      tk_gauge_set (s->g_processed, (double) job->processed);
+      tk_gauge_set (s->g_unprocessed, (double) (job->total - job->processed));
+      TK_DEBUG ("snapshot", "statistics of %llu tickets counted in %llu ms",
+                (unsigned long long) job->total, (unsigned long long) s->last_scan_ms);
+   } else {
+      tk_counter_inc (s->scans_failed);
+      if (!s->stopping) {
+         TK_WARN ("snapshot", "statistics scan failed after %llu ms: %s",
+                  (unsigned long long) s->last_scan_ms, job->err.message);
+      }
+   }
+   waiter_t *waiting = s->current;
+   s->current = NULL;
+   answer_all (s, waiting, job);
+   if (job->ok && s->interval_ms > 0) {
+      for (int i = 0; i < 2; i++) {
+         free (s->body[i]);
+         s->body[i] = job->body[i];
+         s->len[i] = job->len[i];
+         job->body[i] = NULL;
+      }
+      s->have = true;
+   }
+   job_cleanup (job);
+   if (s->stopping) {
+      waiting = s->next;
+      s->next = NULL;
+      job->ok = false;
+      tk_error_set (&job->err, TK_ERR_IO, 0, "the service is shutting down");
+      answer_all (s, waiting, job);
+      uv_close ((uv_handle_t *) &s->timer, on_timer_closed);
+      return;
+   }
+   if (s->next) {
+      refresh_start (s);
+   } else if (s->interval_ms > 0) {
+      /* Never scan more than half the time: wait at least as long as the
+       * last scan took. */
+      uint64_t wait = s->interval_ms > s->last_scan_ms ? s->interval_ms : s->last_scan_ms;
+      uv_timer_start (&s->timer, on_timer, wait, 0);
+   }
+}
+
+static void
+on_timer (uv_timer_t *timer)
+{
+   refresh_start (timer->data);
+}
+
+static void
+refresh_start (api_snapshot_t *s)
+{
+   if (s->running || s->stopping) {
+      return; /* scan_done starts the next one when `next` is not empty */
+   }
+   uv_timer_stop (&s->timer);
+   s->running = true;
+   atomic_store (&s->cancel, false);
+   s->started_ms = uv_now (s->api->app->loop);
+   s->current = s->next;
+   s->next = NULL;
+   int rc = tk_store_async (s->api->app->loop, s->api->app->store, scan_work, scan_done, s);
+   if (rc != 0) {
+      s->running = false;
+      scan_job_t failed;
+      memset (&failed, 0, sizeof failed);
+      tk_error_set (&failed.err, TK_ERR_IO, rc, "cannot queue the scan: %s", uv_strerror (rc));
+      waiter_t *waiting = s->current;
+      s->current = NULL;
+      answer_all (s, waiting, &failed);
+      if (s->interval_ms > 0) {
+         uv_timer_start (&s->timer, on_timer, s->interval_ms, 0);
+      }
+   }
+}
+
+static void
+add_waiter (waiter_t **list, api_call_t *call, wait_kind_t kind, size_t dropped)
+{
+   waiter_t *w = calloc (1, sizeof *w);
+   if (!w) {
+      api_call_fail (call, 500, "internal", NULL, "out of memory");
+      api_call_respond (call);
+      return;
+   }
+   w->call = call;
+   w->kind = kind;
+   w->dropped = dropped;
+   w->next = *list;
+   *list = w;
+}
+
+/* ---- the interface ------------------------------------------------------- */
+
+bool
+api_snapshot_start (api_t *api, tk_error_t *err)
+{
+   api_snapshot_t *s = calloc (1, sizeof *s);
+   if (!s) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return false;
+   }
+   s->api = api;
+   s->interval_ms = api->app->cfg.api_cache_ttl_ms > 0 ? (uint64_t) api->app->cfg.api_cache_ttl_ms
+                                                        : 0;
+   atomic_init (&s->cancel, false);
+   tk_metrics_t *m = api->app->metrics;
+   s->g_total = tk_metric_labels (
+      tk_metrics_gauge (m, "api_tickets_total", "Tickets stored, as of the last statistics scan.",
+                        NULL));
+   s->g_processed = tk_metric_labels (tk_metrics_gauge (
+      m, "api_tickets_processed", "Tickets processed, as of the last statistics scan.", NULL));
+   s->g_unprocessed = tk_metric_labels (tk_metrics_gauge (
+      m, "api_tickets_unprocessed", "Tickets not processed, as of the last statistics scan.",
+      NULL));
+   tk_metric_t *scans = tk_metrics_counter (m, "api_statistics_scans_total",
+                                            "Statistics scans of the tickets collection, by result.",
+                                            (const char *[]) {"result", NULL});
+   s->scans_ok = tk_metric_labels (scans, "ok");
+   s->scans_failed = tk_metric_labels (scans, "error");
+   int rc = uv_timer_init (api->app->loop, &s->timer);
+   if (rc != 0) {
+      free (s);
+      tk_error_set (err, TK_ERR_IO, rc, "snapshot timer: %s", uv_strerror (rc));
+      return false;
+   }
+   s->timer.data = s;
+   api->snapshot = s;
+   if (s->interval_ms > 0) {
+      uv_timer_start (&s->timer, on_timer, 0, 0); /* the first scan once the loop runs */
+   }
+   return true;
+}
+
+bool
+api_snapshot_serve_now (api_t *api, api_call_t *call, api_snapshot_body_t which)
+{
+   api_snapshot_t *s = api->snapshot;
+   if (!s->have) {
+      return false;
+   }
+   tk_counter_inc (tk_metric_labels (api->cache_hits, "hit"));
+   tk_http_respond (call->req, 200, "application/json", s->body[which], s->len[which]);
+   return true;
+}
+
+void
+api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which)
+{
+   api_snapshot_t *s = api->snapshot;
+   if (s->have) {
+      tk_counter_inc (tk_metric_labels (api->cache_hits, "hit"));
+      respond_body (call, s->body[which], s->len[which]);
+      return;
+   }
+   if (s->stopping) {
+      api_call_fail (call, 503, "unavailable", NULL, "the service is shutting down");
+      api_call_respond (call);
+      return;
+   }
+   /* Snapshots on: any scan will do, the running one first. Off: only a scan
+    * started after this request. */
+   if (s->interval_ms > 0 && s->running) {
+      add_waiter (&s->current, call, (wait_kind_t) which, 0);
+      return;
+   }
+   add_waiter (&s->next, call, (wait_kind_t) which, 0);
+   refresh_start (s);
+}
+
+void
+api_snapshot_refresh (api_t *api, api_call_t *call)
+{
+   api_snapshot_t *s = api->snapshot;
+   size_t dropped = s->have ? 1 : 0;
+   for (const api_cache_entry_t *e = api->cache; e; e = e->next) {
+      dropped++;
+   }
+   api_cache_clear (api);
+   if (s->stopping) {
+      api_call_fail (call, 503, "unavailable", NULL, "the service is shutting down");
+      api_call_respond (call);
+      return;
+   }
+   add_waiter (&s->next, call, WAIT_REFRESH, dropped);
+   refresh_start (s);
+}
+
+static void
+on_timer_closed (uv_handle_t *handle)
+{
+   api_snapshot_t *s = handle->data;
+   for (int i = 0; i < 2; i++) {
+      free (s->body[i]);
+   }
+   job_cleanup (&s->job);
+   void *token = s->stop_token;
+   s->api->snapshot = NULL;
+   free (s);
+   if (token) {
+      tk_shutdown_step_done (token);
+   }
+}
+
+void
+api_snapshot_stop (void *user_data, void *token)
+{
+   api_t *api = user_data;
+   api_snapshot_t *s = api->snapshot;
+   if (!s) {
+      tk_shutdown_step_done (token);
+      return;
+   }
+   s->stopping = true;
+   atomic_store (&s->cancel, true);
+   uv_timer_stop (&s->timer);
+   s->stop_token = token;
+   if (!s->running) {
+      scan_job_t failed;
+      memset (&failed, 0, sizeof failed);
+      tk_error_set (&failed.err, TK_ERR_IO, 0, "the service is shutting down");
+      waiter_t *waiting = s->next;
+      s->next = NULL;
+      answer_all (s, waiting, &failed);
+      uv_close ((uv_handle_t *) &s->timer, on_timer_closed);
+   }
+}

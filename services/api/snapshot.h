@@ -1,0 +1,95 @@
+/* snapshot.h - the statistics of the tickets collection, counted in one
+ * projected scan, and the snapshot of them the api keeps fresh in the
+ * background (docs/decisions/0006-api-statistics-snapshot.md).
+ *
+ * tally: one pass over the matching ticket documents (a find with a
+ * projection of the few fields needed, batch size 1000), every figure
+ * counted here in C. GET /api/analytics (any filter) and
+ * GET /api/processing-stats are two renderings of the same tally, so an
+ * unfiltered scan answers both.
+ *
+ * snapshot: the unfiltered tally rendered as both bodies, refreshed by a
+ * uv_timer on the loop every TRIAGE_API_CACHE_TTL (but never more often
+ * than the last scan took, so a slow server is never scanned back to back),
+ * the scan on the threadpool, one at a time, the first one at boot. A
+ * request is answered from it at once when it exists; before the first one
+ * exists a request waits for it (one scan however many wait). With
+ * TRIAGE_API_CACHE_TTL=0 nothing is kept: each request waits for a scan
+ * that starts after it arrived (requests arriving together share one).
+ * The snapshot also sets the gauges triage_api_tickets_total,
+ * triage_api_tickets_processed and triage_api_tickets_unprocessed.
+ */
+#ifndef API_SNAPSHOT_H
+#define API_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <mongoc/mongoc.h>
+
+#include "api.h"
+#include "error.h"
+
+/* ---- tally (tally.c) ---------------------------------------------------- */
+
+typedef struct api_tally api_tally_t;
+
+/* A new empty tally. now_ms decides "processed today" (since UTC midnight).
+ * Aborts on out of memory. */
+api_tally_t *api_tally_new (int64_t now_ms);
+
+/* Frees t and what it owns. Accepts NULL. */
+void api_tally_destroy (api_tally_t *t);
+
+/* Counts the tickets of coll matching filter (borrowed) into t, in one
+ * projected find. cancel (may be NULL) is polled between documents: when it
+ * becomes true the scan stops with TK_ERR_IO. false with err (TK_ERR_MONGO
+ * if the database failed, TK_ERR_NOMEM if memory ran out). Blocking:
+ * threadpool only. */
+bool api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
+                     const atomic_bool *cancel, tk_error_t *err);
+
+/* The body of GET /api/analytics for the tally. Caller frees. */
+cJSON *api_tally_analytics_json (const api_tally_t *t);
+
+/* The body of GET /api/processing-stats for the tally. Caller frees. */
+cJSON *api_tally_stats_json (const api_tally_t *t);
+
+/* Counts of the tally: all, processed. */
+uint64_t api_tally_total (const api_tally_t *t);
+uint64_t api_tally_processed (const api_tally_t *t);
+
+/* ---- snapshot (snapshot.c) ---------------------------------------------- */
+
+typedef enum {
+   API_SNAPSHOT_STATS = 0,     /* GET /api/processing-stats */
+   API_SNAPSHOT_ANALYTICS = 1, /* GET /api/analytics without parameters */
+} api_snapshot_body_t;
+
+/* Registers the gauges and starts the refresh timer with a refresh at once.
+ * Call once, after tk_app_init. */
+bool api_snapshot_start (api_t *api, tk_error_t *err);
+
+/* Loop: responds to call from the snapshot if there is one to serve now
+ * (true: the call was answered, the caller frees it). For a route's fast
+ * function. */
+bool api_snapshot_serve_now (api_t *api, api_call_t *call, api_snapshot_body_t which);
+
+/* Loop: answers call with the body as soon as a snapshot can serve it (at
+ * once, or when the awaited scan ends; 503 if it fails). Takes ownership of
+ * call. For a route's done function. */
+void api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which);
+
+/* Loop: starts a refresh (or, when one is running, another right after it)
+ * and answers call with {"refreshed":true,"dropped":n,"generated_at":...}
+ * once it has ended, n being the filtered analytics answers dropped from the
+ * cache plus the snapshot replaced. Takes ownership of call. */
+void api_snapshot_refresh (api_t *api, api_call_t *call);
+
+/* Shutdown step: stops the timer, cancels a running scan, answers waiting
+ * requests with 503 and finishes the step when the scan has returned. */
+void api_snapshot_stop (void *user_data, void *token);
+
+#endif

@@ -1,0 +1,518 @@
+/* tally.c - the figures of a set of tickets counted in one projected scan
+ * (see snapshot.h): GET /api/analytics and GET /api/processing-stats are
+ * both renderings of a tally.
+ *
+ * Why one scan counted in C: FerretDB 1.24 has no $dateToString, computes
+ * only the first accumulator of a $group correctly and mishandles $unwind on
+ * dotted paths, and every filter other than {_id: value} is a full scan
+ * decoded in Go there, so a pipeline or a count per figure costs a full scan
+ * each (the processing statistics took ~20 of them). One find with a
+ * projection is portable and consistent: every number comes from the same
+ * documents. */
+#include "snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+#define DAY_MS 86400000LL
+/* Above this many days between the first and the last ticket, the series
+ * lists only the days that have tickets instead of filling gaps with 0. */
+#define MAX_FILLED_DAYS 3660
+
+/* Upper bounds (ms) of the processing-time histogram; the last bin is +Inf. */
+static const int64_t time_bounds_ms[] = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+#define N_TIME_BOUNDS (sizeof time_bounds_ms / sizeof time_bounds_ms[0])
+#define N_CONF_BINS 10
+
+typedef struct {
+   int64_t day; /* floor(ms / DAY_MS) */
+   uint64_t count;
+} day_count_t;
+
+/* Days with counts, sorted by day. */
+typedef struct {
+   day_count_t *v;
+   size_t n, cap;
+} day_series_t;
+
+typedef struct {
+   char *label;
+   uint64_t count;
+} label_count_t;
+
+/* Label counts in first-seen order (a handful of labels: a list is enough). */
+typedef struct {
+   label_count_t *v;
+   size_t n, cap;
+} label_counts_t;
+
+struct api_tally {
+   uint64_t total, processed, failed, retried_ok;
+   int64_t today_start_ms; /* UTC midnight of the scan */
+   uint64_t processed_today;
+
+   label_counts_t priority, sentiment, topic, model;
+   day_series_t created, processed_days;
+   uint64_t time_bins[N_TIME_BOUNDS + 1];
+   uint64_t time_count;
+   double time_sum;
+   uint64_t conf_bins[3][N_CONF_BINS];
+   double conf_sum[3];
+   uint64_t conf_count;
+};
+typedef struct api_tally tally_t;
+
+/* ---- counting ------------------------------------------------------------ */
+
+static bool
+day_add (day_series_t *s, int64_t ms)
+{
+   int64_t day = ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
+   size_t lo = 0, hi = s->n;
+   while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (s->v[mid].day < day) {
+         lo = mid + 1;
+      } else {
+         hi = mid;
+      }
+   }
+   if (lo < s->n && s->v[lo].day == day) {
+      s->v[lo].count++;
+      return true;
+   }
+   if (s->n == s->cap) {
+      size_t cap = s->cap ? s->cap * 2 : 64;
+      day_count_t *v = realloc (s->v, cap * sizeof *v);
+      if (!v) {
+         return false;
+      }
+      s->v = v;
+      s->cap = cap;
+   }
+   memmove (&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof *s->v);
+   s->v[lo].day = day;
+   s->v[lo].count = 1;
+   s->n++;
+   return true;
+}
+
+static bool
+label_add (label_counts_t *c, const char *label)
+{
+   for (size_t i = 0; i < c->n; i++) {
+      if (!strcmp (c->v[i].label, label)) {
+         c->v[i].count++;
+         return true;
+      }
+   }
+   if (c->n == c->cap) {
+      size_t cap = c->cap ? c->cap * 2 : 16;
+      label_count_t *v = realloc (c->v, cap * sizeof *v);
+      if (!v) {
+         return false;
+      }
+      c->v = v;
+      c->cap = cap;
+   }
+   if (!(c->v[c->n].label = strdup (label))) {
+      return false;
+   }
+   c->v[c->n++].count = 1;
+   return true;
+}
+
+static void
+label_counts_free (label_counts_t *c)
+{
+   for (size_t i = 0; i < c->n; i++) {
+      free (c->v[i].label);
+   }
+   free (c->v);
+}
+
+static void
+tally_cleanup (tally_t *t)
+{
+
+   label_counts_free (&t->priority);
+   label_counts_free (&t->sentiment);
+   label_counts_free (&t->topic);
+   label_counts_free (&t->model);
+   free (t->created.v);
+   free (t->processed_days.v);
+}
+
+static bool
+find_number (const bson_t *doc, const char *path, double *out)
+{
+   bson_iter_t it;
+   if (!bson_iter_init (&it, doc) || !bson_iter_find_descendant (&it, path, &it)) {
+      return false;
+   }
+   switch (bson_iter_type (&it)) {
+   case BSON_TYPE_DOUBLE: *out = bson_iter_double (&it); return true;
+   case BSON_TYPE_INT32: *out = bson_iter_int32 (&it); return true;
+   case BSON_TYPE_INT64: *out = (double) bson_iter_int64 (&it); return true;
+   default: return false;
+   }
+}
+
+static bool
+find_date (const bson_t *doc, const char *path, int64_t *out)
+{
+   bson_iter_t it;
+   if (bson_iter_init (&it, doc) && bson_iter_find_descendant (&it, path, &it) &&
+       BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      *out = bson_iter_date_time (&it);
+      return true;
+   }
+   return false;
+}
+
+static const char *
+find_utf8 (const bson_t *doc, const char *path)
+{
+   bson_iter_t it;
+   if (bson_iter_init (&it, doc) && bson_iter_find_descendant (&it, path, &it) &&
+       BSON_ITER_HOLDS_UTF8 (&it)) {
+      return bson_iter_utf8 (&it, NULL);
+   }
+   return NULL;
+}
+
+static bool
+find_bool (const bson_t *doc, const char *key)
+{
+   bson_iter_t it;
+   return bson_iter_init_find (&it, doc, key) && BSON_ITER_HOLDS_BOOL (&it) &&
+          bson_iter_bool (&it);
+}
+
+static size_t
+conf_bin (double v)
+{
+   if (!(v > 0)) {
+      return 0;
+   }
+   size_t b = (size_t) (v * N_CONF_BINS);
+   return b >= N_CONF_BINS ? N_CONF_BINS - 1 : b;
+}
+
+/* Counts one ticket document. false on out of memory. */
+static bool
+tally_doc (tally_t *t, const bson_t *doc)
+{
+   int64_t ms;
+   double v;
+   bson_iter_t it, tags;
+   t->total++;
+   bool has_created = find_date (doc, "created_at", &ms);
+   if (has_created && !day_add (&t->created, ms)) {
+      return false;
+   }
+   bool processed = find_bool (doc, "processed");
+   double attempts = 0;
+   find_number (doc, "processing_attempts", &attempts);
+   if (!processed) {
+      if (attempts > 0) {
+         t->failed++;
+      }
+      return true;
+   }
+   t->processed++;
+   if (attempts > 0) {
+      t->retried_ok++;
+   }
+   const char *s;
+   if ((s = find_utf8 (doc, "classification.priority")) && !label_add (&t->priority, s)) {
+      return false;
+   }
+   if ((s = find_utf8 (doc, "classification.sentiment")) && !label_add (&t->sentiment, s)) {
+      return false;
+   }
+   if (bson_iter_init (&it, doc) &&
+       bson_iter_find_descendant (&it, "classification.topic_tags", &it) &&
+       BSON_ITER_HOLDS_ARRAY (&it) && bson_iter_recurse (&it, &tags)) {
+      while (bson_iter_next (&tags)) {
+         if (BSON_ITER_HOLDS_UTF8 (&tags) && !label_add (&t->topic, bson_iter_utf8 (&tags, NULL))) {
+            return false;
+         }
+      }
+   }
+   if ((s = find_utf8 (doc, "processing_metadata.model_version")) && !label_add (&t->model, s)) {
+      return false;
+   }
+   if (find_date (doc, "processing_metadata.processed_at", &ms)) {
+      if (!day_add (&t->processed_days, ms)) {
+         return false;
+      }
+      if (ms >= t->today_start_ms) {
+         t->processed_today++;
+      }
+   }
+   if (find_number (doc, "processing_metadata.processing_time_ms", &v)) {
+      size_t b = 0;
+      while (b < N_TIME_BOUNDS && v > (double) time_bounds_ms[b]) {
+         b++;
+      }
+      t->time_bins[b]++;
+      t->time_count++;
+      t->time_sum += v;
+   }
+   static const char *conf_paths[3] = {"confidence_scores.topic", "confidence_scores.sentiment",
+                                       "confidence_scores.priority"};
+   bool any = false;
+   for (int f = 0; f < 3; f++) {
+      if (find_number (doc, conf_paths[f], &v)) {
+         t->conf_bins[f][conf_bin (v)]++;
+         t->conf_sum[f] += v;
+         any = true;
+      }
+   }
+   if (any) {
+      t->conf_count++;
+   }
+   return true;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+static cJSON *
+labels_json (const label_counts_t *c)
+{
+   cJSON *o = cJSON_CreateObject ();
+   for (size_t i = 0; i < c->n; i++) {
+      cJSON_AddNumberToObject (o, c->v[i].label, (double) c->v[i].count);
+   }
+   return o;
+}
+
+static void
+add_day (cJSON *arr, int64_t day, uint64_t count)
+{
+   char iso[TK_TIME_ISO_BUFSIZE];
+   cJSON *o = cJSON_CreateObject ();
+   if (tk_time_format_iso (day * DAY_MS, iso, sizeof iso)) {
+      iso[10] = '\0'; /* YYYY-MM-DD */
+   } else {
+      snprintf (iso, sizeof iso, "?");
+   }
+   cJSON_AddStringToObject (o, "date", iso);
+   cJSON_AddNumberToObject (o, "count", (double) count);
+   cJSON_AddItemToArray (arr, o);
+}
+
+static cJSON *
+days_json (const day_series_t *s)
+{
+   cJSON *arr = cJSON_CreateArray ();
+   if (s->n == 0) {
+      return arr;
+   }
+   int64_t first = s->v[0].day, last = s->v[s->n - 1].day;
+   if (last - first >= MAX_FILLED_DAYS) {
+      for (size_t i = 0; i < s->n; i++) {
+         add_day (arr, s->v[i].day, s->v[i].count);
+      }
+      return arr;
+   }
+   size_t i = 0;
+   for (int64_t d = first; d <= last; d++) {
+      uint64_t c = 0;
+      if (i < s->n && s->v[i].day == d) {
+         c = s->v[i++].count;
+      }
+      add_day (arr, d, c);
+   }
+   return arr;
+}
+
+cJSON *
+api_tally_analytics_json (const api_tally_t *t)
+{
+   cJSON *out = cJSON_CreateObject ();
+   cJSON_AddNumberToObject (out, "total", (double) t->total);
+   cJSON_AddNumberToObject (out, "processed", (double) t->processed);
+   cJSON_AddNumberToObject (out, "unprocessed", (double) (t->total - t->processed));
+   cJSON_AddNumberToObject (out, "failed", (double) t->failed);
+
+   cJSON *rates = cJSON_AddObjectToObject (out, "error_rates");
+   uint64_t attempted = t->processed + t->failed;
+   cJSON_AddNumberToObject (rates, "failed", (double) t->failed);
+   cJSON_AddNumberToObject (rates, "retried_then_processed", (double) t->retried_ok);
+   if (t->total) {
+      cJSON_AddNumberToObject (rates, "failed_of_total", (double) t->failed / (double) t->total);
+   } else {
+      cJSON_AddNullToObject (rates, "failed_of_total");
+   }
+   if (attempted) {
+      cJSON_AddNumberToObject (rates, "failed_of_attempted",
+                               (double) t->failed / (double) attempted);
+   } else {
+      cJSON_AddNullToObject (rates, "failed_of_attempted");
+   }
+
+   cJSON_AddItemToObject (out, "priority_distribution", labels_json (&t->priority));
+   cJSON_AddItemToObject (out, "sentiment_distribution", labels_json (&t->sentiment));
+   cJSON_AddItemToObject (out, "topic_distribution", labels_json (&t->topic));
+   cJSON_AddItemToObject (out, "model_versions", labels_json (&t->model));
+   cJSON_AddItemToObject (out, "created_per_day", days_json (&t->created));
+   cJSON_AddItemToObject (out, "processed_per_day", days_json (&t->processed_days));
+
+   cJSON *pt = cJSON_AddObjectToObject (out, "processing_time_ms");
+   cJSON_AddNumberToObject (pt, "count", (double) t->time_count);
+   if (t->time_count) {
+      cJSON_AddNumberToObject (pt, "average", t->time_sum / (double) t->time_count);
+   } else {
+      cJSON_AddNullToObject (pt, "average");
+   }
+   cJSON *bins = cJSON_AddArrayToObject (pt, "buckets");
+   for (size_t b = 0; b <= N_TIME_BOUNDS; b++) {
+      cJSON *o = cJSON_CreateObject ();
+      if (b < N_TIME_BOUNDS) {
+         cJSON_AddNumberToObject (o, "le", (double) time_bounds_ms[b]);
+      } else {
+         cJSON_AddNullToObject (o, "le");
+      }
+      cJSON_AddNumberToObject (o, "count", (double) t->time_bins[b]);
+      cJSON_AddItemToArray (bins, o);
+   }
+
+   static const char *fields[3] = {"topic", "sentiment", "priority"};
+   cJSON *conf = cJSON_AddObjectToObject (out, "confidence");
+   for (int f = 0; f < 3; f++) {
+      cJSON *fo = cJSON_AddObjectToObject (conf, fields[f]);
+      if (t->conf_count) {
+         cJSON_AddNumberToObject (fo, "average", t->conf_sum[f] / (double) t->conf_count);
+      } else {
+         cJSON_AddNullToObject (fo, "average");
+      }
+      cJSON *fb = cJSON_AddArrayToObject (fo, "buckets");
+      for (int b = 0; b < N_CONF_BINS; b++) {
+         cJSON *o = cJSON_CreateObject ();
+         cJSON_AddNumberToObject (o, "from", (double) b / N_CONF_BINS);
+         cJSON_AddNumberToObject (o, "to", (double) (b + 1) / N_CONF_BINS);
+         cJSON_AddNumberToObject (o, "count", (double) t->conf_bins[f][b]);
+         cJSON_AddItemToArray (fb, o);
+      }
+   }
+   char iso[TK_TIME_ISO_BUFSIZE];
+   if (tk_time_format_iso (tk_time_now_ms (), iso, sizeof iso)) {
+      cJSON_AddStringToObject (out, "generated_at", iso);
+   }
+   return out;
+}
+
+
+/* ---- processing statistics ----------------------------------------------- */
+
+static void
+add_average (cJSON *obj, const char *key, double sum, uint64_t n)
+{
+   if (n) {
+      cJSON_AddNumberToObject (obj, key, sum / (double) n);
+   } else {
+      cJSON_AddNullToObject (obj, key);
+   }
+}
+
+cJSON *
+api_tally_stats_json (const api_tally_t *t)
+{
+   cJSON *out = cJSON_CreateObject ();
+   cJSON_AddNumberToObject (out, "total", (double) t->total);
+   cJSON_AddNumberToObject (out, "processed", (double) t->processed);
+   cJSON_AddNumberToObject (out, "unprocessed", (double) (t->total - t->processed));
+   cJSON_AddNumberToObject (out, "processed_today", (double) t->processed_today);
+   cJSON_AddItemToObject (out, "priority_distribution", labels_json (&t->priority));
+   cJSON_AddItemToObject (out, "sentiment_distribution", labels_json (&t->sentiment));
+   cJSON_AddItemToObject (out, "topic_distribution", labels_json (&t->topic));
+   add_average (out, "average_processing_time_ms", t->time_sum, t->time_count);
+   if (t->conf_count) {
+      cJSON *conf = cJSON_AddObjectToObject (out, "average_confidence");
+      add_average (conf, "topic", t->conf_sum[0], t->conf_count);
+      add_average (conf, "sentiment", t->conf_sum[1], t->conf_count);
+      add_average (conf, "priority", t->conf_sum[2], t->conf_count);
+   } else {
+      cJSON_AddNullToObject (out, "average_confidence");
+   }
+   cJSON_AddNumberToObject (out, "failed", (double) t->failed);
+   char iso[TK_TIME_ISO_BUFSIZE];
+   if (tk_time_format_iso (tk_time_now_ms (), iso, sizeof iso)) {
+      cJSON_AddStringToObject (out, "generated_at", iso);
+   }
+   return out;
+}
+
+/* ---- the tally ------------------------------------------------------------ */
+
+api_tally_t *
+api_tally_new (int64_t now_ms)
+{
+   api_tally_t *t = calloc (1, sizeof *t);
+   if (!t) {
+      abort ();
+   }
+   t->today_start_ms = now_ms - now_ms % DAY_MS; /* Unix time has no leap seconds */
+   return t;
+}
+
+void
+api_tally_destroy (api_tally_t *t)
+{
+   if (t) {
+      tally_cleanup (t);
+      free (t);
+   }
+}
+
+uint64_t
+api_tally_total (const api_tally_t *t)
+{
+   return t->total;
+}
+
+uint64_t
+api_tally_processed (const api_tally_t *t)
+{
+   return t->processed;
+}
+
+bool
+api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
+                const atomic_bool *cancel, tk_error_t *err)
+{
+   bool ok = false;
+   bson_t *opts = BCON_NEW ("projection", "{", "_id", BCON_INT32 (0),
+                            "created_at", BCON_INT32 (1), "processed", BCON_INT32 (1),
+                            "processing_attempts", BCON_INT32 (1), "classification",
+                            BCON_INT32 (1), "confidence_scores", BCON_INT32 (1),
+                            "processing_metadata", BCON_INT32 (1), "}", "batchSize",
+                            BCON_INT32 (1000));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   const bson_t *doc;
+   bson_error_t e;
+   while (mongoc_cursor_next (cursor, &doc)) {
+      if (cancel && atomic_load (cancel)) {
+         tk_error_set (err, TK_ERR_IO, 0, "the scan was cancelled");
+         goto done;
+      }
+      if (!tally_doc (t, doc)) {
+         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory counting tickets");
+         goto done;
+      }
+   }
+   if (mongoc_cursor_error (cursor, &e)) {
+      tk_error_set (err, TK_ERR_MONGO, (int) e.code, "%s", e.message);
+      goto done;
+   }
+   ok = true;
+done:
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (opts);
+   return ok;
+}
