@@ -33,7 +33,9 @@ function num(n) { return n === null || n === undefined ? '–' : nf.format(n); }
 function when(iso) {
   if (!iso) return '–';
   const d = new Date(iso);
-  return isNaN(d) ? esc(iso) : d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  if (isNaN(d)) return esc(iso);
+  const year = d.getFullYear() === new Date().getFullYear() ? undefined : 'numeric';
+  return d.toLocaleString(undefined, { year, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 function pct(x) { return x === null || x === undefined ? '–' : `${Math.round(x * 100)}%`; }
 function statusOf(t) {
