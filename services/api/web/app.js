@@ -182,32 +182,45 @@ function trend(el, d, text, upIsGood = true) {
   el.textContent = `${d > 0 ? '▲' : d < 0 ? '▼' : '■'} ${d > 0 ? '+' : d < 0 ? '−' : '±'}${nf.format(Math.abs(d))} ${text}`;
 }
 
-/** The stat cards, from the analytics of the current filters. */
-function drawStats(a, daily) {
-  const [t, p] = twoDays(daily);
-  $('#stat-total').textContent = num(a.total);
-  $('#stat-processed').textContent = num(a.processed);
-  $('#stat-unprocessed').textContent = num(a.unprocessed);
-  $('#stat-today').textContent = num(t.processed);
-  // Against the previous day: the card's number now vs at the end of
-  // yesterday, and for "processed today" today's count vs yesterday's.
-  trend($('#trend-total'), t.created, 'since yesterday');
-  trend($('#trend-processed'), t.processed, 'since yesterday');
-  trend($('#trend-unprocessed'), t.created - t.processed, 'since yesterday', false);
-  trend($('#trend-today'), t.processed - p.processed, `vs yesterday (${nf.format(p.processed)})`);
-  const share = a.total ? a.processed / a.total : 0;
-  $('#stat-pct').textContent = a.total ? `${(share * 100).toFixed(1)}%` : '';
+/** The stat cards' numbers: c = {total, processed, unprocessed,
+ * processed_today, failed, avg_ms}. */
+function drawCounts(c) {
+  $('#stat-total').textContent = num(c.total);
+  $('#stat-processed').textContent = num(c.processed);
+  $('#stat-unprocessed').textContent = num(c.unprocessed);
+  $('#stat-today').textContent = num(c.processed_today);
+  const share = c.total ? c.processed / c.total : 0;
+  $('#stat-pct').textContent = c.total ? `${(share * 100).toFixed(1)}%` : '';
   $('#stat-bar span').style.width = `${share * 100}%`;
   $('#stat-bar').setAttribute('aria-valuenow', String(Math.round(share * 100)));
-  const avg = a.processing_time_ms && a.processing_time_ms.average;
   $('#stat-foot').textContent = [
-    a.total ? `${(share * 100).toFixed(1)}% processed · ${((1 - share) * 100).toFixed(1)}% waiting` : 'No tickets match',
-    a.failed ? `${num(a.failed)} failed` : null,
-    avg !== null && avg !== undefined ? `avg ${nf.format(Math.round(avg))} ms per ticket` : null,
+    c.total ? `${(share * 100).toFixed(1)}% processed · ${((1 - share) * 100).toFixed(1)}% waiting` : 'No tickets match',
+    c.failed ? `${num(c.failed)} failed` : null,
+    c.avg_ms !== null && c.avg_ms !== undefined ? `avg ${nf.format(Math.round(c.avg_ms))} ms per ticket` : null,
   ].filter(Boolean).join(' · ');
   const filtered = filterParams().toString() !== '';
   $('.stats').classList.toggle('filtered', filtered);
   $('#stats-scope').textContent = filtered ? 'matching the filters' : '';
+}
+
+/** The trends under the cards, from the per-day series. Against the
+ * previous day: each card's number now vs at the end of yesterday, and for
+ * "processed today" today's count vs yesterday's. */
+function drawTrends(daily) {
+  const [t, p] = twoDays(daily);
+  trend($('#trend-total'), t.created, 'since yesterday');
+  trend($('#trend-processed'), t.processed, 'since yesterday');
+  trend($('#trend-unprocessed'), t.created - t.processed, 'since yesterday', false);
+  trend($('#trend-today'), t.processed - p.processed, `vs yesterday (${nf.format(p.processed)})`);
+}
+
+/** Without filters the numbers come first from GET /api/processing-stats
+ * (counts only: quick even over many tickets), before the analytics scan. */
+async function refreshCounts() {
+  if (filterParams().toString()) return;
+  const s = await api('GET', '/api/processing-stats');
+  if (filterParams().toString()) return; // a filter was set meanwhile
+  drawCounts({ ...s, avg_ms: s.average_processing_time_ms });
 }
 
 /** GET /api/analytics for the current filters: the stat cards and every
@@ -224,7 +237,9 @@ async function refreshAnalytics(force) {
   state.analyticsSig = sig;
   state.analytics = a;
   if (window.Chart) drawAnalytics(a, session.taxonomy);
-  drawStats(a, dailyOf(a));
+  const daily = dailyOf(a);
+  drawCounts({ ...a, processed_today: twoDays(daily)[0].processed, avg_ms: a.processing_time_ms && a.processing_time_ms.average });
+  drawTrends(daily);
   $('#analytics-note').textContent = !window.Chart
     ? 'The chart library did not load; charts are unavailable.'
     : params.toString() ? 'Charts and numbers follow the current filters.' : 'All tickets.';
@@ -332,7 +347,7 @@ function pageMove(which, delta) {
 let refreshing = null;
 async function refreshView() {
   const run = async () => {
-    const jobs = [refreshAnalytics(false)];
+    const jobs = [refreshCounts(), refreshAnalytics(false)];
     if (state.tab === 'tickets') jobs.push(refreshList('tickets'));
     if (state.tab === 'history') jobs.push(refreshList('history'));
     await Promise.all(jobs);
