@@ -1,28 +1,47 @@
 // dashboard.test.mjs - the dashboard in headless Chromium (Debian's chromium
 // driven by playwright-core), served by the real triage-api over the real
-// MongoDB-protocol server, on a database of its own (dropped after).
+// stack: triage-ingest behind the upload, triage-classifier (built-in model)
+// behind processing, the real Kafka broker and the MongoDB-protocol server.
+// Everything is this run's own: a database and three topics with unique
+// names (dropped and deleted after), a unique consumer group, free ports.
 //
 // Run by ctest (tests/browser/CMakeLists.txt) as `node --test`, with
 // TRIAGE_BIN_DIR (the built binaries), TRIAGE_WEB_ROOT (the built page) and
 // TRIAGE_SCREENSHOTS (where the 1280x800 screenshots go).
+//
+// The tests run in file order and build on each other: the seeded tickets
+// first (stats, filters, export, detail, roles, fetch), then an upload adds
+// tickets, live refresh and processing classify them, and the screenshots
+// show the result.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
 import { MongoClient } from 'mongodb';
+import kafkajs from 'kafkajs';
 
+const { Kafka, logLevel } = kafkajs;
 const BIN = process.env.TRIAGE_BIN_DIR;
 const WEB = process.env.TRIAGE_WEB_ROOT;
 const SHOTS = process.env.TRIAGE_SCREENSHOTS;
 const MONGO = process.env.TRIAGE_TEST_MONGO_URI || 'mongodb://127.0.0.1:27017';
+const BROKERS = process.env.TRIAGE_TEST_KAFKA_BROKERS || '127.0.0.1:9092';
 const ADMIN = 'test-admin-key-0123456789';
-const DB = `browser_${process.pid}_${Date.now().toString(36)}`;
+const RUN = `${process.pid}_${Date.now().toString(36)}`;
+const DB = `browser_${RUN}`;
+const TOPICS = {
+  classify: `test.browser.classify.${RUN}`,
+  classified: `test.browser.classified.${RUN}`,
+  dlq: `test.browser.dlq.${RUN}`,
+};
+const GROUP = `test-browser-${RUN}`;
 
-let api, base, mongo, browser, userDir;
+const services = {}; // name -> { proc, base, exit: Promise<code> }
+let base, mongo, browser, kafkaAdmin;
 let viewerKey, operatorKey;
 const consoleErrors = [];
 
@@ -38,9 +57,26 @@ async function waitReady(url, ms) {
   const end = Date.now() + ms;
   for (;;) {
     try { if ((await fetch(url)).ok) return; } catch (_) { /* not up yet */ }
-    if (Date.now() > end) throw new Error(`${url} not ready`);
+    if (Date.now() > end) throw new Error(`${url} not ready after ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Starts build/bin/triage-<name> on a free port with env; resolves once ready. */
+async function startService(name, env) {
+  const port = await freePort();
+  const proc = spawn(join(BIN, `triage-${name}`), [], {
+    env: {
+      ...process.env, TRIAGE_HTTP_PORT: String(port), TRIAGE_MONGO_URI: MONGO, TRIAGE_MONGO_DB: DB,
+      TRIAGE_KAFKA_BROKERS: BROKERS, TRIAGE_ADMIN_KEY: ADMIN, TRIAGE_LOG_LEVEL: 'warn', ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exit = new Promise((r) => proc.once('exit', (code, sig) => r(code ?? sig)));
+  const svc = { proc, base: `http://127.0.0.1:${port}`, exit };
+  services[name] = svc;
+  await waitReady(`${svc.base}/readyz`, 30000);
+  return svc;
 }
 
 async function call(method, path, body, key = ADMIN) {
@@ -50,7 +86,18 @@ async function call(method, path, body, key = ADMIN) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : null };
+  return { status: res.status, json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+}
+
+/** Polls fn until it returns a truthy value (or throws after ms). */
+async function eventually(fn, ms, what) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 const day = 86400000;
@@ -69,7 +116,7 @@ function ticket(id, subject, body, createdAgoDays, cls) {
 
 const SEED = [
   ticket('T-100', 'SSO login fails with Okta', 'Invalid SAML assertion since this morning', 1, { topics: ['SSO'], sentiment: 'Frustrated', priority: 'P0 (High)', conf: 0.93, ms: 420 }),
-  ticket('T-101', 'How do I connect Snowflake?', 'Need the connector steps', 2, { topics: ['Connector', 'How-to'], sentiment: 'Curious', priority: 'P2 (Low)', conf: 0.81, ms: 310 }),
+  ticket('T-101', 'How do I connect Snowflake?', 'Need the connector steps, "soon"\nthanks, Ana', 2, { topics: ['Connector', 'How-to'], sentiment: 'Curious', priority: 'P2 (Low)', conf: 0.81, ms: 310 }),
   ticket('T-102', 'Lineage graph is empty', 'Upstream tables do not show', 3, { topics: ['Lineage'], sentiment: 'Neutral', priority: 'P1 (Medium)', conf: 0.64, ms: 880 }),
   ticket('T-103', 'API returns 429', 'Rate limited by the SDK', 3, { topics: ['API/SDK'], sentiment: 'Angry', priority: 'P0 (High)', conf: 0.72, ms: 1500 }),
   ticket('T-104', 'Glossary terms missing', 'Where do the terms live?', 4, { topics: ['Glossary'], sentiment: 'Curious', priority: 'P2 (Low)', conf: 0.88, ms: 260 }),
@@ -78,6 +125,89 @@ const SEED = [
   ticket('T-201', 'Export to CSV broken', 'The export button does nothing', 0.5, null),
   ticket('T-202', 'Best way to model domains?', 'Looking for best practices', 6, 'failed'),
 ];
+const seedById = Object.fromEntries(SEED.map((t) => [t.id, t]));
+
+// The upload: 40 new tickets (CSV), plus one already stored and two bad rows.
+const UPLOAD_TEXTS = [
+  ['Snowflake connector fails after password rotation', 'Our Snowflake crawler has failed every night since we rotated the service account password. Where do we update it?'],
+  ['How to add a custom metadata field?', 'We want to track data owners per table. Is there a way to add a custom field to assets?'],
+  ['URGENT: production lineage missing for dbt models', 'Since the upgrade none of our dbt models show lineage. Our auditors need this today!'],
+  ['SAML SSO redirect loop', 'Users get stuck in a redirect loop when signing in through Azure AD. This blocks the whole team.'],
+  ['Glossary import from CSV', 'Can we bulk import glossary terms and their definitions from a CSV file?'],
+  ['API rate limits for bulk updates', 'What are the API limits when updating 50k assets through the Python SDK?'],
+  ['Best practice for naming domains', 'We are rolling out data domains. Any recommendations on structure and naming?'],
+  ['PII columns not detected automatically', 'Columns with emails and phone numbers were not tagged as PII after the scan.'],
+  ['Looker dashboards not appearing', 'The Looker connector finished but no dashboards show up in search.'],
+  ['Thank you for the quick fix!', 'The lineage issue from last week is resolved, thanks a lot to the team.'],
+  ['Column-level lineage for BigQuery', 'Is column-level lineage supported for BigQuery views and scheduled queries?'],
+  ['Search results are very slow', 'Searching for any table takes more than 20 seconds since yesterday. Very frustrating.'],
+  ['Okta group sync not working', 'New members of our Okta groups do not get access in the catalog.'],
+  ['How to certify an asset?', 'Where is the button to mark a table as certified?'],
+  ['Databricks Unity Catalog support', 'Do you support Unity Catalog for the Databricks connector?'],
+  ['SDK throws 401 with a valid token', 'The Java SDK returns 401 although the same token works with curl.'],
+  ['Masking policy for sensitive columns', 'How do we apply a masking policy to columns tagged as confidential?'],
+  ['Glossary term linked to wrong tables', 'Several glossary terms point at tables that were deleted months ago.'],
+  ['Data quality alerts in Slack', 'Is it possible to send data quality alerts to a Slack channel?'],
+  ['Everything is broken after the update', 'After this morning update nothing loads, our whole data team is blocked. Please help ASAP!'],
+  ['Tableau connector timeout', 'The Tableau extraction times out after 30 minutes for our large site.'],
+  ['Lineage for Airflow DAGs', 'How do we get lineage from Airflow DAGs into the catalog?'],
+  ['Request: dark mode', 'It would be nice to have a dark theme for the UI.'],
+  ['API pagination returns duplicates', 'Paging through the assets API returns the same asset twice across pages.'],
+  ['How do I invite external users?', 'We want to give a contractor read-only access. What is the process?'],
+  ['Redshift crawler permission error', 'The Redshift crawler fails with permission denied on information_schema.'],
+  ['GDPR request: find all personal data', 'Legal asks for a list of every table holding personal data about customers.'],
+  ['Best practices for ownership', 'How should we assign owners for thousands of tables without doing it by hand?'],
+  ['SSO login works but roles are missing', 'After logging in via SSO all users are viewers even if they are admins in the IdP.'],
+  ['Glossary approvals workflow', 'Can glossary changes require an approval before they are published?'],
+  ['Connector to Postgres on a private network', 'Our Postgres database is only reachable in a VPC. How can the connector reach it?'],
+  ['Lineage graph too cluttered', 'The lineage view of our core table shows hundreds of nodes. Can we filter it?'],
+  ['Python SDK example for tagging', 'Do you have an example of adding tags to assets with the Python SDK?'],
+  ['Audit log export', 'We need to export the audit log for our compliance review every month.'],
+  ['Power BI workspace missing', 'One Power BI workspace is not crawled, the others are fine.'],
+  ['Classification rules for credit card numbers', 'Can we write a custom rule to detect credit card numbers in column samples?'],
+  ['Very disappointed with support response time', 'We opened a ticket a week ago and still have no answer. This is not acceptable.'],
+  ['How to delete stale assets?', 'Tables dropped in the warehouse still show in the catalog. How do we clean them up?'],
+  ['Webhook on schema change', 'Can the catalog call a webhook when a table schema changes?'],
+  ['Great product, small question about exports', 'Loving the tool so far. Is there a way to export search results to Excel?'],
+];
+const UPLOAD_IDS = UPLOAD_TEXTS.map((_, i) => `U-${String(i + 1).padStart(3, '0')}`);
+
+function csvField(s) {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function uploadCsv() {
+  const lines = ['id,subject,body,created_at'];
+  UPLOAD_TEXTS.forEach(([subject, body], i) => {
+    const created = new Date(now - ((i * 7) % 10) * day - (i % 5) * 3600000).toISOString();
+    lines.push([UPLOAD_IDS[i], subject, body, created].map(csvField).join(','));
+  });
+  lines.push(`T-100,SSO login fails again,Sent twice by mistake,${new Date(now).toISOString()}`); // line 42: already stored
+  lines.push('U-BAD,,,');                                                  // line 43: no subject, no body
+  lines.push('U-SHORT,only two fields');                                  // line 44: wrong column count
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** RFC 4180 CSV text -> array of rows (arrays of fields). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [], field = '', i = 0, quoted = false;
+  while (i < text.length) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i += 2; continue; }
+      if (c === '"') { quoted = false; i++; continue; }
+      field += c; i++; continue;
+    }
+    if (c === '"') { quoted = true; i++; continue; }
+    if (c === ',') { row.push(field); field = ''; i++; continue; }
+    if (c === '\r' && text[i + 1] === '\n') i++;
+    if (c === '\n' || c === '\r') { row.push(field); rows.push(row); row = []; field = ''; i++; continue; }
+    field += c; i++;
+  }
+  if (field !== '' || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
 
 before(async () => {
   assert.ok(BIN && WEB && SHOTS, 'TRIAGE_BIN_DIR, TRIAGE_WEB_ROOT and TRIAGE_SCREENSHOTS must be set');
@@ -87,38 +217,55 @@ before(async () => {
   // Stored as the services store them: the ticket id is also the _id
   // (docs/decisions/0005-ticket-id-is-the-primary-key.md).
   await mongo.db(DB).collection('tickets').insertMany(SEED.map((t) => ({ _id: t.id, ...t })));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  api = spawn(join(BIN, 'triage-api'), [], {
-    env: { ...process.env, TRIAGE_HTTP_PORT: String(port), TRIAGE_MONGO_DB: DB, TRIAGE_ADMIN_KEY: ADMIN, TRIAGE_API_CACHE_TTL: '0', TRIAGE_WEB_ROOT: WEB, TRIAGE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const kafka = new Kafka({ clientId: `browser-test-${RUN}`, brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
+  kafkaAdmin = kafka.admin();
+  await kafkaAdmin.connect();
+  await kafkaAdmin.createTopics({
+    waitForLeaders: true,
+    topics: Object.values(TOPICS).map((topic) => ({ topic, numPartitions: 2, replicationFactor: 1 })),
   });
-  await waitReady(`${base}/readyz`, 20000);
+  const topicEnv = { TRIAGE_TOPIC_CLASSIFY: TOPICS.classify, TRIAGE_TOPIC_CLASSIFIED: TOPICS.classified, TRIAGE_TOPIC_DLQ: TOPICS.dlq };
+  const [ingest] = await Promise.all([
+    // Uploads only: no inbound consumer, no automatic classification (the
+    // processing tests ask for it through the page).
+    startService('ingest', { ...topicEnv, TRIAGE_INGEST_CONSUME: 'false', TRIAGE_AUTO_CLASSIFY: 'false', TRIAGE_KAFKA_GROUP: `${GROUP}-ingest` }),
+    startService('classifier', { ...topicEnv, TRIAGE_KAFKA_GROUP: `${GROUP}-classifier`, TRIAGE_LLM_PROVIDER: 'local' }),
+  ]);
+  const api = await startService('api', {
+    ...topicEnv, TRIAGE_INGEST_URL: ingest.base, TRIAGE_API_CACHE_TTL: '0', TRIAGE_WEB_ROOT: WEB,
+  });
+  base = api.base;
   viewerKey = (await call('POST', '/api/keys', { name: 'viewer', role: 'viewer' })).json.key;
   operatorKey = (await call('POST', '/api/keys', { name: 'operator', role: 'operator' })).json.key;
   assert.ok(viewerKey && operatorKey);
   browser = await chromium.launch({
     executablePath: process.env.TRIAGE_CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    // Playwright gives every launch a fresh temporary --user-data-dir itself
-    // (and refuses one passed in args).
+    // Playwright gives every launch a fresh temporary --user-data-dir itself.
   });
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (api) {
-    const exited = new Promise((r) => api.once('exit', r));
-    api.kill('SIGTERM');
-    await exited;
+  // Every service must stop cleanly on SIGTERM (under ASan: with no leak).
+  const codes = {};
+  for (const name of ['api', 'classifier', 'ingest']) {
+    const s = services[name];
+    if (!s) continue;
+    s.proc.kill('SIGTERM');
+    codes[name] = await s.exit;
+  }
+  if (kafkaAdmin) {
+    await kafkaAdmin.deleteTopics({ topics: Object.values(TOPICS) }).catch(() => {});
+    await kafkaAdmin.disconnect();
   }
   if (mongo) { await mongo.db(DB).dropDatabase(); await mongo.close(); }
-  if (userDir) rmSync(userDir, { recursive: true, force: true });
+  for (const [name, code] of Object.entries(codes)) assert.equal(code, 0, `triage-${name} exited with ${code}`);
 });
 
 /** A page logged in with key (null: no key sent). Collects console errors. */
 async function openPage(key, path = '/', viewport = { width: 1280, height: 800 }) {
-  const ctx = await browser.newContext({ viewport });
+  const ctx = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${m.text()} @ ${page.url()}`); });
   page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
@@ -149,22 +296,88 @@ async function rowIds(page, table) {
   return page.$$eval(`#${table}-table tbody tr[data-id]`, (trs) => trs.map((t) => t.dataset.id));
 }
 
-test('stats cards show the stored numbers', async () => {
+const nonZero = (o) => Object.fromEntries(Object.entries(o || {}).filter(([, n]) => n > 0));
+
+/** What the charts and cards must show for an /api/analytics answer. */
+function expectedView(a) {
+  const daily = {};
+  for (const [key, k] of [['created_per_day', 0], ['processed_per_day', 1]]) {
+    for (const r of a[key]) {
+      if (!r.count) continue;
+      daily[r.date] = daily[r.date] || [0, 0];
+      daily[r.date][k] += r.count;
+    }
+  }
+  return {
+    priority: nonZero(a.priority_distribution),
+    sentiment: nonZero(a.sentiment_distribution),
+    topic: nonZero(a.topic_distribution),
+    daily,
+    time: a.processing_time_ms.buckets.map((b) => b.count),
+    confidence: ['topic', 'sentiment', 'priority'].map((f) => a.confidence[f].buckets.map((b) => b.count)),
+    cards: [a.total, a.processed, a.unprocessed].map(String),
+  };
+}
+
+/** What the page's charts and cards show now. */
+async function shownView(page) {
+  const { charts, cards } = await page.evaluate(() => ({
+    charts: window.__triage.chartData(),
+    cards: ['#stat-total', '#stat-processed', '#stat-unprocessed'].map((s) => document.querySelector(s).textContent.replace(/,/g, '')),
+  }));
+  const dict = (id) => nonZero(Object.fromEntries(charts[id].labels.map((l, i) => [l, charts[id].data[0][i]])));
+  const daily = {};
+  charts['ch-daily'].labels.forEach((d, i) => {
+    const c = charts['ch-daily'].data[0][i], p = charts['ch-daily'].data[1][i];
+    if (c || p) daily[d] = [c, p];
+  });
+  return {
+    priority: dict('ch-priority'),
+    sentiment: dict('ch-sentiment'),
+    topic: dict('ch-topic'),
+    daily,
+    time: charts['ch-time'].data[0],
+    confidence: charts['ch-confidence'].data,
+    cards,
+  };
+}
+
+/** Asserts that the page's charts and stat cards show GET /api/analytics?query. */
+async function assertChartsFollow(page, query) {
+  const a = (await call('GET', `/api/analytics?${new URLSearchParams(query)}`)).json;
+  const want = expectedView(a);
+  let got;
+  try {
+    await eventually(async () => { got = await shownView(page); return isDeepStrictEqual(got, want); }, 5000, 'charts');
+  } catch (_) { /* the assertion below says what differs */ }
+  assert.deepEqual(got, want, `charts for ${JSON.stringify(query)}`);
+  return a;
+}
+
+test('stats cards and every chart show the stored tickets', async () => {
   const { ctx, page } = await openPage(ADMIN);
   await page.waitForFunction(() => document.querySelector('#stat-total').textContent === '9');
   assert.equal(await page.textContent('#stat-processed'), '6');
   assert.equal(await page.textContent('#stat-unprocessed'), '3');
   assert.match(await page.textContent('#stat-pct'), /66\.7%/);
+  assert.match(await page.textContent('#stat-foot'), /1 failed/);
   assert.equal(await page.textContent('#role-badge'), 'admin');
-  await page.screenshot({ path: join(SHOTS, 'analytics.png') });
-  // The label charts show the stored distribution.
+  // Two seeded tickets were created within the last UTC day or so: the
+  // trend under "total" counts today's.
+  const createdToday = SEED.filter((t) => t.created_at.toISOString().slice(0, 10) === new Date().toISOString().slice(0, 10)).length;
+  assert.match(await page.textContent('#trend-total'), new RegExp(`\\+${createdToday} since yesterday`));
+  const a = await assertChartsFollow(page, {});
+  // And the analytics themselves are the seed's.
+  assert.deepEqual(nonZero(a.priority_distribution), { 'P0 (High)': 2, 'P1 (Medium)': 2, 'P2 (Low)': 2 });
   const charts = await page.evaluate(() => window.__triage.chartData());
-  const prio = Object.fromEntries(charts['ch-priority'].labels.map((l, i) => [l, charts['ch-priority'].data[0][i]]));
-  assert.deepEqual(prio, { 'P0 (High)': 2, 'P1 (Medium)': 2, 'P2 (Low)': 2 });
+  // Priority bars in the taxonomy's order.
+  assert.deepEqual(charts['ch-priority'].labels.slice(0, 3), ['P0 (High)', 'P1 (Medium)', 'P2 (Low)']);
+  // Processing times 260, 310, 420 / 640, 880 / 1500 ms.
+  assert.deepEqual(charts['ch-time'].data[0].slice(0, 6), [0, 0, 3, 2, 1, 0]);
   await ctx.close();
 });
 
-test('filters and search change the table, and the URL keeps them', async () => {
+test('every filter and the search change the table and the charts, and the URL keeps them', async () => {
   const { ctx, page } = await openPage(ADMIN, '/?tab=tickets');
   await page.waitForSelector('#tickets-table tbody tr[data-id]');
   assert.equal((await rowIds(page, 'tickets')).length, 9);
@@ -172,35 +385,41 @@ test('filters and search change the table, and the URL keeps them', async () => 
   // Status multi-select.
   await page.click('#f-status summary');
   await page.check('#f-status input[value=failed]');
-  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 1);
-  assert.deepEqual(await rowIds(page, 'tickets'), ['T-202']);
+  await waitRows(page, 'tickets', ['T-202']);
   assert.match(page.url(), /status=failed/);
+  await assertChartsFollow(page, { status: 'failed' });
   await page.click('#f-clear');
 
   // Priority: two values OR-ed.
   await page.click('#f-priority summary');
   await page.check('#f-priority input[value="P0 (High)"]');
   await waitRows(page, 'tickets', ['T-100', 'T-103']);
-  assert.deepEqual((await rowIds(page, 'tickets')).sort(), ['T-100', 'T-103']);
+  await assertChartsFollow(page, { priority: 'P0 (High)' });
   await page.check('#f-priority input[value="P2 (Low)"]');
-  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 4);
+  await waitRows(page, 'tickets', ['T-100', 'T-101', 'T-103', 'T-104']);
+  const a = await assertChartsFollow(page, { priority: 'P0 (High),P2 (Low)' });
+  assert.equal(a.total, 4);
   await page.click('#f-clear');
 
   // Sentiment and topic together.
   await page.click('#f-sentiment summary');
   await page.check('#f-sentiment input[value=Curious]');
+  await waitRows(page, 'tickets', ['T-101', 'T-104']);
+  await assertChartsFollow(page, { sentiment: 'Curious' });
   await page.click('#f-topic summary');
   await page.check('#f-topic input[value=Glossary]');
   await waitRows(page, 'tickets', ['T-104']);
-  assert.deepEqual(await rowIds(page, 'tickets'), ['T-104']);
+  await assertChartsFollow(page, { sentiment: 'Curious', topic: 'Glossary' });
+  assert.match(await page.textContent('#stats-scope'), /matching the filters/);
   await page.click('#f-clear');
 
   // Search (literal text, case-insensitive).
   await waitRows(page, 'tickets', SEED.map((t) => t.id));
+  await assertChartsFollow(page, {});
   await page.fill('#f-q', 'snowflake');
   await waitRows(page, 'tickets', ['T-101']);
-  assert.deepEqual(await rowIds(page, 'tickets'), ['T-101']);
   assert.match(page.url(), /q=snowflake/);
+  await assertChartsFollow(page, { q: 'snowflake' });
 
   // A bookmarked filtered view opens filtered.
   const url = page.url();
@@ -212,44 +431,104 @@ test('filters and search change the table, and the URL keeps them', async () => 
   await other.fill('#key-input', ADMIN);
   await other.click('#key-dialog button[type=submit]');
   await other.waitForFunction(() => window.__triage && window.__triage.ready);
-  await other.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 1);
+  await waitRows(other, 'tickets', ['T-101']);
   assert.equal(await other.inputValue('#f-q'), 'snowflake');
+  await assertChartsFollow(other, { q: 'snowflake' });
 
-  // Date range: created in the last two days only.
+  // Date range: created since a day and a half ago; then up to four days ago.
   await page.click('#f-clear');
   const from = new Date(now - 1.5 * day).toISOString().slice(0, 10);
   await page.fill('#f-from', from);
   await page.dispatchEvent('#f-from', 'change');
   await page.waitForFunction((f) => new URLSearchParams(location.search).get('from') === f, from);
-  await page.waitForFunction(() => {
-    const ids = [...document.querySelectorAll('#tickets-table tbody tr[data-id]')].map((r) => r.dataset.id);
-    return ids.includes('T-200') && !ids.includes('T-105');
-  });
-  const ids = await rowIds(page, 'tickets');
-  assert.ok(ids.includes('T-200') && ids.includes('T-201') && !ids.includes('T-105'), ids.join(','));
+  const fromIds = SEED.filter((t) => t.created_at.getTime() >= Date.parse(`${from}T00:00:00Z`)).map((t) => t.id);
+  assert.ok(fromIds.includes('T-200') && !fromIds.includes('T-105'));
+  await waitRows(page, 'tickets', fromIds);
+  await assertChartsFollow(page, { created_from: `${from}T00:00:00Z` });
+  await page.fill('#f-from', '');
+  await page.dispatchEvent('#f-from', 'change');
+  const to = new Date(now - 4 * day).toISOString().slice(0, 10);
+  await page.fill('#f-to', to);
+  await page.dispatchEvent('#f-to', 'change');
+  const toEnd = Date.parse(`${to}T00:00:00Z`) + day;
+  const toIds = SEED.filter((t) => t.created_at.getTime() < toEnd).map((t) => t.id);
+  assert.ok(toIds.includes('T-202') && !toIds.includes('T-100'));
+  await waitRows(page, 'tickets', toIds);
+  await assertChartsFollow(page, { created_to: new Date(toEnd).toISOString().replace('.000', '') });
+
   await page.click('#f-clear');
-  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 9);
-  await page.screenshot({ path: join(SHOTS, 'tickets.png') });
+  await waitRows(page, 'tickets', SEED.map((t) => t.id));
+  await ctx.close();
+});
+
+test('CSV export of the current filter holds exactly the matching tickets', async () => {
+  const { ctx, page } = await openPage(operatorKey, '/?tab=history&sentiment=Curious');
+  await waitRows(page, 'history', ['T-101', 'T-104']);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const rows = parseCsv(readFileSync(await download.path(), 'utf8'));
+  const [head, ...body] = rows;
+  assert.deepEqual(head, ['id', 'subject', 'body', 'source', 'processed', 'created_at', 'updated_at', 'topic_tags', 'sentiment', 'priority',
+    'confidence_topic', 'confidence_sentiment', 'confidence_priority', 'processed_at', 'model_version', 'processing_time_ms', 'agent_version',
+    'processing_attempts', 'last_error']);
+  assert.deepEqual(body.map((r) => r[0]).sort(), ['T-101', 'T-104']);
+  for (const r of body) {
+    const rec = Object.fromEntries(head.map((h, i) => [h, r[i]]));
+    const t = seedById[rec.id];
+    assert.equal(rec.subject, t.subject);
+    assert.equal(rec.body, t.body); // T-101's has a comma, quotes and a newline
+    assert.equal(rec.source, t.source);
+    assert.equal(rec.processed, 'true');
+    assert.equal(Date.parse(rec.created_at), t.created_at.getTime());
+    assert.deepEqual(rec.topic_tags.split(';'), t.classification.topic_tags);
+    assert.equal(rec.sentiment, t.classification.sentiment);
+    assert.equal(rec.priority, t.classification.priority);
+    assert.equal(Number(rec.confidence_topic), t.confidence_scores.topic);
+    assert.equal(Number(rec.processing_time_ms), t.processing_metadata.processing_time_ms);
+    assert.equal(rec.model_version, 'test-model-1');
+    assert.equal(Date.parse(rec.processed_at), t.processing_metadata.processed_at.getTime());
+  }
+
+  // The All tickets tab (no filter) exports every ticket, processed or not.
+  await page.goto(`${base}/?tab=tickets`);
+  await page.waitForFunction(() => window.__triage && window.__triage.ready);
+  await waitRows(page, 'tickets', SEED.map((t) => t.id));
+  const [d2] = await Promise.all([page.waitForEvent('download'), page.click('#export-tickets')]);
+  const all = parseCsv(readFileSync(await d2.path(), 'utf8')).slice(1).map((r) => Object.fromEntries(head.map((h, i) => [h, r[i]])));
+  assert.deepEqual(all.map((r) => r.id).sort(), SEED.map((t) => t.id).sort());
+  for (const rec of all) {
+    const t = seedById[rec.id];
+    assert.equal(rec.subject, t.subject);
+    assert.equal(rec.processed, String(t.processed));
+    assert.equal(rec.priority, t.processed ? t.classification.priority : '');
+    assert.equal(rec.last_error, t.last_error || '');
+  }
   await ctx.close();
 });
 
 test('ticket detail, and an admin correction is stored as a manual one', async () => {
   const { ctx, page } = await openPage(ADMIN, '/?tab=tickets&q=T-102');
-  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 1);
+  await waitRows(page, 'tickets', ['T-102']);
   await page.click('#tickets-table tbody tr[data-id="T-102"] td.subject');
   await page.waitForSelector('#detail[open] #correct-form');
-  assert.match(await page.textContent('#detail-body'), /Lineage graph is empty/);
-  assert.match(await page.textContent('#detail-body'), /test-model-1/);
-  await page.screenshot({ path: join(SHOTS, 'detail.png') });
+  const text = await page.textContent('#detail-body');
+  assert.match(text, /Lineage graph is empty/);
+  assert.match(text, /Upstream tables do not show/);
+  assert.match(text, /test-model-1/);
+  assert.match(text, /880 ms/);
+  assert.match(text, /64%/);
   await page.selectOption('#correct-form select[name=priority]', 'P0 (High)');
   await page.check('#correct-form input[value="Best practices"]');
   await page.fill('#correct-form input[name=note]', 'escalated by the lead');
   await page.click('#correct-form button[type=submit]');
   await page.waitForFunction(() => /Saved/.test(document.querySelector('#correct-state')?.textContent || ''));
-  const doc = await mongo.db(DB).collection('tickets').findOne({ id: 'T-102' });
+  const doc = await mongo.db(DB).collection('tickets').findOne({ _id: 'T-102' });
   assert.equal(doc.classification.priority, 'P0 (High)');
   assert.deepEqual(doc.classification.topic_tags.sort(), ['Best practices', 'Lineage']);
   assert.ok(doc.processing_metadata.corrected_by, 'the correction records who made it');
+  // The reopened detail shows the correction, and the table row the new label.
+  await page.waitForFunction(() => /Corrected/.test(document.querySelector('#detail-body').textContent));
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => /P0/.test(document.querySelector('#tickets-table tbody tr[data-id="T-102"]')?.textContent || ''));
   await ctx.close();
 });
 
@@ -260,29 +539,42 @@ test('processed history lists the processing metadata', async () => {
   assert.match(row, /test-model-1/);
   assert.match(row, /1,500 ms/);
   assert.match(row, /72%/);
-  await page.screenshot({ path: join(SHOTS, 'history.png') });
+  assert.match(await page.textContent('#history-table tbody tr[data-id="T-102"]'), /corrected/);
   await ctx.close();
 });
 
 test('viewer sees no write buttons; operator no correction; admin all', async () => {
+  const writeControls = ['#ctl-upload', '#ctl-process', '#export-csv', '#export-tickets'];
   const v = await openPage(viewerKey, '/?tab=history');
   assert.equal(await v.page.textContent('#role-badge'), 'viewer');
-  for (const sel of ['#ctl-upload', '#ctl-process', '#export-csv']) assert.equal(await v.page.isVisible(sel), false, sel);
+  for (const sel of writeControls) assert.equal(await v.page.isVisible(sel), false, sel);
   await v.page.waitForSelector('#history-table tbody tr[data-id="T-100"]');
   await v.page.click('#history-table tbody tr[data-id="T-100"] td.subject');
   await v.page.waitForSelector('#detail[open]');
   assert.equal(await v.page.locator('#correct-form').count(), 0);
+  await v.page.keyboard.press('Escape');
+  // A viewer's refresh asks again without the operator-only cache drop (no 403).
+  await v.page.click('#tab-overview');
+  await v.page.click('#analytics-refresh');
+  await v.page.waitForTimeout(300);
+  assert.equal(await v.page.isVisible('#banner'), false);
   await v.ctx.close();
 
   const o = await openPage(operatorKey, '/?tab=history');
   assert.equal(await o.page.textContent('#role-badge'), 'operator');
-  assert.equal(await o.page.isVisible('#ctl-process'), true);
-  assert.equal(await o.page.isVisible('#export-csv'), true);
   await o.page.waitForSelector('#history-table tbody tr[data-id="T-100"]');
+  for (const sel of ['#ctl-upload', '#ctl-process', '#export-csv']) assert.equal(await o.page.isVisible(sel), true, sel);
   await o.page.click('#history-table tbody tr[data-id="T-100"] td.subject');
   await o.page.waitForSelector('#detail[open]');
   assert.equal(await o.page.locator('#correct-form').count(), 0);
   await o.ctx.close();
+
+  const a = await openPage(ADMIN, '/?tab=history');
+  await a.page.waitForSelector('#history-table tbody tr[data-id="T-100"]');
+  for (const sel of ['#ctl-upload', '#ctl-process', '#export-csv']) assert.equal(await a.page.isVisible(sel), true, sel);
+  await a.page.click('#history-table tbody tr[data-id="T-100"] td.subject');
+  await a.page.waitForSelector('#detail[open] #correct-form');
+  await a.ctx.close();
 });
 
 test('fetch: each mode reports what it found and loads it into the view', async () => {
@@ -303,12 +595,113 @@ test('fetch: each mode reports what it found and loads it into the view', async 
   await ctx.close();
 });
 
-test('phone width renders without horizontal overflow', async () => {
-  const { ctx, page } = await openPage(ADMIN, '/', { width: 390, height: 844 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
-  await page.screenshot({ path: join(SHOTS, 'phone.png'), fullPage: false });
+test('upload: a dry-run preview of stored, duplicate and rejected rows, then confirm', async () => {
+  const { ctx, page } = await openPage(operatorKey);
+  const tickets = mongo.db(DB).collection('tickets');
+  await page.setInputFiles('#file', { name: 'new-tickets.csv', mimeType: 'text/csv', buffer: Buffer.from(uploadCsv()) });
+  await page.waitForSelector('#preview-table');
+  assert.equal(await page.textContent('#preview [data-count=store]'), '40 to store');
+  assert.equal(await page.textContent('#preview [data-count=duplicate]'), '1 duplicate');
+  assert.equal(await page.textContent('#preview [data-count=rejected]'), '2 rejected');
+  const rows = await page.$$eval('#preview-table tbody tr', (trs) => trs.map((tr) => ({ status: tr.dataset.status, cells: [...tr.cells].map((c) => c.textContent.trim()) })));
+  // Problems first, each with its line in the file and the reason.
+  assert.deepEqual(rows.slice(0, 3).map((r) => [r.status, r.cells[0], r.cells[1]]), [['rejected', '43', 'U-BAD'], ['rejected', '44', 'U-SHORT'], ['duplicate', '42', 'T-100']]);
+  assert.match(rows[0].cells[3], /subject|body/);
+  assert.match(rows[1].cells[3], /field|column/);
+  assert.match(rows[2].cells[3], /already stored/);
+  assert.equal(rows.filter((r) => r.status === 'valid').length, 40);
+  assert.equal(rows[3].cells[0], '2');
+  assert.equal(await page.isVisible('#upload-confirm'), true);
+  assert.match(await page.textContent('#upload-confirm'), /Store 40 tickets/);
+  // A dry run stores nothing.
+  assert.equal(await tickets.countDocuments({ _id: { $in: UPLOAD_IDS } }), 0);
+
+  await page.click('#upload-confirm');
+  await page.waitForSelector('#upload-state[data-done]');
+  assert.match(await page.textContent('#upload-state'), /40 stored, 1 duplicate skipped, 2 rejected/);
+  assert.equal(await page.getAttribute('#upload-bar', 'aria-valuenow'), '100');
+  assert.equal(await page.textContent('#preview [data-count=store]'), '40 stored');
+  assert.equal(await tickets.countDocuments({ _id: { $in: UPLOAD_IDS } }), 40);
+  const u1 = await tickets.findOne({ _id: 'U-001' });
+  assert.equal(u1.subject, UPLOAD_TEXTS[0][0]);
+  assert.equal(u1.processed, false);
+  // The duplicate did not overwrite the stored ticket.
+  assert.equal((await tickets.findOne({ _id: 'T-100' })).subject, 'SSO login fails with Okta');
+  // The page refreshed its numbers.
+  await page.waitForFunction(() => document.querySelector('#stat-total').textContent === '49');
   await ctx.close();
+});
+
+test('live: numbers, charts and table refresh by themselves while processing runs, keeping scroll and filters', async () => {
+  const { ctx, page } = await openPage(ADMIN, '/?tab=tickets&q=U-0&sort=created_at');
+  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 40);
+  await page.evaluate(() => window.scrollTo(0, 900));
+  assert.ok(await page.evaluate(() => window.scrollY) > 500, 'the page scrolls');
+  // The row at the top of the screen, and where it is: it must stay there.
+  const anchor = await page.evaluate(() => {
+    const edge = document.querySelector('.topbar').getBoundingClientRect().bottom;
+    const tr = [...document.querySelectorAll('#tickets-table tbody tr[data-id]')].find((r) => r.getBoundingClientRect().top >= edge);
+    return { id: tr.dataset.id, top: Math.round(tr.getBoundingClientRect().top) };
+  });
+  const anchorTop = () => page.evaluate((id) => Math.round(document.querySelector(`#tickets-table tbody tr[data-id="${id}"]`).getBoundingClientRect().top), anchor.id);
+  const url = page.url();
+  const first = UPLOAD_IDS.slice(0, 20);
+  // Someone else starts processing (not this page).
+  const job = await call('POST', '/api/process', { mode: 'ids', ids: first }, operatorKey);
+  assert.equal(job.status, 202);
+  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody .badge.processed').length === 20, null, { timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector('#stat-processed').textContent === '20');
+  assert.ok(Math.abs((await anchorTop()) - anchor.top) <= 2, `row ${anchor.id} stayed at ${anchor.top}px (now ${await anchorTop()}px)`);
+  assert.equal(page.url(), url);
+  assert.equal(await page.inputValue('#f-q'), 'U-0');
+  assert.equal(await page.inputValue('#sort'), 'created_at');
+  const a = await assertChartsFollow(page, { q: 'U-0' });
+  assert.equal(a.processed, 20);
+  await ctx.close();
+});
+
+test('processing from the page: the progress bar reaches the end', async () => {
+  const { ctx, page } = await openPage(operatorKey);
+  const before = await mongo.db(DB).collection('tickets').countDocuments({ processed: false });
+  assert.equal(before, 23); // 20 uploaded + T-200, T-201 and the failed T-202
+  await page.selectOption('#process-mode', 'unprocessed');
+  await page.click('#process-go');
+  await page.waitForSelector('#process-state[data-state=done]', { timeout: 60000 });
+  assert.equal(await page.getAttribute('#process-bar', 'aria-valuenow'), '100');
+  assert.match(await page.textContent('#process-state'), /requested 23 · classified 23 · failed 0/);
+  assert.equal(await mongo.db(DB).collection('tickets').countDocuments({ processed: false }), 0);
+  await page.waitForFunction(() => document.querySelector('#stat-processed').textContent === '49');
+  assert.equal(await page.textContent('#stat-unprocessed'), '0');
+  await assertChartsFollow(page, {});
+  await ctx.close();
+});
+
+test('screenshots of each tab at 1280x800, with the processed tickets', async () => {
+  const { ctx, page } = await openPage(ADMIN);
+  await page.waitForFunction(() => document.querySelector('#stat-processed').textContent === '49');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(SHOTS, 'overview.png') });
+  await page.evaluate(() => document.querySelector('.tabs').scrollIntoView());
+  await page.screenshot({ path: join(SHOTS, 'analytics.png') });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.click('#tab-tickets');
+  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 49);
+  await page.evaluate(() => document.querySelector('.tabs').scrollIntoView());
+  await page.screenshot({ path: join(SHOTS, 'tickets.png') });
+  await page.click('#tab-history');
+  await page.waitForFunction(() => document.querySelectorAll('#history-table tbody tr[data-id]').length === 49);
+  await page.evaluate(() => document.querySelector('.tabs').scrollIntoView());
+  await page.screenshot({ path: join(SHOTS, 'history.png') });
+  await page.click('#history-table tbody tr[data-id="U-003"] td.subject');
+  await page.waitForSelector('#detail[open] #correct-form');
+  await page.screenshot({ path: join(SHOTS, 'detail.png') });
+  await ctx.close();
+
+  const phone = await openPage(ADMIN, '/', { width: 390, height: 844 });
+  const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
+  await phone.page.screenshot({ path: join(SHOTS, 'phone.png') });
+  await phone.ctx.close();
 });
 
 test('no console errors on any page', () => {

@@ -87,18 +87,20 @@ export async function loadSession() {
   }
 }
 
-/** Uploads a file with upload progress (XHR: fetch has none). */
+/** Uploads a file with upload progress (XHR: fetch has none);
+ * onProgress(loadedBytes, totalBytes). Resolves with ingest's report, also
+ * when its status says some rows failed (422/503 with a report). */
 export function uploadFile(path, file, contentType, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', path);
     const h = headers({ 'Content-Type': contentType });
     for (const k of Object.keys(h)) xhr.setRequestHeader(k, h[k]);
-    xhr.upload.onprogress = (ev) => { if (ev.lengthComputable && onProgress) onProgress(ev.loaded / ev.total); };
+    xhr.upload.onprogress = (ev) => { if (onProgress) onProgress(ev.loaded, ev.lengthComputable ? ev.total : file.size); };
     xhr.onload = () => {
       let j = null;
       try { j = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(j);
+      if ((xhr.status >= 200 && xhr.status < 300) || (j && Array.isArray(j.results) && j.total > 1)) resolve(j);
       else {
         const e = (j && j.error) || {};
         reject(new ApiError(xhr.status, e.code, e.message || `HTTP ${xhr.status}`, e.field));

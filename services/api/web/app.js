@@ -2,7 +2,7 @@
 // polling. No framework: each view renders into its own element and only
 // when its data changed, so a refresh never flickers or loses scroll.
 import { api, has, can, session, getKey, setKey, loadSession, uploadFile, ApiError } from './api.js';
-import { initCharts, drawAnalytics, drawFromStats, drawFromTickets, chartData } from './charts.js';
+import { initCharts, drawAnalytics, dailyOf, chartData } from './charts.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const POLL_MS = 5000;
@@ -18,7 +18,7 @@ const state = {
   history: { cursors: [null], page: 0, items: [], next: null, sig: '' },
   selected: new Set(),
   fetched: [],
-  stats: null, statsSig: '', analyticsSig: '',
+  analytics: null, analyticsSig: '', analyticsQuery: null,
   job: null,
 };
 window.__triage = { state, chartData, ready: false };
@@ -33,7 +33,9 @@ function num(n) { return n === null || n === undefined ? '–' : nf.format(n); }
 function when(iso) {
   if (!iso) return '–';
   const d = new Date(iso);
-  return isNaN(d) ? esc(iso) : d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  if (isNaN(d)) return esc(iso);
+  const year = d.getFullYear() === new Date().getFullYear() ? undefined : 'numeric';
+  return d.toLocaleString(undefined, { year, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 function pct(x) { return x === null || x === undefined ? '–' : `${Math.round(x * 100)}%`; }
 function statusOf(t) {
@@ -161,77 +163,86 @@ function showTab(tab, focus) {
   refreshView();
 }
 
-/* ---- statistics ------------------------------------------------------------------- */
+/* ---- statistics and analytics ----------------------------------------------------- */
 
-function trend(el, today, yesterday, label) {
-  if (today === undefined || yesterday === undefined) { el.textContent = ''; return; }
-  const d = today - yesterday;
-  el.className = `stat-trend ${d > 0 ? 'up' : d < 0 ? 'down' : 'flat'}`;
-  el.textContent = `${d > 0 ? '▲' : d < 0 ? '▼' : '■'} ${d >= 0 ? '+' : ''}${nf.format(d)} ${label}`;
-}
-
-async function refreshStats() {
-  const s = await api('GET', '/api/processing-stats');
-  const sig = JSON.stringify(s);
-  if (sig === state.statsSig) return s;
-  state.statsSig = sig;
-  state.stats = s;
-  $('#stat-total').textContent = num(s.total);
-  $('#stat-processed').textContent = num(s.processed);
-  $('#stat-unprocessed').textContent = num(s.unprocessed);
-  $('#stat-today').textContent = num(s.processed_today);
-  const share = s.total ? s.processed / s.total : 0;
-  $('#stat-pct').textContent = s.total ? `${(share * 100).toFixed(1)}%` : '';
-  $('#stat-bar span').style.width = `${share * 100}%`;
-  $('#stat-bar').setAttribute('aria-valuenow', String(Math.round(share * 100)));
-  const avg = s.average_processing_time_ms;
-  $('#stat-foot').textContent = [
-    s.total ? `${(share * 100).toFixed(1)}% processed · ${((1 - share) * 100).toFixed(1)}% waiting` : 'No tickets yet',
-    s.failed ? `${num(s.failed)} failed` : null,
-    avg !== null && avg !== undefined ? `avg ${Math.round(avg)} ms per ticket` : null,
-  ].filter(Boolean).join(' · ');
-  return s;
-}
-
-/** Trends against the previous day, from the analytics per-day series. */
-function drawTrends(daily) {
+/** Today's and yesterday's entries of the per-day series (UTC days, as the
+ * server counts them). */
+function twoDays(daily) {
   const today = new Date().toISOString().slice(0, 10);
   const y = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
   const m = new Map(daily);
-  const t = m.get(today) || { created: 0, processed: 0 };
-  const p = m.get(y) || { created: 0, processed: 0 };
-  trend($('#trend-total'), t.created, p.created, 'created vs yesterday');
-  trend($('#trend-processed'), t.processed, p.processed, 'vs yesterday');
-  trend($('#trend-today'), t.processed, p.processed, 'vs yesterday');
-  trend($('#trend-unprocessed'), t.created - t.processed, p.created - p.processed, 'net vs yesterday');
+  return [m.get(today) || { created: 0, processed: 0 }, m.get(y) || { created: 0, processed: 0 }];
 }
 
-/* ---- analytics ---------------------------------------------------------------------- */
+/** A trend line: the change d and what it is measured against. upIsGood
+ * false for a number that should go down (unprocessed). */
+function trend(el, d, text, upIsGood = true) {
+  const good = upIsGood ? d > 0 : d < 0;
+  el.className = `stat-trend ${d === 0 ? 'flat' : good ? 'up' : 'down'}`;
+  el.textContent = `${d > 0 ? '▲' : d < 0 ? '▼' : '■'} ${d > 0 ? '+' : d < 0 ? '−' : '±'}${nf.format(Math.abs(d))} ${text}`;
+}
 
+/** The stat cards' numbers: c = {total, processed, unprocessed,
+ * processed_today, failed, avg_ms}. */
+function drawCounts(c) {
+  $('#stat-total').textContent = num(c.total);
+  $('#stat-processed').textContent = num(c.processed);
+  $('#stat-unprocessed').textContent = num(c.unprocessed);
+  $('#stat-today').textContent = num(c.processed_today);
+  const share = c.total ? c.processed / c.total : 0;
+  $('#stat-pct').textContent = c.total ? `${(share * 100).toFixed(1)}%` : '';
+  $('#stat-bar span').style.width = `${share * 100}%`;
+  $('#stat-bar').setAttribute('aria-valuenow', String(Math.round(share * 100)));
+  $('#stat-foot').textContent = [
+    c.total ? `${(share * 100).toFixed(1)}% processed · ${((1 - share) * 100).toFixed(1)}% waiting` : 'No tickets match',
+    c.failed ? `${num(c.failed)} failed` : null,
+    c.avg_ms !== null && c.avg_ms !== undefined ? `avg ${nf.format(Math.round(c.avg_ms))} ms per ticket` : null,
+  ].filter(Boolean).join(' · ');
+  const filtered = filterParams().toString() !== '';
+  $('.stats').classList.toggle('filtered', filtered);
+  $('#stats-scope').textContent = filtered ? 'matching the filters' : '';
+}
+
+/** The trends under the cards, from the per-day series. Against the
+ * previous day: each card's number now vs at the end of yesterday, and for
+ * "processed today" today's count vs yesterday's. */
+function drawTrends(daily) {
+  const [t, p] = twoDays(daily);
+  trend($('#trend-total'), t.created, 'since yesterday');
+  trend($('#trend-processed'), t.processed, 'since yesterday');
+  trend($('#trend-unprocessed'), t.created - t.processed, 'since yesterday', false);
+  trend($('#trend-today'), t.processed - p.processed, `vs yesterday (${nf.format(p.processed)})`);
+}
+
+/** Without filters the numbers come first from GET /api/processing-stats
+ * (counts only: quick even over many tickets), before the analytics scan. */
+async function refreshCounts() {
+  if (filterParams().toString()) return;
+  const s = await api('GET', '/api/processing-stats');
+  if (filterParams().toString()) return; // a filter was set meanwhile
+  drawCounts({ ...s, avg_ms: s.average_processing_time_ms });
+}
+
+/** GET /api/analytics for the current filters: the stat cards and every
+ * chart. force: drop the server's cache first (operators; a viewer's
+ * refresh just asks again). */
 async function refreshAnalytics(force) {
-  if (!window.Chart) { $('#analytics-note').textContent = 'The chart library did not load; charts are unavailable.'; return; }
-  if (has('GET /api/analytics')) {
-    const params = filterParams();
-    if (force && has('POST /api/analytics/refresh')) await api('POST', '/api/analytics/refresh');
-    const a = await api('GET', `/api/analytics?${params}`);
-    const sig = JSON.stringify(a);
-    if (sig !== state.analyticsSig) {
-      state.analyticsSig = sig;
-      drawTrends(drawAnalytics(a, session.taxonomy));
-    }
-    $('#analytics-note').textContent = params.toString() ? 'Charts follow the current filters.' : 'All tickets.';
-  } else {
-    // Degraded: overall distributions from the statistics, per-day and
-    // histograms from the latest 1,000 tickets matching the filters.
-    if (state.stats) drawFromStats(state.stats, session.taxonomy);
-    const page = await api('GET', `/api/tickets?${filterParams()}&limit=1000`);
-    const sig = JSON.stringify(page.items.map((t) => [t.id, t.updated_at]));
-    if (sig !== state.analyticsSig) {
-      state.analyticsSig = sig;
-      drawFromTickets(page.items);
-    }
-    $('#analytics-note').textContent = 'This server has no /api/analytics yet: label charts show all tickets; the per-day and histogram charts use the latest 1,000 tickets matching the filters.';
-  }
+  const params = filterParams();
+  if (force && can('operator')) await api('POST', '/api/analytics/refresh');
+  const a = await api('GET', `/api/analytics?${params}`);
+  const sig = JSON.stringify([{ ...a, generated_at: null }, params.toString()]);
+  state.analyticsQuery = params.toString();
+  $('#analytics-time').textContent = a.generated_at ? `Updated ${new Date(a.generated_at).toLocaleTimeString()}` : '';
+  if (sig === state.analyticsSig) return;
+  state.analyticsSig = sig;
+  state.analytics = a;
+  if (window.Chart) drawAnalytics(a, session.taxonomy);
+  const daily = dailyOf(a);
+  drawCounts({ ...a, processed_today: twoDays(daily)[0].processed, avg_ms: a.processing_time_ms && a.processing_time_ms.average });
+  drawTrends(daily);
+  $('#analytics-note').textContent = !window.Chart
+    ? 'The chart library did not load; charts are unavailable.'
+    : params.toString() ? 'Charts and numbers follow the current filters.' : 'All tickets.';
 }
 
 /* ---- tables ---------------------------------------------------------------------------- */
@@ -263,12 +274,29 @@ function historyRow(t) {
   return `<tr data-id="${esc(t.id)}" tabindex="0">
     <td class="mono">${esc(t.id)}</td>
     <td class="subject">${esc(t.subject)}</td>
-    <td>${labelsCell(t)}${corrected}</td>
+    <td class="labels">${labelsCell(t)}${corrected}</td>
     <td class="nowrap">${when(pm.processed_at)}</td>
-    <td class="mono small-text">${esc(pm.model_version || '–')}</td>
-    <td class="mono small-text">${esc(pm.agent_version || '–')}</td>
+    <td class="mono small-text nowrap">${esc(pm.model_version || '–')}</td>
+    <td class="mono small-text nowrap">${esc(pm.agent_version || '–')}</td>
     <td class="num">${pm.processing_time_ms !== undefined ? `${num(pm.processing_time_ms)} ms` : '–'}</td>
     <td class="num">${pct(cs.topic)}</td><td class="num">${pct(cs.sentiment)}</td><td class="num">${pct(cs.priority)}</td></tr>`;
+}
+
+/** Runs render (which replaces the rows of tbody) so that the row at the
+ * top of the screen stays where it is: rows above it may change height
+ * when a refresh brings new labels, and the reader must not lose the place. */
+function keepPlace(tbody, render) {
+  const edge = $('.topbar').getBoundingClientRect().bottom;
+  const anchor = [...tbody.querySelectorAll('tr[data-id]')].find((r) => r.getBoundingClientRect().top >= edge);
+  const id = anchor && anchor.dataset.id;
+  const before = anchor && anchor.getBoundingClientRect().top;
+  render();
+  if (!anchor) return;
+  const again = [...tbody.querySelectorAll('tr[data-id]')].find((r) => r.dataset.id === id);
+  if (again) {
+    const d = again.getBoundingClientRect().top - before;
+    if (Math.abs(d) >= 1) window.scrollBy(0, d);
+  }
 }
 
 async function refreshList(which) {
@@ -287,9 +315,11 @@ async function refreshList(which) {
   if (sig !== v.sig) {
     v.sig = sig;
     const cols = which === 'tickets' ? 8 : 10;
-    table.innerHTML = page.items.length
-      ? page.items.map(which === 'tickets' ? ticketRow : historyRow).join('')
-      : `<tr class="empty"><td colspan="${cols}">No tickets match these filters.</td></tr>`;
+    keepPlace(table, () => {
+      table.innerHTML = page.items.length
+        ? page.items.map(which === 'tickets' ? ticketRow : historyRow).join('')
+        : `<tr class="empty"><td colspan="${cols}">No tickets match these filters.</td></tr>`;
+    });
   }
   const first = v.page * PAGE + (page.items.length ? 1 : 0);
   $(`#${which}-page`).textContent = page.items.length ? `Rows ${first}–${v.page * PAGE + page.items.length}` : '';
@@ -317,7 +347,7 @@ function pageMove(which, delta) {
 let refreshing = null;
 async function refreshView() {
   const run = async () => {
-    const jobs = [refreshStats().then(() => (state.tab === 'overview' ? refreshAnalytics(false) : null))];
+    const jobs = [refreshCounts(), refreshAnalytics(false)];
     if (state.tab === 'tickets') jobs.push(refreshList('tickets'));
     if (state.tab === 'history') jobs.push(refreshList('history'));
     await Promise.all(jobs);
@@ -444,7 +474,7 @@ async function openDetail(id) {
       try {
         await api('PUT', `/api/processed-tickets/${encodeURIComponent(t.id)}`, body);
         $('#correct-state').textContent = 'Saved as a manual correction.';
-        state.statsSig = ''; state.analyticsSig = '';
+        state.analyticsSig = '';
         refreshView();
         setTimeout(() => { if ($('#detail').open) openDetail(t.id); }, 600);
       } catch (e) {
@@ -487,40 +517,90 @@ function contentTypeOf(file) {
   return 'application/json';
 }
 
+const OUTCOME = {
+  valid: ['ok', 'will be stored'],
+  stored: ['ok', 'stored'],
+  updated: ['ok', 'updated'],
+  unchanged: ['warn', 'unchanged'],
+  duplicate: ['warn', 'duplicate'],
+  rejected: ['bad', 'rejected'],
+  failed: ['bad', 'not stored'],
+};
+const OUTCOME_ORDER = ['rejected', 'failed', 'duplicate', 'unchanged', 'updated', 'valid', 'stored'];
+const PREVIEW_ROWS = 200;
+
+function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1048576) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1048576).toFixed(1)} MB`;
+}
+
+/** The upload report (ingest's, relayed): counts, then a table of rows with
+ * line, id, outcome and reason - problems first. */
 function renderPreview(r) {
-  const rows = r.results || [];
-  const shown = rows.filter((x) => x.status !== 'valid' && x.status !== 'stored').slice(0, 50);
+  const rows = (r.results || []).slice();
+  rows.sort((a, b) => OUTCOME_ORDER.indexOf(a.status) - OUTCOME_ORDER.indexOf(b.status) || (a.index ?? 0) - (b.index ?? 0));
+  const shown = rows.slice(0, PREVIEW_ROWS);
   const willStore = r.dry_run ? r.valid - (r.duplicates || 0) : r.stored;
+  const dupNote = r.dry_run && r.duplicates_checked === false ? ' <span class="muted small-text">(the store could not be asked about duplicates)</span>' : '';
   $('#preview').innerHTML = `
-    <div class="pills">
-      <span class="pill ok">${num(willStore)} ${r.dry_run ? 'to store' : 'stored'}</span>
-      <span class="pill warn">${num(r.duplicates || 0)} duplicate${r.duplicates === 1 ? '' : 's'}</span>
-      <span class="pill bad">${num(r.rejected || 0)} rejected</span>
-      <span class="muted small-text">${num(r.total)} rows · ${esc(r.format || '')}</span>
+    <div class="pills" data-testid="upload-counts">
+      <span class="pill ok" data-count="store">${num(willStore)} ${r.dry_run ? 'to store' : 'stored'}</span>
+      <span class="pill warn" data-count="duplicate">${num(r.duplicates || 0)} duplicate${r.duplicates === 1 ? '' : 's'}</span>
+      <span class="pill bad" data-count="rejected">${num(r.rejected || 0)} rejected</span>
+      ${r.failed ? `<span class="pill bad" data-count="failed">${num(r.failed)} not stored</span>` : ''}
+      <span class="muted small-text">${num(r.total)} row${r.total === 1 ? '' : 's'} · ${esc(r.format || '')}</span>${dupNote}
     </div>
-    ${shown.length ? `<table class="grid mini"><thead><tr><th>Line</th><th>ID</th><th>Outcome</th><th>Reason</th></tr></thead><tbody>${
-      shown.map((x) => `<tr><td>${x.line ?? '–'}</td><td class="mono">${esc(x.id || '–')}</td><td>${badge(x.status === 'rejected' ? 'failed' : 'unprocessed').replace(/>[a-z]+</, `>${esc(x.status)}<`)}</td><td>${esc(x.error || x.reason || '')}${x.field ? ` <span class="muted">(${esc(x.field)})</span>` : ''}</td></tr>`).join('')
-    }</tbody></table>` : ''}`;
+    ${shown.length ? `<table class="grid mini" id="preview-table"><thead><tr><th class="num">Line</th><th>ID</th><th>Outcome</th><th>Reason</th></tr></thead><tbody>${
+      shown.map((x) => {
+        const [kind, text] = OUTCOME[x.status] || ['warn', x.status];
+        const reason = x.status === 'duplicate' ? 'this id is already stored' : (x.error || x.reason || '');
+        return `<tr data-status="${esc(x.status)}"><td class="num">${x.line ?? '–'}</td><td class="mono">${esc(x.id || '–')}</td><td><span class="outcome ${kind}">${esc(text)}</span></td><td>${esc(reason)}${x.field ? ` <span class="muted">(${esc(x.field)})</span>` : ''}</td></tr>`;
+      }).join('')
+    }</tbody></table>${rows.length > shown.length ? `<p class="muted small-text">… and ${num(rows.length - shown.length)} more rows.</p>` : ''}` : ''}`;
   $('#preview').hidden = false;
 }
 
 async function sendUpload(dry) {
   const path = `/api/tickets/upload${dry ? '?dry_run=true' : ''}`;
-  $('#upload-bar').hidden = false;
+  const file = pendingFile;
+  const bar = $('#upload-bar');
+  bar.hidden = false;
+  bar.setAttribute('aria-valuenow', '0');
   $('#upload-bar span').style.width = '0%';
-  $('#upload-state').textContent = `${dry ? 'Checking' : 'Storing'} ${pendingFile.name}…`;
+  $('#upload-actions').hidden = true;
+  $('#upload-state').textContent = `${dry ? 'Checking' : 'Storing'} ${file.name} (${bytes(file.size)})…`;
+  const onProgress = (loaded, total) => {
+    const f = total ? loaded / total : 1;
+    $('#upload-bar span').style.width = `${f * 100}%`;
+    bar.setAttribute('aria-valuenow', String(Math.round(f * 100)));
+    $('#upload-state').textContent = f < 1
+      ? `Sending ${file.name}: ${Math.round(f * 100)}% of ${bytes(total)}…`
+      : `Sent ${bytes(total)}; the server is ${dry ? 'checking' : 'storing'} the rows…`;
+  };
   try {
-    const r = await uploadFile(path, pendingFile, contentTypeOf(pendingFile), (f) => { $('#upload-bar span').style.width = `${f * 100}%`; });
+    const r = await uploadFile(path, file, contentTypeOf(file), onProgress);
     $('#upload-bar span').style.width = '100%';
+    bar.setAttribute('aria-valuenow', '100');
     renderPreview(r);
-    $('#upload-actions').hidden = !dry;
-    $('#upload-state').textContent = dry ? 'Preview of what would happen; nothing is stored yet.' : `Done: ${num(r.stored)} stored.`;
-    if (!dry) { pendingFile = null; state.statsSig = ''; refreshView(); }
+    const canStore = dry && r.valid - (r.duplicates || 0) > 0;
+    $('#upload-actions').hidden = !canStore;
+    if (dry) {
+      $('#upload-state').textContent = canStore
+        ? 'Preview: nothing is stored yet. Store the valid rows?'
+        : 'Nothing new to store in this file.';
+      $('#upload-confirm').textContent = `Store ${num(r.valid - (r.duplicates || 0))} ticket${r.valid - (r.duplicates || 0) === 1 ? '' : 's'}`;
+    } else {
+      $('#upload-state').textContent = `Done: ${num(r.stored)} stored${r.duplicates ? `, ${num(r.duplicates)} duplicate${r.duplicates === 1 ? '' : 's'} skipped` : ''}${r.rejected ? `, ${num(r.rejected)} rejected` : ''}${r.failed ? `, ${num(r.failed)} not stored (send the file again)` : ''}.`;
+      $('#upload-state').dataset.done = '1';
+      pendingFile = null;
+      refreshView();
+    }
   } catch (e) {
-    $('#upload-state').textContent = explain(e);
+    $('#upload-state').textContent = `Upload failed: ${explain(e)}`;
     $('#upload-actions').hidden = true;
   } finally {
-    setTimeout(() => { $('#upload-bar').hidden = true; }, 800);
+    setTimeout(() => { bar.hidden = true; }, 800);
   }
 }
 
@@ -532,6 +612,7 @@ function pickFile(file) {
   }
   pendingFile = file;
   $('#preview').hidden = true;
+  delete $('#upload-state').dataset.done;
   sendUpload(true);
 }
 
@@ -601,7 +682,7 @@ async function doProcess() {
     body = { mode: 'unprocessed' };
   } else {
     const filter = {};
-    for (const [k, v] of filterParams({ withStatus: false })) filter[k] = v.includes(',') ? v.split(',') : v;
+    for (const [k, v] of filterParams({ withStatus: false })) filter[k] = LIST_KEYS.includes(k) ? v.split(',') : v;
     body = { mode: 'reprocess', filter };
   }
   $('#process-go').disabled = true;
@@ -621,6 +702,7 @@ async function doProcess() {
 async function followJob(id) {
   const barEl = $('#process-bar');
   barEl.hidden = false;
+  let ticks = 0;
   for (;;) {
     let j;
     try { j = await api('GET', `/api/process/${encodeURIComponent(id)}`); } catch (e) {
@@ -630,17 +712,17 @@ async function followJob(id) {
     $('#process-bar .ok').style.width = `${(j.classified / total) * 100}%`;
     $('#process-bar .bad').style.width = `${(j.failed / total) * 100}%`;
     barEl.setAttribute('aria-valuenow', String(Math.round(((j.classified + j.failed) / total) * 100)));
-    $('#process-state').textContent = `${j.state === 'done' ? 'Done' : 'Running'} · requested ${num(j.requested)} · classified ${num(j.classified)} · failed ${num(j.failed)}`;
+    const done = Math.round(((j.classified + j.failed) / total) * 100);
+    $('#process-state').textContent = `${j.state === 'done' ? 'Done' : `Running · ${done}%`} · requested ${num(j.requested)} · classified ${num(j.classified)} · failed ${num(j.failed)}`;
     $('#process-state').dataset.state = j.state;
     if (j.state === 'done' || j.requested === 0) {
       if (j.failed > 0) showFailures();
       break;
     }
-    refreshStats().catch(() => {});
+    if (++ticks % 2 === 0) refreshView();
     await new Promise((r) => setTimeout(r, 1000));
   }
   $('#process-go').disabled = false;
-  state.statsSig = ''; state.analyticsSig = '';
   refreshView();
 }
 
@@ -663,25 +745,35 @@ $('#process-failures').addEventListener('click', async (ev) => {
 
 /* ---- export ------------------------------------------------------------------------------------------------- */
 
-async function exportCsv() {
-  if (!has('GET /api/tickets/export.csv')) {
-    banner('CSV export is not available on this server yet (no GET /api/tickets/export.csv).', 'info');
-    return;
-  }
-  const p = filterParams({ withStatus: false });
-  p.set('status', 'processed');
+/** Downloads GET /api/tickets/export.csv for the current filters: on the
+ * history tab the processed tickets, on the tickets tab every status
+ * filtered. Fetched (the key goes in a header) and saved from a blob. */
+async function exportCsv(which) {
+  const p = filterParams({ withStatus: which === 'tickets' });
+  if (which === 'history') p.set('status', 'processed');
+  p.set('sort', which === 'history' ? (state.sort.includes('processed') ? state.sort : '-processed_at') : state.sort);
+  const btn = $(which === 'history' ? '#export-csv' : '#export-tickets');
+  btn.disabled = true;
   try {
     const res = await fetch(`/api/tickets/export.csv?${p}`, { headers: getKey() ? { Authorization: `Bearer ${getKey()}` } : {} });
-    if (!res.ok) throw new ApiError(res.status, 'http', `export failed: HTTP ${res.status}`);
+    if (!res.ok) {
+      let msg = `HTTP ${res.status}`;
+      try { msg = (await res.json()).error.message || msg; } catch (_) { /* not JSON */ }
+      throw new ApiError(res.status, 'http', `Export failed: ${msg}`);
+    }
     const blob = await res.blob();
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = `processed-tickets-${new Date().toISOString().slice(0, 10)}.csv`;
+    a.download = `${which === 'history' ? 'processed-tickets' : 'tickets'}-${new Date().toISOString().slice(0, 10)}.csv`;
     document.body.appendChild(a);
     a.click();
     a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  } catch (e) { showError(e); }
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  } catch (e) {
+    showError(e);
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 /* ---- start ------------------------------------------------------------------------------------------------- */
@@ -728,7 +820,8 @@ function wireOnce() {
   wireUpload();
   $('#fetch-go').addEventListener('click', doFetch);
   $('#process-go').addEventListener('click', doProcess);
-  $('#export-csv').addEventListener('click', exportCsv);
+  $('#export-csv').addEventListener('click', () => exportCsv('history'));
+  $('#export-tickets').addEventListener('click', () => exportCsv('tickets'));
   $('#analytics-refresh').addEventListener('click', () => { state.analyticsSig = ''; refreshAnalytics(true).catch(showError); });
   initCharts();
   startPolling();
