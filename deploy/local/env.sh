@@ -61,6 +61,8 @@ kafka_java() {
 # their pid files say.
 KAFKA_MARK="kafka.Kafka $KAFKA_DIR/server.properties"
 FERRETDB_MARK="host=$PG_DIR&"
+# FerretDB on SQLite, as started by this checkout before decision 0007.
+FERRETDB_SQLITE_MARK="file:$FERRETDB_DIR/data/"
 PG_MARK="-D $PG_DIR/data"
 
 # recover_pid FILE MARK: when FILE is missing or stale but a process whose
