@@ -11,7 +11,7 @@ CMAKE_GEN  := -G Ninja
 
 all: build
 
-## bootstrap: install Debian packages, Kafka jars and FerretDB (idempotent)
+## bootstrap: install Debian packages (PostgreSQL 15 among them), Kafka jars and FerretDB (idempotent)
 bootstrap:
 	@deploy/local/bootstrap
 
@@ -37,7 +37,7 @@ test:
 test-unit: build
 	@cd $(BUILD) && ctest -L unit --output-on-failure -j $(JOBS)
 
-## stack-up / stack-down: the local Kafka broker and FerretDB (idempotent)
+## stack-up / stack-down: the local Kafka broker, FerretDB and its PostgreSQL (idempotent)
 stack-up: bootstrap
 	@deploy/local/stack-up
 

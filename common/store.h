@@ -10,7 +10,7 @@
  * The calls block on the network; never make them on a libuv loop thread.
  *
  * Everything here uses only what both MongoDB 7 and FerretDB 1.24 (SQLite
- * backend) support; the places where FerretDB dictated the shape are said in
+ * and PostgreSQL backends) support; the places where FerretDB dictated the shape are said in
  * store.c.
  *
  * Errors: server and driver failures are TK_ERR_MONGO with the bson_error_t
@@ -212,9 +212,10 @@ int64_t tk_processing_stats_priority (const tk_processing_stats_t *stats, const 
  * only. */
 
 /* The filter that finds one ticket by its id: {_id: id}. Tickets are stored
- * with their id as _id, and a filter of exactly {_id: value} is the one
- * FerretDB answers from its primary key instead of scanning the collection
- * (docs/decisions/0005); MongoDB uses its _id index. Free with bson_destroy. */
+ * with their id as _id (docs/decisions/0005); MongoDB uses its _id index.
+ * FerretDB 1.24 uses no index for it on either backend: it scans the table
+ * in SQL without decoding documents in Go (docs/decisions/0007). Free with
+ * bson_destroy. */
 bson_t *tk_store_id_filter (const char *id);
 
 struct _mongoc_client_t;

@@ -70,8 +70,9 @@ tk_processing_metadata_append_bson (bson_t *parent, const char *key,
 bool
 tk_ticket_to_bson (const tk_ticket_t *t, bson_t *out)
 {
-   /* The ticket id is also the document's _id: lookups by id are then
-    * primary-key lookups on every server (docs/decisions/0005). */
+   /* The ticket id is also the document's _id: lookups by id use the _id
+    * index on MongoDB, and FerretDB filters them in SQL instead of decoding
+    * every document (docs/decisions/0005, 0007). */
    bool ok = append_utf8 (out, "_id", t->id) && append_utf8 (out, "id", t->id) &&
              append_utf8 (out, "subject", t->subject) &&
              append_utf8 (out, "body", t->body) &&

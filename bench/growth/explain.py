@@ -1,6 +1,6 @@
 """explain.py URI DB - the query plans of the api's typical filters, as the
-server reports them (FerretDB answers with its SQLite plan and whether the
-filter was pushed down; MongoDB with its winning plan). Prints JSON."""
+server reports them (FerretDB answers with its backend's plan, SQLite or
+PostgreSQL, and whether the filter was pushed down; MongoDB with its winning plan). Prints JSON."""
 import json
 import sys
 

@@ -21,6 +21,18 @@ MONGO_HOST=127.0.0.1
 MONGO_PORT=${TRIAGE_MONGO_PORT:-27017}
 FERRETDB_DIR=$TRIAGE_RUN/ferretdb
 
+# FerretDB's storage: a PostgreSQL 15 cluster of this checkout (Debian's
+# postgresql-15 binaries, not its system service), listening on loopback TCP
+# and on a Unix socket in $PG_DIR, with trust authentication. FerretDB
+# connects through the socket. See docs/decisions/0007.
+PG_BIN=${TRIAGE_PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_HOST=127.0.0.1
+PG_PORT=${TRIAGE_PG_PORT:-5433}
+PG_DIR=$TRIAGE_RUN/postgres
+PG_USER=triage
+PG_DATABASE=ferretdb
+PG_URL="postgres://$PG_USER@/$PG_DATABASE?host=$PG_DIR&port=$PG_PORT"
+
 TOPIC_PARTITIONS=${TRIAGE_PARTITIONS:-6}
 TOPICS="tickets.inbound tickets.classify tickets.classified tickets.dlq"
 
@@ -48,7 +60,10 @@ kafka_java() {
 # Command-line fragments that identify this checkout's servers, whatever
 # their pid files say.
 KAFKA_MARK="kafka.Kafka $KAFKA_DIR/server.properties"
-FERRETDB_MARK="file:$FERRETDB_DIR/data/"
+FERRETDB_MARK="host=$PG_DIR&"
+# FerretDB on SQLite, as started by this checkout before decision 0007.
+FERRETDB_SQLITE_MARK="file:$FERRETDB_DIR/data/"
+PG_MARK="-D $PG_DIR/data"
 
 # recover_pid FILE MARK: when FILE is missing or stale but a process whose
 # command line contains MARK runs, writes its pid to FILE. True if one runs.

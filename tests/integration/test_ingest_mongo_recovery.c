@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <librdkafka/rdkafka.h>
+#include <mongoc/mongoc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,12 +168,25 @@ total_lag (const tk_test_service_t *svc)
    return sum;
 }
 
+/* The proxy's target: the first host of the server the tests use. */
+static tk_tcp_proxy_t *
+proxy_to_test_server (void)
+{
+   mongoc_uri_t *u = mongoc_uri_new (tk_test_mongo_uri ());
+   assert_non_null (u);
+   const mongoc_host_list_t *h = mongoc_uri_get_hosts (u);
+   assert_non_null (h);
+   tk_tcp_proxy_t *proxy = tk_tcp_proxy_new (h->host, h->port);
+   mongoc_uri_destroy (u);
+   return proxy;
+}
+
 static void
 test_mongo_cut_then_restored_loses_nothing (void **state)
 {
    (void) state;
    enum { KA = 300, KB = 300, UA = 100, UB = 200 };
-   tk_tcp_proxy_t *proxy = tk_tcp_proxy_new ("127.0.0.1", 27017);
+   tk_tcp_proxy_t *proxy = proxy_to_test_server ();
    assert_non_null (proxy);
    char uri[200];
    snprintf (uri, sizeof uri,

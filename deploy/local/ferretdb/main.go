@@ -1,5 +1,7 @@
-// Command triage-ferretdb runs FerretDB v1.24 (SQLite backend) as the local
-// stack's MongoDB-wire server.
+// Command triage-ferretdb runs FerretDB v1.24 as the local stack's
+// MongoDB-wire server, with its PostgreSQL backend (-postgresql-url, what
+// deploy/local/stack-up uses; see docs/decisions/0007) or its SQLite backend
+// (-sqlite-url).
 //
 // It embeds FerretDB through its public `ferretdb` package instead of
 // building `cmd/ferretdb` with `go install`: that command panics at start
@@ -22,7 +24,8 @@ import (
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
-	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI (a directory, ending in /)")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgres://host:port/db); selects the PostgreSQL backend")
+	sqliteURL := flag.String("sqlite-url", "", "SQLite URI (a directory, ending in /); selects the SQLite backend")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
@@ -31,13 +34,26 @@ func main() {
 		fmt.Fprintf(os.Stderr, "triage-ferretdb: bad -log-level %q: %v\n", *logLevel, err)
 		os.Exit(2)
 	}
+	handler, backendURL := "postgresql", *pgURL
+	switch {
+	case *pgURL != "" && *sqliteURL != "":
+		fmt.Fprintln(os.Stderr, "triage-ferretdb: give -postgresql-url or -sqlite-url, not both")
+		os.Exit(2)
+	case *sqliteURL != "":
+		handler, backendURL = "sqlite", *sqliteURL
+	case *pgURL == "":
+		fmt.Fprintln(os.Stderr, "triage-ferretdb: give -postgresql-url or -sqlite-url")
+		os.Exit(2)
+	}
+
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Handler:   "sqlite",
-		SQLiteURL: *sqliteURL,
-		Logger:    logger,
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Handler:       handler,
+		PostgreSQLURL: *pgURL,
+		SQLiteURL:     *sqliteURL,
+		Logger:        logger,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "triage-ferretdb: %v\n", err)
@@ -47,7 +63,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	logger.Info("listening", "addr", *listen, "sqlite", *sqliteURL)
+	logger.Info("listening", "addr", *listen, "handler", handler, "backend", backendURL)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "triage-ferretdb: %v\n", err)
 		os.Exit(1)
