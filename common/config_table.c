@@ -95,7 +95,7 @@ static const tk_config_var_t vars[] = {
 
    /* ---- ingest's own rows ---- */
    ENUM ("TRIAGE_ON_DUPLICATE", "on-duplicate", on_duplicate, "skip", ((const char *const[]) {"skip", "update", NULL}), IN, "What a re-sent ticket id does: skip (report a duplicate) or update (replace a changed subject/body)."),
-   INT ("TRIAGE_INGEST_MAX_PENDING", "ingest-max-pending", ingest_max_pending, "5000", 1, 1000000, IN, "Tickets waiting for MongoDB beyond which ingest pauses its Kafka consumer."),
+   INT ("TRIAGE_INGEST_MAX_PENDING", "ingest-max-pending", ingest_max_pending, "20000", 1, 1000000, IN, "Tickets waiting for MongoDB beyond which ingest pauses its Kafka consumer (it resumes at half)."),
    DURATION ("TRIAGE_INGEST_RETRY_AFTER", "ingest-retry-after", ingest_retry_after_ms, "5s", 1 * SEC, HOUR, IN, "Retry-After given to uploads while MongoDB is unreachable; also how often ingest probes it."),
    BOOL ("TRIAGE_INGEST_CONSUME", "ingest-consume", ingest_consume, "true", IN, "Consume the inbound topic (false: HTTP uploads only)."),
 

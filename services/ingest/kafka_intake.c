@@ -615,8 +615,16 @@ ingest_intake_check_flow (ingest_intake_t *in)
    if (!in || !in->consumer) {
       return;
    }
-   bool want_pause = in->stopping || ingest_batcher_unavailable (in->batcher) ||
-                     ingest_batcher_pending (in->batcher) >= (size_t) in->app->cfg.ingest_max_pending;
+   /* Pausing makes librdkafka drop what it prefetched for the partitions,
+    * and after a resume the refetch takes a fetch round trip or more (up to
+    * fetch.wait.max.ms behind a long poll): measured 0.5-1 s. So a backlog
+    * pause lasts until half of max_pending is left, which keeps the batcher
+    * busy through the refetch and pauses once per half-window rather than
+    * once per batch. */
+   size_t max = (size_t) in->app->cfg.ingest_max_pending;
+   size_t pending = ingest_batcher_pending (in->batcher);
+   bool backlog = in->paused ? pending > max / 2 : pending >= max;
+   bool want_pause = in->stopping || ingest_batcher_unavailable (in->batcher) || backlog;
    tk_error_t err;
    if (want_pause && !in->paused) {
       if (tk_kafka_consumer_pause (in->consumer, &err)) {
