@@ -570,7 +570,7 @@ static void
 test_sigkill_mid_backlog_then_restart_stores_all_exactly_once (void **state)
 {
    (void) state;
-   enum { N = 4000 };
+   enum { N = 10000 }; /* issue 3: a 10,000-ticket Kafka backlog */
    rd_kafka_t *rk = producer_new ();
    for (int i = 0; i < N; i++) {
       char id[32], body[160];
@@ -592,6 +592,7 @@ test_sigkill_mid_backlog_then_restart_stores_all_exactly_once (void **state)
    assert_true (seen > 0);
    assert_int_equal (tk_test_service_stop (&svc, SIGKILL, 10000), 128 + SIGKILL);
    int64_t at_kill = count_tickets ();
+   assert_true (at_kill < N); /* the kill really landed mid-backlog */
 
    start_ingest (&svc, "TRIAGE_INGEST_BATCH_SIZE=50", "TRIAGE_AUTO_CLASSIFY=false");
    assert_int_equal (wait_count (N), N);
