@@ -12,6 +12,9 @@
  *       dup the expected ids seen in more than one document. Exit 0 when the
  *       database answered, 1 otherwise.
  *
+ *   faults_tool dropdb MONGO_URI DB
+ *       drops the database (a test's own, named per run).
+ *
  * A test helper may block: libmongoc and the Kafka admin calls run inline.
  */
 #include "error.h"
@@ -138,17 +141,42 @@ done:
    return rc;
 }
 
+static int
+cmd_dropdb (int argc, char **argv)
+{
+   if (argc != 3) {
+      fprintf (stderr, "usage: faults_tool dropdb MONGO_URI DB\n");
+      return 2;
+   }
+   int rc = 1;
+   bson_error_t e;
+   mongoc_client_t *client = mongoc_client_new (argv[1]);
+   mongoc_database_t *db = client ? mongoc_client_get_database (client, argv[2]) : NULL;
+   if (!db) {
+      fprintf (stderr, "faults_tool dropdb: bad URI %s\n", argv[1]);
+   } else if (!mongoc_database_drop (db, &e)) {
+      fprintf (stderr, "faults_tool dropdb: %s\n", e.message);
+   } else {
+      rc = 0;
+   }
+   mongoc_database_destroy (db);
+   mongoc_client_destroy (client);
+   return rc;
+}
+
 int
 main (int argc, char **argv)
 {
    if (argc < 2) {
-      fprintf (stderr, "usage: faults_tool topics|state ...\n");
+      fprintf (stderr, "usage: faults_tool topics|state|dropdb ...\n");
       return 2;
    }
    mongoc_init ();
    int rc = 2;
    if (strcmp (argv[1], "topics") == 0) {
       rc = cmd_topics (argc - 1, argv + 1);
+   } else if (strcmp (argv[1], "dropdb") == 0) {
+      rc = cmd_dropdb (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "state") == 0) {
       rc = cmd_state (argc - 1, argv + 1);
    } else {
