@@ -154,6 +154,9 @@ typedef struct {
    int api_rate_limit;         /* requests per second per key; 0 = unlimited */
    int api_rate_burst;         /* bucket size of the rate limit */
    char *web_root;             /* the dashboard's files; "" = <exe>/../share/triage/web */
+   int retention_days;           /* tickets older than this are purged/anonymised; 0 = off */
+   int retention_mode;           /* 0 purge, 1 anonymise */
+   int64_t retention_interval_ms; /* how often the retention job runs */
 
    /* ---- end of api's settings ---- */
 

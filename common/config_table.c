@@ -124,6 +124,9 @@ static const tk_config_var_t vars[] = {
    INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, AP, "Requests per second allowed per API key (0: unlimited)."),
    INT ("TRIAGE_API_RATE_BURST", "api-rate-burst", api_rate_burst, "200", 1, 1000000, AP, "Requests an API key may send at once above its rate."),
    STR ("TRIAGE_WEB_ROOT", "web-root", web_root, "", 0, AP, "Directory of the built dashboard served at / and /static/; empty for <exe dir>/../share/triage/web."),
+   INT ("TRIAGE_RETENTION_DAYS", "retention-days", retention_days, "0", 0, 36500, AP, "Tickets created more than this many days ago are purged or anonymised by a scheduled job (0: kept for ever)."),
+   ENUM ("TRIAGE_RETENTION_MODE", "retention-mode", retention_mode, "purge", ((const char *const[]) {"purge", "anonymise", NULL}), AP, "What retention does to an old ticket: purge deletes it; anonymise replaces subject and body by their PII-masked form and keeps the labels."),
+   DURATION ("TRIAGE_RETENTION_INTERVAL", "retention-interval", retention_interval_ms, "1h", SEC, 7 * 24 * HOUR, AP, "How often the retention job runs (and once 2 s after start)."),
 
    /* ---- end of api's rows ---- */
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "retention.h"
 
 static void
 api_stop_step (void *user_data, void *token)
@@ -53,6 +54,7 @@ main (int argc, char **argv)
        !api_routes_stats (&api, &err) || !api_routes_process (&api, &err) ||
        !api_routes_keys (&api, &err) || !api_routes_audit (&api, &err) ||
        !api_routes_static (&api, &err) || !api_routes_session (&api, &err) ||
+       !api_retention_start (&api, &err) ||
        !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;

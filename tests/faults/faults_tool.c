@@ -12,6 +12,8 @@
  *       dup the expected ids seen in more than one document. Exit 0 when the
  *       database answered, 1 otherwise.
  *
+ *   faults_tool deltopics BROKERS NAME...
+ *       deletes the topics.
  *   faults_tool dropdb MONGO_URI DB
  *       drops the database (a test's own, named per run).
  *
@@ -142,6 +144,22 @@ done:
 }
 
 static int
+cmd_deltopics (int argc, char **argv)
+{
+   if (argc < 3) {
+      fprintf (stderr, "usage: faults_tool deltopics BROKERS NAME...\n");
+      return 2;
+   }
+   tk_error_t err;
+   if (!tk_kafka_delete_topics (argv[1], NULL, (const char *const *) argv + 2,
+                                (size_t) (argc - 2), 30000, &err)) {
+      fprintf (stderr, "faults_tool deltopics: %s\n", err.message);
+      return 1;
+   }
+   return 0;
+}
+
+static int
 cmd_dropdb (int argc, char **argv)
 {
    if (argc != 3) {
@@ -175,6 +193,8 @@ main (int argc, char **argv)
    int rc = 2;
    if (strcmp (argv[1], "topics") == 0) {
       rc = cmd_topics (argc - 1, argv + 1);
+   } else if (strcmp (argv[1], "deltopics") == 0) {
+      rc = cmd_deltopics (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "dropdb") == 0) {
       rc = cmd_dropdb (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "state") == 0) {
