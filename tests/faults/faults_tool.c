@@ -12,6 +12,9 @@
  *       dup the expected ids seen in more than one document. Exit 0 when the
  *       database answered, 1 otherwise.
  *
+ *   faults_tool latency MONGO_URI DB
+ *       end-to-end latency of the processed tickets (processed_at minus
+ *       created_at): "n=.. p50_ms=.. p95_ms=.. p99_ms=.. max_ms=..".
  *   faults_tool deltopics BROKERS NAME...
  *       deletes the topics.
  *   faults_tool dropdb MONGO_URI DB
@@ -144,6 +147,76 @@ done:
 }
 
 static int
+cmp_i64 (const void *a, const void *b)
+{
+   int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+   return (x > y) - (x < y);
+}
+
+static int
+cmd_latency (int argc, char **argv)
+{
+   if (argc != 3) {
+      fprintf (stderr, "usage: faults_tool latency MONGO_URI DB\n");
+      return 2;
+   }
+   int rc = 1;
+   size_t n = 0, cap = 0;
+   int64_t *v = NULL;
+   bson_error_t e;
+   mongoc_client_t *client = mongoc_client_new (argv[1]);
+   mongoc_collection_t *coll = client ? mongoc_client_get_collection (client, argv[2], "tickets")
+                                      : NULL;
+   bson_t *filter = BCON_NEW ("processed", BCON_BOOL (true));
+   bson_t *opts = BCON_NEW ("projection", "{", "created_at", BCON_INT32 (1),
+                            "processing_metadata.processed_at", BCON_INT32 (1), "}");
+   mongoc_cursor_t *cur = coll ? mongoc_collection_find_with_opts (coll, filter, opts, NULL) : NULL;
+   const bson_t *doc;
+   while (cur && mongoc_cursor_next (cur, &doc)) {
+      bson_iter_t it;
+      int64_t created = 0, processed = 0;
+      if (bson_iter_init_find (&it, doc, "created_at") && BSON_ITER_HOLDS_DATE_TIME (&it)) {
+         created = bson_iter_date_time (&it);
+      }
+      if (bson_iter_init (&it, doc) &&
+          bson_iter_find_descendant (&it, "processing_metadata.processed_at", &it) &&
+          BSON_ITER_HOLDS_DATE_TIME (&it)) {
+         processed = bson_iter_date_time (&it);
+      }
+      if (!created || !processed) {
+         continue;
+      }
+      if (n == cap) {
+         cap = cap ? 2 * cap : 1024;
+         int64_t *nv = realloc (v, cap * sizeof *v);
+         if (!nv) {
+            goto done;
+         }
+         v = nv;
+      }
+      v[n++] = processed - created;
+   }
+   if (!cur || mongoc_cursor_error (cur, &e)) {
+      fprintf (stderr, "faults_tool latency: %s\n", cur ? e.message : "bad URI");
+      goto done;
+   }
+   qsort (v, n, sizeof *v, cmp_i64);
+#define PCT(p) (n ? v[(size_t) ((double) (n - 1) * (p))] : 0)
+   printf ("n=%zu p50_ms=%lld p95_ms=%lld p99_ms=%lld max_ms=%lld\n", n, (long long) PCT (0.50),
+           (long long) PCT (0.95), (long long) PCT (0.99), (long long) PCT (1.0));
+#undef PCT
+   rc = 0;
+done:
+   mongoc_cursor_destroy (cur);
+   bson_destroy (opts);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+   free (v);
+   return rc;
+}
+
+static int
 cmd_deltopics (int argc, char **argv)
 {
    if (argc < 3) {
@@ -193,6 +266,8 @@ main (int argc, char **argv)
    int rc = 2;
    if (strcmp (argv[1], "topics") == 0) {
       rc = cmd_topics (argc - 1, argv + 1);
+   } else if (strcmp (argv[1], "latency") == 0) {
+      rc = cmd_latency (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "deltopics") == 0) {
       rc = cmd_deltopics (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "dropdb") == 0) {
