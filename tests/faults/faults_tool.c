@@ -12,6 +12,8 @@
  *       dup the expected ids seen in more than one document. Exit 0 when the
  *       database answered, 1 otherwise.
  *
+ *   faults_tool failed MONGO_URI DB
+ *       lists the unprocessed tickets with a recorded error: "id: last_error".
  *   faults_tool latency MONGO_URI DB
  *       end-to-end latency of the processed tickets (processed_at minus
  *       created_at): "n=.. p50_ms=.. p95_ms=.. p99_ms=.. max_ms=..".
@@ -147,6 +149,47 @@ done:
 }
 
 static int
+cmd_failed (int argc, char **argv)
+{
+   if (argc != 3) {
+      fprintf (stderr, "usage: faults_tool failed MONGO_URI DB\n");
+      return 2;
+   }
+   int rc = 1;
+   bson_error_t e;
+   mongoc_client_t *client = mongoc_client_new (argv[1]);
+   mongoc_collection_t *coll = client ? mongoc_client_get_collection (client, argv[2], "tickets")
+                                      : NULL;
+   bson_t *filter = BCON_NEW ("processed", BCON_BOOL (false), "processing_attempts", "{", "$gt",
+                              BCON_INT32 (0), "}");
+   bson_t *opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "last_error", BCON_INT32 (1),
+                            "}");
+   mongoc_cursor_t *cur = coll ? mongoc_collection_find_with_opts (coll, filter, opts, NULL) : NULL;
+   const bson_t *doc;
+   while (cur && mongoc_cursor_next (cur, &doc)) {
+      bson_iter_t it;
+      const char *id = bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it)
+                          ? bson_iter_utf8 (&it, NULL)
+                          : "?";
+      const char *le = bson_iter_init_find (&it, doc, "last_error") && BSON_ITER_HOLDS_UTF8 (&it)
+                          ? bson_iter_utf8 (&it, NULL)
+                          : "";
+      printf ("%s: %s\n", id, le);
+   }
+   if (!cur || mongoc_cursor_error (cur, &e)) {
+      fprintf (stderr, "faults_tool failed: %s\n", cur ? e.message : "bad URI");
+   } else {
+      rc = 0;
+   }
+   mongoc_cursor_destroy (cur);
+   bson_destroy (opts);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+   return rc;
+}
+
+static int
 cmp_i64 (const void *a, const void *b)
 {
    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
@@ -266,6 +309,8 @@ main (int argc, char **argv)
    int rc = 2;
    if (strcmp (argv[1], "topics") == 0) {
       rc = cmd_topics (argc - 1, argv + 1);
+   } else if (strcmp (argv[1], "failed") == 0) {
+      rc = cmd_failed (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "latency") == 0) {
       rc = cmd_latency (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "deltopics") == 0) {
