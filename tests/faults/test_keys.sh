@@ -18,7 +18,9 @@ TRIAGE_HTTP_PORT=$port TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAG
   TRIAGE_ADMIN_KEY= "$BIN/triage-api" >"$LOG" 2>&1 &
 API=$!
 trap 'kill $API 2>/dev/null; wait $API 2>/dev/null; rm -f "$LOG"; "$TOOL" dropdb "$MONGO" "$DB"' EXIT
-for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
+up=0
+for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && { up=1; break; }; sleep 0.1; done
+[ $up = 1 ] || { echo "triage-api did not start:"; tail -5 "$LOG"; echo "0 passed, 1 failed"; exit 1; }
 status() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "http://127.0.0.1:$port/api/tickets?limit=1"; }
 
 out=$(keys create --role viewer --name "dashboard reader"); rc=$?

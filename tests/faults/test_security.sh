@@ -35,7 +35,7 @@ start() { # start NAME PORT ENV...: pid in $LAST
   local name=$1 port=$2; shift 2
   env "${ENV[@]}" TRIAGE_HTTP_PORT="$port" "$@" "$BIN/triage-$name" >>"$LOGS/$name.log" 2>&1 &
   LAST=$!; PIDS+=("$LAST")
-  for _ in $(seq 200); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && return 0; sleep 0.1; done
   echo "$name did not start"; tail -5 "$LOGS/$name.log"; return 1
 }
 stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
