@@ -327,7 +327,12 @@ job_finish (job_t *j)
    while (!w->stopping && w->n_active < (size_t) w->cfg->classifier_concurrency &&
           w->queue_head) {
       job_t *q = list_pop (&w->queue_head, &w->queue_tail);
-      w->n_queued--;
+      /* An abandoned job was uncounted when its partition was revoked;
+       * counting it down again wrapped n_queued and kept the consumer
+       * paused for ever (found by the fault suite, scenario g). */
+      if (!q->abandoned) {
+         w->n_queued--;
+      }
       if (job_gone (q)) {
          continue;
       }
