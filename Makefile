@@ -74,3 +74,9 @@ clean:
 ## distclean: also the fetched tools and the stack's data
 distclean: clean stack-down
 	rm -rf .cache run
+
+## soak: mixed load (uploads, Kafka intake, fake-LLM faults, dashboard queries) for
+## SOAK_MINUTES (default 30); results appended to bench/soak/RESULTS.md
+.PHONY: soak
+soak: bootstrap build stack-up
+	@SOAK_MINUTES=$(or $(SOAK_MINUTES),30) bench/soak/run

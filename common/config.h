@@ -157,6 +157,9 @@ typedef struct {
    char *ingest_url;           /* where uploads are forwarded */
    int64_t api_upload_timeout_ms;
    char *api_openapi;          /* path of openapi.json; "" = found beside the binary */
+   int retention_days;           /* tickets older than this are purged/anonymised; 0 = off */
+   int retention_mode;           /* 0 purge, 1 anonymise */
+   int64_t retention_interval_ms; /* how often the retention job runs */
 
    /* ---- end of api's settings ---- */
 

@@ -127,6 +127,9 @@ static const tk_config_var_t vars[] = {
    STR ("TRIAGE_INGEST_URL", "ingest-url", ingest_url, "http://127.0.0.1:8081", 1, AP, "Base URL of triage-ingest, where POST /api/tickets/upload forwards uploads."),
    DURATION ("TRIAGE_API_UPLOAD_TIMEOUT", "api-upload-timeout", api_upload_timeout_ms, "5m", 1, HOUR, AP, "Longest time a forwarded upload may take at ingest."),
    STR ("TRIAGE_API_OPENAPI", "api-openapi", api_openapi, "", 0, AP, "OpenAPI document served at /api/openapi.json; empty for <exe dir>/../share/triage/openapi.json, else the source tree's services/api/openapi.json."),
+   INT ("TRIAGE_RETENTION_DAYS", "retention-days", retention_days, "0", 0, 36500, AP, "Tickets created more than this many days ago are purged or anonymised by a scheduled job (0: kept for ever)."),
+   ENUM ("TRIAGE_RETENTION_MODE", "retention-mode", retention_mode, "purge", ((const char *const[]) {"purge", "anonymise", NULL}), AP, "What retention does to an old ticket: purge deletes it; anonymise replaces subject and body by their PII-masked form and keeps the labels."),
+   DURATION ("TRIAGE_RETENTION_INTERVAL", "retention-interval", retention_interval_ms, "1h", SEC, 7 * 24 * HOUR, AP, "How often the retention job runs (and once 2 s after start)."),
 
    /* ---- end of api's rows ---- */
 };

@@ -123,9 +123,18 @@ consumer_apply_rebalance (tk_kafka_consumer_t *c, rd_kafka_resp_err_t err,
       } else {
          r = rd_kafka_assign (rk, parts);
       }
-      /* A paused consumer stays paused across rebalances. */
-      if (c->paused && parts && parts->cnt > 0) {
-         rd_kafka_pause_partitions (rk, parts);
+      /* A paused consumer stays paused across rebalances; a running one
+       * resumes what it gets, because librdkafka keeps a partition's pause
+       * flag across unassign and assign: one paused when it was revoked
+       * (and resumed while unassigned, which resumes nothing) would come
+       * back paused and never be read again. Found by the fault suite
+       * (tests/faults, scenario b). */
+      if (parts && parts->cnt > 0) {
+         if (c->paused) {
+            rd_kafka_pause_partitions (rk, parts);
+         } else {
+            rd_kafka_resume_partitions (rk, parts);
+         }
       }
       consumer_notify_rebalance (c, TK_KAFKA_ASSIGNED, parts);
    } else {

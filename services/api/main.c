@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "retention.h"
 
 static void
 api_stop_step (void *user_data, void *token)
@@ -58,6 +59,7 @@ main (int argc, char **argv)
        !api_routes_upload (&api, &err) || !api_routes_openapi (&api, &err) ||
        !api_snapshot_start (&api, &err) ||
        !tk_app_add_shutdown_step (&app, "snapshot", api_snapshot_stop, &api) ||
+       !api_retention_start (&api, &err) ||
        !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;

@@ -327,7 +327,12 @@ job_finish (job_t *j)
    while (!w->stopping && w->n_active < (size_t) w->cfg->classifier_concurrency &&
           w->queue_head) {
       job_t *q = list_pop (&w->queue_head, &w->queue_tail);
-      w->n_queued--;
+      /* An abandoned job was uncounted when its partition was revoked;
+       * counting it down again wrapped n_queued and kept the consumer
+       * paused for ever (found by the fault suite, scenario g). */
+      if (!q->abandoned) {
+         w->n_queued--;
+      }
       if (job_gone (q)) {
          continue;
       }
@@ -424,7 +429,11 @@ job_fail_attempt (job_t *j, const char *reason, const char *error, bool retryabl
    cl_worker_t *w = j->w;
    snprintf (j->last_error, sizeof j->last_error, "%s", error);
    if (!retryable || j->attempts >= (unsigned) w->cfg->retry_max_attempts) {
-      TK_WARN (COMPONENT, "ticket %s failed after %u attempt(s): %s", j->id, j->attempts, error);
+      /* An error may quote the provider's answer: masked like ticket text. */
+      char *masked = tk_pii_mask (error, strlen (error), NULL);
+      TK_WARN (COMPONENT, "ticket %s failed after %u attempt(s): %s", j->id, j->attempts,
+               masked ? masked : "(error text withheld)");
+      free (masked);
       j->failed = true;
       job_save (j);
       return;
@@ -561,7 +570,10 @@ on_attempt (cl_attempt_t *a, void *ud)
       snprintf (j->repair_error, sizeof j->repair_error, "%s", a->error);
       snprintf (j->last_error, sizeof j->last_error, "%s", a->error);
       tk_counter_inc (tk_metric_labels (w->metrics.retries, "repair"));
-      TK_INFO (COMPONENT, "ticket %s: invalid answer (%s); asking for a repair", j->id, a->error);
+      char *masked = tk_pii_mask (a->error, strlen (a->error), NULL);
+      TK_INFO (COMPONENT, "ticket %s: invalid answer (%s); asking for a repair", j->id,
+               masked ? masked : "(error text withheld)");
+      free (masked);
       job_attempt (j);
       return;
    }

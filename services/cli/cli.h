@@ -21,6 +21,7 @@ int cli_cmd_publish (int argc, char **argv);
 int cli_cmd_stats (int argc, char **argv);
 int cli_cmd_config (int argc, char **argv);
 int cli_cmd_check (int argc, char **argv);
+int cli_cmd_keys (int argc, char **argv);
 
 /* Scores of a model against labelled examples (see metrics.c). */
 typedef struct cli_metrics cli_metrics_t;

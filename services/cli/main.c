@@ -28,6 +28,7 @@ static const command_t commands[] = {
    {"stats", cli_cmd_stats, "print processing statistics; --wait until all are classified"},
    {"config", cli_cmd_config, "print the reference of every TRIAGE_* setting"},
    {"check", cli_cmd_check, "verify the collection's consistency (exit 1 on a problem)"},
+   {"keys", cli_cmd_keys, "create, list, rotate and revoke API keys (in the database)"},
 };
 
 static void

@@ -1,0 +1,317 @@
+/* cmd_keys.c - `triagectl keys`: API keys managed directly in the database's
+ * `api_keys` collection (common/auth.h describes the documents).
+ *
+ *   triagectl keys [--mongo-uri URI] [--mongo-db DB] create --role ROLE [--name NAME]
+ *   triagectl keys [...] list
+ *   triagectl keys [...] rotate KEY_ID
+ *   triagectl keys [...] revoke KEY_ID
+ *
+ * create and rotate print the plain key exactly once, on stdout; only its
+ * SHA-256 is stored, so it cannot be shown again. rotate gives a key a new
+ * secret under the same id, name and role: the old secret stops working at
+ * once (services look keys up by hash on every request). revoke marks the
+ * key revoked; a revoked key cannot be rotated back to life. Each change is
+ * recorded in `audit_log` with key_id "triagectl". Keys are never written to
+ * a log.
+ *
+ * Exit status: 0 done, 1 failure (database, unknown id), 2 usage.
+ */
+#include "cli.h"
+
+#include "auth.h"
+#include "config.h"
+#include "store.h"
+#include "timeutil.h"
+
+#include <getopt.h>
+#include <mongoc/mongoc.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_SECRET_BYTES 32
+#define KEY_ID_BYTES 8
+
+static void
+usage (FILE *out)
+{
+   fprintf (out,
+            "usage: triagectl keys [--mongo-uri URI] [--mongo-db DB] <action>\n"
+            "\n"
+            "  create --role viewer|operator|admin [--name NAME]\n"
+            "                    makes a key and prints it once (only its hash is stored)\n"
+            "  list              key ids, names, roles, dates and status (never hashes)\n"
+            "  rotate KEY_ID     a new secret for the key, printed once; the old one\n"
+            "                    stops working at once\n"
+            "  revoke KEY_ID     the key stops working\n");
+}
+
+static bool
+random_hex (char *out, size_t nbytes)
+{
+   unsigned char raw[KEY_SECRET_BYTES];
+   if (nbytes > sizeof raw || RAND_bytes (raw, (int) nbytes) != 1) {
+      return false;
+   }
+   for (size_t i = 0; i < nbytes; i++) {
+      snprintf (out + 2 * i, 3, "%02x", raw[i]);
+   }
+   return true;
+}
+
+/* A new plain key "tk_<64 hex>" in key and its hash in hash. */
+static bool
+new_secret (char key[80], char hash[TK_KEY_HASH_HEX])
+{
+   char secret[2 * KEY_SECRET_BYTES + 1];
+   if (!random_hex (secret, KEY_SECRET_BYTES)) {
+      fprintf (stderr, "triagectl keys: no randomness available\n");
+      return false;
+   }
+   snprintf (key, 80, "tk_%s", secret);
+   if (!tk_auth_hash_key (key, strlen (key), hash)) {
+      fprintf (stderr, "triagectl keys: cannot hash the key\n");
+      return false;
+   }
+   return true;
+}
+
+/* Records action on key_id in audit_log; a failure is reported, not fatal
+ * (the change itself is done). */
+static void
+audit (mongoc_client_t *client, const char *db, const char *action, const char *key_id,
+       const char *role)
+{
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "audit_log");
+   bson_t *doc = BCON_NEW ("at", BCON_DATE_TIME (tk_time_now_ms ()), "key_id",
+                           BCON_UTF8 ("triagectl"), "role", BCON_UTF8 ("admin"), "method",
+                           BCON_UTF8 ("CLI"), "route", BCON_UTF8 ("triagectl keys"), "action",
+                           BCON_UTF8 (action), "status", BCON_INT32 (200), "detail", "{",
+                           "key_id", BCON_UTF8 (key_id), "role", BCON_UTF8 (role ? role : ""),
+                           "}");
+   bson_error_t e;
+   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
+      fprintf (stderr, "triagectl keys: warning: the audit record was not written: %s\n",
+               e.message);
+   }
+   bson_destroy (doc);
+   mongoc_collection_destroy (coll);
+}
+
+static int
+keys_create (mongoc_client_t *client, const char *db, int argc, char **argv)
+{
+   const char *role_name = NULL, *name = "";
+   static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
+                                        {"name", required_argument, NULL, 'n'},
+                                        {NULL, 0, NULL, 0}};
+   int c;
+   optind = 1;
+   while ((c = getopt_long (argc, argv, "r:n:", opts, NULL)) != -1) {
+      switch (c) {
+      case 'r': role_name = optarg; break;
+      case 'n': name = optarg; break;
+      default: usage (stderr); return 2;
+      }
+   }
+   tk_role_t role = tk_role_parse (role_name);
+   if (role == TK_ROLE_NONE || optind != argc) {
+      fprintf (stderr, "triagectl keys create: --role must be viewer, operator or admin\n");
+      return 2;
+   }
+   if (strlen (name) > 127) {
+      fprintf (stderr, "triagectl keys create: --name is limited to 127 bytes\n");
+      return 2;
+   }
+   char key[80], hash[TK_KEY_HASH_HEX], id_hex[2 * KEY_ID_BYTES + 1], key_id[TK_AUTH_KEY_ID_MAX];
+   if (!new_secret (key, hash) || !random_hex (id_hex, KEY_ID_BYTES)) {
+      return 1;
+   }
+   snprintf (key_id, sizeof key_id, "key_%s", id_hex);
+   int rc = 1;
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
+   bson_t *doc = BCON_NEW ("key_id", BCON_UTF8 (key_id), "name", BCON_UTF8 (name), "role",
+                           BCON_UTF8 (tk_role_name (role)), "hash", BCON_UTF8 (hash), "created_at",
+                           BCON_DATE_TIME (tk_time_now_ms ()), "created_by",
+                           BCON_UTF8 ("triagectl"), "revoked", BCON_BOOL (false));
+   bson_error_t e;
+   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
+      fprintf (stderr, "triagectl keys create: %s\n", e.message);
+      goto done;
+   }
+   audit (client, db, "keys.create", key_id, tk_role_name (role));
+   printf ("id:   %s\nrole: %s\nname: %s\nkey:  %s\n", key_id, tk_role_name (role), name, key);
+   fprintf (stderr, "The key is shown only now; store it safely.\n");
+   rc = 0;
+done:
+   bson_destroy (doc);
+   mongoc_collection_destroy (coll);
+   return rc;
+}
+
+static const char *
+doc_str (const bson_t *doc, const char *field)
+{
+   bson_iter_t it;
+   return bson_iter_init_find (&it, doc, field) && BSON_ITER_HOLDS_UTF8 (&it)
+             ? bson_iter_utf8 (&it, NULL)
+             : "";
+}
+
+static void
+doc_date (const bson_t *doc, const char *field, char out[TK_TIME_ISO_BUFSIZE])
+{
+   bson_iter_t it;
+   out[0] = '\0';
+   if (bson_iter_init_find (&it, doc, field) && BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      tk_time_format_iso (bson_iter_date_time (&it), out, TK_TIME_ISO_BUFSIZE);
+   }
+}
+
+static int
+keys_list (mongoc_client_t *client, const char *db)
+{
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
+   bson_t filter = BSON_INITIALIZER;
+   bson_t *opts = BCON_NEW ("projection", "{", "hash", BCON_INT32 (0), "}", "sort", "{",
+                            "created_at", BCON_INT32 (1), "}");
+   mongoc_cursor_t *cur = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
+   const bson_t *doc;
+   bson_error_t e;
+   int rc = 1;
+   printf ("%-22s %-9s %-8s %-25s %s\n", "ID", "ROLE", "STATUS", "CREATED", "NAME");
+   while (mongoc_cursor_next (cur, &doc)) {
+      bson_iter_t it;
+      bool revoked = bson_iter_init_find (&it, doc, "revoked") && bson_iter_as_bool (&it);
+      char created[TK_TIME_ISO_BUFSIZE];
+      doc_date (doc, "created_at", created);
+      printf ("%-22s %-9s %-8s %-25s %s\n", doc_str (doc, "key_id"), doc_str (doc, "role"),
+              revoked ? "revoked" : "active", created, doc_str (doc, "name"));
+   }
+   if (mongoc_cursor_error (cur, &e)) {
+      fprintf (stderr, "triagectl keys list: %s\n", e.message);
+   } else {
+      rc = 0;
+   }
+   mongoc_cursor_destroy (cur);
+   bson_destroy (opts);
+   mongoc_collection_destroy (coll);
+   return rc;
+}
+
+/* rotate (new hash) or revoke KEY_ID; only keys not revoked are touched. */
+static int
+keys_change (mongoc_client_t *client, const char *db, const char *action, const char *key_id)
+{
+   bool rotate = strcmp (action, "rotate") == 0;
+   char key[80], hash[TK_KEY_HASH_HEX];
+   if (rotate && !new_secret (key, hash)) {
+      return 1;
+   }
+   int rc = 1;
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
+   bson_t *filter = BCON_NEW ("key_id", BCON_UTF8 (key_id), "revoked", BCON_BOOL (false));
+   int64_t now = tk_time_now_ms ();
+   bson_t *update = rotate ? BCON_NEW ("$set", "{", "hash", BCON_UTF8 (hash), "rotated_at",
+                                       BCON_DATE_TIME (now), "}")
+                           : BCON_NEW ("$set", "{", "revoked", BCON_BOOL (true), "revoked_at",
+                                       BCON_DATE_TIME (now), "}");
+   bson_t *opts = BCON_NEW ("projection", "{", "hash", BCON_INT32 (0), "}");
+   bson_t reply;
+   bson_error_t e;
+   bson_iter_t it;
+   char role[16] = "";
+   /* The role, for the audit record and the answer. */
+   mongoc_cursor_t *cur = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   const bson_t *doc;
+   if (mongoc_cursor_next (cur, &doc)) {
+      snprintf (role, sizeof role, "%s", doc_str (doc, "role"));
+   }
+   if (!mongoc_collection_update_one (coll, filter, update, NULL, &reply, &e)) {
+      fprintf (stderr, "triagectl keys %s: %s\n", action, e.message);
+   } else if (!bson_iter_init_find (&it, &reply, "matchedCount") || bson_iter_as_int64 (&it) == 0) {
+      fprintf (stderr, "triagectl keys %s: no active key with id %s\n", action, key_id);
+   } else {
+      audit (client, db, rotate ? "keys.rotate" : "keys.revoke", key_id, role);
+      if (rotate) {
+         printf ("id:   %s\nrole: %s\nkey:  %s\n", key_id, role, key);
+         fprintf (stderr, "The new key is shown only now; the old one no longer works.\n");
+      } else {
+         printf ("revoked %s\n", key_id);
+      }
+      rc = 0;
+   }
+   bson_destroy (&reply);
+   mongoc_cursor_destroy (cur);
+   bson_destroy (opts);
+   bson_destroy (update);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   return rc;
+}
+
+int
+cli_cmd_keys (int argc, char **argv)
+{
+   int rc = 1;
+   tk_config_t cfg;
+   tk_error_t err;
+   tk_store_t *store = NULL;
+   mongoc_client_t *client = NULL;
+
+   if (!tk_config_load (&cfg, TK_SVC_CLI, argc, argv, NULL, &err)) {
+      fprintf (stderr, "triagectl keys: %s\n", err.message);
+      tk_config_destroy (&cfg);
+      return 2;
+   }
+   if (cfg.help_requested) {
+      usage (stdout);
+      rc = 0;
+      goto done;
+   }
+   if (cfg.rest_argc < 1) {
+      usage (stderr);
+      rc = 2;
+      goto done;
+   }
+   const char *action = cfg.rest_argv[0];
+   bool is_create = !strcmp (action, "create"), is_list = !strcmp (action, "list");
+   bool is_change = !strcmp (action, "rotate") || !strcmp (action, "revoke");
+   if (!is_create && !is_list && !is_change) {
+      fprintf (stderr, "triagectl keys: unknown action '%s'\n", action);
+      usage (stderr);
+      rc = 2;
+      goto done;
+   }
+   if ((is_list && cfg.rest_argc != 1) || (is_change && cfg.rest_argc != 2)) {
+      usage (stderr);
+      rc = 2;
+      goto done;
+   }
+   if (!(store = tk_store_new (cfg.mongo_uri, cfg.mongo_db && *cfg.mongo_db ? cfg.mongo_db : NULL,
+                               2, &err))) {
+      fprintf (stderr, "triagectl keys: %s\n", err.message);
+      rc = 2;
+      goto done;
+   }
+   if (!tk_store_ping (store, &err)) {
+      fprintf (stderr, "triagectl keys: %s\n", err.message);
+      goto done;
+   }
+   client = tk_store_client_pop (store);
+   const char *db = tk_store_db_name (store);
+   if (is_create) {
+      rc = keys_create (client, db, cfg.rest_argc, cfg.rest_argv);
+   } else if (is_list) {
+      rc = keys_list (client, db);
+   } else {
+      rc = keys_change (client, db, action, cfg.rest_argv[1]);
+   }
+
+done:
+   tk_store_client_push (store, client);
+   tk_store_destroy (store);
+   tk_config_destroy (&cfg);
+   return rc;
+}
