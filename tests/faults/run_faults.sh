@@ -62,9 +62,9 @@ free_port() { # a free TCP port from a random start, not handed out before
   USED_PORTS="${USED_PORTS:-} $p"
   echo $p
 }
-KPORT=$(free_port); KCPORT=$(free_port); MPORT=$(free_port)
+KPORT=$(free_port); KCPORT=$(free_port); MPORT=$(free_port); PPORT=$(free_port)
 export TRIAGE_RUN=$WORK/stack TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT \
-       TRIAGE_MONGO_PORT=$MPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m}
+       TRIAGE_MONGO_PORT=$MPORT TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m}
 # A worktree shares the main checkout's fetched Kafka jars and FerretDB.
 if [ -z "${TRIAGE_CACHE:-}" ] && [ ! -d "$ROOT/.cache" ]; then
   common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) &&
