@@ -56,13 +56,11 @@ check() { # check DESCRIPTION COMMAND...: one assertion, printed
 
 # ---- ports and the private stack ------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { # a free TCP port from a random start, not handed out before
-  local p=$((20000 + RANDOM % 20000))
-  while ! port_free $p || [[ " ${USED_PORTS:-} " == *" $p "* ]]; do p=$((p + 1)); done
-  USED_PORTS="${USED_PORTS:-} $p"
-  echo $p
-}
-KPORT=$(free_port); KCPORT=$(free_port); MPORT=$(free_port); PPORT=$(free_port)
+# next_port: sets PORT to a free port above the last one handed out (run in
+# this shell, not in $(...), so two calls never return the same port).
+PORT=$((20000 + RANDOM % 20000))
+next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
+next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT
 export TRIAGE_RUN=$WORK/stack TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT \
        TRIAGE_MONGO_PORT=$MPORT TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m}
 # A worktree shares the main checkout's fetched Kafka jars and FerretDB.
@@ -191,7 +189,7 @@ scenario_begin() {
   DB=faults_$tag
   PREFIX=F${1^^}-
   T_IN=f.$tag.inbound T_CL=f.$tag.classify T_CD=f.$tag.classified T_DLQ=f.$tag.dlq
-  P_IN=$(free_port); P_CL=$(free_port); P_CL2=$(free_port); P_API=$(free_port); P_LLM=$(free_port)
+  next_port; P_IN=$PORT; next_port; P_CL=$PORT; next_port; P_CL2=$PORT; next_port; P_API=$PORT; next_port; P_LLM=$PORT
   echo
   log "scenario $1: $2 ($N tickets; database $DB)"
   "$TOOL" topics "$BROKERS" 3 "$T_IN" "$T_CL" "$T_CD" "$T_DLQ" || return 1

@@ -22,8 +22,11 @@ EMAIL=jane.doe.$RANDOM@example.com
 LOGS=$(mktemp -d)
 PASSED=0 FAILED=0
 check() { if "${@:2}"; then PASSED=$((PASSED + 1)); echo "  ok    $1"; else FAILED=$((FAILED + 1)); echo "  FAIL  $1"; fi; }
-free_port() { local p=$((20000 + RANDOM % 20000)); while (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do p=$((p + 1)); done; echo $p; }
-P_LLM=$(free_port); P_IN=$(free_port); P_CL=$(free_port); P_API=$(free_port)
+# next_port: sets PORT to a free port above the last one handed out (run in
+# this shell, not in $(...), so two calls never return the same port).
+PORT=$((20000 + RANDOM % 20000))
+next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
+next_port; P_LLM=$PORT; next_port; P_IN=$PORT; next_port; P_CL=$PORT; next_port; P_API=$PORT
 ENV=(TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_KAFKA_BROKERS="$BROKERS"
      TRIAGE_TOPIC_INBOUND="${TOPICS[0]}" TRIAGE_TOPIC_CLASSIFY="${TOPICS[1]}"
      TRIAGE_TOPIC_CLASSIFIED="${TOPICS[2]}" TRIAGE_TOPIC_DLQ="${TOPICS[3]}" TRIAGE_KAFKA_GROUP="sec.$TAG"
