@@ -8,7 +8,7 @@ set -uo pipefail
 BIN=${1:?usage: test_keys.sh BIN_DIR FAULTS_TOOL}
 TOOL=${2:?usage: test_keys.sh BIN_DIR FAULTS_TOOL}
 DB=triage_test_keys_$(date +%s)_$RANDOM
-MONGO=${TRIAGE_TEST_MONGO:-mongodb://127.0.0.1:27017}
+MONGO=${TRIAGE_TEST_MONGO_URI:-${TRIAGE_TEST_MONGO:-mongodb://127.0.0.1:27017}}
 PASSED=0 FAILED=0
 check() { if "${@:2}"; then PASSED=$((PASSED + 1)); echo "  ok    $1"; else FAILED=$((FAILED + 1)); echo "  FAIL  $1"; fi; }
 keys() { "$BIN/triagectl" keys --mongo-uri "$MONGO/$DB" --mongo-db "$DB" "$@"; }
