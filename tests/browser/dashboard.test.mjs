@@ -45,12 +45,22 @@ let base, mongo, browser, kafkaAdmin;
 let viewerKey, operatorKey;
 const consoleErrors = [];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
+// A port below the kernel's ephemeral range (32768+): one that listen(0)
+// handed out could be taken by an outgoing client socket before the service
+// binds it.
+let nextPort = 20000 + Math.floor(Math.random() * 10000);
+function tryPort(p) {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
+    s.once('error', () => resolve(false));
+    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+async function freePort() {
+  for (;;) {
+    const p = nextPort++;
+    if (await tryPort(p)) return p;
+  }
 }
 
 async function waitReady(url, ms) {

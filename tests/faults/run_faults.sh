@@ -58,7 +58,7 @@ check() { # check DESCRIPTION COMMAND...: one assertion, printed
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # next_port: sets PORT to a free port above the last one handed out (run in
 # this shell, not in $(...), so two calls never return the same port).
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 10000))  # below the ephemeral range (32768+), where client sockets would race us
 next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
 next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT
 export TRIAGE_RUN=$WORK/stack TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT \

@@ -12,7 +12,7 @@ MONGO=${TRIAGE_TEST_MONGO_URI:-${TRIAGE_TEST_MONGO:-mongodb://127.0.0.1:27017}}
 PASSED=0 FAILED=0
 check() { if "${@:2}"; then PASSED=$((PASSED + 1)); echo "  ok    $1"; else FAILED=$((FAILED + 1)); echo "  FAIL  $1"; fi; }
 keys() { "$BIN/triagectl" keys --mongo-uri "$MONGO/$DB" --mongo-db "$DB" "$@"; }
-port=$((20000 + RANDOM % 20000)); while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+port=$((20000 + RANDOM % 10000)); while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
 LOG=$(mktemp)
 TRIAGE_HTTP_PORT=$port TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_AUTH=on \
   TRIAGE_ADMIN_KEY= "$BIN/triage-api" >"$LOG" 2>&1 &

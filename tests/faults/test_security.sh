@@ -24,7 +24,7 @@ PASSED=0 FAILED=0
 check() { if "${@:2}"; then PASSED=$((PASSED + 1)); echo "  ok    $1"; else FAILED=$((FAILED + 1)); echo "  FAIL  $1"; fi; }
 # next_port: sets PORT to a free port above the last one handed out (run in
 # this shell, not in $(...), so two calls never return the same port).
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 10000))  # below the ephemeral range (32768+), where client sockets would race us
 next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
 next_port; P_LLM=$PORT; next_port; P_IN=$PORT; next_port; P_CL=$PORT; next_port; P_API=$PORT
 ENV=(TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_KAFKA_BROKERS="$BROKERS"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,21 +30,33 @@ sleep_ms (int ms)
    nanosleep (&ts, NULL);
 }
 
+/* A port outside the kernel's ephemeral range (32768-60999 here): a port
+ * that bind(0) handed out can be taken by any outgoing client socket (Kafka,
+ * MongoDB) between our check and the service's bind. Ports are tried from a
+ * random start in [20000, 32000) until one binds. */
 int
 tk_test_free_port (void)
 {
-   int fd = socket (AF_INET, SOCK_STREAM, 0);
-   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-   socklen_t len = sizeof a;
-   int port = 0;
-   if (fd >= 0 && bind (fd, (struct sockaddr *) &a, sizeof a) == 0 &&
-       getsockname (fd, (struct sockaddr *) &a, &len) == 0) {
-      port = ntohs (a.sin_port);
+   uint32_t r = 0;
+   if (getrandom (&r, sizeof r, 0) != (ssize_t) sizeof r) {
+      r = (uint32_t) getpid ();
    }
-   if (fd >= 0) {
+   for (int i = 0; i < 2000; i++) {
+      int port = 20000 + (int) ((r + (uint32_t) i * 7u) % 12000u);
+      int fd = socket (AF_INET, SOCK_STREAM, 0);
+      if (fd < 0) {
+         return 0;
+      }
+      struct sockaddr_in a = {.sin_family = AF_INET,
+                              .sin_port = htons ((uint16_t) port),
+                              .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+      int ok = bind (fd, (struct sockaddr *) &a, sizeof a) == 0;
       close (fd);
+      if (ok) {
+         return port;
+      }
    }
-   return port;
+   return 0;
 }
 
 static size_t
