@@ -31,7 +31,14 @@ PG_PORT=${TRIAGE_PG_PORT:-5433}
 PG_DIR=$TRIAGE_RUN/postgres
 PG_USER=triage
 PG_DATABASE=ferretdb
-PG_URL="postgres://$PG_USER@/$PG_DATABASE?host=$PG_DIR&port=$PG_PORT"
+# FerretDB 1.x can deadlock when its pgx pool (default 50 connections) is
+# exhausted: a goroutine holding its metadata lock waits for a connection
+# while the connections' holders wait for that lock (seen with ~10 test
+# processes at once). A pool far larger than the stack's clients ever open
+# keeps that from happening; PostgreSQL's max_connections is raised to match.
+PG_POOL_MAX_CONNS=400
+PG_MAX_CONNECTIONS=500
+PG_URL="postgres://$PG_USER@/$PG_DATABASE?host=$PG_DIR&port=$PG_PORT&pool_max_conns=$PG_POOL_MAX_CONNS"
 
 TOPIC_PARTITIONS=${TRIAGE_PARTITIONS:-6}
 TOPICS="tickets.inbound tickets.classify tickets.classified tickets.dlq"
