@@ -8,6 +8,7 @@
  *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable
  *   ingest_metrics.c     the /metrics families
  *   auth_gate.c          API keys on the upload route (operator role)
+ *   store_masked.c       TRIAGE_STORE_MASKED: PII masked before a ticket is stored
  *
  * Everything runs on the app's loop thread; only the bulk writes, the store
  * probe and upload parsing run on libuv's threadpool.
@@ -181,6 +182,14 @@ typedef void (*ingest_authorized_fn) (tk_http_request_t *req, void *user_data);
  * 403 (role too low) or 503 (api_keys unreachable) and releases req. */
 void ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
                         ingest_authorized_fn next, void *user_data);
+
+/* ---- PII masking before storing ---------------------------------------------- */
+
+/* TRIAGE_STORE_MASKED: replaces PII in t's subject and body by the typed
+ * placeholders of pii_mask.h, so the raw text never reaches the store. Adds
+ * the replacements made to *n_masked when it is not NULL. False only when
+ * out of memory (t may then be half masked: it must not be stored). */
+bool ingest_mask_ticket (tk_ticket_t *t, size_t *n_masked);
 
 /* ---- HTTP upload ----------------------------------------------------------- */
 
