@@ -73,7 +73,10 @@ typedef struct ingest_batcher ingest_batcher_t;
  * changes, so the consumer can pause or resume. */
 typedef void (*ingest_batcher_state_fn) (ingest_batcher_t *b, void *user_data);
 /* Called for each item the store made durable as a new or changed ticket,
- * before the item's done callback. */
+ * before the item's done callback; with redeliver_unprocessed, also for a
+ * duplicate (outcome DUPLICATE or UNCHANGED) whose stored ticket is still
+ * processed=false with no recorded failure: its classification request may
+ * have been lost with a previous run. */
 typedef void (*ingest_batcher_durable_fn) (ingest_batcher_t *b, const tk_ticket_t *t,
                                            tk_insert_outcome_t outcome, void *user_data);
 
@@ -89,6 +92,7 @@ struct ingest_batcher {
 
    ingest_batcher_state_fn on_state;
    ingest_batcher_durable_fn on_durable;
+   bool redeliver_unprocessed; /* look up unprocessed duplicates (see on_durable) */
    void *user_data;
 
    ingest_item_t *head, *tail;
@@ -133,6 +137,8 @@ struct ingest_classify {
    ingest_metrics_t *metrics;
    const char *topic;
    struct classify_msg *retry; /* deliveries that failed, re-sent by the timer */
+   uint64_t *recent;           /* hashes of ids requested by this run (see below); owned */
+   size_t recent_mask;
    uv_timer_t retry_timer;
    bool closing;
    bool closed;
@@ -143,6 +149,13 @@ int ingest_classify_init (ingest_classify_t *c, tk_app_t *app, ingest_metrics_t 
 /* Publishes {"id","reason","requested_at"} keyed by id; a failed delivery is
  * retried every second until delivered or until ingest_classify_close. */
 void ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason);
+
+/* True when this run has already requested classification of id (delivered,
+ * or still being retried): a duplicate of it then needs no new request. A
+ * fixed table of id hashes, so an old id may be forgotten (a spare request,
+ * harmless); a fresh process remembers nothing, which is the point: what a
+ * previous run stored may never have been requested. */
+bool ingest_classify_requested (const ingest_classify_t *c, const char *id);
 
 /* Stops retrying (pending retries are dropped: those tickets stay
  * processed=false for "Process Tickets") and closes the timer. */
