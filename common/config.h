@@ -122,6 +122,7 @@ typedef struct {
    /* Ingest */
    int ingest_batch_size;
    int64_t ingest_linger_ms;
+   bool store_masked; /* TRIAGE_STORE_MASKED: PII masked before a ticket is stored */
 
    /* ---- ingest's own settings ---- */
    int on_duplicate;              /* TRIAGE_ON_DUPLICATE: 0 skip, 1 update */

@@ -92,6 +92,7 @@ static const tk_config_var_t vars[] = {
    BOOL ("TRIAGE_AUTO_CLASSIFY", "auto-classify", auto_classify, "true", IN, "Request classification of every ticket ingested."),
    INT ("TRIAGE_INGEST_BATCH_SIZE", "ingest-batch-size", ingest_batch_size, "500", 1, 10000, IN, "Most tickets written to MongoDB in one batch."),
    DURATION ("TRIAGE_INGEST_LINGER", "ingest-linger", ingest_linger_ms, "20ms", 0, MIN, IN, "How long ingest waits to fill a batch."),
+   BOOL ("TRIAGE_STORE_MASKED", "store-masked", store_masked, "false", IN | AP, "Replace e-mails, phone and card numbers, IP addresses and secrets in a ticket's subject and body by typed placeholders before it is stored (the original text never reaches the database)."),
 
    /* ---- ingest's own rows ---- */
    ENUM ("TRIAGE_ON_DUPLICATE", "on-duplicate", on_duplicate, "skip", ((const char *const[]) {"skip", "update", NULL}), IN, "What a re-sent ticket id does: skip (report a duplicate) or update (replace a changed subject/body)."),

@@ -467,3 +467,22 @@ tk_pii_mask (const char *text, size_t len, size_t *n_masked)
    size_t outlen;
    return tk_buf_steal (&out, &outlen);
 }
+
+bool
+tk_pii_mask_replace (char **text, size_t *n_masked)
+{
+   if (!*text) {
+      return true;
+   }
+   size_t n = 0;
+   char *masked = tk_pii_mask (*text, strlen (*text), &n);
+   if (!masked) {
+      return false;
+   }
+   free (*text);
+   *text = masked;
+   if (n_masked) {
+      *n_masked += n;
+   }
+   return true;
+}

@@ -25,11 +25,18 @@
 #ifndef TK_PII_MASK_H
 #define TK_PII_MASK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Returns a new NUL-terminated masked copy of the len bytes at text, which
  * the caller frees with free(); NULL only when out of memory. If n_masked is
  * not NULL it receives the number of replacements made. */
 char *tk_pii_mask (const char *text, size_t len, size_t *n_masked);
+
+/* Masks the NUL-terminated malloc'd string *text in place of itself: on
+ * success *text is replaced by its masked copy (the old string is freed) and
+ * n_masked, if not NULL, is increased by the replacements made. A NULL *text
+ * is left alone. Returns false only when out of memory, with *text unchanged. */
+bool tk_pii_mask_replace (char **text, size_t *n_masked);
 
 #endif

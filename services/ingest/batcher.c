@@ -6,6 +6,16 @@
  * first ticket in it has waited linger_ms, or at once after the previous
  * write if tickets queued up meanwhile.
  *
+ * A ticket that was stored already (a Kafka message read again after a
+ * crash, an upload sent twice) may still be waiting for its classification
+ * request: ingest can die between the write and the request's delivery.
+ * So after a write that found duplicates, the same worker looks up which of
+ * them are still unprocessed and not recorded as failed, and those are
+ * handed to on_durable again (the classifier skips a ticket processed in
+ * the meantime, and its update is idempotent). If that lookup fails, every
+ * duplicate is handed on: a spare request costs one read, a missing one
+ * leaves a ticket unprocessed for good.
+ *
  * When a write cannot reach MongoDB, the store is marked down: items that
  * asked for it (Kafka) go back to the front of the queue in order, the
  * others (uploads) fail as unavailable, and a probe pings the store every
@@ -19,6 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mongoc/mongoc.h>
+
+#define LOOKUP_IDS 500 /* ids per $in query of the unprocessed-duplicate lookup */
+
 typedef struct {
    ingest_batcher_t *b;
    ingest_item_t **items;
@@ -27,6 +41,7 @@ typedef struct {
    bool ok;
    tk_error_t err;
    tk_insert_result_t res;
+   bool *unprocessed; /* n flags: a duplicate still waiting for its classification */
    double seconds;
 } batch_job_t;
 
@@ -69,6 +84,86 @@ maybe_closed (ingest_batcher_t *b)
    }
 }
 
+static bool
+is_duplicate (tk_insert_outcome_t outcome)
+{
+   return outcome == TK_INSERT_DUPLICATE || outcome == TK_INSERT_UNCHANGED;
+}
+
+/* Marks the duplicates among items [from, to) that are stored with
+ * processed=false and no last_error (the classifier records one only when
+ * it gives up). false when the database could not be asked. */
+static bool
+lookup_unprocessed (mongoc_collection_t *coll, batch_job_t *job, size_t from, size_t to)
+{
+   bson_t filter = BSON_INITIALIZER, cond, in, no_error;
+   char key[16];
+   uint32_t k = 0;
+   BSON_APPEND_DOCUMENT_BEGIN (&filter, "id", &cond);
+   BSON_APPEND_ARRAY_BEGIN (&cond, "$in", &in);
+   for (size_t i = from; i < to; i++) {
+      if (is_duplicate (job->res.items[i].outcome)) {
+         const char *kp;
+         size_t klen = bson_uint32_to_string (k++, &kp, key, sizeof key);
+         bson_append_utf8 (&in, kp, (int) klen, job->tickets[i]->id, -1);
+      }
+   }
+   bson_append_array_end (&cond, &in);
+   bson_append_document_end (&filter, &cond);
+   if (k == 0) {
+      bson_destroy (&filter);
+      return true;
+   }
+   BSON_APPEND_BOOL (&filter, "processed", false);
+   BSON_APPEND_DOCUMENT_BEGIN (&filter, "last_error", &no_error);
+   BSON_APPEND_BOOL (&no_error, "$exists", false);
+   bson_append_document_end (&filter, &no_error);
+   bson_t *opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "_id", BCON_INT32 (0), "}");
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
+   const bson_t *doc;
+   bson_iter_t it;
+   while (mongoc_cursor_next (cursor, &doc)) {
+      if (!bson_iter_init_find (&it, doc, "id") || !BSON_ITER_HOLDS_UTF8 (&it)) {
+         continue;
+      }
+      const char *id = bson_iter_utf8 (&it, NULL);
+      for (size_t i = from; i < to; i++) {
+         if (is_duplicate (job->res.items[i].outcome) && strcmp (job->tickets[i]->id, id) == 0) {
+            job->unprocessed[i] = true;
+         }
+      }
+   }
+   bool ok = !mongoc_cursor_error (cursor, NULL);
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (opts);
+   bson_destroy (&filter);
+   return ok;
+}
+
+static void
+find_unprocessed_duplicates (tk_store_t *store, batch_job_t *job)
+{
+   if (job->res.n_duplicate + job->res.n_unchanged == 0) {
+      return;
+   }
+   mongoc_client_t *client = tk_store_client_pop (store);
+   mongoc_collection_t *coll =
+      mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
+   bool ok = true;
+   for (size_t from = 0; ok && from < job->n; from += LOOKUP_IDS) {
+      size_t to = from + LOOKUP_IDS < job->n ? from + LOOKUP_IDS : job->n;
+      ok = lookup_unprocessed (coll, job, from, to);
+   }
+   if (!ok) {
+      /* Not known which are waiting: hand them all on (see the top). */
+      for (size_t i = 0; i < job->n; i++) {
+         job->unprocessed[i] = is_duplicate (job->res.items[i].outcome);
+      }
+   }
+   mongoc_collection_destroy (coll);
+   tk_store_client_push (store, client);
+}
+
 static void
 batch_work (tk_store_t *store, void *ctx)
 {
@@ -80,6 +175,9 @@ batch_work (tk_store_t *store, void *ctx)
       job->ok = tk_store_insert_tickets (store, job->tickets, job->n, &job->res, &job->err);
    }
    job->seconds = (double) (uv_hrtime () - t0) / 1e9;
+   if (job->ok && job->unprocessed) {
+      find_unprocessed_duplicates (store, job);
+   }
 }
 
 static void probe_cb (uv_timer_t *t);
@@ -161,7 +259,8 @@ batch_done (int status, void *ctx)
          } else {
             tk_counter_inc (tk_metric_labels (b->metrics->failed, it->source));
          }
-         if ((r->outcome == TK_INSERT_STORED || r->outcome == TK_INSERT_CHANGED) &&
+         if ((r->outcome == TK_INSERT_STORED || r->outcome == TK_INSERT_CHANGED ||
+              (job->unprocessed && job->unprocessed[i])) &&
              b->on_durable) {
             b->on_durable (b, it->ticket, r->outcome, b->user_data);
          }
@@ -169,6 +268,7 @@ batch_done (int status, void *ctx)
       }
    }
    tk_insert_result_cleanup (&job->res);
+   free (job->unprocessed);
    free (job->items);
    free (job->tickets);
    free (job);
@@ -188,10 +288,12 @@ flush (ingest_batcher_t *b)
    batch_job_t *job = calloc (1, sizeof *job);
    ingest_item_t **items = calloc (n, sizeof *items);
    tk_ticket_t **tickets = calloc (n, sizeof *tickets);
-   if (!job || !items || !tickets) {
+   bool *unprocessed = b->redeliver_unprocessed ? calloc (n, sizeof *unprocessed) : NULL;
+   if (!job || !items || !tickets || (b->redeliver_unprocessed && !unprocessed)) {
       free (job);
       free (items);
       free (tickets);
+      free (unprocessed);
       TK_ERROR ("batcher", "out of memory for a batch of %zu; retrying", n);
       uv_timer_start (&b->linger, linger_cb, 100, 0);
       return;
@@ -210,6 +312,7 @@ flush (ingest_batcher_t *b)
    job->b = b;
    job->items = items;
    job->tickets = tickets;
+   job->unprocessed = unprocessed;
    job->n = n;
    int rc = tk_store_async (b->loop, b->store, batch_work, batch_done, job);
    if (rc != 0) {
@@ -224,6 +327,7 @@ flush (ingest_batcher_t *b)
       b->queued += n;
       free (items);
       free (tickets);
+      free (unprocessed);
       free (job);
       uv_timer_start (&b->linger, linger_cb, 100, 0);
       return;

@@ -4,7 +4,9 @@
  * acknowledged the ticket, so a request never names a ticket that is not
  * stored. Delivery is retried every second while Kafka is unreachable; if
  * the process stops first, the ticket simply stays processed=false and the
- * dashboard's "Process Tickets" (or triagectl) queues it later.
+ * dashboard's "Process Tickets" (or triagectl) queues it later, or a
+ * re-sent copy of the ticket does: the batcher hands on duplicates that are
+ * still unprocessed, and those not requested by this run are asked again.
  */
 #include "ingest.h"
 
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #define CLASSIFY_RETRY_MS 1000
+#define RECENT_SLOTS (1u << 16) /* ids remembered: 512 KB of hashes */
 
 typedef struct classify_msg {
    ingest_classify_t *c;
@@ -110,6 +113,17 @@ retry_cb (uv_timer_t *t)
    }
 }
 
+/* FNV-1a, 64 bits; never 0 (0 marks an empty slot). */
+static uint64_t
+id_hash (const char *id)
+{
+   uint64_t h = UINT64_C (14695981039346656037);
+   for (const unsigned char *p = (const unsigned char *) id; *p; p++) {
+      h = (h ^ *p) * UINT64_C (1099511628211);
+   }
+   return h ? h : 1;
+}
+
 int
 ingest_classify_init (ingest_classify_t *c, tk_app_t *app, ingest_metrics_t *metrics)
 {
@@ -117,9 +131,27 @@ ingest_classify_init (ingest_classify_t *c, tk_app_t *app, ingest_metrics_t *met
    c->app = app;
    c->metrics = metrics;
    c->topic = app->cfg.topic_classify;
+   if (!(c->recent = calloc (RECENT_SLOTS, sizeof *c->recent))) {
+      return UV_ENOMEM;
+   }
+   c->recent_mask = RECENT_SLOTS - 1;
    int rc = uv_timer_init (app->loop, &c->retry_timer);
+   if (rc != 0) {
+      free (c->recent);
+      c->recent = NULL;
+   }
    c->retry_timer.data = c;
    return rc;
+}
+
+bool
+ingest_classify_requested (const ingest_classify_t *c, const char *id)
+{
+   if (!c->recent) {
+      return false;
+   }
+   uint64_t h = id_hash (id);
+   return c->recent[h & c->recent_mask] == h;
 }
 
 void
@@ -148,6 +180,10 @@ ingest_classify_request (ingest_classify_t *c, const char *id, const char *reaso
    /* cJSON_PrintUnformatted allocates with the default allocator (malloc). */
    m->len = strlen (m->payload);
    m->c = c;
+   if (c->recent) {
+      uint64_t h = id_hash (id);
+      c->recent[h & c->recent_mask] = h;
+   }
    send_msg (m);
 }
 
@@ -172,5 +208,7 @@ ingest_classify_close (ingest_classify_t *c)
                "tickets stay unprocessed until \"Process Tickets\"",
                dropped);
    }
+   free (c->recent);
+   c->recent = NULL;
    uv_close ((uv_handle_t *) &c->retry_timer, NULL);
 }

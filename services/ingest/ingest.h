@@ -8,6 +8,7 @@
  *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable
  *   ingest_metrics.c     the /metrics families
  *   auth_gate.c          API keys on the upload route (operator role)
+ *   store_masked.c       TRIAGE_STORE_MASKED: PII masked before a ticket is stored
  *
  * Everything runs on the app's loop thread; only the bulk writes, the store
  * probe and upload parsing run on libuv's threadpool.
@@ -72,7 +73,10 @@ typedef struct ingest_batcher ingest_batcher_t;
  * changes, so the consumer can pause or resume. */
 typedef void (*ingest_batcher_state_fn) (ingest_batcher_t *b, void *user_data);
 /* Called for each item the store made durable as a new or changed ticket,
- * before the item's done callback. */
+ * before the item's done callback; with redeliver_unprocessed, also for a
+ * duplicate (outcome DUPLICATE or UNCHANGED) whose stored ticket is still
+ * processed=false with no recorded failure: its classification request may
+ * have been lost with a previous run. */
 typedef void (*ingest_batcher_durable_fn) (ingest_batcher_t *b, const tk_ticket_t *t,
                                            tk_insert_outcome_t outcome, void *user_data);
 
@@ -88,6 +92,7 @@ struct ingest_batcher {
 
    ingest_batcher_state_fn on_state;
    ingest_batcher_durable_fn on_durable;
+   bool redeliver_unprocessed; /* look up unprocessed duplicates (see on_durable) */
    void *user_data;
 
    ingest_item_t *head, *tail;
@@ -132,6 +137,8 @@ struct ingest_classify {
    ingest_metrics_t *metrics;
    const char *topic;
    struct classify_msg *retry; /* deliveries that failed, re-sent by the timer */
+   uint64_t *recent;           /* hashes of ids requested by this run (see below); owned */
+   size_t recent_mask;
    uv_timer_t retry_timer;
    bool closing;
    bool closed;
@@ -142,6 +149,13 @@ int ingest_classify_init (ingest_classify_t *c, tk_app_t *app, ingest_metrics_t 
 /* Publishes {"id","reason","requested_at"} keyed by id; a failed delivery is
  * retried every second until delivered or until ingest_classify_close. */
 void ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason);
+
+/* True when this run has already requested classification of id (delivered,
+ * or still being retried): a duplicate of it then needs no new request. A
+ * fixed table of id hashes, so an old id may be forgotten (a spare request,
+ * harmless); a fresh process remembers nothing, which is the point: what a
+ * previous run stored may never have been requested. */
+bool ingest_classify_requested (const ingest_classify_t *c, const char *id);
 
 /* Stops retrying (pending retries are dropped: those tickets stay
  * processed=false for "Process Tickets") and closes the timer. */
@@ -181,6 +195,14 @@ typedef void (*ingest_authorized_fn) (tk_http_request_t *req, void *user_data);
  * 403 (role too low) or 503 (api_keys unreachable) and releases req. */
 void ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
                         ingest_authorized_fn next, void *user_data);
+
+/* ---- PII masking before storing ---------------------------------------------- */
+
+/* TRIAGE_STORE_MASKED: replaces PII in t's subject and body by the typed
+ * placeholders of pii_mask.h, so the raw text never reaches the store. Adds
+ * the replacements made to *n_masked when it is not NULL. False only when
+ * out of memory (t may then be half masked: it must not be stored). */
+bool ingest_mask_ticket (tk_ticket_t *t, size_t *n_masked);
 
 /* ---- HTTP upload ----------------------------------------------------------- */
 

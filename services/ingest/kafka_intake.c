@@ -521,6 +521,14 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
       if (!e->ticket->source && !(e->ticket->source = strdup ("kafka"))) {
          TK_ERROR ("intake", "out of memory");
       }
+      if (in->app->cfg.store_masked && !ingest_mask_ticket (e->ticket, NULL)) {
+         /* Never store the raw text instead: leave the offset uncommitted
+          * so the message is read again. */
+         TK_ERROR ("intake", "out of memory masking %s[%d]@%lld; it will be read again",
+                   m->topic, m->partition, (long long) m->offset);
+         in->busy--;
+         return;
+      }
       e->item.ticket = e->ticket;
       e->item.source = "kafka";
       e->item.retry_unavailable = true;

@@ -30,10 +30,19 @@ on_durable (ingest_batcher_t *b, const tk_ticket_t *t, tk_insert_outcome_t outco
 {
    (void) b;
    ingest_t *ing = user_data;
-   if (ing->app->cfg.auto_classify) {
-      ingest_classify_request (&ing->classify, t->id,
-                               outcome == TK_INSERT_CHANGED ? "reprocess" : "ingest");
+   if (!ing->app->cfg.auto_classify) {
+      return;
    }
+   /* A duplicate handed on here is stored but still unprocessed. If this
+    * run did not ask for it, its request may have died with a previous run,
+    * so it is asked again as an ordinary "ingest" request (the classifier
+    * skips a ticket processed meanwhile). */
+   if ((outcome == TK_INSERT_DUPLICATE || outcome == TK_INSERT_UNCHANGED) &&
+       ingest_classify_requested (&ing->classify, t->id)) {
+      return; /* this run asked already: delivered, or still being retried */
+   }
+   ingest_classify_request (&ing->classify, t->id,
+                            outcome == TK_INSERT_CHANGED ? "reprocess" : "ingest");
 }
 
 static void
@@ -87,6 +96,7 @@ main (int argc, char **argv)
    }
    ing.batcher.on_state = on_batcher_state;
    ing.batcher.on_durable = on_durable;
+   ing.batcher.redeliver_unprocessed = app.cfg.auto_classify;
    ing.batcher.user_data = &ing;
 
    ingest_auth_init (&ing.auth, &app);

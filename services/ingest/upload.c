@@ -12,6 +12,12 @@
  * whose id is already stored are reported as "duplicate" (a read-only
  * lookup off the loop, skipped while MongoDB is unreachable, which the
  * report's "duplicates_checked" says).
+ *
+ * With TRIAGE_STORE_MASKED=true each valid row's subject and body are masked
+ * while it is parsed (off the loop), before anything is stored; the report
+ * says "store_masked":true, every valid row carries "masked" (replacements
+ * made), and a dry run's valid rows also carry the "subject" and "body" as
+ * they would be stored, so the preview shows exactly what would be kept.
  * Status: 200 with the report (201 when a single object was stored, 422
  * when it was refused); 400 when the body cannot be walked at all; 415 for
  * an unknown Content-Type; 413 past TRIAGE_HTTP_MAX_BODY (the HTTP server);
@@ -57,7 +63,10 @@ typedef struct {
    tk_ticket_t *ticket; /* owned until the store has answered */
    char *id;            /* owned; NULL if unknown */
    char *error;         /* owned; rejected / failed rows */
+   char *subject;       /* owned; dry run with TRIAGE_STORE_MASKED: the text */
+   char *body;          /* that would be stored, for the report */
    size_t line;
+   size_t masked;       /* PII replacements made (TRIAGE_STORE_MASKED) */
    uint8_t status;
    uint8_t reason;      /* tk_upload_reason_t for rejected rows */
    char field[64];
@@ -69,6 +78,7 @@ struct upload {
    uv_work_t work;
    tk_upload_format_t fmt;
    bool dry_run;
+   bool store_masked; /* TRIAGE_STORE_MASKED, read once on the loop */
    const char *body;
    size_t body_len;
 
@@ -99,6 +109,8 @@ upload_free (upload_t *up)
       tk_ticket_destroy (up->rows[i].ticket);
       free (up->rows[i].id);
       free (up->rows[i].error);
+      free (up->rows[i].subject);
+      free (up->rows[i].body);
    }
    free (up->rows);
    tk_buf_destroy (&up->chunk);
@@ -165,6 +177,10 @@ collect_row (const tk_upload_row_t *r, void *ud)
       if (!row->ticket->source) {
          row->ticket->source = strdup ("upload");
       }
+      if (up->store_masked && !ingest_mask_ticket (row->ticket, &row->masked)) {
+         up->oom = true; /* never store the unmasked text instead */
+         return false;
+      }
    } else {
       row->status = ROW_REJECTED;
       row->reason = (uint8_t) r->reason;
@@ -201,6 +217,15 @@ append_row (tk_buf_t *b, const row_t *row, size_t index)
    }
    if (row->field[0]) {
       ok = ok && tk_buf_append_str (b, ",\"field\":") && json_str (b, row->field);
+   }
+   if (row->up->store_masked && row->status != ROW_REJECTED) {
+      ok = ok && tk_buf_appendf (b, ",\"masked\":%zu", row->masked);
+   }
+   if (row->subject) {
+      ok = ok && tk_buf_append_str (b, ",\"subject\":") && json_str (b, row->subject);
+   }
+   if (row->body) {
+      ok = ok && tk_buf_append_str (b, ",\"body\":") && json_str (b, row->body);
    }
    return ok && tk_buf_append (b, "}", 1);
 }
@@ -260,11 +285,12 @@ respond_report (upload_t *up)
    bool ok = tk_buf_appendf (
       b,
       "{\"format\":\"%s\",\"dry_run\":%s,\"total\":%zu,\"valid\":%zu,\"stored\":%zu,"
-      "\"duplicates\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"rejected\":%zu,\"failed\":%zu,",
+      "\"duplicates\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"rejected\":%zu,\"failed\":%zu,"
+      "\"store_masked\":%s,",
       tk_upload_format_name (up->fmt), up->dry_run ? "true" : "false", up->n,
       up->n - up->count[ROW_REJECTED], up->count[ROW_STORED], up->count[ROW_DUPLICATE],
       up->count[ROW_UPDATED], up->count[ROW_UNCHANGED], up->count[ROW_REJECTED],
-      up->count[ROW_FAILED]);
+      up->count[ROW_FAILED], up->store_masked ? "true" : "false");
    if (up->dry_run) {
       ok = ok && tk_buf_appendf (b, "\"duplicates_checked\":%s,",
                                  up->dups_checked ? "true" : "false");
@@ -317,6 +343,13 @@ release_tickets (upload_t *up)
       if (row->ticket) {
          row->id = row->ticket->id;
          row->ticket->id = NULL;
+         if (up->dry_run && up->store_masked) {
+            /* The preview shows the text as it would be stored. */
+            row->subject = row->ticket->subject;
+            row->body = row->ticket->body;
+            row->ticket->subject = NULL;
+            row->ticket->body = NULL;
+         }
          tk_ticket_destroy (row->ticket);
          row->ticket = NULL;
       }
@@ -539,6 +572,7 @@ handle_upload_authorized (tk_http_request_t *req, void *user_data)
    up->req = req;
    up->fmt = fmt;
    up->dry_run = dry_run;
+   up->store_masked = u->app->cfg.store_masked;
    up->body = tk_http_request_body (req, &up->body_len);
    up->work.data = up;
    if (uv_queue_work (tk_http_request_loop (req), &up->work, parse_work, parse_done) != 0) {
