@@ -116,6 +116,9 @@ static const tk_config_var_t vars[] = {
    INT ("TRIAGE_CIRCUIT_THRESHOLD", "circuit-threshold", circuit_threshold, "10", 1, 100000, CL, "Consecutive failed LLM calls that open the circuit (consumption pauses)."),
    DURATION ("TRIAGE_CIRCUIT_PROBE_INTERVAL", "circuit-probe-interval", circuit_probe_interval_ms, "5s", 1, HOUR, CL, "How often an open circuit lets one ticket through to probe the provider."),
    STR ("TRIAGE_MODEL_PATH", "model-path", model_path, "", 0, CL | CLI, "Built-in model file; empty for <exe dir>/../share/triage/model.bin."),
+   ENUM ("TRIAGE_FALLBACK_PROVIDER", "fallback-provider", fallback_provider, "none", ((const char *const[]) {"none", "local", NULL}), CL, "What classifies a ticket the remote LLM failed for the last time (attempts used up, a 4xx, invalid answers): none (the ticket goes to the dead-letter topic) or local (the built-in model; model_version says fallback:<model>)."),
+   INT ("TRIAGE_LLM_BATCH", "llm-batch", llm_batch, "1", 1, 20, CL, "Tickets asked about in one remote LLM request (answers matched back by id); 1 sends each ticket alone."),
+   DURATION ("TRIAGE_LLM_BATCH_WINDOW", "llm-batch-window", llm_batch_window_ms, "20ms", 0, 1 * SEC, CL, "Longest wait for more ready tickets to fill a batch (TRIAGE_LLM_BATCH above 1)."),
 
    /* ---- end of classifier's rows ---- */
 

@@ -102,19 +102,13 @@ confidence (const cJSON *obj, tk_confidence_t *conf, tk_error_t *err)
    return true;
 }
 
-bool
-tk_llm_parse_answer (const char *text, size_t len, const tk_taxonomy_t *tax,
-                     tk_classification_t *c, tk_confidence_t *conf, tk_error_t *err)
+/* Validates one answer object (borrowed) into c (zeroed) and conf. */
+static bool
+parse_object (const cJSON *root, const tk_taxonomy_t *tax, tk_classification_t *c,
+              tk_confidence_t *conf, tk_error_t *err)
 {
    bool ok = false;
-   cJSON *root = NULL;
    memset (c, 0, sizeof *c);
-   unwrap (&text, &len);
-   tk_error_t perr;
-   if (!(root = tk_json_parse (text, len, TK_LLM_RESPONSE_MAX, &perr))) {
-      tk_error_set (err, TK_ERR_INVALID, 0, "the answer is not valid JSON: %s", perr.message);
-      goto done;
-   }
    if (!cJSON_IsObject (root)) {
       tk_error_set (err, TK_ERR_INVALID, 0, "the answer must be one JSON object");
       goto done;
@@ -168,7 +162,106 @@ done:
    if (!ok) {
       tk_classification_clear (c);
    }
+   return ok;
+}
+
+bool
+tk_llm_parse_answer (const char *text, size_t len, const tk_taxonomy_t *tax,
+                     tk_classification_t *c, tk_confidence_t *conf, tk_error_t *err)
+{
+   memset (c, 0, sizeof *c);
+   unwrap (&text, &len);
+   tk_error_t perr;
+   cJSON *root = tk_json_parse (text, len, TK_LLM_RESPONSE_MAX, &perr);
+   if (!root) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "the answer is not valid JSON: %s", perr.message);
+      return false;
+   }
+   bool ok = parse_object (root, tax, c, conf, err);
    cJSON_Delete (root);
+   return ok;
+}
+
+void
+tk_llm_batch_items_cleanup (tk_llm_batch_item_t *items, size_t n)
+{
+   for (size_t i = 0; items && i < n; i++) {
+      tk_classification_clear (&items[i].c);
+      free (items[i].answer);
+      items[i].answer = NULL;
+   }
+}
+
+bool
+tk_llm_parse_batch_answer (const char *text, size_t len, const tk_taxonomy_t *tax,
+                           const char *const *ids, size_t n, tk_llm_batch_item_t *items,
+                           tk_error_t *err)
+{
+   bool ok = false;
+   memset (items, 0, n * sizeof *items);
+   /* seen[i]: how many entries answered ids[i]. */
+   unsigned *seen = calloc (n ? n : 1, sizeof *seen);
+   const cJSON **entry = calloc (n ? n : 1, sizeof *entry);
+   cJSON *root = NULL;
+   if (!seen || !entry) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      goto done;
+   }
+   unwrap (&text, &len);
+   tk_error_t perr;
+   if (!(root = tk_json_parse (text, len, TK_LLM_RESPONSE_MAX, &perr))) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "the answer is not valid JSON: %s", perr.message);
+      goto done;
+   }
+   const cJSON *answers = cJSON_GetObjectItemCaseSensitive (root, "answers");
+   if (!cJSON_IsObject (root) || !cJSON_IsArray (answers)) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "answers",
+                          "the answer must be one JSON object with an \"answers\" array");
+      goto done;
+   }
+   const cJSON *a;
+   cJSON_ArrayForEach (a, answers)
+   {
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive (a, "id");
+      if (!cJSON_IsString (id)) {
+         continue; /* cannot be matched to a ticket: as if missing */
+      }
+      for (size_t i = 0; i < n; i++) {
+         if (strcmp (ids[i], id->valuestring) == 0) {
+            seen[i]++;
+            entry[i] = a;
+            break;
+         }
+      }
+      /* An id that was not asked about is ignored. */
+   }
+   for (size_t i = 0; i < n; i++) {
+      tk_llm_batch_item_t *it = &items[i];
+      if (seen[i] == 0) {
+         tk_error_set_field (&it->err, TK_ERR_INVALID, 0, "answers",
+                             "the answer has no entry for ticket \"%.64s\"", ids[i]);
+         continue;
+      }
+      if (seen[i] > 1) {
+         /* Which of them is meant cannot be told: neither is trusted. */
+         tk_error_set_field (&it->err, TK_ERR_INVALID, 0, "answers",
+                             "the answer has %u entries for ticket \"%.64s\"", seen[i], ids[i]);
+         continue;
+      }
+      it->ok = parse_object (entry[i], tax, &it->c, &it->conf, &it->err);
+      if (!it->ok && !(it->answer = cJSON_PrintUnformatted (entry[i]))) {
+         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+         goto done;
+      }
+   }
+   ok = true;
+done:
+   if (!ok) {
+      tk_llm_batch_items_cleanup (items, n);
+   }
+   cJSON_Delete (root);
+   free (seen);
+   free ((void *) entry);
    return ok;
 }
 

@@ -35,6 +35,39 @@
 bool tk_llm_parse_answer (const char *text, size_t len, const tk_taxonomy_t *tax,
                           tk_classification_t *c, tk_confidence_t *conf, tk_error_t *err);
 
+/* ---- several tickets in one answer (TRIAGE_LLM_BATCH) ----
+ *
+ * A batch answer is one object with an entry per ticket, matched by id:
+ *
+ *   {"answers": [{"id": "T-1", "topic_tags": [...], "sentiment": "...",
+ *                 "priority": "...", "confidence": {...}}, ...]}
+ */
+
+/* One ticket's share of a batch answer. */
+typedef struct {
+   bool ok;               /* c and conf are valid */
+   tk_classification_t c; /* ok: owned, canonical labels */
+   tk_confidence_t conf;
+   tk_error_t err;        /* !ok: why, fit to quote back to the model */
+   char *answer;          /* !ok and the ticket had an entry: that entry as
+                             JSON text (owned), for a repair request */
+} tk_llm_batch_item_t;
+
+/* Parses a batch answer for the n tickets ids (borrowed) into items[0..n)
+ * (overwritten; free with tk_llm_batch_items_cleanup). Returns false with
+ * err only when the answer as a whole is unusable (not JSON, no "answers"
+ * array; ```json fences are tolerated): then every ticket failed alike.
+ * Otherwise each item is validated on its own, as tk_llm_parse_answer
+ * does: an entry that is missing, invalid, or given more than once (which
+ * one is meant cannot be told) fails that ticket only. Entries whose id is
+ * not a string or was not asked about are ignored. */
+bool tk_llm_parse_batch_answer (const char *text, size_t len, const tk_taxonomy_t *tax,
+                                const char *const *ids, size_t n, tk_llm_batch_item_t *items,
+                                tk_error_t *err);
+
+/* Frees what items[0..n) own. Accepts NULL. */
+void tk_llm_batch_items_cleanup (tk_llm_batch_item_t *items, size_t n);
+
 /* The assistant's text of an OpenAI chat completion response body
  * (choices[0].message.content). Returns a new string the caller frees with
  * free(), or NULL with err (TK_ERR_INVALID) if the body is not such a

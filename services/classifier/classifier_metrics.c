@@ -35,7 +35,16 @@ cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
                               "Classify messages not yet committed (high watermark minus the "
                               "committed offset), per partition this worker owns.",
                               partition);
-   if (!m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
+   m->fallbacks = tk_metrics_counter (reg, "classifier_fallbacks_total",
+                                      "Tickets the remote provider failed for the last time "
+                                      "and the fallback provider classified, by the reason of "
+                                      "the last failure.",
+                                      reason);
+   static const double batch_bounds[] = {1, 2, 4, 8, 12, 16, 20};
+   m->batch_size = tk_metric_labels (tk_metrics_histogram (
+      reg, "classifier_batch_size", "Tickets per batched provider call.", NULL, batch_bounds,
+      sizeof batch_bounds / sizeof batch_bounds[0]));
+   if (!m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
        !m->circuit || !m->rate_waits || !m->pii_masked) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot register the classifier's metrics");
       return false;

@@ -6,7 +6,7 @@
 #include "metrics.h"
 
 typedef struct {
-   tk_metric_t *tickets;   /* {provider, outcome}: classified, dlq, skipped, missing, bad_request */
+   tk_metric_t *tickets;   /* {provider, outcome}: classified, fallback, dlq, skipped, missing, bad_request */
    tk_metric_t *attempts;  /* {provider} */
    tk_metric_t *retries;   /* {reason} */
    tk_metric_t *latency;   /* {provider}, seconds */
@@ -16,6 +16,8 @@ typedef struct {
    tk_series_t *rate_waits;
    tk_series_t *pii_masked;
    tk_metric_t *lag;       /* {partition}: high watermark - committed, for owned partitions */
+   tk_metric_t *fallbacks; /* {reason}: tickets the fallback provider classified */
+   tk_series_t *batch_size; /* tickets per batched provider call */
 } cl_metrics_t;
 
 /* Registers the families in reg (borrowed). false with err on failure. */

@@ -35,16 +35,24 @@ main (int argc, char **argv)
    }
    curl_global_init (CURL_GLOBAL_DEFAULT);
    cl_http_t *http = NULL;
-   cl_provider_t *provider = NULL;
+   cl_provider_t *provider = NULL, *fallback = NULL;
    cl_worker_t *worker = NULL;
-   if (!(http = cl_http_new (app.loop, &err)) || !(provider = make_provider (&app, http, &err)) ||
-       !(worker = cl_worker_new (&app, provider, http, &err))) {
+   bool ok = (http = cl_http_new (app.loop, &err)) && (provider = make_provider (&app, http, &err));
+   if (ok && provider->remote && app.cfg.fallback_provider == 1) {
+      /* TRIAGE_FALLBACK_PROVIDER=local: the built-in model, for tickets
+       * the remote provider gives up on. */
+      ok = (fallback = cl_provider_local_new (app.loop, &app.cfg, app.taxonomy, &err)) != NULL;
+   }
+   if (!ok || !(worker = cl_worker_new (&app, provider, fallback, http, &err))) {
       fprintf (stderr, "triage-classifier: %s\n", err.message);
       TK_ERROR ("classifier", "cannot start: %s", err.message);
       if (!worker) {
          cl_http_close (http, NULL, NULL);
          if (provider && provider->close) {
             provider->close (provider, NULL, NULL);
+         }
+         if (fallback && fallback->close) {
+            fallback->close (fallback, NULL, NULL);
          }
       }
       tk_app_stop (&app, "start-up failed", 2);
@@ -53,6 +61,9 @@ main (int argc, char **argv)
    cl_worker_destroy (worker);
    if (provider) {
       provider->destroy (provider);
+   }
+   if (fallback) {
+      fallback->destroy (fallback);
    }
    curl_global_cleanup ();
    return rc;

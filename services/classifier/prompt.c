@@ -50,6 +50,39 @@ cl_prompt_user (const cl_prompt_input_t *in)
 }
 
 char *
+cl_prompt_batch_user (const cl_prompt_input_t *in, size_t n)
+{
+   char *out = NULL, *tickets = NULL;
+   cJSON *arr = cJSON_CreateArray ();
+   for (size_t i = 0; arr && i < n; i++) {
+      cJSON *t = cJSON_CreateObject ();
+      if (!t || !cJSON_AddItemToArray (arr, t) || !cJSON_AddStringToObject (t, "id", in[i].id) ||
+          !cJSON_AddStringToObject (t, "subject", in[i].subject) ||
+          !cJSON_AddStringToObject (t, "body", in[i].body)) {
+         goto done;
+      }
+   }
+   if (!arr || !(tickets = cJSON_Print (arr))) {
+      goto done;
+   }
+   tk_buf_t b = TK_BUF_INIT;
+   if (!tk_buf_appendf (&b,
+                        "Classify each of these %zu tickets on its own. Answer with one JSON "
+                        "object and nothing else: {\"answers\": [...]}, with exactly one entry "
+                        "per ticket, each the answer object described above plus the "
+                        "ticket's \"id\" copied exactly.\n\nTickets:\n%s",
+                        n, tickets)) {
+      tk_buf_destroy (&b);
+      goto done;
+   }
+   out = tk_buf_steal (&b, NULL);
+done:
+   free (tickets);
+   cJSON_Delete (arr);
+   return out;
+}
+
+char *
 cl_prompt_repair (const cl_prompt_input_t *in)
 {
    tk_buf_t b = TK_BUF_INIT;
@@ -127,6 +160,32 @@ cl_prompt_schema (const tk_taxonomy_t *tax, bool gemini)
       cJSON_AddItemToArray (required, cJSON_CreateString (req[k]));
    }
    cJSON_AddItemToObject (schema, "required", required);
+   if (!gemini) {
+      cJSON_AddFalseToObject (schema, "additionalProperties");
+   }
+   return schema;
+}
+
+cJSON *
+cl_prompt_batch_schema (const tk_taxonomy_t *tax, bool gemini)
+{
+   cJSON *item = cl_prompt_schema (tax, gemini);
+   cJSON *schema = typed ("object", gemini);
+   if (!item || !schema) {
+      cJSON_Delete (item);
+      cJSON_Delete (schema);
+      return NULL;
+   }
+   /* Each entry: the single answer plus the ticket's id, required. */
+   cJSON *props = cJSON_GetObjectItemCaseSensitive (item, "properties");
+   cJSON_AddItemToObject (props, "id", typed ("string", gemini));
+   cJSON_AddItemToArray (cJSON_GetObjectItemCaseSensitive (item, "required"),
+                         cJSON_CreateString ("id"));
+   cJSON *answers = typed ("array", gemini);
+   cJSON_AddItemToObject (answers, "items", item);
+   cJSON_AddItemToObject (cJSON_AddObjectToObject (schema, "properties"), "answers", answers);
+   cJSON *required = cJSON_AddArrayToObject (schema, "required");
+   cJSON_AddItemToArray (required, cJSON_CreateString ("answers"));
    if (!gemini) {
       cJSON_AddFalseToObject (schema, "additionalProperties");
    }

@@ -46,6 +46,14 @@ typedef struct {
 
 typedef void (*cl_attempt_cb) (cl_attempt_t *a, void *user_data);
 
+/* Most tickets one batched call may carry (TRIAGE_LLM_BATCH's maximum). */
+#define CL_BATCH_MAX 20
+
+/* The outcome of a batched call: a[i] is the attempt of the call's i-th
+ * ticket (same contract as cl_attempt_cb for each). When the call failed
+ * as a whole, every a[i] carries the same failure. */
+typedef void (*cl_batch_cb) (cl_attempt_t *a, size_t n, void *user_data);
+
 typedef struct cl_provider cl_provider_t;
 typedef struct cl_call cl_call_t; /* one attempt in flight */
 
@@ -58,6 +66,13 @@ struct cl_provider {
     * call) unless cancelled. Returns the call, or NULL with err. */
    cl_call_t *(*start) (cl_provider_t *p, const cl_prompt_input_t *in, cl_attempt_cb cb,
                         void *user_data, tk_error_t *err);
+   /* Optional (NULL: one ticket per call): asks about n tickets (2 ..
+    * CL_BATCH_MAX, no repair) in one call, answers matched back by id; cb
+    * runs later on the loop thread, unless cancelled. A ticket whose own
+    * answer is missing or invalid fails alone (invalid_answer). Returns the
+    * call (cancelled with cancel), or NULL with err. */
+   cl_call_t *(*start_batch) (cl_provider_t *p, const cl_prompt_input_t *in, size_t n,
+                              cl_batch_cb cb, void *user_data, tk_error_t *err);
    /* Cancels a call; its callback is not called. */
    void (*cancel) (cl_provider_t *p, cl_call_t *call);
    /* Optional (NULL if none): closes the provider's loop handles, then
@@ -93,6 +108,11 @@ char *cl_prompt_system (const tk_taxonomy_t *tax);
 /* The user message for a ticket. Caller frees. */
 char *cl_prompt_user (const cl_prompt_input_t *in);
 
+/* The user message for n tickets asked about at once: how to answer
+ * (one "answers" entry per ticket, with its id) and the tickets as a JSON
+ * array of {"id","subject","body"}. Caller frees. */
+char *cl_prompt_batch_user (const cl_prompt_input_t *in, size_t n);
+
 /* The repair message quoting the validation error. Caller frees. */
 char *cl_prompt_repair (const cl_prompt_input_t *in);
 
@@ -100,5 +120,9 @@ char *cl_prompt_repair (const cl_prompt_input_t *in);
  * (lower-case types, additionalProperties false) when gemini is false,
  * Gemini's OpenAPI subset otherwise. Caller frees with cJSON_Delete. */
 struct cJSON *cl_prompt_schema (const tk_taxonomy_t *tax, bool gemini);
+
+/* The schema of a batch answer: {"answers": [answer + "id"]}, in the same
+ * dialects. Caller frees with cJSON_Delete. */
+struct cJSON *cl_prompt_batch_schema (const tk_taxonomy_t *tax, bool gemini);
 
 #endif

@@ -19,10 +19,11 @@ add_content (cJSON *contents, const char *role, const char *text)
 }
 
 static bool
-gemini_build (const cl_remote_t *r, const cl_prompt_input_t *in, tk_buf_t *url, tk_buf_t *body)
+gemini_build (const cl_remote_t *r, const cl_prompt_input_t *in, size_t n, tk_buf_t *url,
+             tk_buf_t *body)
 {
    bool ok = false;
-   char *user = cl_prompt_user (in);
+   char *user = n > 1 ? cl_prompt_batch_user (in, n) : cl_prompt_user (in);
    char *repair = in->repair_answer ? cl_prompt_repair (in) : NULL;
    char *text = NULL;
    cJSON *req = cJSON_CreateObject ();
@@ -43,7 +44,7 @@ gemini_build (const cl_remote_t *r, const cl_prompt_input_t *in, tk_buf_t *url, 
    cJSON *gc = cJSON_AddObjectToObject (req, "generationConfig");
    cJSON_AddNumberToObject (gc, "temperature", 0);
    cJSON_AddStringToObject (gc, "responseMimeType", "application/json");
-   cJSON_AddItemToObject (gc, "responseSchema", cJSON_Duplicate (r->schema, true));
+   cJSON_AddItemToObject (gc, "responseSchema", cJSON_Duplicate (n > 1 ? r->batch_schema : r->schema, true));
    if (!(text = cJSON_PrintUnformatted (req))) {
       goto done;
    }

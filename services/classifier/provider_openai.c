@@ -17,10 +17,11 @@ add_message (cJSON *messages, const char *role, const char *content)
 }
 
 static bool
-openai_build (const cl_remote_t *r, const cl_prompt_input_t *in, tk_buf_t *url, tk_buf_t *body)
+openai_build (const cl_remote_t *r, const cl_prompt_input_t *in, size_t n, tk_buf_t *url,
+             tk_buf_t *body)
 {
    bool ok = false;
-   char *user = cl_prompt_user (in);
+   char *user = n > 1 ? cl_prompt_batch_user (in, n) : cl_prompt_user (in);
    char *repair = in->repair_answer ? cl_prompt_repair (in) : NULL;
    char *text = NULL;
    cJSON *req = cJSON_CreateObject ();
@@ -39,9 +40,9 @@ openai_build (const cl_remote_t *r, const cl_prompt_input_t *in, tk_buf_t *url, 
    cJSON *rf = cJSON_AddObjectToObject (req, "response_format");
    cJSON_AddStringToObject (rf, "type", "json_schema");
    cJSON *js = cJSON_AddObjectToObject (rf, "json_schema");
-   cJSON_AddStringToObject (js, "name", "ticket_classification");
+   cJSON_AddStringToObject (js, "name", n > 1 ? "ticket_classifications" : "ticket_classification");
    cJSON_AddTrueToObject (js, "strict");
-   cJSON_AddItemToObject (js, "schema", cJSON_Duplicate (r->schema, true));
+   cJSON_AddItemToObject (js, "schema", cJSON_Duplicate (n > 1 ? r->batch_schema : r->schema, true));
    if (!(text = cJSON_PrintUnformatted (req))) {
       goto done;
    }

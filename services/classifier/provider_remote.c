@@ -13,8 +13,11 @@
 struct cl_call {
    cl_remote_t *r;
    cl_http_req_t *req;
-   cl_attempt_cb cb;
+   cl_attempt_cb cb;        /* one ticket */
+   cl_batch_cb batch_cb;    /* a batch */
    void *user_data;
+   size_t n;                /* tickets asked about */
+   char *ids[CL_BATCH_MAX]; /* a batch's ids (owned), to match the answers */
 };
 
 void
@@ -35,85 +38,160 @@ fail (cl_attempt_t *a, bool retryable, const char *reason, const char *prefix, c
 }
 
 static void
+call_free (cl_call_t *call)
+{
+   for (size_t i = 0; i < call->n; i++) {
+      free (call->ids[i]);
+   }
+   free (call);
+}
+
+/* The status-code policy: fills a for a response that is not a 2xx (or no
+ * response at all); false for a 2xx, whose answer the caller reads. */
+static bool
+http_failure (const cl_http_result_t *res, cl_attempt_t *a)
+{
+   char detail[200];
+   if (res->status == 0) {
+      fail (a, true, res->timed_out ? "timeout" : "network", "no response from the LLM: ",
+            res->error);
+      return true;
+   }
+   if (res->status >= 200 && res->status <= 299) {
+      return false;
+   }
+   /* The provider's own error message helps whoever reads the DLQ. */
+   snprintf (detail, sizeof detail, "HTTP %ld: %.150s", res->status, res->body);
+   for (char *p = detail; *p; p++) {
+      if (*p == '\n' || *p == '\r') {
+         *p = ' ';
+      }
+   }
+   if (res->status == 429 || res->status == 503) {
+      fail (a, true, res->status == 429 ? "http_429" : "http_5xx", "", detail);
+      int64_t ms;
+      if (res->retry_after && tk_retry_after_parse (res->retry_after, tk_time_now_ms (), &ms)) {
+         a->retry_after_ms = ms;
+      }
+   } else if (res->status >= 500 || res->status == 408 || res->status == 409) {
+      fail (a, true, "http_5xx", "", detail);
+   } else {
+      /* 400, 401, 403, 404 ...: asking again will not help. */
+      fail (a, false, "http_4xx", "", detail);
+   }
+   return true;
+}
+
+/* One ticket's answer (the model's text, taken). */
+static void
+read_single (cl_remote_t *r, char *text, cl_attempt_t *a)
+{
+   tk_error_t err;
+   if (!tk_llm_parse_answer (text, strlen (text), r->tax, &a->c, &a->conf, &err)) {
+      fail (a, true, "invalid_answer", "", err.message);
+      a->invalid_answer = true;
+      a->answer = text;
+      return;
+   }
+   a->ok = true;
+   free (text);
+}
+
+/* A batch's answer (the model's text, borrowed) into a[0..call->n). */
+static void
+read_batch (cl_call_t *call, const char *text, cl_attempt_t *a)
+{
+   tk_llm_batch_item_t items[CL_BATCH_MAX];
+   tk_error_t err;
+   if (!tk_llm_parse_batch_answer (text, strlen (text), call->r->tax,
+                                   (const char *const *) call->ids, call->n, items, &err)) {
+      /* Unusable as a whole: every ticket failed alike, and a repair is
+       * asked per ticket, alone. */
+      for (size_t i = 0; i < call->n; i++) {
+         fail (&a[i], true, "invalid_answer", "", err.message);
+         a[i].invalid_answer = true;
+      }
+      return;
+   }
+   for (size_t i = 0; i < call->n; i++) {
+      if (items[i].ok) {
+         a[i].ok = true;
+         a[i].c = items[i].c;
+         memset (&items[i].c, 0, sizeof items[i].c);
+         a[i].conf = items[i].conf;
+      } else {
+         fail (&a[i], true, "invalid_answer", "", items[i].err.message);
+         a[i].invalid_answer = true;
+         a[i].answer = items[i].answer; /* NULL when the entry was missing */
+         items[i].answer = NULL;
+      }
+   }
+   tk_llm_batch_items_cleanup (items, call->n);
+}
+
+static void
 on_response (const cl_http_result_t *res, void *ud)
 {
    cl_call_t *call = ud;
    cl_remote_t *r = call->r;
-   cl_attempt_t a;
-   memset (&a, 0, sizeof a);
-   a.retry_after_ms = -1;
-   a.http_status = res->status;
-   a.latency_ms = res->total_ms;
-   char detail[200];
-   if (res->status == 0) {
-      fail (&a, true, res->timed_out ? "timeout" : "network", "no response from the LLM: ",
-            res->error);
-   } else if (res->status < 200 || res->status > 299) {
-      /* The provider's own error message helps whoever reads the DLQ. */
-      snprintf (detail, sizeof detail, "HTTP %ld: %.150s", res->status, res->body);
-      for (char *p = detail; *p; p++) {
-         if (*p == '\n' || *p == '\r') {
-            *p = ' ';
-         }
-      }
-      if (res->status == 429 || res->status == 503) {
-         fail (&a, true, res->status == 429 ? "http_429" : "http_5xx", "", detail);
-         int64_t ms;
-         if (res->retry_after && tk_retry_after_parse (res->retry_after, tk_time_now_ms (), &ms)) {
-            a.retry_after_ms = ms;
-         }
-      } else if (res->status >= 500 || res->status == 408 || res->status == 409) {
-         fail (&a, true, "http_5xx", "", detail);
-      } else {
-         /* 400, 401, 403, 404 ...: asking again will not help. */
-         fail (&a, false, "http_4xx", "", detail);
+   size_t n = call->n ? call->n : 1;
+   cl_attempt_t a[CL_BATCH_MAX];
+   memset (a, 0, n * sizeof a[0]);
+   for (size_t i = 0; i < n; i++) {
+      a[i].retry_after_ms = -1;
+      a[i].http_status = res->status;
+      a[i].latency_ms = res->total_ms;
+   }
+   if (http_failure (res, &a[0])) {
+      for (size_t i = 1; i < n; i++) {
+         a[i] = a[0];
       }
    } else {
       tk_error_t err;
       char *text = r->dialect->content (res->body, res->body_len, &err);
       if (!text) {
-         fail (&a, true, "invalid_answer", "", err.message);
-      } else if (!tk_llm_parse_answer (text, strlen (text), r->tax, &a.c, &a.conf, &err)) {
-         fail (&a, true, "invalid_answer", "", err.message);
-         a.invalid_answer = true;
-         a.answer = text;
-         text = NULL;
+         for (size_t i = 0; i < n; i++) {
+            fail (&a[i], true, "invalid_answer", "", err.message);
+         }
+      } else if (call->n) {
+         read_batch (call, text, a);
+         free (text);
       } else {
-         a.ok = true;
+         read_single (r, text, &a[0]);
       }
-      free (text);
    }
    cl_attempt_cb cb = call->cb;
+   cl_batch_cb batch_cb = call->batch_cb;
    void *cb_ud = call->user_data;
-   free (call);
-   cb (&a, cb_ud);
-   cl_attempt_cleanup (&a);
+   call_free (call);
+   if (batch_cb) {
+      batch_cb (a, n, cb_ud);
+   } else {
+      cb (&a[0], cb_ud);
+   }
+   for (size_t i = 0; i < n; i++) {
+      cl_attempt_cleanup (&a[i]);
+   }
 }
 
+/* Starts the HTTP call for in[0..n); call is filled but for req. */
 static cl_call_t *
-remote_start (cl_provider_t *p, const cl_prompt_input_t *in, cl_attempt_cb cb, void *ud,
-              tk_error_t *err)
+remote_post (cl_remote_t *r, cl_call_t *call, const cl_prompt_input_t *in, size_t n,
+             tk_error_t *err)
 {
-   cl_remote_t *r = (cl_remote_t *) p;
    tk_buf_t url = TK_BUF_INIT, body = TK_BUF_INIT;
-   cl_call_t *call = NULL;
-   if (!r->dialect->build (r, in, &url, &body)) {
+   if (!r->dialect->build (r, in, n, &url, &body)) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot build the request");
+      call_free (call);
+      call = NULL;
       goto done;
    }
    const char *headers[4] = {"Content-Type: application/json", "Accept: application/json",
                              r->auth_header, NULL};
-   if (!(call = calloc (1, sizeof *call))) {
-      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
-      goto done;
-   }
-   call->r = r;
-   call->cb = cb;
-   call->user_data = ud;
    if (!(call->req = cl_http_post (r->http, url.data, headers, body.data, body.len,
                                    r->connect_timeout_ms, r->timeout_ms, on_response, call,
                                    err))) {
-      free (call);
+      call_free (call);
       call = NULL;
    }
 done:
@@ -122,13 +200,58 @@ done:
    return call;
 }
 
+static cl_call_t *
+remote_start (cl_provider_t *p, const cl_prompt_input_t *in, cl_attempt_cb cb, void *ud,
+              tk_error_t *err)
+{
+   cl_remote_t *r = (cl_remote_t *) p;
+   cl_call_t *call = calloc (1, sizeof *call);
+   if (!call) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return NULL;
+   }
+   call->r = r;
+   call->cb = cb;
+   call->user_data = ud;
+   return remote_post (r, call, in, 1, err);
+}
+
+static cl_call_t *
+remote_start_batch (cl_provider_t *p, const cl_prompt_input_t *in, size_t n, cl_batch_cb cb,
+                    void *ud, tk_error_t *err)
+{
+   cl_remote_t *r = (cl_remote_t *) p;
+   if (n < 2 || n > CL_BATCH_MAX) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "a batch has 2 to %d tickets, not %zu", CL_BATCH_MAX,
+                    n);
+      return NULL;
+   }
+   cl_call_t *call = calloc (1, sizeof *call);
+   if (!call) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return NULL;
+   }
+   call->r = r;
+   call->batch_cb = cb;
+   call->user_data = ud;
+   for (size_t i = 0; i < n; i++) {
+      if (!(call->ids[call->n] = strdup (in[i].id))) {
+         call_free (call);
+         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+         return NULL;
+      }
+      call->n++;
+   }
+   return remote_post (r, call, in, n, err);
+}
+
 static void
 remote_cancel (cl_provider_t *p, cl_call_t *call)
 {
    (void) p;
    if (call) {
       cl_http_cancel (call->req);
-      free (call);
+      call_free (call);
    }
 }
 
@@ -143,6 +266,7 @@ remote_destroy (cl_provider_t *p)
    free (r->model);
    free (r->system);
    cJSON_Delete (r->schema);
+   cJSON_Delete (r->batch_schema);
    free (r->auth_header);
    free (r);
 }
@@ -167,6 +291,7 @@ cl_remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *
    r->base.name = dialect->name;
    r->base.remote = true;
    r->base.start = remote_start;
+   r->base.start_batch = remote_start_batch;
    r->base.cancel = remote_cancel;
    r->base.destroy = remote_destroy;
    r->dialect = dialect;
@@ -183,7 +308,8 @@ cl_remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *
       return false;
    }
    if (!(r->url = dup_str (url)) || !(r->model = dup_str (model)) ||
-       !(r->system = cl_prompt_system (tax)) || !(r->schema = cl_prompt_schema (tax, gemini_schema))) {
+       !(r->system = cl_prompt_system (tax)) || !(r->schema = cl_prompt_schema (tax, gemini_schema)) ||
+       !(r->batch_schema = cl_prompt_batch_schema (tax, gemini_schema))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }

@@ -12,8 +12,10 @@ typedef struct cl_remote cl_remote_t;
 
 typedef struct {
    const char *name;
-   /* Fills url and body (JSON) for one attempt. */
-   bool (*build) (const cl_remote_t *r, const cl_prompt_input_t *in, tk_buf_t *url,
+   /* Fills url and body (JSON) for one attempt about in[0..n): n == 1 asks
+    * about one ticket (with in->repair_* if set), n > 1 is a batch (the
+    * batch user message and batch_schema). */
+   bool (*build) (const cl_remote_t *r, const cl_prompt_input_t *in, size_t n, tk_buf_t *url,
                   tk_buf_t *body);
    /* The model's text inside a 2xx response body; caller frees. */
    char *(*content) (const char *body, size_t len, tk_error_t *err);
@@ -28,6 +30,7 @@ struct cl_remote {
    char *model;
    char *system;   /* the system prompt */
    struct cJSON *schema;
+   struct cJSON *batch_schema;
    char *auth_header; /* "Authorization: Bearer ..." or "x-goog-api-key: ..." or NULL */
    int64_t connect_timeout_ms;
    int64_t timeout_ms;

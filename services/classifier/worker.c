@@ -37,6 +37,15 @@ typedef enum {
 typedef struct part part_t;
 typedef struct job job_t;
 
+/* Several tickets asked about in one provider call (TRIAGE_LLM_BATCH). */
+typedef struct {
+   cl_worker_t *w;
+   cl_call_t *call;
+   size_t n;
+   job_t *jobs[CL_BATCH_MAX]; /* NULL once that job is abandoned */
+   uint64_t started;
+} batch_t;
+
 struct part {
    int32_t partition;
    bool assigned;
@@ -58,6 +67,8 @@ struct job {
    uv_timer_t timer;
    void (*after_timer) (job_t *j);
    cl_call_t *call;
+   cl_provider_t *call_provider; /* whose call `call` is */
+   batch_t *batch;               /* the batched call this job is part of */
    uint64_t call_started;
 
    char id[TK_TICKET_ID_MAX + 1];
@@ -75,6 +86,10 @@ struct job {
    char repair_error[256];
    char last_error[256];
    bool failed; /* DLQ path */
+   bool solo;   /* its own answer in a batch was bad: asked alone from now on */
+   const char *fallback_reason; /* static; the remote provider gave up for this reason */
+   bool fallback;        /* the result comes from the fallback provider */
+   bool failure_recorded; /* fallback: the remote failure is stored */
    bool republish; /* already processed: publish the stored result again */
 
    tk_classification_t c;
@@ -90,6 +105,8 @@ struct cl_worker {
    tk_app_t *app;
    const tk_config_t *cfg;
    cl_provider_t *provider;
+   cl_provider_t *fallback; /* NULL: failures go to the DLQ */
+   char fallback_version[TK_TICKET_VERSION_MAX + 1]; /* "fallback:<model_version>" */
    cl_http_t *http;
    tk_kafka_consumer_t *consumer;
    cl_metrics_t metrics;
@@ -105,6 +122,9 @@ struct cl_worker {
 
    job_t *queue_head, *queue_tail; /* J_QUEUED jobs */
    job_t *parked_head, *parked_tail; /* waiting for the circuit */
+   job_t *gather_head, *gather_tail; /* waiting to be batched */
+   size_t n_gather;
+   uv_timer_t gather_timer; /* the batch window, or a rate-limit wait */
    size_t n_queued;
    size_t n_active;
    size_t n_jobs; /* every job allocated, until its memory is freed */
@@ -121,6 +141,7 @@ static void job_attempt (job_t *j);
 static void job_save (job_t *j);
 static void job_publish (job_t *j);
 static void job_finish (job_t *j);
+static void batch_detach (job_t *j);
 static void worker_update_pause (cl_worker_t *w);
 static void worker_maybe_finished (cl_worker_t *w);
 static void worker_maybe_drained (cl_worker_t *w);
@@ -212,8 +233,11 @@ job_release (job_t *j)
       return; /* freed when the store call or produce comes back, or popped */
    }
    if (j->call) {
-      j->w->provider->cancel (j->w->provider, j->call);
+      j->call_provider->cancel (j->call_provider, j->call);
       j->call = NULL;
+   }
+   if (j->batch) {
+      batch_detach (j);
    }
    job_drop_payload (j);
    uv_timer_stop (&j->timer);
@@ -421,6 +445,7 @@ job_start (job_t *j)
 /* ---- the provider --------------------------------------------------------- */
 
 static void on_attempt (cl_attempt_t *a, void *ud);
+static void job_fallback (job_t *j, const char *reason);
 
 static void
 job_fail_attempt (job_t *j, const char *reason, const char *error, bool retryable,
@@ -431,9 +456,14 @@ job_fail_attempt (job_t *j, const char *reason, const char *error, bool retryabl
    if (!retryable || j->attempts >= (unsigned) w->cfg->retry_max_attempts) {
       /* An error may quote the provider's answer: masked like ticket text. */
       char *masked = tk_pii_mask (error, strlen (error), NULL);
-      TK_WARN (COMPONENT, "ticket %s failed after %u attempt(s): %s", j->id, j->attempts,
+      TK_WARN (COMPONENT, "ticket %s failed after %u attempt(s)%s: %s", j->id, j->attempts,
+               w->fallback ? "; classifying it with the fallback" : "",
                masked ? masked : "(error text withheld)");
       free (masked);
+      if (w->fallback) {
+         job_fallback (j, reason);
+         return;
+      }
       j->failed = true;
       job_save (j);
       return;
@@ -448,6 +478,60 @@ job_fail_attempt (job_t *j, const char *reason, const char *error, bool retryabl
             j->attempts, reason, (long long) ms, error);
    job_later (j, (uint64_t) ms, job_attempt);
 }
+
+/* ---- the fallback provider ------------------------------------------------ */
+
+static void
+on_fallback (cl_attempt_t *a, void *ud)
+{
+   job_t *j = ud;
+   cl_worker_t *w = j->w;
+   j->call = NULL;
+   uv_update_time (w->app->loop);
+   if (a->ok) {
+      j->c = a->c;
+      memset (&a->c, 0, sizeof a->c);
+      j->conf = a->conf;
+      j->processing_ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
+      j->fallback = true;
+   } else {
+      size_t n = strlen (j->last_error);
+      snprintf (j->last_error + n, sizeof j->last_error - n, "; the fallback failed too: %s",
+                a->error);
+      j->failed = true;
+   }
+   job_save (j);
+}
+
+/* The remote provider gave up on j (for `reason`): the built-in model
+ * classifies it instead of the DLQ. The ticket's own text is used (the
+ * model runs in this process, so nothing needs masking). */
+static void
+job_fallback (job_t *j, const char *reason)
+{
+   cl_worker_t *w = j->w;
+   j->fallback_reason = reason;
+   tk_counter_inc (tk_metric_labels (w->metrics.fallbacks, reason));
+   cl_prompt_input_t in = {
+      .id = j->id,
+      .subject = j->ticket->subject,
+      .body = j->ticket->body,
+   };
+   tk_error_t err;
+   j->state = J_LLM;
+   uv_update_time (w->app->loop);
+   j->call_started = uv_now (w->app->loop);
+   j->call_provider = w->fallback;
+   if (!(j->call = w->fallback->start (w->fallback, &in, on_fallback, j, &err))) {
+      size_t n = strlen (j->last_error);
+      snprintf (j->last_error + n, sizeof j->last_error - n, "; the fallback failed too: %s",
+                err.message);
+      j->failed = true;
+      job_save (j);
+   }
+}
+
+/* ---- the circuit ---------------------------------------------------------- */
 
 static void
 on_probe_timer (uv_timer_t *t)
@@ -467,6 +551,190 @@ on_probe_timer (uv_timer_t *t)
    cl_circuit_allow_probe (&w->circuit);
 }
 
+/* Records a provider call's outcome with the circuit breaker (one record
+ * per call, however many tickets it carried). */
+static void
+worker_circuit_record (cl_worker_t *w, bool ok, bool provider_failed)
+{
+   int transition = cl_circuit_record (&w->circuit, !provider_failed);
+   if (transition > 0) {
+      TK_WARN (COMPONENT, "circuit open after %d consecutive provider failures; pausing "
+                          "consumption", w->cfg->circuit_threshold);
+      tk_gauge_set (w->metrics.circuit, 1);
+      uv_timer_start (&w->probe_timer, on_probe_timer,
+                      (uint64_t) w->cfg->circuit_probe_interval_ms, 0);
+      worker_update_pause (w);
+   } else if (transition < 0) {
+      TK_INFO (COMPONENT, "provider answered; circuit closed, resuming consumption");
+      tk_gauge_set (w->metrics.circuit, 0);
+      uv_timer_stop (&w->probe_timer);
+      job_t *p;
+      while ((p = list_pop (&w->parked_head, &w->parked_tail))) {
+         if (!job_gone (p)) {
+            job_attempt (p);
+         }
+      }
+      worker_update_pause (w);
+   } else if (cl_circuit_is_open (&w->circuit) && !ok && provider_failed) {
+      /* The probe failed: wait for the next one. */
+      uv_timer_start (&w->probe_timer, on_probe_timer,
+                      (uint64_t) w->cfg->circuit_probe_interval_ms, 0);
+   }
+}
+
+static bool
+attempt_provider_failed (const cl_attempt_t *a)
+{
+   return !a->ok && !a->invalid_answer && strcmp (a->reason, "http_4xx") != 0;
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+static void on_batch (cl_attempt_t *a, size_t n, void *ud);
+
+/* Whether j's next attempt waits to share a call with other tickets. */
+static bool
+job_batchable (const job_t *j)
+{
+   const cl_worker_t *w = j->w;
+   return w->cfg->llm_batch > 1 && w->provider->start_batch && !j->probe && !j->solo &&
+          !j->repair_answer;
+}
+
+/* Takes abandoned job j out of its batch; the call is cancelled when no
+ * job is left waiting for it. */
+static void
+batch_detach (job_t *j)
+{
+   batch_t *b = j->batch;
+   j->batch = NULL;
+   bool any = false;
+   for (size_t i = 0; i < b->n; i++) {
+      if (b->jobs[i] == j) {
+         b->jobs[i] = NULL;
+      }
+      any |= b->jobs[i] != NULL;
+   }
+   if (!any) {
+      b->w->provider->cancel (b->w->provider, b->call);
+      free (b);
+   }
+}
+
+static void on_gather_timer (uv_timer_t *t);
+
+/* Sends the gathered tickets, CL_BATCH_MAX (TRIAGE_LLM_BATCH) per call.
+ * `all`: the window is over, so a partial batch goes too. */
+static void
+worker_flush (cl_worker_t *w, bool all)
+{
+   size_t max = (size_t) w->cfg->llm_batch;
+   uv_timer_stop (&w->gather_timer);
+   while (w->gather_head && !w->closing && (all || w->n_gather >= max)) {
+      if (cl_circuit_is_open (&w->circuit)) {
+         /* Opened while they waited: each parks (or probes) alone. */
+         job_t *j;
+         while ((j = list_pop (&w->gather_head, &w->gather_tail))) {
+            if (!job_gone (j)) {
+               job_attempt (j);
+            }
+         }
+         w->n_gather = 0;
+         return;
+      }
+      job_t *jobs[CL_BATCH_MAX];
+      size_t n = 0;
+      size_t tokens = 600;
+      job_t *j;
+      while (n < max && (j = list_pop (&w->gather_head, &w->gather_tail))) {
+         w->n_gather--;
+         if (job_gone (j)) {
+            continue;
+         }
+         jobs[n++] = j;
+         tokens += (strlen (j->subject) + strlen (j->body)) / 4 + 40;
+      }
+      if (n == 0) {
+         break;
+      }
+      int64_t wait = cl_rate_limit_take (&w->rate, tokens, (int64_t) uv_now (w->app->loop));
+      if (wait > 0) {
+         /* One request for the whole batch, later. */
+         tk_counter_inc (w->metrics.rate_waits);
+         for (size_t i = 0; i < n; i++) {
+            list_push (&w->gather_head, &w->gather_tail, jobs[i]);
+            w->n_gather++;
+         }
+         uv_timer_start (&w->gather_timer, on_gather_timer, (uint64_t) wait, 0);
+         return;
+      }
+      batch_t *b = n > 1 ? calloc (1, sizeof *b) : NULL;
+      tk_error_t err;
+      tk_error_set (&err, TK_ERR_NOMEM, 0, "out of memory");
+      cl_prompt_input_t in[CL_BATCH_MAX];
+      uv_update_time (w->app->loop);
+      for (size_t i = 0; i < n; i++) {
+         job_t *q = jobs[i];
+         in[i] = (cl_prompt_input_t) {.id = q->id, .subject = q->subject, .body = q->body};
+         q->attempts++;
+         q->state = J_LLM;
+         q->call_started = uv_now (w->app->loop);
+         q->batch = b;
+         if (b) {
+            b->jobs[i] = q;
+         }
+      }
+      tk_counter_inc (tk_metric_labels (w->metrics.attempts, w->provider->name));
+      if (n == 1) {
+         jobs[0]->call_provider = w->provider;
+         if (!(jobs[0]->call = w->provider->start (w->provider, in, on_attempt, jobs[0], &err))) {
+            job_fail_attempt (jobs[0], "internal", err.message, true, -1);
+         }
+         continue;
+      }
+      if (b) {
+         b->w = w;
+         b->n = n;
+         b->started = uv_now (w->app->loop);
+         b->call = w->provider->start_batch (w->provider, in, n, on_batch, b, &err);
+      }
+      if (!b || !b->call) {
+         free (b);
+         for (size_t i = 0; i < n; i++) {
+            jobs[i]->batch = NULL;
+            job_fail_attempt (jobs[i], "internal", err.message, true, -1);
+         }
+      }
+   }
+   if (w->gather_head && !w->closing) {
+      uv_timer_start (&w->gather_timer, on_gather_timer, (uint64_t) w->cfg->llm_batch_window_ms,
+                      0);
+   }
+}
+
+static void
+on_gather_timer (uv_timer_t *t)
+{
+   worker_flush (t->data, true);
+}
+
+static void
+job_gather (job_t *j)
+{
+   cl_worker_t *w = j->w;
+   j->state = J_WAIT;
+   list_push (&w->gather_head, &w->gather_tail, j);
+   w->n_gather++;
+   if (w->n_gather >= (size_t) w->cfg->llm_batch) {
+      worker_flush (w, false);
+   } else if (!uv_is_active ((uv_handle_t *) &w->gather_timer)) {
+      uv_timer_start (&w->gather_timer, on_gather_timer, (uint64_t) w->cfg->llm_batch_window_ms,
+                      0);
+   }
+}
+
+/* ---- one attempt ---------------------------------------------------------- */
+
 static void
 job_attempt (job_t *j)
 {
@@ -478,6 +746,10 @@ job_attempt (job_t *j)
    if (!cl_circuit_allows (&w->circuit)) {
       j->state = J_WAIT;
       list_push (&w->parked_head, &w->parked_tail, j);
+      return;
+   }
+   if (job_batchable (j)) {
+      job_gather (j);
       return;
    }
    size_t est_tokens = (strlen (j->subject) + strlen (j->body)) / 4 + 600;
@@ -500,6 +772,7 @@ job_attempt (job_t *j)
    j->state = J_LLM;
    uv_update_time (w->app->loop);
    j->call_started = uv_now (w->app->loop);
+   j->call_provider = w->provider;
    j->call = w->provider->start (w->provider, &in, on_attempt, j, &err);
    free (j->repair_answer);
    j->repair_answer = NULL;
@@ -508,41 +781,12 @@ job_attempt (job_t *j)
    }
 }
 
+/* What one ticket's attempt (alone or in a batch) leads to. */
 static void
-on_attempt (cl_attempt_t *a, void *ud)
+job_outcome (job_t *j, cl_attempt_t *a, int64_t ms)
 {
-   job_t *j = ud;
    cl_worker_t *w = j->w;
-   j->call = NULL;
-   uv_update_time (w->app->loop);
-   int64_t ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
-   tk_histogram_observe (tk_metric_labels (w->metrics.latency, w->provider->name),
-                         (double) ms / 1000.0);
-   bool provider_failed = !a->ok && !a->invalid_answer && strcmp (a->reason, "http_4xx") != 0;
-   int transition = cl_circuit_record (&w->circuit, !provider_failed);
-   if (transition > 0) {
-      TK_WARN (COMPONENT, "circuit open after %d consecutive provider failures; pausing "
-                          "consumption", w->cfg->circuit_threshold);
-      tk_gauge_set (w->metrics.circuit, 1);
-      uv_timer_start (&w->probe_timer, on_probe_timer,
-                      (uint64_t) w->cfg->circuit_probe_interval_ms, 0);
-      worker_update_pause (w);
-   } else if (transition < 0) {
-      TK_INFO (COMPONENT, "provider answered; circuit closed, resuming consumption");
-      tk_gauge_set (w->metrics.circuit, 0);
-      uv_timer_stop (&w->probe_timer);
-      job_t *p;
-      while ((p = list_pop (&w->parked_head, &w->parked_tail))) {
-         if (!job_gone (p)) {
-            job_attempt (p);
-         }
-      }
-      worker_update_pause (w);
-   } else if (cl_circuit_is_open (&w->circuit) && !a->ok && provider_failed) {
-      /* The probe failed: wait for the next one. */
-      uv_timer_start (&w->probe_timer, on_probe_timer,
-                      (uint64_t) w->cfg->circuit_probe_interval_ms, 0);
-   }
+   bool provider_failed = attempt_provider_failed (a);
    if (j->probe && provider_failed && cl_circuit_is_open (&w->circuit)) {
       /* A failed probe says the provider is still down, not that this
        * ticket is bad: it keeps its retry budget and waits behind the
@@ -580,21 +824,69 @@ on_attempt (cl_attempt_t *a, void *ud)
    job_fail_attempt (j, a->reason, a->error, a->retryable, a->retry_after_ms);
 }
 
+static void
+on_attempt (cl_attempt_t *a, void *ud)
+{
+   job_t *j = ud;
+   cl_worker_t *w = j->w;
+   j->call = NULL;
+   uv_update_time (w->app->loop);
+   int64_t ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
+   tk_histogram_observe (tk_metric_labels (w->metrics.latency, w->provider->name),
+                         (double) ms / 1000.0);
+   worker_circuit_record (w, a->ok, attempt_provider_failed (a));
+   job_outcome (j, a, ms);
+}
+
+static void
+on_batch (cl_attempt_t *a, size_t n, void *ud)
+{
+   batch_t *b = ud;
+   cl_worker_t *w = b->w;
+   uv_update_time (w->app->loop);
+   int64_t ms = (int64_t) (uv_now (w->app->loop) - b->started);
+   tk_histogram_observe (tk_metric_labels (w->metrics.latency, w->provider->name),
+                         (double) ms / 1000.0);
+   tk_histogram_observe (w->metrics.batch_size, (double) n);
+   /* A call that failed as a whole failed every ticket alike: a[0] says
+    * how. A 2xx is a provider success even if some answers were bad. */
+   bool call_failed = attempt_provider_failed (&a[0]);
+   worker_circuit_record (w, !call_failed, call_failed);
+   for (size_t i = 0; i < n && i < b->n; i++) {
+      job_t *j = b->jobs[i];
+      if (!j) {
+         continue; /* abandoned meanwhile */
+      }
+      j->batch = NULL;
+      if (!a[i].ok && a[i].invalid_answer) {
+         /* Its own answer was bad: the retry (or repair) asks about it
+          * alone, so the others are never asked again. */
+         j->solo = true;
+      }
+      job_outcome (j, &a[i], ms);
+   }
+   free (b);
+}
+
 /* ---- saving --------------------------------------------------------------- */
 
 static void
 save_work (tk_store_t *store, void *ctx)
 {
    job_t *j = ctx;
-   if (j->failed) {
+   if (j->failed || (j->fallback && !j->failure_recorded)) {
+      /* A fallback result still records what the remote provider did. */
       char text[400];
       snprintf (text, sizeof text, "after %u attempt(s): %s", j->attempts, j->last_error);
       j->op_ok = tk_store_record_failure (store, j->id, text, &j->op_err);
-      return;
+      if (j->failed || !j->op_ok) {
+         return;
+      }
+      j->failure_recorded = true;
    }
    tk_processing_metadata_t md = {
       .processed_at = tk_time_now_ms (),
-      .model_version = j->w->provider->model_version,
+      .model_version = j->fallback ? j->w->fallback_version : j->w->provider->model_version,
       .processing_time_ms = j->processing_ms,
       .agent_version = (char *) TRIAGE_VERSION,
    };
@@ -645,7 +937,8 @@ classified_json (job_t *j)
 {
    const tk_classification_t *cl = &j->c;
    const tk_confidence_t *conf = &j->conf;
-   const char *model_version = j->w->provider->model_version;
+   const char *model_version =
+      j->fallback ? j->w->fallback_version : j->w->provider->model_version;
    const char *agent_version = TRIAGE_VERSION;
    int64_t processed_at = tk_time_now_ms ();
    int64_t processing_ms = j->processing_ms;
@@ -724,6 +1017,7 @@ on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque
    tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name,
                                      j->failed      ? "dlq"
                                      : j->republish ? "skipped"
+                                     : j->fallback  ? "fallback"
                                                     : "classified"));
    job_finish (j);
 }
@@ -982,13 +1276,24 @@ on_lag_timer (uv_timer_t *t)
 /* ---- shutdown ------------------------------------------------------------- */
 
 static void
-provider_closed (void *ud)
+fallback_closed (void *ud)
 {
    cl_worker_t *w = ud;
    void *token = w->shutdown_token;
    w->shutdown_token = NULL;
    TK_INFO (COMPONENT, "classifier stopped");
    tk_shutdown_step_done (token);
+}
+
+static void
+provider_closed (void *ud)
+{
+   cl_worker_t *w = ud;
+   if (w->fallback && w->fallback->close) {
+      w->fallback->close (w->fallback, fallback_closed, w);
+   } else {
+      fallback_closed (w);
+   }
 }
 
 static void
@@ -1018,10 +1323,17 @@ lag_timer_closed (uv_handle_t *h)
 }
 
 static void
-probe_timer_closed (uv_handle_t *h)
+gather_timer_closed (uv_handle_t *h)
 {
    cl_worker_t *w = h->data;
    uv_close ((uv_handle_t *) &w->lag_timer, lag_timer_closed);
+}
+
+static void
+probe_timer_closed (uv_handle_t *h)
+{
+   cl_worker_t *w = h->data;
+   uv_close ((uv_handle_t *) &w->gather_timer, gather_timer_closed);
 }
 
 static void
@@ -1056,6 +1368,11 @@ consumer_closed (void *ud)
       j->abandoned = true;
       job_release (j);
    }
+   while ((j = list_pop (&w->gather_head, &w->gather_tail))) {
+      j->abandoned = true;
+      job_release (j);
+   }
+   w->n_gather = 0;
    w->n_queued = 0;
    worker_maybe_finished (w);
 }
@@ -1117,7 +1434,8 @@ worker_shutdown (void *user_data, void *token)
 /* ---- lifetime ------------------------------------------------------------- */
 
 cl_worker_t *
-cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_http_t *http, tk_error_t *err)
+cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback, cl_http_t *http,
+               tk_error_t *err)
 {
    cl_worker_t *w = calloc (1, sizeof *w);
    if (!w) {
@@ -1127,6 +1445,15 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_http_t *http, tk_error
    w->app = app;
    w->cfg = &app->cfg;
    w->provider = provider;
+   w->fallback = fallback;
+   if (fallback) {
+      /* Cut to what a stored model_version may hold (the built-in
+       * model's name is far shorter). */
+      int n = snprintf (w->fallback_version, sizeof w->fallback_version, "fallback:%.*s",
+                        (int) (sizeof w->fallback_version - sizeof "fallback:"),
+                        fallback->model_version);
+      (void) n;
+   }
    w->http = http;
    w->rnd = (uint64_t) tk_time_now_ms () ^ ((uint64_t) getpid () << 32) ^ UINT64_C (0x9E3779B97F4A7C15);
    if (!cl_metrics_init (&w->metrics, app->metrics, err)) {
@@ -1161,10 +1488,15 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_http_t *http, tk_error
    w->drain_timer.data = w;
    uv_timer_init (app->loop, &w->lag_timer);
    w->lag_timer.data = w;
+   uv_timer_init (app->loop, &w->gather_timer);
+   w->gather_timer.data = w;
    uv_timer_start (&w->lag_timer, on_lag_timer, 1000, 1000);
-   TK_INFO (COMPONENT, "consuming %s as group %s with provider %s (%s), concurrency %d",
+   TK_INFO (COMPONENT, "consuming %s as group %s with provider %s (%s), concurrency %d, "
+                       "batch %d, fallback %s",
             w->cfg->topic_classify, w->cfg->kafka_group, provider->name,
-            provider->model_version, w->cfg->classifier_concurrency);
+            provider->model_version, w->cfg->classifier_concurrency,
+            provider->start_batch ? w->cfg->llm_batch : 1,
+            fallback ? fallback->model_version : "none");
    return w;
 }
 

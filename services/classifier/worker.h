@@ -19,11 +19,31 @@
 
 typedef struct cl_worker cl_worker_t;
 
-/* Creates the worker (and its consumer) for app; provider and http are
- * borrowed and must outlive it. Registers its shutdown step with app.
- * NULL with err on failure. */
-cl_worker_t *cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_http_t *http,
-                            tk_error_t *err);
+/* Creates the worker (and its consumer) for app; provider, fallback (NULL
+ * for none) and http are borrowed and must outlive it. Registers its
+ * shutdown step with app, which closes http, provider and fallback.
+ * NULL with err on failure.
+ *
+ * Batching (TRIAGE_LLM_BATCH > 1, providers with start_batch): a ticket's
+ * attempt waits up to TRIAGE_LLM_BATCH_WINDOW for others and goes out with
+ * them in one call (one request, and the whole batch's tokens, for the rate
+ * limit; one outcome for the circuit breaker). A ticket whose own answer
+ * was missing or invalid is asked about alone from then on (repair and
+ * retries as usual); the others are stored. A call that failed as a whole
+ * fails each ticket's attempt, and their retries may batch again. Each
+ * ticket's processing_time_ms is the batch call's time.
+ *
+ * Fallback (TRIAGE_FALLBACK_PROVIDER=local): a ticket the remote provider
+ * failed for the last time (attempts used up, a 4xx, invalid answers after
+ * the repair) is classified by fallback instead of going to the DLQ: stored
+ * processed with processing_metadata.model_version "fallback:<its
+ * model_version>", after processing_attempts and last_error recorded the
+ * remote failure (as for the DLQ). Counted in
+ * classifier_fallbacks_total{reason} (the remote failure's reason). While
+ * the circuit is open tickets keep waiting for the provider, as without a
+ * fallback: an outage is not a ticket's last failure. */
+cl_worker_t *cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback,
+                            cl_http_t *http, tk_error_t *err);
 
 /* Frees the worker after the loop has stopped (its shutdown step has run).
  * Accepts NULL. */

@@ -16,9 +16,18 @@
  * retry_after adds a Retry-After header; delay answers that many ms late
  * (hang waits an hour). TRIAGE_FAKE_LATENCY_MS delays every answer.
  *
+ * Batches: a user message holding "Tickets:" and a JSON array of
+ * {"id","subject","body"} (the classifier's TRIAGE_LLM_BATCH prompt) is
+ * answered {"answers":[...]} with one entry per id. Each ticket's body is
+ * read for its own directive: badlabel and missing spoil that ticket's
+ * entry only, omit leaves it out, dupe answers it twice, wrongtype gives it
+ * a number for a sentiment; any other fault (429, 500, garbage, hang...)
+ * is the whole response's.
+ *
  * GET /_fake/received returns {"count":N,"requests":[{"path","auth","body",
- * "at_ms"}]}: every request received (at_ms: arrival on a monotonic clock, in
- * milliseconds), so tests can check what left the classifier and when.
+ * "at_ms","ids"}]}: every request received (at_ms: arrival on a monotonic
+ * clock, in milliseconds; ids: the ticket ids it asked about), so tests can
+ * check what left the classifier and when.
  * POST /_fake/down makes every LLM request fail with 503 (no Retry-After)
  * until POST /_fake/up: the provider is down for a while.
  * Listens on 127.0.0.1:$TRIAGE_HTTP_PORT; serves /healthz. SIGTERM exits.
@@ -162,9 +171,93 @@ static const char good[] =
 static const char badlabel[] =
    "{\"topic_tags\":[\"Connector\"],\"sentiment\":\"Ecstatic\",\"priority\":\"P1 (Medium)\","
    "\"confidence\":{\"topic\":0.5,\"sentiment\":0.5,\"priority\":0.5}}";
+static const char wrongtype[] =
+   "{\"topic_tags\":[\"Connector\"],\"sentiment\":7,\"priority\":\"P1 (Medium)\","
+   "\"confidence\":{\"topic\":0.5,\"sentiment\":0.5,\"priority\":0.5}}";
 static const char missing[] =
    "{\"topic_tags\":[\"Connector\"],\"sentiment\":\"Curious\","
    "\"confidence\":{\"topic\":0.5,\"sentiment\":0.5,\"priority\":0.5}}";
+
+/* The first user message's text in a request body (borrowed from req). */
+static const char *
+user_text (const cJSON *req, bool gemini)
+{
+   const cJSON *list = cJSON_GetObjectItemCaseSensitive (req, gemini ? "contents" : "messages");
+   const cJSON *m;
+   cJSON_ArrayForEach (m, list)
+   {
+      const cJSON *role = cJSON_GetObjectItemCaseSensitive (m, "role");
+      if (!cJSON_IsString (role) || strcmp (role->valuestring, "user") != 0) {
+         continue;
+      }
+      const cJSON *t = gemini ? cJSON_GetObjectItemCaseSensitive (
+                                   cJSON_GetArrayItem (cJSON_GetObjectItemCaseSensitive (m, "parts"), 0),
+                                   "text")
+                              : cJSON_GetObjectItemCaseSensitive (m, "content");
+      return cJSON_IsString (t) ? t->valuestring : NULL;
+   }
+   return NULL;
+}
+
+/* The tickets of a batch prompt (caller frees), or NULL if not a batch. */
+static cJSON *
+batch_tickets (const char *user)
+{
+   const char *at = user ? strstr (user, "\n\nTickets:\n") : NULL;
+   cJSON *arr = at ? cJSON_Parse (at + 10) : NULL;
+   if (arr && !cJSON_IsArray (arr)) {
+      cJSON_Delete (arr);
+      arr = NULL;
+   }
+   return arr;
+}
+
+/* The answer to a batch: one entry per ticket, as each one's directive
+ * says. *whole gets a fault that spoils the whole response, if any. */
+static char *
+batch_answer (const cJSON *tickets, char *whole, size_t whole_cap, char *retry_after,
+              size_t ra_cap, uint64_t *delay)
+{
+   cJSON *o = cJSON_CreateObject ();
+   cJSON *answers = cJSON_AddArrayToObject (o, "answers");
+   const cJSON *t;
+   cJSON_ArrayForEach (t, tickets)
+   {
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive (t, "id");
+      const cJSON *body = cJSON_GetObjectItemCaseSensitive (t, "body");
+      unsigned times = 1, seen = 0;
+      char ra[32] = "";
+      uint64_t d = *delay;
+      const char *action = directive (cJSON_IsString (body) ? body->valuestring : "", &times, ra,
+                                      sizeof ra, &d, &seen);
+      bool fault = action[0] && (times == 0 || seen < times);
+      const char *answer = good;
+      if (fault && strcmp (action, "badlabel") == 0) {
+         answer = badlabel;
+      } else if (fault && strcmp (action, "missing") == 0) {
+         answer = missing;
+      } else if (fault && strcmp (action, "omit") == 0) {
+         continue;
+      } else if (fault && strcmp (action, "wrongtype") == 0) {
+         answer = wrongtype;
+      } else if (fault && strcmp (action, "dupe") != 0) {
+         if (!whole[0]) {
+            snprintf (whole, whole_cap, "%s", action);
+            snprintf (retry_after, ra_cap, "%s", ra);
+            *delay = d;
+         }
+      }
+      int copies = fault && strcmp (action, "dupe") == 0 ? 2 : 1;
+      for (int k = 0; k < copies; k++) {
+         cJSON *a = cJSON_Parse (answer);
+         cJSON_AddStringToObject (a, "id", cJSON_IsString (id) ? id->valuestring : "");
+         cJSON_AddItemToArray (answers, a);
+      }
+   }
+   char *text = cJSON_PrintUnformatted (o);
+   cJSON_Delete (o);
+   return text;
+}
 
 static void
 on_llm (tk_http_request_t *req, void *ud)
@@ -179,15 +272,44 @@ on_llm (tk_http_request_t *req, void *ud)
    cJSON_AddStringToObject (rec, "body", body);
    cJSON_AddNumberToObject (rec, "at_ms", (double) (uv_hrtime () / 1000000u));
    cJSON_AddItemToArray (received, rec);
+   cJSON *parsed = cJSON_Parse (body);
+   const char *user = user_text (parsed, gemini);
+   cJSON *tickets = batch_tickets (user);
+   cJSON *ids = cJSON_AddArrayToObject (rec, "ids");
+   if (tickets) {
+      const cJSON *t;
+      cJSON_ArrayForEach (t, tickets)
+      {
+         const cJSON *id = cJSON_GetObjectItemCaseSensitive (t, "id");
+         cJSON_AddItemToArray (ids, cJSON_CreateString (cJSON_IsString (id) ? id->valuestring : ""));
+      }
+   } else if (user && strncmp (user, "Ticket ", 7) == 0) {
+      const char *nl = strchr (user + 7, '\n');
+      char *id = strndup (user + 7, nl ? (size_t) (nl - user - 7) : strlen (user + 7));
+      cJSON_AddItemToArray (ids, cJSON_CreateString (id));
+      free (id);
+   }
 
    pending_t *p = calloc (1, sizeof *p);
    p->req = req;
    p->status = 200;
    unsigned times = 1, seen = 0;
    uint64_t delay = latency_ms;
-   const char *action = directive (body, &times, p->retry_after, sizeof p->retry_after, &delay,
-                                   &seen);
-   bool fault = action[0] && (times == 0 || seen < times);
+   const char *action = "";
+   bool fault = false;
+   char *batch_text = NULL;
+   char whole[32] = "";
+   if (tickets) {
+      batch_text = batch_answer (tickets, whole, sizeof whole, p->retry_after,
+                                 sizeof p->retry_after, &delay);
+      action = whole;
+      fault = whole[0] != '\0';
+   } else {
+      action = directive (body, &times, p->retry_after, sizeof p->retry_after, &delay, &seen);
+      fault = action[0] && (times == 0 || seen < times);
+   }
+   cJSON_Delete (tickets);
+   cJSON_Delete (parsed);
    if (down) {
       p->status = 503;
       p->retry_after[0] = '\0';
@@ -195,7 +317,7 @@ on_llm (tk_http_request_t *req, void *ud)
       delay = 0;
    } else if (!fault) {
       p->retry_after[0] = '\0';
-      p->body = wrap (gemini, good);
+      p->body = wrap (gemini, batch_text ? batch_text : good);
    } else if (atoi (action) >= 400) {
       p->status = atoi (action);
       p->body = strdup ("{\"error\":{\"message\":\"scripted fault\",\"type\":\"fake\"}}");
@@ -220,6 +342,7 @@ on_llm (tk_http_request_t *req, void *ud)
          p->retry_after[0] = '\0';
       }
    }
+   free (batch_text);
    if (delay == 0) {
       send_pending (p);
       free (p->body);
