@@ -16,6 +16,10 @@
  * exists a request waits for it (one scan however many wait). With
  * TRIAGE_API_CACHE_TTL=0 nothing is kept: each request waits for a scan
  * that starts after it arrived (requests arriving together share one).
+ * The same scan keeps the newest TRIAGE_API_NEWEST_KEEP tickets rendered
+ * (newest.h; whole documents are fetched then, not the projection), from
+ * which GET /api/tickets without filters, newest first, is answered while
+ * its page lies among them (api_snapshot_tickets_page).
  * The snapshot also sets the gauges triage_api_tickets_total,
  * triage_api_tickets_processed and triage_api_tickets_unprocessed.
  */
