@@ -154,6 +154,7 @@ typedef struct {
 
    /* ---- api's own settings ---- */
    int64_t api_cache_ttl_ms;   /* stats and analytics cache lifetime */
+   int api_newest_keep;        /* newest tickets kept in the snapshot; 0 = none */
    int api_process_max;        /* most tickets one processing job requests */
    int api_rate_limit;         /* requests per second per key; 0 = unlimited */
    int api_rate_burst;         /* bucket size of the rate limit */

@@ -38,6 +38,7 @@ typedef struct {
    char *body[2];
    size_t len[2];
    uint64_t total, processed;
+   api_newest_t *newest; /* the newest tickets, when kept */
 } scan_job_t;
 
 typedef struct api_snapshot {
@@ -55,6 +56,7 @@ typedef struct api_snapshot {
    bool have;
    char *body[2];
    size_t len[2];
+   api_newest_t *newest; /* NULL: the listing is served by the database */
    tk_series_t *g_total, *g_processed, *g_unprocessed;
    tk_series_t *scans_ok, *scans_failed;
 } api_snapshot_t;
@@ -91,14 +93,19 @@ scan_work (tk_store_t *store, void *ctx)
       mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
    api_tally_t *t = api_tally_new (tk_time_now_ms ());
    bson_t filter = BSON_INITIALIZER;
-   if (api_tally_scan (t, coll, &filter, &s->cancel, &job->err)) {
+   /* The newest tickets are worth collecting only when a snapshot is kept. */
+   int keep = s->interval_ms > 0 ? s->api->app->cfg.api_newest_keep : 0;
+   if (keep > 0) {
+      job->newest = api_newest_new ((size_t) keep);
+   }
+   if (api_tally_scan_keep (t, coll, &filter, job->newest, &s->cancel, &job->err)) {
       job->body[API_SNAPSHOT_STATS] = render (api_tally_stats_json (t),
                                               &job->len[API_SNAPSHOT_STATS]);
       job->body[API_SNAPSHOT_ANALYTICS] = render (api_tally_analytics_json (t),
                                                   &job->len[API_SNAPSHOT_ANALYTICS]);
       job->total = api_tally_total (t);
       job->processed = api_tally_processed (t);
-      job->ok = job->body[0] && job->body[1];
+      job->ok = job->body[0] && job->body[1] && (!job->newest || api_newest_finish (job->newest));
       if (!job->ok) {
          tk_error_set (&job->err, TK_ERR_NOMEM, 0, "out of memory rendering statistics");
       }
@@ -114,6 +121,7 @@ job_cleanup (scan_job_t *job)
 {
    free (job->body[0]);
    free (job->body[1]);
+   api_newest_destroy (job->newest);
    memset (job, 0, sizeof *job);
 }
 
@@ -198,6 +206,9 @@ scan_done (int status, void *ctx)
          s->len[i] = job->len[i];
          job->body[i] = NULL;
       }
+      api_newest_destroy (s->newest);
+      s->newest = job->newest;
+      job->newest = NULL;
       s->have = true;
    }
    job_cleanup (job);
@@ -347,6 +358,18 @@ api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which)
    refresh_start (s);
 }
 
+bool
+api_snapshot_tickets_page (api_t *api, const tk_query_t *q, char **body, size_t *len,
+                           uint32_t *returned)
+{
+   api_snapshot_t *s = api->snapshot;
+   if (!s || !s->newest || !api_newest_page (s->newest, q, body, len, returned)) {
+      return false;
+   }
+   tk_counter_inc (tk_metric_labels (api->cache_hits, "hit"));
+   return true;
+}
+
 void
 api_snapshot_refresh (api_t *api, api_call_t *call)
 {
@@ -372,6 +395,7 @@ on_timer_closed (uv_handle_t *handle)
    for (int i = 0; i < 2; i++) {
       free (s->body[i]);
    }
+   api_newest_destroy (s->newest);
    job_cleanup (&s->job);
    void *token = s->stop_token;
    s->api->snapshot = NULL;

@@ -16,6 +16,10 @@
  * exists a request waits for it (one scan however many wait). With
  * TRIAGE_API_CACHE_TTL=0 nothing is kept: each request waits for a scan
  * that starts after it arrived (requests arriving together share one).
+ * The same scan keeps the newest TRIAGE_API_NEWEST_KEEP tickets rendered
+ * (newest.h; whole documents are fetched then, not the projection), from
+ * which GET /api/tickets without filters, newest first, is answered while
+ * its page lies among them (api_snapshot_tickets_page).
  * The snapshot also sets the gauges triage_api_tickets_total,
  * triage_api_tickets_processed and triage_api_tickets_unprocessed.
  */
@@ -31,6 +35,7 @@
 
 #include "api.h"
 #include "error.h"
+#include "newest.h"
 
 /* ---- tally (tally.c) ---------------------------------------------------- */
 
@@ -50,6 +55,12 @@ void api_tally_destroy (api_tally_t *t);
  * threadpool only. */
 bool api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
                      const atomic_bool *cancel, tk_error_t *err);
+
+/* api_tally_scan that also offers every document to newest (may be NULL:
+ * then it is api_tally_scan). With newest the find has no projection: the
+ * listing needs whole documents. */
+bool api_tally_scan_keep (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
+                          api_newest_t *newest, const atomic_bool *cancel, tk_error_t *err);
 
 /* The body of GET /api/analytics for the tally. Caller frees. */
 cJSON *api_tally_analytics_json (const api_tally_t *t);
@@ -81,6 +92,14 @@ bool api_snapshot_serve_now (api_t *api, api_call_t *call, api_snapshot_body_t w
  * once, or when the awaited scan ends; 503 if it fails). Takes ownership of
  * call. For a route's done function. */
 void api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which);
+
+/* Loop: renders the page of GET /api/tickets for q (no filter, default
+ * sort: the caller checks) from the newest tickets kept in the snapshot
+ * (newest.h) into *body (malloc'd, caller frees; *returned items). false
+ * when there is no snapshot, TRIAGE_API_NEWEST_KEEP is 0, or the page does
+ * not lie inside the kept window: the database answers then. */
+bool api_snapshot_tickets_page (api_t *api, const tk_query_t *q, char **body, size_t *len,
+                                uint32_t *returned);
 
 /* Loop: starts a refresh (or, when one is running, another right after it)
  * and answers call with {"refreshed":true,"dropped":n,"generated_at":...}

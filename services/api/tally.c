@@ -486,13 +486,23 @@ bool
 api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
                 const atomic_bool *cancel, tk_error_t *err)
 {
+   return api_tally_scan_keep (t, coll, filter, NULL, cancel, err);
+}
+
+bool
+api_tally_scan_keep (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
+                     api_newest_t *newest, const atomic_bool *cancel, tk_error_t *err)
+{
    bool ok = false;
-   bson_t *opts = BCON_NEW ("projection", "{", "_id", BCON_INT32 (0),
-                            "created_at", BCON_INT32 (1), "processed", BCON_INT32 (1),
-                            "processing_attempts", BCON_INT32 (1), "classification",
-                            BCON_INT32 (1), "confidence_scores", BCON_INT32 (1),
-                            "processing_metadata", BCON_INT32 (1), "}", "batchSize",
-                            BCON_INT32 (1000));
+   /* Keeping the newest tickets needs whole documents (the listing shows
+    * every field); counting alone needs only these. */
+   bson_t *opts = newest ? BCON_NEW ("batchSize", BCON_INT32 (1000))
+                         : BCON_NEW ("projection", "{", "_id", BCON_INT32 (0), "created_at",
+                                     BCON_INT32 (1), "processed", BCON_INT32 (1),
+                                     "processing_attempts", BCON_INT32 (1), "classification",
+                                     BCON_INT32 (1), "confidence_scores", BCON_INT32 (1),
+                                     "processing_metadata", BCON_INT32 (1), "}", "batchSize",
+                                     BCON_INT32 (1000));
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
    const bson_t *doc;
    bson_error_t e;
@@ -501,7 +511,7 @@ api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
          tk_error_set (err, TK_ERR_IO, 0, "the scan was cancelled");
          goto done;
       }
-      if (!tally_doc (t, doc)) {
+      if (!tally_doc (t, doc) || (newest && !api_newest_add (newest, doc))) {
          tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory counting tickets");
          goto done;
       }
