@@ -56,6 +56,7 @@ typedef struct {
    struct api_upload *upload; /* the upload forwarder (routes_upload.c) */
    struct api_openapi *openapi; /* the OpenAPI document (routes_openapi.c) */
    struct api_snapshot *snapshot; /* statistics snapshot (snapshot.c) */
+   struct api_audit_queue *audit_queue; /* records written after the response (audit_queue.c) */
 } api_t;
 
 typedef struct api_call api_call_t;
@@ -172,8 +173,33 @@ cJSON *api_bson_to_json (const bson_t *doc);
 /* Random lowercase hex (2 * nbytes chars + NUL) from the OS CSPRNG. */
 bool api_random_hex (char *out, size_t nbytes);
 
+#define API_AUDIT_COLLECTION "audit_log"
+
+/* The audit record of call (status and identity as they stand), built
+ * without I/O, so on the loop or a worker. Caller destroys. */
+bson_t *api_audit_record (const api_call_t *call);
+
 /* Writes the audit record of call (status and identity as they stand). */
 void api_audit_write (api_call_t *call, mongoc_client_t *client, const char *db);
+
+/* --- audit records written after the response (audit_queue.c) ----------- */
+
+typedef struct api_audit_queue api_audit_queue_t;
+
+/* An empty queue writing into store's audit_log from loop. NULL on out of
+ * memory. */
+api_audit_queue_t *api_audit_queue_new (uv_loop_t *loop, tk_store_t *store);
+
+/* Frees q and the records still in it (unwritten). Accepts NULL. */
+void api_audit_queue_destroy (api_audit_queue_t *q);
+
+/* Loop: queues doc (taking ownership) to be written in the next batch.
+ * false (doc still the caller's) when q is NULL, stopping, or full: then
+ * the caller writes the record itself before responding. */
+bool api_audit_queue_push (api_audit_queue_t *q, bson_t *doc);
+
+/* Shutdown step (user_data: the api_t): writes what is queued, then done. */
+void api_audit_queue_stop (void *user_data, void *token);
 
 /* --- auth (auth.c) ------------------------------------------------------ */
 

@@ -15,14 +15,12 @@
 #include "timeutil.h"
 #include "utf8.h"
 
-#define AUDIT_COLLECTION "audit_log"
 #define AUDIT_QUERY_MAX 2048
 
-void
-api_audit_write (api_call_t *call, mongoc_client_t *client, const char *db)
+bson_t *
+api_audit_record (const api_call_t *call)
 {
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, AUDIT_COLLECTION);
-   bson_t doc = BSON_INITIALIZER;
+   bson_t *docp = bson_new ();
    bson_t *detail = NULL;
    bson_error_t e;
    const tk_http_request_t *req = call->req;
@@ -36,33 +34,43 @@ api_audit_write (api_call_t *call, mongoc_client_t *client, const char *db)
    memcpy (qbuf, query, qlen);
    qbuf[qlen] = '\0';
 
-   BSON_APPEND_DATE_TIME (&doc, "at", tk_time_now_ms ());
-   BSON_APPEND_UTF8 (&doc, "key_id", call->key_id[0] ? call->key_id : "unknown");
-   BSON_APPEND_UTF8 (&doc, "role", api_role_name (call->role));
-   BSON_APPEND_UTF8 (&doc, "method", tk_http_request_method (req));
-   BSON_APPEND_UTF8 (&doc, "route", route ? route : "");
+   BSON_APPEND_DATE_TIME (docp, "at", tk_time_now_ms ());
+   BSON_APPEND_UTF8 (docp, "key_id", call->key_id[0] ? call->key_id : "unknown");
+   BSON_APPEND_UTF8 (docp, "role", api_role_name (call->role));
+   BSON_APPEND_UTF8 (docp, "method", tk_http_request_method (req));
+   BSON_APPEND_UTF8 (docp, "route", route ? route : "");
    if (tk_utf8_valid (tk_http_request_path (req), strlen (tk_http_request_path (req)), NULL)) {
-      BSON_APPEND_UTF8 (&doc, "path", tk_http_request_path (req));
+      BSON_APPEND_UTF8 (docp, "path", tk_http_request_path (req));
    }
    if (tk_utf8_valid (qbuf, qlen, NULL)) {
-      BSON_APPEND_UTF8 (&doc, "query", qbuf);
+      BSON_APPEND_UTF8 (docp, "query", qbuf);
    }
-   BSON_APPEND_UTF8 (&doc, "action", call->action);
-   BSON_APPEND_INT32 (&doc, "status", call->status ? call->status : 200);
+   BSON_APPEND_UTF8 (docp, "action", call->action);
+   BSON_APPEND_INT32 (docp, "status", call->status ? call->status : 200);
    if (call->audit_detail) {
       char *text = cJSON_PrintUnformatted (call->audit_detail);
       if (text && (detail = bson_new_from_json ((const uint8_t *) text, -1, &e))) {
-         BSON_APPEND_DOCUMENT (&doc, "detail", detail);
+         BSON_APPEND_DOCUMENT (docp, "detail", detail);
       }
       cJSON_free (text);
    }
-   if (!mongoc_collection_insert_one (coll, &doc, NULL, NULL, &e)) {
+   bson_destroy (detail);
+   return docp;
+}
+
+void
+api_audit_write (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, API_AUDIT_COLLECTION);
+   bson_t *doc = api_audit_record (call);
+   bson_error_t e;
+   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
       TK_WARN ("audit", "cannot write the audit record of %s: %s", call->action, e.message);
    }
-   bson_destroy (detail);
-   bson_destroy (&doc);
+   bson_destroy (doc);
    mongoc_collection_destroy (coll);
 }
+
 
 /* ---- GET /api/audit ------------------------------------------------------ */
 
@@ -87,7 +95,7 @@ static void
 audit_list_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    audit_query_t *q = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, AUDIT_COLLECTION);
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, API_AUDIT_COLLECTION);
    bson_t filter = BSON_INITIALIZER;
    if (q->key_id) {
       BSON_APPEND_UTF8 (&filter, "key_id", q->key_id);

@@ -15,6 +15,8 @@ api_stop_step (void *user_data, void *token)
    api_t *api = user_data;
    api_cache_clear (api);
    api_rate_destroy (api);
+   api_audit_queue_destroy (api->audit_queue);
+   api->audit_queue = NULL;
    tk_shutdown_step_done (token);
 }
 
@@ -51,6 +53,11 @@ main (int argc, char **argv)
                                        "Classification requests published, by outcome.",
                                        (const char *[]) {"result", NULL});
 
+   api.audit_queue = api_audit_queue_new (app.loop, app.store);
+   if (!api.audit_queue) {
+      fprintf (stderr, "triage-api: out of memory\n");
+      return 2;
+   }
    if (!api_routes_tickets (&api, &err) || !api_routes_processed (&api, &err) ||
        !api_routes_stats (&api, &err) || !api_routes_process (&api, &err) ||
        !api_routes_keys (&api, &err) || !api_routes_audit (&api, &err) ||
@@ -59,6 +66,7 @@ main (int argc, char **argv)
        !api_routes_upload (&api, &err) || !api_routes_openapi (&api, &err) ||
        !api_snapshot_start (&api, &err) ||
        !tk_app_add_shutdown_step (&app, "snapshot", api_snapshot_stop, &api) ||
+       !tk_app_add_shutdown_step (&app, "audit", api_audit_queue_stop, &api) ||
        !api_retention_start (&api, &err) ||
        !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);

@@ -13,8 +13,9 @@
  * tickets) queries the database. Both paths render the same bytes for the
  * same data and hand out the same keyset cursors, so a cursor from either
  * continues on either. The response header X-Triage-Source says which
- * answered (snapshot or database); the audit record is written on the
- * threadpool either way, before the response. */
+ * answered (snapshot or database). A database page's audit record is
+ * written on the threadpool before the response; a snapshot page's is
+ * queued and written in a batch just after it (audit_queue.c). */
 #include "api.h"
 
 #include <stdio.h>
@@ -125,8 +126,10 @@ list_snapshot_work (api_call_t *call, mongoc_client_t *client, const char *db)
 }
 
 /* Loop, once the key may read: takes the page from the snapshot when it
- * can, else leaves the call to list_work. Never answers itself (returns
- * false), so that the runner writes the audit record off the loop. */
+ * can, else leaves the call to list_work. A page from the snapshot is
+ * answered here at once, its audit record queued to be written after the
+ * response (audit_queue.c); when the queue is full it is left to the
+ * runner, which writes the record off the loop before answering. */
 static bool
 list_fast (api_call_t *call)
 {
@@ -143,6 +146,14 @@ list_fast (api_call_t *call)
       call->audit_detail = cJSON_CreateObject ();
       cJSON_AddNumberToObject (call->audit_detail, "returned", returned);
       cJSON_AddStringToObject (call->audit_detail, "source", "snapshot");
+      call->status = 200;
+      bson_t *record = api_audit_record (call);
+      if (api_audit_queue_push (call->api->audit_queue, record)) {
+         tk_http_add_header (call->req, "X-Triage-Source", "snapshot");
+         tk_http_respond (call->req, 200, "application/json", call->raw_body, call->raw_len);
+         return true;
+      }
+      bson_destroy (record);
    }
    return false;
 }
