@@ -175,9 +175,9 @@ cli_cmd_train (int argc, char **argv)
       usage (stderr);
       return 2;
    }
-   if (!with_corrections && (mongo_uri || mongo_db || weight != 1)) {
-      fprintf (stderr, "triagectl train: --mongo-uri, --mongo-db and --correction-weight "
-                       "need --with-corrections\n");
+   if (!with_corrections && (mongo_uri || mongo_db || taxonomy || weight != 1)) {
+      fprintf (stderr, "triagectl train: --mongo-uri, --mongo-db, --taxonomy and "
+                       "--correction-weight need --with-corrections\n");
       return 2;
    }
 
@@ -216,7 +216,7 @@ cli_cmd_train (int argc, char **argv)
    }
    size_t n, n_train = 0, n_test = 0;
    const tk_model_example_t *ex = tk_labelled_examples (set, &n);
-   train = calloc (n + n_corr * weight, sizeof *train);
+   train = calloc (n + n_corr * weight + 1, sizeof *train);
    test = calloc (n ? n : 1, sizeof *test);
    if (!train || !test) {
       fprintf (stderr, "triagectl train: out of memory\n");
