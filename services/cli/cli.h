@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "error.h"
 #include "model.h"
+#include "taxonomy.h"
 
 int cli_cmd_train (int argc, char **argv);
 int cli_cmd_eval (int argc, char **argv);
@@ -45,5 +47,22 @@ void cli_metrics_print_summary (const cli_metrics_t *m, FILE *out);
 /* The full report of triagectl eval: per-field accuracy, macro-F1, per-tag
  * precision/recall/F1 with micro and macro averages, confusion matrices. */
 void cli_metrics_print_report (const cli_metrics_t *m, FILE *out);
+
+/* Classifications corrected by hand (see corrections.c), as training
+ * examples. */
+typedef struct cli_corrections cli_corrections_t;
+
+/* Reads every corrected ticket of database db (NULL or "" takes it from uri)
+ * in id order; each correction's labels must be in tax. Blocks (the CLI has
+ * no loop). Returns a new set (free with cli_corrections_destroy) or NULL
+ * with err filled: the server cannot be reached, or a corrected ticket cannot
+ * be read (named by id). */
+cli_corrections_t *cli_corrections_load (const char *uri, const char *db, const tk_taxonomy_t *tax,
+                                         tk_error_t *err);
+void cli_corrections_destroy (cli_corrections_t *c);
+
+/* The examples, sorted by id: borrowed, valid as long as c. Stores the count
+ * in *n. */
+const tk_model_example_t *cli_corrections_examples (const cli_corrections_t *c, size_t *n);
 
 #endif

@@ -235,6 +235,22 @@ h_insert_many (const char *prefix, size_t n, const char *subject, const char *bo
    }
 }
 
+/* Inserts one unprocessed ticket. */
+static inline void
+h_insert (const char *id, const char *subject, const char *body)
+{
+   tk_ticket_t *t = tk_ticket_new ();
+   t->id = strdup (id);
+   t->subject = strdup (subject);
+   t->body = strdup (body);
+   tk_insert_result_t res;
+   tk_error_t err;
+   assert_true (tk_store_insert_tickets (h.store, &t, 1, &res, &err));
+   assert_int_equal (res.n_stored, 1);
+   tk_insert_result_cleanup (&res);
+   tk_ticket_destroy (t);
+}
+
 static inline void
 h_on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque)
 {
@@ -272,6 +288,29 @@ h_request_many (const char *prefix, size_t first, size_t n, const char *reason)
    }
    assert_int_equal (h.delivery_failed, 0);
    assert_int_equal (h.delivered, before + n);
+}
+
+/* Produces one classification request for id and waits until the broker
+ * has it. */
+static inline void
+h_request (const char *id, const char *reason)
+{
+   char msg[1024];
+   int len = snprintf (msg, sizeof msg,
+                       "{\"id\":\"%s\",\"reason\":\"%s\",\"requested_at\":"
+                       "\"2025-01-01T00:00:00Z\"}",
+                       id, reason);
+   assert_true (len > 0 && (size_t) len < sizeof msg);
+   tk_error_t err;
+   size_t before = h.delivered;
+   assert_true (tk_kafka_produce (h.producer, h.classify, id, strlen (id), msg, strlen (msg),
+                                  h_on_delivered, NULL, &err));
+   uint64_t deadline = tk_test_now_ms () + 20000;
+   while (h.delivered == before && h.delivery_failed == 0 && tk_test_now_ms () < deadline) {
+      h_pump (20);
+   }
+   assert_int_equal (h.delivery_failed, 0);
+   assert_int_equal (h.delivered, before + 1);
 }
 
 static inline tk_ticket_t *
@@ -321,6 +360,51 @@ h_seen_count (const char *topic, const char *id)
       }
    }
    return n;
+}
+
+/* The first message on topic whose "id" is id, parsed; NULL if none so far.
+ * Caller frees with cJSON_Delete. */
+static inline cJSON *
+h_find_seen (const char *topic, const char *id)
+{
+   for (size_t i = 0; i < h.n_seen; i++) {
+      if (strcmp (h.seen[i].topic, topic) != 0) {
+         continue;
+      }
+      cJSON *o = cJSON_Parse (h.seen[i].payload);
+      const cJSON *jid = cJSON_GetObjectItemCaseSensitive (o, "id");
+      if (cJSON_IsString (jid) && strcmp (jid->valuestring, id) == 0) {
+         return o;
+      }
+      cJSON_Delete (o);
+   }
+   return NULL;
+}
+
+/* Waits until ticket id is processed (or, with want_failure, has a failure
+ * recorded) and its message is on the classified (or DLQ) topic; returns
+ * the stored ticket (caller frees). Fails the test, with svc's log, after
+ * timeout_ms. */
+static inline tk_ticket_t *
+h_wait_outcome (const tk_test_service_t *svc, const char *id, bool want_failure, int timeout_ms)
+{
+   const char *topic = want_failure ? h.dlq : h.classified;
+   uint64_t deadline = tk_test_now_ms () + (uint64_t) timeout_ms;
+   while (tk_test_now_ms () < deadline) {
+      h_pump (100);
+      tk_ticket_t *t = h_get (id);
+      bool stored = want_failure ? t->processing_attempts > 0 : t->processed;
+      cJSON *m = stored ? h_find_seen (topic, id) : NULL;
+      if (m) {
+         cJSON_Delete (m);
+         return t;
+      }
+      tk_ticket_destroy (t);
+   }
+   tk_test_service_dump_log (svc);
+   fail_msg ("ticket %s: no %s outcome within %d ms", id, want_failure ? "DLQ" : "classified",
+             timeout_ms);
+   return NULL;
 }
 
 /* GET url; asserts 200 and returns the body (caller frees). */

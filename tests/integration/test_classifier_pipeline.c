@@ -4,238 +4,43 @@
  * produces classification requests to this run's own classify topic, and
  * checks what a user would: the stored documents, the classified and DLQ
  * topics, and what the LLM was sent. */
-#include "test_support.h"
-
-#include "kafka.h"
-#include "service_proc.h"
-#include "store.h"
-#include "taxonomy.h"
-
-#include <cjson/cJSON.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "test_classifier_harness.h"
 
 #define WAIT_MS 90000
 
-static char db_name[64], topic_classify[96], topic_classified[96], topic_dlq[96], group[96];
-static char env_db[128], env_brokers[256], env_mongo[256], env_url[128], env_tc[160],
-   env_tcd[160], env_tdlq[160], env_group[160];
 static tk_test_service_t fake, svc;
-static tk_store_t *store;
-static uv_loop_t loop;
-static tk_kafka_producer_t *producer;
-static tk_kafka_consumer_t *consumer;
-
-/* Messages seen on the classified and DLQ topics. */
-typedef struct {
-   char topic[96];
-   char *payload;
-} seen_t;
-static seen_t seen[4096];
-static size_t n_seen;
-
-static void
-on_out (tk_kafka_consumer_t *c, const tk_kafka_message_t *m, size_t n, void *opaque)
-{
-   (void) c;
-   (void) opaque;
-   for (size_t i = 0; i < n && n_seen < 4096; i++) {
-      snprintf (seen[n_seen].topic, sizeof seen[n_seen].topic, "%s", m[i].topic);
-      seen[n_seen].payload = strndup (m[i].payload ? m[i].payload : "", m[i].len);
-      n_seen++;
-   }
-}
-
-/* The JSON message on topic about ticket id, or NULL. Caller frees. */
-static cJSON *
-find_seen (const char *topic, const char *id)
-{
-   for (size_t i = 0; i < n_seen; i++) {
-      if (strcmp (seen[i].topic, topic) != 0) {
-         continue;
-      }
-      cJSON *o = cJSON_Parse (seen[i].payload);
-      const cJSON *jid = cJSON_GetObjectItemCaseSensitive (o, "id");
-      if (cJSON_IsString (jid) && strcmp (jid->valuestring, id) == 0) {
-         return o;
-      }
-      cJSON_Delete (o);
-   }
-   return NULL;
-}
 
 static int
 setup (void **state)
 {
    (void) state;
-   tk_error_t err;
-   tk_test_unique_name ("triage_test_cls", db_name, sizeof db_name);
-   tk_test_unique_name ("test.classify", topic_classify, sizeof topic_classify);
-   tk_test_unique_name ("test.classified", topic_classified, sizeof topic_classified);
-   tk_test_unique_name ("test.dlq", topic_dlq, sizeof topic_dlq);
-   tk_test_unique_name ("test-cls-group", group, sizeof group);
-   const char *topics[] = {topic_classify, topic_classified, topic_dlq};
-   assert_true (tk_kafka_create_topics (tk_test_kafka_brokers (), NULL, topics, 3, 3, -1, 30000,
-                                        &err));
-   assert_non_null (store = tk_store_new (tk_test_mongo_uri (), db_name, 4, &err));
-   assert_true (tk_store_ensure_indexes (store, &err));
-
-   assert_true (tk_test_service_start (&fake, "fake-llm", NULL, 10000));
-   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
-   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
-   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
-   snprintf (env_url, sizeof env_url, "TRIAGE_LLM_URL=%s/v1", fake.base_url);
-   snprintf (env_tc, sizeof env_tc, "TRIAGE_TOPIC_CLASSIFY=%s", topic_classify);
-   snprintf (env_tcd, sizeof env_tcd, "TRIAGE_TOPIC_CLASSIFIED=%s", topic_classified);
-   snprintf (env_tdlq, sizeof env_tdlq, "TRIAGE_TOPIC_DLQ=%s", topic_dlq);
-   snprintf (env_group, sizeof env_group, "TRIAGE_KAFKA_GROUP=%s", group);
-   const char *env[] = {env_db, env_brokers, env_mongo, env_url, env_tc, env_tcd, env_tdlq,
-                        env_group, "TRIAGE_LLM_PROVIDER=openai", "TRIAGE_LLM_MODEL=fake-model",
+   h_setup ("triage_test_cls", 3);
+   h_start_fake (&fake, NULL, false);
+   const char *env[] = {"TRIAGE_LLM_PROVIDER=openai",    "TRIAGE_LLM_MODEL=fake-model",
                         "TRIAGE_LLM_API_KEY=sk-test-key", "TRIAGE_RETRY_BASE=50ms",
-                        "TRIAGE_RETRY_CAP=1s", "TRIAGE_RETRY_MAX_ATTEMPTS=4",
-                        "TRIAGE_LLM_TIMEOUT=1500ms", "TRIAGE_CIRCUIT_THRESHOLD=1000",
-                        "TRIAGE_CLASSIFIER_CONCURRENCY=16", "TRIAGE_LOG_LEVEL=debug", NULL};
-   assert_true (tk_test_service_start (&svc, "classifier", env, 20000));
-   if (!tk_test_service_wait_ready (&svc, 30000)) {
-      tk_test_service_dump_log (&svc);
-      fail_msg ("the classifier never became ready");
-   }
-
-   assert_int_equal (uv_loop_init (&loop), 0);
-   assert_non_null (producer = tk_kafka_producer_new (&loop, tk_test_kafka_brokers (), NULL, NULL,
-                                                      NULL, &err));
-   char out_group[96];
-   tk_test_unique_name ("test-cls-out", out_group, sizeof out_group);
-   const char *out_topics[] = {topic_classified, topic_dlq};
-   tk_kafka_consumer_opts_t opts = {.brokers = tk_test_kafka_brokers (), .group_id = out_group,
-                                    .topics = out_topics, .n_topics = 2, .on_messages = on_out};
-   assert_non_null (consumer = tk_kafka_consumer_new (&loop, &opts, &err));
+                        "TRIAGE_RETRY_CAP=1s",            "TRIAGE_RETRY_MAX_ATTEMPTS=4",
+                        "TRIAGE_LLM_TIMEOUT=1500ms",      "TRIAGE_CIRCUIT_THRESHOLD=1000",
+                        "TRIAGE_CLASSIFIER_CONCURRENCY=16", "TRIAGE_LOG_LEVEL=debug",
+                        NULL};
+   h_start_classifier (&svc, env);
    return 0;
-}
-
-static bool closed_flag;
-static void
-on_closed (void *ud)
-{
-   (void) ud;
-   closed_flag = true;
 }
 
 static int
 teardown (void **state)
 {
    (void) state;
-   tk_error_t err;
    int rc = tk_test_service_stop (&svc, SIGTERM, 20000);
    if (rc != 0) {
       tk_test_service_dump_log (&svc);
    }
    tk_test_service_stop (&fake, SIGTERM, 5000);
-   closed_flag = false;
-   tk_kafka_consumer_close (consumer, on_closed, NULL);
-   tk_test_run_until (&loop, &closed_flag, 20000);
-   closed_flag = false;
-   tk_kafka_producer_close (producer, 5000, on_closed, NULL);
-   tk_test_run_until (&loop, &closed_flag, 20000);
-   tk_test_loop_close (&loop);
-   for (size_t i = 0; i < n_seen; i++) {
-      free (seen[i].payload);
-   }
-   const char *topics[] = {topic_classify, topic_classified, topic_dlq};
-   tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, topics, 3, 30000, &err);
-   tk_store_drop_database (store, &err);
-   tk_store_destroy (store);
+   h_teardown ();
    assert_int_equal (rc, 0); /* the classifier stopped cleanly on SIGTERM */
    return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static void
-insert (const char *id, const char *subject, const char *body)
-{
-   tk_ticket_t *t = tk_ticket_new ();
-   t->id = strdup (id);
-   t->subject = strdup (subject);
-   t->body = strdup (body);
-   tk_insert_result_t res;
-   tk_error_t err;
-   assert_true (tk_store_insert_tickets (store, &t, 1, &res, &err));
-   assert_int_equal (res.n_stored, 1);
-   tk_insert_result_cleanup (&res);
-   tk_ticket_destroy (t);
-}
-
-static size_t delivered;
-static void
-on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque)
-{
-   (void) p;
-   (void) opaque;
-   assert_int_equal (d->code, 0);
-   delivered++;
-}
-
-static void
-request (const char *id, const char *reason)
-{
-   char msg[1024];
-   snprintf (msg, sizeof msg, "{\"id\":\"%s\",\"reason\":\"%s\",\"requested_at\":\"2025-01-01T00:00:00Z\"}",
-             id, reason);
-   tk_error_t err;
-   size_t before = delivered;
-   assert_true (tk_kafka_produce (producer, topic_classify, id, strlen (id), msg, strlen (msg),
-                                  on_delivered, NULL, &err));
-   uint64_t deadline = tk_test_now_ms () + 20000;
-   while (delivered == before && tk_test_now_ms () < deadline) {
-      bool never = false;
-      tk_test_run_until (&loop, &never, 20);
-   }
-   assert_int_equal (delivered, before + 1);
-}
-
-/* Runs the test loop (collecting output messages) for a moment. */
-static void
-pump (void)
-{
-   bool never = false;
-   tk_test_run_until (&loop, &never, 100);
-}
-
-static tk_ticket_t *
-get (const char *id)
-{
-   tk_ticket_t *t = NULL;
-   tk_error_t err;
-   assert_true (tk_store_get_ticket (store, id, &t, &err));
-   return t;
-}
-
-/* Waits until ticket id is processed (or, with want_failure, has a failure
- * recorded) and its message is on the output topic. */
-static tk_ticket_t *
-wait_outcome (const char *id, bool want_failure)
-{
-   const char *topic = want_failure ? topic_dlq : topic_classified;
-   uint64_t deadline = tk_test_now_ms () + WAIT_MS;
-   while (tk_test_now_ms () < deadline) {
-      pump ();
-      tk_ticket_t *t = get (id);
-      bool stored = want_failure ? t->processing_attempts > 0 : t->processed;
-      cJSON *m = stored ? find_seen (topic, id) : NULL;
-      if (m) {
-         cJSON_Delete (m);
-         return t;
-      }
-      tk_ticket_destroy (t);
-   }
-   tk_test_service_dump_log (&svc);
-   fail_msg ("ticket %s: no %s outcome within %d ms", id, want_failure ? "DLQ" : "classified",
-             WAIT_MS);
-   return NULL;
-}
 
 /* Requests the fake LLM received whose body contains needle. */
 static int
@@ -292,13 +97,13 @@ test_happy_path (void **state)
    char id[N][32];
    for (int i = 0; i < N; i++) {
       snprintf (id[i], sizeof id[i], "HAPPY-%d", i);
-      insert (id[i], "Connector failing", "How do I set up the Snowflake connector? It fails.");
+      h_insert (id[i], "Connector failing", "How do I set up the Snowflake connector? It fails.");
    }
    for (int i = 0; i < N; i++) {
-      request (id[i], "ingest");
+      h_request (id[i], "ingest");
    }
    for (int i = 0; i < N; i++) {
-      tk_ticket_t *t = wait_outcome (id[i], false);
+      tk_ticket_t *t = h_wait_outcome (&svc, id[i], false, WAIT_MS);
       assert_valid_classification (t);
       /* The fake answers "how-to": stored in the taxonomy's spelling; its
        * priority confidence of 1.3 is clamped. */
@@ -306,7 +111,7 @@ test_happy_path (void **state)
       assert_string_equal (t->classification.topic_tags[1], "How-to");
       assert_true (t->confidence.priority == 1.0);
       tk_ticket_destroy (t);
-      cJSON *m = find_seen (topic_classified, id[i]);
+      cJSON *m = h_find_seen (h.classified, id[i]);
       assert_non_null (m);
       const cJSON *md = cJSON_GetObjectItemCaseSensitive (m, "processing_metadata");
       assert_true (cJSON_IsString (cJSON_GetObjectItemCaseSensitive (md, "processed_at")));
@@ -358,17 +163,17 @@ test_faults (void **state)
    for (size_t i = 0; i < n; i++) {
       char body[256];
       snprintf (body, sizeof body, "Lineage graph is empty. %s", cases[i].directive);
-      insert (cases[i].id, "Lineage question", body);
-      request (cases[i].id, "ingest");
+      h_insert (cases[i].id, "Lineage question", body);
+      h_request (cases[i].id, "ingest");
    }
    for (size_t i = 0; i < n; i++) {
       const fault_case_t *fc = &cases[i];
-      tk_ticket_t *t = wait_outcome (fc->id, fc->dlq);
+      tk_ticket_t *t = h_wait_outcome (&svc, fc->id, fc->dlq, WAIT_MS);
       if (fc->dlq) {
          assert_false (t->processed);
          assert_int_equal (t->processing_attempts, 1);
          assert_non_null (t->last_error);
-         cJSON *m = find_seen (topic_dlq, fc->id);
+         cJSON *m = h_find_seen (h.dlq, fc->id);
          assert_non_null (m);
          assert_int_equal (cJSON_GetObjectItemCaseSensitive (m, "attempts")->valueint,
                            fc->requests);
@@ -377,7 +182,7 @@ test_faults (void **state)
          cJSON_Delete (m);
       } else {
          assert_valid_classification (t);
-         assert_null (find_seen (topic_dlq, fc->id));
+         assert_null (h_find_seen (h.dlq, fc->id));
       }
       tk_ticket_destroy (t);
       int got = fake_count (fc->directive, NULL);
@@ -401,12 +206,12 @@ test_pii_never_leaves (void **state)
    static const char *const secrets[] = {
       "jane.doe@example.com", "+1 415 555 0134", "4111 1111 1111 1111", "192.168.10.42",
       "hunter2hunter2", "eyJhbGciOiJIUzI1NiJ9.abcdefgh", "sk-abcdefghijklmnopqrstuvwx"};
-   insert ("PII-1", "Login broken for jane.doe@example.com",
+   h_insert ("PII-1", "Login broken for jane.doe@example.com",
            "Call me at +1 415 555 0134. I paid with 4111 1111 1111 1111 from 192.168.10.42. "
            "My config has password=hunter2hunter2 and Authorization: Bearer "
            "eyJhbGciOiJIUzI1NiJ9.abcdefgh and api key sk-abcdefghijklmnopqrstuvwx");
-   request ("PII-1", "ingest");
-   tk_ticket_t *t = wait_outcome ("PII-1", false);
+   h_request ("PII-1", "ingest");
+   tk_ticket_t *t = h_wait_outcome (&svc, "PII-1", false, WAIT_MS);
    /* The stored ticket keeps the original text. */
    assert_non_null (strstr (t->body, "4111 1111 1111 1111"));
    tk_ticket_destroy (t);
@@ -429,9 +234,9 @@ static void
 test_reprocess_and_skip (void **state)
 {
    (void) state;
-   insert ("RE-1", "SSO question", "How do I configure Okta SSO?");
-   request ("RE-1", "ingest");
-   tk_ticket_t *t = wait_outcome ("RE-1", false);
+   h_insert ("RE-1", "SSO question", "How do I configure Okta SSO?");
+   h_request ("RE-1", "ingest");
+   tk_ticket_t *t = h_wait_outcome (&svc, "RE-1", false, WAIT_MS);
    int64_t first = t->metadata.processed_at;
    tk_ticket_destroy (t);
    int before = fake_count ("Ticket RE-1\\n", NULL);
@@ -440,23 +245,23 @@ test_reprocess_and_skip (void **state)
    /* A plain request for a processed ticket is skipped, a reprocess request
     * classifies it again; a request for a missing ticket is dropped and
     * does not hold up the others. */
-   request ("RE-1", "manual");
-   request ("NO-SUCH-TICKET", "ingest");
-   request ("RE-1", "reprocess");
+   h_request ("RE-1", "manual");
+   h_request ("NO-SUCH-TICKET", "ingest");
+   h_request ("RE-1", "reprocess");
    uint64_t deadline = tk_test_now_ms () + WAIT_MS;
    for (;;) {
-      t = get ("RE-1");
+      t = h_get ("RE-1");
       bool again = t->metadata.processed_at > first;
       tk_ticket_destroy (t);
       if (again) {
          break;
       }
       assert_true (tk_test_now_ms () < deadline);
-      pump ();
+      h_pump (100);
    }
-   insert ("RE-2", "After", "A later ticket on any partition still gets done.");
-   request ("RE-2", "ingest");
-   tk_ticket_destroy (wait_outcome ("RE-2", false));
+   h_insert ("RE-2", "After", "A later ticket on any partition still gets done.");
+   h_request ("RE-2", "ingest");
+   tk_ticket_destroy (h_wait_outcome (&svc, "RE-2", false, WAIT_MS));
    assert_int_equal (fake_count ("Ticket RE-1\\n", NULL), 2);
    assert_int_equal (fake_count ("NO-SUCH-TICKET", NULL), 0);
 }
