@@ -193,9 +193,11 @@ api_audit_queue_t *api_audit_queue_new (uv_loop_t *loop, tk_store_t *store);
 /* Frees q and the records still in it (unwritten). Accepts NULL. */
 void api_audit_queue_destroy (api_audit_queue_t *q);
 
-/* Loop: queues doc (taking ownership) to be written in the next batch.
- * false (doc still the caller's) when q is NULL, stopping, or full: then
- * the caller writes the record itself before responding. */
+/* Loop: queues doc (taking ownership) to be written in the next batch, or
+ * counts it into a queued record of the same read (key_id, action, status,
+ * path, query), which is then written with "count" and "last_at". false
+ * (doc still the caller's) when q is NULL, stopping, or full: then the
+ * caller writes the record itself before responding. */
 bool api_audit_queue_push (api_audit_queue_t *q, bson_t *doc);
 
 /* Shutdown step (user_data: the api_t): writes what is queued, then done. */

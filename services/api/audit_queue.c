@@ -10,6 +10,13 @@
  * insert_many at a time (up to AUDIT_BATCH records, unordered) drains the
  * queue on the threadpool.
  *
+ * Identical reads queued together are written as one record: the same key,
+ * action, status, path and query as a record still waiting in the queue
+ * add to its "count" (and set its "last_at") instead of adding a record. A
+ * dashboard polling the same page, or a load test, then writes one record
+ * per batch instead of one per request, and every read is still counted.
+ * Records written before the response (audit.c) are never coalesced.
+ *
  * What this costs: a record reaches audit_log a few milliseconds after its
  * response, and records still queued when the process is killed (SIGKILL,
  * OOM) are lost; a graceful stop flushes them (shutdown step "audit"). When
@@ -20,18 +27,32 @@
 #include "api.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "store_async.h"
 
 #define AUDIT_BATCH 1000
 #define AUDIT_QUEUE_MAX 50000
+#define COALESCE_SLOTS 1024 /* a direct-mapped index of recent records */
+
+typedef struct {
+   bson_t *doc;     /* the first read's record */
+   char *key;       /* what makes two reads the same (see coalesce_key) */
+   uint32_t count;  /* reads it stands for */
+   int64_t last_at; /* the last one's time */
+} queued_t;
 
 struct api_audit_queue {
    uv_loop_t *loop;
    tk_store_t *store;
-   bson_t **docs; /* queued records, oldest first (ring) */
+   queued_t *docs; /* queued records, oldest first (ring) */
    size_t head, len, cap;
+   uint64_t head_seq; /* sequence number of docs[head] */
+   /* For each slot, 1 + the sequence number of the latest queued record
+    * whose key hashes there (0: none). A collision only means a missed
+    * coalescing, never a wrong one: keys are compared. */
+   uint64_t slot_seq[COALESCE_SLOTS];
    bool writing;  /* a batch is on the threadpool */
    void *stop_token; /* shutdown step waiting for the last batch */
    /* the batch in flight (owned while writing) */
@@ -58,7 +79,9 @@ api_audit_queue_destroy (api_audit_queue_t *q)
       return;
    }
    for (size_t i = 0; i < q->len; i++) {
-      bson_destroy (q->docs[(q->head + i) % q->cap]);
+      queued_t *e = &q->docs[(q->head + i) % q->cap];
+      bson_destroy (e->doc);
+      free (e->key);
    }
    for (size_t i = 0; i < q->batch_len; i++) {
       bson_destroy (q->batch[i]);
@@ -120,8 +143,15 @@ write_next (api_audit_queue_t *q)
       return;
    }
    while (q->len > 0 && q->batch_len < AUDIT_BATCH) {
-      q->batch[q->batch_len++] = q->docs[q->head];
+      queued_t *e = &q->docs[q->head];
+      if (e->count > 1) {
+         BSON_APPEND_INT64 (e->doc, "count", e->count);
+         BSON_APPEND_DATE_TIME (e->doc, "last_at", e->last_at);
+      }
+      q->batch[q->batch_len++] = e->doc;
+      free (e->key);
       q->head = (q->head + 1) % q->cap;
+      q->head_seq++;
       q->len--;
    }
    q->writing = true;
@@ -132,16 +162,80 @@ write_next (api_audit_queue_t *q)
    }
 }
 
+/* key_id, action, status, path and query of doc, joined; NULL on out of
+ * memory. */
+static char *
+coalesce_key (const bson_t *doc)
+{
+   static const char *const fields[] = {"key_id", "action", "status", "path", "query"};
+   bson_string_t *k = bson_string_new (NULL);
+   bson_iter_t it;
+   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+      if (bson_iter_init_find (&it, doc, fields[i])) {
+         if (BSON_ITER_HOLDS_UTF8 (&it)) {
+            bson_string_append (k, bson_iter_utf8 (&it, NULL));
+         } else if (BSON_ITER_HOLDS_INT32 (&it)) {
+            bson_string_append_printf (k, "%d", bson_iter_int32 (&it));
+         }
+      }
+      bson_string_append_c (k, '\n');
+   }
+   return bson_string_free (k, false);
+}
+
+static size_t
+key_slot (const char *key)
+{
+   uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+   for (const unsigned char *p = (const unsigned char *) key; *p; p++) {
+      h = (h ^ *p) * 1099511628211ULL;
+   }
+   return (size_t) (h % COALESCE_SLOTS);
+}
+
+/* The queued, not yet taken record with key, or NULL. */
+static queued_t *
+find_queued (api_audit_queue_t *q, const char *key, size_t slot)
+{
+   uint64_t seq1 = q->slot_seq[slot];
+   if (seq1 == 0 || seq1 - 1 < q->head_seq) {
+      return NULL;
+   }
+   queued_t *e = &q->docs[(q->head + (size_t) (seq1 - 1 - q->head_seq)) % q->cap];
+   return strcmp (e->key, key) == 0 ? e : NULL;
+}
+
 bool
 api_audit_queue_push (api_audit_queue_t *q, bson_t *doc)
 {
-   if (!q || q->stop_token || q->len >= AUDIT_QUEUE_MAX) {
+   if (!q || q->stop_token) {
+      return false;
+   }
+   char *key = coalesce_key (doc);
+   if (!key) {
+      return false;
+   }
+   size_t slot = key_slot (key);
+   queued_t *same = find_queued (q, key, slot);
+   if (same) {
+      bson_iter_t it;
+      same->count++;
+      same->last_at = bson_iter_init_find (&it, doc, "at") && BSON_ITER_HOLDS_DATE_TIME (&it)
+                         ? bson_iter_date_time (&it)
+                         : same->last_at;
+      free (key);
+      bson_destroy (doc);
+      return true;
+   }
+   if (q->len >= AUDIT_QUEUE_MAX) {
+      free (key);
       return false;
    }
    if (q->len == q->cap) {
       size_t cap = q->cap ? q->cap * 2 : 256;
-      bson_t **docs = malloc (cap * sizeof *docs);
+      queued_t *docs = malloc (cap * sizeof *docs);
       if (!docs) {
+         free (key);
          return false;
       }
       for (size_t i = 0; i < q->len; i++) {
@@ -152,7 +246,8 @@ api_audit_queue_push (api_audit_queue_t *q, bson_t *doc)
       q->cap = cap;
       q->head = 0;
    }
-   q->docs[(q->head + q->len) % q->cap] = doc;
+   q->docs[(q->head + q->len) % q->cap] = (queued_t) {.doc = doc, .key = key, .count = 1};
+   q->slot_seq[slot] = q->head_seq + q->len + 1;
    q->len++;
    write_next (q);
    return true;
