@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 static tk_ingest_fx_t fx;
+static tk_test_service_t svc; /* stopped by after_each if a test failed mid-way */
 static char late[128];        /* the classify topic, created only mid-test */
 static char env_classify[192];
 static char env_kafka[256];
@@ -34,6 +35,7 @@ static int
 before_each (void **state)
 {
    (void) state;
+   memset (&svc, 0, sizeof svc);
    if (!tk_ingest_fx_setup (&fx, "triage_test_ingkill")) {
       return -1;
    }
@@ -51,6 +53,10 @@ static int
 after_each (void **state)
 {
    (void) state;
+   if (svc.pid > 0) {
+      tk_test_service_dump_log (&svc);
+      tk_test_service_stop (&svc, SIGKILL, 5000);
+   }
    tk_error_t err;
    const char *topics[] = {late};
    tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, topics, 1, 30000, &err);
@@ -59,10 +65,10 @@ after_each (void **state)
 }
 
 static void
-start (tk_test_service_t *svc)
+start (void)
 {
    const char *extra[] = {env_classify, env_kafka, NULL};
-   tk_ingest_fx_start (&fx, svc, extra, true);
+   tk_ingest_fx_start (&fx, &svc, extra, true);
 }
 
 static void
@@ -215,14 +221,14 @@ requests_for (const cJSON *reqs, const char *id)
    return n;
 }
 
-/* Polls svc's /metrics until series reaches want (60 s at most). */
+/* Polls the service's /metrics until series reaches want (60 s at most). */
 static double
-wait_metric (const tk_test_service_t *svc, const char *series, double want)
+wait_metric (const char *series, double want)
 {
    double v = -1;
    uint64_t deadline = tk_test_now_ms () + 60000;
    while (tk_test_now_ms () < deadline) {
-      if ((v = tk_ingest_fx_metric (svc, series)) >= want) {
+      if ((v = tk_ingest_fx_metric (&svc, series)) >= want) {
          return v;
       }
       usleep (100 * 1000);
@@ -240,12 +246,11 @@ static void
 test_offset_is_committed_only_after_the_request_is_delivered (void **state)
 {
    (void) state;
-   tk_test_service_t svc;
-   start (&svc);
+   start ();
    publish ("KILL-1");
-   assert_int_equal (wait_metric (&svc, STORED_KAFKA, 1), 1);
+   assert_int_equal (wait_metric (STORED_KAFKA, 1), 1);
    /* The ticket is durable and its request has failed at least once. */
-   assert_true (wait_metric (&svc, RETRIED, 1) >= 1);
+   assert_true (wait_metric (RETRIED, 1) >= 1);
    assert_int_equal (committed_inbound (), 0);
 
    /* An upload answers with the row stored, after waiting a bounded time
@@ -269,7 +274,7 @@ test_offset_is_committed_only_after_the_request_is_delivered (void **state)
 
    create_late_topic ();
    assert_int_equal (wait_committed (1), 1);
-   assert_true (wait_metric (&svc, DELIVERED, 2) >= 2);
+   assert_true (wait_metric (DELIVERED, 2) >= 2);
 
    /* Once deliveries go through, an upload's answer waits for its own. */
    json = ticket_json ("KILL-UP2");
@@ -296,11 +301,10 @@ static void
 test_sigkill_before_delivery_is_requested_by_the_next_run (void **state)
 {
    (void) state;
-   tk_test_service_t svc;
-   start (&svc);
+   start ();
    publish ("KILL-2");
-   assert_int_equal (wait_metric (&svc, STORED_KAFKA, 1), 1);
-   assert_true (wait_metric (&svc, RETRIED, 1) >= 1);
+   assert_int_equal (wait_metric (STORED_KAFKA, 1), 1);
+   assert_true (wait_metric (RETRIED, 1) >= 1);
    assert_int_equal (committed_inbound (), 0);
    assert_int_equal (tk_test_service_stop (&svc, SIGKILL, 10000), 128 + SIGKILL);
    /* What the killed run left: the ticket stored, unprocessed, no request. */
@@ -312,7 +316,7 @@ test_sigkill_before_delivery_is_requested_by_the_next_run (void **state)
    assert_int_equal (committed_inbound (), 0);
 
    create_late_topic ();
-   start (&svc);
+   start ();
    assert_int_equal (wait_committed (1), 1);
    tk_ingest_fx_stop (&svc);
    cJSON *reqs = classify_requests ();
