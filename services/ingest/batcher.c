@@ -262,7 +262,7 @@ batch_done (int status, void *ctx)
          if ((r->outcome == TK_INSERT_STORED || r->outcome == TK_INSERT_CHANGED ||
               (job->unprocessed && job->unprocessed[i])) &&
              b->on_durable) {
-            b->on_durable (b, it->ticket, r->outcome, b->user_data);
+            b->on_durable (b, it, r->outcome, b->user_data);
          }
          it->done (it, r->outcome, false, r->message);
       }

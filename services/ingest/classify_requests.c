@@ -2,14 +2,21 @@
  *
  * The batcher calls ingest_classify_request only after MongoDB has
  * acknowledged the ticket, so a request never names a ticket that is not
- * stored. Delivery is retried every second while Kafka is unreachable; if
- * the process stops first, the ticket simply stays processed=false and the
- * dashboard's "Process Tickets" (or triagectl) queues it later, or a
- * re-sent copy of the ticket does: the batcher hands on duplicates that are
- * still unprocessed, and those not requested by this run are asked again.
+ * stored. Each request reports back once, when the broker has acknowledged
+ * it: the Kafka intake commits the inbound offset, and an upload answers,
+ * only then, so a crash before the delivery leaves the message to be read
+ * again (or the upload to be sent again), and the batcher hands on a
+ * duplicate that is still unprocessed, which is asked again.
+ *
+ * librdkafka retries a message itself until message.timeout.ms; a request
+ * whose delivery still fails (Kafka unreachable, the topic missing) is
+ * produced again after a backoff, for as long as the process lives, so the
+ * offset behind it waits but is never given up. At shutdown the pending
+ * ones are dropped and reported as not delivered.
  */
 #include "ingest.h"
 
+#include "backoff.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -17,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLASSIFY_RETRY_MS 1000
+#define RETRY_MIN_MS 500   /* the least wait before producing a failed request again */
+#define RETRY_BASE_MS 1000 /* plus a full-jitter exponential backoff ... */
+#define RETRY_CAP_MS 30000 /* ... up to this */
 #define RECENT_SLOTS (1u << 16) /* ids remembered: 512 KB of hashes */
 
 typedef struct classify_msg {
@@ -25,6 +34,8 @@ typedef struct classify_msg {
    char *payload; /* the JSON text, owned */
    size_t len;
    char *id;      /* owned; the message key */
+   ingest_classify_done_fn done;
+   void *opaque;
    struct classify_msg *next;
 } classify_msg_t;
 
@@ -36,6 +47,26 @@ msg_free (classify_msg_t *m)
       free (m->id);
       free (m);
    }
+}
+
+/* Reports m's outcome to its requester and frees it. */
+static void
+msg_settle (classify_msg_t *m, bool delivered)
+{
+   ingest_classify_done_fn done = m->done;
+   void *opaque = m->opaque;
+   msg_free (m);
+   if (done) {
+      done (opaque, delivered);
+   }
+}
+
+static uint64_t
+retry_delay_ms (ingest_classify_t *c)
+{
+   double rnd = (double) rand () / ((double) RAND_MAX + 1.0);
+   return RETRY_MIN_MS +
+          (uint64_t) tk_backoff_full_jitter (RETRY_BASE_MS, RETRY_CAP_MS, c->failures, rnd);
 }
 
 static void send_msg (classify_msg_t *m);
@@ -50,14 +81,18 @@ schedule_retry (classify_msg_t *m)
       TK_WARN ("classify", "classification request for %s not delivered before shutdown; the "
                "ticket stays unprocessed until \"Process Tickets\"",
                m->id);
-      msg_free (m);
+      msg_settle (m, false);
       return;
    }
    tk_counter_inc (tk_metric_labels (c->metrics->classify, "retried"));
    m->next = c->retry;
    c->retry = m;
    if (!uv_is_active ((uv_handle_t *) &c->retry_timer)) {
-      uv_timer_start (&c->retry_timer, retry_cb, CLASSIFY_RETRY_MS, 0);
+      /* One more failed round: every request failing meanwhile joins it. */
+      if (c->failures < 32) {
+         c->failures++;
+      }
+      uv_timer_start (&c->retry_timer, retry_cb, retry_delay_ms (c), 0);
    }
 }
 
@@ -68,7 +103,8 @@ delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque)
    classify_msg_t *m = opaque;
    if (d->code == 0) {
       tk_counter_inc (tk_metric_labels (m->c->metrics->classify, "delivered"));
-      msg_free (m);
+      m->c->failures = 0;
+      msg_settle (m, true);
       return;
    }
    TK_WARN ("classify", "classification request for %s failed: %s", m->id, d->reason);
@@ -155,7 +191,8 @@ ingest_classify_requested (const ingest_classify_t *c, const char *id)
 }
 
 void
-ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason)
+ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason,
+                         ingest_classify_done_fn done, void *opaque)
 {
    char now[40];
    if (!tk_time_format_iso (tk_time_now_ms (), now, sizeof now)) {
@@ -167,6 +204,7 @@ ingest_classify_request (ingest_classify_t *c, const char *id, const char *reaso
        !cJSON_AddStringToObject (obj, "reason", reason) ||
        !cJSON_AddStringToObject (obj, "requested_at", now) ||
        !(m->payload = cJSON_PrintUnformatted (obj)) || !(m->id = strdup (id))) {
+      /* Reported as not delivered: the Kafka offset stays uncommitted. */
       TK_ERROR ("classify", "out of memory building the request for %s", id);
       cJSON_Delete (obj);
       if (m) {
@@ -174,12 +212,17 @@ ingest_classify_request (ingest_classify_t *c, const char *id, const char *reaso
          m->payload = NULL;
       }
       msg_free (m);
+      if (done) {
+         done (opaque, false);
+      }
       return;
    }
    cJSON_Delete (obj);
    /* cJSON_PrintUnformatted allocates with the default allocator (malloc). */
    m->len = strlen (m->payload);
    m->c = c;
+   m->done = done;
+   m->opaque = opaque;
    if (c->recent) {
       uint64_t h = id_hash (id);
       c->recent[h & c->recent_mask] = h;
@@ -196,16 +239,19 @@ ingest_classify_close (ingest_classify_t *c)
    c->closing = true;
    c->closed = true;
    size_t dropped = 0;
-   while (c->retry) {
-      classify_msg_t *next = c->retry->next;
-      msg_free (c->retry);
-      c->retry = next;
+   classify_msg_t *list = c->retry;
+   c->retry = NULL;
+   while (list) {
+      classify_msg_t *next = list->next;
+      msg_settle (list, false);
+      list = next;
       dropped++;
    }
    if (dropped) {
       tk_counter_add (tk_metric_labels (c->metrics->classify, "dropped"), dropped);
       TK_WARN ("classify", "%zu classification requests not delivered before shutdown; those "
-               "tickets stay unprocessed until \"Process Tickets\"",
+               "tickets stay unprocessed until they are read or sent again, or \"Process "
+               "Tickets\"",
                dropped);
    }
    free (c->recent);

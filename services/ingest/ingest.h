@@ -5,7 +5,8 @@
  *   upload.c             POST /v1/tickets: parse off the loop, store, stream the report
  *   batcher.c            one queue for both sources, one bulk write per batch,
  *                        MongoDB health (503 / pause while it is unreachable)
- *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable
+ *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable;
+ *                        the item that caused a request waits for its delivery
  *   ingest_metrics.c     the /metrics families
  *   auth_gate.c          API keys on the upload route (operator role)
  *   store_masked.c       TRIAGE_STORE_MASKED: PII masked before a ticket is stored
@@ -57,13 +58,26 @@ typedef struct ingest_item ingest_item_t;
 typedef void (*ingest_item_done_fn) (ingest_item_t *item, tk_insert_outcome_t outcome,
                                      bool unavailable, const char *message);
 
+/* Called once the classification request made for item (see
+ * awaiting_request) is delivered (delivered=true), or dropped because the
+ * service is stopping (false). On the loop thread; it may come before the
+ * item's done callback when the request is dropped at once. */
+typedef void (*ingest_item_requested_fn) (ingest_item_t *item, bool delivered);
+
 /* An item is embedded in the submitter's own record and stays its property;
- * the batcher only links it into its queue until done is called. */
+ * the batcher only links it into its queue until done is called. When the
+ * batcher's on_durable makes a classification request for it, it sets
+ * awaiting_request, and the record must then stay alive until requested is
+ * called (which clears awaiting_request first): a Kafka offset is committed,
+ * and an upload answered, only once the ticket's request is delivered, so a
+ * crash in between never leaves a stored ticket without its request. */
 struct ingest_item {
    tk_ticket_t *ticket;    /* borrowed until done; created_at/updated_at written back */
    const char *source;     /* static: "kafka", "upload" (metrics label) */
    bool retry_unavailable; /* hold and retry while the store is unreachable */
    ingest_item_done_fn done;
+   ingest_item_requested_fn requested; /* required */
+   bool awaiting_request;  /* set by on_durable, cleared before requested runs */
    ingest_item_t *next;    /* the batcher's */
 };
 
@@ -77,7 +91,7 @@ typedef void (*ingest_batcher_state_fn) (ingest_batcher_t *b, void *user_data);
  * duplicate (outcome DUPLICATE or UNCHANGED) whose stored ticket is still
  * processed=false with no recorded failure: its classification request may
  * have been lost with a previous run. */
-typedef void (*ingest_batcher_durable_fn) (ingest_batcher_t *b, const tk_ticket_t *t,
+typedef void (*ingest_batcher_durable_fn) (ingest_batcher_t *b, ingest_item_t *item,
                                            tk_insert_outcome_t outcome, void *user_data);
 
 struct ingest_batcher {
@@ -132,11 +146,16 @@ void ingest_batcher_close (ingest_batcher_t *b, void (*on_closed) (void *token),
 
 typedef struct ingest_classify ingest_classify_t;
 
+/* Called once per request: delivered=true when the broker acknowledged it,
+ * false when it was dropped undelivered at shutdown. */
+typedef void (*ingest_classify_done_fn) (void *opaque, bool delivered);
+
 struct ingest_classify {
    tk_app_t *app;
    ingest_metrics_t *metrics;
    const char *topic;
    struct classify_msg *retry; /* deliveries that failed, re-sent by the timer */
+   unsigned failures;          /* failed retry rounds in a row: the retry backoff */
    uint64_t *recent;           /* hashes of ids requested by this run (see below); owned */
    size_t recent_mask;
    uv_timer_t retry_timer;
@@ -146,9 +165,14 @@ struct ingest_classify {
 
 int ingest_classify_init (ingest_classify_t *c, tk_app_t *app, ingest_metrics_t *metrics);
 
-/* Publishes {"id","reason","requested_at"} keyed by id; a failed delivery is
- * retried every second until delivered or until ingest_classify_close. */
-void ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason);
+/* Publishes {"id","reason","requested_at"} keyed by id. librdkafka retries
+ * on its own; a delivery that still fails is produced again after a backoff
+ * (0.5 s plus a jittered exponential up to 30 s, reset by any delivery)
+ * until delivered or until ingest_classify_close. done (may be NULL) is
+ * called once with opaque: when delivered, or when dropped at shutdown
+ * (possibly before this call returns, if the service is already stopping). */
+void ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason,
+                              ingest_classify_done_fn done, void *opaque);
 
 /* True when this run has already requested classification of id (delivered,
  * or still being retried): a duplicate of it then needs no new request. A
@@ -157,8 +181,9 @@ void ingest_classify_request (ingest_classify_t *c, const char *id, const char *
  * previous run stored may never have been requested. */
 bool ingest_classify_requested (const ingest_classify_t *c, const char *id);
 
-/* Stops retrying (pending retries are dropped: those tickets stay
- * processed=false for "Process Tickets") and closes the timer. */
+/* Stops retrying (pending retries are dropped, their done called with
+ * delivered=false: those tickets stay processed=false, and their Kafka
+ * offsets uncommitted) and closes the timer. */
 void ingest_classify_close (ingest_classify_t *c);
 
 /* ---- Kafka intake ----------------------------------------------------------- */

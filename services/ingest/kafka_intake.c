@@ -3,11 +3,21 @@
  * Each message becomes an entry in its partition's list, in offset order.
  * A valid ticket goes to the batcher (held and retried while MongoDB is
  * down); an invalid one goes to the DLQ topic with the reason and the
- * original payload. An entry is done when its ticket is durable or its DLQ
+ * original payload. An entry is done when its ticket is durable and the
+ * classification request made for it (if any) is delivered, or when its DLQ
  * record is delivered; the partition's offset is committed up to the first
  * entry that is not done, so a commit never passes unfinished work and a
- * crash re-delivers only what was not durable (the unique index turns the
- * repeats into duplicates).
+ * crash re-delivers whatever was not durable or not yet requested (the
+ * unique index turns the repeats into duplicates, and a duplicate that is
+ * still unprocessed is requested again).
+ *
+ * A request that cannot be delivered is retried with a backoff for as long
+ * as the process lives (classify_requests.c), so its entry, and the
+ * partition's commits behind it, wait until Kafka takes it; the tickets
+ * stored meanwhile count as pending, so the consumer pauses once
+ * TRIAGE_INGEST_MAX_PENDING of them wait. At shutdown the intake waits for
+ * those deliveries like for the writes in flight; requests dropped
+ * undelivered leave their offsets uncommitted.
  */
 #include "ingest.h"
 
@@ -31,6 +41,8 @@ typedef struct entry {
    partition_t *part;  /* NULL once revoked: freed when its work ends */
    int64_t offset;
    bool done;
+   bool stored;        /* the store answered; done once the request is delivered */
+   bool request_lost;  /* its request was dropped before the store answered */
    tk_ticket_t *ticket;
    char *dlq;          /* the DLQ record, owned, while it is being delivered */
    size_t dlq_len;
@@ -57,6 +69,7 @@ struct ingest_intake {
    tk_kafka_consumer_t *consumer;
    partition_t *parts;
    size_t busy;       /* entries whose work has not ended */
+   size_t awaiting;   /* stored entries waiting for their request's delivery */
    size_t commits;    /* commits awaiting their result */
    entry_t *dlq_retry;
    uv_timer_t dlq_timer;
@@ -244,6 +257,20 @@ advance (ingest_intake_t *in, partition_t *p)
    }
 }
 
+/* The entry's work ended without it being done: its offset stays
+ * uncommitted (only at shutdown), so the message is read again later. */
+static void
+entry_abandon (entry_t *e)
+{
+   ingest_intake_t *in = e->in;
+   in->busy--;
+   if (!e->part) {
+      entry_free (e);
+   }
+   ingest_intake_check_flow (in);
+   maybe_finish_shutdown (in);
+}
+
 static void
 entry_finished (entry_t *e)
 {
@@ -302,10 +329,7 @@ dlq_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaqu
             d->reason);
    if (e->in->stopping && !e->in->app->producer) {
       /* Not delivered and not committed: the message is read again later. */
-      e->in->busy--;
-      if (!e->part) {
-         entry_free (e);
-      }
+      entry_abandon (e);
       return;
    }
    dlq_later (e);
@@ -317,11 +341,7 @@ dlq_send (entry_t *e)
    tk_error_t err;
    ingest_intake_t *in = e->in;
    if (!in->app->producer) {
-      in->busy--;
-      if (!e->part) {
-         entry_free (e);
-      }
-      maybe_finish_shutdown (in);
+      entry_abandon (e);
       return;
    }
    if (!tk_kafka_produce (in->app->producer, in->app->cfg.topic_dlq, e->key, e->key_len, e->dlq,
@@ -431,12 +451,7 @@ item_done (ingest_item_t *item, tk_insert_outcome_t outcome, bool unavailable,
    entry_t *e = (entry_t *) item;
    if (outcome == TK_INSERT_FAILED && unavailable) {
       /* Only at shutdown with MongoDB down: leave the offset uncommitted. */
-      ingest_intake_t *in = e->in;
-      in->busy--;
-      if (!e->part) {
-         entry_free (e);
-      }
-      maybe_finish_shutdown (in);
+      entry_abandon (e);
       return;
    }
    if (outcome == TK_INSERT_FAILED) {
@@ -460,8 +475,36 @@ item_done (ingest_item_t *item, tk_insert_outcome_t outcome, bool unavailable,
          dlq_send (e);
          return;
       }
+      entry_finished (e);
+      return;
    }
-   entry_finished (e);
+   e->stored = true;
+   if (e->item.awaiting_request) {
+      e->in->awaiting++; /* done in entry_requested */
+   } else if (e->request_lost) {
+      entry_abandon (e);
+   } else {
+      entry_finished (e);
+   }
+}
+
+/* The classification request made for e's ticket was delivered (the entry
+ * is done) or dropped at shutdown (it is not: the message is read again). */
+static void
+entry_requested (ingest_item_t *item, bool delivered)
+{
+   entry_t *e = (entry_t *) item;
+   ingest_intake_t *in = e->in;
+   if (!e->stored) {
+      e->request_lost = !delivered; /* item_done follows */
+      return;
+   }
+   in->awaiting--;
+   if (delivered) {
+      entry_finished (e);
+   } else {
+      entry_abandon (e);
+   }
 }
 
 static void
@@ -533,6 +576,7 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
       e->item.source = "kafka";
       e->item.retry_unavailable = true;
       e->item.done = item_done;
+      e->item.requested = entry_requested;
       ingest_batcher_submit (in->batcher, &e->item);
       return;
    }
@@ -628,9 +672,10 @@ ingest_intake_check_flow (ingest_intake_t *in)
     * fetch.wait.max.ms behind a long poll): measured 0.5-1 s. So a backlog
     * pause lasts until half of max_pending is left, which keeps the batcher
     * busy through the refetch and pauses once per half-window rather than
-    * once per batch. */
+    * once per batch. Tickets stored but still waiting for their request's
+    * delivery count as pending too: they hold their offsets back. */
    size_t max = (size_t) in->app->cfg.ingest_max_pending;
-   size_t pending = ingest_batcher_pending (in->batcher);
+   size_t pending = ingest_batcher_pending (in->batcher) + in->awaiting;
    bool backlog = in->paused ? pending > max / 2 : pending >= max;
    bool want_pause = in->stopping || ingest_batcher_unavailable (in->batcher) || backlog;
    tk_error_t err;

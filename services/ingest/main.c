@@ -25,11 +25,20 @@ on_batcher_state (ingest_batcher_t *b, void *user_data)
 }
 
 static void
-on_durable (ingest_batcher_t *b, const tk_ticket_t *t, tk_insert_outcome_t outcome,
+request_settled (void *opaque, bool delivered)
+{
+   ingest_item_t *item = opaque;
+   item->awaiting_request = false;
+   item->requested (item, delivered);
+}
+
+static void
+on_durable (ingest_batcher_t *b, ingest_item_t *item, tk_insert_outcome_t outcome,
             void *user_data)
 {
    (void) b;
    ingest_t *ing = user_data;
+   const tk_ticket_t *t = item->ticket;
    if (!ing->app->cfg.auto_classify) {
       return;
    }
@@ -41,8 +50,12 @@ on_durable (ingest_batcher_t *b, const tk_ticket_t *t, tk_insert_outcome_t outco
        ingest_classify_requested (&ing->classify, t->id)) {
       return; /* this run asked already: delivered, or still being retried */
    }
+   /* The item's owner waits for the delivery before it commits the Kafka
+    * offset or answers the upload. */
+   item->awaiting_request = true;
    ingest_classify_request (&ing->classify, t->id,
-                            outcome == TK_INSERT_CHANGED ? "reprocess" : "ingest");
+                            outcome == TK_INSERT_CHANGED ? "reprocess" : "ingest",
+                            request_settled, item);
 }
 
 static void

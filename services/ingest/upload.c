@@ -23,6 +23,17 @@
  * an unknown Content-Type; 413 past TRIAGE_HTTP_MAX_BODY (the HTTP server);
  * 503 + Retry-After while MongoDB is unreachable (rows already written are
  * reported; re-sending the file is safe, they come back as duplicates).
+ *
+ * The answer also waits for the classification requests of the rows it
+ * stored to be delivered (milliseconds normally), like a Kafka offset is
+ * committed only then: a crash before the delivery leaves the client
+ * without an answer, it sends the file again, and the duplicates that are
+ * still unprocessed are requested again. The wait is bounded by
+ * CLASSIFY_WAIT_MS so an upload still answers while Kafka is unreachable;
+ * "classify_pending" counts the rows whose request was not delivered by
+ * then (it is still retried; sending those rows again later is safe). The
+ * upload's record lives until every request it waits for has reported,
+ * since the reports point at its rows.
  */
 #include "ingest.h"
 
@@ -40,6 +51,7 @@
 
 #define CHUNK_BYTES (64 * 1024)
 #define LOOKUP_IDS 500 /* ids per $in query of a dry run */
+#define CLASSIFY_WAIT_MS 5000 /* the longest an answer waits for its requests' delivery */
 
 typedef enum {
    ROW_PENDING = 0,
@@ -90,6 +102,13 @@ struct upload {
    tk_upload_summary_t summary;
 
    size_t pending;
+   size_t awaiting;    /* stored rows whose classification request is not delivered yet */
+   size_t undelivered; /* rows whose request was dropped undelivered (shutdown) */
+   size_t classify_pending; /* awaiting + undelivered when the answer began */
+   bool responded;     /* the report has begun (req may be gone after it ends) */
+   bool finished;      /* the response is over: free once awaiting is 0 */
+   bool wait_open;     /* wait is initialised and must be closed */
+   uv_timer_t wait;    /* bounds the wait for the deliveries */
    bool unavailable;
    bool dups_checked; /* dry run: ids looked up in the store */
    size_t count[8]; /* by row_status_t */
@@ -100,11 +119,8 @@ struct upload {
 };
 
 static void
-upload_free (upload_t *up)
+upload_destroy (upload_t *up)
 {
-   if (!up) {
-      return;
-   }
    for (size_t i = 0; i < up->n; i++) {
       tk_ticket_destroy (up->rows[i].ticket);
       free (up->rows[i].id);
@@ -115,6 +131,39 @@ upload_free (upload_t *up)
    free (up->rows);
    tk_buf_destroy (&up->chunk);
    free (up);
+}
+
+static void
+wait_closed (uv_handle_t *h)
+{
+   upload_destroy (h->data);
+}
+
+/* Frees up once its response is over and no request report can reach its
+ * rows any more. */
+static void
+upload_maybe_destroy (upload_t *up)
+{
+   if (!up->finished || up->awaiting) {
+      return;
+   }
+   if (up->wait_open) {
+      up->wait_open = false;
+      uv_close ((uv_handle_t *) &up->wait, wait_closed);
+   } else {
+      upload_destroy (up);
+   }
+}
+
+/* The response is over (sent, failed, or the client is gone). Accepts NULL. */
+static void
+upload_free (upload_t *up)
+{
+   if (!up) {
+      return;
+   }
+   up->finished = true;
+   upload_maybe_destroy (up);
 }
 
 /* ---- JSON text helpers ------------------------------------------------------ */
@@ -272,6 +321,11 @@ respond_report (upload_t *up)
    for (size_t i = 0; i < up->n; i++) {
       up->count[up->rows[i].status]++;
    }
+   up->responded = true;
+   up->classify_pending = up->awaiting + up->undelivered;
+   if (up->wait_open) {
+      uv_timer_stop (&up->wait);
+   }
    int status = 200;
    const row_t *single = up->summary.single_object && up->n == 1 ? &up->rows[0] : NULL;
    if (up->unavailable) {
@@ -286,11 +340,11 @@ respond_report (upload_t *up)
       b,
       "{\"format\":\"%s\",\"dry_run\":%s,\"total\":%zu,\"valid\":%zu,\"stored\":%zu,"
       "\"duplicates\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"rejected\":%zu,\"failed\":%zu,"
-      "\"store_masked\":%s,",
+      "\"classify_pending\":%zu,\"store_masked\":%s,",
       tk_upload_format_name (up->fmt), up->dry_run ? "true" : "false", up->n,
       up->n - up->count[ROW_REJECTED], up->count[ROW_STORED], up->count[ROW_DUPLICATE],
       up->count[ROW_UPDATED], up->count[ROW_UNCHANGED], up->count[ROW_REJECTED],
-      up->count[ROW_FAILED], up->store_masked ? "true" : "false");
+      up->count[ROW_FAILED], up->classify_pending, up->store_masked ? "true" : "false");
    if (up->dry_run) {
       ok = ok && tk_buf_appendf (b, "\"duplicates_checked\":%s,",
                                  up->dups_checked ? "true" : "false");
@@ -436,6 +490,56 @@ lookup_done (int status, void *ctx)
 /* ---- storing ---------------------------------------------------------------------- */
 
 static void
+wait_expired (uv_timer_t *t)
+{
+   upload_t *up = t->data;
+   if (!up->responded) {
+      respond_report (up);
+   }
+}
+
+/* Every row has its outcome: answer now, or once the requests made for the
+ * stored rows are delivered (CLASSIFY_WAIT_MS at most). */
+static void
+all_rows_done (upload_t *up)
+{
+   if (up->awaiting == 0) {
+      respond_report (up);
+      return;
+   }
+   if (!up->wait_open) {
+      if (uv_timer_init (tk_http_request_loop (up->req), &up->wait) != 0) {
+         respond_report (up);
+         return;
+      }
+      up->wait.data = up;
+      up->wait_open = true;
+   }
+   uv_timer_start (&up->wait, wait_expired, CLASSIFY_WAIT_MS, 0);
+}
+
+static void
+row_requested (ingest_item_t *item, bool delivered)
+{
+   row_t *row = (row_t *) item;
+   upload_t *up = row->up;
+   if (!delivered) {
+      up->undelivered++;
+   }
+   if (row->status == ROW_VALID) {
+      return; /* dropped at once, before row_done: nothing was counted */
+   }
+   up->awaiting--;
+   if (!up->responded) {
+      if (up->pending == 0 && up->awaiting == 0) {
+         respond_report (up);
+      }
+   } else {
+      upload_maybe_destroy (up);
+   }
+}
+
+static void
 row_done (ingest_item_t *item, tk_insert_outcome_t outcome, bool unavailable, const char *message)
 {
    row_t *row = (row_t *) item;
@@ -459,8 +563,11 @@ row_done (ingest_item_t *item, tk_insert_outcome_t outcome, bool unavailable, co
    row->ticket->id = NULL;
    tk_ticket_destroy (row->ticket);
    row->ticket = NULL;
+   if (row->item.awaiting_request) {
+      up->awaiting++;
+   }
    if (--up->pending == 0) {
-      respond_report (up);
+      all_rows_done (up);
    }
 }
 
@@ -527,6 +634,7 @@ parse_done (uv_work_t *w, int status)
       row->item.source = "upload";
       row->item.retry_unavailable = false;
       row->item.done = row_done;
+      row->item.requested = row_requested;
       ingest_batcher_submit (u->batcher, &row->item);
    }
 }
