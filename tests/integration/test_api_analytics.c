@@ -93,7 +93,7 @@ seed (const char *id, int64_t created_at)
 static int
 setup (void **state)
 {
-   (void) state;
+   *state = &fx;
    tk_error_t err;
    if (!tk_api_fx_setup (&fx, "triage_test_analytics", NULL, ADMIN_KEY)) {
       return -1;
@@ -124,13 +124,6 @@ setup (void **state)
    }
    tk_api_fx_make_role_keys (&fx);
    return 0;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   return tk_api_fx_teardown (&fx);
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -305,5 +298,5 @@ main (void)
       cmocka_unit_test (test_filters_apply),
       cmocka_unit_test (test_cache_and_refresh),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

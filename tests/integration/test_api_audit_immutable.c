@@ -128,19 +128,12 @@ oid_of (const bson_t *doc, char *hex)
 static int
 setup (void **state)
 {
-   (void) state;
+   *state = &fx;
    if (!tk_api_fx_setup (&fx, "triage_test_audit", "test.audit.classify", ADMIN_KEY)) {
       return -1;
    }
    const char *env[] = {"TRIAGE_API_CACHE_TTL=0", NULL};
    return tk_api_fx_start (&fx, &fx.svc, "api", env) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   return tk_api_fx_teardown (&fx);
 }
 
 /* ---- the test ------------------------------------------------------------- */
@@ -319,5 +312,5 @@ main (void)
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_audit_entries_cannot_be_altered),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

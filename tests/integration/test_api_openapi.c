@@ -30,18 +30,11 @@ get (const tk_test_service_t *s, const char *method, const char *path, const cha
 static int
 setup (void **state)
 {
-   (void) state;
+   *state = &fx;
    if (!tk_api_fx_setup (&fx, "triage_test_openapi", NULL, ADMIN_KEY)) {
       return -1;
    }
    return tk_api_fx_start (&fx, &fx.svc, "api", NULL) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   return tk_api_fx_teardown (&fx);
 }
 
 /* ---- the document against the router ---------------------------------------- */
@@ -333,5 +326,5 @@ main (void)
       cmocka_unit_test (test_document_matches_the_router),
       cmocka_unit_test (test_rate_limit_per_key),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

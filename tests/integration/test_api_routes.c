@@ -80,7 +80,7 @@ static int64_t base_ms; /* 2025-01-10T00:00:00Z */
 static int
 setup (void **state)
 {
-   (void) state;
+   *state = &fx;
    tk_error_t err;
    if (!tk_api_fx_setup (&fx, "triage_test_api", "test.api.classify", ADMIN_KEY)) {
       return -1;
@@ -118,13 +118,6 @@ setup (void **state)
    tk_api_fx_make_key (&fx, "viewer", "v", fx.viewer_key, sizeof fx.viewer_key);
    tk_api_fx_make_key (&fx, "operator", NULL, fx.operator_key, sizeof fx.operator_key);
    return 0;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   return tk_api_fx_teardown (&fx);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -633,5 +626,5 @@ main (void)
       cmocka_unit_test (test_hostile_input),
       cmocka_unit_test (test_process_requests_reach_the_topic),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

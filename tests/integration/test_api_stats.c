@@ -60,7 +60,7 @@ seed (const char *id, int64_t created_at)
 static int
 setup (void **state)
 {
-   (void) state;
+   *state = &fx;
    tk_error_t err;
    if (!tk_api_fx_setup (&fx, "triage_test_api_stats", NULL, ADMIN_KEY)) {
       return -1;
@@ -89,13 +89,6 @@ setup (void **state)
 
    const char *env[] = {"TRIAGE_API_CACHE_TTL=1h", NULL};
    return tk_api_fx_start (&fx, svc, "api", env) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   return tk_api_fx_teardown (&fx);
 }
 
 /* Every figure of the statistics, from the one scan, against the seed. */
@@ -210,5 +203,5 @@ main (void)
       cmocka_unit_test (test_refresh_picks_up_new_tickets),
       cmocka_unit_test (test_snapshot_refreshes_after_the_interval),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

@@ -95,38 +95,34 @@ tk_api_fx_teardown (tk_api_fx_t *fx)
    return rc == 0 ? 0 : -1;
 }
 
+int
+tk_api_fx_group_teardown (void **state)
+{
+   return tk_api_fx_teardown (*state);
+}
+
 /* ---- HTTP ------------------------------------------------------------------------ */
 
-/* Appends what curl hands over to the NUL-terminated buffer at *ud. */
+/* A growing buffer for what curl hands over: the body (which may hold NUL
+ * bytes, hence the length) and the header lines. */
+typedef struct {
+   char *data;
+   size_t len;
+} fx_buf_t;
+
 static size_t
 append (char *data, size_t size, size_t n, void *ud)
 {
-   char **buf = ud;
-   size_t have = *buf ? strlen (*buf) : 0, add = size * n;
-   char *grown = realloc (*buf, have + add + 1);
-   if (!grown) {
-      return 0;
-   }
-   memcpy (grown + have, data, add);
-   grown[have + add] = '\0';
-   *buf = grown;
-   return add;
-}
-
-/* The body may hold NUL bytes, so it keeps its length apart. */
-static size_t
-append_body (char *data, size_t size, size_t n, void *ud)
-{
-   tk_api_fx_resp_t *r = ud;
+   fx_buf_t *b = ud;
    size_t add = size * n;
-   char *grown = realloc (r->body, r->body_len + add + 1);
+   char *grown = realloc (b->data, b->len + add + 1);
    if (!grown) {
       return 0;
    }
-   memcpy (grown + r->body_len, data, add);
-   r->body_len += add;
-   grown[r->body_len] = '\0';
-   r->body = grown;
+   memcpy (grown + b->len, data, add);
+   b->len += add;
+   grown[b->len] = '\0';
+   b->data = grown;
    return add;
 }
 
@@ -135,6 +131,7 @@ tk_api_fx_request (const tk_test_service_t *svc, const char *method, const char 
                    const char *key, const char *body, size_t body_len, const char *content_type)
 {
    tk_api_fx_resp_t r;
+   fx_buf_t body_buf = {NULL, 0}, header_buf = {NULL, 0};
    char url[2048], line[512];
    struct curl_slist *hl = NULL;
    memset (&r, 0, sizeof r);
@@ -155,10 +152,10 @@ tk_api_fx_request (const tk_test_service_t *svc, const char *method, const char 
    curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
    curl_easy_setopt (c, CURLOPT_TIMEOUT_MS, 120000L);
    curl_easy_setopt (c, CURLOPT_HTTPHEADER, hl);
-   curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, append_body);
-   curl_easy_setopt (c, CURLOPT_WRITEDATA, &r);
+   curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, append);
+   curl_easy_setopt (c, CURLOPT_WRITEDATA, &body_buf);
    curl_easy_setopt (c, CURLOPT_HEADERFUNCTION, append);
-   curl_easy_setopt (c, CURLOPT_HEADERDATA, &r.headers);
+   curl_easy_setopt (c, CURLOPT_HEADERDATA, &header_buf);
    if (body) {
       curl_easy_setopt (c, CURLOPT_POSTFIELDS, body);
       curl_easy_setopt (c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
@@ -174,10 +171,10 @@ tk_api_fx_request (const tk_test_service_t *svc, const char *method, const char 
    snprintf (r.content_type, sizeof r.content_type, "%s", ct ? ct : "");
    curl_slist_free_all (hl);
    curl_easy_cleanup (c);
-   if (!r.body) {
-      r.body = calloc (1, 1);
-      assert_non_null (r.body);
-   }
+   r.body = body_buf.data ? body_buf.data : calloc (1, 1);
+   r.body_len = body_buf.len;
+   r.headers = header_buf.data;
+   assert_non_null (r.body);
    r.json = cJSON_Parse (r.body);
    return r;
 }

@@ -56,6 +56,10 @@ int tk_api_fx_stop (tk_test_service_t *svc);
  * answer). */
 int tk_api_fx_teardown (tk_api_fx_t *fx);
 
+/* tk_api_fx_teardown as a cmocka group teardown, for a group setup that
+ * put its fixture in *state. */
+int tk_api_fx_group_teardown (void **state);
+
 /* ---- HTTP ------------------------------------------------------------------------ */
 
 typedef struct {
