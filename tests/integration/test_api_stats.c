@@ -103,8 +103,8 @@ test_stats_figures_match_the_seed (void **state)
    assert_int_equal ((int) tk_api_fx_num (o, "processed"), 5);
    assert_int_equal ((int) tk_api_fx_num (o, "unprocessed"), 3);
    assert_int_equal ((int) tk_api_fx_num (o, "processed_today"), 2);
-   assert_int_equal ((int) tk_api_fx_num (o, "failed"),
-                     1); /* S6; S5 failed once but is processed */
+   /* S6; S5 failed once but is processed. */
+   assert_int_equal ((int) tk_api_fx_num (o, "failed"), 1);
    cJSON *prio = cJSON_GetObjectItem (o, "priority_distribution");
    assert_int_equal ((int) tk_api_fx_num (prio, "P0 (High)"), 2);
    assert_int_equal ((int) tk_api_fx_num (prio, "P1 (Medium)"), 2);
