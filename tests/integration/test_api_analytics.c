@@ -5,69 +5,24 @@
  * answer compared with the count worked out here from the seed table. */
 #include "test_support.h"
 
-#include "service_proc.h"
-#include "store.h"
-#include "ticket.h"
+#include "api_fixture.h"
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ADMIN_KEY "test-admin-key-analytics-0123"
 
-static char db_name[64];
-static char env_db[128], env_mongo[256], env_brokers[256];
-static tk_test_service_t svc;
-static tk_store_t *store;
-static char viewer_key[128], operator_key[128];
+static tk_api_fx_t fx;
+static const char *const viewer_key = fx.viewer_key, *const operator_key = fx.operator_key;
 static int64_t day0; /* 2025-03-01T00:00:00Z */
 
-typedef struct {
-   long status;
-   cJSON *json;
-   char *text;
-} resp_t;
-
-static resp_t
+static tk_api_fx_resp_t
 call (const char *method, const char *path, const char *key, const char *body)
 {
-   char url[2048], auth[256];
-   const char *headers[3] = {NULL, NULL, NULL};
-   snprintf (url, sizeof url, "%s%s", svc.base_url, path);
-   if (key) {
-      snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
-      headers[0] = auth;
-      if (body) {
-         headers[1] = "Content-Type: application/json";
-      }
-   }
-   tk_test_http_response_t r;
-   assert_true (tk_test_http (method, url, body, body ? strlen (body) : 0, headers, &r));
-   resp_t out = {r.status, r.body ? cJSON_Parse (r.body) : NULL, r.body};
-   r.body = NULL;
-   tk_test_http_free (&r);
-   return out;
-}
-
-static void
-resp_free (resp_t *r)
-{
-   cJSON_Delete (r->json);
-   free (r->text);
-}
-
-static double
-num_at (const cJSON *obj, const char *key)
-{
-   cJSON *v = cJSON_GetObjectItemCaseSensitive (obj, key);
-   if (!cJSON_IsNumber (v)) {
-      fprintf (stderr, "no number at %s\n", key);
-   }
-   assert_true (cJSON_IsNumber (v));
-   return v->valuedouble;
+   return tk_api_fx_call (&fx.svc, method, path, key, body);
 }
 
 /* A label count of a distribution object; 0 when the label is absent. */
@@ -111,14 +66,14 @@ buckets (const cJSON *hist, char *buf, size_t cap)
    }
 }
 
-static resp_t
+static tk_api_fx_resp_t
 analytics (const char *query)
 {
    char path[512];
    snprintf (path, sizeof path, "/api/analytics%s", query);
-   resp_t r = call ("GET", path, viewer_key, NULL);
+   tk_api_fx_resp_t r = call ("GET", path, viewer_key, NULL);
    if (r.status != 200) {
-      fprintf (stderr, "GET %s -> %ld %s\n", path, r.status, r.text);
+      fprintf (stderr, "GET %s -> %ld %s\n", path, r.status, r.body);
    }
    assert_int_equal (r.status, 200);
    return r;
@@ -129,30 +84,7 @@ analytics (const char *query)
 static void
 seed (const char *id, int64_t created_at)
 {
-   tk_ticket_t *t = tk_ticket_new ();
-   t->id = strdup (id);
-   t->subject = strdup ("subject");
-   t->body = strdup ("body");
-   t->created_at = created_at;
-   tk_insert_result_t res;
-   tk_error_t err;
-   assert_true (tk_store_insert_tickets (store, &t, 1, &res, &err));
-   assert_int_equal (res.n_stored, 1);
-   tk_insert_result_cleanup (&res);
-   tk_ticket_destroy (t);
-}
-
-static void
-classify (const char *id, const char *t1, const char *t2, const char *sentiment,
-          const char *priority, double ct, double cs, double cp, int64_t time_ms,
-          const char *model, int64_t processed_at)
-{
-   tk_classification_t c = {{(char *) t1, (char *) t2}, t2 ? 2 : 1, (char *) sentiment,
-                            (char *) priority};
-   tk_confidence_t cf = {ct, cs, cp};
-   tk_processing_metadata_t m = {processed_at, (char *) model, time_ms, "1.0"};
-   tk_error_t err;
-   assert_true (tk_store_update_ticket_with_classification (store, id, &c, &cf, &m, &err));
+   tk_api_fx_seed (&fx, id, "subject", "body", created_at);
 }
 
 #define H 3600000LL
@@ -161,14 +93,9 @@ classify (const char *id, const char *t1, const char *t2, const char *sentiment,
 static int
 setup (void **state)
 {
-   (void) state;
+   *state = &fx;
    tk_error_t err;
-   tk_test_unique_name ("triage_test_analytics", db_name, sizeof db_name);
-   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
-   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
-   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
-   store = tk_store_new (tk_test_mongo_uri (), db_name, 4, &err);
-   if (!store || !tk_store_ensure_indexes (store, &err)) {
+   if (!tk_api_fx_setup (&fx, "triage_test_analytics", NULL, ADMIN_KEY)) {
       return -1;
    }
    assert_true (tk_time_parse_iso ("2025-03-01", 10, &day0));
@@ -179,48 +106,24 @@ setup (void **state)
    seed ("A3", day0 + DAY + 10 * H);       /* day 1 */
    seed ("A4", day0 + 3 * DAY);            /* day 3: fails */
    seed ("A5", day0 + 3 * DAY + 5 * H);    /* day 3: waiting */
-   classify ("A6", "SSO", NULL, "Neutral", "P2 (Low)", 1.0, 0.99, 0.98, 70000, "m-2",
-             day0 + 1 * H);
-   classify ("A1", "SSO", "Lineage", "Angry", "P0 (High)", 0.95, 0.95, 0.95, 80, "m-1",
-             day0 + DAY + 100); /* processed just after midnight: day 1 */
-   assert_true (tk_store_record_failure (store, "A2", "llm timed out", &err));
-   classify ("A2", "Connector", NULL, "Curious", "P1 (Medium)", 0.45, 0.55, 0.65, 300, "m-2",
-             day0 + DAY + 12 * H);
-   classify ("A3", "Lineage", NULL, "Frustrated", "P0 (High)", 0.85, 0.15, 0.05, 1200, "m-1",
-             day0 + 3 * DAY + H);
-   assert_true (tk_store_record_failure (store, "A4", "llm timed out", &err));
+   tk_api_fx_classify (&fx, "A6", "SSO", NULL, "Neutral", "P2 (Low)", 1.0, 0.99, 0.98, 70000, "m-2",
+                       day0 + 1 * H);
+   /* A1 is processed just after midnight: day 1. */
+   tk_api_fx_classify (&fx, "A1", "SSO", "Lineage", "Angry", "P0 (High)", 0.95, 0.95, 0.95, 80,
+                       "m-1", day0 + DAY + 100);
+   assert_true (tk_store_record_failure (fx.store, "A2", "llm timed out", &err));
+   tk_api_fx_classify (&fx, "A2", "Connector", NULL, "Curious", "P1 (Medium)", 0.45, 0.55, 0.65,
+                       300, "m-2", day0 + DAY + 12 * H);
+   tk_api_fx_classify (&fx, "A3", "Lineage", NULL, "Frustrated", "P0 (High)", 0.85, 0.15, 0.05,
+                       1200, "m-1", day0 + 3 * DAY + H);
+   assert_true (tk_store_record_failure (fx.store, "A4", "llm timed out", &err));
 
-   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
-                        "TRIAGE_API_CACHE_TTL=1h", NULL};
-   if (!tk_test_service_start (&svc, "api", env, 20000)) {
+   const char *env[] = {"TRIAGE_API_CACHE_TTL=1h", NULL};
+   if (!tk_api_fx_start (&fx, &fx.svc, "api", env)) {
       return -1;
    }
-   resp_t r = call ("POST", "/api/keys", ADMIN_KEY, "{\"role\":\"viewer\"}");
-   assert_int_equal (r.status, 201);
-   snprintf (viewer_key, sizeof viewer_key, "%s", cJSON_GetObjectItem (r.json, "key")->valuestring);
-   resp_free (&r);
-   r = call ("POST", "/api/keys", ADMIN_KEY, "{\"role\":\"operator\"}");
-   assert_int_equal (r.status, 201);
-   snprintf (operator_key, sizeof operator_key, "%s",
-             cJSON_GetObjectItem (r.json, "key")->valuestring);
-   resp_free (&r);
+   tk_api_fx_make_role_keys (&fx);
    return 0;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   tk_error_t err;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
-   }
-   if (store) {
-      tk_store_drop_database (store, &err);
-   }
-   tk_store_destroy (store);
-   return rc == 0 ? 0 : -1;
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -230,12 +133,12 @@ test_figures_match_the_seeded_tickets (void **state)
 {
    (void) state;
    char buf[1024];
-   resp_t r = analytics ("");
+   tk_api_fx_resp_t r = analytics ("");
    cJSON *o = r.json;
-   assert_int_equal ((int) num_at (o, "total"), 6);
-   assert_int_equal ((int) num_at (o, "processed"), 4);
-   assert_int_equal ((int) num_at (o, "unprocessed"), 2);
-   assert_int_equal ((int) num_at (o, "failed"), 1);
+   assert_int_equal ((int) tk_api_fx_num (o, "total"), 6);
+   assert_int_equal ((int) tk_api_fx_num (o, "processed"), 4);
+   assert_int_equal ((int) tk_api_fx_num (o, "unprocessed"), 2);
+   assert_int_equal ((int) tk_api_fx_num (o, "failed"), 1);
 
    assert_int_equal (dist (o, "priority_distribution", "P0 (High)"), 2);
    assert_int_equal (dist (o, "priority_distribution", "P1 (Medium)"), 1);
@@ -264,8 +167,8 @@ test_figures_match_the_seeded_tickets (void **state)
    cJSON *pt = cJSON_GetObjectItem (o, "processing_time_ms");
    buckets (pt, buf, sizeof buf);
    assert_string_equal (buf, "1,0,1,0,1,0,0,0,0,1");
-   assert_int_equal ((int) num_at (pt, "count"), 4);
-   assert_true (num_at (pt, "average") == (80 + 300 + 1200 + 70000) / 4.0);
+   assert_int_equal ((int) tk_api_fx_num (pt, "count"), 4);
+   assert_true (tk_api_fx_num (pt, "average") == (80 + 300 + 1200 + 70000) / 4.0);
 
    /* Confidence tenths: topic 1.0, 0.95, 0.45, 0.85; priority 0.98, 0.95,
     * 0.65, 0.05. */
@@ -274,18 +177,18 @@ test_figures_match_the_seeded_tickets (void **state)
    assert_string_equal (buf, "0,0,0,0,1,0,0,0,1,2");
    buckets (cJSON_GetObjectItem (conf, "priority"), buf, sizeof buf);
    assert_string_equal (buf, "1,0,0,0,0,0,1,0,0,2");
-   double avg = num_at (cJSON_GetObjectItem (conf, "topic"), "average");
+   double avg = tk_api_fx_num (cJSON_GetObjectItem (conf, "topic"), "average");
    assert_true (avg > (1.0 + 0.95 + 0.45 + 0.85) / 4 - 1e-9 &&
                 avg < (1.0 + 0.95 + 0.45 + 0.85) / 4 + 1e-9);
 
    /* Failure rates: A4 failed and is still unprocessed; A2 failed once and
     * was processed on the retry. */
    cJSON *rates = cJSON_GetObjectItem (o, "error_rates");
-   assert_int_equal ((int) num_at (rates, "failed"), 1);
-   assert_int_equal ((int) num_at (rates, "retried_then_processed"), 1);
-   assert_true (num_at (rates, "failed_of_total") == 1.0 / 6);
-   assert_true (num_at (rates, "failed_of_attempted") == 1.0 / 5);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (rates, "failed"), 1);
+   assert_int_equal ((int) tk_api_fx_num (rates, "retried_then_processed"), 1);
+   assert_true (tk_api_fx_num (rates, "failed_of_total") == 1.0 / 6);
+   assert_true (tk_api_fx_num (rates, "failed_of_attempted") == 1.0 / 5);
+   tk_api_fx_resp_free (&r);
 }
 
 static void
@@ -293,80 +196,80 @@ test_filters_apply (void **state)
 {
    (void) state;
    char buf[1024];
-   resp_t r = analytics ("?priority=p0%20(high)");
-   assert_int_equal ((int) num_at (r.json, "total"), 2);
+   tk_api_fx_resp_t r = analytics ("?priority=p0%20(high)");
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 2);
    assert_int_equal (dist (r.json, "topic_distribution", "Lineage"), 2);
    assert_int_equal (dist (r.json, "topic_distribution", "SSO"), 1);
    series (r.json, "created_per_day", buf, sizeof buf);
    assert_string_equal (buf, "2025-03-01=1,2025-03-02=1");
    series (r.json, "processed_per_day", buf, sizeof buf);
    assert_string_equal (buf, "2025-03-02=1,2025-03-03=0,2025-03-04=1");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    r = analytics ("?status=failed");
-   assert_int_equal ((int) num_at (r.json, "total"), 1);
-   assert_int_equal ((int) num_at (r.json, "failed"), 1);
-   assert_int_equal ((int) num_at (r.json, "processed"), 0);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 1);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "failed"), 1);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "processed"), 0);
    assert_true (cJSON_IsNull (
       cJSON_GetObjectItem (cJSON_GetObjectItem (r.json, "processing_time_ms"), "average")));
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    r = analytics ("?created_from=2025-03-02&created_to=2025-03-04");
-   assert_int_equal ((int) num_at (r.json, "total"), 2); /* A2, A3 */
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 2); /* A2, A3 */
    series (r.json, "created_per_day", buf, sizeof buf);
    assert_string_equal (buf, "2025-03-02=2");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    r = analytics ("?q=zzz-nothing");
-   assert_int_equal ((int) num_at (r.json, "total"), 0);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 0);
    series (r.json, "created_per_day", buf, sizeof buf);
    assert_string_equal (buf, "");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    /* Bad filters and paging parameters are refused by name. */
    r = call ("GET", "/api/analytics?priority=P9", viewer_key, NULL);
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/analytics?limit=5", viewer_key, NULL);
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/analytics?status[$ne]=x", viewer_key, NULL);
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/analytics", NULL, NULL);
    assert_int_equal (r.status, 401);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 static void
 test_cache_and_refresh (void **state)
 {
    (void) state;
-   resp_t r = analytics (""); /* cached since the first test */
-   assert_int_equal ((int) num_at (r.json, "total"), 6);
-   resp_free (&r);
+   tk_api_fx_resp_t r = analytics (""); /* cached since the first test */
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 6);
+   tk_api_fx_resp_free (&r);
    /* A new ticket is not seen while the answer is cached... */
    seed ("A7", day0 + 4 * DAY);
    r = analytics ("");
-   assert_int_equal ((int) num_at (r.json, "total"), 6);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 6);
+   tk_api_fx_resp_free (&r);
    /* ...a viewer may not drop the cache, an operator may... */
    r = call ("POST", "/api/analytics/refresh", viewer_key, NULL);
    assert_int_equal (r.status, 403);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("POST", "/api/analytics/refresh", operator_key, NULL);
    assert_int_equal (r.status, 200);
-   assert_true (num_at (r.json, "dropped") >= 1);
-   resp_free (&r);
+   assert_true (tk_api_fx_num (r.json, "dropped") >= 1);
+   tk_api_fx_resp_free (&r);
    /* ...and then it is. */
    r = analytics ("");
-   assert_int_equal ((int) num_at (r.json, "total"), 7);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 7);
+   tk_api_fx_resp_free (&r);
 
    /* Hits and misses are counted on /metrics. */
    tk_test_http_response_t m;
    char url[256];
-   snprintf (url, sizeof url, "%s/metrics", svc.base_url);
+   snprintf (url, sizeof url, "%s/metrics", fx.svc.base_url);
    assert_true (tk_test_http ("GET", url, NULL, 0, NULL, &m));
    assert_int_equal (m.status, 200);
    const char *hit = strstr (m.body, "triage_api_cache_total{result=\"hit\"} ");
@@ -383,8 +286,8 @@ test_cache_and_refresh (void **state)
    /* The refresh is audited with the operator's key. */
    r = call ("GET", "/api/audit?action=analytics.refresh", ADMIN_KEY, NULL);
    assert_int_equal (r.status, 200);
-   assert_int_equal ((int) num_at (r.json, "count"), 2);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "count"), 2);
+   tk_api_fx_resp_free (&r);
 }
 
 int
@@ -395,5 +298,5 @@ main (void)
       cmocka_unit_test (test_filters_apply),
       cmocka_unit_test (test_cache_and_refresh),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

@@ -10,13 +10,10 @@
  * byte for byte: only new entries (the attempts' own records) appended. */
 #include "test_support.h"
 
-#include "kafka.h"
-#include "service_proc.h"
-#include "store.h"
+#include "api_fixture.h"
 
 #include <cjson/cJSON.h>
 #include <mongoc/mongoc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,28 +21,21 @@
 
 #define ADMIN_KEY "test-admin-key-audit-0123456789"
 
-static char db_name[64];
-static char topic[96];
-static tk_test_service_t svc;
-static tk_store_t *store;
+static tk_api_fx_t fx;
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static long
 call (const char *method, const char *path, const char *body, char **out_body)
 {
-   char url[2048];
-   snprintf (url, sizeof url, "%s%s", svc.base_url, path);
-   const char *headers[] = {"Authorization: Bearer " ADMIN_KEY, "Content-Type: application/json",
-                            NULL};
-   tk_test_http_response_t r;
-   assert_true (tk_test_http (method, url, body, body ? strlen (body) : 0, headers, &r));
+   tk_api_fx_resp_t r = tk_api_fx_request (&fx.svc, method, path, ADMIN_KEY, body,
+                                           body ? strlen (body) : 0, "application/json");
    long status = r.status;
    if (out_body) {
       *out_body = r.body;
       r.body = NULL;
    }
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    return status;
 }
 
@@ -60,8 +50,7 @@ static snapshot_t
 snapshot (void)
 {
    snapshot_t s = {NULL, 0};
-   mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db_name, "audit_log");
+   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "audit_log");
    bson_t filter = BSON_INITIALIZER;
    bson_t *opts = BCON_NEW ("sort", "{", "_id", BCON_INT32 (1), "}");
    mongoc_cursor_t *cur = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
@@ -76,8 +65,7 @@ snapshot (void)
    }
    mongoc_cursor_destroy (cur);
    bson_destroy (opts);
-   mongoc_collection_destroy (coll);
-   tk_store_client_push (store, client);
+   tk_api_fx_collection_release (&fx, coll);
    return s;
 }
 
@@ -140,45 +128,12 @@ oid_of (const bson_t *doc, char *hex)
 static int
 setup (void **state)
 {
-   (void) state;
-   tk_error_t err;
-   static char env_db[128], env_topic[160], env_mongo[256], env_brokers[256];
-   tk_test_unique_name ("triage_test_audit", db_name, sizeof db_name);
-   tk_test_unique_name ("test.audit.classify", topic, sizeof topic);
-   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
-   snprintf (env_topic, sizeof env_topic, "TRIAGE_TOPIC_CLASSIFY=%s", topic);
-   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
-   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
-   const char *names[] = {topic};
-   if (!tk_kafka_create_topics (tk_test_kafka_brokers (), NULL, names, 1, 3, -1, 20000, &err)) {
-      fprintf (stderr, "create topic: %s\n", err.message);
+   *state = &fx;
+   if (!tk_api_fx_setup (&fx, "triage_test_audit", "test.audit.classify", ADMIN_KEY)) {
       return -1;
    }
-   store = tk_store_new (tk_test_mongo_uri (), db_name, 2, &err);
-   if (!store || !tk_store_ensure_indexes (store, &err)) {
-      return -1;
-   }
-   const char *env[] = {env_db, env_topic, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
-                        "TRIAGE_API_CACHE_TTL=0", NULL};
-   return tk_test_service_start (&svc, "api", env, 20000) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   tk_error_t err;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
-   }
-   if (store) {
-      tk_store_drop_database (store, &err);
-   }
-   tk_store_destroy (store);
-   const char *names[] = {topic};
-   tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, names, 1, 20000, &err);
-   return rc == 0 ? 0 : -1;
+   const char *env[] = {"TRIAGE_API_CACHE_TTL=0", NULL};
+   return tk_api_fx_start (&fx, &fx.svc, "api", env) ? 0 : -1;
 }
 
 /* ---- the test ------------------------------------------------------------- */
@@ -357,5 +312,5 @@ main (void)
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_audit_entries_cannot_be_altered),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

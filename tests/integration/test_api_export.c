@@ -6,8 +6,7 @@
  * compared field by field with the seed. */
 #include "test_support.h"
 
-#include "service_proc.h"
-#include "store.h"
+#include "api_fixture.h"
 #include "ticket.h"
 #include "ticket_bson.h"
 #include "timeutil.h"
@@ -16,7 +15,6 @@
 #include <cjson/cJSON.h>
 #include <mongoc/mongoc.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +25,8 @@
 #define N_TICKETS 2600
 #define BIG_BODY (50 * 1024)
 
-static char db_name[64];
-static char env_db[128], env_mongo[256], env_brokers[256];
-static tk_test_service_t svc;
-static tk_store_t *store;
-static char viewer_key[128], operator_key[128];
+static tk_api_fx_t fx;
+static const char *const viewer_key = fx.viewer_key, *const operator_key = fx.operator_key;
 static int64_t base_ms;
 
 /* The seed, kept to compare against. */
@@ -65,37 +60,10 @@ static const char *tricky_bodies[] = {
 
 /* ---- HTTP helpers ------------------------------------------------------------ */
 
-static tk_test_http_response_t
+static tk_api_fx_resp_t
 get (const char *path, const char *key)
 {
-   char url[2048], auth[256];
-   const char *headers[2] = {NULL, NULL};
-   snprintf (url, sizeof url, "%s%s", svc.base_url, path);
-   if (key) {
-      snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
-      headers[0] = auth;
-   }
-   tk_test_http_response_t r;
-   assert_true (tk_test_http ("GET", url, NULL, 0, headers, &r));
-   return r;
-}
-
-static char *
-post_key (const char *role)
-{
-   char url[256], body[64];
-   snprintf (url, sizeof url, "%s/api/keys", svc.base_url);
-   snprintf (body, sizeof body, "{\"role\":\"%s\"}", role);
-   const char *headers[] = {"Authorization: Bearer " ADMIN_KEY, "Content-Type: application/json",
-                            NULL};
-   tk_test_http_response_t r;
-   assert_true (tk_test_http ("POST", url, body, strlen (body), headers, &r));
-   assert_int_equal (r.status, 201);
-   cJSON *j = cJSON_Parse (r.body);
-   char *key = strdup (cJSON_GetObjectItem (j, "key")->valuestring);
-   cJSON_Delete (j);
-   tk_test_http_free (&r);
-   return key;
+   return tk_api_fx_request (&fx.svc, "GET", path, key, NULL, 0, NULL);
 }
 
 /* ---- an RFC 4180 reader ----------------------------------------------------- */
@@ -199,13 +167,7 @@ static int
 setup (void **state)
 {
    (void) state;
-   tk_error_t err;
-   tk_test_unique_name ("triage_test_export", db_name, sizeof db_name);
-   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
-   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
-   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
-   store = tk_store_new (tk_test_mongo_uri (), db_name, 4, &err);
-   if (!store || !tk_store_ensure_indexes (store, &err)) {
+   if (!tk_api_fx_setup (&fx, "triage_test_export", NULL, ADMIN_KEY)) {
       return -1;
    }
    assert_true (tk_time_parse_iso ("2025-05-01T08:00:00Z", 20, &base_ms));
@@ -283,8 +245,7 @@ setup (void **state)
       docs[i] = bson_new ();
       assert_true (tk_ticket_to_bson (batch[i], docs[i]));
    }
-   mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db_name, "tickets");
+   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
    bson_error_t e;
    bool inserted = mongoc_collection_insert_many (coll, (const bson_t **) docs, N_TICKETS, NULL,
                                                   NULL, &e);
@@ -292,8 +253,7 @@ setup (void **state)
       fprintf (stderr, "insert_many: %s\n", e.message);
    }
    assert_true (inserted);
-   mongoc_collection_destroy (coll);
-   tk_store_client_push (store, client);
+   tk_api_fx_collection_release (&fx, coll);
    for (size_t i = 0; i < N_TICKETS; i++) {
       bson_destroy (docs[i]);
       tk_ticket_destroy (batch[i]);
@@ -301,16 +261,10 @@ setup (void **state)
    free (docs);
    free (batch);
 
-   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY, NULL};
-   if (!tk_test_service_start (&svc, "api", env, 20000)) {
+   if (!tk_api_fx_start (&fx, &fx.svc, "api", NULL)) {
       return -1;
    }
-   char *k = post_key ("viewer");
-   snprintf (viewer_key, sizeof viewer_key, "%s", k);
-   free (k);
-   k = post_key ("operator");
-   snprintf (operator_key, sizeof operator_key, "%s", k);
-   free (k);
+   tk_api_fx_make_role_keys (&fx);
    return 0;
 }
 
@@ -318,20 +272,12 @@ static int
 teardown (void **state)
 {
    (void) state;
-   tk_error_t err;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
-   }
-   if (store) {
-      tk_store_drop_database (store, &err);
-   }
-   tk_store_destroy (store);
+   int rc = tk_api_fx_teardown (&fx);
    for (size_t i = 0; i < N_TICKETS; i++) {
       free (seeds[i].subject);
       free (seeds[i].body);
    }
-   return rc == 0 ? 0 : -1;
+   return rc;
 }
 
 /* ---- checks ---------------------------------------------------------------------- */
@@ -392,7 +338,7 @@ static void
 test_csv_parses_back_to_the_seeded_tickets (void **state)
 {
    (void) state;
-   tk_test_http_response_t r = get ("/api/tickets/export.csv", operator_key);
+   tk_api_fx_resp_t r = get ("/api/tickets/export.csv", operator_key);
    assert_int_equal (r.status, 200);
    assert_non_null (strstr (r.content_type, "text/csv"));
    csv_t csv;
@@ -407,14 +353,14 @@ test_csv_parses_back_to_the_seeded_tickets (void **state)
       check_row (&csv.rows[i], &seeds[N_TICKETS - i]);
    }
    csv_free (&csv);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 static void
 test_csv_filters_and_sort (void **state)
 {
    (void) state;
-   tk_test_http_response_t r =
+   tk_api_fx_resp_t r =
       get ("/api/tickets/export.csv?status=processed&priority=P0%20(High)&sort=created_at",
            operator_key);
    assert_int_equal (r.status, 200);
@@ -430,7 +376,7 @@ test_csv_filters_and_sort (void **state)
    }
    assert_int_equal (k, csv.n);
    csv_free (&csv);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 
    /* Nothing matches: just the header. */
    r = get ("/api/tickets/export.csv?q=no-such-text", operator_key);
@@ -438,22 +384,22 @@ test_csv_filters_and_sort (void **state)
    assert_true (csv_parse (r.body, r.body_len, &csv));
    assert_int_equal (csv.n, 1);
    csv_free (&csv);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 
    /* Paging parameters and bad filters are refused. */
    r = get ("/api/tickets/export.csv?limit=10", operator_key);
    assert_int_equal (r.status, 400);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = get ("/api/tickets/export.ndjson?sentiment=Furious", operator_key);
    assert_int_equal (r.status, 400);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 static void
 test_ndjson_lists_every_ticket (void **state)
 {
    (void) state;
-   tk_test_http_response_t r = get ("/api/tickets/export.ndjson?sort=created_at", operator_key);
+   tk_api_fx_resp_t r = get ("/api/tickets/export.ndjson?sort=created_at", operator_key);
    assert_int_equal (r.status, 200);
    assert_non_null (strstr (r.content_type, "application/x-ndjson"));
    size_t n = 0;
@@ -474,19 +420,19 @@ test_ndjson_lists_every_ticket (void **state)
       cJSON_Delete (j);
    }
    assert_int_equal (n, N_TICKETS);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 static void
 test_roles_and_audit (void **state)
 {
    (void) state;
-   tk_test_http_response_t r = get ("/api/tickets/export.csv", viewer_key);
+   tk_api_fx_resp_t r = get ("/api/tickets/export.csv", viewer_key);
    assert_int_equal (r.status, 403);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = get ("/api/tickets/export.ndjson", NULL);
    assert_int_equal (r.status, 401);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = get ("/api/audit?action=tickets.export_csv", ADMIN_KEY);
    assert_int_equal (r.status, 200);
    cJSON *j = cJSON_Parse (r.body);
@@ -501,7 +447,7 @@ test_roles_and_audit (void **state)
    assert_true (ok >= 3);
    assert_int_equal (refused, 1);
    cJSON_Delete (j);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 /* A client that reads a little and hangs up must not hurt the service: the
@@ -515,7 +461,7 @@ test_client_hanging_up_mid_export (void **state)
       assert_true (fd >= 0);
       struct sockaddr_in sa = {0};
       sa.sin_family = AF_INET;
-      sa.sin_port = htons ((uint16_t) svc.port);
+      sa.sin_port = htons ((uint16_t) fx.svc.port);
       sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
       assert_int_equal (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0);
       char req[512];
@@ -531,13 +477,13 @@ test_client_hanging_up_mid_export (void **state)
       }
       close (fd);
    }
-   tk_test_http_response_t r = get ("/api/tickets/export.csv", operator_key);
+   tk_api_fx_resp_t r = get ("/api/tickets/export.csv", operator_key);
    assert_int_equal (r.status, 200);
    csv_t csv;
    assert_true (csv_parse (r.body, r.body_len, &csv));
    assert_int_equal (csv.n, N_TICKETS + 1);
    csv_free (&csv);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 int

@@ -5,13 +5,11 @@
  * and status with latency histograms. */
 #include "test_support.h"
 
-#include "service_proc.h"
-#include "store.h"
+#include "api_fixture.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,52 +19,22 @@
 
 #define ADMIN_KEY "test-admin-key-openapi-0123456"
 
-static char db_name[64];
-static char env_db[128], env_mongo[256], env_brokers[256];
-static tk_test_service_t svc;
+static tk_api_fx_t fx;
 
-static tk_test_http_response_t
+static tk_api_fx_resp_t
 get (const tk_test_service_t *s, const char *method, const char *path, const char *key)
 {
-   char url[2048], auth[256];
-   const char *headers[2] = {NULL, NULL};
-   snprintf (url, sizeof url, "%s%s", s->base_url, path);
-   if (key) {
-      snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
-      headers[0] = auth;
-   }
-   tk_test_http_response_t r;
-   assert_true (tk_test_http (method, url, NULL, 0, headers, &r));
-   return r;
+   return tk_api_fx_request (s, method, path, key, NULL, 0, NULL);
 }
 
 static int
 setup (void **state)
 {
-   (void) state;
-   tk_test_unique_name ("triage_test_openapi", db_name, sizeof db_name);
-   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
-   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
-   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
-   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY, NULL};
-   return tk_test_service_start (&svc, "api", env, 20000) ? 0 : -1;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   tk_error_t err;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
+   *state = &fx;
+   if (!tk_api_fx_setup (&fx, "triage_test_openapi", NULL, ADMIN_KEY)) {
+      return -1;
    }
-   tk_store_t *store = tk_store_new (tk_test_mongo_uri (), db_name, 1, &err);
-   if (store) {
-      tk_store_drop_database (store, &err);
-   }
-   tk_store_destroy (store);
-   return rc == 0 ? 0 : -1;
+   return tk_api_fx_start (&fx, &fx.svc, "api", NULL) ? 0 : -1;
 }
 
 /* ---- the document against the router ---------------------------------------- */
@@ -111,7 +79,7 @@ add_op (op_set_t *s, const char *method, const char *path)
 static cJSON *
 fetch_document (void)
 {
-   tk_test_http_response_t r = get (&svc, "GET", "/api/openapi.json", NULL);
+   tk_api_fx_resp_t r = get (&fx.svc, "GET", "/api/openapi.json", NULL);
    assert_int_equal (r.status, 200);
    assert_non_null (strstr (r.content_type, "application/json"));
    /* What is served is the file kept in the repository. */
@@ -129,7 +97,7 @@ fetch_document (void)
    assert_memory_equal (r.body, file, (size_t) size);
    free (file);
    cJSON *doc = cJSON_Parse (r.body);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    assert_non_null (doc);
    return doc;
 }
@@ -162,7 +130,7 @@ document_ops (const cJSON *doc, op_set_t *out)
 static void
 router_ops (op_set_t *out)
 {
-   tk_test_http_response_t r = get (&svc, "GET", "/api/routes", NULL);
+   tk_api_fx_resp_t r = get (&fx.svc, "GET", "/api/routes", NULL);
    assert_int_equal (r.status, 200);
    cJSON *j = cJSON_Parse (r.body), *it;
    cJSON_ArrayForEach (it, cJSON_GetObjectItem (j, "routes"))
@@ -171,7 +139,7 @@ router_ops (op_set_t *out)
               cJSON_GetObjectItem (it, "path")->valuestring);
    }
    cJSON_Delete (j);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 /* Every "$ref" points at something in the document. */
@@ -249,12 +217,12 @@ test_document_matches_the_router (void **state)
       if (strcmp (path, "/static/{path}") == 0) {
          snprintf (concrete, sizeof concrete, "/static/app.js");
       }
-      tk_test_http_response_t r = get (&svc, method, concrete, NULL);
+      tk_api_fx_resp_t r = get (&fx.svc, method, concrete, NULL);
       if (r.status == 404 || r.status == 405) {
          fprintf (stderr, "%s %s -> %ld %s\n", method, concrete, r.status, r.body);
       }
       assert_true (r.status != 404 && r.status != 405);
-      tk_test_http_free (&r);
+      tk_api_fx_resp_free (&r);
    }
    free (documented);
    free (registered);
@@ -309,9 +277,8 @@ test_rate_limit_per_key (void **state)
 {
    (void) state;
    tk_test_service_t limited;
-   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
-                        "TRIAGE_API_RATE_LIMIT=1", "TRIAGE_API_RATE_BURST=5", NULL};
-   assert_true (tk_test_service_start (&limited, "api", env, 20000));
+   const char *env[] = {"TRIAGE_API_RATE_LIMIT=1", "TRIAGE_API_RATE_BURST=5", NULL};
+   assert_true (tk_api_fx_start (&fx, &limited, "api", env));
    char ra[64];
    int ok = 0, status = 0;
    /* 1 request/s with a burst of 5: a quick run of requests is cut off
@@ -324,11 +291,11 @@ test_rate_limit_per_key (void **state)
    assert_true (ok >= 5);
    int seconds = atoi (ra);
    assert_true (seconds >= 1 && seconds <= 2);
-   tk_test_http_response_t r = get (&limited, "GET", "/api/processing-stats", ADMIN_KEY);
+   tk_api_fx_resp_t r = get (&limited, "GET", "/api/processing-stats", ADMIN_KEY);
    if (r.status == 429) {
       assert_non_null (strstr (r.body, "\"rate_limited\""));
    }
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    /* Another key has its own bucket: a wrong key is still told it is
     * wrong (401), not that someone else is limited. */
    status = raw_get (limited.port, "/api/processing-stats", "some-other-key", ra, sizeof ra);
@@ -348,12 +315,8 @@ test_rate_limit_per_key (void **state)
    assert_non_null (strstr (r.body, "triage_api_http_request_duration_seconds_bucket{route=\"/api/"
                                     "processing-stats\",method=\"GET\",le=\"+Inf\"}"));
    assert_non_null (strstr (r.body, "triage_api_cache_total{result="));
-   tk_test_http_free (&r);
-   int rc = tk_test_service_stop (&limited, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&limited);
-   }
-   assert_int_equal (rc, 0);
+   tk_api_fx_resp_free (&r);
+   assert_int_equal (tk_api_fx_stop (&limited), 0);
 }
 
 int
@@ -363,5 +326,5 @@ main (void)
       cmocka_unit_test (test_document_matches_the_router),
       cmocka_unit_test (test_rate_limit_per_key),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

@@ -3,69 +3,33 @@
  * straight into the store, and every answer checked over HTTP. */
 #include "test_support.h"
 
+#include "api_fixture.h"
 #include "kafka.h"
-#include "service_proc.h"
-#include "store.h"
-#include "ticket.h"
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
 #include <mongoc/mongoc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ADMIN_KEY "test-admin-key-0123456789"
 
-static char db_name[64];
-static char topic[96];
-static char env_db[128], env_topic[160], env_mongo[256], env_brokers[256];
-static tk_test_service_t svc;
-static tk_store_t *store;
-static char viewer_key[128], operator_key[128];
+static tk_api_fx_t fx;
+static const char *const viewer_key = fx.viewer_key, *const operator_key = fx.operator_key;
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct {
-   long status;
-   cJSON *json;
-   char *text;
-} resp_t;
-
-static resp_t
+static tk_api_fx_resp_t
 call (const char *method, const char *path, const char *key, const char *body,
       const char *content_type)
 {
-   char url[2048], auth[256], ct[128];
-   const char *headers[3] = {NULL, NULL, NULL};
-   size_t nh = 0;
-   snprintf (url, sizeof url, "%s%s", svc.base_url, path);
-   if (key) {
-      snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
-      headers[nh++] = auth;
-   }
-   if (content_type) {
-      snprintf (ct, sizeof ct, "Content-Type: %s", content_type);
-      headers[nh++] = ct;
-   }
-   tk_test_http_response_t r;
-   assert_true (tk_test_http (method, url, body, body ? strlen (body) : 0, headers, &r));
-   resp_t out = {r.status, r.body ? cJSON_Parse (r.body) : NULL, r.body};
-   r.body = NULL;
-   tk_test_http_free (&r);
-   return out;
-}
-
-static void
-resp_free (resp_t *r)
-{
-   cJSON_Delete (r->json);
-   free (r->text);
+   return tk_api_fx_request (&fx.svc, method, path, key, body, body ? strlen (body) : 0,
+                             content_type);
 }
 
 static const char *
-err_code (const resp_t *r)
+err_code (const tk_api_fx_resp_t *r)
 {
    cJSON *e = cJSON_GetObjectItem (r->json, "error");
    cJSON *c = cJSON_GetObjectItem (e, "code");
@@ -73,24 +37,16 @@ err_code (const resp_t *r)
 }
 
 static const char *
-err_field (const resp_t *r)
+err_field (const tk_api_fx_resp_t *r)
 {
    cJSON *e = cJSON_GetObjectItem (r->json, "error");
    cJSON *c = cJSON_GetObjectItem (e, "field");
    return cJSON_IsString (c) ? c->valuestring : "";
 }
 
-static double
-num (const cJSON *obj, const char *key)
-{
-   cJSON *v = cJSON_GetObjectItem (obj, key);
-   assert_true (cJSON_IsNumber (v));
-   return v->valuedouble;
-}
-
 /* The ids of a listing, comma-joined, in order. */
 static void
-ids_of (const resp_t *r, char *buf, size_t cap)
+ids_of (const tk_api_fx_resp_t *r, char *buf, size_t cap)
 {
    buf[0] = '\0';
    cJSON *items = cJSON_GetObjectItem (r->json, "items");
@@ -108,40 +64,13 @@ ids_of (const resp_t *r, char *buf, size_t cap)
 static void
 list_ids (const char *path, const char *key, char *buf, size_t cap)
 {
-   resp_t r = call ("GET", path, key, NULL, NULL);
+   tk_api_fx_resp_t r = call ("GET", path, key, NULL, NULL);
    if (r.status != 200) {
-      fprintf (stderr, "GET %s -> %ld %s\n", path, r.status, r.text);
+      fprintf (stderr, "GET %s -> %ld %s\n", path, r.status, r.body);
    }
    assert_int_equal (r.status, 200);
    ids_of (&r, buf, cap);
-   resp_free (&r);
-}
-
-static void
-seed (const char *id, const char *subject, const char *body, int64_t created_at)
-{
-   tk_ticket_t *t = tk_ticket_new ();
-   t->id = strdup (id);
-   t->subject = strdup (subject);
-   t->body = strdup (body);
-   t->created_at = created_at;
-   tk_insert_result_t res;
-   tk_error_t err;
-   assert_true (tk_store_insert_tickets (store, &t, 1, &res, &err));
-   assert_int_equal (res.n_stored, 1);
-   tk_insert_result_cleanup (&res);
-   tk_ticket_destroy (t);
-}
-
-static void
-classify (const char *id, const char *topic1, const char *sentiment, const char *priority,
-          double conf, int64_t processed_at)
-{
-   tk_classification_t c = {{(char *) topic1}, 1, (char *) sentiment, (char *) priority};
-   tk_confidence_t cf = {conf, conf, conf};
-   tk_processing_metadata_t m = {processed_at, "test-model", 120, "1.0"};
-   tk_error_t err;
-   assert_true (tk_store_update_ticket_with_classification (store, id, &c, &cf, &m, &err));
+   tk_api_fx_resp_free (&r);
 }
 
 static int64_t base_ms; /* 2025-01-10T00:00:00Z */
@@ -151,78 +80,44 @@ static int64_t base_ms; /* 2025-01-10T00:00:00Z */
 static int
 setup (void **state)
 {
-   (void) state;
+   *state = &fx;
    tk_error_t err;
-   tk_test_unique_name ("triage_test_api", db_name, sizeof db_name);
-   tk_test_unique_name ("test.api.classify", topic, sizeof topic);
-   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
-   snprintf (env_topic, sizeof env_topic, "TRIAGE_TOPIC_CLASSIFY=%s", topic);
-   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
-   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
-   const char *names[] = {topic};
-   if (!tk_kafka_create_topics (tk_test_kafka_brokers (), NULL, names, 1, 3, -1, 20000, &err)) {
-      fprintf (stderr, "create topic: %s\n", err.message);
-      return -1;
-   }
-   store = tk_store_new (tk_test_mongo_uri (), db_name, 4, &err);
-   if (!store || !tk_store_ensure_indexes (store, &err)) {
+   if (!tk_api_fx_setup (&fx, "triage_test_api", "test.api.classify", ADMIN_KEY)) {
       return -1;
    }
    tk_time_parse_iso ("2025-01-10", 10, &base_ms);
    const int64_t day = 86400000;
    /* Ten tickets, one a day. */
-   seed ("T-01", "SSO login fails", "Okta says invalid assertion", base_ms + 0 * day);
-   seed ("T-02", "How to connect Snowflake?", "Need the connector steps", base_ms + 1 * day);
-   seed ("T-03", "Lineage missing", "The graph is empty (a+b)*c", base_ms + 2 * day);
-   seed ("T-04", "API rate limit", "429 from the SDK", base_ms + 3 * day);
-   seed ("T-05", "Glossary terms", "Where do terms live?", base_ms + 4 * day);
-   seed ("T-06", "PII tagging", "Sensitive columns", base_ms + 5 * day);
-   seed ("T-07", "Thanks", "All good now", base_ms + 6 * day);
-   seed ("T-08", "Product question", "Dark mode?", base_ms + 7 * day);
-   seed ("T-09", "dir/with/slash", "id has slashes", base_ms + 8 * day);
-   seed ("a/b", "slash id", "an id with a slash", base_ms + 9 * day);
-   classify ("T-01", "SSO", "Angry", "P0 (High)", 0.95, base_ms + 0 * day + 1000);
-   classify ("T-02", "Connector", "Curious", "P1 (Medium)", 0.40, base_ms + 1 * day + 1000);
-   classify ("T-03", "Lineage", "Frustrated", "P0 (High)", 0.85, base_ms + 2 * day + 1000);
-   classify ("T-04", "API/SDK", "Neutral", "P2 (Low)", 0.30, base_ms + 3 * day + 1000);
-   assert_true (tk_store_record_failure (store, "T-05", "llm timed out", &err));
+   tk_api_fx_seed (&fx, "T-01", "SSO login fails", "Okta says invalid assertion",
+                   base_ms + 0 * day);
+   tk_api_fx_seed (&fx, "T-02", "How to connect Snowflake?", "Need the connector steps",
+                   base_ms + 1 * day);
+   tk_api_fx_seed (&fx, "T-03", "Lineage missing", "The graph is empty (a+b)*c", base_ms + 2 * day);
+   tk_api_fx_seed (&fx, "T-04", "API rate limit", "429 from the SDK", base_ms + 3 * day);
+   tk_api_fx_seed (&fx, "T-05", "Glossary terms", "Where do terms live?", base_ms + 4 * day);
+   tk_api_fx_seed (&fx, "T-06", "PII tagging", "Sensitive columns", base_ms + 5 * day);
+   tk_api_fx_seed (&fx, "T-07", "Thanks", "All good now", base_ms + 6 * day);
+   tk_api_fx_seed (&fx, "T-08", "Product question", "Dark mode?", base_ms + 7 * day);
+   tk_api_fx_seed (&fx, "T-09", "dir/with/slash", "id has slashes", base_ms + 8 * day);
+   tk_api_fx_seed (&fx, "a/b", "slash id", "an id with a slash", base_ms + 9 * day);
+   tk_api_fx_classify (&fx, "T-01", "SSO", NULL, "Angry", "P0 (High)", 0.95, 0.95, 0.95, 120,
+                       "test-model", base_ms + 0 * day + 1000);
+   tk_api_fx_classify (&fx, "T-02", "Connector", NULL, "Curious", "P1 (Medium)", 0.40, 0.40, 0.40,
+                       120, "test-model", base_ms + 1 * day + 1000);
+   tk_api_fx_classify (&fx, "T-03", "Lineage", NULL, "Frustrated", "P0 (High)", 0.85, 0.85, 0.85,
+                       120, "test-model", base_ms + 2 * day + 1000);
+   tk_api_fx_classify (&fx, "T-04", "API/SDK", NULL, "Neutral", "P2 (Low)", 0.30, 0.30, 0.30, 120,
+                       "test-model", base_ms + 3 * day + 1000);
+   assert_true (tk_store_record_failure (fx.store, "T-05", "llm timed out", &err));
 
-   const char *env[] = {env_db, env_topic, env_mongo, env_brokers,
-                        "TRIAGE_ADMIN_KEY=" ADMIN_KEY, "TRIAGE_HTTP_MAX_BODY=256KB",
-                        "TRIAGE_API_CACHE_TTL=0", NULL};
-   if (!tk_test_service_start (&svc, "api", env, 20000)) {
+   const char *env[] = {"TRIAGE_HTTP_MAX_BODY=256KB", "TRIAGE_API_CACHE_TTL=0", NULL};
+   if (!tk_api_fx_start (&fx, &fx.svc, "api", env)) {
       return -1;
    }
    /* Keys for the other roles, made through the API. */
-   resp_t r = call ("POST", "/api/keys", ADMIN_KEY, "{\"role\":\"viewer\",\"name\":\"v\"}",
-                    "application/json");
-   assert_int_equal (r.status, 201);
-   snprintf (viewer_key, sizeof viewer_key, "%s", cJSON_GetObjectItem (r.json, "key")->valuestring);
-   resp_free (&r);
-   r = call ("POST", "/api/keys", ADMIN_KEY, "{\"role\":\"operator\"}", "application/json");
-   assert_int_equal (r.status, 201);
-   snprintf (operator_key, sizeof operator_key, "%s",
-             cJSON_GetObjectItem (r.json, "key")->valuestring);
-   resp_free (&r);
+   tk_api_fx_make_key (&fx, "viewer", "v", fx.viewer_key, sizeof fx.viewer_key);
+   tk_api_fx_make_key (&fx, "operator", NULL, fx.operator_key, sizeof fx.operator_key);
    return 0;
-}
-
-static int
-teardown (void **state)
-{
-   (void) state;
-   tk_error_t err;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
-   }
-   if (store) {
-      tk_store_drop_database (store, &err);
-   }
-   tk_store_destroy (store);
-   const char *names[] = {topic};
-   tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, names, 1, 20000, &err);
-   return rc == 0 ? 0 : -1;
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -287,25 +182,25 @@ test_pagination_is_stable_across_inserts (void **state)
 {
    (void) state;
    char ids[4096], path[512];
-   resp_t r = call ("GET", "/api/tickets?limit=4", viewer_key, NULL, NULL);
+   tk_api_fx_resp_t r = call ("GET", "/api/tickets?limit=4", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
    ids_of (&r, ids, sizeof ids);
    assert_string_equal (ids, "a/b,T-09,T-08,T-07");
    cJSON *next = cJSON_GetObjectItem (r.json, "next_cursor");
    assert_true (cJSON_IsString (next));
    snprintf (path, sizeof path, "/api/tickets?limit=4&cursor=%s", next->valuestring);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* New tickets arrive between pages: newer, and one with the same
     * created_at as the last ticket served. */
-   seed ("T-NEW", "new one", "fresh", tk_time_now_ms ());
-   seed ("T-069", "same time", "ties with T-07", base_ms + 6 * 86400000LL);
+   tk_api_fx_seed (&fx, "T-NEW", "new one", "fresh", tk_time_now_ms ());
+   tk_api_fx_seed (&fx, "T-069", "same time", "ties with T-07", base_ms + 6 * 86400000LL);
    r = call ("GET", path, viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
    ids_of (&r, ids, sizeof ids);
    assert_string_equal (ids, "T-069,T-06,T-05,T-04");
    next = cJSON_GetObjectItem (r.json, "next_cursor");
    snprintf (path, sizeof path, "/api/tickets?limit=4&cursor=%s", next->valuestring);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    list_ids (path, viewer_key, ids, sizeof ids);
    assert_string_equal (ids, "T-03,T-02,T-01");
    /* A cursor of another sort order, or garbage, is a 400. */
@@ -313,86 +208,80 @@ test_pagination_is_stable_across_inserts (void **state)
    r = call ("GET", path, viewer_key, NULL, NULL);
    assert_int_equal (r.status, 400);
    assert_string_equal (err_field (&r), "cursor");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/tickets?cursor=%7B%22%24gt%22%3A%22%22%7D", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 400);
-   resp_free (&r);
-   tk_error_t err;
+   tk_api_fx_resp_free (&r);
    /* Leave the fixture as it was for the other tests. */
-   bson_error_t be;
-   (void) be;
-   mongoc_client_t *c = tk_store_client_pop (store);
-   mongoc_collection_t *coll = mongoc_client_get_collection (c, db_name, "tickets");
+   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
    bson_t *f = BCON_NEW ("id", "{", "$in", "[", "T-NEW", "T-069", "]", "}");
    assert_true (mongoc_collection_delete_many (coll, f, NULL, NULL, NULL));
    bson_destroy (f);
-   mongoc_collection_destroy (coll);
-   tk_store_client_push (store, c);
-   (void) err;
+   tk_api_fx_collection_release (&fx, coll);
 }
 
 static void
 test_roles_allowed_and_refused (void **state)
 {
    (void) state;
-   resp_t r = call ("GET", "/api/tickets", NULL, NULL, NULL);
+   tk_api_fx_resp_t r = call ("GET", "/api/tickets", NULL, NULL, NULL);
    assert_int_equal (r.status, 401);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/tickets", "wrong-key", NULL, NULL);
    assert_int_equal (r.status, 401);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/processing-stats", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* viewer cannot process, correct, delete, or read the audit log */
    r = call ("POST", "/api/process", viewer_key, "{\"mode\":\"unprocessed\"}", "application/json");
    assert_int_equal (r.status, 403);
    assert_string_equal (err_code (&r), "forbidden");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("DELETE", "/api/processed-tickets/T-01", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 403);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/audit", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 403);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* operator cannot correct or delete or manage keys */
    r = call ("PUT", "/api/processed-tickets/T-01", operator_key,
              "{\"classification\":{\"topic_tags\":[\"SSO\"],\"sentiment\":\"Angry\","
              "\"priority\":\"P1 (Medium)\"}}",
              "application/json");
    assert_int_equal (r.status, 403);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("POST", "/api/keys", operator_key, "{\"role\":\"admin\"}", "application/json");
    assert_int_equal (r.status, 403);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* the data is untouched */
    r = call ("GET", "/api/processed-tickets/T-01", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
    assert_string_equal (
       cJSON_GetObjectItem (cJSON_GetObjectItem (r.json, "classification"), "priority")->valuestring,
       "P0 (High)");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* a revoked key stops working */
    r = call ("POST", "/api/keys", ADMIN_KEY, "{\"role\":\"viewer\"}", "application/json");
    char key[128], path[128];
    snprintf (key, sizeof key, "%s", cJSON_GetObjectItem (r.json, "key")->valuestring);
    snprintf (path, sizeof path, "/api/keys/%s", cJSON_GetObjectItem (r.json, "id")->valuestring);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/tickets?limit=1", key, NULL, NULL);
    assert_int_equal (r.status, 200);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("DELETE", path, ADMIN_KEY, NULL, NULL);
    assert_int_equal (r.status, 200);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/tickets?limit=1", key, NULL, NULL);
    assert_int_equal (r.status, 401);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* the key list never shows hashes */
    r = call ("GET", "/api/keys", ADMIN_KEY, NULL, NULL);
    assert_int_equal (r.status, 200);
-   assert_null (strstr (r.text, "\"hash\""));
-   assert_null (strstr (r.text, viewer_key));
-   resp_free (&r);
+   assert_null (strstr (r.body, "\"hash\""));
+   assert_null (strstr (r.body, viewer_key));
+   tk_api_fx_resp_free (&r);
 }
 
 static void
@@ -404,15 +293,17 @@ test_processed_tickets_crud_and_audit (void **state)
       "\"classification\":{\"topic_tags\":[\"sso\",\"How-to\"],\"sentiment\":\"curious\","
       "\"priority\":\"P2 (Low)\"},\"confidence_scores\":{\"topic\":0.7,\"sentiment\":0.8,"
       "\"priority\":0.9}}";
-   resp_t r = call ("POST", "/api/processed-tickets", operator_key, body, "application/json");
+   tk_api_fx_resp_t r = call ("POST", "/api/processed-tickets", operator_key, body,
+                              "application/json");
    assert_int_equal (r.status, 201);
    assert_string_equal (
-      cJSON_GetObjectItem (cJSON_GetObjectItem (r.json, "classification"), "sentiment")->valuestring,
+      cJSON_GetObjectItem (cJSON_GetObjectItem (r.json, "classification"),
+                           "sentiment")->valuestring,
       "Curious");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("POST", "/api/processed-tickets", operator_key, body, "application/json");
    assert_int_equal (r.status, 409);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* a label outside the taxonomy is refused, naming the field */
    r = call ("POST", "/api/processed-tickets", operator_key,
              "{\"id\":\"P-2\",\"subject\":\"s\",\"body\":\"b\",\"classification\":{\"topic_tags\":"
@@ -421,14 +312,14 @@ test_processed_tickets_crud_and_audit (void **state)
              "application/json");
    assert_int_equal (r.status, 400);
    assert_string_equal (err_field (&r), "classification.sentiment");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/processed-tickets/P-2", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 404);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* an unprocessed ticket is not a processed one */
    r = call ("GET", "/api/processed-tickets/T-06", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 404);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    /* correction records who and when, and keeps the history */
    r = call ("PUT", "/api/processed-tickets/P-1", ADMIN_KEY,
@@ -443,21 +334,21 @@ test_processed_tickets_crud_and_audit (void **state)
    assert_int_equal (cJSON_GetArraySize (corr), 1);
    cJSON *prev = cJSON_GetObjectItem (cJSON_GetArrayItem (corr, 0), "previous");
    assert_string_equal (cJSON_GetObjectItem (prev, "priority")->valuestring, "P2 (Low)");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/processed-tickets?priority=P0%20(High)&q=saml", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
-   assert_int_equal ((int) num (r.json, "count"), 1);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "count"), 1);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/processed-tickets?status=unprocessed", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    r = call ("DELETE", "/api/processed-tickets/P-1", ADMIN_KEY, NULL, NULL);
    assert_int_equal (r.status, 200);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("DELETE", "/api/processed-tickets/P-1", ADMIN_KEY, NULL, NULL);
    assert_int_equal (r.status, 404);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    /* audit: the reads and writes above, with key and status */
    r = call ("GET", "/api/audit?limit=1000", ADMIN_KEY, NULL, NULL);
@@ -467,9 +358,10 @@ test_processed_tickets_crud_and_audit (void **state)
    cJSON_ArrayForEach (it, cJSON_GetObjectItem (r.json, "items"))
    {
       const char *action = cJSON_GetObjectItem (it, "action")->valuestring;
-      int status = (int) num (it, "status");
+      int status = (int) tk_api_fx_num (it, "status");
       const char *role = cJSON_GetObjectItem (it, "role")->valuestring;
-      saw_create |= !strcmp (action, "processed.create") && status == 201 && !strcmp (role, "operator");
+      saw_create |= !strcmp (action,
+                             "processed.create") && status == 201 && !strcmp (role, "operator");
       saw_refused_delete |= !strcmp (action, "processed.delete") && status == 403;
       saw_correct |= !strcmp (action, "processed.correct") && status == 200 &&
                      !strcmp (cJSON_GetObjectItem (it, "key_id")->valuestring, "bootstrap");
@@ -479,29 +371,29 @@ test_processed_tickets_crud_and_audit (void **state)
    assert_true (saw_refused_delete);
    assert_true (saw_correct);
    assert_true (saw_read);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 static void
 test_processing_stats (void **state)
 {
    (void) state;
-   resp_t r = call ("GET", "/api/processing-stats", viewer_key, NULL, NULL);
+   tk_api_fx_resp_t r = call ("GET", "/api/processing-stats", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
-   assert_int_equal ((int) num (r.json, "total"), 10);
-   assert_int_equal ((int) num (r.json, "processed"), 4);
-   assert_int_equal ((int) num (r.json, "unprocessed"), 6);
-   assert_int_equal ((int) num (r.json, "failed"), 1);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 10);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "processed"), 4);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "unprocessed"), 6);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "failed"), 1);
    cJSON *prio = cJSON_GetObjectItem (r.json, "priority_distribution");
-   assert_int_equal ((int) num (prio, "P0 (High)"), 2);
+   assert_int_equal ((int) tk_api_fx_num (prio, "P0 (High)"), 2);
    cJSON *sent = cJSON_GetObjectItem (r.json, "sentiment_distribution");
-   assert_int_equal ((int) num (sent, "Angry"), 1);
+   assert_int_equal ((int) tk_api_fx_num (sent, "Angry"), 1);
    cJSON *topics = cJSON_GetObjectItem (r.json, "topic_distribution");
-   assert_int_equal ((int) num (topics, "Lineage"), 1);
-   assert_int_equal ((int) num (r.json, "average_processing_time_ms"), 120);
+   assert_int_equal ((int) tk_api_fx_num (topics, "Lineage"), 1);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "average_processing_time_ms"), 120);
    cJSON *conf = cJSON_GetObjectItem (r.json, "average_confidence");
-   assert_true (num (conf, "topic") > 0.6249 && num (conf, "topic") < 0.6251);
-   resp_free (&r);
+   assert_true (tk_api_fx_num (conf, "topic") > 0.6249 && tk_api_fx_num (conf, "topic") < 0.6251);
+   tk_api_fx_resp_free (&r);
 }
 
 /* ---- processing requests on the classify topic ------------------------- */
@@ -554,38 +446,38 @@ test_process_requests_reach_the_topic (void **state)
 {
    (void) state;
    /* ids mode, one unknown id */
-   resp_t r = call ("POST", "/api/process", operator_key,
+   tk_api_fx_resp_t r = call ("POST", "/api/process", operator_key,
                     "{\"mode\":\"ids\",\"ids\":[\"T-06\",\"T-07\",\"NOPE\"]}", "application/json");
    assert_int_equal (r.status, 202);
-   assert_int_equal ((int) num (r.json, "requested"), 2);
-   assert_int_equal ((int) num (r.json, "published"), 2);
-   assert_int_equal ((int) num (r.json, "unknown_ids"), 1);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "requested"), 2);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "published"), 2);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "unknown_ids"), 1);
    char job[64], path[128];
    snprintf (job, sizeof job, "%s", cJSON_GetObjectItem (r.json, "job_id")->valuestring);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* reprocess by filter: processed P0 tickets */
    r = call ("POST", "/api/process", operator_key,
              "{\"mode\":\"reprocess\",\"filter\":{\"priority\":[\"P0 (High)\"],"
              "\"status\":\"processed\"}}",
              "application/json");
    assert_int_equal (r.status, 202);
-   assert_int_equal ((int) num (r.json, "requested"), 2);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "requested"), 2);
+   tk_api_fx_resp_free (&r);
    /* DLQ replay: the failed ticket */
    r = call ("POST", "/api/dlq/replay", operator_key, NULL, NULL);
    assert_int_equal (r.status, 202);
-   assert_int_equal ((int) num (r.json, "requested"), 1);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "requested"), 1);
+   tk_api_fx_resp_free (&r);
    /* a bad mode and a filter with an operator are refused */
    r = call ("POST", "/api/process", operator_key, "{\"mode\":\"everything\"}", "application/json");
    assert_int_equal (r.status, 400);
    assert_string_equal (err_field (&r), "mode");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("POST", "/api/process", operator_key,
              "{\"mode\":\"reprocess\",\"filter\":{\"priority\":{\"$gt\":\"\"}}}",
              "application/json");
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 
    /* what a classifier would see */
    uv_loop_t loop;
@@ -593,7 +485,7 @@ test_process_requests_reach_the_topic (void **state)
    consumed_t st = {.want = 5};
    char group[96];
    tk_test_unique_name ("test-api-group", group, sizeof group);
-   const char *topics[] = {topic};
+   const char *topics[] = {fx.topic};
    tk_kafka_consumer_opts_t opts = {.brokers = tk_test_kafka_brokers (), .group_id = group,
                                     .topics = topics, .n_topics = 1, .on_messages = on_messages,
                                     .opaque = &st};
@@ -615,20 +507,21 @@ test_process_requests_reach_the_topic (void **state)
    snprintf (path, sizeof path, "/api/process/%s", job);
    r = call ("GET", path, viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
-   assert_int_equal ((int) num (r.json, "requested"), 2);
-   assert_int_equal ((int) num (r.json, "classified"), 0);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "requested"), 2);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "classified"), 0);
    assert_string_equal (cJSON_GetObjectItem (r.json, "state")->valuestring, "running");
-   resp_free (&r);
-   classify ("T-06", "Sensitive data", "Neutral", "P1 (Medium)", 0.9, tk_time_now_ms ());
-   assert_true (tk_store_record_failure (store, "T-07", "bad", &err));
+   tk_api_fx_resp_free (&r);
+   tk_api_fx_classify (&fx, "T-06", "Sensitive data", NULL, "Neutral", "P1 (Medium)", 0.9, 0.9, 0.9,
+                       120, "test-model", tk_time_now_ms ());
+   assert_true (tk_store_record_failure (fx.store, "T-07", "bad", &err));
    r = call ("GET", path, viewer_key, NULL, NULL);
-   assert_int_equal ((int) num (r.json, "classified"), 1);
-   assert_int_equal ((int) num (r.json, "failed"), 1);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "classified"), 1);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "failed"), 1);
    assert_string_equal (cJSON_GetObjectItem (r.json, "state")->valuestring, "done");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/process/job_nope", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 404);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 static void
@@ -654,14 +547,14 @@ test_hostile_input (void **state)
       "/api/audit?limit=%24gt",
    };
    for (size_t i = 0; i < sizeof bad_gets / sizeof bad_gets[0]; i++) {
-      resp_t r = call ("GET", bad_gets[i], ADMIN_KEY, NULL, NULL);
+      tk_api_fx_resp_t r = call ("GET", bad_gets[i], ADMIN_KEY, NULL, NULL);
       if (r.status != 400) {
-         fprintf (stderr, "GET %s -> %ld %s\n", bad_gets[i], r.status, r.text);
+         fprintf (stderr, "GET %s -> %ld %s\n", bad_gets[i], r.status, r.body);
       }
       assert_int_equal (r.status, 400);
       /* "invalid" from the API, "bad_request" from the HTTP layer (%00) */
       assert_true (!strcmp (err_code (&r), "invalid") || !strcmp (err_code (&r), "bad_request"));
-      resp_free (&r);
+      tk_api_fx_resp_free (&r);
    }
    /* Operators in the text search are text: no match, no error. */
    char ids[256];
@@ -670,36 +563,36 @@ test_hostile_input (void **state)
    list_ids ("/api/tickets?q=%5B%5D%7C%5C", viewer_key, ids, sizeof ids);
    assert_string_equal (ids, "");
    /* Ids with slashes: encoded they are one id; raw they are another path. */
-   resp_t r = call ("GET", "/api/tickets/a%2Fb", viewer_key, NULL, NULL);
+   tk_api_fx_resp_t r = call ("GET", "/api/tickets/a%2Fb", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
    assert_string_equal (cJSON_GetObjectItem (r.json, "id")->valuestring, "a/b");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/tickets/a/b", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 404);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/tickets/%7B%22%24gt%22%3A%22%22%7D", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 404);
    assert_string_equal (err_code (&r), "not_found");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* Malformed JSON, wrong content type, JSON that is not an object. */
    r = call ("POST", "/api/processed-tickets", operator_key, "{\"id\":", "application/json");
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("POST", "/api/processed-tickets", operator_key, "{\"id\":\"x\"}", "text/plain");
    assert_int_equal (r.status, 415);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("POST", "/api/process", operator_key, "[1,2]", "application/json");
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("POST", "/api/process", operator_key, "{\"mode\":\"ids\",\"ids\":[{\"$gt\":\"\"}]}",
              "application/json");
    assert_int_equal (r.status, 400);
    assert_string_equal (err_field (&r), "ids");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    r = call ("PUT", "/api/processed-tickets/T-01", ADMIN_KEY,
              "{\"classification\":{\"$set\":{\"processed\":false}}}", "application/json");
    assert_int_equal (r.status, 400);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    /* Oversized body (the service runs with a 256 KB limit). */
    size_t big = 300 * 1024;
    char *body = malloc (big + 1);
@@ -707,18 +600,18 @@ test_hostile_input (void **state)
    body[big] = '\0';
    r = call ("POST", "/api/processed-tickets", operator_key, body, "application/json");
    assert_int_equal (r.status, 413);
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
    free (body);
    /* After all that, the data is as it was. */
    r = call ("GET", "/api/processing-stats", viewer_key, NULL, NULL);
-   assert_int_equal ((int) num (r.json, "total"), 10);
-   resp_free (&r);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 10);
+   tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/processed-tickets/T-01", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
    assert_string_equal (
       cJSON_GetObjectItem (cJSON_GetObjectItem (r.json, "classification"), "priority")->valuestring,
       "P0 (High)");
-   resp_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 int
@@ -733,5 +626,5 @@ main (void)
       cmocka_unit_test (test_hostile_input),
       cmocka_unit_test (test_process_requests_reach_the_topic),
    };
-   return cmocka_run_group_tests (tests, setup, teardown);
+   return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

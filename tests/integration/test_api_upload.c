@@ -11,25 +11,23 @@
  * relay of ingest's status and body. */
 #include "test_support.h"
 
+#include "api_fixture.h"
 #include "http_server.h"
-#include "service_proc.h"
-#include "store.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ADMIN_KEY "test-admin-key-upload-0123456"
 
-static char db_name[64];
-static char env_db[128], env_mongo[256], env_brokers[256], env_ingest[128];
-static tk_test_service_t api, ingest;
+static tk_api_fx_t fx;
+static tk_test_service_t *const api = &fx.svc;
+static tk_test_service_t ingest;
+static char env_ingest[128];
 static bool real_ingest;
-static tk_store_t *store;
-static char viewer_key[128], operator_key[128];
+static const char *const viewer_key = fx.viewer_key, *const operator_key = fx.operator_key;
 
 /* ---- the recording peer (its own loop thread) ------------------------------- */
 
@@ -142,47 +140,12 @@ peer_count (void)
 
 /* ---- HTTP helpers --------------------------------------------------------------- */
 
-static tk_test_http_response_t
-send_req (const tk_test_service_t *svc, const char *method, const char *path, const char *key,
-          const char *body, size_t len, const char *content_type)
-{
-   char url[2048], auth[256], ct[256];
-   const char *headers[3] = {NULL, NULL, NULL};
-   size_t nh = 0;
-   snprintf (url, sizeof url, "%s%s", svc->base_url, path);
-   if (key) {
-      snprintf (auth, sizeof auth, "Authorization: Bearer %s", key);
-      headers[nh++] = auth;
-   }
-   if (content_type) {
-      snprintf (ct, sizeof ct, "Content-Type: %s", content_type);
-      headers[nh++] = ct;
-   }
-   tk_test_http_response_t r;
-   assert_true (tk_test_http (method, url, body, len, headers, &r));
-   return r;
-}
-
-static tk_test_http_response_t
+static tk_api_fx_resp_t
 upload (const char *query, const char *key, const char *body, size_t len, const char *ct)
 {
    char path[256];
    snprintf (path, sizeof path, "/api/tickets/upload%s", query);
-   return send_req (&api, "POST", path, key, body, len, ct);
-}
-
-static void
-make_key (const char *role, char *out, size_t cap)
-{
-   char body[64];
-   snprintf (body, sizeof body, "{\"role\":\"%s\"}", role);
-   tk_test_http_response_t r =
-      send_req (&api, "POST", "/api/keys", ADMIN_KEY, body, strlen (body), "application/json");
-   assert_int_equal (r.status, 201);
-   cJSON *j = cJSON_Parse (r.body);
-   snprintf (out, cap, "%s", cJSON_GetObjectItem (j, "key")->valuestring);
-   cJSON_Delete (j);
-   tk_test_http_free (&r);
+   return tk_api_fx_request (api, "POST", path, key, body, len, ct);
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
@@ -191,18 +154,17 @@ make_key (const char *role, char *out, size_t cap)
 static bool
 ingest_has_upload_route (void)
 {
-   const char *env[] = {env_db, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
-                        "TRIAGE_AUTO_CLASSIFY=false", NULL};
-   if (!tk_test_service_start (&ingest, "ingest", env, 20000)) {
+   const char *env[] = {"TRIAGE_AUTO_CLASSIFY=false", NULL};
+   if (!tk_api_fx_start (&fx, &ingest, "ingest", env)) {
       return false;
    }
    const char *probe = "{\"id\":\"probe-1\",\"subject\":\"s\",\"body\":\"b\"}";
-   tk_test_http_response_t r = send_req (&ingest, "POST", "/v1/tickets?dry_run=true", ADMIN_KEY,
-                                         probe, strlen (probe), "application/json");
+   tk_api_fx_resp_t r =
+      tk_api_fx_call (&ingest, "POST", "/v1/tickets?dry_run=true", ADMIN_KEY, probe);
    bool has = r.status != 404 && r.status != 405 && r.status != 0;
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    if (!has) {
-      tk_test_service_stop (&ingest, SIGTERM, 15000);
+      tk_api_fx_stop (&ingest);
    }
    return has;
 }
@@ -211,13 +173,7 @@ static int
 setup (void **state)
 {
    (void) state;
-   tk_error_t err;
-   tk_test_unique_name ("triage_test_upload", db_name, sizeof db_name);
-   snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
-   snprintf (env_mongo, sizeof env_mongo, "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
-   snprintf (env_brokers, sizeof env_brokers, "TRIAGE_KAFKA_BROKERS=%s", tk_test_kafka_brokers ());
-   store = tk_store_new (tk_test_mongo_uri (), db_name, 4, &err);
-   if (!store) {
+   if (!tk_api_fx_setup (&fx, "triage_test_upload", NULL, ADMIN_KEY)) {
       return -1;
    }
    real_ingest = ingest_has_upload_route ();
@@ -231,13 +187,11 @@ setup (void **state)
                 peer.port);
    }
    fprintf (stderr, "forwarding to %s\n", real_ingest ? "triage-ingest" : "the recording peer");
-   const char *env[] = {env_db, env_mongo, env_brokers, env_ingest, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
-                        NULL};
-   if (!tk_test_service_start (&api, "api", env, 20000)) {
+   const char *env[] = {env_ingest, NULL};
+   if (!tk_api_fx_start (&fx, api, "api", env)) {
       return -1;
    }
-   make_key ("viewer", viewer_key, sizeof viewer_key);
-   make_key ("operator", operator_key, sizeof operator_key);
+   tk_api_fx_make_role_keys (&fx);
    return 0;
 }
 
@@ -245,19 +199,12 @@ static int
 teardown (void **state)
 {
    (void) state;
-   tk_error_t err;
-   int rc = tk_test_service_stop (&api, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&api);
-   }
    if (real_ingest) {
-      tk_test_service_stop (&ingest, SIGTERM, 15000);
+      tk_api_fx_stop (&ingest);
    } else {
       peer_shutdown ();
    }
-   tk_store_drop_database (store, &err);
-   tk_store_destroy (store);
-   return rc == 0 ? 0 : -1;
+   return tk_api_fx_teardown (&fx);
 }
 
 /* ---- tests -------------------------------------------------------------------------- */
@@ -290,13 +237,13 @@ test_forwards_each_format_and_relays_the_answer (void **state)
    (void) state;
    if (real_ingest) {
       /* Ingest stores the rows: they must show up in the store. */
-      tk_test_http_response_t r =
+      tk_api_fx_resp_t r =
          upload ("", operator_key, csv_body, strlen (csv_body), "text/csv");
       assert_true (r.status >= 200 && r.status < 300);
-      tk_test_http_free (&r);
+      tk_api_fx_resp_free (&r);
       tk_ticket_t *t = NULL;
       tk_error_t err;
-      assert_true (tk_store_get_ticket (store, "U-1", &t, &err));
+      assert_true (tk_store_get_ticket (fx.store, "U-1", &t, &err));
       assert_string_equal (t->body, "He said \"no\"\nthen left");
       tk_ticket_destroy (t);
       /* A dry run reports without storing. */
@@ -306,20 +253,20 @@ test_forwards_each_format_and_relays_the_answer (void **state)
       cJSON *report = cJSON_Parse (r.body);
       assert_non_null (report);
       cJSON_Delete (report);
-      tk_test_http_free (&r);
+      tk_api_fx_resp_free (&r);
       t = NULL;
-      assert_false (tk_store_get_ticket (store, "DRY-1", &t, &err));
+      assert_false (tk_store_get_ticket (fx.store, "DRY-1", &t, &err));
       assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
       return;
    }
    size_t before = peer_count ();
-   tk_test_http_response_t r = upload ("", operator_key, csv_body, strlen (csv_body), "text/csv");
+   tk_api_fx_resp_t r = upload ("", operator_key, csv_body, strlen (csv_body), "text/csv");
    assert_int_equal (r.status, 201);
    char expect[256];
    snprintf (expect, sizeof expect, "{\"dry_run\":false,\"received_bytes\":%zu,\"rows\":[]}",
              strlen (csv_body));
    assert_string_equal (r.body, expect);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    check_seen (before, "", "text/csv", operator_key, csv_body, strlen (csv_body));
 
    const char ndjson[] = "{\"id\":\"N-1\",\"subject\":\"a\",\"body\":\"b\"}\n"
@@ -327,7 +274,7 @@ test_forwards_each_format_and_relays_the_answer (void **state)
    r = upload ("?dry_run=true", operator_key, ndjson, strlen (ndjson), "application/x-ndjson");
    assert_int_equal (r.status, 200);
    assert_non_null (strstr (r.body, "\"dry_run\":true"));
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    check_seen (before + 1, "dry_run=true", "application/x-ndjson", operator_key, ndjson,
                strlen (ndjson));
 
@@ -344,7 +291,7 @@ test_forwards_each_format_and_relays_the_answer (void **state)
    big[big_len] = '\0';
    r = upload ("", ADMIN_KEY, big, big_len, "application/json; charset=utf-8");
    assert_int_equal (r.status, 201);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    check_seen (before + 2, "", "application/json; charset=utf-8", ADMIN_KEY, big, big_len);
    free (big);
 
@@ -354,7 +301,7 @@ test_forwards_each_format_and_relays_the_answer (void **state)
    assert_int_equal (r.status, 422);
    assert_string_equal (r.body, "{\"error\":{\"code\":\"invalid\",\"message\":\"row 1: subject: "
                                 "missing\",\"field\":\"subject\"}}");
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    assert_int_equal (peer_count (), before + 4);
 }
 
@@ -363,27 +310,27 @@ test_refused_before_forwarding (void **state)
 {
    (void) state;
    size_t before = real_ingest ? 0 : peer_count ();
-   tk_test_http_response_t r = upload ("", viewer_key, csv_body, strlen (csv_body), "text/csv");
+   tk_api_fx_resp_t r = upload ("", viewer_key, csv_body, strlen (csv_body), "text/csv");
    assert_int_equal (r.status, 403);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = upload ("", NULL, csv_body, strlen (csv_body), "text/csv");
    assert_int_equal (r.status, 401);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = upload ("", "not-a-key", csv_body, strlen (csv_body), "text/csv");
    assert_int_equal (r.status, 401);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = upload ("", operator_key, csv_body, strlen (csv_body), "text/plain");
    assert_int_equal (r.status, 415);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = upload ("", operator_key, csv_body, strlen (csv_body), NULL);
    assert_int_equal (r.status, 415);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = upload ("?dry_run=maybe", operator_key, csv_body, strlen (csv_body), "text/csv");
    assert_int_equal (r.status, 400);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    r = upload ("?target=http://evil", operator_key, csv_body, strlen (csv_body), "text/csv");
    assert_int_equal (r.status, 400);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
    if (!real_ingest) {
       assert_int_equal (peer_count (), before);
    }
@@ -393,8 +340,8 @@ static void
 test_audited_with_ingest_status (void **state)
 {
    (void) state;
-   tk_test_http_response_t r =
-      send_req (&api, "GET", "/api/audit?action=tickets.upload", ADMIN_KEY, NULL, 0, NULL);
+   tk_api_fx_resp_t r =
+      tk_api_fx_request (api, "GET", "/api/audit?action=tickets.upload", ADMIN_KEY, NULL, 0, NULL);
    assert_int_equal (r.status, 200);
    cJSON *j = cJSON_Parse (r.body), *it;
    int accepted = 0, refused = 0, rejected = 0;
@@ -417,7 +364,7 @@ test_audited_with_ingest_status (void **state)
       assert_int_equal (rejected, 1);
    }
    cJSON_Delete (j);
-   tk_test_http_free (&r);
+   tk_api_fx_resp_free (&r);
 }
 
 /* Ingest down: a clear 502 naming it, and the API itself stays up. */
@@ -429,23 +376,18 @@ test_ingest_unreachable (void **state)
    char env_url[128];
    snprintf (env_url, sizeof env_url, "TRIAGE_INGEST_URL=http://127.0.0.1:%d",
              tk_test_free_port ());
-   const char *env[] = {env_db, env_mongo, env_brokers, env_url, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
-                        NULL};
-   assert_true (tk_test_service_start (&api2, "api", env, 20000));
-   tk_test_http_response_t r = send_req (&api2, "POST", "/api/tickets/upload", ADMIN_KEY,
-                                         csv_body, strlen (csv_body), "text/csv");
+   const char *env[] = {env_url, NULL};
+   assert_true (tk_api_fx_start (&fx, &api2, "api", env));
+   tk_api_fx_resp_t r = tk_api_fx_request (&api2, "POST", "/api/tickets/upload", ADMIN_KEY,
+                                           csv_body, strlen (csv_body), "text/csv");
    assert_int_equal (r.status, 502);
    assert_non_null (strstr (r.body, "\"bad_gateway\""));
    assert_non_null (strstr (r.body, "ingest at"));
-   tk_test_http_free (&r);
-   r = send_req (&api2, "GET", "/healthz", NULL, NULL, 0, NULL);
+   tk_api_fx_resp_free (&r);
+   r = tk_api_fx_request (&api2, "GET", "/healthz", NULL, NULL, 0, NULL);
    assert_int_equal (r.status, 200);
-   tk_test_http_free (&r);
-   int rc = tk_test_service_stop (&api2, SIGTERM, 15000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&api2);
-   }
-   assert_int_equal (rc, 0);
+   tk_api_fx_resp_free (&r);
+   assert_int_equal (tk_api_fx_stop (&api2), 0);
 }
 
 int
