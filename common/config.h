@@ -117,6 +117,7 @@ typedef struct {
    char *taxonomy; /* path to a JSON file; "" = the built-in taxonomy */
    int llm_provider; /* tk_llm_provider_t */
    int classifier_concurrency;
+   int classifier_prefetch;
    bool auto_classify;
 
    /* Ingest */

@@ -89,6 +89,7 @@ static const tk_config_var_t vars[] = {
    STR ("TRIAGE_TAXONOMY", "taxonomy", taxonomy, "", 0, CL | AP | CLI, "Taxonomy JSON file; empty for the built-in taxonomy."),
    ENUM ("TRIAGE_LLM_PROVIDER", "llm-provider", llm_provider, "local", llm_providers, CL | CLI, "Classifier back end."),
    INT ("TRIAGE_CLASSIFIER_CONCURRENCY", "classifier-concurrency", classifier_concurrency, "32", 1, 1024, CL, "Most tickets being classified at once."),
+   INT ("TRIAGE_CLASSIFIER_PREFETCH", "classifier-prefetch", classifier_prefetch, "512", 1, 100000, CL, "Classification requests read ahead of those in flight; consumption pauses beyond it and resumes at half (a resume costs librdkafka 0.5-1 s)."),
    BOOL ("TRIAGE_AUTO_CLASSIFY", "auto-classify", auto_classify, "true", IN, "Request classification of every ticket ingested."),
    INT ("TRIAGE_INGEST_BATCH_SIZE", "ingest-batch-size", ingest_batch_size, "500", 1, 10000, IN, "Most tickets written to MongoDB in one batch."),
    DURATION ("TRIAGE_INGEST_LINGER", "ingest-linger", ingest_linger_ms, "20ms", 0, MIN, IN, "How long ingest waits to fill a batch."),

@@ -1229,16 +1229,32 @@ on_consumer_error (int code, bool fatal, const char *reason, void *opaque)
    }
 }
 
+/* Consumption is paused while the circuit is open, while stopping, and
+ * when TRIAGE_CLASSIFIER_PREFETCH requests are queued behind the tickets in
+ * flight; it resumes once the queue is down to half of that. A pause and
+ * resume costs 0.5-1 s before librdkafka delivers again (measured with
+ * librdkafka 2.0.2: pausing at exactly TRIAGE_CLASSIFIER_CONCURRENCY held
+ * the built-in model to 32 tickets per 0.5 s), so the queue is kept long
+ * enough to cover that gap at the rate the database allows, and the pause
+ * is rare. Queued messages are small (a ticket id and a reason) and are
+ * left uncommitted, so the next owner of a revoked partition redoes them. */
+static size_t
+prefetch_allowance (const cl_worker_t *w)
+{
+   return (size_t) w->cfg->classifier_prefetch;
+}
+
 static void
 worker_update_pause (cl_worker_t *w)
 {
    if (!w->consumer || w->consumer_closed) {
       return;
    }
-   bool want = w->stopping ||
-               w->n_active + w->n_queued >= (size_t) w->cfg->classifier_concurrency ||
-               cl_circuit_is_open (&w->circuit);
-   if (want == tk_kafka_consumer_is_paused (w->consumer)) {
+   size_t allowance = prefetch_allowance (w);
+   bool paused = tk_kafka_consumer_is_paused (w->consumer);
+   bool full = paused ? w->n_queued > allowance / 2 : w->n_queued >= allowance;
+   bool want = w->stopping || full || cl_circuit_is_open (&w->circuit);
+   if (want == paused) {
       return;
    }
    tk_error_t err;
