@@ -8,7 +8,7 @@ import pymongo
 
 FILTERS = {
     "by id": {"id": "bench-0000042"},
-    "processed, P0, newest first": {"processed": True, "classification.priority": "P0"},
+    "processed, P0, newest first": {"processed": True, "classification.priority": "P0 (High)"},
     "unprocessed": {"processed": False},
     "search 'refund' (escaped regex)": {"$or": [{"subject": {"$regex": "refund", "$options": "i"}},
                                                 {"body": {"$regex": "refund", "$options": "i"}}]},
