@@ -153,6 +153,11 @@ def main():
     r = ratio(c, a)
     row("vs the Python peer: peak RSS (triage = ingest + classifier); ratio = peer ÷ triage",
         cell("peer", "triage_rss_kb"), cell("peer", "peer_rss_kb"), fmt(r), "≥ 5", verdict(None if r is None else r >= 5))
+    a, c = med("peer", "triage_anon_kb"), med("peer", "peer_anon_kb")
+    if a is not None or c is not None:
+        r = ratio(c, a)
+        row("vs the Python peer: private memory after the run (RssAnon, without shared library pages); ratio = peer ÷ triage",
+            cell("peer", "triage_anon_kb"), cell("peer", "peer_anon_kb"), fmt(r), "—", "—")
     # 9. dashboard
     v = med("dashboard", "first_load_ms")
     row("Dashboard first load over 100,000 tickets: navigation → data shown (ms)", cell("dashboard", "first_load_ms"),

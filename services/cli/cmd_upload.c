@@ -57,6 +57,7 @@ typedef struct {
 
    /* totals */
    size_t total, stored, duplicates, updated, unchanged, rejected, failed, valid;
+   size_t classify_pending; /* stored rows whose classification request ingest still retries */
    reject_t *rejects;
    size_t n_rejects;
 } upload_t;
@@ -164,6 +165,7 @@ static void
 tally (upload_t *up, const cJSON *report, const cli_chunk_t *chunk, const bool *prior,
        size_t n_prior)
 {
+   up->classify_pending += size_of (report, "classify_pending");
    const cJSON *row;
    cJSON_ArrayForEach (row, cJSON_GetObjectItem (report, "results"))
    {
@@ -295,6 +297,11 @@ print_summary (const upload_t *up, FILE *out)
          fprintf (out, ", %zu not stored", up->failed);
       }
       fputc ('\n', out);
+      if (up->classify_pending) {
+         fprintf (out, "  %zu stored row(s) still wait for their classification request to reach "
+                       "Kafka; ingest keeps retrying it\n",
+                  up->classify_pending);
+      }
    }
    for (size_t i = 0; i < up->n_rejects; i++) {
       const reject_t *r = &up->rejects[i];

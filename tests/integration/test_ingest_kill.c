@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static tk_ingest_fx_t fx;
@@ -272,6 +273,32 @@ test_offset_is_committed_only_after_the_request_is_delivered (void **state)
    /* Still undeliverable, still not committed. */
    assert_int_equal (committed_inbound (), 0);
 
+   /* triagectl upload tells its user the same. */
+   char path[] = "/tmp/triage-kill-XXXXXX";
+   int fd = mkstemp (path);
+   assert_true (fd >= 0);
+   json = ticket_json ("KILL-CLI");
+   FILE *f = fdopen (fd, "w");
+   assert_non_null (f);
+   fprintf (f, "%s\n", json);
+   fclose (f);
+   free (json);
+   char cmd[1024];
+   snprintf (cmd, sizeof cmd, "%s/triagectl upload --format ndjson --quiet --url '%s' '%s' 2>&1",
+             TRIAGE_BIN_DIR, svc.base_url, path);
+   FILE *p = popen (cmd, "r");
+   assert_non_null (p);
+   char out[2048];
+   size_t n = fread (out, 1, sizeof out - 1, p);
+   out[n] = '\0';
+   int st = pclose (p);
+   unlink (path);
+   if (!strstr (out, "1 rows: 1 stored") ||
+       !strstr (out, "1 stored row(s) still wait for their classification request")) {
+      fail_msg ("triagectl upload printed:\n%s", out);
+   }
+   assert_true (WIFEXITED (st) && WEXITSTATUS (st) == 0);
+
    create_late_topic ();
    assert_int_equal (wait_committed (1), 1);
    assert_true (wait_metric (DELIVERED, 2) >= 2);
@@ -292,9 +319,10 @@ test_offset_is_committed_only_after_the_request_is_delivered (void **state)
    assert_int_equal (requests_for (reqs, "KILL-1"), 1);
    assert_int_equal (requests_for (reqs, "KILL-UP"), 1);
    assert_int_equal (requests_for (reqs, "KILL-UP2"), 1);
-   assert_int_equal (cJSON_GetArraySize (reqs), 3);
+   assert_int_equal (requests_for (reqs, "KILL-CLI"), 1);
+   assert_int_equal (cJSON_GetArraySize (reqs), 4);
    cJSON_Delete (reqs);
-   assert_int_equal (tk_ingest_fx_count (&fx), 3);
+   assert_int_equal (tk_ingest_fx_count (&fx), 4);
 }
 
 static void
