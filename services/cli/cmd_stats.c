@@ -139,6 +139,15 @@ cli_cmd_stats (int argc, char **argv)
    double t0 = now_s ();
    cJSON *s = NULL;
    bool tty = isatty (STDERR_FILENO);
+   if (wait) {
+      /* The api serves statistics from a snapshot up to TRIAGE_API_CACHE_TTL
+       * old: tickets stored just before this call (an upload, the demo)
+       * may not be counted yet. The refresh answers once a new snapshot
+       * exists. A key that may not refresh (viewer) just waits longer. */
+      char refresh[512];
+      snprintf (refresh, sizeof refresh, "%s/api/analytics/refresh", url);
+      cJSON_Delete (cli_http_json ("POST", refresh, key, err, sizeof err));
+   }
    for (;;) {
       cJSON_Delete (s);
       if (!(s = cli_http_get_json (endpoint, key, err, sizeof err))) {

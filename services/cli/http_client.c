@@ -1,4 +1,4 @@
-/* http_client.c - blocking JSON GETs for triagectl. */
+/* http_client.c - blocking JSON requests for triagectl. */
 #include "http_client.h"
 
 #include <curl/curl.h>
@@ -30,6 +30,13 @@ collect (char *ptr, size_t size, size_t nmemb, void *ud)
 cJSON *
 cli_http_get_json (const char *url, const char *key, char *errbuf, size_t errcap)
 {
+   return cli_http_json ("GET", url, key, errbuf, errcap);
+}
+
+cJSON *
+cli_http_json (const char *method, const char *url, const char *key, char *errbuf,
+               size_t errcap)
+{
    cJSON *doc = NULL;
    body_t body = {0};
    struct curl_slist *headers = NULL;
@@ -45,6 +52,10 @@ cli_http_get_json (const char *url, const char *key, char *errbuf, size_t errcap
    }
    headers = curl_slist_append (headers, "Accept: application/json");
    curl_easy_setopt (c, CURLOPT_URL, url);
+   if (strcmp (method, "POST") == 0) {
+      curl_easy_setopt (c, CURLOPT_POSTFIELDS, "");
+      curl_easy_setopt (c, CURLOPT_POSTFIELDSIZE, 0L);
+   }
    curl_easy_setopt (c, CURLOPT_HTTPHEADER, headers);
    curl_easy_setopt (c, CURLOPT_TIMEOUT, 120L);
    curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);

@@ -12,6 +12,10 @@
  * errbuf. */
 cJSON *cli_http_get_json (const char *url, const char *key, char *errbuf, size_t errcap);
 
+/* The same for method "GET" or "POST" (with an empty body). */
+cJSON *cli_http_json (const char *method, const char *url, const char *key, char *errbuf,
+                      size_t errcap);
+
 /* The API key from --key, else $TRIAGE_API_KEY, else $TRIAGE_ADMIN_KEY, else
  * NULL. Borrowed. */
 const char *cli_api_key (const char *flag_value);
