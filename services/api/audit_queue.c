@@ -25,6 +25,7 @@
  * response, so the backlog stays bounded. A batch that fails is logged and
  * dropped, like a failed single audit write. */
 #include "api.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -186,11 +187,7 @@ coalesce_key (const bson_t *doc)
 static size_t
 key_slot (const char *key)
 {
-   uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-   for (const unsigned char *p = (const unsigned char *) key; *p; p++) {
-      h = (h ^ *p) * 1099511628211ULL;
-   }
-   return (size_t) (h % COALESCE_SLOTS);
+   return (size_t) (tk_hash_fnv1a_str (key) % COALESCE_SLOTS);
 }
 
 /* The queued, not yet taken record with key, or NULL. */

@@ -5,6 +5,7 @@
  * second. The table is a small open hash of bounded size: when it is full
  * it is emptied, which at worst forgives some clients one burst. */
 #include "api.h"
+#include "hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,7 @@ struct api_rate_bucket {
 static size_t
 slot_of (const char *key)
 {
-   uint64_t h = 1469598103934665603ull;
-   for (const char *p = key; *p; p++) {
-      h = (h ^ (unsigned char) *p) * 1099511628211ull;
-   }
-   return (size_t) (h % API_RATE_SLOTS);
+   return (size_t) (tk_hash_fnv1a_str (key) % API_RATE_SLOTS);
 }
 
 bool

@@ -20,6 +20,7 @@
  * allowing only the page's own scripts.
  */
 #include "api.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -125,10 +126,7 @@ load_file (const char *path, const char *rel, tk_error_t *err)
       goto done;
    }
    f->len = fread (f->data, 1, (size_t) st.st_size, fp);
-   uint64_t h = UINT64_C (14695981039346656037);
-   for (size_t i = 0; i < f->len; i++) {
-      h = (h ^ (unsigned char) f->data[i]) * UINT64_C (1099511628211);
-   }
+   uint64_t h = tk_hash_fnv1a (f->data, f->len);
    snprintf (f->etag, sizeof f->etag, "\"%016llx\"", (unsigned long long) h);
    f->type = type_of (rel);
    f->next = site.files;

@@ -15,6 +15,7 @@
  * ones are dropped and reported as not delivered.
  */
 #include "ingest.h"
+#include "hash.h"
 
 #include "backoff.h"
 #include "log.h"
@@ -153,10 +154,7 @@ retry_cb (uv_timer_t *t)
 static uint64_t
 id_hash (const char *id)
 {
-   uint64_t h = UINT64_C (14695981039346656037);
-   for (const unsigned char *p = (const unsigned char *) id; *p; p++) {
-      h = (h ^ *p) * UINT64_C (1099511628211);
-   }
+   uint64_t h = tk_hash_fnv1a_str (id);
    return h ? h : 1;
 }
 
