@@ -1,5 +1,6 @@
 /* triagectl check against a real database: a consistent collection passes;
  * each kind of damage is reported by id and makes it exit 1. */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "store.h"
@@ -116,20 +117,15 @@ static int
 setup (void **state)
 {
    (void) state;
-   tk_error_t err;
-   tk_test_unique_name ("triage_test_check", db, sizeof db);
-   store = tk_store_new (tk_test_mongo_uri (), db, 2, &err);
-   return store && tk_store_ensure_indexes (store, &err) ? 0 : -1;
+   store = tk_test_store_open ("triage_test_check", db, sizeof db, 2);
+   return store ? 0 : -1;
 }
 
 static int
 teardown (void **state)
 {
    (void) state;
-   tk_error_t err;
-   tk_store_drop_database (store, &err);
-   tk_store_destroy (store);
-   return 0;
+   return tk_test_store_drop (store) ? 0 : -1;
 }
 
 int

@@ -3,6 +3,7 @@
  * teach the model a made-up phrase the corpus never saw, contradicting what
  * the corpus-only model says of it; the model_version changes with them; a
  * database that cannot be reached fails clearly and writes no model. */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "kafka.h"
@@ -235,10 +236,13 @@ setup (void **state)
 {
    (void) state;
    tk_error_t err;
-   tk_test_unique_name ("triage_test_train", db, sizeof db);
    tk_test_unique_name ("test.train.classify", topic, sizeof topic);
    snprintf (dir, sizeof dir, "/tmp/triage_train_XXXXXX");
    if (!mkdtemp (dir)) {
+      return -1;
+   }
+   store = tk_test_store_open ("triage_test_train", db, sizeof db, 2);
+   if (!store) {
       return -1;
    }
    snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db);
@@ -248,10 +252,6 @@ setup (void **state)
    const char *names[] = {topic};
    if (!tk_kafka_create_topics (tk_test_kafka_brokers (), NULL, names, 1, 1, -1, 20000, &err)) {
       fprintf (stderr, "create topic: %s\n", err.message);
-      return -1;
-   }
-   store = tk_store_new (tk_test_mongo_uri (), db, 2, &err);
-   if (!store || !tk_store_ensure_indexes (store, &err)) {
       return -1;
    }
    const char *env[] = {env_db, env_topic, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
@@ -269,10 +269,9 @@ teardown (void **state)
    if (rc != 0) {
       tk_test_service_dump_log (&api);
    }
-   if (store) {
-      tk_store_drop_database (store, &err);
+   if (!tk_test_store_drop (store)) {
+      rc = -1;
    }
-   tk_store_destroy (store);
    const char *names[] = {topic};
    tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, names, 1, 20000, &err);
    char cmd[128];

@@ -1,6 +1,7 @@
 /* Integration tests for common/store.c against the real MongoDB-protocol
  * server of the local stack (FerretDB) or $TRIAGE_TEST_MONGO_URI. Every test
  * works in its own database, dropped at the end. */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "store.h"
@@ -28,17 +29,8 @@ static int
 setup (void **state)
 {
    fixture_t *f = calloc (1, sizeof *f);
-   tk_error_t err = {0};
-   tk_test_unique_name ("triage_test", f->db, sizeof f->db);
-   f->store = tk_store_new (tk_test_mongo_uri (), f->db, 4, &err);
+   f->store = tk_test_store_open ("triage_test", f->db, sizeof f->db, 4);
    if (!f->store) {
-      fprintf (stderr, "tk_store_new: %s\n", err.message);
-      free (f);
-      return -1;
-   }
-   if (!tk_store_ensure_indexes (f->store, &err)) {
-      fprintf (stderr, "ensure_indexes: %s\n", err.message);
-      tk_store_destroy (f->store);
       free (f);
       return -1;
    }
@@ -50,12 +42,7 @@ static int
 teardown (void **state)
 {
    fixture_t *f = *state;
-   tk_error_t err = {0};
-   bool dropped = tk_store_drop_database (f->store, &err);
-   if (!dropped) {
-      fprintf (stderr, "drop: %s\n", err.message);
-   }
-   tk_store_destroy (f->store);
+   bool dropped = tk_test_store_drop (f->store);
    free (f);
    return dropped ? 0 : -1;
 }

@@ -1,5 +1,6 @@
 /* Integration tests for common/store_async.c: store calls through
  * uv_queue_work on a real loop, against the real MongoDB-protocol server. */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "store_async.h"
@@ -23,18 +24,14 @@ static int
 setup (void **state)
 {
    fixture_t *f = calloc (1, sizeof *f);
-   tk_error_t err = {0};
    if (uv_loop_init (&f->loop) != 0) {
       free (f);
       return -1;
    }
    f->loop_thread = uv_thread_self ();
-   tk_test_unique_name ("triage_test", f->db, sizeof f->db);
    /* pool_max 4 = UV_THREADPOOL_SIZE's default, as store_async.h advises */
-   f->store = tk_store_new (tk_test_mongo_uri (), f->db, 4, &err);
-   if (!f->store || !tk_store_ensure_indexes (f->store, &err)) {
-      fprintf (stderr, "store setup: %s\n", err.message);
-      tk_store_destroy (f->store);
+   f->store = tk_test_store_open ("triage_test", f->db, sizeof f->db, 4);
+   if (!f->store) {
       uv_loop_close (&f->loop);
       free (f);
       return -1;
@@ -47,9 +44,7 @@ static int
 teardown (void **state)
 {
    fixture_t *f = *state;
-   tk_error_t err = {0};
-   bool dropped = tk_store_drop_database (f->store, &err);
-   tk_store_destroy (f->store);
+   bool dropped = tk_test_store_drop (f->store);
    free (f);
    return dropped ? 0 : -1;
 }

@@ -5,6 +5,7 @@
  * path); on the local stack's FerretDB it holds only because stack-up
  * gives PostgreSQL GIN twins of FerretDB's indexes and custom plans
  * (docs/decisions/0008) - without them both plans are a "Seq Scan". */
+#include "store_fixture.h"
 #include "test_support.h"
 
 #include "store.h"
@@ -25,12 +26,8 @@ static int
 setup (void **state)
 {
    fixture_t *f = calloc (1, sizeof *f);
-   tk_error_t err = {0};
-   tk_test_unique_name ("triage_test_plan", f->db, sizeof f->db);
-   f->store = tk_store_new (tk_test_mongo_uri (), f->db, 2, &err);
-   if (!f->store || !tk_store_ensure_indexes (f->store, &err)) {
-      fprintf (stderr, "store: %s\n", err.message);
-      tk_store_destroy (f->store);
+   f->store = tk_test_store_open ("triage_test_plan", f->db, sizeof f->db, 2);
+   if (!f->store) {
       free (f);
       return -1;
    }
@@ -42,9 +39,7 @@ static int
 teardown (void **state)
 {
    fixture_t *f = *state;
-   tk_error_t err = {0};
-   bool dropped = tk_store_drop_database (f->store, &err);
-   tk_store_destroy (f->store);
+   bool dropped = tk_test_store_drop (f->store);
    free (f);
    return dropped ? 0 : -1;
 }

@@ -2,6 +2,7 @@
 #include "api_fixture.h"
 
 #include "kafka.h"
+#include "store_fixture.h"
 #include "test_support.h"
 #include "ticket.h"
 
@@ -22,7 +23,10 @@ tk_api_fx_setup (tk_api_fx_t *fx, const char *db_prefix, const char *topic_prefi
    tk_error_t err;
    memset (fx, 0, sizeof *fx);
    fx->admin_key = admin_key;
-   tk_test_unique_name (db_prefix, fx->db_name, sizeof fx->db_name);
+   fx->store = tk_test_store_open (db_prefix, fx->db_name, sizeof fx->db_name, 4);
+   if (!fx->store) {
+      return false;
+   }
    snprintf (fx->vars[0], sizeof fx->vars[0], "TRIAGE_MONGO_DB=%s", fx->db_name);
    snprintf (fx->vars[1], sizeof fx->vars[1], "TRIAGE_MONGO_URI=%s", tk_test_mongo_uri ());
    snprintf (fx->vars[2], sizeof fx->vars[2], "TRIAGE_KAFKA_BROKERS=%s",
@@ -37,11 +41,6 @@ tk_api_fx_setup (tk_api_fx_t *fx, const char *db_prefix, const char *topic_prefi
          fx->topic[0] = '\0';
          return false;
       }
-   }
-   fx->store = tk_store_new (tk_test_mongo_uri (), fx->db_name, 4, &err);
-   if (!fx->store || !tk_store_ensure_indexes (fx->store, &err)) {
-      fprintf (stderr, "store on %s: %s\n", fx->db_name, err.message);
-      return false;
    }
    return true;
 }
@@ -83,10 +82,9 @@ tk_api_fx_teardown (tk_api_fx_t *fx)
 {
    tk_error_t err;
    int rc = tk_api_fx_stop (&fx->svc);
-   if (fx->store) {
-      tk_store_drop_database (fx->store, &err);
+   if (!tk_test_store_drop (fx->store)) {
+      rc = -1;
    }
-   tk_store_destroy (fx->store);
    fx->store = NULL;
    if (fx->topic[0]) {
       const char *names[] = {fx->topic};
