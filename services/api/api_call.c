@@ -15,7 +15,7 @@
 #include <strings.h>
 
 api_call_t *
-api_call_new (api_t *api, tk_http_request_t *req, const char *action, api_role_t need,
+api_call_new (api_t *api, tk_http_request_t *req, const char *action, tk_role_t need,
               bool audit, api_work_fn work)
 {
    api_call_t *call = calloc (1, sizeof *call);
@@ -124,11 +124,11 @@ call_work (tk_store_t *store, void *ctx)
    if (call->need_lookup && !api_auth_lookup (call, client, db)) {
       goto done;
    }
-   if (call->role == API_ROLE_NONE) {
+   if (call->role == TK_ROLE_NONE) {
       api_call_fail (call, 401, "unauthorized", NULL, "unknown or revoked API key");
    } else if (call->role < call->need) {
       api_call_fail (call, 403, "forbidden", NULL, "this route needs the %s role; the key has %s",
-                     api_role_name (call->need), api_role_name (call->role));
+                     tk_role_name (call->need), tk_role_name (call->role));
    } else {
       call->work (call, client, db);
    }
@@ -202,7 +202,7 @@ api_call_run (api_call_t *call)
 {
    api_t *api = call->api;
    api_auth_begin (call);
-   if (!call->has_token && call->role == API_ROLE_NONE) {
+   if (!call->has_token && call->role == TK_ROLE_NONE) {
       tk_http_add_header (call->req, "WWW-Authenticate", "Bearer");
       api_call_fail (call, 401, "unauthorized", NULL,
                      "send an API key as \"Authorization: Bearer <key>\"");

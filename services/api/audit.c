@@ -36,7 +36,7 @@ api_audit_record (const api_call_t *call)
 
    BSON_APPEND_DATE_TIME (docp, "at", tk_time_now_ms ());
    BSON_APPEND_UTF8 (docp, "key_id", call->key_id[0] ? call->key_id : "unknown");
-   BSON_APPEND_UTF8 (docp, "role", api_role_name (call->role));
+   BSON_APPEND_UTF8 (docp, "role", tk_role_name (call->role));
    BSON_APPEND_UTF8 (docp, "method", tk_http_request_method (req));
    BSON_APPEND_UTF8 (docp, "route", route ? route : "");
    if (tk_utf8_valid (tk_http_request_path (req), strlen (tk_http_request_path (req)), NULL)) {
@@ -164,7 +164,7 @@ audit_list (tk_http_request_t *req, void *user_data)
          return;
       }
    }
-   api_call_t *call = api_call_new (user_data, req, "audit.list", API_ROLE_ADMIN, false,
+   api_call_t *call = api_call_new (user_data, req, "audit.list", TK_ROLE_ADMIN, false,
                                     audit_list_work);
    call->data = q;
    call->free_data = audit_query_free;
