@@ -162,6 +162,11 @@ cJSON *api_ticket_doc_json (const bson_t *doc, tk_error_t *err);
  * non-JSON types skipped. Caller frees with cJSON_Delete. */
 cJSON *api_bson_to_json (const bson_t *doc);
 
+/* Appends api_bson_to_json of every document left in cursor to the array
+ * items (borrowed). false with e when the cursor fails; items then holds
+ * the documents read before the failure. */
+bool api_bson_cursor_to_json (mongoc_cursor_t *cursor, cJSON *items, bson_error_t *e);
+
 #define API_AUDIT_COLLECTION "audit_log"
 
 /* The audit record of call (status and identity as they stand), built

@@ -108,12 +108,8 @@ audit_list_work (api_call_t *call, mongoc_client_t *client, const char *db)
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
    cJSON *out = cJSON_CreateObject ();
    cJSON *items = cJSON_AddArrayToObject (out, "items");
-   const bson_t *doc;
    bson_error_t e;
-   while (mongoc_cursor_next (cursor, &doc)) {
-      cJSON_AddItemToArray (items, api_bson_to_json (doc));
-   }
-   if (mongoc_cursor_error (cursor, &e)) {
+   if (!api_bson_cursor_to_json (cursor, items, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       cJSON_Delete (out);
    } else {

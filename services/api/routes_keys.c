@@ -95,17 +95,17 @@ list_work (api_call_t *call, mongoc_client_t *client, const char *db)
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
    cJSON *out = cJSON_CreateObject ();
    cJSON *items = cJSON_AddArrayToObject (out, "items");
-   const bson_t *doc;
    bson_error_t e;
-   while (mongoc_cursor_next (cursor, &doc)) {
-      cJSON *k = api_bson_to_json (doc);
-      cJSON_DeleteItemFromObjectCaseSensitive (k, "hash");
-      cJSON_AddItemToArray (items, k);
-   }
-   if (mongoc_cursor_error (cursor, &e)) {
+   if (!api_bson_cursor_to_json (cursor, items, &e)) {
       cJSON_Delete (out);
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
    } else {
+      /* The projection leaves hashes out already; a key's hash must never
+       * be shown, so this is checked once more. */
+      cJSON *k;
+      cJSON_ArrayForEach (k, items) {
+         cJSON_DeleteItemFromObjectCaseSensitive (k, "hash");
+      }
       api_call_ok (call, 200, out);
    }
    mongoc_cursor_destroy (cursor);
