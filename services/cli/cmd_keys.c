@@ -270,14 +270,7 @@ cli_cmd_keys (int argc, char **argv)
       rc = 2;
       goto done;
    }
-   if (!(store = tk_store_new (cfg.mongo_uri, cfg.mongo_db && *cfg.mongo_db ? cfg.mongo_db : NULL,
-                               2, &err))) {
-      fprintf (stderr, "triagectl keys: %s\n", err.message);
-      rc = 2;
-      goto done;
-   }
-   if (!tk_store_ping (store, &err)) {
-      fprintf (stderr, "triagectl keys: %s\n", err.message);
+   if ((rc = cli_store_open (&cfg, "keys", &store)) != 0) {
       goto done;
    }
    client = tk_store_client_pop (store);
