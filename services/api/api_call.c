@@ -153,16 +153,24 @@ call_done (int status, void *ctx)
    api_call_respond (call);
 }
 
+/* Runs work and then done for call on the store's threadpool; when that
+ * cannot be queued, answers 503 at once (and frees the call). */
 static void
-queue_call (api_call_t *call)
+queue_or_fail (api_call_t *call, tk_store_work_fn work, tk_store_done_fn done)
 {
    api_t *api = call->api;
-   int rc = tk_store_async (api->app->loop, api->app->store, call_work, call_done, call);
+   int rc = tk_store_async (api->app->loop, api->app->store, work, done, call);
    if (rc != 0) {
       api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
                      uv_strerror (rc));
       api_call_respond (call);
    }
+}
+
+static void
+queue_call (api_call_t *call)
+{
+   queue_or_fail (call, call_work, call_done);
 }
 
 /* A route with a cache (fast) and a key that must be looked up: the lookup
@@ -220,12 +228,7 @@ api_call_run (api_call_t *call)
       return;
    }
    if (call->fast && call->need_lookup) {
-      int rc = tk_store_async (api->app->loop, api->app->store, lookup_work, lookup_done, call);
-      if (rc != 0) {
-         api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
-                        uv_strerror (rc));
-         api_call_respond (call);
-      }
+      queue_or_fail (call, lookup_work, lookup_done);
       return;
    }
    if (!call->need_lookup && call->role >= call->need && call->fast && call->fast (call)) {
