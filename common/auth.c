@@ -9,6 +9,7 @@
 #include <mongoc/mongoc.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 const char *
 tk_role_name (tk_role_t role)
@@ -91,13 +92,50 @@ tk_auth_bearer_token (const char *header, const char **token, size_t *len)
 }
 
 bool
-tk_auth_lookup_key (tk_store_t *store, const char *hash, tk_role_t *role, char *key_id,
-                    size_t key_id_cap, tk_error_t *err)
+tk_auth_random_hex (char *out, size_t nbytes)
+{
+   static const char hex[] = "0123456789abcdef";
+   unsigned char raw[64];
+   if (nbytes > sizeof raw || RAND_bytes (raw, (int) nbytes) != 1) {
+      return false;
+   }
+   for (size_t i = 0; i < nbytes; i++) {
+      out[2 * i] = hex[raw[i] >> 4];
+      out[2 * i + 1] = hex[raw[i] & 0xf];
+   }
+   out[2 * nbytes] = '\0';
+   return true;
+}
+
+bool
+tk_auth_new_key (char key[TK_AUTH_KEY_MAX], char hash[TK_KEY_HASH_HEX])
+{
+   char secret[2 * 32 + 1];
+   if (!tk_auth_random_hex (secret, 32)) {
+      return false;
+   }
+   snprintf (key, TK_AUTH_KEY_MAX, "tk_%s", secret);
+   return tk_auth_hash_key (key, strlen (key), hash);
+}
+
+bool
+tk_auth_new_key_id (char key_id[TK_AUTH_KEY_ID_MAX])
+{
+   char id_hex[2 * 8 + 1];
+   if (!tk_auth_random_hex (id_hex, 8)) {
+      return false;
+   }
+   snprintf (key_id, TK_AUTH_KEY_ID_MAX, "key_%s", id_hex);
+   return true;
+}
+
+bool
+tk_auth_lookup_key_with_client (mongoc_client_t *client, const char *db, const char *hash,
+                                tk_role_t *role, char *key_id, size_t key_id_cap,
+                                tk_error_t *err)
 {
    bool ok = false;
-   mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll =
-      mongoc_client_get_collection (client, tk_store_db_name (store), "api_keys");
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
    bson_t *filter = BCON_NEW ("hash", BCON_UTF8 (hash));
    bson_t *opts = BCON_NEW ("limit", BCON_INT64 (1));
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
@@ -136,6 +174,16 @@ done:
    bson_destroy (opts);
    bson_destroy (filter);
    mongoc_collection_destroy (coll);
+   return ok;
+}
+
+bool
+tk_auth_lookup_key (tk_store_t *store, const char *hash, tk_role_t *role, char *key_id,
+                    size_t key_id_cap, tk_error_t *err)
+{
+   mongoc_client_t *client = tk_store_client_pop (store);
+   bool ok = tk_auth_lookup_key_with_client (client, tk_store_db_name (store), hash, role, key_id,
+                                             key_id_cap, err);
    tk_store_client_push (store, client);
    return ok;
 }

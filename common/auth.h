@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <mongoc/mongoc.h>
+
 #include "error.h"
 #include "store.h"
 
@@ -32,6 +34,7 @@ typedef enum {
 #define TK_KEY_HASH_HEX 65    /* SHA-256 in hex plus NUL */
 #define TK_AUTH_TOKEN_MAX 512 /* longer Bearer tokens are refused unhashed */
 #define TK_AUTH_KEY_ID_MAX 48
+#define TK_AUTH_KEY_MAX 80 /* a plain key "tk_<64 hex>" plus NUL, with room */
 
 /* A static name: "viewer", "operator", "admin", or "none". */
 const char *tk_role_name (tk_role_t role);
@@ -53,6 +56,20 @@ bool tk_auth_hash_equal (const char *a, const char *b);
  * borrowed from header. */
 bool tk_auth_bearer_token (const char *header, const char **token, size_t *len);
 
+/* Writes 2 * nbytes random lower-case hex digits and a NUL into out, from
+ * the OS CSPRNG. false when nbytes exceeds 64 or no randomness is
+ * available. */
+bool tk_auth_random_hex (char *out, size_t nbytes);
+
+/* Makes a new plain key "tk_<64 hex>" (32 random bytes) in key and its
+ * tk_auth_hash_key in hash. false when no randomness is available or the
+ * digest fails. The plain key is never stored: show it once. */
+bool tk_auth_new_key (char key[TK_AUTH_KEY_MAX], char hash[TK_KEY_HASH_HEX]);
+
+/* Makes a new key id "key_<16 hex>" (8 random bytes). false when no
+ * randomness is available. */
+bool tk_auth_new_key_id (char key_id[TK_AUTH_KEY_ID_MAX]);
+
 /* BLOCKING. Looks the hash up in db's `api_keys` collection. Returns true
  * when the database answered: *role is the key's role, or TK_ROLE_NONE for
  * an unknown or revoked key; key_id (cap bytes, may be NULL) receives the
@@ -60,5 +77,11 @@ bool tk_auth_bearer_token (const char *header, const char **token, size_t *len);
  * not be asked. */
 bool tk_auth_lookup_key (tk_store_t *store, const char *hash, tk_role_t *role, char *key_id,
                          size_t key_id_cap, tk_error_t *err);
+
+/* BLOCKING. tk_auth_lookup_key with a client the caller already holds
+ * (borrowed for the call) and the database name db. */
+bool tk_auth_lookup_key_with_client (mongoc_client_t *client, const char *db, const char *hash,
+                                     tk_role_t *role, char *key_id, size_t key_id_cap,
+                                     tk_error_t *err);
 
 #endif

@@ -19,17 +19,9 @@
 #include <mongoc/mongoc.h>
 
 #include "app.h"
+#include "auth.h"
 #include "http_server.h"
 #include "query_filter.h"
-
-typedef enum {
-   API_ROLE_NONE = 0,
-   API_ROLE_VIEWER = 1,   /* read */
-   API_ROLE_OPERATOR = 2, /* + upload, process, replay, export */
-   API_ROLE_ADMIN = 3,    /* + delete, correct, keys, audit */
-} api_role_t;
-
-#define API_KEY_HASH_HEX 65 /* SHA-256 in hex plus NUL */
 
 /* A cached response body (stats, analytics), owned by the api. */
 typedef struct api_cache_entry {
@@ -48,7 +40,7 @@ typedef struct {
    const tk_taxonomy_t *tax; /* borrowed from app */
    bool auth_off;
    bool has_admin_key;
-   char admin_hash[API_KEY_HASH_HEX]; /* of TRIAGE_ADMIN_KEY */
+   char admin_hash[TK_KEY_HASH_HEX]; /* of TRIAGE_ADMIN_KEY */
    api_cache_entry_t *cache;
    api_rate_bucket_t *buckets;
    tk_metric_t *cache_hits;   /* triage_api_cache_total{result} */
@@ -78,7 +70,7 @@ typedef bool (*api_fast_fn) (api_call_t *call);
 struct api_call {
    api_t *api;
    tk_http_request_t *req;
-   api_role_t need;    /* least role allowed */
+   tk_role_t need;    /* least role allowed */
    bool audit;         /* write an audit_log record */
    const char *action; /* static: "tickets.list", ... */
    api_work_fn work;
@@ -92,9 +84,9 @@ struct api_call {
    /* Identity, resolved by the runner. */
    bool has_token;
    bool need_lookup;
-   char key_hash[API_KEY_HASH_HEX];
-   char key_id[48];
-   api_role_t role;
+   char key_hash[TK_KEY_HASH_HEX];
+   char key_id[TK_AUTH_KEY_ID_MAX];
+   tk_role_t role;
 
    /* The answer. */
    int status;
@@ -109,7 +101,7 @@ struct api_call {
 
 /* A call for req; aborts on out of memory like tk_ticket_new. */
 api_call_t *api_call_new (api_t *api, tk_http_request_t *req, const char *action,
-                          api_role_t need, bool audit, api_work_fn work);
+                          tk_role_t need, bool audit, api_work_fn work);
 
 /* Resolves the key, queues the work and responds. Takes ownership of call. */
 void api_call_run (api_call_t *call);
@@ -170,8 +162,10 @@ cJSON *api_ticket_doc_json (const bson_t *doc, tk_error_t *err);
  * non-JSON types skipped. Caller frees with cJSON_Delete. */
 cJSON *api_bson_to_json (const bson_t *doc);
 
-/* Random lowercase hex (2 * nbytes chars + NUL) from the OS CSPRNG. */
-bool api_random_hex (char *out, size_t nbytes);
+/* Appends api_bson_to_json of every document left in cursor to the array
+ * items (borrowed). false with e when the cursor fails; items then holds
+ * the documents read before the failure. */
+bool api_bson_cursor_to_json (mongoc_cursor_t *cursor, cJSON *items, bson_error_t *e);
 
 #define API_AUDIT_COLLECTION "audit_log"
 
@@ -205,9 +199,6 @@ void api_audit_queue_stop (void *user_data, void *token);
 
 /* --- auth (auth.c) ------------------------------------------------------ */
 
-/* SHA-256 of token in lowercase hex. */
-void api_hash_token (const char *token, size_t len, char out[API_KEY_HASH_HEX]);
-
 /* Loop side: reads the Authorization header into call (has_token,
  * key_hash, or role at once for the bootstrap key / auth off). */
 void api_auth_begin (api_call_t *call);
@@ -215,10 +206,6 @@ void api_auth_begin (api_call_t *call);
 /* Worker side: looks the key up in api_keys when needed. false with
  * call->status set if the database could not answer. */
 bool api_auth_lookup (api_call_t *call, mongoc_client_t *client, const char *db);
-
-/* The role's name: "viewer", "operator", "admin". */
-const char *api_role_name (api_role_t role);
-api_role_t api_role_parse (const char *name);
 
 /* --- cache (cache.c) ------------------------------------------------------ */
 

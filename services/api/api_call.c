@@ -15,7 +15,7 @@
 #include <strings.h>
 
 api_call_t *
-api_call_new (api_t *api, tk_http_request_t *req, const char *action, api_role_t need,
+api_call_new (api_t *api, tk_http_request_t *req, const char *action, tk_role_t need,
               bool audit, api_work_fn work)
 {
    api_call_t *call = calloc (1, sizeof *call);
@@ -124,11 +124,11 @@ call_work (tk_store_t *store, void *ctx)
    if (call->need_lookup && !api_auth_lookup (call, client, db)) {
       goto done;
    }
-   if (call->role == API_ROLE_NONE) {
+   if (call->role == TK_ROLE_NONE) {
       api_call_fail (call, 401, "unauthorized", NULL, "unknown or revoked API key");
    } else if (call->role < call->need) {
       api_call_fail (call, 403, "forbidden", NULL, "this route needs the %s role; the key has %s",
-                     api_role_name (call->need), api_role_name (call->role));
+                     tk_role_name (call->need), tk_role_name (call->role));
    } else {
       call->work (call, client, db);
    }
@@ -153,16 +153,24 @@ call_done (int status, void *ctx)
    api_call_respond (call);
 }
 
+/* Runs work and then done for call on the store's threadpool; when that
+ * cannot be queued, answers 503 at once (and frees the call). */
 static void
-queue_call (api_call_t *call)
+queue_or_fail (api_call_t *call, tk_store_work_fn work, tk_store_done_fn done)
 {
    api_t *api = call->api;
-   int rc = tk_store_async (api->app->loop, api->app->store, call_work, call_done, call);
+   int rc = tk_store_async (api->app->loop, api->app->store, work, done, call);
    if (rc != 0) {
       api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
                      uv_strerror (rc));
       api_call_respond (call);
    }
+}
+
+static void
+queue_call (api_call_t *call)
+{
+   queue_or_fail (call, call_work, call_done);
 }
 
 /* A route with a cache (fast) and a key that must be looked up: the lookup
@@ -202,7 +210,7 @@ api_call_run (api_call_t *call)
 {
    api_t *api = call->api;
    api_auth_begin (call);
-   if (!call->has_token && call->role == API_ROLE_NONE) {
+   if (!call->has_token && call->role == TK_ROLE_NONE) {
       tk_http_add_header (call->req, "WWW-Authenticate", "Bearer");
       api_call_fail (call, 401, "unauthorized", NULL,
                      "send an API key as \"Authorization: Bearer <key>\"");
@@ -220,12 +228,7 @@ api_call_run (api_call_t *call)
       return;
    }
    if (call->fast && call->need_lookup) {
-      int rc = tk_store_async (api->app->loop, api->app->store, lookup_work, lookup_done, call);
-      if (rc != 0) {
-         api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
-                        uv_strerror (rc));
-         api_call_respond (call);
-      }
+      queue_or_fail (call, lookup_work, lookup_done);
       return;
    }
    if (!call->need_lookup && call->role >= call->need && call->fast && call->fast (call)) {

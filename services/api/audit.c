@@ -36,7 +36,7 @@ api_audit_record (const api_call_t *call)
 
    BSON_APPEND_DATE_TIME (docp, "at", tk_time_now_ms ());
    BSON_APPEND_UTF8 (docp, "key_id", call->key_id[0] ? call->key_id : "unknown");
-   BSON_APPEND_UTF8 (docp, "role", api_role_name (call->role));
+   BSON_APPEND_UTF8 (docp, "role", tk_role_name (call->role));
    BSON_APPEND_UTF8 (docp, "method", tk_http_request_method (req));
    BSON_APPEND_UTF8 (docp, "route", route ? route : "");
    if (tk_utf8_valid (tk_http_request_path (req), strlen (tk_http_request_path (req)), NULL)) {
@@ -108,12 +108,8 @@ audit_list_work (api_call_t *call, mongoc_client_t *client, const char *db)
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
    cJSON *out = cJSON_CreateObject ();
    cJSON *items = cJSON_AddArrayToObject (out, "items");
-   const bson_t *doc;
    bson_error_t e;
-   while (mongoc_cursor_next (cursor, &doc)) {
-      cJSON_AddItemToArray (items, api_bson_to_json (doc));
-   }
-   if (mongoc_cursor_error (cursor, &e)) {
+   if (!api_bson_cursor_to_json (cursor, items, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       cJSON_Delete (out);
    } else {
@@ -164,7 +160,7 @@ audit_list (tk_http_request_t *req, void *user_data)
          return;
       }
    }
-   api_call_t *call = api_call_new (user_data, req, "audit.list", API_ROLE_ADMIN, false,
+   api_call_t *call = api_call_new (user_data, req, "audit.list", TK_ROLE_ADMIN, false,
                                     audit_list_work);
    call->data = q;
    call->free_data = audit_query_free;

@@ -105,3 +105,13 @@ done:
    tk_ticket_destroy (t);
    return json;
 }
+
+bool
+api_bson_cursor_to_json (mongoc_cursor_t *cursor, cJSON *items, bson_error_t *e)
+{
+   const bson_t *doc;
+   while (mongoc_cursor_next (cursor, &doc)) {
+      cJSON_AddItemToArray (items, api_bson_to_json (doc));
+   }
+   return !mongoc_cursor_error (cursor, e);
+}

@@ -37,8 +37,8 @@ main (int argc, char **argv)
    api.tax = app.taxonomy;
    api.auth_off = app.cfg.auth == TK_AUTH_OFF;
    if (app.cfg.admin_key[0]) {
-      api.has_admin_key = true;
-      api_hash_token (app.cfg.admin_key, strlen (app.cfg.admin_key), api.admin_hash);
+      api.has_admin_key =
+         tk_auth_hash_key (app.cfg.admin_key, strlen (app.cfg.admin_key), api.admin_hash);
    }
    if (api.auth_off) {
       TK_WARN ("auth", "TRIAGE_AUTH=off: EVERY REQUEST IS SERVED AS ADMIN WITHOUT A KEY. "

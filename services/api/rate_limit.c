@@ -13,7 +13,7 @@
 #define API_RATE_SLOTS 1024
 
 struct api_rate_bucket {
-   char key[API_KEY_HASH_HEX];
+   char key[TK_KEY_HASH_HEX];
    double tokens;
    uint64_t at_ms;
 };

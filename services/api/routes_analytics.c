@@ -135,7 +135,7 @@ analytics_get (tk_http_request_t *req, void *user_data)
       return;
    }
    d->unfiltered = qs[0] == '\0';
-   api_call_t *call = api_call_new (api, req, "analytics.get", API_ROLE_VIEWER, false,
+   api_call_t *call = api_call_new (api, req, "analytics.get", TK_ROLE_VIEWER, false,
                                     d->unfiltered ? analytics_nowork : analytics_work);
    call->data = d;
    call->free_data = analytics_data_free;
@@ -160,7 +160,7 @@ analytics_refresh (tk_http_request_t *req, void *user_data)
       api_respond_error (req, 400, "invalid", NULL, "this route takes no query parameters");
       return;
    }
-   api_call_t *call = api_call_new (user_data, req, "analytics.refresh", API_ROLE_OPERATOR, true,
+   api_call_t *call = api_call_new (user_data, req, "analytics.refresh", TK_ROLE_OPERATOR, true,
                                     analytics_nowork);
    call->done = refresh_done;
    api_call_run (call);

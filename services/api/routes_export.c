@@ -507,7 +507,7 @@ export_get (tk_http_request_t *req, api_t *api, bool csv)
       return;
    }
    api_call_t *call = api_call_new (api, req, csv ? "tickets.export_csv" : "tickets.export_ndjson",
-                                    API_ROLE_OPERATOR, true, export_first_work);
+                                    TK_ROLE_OPERATOR, true, export_first_work);
    call->data = x;
    call->free_data = export_free;
    call->done = export_start;

@@ -10,11 +10,11 @@
 #include "timeutil.h"
 
 typedef struct {
-   char key_id[48];
-   char key[80]; /* the plain key: only in memory, only in the 201 answer */
-   char hash[API_KEY_HASH_HEX];
+   char key_id[TK_AUTH_KEY_ID_MAX];
+   char key[TK_AUTH_KEY_MAX]; /* the plain key: only in memory, only in the 201 answer */
+   char hash[TK_KEY_HASH_HEX];
    char name[128];
-   api_role_t role;
+   tk_role_t role;
 } key_data_t;
 
 static void
@@ -23,20 +23,20 @@ create_work (api_call_t *call, mongoc_client_t *client, const char *db)
    key_data_t *d = call->data;
    mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
    bson_t *doc = BCON_NEW ("key_id", BCON_UTF8 (d->key_id), "name", BCON_UTF8 (d->name), "role",
-                           BCON_UTF8 (api_role_name (d->role)), "hash", BCON_UTF8 (d->hash),
+                           BCON_UTF8 (tk_role_name (d->role)), "hash", BCON_UTF8 (d->hash),
                            "created_at", BCON_DATE_TIME (tk_time_now_ms ()), "created_by",
                            BCON_UTF8 (call->key_id), "revoked", BCON_BOOL (false));
    bson_error_t e;
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "key_id", d->key_id);
-   cJSON_AddStringToObject (call->audit_detail, "role", api_role_name (d->role));
+   cJSON_AddStringToObject (call->audit_detail, "role", tk_role_name (d->role));
    if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
    } else {
       cJSON *out = cJSON_CreateObject ();
       cJSON_AddStringToObject (out, "id", d->key_id);
       cJSON_AddStringToObject (out, "key", d->key);
-      cJSON_AddStringToObject (out, "role", api_role_name (d->role));
+      cJSON_AddStringToObject (out, "role", tk_role_name (d->role));
       cJSON_AddStringToObject (out, "name", d->name);
       api_call_ok (call, 201, out);
    }
@@ -57,12 +57,11 @@ keys_create (tk_http_request_t *req, void *user_data)
    cJSON *role = cJSON_GetObjectItemCaseSensitive (body, "role");
    cJSON *name = cJSON_GetObjectItemCaseSensitive (body, "name");
    key_data_t *d = calloc (1, sizeof *d);
-   char secret[65], id_hex[17];
    if (!d) {
       api_respond_error (req, 500, "internal", NULL, "out of memory");
       goto done;
    }
-   if (!cJSON_IsString (role) || !(d->role = api_role_parse (role->valuestring))) {
+   if (!cJSON_IsString (role) || !(d->role = tk_role_parse (role->valuestring))) {
       api_respond_error (req, 400, "invalid", "role", "role: must be viewer, operator or admin");
       goto done;
    }
@@ -70,15 +69,12 @@ keys_create (tk_http_request_t *req, void *user_data)
       api_respond_error (req, 400, "invalid", "name", "name: a string of at most 127 bytes");
       goto done;
    }
-   if (!api_random_hex (secret, 32) || !api_random_hex (id_hex, 8)) {
+   if (!tk_auth_new_key (d->key, d->hash) || !tk_auth_new_key_id (d->key_id)) {
       api_respond_error (req, 500, "internal", NULL, "no randomness available");
       goto done;
    }
-   snprintf (d->key, sizeof d->key, "tk_%s", secret);
-   snprintf (d->key_id, sizeof d->key_id, "key_%s", id_hex);
    snprintf (d->name, sizeof d->name, "%s", name ? name->valuestring : "");
-   api_hash_token (d->key, strlen (d->key), d->hash);
-   api_call_t *call = api_call_new (user_data, req, "keys.create", API_ROLE_ADMIN, true,
+   api_call_t *call = api_call_new (user_data, req, "keys.create", TK_ROLE_ADMIN, true,
                                     create_work);
    call->data = d;
    call->free_data = free;
@@ -99,17 +95,17 @@ list_work (api_call_t *call, mongoc_client_t *client, const char *db)
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
    cJSON *out = cJSON_CreateObject ();
    cJSON *items = cJSON_AddArrayToObject (out, "items");
-   const bson_t *doc;
    bson_error_t e;
-   while (mongoc_cursor_next (cursor, &doc)) {
-      cJSON *k = api_bson_to_json (doc);
-      cJSON_DeleteItemFromObjectCaseSensitive (k, "hash");
-      cJSON_AddItemToArray (items, k);
-   }
-   if (mongoc_cursor_error (cursor, &e)) {
+   if (!api_bson_cursor_to_json (cursor, items, &e)) {
       cJSON_Delete (out);
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
    } else {
+      /* The projection leaves hashes out already; a key's hash must never
+       * be shown, so this is checked once more. */
+      cJSON *k;
+      cJSON_ArrayForEach (k, items) {
+         cJSON_DeleteItemFromObjectCaseSensitive (k, "hash");
+      }
       api_call_ok (call, 200, out);
    }
    mongoc_cursor_destroy (cursor);
@@ -123,7 +119,7 @@ keys_list (tk_http_request_t *req, void *user_data)
    if (!api_check_request (req, false)) {
       return;
    }
-   api_call_run (api_call_new (user_data, req, "keys.list", API_ROLE_ADMIN, false, list_work));
+   api_call_run (api_call_new (user_data, req, "keys.list", TK_ROLE_ADMIN, false, list_work));
 }
 
 static void
@@ -161,7 +157,7 @@ keys_revoke (tk_http_request_t *req, void *user_data)
       return;
    }
    const char *id = tk_http_request_param (req, "id");
-   if (!id || !api_id_valid (id) || strlen (id) >= 48) {
+   if (!id || !api_id_valid (id) || strlen (id) >= TK_AUTH_KEY_ID_MAX) {
       api_respond_error (req, 400, "invalid", "id", "id: not a key id");
       return;
    }
@@ -171,7 +167,7 @@ keys_revoke (tk_http_request_t *req, void *user_data)
       return;
    }
    snprintf (d->key_id, sizeof d->key_id, "%s", id);
-   api_call_t *call = api_call_new (user_data, req, "keys.revoke", API_ROLE_ADMIN, true,
+   api_call_t *call = api_call_new (user_data, req, "keys.revoke", TK_ROLE_ADMIN, true,
                                     revoke_work);
    call->data = d;
    call->free_data = free;

@@ -450,14 +450,14 @@ start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
       goto fail;
    }
    char hex[25];
-   if (!api_random_hex (hex, 12)) {
+   if (!tk_auth_random_hex (hex, 12)) {
       api_respond_error (req, 500, "internal", NULL, "no randomness available");
       goto fail;
    }
    snprintf (j->job_id, sizeof j->job_id, "job_%s", hex);
    j->started_ms = tk_time_now_ms ();
    api_call_t *call = api_call_new (api, req, replay ? "dlq.replay" : "process.start",
-                                    API_ROLE_OPERATOR, true, process_work);
+                                    TK_ROLE_OPERATOR, true, process_work);
    call->data = j;
    call->free_data = job_free;
    call->done = process_done;
@@ -614,7 +614,7 @@ status_get (tk_http_request_t *req, void *user_data)
       return;
    }
    snprintf (d->job_id, sizeof d->job_id, "%s", job);
-   api_call_t *call = api_call_new (user_data, req, "process.status", API_ROLE_VIEWER, false,
+   api_call_t *call = api_call_new (user_data, req, "process.status", TK_ROLE_VIEWER, false,
                                     status_work);
    call->data = d;
    call->free_data = free;

@@ -160,7 +160,7 @@ processed_post (tk_http_request_t *req, void *user_data)
    }
    d->store = api->app->store;
    d->store_masked = api->app->cfg.store_masked;
-   api_call_t *call = api_call_new (api, req, "processed.create", API_ROLE_OPERATOR, true,
+   api_call_t *call = api_call_new (api, req, "processed.create", TK_ROLE_OPERATOR, true,
                                     post_work);
    call->data = d;
    call->free_data = write_data_free;
@@ -316,7 +316,7 @@ processed_put (tk_http_request_t *req, void *user_data)
    }
    cJSON_Delete (probe);
    cJSON_Delete (body);
-   api_call_t *call = api_call_new (api, req, "processed.correct", API_ROLE_ADMIN, true,
+   api_call_t *call = api_call_new (api, req, "processed.correct", TK_ROLE_ADMIN, true,
                                     put_work);
    call->data = d;
    call->free_data = write_data_free;
@@ -369,7 +369,7 @@ processed_delete (tk_http_request_t *req, void *user_data)
       write_data_free (d);
       return;
    }
-   api_call_t *call = api_call_new (user_data, req, "processed.delete", API_ROLE_ADMIN, true,
+   api_call_t *call = api_call_new (user_data, req, "processed.delete", TK_ROLE_ADMIN, true,
                                     delete_work);
    call->data = d;
    call->free_data = write_data_free;

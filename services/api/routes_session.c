@@ -62,7 +62,7 @@ session_json (api_t *api, const char *role, const char *key_id)
 static void
 session_done (api_call_t *call)
 {
-   cJSON *out = session_json (call->api, api_role_name (call->role), call->key_id);
+   cJSON *out = session_json (call->api, tk_role_name (call->role), call->key_id);
    api_call_ok (call, 200, out);
    api_call_respond (call);
 }
@@ -86,7 +86,7 @@ session_get (tk_http_request_t *req, void *user_data)
       tk_http_respond_json (req, 200, session_json (api, NULL, NULL));
       return;
    }
-   api_call_t *call = api_call_new (api, req, "session.get", API_ROLE_VIEWER, false, session_work);
+   api_call_t *call = api_call_new (api, req, "session.get", TK_ROLE_VIEWER, false, session_work);
    call->done = session_done;
    api_call_run (call);
 }

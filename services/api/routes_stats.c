@@ -35,7 +35,7 @@ stats_get (tk_http_request_t *req, void *user_data)
    if (!api_check_request (req, false)) {
       return;
    }
-   api_call_t *call = api_call_new (user_data, req, "stats.get", API_ROLE_VIEWER, false,
+   api_call_t *call = api_call_new (user_data, req, "stats.get", TK_ROLE_VIEWER, false,
                                     stats_nowork);
    call->done = stats_done;
    call->fast = stats_fast;

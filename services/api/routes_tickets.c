@@ -206,7 +206,7 @@ api_list_tickets (api_t *api, tk_http_request_t *req, bool processed_only, const
       api_respond_error (req, 400, "invalid", err.field, err.message);
       return;
    }
-   api_call_t *call = api_call_new (api, req, action, API_ROLE_VIEWER, true, list_work);
+   api_call_t *call = api_call_new (api, req, action, TK_ROLE_VIEWER, true, list_work);
    call->data = d;
    call->free_data = list_data_free;
    call->done = list_done;
@@ -274,7 +274,7 @@ api_get_ticket (api_t *api, tk_http_request_t *req, bool processed_only, const c
    }
    snprintf (d->id, sizeof d->id, "%s", id);
    d->processed_only = processed_only;
-   api_call_t *call = api_call_new (api, req, action, API_ROLE_VIEWER, true, get_work);
+   api_call_t *call = api_call_new (api, req, action, TK_ROLE_VIEWER, true, get_work);
    call->data = d;
    call->free_data = list_data_free;
    api_call_run (call);

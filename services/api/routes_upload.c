@@ -435,7 +435,7 @@ upload_post (tk_http_request_t *req, void *user_data)
       }
    }
    api_call_t *call = api_call_new (api, req, dry_run ? "tickets.upload_dry_run" : "tickets.upload",
-                                    API_ROLE_OPERATOR, true, upload_work);
+                                    TK_ROLE_OPERATOR, true, upload_work);
    call->data = dry_run ? (void *) 1 : NULL; /* a flag, nothing to free */
    call->done = upload_forward;
    call->audit_detail = cJSON_CreateObject ();

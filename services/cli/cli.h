@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "error.h"
 #include "model.h"
+#include "store.h"
 #include "taxonomy.h"
 
 int cli_cmd_train (int argc, char **argv);
@@ -64,5 +66,13 @@ void cli_corrections_destroy (cli_corrections_t *c);
 /* The examples, sorted by id: borrowed, valid as long as c. Stores the count
  * in *n. */
 const tk_model_example_t *cli_corrections_examples (const cli_corrections_t *c, size_t *n);
+
+/* Opens the database of cfg (TRIAGE_MONGO_URI; TRIAGE_MONGO_DB, or the
+ * URI's database when it is empty) with a pool of two clients and checks
+ * that it answers. Blocks. Returns 0 with *store set (the caller destroys
+ * it), else the exit status after saying why on stderr as "triagectl
+ * <cmd>: ...": 2 when the settings are unusable, 1 when the server does not
+ * answer (*store is then set too, to be destroyed by the caller). */
+int cli_store_open (const tk_config_t *cfg, const char *cmd, tk_store_t **store);
 
 #endif

@@ -145,16 +145,10 @@ cli_cmd_check (int argc, char **argv)
       rc = 2;
       goto done;
    }
-   if (!(store = tk_store_new (cfg.mongo_uri, cfg.mongo_db && *cfg.mongo_db ? cfg.mongo_db : NULL,
-                               2, &err))) {
-      fprintf (stderr, "triagectl check: %s\n", err.message);
-      rc = 2;
+   if ((rc = cli_store_open (&cfg, "check", &store)) != 0) {
       goto done;
    }
-   if (!tk_store_ping (store, &err)) {
-      fprintf (stderr, "triagectl check: %s\n", err.message);
-      goto done;
-   }
+   rc = 1;
    client = tk_store_client_pop (store);
    coll = mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
 

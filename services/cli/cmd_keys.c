@@ -25,13 +25,9 @@
 
 #include <getopt.h>
 #include <mongoc/mongoc.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define KEY_SECRET_BYTES 32
-#define KEY_ID_BYTES 8
 
 static void
 usage (FILE *out)
@@ -47,31 +43,13 @@ usage (FILE *out)
             "  revoke KEY_ID     the key stops working\n");
 }
 
+/* A new plain key in key and its hash in hash (tk_auth_new_key); says why
+ * on stderr when it fails. */
 static bool
-random_hex (char *out, size_t nbytes)
+new_secret (char key[TK_AUTH_KEY_MAX], char hash[TK_KEY_HASH_HEX])
 {
-   unsigned char raw[KEY_SECRET_BYTES];
-   if (nbytes > sizeof raw || RAND_bytes (raw, (int) nbytes) != 1) {
-      return false;
-   }
-   for (size_t i = 0; i < nbytes; i++) {
-      snprintf (out + 2 * i, 3, "%02x", raw[i]);
-   }
-   return true;
-}
-
-/* A new plain key "tk_<64 hex>" in key and its hash in hash. */
-static bool
-new_secret (char key[80], char hash[TK_KEY_HASH_HEX])
-{
-   char secret[2 * KEY_SECRET_BYTES + 1];
-   if (!random_hex (secret, KEY_SECRET_BYTES)) {
-      fprintf (stderr, "triagectl keys: no randomness available\n");
-      return false;
-   }
-   snprintf (key, 80, "tk_%s", secret);
-   if (!tk_auth_hash_key (key, strlen (key), hash)) {
-      fprintf (stderr, "triagectl keys: cannot hash the key\n");
+   if (!tk_auth_new_key (key, hash)) {
+      fprintf (stderr, "triagectl keys: cannot make a key (no randomness or digest available)\n");
       return false;
    }
    return true;
@@ -124,11 +102,14 @@ keys_create (mongoc_client_t *client, const char *db, int argc, char **argv)
       fprintf (stderr, "triagectl keys create: --name is limited to 127 bytes\n");
       return 2;
    }
-   char key[80], hash[TK_KEY_HASH_HEX], id_hex[2 * KEY_ID_BYTES + 1], key_id[TK_AUTH_KEY_ID_MAX];
-   if (!new_secret (key, hash) || !random_hex (id_hex, KEY_ID_BYTES)) {
+   char key[TK_AUTH_KEY_MAX], hash[TK_KEY_HASH_HEX], key_id[TK_AUTH_KEY_ID_MAX];
+   if (!new_secret (key, hash)) {
       return 1;
    }
-   snprintf (key_id, sizeof key_id, "key_%s", id_hex);
+   if (!tk_auth_new_key_id (key_id)) {
+      fprintf (stderr, "triagectl keys: no randomness available\n");
+      return 1;
+   }
    int rc = 1;
    mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
    bson_t *doc = BCON_NEW ("key_id", BCON_UTF8 (key_id), "name", BCON_UTF8 (name), "role",
@@ -205,7 +186,7 @@ static int
 keys_change (mongoc_client_t *client, const char *db, const char *action, const char *key_id)
 {
    bool rotate = strcmp (action, "rotate") == 0;
-   char key[80], hash[TK_KEY_HASH_HEX];
+   char key[TK_AUTH_KEY_MAX], hash[TK_KEY_HASH_HEX];
    if (rotate && !new_secret (key, hash)) {
       return 1;
    }
@@ -289,14 +270,7 @@ cli_cmd_keys (int argc, char **argv)
       rc = 2;
       goto done;
    }
-   if (!(store = tk_store_new (cfg.mongo_uri, cfg.mongo_db && *cfg.mongo_db ? cfg.mongo_db : NULL,
-                               2, &err))) {
-      fprintf (stderr, "triagectl keys: %s\n", err.message);
-      rc = 2;
-      goto done;
-   }
-   if (!tk_store_ping (store, &err)) {
-      fprintf (stderr, "triagectl keys: %s\n", err.message);
+   if ((rc = cli_store_open (&cfg, "keys", &store)) != 0) {
       goto done;
    }
    client = tk_store_client_pop (store);

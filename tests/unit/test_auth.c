@@ -1,5 +1,5 @@
 /* Unit tests for common/auth.c: key hashes, constant-time comparison,
- * Bearer headers and role names. (The api_keys lookup talks to MongoDB and
+ * Bearer headers, role names and new keys. (The api_keys lookup talks to MongoDB and
  * is covered by the ingest integration test.) */
 #include "test_support.h"
 
@@ -78,6 +78,53 @@ test_roles (void **state)
    assert_true (TK_ROLE_ADMIN > TK_ROLE_OPERATOR && TK_ROLE_OPERATOR > TK_ROLE_VIEWER);
 }
 
+static bool
+all_lower_hex (const char *s, size_t n)
+{
+   for (size_t i = 0; i < n; i++) {
+      if (!strchr ("0123456789abcdef", s[i]) || !s[i]) {
+         return false;
+      }
+   }
+   return true;
+}
+
+static void
+test_random_hex (void **state)
+{
+   (void) state;
+   char a[2 * 64 + 1], b[2 * 64 + 1];
+   assert_true (tk_auth_random_hex (a, 64));
+   assert_int_equal (strlen (a), 128);
+   assert_true (all_lower_hex (a, 128));
+   assert_true (tk_auth_random_hex (b, 64));
+   /* 512 random bits: two draws alike would mean no randomness at all. */
+   assert_string_not_equal (a, b);
+   assert_true (tk_auth_random_hex (a, 3));
+   assert_int_equal (strlen (a), 6);
+   assert_false (tk_auth_random_hex (a, 65));
+}
+
+static void
+test_new_key (void **state)
+{
+   (void) state;
+   char key[TK_AUTH_KEY_MAX], hash[TK_KEY_HASH_HEX], again[TK_KEY_HASH_HEX];
+   assert_true (tk_auth_new_key (key, hash));
+   assert_int_equal (strlen (key), 3 + 64);
+   assert_memory_equal (key, "tk_", 3);
+   assert_true (all_lower_hex (key + 3, 64));
+   /* The hash is the one a service computes from the Bearer token. */
+   assert_true (tk_auth_hash_key (key, strlen (key), again));
+   assert_true (tk_auth_hash_equal (hash, again));
+
+   char id[TK_AUTH_KEY_ID_MAX];
+   assert_true (tk_auth_new_key_id (id));
+   assert_int_equal (strlen (id), 4 + 16);
+   assert_memory_equal (id, "key_", 4);
+   assert_true (all_lower_hex (id + 4, 16));
+}
+
 int
 main (void)
 {
@@ -86,6 +133,8 @@ main (void)
       cmocka_unit_test (test_hash_equal),
       cmocka_unit_test (test_bearer_token),
       cmocka_unit_test (test_roles),
+      cmocka_unit_test (test_random_hex),
+      cmocka_unit_test (test_new_key),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }
