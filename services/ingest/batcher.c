@@ -29,10 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mongoc/mongoc.h>
-
-#define LOOKUP_IDS 500 /* ids per $in query of the unprocessed-duplicate lookup */
-
 typedef struct {
    ingest_batcher_t *b;
    ingest_item_t **items;
@@ -90,69 +86,23 @@ is_duplicate (tk_insert_outcome_t outcome)
    return outcome == TK_INSERT_DUPLICATE || outcome == TK_INSERT_UNCHANGED;
 }
 
-/* Marks the duplicates among items [from, to) that are stored with
- * processed=false and no last_error (the classifier records one only when
- * it gives up). false when the database could not be asked. */
-static bool
-lookup_unprocessed (mongoc_collection_t *coll, batch_job_t *job, size_t from, size_t to)
-{
-   bson_t filter = BSON_INITIALIZER, cond, in, no_error;
-   char key[16];
-   uint32_t k = 0;
-   BSON_APPEND_DOCUMENT_BEGIN (&filter, "id", &cond);
-   BSON_APPEND_ARRAY_BEGIN (&cond, "$in", &in);
-   for (size_t i = from; i < to; i++) {
-      if (is_duplicate (job->res.items[i].outcome)) {
-         const char *kp;
-         size_t klen = bson_uint32_to_string (k++, &kp, key, sizeof key);
-         bson_append_utf8 (&in, kp, (int) klen, job->tickets[i]->id, -1);
-      }
-   }
-   bson_append_array_end (&cond, &in);
-   bson_append_document_end (&filter, &cond);
-   if (k == 0) {
-      bson_destroy (&filter);
-      return true;
-   }
-   BSON_APPEND_BOOL (&filter, "processed", false);
-   BSON_APPEND_DOCUMENT_BEGIN (&filter, "last_error", &no_error);
-   BSON_APPEND_BOOL (&no_error, "$exists", false);
-   bson_append_document_end (&filter, &no_error);
-   bson_t *opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "_id", BCON_INT32 (0), "}");
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
-   const bson_t *doc;
-   bson_iter_t it;
-   while (mongoc_cursor_next (cursor, &doc)) {
-      if (!bson_iter_init_find (&it, doc, "id") || !BSON_ITER_HOLDS_UTF8 (&it)) {
-         continue;
-      }
-      const char *id = bson_iter_utf8 (&it, NULL);
-      for (size_t i = from; i < to; i++) {
-         if (is_duplicate (job->res.items[i].outcome) && strcmp (job->tickets[i]->id, id) == 0) {
-            job->unprocessed[i] = true;
-         }
-      }
-   }
-   bool ok = !mongoc_cursor_error (cursor, NULL);
-   mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
-   bson_destroy (&filter);
-   return ok;
-}
-
+/* Marks the duplicates that are stored with processed=false and no
+ * last_error (the classifier records one only when it gives up). */
 static void
 find_unprocessed_duplicates (tk_store_t *store, batch_job_t *job)
 {
    if (job->res.n_duplicate + job->res.n_unchanged == 0) {
       return;
    }
-   mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll =
-      mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
-   bool ok = true;
-   for (size_t from = 0; ok && from < job->n; from += LOOKUP_IDS) {
-      size_t to = from + LOOKUP_IDS < job->n ? from + LOOKUP_IDS : job->n;
-      ok = lookup_unprocessed (coll, job, from, to);
+   bool ok = false;
+   const char **ids = calloc (job->n, sizeof *ids);
+   bson_t *waiting = BCON_NEW ("processed", BCON_BOOL (false), "last_error", "{", "$exists",
+                               BCON_BOOL (false), "}");
+   if (ids) {
+      for (size_t i = 0; i < job->n; i++) {
+         ids[i] = is_duplicate (job->res.items[i].outcome) ? job->tickets[i]->id : NULL;
+      }
+      ok = ingest_find_stored_ids (store, ids, job->n, waiting, job->unprocessed, NULL);
    }
    if (!ok) {
       /* Not known which are waiting: hand them all on (see the top). */
@@ -160,8 +110,8 @@ find_unprocessed_duplicates (tk_store_t *store, batch_job_t *job)
          job->unprocessed[i] = is_duplicate (job->res.items[i].outcome);
       }
    }
-   mongoc_collection_destroy (coll);
-   tk_store_client_push (store, client);
+   bson_destroy (waiting);
+   free (ids);
 }
 
 static void

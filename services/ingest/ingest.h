@@ -10,6 +10,7 @@
  *   ingest_metrics.c     the /metrics families
  *   auth_gate.c          API keys on the upload route (operator role)
  *   store_masked.c       TRIAGE_STORE_MASKED: PII masked before a ticket is stored
+ *   stored_ids.c         which of a list of ticket ids are stored already
  *
  * Everything runs on the app's loop thread; only the bulk writes, the store
  * probe and upload parsing run on libuv's threadpool.
@@ -228,6 +229,18 @@ void ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need
  * the replacements made to *n_masked when it is not NULL. False only when
  * out of memory (t may then be half masked: it must not be stored). */
 bool ingest_mask_ticket (tk_ticket_t *t, size_t *n_masked);
+
+/* ---- stored ids ------------------------------------------------------------- */
+
+/* Asks store's tickets collection which of ids[0, n) are stored, in $in
+ * queries of a few hundred ids each. NULL entries are skipped (and a group
+ * of only NULLs asks nothing). also (borrowed, may be NULL) holds further
+ * conditions a stored ticket must meet to count, appended to the filter.
+ * Sets found[i] = true for each id found and leaves the other entries as
+ * they were. false with err when the database could not be asked: found is
+ * then only partly filled. Blocking: threadpool only. */
+bool ingest_find_stored_ids (tk_store_t *store, const char *const *ids, size_t n,
+                             const bson_t *also, bool *found, tk_error_t *err);
 
 /* ---- HTTP upload ----------------------------------------------------------- */
 

@@ -130,6 +130,25 @@ find_part (ingest_intake_t *in, const char *topic, int32_t partition, bool creat
    return p;
 }
 
+/* Frees p (already unlinked from in->parts) and its finished entries; an
+ * entry still in the batcher or the DLQ is detached instead and freed when
+ * it ends. */
+static void
+partition_free (partition_t *p)
+{
+   while (p->head) {
+      entry_t *e = p->head;
+      p->head = e->next;
+      if (e->done) {
+         entry_free (e);
+      } else {
+         e->part = NULL;
+      }
+   }
+   free (p->topic);
+   free (p);
+}
+
 /* ---- shutdown ------------------------------------------------------------- */
 
 static void
@@ -146,17 +165,7 @@ consumer_closed (void *opaque)
    while (in->parts) {
       partition_t *p = in->parts;
       in->parts = p->next;
-      while (p->head) {
-         entry_t *e = p->head;
-         p->head = e->next;
-         if (e->done) {
-            entry_free (e);
-         } else {
-            e->part = NULL; /* still in the batcher or the DLQ: freed when it ends */
-         }
-      }
-      free (p->topic);
-      free (p);
+      partition_free (p);
    }
    in->consumer = NULL;
    uv_close ((uv_handle_t *) &in->commit_timer, NULL);
@@ -626,23 +635,13 @@ on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind, const tk_kafka_
       if (p->lag) {
          tk_gauge_set (p->lag, 0);
       }
-      while (p->head) {
-         entry_t *e = p->head;
-         p->head = e->next;
-         if (e->done) {
-            entry_free (e);
-         } else {
-            e->part = NULL;
-         }
-      }
       for (partition_t **pp = &in->parts; *pp; pp = &(*pp)->next) {
          if (*pp == p) {
             *pp = p->next;
             break;
          }
       }
-      free (p->topic);
-      free (p);
+      partition_free (p);
    }
 }
 

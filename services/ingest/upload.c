@@ -47,10 +47,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <mongoc/mongoc.h>
-
 #define CHUNK_BYTES (64 * 1024)
-#define LOOKUP_IDS 500 /* ids per $in query of a dry run */
 #define CLASSIFY_WAIT_MS 5000 /* the longest an answer waits for its requests' delivery */
 
 typedef enum {
@@ -410,70 +407,29 @@ release_tickets (upload_t *up)
    }
 }
 
-/* Looks up the ids of rows[from, to) that are valid; marks stored ones as
- * duplicates. false when the database could not be asked. */
-static bool
-lookup_group (mongoc_collection_t *coll, row_t *rows, size_t from, size_t to)
-{
-   bson_t filter = BSON_INITIALIZER, cond, in;
-   char key[16];
-   uint32_t k = 0;
-   BSON_APPEND_DOCUMENT_BEGIN (&filter, "id", &cond);
-   BSON_APPEND_ARRAY_BEGIN (&cond, "$in", &in);
-   for (size_t i = from; i < to; i++) {
-      if (rows[i].status == ROW_VALID) {
-         const char *kp;
-         size_t klen = bson_uint32_to_string (k++, &kp, key, sizeof key);
-         bson_append_utf8 (&in, kp, (int) klen, rows[i].ticket->id, -1);
-      }
-   }
-   bson_append_array_end (&cond, &in);
-   bson_append_document_end (&filter, &cond);
-   bson_t *opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "_id", BCON_INT32 (0), "}");
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
-   const bson_t *doc;
-   bson_iter_t it;
-   while (mongoc_cursor_next (cursor, &doc)) {
-      if (!bson_iter_init_find (&it, doc, "id") || !BSON_ITER_HOLDS_UTF8 (&it)) {
-         continue;
-      }
-      const char *id = bson_iter_utf8 (&it, NULL);
-      for (size_t i = from; i < to; i++) {
-         if (rows[i].status == ROW_VALID && strcmp (rows[i].ticket->id, id) == 0) {
-            rows[i].status = ROW_DUPLICATE;
-         }
-      }
-   }
-   bool ok = !mongoc_cursor_error (cursor, NULL);
-   mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
-   bson_destroy (&filter);
-   return ok;
-}
-
+/* Marks the valid rows whose id is stored already as duplicates. */
 static void
 lookup_work (tk_store_t *store, void *ctx)
 {
    upload_t *up = ctx;
-   mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll =
-      mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
-   bool ok = true;
-   for (size_t from = 0; ok && from < up->n; from += LOOKUP_IDS) {
-      size_t to = from + LOOKUP_IDS < up->n ? from + LOOKUP_IDS : up->n;
-      ok = lookup_group (coll, up->rows, from, to);
-   }
-   if (!ok) {
-      /* A partial answer would mislead: report every row as just valid. */
+   bool ok = false;
+   const char **ids = calloc (up->n, sizeof *ids);
+   bool *stored = calloc (up->n, sizeof *stored);
+   if (ids && stored) {
       for (size_t i = 0; i < up->n; i++) {
-         if (up->rows[i].status == ROW_DUPLICATE) {
-            up->rows[i].status = ROW_VALID;
-         }
+         ids[i] = up->rows[i].status == ROW_VALID ? up->rows[i].ticket->id : NULL;
+      }
+      ok = ingest_find_stored_ids (store, ids, up->n, NULL, stored, NULL);
+   }
+   /* A partial answer would mislead: without one, every row stays just valid. */
+   for (size_t i = 0; ok && i < up->n; i++) {
+      if (stored[i]) {
+         up->rows[i].status = ROW_DUPLICATE;
       }
    }
    up->dups_checked = ok;
-   mongoc_collection_destroy (coll);
-   tk_store_client_push (store, client);
+   free (ids);
+   free (stored);
 }
 
 static void

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "kafka.h"
+#include "kafka_io.h"
 #include "service_proc.h"
 #include "store.h"
 #include "ticket.h"
@@ -43,9 +43,8 @@ static bool started[N_SVC];
 static long baseline_kb[N_SVC];
 
 static char db_name[64];
-static char topics[4][96];
+static tk_test_topics_t topics;
 static char env_db[128], env_mongo[256], env_brokers[256];
-static char env_topics[4][512];
 static tk_store_t *store;
 
 /* ---- raw sockets ---------------------------------------------------------- */
@@ -141,17 +140,7 @@ exchange_str (int port, const char *s, char *out, size_t cap)
 static long
 rss_kb (pid_t pid)
 {
-   char path[64], line[256];
-   snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-   FILE *f = fopen (path, "r");
-   assert_non_null (f);
-   long kb = -1;
-   while (fgets (line, sizeof line, f)) {
-      if (sscanf (line, "VmRSS: %ld kB", &kb) == 1) {
-         break;
-      }
-   }
-   fclose (f);
+   long kb = tk_test_rss_kb (pid);
    assert_true (kb > 0);
    return kb;
 }
@@ -232,20 +221,7 @@ setup (void **state)
    signal (SIGPIPE, SIG_IGN);
 
    tk_test_unique_name ("triage_test_hostile", db_name, sizeof db_name);
-   static const char *const kinds[4][2] = {{"inbound", "TRIAGE_TOPIC_INBOUND"},
-                                           {"classify", "TRIAGE_TOPIC_CLASSIFY"},
-                                           {"classified", "TRIAGE_TOPIC_CLASSIFIED"},
-                                           {"dlq", "TRIAGE_TOPIC_DLQ"}};
-   const char *names[4];
-   for (int k = 0; k < 4; k++) {
-      char prefix[64];
-      snprintf (prefix, sizeof prefix, "test.hostile.%s", kinds[k][0]);
-      tk_test_unique_name (prefix, topics[k], sizeof topics[k]);
-      snprintf (env_topics[k], sizeof env_topics[k], "%s=%s", kinds[k][1], topics[k]);
-      names[k] = topics[k];
-   }
-   if (!tk_kafka_create_topics (tk_test_kafka_brokers (), NULL, names, 4, 1, -1, 20000, &err)) {
-      fprintf (stderr, "create topics: %s\n", err.message);
+   if (!tk_test_topics_create (&topics, "test.hostile", 1)) {
       return -1;
    }
    snprintf (env_db, sizeof env_db, "TRIAGE_MONGO_DB=%s", db_name);
@@ -281,10 +257,10 @@ setup (void **state)
    const char *env[] = {env_db,
                         env_mongo,
                         env_brokers,
-                        env_topics[0],
-                        env_topics[1],
-                        env_topics[2],
-                        env_topics[3],
+                        topics.env[0],
+                        topics.env[1],
+                        topics.env[2],
+                        topics.env[3],
                         "TRIAGE_ADMIN_KEY=" ADMIN_KEY,
                         "TRIAGE_HTTP_MAX_BODY=1MB",
                         "TRIAGE_HTTP_MAX_HEADER=16KB",
@@ -336,8 +312,7 @@ teardown (void **state)
       tk_store_drop_database (store, &err);
    }
    tk_store_destroy (store);
-   const char *names[] = {topics[0], topics[1], topics[2], topics[3]};
-   tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, names, 4, 20000, &err);
+   tk_test_topics_delete (&topics);
    return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "test_support.h"
 
 #include "ingest_fixture.h"
+#include "kafka_io.h"
 #include "kafka.h"
 #include "service_proc.h"
 
@@ -101,20 +102,11 @@ ticket_json (const char *id)
 static void
 publish (const char *id)
 {
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
    char *json = ticket_json (id);
-   assert_int_equal (rd_kafka_producev (rk, RD_KAFKA_V_TOPIC (fx.inbound),
-                                        RD_KAFKA_V_KEY (id, strlen (id)),
-                                        RD_KAFKA_V_VALUE (json, strlen (json)),
-                                        RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
+   tk_test_kafka_produce (rk, fx.inbound, id, strlen (id), json, strlen (json));
    free (json);
-   assert_int_equal (rd_kafka_flush (rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-   rd_kafka_destroy (rk);
+   tk_test_kafka_producer_finish (rk);
 }
 
 /* Messages of the inbound topic the ingest group has committed: the sum
@@ -159,48 +151,12 @@ wait_committed (int64_t want)
    return n;
 }
 
-/* Every message on the late classify topic, from the beginning to the end
- * of each partition; called after ingest has stopped, so the end is final. */
+/* Every message on the late classify topic; called after ingest has
+ * stopped, so the end of each partition is final. */
 static cJSON *
 classify_requests (void)
 {
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_conf_set (conf, "group.id", "unused", errstr, sizeof errstr);
-   rd_kafka_conf_set (conf, "enable.partition.eof", "true", errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
-   rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new (TK_FX_PARTITIONS);
-   for (int p = 0; p < TK_FX_PARTITIONS; p++) {
-      rd_kafka_topic_partition_list_add (parts, late, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-   }
-   assert_int_equal (rd_kafka_assign (rk, parts), 0);
-   rd_kafka_topic_partition_list_destroy (parts);
-   cJSON *out = cJSON_CreateArray ();
-   bool eof[TK_FX_PARTITIONS] = {false};
-   int n_eof = 0;
-   uint64_t deadline = tk_test_now_ms () + 60000;
-   while (n_eof < TK_FX_PARTITIONS && tk_test_now_ms () < deadline) {
-      rd_kafka_message_t *m = rd_kafka_consumer_poll (rk, 200);
-      if (!m) {
-         continue;
-      }
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-         if (m->partition >= 0 && m->partition < TK_FX_PARTITIONS && !eof[m->partition]) {
-            eof[m->partition] = true;
-            n_eof++;
-         }
-      } else if (!m->err) {
-         cJSON *j = cJSON_ParseWithLength (m->payload, m->len);
-         assert_non_null (j);
-         cJSON_AddItemToArray (out, j);
-      }
-      rd_kafka_message_destroy (m);
-   }
-   assert_int_equal (n_eof, TK_FX_PARTITIONS);
-   rd_kafka_consumer_close (rk);
-   rd_kafka_destroy (rk);
+   cJSON *out = tk_test_kafka_read_to_end (late, TK_FX_PARTITIONS);
    char *text = cJSON_PrintUnformatted (out);
    fprintf (stderr, "classify requests: %s\n", text);
    free (text);
@@ -222,24 +178,22 @@ requests_for (const cJSON *reqs, const char *id)
    return n;
 }
 
-/* Polls the service's /metrics until series reaches want (60 s at most). */
-static double
-wait_metric (const char *series, double want)
-{
-   double v = -1;
-   uint64_t deadline = tk_test_now_ms () + 60000;
-   while (tk_test_now_ms () < deadline) {
-      if ((v = tk_ingest_fx_metric (&svc, series)) >= want) {
-         return v;
-      }
-      usleep (100 * 1000);
-   }
-   return v;
-}
-
 #define STORED_KAFKA "triage_ingest_tickets_written_total{source=\"kafka\",outcome=\"stored\"}"
 #define RETRIED "triage_ingest_classify_requests_total{result=\"retried\"}"
 #define DELIVERED "triage_ingest_classify_requests_total{result=\"delivered\"}"
+
+/* Starts ingest and sends it id over Kafka while the classify topic is
+ * missing: the ticket is durable, its request has failed at least once, and
+ * the inbound offset is still uncommitted. */
+static void
+start_with_undelivered_request (const char *id)
+{
+   start ();
+   publish (id);
+   assert_int_equal (tk_ingest_fx_wait_metric (&svc, STORED_KAFKA, 1), 1);
+   assert_true (tk_ingest_fx_wait_metric (&svc, RETRIED, 1) >= 1);
+   assert_int_equal (committed_inbound (), 0);
+}
 
 /* ---- tests --------------------------------------------------------------------- */
 
@@ -247,12 +201,7 @@ static void
 test_offset_is_committed_only_after_the_request_is_delivered (void **state)
 {
    (void) state;
-   start ();
-   publish ("KILL-1");
-   assert_int_equal (wait_metric (STORED_KAFKA, 1), 1);
-   /* The ticket is durable and its request has failed at least once. */
-   assert_true (wait_metric (RETRIED, 1) >= 1);
-   assert_int_equal (committed_inbound (), 0);
+   start_with_undelivered_request ("KILL-1");
 
    /* An upload answers with the row stored, after waiting a bounded time
     * for its request, and says it is still pending. */
@@ -301,7 +250,7 @@ test_offset_is_committed_only_after_the_request_is_delivered (void **state)
 
    create_late_topic ();
    assert_int_equal (wait_committed (1), 1);
-   assert_true (wait_metric (DELIVERED, 2) >= 2);
+   assert_true (tk_ingest_fx_wait_metric (&svc, DELIVERED, 2) >= 2);
 
    /* Once deliveries go through, an upload's answer waits for its own. */
    json = ticket_json ("KILL-UP2");
@@ -329,11 +278,7 @@ static void
 test_sigkill_before_delivery_is_requested_by_the_next_run (void **state)
 {
    (void) state;
-   start ();
-   publish ("KILL-2");
-   assert_int_equal (wait_metric (STORED_KAFKA, 1), 1);
-   assert_true (wait_metric (RETRIED, 1) >= 1);
-   assert_int_equal (committed_inbound (), 0);
+   start_with_undelivered_request ("KILL-2");
    assert_int_equal (tk_test_service_stop (&svc, SIGKILL, 10000), 128 + SIGKILL);
    /* What the killed run left: the ticket stored, unprocessed, no request. */
    tk_processing_stats_t st;

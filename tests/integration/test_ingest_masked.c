@@ -9,6 +9,7 @@
 #include "test_support.h"
 
 #include "ingest_fixture.h"
+#include "kafka_io.h"
 #include "service_proc.h"
 #include "store.h"
 
@@ -199,19 +200,10 @@ upload_json_and_csv (const tk_test_service_t *svc)
 static void
 produce_ticket (const char *id)
 {
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
    char *json = ticket_json (id);
-   assert_int_equal (rd_kafka_producev (rk, RD_KAFKA_V_TOPIC (fx.inbound),
-                                        RD_KAFKA_V_KEY (id, strlen (id)),
-                                        RD_KAFKA_V_VALUE (json, strlen (json)),
-                                        RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-   assert_int_equal (rd_kafka_flush (rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-   rd_kafka_destroy (rk);
+   tk_test_kafka_produce (rk, fx.inbound, id, strlen (id), json, strlen (json));
+   tk_test_kafka_producer_finish (rk);
    free (json);
 }
 

@@ -10,6 +10,7 @@
 #include "test_support.h"
 
 #include "ingest_fixture.h"
+#include "kafka_io.h"
 #include "service_proc.h"
 #include "store.h"
 #include "tcp_proxy.h"
@@ -45,29 +46,16 @@ after_each (void **state)
 static void
 publish (const char *prefix, int n)
 {
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
    for (int i = 0; i < n; i++) {
       char id[32], body[160];
       snprintf (id, sizeof id, "%s-%04d", prefix, i);
       int len = snprintf (body, sizeof body, "{\"id\":\"%s\",\"subject\":\"s %d\",\"body\":\"b\"}",
                           id, i);
-      rd_kafka_resp_err_t e;
-      while ((e = rd_kafka_producev (rk, RD_KAFKA_V_TOPIC (fx.inbound),
-                                     RD_KAFKA_V_KEY (id, strlen (id)),
-                                     RD_KAFKA_V_VALUE (body, (size_t) len),
-                                     RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
-                                     RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-         rd_kafka_poll (rk, 50);
-      }
-      assert_int_equal (e, RD_KAFKA_RESP_ERR_NO_ERROR);
+      tk_test_kafka_produce (rk, fx.inbound, id, strlen (id), body, (size_t) len);
    }
    /* Flushed: the broker has acknowledged every message. */
-   assert_int_equal (rd_kafka_flush (rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-   rd_kafka_destroy (rk);
+   tk_test_kafka_producer_finish (rk);
 }
 
 static char *

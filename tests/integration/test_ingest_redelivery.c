@@ -11,6 +11,7 @@
 #include "test_support.h"
 
 #include "ingest_fixture.h"
+#include "kafka_io.h"
 #include "service_proc.h"
 #include "store.h"
 
@@ -91,70 +92,13 @@ ticket_json (const char *id)
 static void
 publish (const char *const *ids)
 {
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
    for (size_t i = 0; ids[i]; i++) {
       char *json = ticket_json (ids[i]);
-      assert_int_equal (rd_kafka_producev (rk, RD_KAFKA_V_TOPIC (fx.inbound),
-                                           RD_KAFKA_V_KEY (ids[i], strlen (ids[i])),
-                                           RD_KAFKA_V_VALUE (json, strlen (json)),
-                                           RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
-                                           RD_KAFKA_V_END),
-                        RD_KAFKA_RESP_ERR_NO_ERROR);
+      tk_test_kafka_produce (rk, fx.inbound, ids[i], strlen (ids[i]), json, strlen (json));
       free (json);
    }
-   assert_int_equal (rd_kafka_flush (rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-   rd_kafka_destroy (rk);
-}
-
-/* Every message on the classify topic, read from the beginning to the end
- * of each partition, as a JSON array. Called after ingest has stopped, so
- * the end is final. */
-static cJSON *
-classify_requests (void)
-{
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_conf_set (conf, "group.id", "unused", errstr, sizeof errstr);
-   rd_kafka_conf_set (conf, "enable.partition.eof", "true", errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
-   rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new (TK_FX_PARTITIONS);
-   for (int p = 0; p < TK_FX_PARTITIONS; p++) {
-      rd_kafka_topic_partition_list_add (parts, fx.classify, p)->offset =
-         RD_KAFKA_OFFSET_BEGINNING;
-   }
-   assert_int_equal (rd_kafka_assign (rk, parts), 0);
-   rd_kafka_topic_partition_list_destroy (parts);
-   cJSON *out = cJSON_CreateArray ();
-   bool eof[TK_FX_PARTITIONS] = {false};
-   int n_eof = 0;
-   uint64_t deadline = tk_test_now_ms () + 60000;
-   while (n_eof < TK_FX_PARTITIONS && tk_test_now_ms () < deadline) {
-      rd_kafka_message_t *m = rd_kafka_consumer_poll (rk, 200);
-      if (!m) {
-         continue;
-      }
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-         if (m->partition >= 0 && m->partition < TK_FX_PARTITIONS && !eof[m->partition]) {
-            eof[m->partition] = true;
-            n_eof++;
-         }
-      } else if (!m->err) {
-         cJSON *j = cJSON_ParseWithLength (m->payload, m->len);
-         assert_non_null (j);
-         cJSON_AddItemToArray (out, j);
-      }
-      rd_kafka_message_destroy (m);
-   }
-   assert_int_equal (n_eof, TK_FX_PARTITIONS);
-   rd_kafka_consumer_close (rk);
-   rd_kafka_destroy (rk);
-   return out;
+   tk_test_kafka_producer_finish (rk);
 }
 
 static int
@@ -173,20 +117,9 @@ requests_for (const cJSON *reqs, const char *id)
    return n;
 }
 
-/* Polls svc's /metrics until series reaches want (60 s at most). */
-static double
-wait_metric (const tk_test_service_t *svc, const char *series, double want)
-{
-   double v = -1;
-   uint64_t deadline = tk_test_now_ms () + 60000;
-   while (tk_test_now_ms () < deadline) {
-      if ((v = tk_ingest_fx_metric (svc, series)) >= want) {
-         return v;
-      }
-      usleep (100 * 1000);
-   }
-   return v;
-}
+#define KAFKA_STORED "triage_ingest_tickets_written_total{source=\"kafka\",outcome=\"stored\"}"
+#define KAFKA_DUPLICATE \
+   "triage_ingest_tickets_written_total{source=\"kafka\",outcome=\"duplicate\"}"
 
 static void
 upload (const tk_test_service_t *svc, const char *id, const char *want_status)
@@ -230,20 +163,14 @@ test_redelivered_unprocessed_ticket_is_requested_again (void **state)
     * this run's own request covers the second copy. */
    const char *ids[] = {"LOST-1", "DONE-1", "FAILED-1", "LOST-2", "NEW-1", "LOST-1", NULL};
    publish (ids);
-   assert_int_equal (
-      wait_metric (&svc, "triage_ingest_tickets_written_total{source=\"kafka\",outcome=\"duplicate\"}",
-                   5),
-      5);
-   assert_int_equal (
-      wait_metric (&svc, "triage_ingest_tickets_written_total{source=\"kafka\",outcome=\"stored\"}",
-                   1),
-      1);
+   assert_int_equal (tk_ingest_fx_wait_metric (&svc, KAFKA_DUPLICATE, 5), 5);
+   assert_int_equal (tk_ingest_fx_wait_metric (&svc, KAFKA_STORED, 1), 1);
    upload (&svc, "LOST-UP", "duplicate");
    upload (&svc, "DONE-UP", "duplicate");
    /* A clean stop delivers whatever is still queued, so the topic is final. */
    tk_ingest_fx_stop (&svc);
 
-   cJSON *reqs = classify_requests ();
+   cJSON *reqs = tk_test_kafka_read_to_end (fx.classify, TK_FX_PARTITIONS);
    char *text = cJSON_PrintUnformatted (reqs);
    fprintf (stderr, "classify requests: %s\n", text);
    free (text);
@@ -269,12 +196,9 @@ test_no_request_again_with_auto_classify_off (void **state)
    tk_ingest_fx_start (&fx, &svc, extra, true);
    const char *ids[] = {"LOST-1", NULL};
    publish (ids);
-   assert_int_equal (
-      wait_metric (&svc, "triage_ingest_tickets_written_total{source=\"kafka\",outcome=\"duplicate\"}",
-                   1),
-      1);
+   assert_int_equal (tk_ingest_fx_wait_metric (&svc, KAFKA_DUPLICATE, 1), 1);
    tk_ingest_fx_stop (&svc);
-   cJSON *reqs = classify_requests ();
+   cJSON *reqs = tk_test_kafka_read_to_end (fx.classify, TK_FX_PARTITIONS);
    assert_int_equal (cJSON_GetArraySize (reqs), 0);
    cJSON_Delete (reqs);
 }

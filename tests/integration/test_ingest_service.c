@@ -6,6 +6,7 @@
 #include "test_support.h"
 
 #include "kafka.h"
+#include "kafka_io.h"
 #include "service_proc.h"
 #include "store.h"
 
@@ -216,18 +217,7 @@ read_file (const char *rel, size_t *len)
 {
    char path[1024];
    snprintf (path, sizeof path, "%s/%s", TRIAGE_SOURCE_DIR, rel);
-   FILE *f = fopen (path, "rb");
-   assert_non_null (f);
-   fseek (f, 0, SEEK_END);
-   long n = ftell (f);
-   fseek (f, 0, SEEK_SET);
-   char *buf = malloc ((size_t) n + 1);
-   assert_non_null (buf);
-   assert_int_equal (fread (buf, 1, (size_t) n, f), (size_t) n);
-   buf[n] = '\0';
-   fclose (f);
-   *len = (size_t) n;
-   return buf;
+   return tk_test_read_file (path, len);
 }
 
 static cJSON *
@@ -280,76 +270,11 @@ int_of (const cJSON *obj, const char *key)
 
 /* ---- Kafka helpers (plain librdkafka, blocking: test code only) ---------- */
 
-static rd_kafka_t *
-producer_new (void)
-{
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_conf_set (conf, "linger.ms", "5", errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
-   return rk;
-}
-
+/* One message to the inbound topic (key may be NULL). */
 static void
 produce (rd_kafka_t *rk, const char *key, const void *value, size_t len)
 {
-   rd_kafka_resp_err_t e;
-   for (;;) {
-      e = rd_kafka_producev (rk, RD_KAFKA_V_TOPIC (fx.inbound),
-                             RD_KAFKA_V_KEY (key, key ? strlen (key) : 0),
-                             RD_KAFKA_V_VALUE ((void *) value, len),
-                             RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-         break;
-      }
-      rd_kafka_poll (rk, 50);
-   }
-   assert_int_equal (e, RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static void
-producer_done (rd_kafka_t *rk)
-{
-   assert_int_equal (rd_kafka_flush (rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
-   rd_kafka_destroy (rk);
-}
-
-/* Reads every message of topic from the beginning until want messages have
- * arrived or 60 s pass; returns them as parsed JSON in an array. */
-static cJSON *
-consume_all (const char *topic, int want)
-{
-   char errstr[256];
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
-   rd_kafka_conf_set (conf, "bootstrap.servers", tk_test_kafka_brokers (), errstr, sizeof errstr);
-   rd_kafka_conf_set (conf, "group.id", "unused", errstr, sizeof errstr);
-   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-   assert_non_null (rk);
-   rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new (PARTITIONS);
-   for (int p = 0; p < PARTITIONS; p++) {
-      rd_kafka_topic_partition_list_add (parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-   }
-   assert_int_equal (rd_kafka_assign (rk, parts), 0);
-   rd_kafka_topic_partition_list_destroy (parts);
-   cJSON *out = cJSON_CreateArray ();
-   uint64_t deadline = tk_test_now_ms () + 60000;
-   while (cJSON_GetArraySize (out) < want && tk_test_now_ms () < deadline) {
-      rd_kafka_message_t *m = rd_kafka_consumer_poll (rk, 200);
-      if (!m) {
-         continue;
-      }
-      if (!m->err) {
-         cJSON *j = cJSON_ParseWithLength (m->payload, m->len);
-         assert_non_null (j);
-         cJSON_AddItemToArray (out, j);
-      }
-      rd_kafka_message_destroy (m);
-   }
-   rd_kafka_consumer_close (rk);
-   rd_kafka_destroy (rk);
-   return out;
+   tk_test_kafka_produce (rk, fx.inbound, key, key ? strlen (key) : 0, value, len);
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -479,12 +404,12 @@ test_same_ticket_via_kafka_twice_and_http_once_is_stored_once (void **state)
    tk_test_service_t svc;
    start_ingest (&svc, NULL, NULL);
    const char *ticket = "{\"id\":\"DUP-1\",\"subject\":\"Export\",\"body\":\"How do I export?\"}";
-   rd_kafka_t *rk = producer_new ();
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
    produce (rk, "DUP-1", ticket, strlen (ticket));
    produce (rk, "DUP-1", ticket, strlen (ticket));
    const char *other = "{\"id\":\"DUP-2\",\"subject\":\"s\",\"body\":\"b\"}";
    produce (rk, "DUP-2", other, strlen (other));
-   producer_done (rk);
+   tk_test_kafka_producer_finish (rk);
    assert_int_equal (wait_count (2), 2);
    /* Both Kafka copies were handled: one stored, one duplicate. */
    assert_int_equal (
@@ -502,7 +427,7 @@ test_same_ticket_via_kafka_twice_and_http_once_is_stored_once (void **state)
    /* One classification request per stored ticket, none for duplicates. */
    assert_int_equal (
       wait_metric (&svc, "triage_ingest_classify_requests_total{result=\"delivered\"}", 2), 2);
-   cJSON *reqs = consume_all (fx.classify, 2);
+   cJSON *reqs = tk_test_kafka_read_until (fx.classify, PARTITIONS, 2);
    assert_int_equal (cJSON_GetArraySize (reqs), 2);
    int seen1 = 0, seen2 = 0;
    const cJSON *m;
@@ -525,7 +450,7 @@ test_malformed_kafka_messages_land_in_the_dlq (void **state)
    (void) state;
    tk_test_service_t svc;
    start_ingest (&svc, NULL, NULL);
-   rd_kafka_t *rk = producer_new ();
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
    produce (rk, "BAD-JSON", "{this is not json", 17);
    const char *missing = "{\"id\":\"BAD-FIELD\",\"subject\":\"no body\"}";
    produce (rk, "BAD-FIELD", missing, strlen (missing));
@@ -533,9 +458,9 @@ test_malformed_kafka_messages_land_in_the_dlq (void **state)
    produce (rk, "BAD-UTF8", bad_utf8, sizeof bad_utf8 - 1);
    const char *good = "{\"id\":\"GOOD-1\",\"subject\":\"s\",\"body\":\"b\"}";
    produce (rk, "GOOD-1", good, strlen (good));
-   producer_done (rk);
+   tk_test_kafka_producer_finish (rk);
 
-   cJSON *dlq = consume_all (fx.dlq, 3);
+   cJSON *dlq = tk_test_kafka_read_until (fx.dlq, PARTITIONS, 3);
    assert_int_equal (cJSON_GetArraySize (dlq), 3);
    const cJSON *m;
    int found = 0;
@@ -571,7 +496,7 @@ test_sigkill_mid_backlog_then_restart_stores_all_exactly_once (void **state)
 {
    (void) state;
    enum { N = 10000 }; /* issue 3: a 10,000-ticket Kafka backlog */
-   rd_kafka_t *rk = producer_new ();
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
    for (int i = 0; i < N; i++) {
       char id[32], body[160];
       snprintf (id, sizeof id, "KILL-%05d", i);
@@ -580,7 +505,7 @@ test_sigkill_mid_backlog_then_restart_stores_all_exactly_once (void **state)
                         id, i, i);
       produce (rk, id, body, (size_t) n);
    }
-   producer_done (rk);
+   tk_test_kafka_producer_finish (rk);
 
    tk_test_service_t svc;
    /* Small batches so the kill lands between writes. */

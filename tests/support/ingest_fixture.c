@@ -196,15 +196,8 @@ tk_ingest_fx_triagectl (const char *const *argv, const char *const *env, char **
    snprintf (path, sizeof path, "/tmp/triagectl-test-%ld-%d.out", (long) getpid (), rand ());
    int pid = tk_ingest_fx_triagectl_spawn (argv, env, path);
    int rc = tk_ingest_fx_wait_child (pid, 240000);
-   FILE *f = fopen (path, "rb");
-   assert_non_null (f);
-   fseek (f, 0, SEEK_END);
-   long n = ftell (f);
-   fseek (f, 0, SEEK_SET);
-   char *buf = malloc ((size_t) n + 1);
-   assert_non_null (buf);
-   buf[fread (buf, 1, (size_t) n, f)] = '\0';
-   fclose (f);
+   size_t len;
+   char *buf = tk_test_read_file (path, &len);
    unlink (path);
    fprintf (stderr, "  triagectl %s -> %d\n%s", argv[0], rc, buf);
    *out = buf;
@@ -229,6 +222,20 @@ tk_ingest_fx_metric (const tk_test_service_t *svc, const char *series)
       }
    }
    tk_test_http_free (&r);
+   return v;
+}
+
+double
+tk_ingest_fx_wait_metric (const tk_test_service_t *svc, const char *series, double want)
+{
+   double v = -1;
+   uint64_t deadline = tk_test_now_ms () + 60000;
+   while (tk_test_now_ms () < deadline) {
+      if ((v = tk_ingest_fx_metric (svc, series)) >= want) {
+         return v;
+      }
+      usleep (100 * 1000);
+   }
    return v;
 }
 

@@ -62,6 +62,10 @@ int tk_ingest_fx_wait_child (int pid, int timeout_ms);
 /* The value of one series on svc's /metrics, -1 if absent. */
 double tk_ingest_fx_metric (const tk_test_service_t *svc, const char *series);
 
+/* Polls svc's /metrics until series reaches want (60 s at most); returns
+ * the last value read (-1 if the series never appeared). */
+double tk_ingest_fx_wait_metric (const tk_test_service_t *svc, const char *series, double want);
+
 /* Writes text to a new temporary file; returns its path in buf. */
 const char *tk_ingest_fx_write_temp (const char *suffix, const char *text, size_t len, char *buf,
                                      size_t cap);

@@ -81,3 +81,37 @@ tk_test_loop_close (uv_loop_t *loop)
    uv_run (loop, UV_RUN_DEFAULT);
    assert_int_equal (uv_loop_close (loop), 0);
 }
+
+long
+tk_test_rss_kb (pid_t pid)
+{
+   char path[64], line[256];
+   snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+   FILE *f = fopen (path, "r");
+   assert_non_null (f);
+   long kb = -1;
+   while (fgets (line, sizeof line, f)) {
+      if (sscanf (line, "VmRSS: %ld kB", &kb) == 1) {
+         break;
+      }
+   }
+   fclose (f);
+   return kb;
+}
+
+char *
+tk_test_read_file (const char *path, size_t *len)
+{
+   FILE *f = fopen (path, "rb");
+   assert_non_null (f);
+   fseek (f, 0, SEEK_END);
+   long n = ftell (f);
+   fseek (f, 0, SEEK_SET);
+   char *buf = malloc ((size_t) n + 1);
+   assert_non_null (buf);
+   assert_int_equal (fread (buf, 1, (size_t) n, f), (size_t) n);
+   buf[n] = '\0';
+   fclose (f);
+   *len = (size_t) n;
+   return buf;
+}

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <uv.h>
 
 /* Writes "<prefix>_<pid>_<random hex>" into buf: a database or topic name no
@@ -32,5 +33,14 @@ void tk_test_loop_close (uv_loop_t *loop);
 
 /* Milliseconds on a monotonic clock. */
 uint64_t tk_test_now_ms (void);
+
+/* The resident memory (VmRSS) of process pid in kB, -1 if its status has
+ * none; fails the test when /proc/<pid>/status cannot be opened. */
+long tk_test_rss_kb (pid_t pid);
+
+/* The whole of the file at path, NUL-terminated (malloc'd: the caller
+ * frees), its length in *len; fails the test when it cannot be read in
+ * full. */
+char *tk_test_read_file (const char *path, size_t *len);
 
 #endif
