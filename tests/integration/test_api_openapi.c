@@ -85,16 +85,10 @@ fetch_document (void)
    /* What is served is the file kept in the repository. */
    char path[1024];
    snprintf (path, sizeof path, "%s/services/api/openapi.json", TRIAGE_SOURCE_DIR);
-   FILE *f = fopen (path, "rb");
-   assert_non_null (f);
-   fseek (f, 0, SEEK_END);
-   long size = ftell (f);
-   fseek (f, 0, SEEK_SET);
-   char *file = malloc ((size_t) size + 1);
-   assert_int_equal (fread (file, 1, (size_t) size, f), (size_t) size);
-   fclose (f);
-   assert_int_equal (r.body_len, (size_t) size);
-   assert_memory_equal (r.body, file, (size_t) size);
+   size_t size;
+   char *file = tk_test_read_file (path, &size);
+   assert_int_equal (r.body_len, size);
+   assert_memory_equal (r.body, file, size);
    free (file);
    cJSON *doc = cJSON_Parse (r.body);
    tk_api_fx_resp_free (&r);
