@@ -146,6 +146,33 @@ h_teardown_cb (void **state)
    return 0;
 }
 
+/* The settings of the groups that keep one classifier running for all
+ * their tests: quick retries, a short LLM timeout, a circuit that stays
+ * closed, 16 tickets in flight and debug logs. For an env array's
+ * initializer. */
+#define H_GROUP_ENV                                                                    \
+   "TRIAGE_RETRY_BASE=50ms", "TRIAGE_RETRY_CAP=1s", "TRIAGE_RETRY_MAX_ATTEMPTS=4",     \
+      "TRIAGE_LLM_TIMEOUT=1500ms", "TRIAGE_CIRCUIT_THRESHOLD=1000",                    \
+      "TRIAGE_CLASSIFIER_CONCURRENCY=16", "TRIAGE_LOG_LEVEL=debug"
+
+/* The teardown of such a group: stops svc with SIGTERM (its log dumped
+ * unless it exited cleanly), then fake (NULL if none), drops this run's
+ * database and topics, and asserts the classifier's clean exit. */
+static inline int
+h_teardown_group (tk_test_service_t *svc, tk_test_service_t *fake)
+{
+   int rc = tk_test_service_stop (svc, SIGTERM, 20000);
+   if (rc != 0) {
+      tk_test_service_dump_log (svc);
+   }
+   if (fake) {
+      tk_test_service_stop (fake, SIGTERM, 5000);
+   }
+   h_teardown ();
+   assert_int_equal (rc, 0); /* the classifier stopped cleanly on SIGTERM */
+   return 0;
+}
+
 /* Starts the fake LLM (extra env may be NULL) and points TRIAGE_LLM_URL at
  * it (openai's base; gemini_url for gemini's). */
 static inline void

@@ -16,12 +16,8 @@ setup (void **state)
    (void) state;
    h_setup ("triage_test_cls", 3);
    h_start_fake (&fake, NULL, false);
-   const char *env[] = {"TRIAGE_LLM_PROVIDER=openai",    "TRIAGE_LLM_MODEL=fake-model",
-                        "TRIAGE_LLM_API_KEY=sk-test-key", "TRIAGE_RETRY_BASE=50ms",
-                        "TRIAGE_RETRY_CAP=1s",            "TRIAGE_RETRY_MAX_ATTEMPTS=4",
-                        "TRIAGE_LLM_TIMEOUT=1500ms",      "TRIAGE_CIRCUIT_THRESHOLD=1000",
-                        "TRIAGE_CLASSIFIER_CONCURRENCY=16", "TRIAGE_LOG_LEVEL=debug",
-                        NULL};
+   const char *env[] = {"TRIAGE_LLM_PROVIDER=openai", "TRIAGE_LLM_MODEL=fake-model",
+                        "TRIAGE_LLM_API_KEY=sk-test-key", H_GROUP_ENV, NULL};
    h_start_classifier (&svc, env);
    return 0;
 }
@@ -30,14 +26,7 @@ static int
 teardown (void **state)
 {
    (void) state;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 20000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
-   }
-   tk_test_service_stop (&fake, SIGTERM, 5000);
-   h_teardown ();
-   assert_int_equal (rc, 0); /* the classifier stopped cleanly on SIGTERM */
-   return 0;
+   return h_teardown_group (&svc, &fake);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
