@@ -6,6 +6,7 @@
 #include "classifier_metrics.h"
 #include "circuit.h"
 #include "log.h"
+#include "outcome_json.h"
 #include "pii_mask.h"
 #include "rate_limit.h"
 #include "store_async.h"
@@ -775,6 +776,20 @@ static const cl_batch_hooks_t batch_hooks = {
 
 /* ---- saving --------------------------------------------------------------- */
 
+/* The processing_metadata of j's new result, processed now. Its strings
+ * are borrowed from the worker (good while it lives). */
+static tk_processing_metadata_t
+job_metadata (const job_t *j)
+{
+   return (tk_processing_metadata_t) {
+      .processed_at = tk_time_now_ms (),
+      .model_version = j->fallback ? (char *) j->w->fallback_version
+                                   : (char *) j->w->provider->model_version,
+      .processing_time_ms = j->processing_ms,
+      .agent_version = (char *) TRIAGE_VERSION,
+   };
+}
+
 static void
 save_work (tk_store_t *store, void *ctx)
 {
@@ -789,12 +804,7 @@ save_work (tk_store_t *store, void *ctx)
       }
       j->failure_recorded = true;
    }
-   tk_processing_metadata_t md = {
-      .processed_at = tk_time_now_ms (),
-      .model_version = j->fallback ? j->w->fallback_version : j->w->provider->model_version,
-      .processing_time_ms = j->processing_ms,
-      .agent_version = (char *) TRIAGE_VERSION,
-   };
+   tk_processing_metadata_t md = job_metadata (j);
    j->op_ok = tk_store_update_ticket_with_classification (store, j->id, &j->c, &j->conf, &md,
                                                           &j->op_err);
 }
@@ -837,70 +847,17 @@ job_save (job_t *j)
 
 /* ---- publishing ----------------------------------------------------------- */
 
+/* j's record for the classified topic: its new result, or for a
+ * republish the stored one. Caller frees; NULL if out of memory. */
 static char *
 classified_json (job_t *j)
 {
-   const tk_classification_t *cl = &j->c;
-   const tk_confidence_t *conf = &j->conf;
-   const char *model_version =
-      j->fallback ? j->w->fallback_version : j->w->provider->model_version;
-   const char *agent_version = TRIAGE_VERSION;
-   int64_t processed_at = tk_time_now_ms ();
-   int64_t processing_ms = j->processing_ms;
    if (j->republish) {
       const tk_ticket_t *t = j->ticket;
-      cl = &t->classification;
-      conf = &t->confidence;
-      model_version = t->metadata.model_version ? t->metadata.model_version : "";
-      agent_version = t->metadata.agent_version ? t->metadata.agent_version : "";
-      processed_at = t->metadata.processed_at;
-      processing_ms = t->metadata.processing_time_ms;
+      return cl_outcome_classified_json (j->id, &t->classification, &t->confidence, &t->metadata);
    }
-   char ts[40];
-   tk_time_format_iso (processed_at, ts, sizeof ts);
-   cJSON *o = cJSON_CreateObject ();
-   cJSON_AddStringToObject (o, "id", j->id);
-   cJSON *c = cJSON_AddObjectToObject (o, "classification");
-   cJSON *tags = cJSON_AddArrayToObject (c, "topic_tags");
-   for (size_t i = 0; i < cl->n_topic_tags; i++) {
-      cJSON_AddItemToArray (tags, cJSON_CreateString (cl->topic_tags[i]));
-   }
-   cJSON_AddStringToObject (c, "sentiment", cl->sentiment ? cl->sentiment : "");
-   cJSON_AddStringToObject (c, "priority", cl->priority ? cl->priority : "");
-   cJSON *cs = cJSON_AddObjectToObject (o, "confidence_scores");
-   cJSON_AddNumberToObject (cs, "topic", conf->topic);
-   cJSON_AddNumberToObject (cs, "sentiment", conf->sentiment);
-   cJSON_AddNumberToObject (cs, "priority", conf->priority);
-   cJSON *md = cJSON_AddObjectToObject (o, "processing_metadata");
-   cJSON_AddStringToObject (md, "processed_at", ts);
-   cJSON_AddStringToObject (md, "model_version", model_version);
-   cJSON_AddNumberToObject (md, "processing_time_ms", (double) processing_ms);
-   cJSON_AddStringToObject (md, "agent_version", agent_version);
-   char *text = cJSON_PrintUnformatted (o);
-   cJSON_Delete (o);
-   return text;
-}
-
-static char *
-dlq_json (job_t *j)
-{
-   char ts[40];
-   tk_time_format_iso (tk_time_now_ms (), ts, sizeof ts);
-   cJSON *o = cJSON_CreateObject ();
-   cJSON_AddStringToObject (o, "id", j->id);
-   cJSON_AddStringToObject (o, "error", j->last_error);
-   cJSON_AddNumberToObject (o, "attempts", j->attempts);
-   cJSON_AddStringToObject (o, "failed_at", ts);
-   cJSON_AddStringToObject (o, "provider", j->w->provider->name);
-   cJSON *req = j->request ? cJSON_ParseWithLength (j->request, j->request_len) : NULL;
-   if (req) {
-      cJSON_AddItemToObject (o, "message", req);
-   } else {
-      cJSON_AddNullToObject (o, "message");
-   }
-   char *text = cJSON_PrintUnformatted (o);
-   cJSON_Delete (o);
-   return text;
+   tk_processing_metadata_t md = job_metadata (j);
+   return cl_outcome_classified_json (j->id, &j->c, &j->conf, &md);
 }
 
 static void
@@ -932,7 +889,9 @@ job_publish (job_t *j)
 {
    cl_worker_t *w = j->w;
    j->state = J_PUBLISH;
-   char *text = j->failed ? dlq_json (j) : classified_json (j);
+   char *text = j->failed ? cl_outcome_dlq_json (j->id, j->last_error, j->attempts,
+                                                 w->provider->name, j->request, j->request_len)
+                          : classified_json (j);
    const char *topic = j->failed ? w->cfg->topic_dlq : w->cfg->topic_classified;
    tk_error_t err;
    if (!text) {
