@@ -360,6 +360,25 @@ h_processed_count (void)
    return n;
 }
 
+/* Asserts that stored ticket t is processed with a valid classification
+ * (the default taxonomy's labels), confidences in 0..1 and complete
+ * processing metadata; the model_version's value is the caller's to check. */
+static inline void
+h_assert_classified (const tk_ticket_t *t)
+{
+   tk_error_t err;
+   assert_true (t->processed);
+   if (!tk_taxonomy_validate_classification (tk_taxonomy_default (), &t->classification, &err)) {
+      fail_msg ("ticket %s: %s", t->id, err.message);
+   }
+   assert_true (t->confidence.topic >= 0 && t->confidence.topic <= 1);
+   assert_true (t->confidence.priority >= 0 && t->confidence.priority <= 1);
+   assert_non_null (t->metadata.model_version);
+   assert_non_null (t->metadata.agent_version);
+   assert_true (t->metadata.processed_at > 0);
+   assert_true (t->metadata.processing_time_ms >= 0);
+}
+
 /* Waits (pumping the output consumer) until `want` tickets are processed. */
 static inline bool
 h_wait_processed (int64_t want, int timeout_ms)

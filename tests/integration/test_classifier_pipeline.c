@@ -62,18 +62,8 @@ fake_count (const char *needle, char **all_out)
 static void
 assert_valid_classification (const tk_ticket_t *t)
 {
-   tk_error_t err;
-   assert_true (t->processed);
-   if (!tk_taxonomy_validate_classification (tk_taxonomy_default (), &t->classification, &err)) {
-      fail_msg ("ticket %s: %s", t->id, err.message);
-   }
-   assert_true (t->confidence.topic >= 0 && t->confidence.topic <= 1);
-   assert_true (t->confidence.priority >= 0 && t->confidence.priority <= 1);
-   assert_non_null (t->metadata.model_version);
+   h_assert_classified (t);
    assert_string_equal (t->metadata.model_version, "fake-model");
-   assert_non_null (t->metadata.agent_version);
-   assert_true (t->metadata.processed_at > 0);
-   assert_true (t->metadata.processing_time_ms >= 0);
 }
 
 /* ---- tests --------------------------------------------------------------- */
