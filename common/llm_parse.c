@@ -9,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *
-dup_str (const char *s)
-{
-   size_t n = strlen (s);
-   char *d = malloc (n + 1);
-   if (d) {
-      memcpy (d, s, n + 1);
-   }
-   return d;
-}
-
 /* Strips surrounding whitespace and a Markdown code fence. */
 static void
 unwrap (const char **text, size_t *len)
@@ -68,7 +57,7 @@ one_label (const cJSON *obj, const char *key, tk_taxonomy_kind_t kind, const tk_
                           v->valuestring);
       return false;
    }
-   if (!(*out = dup_str (canon))) {
+   if (!(*out = strdup (canon))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }
@@ -146,7 +135,7 @@ parse_object (const cJSON *root, const tk_taxonomy_t *tax, tk_classification_t *
                              "more than %d topic tags", TK_TICKET_MAX_TAGS);
          goto done;
       }
-      if (!(c->topic_tags[c->n_topic_tags] = dup_str (canon))) {
+      if (!(c->topic_tags[c->n_topic_tags] = strdup (canon))) {
          tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
          goto done;
       }
@@ -293,7 +282,7 @@ tk_llm_openai_content (const char *body, size_t len, tk_error_t *err)
    } else if (!cJSON_IsString (content)) {
       tk_error_set (err, TK_ERR_INVALID, 0,
                     "the response has no choices[0].message.content string");
-   } else if (!(out = dup_str (content->valuestring))) {
+   } else if (!(out = strdup (content->valuestring))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
    }
    cJSON_Delete (root);

@@ -174,13 +174,48 @@ on_response (const cl_http_result_t *res, void *ud)
    }
 }
 
+/* Fills url and body (JSON) for one attempt about in[0..n): n == 1 asks
+ * about one ticket (with in->repair_* if set), n > 1 is a batch (the batch
+ * user message and batch_schema). The dialect lays the request out. */
+static bool
+remote_build (const cl_remote_t *r, const cl_prompt_input_t *in, size_t n, tk_buf_t *url,
+              tk_buf_t *body)
+{
+   bool ok = false;
+   char *user = n > 1 ? cl_prompt_batch_user (in, n) : cl_prompt_user (in);
+   char *repair = in->repair_answer ? cl_prompt_repair (in) : NULL;
+   char *text = NULL;
+   cJSON *req = cJSON_CreateObject ();
+   if (!user || (in->repair_answer && !repair) || !req) {
+      goto done;
+   }
+   cl_remote_request_t m = {
+      .user = user,
+      .repair_answer = in->repair_answer,
+      .repair = repair,
+      .batch = n > 1,
+      .schema = n > 1 ? r->batch_schema : r->schema,
+   };
+   r->dialect->fill (r, req, &m);
+   if (!(text = cJSON_PrintUnformatted (req))) {
+      goto done;
+   }
+   ok = r->dialect->url (r, url) && tk_buf_append_str (body, text);
+done:
+   free (user);
+   free (repair);
+   free (text);
+   cJSON_Delete (req);
+   return ok;
+}
+
 /* Starts the HTTP call for in[0..n); call is filled but for req. */
 static cl_call_t *
 remote_post (cl_remote_t *r, cl_call_t *call, const cl_prompt_input_t *in, size_t n,
              tk_error_t *err)
 {
    tk_buf_t url = TK_BUF_INIT, body = TK_BUF_INIT;
-   if (!r->dialect->build (r, in, n, &url, &body)) {
+   if (!remote_build (r, in, n, &url, &body)) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot build the request");
       call_free (call);
       call = NULL;
@@ -271,23 +306,15 @@ remote_destroy (cl_provider_t *p)
    free (r);
 }
 
-static char *
-dup_str (const char *s)
+/* Fills r (zeroed) for dialect; false with err. */
+static bool
+remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *cfg,
+             const tk_taxonomy_t *tax, cl_http_t *http, tk_error_t *err)
 {
-   size_t n = strlen (s);
-   char *d = malloc (n + 1);
-   if (d) {
-      memcpy (d, s, n + 1);
-   }
-   return d;
-}
-
-bool
-cl_remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *cfg,
-                const tk_taxonomy_t *tax, cl_http_t *http, const char *default_url,
-                const char *default_model, const char *auth_prefix, bool gemini_schema,
-                tk_error_t *err)
-{
+   const char *default_url = dialect->default_url;
+   const char *default_model = dialect->default_model;
+   const char *auth_prefix = dialect->auth_prefix;
+   bool gemini_schema = dialect->gemini_schema;
    r->base.name = dialect->name;
    r->base.remote = true;
    r->base.start = remote_start;
@@ -307,7 +334,7 @@ cl_remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *
                           url);
       return false;
    }
-   if (!(r->url = dup_str (url)) || !(r->model = dup_str (model)) ||
+   if (!(r->url = strdup (url)) || !(r->model = strdup (model)) ||
        !(r->system = cl_prompt_system (tax)) || !(r->schema = cl_prompt_schema (tax, gemini_schema)) ||
        !(r->batch_schema = cl_prompt_batch_schema (tax, gemini_schema))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
@@ -327,4 +354,20 @@ cl_remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *
    }
    snprintf (r->base.model_version, sizeof r->base.model_version, "%s", model);
    return true;
+}
+
+cl_provider_t *
+cl_remote_new (const cl_dialect_t *dialect, const tk_config_t *cfg, const tk_taxonomy_t *tax,
+               cl_http_t *http, tk_error_t *err)
+{
+   cl_remote_t *r = calloc (1, sizeof *r);
+   if (!r) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return NULL;
+   }
+   if (!remote_init (r, dialect, cfg, tax, http, err)) {
+      remote_destroy (&r->base);
+      return NULL;
+   }
+   return &r->base;
 }

@@ -10,13 +10,27 @@
 
 typedef struct cl_remote cl_remote_t;
 
+/* What one request says, for a dialect to lay out in its wire format.
+ * Borrowed for the fill call. */
+typedef struct {
+   const char *user;          /* the user message: one ticket, or a batch */
+   const char *repair_answer; /* NULL, or the model's previous answer ... */
+   const char *repair;        /* ... and the repair message quoting its error */
+   bool batch;                /* several tickets: a batch answer is asked for */
+   const struct cJSON *schema; /* the answer's schema (borrowed; duplicate it) */
+} cl_remote_request_t;
+
 typedef struct {
    const char *name;
-   /* Fills url and body (JSON) for one attempt about in[0..n): n == 1 asks
-    * about one ticket (with in->repair_* if set), n > 1 is a batch (the
-    * batch user message and batch_schema). */
-   bool (*build) (const cl_remote_t *r, const cl_prompt_input_t *in, size_t n, tk_buf_t *url,
-                  tk_buf_t *body);
+   const char *default_url;   /* when TRIAGE_LLM_URL is empty */
+   const char *default_model; /* when TRIAGE_LLM_MODEL is empty */
+   const char *auth_prefix;   /* the header the API key is sent in, up to the key */
+   bool gemini_schema;        /* the schemas in Gemini's dialect (cl_prompt_schema) */
+   /* Fills req (an empty JSON object) with the request for m; the system
+    * prompt is r->system. */
+   void (*fill) (const cl_remote_t *r, struct cJSON *req, const cl_remote_request_t *m);
+   /* Appends the endpoint's URL to url; false if out of memory. */
+   bool (*url) (const cl_remote_t *r, tk_buf_t *url);
    /* The model's text inside a 2xx response body; caller frees. */
    char *(*content) (const char *body, size_t len, tk_error_t *err);
 } cl_dialect_t;
@@ -36,10 +50,10 @@ struct cl_remote {
    int64_t timeout_ms;
 };
 
-/* Fills the shared parts of r (allocated by the caller, zeroed). */
-bool cl_remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *cfg,
-                     const tk_taxonomy_t *tax, cl_http_t *http, const char *default_url,
-                     const char *default_model, const char *auth_prefix, bool gemini_schema,
-                     tk_error_t *err);
+/* A remote provider speaking dialect (borrowed, static), configured from
+ * cfg, asking through http (borrowed) with labels from tax (borrowed).
+ * Freed with its destroy. NULL with err. */
+cl_provider_t *cl_remote_new (const cl_dialect_t *dialect, const tk_config_t *cfg,
+                              const tk_taxonomy_t *tax, cl_http_t *http, tk_error_t *err);
 
 #endif

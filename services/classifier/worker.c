@@ -2,9 +2,11 @@
 #include "worker.h"
 
 #include "backoff.h"
+#include "batch.h"
 #include "classifier_metrics.h"
 #include "circuit.h"
 #include "log.h"
+#include "outcome_json.h"
 #include "pii_mask.h"
 #include "rate_limit.h"
 #include "store_async.h"
@@ -12,6 +14,7 @@
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,15 +40,6 @@ typedef enum {
 typedef struct part part_t;
 typedef struct job job_t;
 
-/* Several tickets asked about in one provider call (TRIAGE_LLM_BATCH). */
-typedef struct {
-   cl_worker_t *w;
-   cl_call_t *call;
-   size_t n;
-   job_t *jobs[CL_BATCH_MAX]; /* NULL once that job is abandoned */
-   uint64_t started;
-} batch_t;
-
 struct part {
    int32_t partition;
    bool assigned;
@@ -68,7 +62,7 @@ struct job {
    void (*after_timer) (job_t *j);
    cl_call_t *call;
    cl_provider_t *call_provider; /* whose call `call` is */
-   batch_t *batch;               /* the batched call this job is part of */
+   cl_batch_entry_t batch;       /* its place in the batcher (batch.h) */
    uint64_t call_started;
 
    char id[TK_TICKET_ID_MAX + 1];
@@ -122,9 +116,7 @@ struct cl_worker {
 
    job_t *queue_head, *queue_tail; /* J_QUEUED jobs */
    job_t *parked_head, *parked_tail; /* waiting for the circuit */
-   job_t *gather_head, *gather_tail; /* waiting to be batched */
-   size_t n_gather;
-   uv_timer_t gather_timer; /* the batch window, or a rate-limit wait */
+   cl_batcher_t *batcher; /* TRIAGE_LLM_BATCH */
    size_t n_queued;
    size_t n_active;
    size_t n_jobs; /* every job allocated, until its memory is freed */
@@ -141,7 +133,6 @@ static void job_attempt (job_t *j);
 static void job_save (job_t *j);
 static void job_publish (job_t *j);
 static void job_finish (job_t *j);
-static void batch_detach (job_t *j);
 static void worker_update_pause (cl_worker_t *w);
 static void worker_maybe_finished (cl_worker_t *w);
 static void worker_maybe_drained (cl_worker_t *w);
@@ -229,15 +220,15 @@ job_drop_payload (job_t *j)
 static void
 job_release (job_t *j)
 {
-   if (j->busy || j->in_list) {
+   if (j->busy || j->in_list || cl_batch_entry_waiting (&j->batch)) {
       return; /* freed when the store call or produce comes back, or popped */
    }
    if (j->call) {
       j->call_provider->cancel (j->call_provider, j->call);
       j->call = NULL;
    }
-   if (j->batch) {
-      batch_detach (j);
+   if (cl_batch_entry_in_call (&j->batch)) {
+      cl_batch_entry_detach (&j->batch);
    }
    job_drop_payload (j);
    uv_timer_stop (&j->timer);
@@ -588,152 +579,37 @@ attempt_provider_failed (const cl_attempt_t *a)
    return !a->ok && !a->invalid_answer && strcmp (a->reason, "http_4xx") != 0;
 }
 
-/* ---- batches -------------------------------------------------------------- */
+/* ---- one attempt ---------------------------------------------------------- */
 
-static void on_batch (cl_attempt_t *a, size_t n, void *ud);
+static bool job_batchable (const job_t *j);
+static void job_gather (job_t *j);
 
-/* Whether j's next attempt waits to share a call with other tickets. */
-static bool
-job_batchable (const job_t *j)
-{
-   const cl_worker_t *w = j->w;
-   return w->cfg->llm_batch > 1 && w->provider->start_batch && !j->probe && !j->solo &&
-          !j->repair_answer;
-}
-
-/* Takes abandoned job j out of its batch; the call is cancelled when no
- * job is left waiting for it. */
+/* Starts j's call alone, its rate limit taken. */
 static void
-batch_detach (job_t *j)
-{
-   batch_t *b = j->batch;
-   j->batch = NULL;
-   bool any = false;
-   for (size_t i = 0; i < b->n; i++) {
-      if (b->jobs[i] == j) {
-         b->jobs[i] = NULL;
-      }
-      any |= b->jobs[i] != NULL;
-   }
-   if (!any) {
-      b->w->provider->cancel (b->w->provider, b->call);
-      free (b);
-   }
-}
-
-static void on_gather_timer (uv_timer_t *t);
-
-/* Sends the gathered tickets, CL_BATCH_MAX (TRIAGE_LLM_BATCH) per call.
- * `all`: the window is over, so a partial batch goes too. */
-static void
-worker_flush (cl_worker_t *w, bool all)
-{
-   size_t max = (size_t) w->cfg->llm_batch;
-   uv_timer_stop (&w->gather_timer);
-   while (w->gather_head && !w->closing && (all || w->n_gather >= max)) {
-      if (cl_circuit_is_open (&w->circuit)) {
-         /* Opened while they waited: each parks (or probes) alone. */
-         job_t *j;
-         while ((j = list_pop (&w->gather_head, &w->gather_tail))) {
-            if (!job_gone (j)) {
-               job_attempt (j);
-            }
-         }
-         w->n_gather = 0;
-         return;
-      }
-      job_t *jobs[CL_BATCH_MAX];
-      size_t n = 0;
-      size_t tokens = 600;
-      job_t *j;
-      while (n < max && (j = list_pop (&w->gather_head, &w->gather_tail))) {
-         w->n_gather--;
-         if (job_gone (j)) {
-            continue;
-         }
-         jobs[n++] = j;
-         tokens += (strlen (j->subject) + strlen (j->body)) / 4 + 40;
-      }
-      if (n == 0) {
-         break;
-      }
-      int64_t wait = cl_rate_limit_take (&w->rate, tokens, (int64_t) uv_now (w->app->loop));
-      if (wait > 0) {
-         /* One request for the whole batch, later. */
-         tk_counter_inc (w->metrics.rate_waits);
-         for (size_t i = 0; i < n; i++) {
-            list_push (&w->gather_head, &w->gather_tail, jobs[i]);
-            w->n_gather++;
-         }
-         uv_timer_start (&w->gather_timer, on_gather_timer, (uint64_t) wait, 0);
-         return;
-      }
-      batch_t *b = n > 1 ? calloc (1, sizeof *b) : NULL;
-      tk_error_t err;
-      tk_error_set (&err, TK_ERR_NOMEM, 0, "out of memory");
-      cl_prompt_input_t in[CL_BATCH_MAX];
-      uv_update_time (w->app->loop);
-      for (size_t i = 0; i < n; i++) {
-         job_t *q = jobs[i];
-         in[i] = (cl_prompt_input_t) {.id = q->id, .subject = q->subject, .body = q->body};
-         q->attempts++;
-         q->state = J_LLM;
-         q->call_started = uv_now (w->app->loop);
-         q->batch = b;
-         if (b) {
-            b->jobs[i] = q;
-         }
-      }
-      tk_counter_inc (tk_metric_labels (w->metrics.attempts, w->provider->name));
-      if (n == 1) {
-         jobs[0]->call_provider = w->provider;
-         if (!(jobs[0]->call = w->provider->start (w->provider, in, on_attempt, jobs[0], &err))) {
-            job_fail_attempt (jobs[0], "internal", err.message, true, -1);
-         }
-         continue;
-      }
-      if (b) {
-         b->w = w;
-         b->n = n;
-         b->started = uv_now (w->app->loop);
-         b->call = w->provider->start_batch (w->provider, in, n, on_batch, b, &err);
-      }
-      if (!b || !b->call) {
-         free (b);
-         for (size_t i = 0; i < n; i++) {
-            jobs[i]->batch = NULL;
-            job_fail_attempt (jobs[i], "internal", err.message, true, -1);
-         }
-      }
-   }
-   if (w->gather_head && !w->closing) {
-      uv_timer_start (&w->gather_timer, on_gather_timer, (uint64_t) w->cfg->llm_batch_window_ms,
-                      0);
-   }
-}
-
-static void
-on_gather_timer (uv_timer_t *t)
-{
-   worker_flush (t->data, true);
-}
-
-static void
-job_gather (job_t *j)
+job_call (job_t *j)
 {
    cl_worker_t *w = j->w;
-   j->state = J_WAIT;
-   list_push (&w->gather_head, &w->gather_tail, j);
-   w->n_gather++;
-   if (w->n_gather >= (size_t) w->cfg->llm_batch) {
-      worker_flush (w, false);
-   } else if (!uv_is_active ((uv_handle_t *) &w->gather_timer)) {
-      uv_timer_start (&w->gather_timer, on_gather_timer, (uint64_t) w->cfg->llm_batch_window_ms,
-                      0);
+   cl_prompt_input_t in = {
+      .id = j->id,
+      .subject = j->subject,
+      .body = j->body,
+      .repair_answer = j->repair_answer,
+      .repair_error = j->repair_answer ? j->repair_error : NULL,
+   };
+   j->attempts++;
+   tk_counter_inc (tk_metric_labels (w->metrics.attempts, w->provider->name));
+   tk_error_t err;
+   j->state = J_LLM;
+   uv_update_time (w->app->loop);
+   j->call_started = uv_now (w->app->loop);
+   j->call_provider = w->provider;
+   j->call = w->provider->start (w->provider, &in, on_attempt, j, &err);
+   free (j->repair_answer);
+   j->repair_answer = NULL;
+   if (!j->call) {
+      job_fail_attempt (j, "internal", err.message, true, -1);
    }
 }
-
-/* ---- one attempt ---------------------------------------------------------- */
 
 static void
 job_attempt (job_t *j)
@@ -759,26 +635,7 @@ job_attempt (job_t *j)
       job_later (j, (uint64_t) wait, job_attempt);
       return;
    }
-   cl_prompt_input_t in = {
-      .id = j->id,
-      .subject = j->subject,
-      .body = j->body,
-      .repair_answer = j->repair_answer,
-      .repair_error = j->repair_answer ? j->repair_error : NULL,
-   };
-   j->attempts++;
-   tk_counter_inc (tk_metric_labels (w->metrics.attempts, w->provider->name));
-   tk_error_t err;
-   j->state = J_LLM;
-   uv_update_time (w->app->loop);
-   j->call_started = uv_now (w->app->loop);
-   j->call_provider = w->provider;
-   j->call = w->provider->start (w->provider, &in, on_attempt, j, &err);
-   free (j->repair_answer);
-   j->repair_answer = NULL;
-   if (!j->call) {
-      job_fail_attempt (j, "internal", err.message, true, -1);
-   }
+   job_call (j);
 }
 
 /* What one ticket's attempt (alone or in a batch) leads to. */
@@ -838,37 +695,100 @@ on_attempt (cl_attempt_t *a, void *ud)
    job_outcome (j, a, ms);
 }
 
-static void
-on_batch (cl_attempt_t *a, size_t n, void *ud)
+/* ---- batches (batch.h) ---------------------------------------------------- */
+
+#define JOB_OF_ENTRY(e) ((job_t *) ((char *) (e) - offsetof (job_t, batch)))
+
+/* Whether j's next attempt waits to share a call with other tickets. */
+static bool
+job_batchable (const job_t *j)
 {
-   batch_t *b = ud;
-   cl_worker_t *w = b->w;
-   uv_update_time (w->app->loop);
-   int64_t ms = (int64_t) (uv_now (w->app->loop) - b->started);
-   tk_histogram_observe (tk_metric_labels (w->metrics.latency, w->provider->name),
-                         (double) ms / 1000.0);
-   tk_histogram_observe (w->metrics.batch_size, (double) n);
-   /* A call that failed as a whole failed every ticket alike: a[0] says
-    * how. A 2xx is a provider success even if some answers were bad. */
-   bool call_failed = attempt_provider_failed (&a[0]);
-   worker_circuit_record (w, !call_failed, call_failed);
-   for (size_t i = 0; i < n && i < b->n; i++) {
-      job_t *j = b->jobs[i];
-      if (!j) {
-         continue; /* abandoned meanwhile */
-      }
-      j->batch = NULL;
-      if (!a[i].ok && a[i].invalid_answer) {
-         /* Its own answer was bad: the retry (or repair) asks about it
-          * alone, so the others are never asked again. */
-         j->solo = true;
-      }
-      job_outcome (j, &a[i], ms);
-   }
-   free (b);
+   return cl_batcher_enabled (j->w->batcher) && !j->probe && !j->solo && !j->repair_answer;
 }
 
+static void
+job_gather (job_t *j)
+{
+   j->state = J_WAIT;
+   j->batch.in = (cl_prompt_input_t) {.id = j->id, .subject = j->subject, .body = j->body};
+   cl_batcher_add (j->w->batcher, &j->batch);
+}
+
+static bool
+batch_claim (cl_batch_entry_t *e, void *ud)
+{
+   (void) ud;
+   return !job_gone (JOB_OF_ENTRY (e));
+}
+
+static void
+batch_hand_back (cl_batch_entry_t *e, void *ud)
+{
+   (void) ud;
+   job_attempt (JOB_OF_ENTRY (e));
+}
+
+static void
+batch_send_alone (cl_batch_entry_t *e, void *ud)
+{
+   (void) ud;
+   job_call (JOB_OF_ENTRY (e));
+}
+
+static void
+batch_sending (cl_batch_entry_t *e, void *ud)
+{
+   job_t *j = JOB_OF_ENTRY (e);
+   cl_worker_t *w = ud;
+   j->attempts++;
+   j->state = J_LLM;
+   j->call_started = uv_now (w->app->loop);
+}
+
+static void
+batch_call_done (const cl_attempt_t *a, void *ud)
+{
+   bool call_failed = attempt_provider_failed (a);
+   worker_circuit_record (ud, !call_failed, call_failed);
+}
+
+static void
+batch_answered (cl_batch_entry_t *e, cl_attempt_t *a, int64_t ms, void *ud)
+{
+   (void) ud;
+   job_t *j = JOB_OF_ENTRY (e);
+   if (!a->ok && a->invalid_answer) {
+      /* Its own answer was bad: the retry (or repair) asks about it
+       * alone, so the others are never asked again. */
+      j->solo = true;
+   }
+   job_outcome (j, a, ms);
+}
+
+static const cl_batch_hooks_t batch_hooks = {
+   .claim = batch_claim,
+   .hand_back = batch_hand_back,
+   .send_alone = batch_send_alone,
+   .sending = batch_sending,
+   .call_done = batch_call_done,
+   .answered = batch_answered,
+};
+
 /* ---- saving --------------------------------------------------------------- */
+
+/* The processing_metadata of j's new result, processed now. Its strings
+ * are borrowed from the worker (good while it lives). */
+static tk_processing_metadata_t
+job_metadata (const job_t *j)
+{
+   return (tk_processing_metadata_t) {
+      .processed_at = tk_time_now_ms (),
+      .model_version = j->fallback ? (char *) j->w->fallback_version
+                                   : (char *) j->w->provider->model_version,
+      .processing_time_ms = j->processing_ms,
+      .agent_version = (char *) TRIAGE_VERSION,
+   };
+}
 
 static void
 save_work (tk_store_t *store, void *ctx)
@@ -884,12 +804,7 @@ save_work (tk_store_t *store, void *ctx)
       }
       j->failure_recorded = true;
    }
-   tk_processing_metadata_t md = {
-      .processed_at = tk_time_now_ms (),
-      .model_version = j->fallback ? j->w->fallback_version : j->w->provider->model_version,
-      .processing_time_ms = j->processing_ms,
-      .agent_version = (char *) TRIAGE_VERSION,
-   };
+   tk_processing_metadata_t md = job_metadata (j);
    j->op_ok = tk_store_update_ticket_with_classification (store, j->id, &j->c, &j->conf, &md,
                                                           &j->op_err);
 }
@@ -932,70 +847,17 @@ job_save (job_t *j)
 
 /* ---- publishing ----------------------------------------------------------- */
 
+/* j's record for the classified topic: its new result, or for a
+ * republish the stored one. Caller frees; NULL if out of memory. */
 static char *
 classified_json (job_t *j)
 {
-   const tk_classification_t *cl = &j->c;
-   const tk_confidence_t *conf = &j->conf;
-   const char *model_version =
-      j->fallback ? j->w->fallback_version : j->w->provider->model_version;
-   const char *agent_version = TRIAGE_VERSION;
-   int64_t processed_at = tk_time_now_ms ();
-   int64_t processing_ms = j->processing_ms;
    if (j->republish) {
       const tk_ticket_t *t = j->ticket;
-      cl = &t->classification;
-      conf = &t->confidence;
-      model_version = t->metadata.model_version ? t->metadata.model_version : "";
-      agent_version = t->metadata.agent_version ? t->metadata.agent_version : "";
-      processed_at = t->metadata.processed_at;
-      processing_ms = t->metadata.processing_time_ms;
+      return cl_outcome_classified_json (j->id, &t->classification, &t->confidence, &t->metadata);
    }
-   char ts[40];
-   tk_time_format_iso (processed_at, ts, sizeof ts);
-   cJSON *o = cJSON_CreateObject ();
-   cJSON_AddStringToObject (o, "id", j->id);
-   cJSON *c = cJSON_AddObjectToObject (o, "classification");
-   cJSON *tags = cJSON_AddArrayToObject (c, "topic_tags");
-   for (size_t i = 0; i < cl->n_topic_tags; i++) {
-      cJSON_AddItemToArray (tags, cJSON_CreateString (cl->topic_tags[i]));
-   }
-   cJSON_AddStringToObject (c, "sentiment", cl->sentiment ? cl->sentiment : "");
-   cJSON_AddStringToObject (c, "priority", cl->priority ? cl->priority : "");
-   cJSON *cs = cJSON_AddObjectToObject (o, "confidence_scores");
-   cJSON_AddNumberToObject (cs, "topic", conf->topic);
-   cJSON_AddNumberToObject (cs, "sentiment", conf->sentiment);
-   cJSON_AddNumberToObject (cs, "priority", conf->priority);
-   cJSON *md = cJSON_AddObjectToObject (o, "processing_metadata");
-   cJSON_AddStringToObject (md, "processed_at", ts);
-   cJSON_AddStringToObject (md, "model_version", model_version);
-   cJSON_AddNumberToObject (md, "processing_time_ms", (double) processing_ms);
-   cJSON_AddStringToObject (md, "agent_version", agent_version);
-   char *text = cJSON_PrintUnformatted (o);
-   cJSON_Delete (o);
-   return text;
-}
-
-static char *
-dlq_json (job_t *j)
-{
-   char ts[40];
-   tk_time_format_iso (tk_time_now_ms (), ts, sizeof ts);
-   cJSON *o = cJSON_CreateObject ();
-   cJSON_AddStringToObject (o, "id", j->id);
-   cJSON_AddStringToObject (o, "error", j->last_error);
-   cJSON_AddNumberToObject (o, "attempts", j->attempts);
-   cJSON_AddStringToObject (o, "failed_at", ts);
-   cJSON_AddStringToObject (o, "provider", j->w->provider->name);
-   cJSON *req = j->request ? cJSON_ParseWithLength (j->request, j->request_len) : NULL;
-   if (req) {
-      cJSON_AddItemToObject (o, "message", req);
-   } else {
-      cJSON_AddNullToObject (o, "message");
-   }
-   char *text = cJSON_PrintUnformatted (o);
-   cJSON_Delete (o);
-   return text;
+   tk_processing_metadata_t md = job_metadata (j);
+   return cl_outcome_classified_json (j->id, &j->c, &j->conf, &md);
 }
 
 static void
@@ -1027,7 +889,9 @@ job_publish (job_t *j)
 {
    cl_worker_t *w = j->w;
    j->state = J_PUBLISH;
-   char *text = j->failed ? dlq_json (j) : classified_json (j);
+   char *text = j->failed ? cl_outcome_dlq_json (j->id, j->last_error, j->attempts,
+                                                 w->provider->name, j->request, j->request_len)
+                          : classified_json (j);
    const char *topic = j->failed ? w->cfg->topic_dlq : w->cfg->topic_classified;
    tk_error_t err;
    if (!text) {
@@ -1339,9 +1203,9 @@ lag_timer_closed (uv_handle_t *h)
 }
 
 static void
-gather_timer_closed (uv_handle_t *h)
+batcher_closed (void *ud)
 {
-   cl_worker_t *w = h->data;
+   cl_worker_t *w = ud;
    uv_close ((uv_handle_t *) &w->lag_timer, lag_timer_closed);
 }
 
@@ -1349,7 +1213,7 @@ static void
 probe_timer_closed (uv_handle_t *h)
 {
    cl_worker_t *w = h->data;
-   uv_close ((uv_handle_t *) &w->gather_timer, gather_timer_closed);
+   cl_batcher_close (w->batcher, batcher_closed, w);
 }
 
 static void
@@ -1384,11 +1248,12 @@ consumer_closed (void *ud)
       j->abandoned = true;
       job_release (j);
    }
-   while ((j = list_pop (&w->gather_head, &w->gather_tail))) {
+   cl_batch_entry_t *e;
+   while ((e = cl_batcher_pop (w->batcher))) {
+      j = JOB_OF_ENTRY (e);
       j->abandoned = true;
       job_release (j);
    }
-   w->n_gather = 0;
    w->n_queued = 0;
    worker_maybe_finished (w);
 }
@@ -1401,6 +1266,7 @@ worker_close_consumer (cl_worker_t *w)
       return;
    }
    w->closing = true;
+   cl_batcher_hold (w->batcher);
    uv_timer_stop (&w->drain_timer);
    tk_kafka_consumer_close (w->consumer, consumer_closed, w);
 }
@@ -1449,6 +1315,12 @@ worker_shutdown (void *user_data, void *token)
 
 /* ---- lifetime ------------------------------------------------------------- */
 
+static void
+batcher_destroy_closed (void *ud)
+{
+   cl_batcher_destroy (ud);
+}
+
 cl_worker_t *
 cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback, cl_http_t *http,
                tk_error_t *err)
@@ -1492,7 +1364,14 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback, 
       .on_error = on_consumer_error,
       .opaque = w,
    };
+   if (!(w->batcher = cl_batcher_new (app->loop, w->cfg, provider, &w->rate, &w->circuit,
+                                      &w->metrics, &batch_hooks, w, err))) {
+      free (w);
+      return NULL;
+   }
    if (!(w->consumer = tk_kafka_consumer_new (app->loop, &opts, err))) {
+      /* The batcher's timer is on the loop: freed once it is closed. */
+      cl_batcher_close (w->batcher, batcher_destroy_closed, w->batcher);
       free (w);
       return NULL;
    }
@@ -1504,8 +1383,6 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback, 
    w->drain_timer.data = w;
    uv_timer_init (app->loop, &w->lag_timer);
    w->lag_timer.data = w;
-   uv_timer_init (app->loop, &w->gather_timer);
-   w->gather_timer.data = w;
    uv_timer_start (&w->lag_timer, on_lag_timer, 1000, 1000);
    TK_INFO (COMPONENT, "consuming %s as group %s with provider %s (%s), concurrency %d, "
                        "batch %d, fallback %s",
@@ -1526,5 +1403,6 @@ cl_worker_destroy (cl_worker_t *w)
       free (w->parts[i]);
    }
    free (w->parts);
+   cl_batcher_destroy (w->batcher);
    free (w);
 }

@@ -31,7 +31,9 @@ typedef struct cl_worker cl_worker_t;
  * was missing or invalid is asked about alone from then on (repair and
  * retries as usual); the others are stored. A call that failed as a whole
  * fails each ticket's attempt, and their retries may batch again. Each
- * ticket's processing_time_ms is the batch call's time.
+ * ticket's processing_time_ms is the batch call's time. The gathering and
+ * the batched call live in batch.h; the worker decides what each answer
+ * leads to.
  *
  * Fallback (TRIAGE_FALLBACK_PROVIDER=local): a ticket the remote provider
  * failed for the last time (attempts used up, a 4xx, invalid answers after

@@ -146,6 +146,33 @@ h_teardown_cb (void **state)
    return 0;
 }
 
+/* The settings of the groups that keep one classifier running for all
+ * their tests: quick retries, a short LLM timeout, a circuit that stays
+ * closed, 16 tickets in flight and debug logs. For an env array's
+ * initializer. */
+#define H_GROUP_ENV                                                                    \
+   "TRIAGE_RETRY_BASE=50ms", "TRIAGE_RETRY_CAP=1s", "TRIAGE_RETRY_MAX_ATTEMPTS=4",     \
+      "TRIAGE_LLM_TIMEOUT=1500ms", "TRIAGE_CIRCUIT_THRESHOLD=1000",                    \
+      "TRIAGE_CLASSIFIER_CONCURRENCY=16", "TRIAGE_LOG_LEVEL=debug"
+
+/* The teardown of such a group: stops svc with SIGTERM (its log dumped
+ * unless it exited cleanly), then fake (NULL if none), drops this run's
+ * database and topics, and asserts the classifier's clean exit. */
+static inline int
+h_teardown_group (tk_test_service_t *svc, tk_test_service_t *fake)
+{
+   int rc = tk_test_service_stop (svc, SIGTERM, 20000);
+   if (rc != 0) {
+      tk_test_service_dump_log (svc);
+   }
+   if (fake) {
+      tk_test_service_stop (fake, SIGTERM, 5000);
+   }
+   h_teardown ();
+   assert_int_equal (rc, 0); /* the classifier stopped cleanly on SIGTERM */
+   return 0;
+}
+
 /* Starts the fake LLM (extra env may be NULL) and points TRIAGE_LLM_URL at
  * it (openai's base; gemini_url for gemini's). */
 static inline void
@@ -331,6 +358,25 @@ h_processed_count (void)
    assert_true (tk_store_get_processing_stats (h.store, &st, &err));
    int64_t n = st.processed;
    return n;
+}
+
+/* Asserts that stored ticket t is processed with a valid classification
+ * (the default taxonomy's labels), confidences in 0..1 and complete
+ * processing metadata; the model_version's value is the caller's to check. */
+static inline void
+h_assert_classified (const tk_ticket_t *t)
+{
+   tk_error_t err;
+   assert_true (t->processed);
+   if (!tk_taxonomy_validate_classification (tk_taxonomy_default (), &t->classification, &err)) {
+      fail_msg ("ticket %s: %s", t->id, err.message);
+   }
+   assert_true (t->confidence.topic >= 0 && t->confidence.topic <= 1);
+   assert_true (t->confidence.priority >= 0 && t->confidence.priority <= 1);
+   assert_non_null (t->metadata.model_version);
+   assert_non_null (t->metadata.agent_version);
+   assert_true (t->metadata.processed_at > 0);
+   assert_true (t->metadata.processing_time_ms >= 0);
 }
 
 /* Waits (pumping the output consumer) until `want` tickets are processed. */

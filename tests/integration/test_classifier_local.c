@@ -15,10 +15,7 @@ setup (void **state)
 {
    (void) state;
    h_setup ("triage_test_cls_local", 3);
-   const char *env[] = {"TRIAGE_RETRY_BASE=50ms",          "TRIAGE_RETRY_CAP=1s",
-                        "TRIAGE_RETRY_MAX_ATTEMPTS=4",     "TRIAGE_LLM_TIMEOUT=1500ms",
-                        "TRIAGE_CIRCUIT_THRESHOLD=1000",   "TRIAGE_CLASSIFIER_CONCURRENCY=16",
-                        "TRIAGE_LOG_LEVEL=debug",          NULL};
+   const char *env[] = {H_GROUP_ENV, NULL};
    h_start_classifier (&svc, env);
    return 0;
 }
@@ -27,13 +24,7 @@ static int
 teardown (void **state)
 {
    (void) state;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 20000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
-   }
-   h_teardown ();
-   assert_int_equal (rc, 0); /* the classifier stopped cleanly on SIGTERM */
-   return 0;
+   return h_teardown_group (&svc, NULL);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -41,18 +32,8 @@ teardown (void **state)
 static void
 assert_valid_classification (const tk_ticket_t *t)
 {
-   tk_error_t err;
-   assert_true (t->processed);
-   if (!tk_taxonomy_validate_classification (tk_taxonomy_default (), &t->classification, &err)) {
-      fail_msg ("ticket %s: %s", t->id, err.message);
-   }
-   assert_true (t->confidence.topic >= 0 && t->confidence.topic <= 1);
-   assert_true (t->confidence.priority >= 0 && t->confidence.priority <= 1);
-   assert_non_null (t->metadata.model_version);
+   h_assert_classified (t);
    assert_memory_equal (t->metadata.model_version, "local-nb-", 9);
-   assert_non_null (t->metadata.agent_version);
-   assert_true (t->metadata.processed_at > 0);
-   assert_true (t->metadata.processing_time_ms >= 0);
 }
 
 /* ---- tests --------------------------------------------------------------- */

@@ -16,12 +16,8 @@ setup (void **state)
    (void) state;
    h_setup ("triage_test_cls", 3);
    h_start_fake (&fake, NULL, false);
-   const char *env[] = {"TRIAGE_LLM_PROVIDER=openai",    "TRIAGE_LLM_MODEL=fake-model",
-                        "TRIAGE_LLM_API_KEY=sk-test-key", "TRIAGE_RETRY_BASE=50ms",
-                        "TRIAGE_RETRY_CAP=1s",            "TRIAGE_RETRY_MAX_ATTEMPTS=4",
-                        "TRIAGE_LLM_TIMEOUT=1500ms",      "TRIAGE_CIRCUIT_THRESHOLD=1000",
-                        "TRIAGE_CLASSIFIER_CONCURRENCY=16", "TRIAGE_LOG_LEVEL=debug",
-                        NULL};
+   const char *env[] = {"TRIAGE_LLM_PROVIDER=openai", "TRIAGE_LLM_MODEL=fake-model",
+                        "TRIAGE_LLM_API_KEY=sk-test-key", H_GROUP_ENV, NULL};
    h_start_classifier (&svc, env);
    return 0;
 }
@@ -30,14 +26,7 @@ static int
 teardown (void **state)
 {
    (void) state;
-   int rc = tk_test_service_stop (&svc, SIGTERM, 20000);
-   if (rc != 0) {
-      tk_test_service_dump_log (&svc);
-   }
-   tk_test_service_stop (&fake, SIGTERM, 5000);
-   h_teardown ();
-   assert_int_equal (rc, 0); /* the classifier stopped cleanly on SIGTERM */
-   return 0;
+   return h_teardown_group (&svc, &fake);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -73,18 +62,8 @@ fake_count (const char *needle, char **all_out)
 static void
 assert_valid_classification (const tk_ticket_t *t)
 {
-   tk_error_t err;
-   assert_true (t->processed);
-   if (!tk_taxonomy_validate_classification (tk_taxonomy_default (), &t->classification, &err)) {
-      fail_msg ("ticket %s: %s", t->id, err.message);
-   }
-   assert_true (t->confidence.topic >= 0 && t->confidence.topic <= 1);
-   assert_true (t->confidence.priority >= 0 && t->confidence.priority <= 1);
-   assert_non_null (t->metadata.model_version);
+   h_assert_classified (t);
    assert_string_equal (t->metadata.model_version, "fake-model");
-   assert_non_null (t->metadata.agent_version);
-   assert_true (t->metadata.processed_at > 0);
-   assert_true (t->metadata.processing_time_ms >= 0);
 }
 
 /* ---- tests --------------------------------------------------------------- */
