@@ -193,6 +193,113 @@ api_newest_count (const api_newest_t *n)
    return n->n;
 }
 
+/* ---- the api's own writes (loop) ----------------------------------------- */
+
+/* The index of the kept ticket with this id, n->n when none. A linear walk:
+ * the window is at most `keep` tickets and a write is rare next to reads. */
+static size_t
+find_id (const api_newest_t *n, const char *id)
+{
+   size_t i = 0;
+   while (i < n->n && strcmp (n->v[i].id, id) != 0) {
+      i++;
+   }
+   return i;
+}
+
+static void
+remove_at (api_newest_t *n, size_t i)
+{
+   item_free (&n->v[i]);
+   memmove (&n->v[i], &n->v[i + 1], (n->n - i - 1) * sizeof *n->v);
+   n->n--;
+}
+
+void
+api_newest_remove (api_newest_t *n, const char *id)
+{
+   size_t i = find_id (n, id);
+   if (i < n->n) {
+      remove_at (n, i);
+   }
+}
+
+/* Where a ticket with key (ms, id) goes in v (newest first): the index of
+ * the first kept ticket older than it. */
+static size_t
+insert_at (const api_newest_t *n, int64_t ms, const char *id)
+{
+   size_t lo = 0, hi = n->n;
+   while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (key_cmp (n->v[mid].ms, n->v[mid].id, ms, id) > 0) {
+         lo = mid + 1;
+      } else {
+         hi = mid;
+      }
+   }
+   return lo;
+}
+
+bool
+api_newest_put (api_newest_t *n, bool placed, int64_t ms, const char *id, const char *json,
+                size_t len)
+{
+   size_t i = id ? find_id (n, id) : n->n;
+   char *copy = NULL;
+   if (json && !(copy = malloc (len + 1))) {
+      return false;
+   }
+   if (copy) {
+      memcpy (copy, json, len);
+      copy[len] = '\0';
+   }
+   if (placed && i < n->n && n->v[i].ms == ms) {
+      /* The same key, so the same place: only the rendering changes. */
+      free (n->v[i].json);
+      n->v[i].json = copy;
+      n->v[i].len = copy ? len : 0;
+      return true;
+   }
+   if (i < n->n) {
+      remove_at (n, i); /* its key changed: it moves (or leaves) */
+   }
+   if (!placed) {
+      /* Without a date created_at or a string id the database path lists it
+       * after every dated ticket: outside the window, which no longer holds
+       * the whole collection. */
+      free (copy);
+      n->complete = false;
+      return true;
+   }
+   if (!n->complete && (n->n == 0 || key_cmp (ms, id, n->v[n->n - 1].ms, n->v[n->n - 1].id) < 0)) {
+      /* Older than the oldest kept ticket: the window is still the newest
+       * n->n tickets without it. */
+      free (copy);
+      return true;
+   }
+   if (n->n == n->keep) {
+      /* Full: the oldest kept ticket (or the new one, when it is older still)
+       * leaves, and the window no longer holds the whole collection. */
+      n->complete = false;
+      if (key_cmp (ms, id, n->v[n->n - 1].ms, n->v[n->n - 1].id) < 0) {
+         free (copy);
+         return true;
+      }
+      remove_at (n, n->n - 1);
+   }
+   item_t fresh = {ms, strdup (id), NULL, copy, copy ? len : 0};
+   if (!fresh.id) {
+      free (copy);
+      return false;
+   }
+   i = insert_at (n, ms, id);
+   memmove (&n->v[i + 1], &n->v[i], (n->n - i) * sizeof *n->v);
+   n->v[i] = fresh;
+   n->n++;
+   return true;
+}
+
 /* ---- pages (loop) -------------------------------------------------------- */
 
 /* The index of the first kept ticket after the cursor of q (strictly older

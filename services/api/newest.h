@@ -12,10 +12,13 @@
  *   api_newest_finish sorts them and renders each one exactly as the
  *   database path of the listing does (api_ticket_doc_json, unformatted).
  *
- * - the window (loop, immutable once finished): those tickets newest first,
- *   from which api_newest_page renders a page of the listing byte for byte
- *   as the database path would have for the same data, with the same keyset
- *   cursor, or declines when the page does not lie inside the window.
+ * - the window (loop only): those tickets newest first, from which
+ *   api_newest_page renders a page of the listing byte for byte as the
+ *   database path would have for the same data, with the same keyset
+ *   cursor, or declines when the page does not lie inside the window. The
+ *   api's own writes patch it (api_newest_put, api_newest_remove) so that
+ *   they show at once; each patch keeps it "the newest n tickets" of the
+ *   collection as the api last wrote them.
  */
 #ifndef API_NEWEST_H
 #define API_NEWEST_H
@@ -58,8 +61,26 @@ size_t api_newest_count (const api_newest_t *n);
  * kept ticket, and the page plus one more ticket must fit in the window
  * unless the window holds every ticket of the collection. *returned is the
  * number of items on the page. false when the database must answer (or on
- * out of memory). Loop, or any thread while the window is not freed. */
+ * out of memory). Loop only: the window is patched there (below). */
 bool api_newest_page (const api_newest_t *n, const tk_query_t *q, char **body, size_t *len,
                       uint32_t *returned);
+
+/* A ticket was stored or changed: json (borrowed; len bytes, copied; NULL
+ * when the document renders no valid ticket, which the listing skips) is its
+ * rendering by api_ticket_doc_json, unformatted, and (ms, id) its
+ * created_at and id when placed. The entry of id (if kept) is replaced in
+ * place when its created_at is unchanged, else it is removed and the ticket
+ * inserted in order, provided it is not older than the oldest kept ticket
+ * (or the window holds the whole collection). A full window lets its oldest
+ * ticket go. When !placed (no date created_at or string id: it sorts after
+ * every dated ticket) the entry is removed and the window no longer claims
+ * to hold the whole collection. false on out of memory: the window is then
+ * unchanged but stale, and must not serve. Finished windows only. Loop. */
+bool api_newest_put (api_newest_t *n, bool placed, int64_t ms, const char *id, const char *json,
+                     size_t len);
+
+/* A ticket was deleted: its entry (if kept) is removed; the window is then
+ * the newest n-1 tickets. Finished windows only. Loop. */
+void api_newest_remove (api_newest_t *n, const char *id);
 
 #endif

@@ -1,5 +1,11 @@
 /* routes_processed.c - the spec's /api/processed-tickets routes: list, get,
- * store a classified ticket, correct a classification by hand, delete. */
+ * store a classified ticket, correct a classification by hand, delete.
+ *
+ * A write that succeeded is shown at once in the default listing served
+ * from the snapshot: the work function re-reads the stored document and
+ * renders it exactly as the listing does (api_ticket_doc_json,
+ * unformatted), and the done function hands that to the snapshot on the
+ * loop (api_snapshot_ticket_put / _deleted, snapshot.h). */
 #include "api.h"
 
 #include <stdio.h>
@@ -7,6 +13,7 @@
 #include <string.h>
 
 #include "pii_mask.h"
+#include "snapshot.h"
 #include "store.h"
 #include "ticket_bson.h"
 #include "ticket_json.h"
@@ -21,6 +28,12 @@ typedef struct {
    char *note;          /* PUT: optional reason */
    bool store_masked;   /* POST: TRIAGE_STORE_MASKED, mask before storing */
    tk_store_t *store;
+   /* POST, PUT: the stored document as the listing shows it (entry_from). */
+   bool placed;  /* it has a date created_at (ms) and a string id */
+   int64_t ms;
+   char entry_id[TK_TICKET_ID_MAX + 1]; /* its string id, "" when it has none */
+   char *entry;  /* malloc'd; NULL: no valid ticket renders from it */
+   size_t entry_len;
 } write_data_t;
 
 static void
@@ -30,6 +43,7 @@ write_data_free (void *p)
    if (d) {
       tk_ticket_destroy (d->ticket);
       free (d->note);
+      free (d->entry);
       free (d);
    }
 }
@@ -58,6 +72,46 @@ path_id (tk_http_request_t *req, write_data_t *d)
    return true;
 }
 
+/* Worker: keeps in d what the listing shows of the stored doc: its key and
+ * json (api_ticket_doc_json of doc, borrowed; NULL when none renders),
+ * printed unformatted as the listing and the snapshot's window print it.
+ * Aborts on out of memory, like api_call_new. */
+static void
+entry_from (write_data_t *d, const bson_t *doc, const cJSON *json)
+{
+   bson_iter_t it;
+   bool dated = bson_iter_init_find (&it, doc, "created_at") && BSON_ITER_HOLDS_DATE_TIME (&it);
+   d->ms = dated ? bson_iter_date_time (&it) : 0;
+   d->entry_id[0] = '\0';
+   if (bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it) &&
+       strlen (bson_iter_utf8 (&it, NULL)) < sizeof d->entry_id) {
+      snprintf (d->entry_id, sizeof d->entry_id, "%s", bson_iter_utf8 (&it, NULL));
+   }
+   d->placed = dated && d->entry_id[0];
+   free (d->entry);
+   d->entry = NULL;
+   d->entry_len = 0;
+   if (json) {
+      char *text = cJSON_PrintUnformatted (json);
+      if (!text || !(d->entry = strdup (text))) {
+         abort ();
+      }
+      cJSON_free (text);
+      d->entry_len = strlen (d->entry);
+   }
+}
+
+/* Loop, after a successful POST or PUT: the listing's window shows it. */
+static void
+stored_done (api_call_t *call)
+{
+   write_data_t *d = call->data;
+   api_snapshot_ticket_put (call->api, d->placed, d->ms, d->entry_id[0] ? d->entry_id : NULL,
+                            d->entry, d->entry_len);
+   d->entry = NULL;
+   api_call_respond (call);
+}
+
 /* ---- GET ------------------------------------------------------------------ */
 
 static void
@@ -81,8 +135,9 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
    tk_ticket_t *t = d->ticket;
    tk_insert_result_t res;
    tk_error_t err;
-   (void) client;
-   (void) db;
+   mongoc_collection_t *coll = NULL;
+   bson_t *filter = NULL, *find_opts = NULL;
+   mongoc_cursor_t *cursor = NULL;
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "id", t->id);
    /* TRIAGE_STORE_MASKED: the raw text never reaches the database. Masked
@@ -116,16 +171,38 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_fail_err (call, &err);
       goto done;
    }
+   /* The stored document, read once: the answer is the ticket as stored,
+    * the listing's window gets it as the listing renders it. */
+   coll = mongoc_client_get_collection (client, db, "tickets");
+   filter = tk_store_id_filter (t->id);
+   find_opts = BCON_NEW ("limit", BCON_INT64 (1));
+   cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
+   const bson_t *doc;
+   bson_error_t e;
    tk_ticket_t *stored = NULL;
    cJSON *json = NULL;
-   if (tk_store_get_ticket (d->store, t->id, &stored, &err) &&
-       (json = tk_ticket_to_json (stored, &err))) {
+   if (!mongoc_cursor_next (cursor, &doc)) {
+      if (mongoc_cursor_error (cursor, &e)) {
+         api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      } else {
+         api_call_fail (call, 404, "not_found", "id", "no ticket with id \"%s\"", t->id);
+      }
+      goto done;
+   }
+   if (tk_ticket_from_bson (doc, &stored, &err) && (json = tk_ticket_to_json (stored, &err))) {
+      cJSON *listed = api_ticket_doc_json (doc, &err);
+      entry_from (d, doc, listed);
+      cJSON_Delete (listed);
       api_call_ok (call, 201, json);
    } else {
       api_call_fail_err (call, &err);
    }
    tk_ticket_destroy (stored);
 done:
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (find_opts);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
    tk_insert_result_cleanup (&res);
 }
 
@@ -164,6 +241,7 @@ processed_post (tk_http_request_t *req, void *user_data)
                                     post_work);
    call->data = d;
    call->free_data = write_data_free;
+   call->done = stored_done;
    api_call_run (call);
 }
 
@@ -246,6 +324,7 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
    cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
    cJSON *json = NULL;
    if (mongoc_cursor_next (cursor, &doc) && (json = api_ticket_doc_json (doc, &err))) {
+      entry_from (d, doc, json);
       api_call_ok (call, 200, json);
    } else {
       api_call_fail (call, 404, "not_found", "id", "the ticket was deleted meanwhile");
@@ -320,6 +399,7 @@ processed_put (tk_http_request_t *req, void *user_data)
                                     put_work);
    call->data = d;
    call->free_data = write_data_free;
+   call->done = stored_done;
    api_call_run (call);
    return;
 fail:
@@ -358,6 +438,15 @@ delete_work (api_call_t *call, mongoc_client_t *client, const char *db)
    mongoc_collection_destroy (coll);
 }
 
+/* Loop, after a successful DELETE: the ticket leaves the listing's window. */
+static void
+deleted_done (api_call_t *call)
+{
+   write_data_t *d = call->data;
+   api_snapshot_ticket_deleted (call->api, d->id);
+   api_call_respond (call);
+}
+
 static void
 processed_delete (tk_http_request_t *req, void *user_data)
 {
@@ -373,6 +462,7 @@ processed_delete (tk_http_request_t *req, void *user_data)
                                     delete_work);
    call->data = d;
    call->free_data = write_data_free;
+   call->done = deleted_done;
    api_call_run (call);
 }
 

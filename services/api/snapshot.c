@@ -7,7 +7,22 @@
  * Waiting requests sit in two lists: `current` is answered by the scan
  * running now, `next` by the one after it (a request that must see data
  * newer than the running scan: POST /api/analytics/refresh, or any request
- * when TRIAGE_API_CACHE_TTL=0). */
+ * when TRIAGE_API_CACHE_TTL=0).
+ *
+ * The api's own ticket writes (api_snapshot_ticket_put / _deleted, called on
+ * the loop once a write has succeeded) patch the window of newest tickets
+ * being served at once. A scan running meanwhile may have read a document
+ * before the write and would reinstate the stale entry when it is installed.
+ * So every write patched while a scan runs is also kept, in order, in the
+ * journal; scan_done replays the journal onto the scan's window before it
+ * installs it, and the journal is emptied when the scan ends. A write whose
+ * patch came before the scan started was committed before the scan's find
+ * began, so the scan saw it. Replaying is harmless when the scan saw the
+ * write already: a put of the same rendering, or a remove of what is not
+ * there. When the journal overflows (API_JOURNAL_MAX writes during one
+ * scan) or a patch runs out of memory, the scan's window is not installed:
+ * the patched window stays (statistics are still replaced), and the next
+ * scan tries again. */
 #include "snapshot.h"
 
 #include <stdio.h>
@@ -41,6 +56,20 @@ typedef struct {
    api_newest_t *newest; /* the newest tickets, when kept */
 } scan_job_t;
 
+/* One write of the api, to replay onto the window of the scan running when
+ * it was patched. */
+typedef struct journal_op {
+   bool deleted;
+   bool placed;
+   int64_t ms;
+   char *id;   /* owned */
+   char *json; /* owned; NULL: renders no valid ticket */
+   size_t len;
+   struct journal_op *next;
+} journal_op_t;
+
+#define API_JOURNAL_MAX 10000
+
 typedef struct api_snapshot {
    api_t *api;
    uv_timer_t timer;
@@ -57,6 +86,10 @@ typedef struct api_snapshot {
    char *body[2];
    size_t len[2];
    api_newest_t *newest; /* NULL: the listing is served by the database */
+   /* The writes patched since the running scan started (oldest first). */
+   journal_op_t *journal, **journal_tail;
+   size_t journal_n;
+   bool journal_lost; /* a write could not be kept: the scan's window is stale */
    tk_series_t *g_total, *g_processed, *g_unprocessed;
    tk_series_t *scans_ok, *scans_failed;
 } api_snapshot_t;
@@ -123,6 +156,112 @@ job_cleanup (scan_job_t *job)
    free (job->body[1]);
    api_newest_destroy (job->newest);
    memset (job, 0, sizeof *job);
+}
+
+/* ---- the api's own writes (loop) ------------------------------------------ */
+
+static void
+journal_clear (api_snapshot_t *s)
+{
+   while (s->journal) {
+      journal_op_t *op = s->journal;
+      s->journal = op->next;
+      free (op->id);
+      free (op->json);
+      free (op);
+   }
+   s->journal_tail = &s->journal;
+   s->journal_n = 0;
+   s->journal_lost = false;
+}
+
+static bool
+apply (api_newest_t *n, const journal_op_t *op)
+{
+   if (op->deleted) {
+      api_newest_remove (n, op->id);
+      return true;
+   }
+   return api_newest_put (n, op->placed, op->ms, op->id, op->json, op->len);
+}
+
+/* Patches the served window with op and, while a scan that will bring a
+ * window runs, keeps op in the journal (taking ownership); else frees it. */
+static void
+patch (api_snapshot_t *s, journal_op_t *op)
+{
+   if (s->newest && !apply (s->newest, op)) {
+      TK_WARN ("snapshot", "out of memory patching the newest tickets: the listing queries the "
+                           "database until the next scan");
+      api_newest_destroy (s->newest);
+      s->newest = NULL;
+   }
+   bool scan_brings_window = s->running && s->interval_ms > 0 &&
+                             s->api->app->cfg.api_newest_keep > 0;
+   if (scan_brings_window && s->journal_n < API_JOURNAL_MAX) {
+      *s->journal_tail = op;
+      s->journal_tail = &op->next;
+      s->journal_n++;
+      return;
+   }
+   if (scan_brings_window) {
+      s->journal_lost = true;
+   }
+   free (op->id);
+   free (op->json);
+   free (op);
+}
+
+/* A new journal entry for id, or NULL (and the journal marked lost). */
+static journal_op_t *
+op_new (api_snapshot_t *s, const char *id)
+{
+   journal_op_t *op = calloc (1, sizeof *op);
+   if (op && (!id || (op->id = strdup (id)))) {
+      return op;
+   }
+   free (op);
+   s->journal_lost = true;
+   return NULL;
+}
+
+void
+api_snapshot_ticket_put (api_t *api, bool placed, int64_t ms, const char *id, char *json,
+                         size_t len)
+{
+   api_snapshot_t *s = api->snapshot;
+   journal_op_t *op = s ? op_new (s, id) : NULL;
+   if (!op) {
+      if (s && s->newest) {
+         /* Out of memory: the entry cannot be patched, so the window must
+          * not serve until the next scan. */
+         api_newest_destroy (s->newest);
+         s->newest = NULL;
+      }
+      free (json);
+      return;
+   }
+   op->placed = placed && id;
+   op->ms = ms;
+   op->json = json;
+   op->len = json ? len : 0;
+   patch (s, op);
+}
+
+void
+api_snapshot_ticket_deleted (api_t *api, const char *id)
+{
+   api_snapshot_t *s = api->snapshot;
+   journal_op_t *op = s ? op_new (s, id) : NULL;
+   if (!op) {
+      if (s && s->newest) {
+         api_newest_destroy (s->newest);
+         s->newest = NULL;
+      }
+      return;
+   }
+   op->deleted = true;
+   patch (s, op);
 }
 
 /* ---- answering ----------------------------------------------------------- */
@@ -206,11 +345,24 @@ scan_done (int status, void *ctx)
          s->len[i] = job->len[i];
          job->body[i] = NULL;
       }
-      api_newest_destroy (s->newest);
-      s->newest = job->newest;
-      job->newest = NULL;
+      /* The writes patched while this scan ran, which it may have read
+       * before they were made (see the top of the file). */
+      bool fresh = !s->journal_lost;
+      for (const journal_op_t *op = s->journal; fresh && job->newest && op; op = op->next) {
+         fresh = apply (job->newest, op);
+      }
+      if (fresh) {
+         api_newest_destroy (s->newest);
+         s->newest = job->newest;
+         job->newest = NULL;
+      } else {
+         TK_WARN ("snapshot", "%zu writes during the scan could not all be replayed onto its "
+                              "newest tickets: the patched ones stay until the next scan",
+                  s->journal_n);
+      }
       s->have = true;
    }
+   journal_clear (s);
    job_cleanup (job);
    if (s->stopping) {
       waiting = s->next;
@@ -315,6 +467,7 @@ api_snapshot_start (api_t *api, tk_error_t *err)
       return false;
    }
    s->timer.data = s;
+   s->journal_tail = &s->journal;
    api->snapshot = s;
    if (s->interval_ms > 0) {
       uv_timer_start (&s->timer, on_timer, 0, 0); /* the first scan once the loop runs */
@@ -396,6 +549,7 @@ on_timer_closed (uv_handle_t *handle)
       free (s->body[i]);
    }
    api_newest_destroy (s->newest);
+   journal_clear (s);
    job_cleanup (&s->job);
    void *token = s->stop_token;
    s->api->snapshot = NULL;

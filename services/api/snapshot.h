@@ -19,7 +19,9 @@
  * The same scan keeps the newest TRIAGE_API_NEWEST_KEEP tickets rendered
  * (newest.h; whole documents are fetched then, not the projection), from
  * which GET /api/tickets without filters, newest first, is answered while
- * its page lies among them (api_snapshot_tickets_page).
+ * its page lies among them (api_snapshot_tickets_page). The api's own
+ * writes to tickets patch that window at once (api_snapshot_ticket_put,
+ * api_snapshot_ticket_deleted); other writers' show after the next scan.
  * The snapshot also sets the gauges triage_api_tickets_total,
  * triage_api_tickets_processed and triage_api_tickets_unprocessed.
  */
@@ -100,6 +102,20 @@ void api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which
  * not lie inside the kept window: the database answers then. */
 bool api_snapshot_tickets_page (api_t *api, const tk_query_t *q, char **body, size_t *len,
                                 uint32_t *returned);
+
+/* Loop, once a write of the api has succeeded: a ticket was stored or
+ * changed. Patches the kept newest tickets at once (api_newest_put: json,
+ * taken over, malloc'd, is the document rendered by api_ticket_doc_json,
+ * unformatted, or NULL when it renders no valid ticket; placed says the
+ * document has a date created_at, ms, and a string id, id), and replays the
+ * patch onto the window of a scan running meanwhile, which may have read
+ * the document before the write. Nothing when no snapshot is kept. */
+void api_snapshot_ticket_put (api_t *api, bool placed, int64_t ms, const char *id, char *json,
+                              size_t len);
+
+/* Loop, once a delete of the api has succeeded: the ticket id leaves the
+ * kept newest tickets, now and in the window of a scan running meanwhile. */
+void api_snapshot_ticket_deleted (api_t *api, const char *id);
 
 /* Loop: starts a refresh (or, when one is running, another right after it)
  * and answers call with {"refreshed":true,"dropped":n,"generated_at":...}
