@@ -125,7 +125,7 @@ static const tk_config_var_t vars[] = {
 
    /* ---- api's own rows ---- */
    DURATION ("TRIAGE_API_CACHE_TTL", "api-cache-ttl", api_cache_ttl_ms, "5s", 0, HOUR, AP, "How long processing statistics and analytics are served from cache (0: never cached)."),
-   INT ("TRIAGE_API_NEWEST_KEEP", "api-newest-keep", api_newest_keep, "1000", 0, 100000, AP, "Newest tickets kept rendered in the statistics snapshot, so GET /api/tickets without filters (newest first) is answered without a query while its page lies among them; up to one TRIAGE_API_CACHE_TTL old (0: every listing queries the database)."),
+   INT ("TRIAGE_API_NEWEST_KEEP", "api-newest-keep", api_newest_keep, "1000", 0, 100000, AP, "Newest tickets kept rendered in the statistics snapshot, so GET /api/tickets without filters (newest first) is answered without a query while its page lies among them; the api's own writes to tickets show there at once, other changes up to one TRIAGE_API_CACHE_TTL later (0: every listing queries the database)."),
    INT ("TRIAGE_API_PROCESS_MAX", "api-process-max", api_process_max, "100000", 1, 1000000, AP, "Most tickets one processing request may send for classification."),
    INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, AP, "Requests per second allowed per API key (0: unlimited)."),
    INT ("TRIAGE_API_RATE_BURST", "api-rate-burst", api_rate_burst, "200", 1, 1000000, AP, "Requests an API key may send at once above its rate."),
