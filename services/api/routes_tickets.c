@@ -6,10 +6,11 @@
  * is answered from the newest tickets kept in the statistics snapshot
  * (newest.h, snapshot.h) when the whole page lies among them, because
  * FerretDB sorts in Go after fetching every document (decision 0006).
- * Such a page is up to one refresh interval old: a ticket stored, changed
- * or deleted since the last scan shows on it only after the next one
- * (TRIAGE_API_CACHE_TTL; 0 turns this off, as TRIAGE_API_NEWEST_KEEP=0
- * does). Everything else (filters, other sorts, a cursor past the kept
+ * This api's own writes (POST, PUT, DELETE /api/processed-tickets) are
+ * applied to the kept tickets at once; a ticket stored, changed or deleted
+ * by another process (ingest, the classifier, another api) since the last
+ * scan shows on such a page only after the next one (TRIAGE_API_CACHE_TTL;
+ * 0 turns this off, as TRIAGE_API_NEWEST_KEEP=0 does). Everything else (filters, other sorts, a cursor past the kept
  * tickets) queries the database. Both paths render the same bytes for the
  * same data and hand out the same keyset cursors, so a cursor from either
  * continues on either. The response header X-Triage-Source says which
