@@ -190,6 +190,7 @@ def main():
     results = {"when": when, "machine": mach, "figures": [
         {"bench": b, "metric": m, **f} for (b, m), f in sorted(fig.items())],
         "ingest": ingest_lines, "notes": notes, "explain": explain, "profile": profile.splitlines()}
+    os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)
 
