@@ -74,8 +74,9 @@ bool api_newest_page (const api_newest_t *n, const tk_query_t *q, char **body, s
  * (or the window holds the whole collection). A full window lets its oldest
  * ticket go. When !placed (no date created_at or string id: it sorts after
  * every dated ticket) the entry is removed and the window no longer claims
- * to hold the whole collection. false on out of memory: the window is then
- * unchanged but stale, and must not serve. Finished windows only. Loop. */
+ * to hold the whole collection. false on out of memory: the window may be
+ * half patched (the old entry or the oldest ticket already gone) and must
+ * not serve again; the caller destroys it. Finished windows only. Loop. */
 bool api_newest_put (api_newest_t *n, bool placed, int64_t ms, const char *id, const char *json,
                      size_t len);
 

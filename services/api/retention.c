@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "pii_mask.h"
+#include "snapshot.h"
 #include "store_async.h"
 #include "timeutil.h"
 
@@ -163,6 +164,10 @@ run_done (int status, void *ctx)
 {
    retention_t *r = ctx;
    r->running = false;
+   if (r->changed > 0) {
+      /* Purged or anonymised tickets may be among the kept newest ones. */
+      api_snapshot_tickets_changed (r->api);
+   }
    if (status == 0 && r->ok) {
       TK_INFO ("retention", "%s: %lld of %lld ticket(s) created before the cutoff in %lld ms",
                r->anonymise ? "anonymised" : "purged", (long long) r->changed,

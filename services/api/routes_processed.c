@@ -34,12 +34,28 @@ typedef struct {
    char entry_id[TK_TICKET_ID_MAX + 1]; /* its string id, "" when it has none */
    char *entry;  /* malloc'd; NULL: no valid ticket renders from it */
    size_t entry_len;
+   api_t *flight_api; /* set while the write is in flight (snapshot.h) */
+   char flight_id[TK_TICKET_ID_MAX + 1];
 } write_data_t;
+
+/* Queues the write of ticket id for call, tracked as in flight until the
+ * call is freed (api_snapshot_write_begin). */
+static void
+write_run (api_call_t *call, write_data_t *d, const char *id)
+{
+   snprintf (d->flight_id, sizeof d->flight_id, "%s", id);
+   d->flight_api = call->api;
+   api_snapshot_write_begin (call->api, d->flight_id);
+   api_call_run (call);
+}
 
 static void
 write_data_free (void *p)
 {
    write_data_t *d = p;
+   if (d && d->flight_api) {
+      api_snapshot_write_end (d->flight_api, d->flight_id);
+   }
    if (d) {
       tk_ticket_destroy (d->ticket);
       free (d->note);
@@ -242,7 +258,7 @@ processed_post (tk_http_request_t *req, void *user_data)
    call->data = d;
    call->free_data = write_data_free;
    call->done = stored_done;
-   api_call_run (call);
+   write_run (call, d, t->id);
 }
 
 /* ---- PUT: correct a classification by hand ------------------------------- */
@@ -400,7 +416,7 @@ processed_put (tk_http_request_t *req, void *user_data)
    call->data = d;
    call->free_data = write_data_free;
    call->done = stored_done;
-   api_call_run (call);
+   write_run (call, d, d->id);
    return;
 fail:
    cJSON_Delete (probe);
@@ -463,7 +479,7 @@ processed_delete (tk_http_request_t *req, void *user_data)
    call->data = d;
    call->free_data = write_data_free;
    call->done = deleted_done;
-   api_call_run (call);
+   write_run (call, d, d->id);
 }
 
 bool

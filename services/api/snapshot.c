@@ -70,6 +70,17 @@ typedef struct journal_op {
 
 #define API_JOURNAL_MAX 10000
 
+/* A ticket id with writes of the api in flight. Two writes of one ticket
+ * at once may reach the database in one order and finish (patch) in the
+ * other, so the last patch need not be the last state: when writes
+ * overlap, the window is dropped instead of patched. */
+typedef struct write_flight {
+   char *id; /* owned */
+   unsigned n;      /* writes in flight */
+   bool overlapped; /* two were in flight at once since n was last 0 */
+   struct write_flight *next;
+} write_flight_t;
+
 typedef struct api_snapshot {
    api_t *api;
    uv_timer_t timer;
@@ -90,6 +101,8 @@ typedef struct api_snapshot {
    journal_op_t *journal, **journal_tail;
    size_t journal_n;
    bool journal_lost; /* a write could not be kept: the scan's window is stale */
+   /* The api's writes in flight, by ticket id (api_snapshot_write_begin). */
+   struct write_flight *flights;
    tk_series_t *g_total, *g_processed, *g_unprocessed;
    tk_series_t *scans_ok, *scans_failed;
 } api_snapshot_t;
@@ -212,7 +225,19 @@ patch (api_snapshot_t *s, journal_op_t *op)
    free (op);
 }
 
-/* A new journal entry for id, or NULL (and the journal marked lost). */
+/* The window can no longer be patched into the truth: the listing goes to
+ * the database until a scan that started afterwards brings a new one. */
+static void
+drop_window (api_snapshot_t *s)
+{
+   api_newest_destroy (s->newest);
+   s->newest = NULL;
+   if (s->running) {
+      s->journal_lost = true; /* the running scan may have read before */
+   }
+}
+
+/* A new journal entry for id, or NULL (the window dropped: out of memory). */
 static journal_op_t *
 op_new (api_snapshot_t *s, const char *id)
 {
@@ -221,8 +246,81 @@ op_new (api_snapshot_t *s, const char *id)
       return op;
    }
    free (op);
-   s->journal_lost = true;
+   drop_window (s);
    return NULL;
+}
+
+static write_flight_t **
+flight_find (api_snapshot_t *s, const char *id)
+{
+   write_flight_t **f = &s->flights;
+   while (*f && strcmp ((*f)->id, id) != 0) {
+      f = &(*f)->next;
+   }
+   return f;
+}
+
+/* Whether a write of id overlapped another of the same ticket. */
+static bool
+flight_overlapped (api_snapshot_t *s, const char *id)
+{
+   write_flight_t *f = id ? *flight_find (s, id) : NULL;
+   return f && f->overlapped;
+}
+
+void
+api_snapshot_write_begin (api_t *api, const char *id)
+{
+   api_snapshot_t *s = api->snapshot;
+   if (!s) {
+      return;
+   }
+   write_flight_t **slot = flight_find (s, id), *f = *slot;
+   if (!f) {
+      f = calloc (1, sizeof *f);
+      if (!f || !(f->id = strdup (id))) {
+         free (f);
+         drop_window (s); /* out of memory: the write cannot be told apart */
+         return;
+      }
+      *slot = f;
+   }
+   f->overlapped |= f->n > 0;
+   f->n++;
+}
+
+void
+api_snapshot_write_end (api_t *api, const char *id)
+{
+   api_snapshot_t *s = api->snapshot;
+   if (!s) {
+      return;
+   }
+   write_flight_t **slot = flight_find (s, id), *f = *slot;
+   if (f && --f->n == 0) {
+      *slot = f->next;
+      free (f->id);
+      free (f);
+   }
+}
+
+static void
+flights_clear (api_snapshot_t *s)
+{
+   while (s->flights) {
+      write_flight_t *f = s->flights;
+      s->flights = f->next;
+      free (f->id);
+      free (f);
+   }
+}
+
+void
+api_snapshot_tickets_changed (api_t *api)
+{
+   if (api->snapshot) {
+      drop_window (api->snapshot);
+   }
 }
 
 void
@@ -230,15 +328,14 @@ api_snapshot_ticket_put (api_t *api, bool placed, int64_t ms, const char *id, ch
                          size_t len)
 {
    api_snapshot_t *s = api->snapshot;
+   if (s && flight_overlapped (s, id)) {
+      drop_window (s);
+      free (json);
+      return;
+   }
    journal_op_t *op = s ? op_new (s, id) : NULL;
    if (!op) {
-      if (s && s->newest) {
-         /* Out of memory: the entry cannot be patched, so the window must
-          * not serve until the next scan. */
-         api_newest_destroy (s->newest);
-         s->newest = NULL;
-      }
-      free (json);
+      free (json); /* op_new dropped the window: it cannot be patched */
       return;
    }
    op->placed = placed && id;
@@ -252,13 +349,13 @@ void
 api_snapshot_ticket_deleted (api_t *api, const char *id)
 {
    api_snapshot_t *s = api->snapshot;
+   if (s && flight_overlapped (s, id)) {
+      drop_window (s);
+      return;
+   }
    journal_op_t *op = s ? op_new (s, id) : NULL;
    if (!op) {
-      if (s && s->newest) {
-         api_newest_destroy (s->newest);
-         s->newest = NULL;
-      }
-      return;
+      return; /* op_new dropped the window */
    }
    op->deleted = true;
    patch (s, op);
@@ -550,6 +647,7 @@ on_timer_closed (uv_handle_t *handle)
    }
    api_newest_destroy (s->newest);
    journal_clear (s);
+   flights_clear (s);
    job_cleanup (&s->job);
    void *token = s->stop_token;
    s->api->snapshot = NULL;

@@ -117,6 +117,20 @@ void api_snapshot_ticket_put (api_t *api, bool placed, int64_t ms, const char *i
  * kept newest tickets, now and in the window of a scan running meanwhile. */
 void api_snapshot_ticket_deleted (api_t *api, const char *id);
 
+/* Loop: a write of the api to ticket id is queued (begin) and its call is
+ * over, whatever the outcome (end; one end for each begin). When two writes
+ * of one ticket are in flight at once they may finish in another order than
+ * they reached the database, so their patches would not tell the last
+ * state: the window is dropped instead (the database answers the listing
+ * until the next scan). */
+void api_snapshot_write_begin (api_t *api, const char *id);
+void api_snapshot_write_end (api_t *api, const char *id);
+
+/* Loop: tickets changed in a way that cannot be patched (a retention run):
+ * the window is dropped, and the database answers the listing until the
+ * next scan brings a new one. */
+void api_snapshot_tickets_changed (api_t *api);
+
 /* Loop: starts a refresh (or, when one is running, another right after it)
  * and answers call with {"refreshed":true,"dropped":n,"generated_at":...}
  * once it has ended, n being the filtered analytics answers dropped from the

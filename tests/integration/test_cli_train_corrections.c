@@ -252,6 +252,8 @@ setup (void **state)
    const char *names[] = {topic};
    if (!tk_kafka_create_topics (tk_test_kafka_brokers (), NULL, names, 1, 1, -1, 20000, &err)) {
       fprintf (stderr, "create topic: %s\n", err.message);
+      tk_test_store_drop (store); /* no teardown follows a failed setup */
+      store = NULL;
       return -1;
    }
    const char *env[] = {env_db, env_topic, env_mongo, env_brokers, "TRIAGE_ADMIN_KEY=" ADMIN_KEY,

@@ -39,6 +39,8 @@ tk_api_fx_setup (tk_api_fx_t *fx, const char *db_prefix, const char *topic_prefi
                                    &err)) {
          fprintf (stderr, "create topic %s: %s\n", fx->topic, err.message);
          fx->topic[0] = '\0';
+         tk_test_store_drop (fx->store); /* no teardown follows a failed setup */
+         fx->store = NULL;
          return false;
       }
    }
