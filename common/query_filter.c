@@ -189,7 +189,8 @@ parse_cursor (tk_query_t *q, const char *value, tk_query_sort_t *cursor_sort, tk
    *cursor_sort = (tk_query_sort_t) (code - sort_codes);
    int64_t ms = 0;
    for (const char *p = value + 1; p < dot; p++) {
-      if (*p < '0' || *p > '9') {
+      if (*p < '0' || *p > '9' || ms > (INT64_MAX - (*p - '0')) / 10) {
+         /* a digit, and no key past int64 (19 digits fit the length check) */
          return invalid (err, "cursor", "not a cursor from a previous page", value);
       }
       ms = ms * 10 + (*p - '0');
