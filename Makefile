@@ -72,7 +72,8 @@ clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
 
 ## distclean: also the fetched tools and the stack's data
-distclean: clean stack-down
+distclean: clean
+	@deploy/local/stack-down --wipe
 	rm -rf .cache run
 
 ## soak: mixed load (uploads, Kafka intake, fake-LLM faults, dashboard queries) for

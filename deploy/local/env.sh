@@ -28,7 +28,6 @@ FERRETDB_DIR=$TRIAGE_RUN/ferretdb
 PG_BIN=${TRIAGE_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_HOST=127.0.0.1
 PG_PORT=${TRIAGE_PG_PORT:-5433}
-PG_DIR=$TRIAGE_RUN/postgres
 PG_USER=triage
 PG_DATABASE=ferretdb
 # FerretDB 1.x can deadlock when its pgx pool (default 50 connections) is
@@ -38,7 +37,38 @@ PG_DATABASE=ferretdb
 # keeps that from happening; PostgreSQL's max_connections is raised to match.
 PG_POOL_MAX_CONNS=400
 PG_MAX_CONNECTIONS=500
-PG_URL="postgres://$PG_USER@/$PG_DATABASE?host=$PG_DIR&port=$PG_PORT&pool_max_conns=$PG_POOL_MAX_CONNS"
+
+# Where the cluster's data and socket live. Normally $TRIAGE_RUN/postgres.
+# As root, PostgreSQL runs as Debian's postgres user, which cannot enter a
+# checkout below a private directory (/root, a 0700 mktemp -d): stack-up then
+# keeps the cluster in a folder that user owns, below its home
+# (/var/lib/postgresql/triage-<checkout>-<hash of $TRIAGE_RUN>, so two
+# checkouts never share one), and records that folder in $PG_LOCATION_FILE
+# so that stack-down, demo-stop and distclean find it. Nothing above the
+# checkout has its permissions changed.
+PG_DIR_LOCAL=$TRIAGE_RUN/postgres
+PG_LOCATION_FILE=$TRIAGE_RUN/postgres.location
+
+# pg_paths: sets PG_DIR and the values derived from it (PG_URL and the
+# command-line marks below) from $PG_LOCATION_FILE, else $PG_DIR_LOCAL.
+pg_paths() {
+  PG_DIR=$PG_DIR_LOCAL
+  if [ -s "$PG_LOCATION_FILE" ]; then PG_DIR=$(cat "$PG_LOCATION_FILE"); fi
+  PG_URL="postgres://$PG_USER@/$PG_DATABASE?host=$PG_DIR&port=$PG_PORT&pool_max_conns=$PG_POOL_MAX_CONNS"
+  FERRETDB_MARK="host=$PG_DIR&"
+  PG_MARK="-D $PG_DIR/data"
+}
+
+# pg_outside_dir: the folder below the postgres user's home used when the
+# checkout is out of that user's reach.
+pg_outside_dir() {
+  local home base hash
+  home=$(getent passwd postgres | cut -d: -f6)
+  [ -n "$home" ] || home=/var/lib/postgresql
+  base=$(basename "$TRIAGE_ROOT" | tr -c 'A-Za-z0-9._\n-' '_' | cut -c1-24)
+  hash=$(printf '%s' "$TRIAGE_RUN" | sha256sum | cut -c1-10)
+  printf '%s/triage-%s-%s\n' "$home" "$base" "$hash"
+}
 
 TOPIC_PARTITIONS=${TRIAGE_PARTITIONS:-6}
 TOPICS="tickets.inbound tickets.classify tickets.classified tickets.dlq"
@@ -67,10 +97,10 @@ kafka_java() {
 # Command-line fragments that identify this checkout's servers, whatever
 # their pid files say.
 KAFKA_MARK="kafka.Kafka $KAFKA_DIR/server.properties"
-FERRETDB_MARK="host=$PG_DIR&"
+# FerretDB's and PostgreSQL's (FERRETDB_MARK, PG_MARK) are set by pg_paths.
 # FerretDB on SQLite, as started by this checkout before decision 0007.
 FERRETDB_SQLITE_MARK="file:$FERRETDB_DIR/data/"
-PG_MARK="-D $PG_DIR/data"
+pg_paths
 
 # recover_pid FILE MARK: when FILE is missing or stale but a process whose
 # command line contains MARK runs, writes its pid to FILE. True if one runs.
