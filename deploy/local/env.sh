@@ -14,6 +14,12 @@ KAFKA_PORT=${TRIAGE_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${TRIAGE_KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-512m}
 KAFKA_DIR=$TRIAGE_RUN/kafka
+# A TLS listener beside PLAINTEXT, for the TLS tests and for trying the
+# services' kafka.security.protocol=ssl settings: its certificate is signed by
+# a CA that stack-up makes once with openssl, in $KAFKA_TLS_DIR (ca.pem is
+# what a client trusts: ssl.ca.location).
+KAFKA_TLS_PORT=${TRIAGE_KAFKA_TLS_PORT:-9094}
+KAFKA_TLS_DIR=$KAFKA_DIR/tls
 
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$TRIAGE_CACHE/bin/triage-ferretdb

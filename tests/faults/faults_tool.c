@@ -21,12 +21,16 @@
  *       deletes the topics.
  *   faults_tool dropdb MONGO_URI DB
  *       drops the database (a test's own, named per run).
+ *   faults_tool count BROKERS TOPIC
+ *       prints how many messages TOPIC holds (the sum over its partitions of
+ *       high minus low watermark). Exit 0 when the broker answered.
  *
  * A test helper may block: libmongoc and the Kafka admin calls run inline.
  */
 #include "error.h"
 #include "kafka.h"
 
+#include <librdkafka/rdkafka.h>
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +302,60 @@ cmd_dropdb (int argc, char **argv)
    return rc;
 }
 
+static int
+cmd_count (int argc, char **argv)
+{
+   if (argc != 3) {
+      fprintf (stderr, "usage: faults_tool count BROKERS TOPIC\n");
+      return 2;
+   }
+   char errstr[512];
+   int rc = 1;
+   const rd_kafka_metadata_t *md = NULL;
+   rd_kafka_topic_t *rkt = NULL;
+   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
+   if (rd_kafka_conf_set (conf, "bootstrap.servers", argv[1], errstr, sizeof errstr) !=
+       RD_KAFKA_CONF_OK) {
+      fprintf (stderr, "faults_tool count: %s\n", errstr);
+      rd_kafka_conf_destroy (conf);
+      return 1;
+   }
+   rd_kafka_t *rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr); /* owns conf */
+   if (!rk) {
+      fprintf (stderr, "faults_tool count: %s\n", errstr);
+      rd_kafka_conf_destroy (conf);
+      return 1;
+   }
+   rkt = rd_kafka_topic_new (rk, argv[2], NULL);
+   rd_kafka_resp_err_t e = rd_kafka_metadata (rk, 0, rkt, &md, 10000);
+   if (e || md->topic_cnt != 1 || md->topics[0].err) {
+      fprintf (stderr, "faults_tool count: no metadata for %s: %s\n", argv[2],
+               rd_kafka_err2str (e ? e : md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+      goto done;
+   }
+   long long total = 0;
+   for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+      int64_t lo, hi;
+      if ((e = rd_kafka_query_watermark_offsets (rk, argv[2], md->topics[0].partitions[p].id, &lo,
+                                                 &hi, 10000))) {
+         fprintf (stderr, "faults_tool count: %s\n", rd_kafka_err2str (e));
+         goto done;
+      }
+      total += hi - lo;
+   }
+   printf ("%lld\n", total);
+   rc = 0;
+done:
+   if (md) {
+      rd_kafka_metadata_destroy (md);
+   }
+   if (rkt) {
+      rd_kafka_topic_destroy (rkt);
+   }
+   rd_kafka_destroy (rk);
+   return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,6 +377,8 @@ main (int argc, char **argv)
       rc = cmd_dropdb (argc - 1, argv + 1);
    } else if (strcmp (argv[1], "state") == 0) {
       rc = cmd_state (argc - 1, argv + 1);
+   } else if (strcmp (argv[1], "count") == 0) {
+      rc = cmd_count (argc - 1, argv + 1);
    } else {
       fprintf (stderr, "faults_tool: unknown command %s\n", argv[1]);
    }

@@ -60,8 +60,8 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # this shell, not in $(...), so two calls never return the same port).
 PORT=$((20000 + RANDOM % 10000))  # below the ephemeral range (32768+), where client sockets would race us
 next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
-next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT
-export TRIAGE_RUN=$WORK/stack TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT \
+next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT; next_port; KTPORT=$PORT
+export TRIAGE_RUN=$WORK/stack TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT TRIAGE_KAFKA_TLS_PORT=$KTPORT \
        TRIAGE_MONGO_PORT=$MPORT TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m}
 # A worktree shares the main checkout's fetched Kafka jars and FerretDB.
 if [ -z "${TRIAGE_CACHE:-}" ] && [ ! -d "$ROOT/.cache" ]; then

@@ -24,8 +24,8 @@ cp -a "$SRC/deploy/local/." "$CLONE/deploy/local/"
 # are shared rather than fetched again.
 PORT=$((20000 + RANDOM % 10000))
 next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
-next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT
-export TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT TRIAGE_MONGO_PORT=$MPORT \
+next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT; next_port; KTPORT=$PORT
+export TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT TRIAGE_KAFKA_TLS_PORT=$KTPORT TRIAGE_MONGO_PORT=$MPORT \
        TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=1 TRIAGE_KAFKA_HEAP=256m \
        TRIAGE_CACHE=$(cd "$SRC/.cache" && pwd)
 unset TRIAGE_RUN
