@@ -543,6 +543,24 @@ is_help (const char *arg)
    return strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0;
 }
 
+/* The per-field thresholds given as text (confidence_threshold.h). */
+static bool
+parse_thresholds (tk_config_t *cfg, tk_error_t *err)
+{
+   char why[160];
+   if (!tk_threshold_parse (cfg->review_below, &cfg->review_threshold, why, sizeof why)) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_REVIEW_BELOW", "TRIAGE_REVIEW_BELOW: %s",
+                          why);
+      return false;
+   }
+   if (!tk_threshold_parse (cfg->cascade_below, &cfg->cascade_threshold, why, sizeof why)) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_CASCADE_BELOW",
+                          "TRIAGE_CASCADE_BELOW: %s", why);
+      return false;
+   }
+   return true;
+}
+
 bool
 tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, char **envp,
                 tk_error_t *err)
@@ -639,6 +657,10 @@ tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, char 
       if (!set_value (cfg, var, who, value, true, err)) {
          goto done;
       }
+   }
+
+   if (!parse_thresholds (cfg, err)) {
+      goto done;
    }
 
    ok = true;

@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "confidence_threshold.h"
 #include "error.h"
 
 /* The programs. A table row's `services` is a mask of these. */
@@ -148,6 +149,11 @@ typedef struct {
    int64_t circuit_probe_interval_ms;
    char *model_path;
    int fallback_provider;        /* TRIAGE_FALLBACK_PROVIDER: 0 none, 1 local */
+   char *review_below;           /* TRIAGE_REVIEW_BELOW, as given */
+   tk_threshold_t review_threshold; /* ... parsed at load */
+   int cascade;                  /* TRIAGE_CASCADE: 0 off, 1 on */
+   char *cascade_below;          /* TRIAGE_CASCADE_BELOW, as given */
+   tk_threshold_t cascade_threshold; /* ... parsed at load */
    int llm_batch;                /* tickets per remote LLM request */
    int64_t llm_batch_window_ms;  /* longest wait to fill a batch */
 

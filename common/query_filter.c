@@ -28,6 +28,7 @@ typedef struct {
    int64_t created_from, created_to, processed_from, processed_to;
    bool has_conf;
    double conf_below;
+   int needs_review; /* -1 any, 0 false, 1 true */
    const char *text; /* borrowed from the params */
 } parsed_t;
 
@@ -350,6 +351,21 @@ build_filter (const parsed_t *pp, bson_t *out)
       bson_append_array_end (&clause, &or);
       bson_append_document_end (&and, &clause);
    }
+   if (pp->needs_review >= 0) {
+      /* needs_review=false also lists tickets stored before the flag
+       * existed (and unprocessed ones): they were never flagged. */
+      bson_t clause, cond;
+      bson_uint32_to_string (idx++, &k, key, sizeof key);
+      bson_append_document_begin (&and, k, -1, &clause);
+      if (pp->needs_review) {
+         bson_append_bool (&clause, "needs_review", -1, true);
+      } else {
+         bson_append_document_begin (&clause, "needs_review", -1, &cond);
+         bson_append_bool (&cond, "$ne", -1, true);
+         bson_append_document_end (&clause, &cond);
+      }
+      bson_append_document_end (&and, &clause);
+   }
    if (pp->text) {
       static const char *const text_fields[6] = {
          "id", "subject", "body", "classification.topic_tags", "classification.sentiment",
@@ -386,6 +402,7 @@ tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
 {
    parsed_t pp;
    memset (&pp, 0, sizeof pp);
+   pp.needs_review = -1;
    memset (q, 0, sizeof *q);
    q->sort = TK_SORT_CREATED_DESC;
    q->limit = TK_QUERY_DEFAULT_LIMIT;
@@ -433,6 +450,11 @@ tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
          }
          pp.has_conf = true;
          pp.conf_below = v;
+      } else if (!strcmp (key, "needs_review")) {
+         if (pp.needs_review >= 0 || (strcmp (value, "true") && strcmp (value, "false"))) {
+            return invalid (err, key, "must be true or false, once", value);
+         }
+         pp.needs_review = !strcmp (value, "true");
       } else if (!strcmp (key, "q")) {
          if (pp.text) {
             return invalid (err, key, "given twice", value);

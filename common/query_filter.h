@@ -16,6 +16,9 @@
  *                    exclusive
  *   confidence_below a number in [0, 1]: a ticket matches when any of its
  *                    three confidence scores is below it
+ *   needs_review     true: the tickets flagged for review when classified
+ *                    (a confidence under TRIAGE_REVIEW_BELOW); false: the
+ *                    others
  *   q                text searched in id, subject, body and the labels,
  *                    case-insensitive; every regex metacharacter is escaped,
  *                    so the text is matched literally, and it is only ever a

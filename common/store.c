@@ -653,6 +653,7 @@ tk_store_update_ticket_with_classification (tk_store_t *store, const char *id,
                 tk_classification_append_bson (&set, "classification", c) &&
                 tk_confidence_append_bson (&set, "confidence_scores", confidence) &&
                 tk_processing_metadata_append_bson (&set, "processing_metadata", metadata) &&
+                BSON_APPEND_BOOL (&set, "needs_review", metadata->needs_review) &&
                 BSON_APPEND_DATE_TIME (&set, "updated_at", now_ms ());
    built = bson_append_document_end (&update, &set) && built;
    if (!built) {

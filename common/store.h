@@ -120,7 +120,8 @@ bool tk_store_upsert_tickets (tk_store_t *store, tk_ticket_t *const *tickets, si
 /* ---- classification ----------------------------------------------------- */
 
 /* Marks ticket id processed, in place: sets processed=true, classification,
- * confidence_scores, processing_metadata and updated_at=now. Idempotent:
+ * confidence_scores, processing_metadata, needs_review (metadata->needs_review,
+ * top-level) and updated_at=now. Idempotent:
  * doing it again rewrites the same values. c->sentiment and c->priority must
  * be set (TK_ERR_INVALID otherwise); labels are not checked against the
  * taxonomy here, the caller does that. TK_ERR_NOT_FOUND if no such id. */

@@ -44,6 +44,11 @@ typedef struct {
    char *model_version;         /* owned */
    int64_t processing_time_ms;
    char *agent_version;         /* owned */
+   /* A confidence under TRIAGE_REVIEW_BELOW when it was classified: a
+    * person should look. Stored top-level as `needs_review` (a plain
+    * top-level value, so the backend can filter on it), not inside
+    * processing_metadata. */
+   bool needs_review;
 } tk_processing_metadata_t;
 
 typedef struct tk_ticket {

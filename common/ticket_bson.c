@@ -89,7 +89,8 @@ tk_ticket_to_bson (const tk_ticket_t *t, bson_t *out)
    if (ok && t->processed) {
       ok = tk_classification_append_bson (out, "classification", &t->classification) &&
            tk_confidence_append_bson (out, "confidence_scores", &t->confidence) &&
-           tk_processing_metadata_append_bson (out, "processing_metadata", &t->metadata);
+           tk_processing_metadata_append_bson (out, "processing_metadata", &t->metadata) &&
+           BSON_APPEND_BOOL (out, "needs_review", t->metadata.needs_review);
    }
    if (ok && t->processing_attempts) {
       ok = BSON_APPEND_INT32 (out, "processing_attempts", t->processing_attempts);
@@ -291,6 +292,11 @@ read_field (const bson_iter_t *it, tk_ticket_t *t, tk_error_t *err)
       return read_confidence (it, &t->confidence, err);
    } else if (!strcmp (key, "processing_metadata")) {
       return read_metadata (it, &t->metadata, err);
+   } else if (!strcmp (key, "needs_review")) {
+      if (!BSON_ITER_HOLDS_BOOL (it)) {
+         return bad_type (err, "needs_review", "a boolean");
+      }
+      t->metadata.needs_review = bson_iter_bool (it);
    }
    return true; /* _id and anything unknown */
 }

@@ -674,7 +674,8 @@ tk_ticket_to_json (const tk_ticket_t *t, tk_error_t *err)
       if (!add_string (meta, "model_version", t->metadata.model_version) ||
           !cJSON_AddNumberToObject (meta, "processing_time_ms",
                                     (double) t->metadata.processing_time_ms) ||
-          !add_string (meta, "agent_version", t->metadata.agent_version)) {
+          !add_string (meta, "agent_version", t->metadata.agent_version) ||
+          !cJSON_AddBoolToObject (obj, "needs_review", t->metadata.needs_review)) {
          goto nomem;
       }
    }

@@ -251,6 +251,10 @@ processed_post (tk_http_request_t *req, void *user_data)
    if (!t->metadata.model_version) {
       t->metadata.model_version = strdup ("manual");
    }
+   /* A client's classification is judged by the same rule as the
+    * classifier's own answers. */
+   t->metadata.needs_review =
+      tk_threshold_any_below (&t->confidence, &api->app->cfg.review_threshold);
    d->store = api->app->store;
    d->store_masked = api->app->cfg.store_masked;
    api_call_t *call = api_call_new (api, req, "processed.create", TK_ROLE_OPERATOR, true,

@@ -40,11 +40,21 @@ cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
                                       "and the fallback provider classified, by the reason of "
                                       "the last failure.",
                                       reason);
+   static const char *const answered_by[] = {"answered_by", NULL};
+   m->cascade = tk_metrics_counter (reg, "classifier_cascade_total",
+                                    "Tickets the cascade (TRIAGE_CASCADE=on) kept with the "
+                                    "built-in model's answer (local) or sent on to the LLM (llm).",
+                                    answered_by);
+   static const char *const model[] = {"model", NULL};
+   m->needs_review = tk_metrics_counter (reg, "classifier_needs_review_total",
+                                         "Classifications stored with needs_review=true (a "
+                                         "confidence under TRIAGE_REVIEW_BELOW), by model_version.",
+                                         model);
    static const double batch_bounds[] = {1, 2, 4, 8, 12, 16, 20};
    m->batch_size = tk_metric_labels (tk_metrics_histogram (
       reg, "classifier_batch_size", "Tickets per batched provider call.", NULL, batch_bounds,
       sizeof batch_bounds / sizeof batch_bounds[0]));
-   if (!m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
+   if (!m->cascade || !m->needs_review || !m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
        !m->circuit || !m->rate_waits || !m->pii_masked) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot register the classifier's metrics");
       return false;

@@ -18,6 +18,8 @@ typedef struct {
    tk_metric_t *lag;       /* {partition}: high watermark - committed, for owned partitions */
    tk_metric_t *fallbacks; /* {reason}: tickets the fallback provider classified */
    tk_series_t *batch_size; /* tickets per batched provider call */
+   tk_metric_t *cascade;    /* {answered_by}: local, llm (TRIAGE_CASCADE=on) */
+   tk_metric_t *needs_review; /* {model}: tickets stored with needs_review=true */
 } cl_metrics_t;
 
 /* Registers the families in reg (borrowed). false with err on failure. */

@@ -35,15 +35,16 @@ main (int argc, char **argv)
    }
    curl_global_init (CURL_GLOBAL_DEFAULT);
    cl_http_t *http = NULL;
-   cl_provider_t *provider = NULL, *fallback = NULL;
+   cl_provider_t *provider = NULL, *local = NULL;
    cl_worker_t *worker = NULL;
    bool ok = (http = cl_http_new (app.loop, &err)) && (provider = make_provider (&app, http, &err));
-   if (ok && provider->remote && app.cfg.fallback_provider == 1) {
-      /* TRIAGE_FALLBACK_PROVIDER=local: the built-in model, for tickets
-       * the remote provider gives up on. */
-      ok = (fallback = cl_provider_local_new (app.loop, &app.cfg, app.taxonomy, &err)) != NULL;
+   if (ok && provider->remote && (app.cfg.fallback_provider == 1 || app.cfg.cascade == 1)) {
+      /* The built-in model beside the remote provider: it classifies the
+       * tickets the remote provider gives up on (TRIAGE_FALLBACK_PROVIDER=
+       * local) and answers first when it is sure (TRIAGE_CASCADE=on). */
+      ok = (local = cl_provider_local_new (app.loop, &app.cfg, app.taxonomy, &err)) != NULL;
    }
-   if (!ok || !(worker = cl_worker_new (&app, provider, fallback, http, &err))) {
+   if (!ok || !(worker = cl_worker_new (&app, provider, local, http, &err))) {
       fprintf (stderr, "triage-classifier: %s\n", err.message);
       TK_ERROR ("classifier", "cannot start: %s", err.message);
       if (!worker) {
@@ -51,8 +52,8 @@ main (int argc, char **argv)
          if (provider && provider->close) {
             provider->close (provider, NULL, NULL);
          }
-         if (fallback && fallback->close) {
-            fallback->close (fallback, NULL, NULL);
+         if (local && local->close) {
+            local->close (local, NULL, NULL);
          }
       }
       tk_app_stop (&app, "start-up failed", 2);
@@ -62,8 +63,8 @@ main (int argc, char **argv)
    if (provider) {
       provider->destroy (provider);
    }
-   if (fallback) {
-      fallback->destroy (fallback);
+   if (local) {
+      local->destroy (local);
    }
    curl_global_cleanup ();
    return rc;

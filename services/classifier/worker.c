@@ -83,6 +83,7 @@ struct job {
    bool solo;   /* its own answer in a batch was bad: asked alone from now on */
    const char *fallback_reason; /* static; the remote provider gave up for this reason */
    bool fallback;        /* the result comes from the fallback provider */
+   bool kept_local;      /* the cascade kept the built-in model's answer */
    bool failure_recorded; /* fallback: the remote failure is stored */
    bool republish; /* already processed: publish the stored result again */
 
@@ -99,8 +100,10 @@ struct cl_worker {
    tk_app_t *app;
    const tk_config_t *cfg;
    cl_provider_t *provider;
-   cl_provider_t *fallback; /* NULL: failures go to the DLQ */
+   cl_provider_t *local;    /* the built-in model beside a remote provider, or NULL */
+   cl_provider_t *fallback; /* local when TRIAGE_FALLBACK_PROVIDER=local; NULL: failures go to the DLQ */
    char fallback_version[TK_TICKET_VERSION_MAX + 1]; /* "fallback:<model_version>" */
+   cl_provider_t *cascade; /* TRIAGE_CASCADE=on: the built-in model asked first; else NULL */
    cl_http_t *http;
    tk_kafka_consumer_t *consumer;
    cl_metrics_t metrics;
@@ -129,6 +132,8 @@ struct cl_worker {
 };
 
 static void job_start (job_t *j);
+static void job_cascade (job_t *j);
+static void job_ask_provider (job_t *j);
 static void job_attempt (job_t *j);
 static void job_save (job_t *j);
 static void job_publish (job_t *j);
@@ -396,6 +401,19 @@ fetch_done (int status, void *ctx)
       job_publish (j);
       return;
    }
+   if (w->cascade) {
+      job_cascade (j);
+      return;
+   }
+   job_ask_provider (j);
+}
+
+/* The ticket's text as the provider sees it (masked when it leaves the
+ * process), then the first attempt. */
+static void
+job_ask_provider (job_t *j)
+{
+   cl_worker_t *w = j->w;
    const char *s = j->ticket->subject, *b = j->ticket->body;
    if (w->provider->remote) {
       size_t n1 = 0, n2 = 0;
@@ -411,6 +429,55 @@ fetch_done (int status, void *ctx)
       return;
    }
    job_attempt (j);
+}
+
+/* ---- the cascade (TRIAGE_CASCADE=on) ------------------------------------ */
+
+static void
+on_cascade (cl_attempt_t *a, void *ud)
+{
+   job_t *j = ud;
+   cl_worker_t *w = j->w;
+   j->call = NULL;
+   uv_update_time (w->app->loop);
+   if (a->ok && !tk_threshold_any_below (&a->conf, &w->cfg->cascade_threshold)) {
+      tk_counter_inc (tk_metric_labels (w->metrics.cascade, "local"));
+      j->c = a->c;
+      memset (&a->c, 0, sizeof a->c);
+      j->conf = a->conf;
+      j->kept_local = true;
+      j->processing_ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
+      job_save (j);
+      return;
+   }
+   /* Unsure (or the model failed): the LLM decides, as without a cascade. */
+   tk_counter_inc (tk_metric_labels (w->metrics.cascade, "llm"));
+   job_ask_provider (j);
+}
+
+/* The built-in model answers first, on the ticket's own text (it runs in
+ * this process: nothing to mask); a sure answer is kept, any other ticket
+ * goes to the remote provider. No rate-limit token or circuit state is
+ * spent on the built-in model. */
+static void
+job_cascade (job_t *j)
+{
+   cl_worker_t *w = j->w;
+   cl_prompt_input_t in = {
+      .id = j->id,
+      .subject = j->ticket->subject,
+      .body = j->ticket->body,
+   };
+   tk_error_t err;
+   j->state = J_LLM;
+   uv_update_time (w->app->loop);
+   j->call_started = uv_now (w->app->loop);
+   j->call_provider = w->cascade;
+   if (!(j->call = w->cascade->start (w->cascade, &in, on_cascade, j, &err))) {
+      TK_WARN (COMPONENT, "ticket %s: the cascade's built-in model could not start (%s); "
+               "asking the LLM", j->id, err.message);
+      job_ask_provider (j);
+   }
 }
 
 static void
@@ -783,10 +850,12 @@ job_metadata (const job_t *j)
 {
    return (tk_processing_metadata_t) {
       .processed_at = tk_time_now_ms (),
-      .model_version = j->fallback ? (char *) j->w->fallback_version
-                                   : (char *) j->w->provider->model_version,
+      .model_version = j->fallback     ? (char *) j->w->fallback_version
+                       : j->kept_local ? (char *) j->w->cascade->model_version
+                                       : (char *) j->w->provider->model_version,
       .processing_time_ms = j->processing_ms,
       .agent_version = (char *) TRIAGE_VERSION,
+      .needs_review = tk_threshold_any_below (&j->conf, &j->w->cfg->review_threshold),
    };
 }
 
@@ -881,6 +950,10 @@ on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque
                                      : j->republish ? "skipped"
                                      : j->fallback  ? "fallback"
                                                     : "classified"));
+   if (!j->failed && !j->republish &&
+       tk_threshold_any_below (&j->conf, &w->cfg->review_threshold)) {
+      tk_counter_inc (tk_metric_labels (w->metrics.needs_review, job_metadata (j).model_version));
+   }
    job_finish (j);
 }
 
@@ -1169,8 +1242,8 @@ static void
 provider_closed (void *ud)
 {
    cl_worker_t *w = ud;
-   if (w->fallback && w->fallback->close) {
-      w->fallback->close (w->fallback, fallback_closed, w);
+   if (w->local && w->local->close) {
+      w->local->close (w->local, fallback_closed, w);
    } else {
       fallback_closed (w);
    }
@@ -1322,7 +1395,7 @@ batcher_destroy_closed (void *ud)
 }
 
 cl_worker_t *
-cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback, cl_http_t *http,
+cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local, cl_http_t *http,
                tk_error_t *err)
 {
    cl_worker_t *w = calloc (1, sizeof *w);
@@ -1333,7 +1406,10 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback, 
    w->app = app;
    w->cfg = &app->cfg;
    w->provider = provider;
+   w->local = local;
+   cl_provider_t *fallback = local && app->cfg.fallback_provider == 1 ? local : NULL;
    w->fallback = fallback;
+   w->cascade = local && app->cfg.cascade == 1 ? local : NULL;
    if (fallback) {
       /* Cut to what a stored model_version may hold (the built-in
        * model's name is far shorter). */

@@ -35,16 +35,29 @@ typedef struct cl_worker cl_worker_t;
  * the batched call live in batch.h; the worker decides what each answer
  * leads to.
  *
+ * local: the built-in model beside a remote provider (NULL with the local
+ * provider, or when neither the fallback nor the cascade is on); the worker
+ * closes it at shutdown, the caller destroys it.
+ *
+ * Cascade (TRIAGE_CASCADE=on): the built-in model answers first, on the
+ * ticket's own text; an answer with every confidence at or above
+ * TRIAGE_CASCADE_BELOW is stored with the built-in model's model_version,
+ * any other ticket goes on to the remote provider as without a cascade.
+ * Counted in classifier_cascade_total{answered_by="local"|"llm"}.
+ *
+ * needs_review: every stored classification whose confidence in any field
+ * is under TRIAGE_REVIEW_BELOW is stored with needs_review=true.
+ *
  * Fallback (TRIAGE_FALLBACK_PROVIDER=local): a ticket the remote provider
  * failed for the last time (attempts used up, a 4xx, invalid answers after
- * the repair) is classified by fallback instead of going to the DLQ: stored
+ * the repair) is classified by the local model instead of going to the DLQ: stored
  * processed with processing_metadata.model_version "fallback:<its
  * model_version>", after processing_attempts and last_error recorded the
  * remote failure (as for the DLQ). Counted in
  * classifier_fallbacks_total{reason} (the remote failure's reason). While
  * the circuit is open tickets keep waiting for the provider, as without a
  * fallback: an outage is not a ticket's last failure. */
-cl_worker_t *cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *fallback,
+cl_worker_t *cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
                             cl_http_t *http, tk_error_t *err);
 
 /* Frees the worker after the loop has stopped (its shutdown step has run).

@@ -595,7 +595,7 @@ test_to_json_processed_schema (void **state)
    assert_non_null (j);
    const char *keys[] = {"id", "subject", "body", "source", "processed", "created_at",
                          "updated_at", "classification", "confidence_scores",
-                         "processing_metadata", "processing_attempts", "last_error"};
+                         "processing_metadata", "needs_review", "processing_attempts", "last_error"};
    assert_keys (j, keys, sizeof keys / sizeof keys[0]);
    const cJSON *cls = cJSON_GetObjectItem (j, "classification");
    const char *ckeys[] = {"topic_tags", "sentiment", "priority"};
