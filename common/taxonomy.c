@@ -24,29 +24,32 @@ struct tk_taxonomy {
 
 #define N_KINDS 3
 
+/* The descriptions are the labelling guide's (the one convention every
+ * labelled set, the built-in model and the LLM prompt follow: a support
+ * lead at a data-catalog company; docs/labelling.md). */
 static const taxonomy_entry_t default_topics[] = {
-   {"How-to", "The customer asks how to do something with the product: steps, usage, configuration."},
-   {"Product", "Questions or problems about the product itself: features, behaviour, limits, bugs, UI."},
-   {"Connector", "Connecting a data source or tool: setup, credentials, sync or crawl failures of a connector."},
-   {"Lineage", "Data lineage: how assets flow upstream and downstream, missing or wrong lineage."},
-   {"API/SDK", "Programmatic access: REST API, SDKs, authentication tokens, endpoints, rate limits."},
-   {"SSO", "Single sign-on and identity: SAML, OIDC, Okta or Azure AD setup, login and provisioning problems."},
-   {"Glossary", "Business glossary: terms, categories, definitions and linking terms to assets."},
-   {"Best practices", "Advice on the recommended way to organise, govern or roll out the product."},
-   {"Sensitive data", "Personal or confidential data: PII detection, classification, masking, access policies."},
+   {"How-to", "Asks how to do something in the product."},
+   {"Product", "A feature, behaviour, UI or limit of the product itself."},
+   {"Connector", "Connecting, crawling or syncing a source or tool (warehouses, databases, BI tools, dbt, orchestrators, agents, credentials and permissions of a source)."},
+   {"Lineage", "Upstream/downstream lineage, its capture, gaps or export."},
+   {"API/SDK", "Programmatic access: REST, SDKs, webhooks, automation."},
+   {"SSO", "Sign-in, SAML/OIDC, identity providers, group or role sync from them."},
+   {"Glossary", "Business glossary, terms, their import and linking."},
+   {"Best practices", "How a team should organise, govern or roll out."},
+   {"Sensitive data", "PII, classification, masking, access policies, compliance."},
 };
 
 static const taxonomy_entry_t default_sentiments[] = {
-   {"Frustrated", "Annoyed or impatient: something keeps failing or is blocking their work."},
-   {"Curious", "Exploring or learning: asks questions without a problem to fix."},
-   {"Angry", "Openly upset or hostile: complains strongly, threatens escalation or cancellation."},
-   {"Neutral", "Matter-of-fact: states a request or a problem without notable emotion."},
+   {"Frustrated", "Worn down: something keeps failing, is confusing, blocks the author or their team, or a deadline presses (\"still\", \"again\", \"nothing works\", \"this is a hard requirement\")."},
+   {"Curious", "Asks how, why or whether; explores; wants to understand or learn."},
+   {"Angry", "Hostile or blaming, threatens to escalate or leave, shouting."},
+   {"Neutral", "Factual report or request with no emotional voice."},
 };
 
 static const taxonomy_entry_t default_priorities[] = {
-   {"P0 (High)", "Urgent: production down, data loss or security exposure, many users blocked, or a deadline at risk."},
-   {"P1 (Medium)", "Important: a real problem or blocked task for some users, with a workaround or no immediate deadline."},
-   {"P2 (Low)", "Not urgent: questions, how-to requests, minor issues and feature ideas."},
+   {"P0 (High)", "Work is blocked or at risk now: a production source, pipeline or login that fails and a team is waiting on it; data that is wrong, missing or lost in something people rely on; a security or compliance exposure; a hard deadline close at hand (an audit, a launch, an executive review); the author says blocked, critical, urgent, outage, \"cannot\"."},
+   {"P1 (Medium)", "A real business need that is not blocking today: a question asked for ongoing work (\"we need to\", \"our team wants to\", \"we are rolling out\"), configuration and integration help, a partial failure with a workaround, a request that a group of people is waiting for without a deadline. Most \"how do I\" questions asked for real work land here."},
+   {"P2 (Low)", "Curiosity and learning, nice-to-have, feedback, ideas, a single person exploring a feature with nothing riding on it."},
 };
 
 static tk_taxonomy_t default_taxonomy = {

@@ -11,11 +11,14 @@ cl_prompt_system (const tk_taxonomy_t *tax)
 {
    tk_buf_t b = TK_BUF_INIT;
    bool ok = tk_buf_append_str (
-      &b, "You classify customer-support tickets for a data catalog product. Read the "
-          "ticket and choose labels from these lists only, spelled exactly as given.\n");
+      &b, "You label customer-support tickets for a data-catalog company the way its "
+          "experienced support lead does: labels follow what the ticket's author needs and "
+          "feels. Read the whole ticket and choose labels from these lists only, spelled "
+          "exactly as given.\n");
    static const char *const titles[] = {
-      "topic_tags (one or more that apply)", "sentiment (exactly one)",
-      "priority (exactly one)"};
+      "topic_tags (one to three that apply: the tags the author's need touches, usually one "
+      "or two; a tag that only a word in passing touches does not apply)",
+      "sentiment (exactly one)", "priority (exactly one)"};
    for (int k = 0; k < 3 && ok; k++) {
       ok = tk_buf_appendf (&b, "\n%s:\n", titles[k]);
       size_t n = tk_taxonomy_count (tax, (tk_taxonomy_kind_t) k);
