@@ -523,10 +523,13 @@ routes_register (fixture_t *f)
    assert_true (tk_http_route (s, "GET", "/api/tickets/{id}", h_ticket, f, &err));
    assert_true (tk_http_route (s, "DELETE", "/api/tickets/{id}", h_ticket, f, &err));
    assert_true (tk_http_route (s, "GET", "/search", h_search, f, &err));
-   assert_true (tk_http_route (s, "POST", "/echo", h_echo, f, &err));
+   assert_true (tk_http_route_with (s, "POST", "/echo",
+                                    (tk_http_access_t){.max_body = TK_HTTP_BODY_LARGE}, h_echo, f,
+                                    &err));
    assert_true (tk_http_route (s, "GET", "/slow", h_slow, f, &err));
    assert_true (tk_http_route (s, "GET", "/stream", h_stream, f, &err));
-   assert_true (tk_http_add_health_routes (s, ready_cb, NULL, f, &err));
+   assert_true (tk_http_add_health_routes (s, ready_cb, f, &err));
+   assert_true (tk_http_add_metrics_route (s, NULL, NULL, &err));
 }
 
 /* --- client scenarios and tests ------------------------------------------ */
@@ -744,7 +747,7 @@ c_slowloris (fixture_t *f)
 static void
 test_slow_client_408 (void **state)
 {
-   tk_http_options_t o = {.request_timeout_ms = 300};
+   tk_http_options_t o = {.header_timeout_ms = 300};
    fixture_t *f = fixture_new (&o);
    fixture_run_client (f, c_slowloris);
    assert_true (f->got[0]);
@@ -763,7 +766,7 @@ c_errors (fixture_t *f)
    static const char *reqs[] = {
       "GET /a b c HTTP/1.1\r\n\r\n",                      /* 0: malformed line */
       "GET /nope HTTP/1.1\r\n\r\n",                       /* 1: 404 */
-      "PUT /api/tickets/7 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", /* 2: 405 */
+      "DELETE /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n",  /* 2: 405 */
       "BREW /hello HTTP/1.1\r\n\r\n",                     /* 3: unknown method */
       "GET /hello HTTP/1.1\r\nBad Header\r\n\r\n",        /* 4: malformed header */
       "GET /api/tickets/a%00b HTTP/1.1\r\n\r\n",          /* 5: NUL in a param */
@@ -791,7 +794,7 @@ test_errors (void **state)
       assert_non_null (cJSON_GetObjectItem (cJSON_GetObjectItem (j, "error"), "code"));
       cJSON_Delete (j);
    }
-   assert_string_equal (resp_header (&f->resp[2], "Allow"), "GET, HEAD, DELETE");
+   assert_string_equal (resp_header (&f->resp[2], "Allow"), "GET, HEAD");
    assert_non_null (strstr (f->resp[1].body, "\"not_found\""));
    assert_non_null (strstr (f->resp[6].body, "\"field\":\"query\""));
    fixture_destroy (f);
