@@ -138,8 +138,9 @@ bool api_check_request (tk_http_request_t *req, bool json_body);
  * than max. */
 bool api_query_params (tk_http_request_t *req, tk_query_param_t **out, size_t *n);
 
-/* Parses the JSON body (tk_json_parse: duplicate keys refused); on failure
- * responds 400 and returns NULL. max_len bounds it. */
+/* Parses the JSON body (tk_json_parse); an object anywhere in it that repeats
+ * a member name is refused too. On failure responds 400 and returns NULL.
+ * max_len bounds it. */
 cJSON *api_parse_body (tk_http_request_t *req, size_t max_len);
 
 /* A ticket id from a path parameter or JSON: 1..TK_TICKET_ID_MAX bytes of

@@ -226,6 +226,60 @@ api_query_params (tk_http_request_t *req, tk_query_param_t **out, size_t *n)
    return true;
 }
 
+static int
+compare_names (const void *a, const void *b)
+{
+   return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The repeated member name of an object anywhere in item, or NULL. With
+ * duplicates, which value counts depends on the parser: {"role":"admin",
+ * "role":"viewer"} must not mean admin here and viewer elsewhere. Tickets
+ * check their own fields (ticket_json.c); this covers every other body.
+ * Names are compared decoded ("\u0072ole" is "role"); the depth is bounded
+ * by tk_json_parse. *nomem is set when the check could not run. */
+static const char *
+repeated_name (const cJSON *item, bool *nomem)
+{
+   if (!cJSON_IsObject (item) && !cJSON_IsArray (item)) {
+      return NULL;
+   }
+   size_t n = 0;
+   const cJSON *child;
+   const char *dup = NULL;
+   cJSON_ArrayForEach (child, item)
+   {
+      n++;
+      if ((dup = repeated_name (child, nomem)) || *nomem) {
+         return dup;
+      }
+   }
+   if (!cJSON_IsObject (item) || n < 2) {
+      return NULL;
+   }
+   const char *small[16];
+   const char **names = n <= 16 ? small : malloc (n * sizeof *names);
+   if (!names) {
+      *nomem = true;
+      return NULL;
+   }
+   size_t k = 0;
+   cJSON_ArrayForEach (child, item)
+   {
+      names[k++] = child->string ? child->string : "";
+   }
+   qsort (names, n, sizeof *names, compare_names);
+   for (size_t i = 1; i < n && !dup; i++) {
+      if (strcmp (names[i - 1], names[i]) == 0) {
+         dup = names[i];
+      }
+   }
+   if (names != small) {
+      free (names);
+   }
+   return dup;
+}
+
 cJSON *
 api_parse_body (tk_http_request_t *req, size_t max_len)
 {
@@ -241,6 +295,20 @@ api_parse_body (tk_http_request_t *req, size_t max_len)
       char msg[300];
       snprintf (msg, sizeof msg, "malformed JSON body: %s", err.message);
       api_respond_error (req, 400, "invalid", "body", msg);
+      return NULL;
+   }
+   bool nomem = false;
+   const char *dup = repeated_name (json, &nomem);
+   if (dup || nomem) {
+      char msg[160];
+      snprintf (msg, sizeof msg, "%.64s: appears more than once in the body", dup ? dup : "?");
+      if (nomem) {
+         api_respond_error (req, 500, "internal", NULL, "out of memory");
+      } else {
+         api_respond_error (req, 400, "invalid", dup, msg);
+      }
+      cJSON_Delete (json);
+      return NULL;
    }
    return json;
 }

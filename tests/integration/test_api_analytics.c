@@ -269,7 +269,7 @@ test_cache_and_refresh (void **state)
    /* Hits and misses are counted on /metrics. */
    tk_test_http_response_t m;
    char url[256];
-   snprintf (url, sizeof url, "%s/metrics", fx.svc.base_url);
+   snprintf (url, sizeof url, "%s", fx.svc.metrics_url);
    assert_true (tk_test_http ("GET", url, NULL, 0, NULL, &m));
    assert_int_equal (m.status, 200);
    const char *hit = strstr (m.body, "triage_api_cache_total{result=\"hit\"} ");

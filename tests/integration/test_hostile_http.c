@@ -279,7 +279,7 @@ setup (void **state)
    /* Warm up each (first requests allocate lazily), then take the baseline. */
    for (int i = 0; i < N_SVC; i++) {
       char url[128];
-      snprintf (url, sizeof url, "%s/metrics", svcs[i].base_url);
+      snprintf (url, sizeof url, "%s", svcs[i].metrics_url);
       for (int k = 0; k < 20; k++) {
          tk_test_http_response_t r;
          if (tk_test_http ("GET", url, NULL, 0, NULL, &r)) {
