@@ -226,7 +226,7 @@ refuse_failed (tk_key_gate_t *gate, tk_http_request_t *req, const char *addr, in
 {
    unsigned n = tk_key_gate_fail (gate, addr, (int64_t) uv_now (gate->loop));
    if (n > 0 && gate->refused) {
-      gate->refused (req, status, n, "", gate->refused_ud);
+      gate->refused (req, status, n, "", TK_ROLE_NONE, gate->refused_ud);
    }
    if (status == 429) {
       count (gate, "limited");
@@ -248,7 +248,7 @@ admit_key (tk_key_gate_t *gate, tk_http_request_t *req, tk_role_t role, const ch
    if ((int) role < need) {
       count (gate, "forbidden");
       if (gate->refused) {
-         gate->refused (req, 403, 0, key_id, gate->refused_ud);
+         gate->refused (req, 403, 0, key_id, role, gate->refused_ud);
       }
       char msg[128];
       snprintf (msg, sizeof msg, "this route needs the %s role; the key has %s",

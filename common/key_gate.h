@@ -58,11 +58,11 @@ typedef struct {
 
 /* Called when a request is refused (see above): status 401, 403 or 429;
  * failures is how many authentication failures the client address had
- * since the last call for it (1 or more; 0 for a 403); key_id is the key's
- * id for a 403, else "". req is still unanswered: the hook may read it, must
- * not answer it. */
+ * since the last call for it (1 or more; 0 for a 403); key_id and role are
+ * the key's for a 403, else "" and TK_ROLE_NONE. req is still unanswered:
+ * the hook may read it, must not answer it. */
 typedef void (*tk_key_gate_refused_fn) (tk_http_request_t *req, int status, unsigned failures,
-                                        const char *key_id, void *user_data);
+                                        const char *key_id, tk_role_t role, void *user_data);
 
 /* A gate looking keys up in store (borrowed; must outlive the gate) from
  * loop. metrics (borrowed, may be NULL) receives the counters when

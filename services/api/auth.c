@@ -26,7 +26,7 @@ api_route (api_t *api, const char *method, const char *pattern, tk_role_t need, 
  * minute per client address (with how many there were), every 403. */
 static void
 audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char *key_id,
-               void *user_data)
+               tk_role_t role, void *user_data)
 {
    api_t *api = user_data;
    api_call_t call = {
@@ -34,7 +34,7 @@ audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char
       .req = req,
       .action = status == 403 ? "auth.forbidden" : "auth.failed",
       .status = status,
-      .role = status == 403 ? (tk_role_t) tk_http_request_role (req) : TK_ROLE_NONE,
+      .role = role,
    };
    snprintf (call.key_id, sizeof call.key_id, "%s", key_id && key_id[0] ? key_id : "unknown");
    call.audit_detail = cJSON_CreateObject ();

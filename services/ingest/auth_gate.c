@@ -52,7 +52,7 @@ refusal_done (int status, void *ctx)
  * query of audit_log finds refusals on both services. */
 static void
 audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char *key_id,
-               void *user_data)
+               tk_role_t role, void *user_data)
 {
    ingest_auth_t *a = user_data;
    refusal_t *r = calloc (1, sizeof *r);
@@ -65,9 +65,7 @@ audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char
    bson_t detail;
    BSON_APPEND_DATE_TIME (r->doc, "at", tk_time_now_ms ());
    BSON_APPEND_UTF8 (r->doc, "key_id", key_id && key_id[0] ? key_id : "unknown");
-   BSON_APPEND_UTF8 (r->doc, "role",
-                     status == 403 ? tk_role_name ((tk_role_t) tk_http_request_role (req))
-                                   : "none");
+   BSON_APPEND_UTF8 (r->doc, "role", tk_role_name (role));
    BSON_APPEND_UTF8 (r->doc, "service", "ingest");
    BSON_APPEND_UTF8 (r->doc, "method", tk_http_request_method (req));
    BSON_APPEND_UTF8 (r->doc, "route", route ? route : "");
