@@ -641,7 +641,10 @@ status_get (tk_http_request_t *req, void *user_data)
 bool
 api_routes_process (api_t *api, tk_error_t *err)
 {
-   return api_route (api, "POST", "/api/process", TK_ROLE_OPERATOR, API_PROCESS_BODY_MAX, process_post, err) &&
-          api_route (api, "GET", "/api/process/{job}", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE, status_get, err) &&
-          api_route (api, "POST", "/api/dlq/replay", TK_ROLE_OPERATOR, API_PROCESS_BODY_MAX, replay_post, err);
+   return api_route (api, "POST", "/api/process", TK_ROLE_OPERATOR, API_PROCESS_BODY_MAX,
+                     process_post, err) &&
+          api_route (api, "GET", "/api/process/{job}", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     status_get, err) &&
+          api_route (api, "POST", "/api/dlq/replay", TK_ROLE_OPERATOR, API_PROCESS_BODY_MAX,
+                     replay_post, err);
 }

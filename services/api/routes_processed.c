@@ -485,9 +485,14 @@ processed_delete (tk_http_request_t *req, void *user_data)
 bool
 api_routes_processed (api_t *api, tk_error_t *err)
 {
-   return api_route (api, "GET", "/api/processed-tickets", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE, processed_list, err) &&
-          api_route (api, "GET", "/api/processed-tickets/{id}", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE, processed_get, err) &&
-          api_route (api, "POST", "/api/processed-tickets", TK_ROLE_OPERATOR, TK_HTTP_BODY_JSON, processed_post, err) &&
-          api_route (api, "PUT", "/api/processed-tickets/{id}", TK_ROLE_ADMIN, TK_HTTP_BODY_JSON, processed_put, err) &&
-          api_route (api, "DELETE", "/api/processed-tickets/{id}", TK_ROLE_ADMIN, TK_HTTP_BODY_NONE, processed_delete, err);
+   return api_route (api, "GET", "/api/processed-tickets", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     processed_list, err) &&
+          api_route (api, "GET", "/api/processed-tickets/{id}", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     processed_get, err) &&
+          api_route (api, "POST", "/api/processed-tickets", TK_ROLE_OPERATOR, TK_HTTP_BODY_JSON,
+                     processed_post, err) &&
+          api_route (api, "PUT", "/api/processed-tickets/{id}", TK_ROLE_ADMIN, TK_HTTP_BODY_JSON,
+                     processed_put, err) &&
+          api_route (api, "DELETE", "/api/processed-tickets/{id}", TK_ROLE_ADMIN, TK_HTTP_BODY_NONE,
+                     processed_delete, err);
 }

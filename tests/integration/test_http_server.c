@@ -1343,8 +1343,9 @@ c_identity (fixture_t *f)
 {
    cli_t c;
    if (cli_connect (&c, f->port)) {
-      f->got[0] = cli_send_str (&c, "GET /private HTTP/1.1\r\nAuthorization: Bearer viewer\r\n\r\n") &&
-                  cli_read_response (&c, &f->resp[0]);
+      f->got[0] =
+         cli_send_str (&c, "GET /private HTTP/1.1\r\nAuthorization: Bearer viewer\r\n\r\n") &&
+         cli_read_response (&c, &f->resp[0]);
       /* Refused without a body: the connection stays usable. */
       f->got[1] = cli_send_str (&c, "GET /private HTTP/1.1\r\n\r\n") &&
                   cli_read_response (&c, &f->resp[1]) && cli_send_str (&c, GET_HELLO) &&
