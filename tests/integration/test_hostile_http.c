@@ -1534,18 +1534,16 @@ test_duplicate_names_and_long_filters (void **state)
    }
    assert_int_equal (audit_count ("{\"action\":\"keys.create\",\"status\":201}"), 0);
 
-   /* 129 filter parameters (an array counts once per value). */
+   /* 129 filter parameters (an array counts once per value): the 129th, a
+    * plain string, was dropped without a word, so the job reprocessed
+    * tickets of every priority. */
    char body[8192];
    size_t off = (size_t) snprintf (body, sizeof body,
                                    "{\"mode\":\"reprocess\",\"filter\":{\"topic\":[");
-   for (int k = 0; k < 100; k++) {
+   for (int k = 0; k < 128; k++) {
       off += (size_t) snprintf (body + off, sizeof body - off, "%s\"SSO\"", k ? "," : "");
    }
-   off += (size_t) snprintf (body + off, sizeof body - off, "],\"priority\":[");
-   for (int k = 0; k < 29; k++) {
-      off += (size_t) snprintf (body + off, sizeof body - off, "%s\"P0 (High)\"", k ? "," : "");
-   }
-   snprintf (body + off, sizeof body - off, "]}}");
+   snprintf (body + off, sizeof body - off, "],\"priority\":\"P0 (High)\"}}");
    snprintf (url, sizeof url, "%s/api/process", svcs[0].base_url);
    tk_test_http_response_t r;
    assert_true (tk_test_http ("POST", url, body, strlen (body), headers, &r));
