@@ -28,7 +28,9 @@ start_svc() {
   local port; port=$(free_port)
   local log="$WORK/logs/$name-$var.log"
   local t0; t0=$(now_ms)
-  env "$@" TRIAGE_HTTP_PORT="$port" TRIAGE_LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}" \
+  # No /metrics listener unless the caller asks for one (TRIAGE_METRICS_PORT
+  # in the env): several services of a kind run at once.
+  env TRIAGE_METRICS_PORT=0 "$@" TRIAGE_HTTP_PORT="$port" TRIAGE_LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}" \
     ${SVC_WRAP:-} "$BIN/triage-$name" >"$log" 2>&1 &
   local pid=$!
   local deadline=$((t0 + ${SVC_TIMEOUT_MS:-60000}))

@@ -151,7 +151,7 @@ app_metrics (tk_buf_t *out, void *user_data)
    free (text);
    char prefix[48];
    snprintf (prefix, sizeof prefix, "triage_%s_http", app->name);
-   return ok && tk_http_server_render_stats (app->http, prefix, out);
+   return ok && (!app->http || tk_http_server_render_stats (app->http, prefix, out));
 }
 
 /* ---- shutdown steps ---------------------------------------------------- */
@@ -168,6 +168,10 @@ step_close_http (void *user_data, void *token)
    tk_app_t *app = user_data;
    app->stopping = true;
    uv_timer_stop (&app->index_retry);
+   /* The metrics listener serves to the end of this step: it holds no
+    * requests that outlive their answer, so closing it needs no wait. */
+   tk_http_server_close (app->metrics_http, NULL, NULL);
+   app->metrics_http = NULL;
    tk_http_server_t *http = app->http;
    app->http = NULL;
    tk_http_server_close (http, step_http_closed, token);
@@ -228,6 +232,9 @@ app_producer_error (int code, bool fatal, const char *reason, void *opaque)
 static void
 app_release (tk_app_t *app)
 {
+   /* After the HTTP server has closed: no key lookup is in flight. */
+   tk_key_gate_destroy (app->gate);
+   app->gate = NULL;
    tk_store_destroy (app->store);
    app->store = NULL;
    tk_metrics_destroy (app->metrics);
@@ -307,14 +314,63 @@ tk_app_init (tk_app_t *app, tk_service_t svc, int argc, char **argv, tk_error_t 
       .host = app->cfg.http_host,
       .port = app->cfg.http_port,
       .max_body_bytes = (size_t) app->cfg.http_max_body,
+      .json_body_bytes = (size_t) (app->cfg.http_max_json_body < app->cfg.http_max_body
+                                      ? app->cfg.http_max_json_body
+                                      : app->cfg.http_max_body),
       .max_header_bytes = (size_t) app->cfg.http_max_header,
+      .header_timeout_ms = (uint64_t) app->cfg.http_header_timeout_ms,
       .idle_timeout_ms = (uint64_t) app->cfg.http_idle_timeout_ms,
       .request_timeout_ms = (uint64_t) app->cfg.http_request_timeout_ms,
       .max_connections = (unsigned) app->cfg.http_max_connections,
+      .max_client_connections = (unsigned) app->cfg.http_max_client_connections,
+      .trusted_proxies = app->cfg.trusted_proxies,
    };
-   if (!(app->http = tk_http_server_new (app->loop, &http_opts, err)) ||
-       !tk_http_add_health_routes (app->http, app_ready, app_metrics, app, err)) {
+   if (!(app->http = tk_http_server_new (app->loop, &http_opts, err))) {
+      if (err->field[0] && !strcmp (err->field, "trusted_proxies")) {
+         char msg[sizeof err->message];
+         snprintf (msg, sizeof msg, "%s", err->message);
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_TRUSTED_PROXIES",
+                             "TRIAGE_TRUSTED_PROXIES: %s", msg);
+      }
       goto fail;
+   }
+   if (!tk_http_add_health_routes (app->http, app_ready, app, err)) {
+      goto fail;
+   }
+   if (svc == TK_SVC_API || svc == TK_SVC_INGEST) {
+      char prefix[32];
+      snprintf (prefix, sizeof prefix, "%s_auth", app->name);
+      tk_key_gate_options_t gate_opts = {
+         .off = app->cfg.auth == TK_AUTH_OFF,
+         .admin_key = app->cfg.admin_key,
+         .rate_per_second = app->cfg.api_rate_limit,
+         .rate_burst = app->cfg.api_rate_burst,
+         .failures_per_minute = app->cfg.auth_failures_per_minute,
+         .metrics_prefix = prefix,
+      };
+      if (!(app->gate = tk_key_gate_new (app->loop, app->store, app->metrics, &gate_opts))) {
+         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+         goto fail;
+      }
+      tk_http_server_set_authenticator (app->http, tk_key_gate_authenticate, app->gate);
+   }
+   if (app->cfg.metrics_port != 0) {
+      /* Prometheus scrapes without a key, so the figures are served only on
+       * this listener (loopback by default), never on the public one. */
+      tk_http_options_t metrics_opts = {
+         .host = app->cfg.metrics_host,
+         .port = app->cfg.metrics_port,
+         .max_header_bytes = 8 * 1024,
+         .header_timeout_ms = (uint64_t) app->cfg.http_header_timeout_ms,
+         .idle_timeout_ms = (uint64_t) app->cfg.http_idle_timeout_ms,
+         .request_timeout_ms = (uint64_t) app->cfg.http_request_timeout_ms,
+         .max_connections = 64,
+         .max_client_connections = 16,
+      };
+      if (!(app->metrics_http = tk_http_server_new (app->loop, &metrics_opts, err)) ||
+          !tk_http_add_metrics_route (app->metrics_http, app_metrics, app, err)) {
+         goto fail;
+      }
    }
 
    if (!(app->shutdown = tk_shutdown_new (app->loop, (uint64_t) app->cfg.shutdown_timeout_ms,
@@ -331,6 +387,10 @@ fail:
    if (app->http) {
       tk_http_server_close (app->http, NULL, NULL);
       app->http = NULL;
+   }
+   if (app->metrics_http) {
+      tk_http_server_close (app->metrics_http, NULL, NULL);
+      app->metrics_http = NULL;
    }
    if (app->producer) {
       tk_kafka_producer_close (app->producer, 0, NULL, NULL);
@@ -382,7 +442,17 @@ tk_app_run (tk_app_t *app)
                 err.message);
       app->exit_code = 2;
       tk_app_stop (app, "listen failed", 2);
+   } else if (app->metrics_http && !tk_http_server_listen (app->metrics_http, &err)) {
+      TK_ERROR (NULL, "cannot listen for /metrics on %s:%d (TRIAGE_METRICS_HOST / "
+                      "TRIAGE_METRICS_PORT; 0 turns it off): %s",
+                app->cfg.metrics_host, app->cfg.metrics_port, err.message);
+      app->exit_code = 2;
+      tk_app_stop (app, "listen failed", 2);
    } else {
+      if (app->metrics_http) {
+         TK_INFO (NULL, "metrics on http://%s:%d/metrics", app->cfg.metrics_host,
+                  tk_http_server_port (app->metrics_http));
+      }
       TK_INFO (NULL, "triage-%s %s listening on http://%s:%d (database \"%s\", brokers %s)",
                app->name, TRIAGE_VERSION, app->cfg.http_host, tk_http_server_port (app->http),
                tk_store_db_name (app->store), app->cfg.kafka_brokers);

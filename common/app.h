@@ -1,9 +1,11 @@
 /* app.h - the runtime every triage service is built on.
  *
  * One loop, one configuration, one store (libmongoc pool, used off the loop),
- * one Kafka producer, one HTTP listener with /healthz, /readyz and /metrics,
- * one metrics registry and a graceful shutdown on SIGINT/SIGTERM. A service's
- * main() is then:
+ * one Kafka producer, one HTTP listener with /healthz and /readyz (and, for
+ * the api and ingest, the API key check of key_gate.h installed on it), a
+ * second listener with /metrics alone (TRIAGE_METRICS_HOST/_PORT, for
+ * Prometheus, no key), one metrics registry and a graceful shutdown on
+ * SIGINT/SIGTERM. A service's main() is then:
  *
  *    tk_app_t app;
  *    tk_error_t err;
@@ -26,6 +28,7 @@
 #include "error.h"
 #include "http_server.h"
 #include "kafka.h"
+#include "key_gate.h"
 #include "metrics.h"
 #include "shutdown.h"
 #include "store.h"
@@ -43,6 +46,8 @@ typedef struct tk_app {
    tk_kafka_producer_t *producer;      /* NULL once closed */
    tk_kafka_passthrough_t kafka_pt;    /* views into cfg.kafka_config */
    tk_http_server_t *http;             /* NULL once closed */
+   tk_http_server_t *metrics_http;     /* GET /metrics alone; NULL if off or closed */
+   tk_key_gate_t *gate;                /* API keys on http (ingest, api); else NULL */
    tk_shutdown_t *shutdown;
    tk_taxonomy_t *taxonomy;            /* the default, or loaded from cfg.taxonomy */
 

@@ -102,13 +102,20 @@ typedef struct {
    /* HTTP listener */
    char *http_host;
    int http_port;
-   int64_t http_max_body;
+   int64_t http_max_body;       /* upload routes */
+   int64_t http_max_json_body;  /* every other route that takes a body */
    int64_t http_max_header;
+   int64_t http_header_timeout_ms;
    int64_t http_idle_timeout_ms;
    int64_t http_request_timeout_ms;
    int http_max_connections;
+   int http_max_client_connections;
+   char *trusted_proxies;       /* addresses / CIDR blocks, "" = none */
+   char *metrics_host;
+   int metrics_port;            /* 0: no metrics listener */
    int auth;        /* tk_auth_mode_t */
    char *admin_key; /* secret */
+   int auth_failures_per_minute; /* per client address, before 429 */
 
    /* Process */
    int log_level; /* tk_log_level_t */
@@ -163,7 +170,7 @@ typedef struct {
    int64_t api_cache_ttl_ms;   /* stats and analytics cache lifetime */
    int api_newest_keep;        /* newest tickets kept in the snapshot; 0 = none */
    int api_process_max;        /* most tickets one processing job requests */
-   int api_rate_limit;         /* requests per second per key; 0 = unlimited */
+   int api_rate_limit;         /* requests per second per key (api and ingest); 0 = unlimited */
    int api_rate_burst;         /* bucket size of the rate limit */
    char *web_root;             /* the dashboard's files; "" = <exe>/../share/triage/web */
    char *ingest_url;           /* where uploads are forwarded */

@@ -55,6 +55,8 @@ static const char *const on_off[] = {"off", "on", NULL};
 
 static const tk_config_svc_default_t http_ports[] = {
    {TK_SVC_API, "8080"}, {TK_SVC_INGEST, "8081"}, {TK_SVC_CLASSIFIER, "8082"}, {0, NULL}};
+static const tk_config_svc_default_t metrics_ports[] = {
+   {TK_SVC_API, "9180"}, {TK_SVC_INGEST, "9181"}, {TK_SVC_CLASSIFIER, "9182"}, {0, NULL}};
 static const tk_config_svc_default_t kafka_groups[] = {
    {TK_SVC_INGEST, "triage-ingest"},
    {TK_SVC_CLASSIFIER, "triage-classifier"},
@@ -77,13 +79,20 @@ static const tk_config_var_t vars[] = {
    INT ("TRIAGE_PARTITIONS", "partitions", partitions, "6", 1, 1000, ALL, "Partitions of each topic created at start-up."),
    STR ("TRIAGE_HTTP_HOST", "http-host", http_host, "127.0.0.1", 1, SRV, "Address the HTTP listener binds."),
    PER_SVC (TK_CFG_INT, "TRIAGE_HTTP_PORT", "http-port", http_port, "8080", 0, 65535, SRV, http_ports, "Port the HTTP listener binds (0: any free port, for tests)."),
-   SIZE ("TRIAGE_HTTP_MAX_BODY", "http-max-body", http_max_body, "50MB", 1, 4 * GB, SRV, "Largest request body accepted."),
+   SIZE ("TRIAGE_HTTP_MAX_BODY", "http-max-body", http_max_body, "50MB", 1, 4 * GB, SRV, "Largest request body of an upload route (ingest's POST /v1/tickets, the api's POST /api/tickets/upload), read only once an operator or admin key has been checked."),
+   SIZE ("TRIAGE_HTTP_MAX_JSON_BODY", "http-max-json-body", http_max_json_body, "1MB", 1 * KB, 1 * GB, SRV, "Largest request body of the other routes that take one (JSON); a larger one is refused with 413 before it is read."),
    SIZE ("TRIAGE_HTTP_MAX_HEADER", "http-max-header", http_max_header, "16KB", 1 * KB, 1 * MB, SRV, "Largest request head (request line and headers) accepted."),
+   DURATION ("TRIAGE_HTTP_HEADER_TIMEOUT", "http-header-timeout", http_header_timeout_ms, "10s", 1, HOUR, SRV, "Longest time a request's head (request line and headers) may take to arrive, from the connection's opening or the request's first byte; an idle new connection is closed after it."),
    DURATION ("TRIAGE_HTTP_IDLE_TIMEOUT", "http-idle-timeout", http_idle_timeout_ms, "60s", 1, 24 * HOUR, SRV, "How long an idle keep-alive connection stays open."),
-   DURATION ("TRIAGE_HTTP_REQUEST_TIMEOUT", "http-request-timeout", http_request_timeout_ms, "30s", 1, 24 * HOUR, SRV, "Longest time a client may take to send one request (slow clients are cut off)."),
+   DURATION ("TRIAGE_HTTP_REQUEST_TIMEOUT", "http-request-timeout", http_request_timeout_ms, "30s", 1, 24 * HOUR, SRV, "Longest time a client may take to send a request's body once its head is accepted (slow clients are cut off)."),
    INT ("TRIAGE_HTTP_MAX_CONNECTIONS", "http-max-connections", http_max_connections, "1024", 1, 1000000, SRV, "Most HTTP connections open at once."),
+   INT ("TRIAGE_HTTP_MAX_CLIENT_CONNECTIONS", "http-max-client-connections", http_max_client_connections, "256", 1, 1000000, SRV, "Most HTTP connections one client address may hold open at once (more are answered 503 and closed), so one client cannot take every connection."),
+   STR ("TRIAGE_TRUSTED_PROXIES", "trusted-proxies", trusted_proxies, "", 0, SRV, "Reverse proxies whose X-Forwarded-For header names the client, as addresses or CIDR blocks separated by commas (e.g. 10.0.0.0/8,192.0.2.7); the client is then the right-most address there that is not a trusted proxy. Empty: the TCP peer is the client and X-Forwarded-For is ignored."),
+   STR ("TRIAGE_METRICS_HOST", "metrics-host", metrics_host, "127.0.0.1", 1, SRV, "Address of the listener serving GET /metrics (Prometheus text, no key needed); keep it off public networks."),
+   PER_SVC (TK_CFG_INT, "TRIAGE_METRICS_PORT", "metrics-port", metrics_port, "9180", 0, 65535, SRV, metrics_ports, "Port of the /metrics listener (0: no metrics listener). The main listener does not serve /metrics."),
    ENUM ("TRIAGE_AUTH", "auth", auth, "on", on_off, IN | AP, "Require an API key on HTTP requests."),
    SECRET ("TRIAGE_ADMIN_KEY", "admin-key", admin_key, IN | AP | CLI, "Administrator API key."),
+   INT ("TRIAGE_AUTH_FAILURES_PER_MINUTE", "auth-failures-per-minute", auth_failures_per_minute, "30", 1, 1000000, IN | AP, "Requests with an unknown or revoked key one client address may make a minute (a burst of as many, then refilled evenly); past it, its requests that need a key lookup are answered 429 without asking the database, and at most one audit record a minute is written for it."),
    ENUM ("TRIAGE_LOG_LEVEL", "log-level", log_level, "info", log_levels, ALL, "Lowest level of log lines written."),
    DURATION ("TRIAGE_SHUTDOWN_TIMEOUT", "shutdown-timeout", shutdown_timeout_ms, "10s", 0, HOUR, SRV, "How long a stopping service waits for work in flight."),
    STR ("TRIAGE_TAXONOMY", "taxonomy", taxonomy, "", 0, CL | AP | CLI, "Taxonomy JSON file; empty for the built-in taxonomy."),
@@ -130,8 +139,8 @@ static const tk_config_var_t vars[] = {
    DURATION ("TRIAGE_API_CACHE_TTL", "api-cache-ttl", api_cache_ttl_ms, "5s", 0, HOUR, AP, "How long processing statistics and analytics are served from cache (0: never cached)."),
    INT ("TRIAGE_API_NEWEST_KEEP", "api-newest-keep", api_newest_keep, "1000", 0, 100000, AP, "Newest tickets kept rendered in the statistics snapshot, so GET /api/tickets without filters (newest first) is answered without a query while its page lies among them; the api's own writes to tickets show there at once, other changes up to one TRIAGE_API_CACHE_TTL later (0: every listing queries the database)."),
    INT ("TRIAGE_API_PROCESS_MAX", "api-process-max", api_process_max, "100000", 1, 1000000, AP, "Most tickets one processing request may send for classification."),
-   INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, AP, "Requests per second allowed per API key (0: unlimited)."),
-   INT ("TRIAGE_API_RATE_BURST", "api-rate-burst", api_rate_burst, "200", 1, 1000000, AP, "Requests an API key may send at once above its rate."),
+   INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, IN | AP, "Requests per second allowed per API key on each service, counted once the key is known to be valid (0: unlimited)."),
+   INT ("TRIAGE_API_RATE_BURST", "api-rate-burst", api_rate_burst, "200", 1, 1000000, IN | AP, "Requests an API key may send at once above its rate."),
    STR ("TRIAGE_WEB_ROOT", "web-root", web_root, "", 0, AP, "Directory of the built dashboard served at / and /static/; empty for <exe dir>/../share/triage/web."),
    STR ("TRIAGE_INGEST_URL", "ingest-url", ingest_url, "http://127.0.0.1:8081", 1, AP, "Base URL of triage-ingest, where POST /api/tickets/upload forwards uploads."),
    DURATION ("TRIAGE_API_UPLOAD_TIMEOUT", "api-upload-timeout", api_upload_timeout_ms, "5m", 1, HOUR, AP, "Longest time a forwarded upload may take at ingest."),

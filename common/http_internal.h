@@ -8,23 +8,36 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "client_addr.h"
 #include "http_router.h"
 #include "http_server.h"
+#include "http_strict.h"
 
 typedef struct tk_http_conn_s tk_http_conn_t;
 
 typedef enum {
    TK_CONN_IDLE = 0, /* between requests (or before the first) */
-   TK_CONN_READING,  /* a request has started arriving */
+   TK_CONN_READING,  /* a request's head or body is arriving */
+   TK_CONN_AUTH,     /* head complete; the authenticator decides (not read) */
    TK_CONN_ACTIVE,   /* a handler holds the request */
    TK_CONN_SENDING,  /* the response's last write is in flight */
    TK_CONN_LINGER,   /* half-closed, draining input before closing */
 } tk_http_conn_state_t;
 
+/* How many connections one client address holds (http_server.c). */
+typedef struct tk_http_client_s {
+   struct tk_http_client_s *next;
+   unsigned conns;
+   char addr[TK_CLIENT_ADDR_MAX];
+} tk_http_client_t;
+
+#define TK_HTTP_CLIENT_BUCKETS 1024
+
 typedef struct {
    tk_http_ready_fn ready_cb;
+   void *ready_ud;
    tk_http_metrics_fn metrics_cb;
-   void *user_data;
+   void *metrics_ud;
 } tk_http_health_t;
 
 struct tk_http_server_s {
@@ -48,6 +61,11 @@ struct tk_http_server_s {
    void *hook_ud;
    tk_http_route_stats_t unmatched;
    tk_http_health_t *health;
+   tk_cidr_list_t trusted;       /* opts.trusted_proxies, parsed */
+   tk_http_authenticate_fn authenticate;
+   void *authenticate_ud;
+   uint64_t methods;             /* bit m: some route serves enum http_method m */
+   tk_http_client_t *clients[TK_HTTP_CLIENT_BUCKETS];
    char date[40];
    time_t date_sec;
    char read_buf[65536];
@@ -63,17 +81,24 @@ struct tk_http_conn_s {
    tk_buf_t in;             /* received, not yet parsed */
    tk_buf_t hfield, hvalue; /* the header being parsed */
    bool in_value;
-   size_t header_bytes;
    int error_status;        /* set by a parser callback that fails */
    tk_http_request_t *req;  /* being parsed or answered; NULL otherwise */
    tk_http_conn_state_t state;
+   bool in_body;            /* READING: the head is done, the body arrives */
+   bool message_done;       /* http-parser has seen the request's end */
+   bool processing;         /* inside conn_process_input */
+   tk_http_head_scan_t head;
+   tk_http_chunk_scan_t chunk;
+   uint64_t body_left;      /* Content-Length bytes not yet fed to the parser */
    unsigned open_handles;
    bool reading;
    bool peer_eof;
    bool closing;
    bool close_after;        /* close once the current response is sent */
    bool counted_active;
-   char remote[64];
+   tk_http_client_t *client; /* the address this connection counts against */
+   char peer_ip[TK_CLIENT_ADDR_MAX];
+   char peer[64];           /* "ip:port" */
 };
 
 struct tk_http_request_s {
@@ -89,7 +114,12 @@ struct tk_http_request_s {
    tk_buf_t resp_headers;
    tk_http_match_t match;
    tk_http_query_t query;
-   char remote[64];
+   char client[TK_CLIENT_ADDR_MAX]; /* tk_http_request_remote_addr */
+   char peer[64];
+   int role;             /* granted by the authenticator */
+   char principal[64];
+   size_t body_limit;    /* the route's, in bytes */
+   bool has_body;        /* Content-Length > 0 or chunked */
    uint64_t start_ns;
    bool http10;
    bool head;
@@ -107,12 +137,17 @@ void tk_http__conn_close (tk_http_conn_t *conn);
 void tk_http__conn_response_finished (tk_http_conn_t *conn);
 void tk_http__server_maybe_closed (tk_http_server_t *server);
 
-/* Hands a completed request to its route (or answers 404/405/400). */
+/* Hands a completed request (head checked, route matched, sender
+ * authenticated, body read) to its route's handler. */
 void tk_http__dispatch (tk_http_conn_t *conn);
 
 /* Answers a protocol error (400, 408, 413, 431, 501, 503 ...) with
- * Connection: close, dropping any partial request. */
-void tk_http__conn_fail (tk_http_conn_t *conn, int status);
+ * Connection: close, dropping any partial request. message (may be NULL:
+ * the status's reason phrase) is copied into the error document. */
+void tk_http__conn_fail (tk_http_conn_t *conn, int status, const char *message);
+
+/* Adds the response header of a refused method (405, or 204 to OPTIONS). */
+bool tk_http__add_allow (tk_http_request_t *req);
 
 /* Writes a static string (e.g. "100 Continue"); final marks the end of a
  * response. Returns 0 or a negative libuv error. */

@@ -259,8 +259,23 @@ build_head (tk_buf_t *out, tk_http_server_t *server, int status, const char *con
    } else if (http10) {
       ok &= tk_buf_append_str (out, "Connection: keep-alive\r\n");
    }
+   /* No response is sniffed into another type, and none is kept by a
+    * cache unless its handler says so (the dashboard's static files). */
+   bool has_nosniff = false, has_cache_control = false;
    if (extra && extra->len) {
       ok &= tk_buf_append (out, extra->data, extra->len);
+      for (const char *p = extra->data, *end = extra->data + extra->len; p < end;) {
+         const char *e = memchr (p, '\n', (size_t) (end - p));
+         has_nosniff |= strncasecmp (p, "X-Content-Type-Options:", 23) == 0;
+         has_cache_control |= strncasecmp (p, "Cache-Control:", 14) == 0;
+         p = e ? e + 1 : end;
+      }
+   }
+   if (!has_nosniff) {
+      ok &= tk_buf_append_str (out, "X-Content-Type-Options: nosniff\r\n");
+   }
+   if (!has_cache_control) {
+      ok &= tk_buf_append_str (out, "Cache-Control: no-store\r\n");
    }
    ok &= tk_buf_append (out, "\r\n", 2);
    return ok;
@@ -271,15 +286,19 @@ error_code_for (int status)
 {
    switch (status) {
    case 400: return "bad_request";
+   case 401: return "unauthorized";
+   case 403: return "forbidden";
    case 404: return "not_found";
    case 405: return "method_not_allowed";
    case 408: return "request_timeout";
    case 413: return "payload_too_large";
    case 414: return "uri_too_long";
    case 417: return "expectation_failed";
+   case 429: return "rate_limited";
    case 431: return "headers_too_large";
    case 501: return "not_implemented";
    case 503: return "unavailable";
+   case 505: return "http_version_not_supported";
    default: return status >= 500 ? "internal" : "error";
    }
 }
@@ -301,7 +320,7 @@ error_json (const char *code, const char *message, const char *field)
 }
 
 void
-tk_http__conn_fail (tk_http_conn_t *conn, int status)
+tk_http__conn_fail (tk_http_conn_t *conn, int status, const char *message)
 {
    if (conn->closing || conn->state == TK_CONN_LINGER || conn->state == TK_CONN_SENDING) {
       return;
@@ -321,8 +340,8 @@ tk_http__conn_fail (tk_http_conn_t *conn, int status)
    }
    record (server, &server->unmatched, method, status, start);
 
-   char msg[96];
-   snprintf (msg, sizeof msg, "%s", reason (status));
+   char msg[160];
+   snprintf (msg, sizeof msg, "%s", message ? message : reason (status));
    char *body = error_json (error_code_for (status), msg, NULL);
    tk_buf_t out = TK_BUF_INIT;
    size_t blen = body ? strlen (body) : 0;
@@ -364,10 +383,13 @@ tk_http_add_header (tk_http_request_t *req, const char *name, const char *value)
    return tk_buf_appendf (&req->resp_headers, "%s: %s\r\n", name, value);
 }
 
+/* A request answered before its body was read (a refusal) closes the
+ * connection: the body is dropped while lingering, never parsed. */
 static bool
 response_keep_alive (const tk_http_request_t *req, const tk_http_conn_t *conn)
 {
-   return req->keep_alive && !conn->close_after && !conn->peer_eof && !req->server->closing;
+   return req->keep_alive && !conn->close_after && !conn->peer_eof && !req->server->closing &&
+          conn->message_done;
 }
 
 int
@@ -525,46 +547,19 @@ tk_http_stream_end (tk_http_request_t *req)
 
 /* --- dispatch ------------------------------------------------------------ */
 
+bool
+tk_http__add_allow (tk_http_request_t *req)
+{
+   char allow[sizeof req->match.allow];
+   memcpy (allow, req->match.allow, sizeof allow);
+   return tk_http_add_header (req, "Allow", allow);
+}
+
 void
 tk_http__dispatch (tk_http_conn_t *conn)
 {
    tk_http_request_t *req = conn->req;
-   tk_http_server_t *server = conn->server;
    req->dispatched = true;
-   if (!(req->path = tk_http_request_alloc (req, req->path_len + 1))) {
-      tk_http_respond_error (req, 500, "internal", "out of memory", NULL);
-      return;
-   }
-   memcpy (req->path, req->url.data, req->path_len);
-   req->path[req->path_len] = '\0';
-
-   switch (tk_http_router_match (&server->router, req->method, req->url.data, req->path_len,
-                                 &req->match)) {
-   case TK_HTTP_MATCH_FOUND:
-      break;
-   case TK_HTTP_MATCH_NOMEM:
-      tk_http_respond_error (req, 500, "internal", "out of memory", NULL);
-      return;
-   case TK_HTTP_MATCH_BAD_PATH:
-      tk_http_respond_error (req, 400, "bad_request", "the path is not validly percent-encoded",
-                             NULL);
-      return;
-   case TK_HTTP_MATCH_NOT_FOUND:
-      tk_http_respond_error (req, 404, "not_found", "no such resource", NULL);
-      return;
-   case TK_HTTP_MATCH_BAD_METHOD: {
-      char allow[sizeof req->match.allow];
-      memcpy (allow, req->match.allow, sizeof allow);
-      tk_http_add_header (req, "Allow", allow);
-      if (req->method == HTTP_OPTIONS) {
-         tk_http_respond (req, 204, NULL, NULL, 0);
-      } else {
-         tk_http_respond_error (req, 405, "method_not_allowed",
-                                "the resource does not support this method", NULL);
-      }
-      return;
-   }
-   }
    const char *qs = tk_http_request_query_string (req);
    bool nomem = false;
    if (!tk_http_query_parse (qs, strlen (qs), &req->query, &nomem)) {
@@ -594,7 +589,7 @@ readyz_handler (tk_http_request_t *req, void *ud)
 {
    tk_http_health_t *h = ud;
    if (h->ready_cb) {
-      h->ready_cb (req, h->user_data);
+      h->ready_cb (req, h->ready_ud);
    } else {
       tk_http_respond_ready (req, NULL, NULL);
    }
@@ -605,7 +600,7 @@ metrics_handler (tk_http_request_t *req, void *ud)
 {
    tk_http_health_t *h = ud;
    tk_buf_t out = TK_BUF_INIT;
-   bool ok = h->metrics_cb ? h->metrics_cb (&out, h->user_data)
+   bool ok = h->metrics_cb ? h->metrics_cb (&out, h->metrics_ud)
                            : tk_http_server_render_stats (req->server, "triage_http", &out);
    if (ok) {
       tk_http_respond (req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
@@ -615,20 +610,39 @@ metrics_handler (tk_http_request_t *req, void *ud)
    tk_buf_destroy (&out);
 }
 
-bool
-tk_http_add_health_routes (tk_http_server_t *server, tk_http_ready_fn ready_cb,
-                           tk_http_metrics_fn metrics_cb, void *user_data, tk_error_t *err)
+static bool
+health_state (tk_http_server_t *server, tk_error_t *err)
 {
    if (!server->health && !(server->health = calloc (1, sizeof *server->health))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding the health routes");
       return false;
    }
+   return true;
+}
+
+bool
+tk_http_add_health_routes (tk_http_server_t *server, tk_http_ready_fn ready_cb, void *user_data,
+                           tk_error_t *err)
+{
+   if (!health_state (server, err)) {
+      return false;
+   }
    server->health->ready_cb = ready_cb;
-   server->health->metrics_cb = metrics_cb;
-   server->health->user_data = user_data;
+   server->health->ready_ud = user_data;
    return tk_http_route (server, "GET", "/healthz", healthz_handler, server->health, err) &&
-          tk_http_route (server, "GET", "/readyz", readyz_handler, server->health, err) &&
-          tk_http_route (server, "GET", "/metrics", metrics_handler, server->health, err);
+          tk_http_route (server, "GET", "/readyz", readyz_handler, server->health, err);
+}
+
+bool
+tk_http_add_metrics_route (tk_http_server_t *server, tk_http_metrics_fn metrics_cb,
+                           void *user_data, tk_error_t *err)
+{
+   if (!health_state (server, err)) {
+      return false;
+   }
+   server->health->metrics_cb = metrics_cb;
+   server->health->metrics_ud = user_data;
+   return tk_http_route (server, "GET", "/metrics", metrics_handler, server->health, err);
 }
 
 int

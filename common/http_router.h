@@ -29,6 +29,7 @@ typedef struct {
    bool prefix;     /* the pattern ends in a "*" segment */
    tk_http_handler_t handler;
    void *user_data;
+   tk_http_access_t access; /* set by tk_http_route_with; {0, 0} by default */
    tk_http_route_stats_t stats;
 } tk_http_route_t;
 

@@ -31,3 +31,22 @@ tk_token_bucket_take (tk_token_bucket_t *b, double n, int64_t now_ms)
    double wait = ceil ((need - b->tokens) / b->per_ms);
    return wait < 1.0 ? 1 : (int64_t) wait;
 }
+
+void
+tk_token_bucket_put (tk_token_bucket_t *b, double n)
+{
+   b->tokens += n;
+   if (b->tokens > b->capacity) {
+      b->tokens = b->capacity;
+   }
+}
+
+bool
+tk_token_bucket_is_full (const tk_token_bucket_t *b, int64_t now_ms)
+{
+   double tokens = b->tokens;
+   if (now_ms > b->last_ms) {
+      tokens += (double) (now_ms - b->last_ms) * b->per_ms;
+   }
+   return tokens >= b->capacity;
+}

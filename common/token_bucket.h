@@ -28,4 +28,11 @@ void tk_token_bucket_init (tk_token_bucket_t *b, double per_minute, double capac
  * so it waits but never forever. */
 int64_t tk_token_bucket_take (tk_token_bucket_t *b, double n, int64_t now_ms);
 
+/* Gives back n tokens taken earlier (never above the capacity). */
+void tk_token_bucket_put (tk_token_bucket_t *b, double n);
+
+/* True when the bucket has refilled to its capacity by now_ms: it then
+ * holds no memory of past use, and may be reused for another client. */
+bool tk_token_bucket_is_full (const tk_token_bucket_t *b, int64_t now_ms);
+
 #endif

@@ -80,14 +80,18 @@ setup (void)
       .port = 0,
       .max_body_bytes = 64 * 1024,
       .max_header_bytes = 8 * 1024,
+      .header_timeout_ms = 1000,
       .idle_timeout_ms = 1000,
       .request_timeout_ms = 1000,
       .max_connections = 64,
    };
    server = tk_http_server_new (&loop, &opts, &err);
    fuzz_check (server != NULL);
-   fuzz_check (tk_http_add_health_routes (server, NULL, NULL, NULL, &err));
-   fuzz_check (tk_http_route (server, "*", "/echo/{x}", echo_handler, NULL, &err));
+   fuzz_check (tk_http_add_health_routes (server, NULL, NULL, &err));
+   fuzz_check (tk_http_add_metrics_route (server, NULL, NULL, &err));
+   fuzz_check (tk_http_route_with (server, "*", "/echo/{x}",
+                                   (tk_http_access_t){.max_body = TK_HTTP_BODY_LARGE},
+                                   echo_handler, NULL, &err));
    fuzz_check (tk_http_route (server, "GET", "/stream", stream_handler, NULL, &err));
    fuzz_check (tk_http_route (server, "GET", "/static/*", echo_handler, NULL, &err));
    fuzz_check (tk_http_server_listen (server, &err));

@@ -1,13 +1,16 @@
 /* api.h - triage-api's shared state and the request runner every route uses.
  *
- * A route handler runs on the loop: it checks and parses the request (pure
- * work: JSON, parameters, the query filter), fills an api_call_t and hands
- * it to api_call_run. The runner resolves the API key (on the loop when it
- * is the bootstrap key or auth is off, else by a lookup in `api_keys` on the
- * worker thread), checks the role, runs the route's work function on a
- * libuv threadpool thread with a pooled MongoDB client, writes the audit
- * record there too, and then, back on the loop, either calls the route's
- * done function or sends the response the work function left in the call.
+ * Every route is registered with the least role it needs and the body it
+ * takes (api_route), so the listener's key check (common/key_gate.h) has
+ * found the caller's key, role and rate before the handler runs and before
+ * any body byte is read: a caller without a valid key gets 401 before any
+ * validation message. A route handler then runs on the loop: it checks and
+ * parses the request (pure work: JSON, parameters, the query filter), fills
+ * an api_call_t and hands it to api_call_run. The runner takes the caller's
+ * identity from the request, runs the route's work function on a libuv
+ * threadpool thread with a pooled MongoDB client, writes the audit record
+ * there too, and then, back on the loop, either calls the route's done
+ * function or sends the response the work function left in the call.
  */
 #ifndef API_H
 #define API_H
@@ -32,17 +35,11 @@ typedef struct api_cache_entry {
    struct api_cache_entry *next;
 } api_cache_entry_t;
 
-typedef struct api_rate_bucket api_rate_bucket_t;
-
 /* The service: one per process, lives as long as the loop. */
 typedef struct {
    tk_app_t *app;
    const tk_taxonomy_t *tax; /* borrowed from app */
-   bool auth_off;
-   bool has_admin_key;
-   char admin_hash[TK_KEY_HASH_HEX]; /* of TRIAGE_ADMIN_KEY */
    api_cache_entry_t *cache;
-   api_rate_bucket_t *buckets;
    tk_metric_t *cache_hits;   /* triage_api_cache_total{result} */
    tk_metric_t *published;    /* triage_api_classify_requests_total{result} */
    struct api_upload *upload; /* the upload forwarder (routes_upload.c) */
@@ -81,10 +78,7 @@ struct api_call {
    void *data;
    void (*free_data) (void *data);
 
-   /* Identity, resolved by the runner. */
-   bool has_token;
-   bool need_lookup;
-   char key_hash[TK_KEY_HASH_HEX];
+   /* Identity, from the listener's key check (api_call_run). */
    char key_id[TK_AUTH_KEY_ID_MAX];
    tk_role_t role;
 
@@ -103,7 +97,8 @@ struct api_call {
 api_call_t *api_call_new (api_t *api, tk_http_request_t *req, const char *action,
                           tk_role_t need, bool audit, api_work_fn work);
 
-/* Resolves the key, queues the work and responds. Takes ownership of call. */
+/* Takes the caller's identity from the request, queues the work and
+ * responds. Takes ownership of call. */
 void api_call_run (api_call_t *call);
 
 /* Frees the call and what it owns (not the request). Accepts NULL. */
@@ -143,8 +138,9 @@ bool api_check_request (tk_http_request_t *req, bool json_body);
  * than max. */
 bool api_query_params (tk_http_request_t *req, tk_query_param_t **out, size_t *n);
 
-/* Parses the JSON body (tk_json_parse); on failure responds 400 and returns
- * NULL. max_len bounds it. */
+/* Parses the JSON body (tk_json_parse); an object anywhere in it that repeats
+ * a member name is refused too. On failure responds 400 and returns NULL.
+ * max_len bounds it. */
 cJSON *api_parse_body (tk_http_request_t *req, size_t max_len);
 
 /* A ticket id from a path parameter or JSON: 1..TK_TICKET_ID_MAX bytes of
@@ -197,15 +193,18 @@ bool api_audit_queue_push (api_audit_queue_t *q, bson_t *doc);
 /* Shutdown step (user_data: the api_t): writes what is queued, then done. */
 void api_audit_queue_stop (void *user_data, void *token);
 
-/* --- auth (auth.c) ------------------------------------------------------ */
+/* --- routes and refused keys (auth.c) ----------------------------------- */
 
-/* Loop side: reads the Authorization header into call (has_token,
- * key_hash, or role at once for the bootstrap key / auth off). */
-void api_auth_begin (api_call_t *call);
+/* Registers handler (user data: api) for method and pattern on the api's
+ * listener, for keys of at least role need (TK_ROLE_NONE: open to anyone,
+ * but a key sent is still checked) with bodies up to max_body
+ * (TK_HTTP_BODY_NONE, _JSON, _LARGE or bytes). */
+bool api_route (api_t *api, const char *method, const char *pattern, tk_role_t need,
+                size_t max_body, tk_http_handler_t handler, tk_error_t *err);
 
-/* Worker side: looks the key up in api_keys when needed. false with
- * call->status set if the database could not answer. */
-bool api_auth_lookup (api_call_t *call, mongoc_client_t *client, const char *db);
+/* Audits what the key check refuses (key_gate.h's refused hook): at most one
+ * record a minute per client address for unknown keys, one per 403. */
+void api_auth_audit_refusals (api_t *api);
 
 /* --- cache (cache.c) ------------------------------------------------------ */
 
@@ -216,14 +215,6 @@ const api_cache_entry_t *api_cache_get (api_t *api, const char *key);
 void api_cache_put (api_t *api, const char *key, const char *body, size_t len);
 /* Drops every entry. */
 void api_cache_clear (api_t *api);
-
-/* --- rate limit (rate_limit.c) ------------------------------------------ */
-
-/* Takes one token from the bucket of the key (by its hash, or the client
- * address when no key is sent). false when empty, with the seconds until
- * the next token in *retry_after_s. */
-bool api_rate_take (api_t *api, const char *bucket_key, unsigned *retry_after_s);
-void api_rate_destroy (api_t *api);
 
 /* --- shared route bodies (routes_tickets.c) ------------------------------ */
 

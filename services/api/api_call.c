@@ -1,5 +1,5 @@
-/* api_call.c - the request runner: key, role, rate limit, work off the loop,
- * audit, response (see api.h). */
+/* api_call.c - the request runner: identity, work off the loop, audit,
+ * response (see api.h). */
 #include "api.h"
 
 #include <stdarg.h>
@@ -121,21 +121,10 @@ call_work (tk_store_t *store, void *ctx)
    api_call_t *call = ctx;
    mongoc_client_t *client = tk_store_client_pop (store);
    const char *db = tk_store_db_name (store);
-   if (call->need_lookup && !api_auth_lookup (call, client, db)) {
-      goto done;
-   }
-   if (call->role == TK_ROLE_NONE) {
-      api_call_fail (call, 401, "unauthorized", NULL, "unknown or revoked API key");
-   } else if (call->role < call->need) {
-      api_call_fail (call, 403, "forbidden", NULL, "this route needs the %s role; the key has %s",
-                     tk_role_name (call->need), tk_role_name (call->role));
-   } else {
-      call->work (call, client, db);
-   }
+   call->work (call, client, db);
    if (call->audit) {
       api_audit_write (call, client, db);
    }
-done:
    tk_store_client_push (store, client);
 }
 
@@ -153,89 +142,31 @@ call_done (int status, void *ctx)
    api_call_respond (call);
 }
 
-/* Runs work and then done for call on the store's threadpool; when that
- * cannot be queued, answers 503 at once (and frees the call). */
-static void
-queue_or_fail (api_call_t *call, tk_store_work_fn work, tk_store_done_fn done)
+void
+api_call_run (api_call_t *call)
 {
    api_t *api = call->api;
-   int rc = tk_store_async (api->app->loop, api->app->store, work, done, call);
+   /* The listener's key check has run (the route was registered with
+    * api_route): the request carries the key's role and id. */
+   call->role = (tk_role_t) tk_http_request_role (call->req);
+   snprintf (call->key_id, sizeof call->key_id, "%s", tk_http_request_principal (call->req));
+   if (call->role < call->need) {
+      /* A route registered for a lesser role than its handler asks. */
+      api_call_fail (call, 403, "forbidden", NULL, "this route needs the %s role; the key has %s",
+                     tk_role_name (call->need), tk_role_name (call->role));
+      api_call_respond (call);
+      return;
+   }
+   if (call->fast && call->fast (call)) {
+      api_call_free (call);
+      return;
+   }
+   int rc = tk_store_async (api->app->loop, api->app->store, call_work, call_done, call);
    if (rc != 0) {
       api_call_fail (call, 503, "unavailable", NULL, "cannot queue the request: %s",
                      uv_strerror (rc));
       api_call_respond (call);
    }
-}
-
-static void
-queue_call (api_call_t *call)
-{
-   queue_or_fail (call, call_work, call_done);
-}
-
-/* A route with a cache (fast) and a key that must be looked up: the lookup
- * runs first on its own, so that a cached answer can be served to keys
- * from api_keys too, not only to the bootstrap key. */
-static void
-lookup_work (tk_store_t *store, void *ctx)
-{
-   api_call_t *call = ctx;
-   mongoc_client_t *client = tk_store_client_pop (store);
-   if (api_auth_lookup (call, client, tk_store_db_name (store))) {
-      call->need_lookup = false;
-   }
-   tk_store_client_push (store, client);
-}
-
-static void
-lookup_done (int status, void *ctx)
-{
-   api_call_t *call = ctx;
-   if (status != 0) {
-      api_call_fail (call, 503, "unavailable", NULL, "the request was cancelled");
-   }
-   if (call->status >= 400) {
-      api_call_respond (call);
-      return;
-   }
-   if (!call->need_lookup && call->role >= call->need && call->fast (call)) {
-      api_call_free (call);
-      return;
-   }
-   queue_call (call);
-}
-
-void
-api_call_run (api_call_t *call)
-{
-   api_t *api = call->api;
-   api_auth_begin (call);
-   if (!call->has_token && call->role == TK_ROLE_NONE) {
-      tk_http_add_header (call->req, "WWW-Authenticate", "Bearer");
-      api_call_fail (call, 401, "unauthorized", NULL,
-                     "send an API key as \"Authorization: Bearer <key>\"");
-      api_call_respond (call);
-      return;
-   }
-   unsigned retry_after = 0;
-   if (!api_rate_take (api, call->key_hash[0] ? call->key_hash : "anonymous", &retry_after)) {
-      char ra[16];
-      snprintf (ra, sizeof ra, "%u", retry_after ? retry_after : 1);
-      tk_http_add_header (call->req, "Retry-After", ra);
-      api_call_fail (call, 429, "rate_limited", NULL,
-                     "too many requests for this API key; retry after %s s", ra);
-      api_call_respond (call);
-      return;
-   }
-   if (call->fast && call->need_lookup) {
-      queue_or_fail (call, lookup_work, lookup_done);
-      return;
-   }
-   if (!call->need_lookup && call->role >= call->need && call->fast && call->fast (call)) {
-      api_call_free (call);
-      return;
-   }
-   queue_call (call);
 }
 
 /* ---- request helpers ---------------------------------------------------- */
@@ -295,6 +226,60 @@ api_query_params (tk_http_request_t *req, tk_query_param_t **out, size_t *n)
    return true;
 }
 
+static int
+compare_names (const void *a, const void *b)
+{
+   return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The repeated member name of an object anywhere in item, or NULL. With
+ * duplicates, which value counts depends on the parser: {"role":"admin",
+ * "role":"viewer"} must not mean admin here and viewer elsewhere. Tickets
+ * check their own fields (ticket_json.c); this covers every other body.
+ * Names are compared decoded ("\u0072ole" is "role"); the depth is bounded
+ * by tk_json_parse. *nomem is set when the check could not run. */
+static const char *
+repeated_name (const cJSON *item, bool *nomem)
+{
+   if (!cJSON_IsObject (item) && !cJSON_IsArray (item)) {
+      return NULL;
+   }
+   size_t n = 0;
+   const cJSON *child;
+   const char *dup = NULL;
+   cJSON_ArrayForEach (child, item)
+   {
+      n++;
+      if ((dup = repeated_name (child, nomem)) || *nomem) {
+         return dup;
+      }
+   }
+   if (!cJSON_IsObject (item) || n < 2) {
+      return NULL;
+   }
+   const char *small[16];
+   const char **names = n <= 16 ? small : malloc (n * sizeof *names);
+   if (!names) {
+      *nomem = true;
+      return NULL;
+   }
+   size_t k = 0;
+   cJSON_ArrayForEach (child, item)
+   {
+      names[k++] = child->string ? child->string : "";
+   }
+   qsort (names, n, sizeof *names, compare_names);
+   for (size_t i = 1; i < n && !dup; i++) {
+      if (strcmp (names[i - 1], names[i]) == 0) {
+         dup = names[i];
+      }
+   }
+   if (names != small) {
+      free (names);
+   }
+   return dup;
+}
+
 cJSON *
 api_parse_body (tk_http_request_t *req, size_t max_len)
 {
@@ -310,6 +295,20 @@ api_parse_body (tk_http_request_t *req, size_t max_len)
       char msg[300];
       snprintf (msg, sizeof msg, "malformed JSON body: %s", err.message);
       api_respond_error (req, 400, "invalid", "body", msg);
+      return NULL;
+   }
+   bool nomem = false;
+   const char *dup = repeated_name (json, &nomem);
+   if (dup || nomem) {
+      char msg[160];
+      snprintf (msg, sizeof msg, "%.64s: appears more than once in the body", dup ? dup : "?");
+      if (nomem) {
+         api_respond_error (req, 500, "internal", NULL, "out of memory");
+      } else {
+         api_respond_error (req, 400, "invalid", dup, msg);
+      }
+      cJSON_Delete (json);
+      return NULL;
    }
    return json;
 }

@@ -170,5 +170,5 @@ audit_list (tk_http_request_t *req, void *user_data)
 bool
 api_routes_audit (api_t *api, tk_error_t *err)
 {
-   return tk_http_route (api->app->http, "GET", "/api/audit", audit_list, api, err);
+   return api_route (api, "GET", "/api/audit", TK_ROLE_ADMIN, TK_HTTP_BODY_NONE, audit_list, err);
 }

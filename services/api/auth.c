@@ -1,56 +1,60 @@
-/* auth.c - the api's side of API keys: reads the Bearer key of a call on
- * the loop and, when it is not the bootstrap key, looks it up in api_keys on
- * the worker thread. Hashing, comparison, parsing and the lookup itself are
- * common/auth.h's.
+/* auth.c - the api's side of API keys: its routes are registered with the
+ * role and body they need, so that the listener's key check
+ * (common/key_gate.h) runs before a handler and before any body byte is
+ * read; and the requests that check refuses are audited.
  *
  * Keys are never stored: only their SHA-256 (hex) is, in api_keys
- * {key_id, name, role, hash, created_at, revoked}. The bootstrap key from
- * TRIAGE_ADMIN_KEY is hashed at start-up and compared in constant time
- * (tk_auth_hash_equal) on the loop, so the admin path needs no database
- * round trip; other keys are found by their hash, which reveals nothing
- * about the key to a timing observer.
+ * {key_id, name, role, hash, created_at, revoked}; hashing, the lookup and
+ * the limits are common/auth.h's and common/key_gate.h's.
  */
 #include "api.h"
 
 #include <stdio.h>
+#include <string.h>
 
-#include "auth.h"
-
-void
-api_auth_begin (api_call_t *call)
-{
-   api_t *api = call->api;
-   if (api->auth_off) {
-      call->role = TK_ROLE_ADMIN;
-      snprintf (call->key_id, sizeof call->key_id, "auth-off");
-      return;
-   }
-   const char *token;
-   size_t len;
-   if (!tk_auth_bearer_token (tk_http_request_header (call->req, "Authorization"), &token,
-                              &len)) {
-      return;
-   }
-   call->has_token = true;
-   /* A failed digest leaves key_hash empty, which matches no key: the
-    * lookup then answers 401. */
-   (void) tk_auth_hash_key (token, len, call->key_hash);
-   if (api->has_admin_key && tk_auth_hash_equal (call->key_hash, api->admin_hash)) {
-      call->role = TK_ROLE_ADMIN;
-      snprintf (call->key_id, sizeof call->key_id, "bootstrap");
-      return;
-   }
-   call->need_lookup = true;
-}
+#include "log.h"
 
 bool
-api_auth_lookup (api_call_t *call, mongoc_client_t *client, const char *db)
+api_route (api_t *api, const char *method, const char *pattern, tk_role_t need, size_t max_body,
+           tk_http_handler_t handler, tk_error_t *err)
 {
-   tk_error_t err;
-   if (!tk_auth_lookup_key_with_client (client, db, call->key_hash, &call->role, call->key_id,
-                                        sizeof call->key_id, &err)) {
-      api_call_fail (call, 503, "unavailable", NULL, "%s", err.message);
-      return false;
+   return tk_http_route_with (api->app->http, method, pattern,
+                              (tk_http_access_t){(int) need, max_body, true}, handler, api, err);
+}
+
+/* One record per refusal the gate reports: unknown keys at most once a
+ * minute per client address (with how many there were), every 403. */
+static void
+audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char *key_id,
+               tk_role_t role, void *user_data)
+{
+   api_t *api = user_data;
+   api_call_t call = {
+      .api = api,
+      .req = req,
+      .action = status == 403 ? "auth.forbidden" : "auth.failed",
+      .status = status,
+      .role = role,
+   };
+   snprintf (call.key_id, sizeof call.key_id, "%s", key_id && key_id[0] ? key_id : "unknown");
+   call.audit_detail = cJSON_CreateObject ();
+   cJSON_AddStringToObject (call.audit_detail, "client", tk_http_request_remote_addr (req));
+   if (failures > 0) {
+      cJSON_AddNumberToObject (call.audit_detail, "failures", (double) failures);
    }
-   return true;
+   bson_t *doc = api_audit_record (&call);
+   cJSON_Delete (call.audit_detail);
+   if (!api_audit_queue_push (api->audit_queue, doc)) {
+      TK_WARN ("audit", "audit queue full: the refusal of %s from %s is not recorded",
+               tk_http_request_path (req), tk_http_request_remote_addr (req));
+      bson_destroy (doc);
+   }
+}
+
+void
+api_auth_audit_refusals (api_t *api)
+{
+   if (api->app->gate) {
+      tk_key_gate_set_refused_hook (api->app->gate, audit_refusal, api);
+   }
 }

@@ -14,7 +14,6 @@ api_stop_step (void *user_data, void *token)
 {
    api_t *api = user_data;
    api_cache_clear (api);
-   api_rate_destroy (api);
    api_audit_queue_destroy (api->audit_queue);
    api->audit_queue = NULL;
    tk_shutdown_step_done (token);
@@ -35,15 +34,10 @@ main (int argc, char **argv)
    }
    api.app = &app;
    api.tax = app.taxonomy;
-   api.auth_off = app.cfg.auth == TK_AUTH_OFF;
-   if (app.cfg.admin_key[0]) {
-      api.has_admin_key =
-         tk_auth_hash_key (app.cfg.admin_key, strlen (app.cfg.admin_key), api.admin_hash);
-   }
-   if (api.auth_off) {
+   if (app.cfg.auth == TK_AUTH_OFF) {
       TK_WARN ("auth", "TRIAGE_AUTH=off: EVERY REQUEST IS SERVED AS ADMIN WITHOUT A KEY. "
                        "For the local demo only; never expose this listener.");
-   } else if (!api.has_admin_key) {
+   } else if (!app.cfg.admin_key[0]) {
       TK_WARN ("auth", "no TRIAGE_ADMIN_KEY is set: only keys already in api_keys can log in");
    }
    api.cache_hits = tk_metrics_counter (app.metrics, "api_cache_total",
@@ -58,6 +52,7 @@ main (int argc, char **argv)
       fprintf (stderr, "triage-api: out of memory\n");
       return 2;
    }
+   api_auth_audit_refusals (&api);
    if (!api_routes_tickets (&api, &err) || !api_routes_processed (&api, &err) ||
        !api_routes_stats (&api, &err) || !api_routes_process (&api, &err) ||
        !api_routes_keys (&api, &err) || !api_routes_audit (&api, &err) ||

@@ -169,7 +169,8 @@ analytics_refresh (tk_http_request_t *req, void *user_data)
 bool
 api_routes_analytics (api_t *api, tk_error_t *err)
 {
-   return tk_http_route (api->app->http, "GET", "/api/analytics", analytics_get, api, err) &&
-          tk_http_route (api->app->http, "POST", "/api/analytics/refresh", analytics_refresh, api,
-                         err);
+   return api_route (api, "GET", "/api/analytics", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     analytics_get, err) &&
+          api_route (api, "POST", "/api/analytics/refresh", TK_ROLE_OPERATOR, TK_HTTP_BODY_JSON,
+                     analytics_refresh, err);
 }

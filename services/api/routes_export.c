@@ -529,8 +529,8 @@ export_ndjson (tk_http_request_t *req, void *user_data)
 bool
 api_routes_export (api_t *api, tk_error_t *err)
 {
-   return tk_http_route (api->app->http, "GET", "/api/tickets/export.csv", export_csv, api,
-                         err) &&
-          tk_http_route (api->app->http, "GET", "/api/tickets/export.ndjson", export_ndjson, api,
-                         err);
+   return api_route (api, "GET", "/api/tickets/export.csv", TK_ROLE_OPERATOR, TK_HTTP_BODY_NONE,
+                     export_csv, err) &&
+          api_route (api, "GET", "/api/tickets/export.ndjson", TK_ROLE_OPERATOR, TK_HTTP_BODY_NONE,
+                     export_ndjson, err);
 }

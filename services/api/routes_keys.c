@@ -177,8 +177,9 @@ keys_revoke (tk_http_request_t *req, void *user_data)
 bool
 api_routes_keys (api_t *api, tk_error_t *err)
 {
-   tk_http_server_t *h = api->app->http;
-   return tk_http_route (h, "POST", "/api/keys", keys_create, api, err) &&
-          tk_http_route (h, "GET", "/api/keys", keys_list, api, err) &&
-          tk_http_route (h, "DELETE", "/api/keys/{id}", keys_revoke, api, err);
+   return api_route (api, "POST", "/api/keys", TK_ROLE_ADMIN, TK_HTTP_BODY_JSON,
+                     keys_create, err) &&
+          api_route (api, "GET", "/api/keys", TK_ROLE_ADMIN, TK_HTTP_BODY_NONE, keys_list, err) &&
+          api_route (api, "DELETE", "/api/keys/{id}", TK_ROLE_ADMIN, TK_HTTP_BODY_NONE,
+                     keys_revoke, err);
 }

@@ -20,6 +20,11 @@
 
 #define MS_PER_DAY INT64_C (86400000)
 #define PROCESS_MAX_IDS_IN_BODY 10000
+/* 10,000 ids of up to 128 bytes, quoted, fit. */
+#define API_PROCESS_BODY_MAX (2u * 1024u * 1024u)
+/* A filter holds at most this many /api/tickets parameters (an array value
+ * counts once per element); more is refused, never cut short. */
+#define PROCESS_FILTER_PARAMS_MAX 128
 
 typedef enum {
    MODE_UNPROCESSED,
@@ -347,9 +352,18 @@ process_done (api_call_t *call)
 /* ---- request parsing (loop) --------------------------------------------- */
 
 static bool
+filter_too_large (tk_http_request_t *req)
+{
+   char msg[96];
+   snprintf (msg, sizeof msg, "filter: more than %d parameters", PROCESS_FILTER_PARAMS_MAX);
+   api_respond_error (req, 400, "invalid", "filter", msg);
+   return false;
+}
+
+static bool
 parse_filter_object (api_t *api, tk_http_request_t *req, const cJSON *filter, job_t *j)
 {
-   tk_query_param_t params[128];
+   tk_query_param_t params[PROCESS_FILTER_PARAMS_MAX];
    size_t n = 0;
    tk_error_t err;
    const cJSON *item;
@@ -362,8 +376,8 @@ parse_filter_object (api_t *api, tk_http_request_t *req, const cJSON *filter, jo
    {
       const cJSON *v;
       if (cJSON_IsString (item)) {
-         if (n == 128) {
-            break;
+         if (n == PROCESS_FILTER_PARAMS_MAX) {
+            return filter_too_large (req);
          }
          params[n].key = item->string;
          params[n++].value = item->valuestring;
@@ -376,10 +390,13 @@ parse_filter_object (api_t *api, tk_http_request_t *req, const cJSON *filter, jo
       }
       cJSON_ArrayForEach (v, item)
       {
-         if (!cJSON_IsString (v) || n == 128) {
+         if (!cJSON_IsString (v)) {
             api_respond_error (req, 400, "invalid", item->string,
                                "filter values are strings or arrays of strings");
             return false;
+         }
+         if (n == PROCESS_FILTER_PARAMS_MAX) {
+            return filter_too_large (req);
          }
          params[n].key = item->string;
          params[n++].value = v->valuestring;
@@ -473,7 +490,7 @@ process_post (tk_http_request_t *req, void *user_data)
    if (!api_check_request (req, true)) {
       return;
    }
-   cJSON *body = api_parse_body (req, 2 * 1024 * 1024);
+   cJSON *body = api_parse_body (req, API_PROCESS_BODY_MAX);
    if (!body) {
       return;
    }
@@ -492,7 +509,7 @@ replay_post (tk_http_request_t *req, void *user_data)
    tk_http_request_body (req, &len);
    cJSON *body = NULL;
    if (len > 0) {
-      if (!api_check_request (req, true) || !(body = api_parse_body (req, 2 * 1024 * 1024))) {
+      if (!api_check_request (req, true) || !(body = api_parse_body (req, API_PROCESS_BODY_MAX))) {
          return;
       }
    } else if (!api_check_request (req, false)) {
@@ -624,8 +641,10 @@ status_get (tk_http_request_t *req, void *user_data)
 bool
 api_routes_process (api_t *api, tk_error_t *err)
 {
-   tk_http_server_t *h = api->app->http;
-   return tk_http_route (h, "POST", "/api/process", process_post, api, err) &&
-          tk_http_route (h, "GET", "/api/process/{job}", status_get, api, err) &&
-          tk_http_route (h, "POST", "/api/dlq/replay", replay_post, api, err);
+   return api_route (api, "POST", "/api/process", TK_ROLE_OPERATOR, API_PROCESS_BODY_MAX,
+                     process_post, err) &&
+          api_route (api, "GET", "/api/process/{job}", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     status_get, err) &&
+          api_route (api, "POST", "/api/dlq/replay", TK_ROLE_OPERATOR, API_PROCESS_BODY_MAX,
+                     replay_post, err);
 }

@@ -489,10 +489,14 @@ processed_delete (tk_http_request_t *req, void *user_data)
 bool
 api_routes_processed (api_t *api, tk_error_t *err)
 {
-   tk_http_server_t *h = api->app->http;
-   return tk_http_route (h, "GET", "/api/processed-tickets", processed_list, api, err) &&
-          tk_http_route (h, "GET", "/api/processed-tickets/{id}", processed_get, api, err) &&
-          tk_http_route (h, "POST", "/api/processed-tickets", processed_post, api, err) &&
-          tk_http_route (h, "PUT", "/api/processed-tickets/{id}", processed_put, api, err) &&
-          tk_http_route (h, "DELETE", "/api/processed-tickets/{id}", processed_delete, api, err);
+   return api_route (api, "GET", "/api/processed-tickets", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     processed_list, err) &&
+          api_route (api, "GET", "/api/processed-tickets/{id}", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     processed_get, err) &&
+          api_route (api, "POST", "/api/processed-tickets", TK_ROLE_OPERATOR, TK_HTTP_BODY_JSON,
+                     processed_post, err) &&
+          api_route (api, "PUT", "/api/processed-tickets/{id}", TK_ROLE_ADMIN, TK_HTTP_BODY_JSON,
+                     processed_put, err) &&
+          api_route (api, "DELETE", "/api/processed-tickets/{id}", TK_ROLE_ADMIN, TK_HTTP_BODY_NONE,
+                     processed_delete, err);
 }

@@ -9,9 +9,9 @@
  *                                    the page can hide what is missing
  *    "taxonomy": {"topic_tags": [...], "sentiment": [...], "priority": [...]}}
  *
- * Without an Authorization header (and auth on) it answers at once with
- * role null; with a key it goes through the runner like any read, so a
- * wrong key gets 401. Not audited: it reads no ticket data. */
+ * Open to anyone, but the listener's key check still runs: without an
+ * Authorization header (and auth on) it answers with role null; a wrong key
+ * gets 401 there. Not audited: it reads no ticket data. */
 #include "api.h"
 
 #include <stdio.h>
@@ -32,7 +32,7 @@ static cJSON *
 session_json (api_t *api, const char *role, const char *key_id)
 {
    cJSON *out = cJSON_CreateObject ();
-   cJSON_AddBoolToObject (out, "auth", !api->auth_off);
+   cJSON_AddBoolToObject (out, "auth", api->app->cfg.auth != TK_AUTH_OFF);
    if (role) {
       cJSON_AddStringToObject (out, "role", role);
    } else {
@@ -82,7 +82,7 @@ session_get (tk_http_request_t *req, void *user_data)
    if (!api_check_request (req, false)) {
       return;
    }
-   if (!api->auth_off && !tk_http_request_header (req, "Authorization")) {
+   if (tk_http_request_role (req) == TK_ROLE_NONE) {
       tk_http_respond_json (req, 200, session_json (api, NULL, NULL));
       return;
    }
@@ -94,5 +94,5 @@ session_get (tk_http_request_t *req, void *user_data)
 bool
 api_routes_session (api_t *api, tk_error_t *err)
 {
-   return tk_http_route (api->app->http, "GET", "/api/session", session_get, api, err);
+   return api_route (api, "GET", "/api/session", TK_ROLE_NONE, TK_HTTP_BODY_NONE, session_get, err);
 }

@@ -45,5 +45,6 @@ stats_get (tk_http_request_t *req, void *user_data)
 bool
 api_routes_stats (api_t *api, tk_error_t *err)
 {
-   return tk_http_route (api->app->http, "GET", "/api/processing-stats", stats_get, api, err);
+   return api_route (api, "GET", "/api/processing-stats", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     stats_get, err);
 }

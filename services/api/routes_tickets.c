@@ -296,6 +296,8 @@ tickets_get (tk_http_request_t *req, void *user_data)
 bool
 api_routes_tickets (api_t *api, tk_error_t *err)
 {
-   return tk_http_route (api->app->http, "GET", "/api/tickets", tickets_list, api, err) &&
-          tk_http_route (api->app->http, "GET", "/api/tickets/{id}", tickets_get, api, err);
+   return api_route (api, "GET", "/api/tickets", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     tickets_list, err) &&
+          api_route (api, "GET", "/api/tickets/{id}", TK_ROLE_VIEWER, TK_HTTP_BODY_NONE,
+                     tickets_get, err);
 }

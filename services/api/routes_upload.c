@@ -509,5 +509,6 @@ api_routes_upload (api_t *api, tk_error_t *err)
       tk_error_set (err, TK_ERR_INVALID, 0, "too many shutdown steps");
       return false;
    }
-   return tk_http_route (api->app->http, "POST", "/api/tickets/upload", upload_post, api, err);
+   return api_route (api, "POST", "/api/tickets/upload", TK_ROLE_OPERATOR, TK_HTTP_BODY_LARGE,
+                     upload_post, err);
 }

@@ -1,126 +1,120 @@
 /* auth_gate.c - API keys on ingest's upload route.
  *
- * The same keys as the api (common/auth.h): the bootstrap TRIAGE_ADMIN_KEY
- * is recognised on the loop by its hash, any other key is looked up in
- * `api_keys` on the threadpool. Uploading needs the operator role;
- * /healthz, /readyz and /metrics are registered by the app runtime and
- * never pass through here.
+ * The same keys as the api (common/auth.h), checked by the listener's key
+ * gate (common/key_gate.h) once a request's head is complete and before any
+ * of its body is read: the upload route is registered for the operator role
+ * and the large body limit, so an upload without a valid operator or admin
+ * key is refused (401, 403, 429) without a byte of its body in memory.
+ * What the gate refuses is recorded in audit_log here (unknown keys at most
+ * once a minute per client address). /healthz and /readyz are open; /metrics
+ * is on the metrics listener.
  */
 #include "ingest.h"
 
 #include "log.h"
 #include "store_async.h"
+#include "timeutil.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A refusal's audit record, on its way to audit_log. */
 typedef struct {
-   ingest_auth_t *auth;
-   tk_http_request_t *req;
-   tk_role_t need;
-   ingest_authorized_fn next;
-   void *user_data;
-   char hash[TK_KEY_HASH_HEX];
-   tk_role_t role;
-   bool ok;
-   tk_error_t err;
-} lookup_t;
+   bson_t *doc;
+} refusal_t;
+
+static void
+refusal_work (tk_store_t *store, void *ctx)
+{
+   refusal_t *r = ctx;
+   mongoc_client_t *client = tk_store_client_pop (store);
+   mongoc_collection_t *coll =
+      mongoc_client_get_collection (client, tk_store_db_name (store), "audit_log");
+   bson_error_t e;
+   if (!mongoc_collection_insert_one (coll, r->doc, NULL, NULL, &e)) {
+      TK_WARN ("audit", "cannot write the audit record of a refused key: %s", e.message);
+   }
+   mongoc_collection_destroy (coll);
+   tk_store_client_push (store, client);
+}
+
+static void
+refusal_done (int status, void *ctx)
+{
+   refusal_t *r = ctx;
+   bson_destroy (r->doc);
+   free (r);
+}
+
+/* The record has the fields of the api's (services/api/audit.c), so one
+ * query of audit_log finds refusals on both services. */
+static void
+audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char *key_id,
+               tk_role_t role, void *user_data)
+{
+   ingest_auth_t *a = user_data;
+   refusal_t *r = calloc (1, sizeof *r);
+   if (!r || !(r->doc = bson_new ())) {
+      free (r);
+      return;
+   }
+   const char *route = tk_http_request_route (req);
+   const char *path = tk_http_request_path (req);
+   bson_t detail;
+   BSON_APPEND_DATE_TIME (r->doc, "at", tk_time_now_ms ());
+   BSON_APPEND_UTF8 (r->doc, "key_id", key_id && key_id[0] ? key_id : "unknown");
+   BSON_APPEND_UTF8 (r->doc, "role", tk_role_name (role));
+   BSON_APPEND_UTF8 (r->doc, "service", "ingest");
+   BSON_APPEND_UTF8 (r->doc, "method", tk_http_request_method (req));
+   BSON_APPEND_UTF8 (r->doc, "route", route ? route : "");
+   if (tk_utf8_valid (path, strlen (path), NULL)) {
+      BSON_APPEND_UTF8 (r->doc, "path", path);
+   }
+   BSON_APPEND_UTF8 (r->doc, "action", status == 403 ? "auth.forbidden" : "auth.failed");
+   BSON_APPEND_INT32 (r->doc, "status", status);
+   BSON_APPEND_DOCUMENT_BEGIN (r->doc, "detail", &detail);
+   BSON_APPEND_UTF8 (&detail, "client", tk_http_request_remote_addr (req));
+   if (failures > 0) {
+      BSON_APPEND_INT64 (&detail, "failures", (int64_t) failures);
+   }
+   bson_append_document_end (r->doc, &detail);
+   if (tk_store_async (a->app->loop, a->app->store, refusal_work, refusal_done, r) != 0) {
+      refusal_done (0, r);
+   }
+}
 
 void
 ingest_auth_init (ingest_auth_t *a, tk_app_t *app)
 {
    memset (a, 0, sizeof *a);
    a->app = app;
-   a->off = app->cfg.auth == TK_AUTH_OFF;
-   if (app->cfg.admin_key && app->cfg.admin_key[0]) {
-      a->has_admin_key =
-         tk_auth_hash_key (app->cfg.admin_key, strlen (app->cfg.admin_key), a->admin_hash);
-   }
-   if (a->off) {
+   if (app->cfg.auth == TK_AUTH_OFF) {
       TK_WARN ("auth", "TRIAGE_AUTH=off: ANYONE WHO CAN REACH THIS LISTENER CAN UPLOAD TICKETS "
                        "WITHOUT A KEY. For the local demo only; never expose this listener.");
-   } else if (!a->has_admin_key) {
+   } else if (!app->cfg.admin_key || !app->cfg.admin_key[0]) {
       TK_WARN ("auth", "no TRIAGE_ADMIN_KEY is set: only operator or admin keys already in "
                        "api_keys can upload");
    }
-}
-
-static void
-refuse (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need, tk_role_t role)
-{
-   if (role == TK_ROLE_NONE) {
-      tk_http_add_header (req, "WWW-Authenticate", "Bearer");
-      tk_http_respond_error (req, 401, "unauthorized", "unknown or revoked API key", NULL);
-      return;
+   if (app->gate) {
+      tk_key_gate_set_refused_hook (app->gate, audit_refusal, a);
    }
-   char msg[128];
-   snprintf (msg, sizeof msg, "this route needs the %s role; the key has %s", tk_role_name (need),
-             tk_role_name (role));
-   tk_http_respond_error (req, 403, "forbidden", msg, NULL);
-}
-
-static void
-lookup_work (tk_store_t *store, void *ctx)
-{
-   lookup_t *l = ctx;
-   l->ok = tk_auth_lookup_key (store, l->hash, &l->role, NULL, 0, &l->err);
-}
-
-static void
-lookup_done (int status, void *ctx)
-{
-   lookup_t *l = ctx;
-   if (status != 0 || !l->ok) {
-      char secs[32];
-      snprintf (secs, sizeof secs, "%lld",
-                (long long) ((l->auth->app->cfg.ingest_retry_after_ms + 999) / 1000));
-      tk_http_add_header (l->req, "Retry-After", secs);
-      tk_http_respond_error (l->req, 503, "store_unavailable",
-                             status != 0 ? "the service is stopping" : l->err.message, NULL);
-   } else if (l->role < l->need) {
-      refuse (l->auth, l->req, l->need, l->role);
-   } else {
-      l->next (l->req, l->user_data);
-   }
-   free (l);
 }
 
 void
 ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
                    ingest_authorized_fn next, void *user_data)
 {
-   if (a->off) {
-      next (req, user_data);
+   /* The key gate has granted at least the route's role; a route whose
+    * handler asks for more than it was registered with is refused here. */
+   tk_role_t role = (tk_role_t) tk_http_request_role (req);
+   if (role < need) {
+      char msg[128];
+      snprintf (msg, sizeof msg, "this route needs the %s role; the key has %s",
+                tk_role_name (need), tk_role_name (role));
+      tk_http_respond_error (req, 403, "forbidden", msg, NULL);
       return;
    }
-   const char *token;
-   size_t len;
-   if (!tk_auth_bearer_token (tk_http_request_header (req, "Authorization"), &token, &len)) {
-      tk_http_add_header (req, "WWW-Authenticate", "Bearer");
-      tk_http_respond_error (req, 401, "unauthorized",
-                             "send an API key as \"Authorization: Bearer <key>\"", NULL);
-      return;
-   }
-   char hash[TK_KEY_HASH_HEX];
-   if (!tk_auth_hash_key (token, len, hash)) {
-      tk_http_respond_error (req, 500, "internal", "cannot hash the API key", NULL);
-      return;
-   }
-   if (a->has_admin_key && tk_auth_hash_equal (hash, a->admin_hash)) {
-      next (req, user_data);
-      return;
-   }
-   lookup_t *l = calloc (1, sizeof *l);
-   if (!l) {
-      tk_http_respond_error (req, 500, "internal", "out of memory", NULL);
-      return;
-   }
-   *l = (lookup_t){.auth = a, .req = req, .need = need, .next = next, .user_data = user_data};
-   memcpy (l->hash, hash, sizeof hash);
-   int rc = tk_store_async (tk_http_request_loop (req), a->app->store, lookup_work, lookup_done, l);
-   if (rc != 0) {
-      tk_http_respond_error (req, 503, "busy", "cannot check the API key now", NULL);
-      free (l);
-   }
+   next (req, user_data);
 }

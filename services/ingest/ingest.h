@@ -8,7 +8,7 @@
  *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable;
  *                        the item that caused a request waits for its delivery
  *   ingest_metrics.c     the /metrics families
- *   auth_gate.c          API keys on the upload route (operator role)
+ *   auth_gate.c          API keys on the upload route (operator role): audit of refusals
  *   store_masked.c       TRIAGE_STORE_MASKED: PII masked before a ticket is stored
  *   stored_ids.c         which of a list of ticket ids are stored already
  *
@@ -206,19 +206,18 @@ void ingest_intake_shutdown (void *intake, void *token);
 
 typedef struct {
    tk_app_t *app;
-   bool off;                           /* TRIAGE_AUTH=off */
-   bool has_admin_key;
-   char admin_hash[TK_KEY_HASH_HEX];   /* of TRIAGE_ADMIN_KEY */
 } ingest_auth_t;
 
-/* Hashes the bootstrap key and logs a loud warning when auth is off. */
+/* Logs a loud warning when auth is off, and audits what the listener's key
+ * gate (app->gate) refuses. */
 void ingest_auth_init (ingest_auth_t *a, tk_app_t *app);
 
 typedef void (*ingest_authorized_fn) (tk_http_request_t *req, void *user_data);
 
-/* Checks req's Bearer key for at least role need; calls next (on the loop,
- * maybe later) when it is allowed, else answers 401 (no or unknown key),
- * 403 (role too low) or 503 (api_keys unreachable) and releases req. */
+/* Checks that the key the listener's gate granted for req holds at least
+ * role need; calls next (on the loop) when it does, else answers 403 and
+ * releases req. Unknown keys, rate limits and the database are the gate's:
+ * it has answered those before the handler runs. */
 void ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
                         ingest_authorized_fn next, void *user_data);
 

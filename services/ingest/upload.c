@@ -655,5 +655,8 @@ handle_upload (tk_http_request_t *req, void *user_data)
 bool
 ingest_upload_register (ingest_upload_t *u, tk_error_t *err)
 {
-   return tk_http_route (u->app->http, "POST", "/v1/tickets", handle_upload, u, err);
+   return tk_http_route_with (u->app->http, "POST", "/v1/tickets",
+                              (tk_http_access_t){.min_role = TK_ROLE_OPERATOR,
+                                                 .max_body = TK_HTTP_BODY_LARGE},
+                              handle_upload, u, err);
 }

@@ -388,16 +388,19 @@ main (void)
    latency_ms = lat ? (uint64_t) atoll (lat) : 0;
    uv_loop_t *loop = uv_default_loop ();
    tk_error_t err;
+   /* Every client of the fake is a local test, from one address. */
    tk_http_options_t opts = {.host = "127.0.0.1", .port = port ? atoi (port) : 0,
-                             .idle_timeout_ms = 120000, .max_connections = 100000};
+                             .idle_timeout_ms = 120000, .max_connections = 100000,
+                             .max_client_connections = 100000};
    tk_http_server_t *srv = tk_http_server_new (loop, &opts, &err);
    received = cJSON_CreateArray ();
-   if (!srv || !tk_http_add_health_routes (srv, NULL, NULL, NULL, &err) ||
-       !tk_http_route (srv, "POST", "/v1/chat/completions", on_llm, NULL, &err) ||
-       !tk_http_route (srv, "POST", "/v1beta/models/*", on_llm, (void *) 1, &err) ||
+   const tk_http_access_t json = {.max_body = TK_HTTP_BODY_LARGE};
+   if (!srv || !tk_http_add_health_routes (srv, NULL, NULL, &err) ||
+       !tk_http_route_with (srv, "POST", "/v1/chat/completions", json, on_llm, NULL, &err) ||
+       !tk_http_route_with (srv, "POST", "/v1beta/models/*", json, on_llm, (void *) 1, &err) ||
        !tk_http_route (srv, "GET", "/_fake/received", on_received, NULL, &err) ||
-       !tk_http_route (srv, "POST", "/_fake/down", on_down, (void *) 1, &err) ||
-       !tk_http_route (srv, "POST", "/_fake/up", on_down, NULL, &err) ||
+       !tk_http_route_with (srv, "POST", "/_fake/down", json, on_down, (void *) 1, &err) ||
+       !tk_http_route_with (srv, "POST", "/_fake/up", json, on_down, NULL, &err) ||
        !tk_http_server_listen (srv, &err)) {
       fprintf (stderr, "fake-llm: %s\n", err.message);
       return 2;

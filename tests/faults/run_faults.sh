@@ -93,11 +93,14 @@ stack_start() { "$ROOT/deploy/local/stack-up" >>"$WORK/logs/stack-up.log" 2>&1; 
 # svc_start VAR NAME PORT ENV...: starts build/bin/triage-NAME with the
 # scenario's environment plus ENV, on PORT; its pid goes into VAR. Waits for
 # /healthz.
+# Its /metrics listener gets a free port of its own, kept in METRICS_PORT[PORT].
+declare -A METRICS_PORT=()
 svc_start() {
   local var=$1 name=$2 port=$3; shift 3
   local logf=$WORK/logs/$SC-$name.log
-  env TRIAGE_HTTP_PORT="$port" TRIAGE_LOG_LEVEL=info "${SC_ENV[@]}" "$@" \
-    "$BIN/triage-$name" >>"$logf" 2>&1 &
+  [ -n "${METRICS_PORT[$port]:-}" ] || { next_port; METRICS_PORT[$port]=$PORT; }
+  env TRIAGE_HTTP_PORT="$port" TRIAGE_METRICS_PORT="${METRICS_PORT[$port]}" TRIAGE_LOG_LEVEL=info \
+    "${SC_ENV[@]}" "$@" "$BIN/triage-$name" >>"$logf" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   printf -v "$var" '%s' "$pid"
@@ -163,7 +166,7 @@ final_checks() {
   if [ "$(field pending "$ST")" != 0 ]; then # what the classifiers hold, for the log
     local port
     for port in $P_CL $P_CL2; do
-      curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null |
+      curl -fsS "http://127.0.0.1:${METRICS_PORT[$port]:-0}/metrics" 2>/dev/null |
         grep -E '^triage_classifier_(messages_held|in_flight|consumer_lag|circuit_open)' | sed "s/^/    :$port /"
     done
   fi
@@ -178,8 +181,8 @@ final_checks() {
   local rc=$?
   check "triagectl check: $(tail -1 "$WORK/logs/$SC-check.log")" [ $rc = 0 ]
 }
-metric() { # metric PORT NAME: the sum of a metric's samples
-  curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v n="$2" '$1 ~ "^(triage_)?"n"({|$)" {s += $2} END {print s + 0}'
+metric() { # metric PORT NAME: the sum of a metric's samples (from its metrics listener)
+  curl -fsS "http://127.0.0.1:${METRICS_PORT[$1]:-0}/metrics" 2>/dev/null | awk -v n="$2" '$1 ~ "^(triage_)?"n"({|$)" {s += $2} END {print s + 0}'
 }
 
 # scenario_begin LETTER TITLE: fresh database, topics, group and ports.

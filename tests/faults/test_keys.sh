@@ -14,7 +14,7 @@ check() { if "${@:2}"; then PASSED=$((PASSED + 1)); echo "  ok    $1"; else FAIL
 keys() { "$BIN/triagectl" keys --mongo-uri "$MONGO/$DB" --mongo-db "$DB" "$@"; }
 port=$((20000 + RANDOM % 10000)); while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
 LOG=$(mktemp)
-TRIAGE_HTTP_PORT=$port TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_AUTH=on \
+TRIAGE_HTTP_PORT=$port TRIAGE_METRICS_PORT=0 TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_AUTH=on \
   TRIAGE_ADMIN_KEY= "$BIN/triage-api" >"$LOG" 2>&1 &
 API=$!
 trap 'kill $API 2>/dev/null; wait $API 2>/dev/null; rm -f "$LOG"; "$TOOL" dropdb "$MONGO" "$DB"' EXIT

@@ -36,7 +36,7 @@ ENV=(TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_KAFKA_BROKERS="$
 PIDS=()
 start() { # start NAME PORT ENV...: pid in $LAST
   local name=$1 port=$2; shift 2
-  env "${ENV[@]}" TRIAGE_HTTP_PORT="$port" "$@" "$BIN/triage-$name" >>"$LOGS/$name.log" 2>&1 &
+  env "${ENV[@]}" TRIAGE_HTTP_PORT="$port" TRIAGE_METRICS_PORT=0 "$@" "$BIN/triage-$name" >>"$LOGS/$name.log" 2>&1 &
   LAST=$!; PIDS+=("$LAST")
   for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && return 0; sleep 0.1; done
   echo "$name did not start"; tail -5 "$LOGS/$name.log"; return 1

@@ -269,7 +269,7 @@ test_cache_and_refresh (void **state)
    /* Hits and misses are counted on /metrics. */
    tk_test_http_response_t m;
    char url[256];
-   snprintf (url, sizeof url, "%s/metrics", fx.svc.base_url);
+   snprintf (url, sizeof url, "%s", fx.svc.metrics_url);
    assert_true (tk_test_http ("GET", url, NULL, 0, NULL, &m));
    assert_int_equal (m.status, 200);
    const char *hit = strstr (m.body, "triage_api_cache_total{result=\"hit\"} ");
@@ -283,10 +283,23 @@ test_cache_and_refresh (void **state)
    assert_true (atoi (strchr (miss, '}') + 2) >= 5);
    tk_test_http_free (&m);
 
-   /* The refresh is audited with the operator's key. */
+   /* The refresh is audited with the operator's key, and the viewer's
+    * attempt as refused by the key check (before the route ran). */
    r = call ("GET", "/api/audit?action=analytics.refresh", ADMIN_KEY, NULL);
    assert_int_equal (r.status, 200);
-   assert_int_equal ((int) tk_api_fx_num (r.json, "count"), 2);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "count"), 1);
+   tk_api_fx_resp_free (&r);
+   r = call ("GET", "/api/audit?action=auth.forbidden", ADMIN_KEY, NULL);
+   assert_int_equal (r.status, 200);
+   bool saw_viewer = false;
+   cJSON *it;
+   cJSON_ArrayForEach (it, cJSON_GetObjectItem (r.json, "items"))
+   {
+      saw_viewer |= !strcmp (cJSON_GetObjectItem (it, "route")->valuestring,
+                             "/api/analytics/refresh") &&
+                    !strcmp (cJSON_GetObjectItem (it, "role")->valuestring, "viewer");
+   }
+   assert_true (saw_viewer);
    tk_api_fx_resp_free (&r);
 }
 

@@ -205,8 +205,9 @@ test_audit_entries_cannot_be_altered (void **state)
       for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
          for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
             long st = call (methods[m], paths[p], bodies[b], NULL);
-            if (st < 400 || st >= 500) {
-               fail_msg ("%s %s %s -> %ld (want a 4xx refusal)", methods[m], paths[p],
+            /* 501: a method no route of the api serves (PATCH). */
+            if ((st < 400 || st >= 500) && st != 501) {
+               fail_msg ("%s %s %s -> %ld (want a 4xx or 501 refusal)", methods[m], paths[p],
                          bodies[b] ? bodies[b] : "", st);
             }
             attempts++;

@@ -445,6 +445,19 @@ test_roles_and_audit (void **state)
       refused += status == 403;
    }
    assert_true (ok >= 3);
+   assert_int_equal (refused, 0);
+   cJSON_Delete (j);
+   tk_api_fx_resp_free (&r);
+   /* The viewer was refused by the key check, before the route ran. */
+   r = get ("/api/audit?action=auth.forbidden", ADMIN_KEY);
+   assert_int_equal (r.status, 200);
+   j = cJSON_Parse (r.body);
+   cJSON_ArrayForEach (it, cJSON_GetObjectItem (j, "items"))
+   {
+      refused += !strcmp (cJSON_GetObjectItem (it, "route")->valuestring,
+                          "/api/tickets/export.csv") &&
+                 !strcmp (cJSON_GetObjectItem (it, "role")->valuestring, "viewer");
+   }
    assert_int_equal (refused, 1);
    cJSON_Delete (j);
    tk_api_fx_resp_free (&r);

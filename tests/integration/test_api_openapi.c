@@ -1,8 +1,8 @@
 /* The API's interface contract on the real stack: the OpenAPI document is
  * served without a key, is the file kept in the repository, and lists
  * exactly the routes the router has registered (both ways); per-key rate
- * limiting answers 429 with Retry-After; /metrics counts requests by route
- * and status with latency histograms. */
+ * limiting answers 429 with Retry-After; /metrics (on its own listener)
+ * counts requests by route and status with latency histograms. */
 #include "test_support.h"
 
 #include "api_fixture.h"
@@ -295,20 +295,26 @@ test_rate_limit_per_key (void **state)
    status = raw_get (limited.port, "/api/processing-stats", "some-other-key", ra, sizeof ra);
    assert_int_equal (status, 401);
 
-   /* /metrics: the 429s under the route's 4xx, and its latency histogram. */
-   r = get (&limited, "GET", "/metrics", NULL);
-   assert_int_equal (r.status, 200);
+   /* /metrics (on the metrics listener): the 429s under the route's 4xx,
+    * and its latency histogram. */
+   tk_test_http_response_t m;
+   assert_true (tk_test_http ("GET", limited.metrics_url, NULL, 0, NULL, &m));
+   assert_int_equal (m.status, 200);
    const char *line = strstr (
-      r.body, "triage_api_http_requests_total{route=\"/api/processing-stats\",method=\"GET\","
+      m.body, "triage_api_http_requests_total{route=\"/api/processing-stats\",method=\"GET\","
               "code=\"4xx\"} ");
    if (!line) {
-      fprintf (stderr, "%s\n", r.body);
+      fprintf (stderr, "%s\n", m.body);
    }
    assert_non_null (line);
    assert_true (atoi (strchr (line, '}') + 2) >= 2);
-   assert_non_null (strstr (r.body, "triage_api_http_request_duration_seconds_bucket{route=\"/api/"
+   assert_non_null (strstr (m.body, "triage_api_http_request_duration_seconds_bucket{route=\"/api/"
                                     "processing-stats\",method=\"GET\",le=\"+Inf\"}"));
-   assert_non_null (strstr (r.body, "triage_api_cache_total{result="));
+   assert_non_null (strstr (m.body, "triage_api_cache_total{result="));
+   tk_test_http_free (&m);
+   /* The main listener shows no figures without a key. */
+   r = get (&limited, "GET", "/metrics", NULL);
+   assert_int_equal (r.status, 404);
    tk_api_fx_resp_free (&r);
    assert_int_equal (tk_api_fx_stop (&limited), 0);
 }

@@ -41,7 +41,7 @@ static double
 metric (const tk_test_service_t *s, const char *name)
 {
    char url[256], key[128];
-   snprintf (url, sizeof url, "%s/metrics", s->base_url);
+   snprintf (url, sizeof url, "%s", s->metrics_url);
    snprintf (key, sizeof key, "\n%s ", name);
    tk_test_http_response_t m;
    assert_true (tk_test_http ("GET", url, NULL, 0, NULL, &m));

@@ -493,7 +493,7 @@ static inline double
 h_metric (const tk_test_service_t *svc, const char *series)
 {
    char url[256];
-   snprintf (url, sizeof url, "%s/metrics", svc->base_url);
+   snprintf (url, sizeof url, "%s", svc->metrics_url);
    char *body = h_http_get (url);
    double v = -1;
    size_t n = strlen (series);
@@ -519,7 +519,7 @@ static inline char *
 h_metrics_text (const tk_test_service_t *svc)
 {
    char url[256];
-   snprintf (url, sizeof url, "%s/metrics", svc->base_url);
+   snprintf (url, sizeof url, "%s", svc->metrics_url);
    return h_http_get (url);
 }
 

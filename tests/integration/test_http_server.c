@@ -35,18 +35,34 @@ typedef struct {
    bool chunked;
 } resp_t;
 
+/* Connects from the local address from (a 127.x.y.z address: every one of
+ * them is loopback on Linux), so one test can be several clients. */
 static bool
-cli_connect (cli_t *c, int port)
+cli_connect_from (cli_t *c, int port, const char *from)
 {
    memset (c, 0, sizeof *c);
    c->fd = socket (AF_INET, SOCK_STREAM, 0);
    struct timeval tv = {5, 0};
    setsockopt (c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+   if (from) {
+      struct sockaddr_in src = {0};
+      src.sin_family = AF_INET;
+      inet_pton (AF_INET, from, &src.sin_addr);
+      if (bind (c->fd, (struct sockaddr *) &src, sizeof src) != 0) {
+         return false;
+      }
+   }
    struct sockaddr_in a = {0};
    a.sin_family = AF_INET;
    a.sin_port = htons ((uint16_t) port);
    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
    return connect (c->fd, (struct sockaddr *) &a, sizeof a) == 0;
+}
+
+static bool
+cli_connect (cli_t *c, int port)
+{
+   return cli_connect_from (c, port, NULL);
 }
 
 static bool
@@ -299,6 +315,15 @@ struct fixture_s {
    int hook_calls;
    int hook_last_status;
    char hook_last_route[64];
+   /* the test authenticator */
+   uv_timer_t auth_timer;
+   tk_http_request_t *auth_pending;
+   bool auth_pending_ok;
+   int auth_calls;
+   size_t body_at_auth; /* body bytes the request held when it was judged */
+   char last_client[64];
+   char last_principal[64];
+   int last_role;
 };
 
 static void
@@ -355,6 +380,8 @@ fixture_new (const tk_http_options_t *opts)
    uv_timer_init (&f->loop, &f->timer);
    f->timer.data = f;
    f->timer_open = true;
+   uv_timer_init (&f->loop, &f->auth_timer);
+   f->auth_timer.data = f;
    return f;
 }
 
@@ -379,6 +406,7 @@ fixture_destroy (fixture_t *f)
    assert_true (tk_test_run_until (&f->loop, &f->closed, 5000));
    uv_close ((uv_handle_t *) &f->client_done_async, NULL);
    uv_close ((uv_handle_t *) &f->timer, NULL);
+   uv_close ((uv_handle_t *) &f->auth_timer, NULL);
    tk_test_loop_close (&f->loop);
    for (int i = 0; i < MAX_RESP; i++) {
       resp_free (&f->resp[i]);
@@ -393,6 +421,9 @@ h_hello (tk_http_request_t *req, void *ud)
 {
    fixture_t *f = ud;
    f->handler_calls++;
+   snprintf (f->last_client, sizeof f->last_client, "%s", tk_http_request_remote_addr (req));
+   snprintf (f->last_principal, sizeof f->last_principal, "%s", tk_http_request_principal (req));
+   f->last_role = tk_http_request_role (req);
    char body[256];
    int n = snprintf (body, sizeof body, "hello %s from %s", tk_http_request_path (req),
                      tk_http_request_remote_addr (req));
@@ -513,20 +544,72 @@ ready_cb (tk_http_request_t *req, void *ud)
    tk_http_respond_ready (req, "mongo", "connection refused");
 }
 
+/* --- a test authenticator --------------------------------------------------
+ * "Bearer viewer" is role 1, "Bearer operator" role 2, both at once;
+ * "Bearer slow-operator" is role 2 and "Bearer slow-bad" refused, each after
+ * 200 ms; anything else is refused at once. */
+
+static void
+auth_timer_cb (uv_timer_t *t)
+{
+   fixture_t *f = t->data;
+   tk_http_request_t *req = f->auth_pending;
+   f->auth_pending = NULL;
+   if (f->auth_pending_ok) {
+      tk_http_grant (req, 2, "k-slow");
+   } else {
+      tk_http_respond_error (req, 401, "unauthorized", "no", NULL);
+   }
+}
+
+static void
+test_authenticate (tk_http_request_t *req, void *ud)
+{
+   fixture_t *f = ud;
+   f->auth_calls++;
+   tk_http_request_body (req, &f->body_at_auth);
+   const char *a = tk_http_request_header (req, "Authorization");
+   if (a && !strcmp (a, "Bearer viewer")) {
+      tk_http_grant (req, 1, "k-viewer");
+   } else if (a && !strcmp (a, "Bearer operator")) {
+      tk_http_grant (req, 2, "k-operator");
+   } else if (a && !strncmp (a, "Bearer slow-", 12)) {
+      f->auth_pending = req;
+      f->auth_pending_ok = !strcmp (a + 12, "operator");
+      uv_timer_start (&f->auth_timer, auth_timer_cb, 200, 0);
+   } else {
+      tk_http_respond_error (req, 401, "unauthorized", "send a key", NULL);
+   }
+}
+
 static void
 routes_register (fixture_t *f)
 {
    tk_error_t err;
    tk_http_server_t *s = f->server;
+   tk_http_server_set_authenticator (s, test_authenticate, f);
+   assert_true (tk_http_route_with (s, "GET", "/private", (tk_http_access_t){.min_role = 1},
+                                    h_hello, f, &err));
+   assert_true (tk_http_route_with (s, "POST", "/json",
+                                    (tk_http_access_t){.min_role = 1,
+                                                       .max_body = TK_HTTP_BODY_JSON},
+                                    h_echo, f, &err));
+   assert_true (tk_http_route_with (s, "POST", "/upload",
+                                    (tk_http_access_t){.min_role = 2,
+                                                       .max_body = TK_HTTP_BODY_LARGE},
+                                    h_echo, f, &err));
    assert_true (tk_http_route (s, "GET", "/hello", h_hello, f, &err));
    assert_true (tk_http_route (s, "GET", "/fast", h_hello, f, &err));
    assert_true (tk_http_route (s, "GET", "/api/tickets/{id}", h_ticket, f, &err));
    assert_true (tk_http_route (s, "DELETE", "/api/tickets/{id}", h_ticket, f, &err));
    assert_true (tk_http_route (s, "GET", "/search", h_search, f, &err));
-   assert_true (tk_http_route (s, "POST", "/echo", h_echo, f, &err));
+   assert_true (tk_http_route_with (s, "POST", "/echo",
+                                    (tk_http_access_t){.max_body = TK_HTTP_BODY_LARGE}, h_echo, f,
+                                    &err));
    assert_true (tk_http_route (s, "GET", "/slow", h_slow, f, &err));
    assert_true (tk_http_route (s, "GET", "/stream", h_stream, f, &err));
-   assert_true (tk_http_add_health_routes (s, ready_cb, NULL, f, &err));
+   assert_true (tk_http_add_health_routes (s, ready_cb, f, &err));
+   assert_true (tk_http_add_metrics_route (s, NULL, NULL, &err));
 }
 
 /* --- client scenarios and tests ------------------------------------------ */
@@ -744,7 +827,7 @@ c_slowloris (fixture_t *f)
 static void
 test_slow_client_408 (void **state)
 {
-   tk_http_options_t o = {.request_timeout_ms = 300};
+   tk_http_options_t o = {.header_timeout_ms = 300};
    fixture_t *f = fixture_new (&o);
    fixture_run_client (f, c_slowloris);
    assert_true (f->got[0]);
@@ -763,7 +846,7 @@ c_errors (fixture_t *f)
    static const char *reqs[] = {
       "GET /a b c HTTP/1.1\r\n\r\n",                      /* 0: malformed line */
       "GET /nope HTTP/1.1\r\n\r\n",                       /* 1: 404 */
-      "PUT /api/tickets/7 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", /* 2: 405 */
+      "DELETE /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n",  /* 2: 405 */
       "BREW /hello HTTP/1.1\r\n\r\n",                     /* 3: unknown method */
       "GET /hello HTTP/1.1\r\nBad Header\r\n\r\n",        /* 4: malformed header */
       "GET /api/tickets/a%00b HTTP/1.1\r\n\r\n",          /* 5: NUL in a param */
@@ -791,7 +874,7 @@ test_errors (void **state)
       assert_non_null (cJSON_GetObjectItem (cJSON_GetObjectItem (j, "error"), "code"));
       cJSON_Delete (j);
    }
-   assert_string_equal (resp_header (&f->resp[2], "Allow"), "GET, HEAD, DELETE");
+   assert_string_equal (resp_header (&f->resp[2], "Allow"), "GET, HEAD");
    assert_non_null (strstr (f->resp[1].body, "\"not_found\""));
    assert_non_null (strstr (f->resp[6].body, "\"field\":\"query\""));
    fixture_destroy (f);
@@ -1044,10 +1127,392 @@ test_health_routes (void **state)
    fixture_destroy (f);
 }
 
+
+/* --- strict parsing (issue 14, item 9) ------------------------------------- */
+
+/* Each is answered 400 (or as given) and nothing after it: the requests
+ * http-parser alone accepted, some hiding a second request. */
+static const struct {
+   const char *req;
+   int status;
+} strict_cases[] = {
+   {"POST /echo HTTP/1.1\r\nContent-Length : 5\r\n\r\nhelloGET /hello HTTP/1.1\r\n\r\n", 400},
+   {"GET /hello HTTP/1.1\r\nX: a\r\n b\r\n\r\nGET /hello HTTP/1.1\r\n\r\n", 400},
+   {"GET /hello HTTP/1.1\nHost: x\n\nGET /hello HTTP/1.1\r\n\r\n", 400},
+   {"GET /hello\r\n\r\n", 400},
+   {"GARBAGE\r\n\r\n", 400},
+   {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n"
+    "GET /hello HTTP/1.1\r\n\r\n", 400},
+   {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n"
+    "GET /hello HTTP/1.1\r\n\r\n", 400},
+   {"GET /hello HTTP/2.0\r\n\r\n", 505},
+   {"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+   {"QUERY /hello HTTP/1.1\r\n\r\n", 501},
+   {"PATCH /hello HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 501},
+   {"PUT /hello HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 501},
+};
+#define N_STRICT (sizeof strict_cases / sizeof strict_cases[0])
+
+static resp_t strict_resp[N_STRICT];
+static bool strict_got[N_STRICT], strict_closed[N_STRICT];
+
+static void
+c_strict (fixture_t *f)
+{
+   for (size_t i = 0; i < N_STRICT; i++) {
+      cli_t c;
+      if (cli_connect (&c, f->port)) {
+         /* The body a head announces is never sent: the answer must come
+          * from the head alone. */
+         strict_got[i] = cli_send_str (&c, strict_cases[i].req) &&
+                         cli_read_response (&c, &strict_resp[i]);
+         strict_closed[i] = cli_sees_close (&c);
+         cli_close (&c);
+      }
+   }
+}
+
+static void
+test_strict_parsing (void **state)
+{
+   fixture_t *f = fixture_new (NULL);
+   fixture_run_client (f, c_strict);
+   for (size_t i = 0; i < N_STRICT; i++) {
+      if (!strict_got[i] || strict_resp[i].status != strict_cases[i].status ||
+          !strict_closed[i]) {
+         fail_msg ("case %zu: got %d (answered %d, closed %d), want %d then close", i,
+                   strict_resp[i].status, strict_got[i], strict_closed[i],
+                   strict_cases[i].status);
+      }
+      assert_non_null (strstr (strict_resp[i].body, "\"error\""));
+      resp_free (&strict_resp[i]);
+   }
+   assert_int_equal (f->handler_calls, 0);
+   fixture_destroy (f);
+}
+
+static void
+c_methods (fixture_t *f)
+{
+   cli_t c;
+   /* 405 with Allow before the announced body, which never comes. */
+   if (cli_connect (&c, f->port)) {
+      f->got[0] = cli_send_str (&c, "DELETE /hello HTTP/1.1\r\nContent-Length: 5000\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[0]);
+      f->saw_close[0] = cli_sees_close (&c);
+      cli_close (&c);
+   }
+   /* Without a body the connection stays open after a 404 or 405. */
+   if (cli_connect (&c, f->port)) {
+      f->got[1] = cli_send_str (&c, "GET /nope HTTP/1.1\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[1]) &&
+                  cli_send_str (&c, "OPTIONS /hello HTTP/1.1\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[2]) && cli_send_str (&c, GET_HELLO) &&
+                  cli_read_response (&c, &f->resp[3]);
+      cli_close (&c);
+   }
+   /* 404 for an unknown path with a huge body announced, not read. */
+   if (cli_connect (&c, f->port)) {
+      f->got[4] = cli_send_str (&c, "POST /nope HTTP/1.1\r\nContent-Length: 40000000\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[4]);
+      f->saw_close[4] = cli_sees_close (&c);
+      cli_close (&c);
+   }
+}
+
+static void
+test_404_405_before_the_body (void **state)
+{
+   fixture_t *f = fixture_new (NULL);
+   fixture_run_client (f, c_methods);
+   assert_true (f->got[0] && f->got[1] && f->got[4]);
+   assert_int_equal (f->resp[0].status, 405);
+   assert_string_equal (resp_header (&f->resp[0], "Allow"), "GET, HEAD");
+   assert_true (f->saw_close[0]);
+   assert_int_equal (f->resp[1].status, 404);
+   assert_int_equal (f->resp[2].status, 204);
+   assert_string_equal (resp_header (&f->resp[2], "Allow"), "GET, HEAD");
+   assert_int_equal (f->resp[3].status, 200);
+   assert_int_equal (f->resp[4].status, 404);
+   assert_true (f->saw_close[4]);
+   fixture_destroy (f);
+}
+
+/* --- authentication before the body ---------------------------------------- */
+
+static void
+c_auth (fixture_t *f)
+{
+   cli_t c;
+   /* 0: no key, 40 MB announced with 100-continue: 401 without a 100, and
+    * the connection closes (the body is never read). */
+   if (cli_connect (&c, f->port)) {
+      f->got[0] = cli_send_str (&c, "POST /upload HTTP/1.1\r\nContent-Length: 40000000\r\n"
+                                    "Expect: 100-continue\r\n\r\n") &&
+                  cli_read_response_ex (&c, &f->resp[0], false, false);
+      f->saw_close[0] = cli_sees_close (&c);
+      cli_close (&c);
+   }
+   /* 1, 2: a slow key check that passes: the 100 comes only after it. */
+   if (cli_connect (&c, f->port)) {
+      uint64_t t0 = tk_test_now_ms ();
+      f->got[1] = cli_send_str (&c, "POST /upload HTTP/1.1\r\nContent-Length: 3\r\n"
+                                    "Authorization: Bearer slow-operator\r\n"
+                                    "Expect: 100-continue\r\n\r\n") &&
+                  cli_read_response_ex (&c, &f->resp[1], false, false);
+      f->elapsed_ms = tk_test_now_ms () - t0;
+      f->got[2] = cli_send_str (&c, "abc") && cli_read_response (&c, &f->resp[2]);
+      cli_close (&c);
+   }
+   /* 3: a slow key check that fails: 401, never a 100. */
+   if (cli_connect (&c, f->port)) {
+      f->got[3] = cli_send_str (&c, "POST /upload HTTP/1.1\r\nContent-Length: 3\r\n"
+                                    "Authorization: Bearer slow-bad\r\n"
+                                    "Expect: 100-continue\r\n\r\n") &&
+                  cli_read_response_ex (&c, &f->resp[3], false, false);
+      f->saw_close[3] = cli_sees_close (&c);
+      cli_close (&c);
+   }
+   /* 4: a role too low: 403 before the body. */
+   if (cli_connect (&c, f->port)) {
+      f->got[4] = cli_send_str (&c, "POST /upload HTTP/1.1\r\nContent-Length: 40000000\r\n"
+                                    "Authorization: Bearer viewer\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[4]);
+      cli_close (&c);
+   }
+   /* 5: per-route limit: 2 KB is over the JSON route's 1 KB, answered 413
+    * as soon as the head says so; 6: no key on the same request is 401
+    * first (nothing is told before the key is checked). */
+   if (cli_connect (&c, f->port)) {
+      f->got[5] = cli_send_str (&c, "POST /json HTTP/1.1\r\nContent-Length: 2048\r\n"
+                                    "Authorization: Bearer viewer\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[5]);
+      f->saw_close[5] = cli_sees_close (&c);
+      cli_close (&c);
+   }
+   if (cli_connect (&c, f->port)) {
+      f->got[6] = cli_send_str (&c, "POST /json HTTP/1.1\r\nContent-Length: 2048\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[6]);
+      cli_close (&c);
+   }
+   /* 7: the same 2 KB on the upload route (its limit is max_body_bytes)
+    * with an operator key; the identity reaches the handler. */
+   if (cli_connect (&c, f->port)) {
+      char body[2048];
+      memset (body, 'u', sizeof body);
+      f->got[7] = cli_send_str (&c, "POST /upload HTTP/1.1\r\nContent-Length: 2048\r\n"
+                                    "Content-Type: text/x\r\n"
+                                    "Authorization: Bearer operator\r\n\r\n") &&
+                  cli_send (&c, body, sizeof body) && cli_read_response (&c, &f->resp[7]);
+      cli_close (&c);
+   }
+}
+
+static void
+test_key_checked_before_the_body (void **state)
+{
+   tk_http_options_t o = {.json_body_bytes = 1024, .max_body_bytes = 64 * 1024};
+   fixture_t *f = fixture_new (&o);
+   fixture_run_client (f, c_auth);
+   for (int i = 0; i < 8; i++) {
+      if (!f->got[i]) {
+         fail_msg ("no answer to request %d", i);
+      }
+   }
+   assert_int_equal (f->resp[0].status, 401);
+   assert_true (f->saw_close[0]);
+   assert_int_equal (f->resp[1].status, 100);
+   assert_true (f->elapsed_ms >= 150);
+   assert_int_equal (f->resp[2].status, 201);
+   assert_string_equal (f->resp[2].body, "abc");
+   assert_int_equal (f->resp[3].status, 401);
+   assert_true (f->saw_close[3]);
+   assert_int_equal (f->resp[4].status, 403);
+   assert_int_equal (f->resp[5].status, 413);
+   assert_true (f->saw_close[5]);
+   assert_int_equal (f->resp[6].status, 401);
+   assert_int_equal (f->resp[7].status, 201);
+   assert_int_equal (f->resp[7].body_len, 2048);
+   /* The authenticator never saw a body byte. */
+   assert_int_equal (f->body_at_auth, 0);
+   fixture_destroy (f);
+}
+
+static void
+c_identity (fixture_t *f)
+{
+   cli_t c;
+   if (cli_connect (&c, f->port)) {
+      f->got[0] =
+         cli_send_str (&c, "GET /private HTTP/1.1\r\nAuthorization: Bearer viewer\r\n\r\n") &&
+         cli_read_response (&c, &f->resp[0]);
+      /* Refused without a body: the connection stays usable. */
+      f->got[1] = cli_send_str (&c, "GET /private HTTP/1.1\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[1]) && cli_send_str (&c, GET_HELLO) &&
+                  cli_read_response (&c, &f->resp[2]);
+      cli_close (&c);
+   }
+}
+
+static void
+test_identity_reaches_the_handler (void **state)
+{
+   fixture_t *f = fixture_new (NULL);
+   fixture_run_client (f, c_identity);
+   assert_true (f->got[0] && f->got[1]);
+   assert_int_equal (f->resp[0].status, 200);
+   assert_int_equal (f->resp[1].status, 401);
+   assert_int_equal (f->resp[2].status, 200);
+   assert_int_equal (f->last_role, 0); /* the last, /hello, is open */
+   assert_string_equal (f->last_client, "127.0.0.1");
+   fixture_destroy (f);
+}
+
+/* --- clients: the per-address cap, the head timeout, X-Forwarded-For ------- */
+
+static void
+c_client_cap (fixture_t *f)
+{
+   enum { N = 12 };
+   cli_t idle[N];
+   int opened = 0, refused = 0;
+   /* One address opens more sockets than it may hold and sends nothing. */
+   for (int i = 0; i < N; i++) {
+      if (!cli_connect_from (&idle[i], f->port, "127.0.0.2")) {
+         continue;
+      }
+      opened++;
+   }
+   /* Another client is served all the same. */
+   cli_t c;
+   if (cli_connect (&c, f->port)) {
+      f->got[0] = cli_send_str (&c, GET_HELLO) && cli_read_response (&c, &f->resp[0]);
+      cli_close (&c);
+   }
+   for (int i = 0; i < opened; i++) {
+      resp_t r;
+      struct timeval tv = {0, 200 * 1000};
+      setsockopt (idle[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (cli_read_response (&idle[i], &r)) {
+         refused += r.status == 503;
+         resp_free (&r);
+      }
+   }
+   f->stream_rows = refused;
+   /* Those let in are closed after the head timeout, silently. */
+   uint64_t t0 = tk_test_now_ms ();
+   int closed = 0;
+   for (int i = 0; i < opened; i++) {
+      struct timeval tv = {3, 0};
+      setsockopt (idle[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      char b[64];
+      ssize_t n = recv (idle[i].fd, b, sizeof b, 0);
+      closed += n == 0 || (n < 0 && errno == ECONNRESET);
+      cli_close (&idle[i]);
+   }
+   f->elapsed_ms = tk_test_now_ms () - t0;
+   f->stream_next = closed;
+   f->stream_errors = opened;
+}
+
+static void
+test_client_cap_and_head_timeout (void **state)
+{
+   tk_http_options_t o = {.max_client_connections = 4, .header_timeout_ms = 500};
+   fixture_t *f = fixture_new (&o);
+   fixture_run_client (f, c_client_cap);
+   assert_int_equal (f->stream_errors, 12);
+   assert_int_equal (f->stream_rows, 8); /* all past the cap of 4 */
+   assert_true (f->got[0]);
+   assert_int_equal (f->resp[0].status, 200);
+   assert_int_equal (f->stream_next, 12);
+   assert_true (f->elapsed_ms < 2500);
+   fixture_destroy (f);
+}
+
+static void
+c_xff (fixture_t *f)
+{
+   static const struct {
+      const char *from, *xff;
+   } cases[] = {
+      {NULL, "198.51.100.1"},                    /* trusted peer: believed */
+      {NULL, "203.0.113.9, 198.51.100.2, 127.0.0.1"}, /* right-most untrusted */
+      {"127.0.0.2", "198.51.100.3"},             /* untrusted peer: ignored */
+      {NULL, NULL},                              /* no header: the peer */
+   };
+   for (int i = 0; i < 4; i++) {
+      cli_t c;
+      if (!cli_connect_from (&c, f->port, cases[i].from)) {
+         continue;
+      }
+      char req[256];
+      snprintf (req, sizeof req, "GET /hello HTTP/1.1\r\n%s%s%s\r\n",
+                cases[i].xff ? "X-Forwarded-For: " : "", cases[i].xff ? cases[i].xff : "",
+                cases[i].xff ? "\r\n" : "");
+      f->got[i] = cli_send_str (&c, req) && cli_read_response (&c, &f->resp[i]);
+      cli_close (&c);
+   }
+}
+
+static void
+test_forwarded_for_only_from_trusted_proxies (void **state)
+{
+   tk_http_options_t o = {.trusted_proxies = "127.0.0.1"};
+   fixture_t *f = fixture_new (&o);
+   fixture_run_client (f, c_xff);
+   static const char *const want[] = {"198.51.100.1", "198.51.100.2", "127.0.0.2", "127.0.0.1"};
+   for (int i = 0; i < 4; i++) {
+      assert_true (f->got[i]);
+      const char *from = strstr (f->resp[i].body, " from ");
+      assert_non_null (from);
+      assert_string_equal (from + 6, want[i]);
+   }
+   fixture_destroy (f);
+}
+
+static void
+c_headers (fixture_t *f)
+{
+   cli_t c;
+   if (cli_connect (&c, f->port)) {
+      f->got[0] = cli_send_str (&c, "GET /api/tickets/9 HTTP/1.1\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[0]);
+      f->got[1] = cli_send_str (&c, "GET /nope HTTP/1.1\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[1]);
+      cli_close (&c);
+   }
+   if (cli_connect (&c, f->port)) {
+      f->got[2] = cli_send_str (&c, "BREW /x HTTP/1.1\r\n\r\n") &&
+                  cli_read_response (&c, &f->resp[2]);
+      cli_close (&c);
+   }
+}
+
+static void
+test_json_responses_are_not_sniffed_or_stored (void **state)
+{
+   fixture_t *f = fixture_new (NULL);
+   fixture_run_client (f, c_headers);
+   for (int i = 0; i < 3; i++) {
+      assert_true (f->got[i]);
+      assert_string_equal (resp_header (&f->resp[i], "X-Content-Type-Options"), "nosniff");
+      assert_string_equal (resp_header (&f->resp[i], "Cache-Control"), "no-store");
+   }
+   fixture_destroy (f);
+}
+
 int
 main (void)
 {
    const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_strict_parsing),
+      cmocka_unit_test (test_404_405_before_the_body),
+      cmocka_unit_test (test_key_checked_before_the_body),
+      cmocka_unit_test (test_identity_reaches_the_handler),
+      cmocka_unit_test (test_client_cap_and_head_timeout),
+      cmocka_unit_test (test_forwarded_for_only_from_trusted_proxies),
+      cmocka_unit_test (test_json_responses_are_not_sniffed_or_stored),
       cmocka_unit_test (test_keep_alive),
       cmocka_unit_test (test_pipelining),
       cmocka_unit_test (test_body_limits),

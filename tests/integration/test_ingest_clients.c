@@ -109,10 +109,14 @@ test_upload_needs_an_operator_key (void **state)
    assert_int_equal (post_one (&svc, "Authorization: Bearer bootstrap-admin-key", "AUTH-2"), 201);
    assert_true (stored ("AUTH-1"));
    assert_true (stored ("AUTH-2"));
-   /* Health and metrics stay open. */
+   /* Health stays open; the metrics are on their own listener. */
    assert_int_equal (get_status (&svc, "/healthz"), 200);
    assert_int_equal (get_status (&svc, "/readyz"), 200);
-   assert_int_equal (get_status (&svc, "/metrics"), 200);
+   assert_int_equal (get_status (&svc, "/metrics"), 404);
+   tk_test_http_response_t m;
+   assert_true (tk_test_http ("GET", svc.metrics_url, NULL, 0, NULL, &m));
+   assert_int_equal (m.status, 200);
+   tk_test_http_free (&m);
 
    /* triagectl sends TRIAGE_API_KEY, and fails without a key. */
    const char *nd = "{\"id\":\"AUTH-3\",\"subject\":\"s\",\"body\":\"b\"}\n";

@@ -118,7 +118,7 @@ static double
 metric (const tk_test_service_t *svc, const char *series)
 {
    char url[256];
-   snprintf (url, sizeof url, "%s/metrics", svc->base_url);
+   snprintf (url, sizeof url, "%s", svc->metrics_url);
    tk_test_http_response_t r;
    assert_true (tk_test_http ("GET", url, NULL, 0, NULL, &r));
    double v = -1;

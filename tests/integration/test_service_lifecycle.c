@@ -111,7 +111,7 @@ test_health_ready_metrics_and_sigterm (void **state)
 
       char url[256];
       tk_test_http_response_t r;
-      snprintf (url, sizeof url, "%s/metrics", svc.base_url);
+      snprintf (url, sizeof url, "%s", svc.metrics_url);
       assert_true (tk_test_http ("GET", url, NULL, 0, NULL, &r));
       assert_int_equal (r.status, 200);
       assert_non_null (strstr (r.content_type, "text/plain"));

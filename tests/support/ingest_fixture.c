@@ -208,7 +208,7 @@ double
 tk_ingest_fx_metric (const tk_test_service_t *svc, const char *series)
 {
    char url[256];
-   snprintf (url, sizeof url, "%s/metrics", svc->base_url);
+   snprintf (url, sizeof url, "%s", svc->metrics_url);
    tk_test_http_response_t r;
    if (!tk_test_http ("GET", url, NULL, 0, NULL, &r)) {
       return -1;

@@ -155,6 +155,11 @@ tk_test_service_start (tk_test_service_t *svc, const char *name, const char *con
    snprintf (svc->name, sizeof svc->name, "%s", name);
    svc->port = tk_test_free_port ();
    snprintf (svc->base_url, sizeof svc->base_url, "http://127.0.0.1:%d", svc->port);
+   do {
+      svc->metrics_port = tk_test_free_port ();
+   } while (svc->metrics_port == svc->port);
+   snprintf (svc->metrics_url, sizeof svc->metrics_url, "http://127.0.0.1:%d/metrics",
+             svc->metrics_port);
 
    char bin[512];
    snprintf (bin, sizeof bin, "%s/triage-%s", TRIAGE_BIN_DIR, name);
@@ -172,15 +177,26 @@ tk_test_service_start (tk_test_service_t *svc, const char *name, const char *con
    while (env && env[n_extra]) {
       n_extra++;
    }
-   char **envp = calloc (n_env + n_extra + 2, sizeof *envp);
-   char port_var[48];
+   char **envp = calloc (n_env + n_extra + 3, sizeof *envp);
+   char port_var[48], metrics_var[48];
    snprintf (port_var, sizeof port_var, "TRIAGE_HTTP_PORT=%d", svc->port);
+   snprintf (metrics_var, sizeof metrics_var, "TRIAGE_METRICS_PORT=%d", svc->metrics_port);
    size_t k = 0;
    for (size_t i = 0; i < n_env; i++) {
       envp[k++] = environ[i];
    }
+   bool own_metrics = false; /* env sets TRIAGE_METRICS_PORT itself */
    for (size_t i = 0; i < n_extra; i++) {
       envp[k++] = (char *) env[i];
+      if (!strncmp (env[i], "TRIAGE_METRICS_PORT=", 20)) {
+         own_metrics = true;
+         svc->metrics_port = atoi (env[i] + 20);
+         snprintf (svc->metrics_url, sizeof svc->metrics_url, "http://127.0.0.1:%d/metrics",
+                   svc->metrics_port);
+      }
+   }
+   if (!own_metrics) {
+      envp[k++] = metrics_var;
    }
    envp[k++] = port_var; /* last wins in the service's getenv */
    envp[k] = NULL;

@@ -13,14 +13,17 @@ typedef struct {
    char name[32];       /* "ingest", "classifier", "api" */
    char log_path[1024];  /* its stderr/stdout, kept for a failing test */
    char base_url[64];   /* "http://127.0.0.1:<port>" */
+   int metrics_port;    /* its /metrics listener (TRIAGE_METRICS_PORT) */
+   char metrics_url[64]; /* "http://127.0.0.1:<metrics_port>/metrics" */
 } tk_test_service_t;
 
 /* A TCP port that was free a moment ago on 127.0.0.1. */
 int tk_test_free_port (void);
 
 /* Starts build/bin/triage-<name> with the current environment plus env (a
- * NULL-terminated list of "KEY=VALUE", may be NULL) and TRIAGE_HTTP_PORT set
- * to a free port, then waits up to timeout_ms for GET /healthz to answer 200.
+ * NULL-terminated list of "KEY=VALUE", may be NULL), TRIAGE_HTTP_PORT set
+ * to a free port and TRIAGE_METRICS_PORT to another (env may override it),
+ * then waits up to timeout_ms for GET /healthz to answer 200.
  * Returns false (and kills the child) if it does not. Output goes to
  * build/tests/logs/<name>-<pid>.log. */
 bool tk_test_service_start (tk_test_service_t *svc, const char *name, const char *const *env,
