@@ -22,7 +22,7 @@ typedef struct {
    ingest_authorized_fn next;
    void *user_data;
    char hash[TK_KEY_HASH_HEX];
-   tk_role_t role;
+   ingest_who_t who;
    bool ok;
    tk_error_t err;
 } lookup_t;
@@ -64,7 +64,8 @@ static void
 lookup_work (tk_store_t *store, void *ctx)
 {
    lookup_t *l = ctx;
-   l->ok = tk_auth_lookup_key (store, l->hash, &l->role, NULL, 0, &l->err);
+   l->ok = tk_auth_lookup_key (store, l->hash, &l->who.role, l->who.key_id,
+                               sizeof l->who.key_id, &l->err);
 }
 
 static void
@@ -78,10 +79,10 @@ lookup_done (int status, void *ctx)
       tk_http_add_header (l->req, "Retry-After", secs);
       tk_http_respond_error (l->req, 503, "store_unavailable",
                              status != 0 ? "the service is stopping" : l->err.message, NULL);
-   } else if (l->role < l->need) {
-      refuse (l->auth, l->req, l->need, l->role);
+   } else if (l->who.role < l->need) {
+      refuse (l->auth, l->req, l->need, l->who.role);
    } else {
-      l->next (l->req, l->user_data);
+      l->next (l->req, &l->who, l->user_data);
    }
    free (l);
 }
@@ -91,7 +92,8 @@ ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
                    ingest_authorized_fn next, void *user_data)
 {
    if (a->off) {
-      next (req, user_data);
+      ingest_who_t who = {"auth-off", TK_ROLE_ADMIN};
+      next (req, &who, user_data);
       return;
    }
    const char *token;
@@ -108,7 +110,8 @@ ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
       return;
    }
    if (a->has_admin_key && tk_auth_hash_equal (hash, a->admin_hash)) {
-      next (req, user_data);
+      ingest_who_t who = {"bootstrap", TK_ROLE_ADMIN};
+      next (req, &who, user_data);
       return;
    }
    lookup_t *l = calloc (1, sizeof *l);
