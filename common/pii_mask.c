@@ -376,17 +376,27 @@ match_email (span_t t, size_t i, scan_t *sc)
 
 /* ---- secrets -------------------------------------------------------------- */
 
-static const char *const secret_keys[] = {
-   "client_secret", "private_key", "secret_key", "access_key", "api_key", "api-key",
-   "apikey",        "passphrase",  "password",   "passwd",     "secret",  "token",
-   "pwd",           NULL};
+typedef struct {
+   const char *s;
+   size_t len;
+} word_t;
+
+#define WORD(lit) {lit, sizeof lit - 1}
+
+static const word_t secret_keys[] = {
+   WORD ("client_secret"), WORD ("private_key"), WORD ("secret_key"), WORD ("access_key"),
+   WORD ("api_key"),       WORD ("api-key"),     WORD ("apikey"),     WORD ("passphrase"),
+   WORD ("password"),      WORD ("passwd"),      WORD ("secret"),     WORD ("token"),
+   WORD ("pwd"),           {NULL, 0}};
 
 /* Prefixes of the API tokens of well-known services; the token must go on
  * for 16 more characters at least. Slack's "xox?-" is matched apart. */
-static const char *const key_prefixes[] = {
-   "sk-",      "sk_live_", "sk_test_", "pk_live_", "pk_test_", "rk_live_", "rk_test_",
-   "ghp_",     "gho_",     "ghu_",     "ghs_",     "ghr_",     "github_pat_", "glpat-",
-   "AKIA",     "ASIA",     "AIza",     "npm_",     "hf_",      NULL};
+static const word_t key_prefixes[] = {
+   WORD ("sk-"),      WORD ("sk_live_"), WORD ("sk_test_"), WORD ("pk_live_"),
+   WORD ("pk_test_"), WORD ("rk_live_"), WORD ("rk_test_"), WORD ("ghp_"),
+   WORD ("gho_"),     WORD ("ghu_"),     WORD ("ghs_"),     WORD ("ghr_"),
+   WORD ("github_pat_"), WORD ("glpat-"), WORD ("AKIA"),   WORD ("ASIA"),
+   WORD ("AIza"),     WORD ("npm_"),     WORD ("hf_"),      {NULL, 0}};
 
 /* Length of the token run starting at i; a start inside the run scanned
  * last shares its end. */
@@ -411,27 +421,31 @@ static size_t
 match_secret_kv (span_t t, size_t i, size_t *keep, scan_t *sc)
 {
    /* The key is a whole word ending in a secret's name: "password",
-    * "db_password", "X-Api-Key". */
+    * "db_password", "X-Api-Key". What follows it is checked first: most
+    * words are followed by no '=' or ':' at all. */
    size_t wl = token_len (t, i, sc);
-   for (size_t k = 0; secret_keys[k]; k++) {
-      size_t kl = strlen (secret_keys[k]);
-      if (wl < kl || strncasecmp (t.s + i + wl - kl, secret_keys[k], kl) != 0) {
+   size_t j = i + wl;
+   if (wl < 3) {
+      return 0;
+   }
+   if (j < t.len && (t.s[j] == '"' || t.s[j] == '\'')) {
+      j++;
+   }
+   while (j < t.len && t.s[j] == ' ') {
+      j++;
+   }
+   if (j >= t.len || (t.s[j] != '=' && t.s[j] != ':')) {
+      return 0;
+   }
+   for (size_t k = 0; secret_keys[k].s; k++) {
+      size_t kl = secret_keys[k].len;
+      if (wl < kl || strncasecmp (t.s + i + wl - kl, secret_keys[k].s, kl) != 0) {
          continue;
       }
       if (wl > kl && t.s[i + wl - kl - 1] != '_' && t.s[i + wl - kl - 1] != '-') {
          continue;
       }
       if (has_long_digit_run (t.s + i, wl)) {
-         return 0;
-      }
-      size_t j = i + wl;
-      if (j < t.len && (t.s[j] == '"' || t.s[j] == '\'')) {
-         j++;
-      }
-      while (j < t.len && t.s[j] == ' ') {
-         j++;
-      }
-      if (j >= t.len || (t.s[j] != '=' && t.s[j] != ':')) {
          return 0;
       }
       j++;
@@ -509,10 +523,13 @@ cred_len (span_t t, size_t j)
 static size_t
 match_auth_scheme (span_t t, size_t i, size_t *keep)
 {
-   static const char *const schemes[] = {"bearer ", "basic ", NULL};
-   for (size_t k = 0; schemes[k]; k++) {
-      size_t wl = strlen (schemes[k]);
-      if (i + wl >= t.len || strncasecmp (t.s + i, schemes[k], wl) != 0) {
+   static const word_t schemes[] = {WORD ("bearer "), WORD ("basic "), {NULL, 0}};
+   if ((t.s[i] | 32) != 'b') {
+      return 0;
+   }
+   for (size_t k = 0; schemes[k].s; k++) {
+      size_t wl = schemes[k].len;
+      if (i + wl >= t.len || strncasecmp (t.s + i, schemes[k].s, wl) != 0) {
          continue;
       }
       size_t n = cred_len (t, i + wl);
@@ -536,7 +553,7 @@ match_authorization (span_t t, size_t i, size_t *keep)
    static const char *const known[] = {"basic", "bearer", "token", "digest", "apikey",
                                        "negotiate", "ntlm", NULL};
    size_t j = i + sizeof word - 1;
-   if (j >= t.len || strncasecmp (t.s + i, word, sizeof word - 1) != 0) {
+   if ((t.s[i] | 32) != 'a' || j >= t.len || strncasecmp (t.s + i, word, sizeof word - 1) != 0) {
       return 0;
    }
    if (t.s[j] == '"' || t.s[j] == '\'') {
@@ -660,10 +677,14 @@ static size_t
 match_key_token (span_t t, size_t i, scan_t *sc, bool prefixed_only)
 {
    size_t n = token_len (t, i, sc);
+   if (n < 3 + 16) {
+      return 0; /* shorter than the shortest prefix and its 16 characters */
+   }
    if (prefixed_only) {
-      for (size_t k = 0; key_prefixes[k]; k++) {
-         size_t pl = strlen (key_prefixes[k]);
-         if (n >= pl + 16 && strncmp (t.s + i, key_prefixes[k], pl) == 0) {
+      for (size_t k = 0; key_prefixes[k].s; k++) {
+         size_t pl = key_prefixes[k].len;
+         if (t.s[i] == key_prefixes[k].s[0] && n >= pl + 16 &&
+             strncmp (t.s + i, key_prefixes[k].s, pl) == 0) {
             return n;
          }
       }
