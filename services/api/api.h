@@ -19,7 +19,7 @@
 #include <mongoc/mongoc.h>
 
 #include "app.h"
-#include "audit.h"
+#include "audit_log.h"
 #include "auth.h"
 #include "http_server.h"
 #include "query_filter.h"
@@ -99,7 +99,7 @@ struct api_call {
    char err_field[64];
    cJSON *audit_detail; /* owned: ids, filters, counts for the audit record */
    bool writes;         /* the action stores, changes or deletes tickets: the */
-   tk_audit_ids_t tickets; /* record lists them (audit.h), even when none */
+   tk_audit_ids_t tickets; /* record lists them (audit_log.h), even when none */
 };
 
 /* A call for req; aborts on out of memory like tk_ticket_new. */
@@ -170,7 +170,7 @@ cJSON *api_bson_to_json (const bson_t *doc);
  * the documents read before the failure. */
 bool api_bson_cursor_to_json (mongoc_cursor_t *cursor, cJSON *items, bson_error_t *e);
 
-/* The audit record of call (common/audit.h): identity, client address,
+/* The audit record of call (common/audit_log.h): identity, client address,
  * status as they stand, the route's detail and, for a write, the tickets it
  * touched. Built without I/O, so on the loop or a worker. Caller
  * destroys. */

@@ -1,6 +1,6 @@
 /* audit.c - the api's audit records: one per request that reads ticket
  * data, reads keys or the audit log, or changes anything (refused ones
- * too), built from the call (common/audit.h has the record and the
+ * too), built from the call (common/audit_log.h has the record and the
  * collection), and GET /api/audit.
  *
  * A record is written on the worker thread right after the route's work,

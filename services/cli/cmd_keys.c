@@ -18,7 +18,7 @@
  */
 #include "cli.h"
 
-#include "audit.h"
+#include "audit_log.h"
 
 #include "auth.h"
 #include "config.h"

@@ -9,7 +9,7 @@
  *                        the item that caused a request waits for its delivery
  *   ingest_metrics.c     the /metrics families
  *   auth_gate.c          API keys on the upload route (operator role)
- *   ingest_audit.c       audit_log records of the uploads (common/audit.h), off the loop
+ *   ingest_audit.c       audit_log records of the uploads (common/audit_log.h), off the loop
  *   store_masked.c       TRIAGE_STORE_MASKED: PII masked before a ticket is stored
  *   stored_ids.c         which of a list of ticket ids are stored already
  *
@@ -20,7 +20,7 @@
 #define INGEST_H
 
 #include "app.h"
-#include "audit.h"
+#include "audit_log.h"
 #include "auth.h"
 #include "metrics.h"
 #include "store.h"
@@ -235,7 +235,7 @@ void ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need
 
 /* ---- audit ------------------------------------------------------------------ */
 
-/* The audit record (common/audit.h) of a request to ingest: who (may be
+/* The audit record (common/audit_log.h) of a request to ingest: who (may be
  * NULL before the key is known), from where, the route, action and status,
  * detail (borrowed, may be NULL) and, for a write, the tickets it stored or
  * changed (borrowed, NULL for none). Caller destroys. */

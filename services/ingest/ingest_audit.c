@@ -1,4 +1,4 @@
-/* ingest_audit.c - audit_log records of ingest's requests (common/audit.h
+/* ingest_audit.c - audit_log records of ingest's requests (common/audit_log.h
  * owns the record and the collection). The insert runs on the threadpool
  * through the store's async pattern, never on the loop, and nobody waits
  * for it: an upload is answered as soon as its rows are, even while

@@ -1,5 +1,5 @@
-/* audit.c - the audit_log collection (see audit.h). */
-#include "audit.h"
+/* audit_log.c - the audit_log collection (see audit_log.h). */
+#include "audit_log.h"
 
 #include <stdlib.h>
 #include <string.h>

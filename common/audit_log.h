@@ -1,4 +1,4 @@
-/* audit.h - the audit_log collection: who did what, from where, to which
+/* audit_log.h - the audit_log collection: who did what, from where, to which
  * tickets, and when. This is the one file that writes and reads it; the
  * services build records with tk_audit_record_new and write them off the
  * loop (the api from its request runner and its after-the-response queue,
@@ -20,8 +20,8 @@
  * tk_audit_insert_many and tk_audit_find talk to MongoDB and BLOCK: call
  * them from a threadpool thread, never on a loop.
  */
-#ifndef TK_AUDIT_H
-#define TK_AUDIT_H
+#ifndef TK_AUDIT_LOG_H
+#define TK_AUDIT_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
