@@ -1,26 +1,43 @@
 /* pii_mask.h - replaces personal data and secrets in text by typed
- * placeholders before the text leaves the process (to a remote LLM).
+ * placeholders before the text is stored (TRIAGE_STORE_MASKED) or leaves
+ * the process (to a remote LLM).
  *
  * What is masked, and by what:
- *   e-mail addresses                                   [EMAIL]
- *   card numbers: 13-19 digits, spaces or dashes
- *     between groups, passing the Luhn check           [CARD]
+ *   e-mail addresses, letters of any script allowed,
+ *     the domain dotted ("jörg@exämple.de") or a single
+ *     host name of 3+ characters ("root@localhost");
+ *     not "pkg@1.2.3", "react@latest", "img@sha256"      [EMAIL]
+ *   card numbers: 13-19 digits passing the Luhn check,
+ *     whole or in groups joined by one kind of space,
+ *     dash, dot, slash or underscore, even when letters
+ *     touch them ("CC4111...", "card_4111_1111_...",
+ *     "4111...1111x"); ASCII or full-width digits        [CARD]
+ *   IBANs: country, check digits and 11-30 characters,
+ *     whole or in groups of four, the mod-97 check
+ *     passing                                            [IBAN]
  *   IPv4 addresses (four octets 0-255) and IPv6 ones
- *     (eight groups, or a "::" form)                   [IP]
- *   phone numbers: 9-15 digits with spaces, dots,
- *     dashes, parentheses, or 7+ after a leading "+"   [PHONE]
- *   secrets: "Bearer <token>", values of key=value /
- *     key: value pairs whose key names a secret
- *     (password, passwd, pwd, secret, token, api_key,
- *     apikey, api-key, access_key, client_secret,
- *     private_key), well-known key prefixes (sk-, pk_,
- *     ghp_, gho_, xoxb-, xoxp-, AKIA, AIza) and long
- *     mixed letter-and-digit tokens (32+ characters)   [SECRET]
+ *     (eight groups, or a "::" form)                     [IP]
+ *   phone numbers: 9-15 digits (7-15 after a "+") joined
+ *     by spaces, dots, dashes or parentheses, not part
+ *     of an identifier ("TICKET-20250913-0001")          [PHONE]
+ *   secrets: the values of key=value / key: value pairs
+ *     whose key names a secret (password, passwd, pwd,
+ *     passphrase, secret, token, api_key, apikey,
+ *     api-key, access_key, secret_key, client_secret,
+ *     private_key; the key may be quoted, as in JSON),
+ *     "Authorization: <scheme> <credential>", "Bearer
+ *     <credential>", "Basic <credential>", JSON Web
+ *     Tokens, PEM private key blocks, tokens with a
+ *     well-known prefix (sk-, sk_live_, ghp_, gho_, ghu_,
+ *     ghs_, ghr_, github_pat_, glpat-, xox?-, AKIA, ASIA,
+ *     AIza, npm_, hf_ ...) and tokens with a segment of
+ *     20+ letters and digits mixed (hex digests, keys)   [SECRET]
  *
  * The rules err on the side of masking: a nine-digit order number is masked
  * as a phone number, which costs the classifier little, while a leaked card
- * number costs a lot. Text is treated as bytes; multi-byte UTF-8 sequences
- * are copied through unchanged (all patterns are ASCII).
+ * number costs a lot. Ticket ids, dates, times, version numbers and table
+ * names are left alone. Text is UTF-8: valid UTF-8 in gives valid UTF-8 out,
+ * and masking the result again changes nothing.
  */
 #ifndef TK_PII_MASK_H
 #define TK_PII_MASK_H

@@ -22,6 +22,7 @@
 #include <mongoc/mongoc.h>
 
 #include "app.h"
+#include "audit_log.h"
 #include "auth.h"
 #include "http_server.h"
 #include "query_filter.h"
@@ -91,6 +92,8 @@ struct api_call {
    char err_msg[256];
    char err_field[64];
    cJSON *audit_detail; /* owned: ids, filters, counts for the audit record */
+   bool writes;         /* the action stores, changes or deletes tickets: the */
+   tk_audit_ids_t tickets; /* record lists them (audit_log.h), even when none */
 };
 
 /* A call for req; aborts on out of memory like tk_ticket_new. */
@@ -163,10 +166,10 @@ cJSON *api_bson_to_json (const bson_t *doc);
  * the documents read before the failure. */
 bool api_bson_cursor_to_json (mongoc_cursor_t *cursor, cJSON *items, bson_error_t *e);
 
-#define API_AUDIT_COLLECTION "audit_log"
-
-/* The audit record of call (status and identity as they stand), built
- * without I/O, so on the loop or a worker. Caller destroys. */
+/* The audit record of call (common/audit_log.h): identity, client address,
+ * status as they stand, the route's detail and, for a write, the tickets it
+ * touched. Built without I/O, so on the loop or a worker. Caller
+ * destroys. */
 bson_t *api_audit_record (const api_call_t *call);
 
 /* Writes the audit record of call (status and identity as they stand). */
@@ -184,8 +187,8 @@ api_audit_queue_t *api_audit_queue_new (uv_loop_t *loop, tk_store_t *store);
 void api_audit_queue_destroy (api_audit_queue_t *q);
 
 /* Loop: queues doc (taking ownership) to be written in the next batch, or
- * counts it into a queued record of the same read (key_id, action, status,
- * path, query), which is then written with "count" and "last_at". false
+ * counts it into a queued record of the same read (key_id, client, action,
+ * status, path, query), which is then written with "count" and "last_at". false
  * (doc still the caller's) when q is NULL, stopping, or full: then the
  * caller writes the record itself before responding. */
 bool api_audit_queue_push (api_audit_queue_t *q, bson_t *doc);

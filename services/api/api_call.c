@@ -42,6 +42,7 @@ api_call_free (api_call_t *call)
    }
    cJSON_Delete (call->json);
    cJSON_Delete (call->audit_detail);
+   tk_audit_ids_cleanup (&call->tickets);
    free (call->raw_body);
    free (call);
 }

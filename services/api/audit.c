@@ -1,74 +1,59 @@
-/* audit.c - the audit_log collection: one record per request that reads
- * ticket data or changes anything (refused ones too), and GET /api/audit.
+/* audit.c - the api's audit records: one per request that reads ticket
+ * data, reads keys or the audit log, or changes anything (refused ones
+ * too), built from the call (common/audit_log.h has the record and the
+ * collection), and GET /api/audit.
  *
- * A record: {at, key_id, role, method, route, path, query, action, status,
- * detail}. The record is written on the worker thread right after the
- * route's work, so its status is the one the client gets (a processing job
- * whose Kafka publishing later fails still shows as accepted: the job's own
- * status tells the rest). A failed audit write is logged, not fatal. */
+ * A record is written on the worker thread right after the route's work,
+ * so its status is the one the client gets (a processing job whose Kafka
+ * publishing later fails still shows as accepted: the job's own status
+ * tells the rest). A failed audit write is logged, not fatal. */
 #include "api.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
-#include "timeutil.h"
 #include "utf8.h"
-
-#define AUDIT_QUERY_MAX 2048
 
 bson_t *
 api_audit_record (const api_call_t *call)
 {
-   bson_t *docp = bson_new ();
+   const tk_http_request_t *req = call->req;
    bson_t *detail = NULL;
    bson_error_t e;
-   const tk_http_request_t *req = call->req;
-   const char *route = tk_http_request_route (req);
-   const char *query = tk_http_request_query_string (req);
-   char qbuf[AUDIT_QUERY_MAX + 1];
-   size_t qlen = strlen (query);
-   if (qlen > AUDIT_QUERY_MAX) {
-      qlen = tk_utf8_prefix_len (query, qlen, AUDIT_QUERY_MAX);
-   }
-   memcpy (qbuf, query, qlen);
-   qbuf[qlen] = '\0';
-
-   BSON_APPEND_DATE_TIME (docp, "at", tk_time_now_ms ());
-   BSON_APPEND_UTF8 (docp, "key_id", call->key_id[0] ? call->key_id : "unknown");
-   BSON_APPEND_UTF8 (docp, "role", tk_role_name (call->role));
-   BSON_APPEND_UTF8 (docp, "method", tk_http_request_method (req));
-   BSON_APPEND_UTF8 (docp, "route", route ? route : "");
-   if (tk_utf8_valid (tk_http_request_path (req), strlen (tk_http_request_path (req)), NULL)) {
-      BSON_APPEND_UTF8 (docp, "path", tk_http_request_path (req));
-   }
-   if (tk_utf8_valid (qbuf, qlen, NULL)) {
-      BSON_APPEND_UTF8 (docp, "query", qbuf);
-   }
-   BSON_APPEND_UTF8 (docp, "action", call->action);
-   BSON_APPEND_INT32 (docp, "status", call->status ? call->status : 200);
    if (call->audit_detail) {
       char *text = cJSON_PrintUnformatted (call->audit_detail);
-      if (text && (detail = bson_new_from_json ((const uint8_t *) text, -1, &e))) {
-         BSON_APPEND_DOCUMENT (docp, "detail", detail);
-      }
+      detail = text ? bson_new_from_json ((const uint8_t *) text, -1, &e) : NULL;
       cJSON_free (text);
    }
+   tk_audit_entry_t entry = {
+      .service = "api",
+      .key_id = call->key_id,
+      .role = tk_role_name (call->role),
+      .client = tk_http_request_remote_addr (req),
+      .method = tk_http_request_method (req),
+      .route = tk_http_request_route (req) ? tk_http_request_route (req) : "",
+      .path = tk_http_request_path (req),
+      .query = tk_http_request_query_string (req),
+      .action = call->action,
+      .status = call->status,
+      .detail = detail,
+      .tickets = call->writes ? &call->tickets : NULL,
+   };
+   bson_t *doc = tk_audit_record_new (&entry);
    bson_destroy (detail);
-   return docp;
+   return doc;
 }
 
 void
 api_audit_write (api_call_t *call, mongoc_client_t *client, const char *db)
 {
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, API_AUDIT_COLLECTION);
    bson_t *doc = api_audit_record (call);
-   bson_error_t e;
-   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
-      TK_WARN ("audit", "cannot write the audit record of %s: %s", call->action, e.message);
+   tk_error_t err;
+   if (!tk_audit_insert (client, db, doc, &err)) {
+      TK_WARN ("audit", "cannot write the audit record of %s: %s", call->action, err.message);
    }
    bson_destroy (doc);
-   mongoc_collection_destroy (coll);
 }
 
 
@@ -95,17 +80,7 @@ static void
 audit_list_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    audit_query_t *q = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, API_AUDIT_COLLECTION);
-   bson_t filter = BSON_INITIALIZER;
-   if (q->key_id) {
-      BSON_APPEND_UTF8 (&filter, "key_id", q->key_id);
-   }
-   if (q->action) {
-      BSON_APPEND_UTF8 (&filter, "action", q->action);
-   }
-   bson_t *opts = BCON_NEW ("sort", "{", "at", BCON_INT32 (-1), "}", "limit",
-                            BCON_INT64 (q->limit));
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
+   mongoc_cursor_t *cursor = tk_audit_find (client, db, q->key_id, q->action, q->limit);
    cJSON *out = cJSON_CreateObject ();
    cJSON *items = cJSON_AddArrayToObject (out, "items");
    bson_error_t e;
@@ -117,9 +92,6 @@ audit_list_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_ok (call, 200, out);
    }
    mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
-   bson_destroy (&filter);
-   mongoc_collection_destroy (coll);
 }
 
 static void
@@ -160,7 +132,8 @@ audit_list (tk_http_request_t *req, void *user_data)
          return;
       }
    }
-   api_call_t *call = api_call_new (user_data, req, "audit.list", TK_ROLE_ADMIN, false,
+   /* Reading the audit log is itself recorded: who looked, and for what. */
+   api_call_t *call = api_call_new (user_data, req, "audit.list", TK_ROLE_ADMIN, true,
                                     audit_list_work);
    call->data = q;
    call->free_data = audit_query_free;

@@ -11,7 +11,7 @@
  * queue on the threadpool.
  *
  * Identical reads queued together are written as one record: the same key,
- * action, status, path and query as a record still waiting in the queue
+ * client, action, status, path and query as a record still waiting in the queue
  * add to its "count" (and set its "last_at") instead of adding a record. A
  * dashboard polling the same page, or a load test, then writes one record
  * per batch instead of one per request, and every read is still counted.
@@ -98,17 +98,11 @@ batch_work (tk_store_t *store, void *ctx)
 {
    api_audit_queue_t *q = ctx;
    mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll =
-      mongoc_client_get_collection (client, tk_store_db_name (store), API_AUDIT_COLLECTION);
-   bson_t opts = BSON_INITIALIZER;
-   bson_error_t e;
-   BSON_APPEND_BOOL (&opts, "ordered", false);
-   if (!mongoc_collection_insert_many (coll, (const bson_t **) q->batch, q->batch_len, &opts,
-                                       NULL, &e)) {
-      TK_WARN ("audit", "cannot write %zu audit records: %s", q->batch_len, e.message);
+   tk_error_t err;
+   if (!tk_audit_insert_many (client, tk_store_db_name (store), (const bson_t *const *) q->batch,
+                              q->batch_len, &err)) {
+      TK_WARN ("audit", "cannot write %zu audit records: %s", q->batch_len, err.message);
    }
-   bson_destroy (&opts);
-   mongoc_collection_destroy (coll);
    tk_store_client_push (store, client);
 }
 
@@ -163,12 +157,12 @@ write_next (api_audit_queue_t *q)
    }
 }
 
-/* key_id, action, status, path and query of doc, joined; NULL on out of
- * memory. */
+/* key_id, client, action, status, path and query of doc, joined; NULL on
+ * out of memory. */
 static char *
 coalesce_key (const bson_t *doc)
 {
-   static const char *const fields[] = {"key_id", "action", "status", "path", "query"};
+   static const char *const fields[] = {"key_id", "client", "action", "status", "path", "query"};
    bson_string_t *k = bson_string_new (NULL);
    bson_iter_t it;
    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {

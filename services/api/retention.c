@@ -121,22 +121,28 @@ run_anonymise (mongoc_collection_t *coll, retention_t *r, bson_error_t *e)
 static void
 write_audit (mongoc_client_t *client, const char *db, retention_t *r, int days)
 {
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "audit_log");
-   bson_t *doc = BCON_NEW (
-      "at", BCON_DATE_TIME (tk_time_now_ms ()), "key_id", BCON_UTF8 ("retention"), "role",
-      BCON_UTF8 ("system"), "method", BCON_UTF8 ("JOB"), "route", BCON_UTF8 ("retention"),
-      "action", BCON_UTF8 (r->anonymise ? "retention.anonymise" : "retention.purge"), "status",
-      BCON_INT32 (r->ok ? 200 : 503), "detail", "{", "days", BCON_INT32 (days), "cutoff",
-      BCON_DATE_TIME (r->cutoff_ms), "matched", BCON_INT64 (r->matched), "changed",
-      BCON_INT64 (r->changed), "duration_ms", BCON_INT64 (r->duration_ms), "error",
-      BCON_UTF8 (r->error), "}");
-   bson_error_t e;
-   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
+   bson_t *detail = BCON_NEW ("days", BCON_INT32 (days), "cutoff", BCON_DATE_TIME (r->cutoff_ms),
+                              "matched", BCON_INT64 (r->matched), "changed",
+                              BCON_INT64 (r->changed), "duration_ms", BCON_INT64 (r->duration_ms),
+                              "error", BCON_UTF8 (r->error));
+   tk_audit_entry_t entry = {
+      .service = "api",
+      .key_id = "retention",
+      .role = "system",
+      .method = "JOB",
+      .route = "retention",
+      .action = r->anonymise ? "retention.anonymise" : "retention.purge",
+      .status = r->ok ? 200 : 503,
+      .detail = detail,
+   };
+   bson_t *doc = tk_audit_record_new (&entry);
+   tk_error_t err;
+   if (!tk_audit_insert (client, db, doc, &err)) {
       snprintf (r->error + strlen (r->error), sizeof r->error - strlen (r->error),
-                "%saudit record not written: %s", r->error[0] ? "; " : "", e.message);
+                "%saudit record not written: %s", r->error[0] ? "; " : "", err.message);
    }
    bson_destroy (doc);
-   mongoc_collection_destroy (coll);
+   bson_destroy (detail);
 }
 
 /* Threadpool. */

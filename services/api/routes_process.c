@@ -246,6 +246,11 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    cJSON_AddStringToObject (call->audit_detail, "job_id", j->job_id);
    cJSON_AddStringToObject (call->audit_detail, "mode", mode_names[j->mode]);
    cJSON_AddNumberToObject (call->audit_detail, "requested", (double) j->n_ids);
+   /* The tickets sent back to the classifier (the first hundred, and how
+    * many): what the job will change. */
+   for (size_t i = 0; i < j->n_ids; i++) {
+      tk_audit_ids_add (&call->tickets, j->ids[i]);
+   }
    call->status = 202;
 done:
    bson_destroy (filter);
@@ -475,6 +480,7 @@ start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
    j->started_ms = tk_time_now_ms ();
    api_call_t *call = api_call_new (api, req, replay ? "dlq.replay" : "process.start",
                                     TK_ROLE_OPERATOR, true, process_work);
+   call->writes = true;
    call->data = j;
    call->free_data = job_free;
    call->done = process_done;

@@ -26,7 +26,7 @@ typedef struct {
    tk_ticket_t *ticket; /* POST: the parsed ticket; PUT: the new classification */
    bool has_confidence; /* PUT: confidence_scores were given */
    char *note;          /* PUT: optional reason */
-   bool store_masked;   /* POST: TRIAGE_STORE_MASKED, mask before storing */
+   bool store_masked;   /* TRIAGE_STORE_MASKED: mask the ticket (POST), the note (PUT) */
    tk_store_t *store;
    /* POST, PUT: the stored document as the listing shows it (entry_from). */
    bool placed;  /* it has a date created_at (ms) and a string id */
@@ -182,6 +182,7 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
                      res.items[0].message);
       goto done;
    }
+   tk_audit_ids_add (&call->tickets, t->id);
    if (!tk_store_update_ticket_with_classification (d->store, t->id, &t->classification,
                                                     &t->confidence, &t->metadata, &err)) {
       api_call_fail_err (call, &err);
@@ -259,6 +260,7 @@ processed_post (tk_http_request_t *req, void *user_data)
    d->store_masked = api->app->cfg.store_masked;
    api_call_t *call = api_call_new (api, req, "processed.create", TK_ROLE_OPERATOR, true,
                                     post_work);
+   call->writes = true;
    call->data = d;
    call->free_data = write_data_free;
    call->done = stored_done;
@@ -287,6 +289,16 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
 
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "id", d->id);
+   /* TRIAGE_STORE_MASKED: a correction's note is free text like a ticket's
+    * and is masked the same way before it is stored. */
+   size_t masked = 0;
+   if (d->store_masked && !tk_pii_mask_replace (&d->note, &masked)) {
+      api_call_fail (call, 500, "internal", NULL, "out of memory");
+      goto done;
+   }
+   if (d->store_masked && d->note) {
+      cJSON_AddNumberToObject (call->audit_detail, "masked", (double) masked);
+   }
    if (!mongoc_cursor_next (cursor, &doc)) {
       if (mongoc_cursor_error (cursor, &e)) {
          api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
@@ -339,6 +351,9 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
    if (!mongoc_collection_update_one (coll, filter, &update, NULL, &reply, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       goto done;
+   }
+   if (bson_iter_init_find (&it, &reply, "matchedCount") && bson_iter_as_int64 (&it) > 0) {
+      tk_audit_ids_add (&call->tickets, d->id);
    }
    mongoc_cursor_destroy (cursor);
    cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
@@ -413,10 +428,12 @@ processed_put (tk_http_request_t *req, void *user_data)
    if (note) {
       d->note = strdup (note->valuestring);
    }
+   d->store_masked = api->app->cfg.store_masked;
    cJSON_Delete (probe);
    cJSON_Delete (body);
    api_call_t *call = api_call_new (api, req, "processed.correct", TK_ROLE_ADMIN, true,
                                     put_work);
+   call->writes = true;
    call->data = d;
    call->free_data = write_data_free;
    call->done = stored_done;
@@ -448,6 +465,7 @@ delete_work (api_call_t *call, mongoc_client_t *client, const char *db)
       if (n == 0) {
          api_call_fail (call, 404, "not_found", "id", "no ticket with this id");
       } else {
+         tk_audit_ids_add (&call->tickets, d->id);
          cJSON *out = cJSON_CreateObject ();
          cJSON_AddStringToObject (out, "deleted", d->id);
          api_call_ok (call, 200, out);
@@ -480,6 +498,7 @@ processed_delete (tk_http_request_t *req, void *user_data)
    }
    api_call_t *call = api_call_new (user_data, req, "processed.delete", TK_ROLE_ADMIN, true,
                                     delete_work);
+   call->writes = true;
    call->data = d;
    call->free_data = write_data_free;
    call->done = deleted_done;

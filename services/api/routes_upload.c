@@ -13,7 +13,8 @@
  * be in flight. The request body is not copied: curl reads it straight from
  * the HTTP request, which stays alive until the answer is sent. The call's
  * audit record is written after ingest has answered, so it holds the status
- * the client gets.
+ * the client gets, ingest's counts, and the ids of the tickets ingest
+ * stored or updated (read from its report off the loop).
  *
  * Errors of our own: 415 for a content type ingest does not take, 400 for a
  * query parameter other than dry_run, 502 when ingest cannot be reached or
@@ -220,11 +221,147 @@ forward_free (forward_t *f)
    free (f);
 }
 
+/* ---- what the upload stored, from ingest's report (threadpool) ----------- */
+
+/* The report is ingest's JSON (services/ingest/upload.c): summary counts,
+ * then "results", one small object per row. It may be tens of megabytes,
+ * so it is not parsed whole: a scanner walks the top-level members and
+ * the results array, and each row alone goes through cJSON. */
+
+static size_t
+skip_ws (const char *s, size_t len, size_t i)
+{
+   while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) {
+      i++;
+   }
+   return i;
+}
+
+/* The index just past the string starting at s[i] ('"'), or 0 when it is
+ * cut short. */
+static size_t
+skip_string (const char *s, size_t len, size_t i)
+{
+   for (i++; i < len; i++) {
+      if (s[i] == '\\') {
+         i++;
+      } else if (s[i] == '"') {
+         return i + 1;
+      }
+   }
+   return 0;
+}
+
+/* The index just past the JSON value at s[i], or 0 when it is cut short.
+ * Not a validator: a row that is not JSON fails in cJSON afterwards. */
+static size_t
+skip_value (const char *s, size_t len, size_t i)
+{
+   if (i >= len) {
+      return 0;
+   }
+   if (s[i] == '"') {
+      return skip_string (s, len, i);
+   }
+   if (s[i] != '{' && s[i] != '[') {
+      while (i < len && !strchr (",}] \t\r\n", s[i])) {
+         i++;
+      }
+      return i;
+   }
+   size_t depth = 0;
+   while (i < len) {
+      char c = s[i];
+      if (c == '"') {
+         if (!(i = skip_string (s, len, i))) {
+            return 0;
+         }
+         continue;
+      }
+      if (c == '{' || c == '[') {
+         depth++;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+         return i + 1;
+      }
+      i++;
+   }
+   return 0;
+}
+
+/* Adds to f's audit record the ids of the rows ingest stored or updated
+ * (the first TK_AUDIT_IDS_MAX, and the count) and its summary counts. A
+ * report it cannot follow adds what was read up to there. */
+static void
+audit_report (forward_t *f)
+{
+   api_call_t *call = f->call;
+   const char *s = call->raw_body;
+   size_t len = call->raw_len, i = skip_ws (s, len, 0);
+   if (!s || i >= len || s[i] != '{') {
+      return;
+   }
+   i++;
+   while ((i = skip_ws (s, len, i)) < len && s[i] == '"') {
+      size_t k0 = i + 1, k1 = k0;
+      while (k1 < len && s[k1] != '"') {
+         k1++;
+      }
+      i = skip_ws (s, len, k1 + 1);
+      if (i >= len || s[i] != ':') {
+         return;
+      }
+      i = skip_ws (s, len, i + 1);
+      size_t klen = k1 - k0;
+      if (klen == 7 && !memcmp (s + k0, "results", 7) && i < len && s[i] == '[') {
+         i = skip_ws (s, len, i + 1);
+         while (i < len && s[i] != ']') {
+            size_t end = skip_value (s, len, i);
+            if (end <= i) {
+               return;
+            }
+            cJSON *row = cJSON_ParseWithLength (s + i, end - i);
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive (row, "status");
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive (row, "id");
+            if (cJSON_IsString (st) && cJSON_IsString (id) &&
+                (!strcmp (st->valuestring, "stored") || !strcmp (st->valuestring, "updated"))) {
+               tk_audit_ids_add (&call->tickets, id->valuestring);
+            }
+            cJSON_Delete (row);
+            i = skip_ws (s, len, end);
+            if (i < len && s[i] == ',') {
+               i = skip_ws (s, len, i + 1);
+            }
+         }
+         i++;
+      } else {
+         static const char *const counts[] = {"stored", "updated", "duplicates", "rejected",
+                                              "failed", NULL};
+         size_t end = skip_value (s, len, i);
+         if (end <= i) {
+            return;
+         }
+         for (size_t c = 0; counts[c]; c++) {
+            if (klen == strlen (counts[c]) && !memcmp (s + k0, counts[c], klen)) {
+               cJSON_AddNumberToObject (call->audit_detail, counts[c], strtod (s + i, NULL));
+            }
+         }
+         i = end;
+      }
+      i = skip_ws (s, len, i);
+      if (i < len && s[i] == ',') {
+         i++;
+      }
+   }
+}
+
 static void
 audit_work (tk_store_t *store, void *ctx)
 {
    forward_t *f = ctx;
    mongoc_client_t *client = tk_store_client_pop (store);
+   if (!f->dry_run && f->call->raw_body) {
+      audit_report (f);
+   }
    api_audit_write (f->call, client, tk_store_db_name (store));
    tk_store_client_push (store, client);
 }
@@ -436,6 +573,7 @@ upload_post (tk_http_request_t *req, void *user_data)
    }
    api_call_t *call = api_call_new (api, req, dry_run ? "tickets.upload_dry_run" : "tickets.upload",
                                     TK_ROLE_OPERATOR, true, upload_work);
+   call->writes = !dry_run; /* the record lists what ingest stored or updated */
    call->data = dry_run ? (void *) 1 : NULL; /* a flag, nothing to free */
    call->done = upload_forward;
    call->audit_detail = cJSON_CreateObject ();

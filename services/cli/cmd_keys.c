@@ -18,6 +18,8 @@
  */
 #include "cli.h"
 
+#include "audit_log.h"
+
 #include "auth.h"
 #include "config.h"
 #include "store.h"
@@ -61,20 +63,26 @@ static void
 audit (mongoc_client_t *client, const char *db, const char *action, const char *key_id,
        const char *role)
 {
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "audit_log");
-   bson_t *doc = BCON_NEW ("at", BCON_DATE_TIME (tk_time_now_ms ()), "key_id",
-                           BCON_UTF8 ("triagectl"), "role", BCON_UTF8 ("admin"), "method",
-                           BCON_UTF8 ("CLI"), "route", BCON_UTF8 ("triagectl keys"), "action",
-                           BCON_UTF8 (action), "status", BCON_INT32 (200), "detail", "{",
-                           "key_id", BCON_UTF8 (key_id), "role", BCON_UTF8 (role ? role : ""),
-                           "}");
-   bson_error_t e;
-   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
+   bson_t *detail =
+      BCON_NEW ("key_id", BCON_UTF8 (key_id), "role", BCON_UTF8 (role ? role : ""));
+   tk_audit_entry_t entry = {
+      .service = "triagectl",
+      .key_id = "triagectl",
+      .role = "admin",
+      .method = "CLI",
+      .route = "triagectl keys",
+      .action = action,
+      .status = 200,
+      .detail = detail,
+   };
+   bson_t *doc = tk_audit_record_new (&entry);
+   tk_error_t err;
+   if (!tk_audit_insert (client, db, doc, &err)) {
       fprintf (stderr, "triagectl keys: warning: the audit record was not written: %s\n",
-               e.message);
+               err.message);
    }
    bson_destroy (doc);
-   mongoc_collection_destroy (coll);
+   bson_destroy (detail);
 }
 
 static int

@@ -166,6 +166,10 @@ tally (upload_t *up, const cJSON *report, const cli_chunk_t *chunk, const bool *
        size_t n_prior)
 {
    up->classify_pending += size_of (report, "classify_pending");
+   /* Past its first thousand rejected rows a report only counts them. */
+   size_t not_listed = size_of (report, "rejected_not_listed");
+   up->total += not_listed;
+   up->rejected += not_listed;
    const cJSON *row;
    cJSON_ArrayForEach (row, cJSON_GetObjectItem (report, "results"))
    {

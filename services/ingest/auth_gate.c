@@ -12,77 +12,29 @@
 #include "ingest.h"
 
 #include "log.h"
-#include "store_async.h"
-#include "timeutil.h"
-#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A refusal's audit record, on its way to audit_log. */
-typedef struct {
-   bson_t *doc;
-} refusal_t;
-
-static void
-refusal_work (tk_store_t *store, void *ctx)
-{
-   refusal_t *r = ctx;
-   mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll =
-      mongoc_client_get_collection (client, tk_store_db_name (store), "audit_log");
-   bson_error_t e;
-   if (!mongoc_collection_insert_one (coll, r->doc, NULL, NULL, &e)) {
-      TK_WARN ("audit", "cannot write the audit record of a refused key: %s", e.message);
-   }
-   mongoc_collection_destroy (coll);
-   tk_store_client_push (store, client);
-}
-
-static void
-refusal_done (int status, void *ctx)
-{
-   refusal_t *r = ctx;
-   bson_destroy (r->doc);
-   free (r);
-}
-
-/* The record has the fields of the api's (services/api/audit.c), so one
- * query of audit_log finds refusals on both services. */
+/* What the gate refuses goes to audit_log through ingest_audit.c, with the
+ * same fields as every other record (common/audit_log.h), so one query of
+ * audit_log finds refusals on both services. */
 static void
 audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char *key_id,
                tk_role_t role, void *user_data)
 {
    ingest_auth_t *a = user_data;
-   refusal_t *r = calloc (1, sizeof *r);
-   if (!r || !(r->doc = bson_new ())) {
-      free (r);
-      return;
-   }
-   const char *route = tk_http_request_route (req);
-   const char *path = tk_http_request_path (req);
-   bson_t detail;
-   BSON_APPEND_DATE_TIME (r->doc, "at", tk_time_now_ms ());
-   BSON_APPEND_UTF8 (r->doc, "key_id", key_id && key_id[0] ? key_id : "unknown");
-   BSON_APPEND_UTF8 (r->doc, "role", tk_role_name (role));
-   BSON_APPEND_UTF8 (r->doc, "service", "ingest");
-   BSON_APPEND_UTF8 (r->doc, "method", tk_http_request_method (req));
-   BSON_APPEND_UTF8 (r->doc, "route", route ? route : "");
-   if (tk_utf8_valid (path, strlen (path), NULL)) {
-      BSON_APPEND_UTF8 (r->doc, "path", path);
-   }
-   BSON_APPEND_UTF8 (r->doc, "action", status == 403 ? "auth.forbidden" : "auth.failed");
-   BSON_APPEND_INT32 (r->doc, "status", status);
-   BSON_APPEND_DOCUMENT_BEGIN (r->doc, "detail", &detail);
-   BSON_APPEND_UTF8 (&detail, "client", tk_http_request_remote_addr (req));
+   ingest_who_t who = {.role = role};
+   snprintf (who.key_id, sizeof who.key_id, "%s", key_id && key_id[0] ? key_id : "unknown");
+   bson_t detail = BSON_INITIALIZER;
    if (failures > 0) {
       BSON_APPEND_INT64 (&detail, "failures", (int64_t) failures);
    }
-   bson_append_document_end (r->doc, &detail);
-   if (tk_store_async (a->app->loop, a->app->store, refusal_work, refusal_done, r) != 0) {
-      refusal_done (0, r);
-   }
+   bson_t *record = ingest_audit_record (req, &who, status == 403 ? "auth.forbidden" : "auth.failed",
+                                         status, &detail, NULL);
+   bson_destroy (&detail);
+   ingest_audit_write (a->app, record);
 }
 
 void
@@ -108,6 +60,7 @@ ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
 {
    /* The key gate has granted at least the route's role; a route whose
     * handler asks for more than it was registered with is refused here. */
+   (void) a;
    tk_role_t role = (tk_role_t) tk_http_request_role (req);
    if (role < need) {
       char msg[128];
@@ -116,5 +69,9 @@ ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
       tk_http_respond_error (req, 403, "forbidden", msg, NULL);
       return;
    }
-   next (req, user_data);
+   ingest_who_t who = {.role = role};
+   const char *principal = tk_http_request_principal (req);
+   /* "bootstrap", "auth-off" or the api_keys id, as the gate named it. */
+   snprintf (who.key_id, sizeof who.key_id, "%s", principal[0] ? principal : "unknown");
+   next (req, &who, user_data);
 }

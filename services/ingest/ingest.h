@@ -9,6 +9,7 @@
  *                        the item that caused a request waits for its delivery
  *   ingest_metrics.c     the /metrics families
  *   auth_gate.c          API keys on the upload route (operator role): audit of refusals
+ *   ingest_audit.c       audit_log records of the uploads (common/audit_log.h), off the loop
  *   store_masked.c       TRIAGE_STORE_MASKED: PII masked before a ticket is stored
  *   stored_ids.c         which of a list of ticket ids are stored already
  *
@@ -19,6 +20,7 @@
 #define INGEST_H
 
 #include "app.h"
+#include "audit_log.h"
 #include "auth.h"
 #include "metrics.h"
 #include "store.h"
@@ -212,14 +214,36 @@ typedef struct {
  * gate (app->gate) refuses. */
 void ingest_auth_init (ingest_auth_t *a, tk_app_t *app);
 
-typedef void (*ingest_authorized_fn) (tk_http_request_t *req, void *user_data);
+/* Who sent a request, once its key is accepted: for the audit record. */
+typedef struct {
+   char key_id[TK_AUTH_KEY_ID_MAX]; /* "bootstrap", "auth-off", or the api_keys id */
+   tk_role_t role;
+} ingest_who_t;
+
+/* who is borrowed for the call: copy what is needed. */
+typedef void (*ingest_authorized_fn) (tk_http_request_t *req, const ingest_who_t *who,
+                                      void *user_data);
 
 /* Checks that the key the listener's gate granted for req holds at least
- * role need; calls next (on the loop) when it does, else answers 403 and
- * releases req. Unknown keys, rate limits and the database are the gate's:
+ * role need; calls next (on the loop, at once) with the key's identity when
+ * it does, else answers 403 and releases req. Unknown keys, rate limits and the database are the gate's:
  * it has answered those before the handler runs. */
 void ingest_auth_check (ingest_auth_t *a, tk_http_request_t *req, tk_role_t need,
                         ingest_authorized_fn next, void *user_data);
+
+/* ---- audit ------------------------------------------------------------------ */
+
+/* The audit record (common/audit_log.h) of a request to ingest: who (may be
+ * NULL before the key is known), from where, the route, action and status,
+ * detail (borrowed, may be NULL) and, for a write, the tickets it stored or
+ * changed (borrowed, NULL for none). Caller destroys. */
+bson_t *ingest_audit_record (tk_http_request_t *req, const ingest_who_t *who, const char *action,
+                             int status, const bson_t *detail, const tk_audit_ids_t *tickets);
+
+/* Writes record (taking ownership) into audit_log on the threadpool; a
+ * failure is logged. The caller does not wait: the answer never waits for
+ * the audit while MongoDB is slow or down. */
+void ingest_audit_write (tk_app_t *app, bson_t *record);
 
 /* ---- PII masking before storing ---------------------------------------------- */
 

@@ -21,6 +21,7 @@
  */
 #include "ingest.h"
 
+#include "hash.h"
 #include "log.h"
 #include "ticket_json.h"
 #include "timeutil.h"
@@ -592,8 +593,16 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
    tk_counter_inc (tk_metric_labels (in->metrics->rejected, "kafka", reason));
    char idbuf[TK_TICKET_ID_MAX + 1];
    const char *id = refused_id (m, idbuf, sizeof idbuf);
-   TK_INFO ("intake", "refused %s[%d]@%lld (id %s): %s", m->topic, m->partition,
-            (long long) m->offset, id ? id : "unknown", err.message);
+   /* The log names the message by its place and a hash of its bytes, and
+    * the fault by its reason and field: never by anything the message
+    * holds (its id or key, the value at fault), which may be personal data
+    * even with TRIAGE_STORE_MASKED (masking covers what is stored). The
+    * DLQ record keeps the message and the full error for whoever may read
+    * that topic. */
+   TK_INFO ("intake", "refused %s[%d]@%lld (message %016llx, %zu bytes): %s%s%s%s", m->topic,
+            m->partition, (long long) m->offset,
+            (unsigned long long) tk_hash_fnv1a (m->payload ? m->payload : "", m->len), m->len,
+            reason, err.field[0] ? " (" : "", err.field, err.field[0] ? ")" : "");
    if (!(e->dlq = dlq_record (m, id, err.message, &e->dlq_len))) {
       TK_ERROR ("intake", "out of memory building a DLQ record; the message will be read again");
       in->busy--;

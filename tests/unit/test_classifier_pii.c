@@ -22,7 +22,8 @@ test_emails (void **state)
    (void) state;
    check ("mail jane.doe+x@example.co.uk now", "mail [EMAIL] now");
    check ("(bob@corp.io).", "([EMAIL]).");
-   check ("not an email: a@b, user@localhost", "not an email: a@b, user@localhost");
+   /* A host name without a dot is a domain too; "a@b" is too short to be. */
+   check ("not an email: a@b, but user@localhost is", "not an email: a@b, but [EMAIL] is");
 }
 
 static void

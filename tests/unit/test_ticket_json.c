@@ -178,10 +178,16 @@ test_bad_timestamps (void **state)
    (void) state;
    assert_rejected ("{\"id\":\"a\",\"subject\":\"s\",\"body\":\"b\",\"created_at\":\"2025-02-30\"}",
                     "created_at",
-                    "created_at: \"2025-02-30\" is not a valid ISO-8601 timestamp (expected e.g. "
+                    "created_at: not a valid ISO-8601 timestamp (expected e.g. "
                     "2025-09-13T06:38:47Z or 2025-09-13)");
-   assert_rejected ("{\"id\":\"a\",\"subject\":\"s\",\"body\":\"b\",\"updated_at\":\"last tuesday\"}",
-                    "updated_at", "\"last tuesday\" is not a valid");
+   /* The bad value is never quoted back: it may be personal data. */
+   assert_rejected ("{\"id\":\"a\",\"subject\":\"s\",\"body\":\"b\",\"updated_at\":\"jane@example.com\"}",
+                    "updated_at", "updated_at: not a valid");
+   tk_error_t err;
+   const char *pii =
+      "{\"id\":\"a\",\"subject\":\"s\",\"body\":\"b\",\"created_at\":\"4111 1111 1111 1111\"}";
+   assert_null (tk_ticket_parse_json (pii, strlen (pii), &err));
+   assert_null (strstr (err.message, "4111"));
    tk_ticket_t *t = parse_ok (
       "{\"id\":\"a\",\"subject\":\"s\",\"body\":\"b\",\"created_at\":\"2025-09-13T08:38:47.513+02:00\"}");
    assert_int_equal (t->created_at, INT64_C (1757745527513));

@@ -557,7 +557,7 @@ function renderPreview(r) {
         const reason = x.status === 'duplicate' ? 'this id is already stored' : (x.error || x.reason || '');
         return `<tr data-status="${esc(x.status)}"><td class="num">${x.line ?? '–'}</td><td class="mono">${esc(x.id || '–')}</td><td><span class="outcome ${kind}">${esc(text)}</span></td><td>${esc(reason)}${x.field ? ` <span class="muted">(${esc(x.field)})</span>` : ''}</td></tr>`;
       }).join('')
-    }</tbody></table>${rows.length > shown.length ? `<p class="muted small-text">… and ${num(rows.length - shown.length)} more rows.</p>` : ''}` : ''}`;
+    }</tbody></table>${rows.length > shown.length ? `<p class="muted small-text">… and ${num(rows.length - shown.length)} more rows.</p>` : ''}` : ''}${r.rejected_not_listed ? `<p class="muted small-text" data-testid="rejects-not-listed">${num(r.rejected_not_listed)} more rejected rows are only counted: ${esc(Object.entries(r.rejected_by_reason || {}).map(([k, v]) => `${k} ${num(v)}`).join(', '))}.</p>` : ''}`;
   $('#preview').hidden = false;
 }
 
