@@ -61,7 +61,7 @@ static void
 test_compose_names_are_settings (void **state)
 {
    (void) state;
-   const char *files[] = {"deploy/docker-compose.yml", "deploy/.env",
+   const char *files[] = {"deploy/docker-compose.yml", "deploy/.env.example",
                           "deploy/docker-compose.cluster.yml"};
    int unknown = 0, seen = 0;
    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
