@@ -28,6 +28,8 @@ audit_refusal (tk_http_request_t *req, int status, unsigned failures, const char
    ingest_who_t who = {.role = role};
    snprintf (who.key_id, sizeof who.key_id, "%s", key_id && key_id[0] ? key_id : "unknown");
    bson_t detail = BSON_INITIALIZER;
+   /* In detail too, as the api's refusal records have it. */
+   BSON_APPEND_UTF8 (&detail, "client", tk_http_request_remote_addr (req));
    if (failures > 0) {
       BSON_APPEND_INT64 (&detail, "failures", (int64_t) failures);
    }
