@@ -6,10 +6,10 @@
  * sequence and head on strided views of the query, key and value rows. */
 #include "encoder.h"
 
+#include "blas.h"
 #include "safetensors.h"
 #include "sha256_file.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -116,8 +116,9 @@ tk_encoder_load (const char *dir, tk_error_t *err)
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return NULL;
    }
-   /* One BLAS thread: parallelism comes from the callers' threads. */
-   openblas_set_num_threads (1);
+   if (!tk_blas_load (err)) {
+      goto fail;
+   }
    snprintf (path, sizeof path, "%s/%s", dir, TK_ENCODER_FILE);
    if (!tk_sha256_file (path, enc->sha256, err) || !(enc->st = tk_safetensors_open (path, err))) {
       goto fail;
@@ -159,8 +160,8 @@ linear (const float *in, size_t rows, size_t k, const float *w, const float *b, 
    for (size_t r = 0; r < rows; r++) {
       memcpy (out + r * n, b, n * sizeof *out);
    }
-   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) n, (int) k, 1.0f, in,
-                (int) k, w, (int) k, 1.0f, out, (int) n);
+   tk_sgemm (false, true, (int) rows, (int) n, (int) k, 1.0f, in, (int) k, w, (int) k, 1.0f, out,
+             (int) n);
 }
 
 /* x = LayerNorm(x + add) row by row (add may be NULL). */
@@ -212,11 +213,11 @@ attention (scratch_t *s, size_t n_seq, size_t len)
    for (size_t b = 0; b < n_seq; b++) {
       for (size_t h = 0; h < N_HEADS; h++) {
          size_t off = b * len * DIM + h * HEAD_DIM;
-         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) len, (int) len, HEAD_DIM,
-                      scale, s->q + off, DIM, s->k + off, DIM, 0.0f, s->scores, (int) len);
+         tk_sgemm (false, true, (int) len, (int) len, HEAD_DIM, scale, s->q + off, DIM, s->k + off,
+                   DIM, 0.0f, s->scores, (int) len);
          softmax_rows (s->scores, len, len);
-         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) len, HEAD_DIM, (int) len,
-                      1.0f, s->scores, (int) len, s->v + off, DIM, 0.0f, s->ctx + off, DIM);
+         tk_sgemm (false, false, (int) len, HEAD_DIM, (int) len, 1.0f, s->scores, (int) len,
+                   s->v + off, DIM, 0.0f, s->ctx + off, DIM);
       }
    }
 }
