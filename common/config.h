@@ -147,6 +147,7 @@ typedef struct {
    int circuit_threshold;
    int64_t circuit_probe_interval_ms;
    char *model_path;
+   char *encoder_path;
    int fallback_provider;        /* TRIAGE_FALLBACK_PROVIDER: 0 none, 1 local */
    int llm_batch;                /* tickets per remote LLM request */
    int64_t llm_batch_window_ms;  /* longest wait to fill a batch */
