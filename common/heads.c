@@ -29,9 +29,11 @@ typedef struct {
    double step_l; /* Lipschitz bound of the loss without the penalty */
 } problem_t;
 
-/* P = link(X W^T) for rows; returns the mean negative log-likelihood. */
+/* P = link(X W^T) for rows into out; returns the mean negative
+ * log-likelihood of y when with_loss (else 0, sparing the logarithms). */
 static double
-predict (const problem_t *p, const float *w, const float *x, size_t rows, const float *y, float *out)
+predict (const problem_t *p, const float *w, const float *x, size_t rows, const float *y,
+         float *out, bool with_loss)
 {
    tk_sgemm (false, true, (int) rows, (int) p->k, (int) p->d, 1.0f, x, (int) p->d, w, (int) p->d,
              0.0f, out, (int) p->k);
@@ -40,24 +42,25 @@ predict (const problem_t *p, const float *w, const float *x, size_t rows, const 
       float *z = out + r * p->k;
       const float *t = y + r * p->k;
       if (p->softmax) {
-         double max = z[0], sum = 0;
+         float max = z[0], sum = 0;
          for (size_t c = 1; c < p->k; c++) {
             max = z[c] > max ? z[c] : max;
          }
          for (size_t c = 0; c < p->k; c++) {
-            sum += exp (z[c] - max);
+            z[c] = expf (z[c] - max);
+            sum += z[c];
          }
          for (size_t c = 0; c < p->k; c++) {
-            double lp = z[c] - max - log (sum);
-            nll -= t[c] * lp;
-            z[c] = (float) exp (lp);
+            z[c] /= sum;
+            nll -= with_loss && t[c] > 0 ? t[c] * log (fmax (z[c], 1e-30)) : 0;
          }
       } else {
          for (size_t c = 0; c < p->k; c++) {
-            double v = z[c];
-            double lse = v > 0 ? v + log1p (exp (-v)) : log1p (exp (v)); /* log(1 + e^v) */
-            nll += lse - t[c] * v;
-            z[c] = (float) (v >= 0 ? 1 / (1 + exp (-v)) : exp (v) / (1 + exp (v)));
+            float v = z[c];
+            z[c] = v >= 0 ? 1 / (1 + expf (-v)) : expf (v) / (1 + expf (v));
+            if (with_loss) { /* log(1 + e^v) - t v */
+               nll += (v > 0 ? v + log1p (exp (-v)) : log1p (exp (v))) - t[c] * v;
+            }
          }
       }
    }
@@ -69,7 +72,7 @@ static void
 gradient (const problem_t *p, const float *w, double lambda, const float *rows_x,
           const float *rows_y, size_t rows, float *prob, float *grad)
 {
-   predict (p, w, rows_x, rows, rows_y, prob);
+   predict (p, w, rows_x, rows, rows_y, prob, false);
    for (size_t i = 0; i < rows * p->k; i++) {
       prob[i] = (prob[i] - rows_y[i]) / (float) rows;
    }
@@ -193,7 +196,7 @@ choose_lambda (const problem_t *p, unsigned folds)
             free (mem);
             return -1;
          }
-         loss[l] += predict (p, w, vx, nv, vy, prob) * (double) nv;
+         loss[l] += predict (p, w, vx, nv, vy, prob, true) * (double) nv;
       }
    }
    free (mem);

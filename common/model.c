@@ -226,9 +226,20 @@ bool
 tk_model_classify (const tk_model_t *model, const char *subject, const char *body,
                    tk_classification_t *out, tk_confidence_t *out_conf)
 {
+   return tk_model_classify_scores (model, subject, body, out, out_conf, NULL);
+}
+
+bool
+tk_model_classify_scores (const tk_model_t *model, const char *subject, const char *body,
+                          tk_classification_t *out, tk_confidence_t *out_conf,
+                          tk_model_scores_t *out_scores)
+{
    tk_model_scores_t s;
    if (!tk_model_scores (model, subject, body, &s)) {
       return false;
+   }
+   if (out_scores) {
+      *out_scores = s;
    }
    size_t si = argmax (s.sentiment, model->n_labels[TK_MODEL_SENTIMENT]);
    size_t pi = argmax (s.priority, model->n_labels[TK_MODEL_PRIORITY]);

@@ -169,6 +169,12 @@ bool tk_model_scores (const tk_model_t *model, const char *subject, const char *
 bool tk_model_classify (const tk_model_t *model, const char *subject, const char *body,
                         tk_classification_t *out, tk_confidence_t *out_conf);
 
+/* tk_model_classify that also stores every label's probability in
+ * out_scores (may be NULL), from the same single pass over the ticket. */
+bool tk_model_classify_scores (const tk_model_t *model, const char *subject, const char *body,
+                               tk_classification_t *out, tk_confidence_t *out_conf,
+                               tk_model_scores_t *out_scores);
+
 /* Whether the example with this id belongs to the held-out part of a split
  * that keeps `fraction` (0..1) of the ids out: a hash of seed and id, so the
  * split is the same on every run and machine and for any order of examples. */
