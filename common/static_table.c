@@ -173,6 +173,31 @@ cache_write (const tk_static_table_t *t, const char *dir, const char *path, cons
    free (b.data);
 }
 
+/* Takes the mean row out of every row and normalises them again: every
+ * [CLS] piece [SEP] vector shares a large common part (the two special
+ * tokens, the position embeddings), which would otherwise dominate every
+ * ticket's normalised mean and make all tickets look alike. */
+static void
+center_rows (tk_static_table_t *t)
+{
+   double mean[DIM] = {0};
+   float row[DIM];
+   for (size_t i = 0; i < t->n; i++) {
+      for (size_t j = 0; j < DIM; j++) {
+         mean[j] += tk_f16_to_f32 (t->vecs[i * DIM + j]) / (double) t->n;
+      }
+   }
+   for (size_t i = 0; i < t->n; i++) {
+      for (size_t j = 0; j < DIM; j++) {
+         row[j] = (float) (tk_f16_to_f32 (t->vecs[i * DIM + j]) - mean[j]);
+      }
+      tk_vec_normalize (row, DIM);
+      for (size_t j = 0; j < DIM; j++) {
+         t->vecs[i * DIM + j] = tk_f32_to_f16 (row[j]);
+      }
+   }
+}
+
 tk_static_table_t *
 tk_static_table_distil (const tk_encoder_t *enc, const char *cache_dir, unsigned threads,
                         tk_error_t *err)
@@ -197,6 +222,7 @@ tk_static_table_distil (const tk_encoder_t *enc, const char *cache_dir, unsigned
    if (cache_dir) {
       cache_path (cache_dir, enc, path, sizeof path);
       if (cache_read (t, path, tk_encoder_sha256 (enc))) {
+         center_rows (t);
          return t;
       }
    }
@@ -207,6 +233,7 @@ tk_static_table_distil (const tk_encoder_t *enc, const char *cache_dir, unsigned
    if (cache_dir) {
       cache_write (t, cache_dir, path, tk_encoder_sha256 (enc));
    }
+   center_rows (t);
    return t;
 }
 

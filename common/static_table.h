@@ -4,8 +4,11 @@
  * pass (docs/decisions/0015-static-table.md).
  *
  * Distilling: every piece id of the vocabulary (30,522) runs through the
- * encoder once as the sequence [CLS] id [SEP], and its pooled, normalised
- * vector is stored as IEEE binary16. A ticket's vector is then
+ * encoder once as the sequence [CLS] id [SEP], giving its pooled, normalised
+ * vector; the mean of those vectors over the vocabulary is taken out of each
+ * (they share a large common part, the special tokens' and positions', that
+ * would make every ticket look alike) and each is normalised again and
+ * stored as IEEE binary16. A ticket's vector is then
  *     normalise( sum over its pieces p of weight[p] * table[p] )
  * over the WordPiece ids of tk_encoder_ticket_text (no [CLS] / [SEP], no
  * windows: every piece counts), with weight[p] the inverse document
@@ -13,9 +16,10 @@
  * that pieces every ticket has ("the", "##s", ",") weigh least; a ticket
  * with no piece has the zero vector.
  *
- * The distilled table depends on the weights only, so it is cached under the
- * cache folder as static-<first 16 hex of the weights' SHA-256>.f16 and
- * read back instead of distilled again. A table is immutable once trained:
+ * The distilled table depends on the weights only, so it is cached (the
+ * encoder's vectors, before centring) under the cache folder as
+ * static-<first 16 hex of the weights' SHA-256>.f16 and read back instead of
+ * distilled again. A table is immutable once trained:
  * any number of threads may embed with it at once.
  */
 #ifndef TK_STATIC_TABLE_H
