@@ -17,6 +17,19 @@
 #define BATCH 256
 #define CACHE_MAGIC "TKST"
 
+/* binary16 -> float for every half: embedding reads one per dimension and
+ * piece, so a table lookup (256 KB, filled once) beats converting. */
+static float half_to_float[65536];
+static pthread_once_t half_once = PTHREAD_ONCE_INIT;
+
+static void
+fill_half_table (void)
+{
+   for (uint32_t h = 0; h < 65536; h++) {
+      half_to_float[h] = tk_f16_to_f32 ((uint16_t) h);
+   }
+}
+
 struct tk_static_table {
    tk_wordpiece_t *wp;
    size_t n;
@@ -54,6 +67,7 @@ table_new (const char *const *pieces, size_t n, tk_error_t *err)
    for (size_t i = 0; i < n; i++) {
       t->weight[i] = 1.0f;
    }
+   pthread_once (&half_once, fill_half_table);
    return t;
 }
 
@@ -277,7 +291,7 @@ tk_static_table_embed (const tk_static_table_t *t, const char *text, size_t len,
       const uint16_t *v = t->vecs + (size_t) ids.ids[k] * DIM;
       float w = t->weight[ids.ids[k]];
       for (size_t i = 0; i < DIM; i++) {
-         out[i] += w * tk_f16_to_f32 (v[i]);
+         out[i] += w * half_to_float[v[i]];
       }
    }
    tk_vec_normalize (out, DIM);
