@@ -333,7 +333,9 @@ tk_encoder_embed (const tk_encoder_t *enc, const char *text, size_t len,
    for (size_t k = 0; k < n_win; k++) {
       int32_t *s = seq + k * (n + 2);
       s[0] = tk_wordpiece_cls (enc->wp);
-      memcpy (s + 1, pieces.ids + (k ? pieces.n - n : 0), n * sizeof *s);
+      if (n) { /* an empty text has no pieces (and ids may be NULL) */
+         memcpy (s + 1, pieces.ids + (k ? pieces.n - n : 0), n * sizeof *s);
+      }
       s[n + 1] = tk_wordpiece_sep (enc->wp);
    }
    float pooled[2 * DIM];

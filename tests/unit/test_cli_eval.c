@@ -11,6 +11,7 @@
 #include "model.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +195,9 @@ test_report_forms (void **state)
          g++;
       }
       assert_true (total == n);
-      assert_true (diag / n == num (j, fields[f], "accuracy"));
+      if (fabs (diag / n - num (j, fields[f], "accuracy")) > 1e-12) {
+         fail_msg ("%s: diagonal %.0f of %.0f, accuracy %.17g", fields[f], diag, n, num (j, fields[f], "accuracy"));
+      }
       assert_true (num (j, fields[f], "ece_low") <= num (j, fields[f], "ece"));
       assert_true (num (j, fields[f], "ece") <= num (j, fields[f], "ece_high"));
    }

@@ -143,7 +143,7 @@ test_temperature_recovers_the_truth (void **state)
 static tk_model_t *
 train_mode (tk_model_mode_t mode, size_t n)
 {
-   tk_model_train_options_t o = {.mode = mode, .encoder_dir = TRIAGE_ENCODER_DIR,
+   tk_model_train_options_t o = {.mode = mode, .encoder_dir = TRIAGE_ENCODER_DIR, .folds = 3,
                                  .cache_dir = CACHE, .threads = 2, .calibration = calib_ex,
                                  .n_calibration = n_calib < 60 ? n_calib : 60};
    tk_error_t err = {0};
