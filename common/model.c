@@ -129,10 +129,17 @@ tk_model_logits (const tk_model_t *m, const char *subject, const char *body, dou
       tk_nb_logits (m->nb, subject, body, out);
       return true;
    }
-   float v[TK_ENCODER_DIM];
+   float v[TK_ENCODER_DIM + 3 * TK_MODEL_MAX_LABELS];
    tk_error_t err;
    if (!tk_model_vector (m, subject, body, v, &err)) {
       return false;
+   }
+   if (m->nb) { /* nb_features: naive Bayes's logits after the vector */
+      double z[3 * TK_MODEL_MAX_LABELS];
+      tk_nb_logits (m->nb, subject, body, z);
+      for (size_t i = 0; i < tk_model_n_logits (m); i++) {
+         v[TK_ENCODER_DIM + i] = (float) z[i];
+      }
    }
    tk_heads_logits (m->heads, v, out);
    return true;
@@ -312,6 +319,10 @@ tk_model_save (const tk_model_t *model, const char *path, tk_error_t *err)
          tk_put_str (&b, model->weights_sha);
       }
       tk_heads_write (model->heads, &b);
+      tk_put_u32 (&b, model->nb != NULL);
+      if (model->nb) {
+         tk_nb_write (model->nb, &b);
+      }
       if (model->mode == TK_MODEL_STATIC) {
          tk_static_table_write (model->table, &b);
       }
@@ -409,7 +420,10 @@ read_section (tk_model_t *m, tk_rbuf_t *r)
       memcpy (m->weights_sha, sha, TK_SHA256_HEX);
       free (sha);
    }
-   if (!(m->heads = tk_heads_read (r, m->n_labels)) || tk_heads_dim (m->heads) != TK_ENCODER_DIM) {
+   uint32_t has_nb;
+   if (!(m->heads = tk_heads_read (r, m->n_labels)) || !tk_get_u32 (r, &has_nb) || has_nb > 1 ||
+       (has_nb && !(m->nb = tk_nb_read (r, m->n_labels))) ||
+       tk_heads_dim (m->heads) != TK_ENCODER_DIM + (has_nb ? tk_model_n_logits (m) : 0)) {
       return false;
    }
    return m->mode != TK_MODEL_STATIC || (m->table = tk_static_table_read (r)) != NULL;

@@ -7,6 +7,8 @@
  *    (static_table.h): a ticket is an IDF-weighted mean of its word-pieces'
  *    vectors; microseconds a ticket, no weights needed at run time;
  *  - `nb`: the first model, naive Bayes over hashed words (model_nb.h).
+ * With nb_features, the heads of the encoder modes see naive Bayes's logits
+ * beside the vector (the hashed words' evidence; cross-fitted in training).
  * Each mode yields logits per field; each field's logits are divided by a
  * temperature fitted on a calibration set (calibration.h; 1 when trained
  * without one) before the softmax or sigmoid, so that the probabilities mean
@@ -31,9 +33,10 @@
  *   | str model_version | u32 max_topic_tags | f32 topic_threshold
  *   | 3 x (u32 n_labels | n_labels x str)      sentiment, priority, topic
  *   | f32 temperature[3]
- *   | nb: model_nb.h's section; static: heads.h's section then
- *     static_table.h's; encoder: str SHA-256 of model.safetensors (64 hex,
- *     the weights pinned) then heads.h's section
+ *   | nb: model_nb.h's section; static: heads.h's section, u32 has_nb (and
+ *     model_nb.h's section if 1), static_table.h's section; encoder: str
+ *     SHA-256 of model.safetensors (64 hex, the weights pinned), heads.h's
+ *     section, u32 has_nb (and model_nb.h's section if 1)
  *   | u32 FNV-1a of every preceding byte
  * where str is u32 length + bytes. Format 1 files (naive Bayes only, before
  * the encoder) are refused: retrain with `triagectl train`.
@@ -94,6 +97,8 @@ typedef struct {
                               between runs; NULL for no cache */
    unsigned threads;       /* for encoding the training data; 0 means 1 */
    unsigned folds;         /* cross-validation folds for the heads; 0 means 5 */
+   bool nb_features;       /* static, encoder: the heads also see naive Bayes's
+                              logits of the ticket (hashed words), cross-fitted */
    const tk_model_example_t *calibration; /* fits the temperatures; may be NULL */
    size_t n_calibration;
 } tk_model_train_options_t;

@@ -284,10 +284,18 @@ logits_of (const tk_model_t *m, const tk_encoder_t *enc, const tk_model_example_
       }
       return true;
    }
-   float *v = malloc ((n * DIM + 1) * sizeof *v);
+   float *v = malloc ((n * DIM + 1) * sizeof *v), row[DIM + 3 * TK_MODEL_MAX_LABELS];
    bool ok = v && vectors (m, enc, ex, n, o, v, err);
    for (size_t i = 0; ok && i < n; i++) {
-      tk_heads_logits (m->heads, v + i * DIM, z + i * nl);
+      memcpy (row, v + i * DIM, DIM * sizeof *row);
+      if (m->nb) {
+         double zn[3 * TK_MODEL_MAX_LABELS];
+         tk_nb_logits (m->nb, ex[i].subject, ex[i].body, zn);
+         for (size_t j = 0; j < nl; j++) {
+            row[DIM + j] = (float) zn[j];
+         }
+      }
+      tk_heads_logits (m->heads, row, z + i * nl);
    }
    if (!v) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
@@ -400,23 +408,92 @@ set_version (tk_model_t *m, const tk_model_example_t *ex, size_t n,
    return true;
 }
 
-/* The heads of a static or encoder model, from the training vectors. */
+#define NB_FOLDS 5
+
+static double
+nb_alpha (const tk_model_train_options_t *o)
+{
+   return o->alpha > 0 ? o->alpha : 0.1;
+}
+
+static uint32_t
+nb_evidence (const tk_model_train_options_t *o)
+{
+   return o->evidence ? (uint32_t) o->evidence : 5;
+}
+
+/* Naive Bayes's logits of every training example as the heads' extra
+ * features, cross-fitted: those of fold f come from a naive Bayes trained
+ * on the other folds, so the heads learn how far to trust it on tickets it
+ * has not seen. Written at X[i][DIM ..], rows of width w. */
+static bool
+crossfit_nb (const tk_model_t *m, const tk_model_example_t *ex, size_t n, const indexed_t *x,
+             const tk_model_train_options_t *o, float *X, size_t w, tk_error_t *err)
+{
+   size_t nt = m->n_labels[2], nl = tk_model_n_logits (m);
+   tk_model_example_t *sub = malloc ((n + 1) * sizeof *sub);
+   uint32_t *l0 = malloc ((n + 1) * sizeof *l0), *l1 = malloc ((n + 1) * sizeof *l1);
+   unsigned char *tags = malloc (n * nt + 1);
+   bool ok = sub && l0 && l1 && tags;
+   for (unsigned f = 0; ok && f < NB_FOLDS; f++) {
+      size_t k = 0;
+      for (size_t i = 0; i < n; i++) {
+         if (((i * 2654435761u) >> 7) % NB_FOLDS != f) {
+            sub[k] = ex[i], l0[k] = x->label[0][i], l1[k] = x->label[1][i];
+            memcpy (tags + k * nt, x->tags + i * nt, nt);
+            k++;
+         }
+      }
+      const uint32_t *const labels[2] = {l0, l1};
+      tk_nb_t *nb = k ? tk_nb_train (sub, k, labels, tags, m->n_labels, nb_alpha (o), nb_evidence (o), err) : NULL;
+      for (size_t i = 0; nb && i < n; i++) {
+         if (((i * 2654435761u) >> 7) % NB_FOLDS == f) {
+            double z[3 * TK_MODEL_MAX_LABELS];
+            tk_nb_logits (nb, ex[i].subject, ex[i].body, z);
+            for (size_t j = 0; j < nl; j++) {
+               X[i * w + DIM + j] = (float) z[j];
+            }
+         }
+      }
+      ok = nb != NULL || k == 0;
+      tk_nb_destroy (nb);
+   }
+   if (!ok && err && err->domain == TK_ERR_NONE) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+   }
+   free (sub);
+   free (l0);
+   free (l1);
+   free (tags);
+   return ok;
+}
+
+/* The heads of a static or encoder model, from the training vectors (and
+ * naive Bayes's cross-fitted logits when m->nb is set). */
 static bool
 train_heads (tk_model_t *m, const tk_encoder_t *enc, const tk_model_example_t *ex, size_t n,
              const tk_model_train_options_t *o, const indexed_t *x, tk_error_t *err)
 {
-   float *v = malloc ((n * DIM + 1) * sizeof *v);
-   if (!v) {
+   size_t w = DIM + (m->nb ? tk_model_n_logits (m) : 0);
+   float *v = malloc ((n * DIM + 1) * sizeof *v), *X = malloc ((n * w + 1) * sizeof *X);
+   if (!v || !X) {
+      free (v);
+      free (X);
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }
    bool ok = vectors (m, enc, ex, n, o, v, err);
+   for (size_t i = 0; ok && i < n; i++) {
+      memcpy (X + i * w, v + i * DIM, DIM * sizeof *X);
+   }
+   ok = ok && (!m->nb || crossfit_nb (m, ex, n, x, o, X, w, err));
    if (ok) {
-      tk_heads_data_t d = {v, n, DIM, {m->n_labels[0], m->n_labels[1], m->n_labels[2]},
+      tk_heads_data_t d = {X, n, w, {m->n_labels[0], m->n_labels[1], m->n_labels[2]},
                            {x->label[0], x->label[1]}, x->tags};
       ok = (m->heads = tk_heads_train (&d, o->folds, err)) != NULL;
    }
    free (v);
+   free (X);
    return ok;
 }
 
@@ -447,11 +524,13 @@ static bool
 train_mode (tk_model_t *m, tk_encoder_t **enc, const tk_model_example_t *ex, size_t n,
             const tk_model_train_options_t *o, const indexed_t *x, tk_error_t *err)
 {
+   const uint32_t *const labels[2] = {x->label[0], x->label[1]};
+   if ((m->mode == TK_MODEL_NB || o->nb_features) &&
+       !(m->nb = tk_nb_train (ex, n, labels, x->tags, m->n_labels, nb_alpha (o), nb_evidence (o), err))) {
+      return false;
+   }
    if (m->mode == TK_MODEL_NB) {
-      double alpha = o->alpha > 0 ? o->alpha : 0.1;
-      uint32_t evidence = o->evidence ? (uint32_t) o->evidence : 5;
-      const uint32_t *const labels[2] = {x->label[0], x->label[1]};
-      return (m->nb = tk_nb_train (ex, n, labels, x->tags, m->n_labels, alpha, evidence, err));
+      return true;
    }
    if (!o->encoder_dir || !*o->encoder_dir) {
       tk_error_set_field (err, TK_ERR_INVALID, 0, "encoder_dir",

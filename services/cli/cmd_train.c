@@ -62,6 +62,9 @@ usage (FILE *out)
             "  --cache DIR    keeps the distilled table and the corpus's vectors between\n"
             "                 runs, keyed by the weights and the texts (default none)\n"
             "  --threads N    threads that encode the corpus (default: the CPUs)\n"
+            "  --with-nb-features\n"
+            "                 static, encoder: the heads also see naive Bayes's logits\n"
+            "                 (hashed words and pairs), cross-fitted\n"
             "  --holdout F    fraction of tickets kept out of training and used to\n"
             "                 report accuracy, chosen by a hash of seed and id;\n"
             "                 0 trains on everything (default 0.2)\n"
@@ -130,6 +133,7 @@ parse_args (int argc, char **argv, train_args_t *a)
       {"encoder", required_argument, NULL, 'E'},
       {"cache", required_argument, NULL, 'X'},
       {"threads", required_argument, NULL, 'j'},
+      {"with-nb-features", no_argument, NULL, 'N'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
    };
@@ -147,6 +151,7 @@ parse_args (int argc, char **argv, train_args_t *a)
       case 'D': a->mongo_db = optarg; break;
       case 'T': a->taxonomy = optarg; break;
       case 'C': a->with_corrections = true; break;
+      case 'N': a->options.nb_features = true; break;
       case 'H':
          bad = parse_fraction (optarg, &a->holdout) ? NULL : "--holdout must be in [0, 1)";
          break;
