@@ -56,8 +56,12 @@ write_example (FILE *f, const tk_model_example_t *e)
    cJSON_Delete (o);
 }
 
-/* train.ndjson, calib.ndjson and held.ndjson in dir: 20 % held out, 20 % of
- * the rest for calibration. */
+static void train (const char *name, const char *mode, const char *extra);
+
+/* train.ndjson, calib.ndjson and held.ndjson in dir (20 % held out, 20 % of
+ * the rest for calibration), and four models trained on train.ndjson: naive
+ * Bayes made over-confident and the static mode, each without and with
+ * temperatures fitted on calib.ndjson. */
 static int
 setup (void **state)
 {
@@ -85,6 +89,12 @@ setup (void **state)
       fclose (f[k]);
    }
    tk_labelled_destroy (set);
+   char calib[256];
+   snprintf (calib, sizeof calib, "--calibration %s/calib.ndjson", dir);
+   train ("nb-raw", "nb", "--evidence 40");
+   train ("nb-cal", "nb", strcat (strcpy ((char[320]){0}, calib), " --evidence 40"));
+   train ("st-raw", "static", "--with-nb-features");
+   train ("st-cal", "static", strcat (strcpy ((char[320]){0}, calib), " --with-nb-features"));
    return 0;
 }
 
@@ -142,12 +152,6 @@ static void
 test_calibration_lowers_ece (void **state)
 {
    (void) state;
-   char calib[128];
-   snprintf (calib, sizeof calib, "--calibration %s/calib.ndjson", dir);
-   train ("nb-raw", "nb", "--evidence 40");
-   train ("nb-cal", "nb", strcat (strcpy ((char[256]){0}, calib), " --evidence 40"));
-   train ("st-raw", "static", "");
-   train ("st-cal", "static", calib);
    cJSON *nr = eval_json ("nb-raw"), *nc = eval_json ("nb-cal");
    cJSON *sr = eval_json ("st-raw"), *sc = eval_json ("st-cal");
    print_message ("ECE sum: nb %.3f -> %.3f, static %.3f -> %.3f\n", ece_sum (nr), ece_sum (nc),
@@ -175,7 +179,6 @@ static void
 test_report_forms (void **state)
 {
    (void) state;
-   train ("st-cal", "static", "--calibration-fraction 0.2");
    cJSON *j = eval_json ("st-cal");
    assert_string_equal (cJSON_GetObjectItemCaseSensitive (j, "mode")->valuestring, "static");
    assert_memory_equal (cJSON_GetObjectItemCaseSensitive (j, "model")->valuestring, "local-static-", 13);
