@@ -387,6 +387,11 @@ cli_cmd_train (int argc, char **argv)
    if (!(model = tk_model_train (s.train, s.n_train, &a.options, &err)) ||
        !tk_model_save (model, a.out, &err)) {
       fprintf (stderr, "triagectl train: %s\n", err.message);
+      if (a.options.mode != TK_MODEL_NB && err.domain == TK_ERR_IO) {
+         fprintf (stderr, "triagectl train: the %s mode needs the encoder's weights in %s "
+                          "(deploy/local/bootstrap fetches them; or give --encoder DIR)\n",
+                  tk_model_mode_name (a.options.mode), encoder_dir);
+      }
       goto done;
    }
    if (a.with_corrections) {
