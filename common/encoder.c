@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,24 @@ struct tk_encoder {
 typedef struct {
    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *scores;
 } scratch_t;
+
+/* GELU, x Phi(x) with the exact erf, from a table: erff was 16 % of a
+ * ticket's time. 8,192 steps over [-8, 8] with linear interpolation: the
+ * error is below h^2/8 max|GELU''| = 4e-7, under float rounding of the
+ * activations' size; past +-8, GELU is x or 0 to float precision. */
+#define GELU_RANGE 8.0
+#define GELU_STEPS 8192
+static float gelu_table[GELU_STEPS + 2];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+static void
+fill_gelu_table (void)
+{
+   for (int i = 0; i <= GELU_STEPS + 1; i++) {
+      double x = -GELU_RANGE + 2.0 * GELU_RANGE * i / GELU_STEPS;
+      gelu_table[i] = (float) (0.5 * x * (1.0 + erf (x * M_SQRT1_2)));
+   }
+}
 
 void
 tk_encoder_destroy (tk_encoder_t *enc)
@@ -119,6 +138,7 @@ tk_encoder_load (const char *dir, tk_error_t *err)
    if (!tk_blas_load (err)) {
       goto fail;
    }
+   pthread_once (&gelu_once, fill_gelu_table);
    snprintf (path, sizeof path, "%s/%s", dir, TK_ENCODER_FILE);
    if (!tk_sha256_file (path, enc->sha256, err) || !(enc->st = tk_safetensors_open (path, err))) {
       goto fail;
@@ -225,8 +245,20 @@ attention (scratch_t *s, size_t n_seq, size_t len)
 static void
 gelu (float *x, size_t n)
 {
+   const float scale = (float) (GELU_STEPS / (2.0 * GELU_RANGE));
    for (size_t i = 0; i < n; i++) {
-      x[i] = 0.5f * x[i] * (1.0f + erff (x[i] * (float) M_SQRT1_2));
+      float v = x[i];
+      if (v >= (float) GELU_RANGE) {
+         continue;
+      }
+      if (v <= (float) -GELU_RANGE) {
+         x[i] = 0.0f;
+         continue;
+      }
+      float pos = (v + (float) GELU_RANGE) * scale;
+      int k = (int) pos;
+      float frac = pos - (float) k;
+      x[i] = gelu_table[k] + frac * (gelu_table[k + 1] - gelu_table[k]);
    }
 }
 
