@@ -1,8 +1,9 @@
 /* encoder.h - the sentence encoder all-MiniLM-L6-v2, run in C.
  *
  * A BERT encoder (6 layers, hidden size 384, 12 attention heads of 32, a
- * feed-forward layer of 1536 with the erf GELU (tabulated, error < 4e-7), post-layer LayerNorm
- * with eps 1e-12, absolute position embeddings, token type 0) over the
+ * feed-forward layer of 1536 with the erf GELU (tabulated, error < 4e-7),
+ * post-layer LayerNorm with eps 1e-12, absolute position embeddings, token
+ * type 0) over the
  * WordPiece ids of wordpiece.h, then mean pooling over every token of the
  * sequence ([CLS] and [SEP] included, as the attention mask has them) and L2
  * normalisation: what sentence-transformers computes for this model. The
