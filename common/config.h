@@ -155,6 +155,7 @@ typedef struct {
    int circuit_threshold;
    int64_t circuit_probe_interval_ms;
    char *model_path;
+   char *encoder_path;
    int fallback_provider;        /* TRIAGE_FALLBACK_PROVIDER: 0 none, 1 local */
    char *review_below;           /* TRIAGE_REVIEW_BELOW, as given */
    tk_threshold_t review_threshold; /* ... parsed at load */

