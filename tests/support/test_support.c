@@ -1,6 +1,8 @@
 /* test_support.c - helpers shared by triage's cmocka tests. */
 #include "test_support.h"
 
+#include "auth.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -114,4 +116,24 @@ tk_test_read_file (const char *path, size_t *len)
    fclose (f);
    *len = (size_t) n;
    return buf;
+}
+
+const char *
+tk_test_admin_key (void)
+{
+   static char key[49];
+   while (!key[0]) {
+      unsigned char raw[24];
+      if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw) {
+         abort ();
+      }
+      for (size_t i = 0; i < sizeof raw; i++) {
+         snprintf (key + 2 * i, 3, "%02x", raw[i]);
+      }
+      tk_error_t err;
+      if (!tk_auth_admin_key_ok (key, &err)) {
+         key[0] = '\0'; /* about 1 in 10^5: draw again */
+      }
+   }
+   return key;
 }

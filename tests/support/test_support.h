@@ -43,4 +43,9 @@ long tk_test_rss_kb (pid_t pid);
  * full. */
 char *tk_test_read_file (const char *path, size_t *len);
 
+/* A strong random admin key for this test process (48 hex digits, made
+ * once, with at least 12 distinct digits as TRIAGE_ADMIN_KEY requires), so
+ * no test depends on a key written in the repository. Static storage. */
+const char *tk_test_admin_key (void);
+
 #endif
