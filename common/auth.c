@@ -2,6 +2,7 @@
  * parsing and role lookups in api_keys (see auth.h). */
 #include "auth.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -186,4 +187,64 @@ tk_auth_lookup_key (tk_store_t *store, const char *hash, tk_role_t *role, char *
                                              key_id_cap, err);
    tk_store_client_push (store, client);
    return ok;
+}
+
+/* Keys that documentation, examples or an old committed .env showed: known
+ * to everyone, so never accepted, whatever their length. Compared
+ * case-insensitively; a key that contains one of the markers is refused
+ * too. */
+static const char *const placeholder_markers[] = {
+   "change-me", "changeme", "change_me", "replace-me", "replaceme", "your-key",
+   "your_key", "placeholder", "example", "secret-key", "admin-key",
+};
+
+static bool
+contains_ci (const char *hay, const char *needle)
+{
+   size_t n = strlen (needle);
+   for (; *hay; hay++) {
+      if (strncasecmp (hay, needle, n) == 0) {
+         return true;
+      }
+   }
+   return false;
+}
+
+bool
+tk_auth_admin_key_ok (const char *key, tk_error_t *err)
+{
+   static const char how[] = "make one with: openssl rand -hex 24";
+   size_t len = strlen (key);
+   bool seen[256] = {false};
+   size_t distinct = 0;
+   bool all_hex = true;
+   for (const unsigned char *p = (const unsigned char *) key; *p; p++) {
+      if (!seen[*p]) {
+         seen[*p] = true;
+         distinct++;
+      }
+      all_hex = all_hex && isxdigit (*p);
+   }
+   size_t need = all_hex ? 12 : 16;
+   for (size_t i = 0; i < sizeof placeholder_markers / sizeof *placeholder_markers; i++) {
+      if (contains_ci (key, placeholder_markers[i])) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_ADMIN_KEY",
+                             "TRIAGE_ADMIN_KEY is a documented placeholder (it contains \"%s\"); %s",
+                             placeholder_markers[i], how);
+         return false;
+      }
+   }
+   if (len < TK_AUTH_ADMIN_KEY_MIN) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_ADMIN_KEY",
+                          "TRIAGE_ADMIN_KEY is %zu characters long, fewer than %d; %s", len,
+                          TK_AUTH_ADMIN_KEY_MIN, how);
+      return false;
+   }
+   if (distinct < need) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_ADMIN_KEY",
+                          "TRIAGE_ADMIN_KEY has %zu distinct characters, fewer than %zu; %s",
+                          distinct, need, how);
+      return false;
+   }
+   return true;
 }

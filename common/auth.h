@@ -70,6 +70,16 @@ bool tk_auth_new_key (char key[TK_AUTH_KEY_MAX], char hash[TK_KEY_HASH_HEX]);
  * randomness is available. */
 bool tk_auth_new_key_id (char key_id[TK_AUTH_KEY_ID_MAX]);
 
+/* The rules a bootstrap admin key (TRIAGE_ADMIN_KEY) must meet: at least
+ * TK_AUTH_ADMIN_KEY_MIN characters; at least 16 distinct characters, or 12
+ * when the key is all hex digits (a 48-digit `openssl rand -hex 24` key has
+ * all 16 digits only about half of the time, but 12 or more in all but
+ * about 1 in 10^5); and none of the placeholders the docs or the old
+ * deploy/.env ever showed. false with err naming TRIAGE_ADMIN_KEY and
+ * saying how to make a good key. */
+#define TK_AUTH_ADMIN_KEY_MIN 32
+bool tk_auth_admin_key_ok (const char *key, tk_error_t *err);
+
 /* BLOCKING. Looks the hash up in db's `api_keys` collection. Returns true
  * when the database answered: *role is the key's role, or TK_ROLE_NONE for
  * an unknown or revoked key; key_id (cap bytes, may be NULL) receives the

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include "auth.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -660,6 +662,13 @@ tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, char 
    }
 
    if (!parse_thresholds (cfg, err)) {
+      goto done;
+   }
+   /* A service holding a weak or well-known admin key would hand out admin
+    * rights to anyone who read the docs: refuse to start. triagectl only
+    * sends the key as a client, so it is not judged there. */
+   if ((svc & (TK_SVC_API | TK_SVC_INGEST)) && cfg->admin_key && cfg->admin_key[0] &&
+       !tk_auth_admin_key_ok (cfg->admin_key, err)) {
       goto done;
    }
 

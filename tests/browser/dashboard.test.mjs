@@ -20,6 +20,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { MongoClient } from 'mongodb';
 import kafkajs from 'kafkajs';
@@ -30,7 +31,8 @@ const WEB = process.env.TRIAGE_WEB_ROOT;
 const SHOTS = process.env.TRIAGE_SCREENSHOTS;
 const MONGO = process.env.TRIAGE_TEST_MONGO_URI || 'mongodb://127.0.0.1:27017';
 const BROKERS = process.env.TRIAGE_TEST_KAFKA_BROKERS || '127.0.0.1:9092';
-const ADMIN = 'test-admin-key-0123456789';
+// Random per run: the services refuse a weak or documented admin key.
+const ADMIN = randomBytes(32).toString('base64url');
 const RUN = `${process.pid}_${Date.now().toString(36)}`;
 const DB = `browser_${RUN}`;
 const TOPICS = {

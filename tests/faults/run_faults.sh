@@ -46,7 +46,7 @@ done
 
 PASSED=0
 FAILED=0
-ADMIN_KEY=faults-admin-key-0123456789
+ADMIN_KEY=$(head -c 32 /dev/urandom | base64 | tr -dc "A-Za-z0-9")  # random per run
 rm -rf "$WORK/logs"; mkdir -p "$WORK/logs"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 check() { # check DESCRIPTION COMMAND...: one assertion, printed

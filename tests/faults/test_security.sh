@@ -17,7 +17,7 @@ DB=triage_test_sec_$TAG
 MONGO=${TRIAGE_TEST_MONGO_URI:-${TRIAGE_TEST_MONGO:-mongodb://127.0.0.1:27017}}
 BROKERS=${TRIAGE_TEST_KAFKA_BROKERS:-${TRIAGE_TEST_BROKERS:-127.0.0.1:9092}}
 TOPICS=(sec.$TAG.inbound sec.$TAG.classify sec.$TAG.classified sec.$TAG.dlq)
-KEY=sec-admin-key-$RANDOM$RANDOM
+KEY=$(head -c 32 /dev/urandom | base64 | tr -dc "A-Za-z0-9")  # random per run: never a key written down
 EMAIL=jane.doe.$RANDOM@example.com
 LOGS=$(mktemp -d)
 PASSED=0 FAILED=0

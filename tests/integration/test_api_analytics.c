@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN_KEY "test-admin-key-analytics-0123"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 
 static tk_api_fx_t fx;
 static const char *const viewer_key = fx.viewer_key, *const operator_key = fx.operator_key;

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ADMIN_KEY "test-admin-key-audit-0123456789"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 
 static tk_api_fx_t fx;
 

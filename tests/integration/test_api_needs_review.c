@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ADMIN_KEY "test-admin-key-review-0123456789"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 
 static tk_api_fx_t fx;
 

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ADMIN_KEY "test-admin-key-newest-writes-0123"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 #define N_SEED 60
 #define KEEP 40
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ADMIN_KEY "test-admin-key-stats-0123456789"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 
 static tk_api_fx_t fx; /* fx.svc: TRIAGE_API_CACHE_TTL=1h, refreshed only on request */
 static tk_test_service_t *const svc = &fx.svc;

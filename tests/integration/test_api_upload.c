@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN_KEY "test-admin-key-upload-0123456"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 
 static tk_api_fx_t fx;
 static tk_test_service_t *const api = &fx.svc;

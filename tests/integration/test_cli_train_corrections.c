@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ADMIN_KEY "test-admin-key-train-0123456789"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 #define CORPUS TRIAGE_SOURCE_DIR "/services/classifier/corpus/labelled.ndjson"
 /* Words that appear nowhere in the corpus. */
 #define PHRASE_SUBJECT "zorblax quuxifier wibblenut"

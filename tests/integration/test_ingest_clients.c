@@ -95,7 +95,7 @@ test_upload_needs_an_operator_key (void **state)
    add_key ("operator-key-1", "k-operator", "operator", false);
    add_key ("operator-key-revoked", "k-revoked", "operator", true);
    tk_test_service_t svc;
-   const char *extra[] = {"TRIAGE_AUTH=on", "TRIAGE_ADMIN_KEY=bootstrap-admin-key",
+   const char *extra[] = {"TRIAGE_AUTH=on", "TRIAGE_ADMIN_KEY=" TRIAGE_TEST_ADMIN_KEY,
                           "TRIAGE_INGEST_CONSUME=false", NULL};
    tk_ingest_fx_start (&fx, &svc, extra, true);
 
@@ -106,7 +106,7 @@ test_upload_needs_an_operator_key (void **state)
    assert_int_equal (post_one (&svc, "Authorization: Bearer viewer-key-1", "AUTH-0"), 403);
    assert_false (stored ("AUTH-0"));
    assert_int_equal (post_one (&svc, "Authorization: Bearer operator-key-1", "AUTH-1"), 201);
-   assert_int_equal (post_one (&svc, "Authorization: Bearer bootstrap-admin-key", "AUTH-2"), 201);
+   assert_int_equal (post_one (&svc, "Authorization: Bearer " TRIAGE_TEST_ADMIN_KEY, "AUTH-2"), 201);
    assert_true (stored ("AUTH-1"));
    assert_true (stored ("AUTH-2"));
    /* Health stays open; the metrics are on their own listener. */

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ADMIN_KEY "test-admin-key-masked-0123456789"
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 
 #define EMAIL "jane.doe@example.com"
 #define PHONE "+1 415 555 0134"

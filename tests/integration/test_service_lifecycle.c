@@ -95,6 +95,29 @@ test_bad_setting_names_the_variable (void **state)
    }
 }
 
+/* The api and ingest refuse to start with a weak or documented admin key
+ * (issue 14): the message names the variable and says how to make one. */
+static void
+test_weak_admin_key_refused (void **state)
+{
+   (void) state;
+   static const char *const weak[] = {
+      "TRIAGE_ADMIN_KEY=change-me-to-a-long-random-key",     /* the old deploy/.env's */
+      "TRIAGE_ADMIN_KEY=short-key-123",                      /* too short */
+      "TRIAGE_ADMIN_KEY=abababababababababababababababababab", /* 2 distinct characters */
+   };
+   const char *servers[] = {"api", "ingest"};
+   char out[4096];
+   for (size_t s = 0; s < 2; s++) {
+      for (size_t i = 0; i < sizeof weak / sizeof weak[0]; i++) {
+         int rc = run_capture (servers[s], "", weak[i], out, sizeof out);
+         if (rc != 2 || !strstr (out, "TRIAGE_ADMIN_KEY") || !strstr (out, "openssl rand -hex 24")) {
+            fail_msg ("triage-%s with %s: exit %d, output: %s", servers[s], weak[i], rc, out);
+         }
+      }
+   }
+}
+
 static void
 test_health_ready_metrics_and_sigterm (void **state)
 {
@@ -178,6 +201,7 @@ main (void)
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_help_lists_settings),
       cmocka_unit_test (test_bad_setting_names_the_variable),
+      cmocka_unit_test (test_weak_admin_key_refused),
       cmocka_unit_test (test_health_ready_metrics_and_sigterm),
       cmocka_unit_test (test_not_ready_without_mongo),
    };

@@ -115,3 +115,4 @@ tk_test_read_file (const char *path, size_t *len)
    *len = (size_t) n;
    return buf;
 }
+

@@ -43,4 +43,5 @@ long tk_test_rss_kb (pid_t pid);
  * full. */
 char *tk_test_read_file (const char *path, size_t *len);
 
+
 #endif

@@ -539,9 +539,9 @@ test_help_never_shows_secrets (void **state)
 
    /* A loaded secret is masked when values are formatted for logs. */
    tk_config_t cfg;
-   char *env[] = {"TRIAGE_ADMIN_KEY=s3cr3t-key", NULL};
+   char *env[] = {"TRIAGE_ADMIN_KEY=Zq7mXk2PvR9tLw4nBc8sHy3dGf6jKa1e", NULL};
    load_ok (&cfg, TK_SVC_API, 0, NULL, env);
-   assert_string_equal (cfg.admin_key, "s3cr3t-key");
+   assert_string_equal (cfg.admin_key, "Zq7mXk2PvR9tLw4nBc8sHy3dGf6jKa1e");
    char buf[64];
    assert_true (tk_config_format_value (&cfg, "TRIAGE_ADMIN_KEY", buf, sizeof buf));
    assert_string_equal (buf, "********");
