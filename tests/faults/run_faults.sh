@@ -13,13 +13,19 @@
 #   - the services still stop cleanly on SIGTERM (exit status 0).
 #
 #   run_faults.sh --bin DIR --tool FAULTS_TOOL --work DIR [--only a,b,...] [--tickets N]
+#                 [--kafka-nodes 1|3] [--results FILE]
 #
 # Scenarios (select with --only or FAULTS_ONLY): a classifier SIGKILL,
 # b ingest SIGKILL, c api SIGKILL during a processing job, d Kafka stopped,
 # e database stopped, f LLM down/slow/429/garbage, g classifier SIGSTOP past
-# its session timeout. FAULTS_TICKETS (default 5000, as issue 8 asks) tickets per scenario;
+# its session timeout: on one Kafka node. k, on a 3-node Kafka cluster
+# (--kafka-nodes 3, FAULTS_KAFKA_NODES): SIGKILL the leader of every
+# partition mid-flow, later the active controller, restart them.
+# FAULTS_TICKETS (default 5000, as issue 8 asks) tickets per scenario;
 # FAULTS_LLM_DOWN_S (default 60), FAULTS_KAFKA_DOWN_S (20), FAULTS_DB_DOWN_S
 # (30) size the outages. Prints `N passed, N failed`; exits 1 on a failure.
+# --results FILE appends the measured figures (scenario k's failover pauses)
+# to FILE as JSON lines.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,8 +33,10 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BIN=$ROOT/build/bin
 TOOL=$ROOT/build/tests/faults_tool
 WORK=$ROOT/build/faults
-ONLY=${FAULTS_ONLY:-a,b,c,d,e,f,g}
+NODES=${FAULTS_KAFKA_NODES:-1}
+ONLY=${FAULTS_ONLY:-}
 N=${FAULTS_TICKETS:-5000}
+RESULTS=""
 LLM_DOWN_S=${FAULTS_LLM_DOWN_S:-60}
 KAFKA_DOWN_S=${FAULTS_KAFKA_DOWN_S:-20}
 DB_DOWN_S=${FAULTS_DB_DOWN_S:-30}
@@ -40,9 +48,17 @@ while [ $# -gt 0 ]; do
     --work) WORK=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --tickets) N=$2; shift 2 ;;
-    *) echo "usage: $0 [--bin DIR] [--tool FILE] [--work DIR] [--only a,b,..] [--tickets N]" >&2; exit 2 ;;
+    --kafka-nodes) NODES=$2; shift 2 ;;
+    --results) RESULTS=$2; shift 2 ;;
+    *) echo "usage: $0 [--bin DIR] [--tool FILE] [--work DIR] [--only a,b,..] [--tickets N] [--kafka-nodes 1|3] [--results FILE]" >&2; exit 2 ;;
   esac
 done
+# The single node's scenarios and the cluster's need different stacks.
+case $NODES in
+  1) ONLY=${ONLY:-a,b,c,d,e,f,g}; [[ $ONLY != *k* ]] || { echo "scenario k needs --kafka-nodes 3" >&2; exit 2; } ;;
+  3) ONLY=${ONLY:-k}; [[ $ONLY == k ]] || { echo "with --kafka-nodes 3 only scenario k runs" >&2; exit 2; } ;;
+  *) echo "--kafka-nodes is 1 or 3" >&2; exit 2 ;;
+esac
 
 PASSED=0
 FAILED=0
@@ -60,15 +76,28 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # this shell, not in $(...), so two calls never return the same port).
 PORT=$((20000 + RANDOM % 10000))  # below the ephemeral range (32768+), where client sockets would race us
 next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
-next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT; next_port; KTPORT=$PORT
+if [ "$NODES" = 1 ]; then
+  next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT; next_port; KTPORT=$PORT
+else
+  # Node n listens on each of the three ports + 10(n-1) (env.sh): a block of
+  # 23 ports whose nine are free, handed out past its end afterwards.
+  block_free() { local p; for p in 0 1 2 10 11 12 20 21 22; do port_free $((PORT + p)) || return 1; done; }
+  next_port; until block_free; do next_port; done
+  KPORT=$PORT KCPORT=$((PORT + 1)) KTPORT=$((PORT + 2)); PORT=$((PORT + 22))
+  next_port; MPORT=$PORT; next_port; PPORT=$PORT
+fi
 export TRIAGE_RUN=$WORK/stack TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT TRIAGE_KAFKA_TLS_PORT=$KTPORT \
-       TRIAGE_MONGO_PORT=$MPORT TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m}
+       TRIAGE_MONGO_PORT=$MPORT TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m} \
+       TRIAGE_KAFKA_NODES=$NODES
 # A worktree shares the main checkout's fetched Kafka jars and FerretDB.
 if [ -z "${TRIAGE_CACHE:-}" ] && [ ! -d "$ROOT/.cache" ]; then
   common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) &&
     [ -d "$common/../.cache" ] && export TRIAGE_CACHE=$(cd "$common/../.cache" && pwd)
 fi
-BROKERS=127.0.0.1:$KPORT
+# The stack's own names for what it started (kafka_node, KAFKA_BROKERS,
+# kafka_java), with the ports above.
+source "$ROOT/deploy/local/env.sh"
+BROKERS=$KAFKA_BROKERS
 MONGO=mongodb://127.0.0.1:$MPORT
 
 PIDS=()
@@ -82,10 +111,12 @@ trap 'exit 130' INT TERM
 
 log "private stack: Kafka $BROKERS, FerretDB 127.0.0.1:$MPORT, state in $TRIAGE_RUN"
 rm -rf "$TRIAGE_RUN"
+t=$SECONDS
 if ! "$ROOT/deploy/local/stack-up" >"$WORK/logs/stack-up.log" 2>&1; then
   cat "$WORK/logs/stack-up.log"; echo "0 passed, 1 failed"; exit 1
 fi
-kafka_stop() { kill "$(cat "$TRIAGE_RUN/kafka/kafka.pid")"; while kill -0 "$(cat "$TRIAGE_RUN/kafka/kafka.pid")" 2>/dev/null; do sleep 0.2; done; }
+log "stack up in $((SECONDS - t)) s"
+kafka_stop() { kill "$(cat "$KAFKA_DIR/kafka.pid")"; while kill -0 "$(cat "$KAFKA_DIR/kafka.pid")" 2>/dev/null; do sleep 0.2; done; }
 db_stop() { kill "$(cat "$TRIAGE_RUN/ferretdb/ferretdb.pid")"; while kill -0 "$(cat "$TRIAGE_RUN/ferretdb/ferretdb.pid")" 2>/dev/null; do sleep 0.2; done; }
 stack_start() { "$ROOT/deploy/local/stack-up" >>"$WORK/logs/stack-up.log" 2>&1; }
 
@@ -182,7 +213,9 @@ metric() { # metric PORT NAME: the sum of a metric's samples
   curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v n="$2" '$1 ~ "^(triage_)?"n"({|$)" {s += $2} END {print s + 0}'
 }
 
-# scenario_begin LETTER TITLE: fresh database, topics, group and ports.
+# scenario_begin LETTER TITLE: fresh database, topics, group and ports. The
+# topics are created with TOPIC_OPTS (faults_tool topics' placement options).
+TOPIC_OPTS=()
 scenario_begin() {
   SC=$1
   local tag=${1}$(date +%s)$RANDOM
@@ -192,7 +225,7 @@ scenario_begin() {
   next_port; P_IN=$PORT; next_port; P_CL=$PORT; next_port; P_CL2=$PORT; next_port; P_API=$PORT; next_port; P_LLM=$PORT
   echo
   log "scenario $1: $2 ($N tickets; database $DB)"
-  "$TOOL" topics "$BROKERS" 3 "$T_IN" "$T_CL" "$T_CD" "$T_DLQ" || return 1
+  "$TOOL" topics "${TOPIC_OPTS[@]}" "$BROKERS" 3 "$T_IN" "$T_CL" "$T_CD" "$T_DLQ" || return 1
   SC_ENV=(TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_KAFKA_BROKERS="$BROKERS"
           TRIAGE_TOPIC_INBOUND="$T_IN" TRIAGE_TOPIC_CLASSIFY="$T_CL" TRIAGE_TOPIC_CLASSIFIED="$T_CD"
           TRIAGE_TOPIC_DLQ="$T_DLQ" TRIAGE_KAFKA_GROUP="g.$tag" TRIAGE_ADMIN_KEY="$ADMIN_KEY"
@@ -421,6 +454,158 @@ scenario_g() {
   calls=$(curl -fsS "http://127.0.0.1:$P_LLM/_fake/received" | sed -n 's/^{"count":\([0-9]*\).*/\1/p')
   log "LLM calls: $calls for $N tickets (at-least-once: a redelivered ticket is classified again and overwritten in place)"
   check "both classifiers alive after SIGCONT" kill -0 "$CLS" "$CLS2"
+  stop_all
+}
+
+# ---- the broker cluster (scenario k) -----------------------------------------
+now_ms() { date +%s%3N; }
+node_pid() { kafka_node "$1"; cat "$NODE_DIR/kafka.pid"; }
+# active_controller: the node id of the KRaft quorum's leader.
+active_controller() {
+  kafka_java org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$BROKERS" describe --status \
+    2>/dev/null | sed -n 's/^LeaderId: *//p'
+}
+# leads NODE: how many partitions of the scenario's topics NODE leads.
+leads() {
+  local t
+  for t in "$T_IN" "$T_CL" "$T_CD" "$T_DLQ"; do "$TOOL" leaders "$BROKERS" "$t" 2>/dev/null; done |
+    grep -c " leader=$1 "
+}
+# full_isr: every partition of the scenario's topics and of the consumer
+# offsets has a leader and its three replicas in sync.
+full_isr() {
+  local t out
+  for t in "$T_IN" "$T_CL" "$T_CD" "$T_DLQ" __consumer_offsets; do
+    out=$("$TOOL" leaders "$BROKERS" "$t" 2>/dev/null) && [ -n "$out" ] || return 1
+    awk '/ leader=-1 / {bad = 1} {n = split(substr($4, 5), r, ","); if (n != 3) bad = 1} END {exit bad}' <<<"$out" || return 1
+  done
+}
+wait_full_isr() { local i; for i in $(seq "$1"); do full_isr && return 0; sleep 1; done; return 1; }
+
+# offsets_now GROUP TOPIC: faults_tool offsets, tried five times (the group's
+# coordinator may be moving).
+offsets_now() {
+  local i
+  for i in 1 2 3 4 5; do
+    "$TOOL" offsets "$BROKERS" "$1" "$2" 2>>"$WORK/logs/$SC-offsets.log" && return 0
+    sleep 2
+  done
+  return 1
+}
+# not_behind OLD NEW: no partition's committed offset in NEW is below OLD's.
+not_behind() {
+  local kv p
+  for kv in $1; do
+    p=${kv%%=*}
+    [ "$p" = lag ] && continue
+    [ "$(tr ' ' '\n' <<<"$2" | sed -n "s/^$p=//p")" -ge "${kv#*=}" ] || return 1
+  done
+}
+# offsets_checkpoint WHEN: reads both groups' committed offsets; checks that
+# none went back since the previous checkpoint.
+declare -A OFFS
+offsets_checkpoint() {
+  local key group topic now
+  for key in ingest classifier; do
+    if [ $key = ingest ]; then group=$GROUP_IN topic=$T_IN; else group=$GROUP_CL topic=$T_CL; fi
+    if ! now=$(offsets_now "$group" "$topic"); then
+      check "$1: the $key group's committed offsets can be read" false
+      continue
+    fi
+    if [ -n "${OFFS[$key]:-}" ]; then
+      check "$1: no $key offset went back (${OFFS[$key]% lag=*} -> ${now% lag=*})" not_behind "${OFFS[$key]}" "$now"
+    fi
+    OFFS[$key]=$now
+  done
+}
+
+# k_feed: the tickets in chunks of 100, alternately published to the
+# inbound topic and uploaded, spread over FAULTS_FEED_S seconds (default 80)
+# so that both kills land mid-flow.
+k_feed() {
+  local i chunks=$(((N + 99) / 100)) t0=$SECONDS
+  for ((i = 0; i < chunks; i++)); do
+    if ((i % 2)); then upload "$WORK/k-$i.ndjson"; else publish "$WORK/k-$i.ndjson"; fi || return 1
+    sleep "$(awk -v i="$i" -v c="$chunks" -v s="${FAULTS_FEED_S:-80}" -v e=$((SECONDS - t0)) \
+             'BEGIN {d = s * (i + 1) / c - e; print (d > 0 ? d : 0)}')"
+  done
+}
+
+# k_kill NODE WHAT: SIGKILLs the node mid-flow, waits until classification
+# has moved on by 500 tickets without it, restarts it (stack-up starts only
+# what is down) and waits for its replicas to be back in sync. Sets
+# PAUSE_LINE (faults_tool pause, from the kill until the restart).
+k_kill() {
+  local node=$1 what=$2 before t_kill t_restart
+  before=$(field processed "$(state)")
+  log "processed $before of $N: SIGKILL node $node ($what; it leads $(leads "$node") of the topics' partitions)"
+  check "node $node is killed mid-flow (tickets are still being sent)" kill -0 "$FEED"
+  t_kill=$(now_ms)
+  kill -9 "$(node_pid "$node")"
+  check "classification goes on without node $node (+500 within 90 s)" wait_for_field processed $((before + 500)) 90
+  offsets_checkpoint "node $node down"
+  t_restart=$(now_ms)
+  PAUSE_LINE=$("$TOOL" pause "$MONGO" "$DB" "$t_kill" $((t_restart - t_kill)))
+  log "failover after SIGKILL of node $node ($what): $PAUSE_LINE"
+  stack_start; check "node $node restarted ($(((($(now_ms) - t_restart)) / 1000)) s)" [ $? = 0 ]
+  check "node $node back in every in-sync replica set" wait_full_isr 90
+  offsets_checkpoint "node $node back"
+}
+
+scenario_k() {
+  local c v w pause1 pause2
+  c=$(active_controller)
+  [ -n "$c" ] || { log "no active controller found"; return 1; }
+  # The first victim leads every partition of the scenario's topics and is
+  # not the controller; the replicas are placed [v, w, c], so that after it
+  # the leaders move to w and the second kill (the controller) is of a node
+  # that leads none of them.
+  v=$((c % 3 + 1)) w=$((v % 3 + 1))
+  TOPIC_OPTS=(--leader "$v" --replicas 3)
+  scenario_begin k "SIGKILL the leader of every partition (node $v), later the active controller (node $c)" || return
+  TOPIC_OPTS=()
+  GROUP_IN=g.$DB.in GROUP_CL=g.$DB.cl
+  local cl_env=(TRIAGE_LLM_PROVIDER=local TRIAGE_KAFKA_GROUP="$GROUP_CL")
+  start_ingest TRIAGE_KAFKA_GROUP="$GROUP_IN" && start_classifier "${cl_env[@]}" &&
+    svc_start CLS2 classifier "$P_CL2" "${cl_env[@]}" || return
+  local i chunks=$(((N + 99) / 100))
+  for ((i = 0; i < chunks; i++)); do
+    gen "$WORK/k-$i.ndjson" "$PREFIX" $((i * 100)) $(((i + 1) * 100 < N ? (i + 1) * 100 : N))
+  done
+  k_feed &
+  FEED=$!
+  wait_for_field processed $((N / 10)) 120
+  offsets_checkpoint "before the kills"
+  log "groups: ingest $("$TOOL" group "$BROKERS" "$GROUP_IN"); classifier $("$TOOL" group "$BROKERS" "$GROUP_CL")"
+
+  k_kill "$v" "leader of every partition of the topics"
+  pause1=$PAUSE_LINE
+  c=$(active_controller)
+  k_kill "$c" "the active controller"
+  pause2=$PAUSE_LINE
+
+  wait $FEED; check "all $N tickets published or uploaded" [ $? = 0 ]
+  final_checks 0
+  offsets_checkpoint "the end"
+  check "both groups' committed offsets reached the ends of the partitions (ingest ${OFFS[ingest]##* }, classifier ${OFFS[classifier]##* })" \
+    [ "${OFFS[ingest]##* }${OFFS[classifier]##* }" = lag=0lag=0 ]
+  local g
+  g=$("$TOOL" group "$BROKERS" "$GROUP_CL")
+  check "both classifiers are in their group and hold every partition ($g)" grep -q "state=Stable members=2 assigned=3" <<<"$g"
+  local cd
+  cd=$("$TOOL" classified "$BROKERS" "$T_CD" 2>"$WORK/logs/k-classified.log")
+  check "every ticket's result is on $T_CD, repeats identical ($cd)" \
+    grep -q "ids=$N repeated=[0-9]* differing=0" <<<"$cd"
+  log "classifier outcomes: $(curl -fsS "http://127.0.0.1:$P_CL/metrics" "http://127.0.0.1:$P_CL2/metrics" |
+        awk '/^triage_classifier_tickets_total/ {split($1, a, "outcome=\""); split(a[2], b, "\""); s[b[1]] += $2} END {for (k in s) printf "%s=%d ", k, s[k]}')"
+  log "rebalances seen: $(grep -c 'partition(s) assigned' "$WORK/logs/k-classifier.log") assignment(s) in the classifiers' logs"
+  log "failover pauses: leader kill $pause1; controller kill $pause2"
+  if [ -n "$RESULTS" ]; then
+    local p1 p2
+    p1=$(field pause_ms "$pause1") p2=$(field pause_ms "$pause2")
+    printf '{"bench":"broker_failover","metric":"leader_kill_pause_ms","value":%s,"unit":"ms"}\n' "${p1:-null}" >>"$RESULTS"
+    printf '{"bench":"broker_failover","metric":"controller_kill_pause_ms","value":%s,"unit":"ms"}\n' "${p2:-null}" >>"$RESULTS"
+  fi
   stop_all
 }
 
