@@ -149,9 +149,12 @@ pid_alive() {
   [ -z "${2:-}" ] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
 }
 
-# kafka_java CLASS ARGS...: runs a Kafka command-line tool class.
+# kafka_java CLASS ARGS...: runs a Kafka command-line tool class. A tool
+# runs for seconds: the quick JIT tier and the serial collector halve its
+# start-up (2.5 s instead of 4.5-6.5 s for a topic listing on 2 busy cores).
 kafka_java() {
-  java -Xmx256m -Dlog4j2.configurationFile="$TRIAGE_ROOT/deploy/local/kafka/log4j2-tools.properties" \
+  java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+       -Dlog4j2.configurationFile="$TRIAGE_ROOT/deploy/local/kafka/log4j2-tools.properties" \
        -cp "$KAFKA_LIBS/*" "$@"
 }
 
