@@ -535,6 +535,12 @@ k_feed() {
 }
 k_allow() { echo $((($1 * N / 100 + 99) / 100)) >"$WORK/k.allow.new"; mv "$WORK/k.allow.new" "$WORK/k.allow"; }
 
+k_nodes_rss_kb() {
+  local n sum=0
+  for n in 1 2 3; do sum=$((sum + $(awk '$1 == "VmRSS:" {print $2}' "/proc/$(node_pid "$n")/status"))); done
+  echo $sum
+}
+
 # k_classified_since MS COUNT SECONDS: waits until COUNT tickets have a
 # processed_at after MS.
 k_classified_since() {
@@ -625,10 +631,12 @@ scenario_k() {
         awk '/^triage_classifier_tickets_total/ {split($1, a, "outcome=\""); split(a[2], b, "\""); s[b[1]] += $2} END {for (k in s) printf "%s=%d ", k, s[k]}')"
   log "group changes seen: $(grep -c 'partition(s) assigned' "$WORK/logs/k-classifier.log") assignment(s) in the classifiers' logs, $(grep -c 'rejoining group' "$WORK/logs/k-classifier.log" "$WORK/logs/k-ingest.log" | awk -F: '{s += $2} END {print s}') session loss(es)"
   log "failover pauses: leader kill $p1; controller kill $p2"
+  log "RSS of the three Kafka nodes: $(($(k_nodes_rss_kb) / 1024)) MB (heap $TRIAGE_KAFKA_HEAP each)"
   if [ -n "$RESULTS" ]; then
     p1=$(field pause_ms "$p1") p2=$(field pause_ms "$p2")
     printf '{"bench":"broker_failover","metric":"leader_kill_pause_ms","value":%s,"unit":"ms"}\n' "${p1:-null}" >>"$RESULTS"
     printf '{"bench":"broker_failover","metric":"controller_kill_pause_ms","value":%s,"unit":"ms"}\n' "${p2:-null}" >>"$RESULTS"
+    printf '{"bench":"broker_failover","metric":"nodes_rss_kb","value":%s,"unit":"kB"}\n' "$(k_nodes_rss_kb)" >>"$RESULTS"
   fi
   stop_all
 }
