@@ -44,12 +44,17 @@ else
 fi
 KAFKA_TLS_DIR=$KAFKA_DIR/tls
 
-# kafka_node N: sets node N's NODE_DIR, NODE_PORT, NODE_CONTROLLER_PORT,
-# NODE_TLS_PORT and NODE_MARK (the command-line fragment that identifies its
-# process, whatever its pid file says). With one node, NODE_DIR is $KAFKA_DIR.
+# kafka_node N: sets node N's NODE_NAME (for messages), NODE_DIR, NODE_PORT,
+# NODE_CONTROLLER_PORT, NODE_TLS_PORT and NODE_MARK (the command-line
+# fragment that identifies its process, whatever its pid file says). With one
+# node, NODE_DIR is $KAFKA_DIR.
 kafka_node() {
   local off=$((($1 - 1) * KAFKA_NODE_PORT_STEP))
-  if [ "$KAFKA_NODES" = 1 ]; then NODE_DIR=$KAFKA_DIR; else NODE_DIR=$TRIAGE_RUN/kafka-$1; fi
+  if [ "$KAFKA_NODES" = 1 ]; then
+    NODE_NAME=Kafka NODE_DIR=$KAFKA_DIR
+  else
+    NODE_NAME="Kafka node $1" NODE_DIR=$TRIAGE_RUN/kafka-$1
+  fi
   NODE_PORT=$((KAFKA_PORT + off))
   NODE_CONTROLLER_PORT=$((KAFKA_CONTROLLER_PORT + off))
   NODE_TLS_PORT=$((KAFKA_TLS_PORT + off))
