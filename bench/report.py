@@ -171,6 +171,14 @@ def main():
     row("Dashboard first load over 100,000 tickets: navigation → data shown (ms)", cell("dashboard", "first_load_ms"),
         "—", "—", "< 1,000 ms", verdict(None if v is None else v < 1000))
 
+    # 10. broker failover (tests/faults/run_faults.sh --kafka-nodes 3, scenario k)
+    row("Broker failover, 3-node KRaft cluster: SIGKILL of the leader of every partition → first ticket classified after the stall (ms)",
+        cell("broker_failover", "leader_kill_pause_ms"), "—", "—", "—", "—")
+    row("  … SIGKILL of the active controller (leads no partition of the topics) → first ticket classified after the stall (ms)",
+        cell("broker_failover", "controller_kill_pause_ms"), "—", "—", "—", "—")
+    row("  … RSS of the three Kafka nodes together, after the flow", cell("broker_failover", "nodes_rss_kb"),
+        "—", "—", "—", "—")
+
     ingest_lines = []
     ip = os.path.join(work, "ingest.jsonl")
     if os.path.exists(ip):

@@ -13,13 +13,73 @@ KAFKA_HOST=127.0.0.1
 KAFKA_PORT=${TRIAGE_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${TRIAGE_KAFKA_CONTROLLER_PORT:-9093}
 KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-512m}
-KAFKA_DIR=$TRIAGE_RUN/kafka
 # A TLS listener beside PLAINTEXT, for the TLS tests and for trying the
-# services' kafka.security.protocol=ssl settings: its certificate is signed by
-# a CA that stack-up makes once with openssl, in $KAFKA_TLS_DIR (ca.pem is
+# services' kafka.security.protocol=ssl settings: its certificates are signed
+# by a CA that stack-up makes once with openssl, in $KAFKA_TLS_DIR (ca.pem is
 # what a client trusts: ssl.ca.location).
 KAFKA_TLS_PORT=${TRIAGE_KAFKA_TLS_PORT:-9094}
+
+# How many Kafka nodes: 1 (the default) or 3, each a KRaft broker and
+# controller in one process (docs/decisions/0010).
+#   1: one node in $TRIAGE_RUN/kafka on the three ports above; topics and
+#      internal topics have one replica.
+#   3: a cluster on loopback; node N (1-3) in $TRIAGE_RUN/kafka-N listens on
+#      each of the three ports plus 10*(N-1) (9092, 9102, 9112 for PLAINTEXT;
+#      9093, 9103, 9113 for its controller; 9094, 9104, 9114 for TLS). Topics
+#      and internal topics get 3 replicas with min.insync.replicas=2. What the
+#      nodes share (cluster id, the TLS CA, the topic list) is in
+#      $TRIAGE_RUN/kafka-cluster.
+KAFKA_NODES=${TRIAGE_KAFKA_NODES:-1}
+case $KAFKA_NODES in
+  1 | 3) ;;
+  *) printf 'error: TRIAGE_KAFKA_NODES is 1 or 3, not "%s"\n' "$KAFKA_NODES" >&2; exit 1 ;;
+esac
+KAFKA_NODE_PORT_STEP=10
+if [ "$KAFKA_NODES" = 1 ]; then
+  KAFKA_DIR=$TRIAGE_RUN/kafka
+  KAFKA_REPLICAS=1 KAFKA_MIN_ISR=1
+else
+  KAFKA_DIR=$TRIAGE_RUN/kafka-cluster
+  KAFKA_REPLICAS=3 KAFKA_MIN_ISR=2
+fi
 KAFKA_TLS_DIR=$KAFKA_DIR/tls
+
+# kafka_node N: sets node N's NODE_NAME (for messages), NODE_DIR, NODE_PORT,
+# NODE_CONTROLLER_PORT, NODE_TLS_PORT and NODE_MARK (the command-line
+# fragment that identifies its process, whatever its pid file says). With one
+# node, NODE_DIR is $KAFKA_DIR.
+kafka_node() {
+  local off=$((($1 - 1) * KAFKA_NODE_PORT_STEP))
+  if [ "$KAFKA_NODES" = 1 ]; then
+    NODE_NAME=Kafka NODE_DIR=$KAFKA_DIR
+  else
+    NODE_NAME="Kafka node $1" NODE_DIR=$TRIAGE_RUN/kafka-$1
+  fi
+  NODE_PORT=$((KAFKA_PORT + off))
+  NODE_CONTROLLER_PORT=$((KAFKA_CONTROLLER_PORT + off))
+  NODE_TLS_PORT=$((KAFKA_TLS_PORT + off))
+  NODE_MARK="kafka.Kafka $NODE_DIR/server.properties"
+}
+
+# The nodes' addresses, comma-separated: what a client bootstraps from
+# (TRIAGE_KAFKA_BROKERS), in plain text or TLS; and the controller quorum.
+KAFKA_BROKERS="" KAFKA_TLS_BROKERS="" KAFKA_VOTERS=""
+for n in $(seq "$KAFKA_NODES"); do
+  kafka_node "$n"
+  KAFKA_BROKERS+=${KAFKA_BROKERS:+,}$KAFKA_HOST:$NODE_PORT
+  KAFKA_TLS_BROKERS+=${KAFKA_TLS_BROKERS:+,}$KAFKA_HOST:$NODE_TLS_PORT
+  KAFKA_VOTERS+=${KAFKA_VOTERS:+,}$n@$KAFKA_HOST:$NODE_CONTROLLER_PORT
+done
+unset n
+
+# The node folders of the layout TRIAGE_KAFKA_NODES does not ask for: their
+# nodes must not run beside this layout's (stack-up refuses), and stack-down
+# stops them too (--wipe deletes both layouts).
+if [ "$KAFKA_NODES" = 1 ]; then
+  KAFKA_OTHER_NODE_DIRS=("$TRIAGE_RUN/kafka-1" "$TRIAGE_RUN/kafka-2" "$TRIAGE_RUN/kafka-3")
+else
+  KAFKA_OTHER_NODE_DIRS=("$TRIAGE_RUN/kafka")
+fi
 
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=$TRIAGE_CACHE/bin/triage-ferretdb
@@ -106,16 +166,18 @@ pid_alive() {
   [ -z "${2:-}" ] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
 }
 
-# kafka_java CLASS ARGS...: runs a Kafka command-line tool class.
+# kafka_java CLASS ARGS...: runs a Kafka command-line tool class. A tool
+# runs for seconds: the quick JIT tier and the serial collector halve its
+# start-up (2.5 s instead of 4.5-6.5 s for a topic listing on 2 busy cores).
 kafka_java() {
-  java -Xmx256m -Dlog4j2.configurationFile="$TRIAGE_ROOT/deploy/local/kafka/log4j2-tools.properties" \
+  java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+       -Dlog4j2.configurationFile="$TRIAGE_ROOT/deploy/local/kafka/log4j2-tools.properties" \
        -cp "$KAFKA_LIBS/*" "$@"
 }
 
 # Command-line fragments that identify this checkout's servers, whatever
-# their pid files say.
-KAFKA_MARK="kafka.Kafka $KAFKA_DIR/server.properties"
-# FerretDB's and PostgreSQL's (FERRETDB_MARK, PG_MARK) are set by pg_paths.
+# their pid files say: Kafka's are set by kafka_node, FerretDB's and
+# PostgreSQL's (FERRETDB_MARK, PG_MARK) by pg_paths.
 # FerretDB on SQLite, as started by this checkout before decision 0007.
 FERRETDB_SQLITE_MARK="file:$FERRETDB_DIR/data/"
 pg_paths

@@ -90,6 +90,7 @@ struct job {
    tk_classification_t c;
    tk_confidence_t conf;
    int64_t processing_ms;
+   int64_t processed_at; /* set by the first save; the published result says the same */
 
    /* Written on the threadpool, read in the done callback. */
    bool op_ok;
@@ -843,13 +844,15 @@ static const cl_batch_hooks_t batch_hooks = {
 
 /* ---- saving --------------------------------------------------------------- */
 
-/* The processing_metadata of j's new result, processed now. Its strings
- * are borrowed from the worker (good while it lives). */
+/* The processing_metadata of j's new result, processed when it was first
+ * saved: the stored result and the published one (and a republish of the
+ * stored one after a redelivery) are the same. Its strings are borrowed from
+ * the worker (good while it lives). */
 static tk_processing_metadata_t
 job_metadata (const job_t *j)
 {
    return (tk_processing_metadata_t) {
-      .processed_at = tk_time_now_ms (),
+      .processed_at = j->processed_at ? j->processed_at : tk_time_now_ms (),
       .model_version = j->fallback     ? (char *) j->w->fallback_version
                        : j->kept_local ? (char *) j->w->cascade->model_version
                                        : (char *) j->w->provider->model_version,
@@ -872,6 +875,9 @@ save_work (tk_store_t *store, void *ctx)
          return;
       }
       j->failure_recorded = true;
+   }
+   if (!j->processed_at) {
+      j->processed_at = tk_time_now_ms ();
    }
    tk_processing_metadata_t md = job_metadata (j);
    j->op_ok = tk_store_update_ticket_with_classification (store, j->id, &j->c, &j->conf, &md,

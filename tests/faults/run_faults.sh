@@ -13,13 +13,19 @@
 #   - the services still stop cleanly on SIGTERM (exit status 0).
 #
 #   run_faults.sh --bin DIR --tool FAULTS_TOOL --work DIR [--only a,b,...] [--tickets N]
+#                 [--kafka-nodes 1|3] [--results FILE]
 #
 # Scenarios (select with --only or FAULTS_ONLY): a classifier SIGKILL,
 # b ingest SIGKILL, c api SIGKILL during a processing job, d Kafka stopped,
 # e database stopped, f LLM down/slow/429/garbage, g classifier SIGSTOP past
-# its session timeout. FAULTS_TICKETS (default 5000, as issue 8 asks) tickets per scenario;
+# its session timeout: on one Kafka node. k, on a 3-node Kafka cluster
+# (--kafka-nodes 3, FAULTS_KAFKA_NODES): SIGKILL the leader of every
+# partition mid-flow, later the active controller, restart them.
+# FAULTS_TICKETS (default 5000, as issue 8 asks) tickets per scenario;
 # FAULTS_LLM_DOWN_S (default 60), FAULTS_KAFKA_DOWN_S (20), FAULTS_DB_DOWN_S
 # (30) size the outages. Prints `N passed, N failed`; exits 1 on a failure.
+# --results FILE appends the measured figures (scenario k's failover pauses)
+# to FILE as JSON lines.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,8 +33,10 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BIN=$ROOT/build/bin
 TOOL=$ROOT/build/tests/faults_tool
 WORK=$ROOT/build/faults
-ONLY=${FAULTS_ONLY:-a,b,c,d,e,f,g}
+NODES=${FAULTS_KAFKA_NODES:-1}
+ONLY=${FAULTS_ONLY:-}
 N=${FAULTS_TICKETS:-5000}
+RESULTS=""
 LLM_DOWN_S=${FAULTS_LLM_DOWN_S:-60}
 KAFKA_DOWN_S=${FAULTS_KAFKA_DOWN_S:-20}
 DB_DOWN_S=${FAULTS_DB_DOWN_S:-30}
@@ -40,10 +48,19 @@ while [ $# -gt 0 ]; do
     --work) WORK=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --tickets) N=$2; shift 2 ;;
-    *) echo "usage: $0 [--bin DIR] [--tool FILE] [--work DIR] [--only a,b,..] [--tickets N]" >&2; exit 2 ;;
+    --kafka-nodes) NODES=$2; shift 2 ;;
+    --results) RESULTS=$2; shift 2 ;;
+    *) echo "usage: $0 [--bin DIR] [--tool FILE] [--work DIR] [--only a,b,..] [--tickets N] [--kafka-nodes 1|3] [--results FILE]" >&2; exit 2 ;;
   esac
 done
+# The single node's scenarios and the cluster's need different stacks.
+case $NODES in
+  1) ONLY=${ONLY:-a,b,c,d,e,f,g}; [[ $ONLY != *k* ]] || { echo "scenario k needs --kafka-nodes 3" >&2; exit 2; } ;;
+  3) ONLY=${ONLY:-k}; [[ $ONLY == k ]] || { echo "with --kafka-nodes 3 only scenario k runs" >&2; exit 2; } ;;
+  *) echo "--kafka-nodes is 1 or 3" >&2; exit 2 ;;
+esac
 
+mkdir -p "$WORK" && WORK=$(cd "$WORK" && pwd) # the stack's paths must be absolute
 PASSED=0
 FAILED=0
 ADMIN_KEY=$(head -c 32 /dev/urandom | base64 | tr -dc "A-Za-z0-9")  # random per run
@@ -60,15 +77,28 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # this shell, not in $(...), so two calls never return the same port).
 PORT=$((20000 + RANDOM % 10000))  # below the ephemeral range (32768+), where client sockets would race us
 next_port() { PORT=$((PORT + 1)); while (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do PORT=$((PORT + 1)); done; }
-next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT; next_port; KTPORT=$PORT
+if [ "$NODES" = 1 ]; then
+  next_port; KPORT=$PORT; next_port; KCPORT=$PORT; next_port; MPORT=$PORT; next_port; PPORT=$PORT; next_port; KTPORT=$PORT
+else
+  # Node n listens on each of the three ports + 10(n-1) (env.sh): a block of
+  # 23 ports whose nine are free, handed out past its end afterwards.
+  block_free() { local p; for p in 0 1 2 10 11 12 20 21 22; do port_free $((PORT + p)) || return 1; done; }
+  next_port; until block_free; do next_port; done
+  KPORT=$PORT KCPORT=$((PORT + 1)) KTPORT=$((PORT + 2)); PORT=$((PORT + 22))
+  next_port; MPORT=$PORT; next_port; PPORT=$PORT
+fi
 export TRIAGE_RUN=$WORK/stack TRIAGE_KAFKA_PORT=$KPORT TRIAGE_KAFKA_CONTROLLER_PORT=$KCPORT TRIAGE_KAFKA_TLS_PORT=$KTPORT \
-       TRIAGE_MONGO_PORT=$MPORT TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m}
+       TRIAGE_MONGO_PORT=$MPORT TRIAGE_PG_PORT=$PPORT TRIAGE_PARTITIONS=3 TRIAGE_KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-384m} \
+       TRIAGE_KAFKA_NODES=$NODES
 # A worktree shares the main checkout's fetched Kafka jars and FerretDB.
 if [ -z "${TRIAGE_CACHE:-}" ] && [ ! -d "$ROOT/.cache" ]; then
   common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) &&
     [ -d "$common/../.cache" ] && export TRIAGE_CACHE=$(cd "$common/../.cache" && pwd)
 fi
-BROKERS=127.0.0.1:$KPORT
+# The stack's own names for what it started (kafka_node, KAFKA_BROKERS,
+# kafka_java), with the ports above.
+source "$ROOT/deploy/local/env.sh"
+BROKERS=$KAFKA_BROKERS
 MONGO=mongodb://127.0.0.1:$MPORT
 
 PIDS=()
@@ -82,10 +112,12 @@ trap 'exit 130' INT TERM
 
 log "private stack: Kafka $BROKERS, FerretDB 127.0.0.1:$MPORT, state in $TRIAGE_RUN"
 rm -rf "$TRIAGE_RUN"
+t=$SECONDS
 if ! "$ROOT/deploy/local/stack-up" >"$WORK/logs/stack-up.log" 2>&1; then
   cat "$WORK/logs/stack-up.log"; echo "0 passed, 1 failed"; exit 1
 fi
-kafka_stop() { kill "$(cat "$TRIAGE_RUN/kafka/kafka.pid")"; while kill -0 "$(cat "$TRIAGE_RUN/kafka/kafka.pid")" 2>/dev/null; do sleep 0.2; done; }
+log "stack up in $((SECONDS - t)) s"
+kafka_stop() { kill "$(cat "$KAFKA_DIR/kafka.pid")"; while kill -0 "$(cat "$KAFKA_DIR/kafka.pid")" 2>/dev/null; do sleep 0.2; done; }
 db_stop() { kill "$(cat "$TRIAGE_RUN/ferretdb/ferretdb.pid")"; while kill -0 "$(cat "$TRIAGE_RUN/ferretdb/ferretdb.pid")" 2>/dev/null; do sleep 0.2; done; }
 stack_start() { "$ROOT/deploy/local/stack-up" >>"$WORK/logs/stack-up.log" 2>&1; }
 
@@ -185,7 +217,9 @@ metric() { # metric PORT NAME: the sum of a metric's samples (from its metrics l
   curl -fsS "http://127.0.0.1:${METRICS_PORT[$1]:-0}/metrics" 2>/dev/null | awk -v n="$2" '$1 ~ "^(triage_)?"n"({|$)" {s += $2} END {print s + 0}'
 }
 
-# scenario_begin LETTER TITLE: fresh database, topics, group and ports.
+# scenario_begin LETTER TITLE: fresh database, topics, group and ports. The
+# topics are created with TOPIC_OPTS (faults_tool topics' placement options).
+TOPIC_OPTS=()
 scenario_begin() {
   SC=$1
   local tag=${1}$(date +%s)$RANDOM
@@ -195,7 +229,7 @@ scenario_begin() {
   next_port; P_IN=$PORT; next_port; P_CL=$PORT; next_port; P_CL2=$PORT; next_port; P_API=$PORT; next_port; P_LLM=$PORT
   echo
   log "scenario $1: $2 ($N tickets; database $DB)"
-  "$TOOL" topics "$BROKERS" 3 "$T_IN" "$T_CL" "$T_CD" "$T_DLQ" || return 1
+  "$TOOL" topics "${TOPIC_OPTS[@]}" "$BROKERS" 3 "$T_IN" "$T_CL" "$T_CD" "$T_DLQ" || return 1
   SC_ENV=(TRIAGE_MONGO_URI="$MONGO/$DB" TRIAGE_MONGO_DB="$DB" TRIAGE_KAFKA_BROKERS="$BROKERS"
           TRIAGE_TOPIC_INBOUND="$T_IN" TRIAGE_TOPIC_CLASSIFY="$T_CL" TRIAGE_TOPIC_CLASSIFIED="$T_CD"
           TRIAGE_TOPIC_DLQ="$T_DLQ" TRIAGE_KAFKA_GROUP="g.$tag" TRIAGE_ADMIN_KEY="$ADMIN_KEY"
@@ -424,6 +458,197 @@ scenario_g() {
   calls=$(curl -fsS "http://127.0.0.1:$P_LLM/_fake/received" | sed -n 's/^{"count":\([0-9]*\).*/\1/p')
   log "LLM calls: $calls for $N tickets (at-least-once: a redelivered ticket is classified again and overwritten in place)"
   check "both classifiers alive after SIGCONT" kill -0 "$CLS" "$CLS2"
+  stop_all
+}
+
+# ---- the broker cluster (scenario k) -----------------------------------------
+now_ms() { date +%s%3N; }
+node_pid() { kafka_node "$1"; cat "$NODE_DIR/kafka.pid"; }
+# active_controller: the node id of the KRaft quorum's leader.
+active_controller() {
+  kafka_java org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$BROKERS" describe --status \
+    2>/dev/null | sed -n 's/^LeaderId: *//p'
+}
+# leads NODE: how many partitions of the scenario's topics NODE leads.
+leads() {
+  local t
+  for t in "$T_IN" "$T_CL" "$T_CD" "$T_DLQ"; do "$TOOL" leaders "$BROKERS" "$t" 2>/dev/null; done |
+    grep -c " leader=$1 "
+}
+# full_isr: every partition of the scenario's topics and of the consumer
+# offsets has a leader and its three replicas in sync.
+full_isr() {
+  local t out
+  for t in "$T_IN" "$T_CL" "$T_CD" "$T_DLQ" __consumer_offsets; do
+    out=$("$TOOL" leaders "$BROKERS" "$t" 2>/dev/null) && [ -n "$out" ] || return 1
+    awk '/ leader=-1 / {bad = 1} {n = split(substr($4, 5), r, ","); if (n != 3) bad = 1} END {exit bad}' <<<"$out" || return 1
+  done
+}
+wait_full_isr() { local i; for i in $(seq "$1"); do full_isr && return 0; sleep 1; done; return 1; }
+
+# offsets_now GROUP TOPIC: faults_tool offsets, tried five times (the group's
+# coordinator may be moving).
+offsets_now() {
+  local i
+  for i in 1 2 3 4 5; do
+    "$TOOL" offsets "$BROKERS" "$1" "$2" 2>>"$WORK/logs/$SC-offsets.log" && return 0
+    sleep 2
+  done
+  return 1
+}
+# not_behind OLD NEW: no partition's committed offset in NEW is below OLD's.
+not_behind() {
+  local kv p
+  for kv in $1; do
+    p=${kv%%=*}
+    [ "$p" = lag ] && continue
+    [ "$(tr ' ' '\n' <<<"$2" | sed -n "s/^$p=//p")" -ge "${kv#*=}" ] || return 1
+  done
+}
+# offsets_checkpoint WHEN: reads both groups' committed offsets; checks that
+# none went back since the previous checkpoint.
+declare -A OFFS
+offsets_checkpoint() {
+  local key group topic now
+  for key in ingest classifier; do
+    if [ $key = ingest ]; then group=$GROUP_IN topic=$T_IN; else group=$GROUP_CL topic=$T_CL; fi
+    if ! now=$(offsets_now "$group" "$topic"); then
+      check "$1: the $key group's committed offsets can be read" false
+      continue
+    fi
+    if [ -n "${OFFS[$key]:-}" ]; then
+      check "$1: no $key offset went back (${OFFS[$key]% lag=*} -> ${now% lag=*})" not_behind "${OFFS[$key]}" "$now"
+    fi
+    OFFS[$key]=$now
+  done
+}
+
+# k_feed: the tickets in chunks of 100, alternately published to the inbound
+# topic and uploaded, one chunk every half second, but never beyond the number
+# of chunks the scenario allows in $WORK/k.allow: it lets them through in three
+# parts, so that each kill lands in a flow of tickets whatever the machine's
+# speed.
+k_feed() {
+  local i chunks=$(((N + 99) / 100))
+  for ((i = 1; i < chunks; i++)); do # chunk 0 went over TLS
+    while [ "$i" -ge "$(cat "$WORK/k.allow")" ]; do sleep 0.2; done
+    if ((i % 2)); then upload "$WORK/k-$i.ndjson"; else publish "$WORK/k-$i.ndjson"; fi || return 1
+    sleep 0.5
+  done
+}
+# k_publish_tls FILE: publishes through the nodes' TLS listeners, trusting
+# the cluster's one CA (every node's certificate is signed by it).
+k_publish_tls() {
+  "$BIN/triagectl" publish --quiet --brokers "$KAFKA_TLS_BROKERS" --topic "$T_IN" \
+    -X security.protocol=ssl -X ssl.ca.location="$KAFKA_TLS_DIR/ca.pem" "$1" >>"$WORK/logs/$SC-publish.log" 2>&1
+}
+k_allow() { echo $((($1 * N / 100 + 99) / 100)) >"$WORK/k.allow.new"; mv "$WORK/k.allow.new" "$WORK/k.allow"; }
+
+k_nodes_rss_kb() {
+  local n sum=0
+  for n in 1 2 3; do sum=$((sum + $(awk '$1 == "VmRSS:" {print $2}' "/proc/$(node_pid "$n")/status"))); done
+  echo $sum
+}
+
+# k_classified_since MS COUNT SECONDS: waits until COUNT tickets have a
+# processed_at after MS.
+k_classified_since() {
+  local deadline=$((SECONDS + $3)) line
+  while [ $SECONDS -lt $deadline ]; do
+    line=$("$TOOL" pause "$MONGO" "$DB" "$1" $(($(now_ms) - $1)) 2>/dev/null) &&
+      [ "$(field classified "$line")" -ge "$2" ] && return 0
+    sleep 1
+  done
+  return 1
+}
+
+# k_kill NODE WHAT PERCENT: lets the feed go on up to PERCENT of the
+# tickets; once 200 more are classified, SIGKILLs the node in that flow,
+# waits until 300 more are classified without it, restarts it (stack-up
+# starts only what is down) and waits for its replicas to be back in sync.
+# Sets PAUSE_LINE (faults_tool pause, from the kill until the restart).
+k_kill() {
+  local node=$1 what=$2 t_kill t_restart
+  log "node $node ($what) leads $(leads "$node") of the topics' partitions"
+  k_allow "$3"
+  wait_for_field processed $(($(field processed "$(state)") + 200)) 120
+  t_kill=$(now_ms)
+  kill -9 "$(node_pid "$node")"
+  log "SIGKILLed node $node"
+  # Counted by processed_at, not by the processed total: a total read before
+  # the kill lags behind it. The work in flight at the kill (at most the
+  # classifiers' concurrency) finishes at once; 300 need the cluster.
+  check "classification goes on without node $node (300 classified after the kill within 90 s)" \
+    k_classified_since "$t_kill" 300 90
+  t_restart=$(now_ms)
+  PAUSE_LINE=$("$TOOL" pause "$MONGO" "$DB" "$t_kill" $((t_restart - t_kill)))
+  log "after the SIGKILL of node $node: $PAUSE_LINE"
+  offsets_checkpoint "node $node down"
+  stack_start; check "node $node restarted ($((($(now_ms) - t_restart) / 1000)) s)" [ $? = 0 ]
+  check "node $node back in every in-sync replica set" wait_full_isr 90
+  offsets_checkpoint "node $node back"
+}
+
+scenario_k() {
+  local c v p1 p2
+  c=$(active_controller)
+  [ -n "$c" ] || { log "no active controller found"; return 1; }
+  # The first victim leads every partition of the scenario's topics and is
+  # not the controller; the replicas are placed [v, v+1, c] (faults_tool
+  # topics --leader), so that after it the leaders move to v+1 and the
+  # second kill, of the controller, is of a node that leads none of them.
+  v=$((c % 3 + 1))
+  TOPIC_OPTS=(--leader "$v" --replicas 3)
+  scenario_begin k "SIGKILL the leader of every partition (node $v), later the active controller (node $c)" || return
+  TOPIC_OPTS=()
+  GROUP_IN=g.$DB.in GROUP_CL=g.$DB.cl
+  # The services' own consumer session (45 s), not the suite's 10 s: here no
+  # consumer dies, and a session shorter than a broker's failover expels
+  # members whose coordinator is moving.
+  local k_env=(TRIAGE_KAFKA_CONFIG= TRIAGE_LLM_PROVIDER=local)
+  start_ingest "${k_env[@]}" TRIAGE_KAFKA_GROUP="$GROUP_IN" &&
+    start_classifier "${k_env[@]}" TRIAGE_KAFKA_GROUP="$GROUP_CL" &&
+    svc_start CLS2 classifier "$P_CL2" "${k_env[@]}" TRIAGE_KAFKA_GROUP="$GROUP_CL" || return
+  local i chunks=$(((N + 99) / 100))
+  for ((i = 0; i < chunks; i++)); do
+    gen "$WORK/k-$i.ndjson" "$PREFIX" $((i * 100)) $(((i + 1) * 100 < N ? (i + 1) * 100 : N))
+  done
+  # The first chunk goes through TLS, to the leader of each partition.
+  check "100 tickets published over TLS ($KAFKA_TLS_BROKERS, the cluster's CA)" k_publish_tls "$WORK/k-0.ndjson"
+  k_allow 10
+  k_feed &
+  FEED=$!
+  wait_for_field processed $((N / 20)) 120
+  offsets_checkpoint "before the kills"
+  log "groups: ingest $("$TOOL" group "$BROKERS" "$GROUP_IN"); classifier $("$TOOL" group "$BROKERS" "$GROUP_CL")"
+
+  k_kill "$v" "leader of every partition of the topics" 50
+  p1=$PAUSE_LINE
+  k_kill "$(active_controller)" "the active controller" 90
+  p2=$PAUSE_LINE
+  k_allow 100
+
+  wait $FEED; check "all $N tickets published or uploaded" [ $? = 0 ]
+  final_checks 0
+  offsets_checkpoint "the end"
+  check "both groups' committed offsets reached the ends of the partitions (ingest ${OFFS[ingest]##* }, classifier ${OFFS[classifier]##* })" \
+    [ "${OFFS[ingest]##* }${OFFS[classifier]##* }" = lag=0lag=0 ]
+  local g cd
+  g=$("$TOOL" group "$BROKERS" "$GROUP_CL")
+  check "both classifiers are in their group and hold every partition ($g)" grep -q "state=Stable members=2 assigned=3" <<<"$g"
+  cd=$("$TOOL" classified "$BROKERS" "$T_CD" 2>"$WORK/logs/k-classified.log")
+  check "every ticket's result is on $T_CD, repeats identical ($cd)" grep -q "ids=$N repeated=[0-9]* differing=0" <<<"$cd"
+  log "classifier outcomes: $(curl -fsS "http://127.0.0.1:$P_CL/metrics" "http://127.0.0.1:$P_CL2/metrics" |
+        awk '/^triage_classifier_tickets_total/ {split($1, a, "outcome=\""); split(a[2], b, "\""); s[b[1]] += $2} END {for (k in s) printf "%s=%d ", k, s[k]}')"
+  log "group changes seen: $(grep -c 'partition(s) assigned' "$WORK/logs/k-classifier.log") assignment(s) in the classifiers' logs, $(grep -c 'rejoining group' "$WORK/logs/k-classifier.log" "$WORK/logs/k-ingest.log" | awk -F: '{s += $2} END {print s}') session loss(es)"
+  log "failover pauses: leader kill $p1; controller kill $p2"
+  log "RSS of the three Kafka nodes: $(($(k_nodes_rss_kb) / 1024)) MB (heap $TRIAGE_KAFKA_HEAP each)"
+  if [ -n "$RESULTS" ]; then
+    p1=$(field pause_ms "$p1") p2=$(field pause_ms "$p2")
+    printf '{"bench":"broker_failover","metric":"leader_kill_pause_ms","value":%s,"unit":"ms"}\n' "${p1:-null}" >>"$RESULTS"
+    printf '{"bench":"broker_failover","metric":"controller_kill_pause_ms","value":%s,"unit":"ms"}\n' "${p2:-null}" >>"$RESULTS"
+    printf '{"bench":"broker_failover","metric":"nodes_rss_kb","value":%s,"unit":"kB"}\n' "$(k_nodes_rss_kb)" >>"$RESULTS"
+  fi
   stop_all
 }
 
