@@ -20,7 +20,7 @@ KAFKA_HEAP=${TRIAGE_KAFKA_HEAP:-512m}
 KAFKA_TLS_PORT=${TRIAGE_KAFKA_TLS_PORT:-9094}
 
 # How many Kafka nodes: 1 (the default) or 3, each a KRaft broker and
-# controller in one process (docs/decisions/0010).
+# controller in one process (docs/decisions/0012).
 #   1: one node in $TRIAGE_RUN/kafka on the three ports above; topics and
 #      internal topics have one replica.
 #   3: a cluster on loopback; node N (1-3) in $TRIAGE_RUN/kafka-N listens on
