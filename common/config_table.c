@@ -120,7 +120,7 @@ static const tk_config_var_t vars[] = {
    DURATION ("TRIAGE_LLM_TIMEOUT", "llm-timeout", llm_timeout_ms, "60s", 1, HOUR, CL | CLI, "Longest time one LLM call may take in total."),
    DURATION ("TRIAGE_RETRY_BASE", "retry-base", retry_base_ms, "500ms", 1, HOUR, CL | CLI, "Backoff before the second attempt; doubles each attempt, with full jitter."),
    DURATION ("TRIAGE_RETRY_CAP", "retry-cap", retry_cap_ms, "30s", 1, 24 * HOUR, CL | CLI, "Longest backoff between attempts (a Retry-After header may ask for longer)."),
-   INT ("TRIAGE_RETRY_MAX_ATTEMPTS", "retry-max-attempts", retry_max_attempts, "5", 1, 100, CL | CLI, "Attempts per ticket before it goes to the dead-letter topic."),
+   INT ("TRIAGE_RETRY_MAX_ATTEMPTS", "retry-max-attempts", retry_max_attempts, "5", 1, 100, CL | CLI, "Attempts per ticket before it goes to the dead-letter topic (for triagectl eval, before it counts as never answered)."),
    INT ("TRIAGE_LLM_RPM", "llm-rpm", llm_rpm, "0", 0, 10000000, CL, "Most LLM requests per minute from this worker (token bucket); 0 for no limit."),
    INT ("TRIAGE_LLM_TPM", "llm-tpm", llm_tpm, "0", 0, 1000000000, CL, "Most LLM tokens (estimated) per minute from this worker; 0 for no limit."),
    INT ("TRIAGE_CIRCUIT_THRESHOLD", "circuit-threshold", circuit_threshold, "10", 1, 100000, CL, "Consecutive failed LLM calls that open the circuit (consumption pauses)."),

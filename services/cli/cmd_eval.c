@@ -192,7 +192,8 @@ eval_run (const eval_args_t *a, const tk_config_t *cfg, const tk_labelled_set_t 
    }
    const char *model_path = a->model_path ? a->model_path : cfg->model_path;
    if (!model_path[0]) {
-      fprintf (stderr, "triagectl eval: the local provider needs --model FILE\n");
+      fprintf (stderr, "triagectl eval: the local provider needs --model FILE (or "
+                       "TRIAGE_MODEL_PATH)\n");
       usage (stderr);
       return 2;
    }
@@ -233,7 +234,12 @@ cli_cmd_eval (int argc, char **argv)
       fprintf (stderr, "triagectl eval: out of memory\n");
       goto done;
    }
-   rc = 0;
+   /* A report where nothing was answered says the provider is unusable
+    * (wrong URL, key or model): a failure, for scripts. */
+   rc = cli_metrics_count (r.metrics) && !cli_metrics_answered (r.metrics) ? 1 : 0;
+   if (rc) {
+      fprintf (stderr, "triagectl eval: no ticket was answered\n");
+   }
 done:
    cli_metrics_destroy (r.metrics);
    tk_model_destroy (r.model);

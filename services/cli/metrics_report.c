@@ -136,8 +136,8 @@ print_fields (const cli_metrics_t *m, FILE *out)
                     "each a binary decision: chosen with probability p or not with 1 - p;\n");
    } else {
       fprintf (out, "\n(topic accuracy = exact tag set; topic ECE over the chosen tags only, each "
-                    "right when the ticket is labelled with it, at the one topic confidence\n"
-                    " the provider states (it gives no probability for the tags it leaves out);\n");
+                    "a decision right when the ticket\n is labelled with it, at the one topic "
+                    "confidence the provider states: it gives no probability for the others;\n");
    }
    fprintf (out, " ECE: 10 equal-width bins, interval: 1,000 bootstrap resamples of tickets)\n");
 }
@@ -156,8 +156,8 @@ print_failures (const cli_metrics_t *m, FILE *out)
    for (size_t i = 0; cli_metrics_failure (m, i, &reason, &count); i++) {
       fprintf (out, "%s%s %zu", i ? ", " : "", reason, count);
    }
-   fprintf (out, "); each counts as wrong in every field and as a miss of each of its tags,\n"
-                 "and is left out of the mean confidence and the ECE\n");
+   fprintf (out, ")\n(each counts as wrong in every field and as a miss of each of its tags, "
+                 "and is left out of the mean confidence and the ECE)\n");
 }
 
 static void

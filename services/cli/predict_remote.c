@@ -87,6 +87,14 @@ on_tick (uv_timer_t *t)
    progress_line (t->data);
 }
 
+static void run_close (run_t *r);
+
+static void
+on_all_done (uv_timer_t *t)
+{
+   run_close (t->data);
+}
+
 static void
 update_progress (run_t *r)
 {
@@ -103,7 +111,6 @@ update_progress (run_t *r)
 static void
 run_close (run_t *r)
 {
-   r->seconds = (double) (uv_hrtime () - r->started_ns) / 1e9;
    for (unsigned i = 0; i < r->n_slots; i++) {
       uv_close ((uv_handle_t *) &r->slots[i].timer, NULL);
    }
@@ -124,7 +131,10 @@ slot_done (slot_t *s)
    r->done++;
    update_progress (r);
    if (r->done == r->n) {
-      run_close (r);
+      /* Not from inside the provider's callback, which the HTTP client is
+       * still running: on the next turn of the loop. */
+      r->seconds = (double) (uv_hrtime () - r->started_ns) / 1e9;
+      uv_timer_start (&r->tick, on_all_done, 0, 0);
       return;
    }
    slot_next (s);
