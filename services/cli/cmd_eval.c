@@ -110,9 +110,9 @@ parse_args (int argc, char **argv, eval_args_t *a)
    return -1;
 }
 
-/* The settings a remote run reads: the environment's, then the flags. */
+/* The settings eval reads: the environment's, then the flags. */
 static bool
-remote_config (const eval_args_t *a, tk_config_t *cfg, tk_error_t *err)
+eval_config (const eval_args_t *a, tk_config_t *cfg, tk_error_t *err)
 {
    char *no_args[] = {"triagectl", NULL};
    return tk_config_load (cfg, TK_SVC_CLI, 1, no_args, NULL, err) &&
@@ -175,6 +175,23 @@ eval_local (const eval_args_t *a, const char *model_path, const tk_model_example
    return -1;
 }
 
+/* Whether the flags fit the provider; says why not on stderr. */
+static bool
+args_fit (const eval_args_t *a, const tk_config_t *cfg)
+{
+   if (cfg->llm_provider != TK_LLM_LOCAL && (a->model_path || a->encoder)) {
+      fprintf (stderr, "triagectl eval: --model and --encoder are for the local provider\n");
+      return false;
+   }
+   if (cfg->llm_provider == TK_LLM_LOCAL && !a->model_path && !cfg->model_path[0]) {
+      fprintf (stderr, "triagectl eval: the local provider needs --model FILE (or "
+                       "TRIAGE_MODEL_PATH)\n");
+      usage (stderr);
+      return false;
+   }
+   return true;
+}
+
 /* Classifies and scores the labelled file. Returns the exit status on
  * failure, -1 on success (r->metrics set). */
 static int
@@ -184,20 +201,9 @@ eval_run (const eval_args_t *a, const tk_config_t *cfg, const tk_labelled_set_t 
    size_t n;
    const tk_model_example_t *ex = tk_labelled_examples (set, &n);
    if (cfg->llm_provider != TK_LLM_LOCAL) {
-      if (a->model_path || a->encoder) {
-         fprintf (stderr, "triagectl eval: --model and --encoder are for the local provider\n");
-         return 2;
-      }
       return eval_remote (a, cfg, ex, n, r);
    }
-   const char *model_path = a->model_path ? a->model_path : cfg->model_path;
-   if (!model_path[0]) {
-      fprintf (stderr, "triagectl eval: the local provider needs --model FILE (or "
-                       "TRIAGE_MODEL_PATH)\n");
-      usage (stderr);
-      return 2;
-   }
-   return eval_local (a, model_path, ex, n, r);
+   return eval_local (a, a->model_path ? a->model_path : cfg->model_path, ex, n, r);
 }
 
 int
@@ -216,8 +222,11 @@ cli_cmd_eval (int argc, char **argv)
       a.provider = "local";
    }
    rc = 2;
-   if (!remote_config (&a, &cfg, &err)) {
+   if (!eval_config (&a, &cfg, &err)) {
       fprintf (stderr, "triagectl eval: %s\n", err.message);
+      goto done;
+   }
+   if (!args_fit (&a, &cfg)) {
       goto done;
    }
    rc = 1;
