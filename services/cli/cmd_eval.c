@@ -10,7 +10,6 @@
 
 #include <getopt.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define MAX_CONCURRENCY 256
 

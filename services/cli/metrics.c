@@ -51,15 +51,18 @@ static void
 count_failure (cli_metrics_t *m, const char *reason)
 {
    reason = reason ? reason : "unknown";
-   for (size_t i = 0; i < m->n_failures; i++) {
-      if (strcmp (m->failures[i].reason, reason) == 0) {
-         m->failures[i].count++;
-         return;
-      }
+   size_t i = 0;
+   while (i < m->n_failures && strcmp (m->failures[i].reason, reason) != 0) {
+      i++;
    }
-   size_t i = m->n_failures < MAX_FAILURE_REASONS ? m->n_failures++ : MAX_FAILURE_REASONS - 1;
-   if (!m->failures[i].reason) {
-      m->failures[i].reason = reason;
+   if (i == m->n_failures) {
+      /* The providers have a handful of reasons; the last slot takes any
+       * beyond the table's size. */
+      if (i == MAX_FAILURE_REASONS) {
+         m->failures[--i].reason = "other";
+      } else {
+         m->failures[m->n_failures++].reason = reason;
+      }
    }
    m->failures[i].count++;
 }
