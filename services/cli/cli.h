@@ -15,6 +15,7 @@
 #include "config.h"
 #include "error.h"
 #include "model.h"
+#include "predict.h"
 #include "store.h"
 #include "taxonomy.h"
 
@@ -27,11 +28,20 @@ int cli_cmd_config (int argc, char **argv);
 int cli_cmd_check (int argc, char **argv);
 int cli_cmd_keys (int argc, char **argv);
 
-/* Scores of a model against labelled examples (see metrics.c). */
+/* Scores of a source's predictions against labelled examples (metrics.c). */
 typedef struct cli_metrics cli_metrics_t;
 
-/* Classifies every example with model and tallies the results. Returns NULL
- * when memory runs out. Free with cli_metrics_destroy. */
+/* Scores pred[i] against ex[i] for i in 0..n, over src's labels. src is
+ * copied (its labels stay borrowed); ex and pred may be freed afterwards. A
+ * ticket never answered counts as wrong in every field (a miss for each of
+ * its tags) and has no confidence: it is left out of the mean confidence
+ * and the ECE. Returns NULL when memory runs out. Free with
+ * cli_metrics_destroy. */
+cli_metrics_t *cli_metrics_score (const cli_source_t *src, const tk_model_example_t *ex,
+                                  const cli_prediction_t *pred, size_t n);
+
+/* Classifies every example with model (cli_predict_local) and scores it.
+ * Returns NULL when memory runs out. Free with cli_metrics_destroy. */
 cli_metrics_t *cli_metrics_compute (const tk_model_t *model, const tk_model_example_t *ex,
                                     size_t n);
 void cli_metrics_destroy (cli_metrics_t *m);
@@ -43,36 +53,50 @@ double cli_metrics_accuracy (const cli_metrics_t *m, tk_model_field_t field);
 /* Macro-averaged F1 over the field's labels. */
 double cli_metrics_macro_f1 (const cli_metrics_t *m, tk_model_field_t field);
 
-/* The one-paragraph summary triagectl train prints. */
+/* The one-paragraph summary triagectl train prints (metrics_report.c). */
 void cli_metrics_print_summary (const cli_metrics_t *m, FILE *out);
 
 /* The full report of triagectl eval: per-field accuracy, macro-F1, ECE with
  * its interval, per-tag precision/recall/F1 with micro and macro averages,
- * confusion matrices. */
+ * confusion matrices, and the tickets never answered (metrics_report.c). */
 void cli_metrics_print_report (const cli_metrics_t *m, FILE *out);
 
 /* The same as one JSON object (see metrics_json.c). Returns false if memory
  * runs out. */
 bool cli_metrics_print_json (const cli_metrics_t *m, FILE *out);
 
-/* Examples scored, their model (borrowed), classifications a second (time
- * spent classifying only), a field's mean stored confidence. */
+/* Examples scored, those answered, who classified them (borrowed, valid as
+ * long as m), classifications a second, a field's mean stated confidence
+ * (over the answered tickets). */
 size_t cli_metrics_count (const cli_metrics_t *m);
-const tk_model_t *cli_metrics_model (const cli_metrics_t *m);
+size_t cli_metrics_answered (const cli_metrics_t *m);
+const cli_source_t *cli_metrics_source (const cli_metrics_t *m);
 double cli_metrics_tickets_per_s (const cli_metrics_t *m);
 double cli_metrics_mean_confidence (const cli_metrics_t *m, tk_model_field_t field);
+
+/* Whether topic ECE is over every (ticket, tag) pair (the source gave every
+ * tag's probability) rather than over the chosen tags only. */
+bool cli_metrics_topic_ece_all_tags (const cli_metrics_t *m);
+
+/* The i-th reason tickets went unanswered and how many: false past the
+ * last. Reasons are static strings. */
+bool cli_metrics_failure (const cli_metrics_t *m, size_t i, const char **reason, size_t *count);
 
 /* True positives, false positives and false negatives of one label. */
 void cli_metrics_label_counts (const cli_metrics_t *m, tk_model_field_t field, size_t label,
                                size_t *tp, size_t *fp, size_t *fn);
 
 /* How many examples of gold label `gold` got `pred` (sentiment, priority;
- * gold TK_MODEL_MAX_LABELS counts gold labels the model does not know). */
+ * gold TK_MODEL_MAX_LABELS counts gold labels the source does not know,
+ * pred TK_MODEL_MAX_LABELS the tickets never answered). */
 size_t cli_metrics_confusion (const cli_metrics_t *m, tk_model_field_t field, size_t gold,
                               size_t pred);
 
 /* Micro-averaged F1 over every (ticket, tag) pair. */
 double cli_metrics_topic_micro_f1 (const cli_metrics_t *m);
+
+/* Gold tags the source does not know (each counted as a miss). */
+size_t cli_metrics_unknown_tags (const cli_metrics_t *m);
 
 /* Expected calibration error of a field with its 95 % bootstrap interval. */
 typedef struct {
@@ -82,10 +106,11 @@ typedef struct {
 /* The calibration error of a field (see ece.c). */
 cli_ece_t cli_metrics_ece (const cli_metrics_t *m, tk_model_field_t field);
 
-/* ECE of per_ticket decisions for each of n_tickets tickets: conf[i] the
- * confidence of decision i, right[i] whether it was right (ece.c). */
-void cli_ece (const double *conf, const unsigned char *right, size_t n_tickets, size_t per_ticket,
-              cli_ece_t *out);
+/* ECE of the decisions of n_tickets tickets: ticket t's decisions are
+ * start[t] .. start[t + 1] - 1 (start has n_tickets + 1 entries), conf[i]
+ * the confidence of decision i, right[i] whether it was right (ece.c). */
+void cli_ece (const double *conf, const unsigned char *right, const size_t *start,
+              size_t n_tickets, cli_ece_t *out);
 
 /* Classifications corrected by hand (see corrections.c), as training
  * examples. */

@@ -1,7 +1,9 @@
-/* cmd_eval.c - `triagectl eval`: scores a local model file (any mode)
- * against a labelled file and prints per-field accuracy, macro-F1 (micro-F1
- * for tags), confusion matrices and the expected calibration error with its
- * bootstrap interval, as text or (--json) as one JSON object. */
+/* cmd_eval.c - `triagectl eval`: classifies every ticket of a labelled file
+ * with a local model file (any mode) or a remote LLM provider, and prints
+ * per-field accuracy, macro-F1 (micro-F1 for tags), confusion matrices and
+ * the expected calibration error with its bootstrap interval, as text or
+ * (--json) as one JSON object. The predictions come from predict_local.c or
+ * predict_remote.c, the scores from metrics.c. */
 #include "cli.h"
 
 #include "labelled.h"
@@ -9,84 +11,248 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+#define MAX_CONCURRENCY 256
+
+typedef struct {
+   const char *provider; /* NULL: local with --model, else TRIAGE_LLM_PROVIDER */
+   const char *model_path, *encoder;
+   const char *llm_url, *llm_model, *llm_api_key, *taxonomy;
+   unsigned concurrency;
+   bool json, quiet;
+   const char *labelled;
+} eval_args_t;
+
+/* What the report borrows its labels from, and the report's figures: freed
+ * after printing. */
+typedef struct {
+   tk_model_t *model;     /* local */
+   tk_taxonomy_t *loaded; /* remote, from a file (else the built-in one) */
+   cli_metrics_t *metrics;
+} eval_result_t;
+
 static void
 usage (FILE *out)
 {
    fprintf (out,
-            "usage: triagectl eval --model FILE [--encoder DIR] [--json] LABELLED_FILE\n"
-            "\n"
-            "  --model FILE    a model written by `triagectl train` (nb, static or encoder)\n"
-            "  --encoder DIR   the encoder's weights for an encoder-mode model (default\n"
-            "                  TRIAGE_ENCODER_PATH, else all-MiniLM-L6-v2 beside the model)\n"
-            "  --json          the report as one JSON object\n"
-            "  LABELLED_FILE   NDJSON, JSON array, or CSV (.csv) with columns\n"
-            "                  id,subject,body,topic_tags,sentiment,priority\n"
-            "                  (topic_tags separated by ';')\n");
+      "usage: triagectl eval [--provider local] --model FILE [--encoder DIR] [--json] LABELLED_FILE\n"
+      "       triagectl eval --provider openai|gemini [--llm-url URL] [--llm-model M]\n"
+      "                      [--llm-api-key K] [--taxonomy FILE] [--concurrency N] [--quiet]\n"
+      "                      [--json] LABELLED_FILE\n"
+      "\n"
+      "  --provider P      who classifies: local (a model file; the default with --model),\n"
+      "                    openai or gemini (default TRIAGE_LLM_PROVIDER), asked exactly as the\n"
+      "                    classifier service asks them (same prompt, parsing and validation)\n"
+      "  --model FILE      a model written by `triagectl train` (nb, static or encoder)\n"
+      "  --encoder DIR     the encoder's weights for an encoder-mode model (default\n"
+      "                    TRIAGE_ENCODER_PATH, else all-MiniLM-L6-v2 beside the model)\n"
+      "  --llm-url URL     the LLM's base URL (default TRIAGE_LLM_URL, else the provider's)\n"
+      "  --llm-model M     the LLM's model (default TRIAGE_LLM_MODEL, else the provider's)\n"
+      "  --llm-api-key K   its API key (default TRIAGE_LLM_API_KEY)\n"
+      "  --taxonomy FILE   the labels asked for and scored over (default TRIAGE_TAXONOMY,\n"
+      "                    else the built-in taxonomy)\n"
+      "  --concurrency N   most tickets asked about at once (default 4, at most 256); retries\n"
+      "                    follow TRIAGE_RETRY_BASE, _CAP and _MAX_ATTEMPTS and Retry-After\n"
+      "  --quiet           no progress on stderr\n"
+      "  --json            the report as one JSON object\n"
+      "  LABELLED_FILE     NDJSON, JSON array, or CSV (.csv) with columns\n"
+      "                    id,subject,body,topic_tags,sentiment,priority\n"
+      "                    (topic_tags separated by ';')\n"
+      "\n"
+      "A ticket a remote provider never answered (a 4xx, or every retry failed) is counted:\n"
+      "wrong in every field, a miss of each of its tags, left out of mean confidence and ECE.\n"
+      "Topic ECE: a local model gives every tag's probability, so it is over every (ticket,\n"
+      "tag) pair; a remote provider states one topic confidence, so it is over the tags it\n"
+      "chose, each right when the ticket is labelled with it, at that confidence.\n");
+}
+
+/* Parses argv into a; returns -1 to go on, else the exit status. */
+static int
+parse_args (int argc, char **argv, eval_args_t *a)
+{
+   static const struct option opts[] = {
+      {"provider", required_argument, NULL, 'p'},  {"model", required_argument, NULL, 'm'},
+      {"encoder", required_argument, NULL, 'E'},   {"llm-url", required_argument, NULL, 'u'},
+      {"llm-model", required_argument, NULL, 'M'}, {"llm-api-key", required_argument, NULL, 'k'},
+      {"taxonomy", required_argument, NULL, 't'},  {"concurrency", required_argument, NULL, 'c'},
+      {"quiet", no_argument, NULL, 'q'},           {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+   };
+   int c;
+   char *end;
+   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
+      switch (c) {
+      case 'p': a->provider = optarg; break;
+      case 'm': a->model_path = optarg; break;
+      case 'E': a->encoder = optarg; break;
+      case 'u': a->llm_url = optarg; break;
+      case 'M': a->llm_model = optarg; break;
+      case 'k': a->llm_api_key = optarg; break;
+      case 't': a->taxonomy = optarg; break;
+      case 'c':
+         a->concurrency = (unsigned) strtoul (optarg, &end, 10);
+         if (*end || a->concurrency < 1 || a->concurrency > MAX_CONCURRENCY) {
+            fprintf (stderr, "triagectl eval: --concurrency takes 1 to %d\n", MAX_CONCURRENCY);
+            return 2;
+         }
+         break;
+      case 'q': a->quiet = true; break;
+      case 'j': a->json = true; break;
+      case 'h': usage (stdout); return 0;
+      default: usage (stderr); return 2;
+      }
+   }
+   if (optind != argc - 1) {
+      usage (stderr);
+      return 2;
+   }
+   a->labelled = argv[optind];
+   return -1;
+}
+
+/* The settings eval reads: the environment's, then the flags. */
+static bool
+eval_config (const eval_args_t *a, tk_config_t *cfg, tk_error_t *err)
+{
+   char *no_args[] = {"triagectl", NULL};
+   return tk_config_load (cfg, TK_SVC_CLI, 1, no_args, NULL, err) &&
+          (!a->provider || tk_config_set (cfg, "TRIAGE_LLM_PROVIDER", a->provider, err)) &&
+          (!a->llm_url || tk_config_set (cfg, "TRIAGE_LLM_URL", a->llm_url, err)) &&
+          (!a->llm_model || tk_config_set (cfg, "TRIAGE_LLM_MODEL", a->llm_model, err)) &&
+          (!a->llm_api_key || tk_config_set (cfg, "TRIAGE_LLM_API_KEY", a->llm_api_key, err)) &&
+          (!a->taxonomy || tk_config_set (cfg, "TRIAGE_TAXONOMY", a->taxonomy, err));
+}
+
+/* Classifies ex with the remote provider of cfg. Returns the exit status on
+ * failure, -1 on success (r->metrics set). */
+static int
+eval_remote (const eval_args_t *a, const tk_config_t *cfg, const tk_model_example_t *ex, size_t n,
+             eval_result_t *r)
+{
+   int rc = 1;
+   tk_error_t err = {0};
+   const tk_taxonomy_t *tax = tk_taxonomy_default ();
+   cli_source_t src;
+   cli_prediction_t *pred = calloc (n + 1, sizeof *pred);
+   if (cfg->taxonomy[0] && !(tax = r->loaded = tk_taxonomy_load_file (cfg->taxonomy, &err))) {
+      fprintf (stderr, "triagectl eval: %s\n", err.message);
+      goto done;
+   }
+   cli_remote_options_t o = {.cfg = cfg, .tax = tax, .concurrency = a->concurrency,
+                             .progress = !a->quiet};
+   if (!pred || !cli_predict_remote (&o, ex, n, pred, &src, &err)) {
+      fprintf (stderr, "triagectl eval: %s\n", pred ? err.message : "out of memory");
+      rc = err.domain == TK_ERR_CONFIG ? 2 : 1;
+      goto done;
+   }
+   if (!(r->metrics = cli_metrics_score (&src, ex, pred, n))) {
+      fprintf (stderr, "triagectl eval: out of memory\n");
+      goto done;
+   }
+   rc = -1;
+done:
+   cli_predictions_clear (pred, n);
+   free (pred);
+   return rc;
+}
+
+/* Classifies ex with the model file. Returns the exit status on failure,
+ * -1 on success (r->model and r->metrics set). */
+static int
+eval_local (const eval_args_t *a, const char *model_path, const tk_model_example_t *ex, size_t n,
+            eval_result_t *r)
+{
+   tk_error_t err = {0};
+   const char *encoder = a->encoder ? a->encoder : getenv ("TRIAGE_ENCODER_PATH");
+   if (!(r->model = tk_model_load_with (model_path, encoder, &err))) {
+      fprintf (stderr, "triagectl eval: %s\n", err.message);
+      return 1;
+   }
+   if (!(r->metrics = cli_metrics_compute (r->model, ex, n))) {
+      fprintf (stderr, "triagectl eval: out of memory\n");
+      return 1;
+   }
+   return -1;
+}
+
+/* Whether the flags fit the provider; says why not on stderr. */
+static bool
+args_fit (const eval_args_t *a, const tk_config_t *cfg)
+{
+   if (cfg->llm_provider != TK_LLM_LOCAL && (a->model_path || a->encoder)) {
+      fprintf (stderr, "triagectl eval: --model and --encoder are for the local provider\n");
+      return false;
+   }
+   if (cfg->llm_provider == TK_LLM_LOCAL && !a->model_path && !cfg->model_path[0]) {
+      fprintf (stderr, "triagectl eval: the local provider needs --model FILE (or "
+                       "TRIAGE_MODEL_PATH)\n");
+      usage (stderr);
+      return false;
+   }
+   return true;
+}
+
+/* Classifies and scores the labelled file. Returns the exit status on
+ * failure, -1 on success (r->metrics set). */
+static int
+eval_run (const eval_args_t *a, const tk_config_t *cfg, const tk_labelled_set_t *set,
+          eval_result_t *r)
+{
+   size_t n;
+   const tk_model_example_t *ex = tk_labelled_examples (set, &n);
+   if (cfg->llm_provider != TK_LLM_LOCAL) {
+      return eval_remote (a, cfg, ex, n, r);
+   }
+   return eval_local (a, a->model_path ? a->model_path : cfg->model_path, ex, n, r);
 }
 
 int
 cli_cmd_eval (int argc, char **argv)
 {
-   static const struct option opts[] = {
-      {"model", required_argument, NULL, 'm'},
-      {"encoder", required_argument, NULL, 'E'},
-      {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-   };
-   const char *model_path = NULL, *encoder = getenv ("TRIAGE_ENCODER_PATH");
-   bool json = false;
-   int rc = 1, c;
+   eval_args_t a = {.concurrency = 4};
+   int rc = parse_args (argc, argv, &a);
    tk_error_t err = {0};
+   tk_config_t cfg = {0};
    tk_labelled_set_t *set = NULL;
-   tk_model_t *model = NULL;
-   cli_metrics_t *metrics = NULL;
-
-   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
-      switch (c) {
-      case 'm':
-         model_path = optarg;
-         break;
-      case 'E':
-         encoder = optarg;
-         break;
-      case 'j':
-         json = true;
-         break;
-      case 'h':
-         usage (stdout);
-         return 0;
-      default:
-         usage (stderr);
-         return 2;
-      }
+   eval_result_t r = {0};
+   if (rc >= 0) {
+      return rc;
    }
-   if (!model_path || optind != argc - 1) {
-      usage (stderr);
-      return 2;
+   if (!a.provider && a.model_path) {
+      a.provider = "local";
    }
-   if (!(model = tk_model_load_with (model_path, encoder, &err))) {
+   rc = 2;
+   if (!eval_config (&a, &cfg, &err)) {
       fprintf (stderr, "triagectl eval: %s\n", err.message);
       goto done;
    }
-   if (!(set = tk_labelled_load (argv[optind], &err))) {
+   if (!args_fit (&a, &cfg)) {
+      goto done;
+   }
+   rc = 1;
+   if (!(set = tk_labelled_load (a.labelled, &err))) {
       fprintf (stderr, "triagectl eval: %s\n", err.message);
       goto done;
    }
-   size_t n;
-   const tk_model_example_t *ex = tk_labelled_examples (set, &n);
-   if (!(metrics = cli_metrics_compute (model, ex, n))) {
+   if ((rc = eval_run (&a, &cfg, set, &r)) >= 0) {
+      goto done;
+   }
+   rc = 1;
+   if (a.json ? !cli_metrics_print_json (r.metrics, stdout)
+              : (cli_metrics_print_report (r.metrics, stdout), false)) {
       fprintf (stderr, "triagectl eval: out of memory\n");
       goto done;
    }
-   if (json ? !cli_metrics_print_json (metrics, stdout) : (cli_metrics_print_report (metrics, stdout), false)) {
-      fprintf (stderr, "triagectl eval: out of memory\n");
-      goto done;
+   /* A report where nothing was answered says the provider is unusable
+    * (wrong URL, key or model): a failure, for scripts. */
+   rc = cli_metrics_count (r.metrics) && !cli_metrics_answered (r.metrics) ? 1 : 0;
+   if (rc) {
+      fprintf (stderr, "triagectl eval: no ticket was answered\n");
    }
-   rc = 0;
 done:
-   cli_metrics_destroy (metrics);
+   cli_metrics_destroy (r.metrics);
+   tk_model_destroy (r.model);
+   tk_taxonomy_destroy (r.loaded);
    tk_labelled_destroy (set);
-   tk_model_destroy (model);
+   tk_config_destroy (&cfg);
    return rc;
 }

@@ -5,8 +5,9 @@
  * decisions of |accuracy of its bin - mean confidence of its bin|, i.e.
  * sum over bins of (n_bin / N) |acc_bin - conf_bin|. The 95 % interval
  * resamples tickets with replacement (1,000 times, a fixed seed so the report
- * is reproducible), each ticket bringing all its decisions (one per field, or
- * one per tag for topics), and takes the 2.5th and 97.5th percentiles. */
+ * is reproducible), each ticket bringing all its decisions (one per field;
+ * for topics one per tag, or one per chosen tag when the source gave no
+ * probability for the others), and takes the 2.5th and 97.5th percentiles. */
 #include "cli.h"
 
 #include <math.h>
@@ -64,12 +65,12 @@ cmp_double (const void *a, const void *b)
 }
 
 void
-cli_ece (const double *conf, const unsigned char *right, size_t n_tickets, size_t per_ticket,
+cli_ece (const double *conf, const unsigned char *right, const size_t *start, size_t n_tickets,
          cli_ece_t *out)
 {
    bins_t all;
    memset (&all, 0, sizeof all);
-   for (size_t i = 0; i < n_tickets * per_ticket; i++) {
+   for (size_t i = start[0]; i < start[n_tickets]; i++) {
       add (&all, conf[i], right[i], 1.0);
    }
    out->ece = ece_of (&all);
@@ -90,8 +91,8 @@ cli_ece (const double *conf, const unsigned char *right, size_t n_tickets, size_
          count[next_random (&seed) % n_tickets]++;
       }
       for (size_t t = 0; t < n_tickets; t++) {
-         for (size_t k = 0; count[t] && k < per_ticket; k++) {
-            add (&b, conf[t * per_ticket + k], right[t * per_ticket + k], count[t]);
+         for (size_t k = start[t]; count[t] && k < start[t + 1]; k++) {
+            add (&b, conf[k], right[k], count[t]);
          }
       }
       samples[s] = ece_of (&b);

@@ -22,7 +22,7 @@ typedef struct {
 /* One line per subcommand. */
 static const command_t commands[] = {
    {"train", cli_cmd_train, "train the local model from a labelled corpus"},
-   {"eval", cli_cmd_eval, "score a trained model against a labelled file"},
+   {"eval", cli_cmd_eval, "score a local model or an LLM against a labelled file"},
    {"upload", cli_cmd_upload, "send a JSON, NDJSON or CSV file of tickets to ingest"},
    {"publish", cli_cmd_publish, "publish a file of raw tickets to the inbound topic"},
    {"stats", cli_cmd_stats, "print processing statistics; --wait until all are classified"},

@@ -1,38 +1,45 @@
-/* metrics.c - scoring a model against labelled examples for triagectl. */
+/* metrics.c - scoring predictions against labelled examples for triagectl
+ * train and eval: whatever made the predictions (a local model, a remote
+ * LLM), the tallies are the same. The reports are in metrics_report.c and
+ * metrics_json.c. */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define NL TK_MODEL_MAX_LABELS
+#define MAX_FAILURE_REASONS 16
 
 struct cli_metrics {
-   const tk_model_t *model; /* borrowed */
-   size_t n;
+   cli_source_t src; /* a copy; its labels are borrowed */
+   size_t n, answered;
    /* confusion[field][gold][predicted]; gold row NL counts gold labels the
-    * model does not know. */
-   size_t confusion[2][NL + 1][NL];
+    * source does not know, predicted column NL the tickets never answered. */
+   size_t confusion[2][NL + 1][NL + 1];
    size_t correct[3];
    size_t tp[NL], fp[NL], fn[NL];
-   size_t fn_unknown; /* gold tags the model does not know */
-   double seconds;    /* spent classifying */
-   double conf_sum[3]; /* confidence scores, for the mean */
-   /* Every decision, for the calibration error: per[f] a ticket (1 for
-    * sentiment and priority, one per tag for topics), conf[f][i] the
-    * probability the model gave its decision, right[f][i] whether it was. */
-   size_t per[3];
+   size_t fn_unknown;  /* gold tags the source does not know */
+   double conf_sum[3]; /* stated confidences of the answered tickets, for the mean */
+   bool topic_all_tags; /* topic decisions cover every tag (probabilities given) */
+   /* Every decision of the answered tickets, for the calibration error:
+    * the k-th answered ticket's decisions of field f are start[f][k] ..
+    * start[f][k + 1] - 1 (one for sentiment and priority; for topics one per
+    * tag, or one per chosen tag), conf[f][i] the confidence in decision i,
+    * right[f][i] whether it was right. */
    double *conf[3];
    unsigned char *right[3];
+   size_t *start[3];
+   struct {
+      const char *reason;
+      size_t count;
+   } failures[MAX_FAILURE_REASONS];
+   size_t n_failures;
 };
-
-static void label_counts (const cli_metrics_t *m, int f, size_t label, size_t *tp, size_t *fp,
-                          size_t *fn);
 
 static size_t
 find_label (const char *const *labels, size_t n, const char *label)
 {
-   for (size_t i = 0; i < n; i++) {
+   for (size_t i = 0; label && i < n; i++) {
       if (strcmp (labels[i], label) == 0) {
          return i;
       }
@@ -40,86 +47,157 @@ find_label (const char *const *labels, size_t n, const char *label)
    return NL;
 }
 
-static double
-now_s (void)
+static void
+count_failure (cli_metrics_t *m, const char *reason)
 {
-   struct timespec ts;
-   clock_gettime (CLOCK_MONOTONIC, &ts);
-   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+   reason = reason ? reason : "unknown";
+   size_t i = 0;
+   while (i < m->n_failures && strcmp (m->failures[i].reason, reason) != 0) {
+      i++;
+   }
+   if (i == m->n_failures) {
+      /* The providers have a handful of reasons; the last slot takes any
+       * beyond the table's size. */
+      if (i == MAX_FAILURE_REASONS) {
+         m->failures[--i].reason = "other";
+      } else {
+         m->failures[m->n_failures++].reason = reason;
+      }
+   }
+   m->failures[i].count++;
+}
+
+/* A ticket never answered: wrong in every field, each gold tag a miss. */
+static void
+score_unanswered (cli_metrics_t *m, const tk_model_example_t *ex, const cli_prediction_t *p)
+{
+   const char *gold[2] = {ex->sentiment, ex->priority};
+   for (int f = 0; f < 2; f++) {
+      m->confusion[f][find_label (m->src.labels[f], m->src.n_labels[f], gold[f])][NL]++;
+   }
+   for (size_t k = 0; k < ex->n_topic_tags; k++) {
+      size_t g = find_label (m->src.labels[2], m->src.n_labels[2], ex->topic_tags[k]);
+      if (g == NL) {
+         m->fn_unknown++;
+      } else {
+         m->fn[g]++;
+      }
+   }
+   count_failure (m, p->failure);
+}
+
+/* The topic tags of an answered ticket; its decisions go from *used on. */
+static void
+score_topics (cli_metrics_t *m, const tk_model_example_t *ex, const cli_prediction_t *p,
+              size_t *used)
+{
+   const char *const *tags = m->src.labels[2];
+   size_t nt = m->src.n_labels[2];
+   bool in_gold[NL] = {false}, in_pred[NL] = {false};
+   bool unknown = false;
+   for (size_t k = 0; k < ex->n_topic_tags; k++) {
+      size_t g = find_label (tags, nt, ex->topic_tags[k]);
+      if (g == NL) {
+         m->fn_unknown++;
+         unknown = true;
+      } else {
+         in_gold[g] = true;
+      }
+   }
+   for (size_t k = 0; k < p->c.n_topic_tags; k++) {
+      size_t t = find_label (tags, nt, p->c.topic_tags[k]);
+      if (t < NL) {
+         in_pred[t] = true;
+      }
+   }
+   bool exact = true;
+   for (size_t t = 0; t < nt; t++) {
+      if (p->has_scores) {
+         /* Each tag is a binary decision: chosen (probability p) or not (1 - p). */
+         m->conf[2][*used] = in_pred[t] ? p->scores.topic[t] : 1.0 - p->scores.topic[t];
+         m->right[2][(*used)++] = in_gold[t] == in_pred[t];
+      } else if (in_pred[t]) {
+         /* Only the chosen tags, each with the one stated topic confidence. */
+         m->conf[2][*used] = p->conf.topic;
+         m->right[2][(*used)++] = in_gold[t];
+      }
+      m->tp[t] += in_gold[t] && in_pred[t];
+      m->fp[t] += !in_gold[t] && in_pred[t];
+      m->fn[t] += in_gold[t] && !in_pred[t];
+      exact = exact && in_gold[t] == in_pred[t];
+   }
+   m->correct[2] += exact && !unknown;
+}
+
+/* An answered ticket, the k-th answered one. */
+static void
+score_answered (cli_metrics_t *m, const tk_model_example_t *ex, const cli_prediction_t *p,
+                size_t k, size_t *used)
+{
+   m->conf_sum[TK_MODEL_SENTIMENT] += p->conf.sentiment;
+   m->conf_sum[TK_MODEL_PRIORITY] += p->conf.priority;
+   m->conf_sum[TK_MODEL_TOPIC] += p->conf.topic;
+   const char *gold[2] = {ex->sentiment, ex->priority};
+   const char *pred[2] = {p->c.sentiment, p->c.priority};
+   for (int f = 0; f < 2; f++) {
+      size_t g = find_label (m->src.labels[f], m->src.n_labels[f], gold[f]);
+      size_t q = find_label (m->src.labels[f], m->src.n_labels[f], pred[f]);
+      m->confusion[f][g][q]++;
+      m->correct[f] += g == q;
+      m->conf[f][k] = f == 0 ? p->conf.sentiment : p->conf.priority;
+      m->right[f][k] = g == q;
+   }
+   score_topics (m, ex, p, used);
+   m->start[0][k + 1] = m->start[1][k + 1] = k + 1;
+   m->start[2][k + 1] = *used;
+}
+
+/* Room for every decision: one per answered ticket for sentiment and
+ * priority, one per tag (or per chosen tag) for topics. */
+static bool
+alloc_decisions (cli_metrics_t *m, const cli_prediction_t *pred, size_t n)
+{
+   size_t total[3] = {0, 0, 0};
+   for (size_t i = 0; i < n; i++) {
+      if (pred[i].answered) {
+         total[0]++, total[1]++;
+         total[2] += pred[i].has_scores ? m->src.n_labels[2] : pred[i].c.n_topic_tags;
+      }
+   }
+   for (int f = 0; f < 3; f++) {
+      m->conf[f] = malloc ((total[f] + 1) * sizeof *m->conf[f]);
+      m->right[f] = malloc (total[f] + 1);
+      m->start[f] = calloc (total[0] + 1, sizeof *m->start[f]);
+      if (!m->conf[f] || !m->right[f] || !m->start[f]) {
+         return false;
+      }
+   }
+   return true;
 }
 
 cli_metrics_t *
-cli_metrics_compute (const tk_model_t *model, const tk_model_example_t *ex, size_t n)
+cli_metrics_score (const cli_source_t *src, const tk_model_example_t *ex,
+                   const cli_prediction_t *pred, size_t n)
 {
    cli_metrics_t *m = calloc (1, sizeof *m);
    if (!m) {
       return NULL;
    }
-   m->model = model;
+   m->src = *src;
    m->n = n;
-   const char *const *labels[3];
-   size_t nl[3];
-   for (int f = 0; f < 3; f++) {
-      nl[f] = tk_model_labels (model, (tk_model_field_t) f, &labels[f]);
-      m->per[f] = f == TK_MODEL_TOPIC ? nl[f] : 1;
-      m->conf[f] = malloc ((n * m->per[f] + 1) * sizeof *m->conf[f]);
-      m->right[f] = malloc (n * m->per[f] + 1);
-      if (!m->conf[f] || !m->right[f]) {
-         cli_metrics_destroy (m);
-         return NULL;
-      }
+   m->topic_all_tags = true;
+   if (!alloc_decisions (m, pred, n)) {
+      cli_metrics_destroy (m);
+      return NULL;
    }
+   size_t used = 0;
    for (size_t i = 0; i < n; i++) {
-      tk_classification_t c = {0};
-      tk_confidence_t conf;
-      tk_model_scores_t scores;
-      double t0 = now_s ();
-      if (!tk_model_classify_scores (model, ex[i].subject, ex[i].body, &c, &conf, &scores)) {
-         cli_metrics_destroy (m);
-         return NULL;
+      if (!pred[i].answered) {
+         score_unanswered (m, &ex[i], &pred[i]);
+         continue;
       }
-      m->seconds += now_s () - t0;
-      m->conf_sum[TK_MODEL_SENTIMENT] += conf.sentiment;
-      m->conf_sum[TK_MODEL_PRIORITY] += conf.priority;
-      m->conf_sum[TK_MODEL_TOPIC] += conf.topic;
-
-      const char *gold[2] = {ex[i].sentiment, ex[i].priority};
-      const char *pred[2] = {c.sentiment, c.priority};
-      for (int f = 0; f < 2; f++) {
-         size_t g = find_label (labels[f], nl[f], gold[f]);
-         size_t p = find_label (labels[f], nl[f], pred[f]);
-         m->confusion[f][g][p]++;
-         m->correct[f] += g == p;
-         m->conf[f][i] = f == 0 ? conf.sentiment : conf.priority;
-         m->right[f][i] = g == p;
-      }
-
-      bool in_gold[NL] = {false}, in_pred[NL] = {false};
-      bool unknown = false;
-      for (size_t k = 0; k < ex[i].n_topic_tags; k++) {
-         size_t g = find_label (labels[2], nl[2], ex[i].topic_tags[k]);
-         if (g == NL) {
-            m->fn_unknown++;
-            unknown = true;
-         } else {
-            in_gold[g] = true;
-         }
-      }
-      for (size_t k = 0; k < c.n_topic_tags; k++) {
-         in_pred[find_label (labels[2], nl[2], c.topic_tags[k])] = true;
-      }
-      bool exact = true;
-      for (size_t t = 0; t < nl[2]; t++) {
-         /* Each tag is a binary decision: chosen (probability p) or not (1 - p). */
-         m->conf[2][i * nl[2] + t] = in_pred[t] ? scores.topic[t] : 1.0 - scores.topic[t];
-         m->right[2][i * nl[2] + t] = in_gold[t] == in_pred[t];
-         m->tp[t] += in_gold[t] && in_pred[t];
-         m->fp[t] += !in_gold[t] && in_pred[t];
-         m->fn[t] += in_gold[t] && !in_pred[t];
-         exact = exact && in_gold[t] == in_pred[t];
-      }
-      m->correct[2] += exact && !unknown;
-      tk_classification_clear (&c);
+      m->topic_all_tags = m->topic_all_tags && pred[i].has_scores;
+      score_answered (m, &ex[i], &pred[i], m->answered++, &used);
    }
    return m;
 }
@@ -131,6 +209,7 @@ cli_metrics_destroy (cli_metrics_t *m)
       for (int f = 0; f < 3; f++) {
          free (m->conf[f]);
          free (m->right[f]);
+         free (m->start[f]);
       }
       free (m);
    }
@@ -140,15 +219,14 @@ cli_ece_t
 cli_metrics_ece (const cli_metrics_t *m, tk_model_field_t field)
 {
    cli_ece_t e = {0, 0, 0};
-   cli_ece (m->conf[field], m->right[field], m->n, m->per[field], &e);
+   cli_ece (m->conf[field], m->right[field], m->start[field], m->answered, &e);
    return e;
 }
 
 double
 cli_metrics_topic_micro_f1 (const cli_metrics_t *m)
 {
-   const char *const *tags;
-   size_t nt = tk_model_labels (m->model, TK_MODEL_TOPIC, &tags), tp = 0, fp = 0, fn = m->fn_unknown;
+   size_t nt = m->src.n_labels[2], tp = 0, fp = 0, fn = m->fn_unknown;
    for (size_t t = 0; t < nt; t++) {
       tp += m->tp[t], fp += m->fp[t], fn += m->fn[t];
    }
@@ -159,13 +237,13 @@ cli_metrics_topic_micro_f1 (const cli_metrics_t *m)
 double
 cli_metrics_tickets_per_s (const cli_metrics_t *m)
 {
-   return m->seconds > 0 ? (double) m->n / m->seconds : 0.0;
+   return m->src.seconds > 0 ? (double) m->n / m->src.seconds : 0.0;
 }
 
 double
 cli_metrics_mean_confidence (const cli_metrics_t *m, tk_model_field_t field)
 {
-   return m->n ? m->conf_sum[field] / (double) m->n : 0.0;
+   return m->answered ? m->conf_sum[field] / (double) m->answered : 0.0;
 }
 
 size_t
@@ -174,10 +252,60 @@ cli_metrics_count (const cli_metrics_t *m)
    return m->n;
 }
 
-const tk_model_t *
-cli_metrics_model (const cli_metrics_t *m)
+size_t
+cli_metrics_answered (const cli_metrics_t *m)
 {
-   return m->model;
+   return m->answered;
+}
+
+const cli_source_t *
+cli_metrics_source (const cli_metrics_t *m)
+{
+   return &m->src;
+}
+
+bool
+cli_metrics_topic_ece_all_tags (const cli_metrics_t *m)
+{
+   return m->topic_all_tags;
+}
+
+size_t
+cli_metrics_unknown_tags (const cli_metrics_t *m)
+{
+   return m->fn_unknown;
+}
+
+bool
+cli_metrics_failure (const cli_metrics_t *m, size_t i, const char **reason, size_t *count)
+{
+   if (i >= m->n_failures) {
+      return false;
+   }
+   *reason = m->failures[i].reason;
+   *count = m->failures[i].count;
+   return true;
+}
+
+/* Per-label tp/fp/fn of a single-label field, from its confusion matrix (a
+ * ticket never answered is a miss of its gold label). */
+static void
+label_counts (const cli_metrics_t *m, int f, size_t label, size_t *tp, size_t *fp, size_t *fn)
+{
+   size_t nl = m->src.n_labels[f];
+   *tp = m->confusion[f][label][label];
+   *fp = *fn = 0;
+   for (size_t g = 0; g <= NL; g++) {
+      if (g != label && (g < nl || g == NL)) {
+         *fp += m->confusion[f][g][label];
+      }
+   }
+   for (size_t p = 0; p < nl; p++) {
+      if (p != label) {
+         *fn += m->confusion[f][label][p];
+      }
+   }
+   *fn += m->confusion[f][label][NL];
 }
 
 void
@@ -204,51 +332,26 @@ cli_metrics_accuracy (const cli_metrics_t *m, tk_model_field_t field)
 }
 
 static double
-f1 (double p, double r)
-{
-   return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
-}
-
-static double
 ratio (size_t a, size_t b)
 {
    return b ? (double) a / (double) b : 0.0;
 }
 
-/* Per-label tp/fp/fn of a single-label field, from its confusion matrix. */
-static void
-label_counts (const cli_metrics_t *m, int f, size_t label, size_t *tp, size_t *fp, size_t *fn)
+static double
+f1 (double p, double r)
 {
-   const char *const *labels;
-   size_t nl = tk_model_labels (m->model, (tk_model_field_t) f, &labels);
-   *tp = m->confusion[f][label][label];
-   *fp = *fn = 0;
-   for (size_t g = 0; g <= NL; g++) {
-      if (g != label && (g < nl || g == NL)) {
-         *fp += m->confusion[f][g][label];
-      }
-   }
-   for (size_t p = 0; p < nl; p++) {
-      if (p != label) {
-         *fn += m->confusion[f][label][p];
-      }
-   }
+   return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
 }
 
 double
 cli_metrics_macro_f1 (const cli_metrics_t *m, tk_model_field_t field)
 {
-   const char *const *labels;
-   size_t nl = tk_model_labels (m->model, field, &labels);
+   size_t nl = m->src.n_labels[field];
    double sum = 0;
    size_t counted = 0;
    for (size_t l = 0; l < nl; l++) {
       size_t tp, fp, fn;
-      if (field == TK_MODEL_TOPIC) {
-         tp = m->tp[l], fp = m->fp[l], fn = m->fn[l];
-      } else {
-         label_counts (m, (int) field, l, &tp, &fp, &fn);
-      }
+      cli_metrics_label_counts (m, field, l, &tp, &fp, &fn);
       if (tp + fp + fn == 0) {
          continue; /* a label neither in the data nor predicted */
       }
@@ -256,116 +359,4 @@ cli_metrics_macro_f1 (const cli_metrics_t *m, tk_model_field_t field)
       counted++;
    }
    return counted ? sum / (double) counted : 0.0;
-}
-
-void
-cli_metrics_print_summary (const cli_metrics_t *m, FILE *out)
-{
-   cli_ece_t e[3];
-   for (int f = 0; f < 3; f++) {
-      e[f] = cli_metrics_ece (m, (tk_model_field_t) f);
-   }
-   fprintf (out,
-            "held-out examples: %zu\n"
-            "  sentiment accuracy %.3f  macro-F1 %.3f  ECE %.3f\n"
-            "  priority  accuracy %.3f  macro-F1 %.3f  ECE %.3f\n"
-            "  topic     exact-set accuracy %.3f  macro-F1 %.3f  micro-F1 %.3f  ECE %.3f\n",
-            m->n, cli_metrics_accuracy (m, TK_MODEL_SENTIMENT),
-            cli_metrics_macro_f1 (m, TK_MODEL_SENTIMENT), e[0].ece,
-            cli_metrics_accuracy (m, TK_MODEL_PRIORITY), cli_metrics_macro_f1 (m, TK_MODEL_PRIORITY),
-            e[1].ece, cli_metrics_accuracy (m, TK_MODEL_TOPIC),
-            cli_metrics_macro_f1 (m, TK_MODEL_TOPIC), cli_metrics_topic_micro_f1 (m), e[2].ece);
-}
-
-static void
-print_single (const cli_metrics_t *m, int f, const char *title, FILE *out)
-{
-   const char *const *labels;
-   size_t nl = tk_model_labels (m->model, (tk_model_field_t) f, &labels);
-   fprintf (out, "\n%s: accuracy %.3f, macro-F1 %.3f\n\n", title,
-            cli_metrics_accuracy (m, (tk_model_field_t) f),
-            cli_metrics_macro_f1 (m, (tk_model_field_t) f));
-   fprintf (out, "  %-16s %9s %9s %9s %8s\n", "label", "precision", "recall", "F1", "support");
-   for (size_t l = 0; l < nl; l++) {
-      size_t tp, fp, fn;
-      label_counts (m, f, l, &tp, &fp, &fn);
-      double p = ratio (tp, tp + fp), r = ratio (tp, tp + fn);
-      fprintf (out, "  %-16s %9.3f %9.3f %9.3f %8zu\n", labels[l], p, r, f1 (p, r), tp + fn);
-   }
-   fprintf (out, "\n  confusion (rows: true label, columns: predicted)\n  %-16s", "");
-   for (size_t p = 0; p < nl; p++) {
-      fprintf (out, " %12.12s", labels[p]);
-   }
-   fputc ('\n', out);
-   for (size_t g = 0; g <= NL; g++) {
-      if (g >= nl && g != NL) {
-         continue;
-      }
-      size_t row_total = 0;
-      for (size_t p = 0; p < nl; p++) {
-         row_total += m->confusion[f][g][p];
-      }
-      if (g == NL && row_total == 0) {
-         continue;
-      }
-      fprintf (out, "  %-16s", g == NL ? "(unknown label)" : labels[g]);
-      for (size_t p = 0; p < nl; p++) {
-         fprintf (out, " %12zu", m->confusion[f][g][p]);
-      }
-      fputc ('\n', out);
-   }
-}
-
-void
-cli_metrics_print_report (const cli_metrics_t *m, FILE *out)
-{
-   const char *const *tags;
-   size_t nt = tk_model_labels (m->model, TK_MODEL_TOPIC, &tags);
-   fprintf (out, "model %s, mode %s, %zu examples, %.0f tickets/s (classification only)\n",
-            tk_model_version (m->model), tk_model_mode_name (tk_model_mode (m->model)), m->n,
-            cli_metrics_tickets_per_s (m));
-   static const char *const names[3] = {"sentiment", "priority", "topic"};
-   fprintf (out, "\n%-10s %9s %9s %9s %16s %7s %17s\n", "field", "accuracy", "macro-F1",
-            "micro-F1", "mean confidence", "ECE", "ECE 95% interval");
-   for (int f = 0; f < 3; f++) {
-      cli_ece_t e = cli_metrics_ece (m, (tk_model_field_t) f);
-      char micro[16] = "-";
-      if (f == TK_MODEL_TOPIC) {
-         snprintf (micro, sizeof micro, "%.3f", cli_metrics_topic_micro_f1 (m));
-      }
-      fprintf (out, "%-10s %9.3f %9.3f %9s %16.3f %7.3f    [%.3f, %.3f]\n", names[f],
-               cli_metrics_accuracy (m, (tk_model_field_t) f),
-               cli_metrics_macro_f1 (m, (tk_model_field_t) f), micro,
-               cli_metrics_mean_confidence (m, (tk_model_field_t) f), e.ece, e.low, e.high);
-   }
-   fprintf (out, "\n(topic accuracy = exact tag set; topic ECE over every (ticket, tag) pair, "
-                 "each a binary decision: chosen with probability p or not with 1 - p;\n"
-                 " ECE: 10 equal-width bins, interval: 1,000 bootstrap resamples of tickets)\n");
-
-   fprintf (out, "\ntopic tags\n\n  %-16s %9s %9s %9s %8s\n", "tag", "precision", "recall", "F1",
-            "support");
-   size_t tp = 0, fp = 0, fn = m->fn_unknown;
-   double sp = 0, sr = 0, sf = 0;
-   size_t counted = 0;
-   for (size_t t = 0; t < nt; t++) {
-      double p = ratio (m->tp[t], m->tp[t] + m->fp[t]);
-      double r = ratio (m->tp[t], m->tp[t] + m->fn[t]);
-      fprintf (out, "  %-16s %9.3f %9.3f %9.3f %8zu\n", tags[t], p, r, f1 (p, r),
-               m->tp[t] + m->fn[t]);
-      tp += m->tp[t], fp += m->fp[t], fn += m->fn[t];
-      if (m->tp[t] + m->fp[t] + m->fn[t]) {
-         sp += p, sr += r, sf += f1 (p, r), counted++;
-      }
-   }
-   double mp = ratio (tp, tp + fp), mr = ratio (tp, tp + fn);
-   fprintf (out, "  %-16s %9.3f %9.3f %9.3f\n", "micro avg", mp, mr, f1 (mp, mr));
-   if (counted) {
-      fprintf (out, "  %-16s %9.3f %9.3f %9.3f\n", "macro avg", sp / (double) counted,
-               sr / (double) counted, sf / (double) counted);
-   }
-   if (m->fn_unknown) {
-      fprintf (out, "  (%zu gold tags unknown to the model count as misses)\n", m->fn_unknown);
-   }
-   print_single (m, 0, "sentiment", out);
-   print_single (m, 1, "priority", out);
 }

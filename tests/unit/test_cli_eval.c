@@ -1,6 +1,7 @@
 /* triagectl train and eval on a three-way split of the corpus (training,
  * calibration, held-out; by a hash of each id): the eval report's text and
- * JSON forms, its usage errors, and that the temperatures fitted on the
+ * JSON forms (a local model's: every ticket answered, topic ECE over every
+ * tag), its usage errors, and that the temperatures fitted on the
  * calibration part lower the expected calibration error on the held-out
  * part: decisively for a naive Bayes made over-confident (--evidence 40),
  * and without harm for the static mode's heads. Runs the built binaries; the
@@ -205,6 +206,12 @@ test_report_forms (void **state)
       assert_true (num (j, fields[f], "ece") <= num (j, fields[f], "ece_high"));
    }
    assert_true (num (j, "topic", "micro_f1") > 0.5 && num (j, "topic", "micro_f1") <= 1);
+   /* A local model answers every ticket and gives every tag's probability. */
+   assert_string_equal (cJSON_GetObjectItemCaseSensitive (j, "provider")->valuestring, "local");
+   assert_true (cJSON_GetObjectItemCaseSensitive (j, "answered")->valuedouble == n);
+   assert_true (cJSON_GetObjectItemCaseSensitive (j, "failed")->valuedouble == 0);
+   assert_string_equal (cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (j, "topic"), "ece_over")->valuestring,
+                        "every_tag");
    cJSON_Delete (j);
 
    char args[512], out[1 << 15];
@@ -213,7 +220,15 @@ test_report_forms (void **state)
    assert_non_null (strstr (out, "mode static"));
    assert_non_null (strstr (out, "ECE 95% interval"));
    assert_non_null (strstr (out, "confusion (rows: true label, columns: predicted)"));
+   assert_null (strstr (out, "(no answer)"));
+   assert_non_null (strstr (out, "topic ECE over every (ticket, tag) pair"));
    assert_int_equal (run ("eval", out, sizeof out), 2);
+   assert_int_equal (run ("eval --provider openai --model x.bin /dev/null", out, sizeof out), 2);
+   assert_int_equal (run ("eval --provider bogus /dev/null", out, sizeof out), 2);
+   assert_int_equal (run ("eval --concurrency 0 --provider openai /dev/null", out, sizeof out), 2);
+   snprintf (args, sizeof args, "eval --provider openai --llm-url ftp://x %s/held.ndjson", dir);
+   assert_int_equal (run (args, out, sizeof out), 2);
+   assert_non_null (strstr (out, "TRIAGE_LLM_URL must start with http:// or https://"));
    assert_int_equal (run ("eval --model /nonexistent.bin /dev/null", out, sizeof out), 1);
    assert_int_equal (run ("train --mode bogus", out, sizeof out), 2);
    assert_int_equal (run ("train --calibration a --calibration-fraction 0.2", out, sizeof out), 2);
