@@ -6,6 +6,7 @@
  * predict_remote.c, the scores from metrics.c. */
 #include "cli.h"
 
+#include "confidence_threshold.h"
 #include "labelled.h"
 
 #include <getopt.h>
@@ -19,6 +20,7 @@ typedef struct {
    const char *llm_url, *llm_model, *llm_api_key, *taxonomy;
    unsigned concurrency;
    bool json, quiet;
+   const char *keep_above; /* NULL, or a threshold (confidence_threshold.h) */
    const char *labelled;
 } eval_args_t;
 
@@ -28,6 +30,9 @@ typedef struct {
    tk_model_t *model;     /* local */
    tk_taxonomy_t *loaded; /* remote, from a file (else the built-in one) */
    cli_metrics_t *metrics;
+   cli_source_t src;
+   cli_prediction_t *pred; /* n of them, kept for --keep-above */
+   size_t n;
 } eval_result_t;
 
 static void
@@ -53,6 +58,10 @@ usage (FILE *out)
       "  --concurrency N   most tickets asked about at once (default 4, at most 256); retries\n"
       "                    follow TRIAGE_RETRY_BASE, _CAP and _MAX_ATTEMPTS and Retry-After\n"
       "  --quiet           no progress on stderr\n"
+      "  --keep-above T    also score apart the tickets whose every confidence is at or\n"
+      "                    above T and the others (T as TRIAGE_CASCADE_BELOW and\n"
+      "                    TRIAGE_REVIEW_BELOW take it: 0.6, or priority=0.7,topic=0.5): what\n"
+      "                    the cascade keeps from the LLM, what needs no review (text only)\n"
       "  --json            the report as one JSON object\n"
       "  LABELLED_FILE     NDJSON, JSON array, or CSV (.csv) with columns\n"
       "                    id,subject,body,topic_tags,sentiment,priority\n"
@@ -75,6 +84,7 @@ parse_args (int argc, char **argv, eval_args_t *a)
       {"llm-model", required_argument, NULL, 'M'}, {"llm-api-key", required_argument, NULL, 'k'},
       {"taxonomy", required_argument, NULL, 't'},  {"concurrency", required_argument, NULL, 'c'},
       {"quiet", no_argument, NULL, 'q'},           {"json", no_argument, NULL, 'j'},
+      {"keep-above", required_argument, NULL, 'K'},
       {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
    };
    int c;
@@ -97,6 +107,7 @@ parse_args (int argc, char **argv, eval_args_t *a)
          break;
       case 'q': a->quiet = true; break;
       case 'j': a->json = true; break;
+      case 'K': a->keep_above = optarg; break;
       case 'h': usage (stdout); return 0;
       default: usage (stderr); return 2;
       }
@@ -131,27 +142,26 @@ eval_remote (const eval_args_t *a, const tk_config_t *cfg, const tk_model_exampl
    int rc = 1;
    tk_error_t err = {0};
    const tk_taxonomy_t *tax = tk_taxonomy_default ();
-   cli_source_t src;
-   cli_prediction_t *pred = calloc (n + 1, sizeof *pred);
+   cli_source_t *src = &r->src;
+   cli_prediction_t *pred = r->pred = calloc (n + 1, sizeof *pred);
+   r->n = n;
    if (cfg->taxonomy[0] && !(tax = r->loaded = tk_taxonomy_load_file (cfg->taxonomy, &err))) {
       fprintf (stderr, "triagectl eval: %s\n", err.message);
       goto done;
    }
    cli_remote_options_t o = {.cfg = cfg, .tax = tax, .concurrency = a->concurrency,
                              .progress = !a->quiet};
-   if (!pred || !cli_predict_remote (&o, ex, n, pred, &src, &err)) {
+   if (!pred || !cli_predict_remote (&o, ex, n, pred, src, &err)) {
       fprintf (stderr, "triagectl eval: %s\n", pred ? err.message : "out of memory");
       rc = err.domain == TK_ERR_CONFIG ? 2 : 1;
       goto done;
    }
-   if (!(r->metrics = cli_metrics_score (&src, ex, pred, n))) {
+   if (!(r->metrics = cli_metrics_score (src, ex, pred, n))) {
       fprintf (stderr, "triagectl eval: out of memory\n");
       goto done;
    }
    rc = -1;
 done:
-   cli_predictions_clear (pred, n);
-   free (pred);
    return rc;
 }
 
@@ -167,11 +177,66 @@ eval_local (const eval_args_t *a, const char *model_path, const tk_model_example
       fprintf (stderr, "triagectl eval: %s\n", err.message);
       return 1;
    }
-   if (!(r->metrics = cli_metrics_compute (r->model, ex, n))) {
+   r->n = n;
+   if (!(r->pred = calloc (n + 1, sizeof *r->pred)) ||
+       !cli_predict_local (r->model, ex, n, r->pred, &r->src) ||
+       !(r->metrics = cli_metrics_score (&r->src, ex, r->pred, n))) {
       fprintf (stderr, "triagectl eval: out of memory\n");
       return 1;
    }
    return -1;
+}
+
+/* --keep-above: the tickets answered with every confidence at or above t,
+ * scored apart from the others (unanswered ones count with the others).
+ * Returns false when memory runs out. */
+static bool
+print_split (const eval_result_t *r, const tk_model_example_t *ex, const tk_threshold_t *t,
+             const char *spec, FILE *out)
+{
+   bool ok = false;
+   tk_model_example_t *kex = calloc (r->n + 1, sizeof *kex), *rex = calloc (r->n + 1, sizeof *rex);
+   cli_prediction_t *kp = calloc (r->n + 1, sizeof *kp), *rp = calloc (r->n + 1, sizeof *rp);
+   cli_metrics_t *km = NULL, *rm = NULL;
+   size_t k = 0, rest = 0;
+   if (!kex || !rex || !kp || !rp) {
+      goto done;
+   }
+   /* Shallow copies: the strings stay r->pred's, freed once by it. */
+   for (size_t i = 0; i < r->n; i++) {
+      bool keep = r->pred[i].answered && !tk_threshold_any_below (&r->pred[i].conf, t);
+      if (keep) {
+         kex[k] = ex[i];
+         kp[k++] = r->pred[i];
+      } else {
+         rex[rest] = ex[i];
+         rp[rest++] = r->pred[i];
+      }
+   }
+   fprintf (out, "\nevery confidence at or above %s: %zu of %zu tickets (%.1f %%)\n", spec, k, r->n,
+            r->n ? 100.0 * (double) k / (double) r->n : 0.0);
+   if (k && !(km = cli_metrics_score (&r->src, kex, kp, k))) {
+      goto done;
+   }
+   if (km) {
+      cli_metrics_print_summary (km, out);
+   }
+   fprintf (out, "the others (a confidence below, or no answer): %zu tickets\n", rest);
+   if (rest && !(rm = cli_metrics_score (&r->src, rex, rp, rest))) {
+      goto done;
+   }
+   if (rm) {
+      cli_metrics_print_summary (rm, out);
+   }
+   ok = true;
+done:
+   cli_metrics_destroy (km);
+   cli_metrics_destroy (rm);
+   free (kex);
+   free (rex);
+   free (kp);
+   free (rp);
+   return ok;
 }
 
 /* Whether the flags fit the provider; says why not on stderr. */
@@ -233,12 +298,24 @@ cli_cmd_eval (int argc, char **argv)
       fprintf (stderr, "triagectl eval: %s\n", err.message);
       goto done;
    }
+   tk_threshold_t keep;
+   char why[128];
+   if (a.keep_above && !tk_threshold_parse (a.keep_above, &keep, why, sizeof why)) {
+      fprintf (stderr, "triagectl eval: --keep-above %s\n", why);
+      rc = 2;
+      goto done;
+   }
    if ((rc = eval_run (&a, &cfg, set, &r)) >= 0) {
       goto done;
    }
    rc = 1;
    if (a.json ? !cli_metrics_print_json (r.metrics, stdout)
               : (cli_metrics_print_report (r.metrics, stdout), false)) {
+      fprintf (stderr, "triagectl eval: out of memory\n");
+      goto done;
+   }
+   if (a.keep_above && !a.json &&
+       !print_split (&r, tk_labelled_examples (set, &(size_t) {0}), &keep, a.keep_above, stdout)) {
       fprintf (stderr, "triagectl eval: out of memory\n");
       goto done;
    }
@@ -250,6 +327,8 @@ cli_cmd_eval (int argc, char **argv)
    }
 done:
    cli_metrics_destroy (r.metrics);
+   cli_predictions_clear (r.pred, r.n);
+   free (r.pred);
    tk_model_destroy (r.model);
    tk_taxonomy_destroy (r.loaded);
    tk_labelled_destroy (set);

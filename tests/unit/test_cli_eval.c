@@ -234,12 +234,51 @@ test_report_forms (void **state)
    assert_int_equal (run ("train --calibration a --calibration-fraction 0.2", out, sizeof out), 2);
 }
 
+/* The count after "label: " in out (first occurrence), or -1. */
+static long
+count_after (const char *out, const char *label)
+{
+   const char *at = strstr (out, label);
+   return at ? strtol (at + strlen (label), NULL, 10) : -1;
+}
+
+/* --keep-above splits the tickets by their confidences: the two parts add up
+ * to the whole, 0 keeps every ticket, 1 keeps none (no probability is above
+ * 1 with a tie-free calibrated model), and a malformed threshold is a usage
+ * error. */
+static void
+test_keep_above_splits (void **state)
+{
+   (void) state;
+   char args[512];
+   static char out[1 << 16];
+   snprintf (args, sizeof args, "eval --model %s/st-cal.bin --keep-above 0.6 %s/held.ndjson", dir, dir);
+   assert_int_equal (run (args, out, sizeof out), 0);
+   long kept = count_after (out, "every confidence at or above 0.6: ");
+   long total = count_after (out, "model local-static-");
+   const char *of = strstr (out, "every confidence at or above 0.6: ");
+   assert_non_null (of);
+   long n = strtol (strstr (of, " of ") + 4, NULL, 10);
+   long rest = count_after (out, "the others (a confidence below, or no answer): ");
+   (void) total;
+   assert_true (kept > 0 && rest > 0);
+   assert_int_equal (kept + rest, n);
+   snprintf (args, sizeof args, "eval --model %s/st-cal.bin --keep-above 0 %s/held.ndjson", dir, dir);
+   assert_int_equal (run (args, out, sizeof out), 0);
+   assert_int_equal (count_after (out, "the others (a confidence below, or no answer): "), 0);
+   snprintf (args, sizeof args, "eval --model %s/st-cal.bin --keep-above topic=2 %s/held.ndjson", dir,
+             dir);
+   assert_int_equal (run (args, out, sizeof out), 2);
+   assert_non_null (strstr (out, "--keep-above"));
+}
+
 int
 main (void)
 {
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_calibration_lowers_ece),
       cmocka_unit_test (test_report_forms),
+      cmocka_unit_test (test_keep_above_splits),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
 }
