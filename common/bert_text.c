@@ -45,6 +45,9 @@ is_punct (int32_t c)
        (c >= 123 && c <= 126)) {
       return true;
    }
+   if (c < 0x80) {
+      return false;
+   }
    switch (utf8proc_category (c)) {
    case UTF8PROC_CATEGORY_PC:
    case UTF8PROC_CATEGORY_PD:
@@ -92,7 +95,11 @@ add_char (words_t *w, int32_t c)
       w->buf = grown;
       w->cap = cap;
    }
-   w->len += (size_t) utf8proc_encode_char (c, (utf8proc_uint8_t *) w->buf + w->len);
+   if (c < 0x80) {
+      w->buf[w->len++] = (char) c;
+   } else {
+      w->len += (size_t) utf8proc_encode_char (c, (utf8proc_uint8_t *) w->buf + w->len);
+   }
    w->n_chars++;
 }
 
@@ -136,6 +143,18 @@ tk_bert_words (const char *text, size_t len, tk_bert_word_fn fn, void *ctx)
    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *) text;
    size_t i = 0;
    while (i < len && !w.failed) {
+      if (p[i] < 0x80) {
+         /* ASCII, nearly every byte of a ticket: the same steps without the
+          * Unicode tables (no ASCII character decomposes; the controls but
+          * tab, LF and CR are category Cc, so dropped). */
+         int32_t a = p[i++];
+         if (a == ' ' || a == '\t' || a == '\n' || a == '\r') {
+            end_word (&w);
+         } else if (a >= 0x20 && a != 0x7f) {
+            split (&w, a >= 'A' && a <= 'Z' ? a + ('a' - 'A') : a);
+         }
+         continue;
+      }
       utf8proc_int32_t c;
       utf8proc_ssize_t n = utf8proc_iterate (p + i, (utf8proc_ssize_t) (len - i), &c);
       if (n <= 0) {

@@ -12,7 +12,8 @@
 #include <string.h>
 
 #define MODEL_MAGIC "TKNB"
-#define MODEL_FORMAT 2
+#define MODEL_FORMAT 3
+#define MODEL_FORMAT_OLDEST 2 /* format 2: no lexical model */
 
 static const char *const mode_names[] = {"nb", "static", "encoder"};
 
@@ -42,6 +43,7 @@ tk_model_destroy (tk_model_t *model)
    }
    free (model->version);
    tk_nb_destroy (model->nb);
+   tk_lexical_destroy (model->lex);
    tk_heads_destroy (model->heads);
    tk_static_table_destroy (model->table);
    tk_encoder_destroy (model->encoder);
@@ -129,16 +131,25 @@ tk_model_logits (const tk_model_t *m, const char *subject, const char *body, dou
       tk_nb_logits (m->nb, subject, body, out);
       return true;
    }
-   float v[TK_ENCODER_DIM + 3 * TK_MODEL_MAX_LABELS];
+   float v[TK_ENCODER_DIM + 2 * 3 * TK_MODEL_MAX_LABELS];
+   double z[3 * TK_MODEL_MAX_LABELS];
+   size_t nl = tk_model_n_logits (m), at = TK_ENCODER_DIM;
    tk_error_t err;
    if (!tk_model_vector (m, subject, body, v, &err)) {
       return false;
    }
    if (m->nb) { /* nb_features: naive Bayes's logits after the vector */
-      double z[3 * TK_MODEL_MAX_LABELS];
       tk_nb_logits (m->nb, subject, body, z);
-      for (size_t i = 0; i < tk_model_n_logits (m); i++) {
-         v[TK_ENCODER_DIM + i] = (float) z[i];
+      for (size_t i = 0; i < nl; i++) {
+         v[at++] = (float) z[i];
+      }
+   }
+   if (m->lex) { /* lexical_features: then the lexical model's */
+      if (!tk_lexical_logits (m->lex, subject, body, z)) {
+         return false;
+      }
+      for (size_t i = 0; i < nl; i++) {
+         v[at++] = (float) z[i];
       }
    }
    tk_heads_logits (m->heads, v, out);
@@ -323,6 +334,10 @@ tk_model_save (const tk_model_t *model, const char *path, tk_error_t *err)
       if (model->nb) {
          tk_nb_write (model->nb, &b);
       }
+      tk_put_u32 (&b, model->lex != NULL);
+      if (model->lex) {
+         tk_lexical_write (model->lex, &b);
+      }
       if (model->mode == TK_MODEL_STATIC) {
          tk_static_table_write (model->table, &b);
       }
@@ -406,7 +421,7 @@ load_weights (tk_model_t *m, const char *dir, tk_error_t *err)
 }
 
 static bool
-read_section (tk_model_t *m, tk_rbuf_t *r)
+read_section (tk_model_t *m, tk_rbuf_t *r, uint32_t format)
 {
    char *sha = NULL;
    if (m->mode == TK_MODEL_NB) {
@@ -420,10 +435,12 @@ read_section (tk_model_t *m, tk_rbuf_t *r)
       memcpy (m->weights_sha, sha, TK_SHA256_HEX);
       free (sha);
    }
-   uint32_t has_nb;
+   uint32_t has_nb, has_lex = 0;
    if (!(m->heads = tk_heads_read (r, m->n_labels)) || !tk_get_u32 (r, &has_nb) || has_nb > 1 ||
        (has_nb && !(m->nb = tk_nb_read (r, m->n_labels))) ||
-       tk_heads_dim (m->heads) != TK_ENCODER_DIM + (has_nb ? tk_model_n_logits (m) : 0)) {
+       (format >= 3 && (!tk_get_u32 (r, &has_lex) || has_lex > 1)) ||
+       (has_lex && !(m->lex = tk_lexical_read (r, m->n_labels))) ||
+       tk_heads_dim (m->heads) != TK_ENCODER_DIM + (has_nb + has_lex) * tk_model_n_logits (m)) {
       return false;
    }
    return m->mode != TK_MODEL_STATIC || (m->table = tk_static_table_read (r)) != NULL;
@@ -450,12 +467,12 @@ tk_model_load_with (const char *path, const char *encoder_dir, tk_error_t *err)
                           "%s is corrupt or truncated (checksum mismatch)", path);
       goto fail;
    }
-   if (!tk_get_u32 (&r, &v) || v != MODEL_FORMAT) {
+   if (!tk_get_u32 (&r, &v) || v < MODEL_FORMAT_OLDEST || v > MODEL_FORMAT) {
       tk_error_set_field (err, TK_ERR_INVALID, 0, "path",
                           "%s: unsupported model format %u (retrain with triagectl train)", path, v);
       goto fail;
    }
-   if (!(m = tk_model_new_empty ()) || !read_common (m, &r) || !read_section (m, &r) || r.left) {
+   if (!(m = tk_model_new_empty ()) || !read_common (m, &r) || !read_section (m, &r, v) || r.left) {
       tk_error_set_field (err, TK_ERR_INVALID, 0, "path", "%s: malformed model file", path);
       goto fail;
    }

@@ -8,7 +8,10 @@
  *    vectors; microseconds a ticket, no weights needed at run time;
  *  - `nb`: the first model, naive Bayes over hashed words (model_nb.h).
  * With nb_features, the heads of the encoder modes see naive Bayes's logits
- * beside the vector (the hashed words' evidence; cross-fitted in training).
+ * beside the vector (the hashed words' evidence); with lexical_features, the
+ * logits of the lexical model (lexical.h: character n-grams, which catch
+ * product names, error codes and typos). Both are cross-fitted in training:
+ * the heads learn from logits of models that had not seen the ticket.
  * Each mode yields logits per field; each field's logits are divided by a
  * temperature fitted on a calibration set (calibration.h; 1 when trained
  * without one) before the softmax or sigmoid, so that the probabilities mean
@@ -28,18 +31,21 @@
  * one model may classify from any number of threads at once; in `encoder`
  * mode a call costs tens of milliseconds of CPU (never on a loop thread).
  *
- * File format 2 (all integers little-endian, floats IEEE-754 binary32):
- *   "TKNB" | u32 format version (2) | u32 mode (0 nb, 1 static, 2 encoder)
+ * File format 3 (all integers little-endian, floats IEEE-754 binary32):
+ *   "TKNB" | u32 format version (3) | u32 mode (0 nb, 1 static, 2 encoder)
  *   | str model_version | u32 max_topic_tags | f32 topic_threshold
  *   | 3 x (u32 n_labels | n_labels x str)      sentiment, priority, topic
  *   | f32 temperature[3]
  *   | nb: model_nb.h's section; static: heads.h's section, u32 has_nb (and
- *     model_nb.h's section if 1), static_table.h's section; encoder: str
- *     SHA-256 of model.safetensors (64 hex, the weights pinned), heads.h's
- *     section, u32 has_nb (and model_nb.h's section if 1)
+ *     model_nb.h's section if 1), u32 has_lexical (and lexical.h's section
+ *     if 1), static_table.h's section; encoder: str SHA-256 of
+ *     model.safetensors (64 hex, the weights pinned), heads.h's section,
+ *     u32 has_nb (and model_nb.h's section if 1), u32 has_lexical (and
+ *     lexical.h's section if 1)
  *   | u32 FNV-1a of every preceding byte
- * where str is u32 length + bytes. Format 1 files (naive Bayes only, before
- * the encoder) are refused: retrain with `triagectl train`.
+ * where str is u32 length + bytes. Format 2 (format 3 without has_lexical)
+ * is still read; format 1 files (naive Bayes only, before the encoder) are
+ * refused: retrain with `triagectl train`.
  *
  * model_version names the mode: local-nb-<hash>, local-static-<hash> or
  * local-minilm-<hash>, the hash being the first 12 hex digits of the SHA-256
@@ -99,6 +105,9 @@ typedef struct {
    unsigned folds;         /* cross-validation folds for the heads; 0 means 5 */
    bool nb_features;       /* static, encoder: the heads also see naive Bayes's
                               logits of the ticket (hashed words), cross-fitted */
+   bool lexical_features;  /* static, encoder: the heads also see the lexical
+                              model's logits (lexical.h), cross-fitted */
+   double lexical_lambda;  /* its L2 strength; <= 0 means TK_LEXICAL_LAMBDA */
    const tk_model_example_t *calibration; /* fits the temperatures; may be NULL */
    size_t n_calibration;
 } tk_model_train_options_t;

@@ -5,6 +5,7 @@
 
 #include "encoder.h"
 #include "heads.h"
+#include "lexical.h"
 #include "model.h"
 #include "model_nb.h"
 #include "sha256_file.h"
@@ -20,7 +21,8 @@ struct tk_model {
    size_t max_topic_tags;
    float topic_threshold;
    float temperature[TK_MODEL_FIELDS];
-   tk_nb_t *nb;               /* nb */
+   tk_nb_t *nb;               /* nb; static, encoder with nb_features */
+   tk_lexical_t *lex;         /* static, encoder with lexical_features */
    tk_heads_t *heads;         /* static, encoder */
    tk_static_table_t *table;  /* static */
    tk_encoder_t *encoder;     /* encoder */

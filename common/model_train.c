@@ -4,6 +4,7 @@
 #include "model_internal.h"
 
 #include "calibration.h"
+#include "char_ngrams.h"
 #include "model_io.h"
 
 #include <openssl/evp.h>
@@ -284,15 +285,25 @@ logits_of (const tk_model_t *m, const tk_encoder_t *enc, const tk_model_example_
       }
       return true;
    }
-   float *v = malloc ((n * DIM + 1) * sizeof *v), row[DIM + 3 * TK_MODEL_MAX_LABELS];
+   float *v = malloc ((n * DIM + 1) * sizeof *v), row[DIM + 2 * 3 * TK_MODEL_MAX_LABELS];
    bool ok = v && vectors (m, enc, ex, n, o, v, err);
    for (size_t i = 0; ok && i < n; i++) {
+      double zs[3 * TK_MODEL_MAX_LABELS];
+      size_t at = DIM;
       memcpy (row, v + i * DIM, DIM * sizeof *row);
       if (m->nb) {
-         double zn[3 * TK_MODEL_MAX_LABELS];
-         tk_nb_logits (m->nb, ex[i].subject, ex[i].body, zn);
+         tk_nb_logits (m->nb, ex[i].subject, ex[i].body, zs);
          for (size_t j = 0; j < nl; j++) {
-            row[DIM + j] = (float) zn[j];
+            row[at++] = (float) zs[j];
+         }
+      }
+      if (m->lex) {
+         if (!(ok = tk_lexical_logits (m->lex, ex[i].subject, ex[i].body, zs))) {
+            tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+            break;
+         }
+         for (size_t j = 0; j < nl; j++) {
+            row[at++] = (float) zs[j];
          }
       }
       tk_heads_logits (m->heads, row, z + i * nl);
@@ -468,13 +479,138 @@ crossfit_nb (const tk_model_t *m, const tk_model_example_t *ex, size_t n, const 
    return ok;
 }
 
+/* The lexical model's file in the cache: its inputs' SHA-256 (examples,
+ * labels as indices, L2 strength, folds) names it. */
+static void
+lexical_cache_path (const tk_model_t *m, const tk_model_example_t *ex, size_t n,
+                    const tk_lexical_data_t *d, char *out, size_t cap, const char *dir)
+{
+   EVP_MD_CTX *md = EVP_MD_CTX_new ();
+   unsigned char h[EVP_MAX_MD_SIZE];
+   unsigned int hl = 0;
+   char hex[2 * 8 + 1];
+   uint32_t params[3] = {TK_NGRAM_BITS, NB_FOLDS, (uint32_t) tk_model_n_logits (m)};
+   if (!md || !EVP_DigestInit_ex (md, EVP_sha256 (), NULL)) {
+      EVP_MD_CTX_free (md);
+      snprintf (out, cap, "%s/lexical-unnamed.bin", dir);
+      return;
+   }
+   digest_examples (md, ex, n);
+   EVP_DigestUpdate (md, d->label[0], n * sizeof (uint32_t));
+   EVP_DigestUpdate (md, d->label[1], n * sizeof (uint32_t));
+   EVP_DigestUpdate (md, d->tags, n * d->n_labels[2]);
+   EVP_DigestUpdate (md, &d->lambda, sizeof d->lambda);
+   EVP_DigestUpdate (md, params, sizeof params);
+   EVP_DigestFinal_ex (md, h, &hl);
+   EVP_MD_CTX_free (md);
+   for (int i = 0; i < 8; i++) {
+      snprintf (hex + 2 * i, 3, "%02x", h[i]);
+   }
+   snprintf (out, cap, "%s/lexical-%s.bin", dir, hex);
+}
+
+/* A cached lexical model and its cross-fitted logits z[n][nl]: "TKLX" |
+ * u32 n | u32 nl | f32 z[n][nl] | lexical.h's section. */
+static tk_lexical_t *
+lexical_cache_read (const char *path, const tk_model_t *m, size_t n, double *z)
+{
+   size_t len = 0, nl = tk_model_n_logits (m);
+   tk_error_t ignored;
+   unsigned char *data = tk_read_whole_file (path, &len, &ignored);
+   tk_rbuf_t r = {data, len};
+   uint32_t rn, rnl;
+   tk_lexical_t *lex = NULL;
+   const unsigned char *magic;
+   if (data && tk_get_bytes (&r, 4, &magic) && memcmp (magic, "TKLX", 4) == 0 &&
+       tk_get_u32 (&r, &rn) && rn == n && tk_get_u32 (&r, &rnl) && rnl == nl &&
+       r.left >= n * nl * 4) {
+      bool ok = true;
+      for (size_t i = 0; ok && i < n * nl; i++) {
+         float f;
+         ok = tk_get_f32 (&r, &f);
+         z[i] = f;
+      }
+      lex = ok ? tk_lexical_read (&r, m->n_labels) : NULL;
+      if (lex && r.left) {
+         tk_lexical_destroy (lex);
+         lex = NULL;
+      }
+   }
+   free (data);
+   return lex;
+}
+
+static void
+lexical_cache_write (const char *dir, const char *path, const tk_model_t *m, size_t n,
+                     const double *z, const tk_lexical_t *lex)
+{
+   tk_wbuf_t b = {0};
+   tk_error_t ignored;
+   size_t nl = tk_model_n_logits (m);
+   mkdir (dir, 0755); /* a cache that cannot be written only costs time */
+   tk_put (&b, "TKLX", 4);
+   tk_put_u32 (&b, (uint32_t) n);
+   tk_put_u32 (&b, (uint32_t) nl);
+   for (size_t i = 0; i < n * nl; i++) {
+      tk_put_f32 (&b, (float) z[i]);
+   }
+   tk_lexical_write (lex, &b);
+   if (!b.nomem) {
+      tk_write_file_atomic (path, b.data, b.len, &ignored);
+   }
+   free (b.data);
+}
+
+/* The lexical model (m->lex) and its cross-fitted logits of every training
+ * example, written at X[i][col ..], rows of width w; the folds are naive
+ * Bayes's. Kept in the cache: training it is the slow part of a build. */
+static bool
+crossfit_lexical (tk_model_t *m, const tk_model_example_t *ex, size_t n, const indexed_t *x,
+                  const tk_model_train_options_t *o, float *X, size_t w, size_t col,
+                  tk_error_t *err)
+{
+   size_t nl = tk_model_n_logits (m);
+   tk_lexical_data_t d = {ex, n, {x->label[0], x->label[1]}, x->tags,
+                          {m->n_labels[0], m->n_labels[1], m->n_labels[2]}, o->lexical_lambda,
+                          o->threads};
+   double *z = malloc ((n * nl + 1) * sizeof *z);
+   unsigned *fold_of = malloc ((n + 1) * sizeof *fold_of);
+   char path[4096];
+   if (!z || !fold_of) {
+      free (z);
+      free (fold_of);
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return false;
+   }
+   for (size_t i = 0; i < n; i++) {
+      fold_of[i] = (unsigned) (((i * 2654435761u) >> 7) % NB_FOLDS);
+   }
+   if (o->cache_dir) {
+      lexical_cache_path (m, ex, n, &d, path, sizeof path, o->cache_dir);
+      m->lex = lexical_cache_read (path, m, n, z);
+   }
+   if (!m->lex && (m->lex = tk_lexical_train (&d, NB_FOLDS, fold_of, z, err)) && o->cache_dir) {
+      lexical_cache_write (o->cache_dir, path, m, n, z, m->lex);
+   }
+   for (size_t i = 0; m->lex && i < n; i++) {
+      for (size_t j = 0; j < nl; j++) {
+         X[i * w + col + j] = (float) z[i * nl + j];
+      }
+   }
+   free (z);
+   free (fold_of);
+   return m->lex != NULL;
+}
+
 /* The heads of a static or encoder model, from the training vectors (and
- * naive Bayes's cross-fitted logits when m->nb is set). */
+ * the cross-fitted logits of naive Bayes when m->nb is set, and of the
+ * lexical model with lexical_features). */
 static bool
 train_heads (tk_model_t *m, const tk_encoder_t *enc, const tk_model_example_t *ex, size_t n,
              const tk_model_train_options_t *o, const indexed_t *x, tk_error_t *err)
 {
-   size_t w = DIM + (m->nb ? tk_model_n_logits (m) : 0);
+   size_t nl = tk_model_n_logits (m);
+   size_t w = DIM + (m->nb ? nl : 0) + (o->lexical_features ? nl : 0);
    float *v = malloc ((n * DIM + 1) * sizeof *v), *X = malloc ((n * w + 1) * sizeof *X);
    if (!v || !X) {
       free (v);
@@ -487,6 +623,8 @@ train_heads (tk_model_t *m, const tk_encoder_t *enc, const tk_model_example_t *e
       memcpy (X + i * w, v + i * DIM, DIM * sizeof *X);
    }
    ok = ok && (!m->nb || crossfit_nb (m, ex, n, x, o, X, w, err));
+   ok = ok && (!o->lexical_features ||
+               crossfit_lexical (m, ex, n, x, o, X, w, DIM + (m->nb ? nl : 0), err));
    if (ok) {
       tk_heads_data_t d = {X, n, w, {m->n_labels[0], m->n_labels[1], m->n_labels[2]},
                            {x->label[0], x->label[1]}, x->tags};

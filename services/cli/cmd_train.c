@@ -65,6 +65,11 @@ usage (FILE *out)
             "  --with-nb-features\n"
             "                 static, encoder: the heads also see naive Bayes's logits\n"
             "                 (hashed words and pairs), cross-fitted\n"
+            "  --with-lexical-features\n"
+            "                 static, encoder: the heads also see the lexical model's\n"
+            "                 logits (TF-IDF character 2..5-grams), cross-fitted\n"
+            "  --lexical-lambda L\n"
+            "                 the lexical model's L2 strength (default 1e-4)\n"
             "  --holdout F    fraction of tickets kept out of training and used to\n"
             "                 report accuracy, chosen by a hash of seed and id;\n"
             "                 0 trains on everything (default 0.2)\n"
@@ -134,6 +139,8 @@ parse_args (int argc, char **argv, train_args_t *a)
       {"cache", required_argument, NULL, 'X'},
       {"threads", required_argument, NULL, 'j'},
       {"with-nb-features", no_argument, NULL, 'N'},
+      {"with-lexical-features", no_argument, NULL, 'L'},
+      {"lexical-lambda", required_argument, NULL, 'l'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
    };
@@ -152,6 +159,13 @@ parse_args (int argc, char **argv, train_args_t *a)
       case 'T': a->taxonomy = optarg; break;
       case 'C': a->with_corrections = true; break;
       case 'N': a->options.nb_features = true; break;
+      case 'L': a->options.lexical_features = true; break;
+      case 'l':
+         a->options.lexical_lambda = strtod (optarg, &end);
+         bad = *end || end == optarg || !(a->options.lexical_lambda > 0)
+                  ? "--lexical-lambda must be a positive number"
+                  : NULL;
+         break;
       case 'H':
          bad = parse_fraction (optarg, &a->holdout) ? NULL : "--holdout must be in [0, 1)";
          break;
