@@ -36,7 +36,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define DEFAULT_CORPUS "services/classifier/corpus/labelled.ndjson"
+#define DEFAULT_CORPUS "services/classifier/corpus/train.ndjson"
 #define DEFAULT_OUT "model.bin"
 
 static void

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
-#define CORPUS TRIAGE_SOURCE_DIR "/services/classifier/corpus/labelled.ndjson"
+#define CORPUS TRIAGE_SOURCE_DIR "/services/classifier/corpus/train.ndjson"
 /* Words that appear nowhere in the corpus. */
 #define PHRASE_SUBJECT "zorblax quuxifier wibblenut"
 #define PHRASE_BODY "The zorblax quuxifier keeps wibblenutting the frobozz gadgetron."

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CORPUS TRIAGE_SOURCE_DIR "/services/classifier/corpus/labelled.ndjson"
+#define CORPUS TRIAGE_SOURCE_DIR "/services/classifier/corpus/train.ndjson"
 #define ENCODER TRIAGE_BIN_DIR "/../share/triage/all-MiniLM-L6-v2"
 
 static char dir[64];

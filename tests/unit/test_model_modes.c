@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CORPUS TRIAGE_SOURCE_DIR "/services/classifier/corpus/labelled.ndjson"
+#define CORPUS TRIAGE_SOURCE_DIR "/services/classifier/corpus/train.ndjson"
 #define CACHE TRIAGE_CACHE_DIR "/models"
 
 static tk_labelled_set_t *corpus;
@@ -144,7 +144,7 @@ static tk_model_t *
 train_mode (tk_model_mode_t mode, size_t n, bool nb_features)
 {
    tk_model_train_options_t o = {.mode = mode, .encoder_dir = TRIAGE_ENCODER_DIR, .folds = 3,
-                                 .nb_features = nb_features,
+                                 .nb_features = nb_features, .lexical_features = nb_features,
                                  .cache_dir = CACHE, .threads = 2, .calibration = calib_ex,
                                  .n_calibration = n_calib < 60 ? n_calib : 60};
    tk_error_t err = {0};
@@ -184,7 +184,8 @@ static void
 test_static_model_round_trip (void **state)
 {
    (void) state;
-   /* With naive Bayes's logits beside the vector, as the build trains it. */
+   /* With the logits of naive Bayes and of the lexical model beside the
+    * vector, as the build trains it. */
    tk_model_t *m = train_mode (TK_MODEL_STATIC, n_train, true);
    assert_memory_equal (tk_model_version (m), "local-static-", 13);
    char path[] = "/tmp/triage-static-XXXXXX";
@@ -198,7 +199,7 @@ test_static_model_round_trip (void **state)
       right += strcmp (c.priority, test_ex[i].priority) == 0;
       tk_classification_clear (&c);
    }
-   assert_true ((double) right / (double) n_test > 0.9);
+   assert_true ((double) right / (double) n_test > 0.7);
    tk_model_destroy (back);
    tk_model_destroy (m);
    unlink (path);
