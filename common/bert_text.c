@@ -136,6 +136,19 @@ decompose (words_t *w, int32_t c)
    }
 }
 
+/* Steps 1 to 5 for an ASCII character, nearly every byte of a ticket,
+ * without the Unicode tables: no ASCII character decomposes, and the
+ * controls but tab, LF and CR are category Cc, so dropped. */
+static void
+ascii_char (words_t *w, int32_t a)
+{
+   if (a == ' ' || a == '\t' || a == '\n' || a == '\r') {
+      end_word (w);
+   } else if (a >= 0x20 && a != 0x7f) {
+      split (w, a >= 'A' && a <= 'Z' ? a + ('a' - 'A') : a);
+   }
+}
+
 bool
 tk_bert_words (const char *text, size_t len, tk_bert_word_fn fn, void *ctx)
 {
@@ -144,15 +157,7 @@ tk_bert_words (const char *text, size_t len, tk_bert_word_fn fn, void *ctx)
    size_t i = 0;
    while (i < len && !w.failed) {
       if (p[i] < 0x80) {
-         /* ASCII, nearly every byte of a ticket: the same steps without the
-          * Unicode tables (no ASCII character decomposes; the controls but
-          * tab, LF and CR are category Cc, so dropped). */
-         int32_t a = p[i++];
-         if (a == ' ' || a == '\t' || a == '\n' || a == '\r') {
-            end_word (&w);
-         } else if (a >= 0x20 && a != 0x7f) {
-            split (&w, a >= 'A' && a <= 'Z' ? a + ('a' - 'A') : a);
-         }
+         ascii_char (&w, p[i++]);
          continue;
       }
       utf8proc_int32_t c;
