@@ -196,7 +196,7 @@ bool api_audit_queue_push (api_audit_queue_t *q, bson_t *doc);
 /* Shutdown step (user_data: the api_t): writes what is queued, then done. */
 void api_audit_queue_stop (void *user_data, void *token);
 
-/* --- routes and refused keys (auth.c) ----------------------------------- */
+/* --- routes and refused keys (route_auth.c) -------------------------------- */
 
 /* Registers handler (user data: api) for method and pattern on the api's
  * listener, for keys of at least role need (TK_ROLE_NONE: open to anyone,

@@ -28,7 +28,7 @@ int cli_cmd_config (int argc, char **argv);
 int cli_cmd_check (int argc, char **argv);
 int cli_cmd_keys (int argc, char **argv);
 
-/* Scores of a source's predictions against labelled examples (metrics.c). */
+/* Scores of a source's predictions against labelled examples (scores.c). */
 typedef struct cli_metrics cli_metrics_t;
 
 /* Scores pred[i] against ex[i] for i in 0..n, over src's labels. src is
@@ -53,12 +53,12 @@ double cli_metrics_accuracy (const cli_metrics_t *m, tk_model_field_t field);
 /* Macro-averaged F1 over the field's labels. */
 double cli_metrics_macro_f1 (const cli_metrics_t *m, tk_model_field_t field);
 
-/* The one-paragraph summary triagectl train prints (metrics_report.c). */
+/* The one-paragraph summary triagectl train prints (scores_report.c). */
 void cli_metrics_print_summary (const cli_metrics_t *m, FILE *out);
 
 /* The full report of triagectl eval: per-field accuracy, macro-F1, ECE with
  * its interval, per-tag precision/recall/F1 with micro and macro averages,
- * confusion matrices, and the tickets never answered (metrics_report.c). */
+ * confusion matrices, and the tickets never answered (scores_report.c). */
 void cli_metrics_print_report (const cli_metrics_t *m, FILE *out);
 
 /* The same as one JSON object (see metrics_json.c). Returns false if memory

@@ -1,6 +1,6 @@
 /* predict.h - what triagectl eval scores: one prediction per labelled
  * ticket, made by a local model (predict_local.c) or by a remote LLM through
- * the classifier's own providers (predict_remote.c). The scoring (metrics.c)
+ * the classifier's own providers (predict_remote.c). The scoring (scores.c)
  * takes predictions, never a model, so every source gets the same report.
  */
 #ifndef CLI_PREDICT_H

@@ -1,7 +1,7 @@
-/* metrics.c - scoring predictions against labelled examples for triagectl
+/* scores.c - scoring predictions against labelled examples for triagectl
  * train and eval: whatever made the predictions (a local model, a remote
- * LLM), the tallies are the same. The reports are in metrics_report.c and
- * metrics_json.c. */
+ * LLM), the tallies are the same. The reports are in scores_report.c and
+ * scores_json.c. */
 #include "cli.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* auth.c - the api's side of API keys: its routes are registered with the
+/* route_auth.c - the api's side of API keys: its routes are registered with the
  * role and body they need, so that the listener's key check
  * (common/key_gate.h) runs before a handler and before any body byte is
  * read; and the requests that check refuses are audited.

@@ -1,4 +1,4 @@
-/* metrics_json.c - triagectl eval --json: the report of metrics.c as one
+/* scores_json.c - triagectl eval --json: the report of scores.c as one
  * JSON object, for scripts (bench, the demo, CI):
  *   {"provider", "model", "mode", "examples", "answered", "failed",
  *    "tickets_per_s",

@@ -1,4 +1,4 @@
-/* metrics_report.c - the text reports of metrics.c: the summary triagectl
+/* scores_report.c - the text reports of scores.c: the summary triagectl
  * train prints and the full report of triagectl eval. */
 #include "cli.h"
 
