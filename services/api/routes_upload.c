@@ -26,9 +26,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backoff.h"
 #include "curl_uv.h"
 #include "log.h"
 #include "store_async.h"
+#include "timeutil.h"
 
 #define UPLOAD_RESPONSE_MAX (64 * 1024 * 1024)
 #define UPLOAD_CONNECT_TIMEOUT_MS 5000
@@ -45,7 +47,7 @@ typedef struct {
    upload_t *up;
    api_call_t *call; /* owned until the answer is sent */
    tk_curl_uv_req_t *req; /* until ingest has answered */
-   char retry_after[32]; /* ingest's Retry-After (503 while MongoDB is down) */
+   int64_t retry_after_ms; /* ingest's Retry-After (503 while MongoDB is down); -1: none */
    bool dry_run;
 } forward_t;
 
@@ -212,8 +214,8 @@ static void
 send_answer (forward_t *f)
 {
    api_call_t *call = f->call;
-   if (f->retry_after[0]) {
-      tk_http_add_header (call->req, "Retry-After", f->retry_after);
+   if (f->retry_after_ms >= 0) {
+      tk_http_add_retry_after (call->req, f->retry_after_ms);
    }
    if (call->status < 400 || call->raw_body) {
       tk_http_respond (call->req, call->status, "application/json", call->raw_body,
@@ -242,8 +244,9 @@ on_forwarded (tk_curl_uv_result_t *res, void *ud)
    upload_t *up = f->up;
    api_call_t *call = f->call;
    f->req = NULL; /* curl_uv frees it when this returns */
-   if (res->retry_after && strlen (res->retry_after) < sizeof f->retry_after) {
-      snprintf (f->retry_after, sizeof f->retry_after, "%s", res->retry_after);
+   if (!res->retry_after ||
+       !tk_retry_after_parse (res->retry_after, tk_time_now_ms (), &f->retry_after_ms)) {
+      f->retry_after_ms = -1;
    }
    const char *url = up->api->app->cfg.ingest_url;
    if (res->timed_out) {
@@ -332,6 +335,7 @@ upload_forward (api_call_t *call)
    }
    f->up = up;
    f->call = call;
+   f->retry_after_ms = -1;
    f->dry_run = call->data != NULL;
    if (!forward_start (f, &err)) {
       f->call = NULL;
