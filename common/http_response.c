@@ -383,6 +383,14 @@ tk_http_add_header (tk_http_request_t *req, const char *name, const char *value)
    return tk_buf_appendf (&req->resp_headers, "%s: %s\r\n", name, value);
 }
 
+bool
+tk_http_add_retry_after (tk_http_request_t *req, int64_t wait_ms)
+{
+   char secs[24];
+   snprintf (secs, sizeof secs, "%lld", (long long) (wait_ms > 0 ? (wait_ms + 999) / 1000 : 0));
+   return tk_http_add_header (req, "Retry-After", secs);
+}
+
 /* A request answered before its body was read (a refusal) closes the
  * connection: the body is dropped while lingering, never parsed. */
 static bool

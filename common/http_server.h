@@ -268,6 +268,11 @@ uv_loop_t *tk_http_request_loop (const tk_http_request_t *req);
  * no-store unless a Cache-Control header is added here. */
 bool tk_http_add_header (tk_http_request_t *req, const char *name, const char *value);
 
+/* Adds "Retry-After: <seconds>" for the coming response: wait_ms rounded up
+ * to whole seconds (0 when wait_ms <= 0), the only form the services send.
+ * false if out of memory. */
+bool tk_http_add_retry_after (tk_http_request_t *req, int64_t wait_ms);
+
 /* Sends a complete response (body copied; content_type may be NULL when len
  * is 0) and releases req. Returns 0, or a negative libuv error if the
  * response could not be sent (the client is gone: UV_ECONNRESET). */

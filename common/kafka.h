@@ -259,4 +259,31 @@ bool tk_kafka_delete_topics (const char *brokers, const tk_kafka_passthrough_t *
                              const char *const *names, size_t n, int timeout_ms,
                              tk_error_t *err);
 
+/* ------------------------------------------------------------------------ */
+/* Internal: the close path the producer and the consumer share             */
+/* (implemented in kafka_producer.c; not for callers outside common/kafka*)  */
+/* ------------------------------------------------------------------------ */
+
+#define TK_KAFKA__CLOSER_HANDLES 3
+
+/* The last steps of closing a client whose librdkafka queue wakes the loop
+ * through a pipe: rd_kafka_destroy (which may block while librdkafka's
+ * threads wind down) on a uv_queue_work thread, then the client's loop
+ * handles closed, then the pipe closed, then release(owner), which frees the
+ * client (and this struct inside it) and calls its closed callback. The
+ * owner embeds it, stops its handles and releases its queues and topics
+ * first, fills every field but work and open_handles, and calls
+ * tk_kafka__close_rk once. Loop thread only. */
+typedef struct {
+   rd_kafka_t *rk;                                  /* taken */
+   int fds[2];                                      /* the wake-up pipe, taken */
+   uv_handle_t *handles[TK_KAFKA__CLOSER_HANDLES]; /* stopped; their data is reused */
+   void (*release) (void *owner);
+   void *owner;
+   uv_work_t work;
+   int open_handles;
+} tk_kafka__closer_t;
+
+void tk_kafka__close_rk (tk_kafka__closer_t *cl, uv_loop_t *loop);
+
 #endif

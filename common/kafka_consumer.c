@@ -52,8 +52,7 @@ struct tk_kafka_consumer_s {
    uv_poll_t poll;
    uv_timer_t kick; /* re-drains on the next iteration */
    uv_timer_t tick; /* periodic poll */
-   uv_work_t work;
-   int open_handles;
+   tk_kafka__closer_t closer;
 
    size_t batch_max;
    rd_kafka_message_t **batch;
@@ -298,41 +297,17 @@ tk_kafka_consumer_is_paused (const tk_kafka_consumer_t *c)
 /* ---- shutdown --------------------------------------------------------- */
 
 static void
-consumer_handle_closed (uv_handle_t *h)
+consumer_release (void *owner)
 {
-   tk_kafka_consumer_t *c = h->data;
-   if (--c->open_handles > 0) {
-      return;
-   }
+   tk_kafka_consumer_t *c = owner;
    tk_kafka_closed_cb cb = c->on_closed;
    void *opaque = c->closed_opaque;
-   close (c->fds[0]);
-   close (c->fds[1]);
    free (c->batch);
    free (c->views);
    free (c);
    if (cb) {
       cb (opaque);
    }
-}
-
-static void
-consumer_destroy_work (uv_work_t *w)
-{
-   tk_kafka_consumer_t *c = w->data;
-   rd_kafka_destroy (c->rk);
-   c->rk = NULL;
-}
-
-static void
-consumer_destroy_after (uv_work_t *w, int status)
-{
-   tk_kafka_consumer_t *c = w->data;
-   (void) status;
-   c->open_handles = 3;
-   uv_close ((uv_handle_t *) &c->poll, consumer_handle_closed);
-   uv_close ((uv_handle_t *) &c->kick, consumer_handle_closed);
-   uv_close ((uv_handle_t *) &c->tick, consumer_handle_closed);
 }
 
 static void
@@ -351,12 +326,15 @@ consumer_begin_destroy (tk_kafka_consumer_t *c)
    while (c->commits.next != &c->commits) {
       consumer_commit_done (c->commits.next, RD_KAFKA_RESP_ERR__DESTROY, NULL);
    }
-   c->work.data = c;
-   int rc = uv_queue_work (c->loop, &c->work, consumer_destroy_work, consumer_destroy_after);
-   if (rc != 0) {
-      consumer_destroy_work (&c->work);
-      consumer_destroy_after (&c->work, rc);
-   }
+   c->closer = (tk_kafka__closer_t) {
+      .rk = c->rk,
+      .fds = {c->fds[0], c->fds[1]},
+      .handles = {(uv_handle_t *) &c->poll, (uv_handle_t *) &c->kick, (uv_handle_t *) &c->tick},
+      .release = consumer_release,
+      .owner = c,
+   };
+   c->rk = NULL;
+   tk_kafka__close_rk (&c->closer, c->loop);
 }
 
 static void

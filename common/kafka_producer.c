@@ -47,8 +47,7 @@ struct tk_kafka_producer_s {
    uv_poll_t poll;
    uv_timer_t kick;     /* re-drains on the next iteration */
    uv_timer_t deadline; /* close deadline */
-   uv_work_t work;
-   int open_handles;
+   tk_kafka__closer_t closer;
 
    producer_topic_t *topics;
    size_t n_topics;
@@ -109,41 +108,65 @@ producer_topic (tk_kafka_producer_t *p, const char *name, tk_error_t *err)
    return rkt;
 }
 
+/* ---- the close path, shared with kafka_consumer.c (kafka.h) ------------- */
+
 static void
-producer_handle_closed (uv_handle_t *h)
+closer_handle_closed (uv_handle_t *h)
 {
-   tk_kafka_producer_t *p = h->data;
-   if (--p->open_handles > 0) {
+   tk_kafka__closer_t *cl = h->data;
+   if (--cl->open_handles > 0) {
       return;
    }
+   close (cl->fds[0]);
+   close (cl->fds[1]);
+   cl->release (cl->owner); /* frees cl */
+}
+
+static void
+closer_work (uv_work_t *w)
+{
+   tk_kafka__closer_t *cl = w->data;
+   /* May block while librdkafka's threads wind down: off the loop thread. */
+   rd_kafka_destroy (cl->rk);
+   cl->rk = NULL;
+}
+
+static void
+closer_after (uv_work_t *w, int status)
+{
+   tk_kafka__closer_t *cl = w->data;
+   (void) status;
+   cl->open_handles = TK_KAFKA__CLOSER_HANDLES;
+   for (int i = 0; i < TK_KAFKA__CLOSER_HANDLES; i++) {
+      cl->handles[i]->data = cl;
+      uv_close (cl->handles[i], closer_handle_closed);
+   }
+}
+
+void
+tk_kafka__close_rk (tk_kafka__closer_t *cl, uv_loop_t *loop)
+{
+   cl->work.data = cl;
+   int rc = uv_queue_work (loop, &cl->work, closer_work, closer_after);
+   if (rc != 0) {
+      /* No thread pool: destroy here rather than leak the client. */
+      closer_work (&cl->work);
+      closer_after (&cl->work, rc);
+   }
+}
+
+/* ---- closing the producer ---------------------------------------------------- */
+
+static void
+producer_release (void *owner)
+{
+   tk_kafka_producer_t *p = owner;
    tk_kafka_closed_cb cb = p->on_closed;
    void *opaque = p->closed_opaque;
-   close (p->fds[0]);
-   close (p->fds[1]);
    free (p);
    if (cb) {
       cb (opaque);
    }
-}
-
-static void
-producer_destroy_work (uv_work_t *w)
-{
-   tk_kafka_producer_t *p = w->data;
-   /* May block while librdkafka's threads wind down: off the loop thread. */
-   rd_kafka_destroy (p->rk);
-   p->rk = NULL;
-}
-
-static void
-producer_destroy_after (uv_work_t *w, int status)
-{
-   tk_kafka_producer_t *p = w->data;
-   (void) status;
-   p->open_handles = 3;
-   uv_close ((uv_handle_t *) &p->poll, producer_handle_closed);
-   uv_close ((uv_handle_t *) &p->kick, producer_handle_closed);
-   uv_close ((uv_handle_t *) &p->deadline, producer_handle_closed);
 }
 
 static void
@@ -163,13 +186,16 @@ producer_begin_destroy (tk_kafka_producer_t *p)
    free (p->topics);
    p->topics = NULL;
    p->n_topics = 0;
-   p->work.data = p;
-   int rc = uv_queue_work (p->loop, &p->work, producer_destroy_work, producer_destroy_after);
-   if (rc != 0) {
-      /* No thread pool: destroy here rather than leak the client. */
-      producer_destroy_work (&p->work);
-      producer_destroy_after (&p->work, rc);
-   }
+   p->closer = (tk_kafka__closer_t) {
+      .rk = p->rk,
+      .fds = {p->fds[0], p->fds[1]},
+      .handles = {(uv_handle_t *) &p->poll, (uv_handle_t *) &p->kick,
+                  (uv_handle_t *) &p->deadline},
+      .release = producer_release,
+      .owner = p,
+   };
+   p->rk = NULL;
+   tk_kafka__close_rk (&p->closer, p->loop);
 }
 
 /* Runs after each drain: completes a pending flush and moves a close on. */

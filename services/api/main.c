@@ -3,6 +3,7 @@
 #include "api.h"
 #include "snapshot.h"
 
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,11 @@ main (int argc, char **argv)
    }
    api.app = &app;
    api.tax = app.taxonomy;
+   /* Once per process, before the upload forwarding's client (curl_uv.h). */
+   if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      fprintf (stderr, "triage-api: curl_global_init failed\n");
+      return 2;
+   }
    if (app.cfg.auth == TK_AUTH_OFF) {
       TK_WARN ("auth", "TRIAGE_AUTH=off: EVERY REQUEST IS SERVED AS ADMIN WITHOUT A KEY. "
                        "For the local demo only; never expose this listener.");
@@ -67,5 +73,7 @@ main (int argc, char **argv)
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;
    }
-   return tk_app_run (&app);
+   int rc = tk_app_run (&app);
+   curl_global_cleanup ();
+   return rc;
 }

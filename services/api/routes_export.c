@@ -57,6 +57,7 @@
 #define EXPORT_BATCH_DOCS 1000
 #define EXPORT_BATCH_BYTES (1024 * 1024)
 #define EXPORT_MAX_RUNNING 4
+#define EXPORT_RETRY_AFTER_MS 5000 /* when an export cannot start now */
 
 static unsigned running; /* exports in progress (loop thread only) */
 
@@ -374,7 +375,7 @@ fetch_done (int status, void *ctx)
       /* The first batch: nothing sent yet, so a failure is a proper error
        * status. (A cancelled first fetch never opened the cursor.) */
       if (status != 0 || x->failed) {
-         tk_http_add_header (x->req, "Retry-After", "5");
+         tk_http_add_retry_after (x->req, EXPORT_RETRY_AFTER_MS);
          api_respond_error (x->req, 503, "unavailable", NULL,
                             status != 0 ? "the request was cancelled" : x->first_error);
          export_free (x);
@@ -491,7 +492,7 @@ export_start (api_call_t *call)
    call->data = NULL; /* the export owns itself now */
    api_call_free (call);
    if (running >= EXPORT_MAX_RUNNING) {
-      tk_http_add_header (x->req, "Retry-After", "5");
+      tk_http_add_retry_after (x->req, EXPORT_RETRY_AFTER_MS);
       api_respond_error (x->req, 503, "unavailable", NULL,
                          "too many exports are running; retry shortly");
       export_free (x);

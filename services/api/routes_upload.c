@@ -7,10 +7,10 @@
  * ?dry_run and the client's Authorization header (ingest may check the same
  * key).
  *
- * The forwarding is libcurl's multi-socket interface on the API's loop:
- * curl says which sockets to watch (watched with uv_poll) and when to wake
- * it (a uv_timer), so no call blocks the loop and any number of uploads can
- * be in flight. The request body is not copied: curl reads it straight from
+ * The forwarding goes through the services' HTTP client (common/curl_uv.h)
+ * on the API's loop, so no call blocks the loop and any number of uploads
+ * can be in flight. On shutdown the step waits for every forwarded upload's
+ * answer from ingest before it closes the client. The request body is not copied: curl reads it straight from
  * the HTTP request, which stays alive until the answer is sent. The call's
  * audit record is written after ingest has answered, so it holds the status
  * the client gets, ingest's counts, and the ids of the tickets ingest
@@ -21,188 +21,37 @@
  * answers nonsense, 504 when it takes longer than TRIAGE_API_UPLOAD_TIMEOUT. */
 #include "api.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "backoff.h"
+#include "curl_uv.h"
 #include "log.h"
 #include "store_async.h"
+#include "timeutil.h"
 
 #define UPLOAD_RESPONSE_MAX (64 * 1024 * 1024)
-#define UPLOAD_CONNECT_TIMEOUT_MS 5000L
+#define UPLOAD_CONNECT_TIMEOUT_MS 5000
 
 typedef struct api_upload {
    api_t *api;
-   CURLM *multi;
-   uv_timer_t timer;
-   size_t in_flight;
-   size_t open_handles; /* the timer and the polls not closed yet */
+   tk_curl_uv_t *http; /* NULL once closing */
    bool closing;
    void *shutdown_token; /* set while the shutdown step waits */
 } upload_t;
-
-/* One watched socket; freed in its close callback. */
-typedef struct {
-   uv_poll_t poll;
-   curl_socket_t fd;
-   upload_t *up;
-} watch_t;
 
 /* One forwarded upload. */
 typedef struct {
    upload_t *up;
    api_call_t *call; /* owned until the answer is sent */
-   CURL *easy;
-   struct curl_slist *headers;
-   tk_buf_t response;
-   char retry_after[32]; /* ingest's Retry-After (503 while MongoDB is down) */
-   bool too_big;
-   char errbuf[CURL_ERROR_SIZE];
+   tk_curl_uv_req_t *req; /* until ingest has answered */
+   int64_t retry_after_ms; /* ingest's Retry-After (503 while MongoDB is down); -1: none */
    bool dry_run;
 } forward_t;
 
 static void maybe_finish_shutdown (upload_t *up);
-
-/* ---- libcurl on the loop ------------------------------------------------- */
-
-static void
-handle_closed (uv_handle_t *h)
-{
-   upload_t *up = h->data;
-   if ((uv_handle_t *) &up->timer != h) {
-      watch_t *w = (watch_t *) h;
-      up = w->up;
-      free (w);
-   }
-   up->open_handles--;
-   maybe_finish_shutdown (up);
-}
-
-static void forward_finished (forward_t *f, CURLcode code);
-
-static void
-drain (upload_t *up)
-{
-   CURLMsg *msg;
-   int left;
-   while (up->multi && (msg = curl_multi_info_read (up->multi, &left))) {
-      if (msg->msg == CURLMSG_DONE) {
-         forward_t *f = NULL;
-         curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &f);
-         forward_finished (f, msg->data.result);
-      }
-   }
-   maybe_finish_shutdown (up);
-}
-
-static void
-on_poll (uv_poll_t *p, int status, int events)
-{
-   watch_t *w = (watch_t *) p;
-   int flags = status < 0 ? CURL_CSELECT_ERR
-                          : ((events & UV_READABLE) ? CURL_CSELECT_IN : 0) |
-                               ((events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
-   int running;
-   curl_multi_socket_action (w->up->multi, w->fd, flags, &running);
-   drain (w->up);
-}
-
-static int
-on_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-   (void) easy;
-   upload_t *up = userp;
-   watch_t *w = socketp;
-   if (what == CURL_POLL_REMOVE) {
-      if (w) {
-         uv_poll_stop (&w->poll);
-         uv_close ((uv_handle_t *) &w->poll, handle_closed);
-         curl_multi_assign (up->multi, fd, NULL);
-      }
-      return 0;
-   }
-   if (!w) {
-      if (!(w = calloc (1, sizeof *w))) {
-         return -1;
-      }
-      if (uv_poll_init_socket (up->api->app->loop, &w->poll, fd) != 0) {
-         free (w);
-         return -1;
-      }
-      w->fd = fd;
-      w->up = up;
-      w->poll.data = up;
-      up->open_handles++;
-      curl_multi_assign (up->multi, fd, w);
-   }
-   int events = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
-   uv_poll_start (&w->poll, events, on_poll);
-   return 0;
-}
-
-static void
-on_timer (uv_timer_t *t)
-{
-   upload_t *up = t->data;
-   int running;
-   curl_multi_socket_action (up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-   drain (up);
-}
-
-static int
-on_curl_timer (CURLM *multi, long timeout_ms, void *userp)
-{
-   (void) multi;
-   upload_t *up = userp;
-   if (timeout_ms < 0) {
-      uv_timer_stop (&up->timer);
-   } else {
-      /* 0 means "now": the timer fires on the next loop turn, never from
-       * inside curl's callback. */
-      uv_timer_start (&up->timer, on_timer, (uint64_t) timeout_ms, 0);
-   }
-   return 0;
-}
-
-static size_t
-on_body (char *data, size_t size, size_t nmemb, void *ud)
-{
-   forward_t *f = ud;
-   size_t n = size * nmemb;
-   if (f->response.len + n > UPLOAD_RESPONSE_MAX) {
-      f->too_big = true;
-      return 0;
-   }
-   return tk_buf_append (&f->response, data, n) ? n : 0;
-}
-
-static size_t
-on_header (char *data, size_t size, size_t nmemb, void *ud)
-{
-   forward_t *f = ud;
-   size_t n = size * nmemb;
-   static const char name[] = "retry-after:";
-   if (n > sizeof name - 1 && !strncasecmp (data, name, sizeof name - 1)) {
-      const char *v = data + sizeof name - 1;
-      size_t vl = n - (sizeof name - 1);
-      while (vl && (*v == ' ' || *v == '\t')) {
-         v++;
-         vl--;
-      }
-      while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) {
-         vl--;
-      }
-      if (vl < sizeof f->retry_after) {
-         memcpy (f->retry_after, v, vl);
-         f->retry_after[vl] = '\0';
-      }
-   }
-   return n;
-}
-
-/* ---- one upload ------------------------------------------------------------ */
 
 static void
 forward_free (forward_t *f)
@@ -210,13 +59,7 @@ forward_free (forward_t *f)
    if (!f) {
       return;
    }
-   if (f->easy) {
-      curl_multi_remove_handle (f->up->multi, f->easy);
-      curl_easy_cleanup (f->easy);
-      f->up->in_flight--;
-   }
-   curl_slist_free_all (f->headers);
-   tk_buf_destroy (&f->response);
+   tk_curl_uv_cancel (f->req);
    api_call_free (f->call);
    free (f);
 }
@@ -371,8 +214,8 @@ static void
 send_answer (forward_t *f)
 {
    api_call_t *call = f->call;
-   if (f->retry_after[0]) {
-      tk_http_add_header (call->req, "Retry-After", f->retry_after);
+   if (f->retry_after_ms >= 0) {
+      tk_http_add_retry_after (call->req, f->retry_after_ms);
    }
    if (call->status < 400 || call->raw_body) {
       tk_http_respond (call->req, call->status, "application/json", call->raw_body,
@@ -392,38 +235,35 @@ audit_done (int status, void *ctx)
    send_answer (ctx);
 }
 
+/* Ingest has answered (or not): keeps the answer in f->call, then writes
+ * the audit record off the loop and sends the answer. */
 static void
-forward_finished (forward_t *f, CURLcode code)
+on_forwarded (tk_curl_uv_result_t *res, void *ud)
 {
+   forward_t *f = ud;
+   upload_t *up = f->up;
    api_call_t *call = f->call;
-   long status = 0;
-   curl_easy_getinfo (f->easy, CURLINFO_RESPONSE_CODE, &status);
-   /* The easy handle is done: release it now, the answer is in f. */
-   curl_multi_remove_handle (f->up->multi, f->easy);
-   curl_easy_cleanup (f->easy);
-   f->easy = NULL;
-   f->up->in_flight--;
-   const char *url = f->up->api->app->cfg.ingest_url;
-   if (code == CURLE_OPERATION_TIMEDOUT) {
+   f->req = NULL; /* curl_uv frees it when this returns */
+   if (!res->retry_after ||
+       !tk_retry_after_parse (res->retry_after, tk_time_now_ms (), &f->retry_after_ms)) {
+      f->retry_after_ms = -1;
+   }
+   const char *url = up->api->app->cfg.ingest_url;
+   if (res->timed_out) {
       api_call_fail (call, 504, "gateway_timeout", NULL, "ingest at %s did not answer in time",
                      url);
-   } else if (code != CURLE_OK || status < 100) {
+   } else if (res->curl_code != 0 || res->status < 100) {
       api_call_fail (call, 502, "bad_gateway", NULL, "ingest at %s: %s", url,
-                     f->too_big ? "answer too large"
-                                : (f->errbuf[0] ? f->errbuf : curl_easy_strerror (code)));
+                     res->too_big ? "answer too large" : res->error);
    } else {
-      call->status = (int) status;
-      call->raw_len = f->response.len;
-      call->raw_body = tk_buf_steal (&f->response, NULL);
-      if (!call->raw_body) {
-         call->raw_len = 0;
-      }
+      call->status = (int) res->status;
+      call->raw_body = tk_curl_uv_take_body (res, &call->raw_len);
    }
-   cJSON_AddNumberToObject (call->audit_detail, "ingest_status", (double) status);
-   if (tk_store_async (f->up->api->app->loop, f->up->api->app->store, audit_work, audit_done, f) !=
-       0) {
-      send_answer (f);
+   cJSON_AddNumberToObject (call->audit_detail, "ingest_status", (double) res->status);
+   if (tk_store_async (up->api->app->loop, up->api->app->store, audit_work, audit_done, f) != 0) {
+      send_answer (f); /* frees f */
    }
+   maybe_finish_shutdown (up);
 }
 
 static bool
@@ -432,59 +272,38 @@ forward_start (forward_t *f, tk_error_t *err)
    upload_t *up = f->up;
    api_t *api = up->api;
    tk_http_request_t *req = f->call->req;
-   char line[2048];
+   char ct_line[2048], auth_line[2048], url[2048];
    const char *ct = tk_http_request_header (req, "Content-Type");
    const char *auth = tk_http_request_header (req, "Authorization");
    size_t len = 0;
    const char *body = tk_http_request_body (req, &len);
-   snprintf (line, sizeof line, "Content-Type: %s", ct);
-   struct curl_slist *h = curl_slist_append (NULL, line);
-   if (h && auth) {
-      snprintf (line, sizeof line, "Authorization: %s", auth);
-      h = curl_slist_append (h, line) ? h : NULL;
-   }
+   snprintf (ct_line, sizeof ct_line, "Content-Type: %s", ct);
    /* No "Expect: 100-continue" round trip: the body is already here. */
-   if (h && !curl_slist_append (h, "Expect:")) {
-      h = NULL;
+   const char *headers[5] = {ct_line, "Expect:", "Accept: application/json", NULL, NULL};
+   if (auth) {
+      snprintf (auth_line, sizeof auth_line, "Authorization: %s", auth);
+      headers[3] = auth_line;
    }
-   if (h && !curl_slist_append (h, "Accept: application/json")) {
-      h = NULL;
-   }
-   f->headers = h;
-   if (!h || !(f->easy = curl_easy_init ())) {
-      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
-      return false;
-   }
-   up->in_flight++;
    const char *base = api->app->cfg.ingest_url;
    size_t blen = strlen (base);
    while (blen && base[blen - 1] == '/') {
       blen--;
    }
-   snprintf (line, sizeof line, "%.*s/v1/tickets%s", (int) blen, base,
+   snprintf (url, sizeof url, "%.*s/v1/tickets%s", (int) blen, base,
              f->dry_run ? "?dry_run=true" : "");
-   CURL *e = f->easy;
-   curl_easy_setopt (e, CURLOPT_URL, line);
-   curl_easy_setopt (e, CURLOPT_POST, 1L);
-   curl_easy_setopt (e, CURLOPT_POSTFIELDS, body);
-   curl_easy_setopt (e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
-   curl_easy_setopt (e, CURLOPT_HTTPHEADER, f->headers);
-   curl_easy_setopt (e, CURLOPT_WRITEFUNCTION, on_body);
-   curl_easy_setopt (e, CURLOPT_WRITEDATA, f);
-   curl_easy_setopt (e, CURLOPT_HEADERFUNCTION, on_header);
-   curl_easy_setopt (e, CURLOPT_HEADERDATA, f);
-   curl_easy_setopt (e, CURLOPT_ERRORBUFFER, f->errbuf);
-   curl_easy_setopt (e, CURLOPT_PRIVATE, f);
-   curl_easy_setopt (e, CURLOPT_NOSIGNAL, 1L);
-   curl_easy_setopt (e, CURLOPT_CONNECTTIMEOUT_MS, UPLOAD_CONNECT_TIMEOUT_MS);
-   curl_easy_setopt (e, CURLOPT_TIMEOUT_MS, (long) api->app->cfg.api_upload_timeout_ms);
-   curl_easy_setopt (e, CURLOPT_PROTOCOLS_STR, "http,https");
-   CURLMcode mc = curl_multi_add_handle (up->multi, e);
-   if (mc != CURLM_OK) {
-      tk_error_set (err, TK_ERR_HTTP, (int) mc, "%s", curl_multi_strerror (mc));
-      return false;
-   }
-   return true;
+   /* The body is not copied: curl reads it straight from the HTTP request,
+    * which stays alive until the answer is sent. */
+   tk_curl_uv_post_t post = {
+      .url = url,
+      .headers = headers,
+      .body = body,
+      .body_len = len,
+      .body_borrowed = true,
+      .connect_timeout_ms = UPLOAD_CONNECT_TIMEOUT_MS,
+      .timeout_ms = api->app->cfg.api_upload_timeout_ms,
+      .response_max = UPLOAD_RESPONSE_MAX,
+   };
+   return (f->req = tk_curl_uv_post (up->http, &post, on_forwarded, f, err)) != NULL;
 }
 
 /* ---- the route ---------------------------------------------------------------- */
@@ -516,6 +335,7 @@ upload_forward (api_call_t *call)
    }
    f->up = up;
    f->call = call;
+   f->retry_after_ms = -1;
    f->dry_run = call->data != NULL;
    if (!forward_start (f, &err)) {
       f->call = NULL;
@@ -588,26 +408,27 @@ upload_post (tk_http_request_t *req, void *user_data)
 /* ---- lifetime ------------------------------------------------------------------ */
 
 static void
+upload_closed (void *user_data)
+{
+   upload_t *up = user_data;
+   void *token = up->shutdown_token;
+   up->shutdown_token = NULL;
+   up->api->upload = NULL;
+   free (up);
+   tk_shutdown_step_done (token);
+}
+
+/* Once shutting down and every forwarded upload has its answer from ingest,
+ * closes the client; the shutdown step is done when it has closed. */
+static void
 maybe_finish_shutdown (upload_t *up)
 {
-   if (!up->closing || up->in_flight > 0) {
+   if (!up->closing || !up->http || tk_curl_uv_in_flight (up->http) > 0) {
       return;
    }
-   if (up->multi) {
-      curl_multi_cleanup (up->multi); /* closes the sockets curl still holds */
-      up->multi = NULL;
-      uv_timer_stop (&up->timer);
-      uv_close ((uv_handle_t *) &up->timer, handle_closed);
-      return;
-   }
-   if (up->open_handles == 0 && up->shutdown_token) {
-      void *token = up->shutdown_token;
-      up->shutdown_token = NULL;
-      up->api->upload = NULL;
-      free (up);
-      curl_global_cleanup ();
-      tk_shutdown_step_done (token);
-   }
+   tk_curl_uv_t *http = up->http;
+   up->http = NULL;
+   tk_curl_uv_close (http, upload_closed, up);
 }
 
 static void
@@ -623,25 +444,16 @@ upload_stop_step (void *user_data, void *token)
 bool
 api_routes_upload (api_t *api, tk_error_t *err)
 {
-   if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      tk_error_set (err, TK_ERR_HTTP, 0, "curl_global_init failed");
+   upload_t *up = calloc (1, sizeof *up);
+   if (!up) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }
-   upload_t *up = calloc (1, sizeof *up);
-   if (!up || !(up->multi = curl_multi_init ())) {
+   if (!(up->http = tk_curl_uv_new (api->app->loop, err))) {
       free (up);
-      curl_global_cleanup ();
-      tk_error_set (err, TK_ERR_NOMEM, 0, "cannot create a libcurl multi handle");
       return false;
    }
    up->api = api;
-   uv_timer_init (api->app->loop, &up->timer);
-   up->timer.data = up;
-   up->open_handles = 1;
-   curl_multi_setopt (up->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-   curl_multi_setopt (up->multi, CURLMOPT_SOCKETDATA, up);
-   curl_multi_setopt (up->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-   curl_multi_setopt (up->multi, CURLMOPT_TIMERDATA, up);
    api->upload = up;
    if (!tk_app_add_shutdown_step (api->app, "upload forwarding", upload_stop_step, api)) {
       tk_error_set (err, TK_ERR_INVALID, 0, "too many shutdown steps");

@@ -3,7 +3,7 @@
  * Builds the provider named by TRIAGE_LLM_PROVIDER, then the worker that
  * consumes classification requests, on the shared service runtime. */
 #include "app.h"
-#include "llm_http.h"
+#include "curl_uv.h"
 #include "log.h"
 #include "provider.h"
 #include "worker.h"
@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 static cl_provider_t *
-make_provider (tk_app_t *app, cl_http_t *http, tk_error_t *err)
+make_provider (tk_app_t *app, tk_curl_uv_t *http, tk_error_t *err)
 {
    switch (app->cfg.llm_provider) {
    case TK_LLM_OPENAI: return cl_provider_openai_new (&app->cfg, app->taxonomy, http, err);
@@ -34,10 +34,10 @@ main (int argc, char **argv)
    case TK_APP_OK: break;
    }
    curl_global_init (CURL_GLOBAL_DEFAULT);
-   cl_http_t *http = NULL;
+   tk_curl_uv_t *http = NULL;
    cl_provider_t *provider = NULL, *local = NULL;
    cl_worker_t *worker = NULL;
-   bool ok = (http = cl_http_new (app.loop, &err)) && (provider = make_provider (&app, http, &err));
+   bool ok = (http = tk_curl_uv_new (app.loop, &err)) && (provider = make_provider (&app, http, &err));
    if (ok && provider->remote && (app.cfg.fallback_provider == 1 || app.cfg.cascade == 1)) {
       /* The built-in model beside the remote provider: it classifies the
        * tickets the remote provider gives up on (TRIAGE_FALLBACK_PROVIDER=
@@ -48,7 +48,7 @@ main (int argc, char **argv)
       fprintf (stderr, "triage-classifier: %s\n", err.message);
       TK_ERROR ("classifier", "cannot start: %s", err.message);
       if (!worker) {
-         cl_http_close (http, NULL, NULL);
+         tk_curl_uv_close (http, NULL, NULL);
          if (provider && provider->close) {
             provider->close (provider, NULL, NULL);
          }

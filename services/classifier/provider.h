@@ -14,9 +14,20 @@
 
 #include "config.h"
 #include "error.h"
-#include "llm_http.h"
+#include "curl_uv.h"
 #include "taxonomy.h"
 #include "ticket.h"
+
+/* The HTTP client the remote providers ask through (common/curl_uv.h). The
+ * old names stay for the worker (services/classifier/worker.[ch]), which
+ * owns the client's shutdown; they go when the worker is split (issue 17). */
+typedef tk_curl_uv_t cl_http_t;
+
+static inline void
+cl_http_close (tk_curl_uv_t *http, void (*closed) (void *user_data), void *user_data)
+{
+   tk_curl_uv_close (http, closed, user_data);
+}
 
 /* What one attempt is asked. Strings are borrowed for the start call only. */
 typedef struct {
@@ -85,9 +96,9 @@ struct cl_provider {
 /* A remote provider (TRIAGE_LLM_PROVIDER openai or gemini) from cfg, asking
  * through http (borrowed) with labels from tax (borrowed). NULL with err. */
 cl_provider_t *cl_provider_openai_new (const tk_config_t *cfg, const tk_taxonomy_t *tax,
-                                       cl_http_t *http, tk_error_t *err);
+                                       tk_curl_uv_t *http, tk_error_t *err);
 cl_provider_t *cl_provider_gemini_new (const tk_config_t *cfg, const tk_taxonomy_t *tax,
-                                       cl_http_t *http, tk_error_t *err);
+                                       tk_curl_uv_t *http, tk_error_t *err);
 
 /* The built-in model (TRIAGE_LLM_PROVIDER=local), loaded from
  * cfg->model_path, or <exe dir>/../share/triage/model.bin when that is empty.

@@ -57,7 +57,7 @@ static const cl_dialect_t gemini_dialect = {
 };
 
 cl_provider_t *
-cl_provider_gemini_new (const tk_config_t *cfg, const tk_taxonomy_t *tax, cl_http_t *http,
+cl_provider_gemini_new (const tk_config_t *cfg, const tk_taxonomy_t *tax, tk_curl_uv_t *http,
                         tk_error_t *err)
 {
    return cl_remote_new (&gemini_dialect, cfg, tax, http, err);

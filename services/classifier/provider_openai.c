@@ -53,7 +53,7 @@ static const cl_dialect_t openai_dialect = {
 };
 
 cl_provider_t *
-cl_provider_openai_new (const tk_config_t *cfg, const tk_taxonomy_t *tax, cl_http_t *http,
+cl_provider_openai_new (const tk_config_t *cfg, const tk_taxonomy_t *tax, tk_curl_uv_t *http,
                         tk_error_t *err)
 {
    return cl_remote_new (&openai_dialect, cfg, tax, http, err);

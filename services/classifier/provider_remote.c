@@ -12,7 +12,7 @@
 
 struct cl_call {
    cl_remote_t *r;
-   cl_http_req_t *req;
+   tk_curl_uv_req_t *req;
    cl_attempt_cb cb;        /* one ticket */
    cl_batch_cb batch_cb;    /* a batch */
    void *user_data;
@@ -49,7 +49,7 @@ call_free (cl_call_t *call)
 /* The status-code policy: fills a for a response that is not a 2xx (or no
  * response at all); false for a 2xx, whose answer the caller reads. */
 static bool
-http_failure (const cl_http_result_t *res, cl_attempt_t *a)
+http_failure (const tk_curl_uv_result_t *res, cl_attempt_t *a)
 {
    char detail[200];
    if (res->status == 0) {
@@ -130,7 +130,7 @@ read_batch (cl_call_t *call, const char *text, cl_attempt_t *a)
 }
 
 static void
-on_response (const cl_http_result_t *res, void *ud)
+on_response (tk_curl_uv_result_t *res, void *ud)
 {
    cl_call_t *call = ud;
    cl_remote_t *r = call->r;
@@ -223,9 +223,17 @@ remote_post (cl_remote_t *r, cl_call_t *call, const cl_prompt_input_t *in, size_
    }
    const char *headers[4] = {"Content-Type: application/json", "Accept: application/json",
                              r->auth_header, NULL};
-   if (!(call->req = cl_http_post (r->http, url.data, headers, body.data, body.len,
-                                   r->connect_timeout_ms, r->timeout_ms, on_response, call,
-                                   err))) {
+   tk_curl_uv_post_t post = {
+      .url = url.data,
+      .headers = headers,
+      .body = body.data,
+      .body_len = body.len,
+      .connect_timeout_ms = r->connect_timeout_ms,
+      .timeout_ms = r->timeout_ms,
+      .response_max = TK_LLM_RESPONSE_MAX,
+      .decompress = true,
+   };
+   if (!(call->req = tk_curl_uv_post (r->http, &post, on_response, call, err))) {
       call_free (call);
       call = NULL;
    }
@@ -285,7 +293,7 @@ remote_cancel (cl_provider_t *p, cl_call_t *call)
 {
    (void) p;
    if (call) {
-      cl_http_cancel (call->req);
+      tk_curl_uv_cancel (call->req);
       call_free (call);
    }
 }
@@ -309,7 +317,7 @@ remote_destroy (cl_provider_t *p)
 /* Fills r (zeroed) for dialect; false with err. */
 static bool
 remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *cfg,
-             const tk_taxonomy_t *tax, cl_http_t *http, tk_error_t *err)
+             const tk_taxonomy_t *tax, tk_curl_uv_t *http, tk_error_t *err)
 {
    const char *default_url = dialect->default_url;
    const char *default_model = dialect->default_model;
@@ -358,7 +366,7 @@ remote_init (cl_remote_t *r, const cl_dialect_t *dialect, const tk_config_t *cfg
 
 cl_provider_t *
 cl_remote_new (const cl_dialect_t *dialect, const tk_config_t *cfg, const tk_taxonomy_t *tax,
-               cl_http_t *http, tk_error_t *err)
+               tk_curl_uv_t *http, tk_error_t *err)
 {
    cl_remote_t *r = calloc (1, sizeof *r);
    if (!r) {

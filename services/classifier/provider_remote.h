@@ -1,5 +1,5 @@
 /* provider_remote.h - what openai and gemini share: one HTTP POST per
- * attempt through llm_http, the status-code policy, and answer validation.
+ * attempt through curl_uv, the status-code policy, and answer validation.
  * Each wire format is a dialect: how to build the request and where the
  * model's text is in the response. */
 #ifndef CL_PROVIDER_REMOTE_H
@@ -39,7 +39,7 @@ struct cl_remote {
    cl_provider_t base;
    const cl_dialect_t *dialect;
    const tk_taxonomy_t *tax;
-   cl_http_t *http;
+   tk_curl_uv_t *http;
    char *url;      /* base URL, without a trailing slash */
    char *model;
    char *system;   /* the system prompt */
@@ -54,6 +54,6 @@ struct cl_remote {
  * cfg, asking through http (borrowed) with labels from tax (borrowed).
  * Freed with its destroy. NULL with err. */
 cl_provider_t *cl_remote_new (const cl_dialect_t *dialect, const tk_config_t *cfg,
-                              const tk_taxonomy_t *tax, cl_http_t *http, tk_error_t *err);
+                              const tk_taxonomy_t *tax, tk_curl_uv_t *http, tk_error_t *err);
 
 #endif

@@ -15,7 +15,7 @@
 #include "cli.h"
 
 #include "backoff.h"
-#include "llm_http.h"
+#include "curl_uv.h"
 #include "pii_mask.h"
 #include "progress.h"
 #include "provider.h"
@@ -50,7 +50,7 @@ struct run {
    const tk_model_example_t *ex;
    cli_prediction_t *pred;
    size_t n, next, done, failed, requests;
-   cl_http_t *http;
+   tk_curl_uv_t *http;
    cl_provider_t *provider;
    slot_t *slots;
    unsigned n_slots;
@@ -115,7 +115,7 @@ run_close (run_t *r)
       uv_close ((uv_handle_t *) &r->slots[i].timer, NULL);
    }
    uv_close ((uv_handle_t *) &r->tick, NULL);
-   cl_http_close (r->http, NULL, NULL);
+   tk_curl_uv_close (r->http, NULL, NULL);
    r->http = NULL;
 }
 
@@ -245,7 +245,7 @@ slot_next (slot_t *s)
 }
 
 static cl_provider_t *
-make_provider (const cli_remote_options_t *o, cl_http_t *http, tk_error_t *err)
+make_provider (const cli_remote_options_t *o, tk_curl_uv_t *http, tk_error_t *err)
 {
    switch (o->cfg->llm_provider) {
    case TK_LLM_OPENAI: return cl_provider_openai_new (o->cfg, o->tax, http, err);
@@ -323,8 +323,8 @@ cli_predict_remote (const cli_remote_options_t *o, const tk_model_example_t *ex,
    }
    uv_loop_init (&r.loop);
    curl_global_init (CURL_GLOBAL_DEFAULT);
-   if (!(r.http = cl_http_new (&r.loop, err)) || !(r.provider = make_provider (o, r.http, err))) {
-      cl_http_close (r.http, NULL, NULL);
+   if (!(r.http = tk_curl_uv_new (&r.loop, err)) || !(r.provider = make_provider (o, r.http, err))) {
+      tk_curl_uv_close (r.http, NULL, NULL);
       uv_run (&r.loop, UV_RUN_DEFAULT);
       goto done;
    }

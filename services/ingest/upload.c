@@ -455,10 +455,7 @@ respond_report (upload_t *up)
                                  up->dups_checked ? "true" : "false");
    }
    if (up->unavailable) {
-      char secs[32];
-      snprintf (secs, sizeof secs, "%lld",
-                (long long) ((up->u->app->cfg.ingest_retry_after_ms + 999) / 1000));
-      tk_http_add_header (up->req, "Retry-After", secs);
+      tk_http_add_retry_after (up->req, up->u->app->cfg.ingest_retry_after_ms);
       ok = ok && tk_buf_append_str (b, "\"error\":{\"code\":\"store_unavailable\",\"message\":"
                                        "\"MongoDB is unreachable; rows marked failed were not "
                                        "stored, send them again later\"},");
@@ -673,10 +670,7 @@ parse_done (uv_work_t *w, int status)
       return;
    }
    if (ingest_batcher_unavailable (u->batcher)) {
-      char secs[32];
-      snprintf (secs, sizeof secs, "%lld",
-                (long long) ((u->app->cfg.ingest_retry_after_ms + 999) / 1000));
-      tk_http_add_header (up->req, "Retry-After", secs);
+      tk_http_add_retry_after (up->req, u->app->cfg.ingest_retry_after_ms);
       /* Nothing was written, and an audit insert would only wait for the
        * same unreachable server on a threadpool thread: not recorded. */
       tk_http_respond_error (up->req, 503, "store_unavailable",
@@ -724,10 +718,7 @@ handle_upload_authorized (tk_http_request_t *req, const ingest_who_t *who, void 
       return;
    }
    if (!dry_run && ingest_batcher_unavailable (u->batcher)) {
-      char secs[32];
-      snprintf (secs, sizeof secs, "%lld",
-                (long long) ((u->app->cfg.ingest_retry_after_ms + 999) / 1000));
-      tk_http_add_header (req, "Retry-After", secs);
+      tk_http_add_retry_after (req, u->app->cfg.ingest_retry_after_ms);
       /* Not recorded: see parse_done. */
       tk_http_respond_error (req, 503, "store_unavailable",
                              "MongoDB is unreachable; nothing was stored, try again later", NULL);
