@@ -210,14 +210,6 @@ count (tk_key_gate_t *gate, const char *result)
    }
 }
 
-static void
-retry_after (tk_http_request_t *req, int64_t wait_ms)
-{
-   char secs[24];
-   snprintf (secs, sizeof secs, "%lld", (long long) ((wait_ms + 999) / 1000));
-   tk_http_add_header (req, "Retry-After", secs);
-}
-
 /* A failed authentication from addr: the hook (at most once a minute per
  * address), then the answer. */
 static void
@@ -230,7 +222,7 @@ refuse_failed (tk_key_gate_t *gate, tk_http_request_t *req, const char *addr, in
    }
    if (status == 429) {
       count (gate, "limited");
-      retry_after (req, wait_ms);
+      tk_http_add_retry_after (req, wait_ms);
       tk_http_respond_error (req, 429, "rate_limited",
                              "too many requests with unknown API keys from this address", NULL);
    } else {
@@ -259,7 +251,7 @@ admit_key (tk_key_gate_t *gate, tk_http_request_t *req, tk_role_t role, const ch
    int64_t wait = tk_key_gate_take (gate, key_id, (int64_t) uv_now (gate->loop));
    if (wait > 0) {
       count (gate, "rate_limited");
-      retry_after (req, wait);
+      tk_http_add_retry_after (req, wait);
       tk_http_respond_error (req, 429, "rate_limited",
                              "too many requests for this API key; retry later", NULL);
       return;
@@ -285,7 +277,7 @@ lookup_done (int status, void *ctx)
    if (status != 0 || !l->ok) {
       failures_refund (gate, l->addr, now); /* not the client's failure */
       count (gate, "unavailable");
-      retry_after (req, 5000);
+      tk_http_add_retry_after (req, 5000);
       tk_http_respond_error (req, 503, "unavailable",
                              status != 0 ? "the service is stopping"
                                          : "cannot check the API key now (database unreachable)",

@@ -397,7 +397,6 @@ cli_cmd_upload (int argc, char **argv)
       endpoint = NULL;
       goto done;
    }
-   curl_global_init (CURL_GLOBAL_DEFAULT);
    if (!(up.curl = curl_easy_init ())) {
       fprintf (stderr, "triagectl upload: cannot start libcurl\n");
       goto done;
@@ -458,9 +457,6 @@ done:
    free (up.rejects);
    curl_slist_free_all (up.headers);
    curl_easy_cleanup (up.curl);
-   if (up.curl || endpoint) {
-      curl_global_cleanup ();
-   }
    free (auth);
    free (endpoint);
    tk_buf_destroy (&up.resp);

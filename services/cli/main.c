@@ -8,6 +8,7 @@
 
 #include "log.h"
 
+#include <curl/curl.h>
 #include <mongoc/mongoc.h>
 
 #include <stdio.h>
@@ -64,7 +65,12 @@ main (int argc, char **argv)
    tk_log_route_mongoc ();
    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
       if (strcmp (argv[1], commands[i].name) == 0) {
-         return commands[i].run (argc - 1, argv + 1);
+         /* Once per process, before any thread: libcurl's global state
+          * (upload, eval through a provider, the services' HTTP calls). */
+         curl_global_init (CURL_GLOBAL_DEFAULT);
+         int rc = commands[i].run (argc - 1, argv + 1);
+         curl_global_cleanup ();
+         return rc;
       }
    }
    fprintf (stderr, "triagectl: unknown command '%s'\n\n", argv[1]);

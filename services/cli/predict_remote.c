@@ -322,7 +322,6 @@ cli_predict_remote (const cli_remote_options_t *o, const tk_model_example_t *ex,
       return false;
    }
    uv_loop_init (&r.loop);
-   curl_global_init (CURL_GLOBAL_DEFAULT);
    if (!(r.http = tk_curl_uv_new (&r.loop, err)) || !(r.provider = make_provider (o, r.http, err))) {
       tk_curl_uv_close (r.http, NULL, NULL);
       uv_run (&r.loop, UV_RUN_DEFAULT);
@@ -343,7 +342,6 @@ done:
    if (uv_loop_close (&r.loop) != 0) {
       fprintf (stderr, "triagectl eval: a loop handle was left open\n");
    }
-   curl_global_cleanup ();
    free (r.slots);
    return ok;
 }
