@@ -23,9 +23,9 @@
 
 #include "hash.h"
 #include "log.h"
+#include "messages.h"
 #include "ticket_json.h"
 #include "timeutil.h"
-#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,96 +360,25 @@ dlq_send (entry_t *e)
    }
 }
 
-/* Builds {"id","error","attempts","failed_at","message"} for a refused
- * message. "message" is the original payload as text when it is valid
- * UTF-8; otherwise it is null and "message_base64" carries the bytes. */
+/* The DLQ record (messages.h) of a refused message: its place, the reason,
+ * and its bytes (as text when they are, else in base64). Caller frees. */
 static char *
 dlq_record (const tk_kafka_message_t *m, const char *id, const char *error, size_t *len)
 {
-   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-   char now[40];
-   char *out = NULL;
-   char *text = NULL;
-   if (!tk_time_format_iso (tk_time_now_ms (), now, sizeof now)) {
-      now[0] = '\0';
-   }
-   cJSON *obj = cJSON_CreateObject ();
-   if (!obj) {
-      goto done;
-   }
-   const char *payload = m->payload ? m->payload : "";
-   bool as_text = tk_utf8_valid (payload, m->len, NULL) && !memchr (payload, '\0', m->len);
-   if (id ? !cJSON_AddStringToObject (obj, "id", id) : !cJSON_AddNullToObject (obj, "id")) {
-      goto done;
-   }
-   if (!cJSON_AddStringToObject (obj, "error", error) ||
-       !cJSON_AddNumberToObject (obj, "attempts", 1) ||
-       !cJSON_AddStringToObject (obj, "failed_at", now) ||
-       !cJSON_AddStringToObject (obj, "source_topic", m->topic) ||
-       !cJSON_AddNumberToObject (obj, "source_partition", m->partition) ||
-       !cJSON_AddNumberToObject (obj, "source_offset", (double) m->offset)) {
-      goto done;
-   }
-   if (as_text) {
-      if (!(text = malloc (m->len + 1))) {
-         goto done;
-      }
-      memcpy (text, payload, m->len);
-      text[m->len] = '\0';
-      if (!cJSON_AddStringToObject (obj, "message", text)) {
-         goto done;
-      }
-   } else {
-      const unsigned char *s = (const unsigned char *) payload;
-      size_t n = m->len, o = 0;
-      if (!(text = malloc ((n + 2) / 3 * 4 + 1))) {
-         goto done;
-      }
-      for (size_t i = 0; i < n; i += 3) {
-         uint32_t v = (uint32_t) s[i] << 16 | (i + 1 < n ? (uint32_t) s[i + 1] << 8 : 0) |
-                      (i + 2 < n ? s[i + 2] : 0);
-         text[o++] = b64[v >> 18 & 63];
-         text[o++] = b64[v >> 12 & 63];
-         text[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-         text[o++] = i + 2 < n ? b64[v & 63] : '=';
-      }
-      text[o] = '\0';
-      if (!cJSON_AddNullToObject (obj, "message") ||
-          !cJSON_AddStringToObject (obj, "message_base64", text)) {
-         goto done;
-      }
-   }
-   out = cJSON_PrintUnformatted (obj);
-   if (out) {
-      *len = strlen (out);
-   }
-done:
-   free (text);
-   cJSON_Delete (obj);
-   return out;
-}
-
-/* The id of a refused message: its key if that is printable UTF-8, else
- * whatever "id" its JSON has. Into buf; NULL if none. */
-static const char *
-refused_id (const tk_kafka_message_t *m, char *buf, size_t cap)
-{
-   if (m->key && m->key_len && m->key_len < cap && tk_utf8_valid (m->key, m->key_len, NULL) &&
-       !memchr (m->key, '\0', m->key_len)) {
-      memcpy (buf, m->key, m->key_len);
-      buf[m->key_len] = '\0';
-      return buf;
-   }
    tk_error_t err;
-   cJSON *obj = m->payload ? tk_json_parse (m->payload, m->len, TK_TICKET_JSON_MAX, &err) : NULL;
-   const cJSON *id = obj ? cJSON_GetObjectItemCaseSensitive (obj, "id") : NULL;
-   const char *out = NULL;
-   if (cJSON_IsString (id) && strlen (id->valuestring) < cap) {
-      snprintf (buf, cap, "%s", id->valuestring);
-      out = buf;
-   }
-   cJSON_Delete (obj);
-   return out;
+   tk_msg_dlq_fields_t f = {
+      .id = id,
+      .error = error,
+      .attempts = 1,
+      .failed_at = tk_time_now_ms (),
+      .source_topic = m->topic,
+      .source_partition = m->partition,
+      .source_offset = m->offset,
+      .message = m->payload ? m->payload : "",
+      .message_len = m->len,
+      .encoding = TK_MSG_DLQ_TEXT,
+   };
+   return tk_msg_dlq_build (&f, len, &err);
 }
 
 /* ---- messages ------------------------------------------------------------------ */
@@ -550,26 +479,8 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
 
    tk_error_t err;
    tk_error_clear (&err);
-   const char *reason = "invalid_field";
-   if (!m->payload || m->len == 0) {
-      tk_error_set (&err, TK_ERR_INVALID, 0, "empty message");
-      reason = "malformed";
-   } else if (m->len > TK_TICKET_JSON_MAX) {
-      tk_error_set (&err, TK_ERR_INVALID, 0, "message exceeds %d bytes (got %zu)",
-                    TK_TICKET_JSON_MAX, m->len);
-      reason = "oversized";
-   } else {
-      cJSON *obj = tk_json_parse (m->payload, m->len, TK_TICKET_JSON_MAX, &err);
-      if (!obj) {
-         reason = "malformed";
-      } else if (!cJSON_IsObject (obj)) {
-         tk_error_set (&err, TK_ERR_INVALID, 0, "message is not a JSON object");
-         reason = "not_object";
-      } else {
-         e->ticket = tk_ticket_from_json (obj, &err);
-      }
-      cJSON_Delete (obj);
-   }
+   const char *reason = NULL;
+   e->ticket = tk_msg_inbound_parse (m->payload, m->len, &reason, &err);
    if (e->ticket) {
       if (!e->ticket->source && !(e->ticket->source = strdup ("kafka"))) {
          TK_ERROR ("intake", "out of memory");
@@ -592,7 +503,8 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
    }
    tk_counter_inc (tk_metric_labels (in->metrics->rejected, "kafka", reason));
    char idbuf[TK_TICKET_ID_MAX + 1];
-   const char *id = refused_id (m, idbuf, sizeof idbuf);
+   const char *id =
+      tk_msg_inbound_refused_id (m->key, m->key_len, m->payload, m->len, idbuf, sizeof idbuf);
    /* The log names the message by its place and a hash of its bytes, and
     * the fault by its reason and field: never by anything the message
     * holds (its id or key, the value at fault), which may be personal data
