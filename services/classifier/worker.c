@@ -6,14 +6,13 @@
 #include "classifier_metrics.h"
 #include "circuit.h"
 #include "log.h"
-#include "outcome_json.h"
+#include "messages.h"
 #include "pii_mask.h"
 #include "rate_limit.h"
 #include "store_async.h"
 #include "ticket_json.h"
 #include "timeutil.h"
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -922,17 +921,32 @@ job_save (job_t *j)
 
 /* ---- publishing ----------------------------------------------------------- */
 
-/* j's record for the classified topic: its new result, or for a
- * republish the stored one. Caller frees; NULL if out of memory. */
+/* j's record (messages.h): for the DLQ its failure and its classify
+ * request; for the classified topic its new result, or for a republish the
+ * stored one. Caller frees; NULL with err if out of memory. */
 static char *
-classified_json (job_t *j)
+outcome_message (job_t *j, size_t *len, tk_error_t *err)
 {
+   if (j->failed) {
+      tk_msg_dlq_fields_t f = {
+         .id = j->id,
+         .error = j->last_error,
+         .attempts = j->attempts,
+         .failed_at = tk_time_now_ms (),
+         .provider = j->w->provider->name,
+         .message = j->request,
+         .message_len = j->request_len,
+         .encoding = TK_MSG_DLQ_JSON,
+      };
+      return tk_msg_dlq_build (&f, len, err);
+   }
    if (j->republish) {
       const tk_ticket_t *t = j->ticket;
-      return cl_outcome_classified_json (j->id, &t->classification, &t->confidence, &t->metadata);
+      return tk_msg_classified_build (j->id, &t->classification, &t->confidence, &t->metadata,
+                                      len, err);
    }
    tk_processing_metadata_t md = job_metadata (j);
-   return cl_outcome_classified_json (j->id, &j->c, &j->conf, &md);
+   return tk_msg_classified_build (j->id, &j->c, &j->conf, &md, len, err);
 }
 
 static void
@@ -968,20 +982,18 @@ job_publish (job_t *j)
 {
    cl_worker_t *w = j->w;
    j->state = J_PUBLISH;
-   char *text = j->failed ? cl_outcome_dlq_json (j->id, j->last_error, j->attempts,
-                                                 w->provider->name, j->request, j->request_len)
-                          : classified_json (j);
    const char *topic = j->failed ? w->cfg->topic_dlq : w->cfg->topic_classified;
    tk_error_t err;
+   size_t len = 0;
+   char *text = outcome_message (j, &len, &err);
    if (!text) {
-      tk_error_set (&err, TK_ERR_NOMEM, 0, "out of memory");
       job_infra_retry (j, job_publish, "building the message", &err);
       return;
    }
    j->busy = true;
    bool ok = w->app->producer &&
-             tk_kafka_produce (w->app->producer, topic, j->id, strlen (j->id), text,
-                               strlen (text), on_delivered, j, &err);
+             tk_kafka_produce (w->app->producer, topic, j->id, strlen (j->id), text, len,
+                               on_delivered, j, &err);
    free (text);
    if (!ok) {
       j->busy = false;
@@ -1024,31 +1036,18 @@ worker_part (cl_worker_t *w, int32_t partition)
    return w->parts[partition];
 }
 
-/* Reads {"id", "reason"}; false if the message is not a classify request. */
+/* Reads the classify request (messages.h) into j; false with err if the
+ * message is not one. */
 static bool
-parse_request (job_t *j, const tk_kafka_message_t *m, char *why, size_t cap)
+parse_request (job_t *j, const tk_kafka_message_t *m, tk_error_t *err)
 {
-   tk_error_t err;
-   cJSON *o = tk_json_parse (m->payload ? m->payload : "", m->len, 64 * 1024, &err);
-   bool ok = false;
-   if (!o) {
-      snprintf (why, cap, "not JSON: %s", err.message);
-      goto done;
+   tk_msg_classify_t req;
+   if (!tk_msg_classify_parse (m->payload, m->len, &req, err)) {
+      return false;
    }
-   const cJSON *id = cJSON_GetObjectItemCaseSensitive (o, "id");
-   const cJSON *reason = cJSON_GetObjectItemCaseSensitive (o, "reason");
-   if (!cJSON_IsString (id) || !id->valuestring[0] ||
-       strlen (id->valuestring) > TK_TICKET_ID_MAX) {
-      snprintf (why, cap, "\"id\" must be a non-empty string of at most %d bytes",
-                TK_TICKET_ID_MAX);
-      goto done;
-   }
-   snprintf (j->id, sizeof j->id, "%s", id->valuestring);
-   j->reprocess = cJSON_IsString (reason) && strcmp (reason->valuestring, "reprocess") == 0;
-   ok = true;
-done:
-   cJSON_Delete (o);
-   return ok;
+   memcpy (j->id, req.id, sizeof j->id);
+   j->reprocess = req.reprocess;
+   return true;
 }
 
 static void
@@ -1085,10 +1084,10 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
          p->head = j;
       }
       p->tail = j;
-      char why[300];
-      if (!parse_request (j, m, why, sizeof why)) {
+      tk_error_t err;
+      if (!parse_request (j, m, &err)) {
          TK_WARN (COMPONENT, "classify message %d/%lld is not a valid request (%s); skipped",
-                  (int) m->partition, (long long) m->offset, why);
+                  (int) m->partition, (long long) m->offset, err.message);
          tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name, "bad_request"));
          job_finish (j);
          continue;
