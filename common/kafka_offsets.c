@@ -151,3 +151,14 @@ tk_offsets_revoke_all (tk_offsets_t *t)
       tk_offsets_revoke (t, t->parts);
    }
 }
+
+void
+tk_offsets_forget_all (tk_offsets_t *t)
+{
+   while (t->parts) {
+      tk_offsets_part_t *p = t->parts;
+      t->parts = p->next;
+      free (p->topic);
+      free (p);
+   }
+}

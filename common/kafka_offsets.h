@@ -118,4 +118,9 @@ size_t tk_offsets_revoke (tk_offsets_t *t, tk_offsets_part_t *p);
 /* tk_offsets_revoke of every partition (a closed consumer). */
 void tk_offsets_revoke_all (tk_offsets_t *t);
 
+/* Frees every partition without handing its entries back (they are not
+ * touched): for a teardown after the loop has stopped, when the owner frees
+ * its records itself. */
+void tk_offsets_forget_all (tk_offsets_t *t);
+
 #endif
