@@ -189,6 +189,22 @@ test_lag (void **state)
    tk_offsets_revoke_all (&t);
 }
 
+static void
+test_forget_all_leaves_entries_alone (void **state)
+{
+   (void) state;
+   owner_t o = {0};
+   tk_offsets_t t;
+   tk_offsets_init (&t, TK_OFFSETS_COMMIT_EACH, 0, on_release, &o);
+   msg_t m = {0};
+   tk_offsets_add (tk_offsets_get (&t, "x", 0), &m.off, 1);
+   tk_offsets_add (tk_offsets_get (&t, "x", 1), &(msg_t){0}.off, 1);
+   tk_offsets_forget_all (&t);
+   assert_null (t.parts);
+   assert_int_equal (o.released, 0); /* the owner frees its records itself */
+   assert_int_equal (m.released, 0);
+}
+
 int
 main (void)
 {
@@ -197,6 +213,7 @@ main (void)
       cmocka_unit_test (test_gathered_policy),
       cmocka_unit_test (test_revoke_hands_everything_back),
       cmocka_unit_test (test_lag),
+      cmocka_unit_test (test_forget_all_leaves_entries_alone),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }
