@@ -219,7 +219,8 @@ tk_msg_classify_build (const char *id, const char *reason, int64_t requested_at,
    }
    cJSON *o = cJSON_CreateObject ();
    bool ok = o && cJSON_AddStringToObject (o, "id", id) &&
-             cJSON_AddStringToObject (o, "reason", reason) && add_time (o, "requested_at", requested_at) &&
+             cJSON_AddStringToObject (o, "reason", reason) &&
+             add_time (o, "requested_at", requested_at) &&
              (!job_id || cJSON_AddStringToObject (o, "job_id", job_id));
    return print_and_delete (o, ok, len, err);
 }

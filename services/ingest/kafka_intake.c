@@ -276,8 +276,8 @@ dlq_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaqu
       entry_finished (e);
       return;
    }
-   TK_WARN ("intake", "DLQ delivery for offset %lld failed: %s; retrying", (long long) e->off.offset,
-            d->reason);
+   TK_WARN ("intake", "DLQ delivery for offset %lld failed: %s; retrying",
+            (long long) e->off.offset, d->reason);
    if (e->in->stopping && !e->in->app->producer) {
       /* Not delivered and not committed: the message is read again later. */
       entry_abandon (e);

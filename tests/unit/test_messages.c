@@ -50,8 +50,9 @@ test_inbound_round_trip (void **state)
    size_t len = 0;
    char *text = tk_msg_inbound_build (t, &len, &err);
    assert_non_null (text);
-   assert_string_equal (text, "{\"id\":\"T-1\",\"subject\":\"Refund \\\"now\\\"\",\"body\":\"caf\xc3\xa9 "
-                              "line\\nnext\",\"created_at\":\"" T0_ISO "\",\"source\":\"crm\"}");
+   assert_string_equal (text, "{\"id\":\"T-1\",\"subject\":\"Refund \\\"now\\\"\","
+                              "\"body\":\"caf\xc3\xa9 line\\nnext\","
+                              "\"created_at\":\"" T0_ISO "\",\"source\":\"crm\"}");
    assert_int_equal (len, strlen (text));
 
    const char *reason = "unset";
@@ -73,7 +74,8 @@ test_inbound_round_trip (void **state)
    t->created_at = 0;
    text = tk_msg_inbound_build (t, &len, &err);
    assert_bytes (text, len,
-                 "{\"id\":\"T-1\",\"subject\":\"Refund \\\"now\\\"\",\"body\":\"caf\xc3\xa9 line\\nnext\"}");
+                 "{\"id\":\"T-1\",\"subject\":\"Refund \\\"now\\\"\","
+                 "\"body\":\"caf\xc3\xa9 line\\nnext\"}");
    tk_ticket_destroy (t);
 }
 
@@ -125,8 +127,8 @@ test_inbound_refused_id (void **state)
    assert_string_equal (tk_msg_inbound_refused_id ("k-1", 3, "{\"id\":\"j\"}", 10, buf, sizeof buf),
                         "k-1");
    /* A key that is not text, or too long: the JSON's id. */
-   assert_string_equal (tk_msg_inbound_refused_id ("\xff", 1, "{\"id\":\"j\"}", 10, buf, sizeof buf),
-                        "j");
+   assert_string_equal (
+      tk_msg_inbound_refused_id ("\xff", 1, "{\"id\":\"j\"}", 10, buf, sizeof buf), "j");
    assert_string_equal (tk_msg_inbound_refused_id ("0123456789abcdefXYZ", 19, "{\"id\":\"j\"}", 10,
                                                    buf, sizeof buf),
                         "j");
@@ -147,7 +149,8 @@ test_classify_bytes_and_round_trip (void **state)
    /* What ingest sends. */
    char *text = tk_msg_classify_build ("T-1", "ingest", T0, NULL, &len, &err);
    assert_non_null (text);
-   assert_string_equal (text, "{\"id\":\"T-1\",\"reason\":\"ingest\",\"requested_at\":\"" T0_ISO "\"}");
+   assert_string_equal (text,
+                        "{\"id\":\"T-1\",\"reason\":\"ingest\",\"requested_at\":\"" T0_ISO "\"}");
    tk_msg_classify_t req;
    assert_true (tk_msg_classify_parse (text, len, &req, &err));
    free (text);
@@ -193,7 +196,8 @@ test_classify_lenient_fields (void **state)
    assert_string_equal (req.id, "x");
    assert_string_equal (req.reason, "");
    assert_false (req.reprocess);
-   const char *odd = "{\"id\":\"x\",\"reason\":7,\"requested_at\":\"yesterday\",\"job_id\":[],\"extra\":1}";
+   const char *odd =
+      "{\"id\":\"x\",\"reason\":7,\"requested_at\":\"yesterday\",\"job_id\":[],\"extra\":1}";
    assert_true (tk_msg_classify_parse (odd, strlen (odd), &req, &err));
    assert_string_equal (req.reason, "");
    assert_int_equal (req.requested_at, 0);
@@ -254,9 +258,10 @@ test_classified_bytes_and_round_trip (void **state)
    assert_non_null (text);
    assert_string_equal (
       text, "{\"id\":\"T-1\",\"classification\":{\"topic_tags\":[\"billing\",\"refund\"],"
-            "\"sentiment\":\"negative\",\"priority\":\"high\"},\"confidence_scores\":{\"topic\":0.5,"
-            "\"sentiment\":0.25,\"priority\":1},\"processing_metadata\":{\"processed_at\":\"" T0_ISO
-            "\",\"model_version\":\"nb-3\",\"processing_time_ms\":42,\"agent_version\":\"0.1.0\"}}");
+            "\"sentiment\":\"negative\",\"priority\":\"high\"},"
+            "\"confidence_scores\":{\"topic\":0.5,\"sentiment\":0.25,\"priority\":1},"
+            "\"processing_metadata\":{\"processed_at\":\"" T0_ISO "\",\"model_version\":\"nb-3\","
+            "\"processing_time_ms\":42,\"agent_version\":\"0.1.0\"}}");
    assert_int_equal (len, strlen (text));
 
    tk_msg_classified_t back;
@@ -305,9 +310,13 @@ assert_classified_refused (const char *payload, const char *field, const char *n
    assert_error (&err, field, needle);
 }
 
-#define CL_HEAD "{\"id\":\"T\",\"classification\":{\"topic_tags\":[\"a\"],\"sentiment\":\"s\",\"priority\":\"p\"}"
+#define CL_HEAD                                                                   \
+   "{\"id\":\"T\",\"classification\":{\"topic_tags\":[\"a\"],\"sentiment\":\"s\"," \
+   "\"priority\":\"p\"}"
 #define CL_CONF ",\"confidence_scores\":{\"topic\":0.5,\"sentiment\":0.5,\"priority\":0.5}"
-#define CL_MD ",\"processing_metadata\":{\"processed_at\":\"\",\"model_version\":\"m\",\"processing_time_ms\":1,\"agent_version\":\"a\"}}"
+#define CL_MD                                                                     \
+   ",\"processing_metadata\":{\"processed_at\":\"\",\"model_version\":\"m\","          \
+   "\"processing_time_ms\":1,\"agent_version\":\"a\"}}"
 
 static void
 test_classified_refused (void **state)
@@ -324,8 +333,9 @@ test_classified_refused (void **state)
    assert_classified_refused ("{\"id\":\"T\",\"classification\":[]}", "classification", "object");
    /* Fails late: the tags and strings taken before are freed. */
    assert_classified_refused (CL_HEAD "}", "confidence_scores", "required");
-   assert_classified_refused (CL_HEAD ",\"confidence_scores\":{\"topic\":2,\"sentiment\":0,\"priority\":0}" CL_MD,
-                              "confidence_scores.topic", "[0, 1]");
+   assert_classified_refused (
+      CL_HEAD ",\"confidence_scores\":{\"topic\":2,\"sentiment\":0,\"priority\":0}" CL_MD,
+      "confidence_scores.topic", "[0, 1]");
    assert_classified_refused (CL_HEAD CL_CONF "}", "processing_metadata", "required");
    assert_classified_refused (
       CL_HEAD CL_CONF ",\"processing_metadata\":{\"processed_at\":\"x\",\"model_version\":\"m\","
@@ -336,11 +346,13 @@ test_classified_refused (void **state)
                       "\"processing_time_ms\":-1,\"agent_version\":\"a\"}}",
       "processing_metadata.processing_time_ms", "integer");
    assert_classified_refused (
-      "{\"id\":\"T\",\"classification\":{\"topic_tags\":[\"a\",1],\"sentiment\":\"s\",\"priority\":\"p\"}}",
+      "{\"id\":\"T\",\"classification\":{\"topic_tags\":[\"a\",1],\"sentiment\":\"s\","
+      "\"priority\":\"p\"}}",
       "classification.topic_tags", "strings");
    assert_classified_refused (
-      "{\"id\":\"T\",\"classification\":{\"topic_tags\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\","
-      "\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"],\"sentiment\":\"s\",\"priority\":\"p\"}}",
+      "{\"id\":\"T\",\"classification\":{\"topic_tags\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\","
+      "\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"],"
+      "\"sentiment\":\"s\",\"priority\":\"p\"}}",
       "classification.topic_tags", "at most");
 }
 
@@ -364,8 +376,9 @@ test_dlq_classifier_record (void **state)
    char *text = tk_msg_dlq_build (&f, &len, &err);
    assert_non_null (text);
    assert_string_equal (text, "{\"id\":\"T-1\",\"error\":\"openai: HTTP 400\",\"attempts\":3,"
-                              "\"failed_at\":\"" T0_ISO "\",\"provider\":\"openai\",\"message\":{\"id\":"
-                              "\"T-1\",\"reason\":\"ingest\",\"requested_at\":\"" T0_ISO "\"}}");
+                              "\"failed_at\":\"" T0_ISO "\",\"provider\":\"openai\","
+                              "\"message\":{\"id\":\"T-1\",\"reason\":\"ingest\","
+                              "\"requested_at\":\"" T0_ISO "\"}}");
    tk_msg_dlq_t back;
    assert_true (tk_msg_dlq_parse (text, len, &back, &err));
    free (text);
@@ -414,9 +427,10 @@ test_dlq_ingest_record (void **state)
    size_t len = 0;
    char *text = tk_msg_dlq_build (&f, &len, &err);
    assert_non_null (text);
-   assert_string_equal (text, "{\"id\":null,\"error\":\"body: is required\",\"attempts\":1,\"failed_at\":\"" T0_ISO
-                              "\",\"source_topic\":\"tickets.inbound\",\"source_partition\":2,"
-                              "\"source_offset\":12345,\"message\":\"{\\\"id\\\":\\\"a\\\"}\"}");
+   assert_string_equal (text, "{\"id\":null,\"error\":\"body: is required\",\"attempts\":1,"
+                              "\"failed_at\":\"" T0_ISO "\",\"source_topic\":\"tickets.inbound\","
+                              "\"source_partition\":2,\"source_offset\":12345,"
+                              "\"message\":\"{\\\"id\\\":\\\"a\\\"}\"}");
    tk_msg_dlq_t back;
    assert_true (tk_msg_dlq_parse (text, len, &back, &err));
    free (text);
@@ -453,8 +467,8 @@ test_dlq_ingest_record (void **state)
    f.source_topic = NULL;
    text = tk_msg_dlq_build (&f, &len, &err);
    assert_bytes (text, len,
-                 "{\"id\":\"k\",\"error\":\"body: is required\",\"attempts\":1,\"failed_at\":\"" T0_ISO
-                 "\",\"message\":null}");
+                 "{\"id\":\"k\",\"error\":\"body: is required\",\"attempts\":1,"
+                 "\"failed_at\":\"" T0_ISO "\",\"message\":null}");
 
    tk_error_clear (&err);
    f.error = NULL;
