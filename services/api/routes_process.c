@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "messages.h"
 #include "timeutil.h"
 
 #define MS_PER_DAY INT64_C (86400000)
@@ -316,22 +317,16 @@ publish_more (api_call_t *call)
 {
    job_t *j = call->data;
    tk_app_t *app = call->api->app;
-   char iso[TK_TIME_ISO_BUFSIZE];
-   tk_time_format_iso (j->started_ms, iso, sizeof iso);
    while (j->next < j->n_ids) {
       const char *id = j->ids[j->next];
-      cJSON *msg = cJSON_CreateObject ();
-      cJSON_AddStringToObject (msg, "id", id);
-      cJSON_AddStringToObject (msg, "reason", mode_reason (j->mode));
-      cJSON_AddStringToObject (msg, "requested_at", iso);
-      cJSON_AddStringToObject (msg, "job_id", j->job_id);
-      char *text = cJSON_PrintUnformatted (msg);
-      cJSON_Delete (msg);
       tk_error_t err;
+      size_t len = 0;
+      char *text =
+         tk_msg_classify_build (id, mode_reason (j->mode), j->started_ms, j->job_id, &len, &err);
       bool ok = text && app->producer &&
                 tk_kafka_produce (app->producer, app->cfg.topic_classify, id, strlen (id), text,
-                                  strlen (text), delivered, call, &err);
-      cJSON_free (text);
+                                  len, delivered, call, &err);
+      free (text);
       if (!ok) {
          if (app->producer && err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
              j->next > j->acked + j->failed) {

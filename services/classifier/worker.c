@@ -1,19 +1,20 @@
-/* worker.c - consumption, the per-ticket pipeline and ordered commits. */
+/* worker.c - consumption, the per-ticket pipeline and ordered commits (the
+ * messages: messages.h; the offsets in flight: kafka_offsets.h). */
 #include "worker.h"
 
 #include "backoff.h"
 #include "batch.h"
 #include "classifier_metrics.h"
 #include "circuit.h"
+#include "kafka_offsets.h"
 #include "log.h"
-#include "outcome_json.h"
+#include "messages.h"
 #include "pii_mask.h"
 #include "rate_limit.h"
 #include "store_async.h"
 #include "ticket_json.h"
 #include "timeutil.h"
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,23 +38,13 @@ typedef enum {
    J_DONE,     /* outcome durable; waiting for its turn to be committed */
 } job_state_t;
 
-typedef struct part part_t;
 typedef struct job job_t;
-
-struct part {
-   int32_t partition;
-   bool assigned;
-   int64_t committed;  /* next offset to read as committed by us; -1 unknown */
-   job_t *head, *tail; /* jobs in offset order */
-};
 
 struct job {
    cl_worker_t *w;
-   part_t *part; /* NULL once abandoned */
-   job_t *next;  /* in the partition's queue */
+   tk_offset_entry_t off; /* in its partition's in-flight list; part NULL once abandoned */
    job_t *wnext; /* in the worker's start queue or parked list */
    bool in_list; /* on the start queue or the parked list */
-   int64_t offset;
    job_state_t state;
    bool abandoned;
    bool busy;     /* a store call or a produce is in flight */
@@ -115,8 +106,7 @@ struct cl_worker {
    uv_timer_t lag_timer;   /* refreshes the consumer-lag gauges */
    size_t pending_commits; /* commits sent whose result has not come back */
 
-   part_t **parts; /* indexed by partition */
-   size_t n_parts;
+   tk_offsets_t offsets; /* the jobs in flight per partition; committed at every advance */
 
    job_t *queue_head, *queue_tail; /* J_QUEUED jobs */
    job_t *parked_head, *parked_tail; /* waiting for the circuit */
@@ -304,30 +294,37 @@ on_commit (tk_kafka_consumer_t *c, int code, void *opaque)
    }
 }
 
+#define JOB_OF_OFF(o) ((job_t *) ((char *) (o) - offsetof (job_t, off)))
+
+/* The tracker is done with j: committed past, or its partition revoked
+ * (then the next owner redoes it). Freed once nothing refers to it. */
 static void
-part_advance (cl_worker_t *w, part_t *p)
+job_released (tk_offset_entry_t *off, void *opaque)
 {
-   int64_t last = -1;
-   while (p->head && p->head->state == J_DONE) {
-      job_t *j = p->head;
-      p->head = j->next;
-      if (!p->head) {
-         p->tail = NULL;
-      }
-      last = j->offset;
-      j->part = NULL;
-      j->abandoned = true;
-      job_release (j);
+   cl_worker_t *w = opaque;
+   job_t *j = JOB_OF_OFF (off);
+   j->abandoned = true;
+   job_uncount (j);
+   if (j->state == J_QUEUED) {
+      w->n_queued--; /* freed when popped from the queue */
    }
-   if (last >= 0 && w->consumer && !w->consumer_closed) {
-      tk_error_t err;
-      if (tk_kafka_consumer_commit (w->consumer, w->cfg->topic_classify, p->partition, last + 1,
-                                    on_commit, w, &err)) {
-         w->pending_commits++;
-         p->committed = last + 1;
-      } else {
-         TK_WARN (COMPONENT, "cannot commit partition %d: %s", (int) p->partition, err.message);
-      }
+   job_release (j);
+}
+
+/* Commits p past its finished head, which the tracker has just popped. */
+static void
+part_commit (cl_worker_t *w, tk_offsets_part_t *p)
+{
+   int64_t to;
+   if (!tk_offsets_take_commit (p, &to) || !w->consumer || w->consumer_closed) {
+      return;
+   }
+   tk_error_t err;
+   if (tk_kafka_consumer_commit (w->consumer, p->topic, p->partition, to, on_commit, w, &err)) {
+      w->pending_commits++;
+      tk_offsets_committed (p, to);
+   } else {
+      TK_WARN (COMPONENT, "cannot commit partition %d: %s", (int) p->partition, err.message);
    }
 }
 
@@ -338,10 +335,9 @@ job_finish (job_t *j)
    j->state = J_DONE;
    job_drop_payload (j);
    job_uncount (j);
-   if (j->part) {
-      part_advance (w, j->part);
-   } else {
-      job_release (j);
+   tk_offsets_part_t *p = j->off.part;
+   if (tk_offsets_done (&w->offsets, &j->off) == TK_OFFSETS_COMMIT_NOW) {
+      part_commit (w, p);
    }
    /* A slot is free: start queued work (none once stopping: queued messages
     * are left uncommitted for the next owner). */
@@ -922,17 +918,32 @@ job_save (job_t *j)
 
 /* ---- publishing ----------------------------------------------------------- */
 
-/* j's record for the classified topic: its new result, or for a
- * republish the stored one. Caller frees; NULL if out of memory. */
+/* j's record (messages.h): for the DLQ its failure and its classify
+ * request; for the classified topic its new result, or for a republish the
+ * stored one. Caller frees; NULL with err if out of memory. */
 static char *
-classified_json (job_t *j)
+outcome_message (job_t *j, size_t *len, tk_error_t *err)
 {
+   if (j->failed) {
+      tk_msg_dlq_fields_t f = {
+         .id = j->id,
+         .error = j->last_error,
+         .attempts = j->attempts,
+         .failed_at = tk_time_now_ms (),
+         .provider = j->w->provider->name,
+         .message = j->request,
+         .message_len = j->request_len,
+         .encoding = TK_MSG_DLQ_JSON,
+      };
+      return tk_msg_dlq_build (&f, len, err);
+   }
    if (j->republish) {
       const tk_ticket_t *t = j->ticket;
-      return cl_outcome_classified_json (j->id, &t->classification, &t->confidence, &t->metadata);
+      return tk_msg_classified_build (j->id, &t->classification, &t->confidence, &t->metadata,
+                                      len, err);
    }
    tk_processing_metadata_t md = job_metadata (j);
-   return cl_outcome_classified_json (j->id, &j->c, &j->conf, &md);
+   return tk_msg_classified_build (j->id, &j->c, &j->conf, &md, len, err);
 }
 
 static void
@@ -968,20 +979,18 @@ job_publish (job_t *j)
 {
    cl_worker_t *w = j->w;
    j->state = J_PUBLISH;
-   char *text = j->failed ? cl_outcome_dlq_json (j->id, j->last_error, j->attempts,
-                                                 w->provider->name, j->request, j->request_len)
-                          : classified_json (j);
    const char *topic = j->failed ? w->cfg->topic_dlq : w->cfg->topic_classified;
    tk_error_t err;
+   size_t len = 0;
+   char *text = outcome_message (j, &len, &err);
    if (!text) {
-      tk_error_set (&err, TK_ERR_NOMEM, 0, "out of memory");
       job_infra_retry (j, job_publish, "building the message", &err);
       return;
    }
    j->busy = true;
    bool ok = w->app->producer &&
-             tk_kafka_produce (w->app->producer, topic, j->id, strlen (j->id), text,
-                               strlen (text), on_delivered, j, &err);
+             tk_kafka_produce (w->app->producer, topic, j->id, strlen (j->id), text, len,
+                               on_delivered, j, &err);
    free (text);
    if (!ok) {
       j->busy = false;
@@ -994,61 +1003,18 @@ job_publish (job_t *j)
 
 /* ---- consumption ---------------------------------------------------------- */
 
-static part_t *
-worker_part (cl_worker_t *w, int32_t partition)
-{
-   if (partition < 0) {
-      return NULL;
-   }
-   if ((size_t) partition >= w->n_parts) {
-      size_t n = (size_t) partition + 1;
-      part_t **grown = realloc (w->parts, n * sizeof *grown);
-      if (!grown) {
-         return NULL;
-      }
-      for (size_t i = w->n_parts; i < n; i++) {
-         grown[i] = NULL;
-      }
-      w->parts = grown;
-      w->n_parts = n;
-   }
-   if (!w->parts[partition]) {
-      part_t *p = calloc (1, sizeof *p);
-      if (!p) {
-         return NULL;
-      }
-      p->partition = partition;
-      p->committed = -1;
-      w->parts[partition] = p;
-   }
-   return w->parts[partition];
-}
-
-/* Reads {"id", "reason"}; false if the message is not a classify request. */
+/* Reads the classify request (messages.h) into j; false with err if the
+ * message is not one. */
 static bool
-parse_request (job_t *j, const tk_kafka_message_t *m, char *why, size_t cap)
+parse_request (job_t *j, const tk_kafka_message_t *m, tk_error_t *err)
 {
-   tk_error_t err;
-   cJSON *o = tk_json_parse (m->payload ? m->payload : "", m->len, 64 * 1024, &err);
-   bool ok = false;
-   if (!o) {
-      snprintf (why, cap, "not JSON: %s", err.message);
-      goto done;
+   tk_msg_classify_t req;
+   if (!tk_msg_classify_parse (m->payload, m->len, &req, err)) {
+      return false;
    }
-   const cJSON *id = cJSON_GetObjectItemCaseSensitive (o, "id");
-   const cJSON *reason = cJSON_GetObjectItemCaseSensitive (o, "reason");
-   if (!cJSON_IsString (id) || !id->valuestring[0] ||
-       strlen (id->valuestring) > TK_TICKET_ID_MAX) {
-      snprintf (why, cap, "\"id\" must be a non-empty string of at most %d bytes",
-                TK_TICKET_ID_MAX);
-      goto done;
-   }
-   snprintf (j->id, sizeof j->id, "%s", id->valuestring);
-   j->reprocess = cJSON_IsString (reason) && strcmp (reason->valuestring, "reprocess") == 0;
-   ok = true;
-done:
-   cJSON_Delete (o);
-   return ok;
+   memcpy (j->id, req.id, sizeof j->id);
+   j->reprocess = req.reprocess;
+   return true;
 }
 
 static void
@@ -1058,7 +1024,7 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
    cl_worker_t *w = opaque;
    for (size_t i = 0; i < n; i++) {
       const tk_kafka_message_t *m = &msgs[i];
-      part_t *p = worker_part (w, m->partition);
+      tk_offsets_part_t *p = tk_offsets_get (&w->offsets, m->topic, m->partition);
       job_t *j = calloc (1, sizeof *j);
       if (!p || !j) {
          /* Not committed: the message is read again after a restart. */
@@ -1068,27 +1034,17 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
          continue;
       }
       j->w = w;
-      j->part = p;
-      j->offset = m->offset;
-      if (p->committed < 0 && !p->head) {
-         /* The first message after an assignment starts at the committed
-          * offset. */
-         p->committed = m->offset;
-      }
+      /* The first message after an assignment starts at the committed
+       * offset. */
+      tk_offsets_add (p, &j->off, m->offset);
       uv_timer_init (w->app->loop, &j->timer);
       j->timer.data = j;
       w->n_jobs++;
       tk_gauge_set (w->metrics.jobs, (double) w->n_jobs);
-      if (p->tail) {
-         p->tail->next = j;
-      } else {
-         p->head = j;
-      }
-      p->tail = j;
-      char why[300];
-      if (!parse_request (j, m, why, sizeof why)) {
+      tk_error_t err;
+      if (!parse_request (j, m, &err)) {
          TK_WARN (COMPONENT, "classify message %d/%lld is not a valid request (%s); skipped",
-                  (int) m->partition, (long long) m->offset, why);
+                  (int) m->partition, (long long) m->offset, err.message);
          tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name, "bad_request"));
          job_finish (j);
          continue;
@@ -1108,28 +1064,13 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
 
 /* Drops every job of p without committing: the next owner redoes them. */
 static void
-part_abandon (cl_worker_t *w, part_t *p)
+part_abandon (cl_worker_t *w, tk_offsets_part_t *p)
 {
-   job_t *j = p->head;
-   p->head = p->tail = NULL;
-   p->assigned = false;
-   size_t n = 0;
-   while (j) {
-      job_t *next = j->next;
-      j->next = NULL;
-      j->part = NULL;
-      j->abandoned = true;
-      job_uncount (j);
-      if (j->state == J_QUEUED) {
-         w->n_queued--; /* freed when popped from the queue */
-      }
-      job_release (j);
-      j = next;
-      n++;
-   }
+   int32_t partition = p->partition;
+   size_t n = tk_offsets_revoke (&w->offsets, p);
    if (n > 0) {
       TK_INFO (COMPONENT, "partition %d revoked; %zu uncommitted message(s) left to its next "
-                          "owner", (int) p->partition, n);
+                          "owner", (int) partition, n);
    }
 }
 
@@ -1139,21 +1080,17 @@ on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
 {
    (void) c;
    cl_worker_t *w = opaque;
-   for (size_t i = 0; i < n; i++) {
-      part_t *p = worker_part (w, parts[i].partition);
-      if (!p) {
-         continue;
+   /* An assigned partition is tracked from its first message on, its
+    * committed offset then unknown until that message says it; a revoked
+    * one is forgotten. */
+   for (size_t i = 0; i < n && kind != TK_KAFKA_ASSIGNED; i++) {
+      tk_offsets_part_t *p = tk_offsets_find (&w->offsets, parts[i].topic, parts[i].partition);
+      if (p) {
+         part_abandon (w, p);
       }
       char label[16];
-      snprintf (label, sizeof label, "%d", (int) p->partition);
-      if (kind == TK_KAFKA_ASSIGNED) {
-         p->assigned = true;
-         p->committed = -1;
-      } else {
-         part_abandon (w, p);
-         p->committed = -1;
-         tk_gauge_set (tk_metric_labels (w->metrics.lag, label), 0);
-      }
+      snprintf (label, sizeof label, "%d", (int) parts[i].partition);
+      tk_gauge_set (tk_metric_labels (w->metrics.lag, label), 0);
    }
    TK_INFO (COMPONENT, "%zu partition(s) %s", n, kind == TK_KAFKA_ASSIGNED ? "assigned" : "revoked");
    worker_update_pause (w);
@@ -1217,18 +1154,15 @@ on_lag_timer (uv_timer_t *t)
    if (!w->consumer || w->consumer_closed) {
       return;
    }
-   for (size_t i = 0; i < w->n_parts; i++) {
-      part_t *p = w->parts[i];
+   for (tk_offsets_part_t *p = w->offsets.parts; p; p = p->next) {
       int64_t low, high;
-      if (!p || !p->assigned || p->committed < 0 ||
-          !tk_kafka_consumer_watermarks (w->consumer, w->cfg->topic_classify, p->partition, &low,
-                                         &high)) {
+      if (p->committed < 0 ||
+          !tk_kafka_consumer_watermarks (w->consumer, p->topic, p->partition, &low, &high)) {
          continue;
       }
       char label[16];
       snprintf (label, sizeof label, "%d", (int) p->partition);
-      tk_gauge_set (tk_metric_labels (w->metrics.lag, label),
-                    high > p->committed ? (double) (high - p->committed) : 0);
+      tk_gauge_set (tk_metric_labels (w->metrics.lag, label), (double) tk_offsets_lag (p, high));
    }
 }
 
@@ -1313,10 +1247,8 @@ consumer_closed (void *ud)
    w->consumer_closed = true;
    /* The final revoke abandoned every partition; whatever was waiting on a
     * list is released now. */
-   for (size_t i = 0; i < w->n_parts; i++) {
-      if (w->parts[i]) {
-         part_abandon (w, w->parts[i]);
-      }
+   while (w->offsets.parts) {
+      part_abandon (w, w->offsets.parts);
    }
    job_t *j;
    while ((j = list_pop (&w->queue_head, &w->queue_tail))) {
@@ -1411,6 +1343,7 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local, cl_
    }
    w->app = app;
    w->cfg = &app->cfg;
+   tk_offsets_init (&w->offsets, TK_OFFSETS_COMMIT_EACH, 0, job_released, w);
    w->provider = provider;
    w->local = local;
    cl_provider_t *fallback = local && app->cfg.fallback_provider == 1 ? local : NULL;
@@ -1481,10 +1414,7 @@ cl_worker_destroy (cl_worker_t *w)
    if (!w) {
       return;
    }
-   for (size_t i = 0; i < w->n_parts; i++) {
-      free (w->parts[i]);
-   }
-   free (w->parts);
+   tk_offsets_forget_all (&w->offsets);
    cl_batcher_destroy (w->batcher);
    free (w);
 }

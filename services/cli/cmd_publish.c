@@ -14,11 +14,10 @@
 #include "cli.h"
 
 #include "file_rows.h"
+#include "messages.h"
 #include "progress.h"
-#include "timeutil.h"
 #include "upload_parse.h"
 
-#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
@@ -74,28 +73,6 @@ on_delivery (rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
    }
 }
 
-static char *
-raw_ticket_json (const tk_ticket_t *t)
-{
-   cJSON *o = cJSON_CreateObject ();
-   char when[40];
-   if (!o || !cJSON_AddStringToObject (o, "id", t->id) ||
-       !cJSON_AddStringToObject (o, "subject", t->subject) ||
-       !cJSON_AddStringToObject (o, "body", t->body)) {
-      cJSON_Delete (o);
-      return NULL;
-   }
-   if (t->created_at && tk_time_format_iso (t->created_at, when, sizeof when)) {
-      cJSON_AddStringToObject (o, "created_at", when);
-   }
-   if (t->source) {
-      cJSON_AddStringToObject (o, "source", t->source);
-   }
-   char *s = cJSON_PrintUnformatted (o);
-   cJSON_Delete (o);
-   return s;
-}
-
 static bool
 on_row (const tk_upload_row_t *row, void *ud)
 {
@@ -110,13 +87,15 @@ on_row (const tk_upload_row_t *row, void *ud)
       }
       return true;
    }
-   char *json = raw_ticket_json (row->ticket);
+   tk_error_t err;
+   size_t len = 0;
+   char *json = tk_msg_inbound_build (row->ticket, &len, &err);
    bool ok = json != NULL;
    while (ok) {
       rd_kafka_resp_err_t e = rd_kafka_producev (
          p->rk, RD_KAFKA_V_TOPIC (p->topic),
          RD_KAFKA_V_KEY (row->ticket->id, strlen (row->ticket->id)),
-         RD_KAFKA_V_VALUE (json, strlen (json)), RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
+         RD_KAFKA_V_VALUE (json, len), RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
          RD_KAFKA_V_END);
       if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
          rd_kafka_poll (p->rk, 100); /* let deliveries drain the queue */
@@ -132,7 +111,7 @@ on_row (const tk_upload_row_t *row, void *ud)
    if (ok) {
       p->produced++;
    }
-   cJSON_free (json);
+   free (json);
    tk_ticket_destroy (row->ticket);
    rd_kafka_poll (p->rk, 0);
    char note[80];

@@ -19,6 +19,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "messages.h"
 #include "timeutil.h"
 
 #include <stdio.h>
@@ -32,7 +33,7 @@
 
 typedef struct classify_msg {
    ingest_classify_t *c;
-   char *payload; /* the JSON text, owned */
+   char *payload; /* the JSON text (messages.h), owned */
    size_t len;
    char *id;      /* owned; the message key */
    ingest_classify_done_fn done;
@@ -192,32 +193,19 @@ void
 ingest_classify_request (ingest_classify_t *c, const char *id, const char *reason,
                          ingest_classify_done_fn done, void *opaque)
 {
-   char now[40];
-   if (!tk_time_format_iso (tk_time_now_ms (), now, sizeof now)) {
-      now[0] = '\0';
-   }
-   cJSON *obj = cJSON_CreateObject ();
+   tk_error_t err;
    classify_msg_t *m = calloc (1, sizeof *m);
-   if (!obj || !m || !cJSON_AddStringToObject (obj, "id", id) ||
-       !cJSON_AddStringToObject (obj, "reason", reason) ||
-       !cJSON_AddStringToObject (obj, "requested_at", now) ||
-       !(m->payload = cJSON_PrintUnformatted (obj)) || !(m->id = strdup (id))) {
+   if (!m || !(m->payload = tk_msg_classify_build (id, reason, tk_time_now_ms (), NULL, &m->len,
+                                                   &err)) ||
+       !(m->id = strdup (id))) {
       /* Reported as not delivered: the Kafka offset stays uncommitted. */
       TK_ERROR ("classify", "out of memory building the request for %s", id);
-      cJSON_Delete (obj);
-      if (m) {
-         cJSON_free (m->payload);
-         m->payload = NULL;
-      }
       msg_free (m);
       if (done) {
          done (opaque, false);
       }
       return;
    }
-   cJSON_Delete (obj);
-   /* cJSON_PrintUnformatted allocates with the default allocator (malloc). */
-   m->len = strlen (m->payload);
    m->c = c;
    m->done = done;
    m->opaque = opaque;

@@ -2,10 +2,12 @@
  *
  *   kafka_intake.c       tickets.inbound consumer: valid -> batcher, invalid -> DLQ,
  *                        offsets committed in order once the work is durable
+ *                        (messages and DLQ records: common/messages.h; the
+ *                        in-flight offsets: common/kafka_offsets.h)
  *   upload.c             POST /v1/tickets: parse off the loop, store, stream the report
  *   batcher.c            one queue for both sources, one bulk write per batch,
  *                        MongoDB health (503 / pause while it is unreachable)
- *   classify_requests.c  {"id","reason","requested_at"} to tickets.classify once durable;
+ *   classify_requests.c  a classify request (messages.h) to tickets.classify once durable;
  *                        the item that caused a request waits for its delivery
  *   ingest_metrics.c     the /metrics families
  *   auth_gate.c          API keys on the upload route (operator role): audit of refusals

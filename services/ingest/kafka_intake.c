@@ -1,13 +1,14 @@
 /* kafka_intake.c - raw tickets from the inbound topic.
  *
- * Each message becomes an entry in its partition's list, in offset order.
- * A valid ticket goes to the batcher (held and retried while MongoDB is
- * down); an invalid one goes to the DLQ topic with the reason and the
- * original payload. An entry is done when its ticket is durable and the
- * classification request made for it (if any) is delivered, or when its DLQ
- * record is delivered; the partition's offset is committed up to the first
- * entry that is not done, so a commit never passes unfinished work and a
- * crash re-delivers whatever was not durable or not yet requested (the
+ * Each message becomes an entry in its partition's in-flight list
+ * (kafka_offsets.h), in offset order. A valid ticket goes to the batcher
+ * (held and retried while MongoDB is down); an invalid one goes to the DLQ
+ * topic with the reason and the original payload (messages.h). An entry is
+ * done when its ticket is durable and the classification request made for
+ * it (if any) is delivered, or when its DLQ record is delivered; the
+ * partition's offset is committed, gathered over COMMIT_EVERY_MS, up to the
+ * first entry that is not done, so a commit never passes unfinished work and
+ * a crash re-delivers whatever was not durable or not yet requested (the
  * unique index turns the repeats into duplicates, and a duplicate that is
  * still unprocessed is requested again).
  *
@@ -22,11 +23,13 @@
 #include "ingest.h"
 
 #include "hash.h"
+#include "kafka_offsets.h"
 #include "log.h"
+#include "messages.h"
 #include "ticket_json.h"
 #include "timeutil.h"
-#include "utf8.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +37,10 @@
 #define DLQ_RETRY_MS 1000
 #define COMMIT_EVERY_MS 50
 
-typedef struct partition partition_t;
-
 typedef struct entry {
    ingest_item_t item; /* first: the batcher's done callback casts back */
    ingest_intake_t *in;
-   partition_t *part;  /* NULL once revoked: freed when its work ends */
-   int64_t offset;
-   bool done;
+   tk_offset_entry_t off; /* part NULL once revoked: freed when its work ends */
    bool stored;        /* the store answered; done once the request is delivered */
    bool request_lost;  /* its request was dropped before the store answered */
    tk_ticket_t *ticket;
@@ -49,26 +48,17 @@ typedef struct entry {
    size_t dlq_len;
    char *key;
    size_t key_len;
-   struct entry *next;      /* in the partition */
    struct entry *retry_next; /* in the DLQ retry list */
 } entry_t;
 
-struct partition {
-   char *topic;
-   int32_t partition;
-   entry_t *head, *tail;
-   int64_t commit_to; /* next offset to commit, -1 if nothing new */
-   int64_t committed; /* last offset committed (or first read), -1 if none */
-   tk_series_t *lag;  /* borrowed from the registry */
-   partition_t *next;
-};
+#define ENTRY_OF(o) ((entry_t *) ((char *) (o) - offsetof (entry_t, off)))
 
 struct ingest_intake {
    tk_app_t *app;
    ingest_batcher_t *batcher;
    ingest_metrics_t *metrics;
    tk_kafka_consumer_t *consumer;
-   partition_t *parts;
+   tk_offsets_t offsets; /* each part's user is its lag gauge (a tk_series_t, borrowed) */
    size_t busy;       /* entries whose work has not ended */
    size_t awaiting;   /* stored entries waiting for their request's delivery */
    size_t commits;    /* commits awaiting their result */
@@ -84,14 +74,14 @@ static void entry_finished (entry_t *e);
 
 /* Lag from librdkafka's cached high watermark: no broker round trip. */
 static void
-update_lag (ingest_intake_t *in, partition_t *p)
+update_lag (ingest_intake_t *in, tk_offsets_part_t *p)
 {
    int64_t low, high;
-   if (!p->lag || p->committed < 0 ||
+   if (!p->user || p->committed < 0 ||
        !tk_kafka_consumer_watermarks (in->consumer, p->topic, p->partition, &low, &high)) {
       return;
    }
-   tk_gauge_set (p->lag, high > p->committed ? (double) (high - p->committed) : 0);
+   tk_gauge_set (p->user, (double) tk_offsets_lag (p, high));
 }
 static void commit_pending (ingest_intake_t *in);
 
@@ -104,50 +94,28 @@ entry_free (entry_t *e)
    free (e);
 }
 
-static partition_t *
-find_part (ingest_intake_t *in, const char *topic, int32_t partition, bool create)
+/* The tracker hands an entry back: popped past a commit or revoked. One
+ * whose work has not ended is detached instead, and freed when it ends. */
+static void
+entry_release (tk_offset_entry_t *off, void *opaque)
 {
-   for (partition_t *p = in->parts; p; p = p->next) {
-      if (p->partition == partition && strcmp (p->topic, topic) == 0) {
-         return p;
-      }
+   (void) opaque;
+   entry_t *e = ENTRY_OF (off);
+   if (e->off.done) {
+      entry_free (e);
    }
-   if (!create) {
-      return NULL;
-   }
-   partition_t *p = calloc (1, sizeof *p);
-   if (!p || !(p->topic = strdup (topic))) {
-      free (p);
-      return NULL;
-   }
-   p->partition = partition;
-   p->commit_to = -1;
-   p->committed = -1;
-   char num[16];
-   snprintf (num, sizeof num, "%d", (int) partition);
-   p->lag = tk_metric_labels (in->metrics->lag, topic, num);
-   p->next = in->parts;
-   in->parts = p;
-   return p;
 }
 
-/* Frees p (already unlinked from in->parts) and its finished entries; an
- * entry still in the batcher or the DLQ is detached instead and freed when
- * it ends. */
-static void
-partition_free (partition_t *p)
+static tk_offsets_part_t *
+find_part (ingest_intake_t *in, const char *topic, int32_t partition)
 {
-   while (p->head) {
-      entry_t *e = p->head;
-      p->head = e->next;
-      if (e->done) {
-         entry_free (e);
-      } else {
-         e->part = NULL;
-      }
+   tk_offsets_part_t *p = tk_offsets_get (&in->offsets, topic, partition);
+   if (p && !p->user) {
+      char num[16];
+      snprintf (num, sizeof num, "%d", (int) partition);
+      p->user = tk_metric_labels (in->metrics->lag, topic, num);
    }
-   free (p->topic);
-   free (p);
+   return p;
 }
 
 /* ---- shutdown ------------------------------------------------------------- */
@@ -163,11 +131,7 @@ consumer_closed (void *opaque)
 {
    ingest_intake_t *in = opaque;
    void *token = in->shutdown_token;
-   while (in->parts) {
-      partition_t *p = in->parts;
-      in->parts = p->next;
-      partition_free (p);
-   }
+   tk_offsets_revoke_all (&in->offsets);
    in->consumer = NULL;
    uv_close ((uv_handle_t *) &in->commit_timer, NULL);
    if (in->busy == 0 && !in->dlq_retry) {
@@ -217,21 +181,21 @@ static void
 commit_pending (ingest_intake_t *in)
 {
    uv_timer_stop (&in->commit_timer);
-   for (partition_t *p = in->parts; p && in->consumer; p = p->next) {
-      if (p->commit_to < 0) {
+   int64_t to;
+   for (tk_offsets_part_t *p = in->offsets.parts; p && in->consumer; p = p->next) {
+      if (!tk_offsets_take_commit (p, &to)) {
          continue;
       }
       tk_error_t err;
-      if (tk_kafka_consumer_commit (in->consumer, p->topic, p->partition, p->commit_to,
-                                    commit_done, in, &err)) {
+      if (tk_kafka_consumer_commit (in->consumer, p->topic, p->partition, to, commit_done, in,
+                                    &err)) {
          in->commits++;
-         p->committed = p->commit_to;
+         tk_offsets_committed (p, to);
          update_lag (in, p);
       } else {
          TK_WARN ("intake", "cannot commit %s[%d]@%lld: %s", p->topic, p->partition,
-                  (long long) p->commit_to, err.message);
+                  (long long) to, err.message);
       }
-      p->commit_to = -1;
    }
 }
 
@@ -243,30 +207,6 @@ commit_timer_cb (uv_timer_t *t)
    maybe_finish_shutdown (in);
 }
 
-/* Pops the done entries at the head of p; the offset past them is
- * committed shortly, together with whatever else finishes meanwhile. */
-static void
-advance (ingest_intake_t *in, partition_t *p)
-{
-   int64_t last = -1;
-   while (p->head && p->head->done) {
-      entry_t *e = p->head;
-      p->head = e->next;
-      last = e->offset;
-      entry_free (e);
-   }
-   if (!p->head) {
-      p->tail = NULL;
-   }
-   if (last < 0 || !in->consumer) {
-      return;
-   }
-   p->commit_to = last + 1;
-   if (!uv_is_active ((uv_handle_t *) &in->commit_timer)) {
-      uv_timer_start (&in->commit_timer, commit_timer_cb, COMMIT_EVERY_MS, 0);
-   }
-}
-
 /* The entry's work ended without it being done: its offset stays
  * uncommitted (only at shutdown), so the message is read again later. */
 static void
@@ -274,7 +214,7 @@ entry_abandon (entry_t *e)
 {
    ingest_intake_t *in = e->in;
    in->busy--;
-   if (!e->part) {
+   if (!e->off.part) {
       entry_free (e);
    }
    ingest_intake_check_flow (in);
@@ -286,11 +226,12 @@ entry_finished (entry_t *e)
 {
    ingest_intake_t *in = e->in;
    in->busy--;
-   e->done = true;
-   if (!e->part) {
-      entry_free (e);
-   } else {
-      advance (in, e->part);
+   /* The done entries at the head of the partition are popped; the offset
+    * past them is committed shortly, together with whatever else finishes
+    * meanwhile. */
+   if (tk_offsets_done (&in->offsets, &e->off) != TK_OFFSETS_NOTHING && in->consumer &&
+       !uv_is_active ((uv_handle_t *) &in->commit_timer)) {
+      uv_timer_start (&in->commit_timer, commit_timer_cb, in->offsets.gather_ms, 0);
    }
    ingest_intake_check_flow (in);
    maybe_finish_shutdown (in);
@@ -335,8 +276,8 @@ dlq_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaqu
       entry_finished (e);
       return;
    }
-   TK_WARN ("intake", "DLQ delivery for offset %lld failed: %s; retrying", (long long) e->offset,
-            d->reason);
+   TK_WARN ("intake", "DLQ delivery for offset %lld failed: %s; retrying",
+            (long long) e->off.offset, d->reason);
    if (e->in->stopping && !e->in->app->producer) {
       /* Not delivered and not committed: the message is read again later. */
       entry_abandon (e);
@@ -360,96 +301,25 @@ dlq_send (entry_t *e)
    }
 }
 
-/* Builds {"id","error","attempts","failed_at","message"} for a refused
- * message. "message" is the original payload as text when it is valid
- * UTF-8; otherwise it is null and "message_base64" carries the bytes. */
+/* The DLQ record (messages.h) of a refused message: its place, the reason,
+ * and its bytes (as text when they are, else in base64). Caller frees. */
 static char *
 dlq_record (const tk_kafka_message_t *m, const char *id, const char *error, size_t *len)
 {
-   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-   char now[40];
-   char *out = NULL;
-   char *text = NULL;
-   if (!tk_time_format_iso (tk_time_now_ms (), now, sizeof now)) {
-      now[0] = '\0';
-   }
-   cJSON *obj = cJSON_CreateObject ();
-   if (!obj) {
-      goto done;
-   }
-   const char *payload = m->payload ? m->payload : "";
-   bool as_text = tk_utf8_valid (payload, m->len, NULL) && !memchr (payload, '\0', m->len);
-   if (id ? !cJSON_AddStringToObject (obj, "id", id) : !cJSON_AddNullToObject (obj, "id")) {
-      goto done;
-   }
-   if (!cJSON_AddStringToObject (obj, "error", error) ||
-       !cJSON_AddNumberToObject (obj, "attempts", 1) ||
-       !cJSON_AddStringToObject (obj, "failed_at", now) ||
-       !cJSON_AddStringToObject (obj, "source_topic", m->topic) ||
-       !cJSON_AddNumberToObject (obj, "source_partition", m->partition) ||
-       !cJSON_AddNumberToObject (obj, "source_offset", (double) m->offset)) {
-      goto done;
-   }
-   if (as_text) {
-      if (!(text = malloc (m->len + 1))) {
-         goto done;
-      }
-      memcpy (text, payload, m->len);
-      text[m->len] = '\0';
-      if (!cJSON_AddStringToObject (obj, "message", text)) {
-         goto done;
-      }
-   } else {
-      const unsigned char *s = (const unsigned char *) payload;
-      size_t n = m->len, o = 0;
-      if (!(text = malloc ((n + 2) / 3 * 4 + 1))) {
-         goto done;
-      }
-      for (size_t i = 0; i < n; i += 3) {
-         uint32_t v = (uint32_t) s[i] << 16 | (i + 1 < n ? (uint32_t) s[i + 1] << 8 : 0) |
-                      (i + 2 < n ? s[i + 2] : 0);
-         text[o++] = b64[v >> 18 & 63];
-         text[o++] = b64[v >> 12 & 63];
-         text[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-         text[o++] = i + 2 < n ? b64[v & 63] : '=';
-      }
-      text[o] = '\0';
-      if (!cJSON_AddNullToObject (obj, "message") ||
-          !cJSON_AddStringToObject (obj, "message_base64", text)) {
-         goto done;
-      }
-   }
-   out = cJSON_PrintUnformatted (obj);
-   if (out) {
-      *len = strlen (out);
-   }
-done:
-   free (text);
-   cJSON_Delete (obj);
-   return out;
-}
-
-/* The id of a refused message: its key if that is printable UTF-8, else
- * whatever "id" its JSON has. Into buf; NULL if none. */
-static const char *
-refused_id (const tk_kafka_message_t *m, char *buf, size_t cap)
-{
-   if (m->key && m->key_len && m->key_len < cap && tk_utf8_valid (m->key, m->key_len, NULL) &&
-       !memchr (m->key, '\0', m->key_len)) {
-      memcpy (buf, m->key, m->key_len);
-      buf[m->key_len] = '\0';
-      return buf;
-   }
    tk_error_t err;
-   cJSON *obj = m->payload ? tk_json_parse (m->payload, m->len, TK_TICKET_JSON_MAX, &err) : NULL;
-   const cJSON *id = obj ? cJSON_GetObjectItemCaseSensitive (obj, "id") : NULL;
-   const char *out = NULL;
-   if (cJSON_IsString (id) && strlen (id->valuestring) < cap) {
-      snprintf (buf, cap, "%s", id->valuestring);
-      out = buf;
-   }
-   cJSON_Delete (obj);
-   return out;
+   tk_msg_dlq_fields_t f = {
+      .id = id,
+      .error = error,
+      .attempts = 1,
+      .failed_at = tk_time_now_ms (),
+      .source_topic = m->topic,
+      .source_partition = m->partition,
+      .source_offset = m->offset,
+      .message = m->payload ? m->payload : "",
+      .message_len = m->len,
+      .encoding = TK_MSG_DLQ_TEXT,
+   };
+   return tk_msg_dlq_build (&f, len, &err);
 }
 
 /* ---- messages ------------------------------------------------------------------ */
@@ -471,8 +341,9 @@ item_done (ingest_item_t *item, tk_insert_outcome_t outcome, bool unavailable,
       snprintf (reason, sizeof reason, "store: %s", message && *message ? message : "refused");
       tk_error_t err;
       char *json = NULL;
-      tk_kafka_message_t m = {e->part ? e->part->topic : "", e->part ? e->part->partition : -1,
-                              e->offset, NULL, 0, NULL, 0, -1};
+      tk_offsets_part_t *part = e->off.part;
+      tk_kafka_message_t m = {part ? part->topic : "", part ? part->partition : -1,
+                              e->off.offset, NULL, 0, NULL, 0, -1};
       char *text = tk_ticket_to_json_string (e->ticket, &err);
       if (text) {
          m.payload = text;
@@ -520,7 +391,7 @@ entry_requested (ingest_item_t *item, bool delivered)
 static void
 handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
 {
-   partition_t *p = find_part (in, m->topic, m->partition, true);
+   tk_offsets_part_t *p = find_part (in, m->topic, m->partition);
    entry_t *e = calloc (1, sizeof *e);
    if (!p || !e || (m->key_len && !(e->key = malloc (m->key_len)))) {
       /* Out of memory: leave the offset uncommitted so it is read again. */
@@ -534,42 +405,14 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
       e->key_len = m->key_len;
    }
    e->in = in;
-   e->part = p;
-   e->offset = m->offset;
-   if (p->committed < 0) {
-      p->committed = m->offset; /* the group's position when this member got it */
-   }
-   if (p->tail) {
-      p->tail->next = e;
-   } else {
-      p->head = e;
-   }
-   p->tail = e;
+   tk_offsets_add (p, &e->off, m->offset);
    in->busy++;
    tk_counter_inc (tk_metric_labels (in->metrics->received, "kafka"));
 
    tk_error_t err;
    tk_error_clear (&err);
-   const char *reason = "invalid_field";
-   if (!m->payload || m->len == 0) {
-      tk_error_set (&err, TK_ERR_INVALID, 0, "empty message");
-      reason = "malformed";
-   } else if (m->len > TK_TICKET_JSON_MAX) {
-      tk_error_set (&err, TK_ERR_INVALID, 0, "message exceeds %d bytes (got %zu)",
-                    TK_TICKET_JSON_MAX, m->len);
-      reason = "oversized";
-   } else {
-      cJSON *obj = tk_json_parse (m->payload, m->len, TK_TICKET_JSON_MAX, &err);
-      if (!obj) {
-         reason = "malformed";
-      } else if (!cJSON_IsObject (obj)) {
-         tk_error_set (&err, TK_ERR_INVALID, 0, "message is not a JSON object");
-         reason = "not_object";
-      } else {
-         e->ticket = tk_ticket_from_json (obj, &err);
-      }
-      cJSON_Delete (obj);
-   }
+   const char *reason = NULL;
+   e->ticket = tk_msg_inbound_parse (m->payload, m->len, &reason, &err);
    if (e->ticket) {
       if (!e->ticket->source && !(e->ticket->source = strdup ("kafka"))) {
          TK_ERROR ("intake", "out of memory");
@@ -592,7 +435,8 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
    }
    tk_counter_inc (tk_metric_labels (in->metrics->rejected, "kafka", reason));
    char idbuf[TK_TICKET_ID_MAX + 1];
-   const char *id = refused_id (m, idbuf, sizeof idbuf);
+   const char *id =
+      tk_msg_inbound_refused_id (m->key, m->key_len, m->payload, m->len, idbuf, sizeof idbuf);
    /* The log names the message by its place and a hash of its bytes, and
     * the fault by its reason and field: never by anything the message
     * holds (its id or key, the value at fault), which may be personal data
@@ -619,7 +463,7 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
    for (size_t i = 0; i < n; i++) {
       handle_message (in, &msgs[i]);
    }
-   for (partition_t *p = in->parts; p; p = p->next) {
+   for (tk_offsets_part_t *p = in->offsets.parts; p; p = p->next) {
       update_lag (in, p);
    }
    ingest_intake_check_flow (in);
@@ -635,22 +479,16 @@ on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind, const tk_kafka_
       return;
    }
    for (size_t i = 0; i < n; i++) {
-      partition_t *p = find_part (in, parts[i].topic, parts[i].partition, false);
+      tk_offsets_part_t *p = tk_offsets_find (&in->offsets, parts[i].topic, parts[i].partition);
       if (!p) {
          continue;
       }
       /* Whatever is unfinished is re-read by the partition's next owner,
        * whose lag it now is. */
-      if (p->lag) {
-         tk_gauge_set (p->lag, 0);
+      if (p->user) {
+         tk_gauge_set (p->user, 0);
       }
-      for (partition_t **pp = &in->parts; *pp; pp = &(*pp)->next) {
-         if (*pp == p) {
-            *pp = p->next;
-            break;
-         }
-      }
-      partition_free (p);
+      tk_offsets_revoke (&in->offsets, p);
    }
 }
 
@@ -716,6 +554,7 @@ ingest_intake_new (tk_app_t *app, ingest_batcher_t *batcher, ingest_metrics_t *m
    in->app = app;
    in->batcher = batcher;
    in->metrics = metrics;
+   tk_offsets_init (&in->offsets, TK_OFFSETS_COMMIT_GATHERED, COMMIT_EVERY_MS, entry_release, NULL);
    const char *topics[] = {app->cfg.topic_inbound};
    tk_kafka_consumer_opts_t opts = {
       .brokers = app->cfg.kafka_brokers,
