@@ -2,6 +2,8 @@
 #include "char_ngrams.h"
 
 #include "bert_text.h"
+#include "hash.h"
+#include "model_io.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +21,7 @@ typedef struct {
 static uint32_t
 ngram_hash (const char *p, size_t n)
 {
-   uint32_t h = 2166136261u;
-   for (size_t i = 0; i < n; i++) {
-      h ^= (unsigned char) p[i];
-      h *= 16777619u;
-   }
-   h ^= h >> 16;
-   h *= 0x85ebca6bu;
-   h ^= h >> 13;
-   h *= 0xc2b2ae35u;
-   h ^= h >> 16;
-   return h & (TK_NGRAM_BUCKETS - 1);
+   return tk_hash_mix32 (tk_fnv1a32 ((const unsigned char *) p, n)) & (TK_NGRAM_BUCKETS - 1);
 }
 
 static bool

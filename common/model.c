@@ -2,6 +2,8 @@
  * the model file. Training is in model_train.c. */
 #include "model_internal.h"
 
+#include "hash.h"
+
 #include "model_io.h"
 
 #include <libgen.h>
@@ -292,13 +294,7 @@ tk_model_is_holdout (const char *id, unsigned seed, double fraction)
       h ^= *p;
       h *= 16777619u;
    }
-   /* FNV's low bits are weak on short keys: finish with a mixer. */
-   h ^= h >> 16;
-   h *= 0x85ebca6bu;
-   h ^= h >> 13;
-   h *= 0xc2b2ae35u;
-   h ^= h >> 16;
-   return (double) h / 4294967296.0 < fraction;
+   return (double) tk_hash_mix32 (h) / 4294967296.0 < fraction;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,6 +1,8 @@
 /* text_features.c - tokenising and hashing ticket text (see text_features.h). */
 #include "text_features.h"
 
+#include "hash.h"
+
 #include <string.h>
 
 #define FNV_OFFSET 2166136261u
@@ -51,29 +53,17 @@ tk_text_hash_word (const char *s, size_t len)
    return h;
 }
 
-/* murmur3's 32-bit finaliser: spreads every input bit over the output. */
-static inline uint32_t
-mix32 (uint32_t h)
-{
-   h ^= h >> 16;
-   h *= 0x85ebca6bu;
-   h ^= h >> 13;
-   h *= 0xc2b2ae35u;
-   h ^= h >> 16;
-   return h;
-}
-
 uint32_t
 tk_text_hash_pair (uint32_t a, uint32_t b)
 {
    /* Asymmetric, so (a, b) and (b, a) differ. */
-   return mix32 (a * 31u + 0x7f4a7c15u) ^ b;
+   return tk_hash_mix32 (a * 31u + 0x7f4a7c15u) ^ b;
 }
 
 uint32_t
 tk_text_bucket (uint32_t hash, bool subject)
 {
-   return mix32 (subject ? hash ^ SUBJECT_SALT : hash) & (TK_FEATURE_BUCKETS - 1);
+   return tk_hash_mix32 (subject ? hash ^ SUBJECT_SALT : hash) & (TK_FEATURE_BUCKETS - 1);
 }
 
 /* Visits the unigrams and pairs of one text in one feature space. */
