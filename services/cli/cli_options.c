@@ -1,0 +1,249 @@
+/* cli_options.c - triagectl's table-driven option parser and usage printer
+ * (see cli_options.h). */
+#include "cli_options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column where the help text starts, and the widest line it aims for. */
+#define HELP_COL 19
+#define WIDTH 79
+/* getopt_long's value for the i-th row: above every char. */
+#define OPT_BASE 0x100
+
+static size_t
+count_options (const cli_option_t *opts)
+{
+   size_t n = 0;
+   while (opts[n].name) {
+      n++;
+   }
+   return n;
+}
+
+/* What the range of o says, after "must be ": "in 1..16", "in [0, 1)",
+ * "a positive number". */
+static void
+describe_range (const cli_option_t *o, char *buf, size_t cap)
+{
+   if (o->kind == CLI_OPT_CUSTOM) {
+      snprintf (buf, cap, "%s", o->must ? o->must : "valid");
+   } else if (o->kind == CLI_OPT_UINT) {
+      if (o->max > 0) {
+         snprintf (buf, cap, "in %.0f..%.0f", o->min, o->max);
+      } else if (o->min == 0) {
+         snprintf (buf, cap, "a number");
+      } else if (o->min == 1) {
+         snprintf (buf, cap, "a positive number");
+      } else {
+         snprintf (buf, cap, "a number of at least %.0f", o->min);
+      }
+   } else {
+      bool lo = o->bounds & (CLI_OPT_MIN | CLI_OPT_MIN_OPEN);
+      bool hi = o->bounds & (CLI_OPT_MAX | CLI_OPT_MAX_OPEN);
+      if (lo && hi) {
+         snprintf (buf, cap, "in %c%g, %g%c", o->bounds & CLI_OPT_MIN_OPEN ? '(' : '[', o->min,
+                   o->max, o->bounds & CLI_OPT_MAX_OPEN ? ')' : ']');
+      } else if (lo && o->min == 0 && (o->bounds & CLI_OPT_MIN_OPEN)) {
+         snprintf (buf, cap, "a positive number");
+      } else if (lo) {
+         snprintf (buf, cap, "a number %s %g", o->bounds & CLI_OPT_MIN_OPEN ? ">" : ">=", o->min);
+      } else if (hi) {
+         snprintf (buf, cap, "a number %s %g", o->bounds & CLI_OPT_MAX_OPEN ? "<" : "<=", o->max);
+      } else {
+         snprintf (buf, cap, "a number");
+      }
+   }
+}
+
+static bool
+parse_uint (const cli_option_t *o, const char *arg)
+{
+   unsigned long long type_max = o->size == sizeof (unsigned) ? UINT_MAX : ULLONG_MAX;
+   unsigned long long max = o->max > 0 ? (unsigned long long) o->max : type_max;
+   char *end;
+   /* strtoull would take "-1" as its largest value, and skip spaces. */
+   if (*arg < '0' || *arg > '9') {
+      return false;
+   }
+   errno = 0;
+   unsigned long long v = strtoull (arg, &end, 10);
+   if (*end || errno == ERANGE || v < (unsigned long long) o->min || v > max) {
+      return false;
+   }
+   if (o->size == sizeof (unsigned)) {
+      *(unsigned *) o->dest = (unsigned) v;
+   } else {
+      *(unsigned long long *) o->dest = v;
+   }
+   return true;
+}
+
+static bool
+parse_double (const cli_option_t *o, const char *arg)
+{
+   char *end;
+   double v = strtod (arg, &end);
+   /* Written so that NaN fails every bound. */
+   if (*end || end == arg || !(v == v) ||
+       ((o->bounds & CLI_OPT_MIN) && !(v >= o->min)) ||
+       ((o->bounds & CLI_OPT_MIN_OPEN) && !(v > o->min)) ||
+       ((o->bounds & CLI_OPT_MAX) && !(v <= o->max)) ||
+       ((o->bounds & CLI_OPT_MAX_OPEN) && !(v < o->max))) {
+      return false;
+   }
+   *(double *) o->dest = v;
+   return true;
+}
+
+/* Stores arg (NULL for a flag) as o says; false if it is not acceptable. */
+static bool
+store (const cli_option_t *o, const char *arg)
+{
+   switch (o->kind) {
+   case CLI_OPT_FLAG: *(bool *) o->dest = true; return true;
+   case CLI_OPT_STRING: *(const char **) o->dest = arg; return true;
+   case CLI_OPT_UINT: return parse_uint (o, arg);
+   case CLI_OPT_DOUBLE: return parse_double (o, arg);
+   case CLI_OPT_CUSTOM: return o->parse (arg, o->dest);
+   }
+   return false;
+}
+
+/* Prints text, continuing lines (after '\n') at HELP_COL. */
+static void
+print_help_text (FILE *out, const char *text)
+{
+   for (const char *p = text; *p; p++) {
+      fputc (*p, out);
+      if (*p == '\n') {
+         fprintf (out, "%*s", HELP_COL, "");
+      }
+   }
+}
+
+/* The default of o as --help says it, or "" when there is none. */
+static void
+describe_default (const cli_option_t *o, char *buf, size_t cap)
+{
+   if (o->env && o->def) {
+      snprintf (buf, cap, "(default %s, else %s)", o->env, o->def);
+   } else if (o->env) {
+      snprintf (buf, cap, "(default %s)", o->env);
+   } else if (o->def) {
+      snprintf (buf, cap, "(default %s)", o->def);
+   } else {
+      *buf = '\0';
+   }
+}
+
+static void
+print_option (FILE *out, const cli_option_t *o)
+{
+   char def[256];
+   int col = fprintf (out, "  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+   if (col + 2 > HELP_COL) {
+      fprintf (out, "\n%*s", HELP_COL, "");
+   } else {
+      fprintf (out, "%*s", HELP_COL - col, "");
+   }
+   const char *help = o->help ? o->help : "";
+   print_help_text (out, help);
+   describe_default (o, def, sizeof def);
+   if (*def) {
+      const char *last = strrchr (help, '\n');
+      size_t width = HELP_COL + strlen (last ? last + 1 : help);
+      if (!*help) {
+         fputs (def, out);
+      } else if (width + 1 + strlen (def) > WIDTH) {
+         fprintf (out, "\n%*s%s", HELP_COL, "", def);
+      } else {
+         fprintf (out, " %s", def);
+      }
+   }
+   fputc ('\n', out);
+}
+
+void
+cli_options_usage (const cli_command_t *c, FILE *out)
+{
+   fprintf (out, "usage: triagectl %s %s\n", c->cmd, c->synopsis ? c->synopsis : "[options]");
+   if (c->description) {
+      fprintf (out, "\n%s\n", c->description);
+   }
+   fputc ('\n', out);
+   for (size_t i = 0; c->opts[i].name; i++) {
+      print_option (out, &c->opts[i]);
+   }
+   fprintf (out, "  --help           print this help\n");
+}
+
+int
+cli_options_fail (const cli_command_t *c, const char *fmt, ...)
+{
+   va_list ap;
+   fprintf (stderr, "triagectl %s: ", c->cmd);
+   va_start (ap, fmt);
+   vfprintf (stderr, fmt, ap);
+   va_end (ap);
+   fputc ('\n', stderr);
+   return 2;
+}
+
+/* An unknown option or one without its argument: says which, then the
+ * usage, on stderr. */
+static int
+usage_error (const cli_command_t *c, const char *what, const char *arg)
+{
+   fprintf (stderr, "triagectl %s: %s %s\n\n", c->cmd, what, arg);
+   cli_options_usage (c, stderr);
+   return 2;
+}
+
+int
+cli_options_parse (const cli_command_t *c, int argc, char **argv, int *first_positional)
+{
+   size_t n = count_options (c->opts);
+   struct option *longs = calloc (n + 2, sizeof *longs);
+   int rc = -1, ch;
+   if (!longs) {
+      fprintf (stderr, "triagectl %s: out of memory\n", c->cmd);
+      return 1;
+   }
+   for (size_t i = 0; i < n; i++) {
+      longs[i] = (struct option) {c->opts[i].name, c->opts[i].arg ? required_argument : no_argument,
+                                  NULL, OPT_BASE + (int) i};
+   }
+   longs[n] = (struct option) {"help", no_argument, NULL, 'h'};
+   /* 0 makes glibc start afresh (a command may parse twice: keys). ':' gets
+    * ':' for a missing argument; errors are printed here, not by getopt. */
+   optind = 0;
+   opterr = 0;
+   while (rc < 0 &&
+          (ch = getopt_long (argc, argv, c->stop_at_positional ? "+:h" : ":h", longs, NULL)) != -1) {
+      if (ch == 'h') {
+         cli_options_usage (c, stdout);
+         rc = 0;
+      } else if (ch == ':') {
+         rc = usage_error (c, "missing the argument of", argv[optind - 1]);
+      } else if (ch == '?') {
+         rc = usage_error (c, "unknown option", optopt ? (char[]) {'-', (char) optopt, '\0'}
+                                                       : argv[optind - 1]);
+      } else {
+         const cli_option_t *o = &c->opts[ch - OPT_BASE];
+         if (!store (o, optarg)) {
+            char what[256];
+            describe_range (o, what, sizeof what);
+            rc = cli_options_fail (c, "--%s must be %s", o->name, what);
+         }
+      }
+   }
+   *first_positional = optind;
+   free (longs);
+   return rc;
+}

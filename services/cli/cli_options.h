@@ -1,0 +1,95 @@
+/* cli_options.h - triagectl's subcommands' options, from one table.
+ *
+ * A command describes each option once (name, argument, kind, range, where
+ * the value goes, help text, default as printed) and cli_options_parse does
+ * the rest: getopt_long built from the table, range checks with one error
+ * wording ("triagectl <cmd>: --<name> must be <what the range says>", exit
+ * status 2), and --help printed from the same table, so parsing, checking
+ * and the help text cannot drift apart.
+ *
+ * Defaults are the values the command puts in the destinations before
+ * calling cli_options_parse; the table's `def` is only how --help shows
+ * them. Settings of the config table (common/config_table.c, e.g.
+ * --mongo-uri / TRIAGE_MONGO_URI) are left NULL when not given, and the
+ * command applies them over tk_config_load's values as before; `env` names
+ * the variable in the help text.
+ *
+ * Not thread-safe: getopt_long's state is global. The CLI parses once, on
+ * its only thread.
+ */
+#ifndef CLI_OPTIONS_H
+#define CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+   CLI_OPT_FLAG,   /* no argument; dest is a bool, set to true */
+   CLI_OPT_STRING, /* dest is a const char *, set to the argument (borrowed from argv) */
+   CLI_OPT_UINT,   /* dest is an unsigned integer of `size` bytes (unsigned, unsigned long,
+                    * size_t), decimal, within [min, max] */
+   CLI_OPT_DOUBLE, /* dest is a double within min..max, ends as `bounds` says */
+   CLI_OPT_CUSTOM, /* parse (arg, dest) decides; `must` says what it accepts */
+} cli_opt_kind_t;
+
+/* Which ends of a double's range hold (CLI_OPT_DOUBLE; an unsigned range is
+ * always inclusive, [min, max]). Without CLI_OPT_MIN/CLI_OPT_MAX that end is
+ * unbounded. */
+enum {
+   CLI_OPT_MIN = 1,      /* value >= min */
+   CLI_OPT_MIN_OPEN = 2, /* value > min */
+   CLI_OPT_MAX = 4,      /* value <= max */
+   CLI_OPT_MAX_OPEN = 8, /* value < max */
+};
+
+typedef struct {
+   const char *name; /* long name without "--" */
+   const char *arg;  /* the argument's name in the help (FILE, N); NULL for a flag */
+   cli_opt_kind_t kind;
+   void *dest;  /* where the value goes (borrowed; see the kinds) */
+   size_t size; /* CLI_OPT_UINT: sizeof *dest (4 or 8) */
+   /* CLI_OPT_UINT: inclusive range; max 0 means the type's largest.
+    * CLI_OPT_DOUBLE: the range, its ends as `bounds` says. */
+   double min, max;
+   unsigned bounds;
+   /* CLI_OPT_CUSTOM: stores the value of arg in dest; false if arg is not
+    * acceptable, and the error says "--<name> must be <must>". */
+   bool (*parse) (const char *arg, void *dest);
+   const char *must;
+   const char *help; /* may hold '\n' for more lines; each is indented */
+   const char *def;  /* the default as --help prints it; NULL prints none */
+   const char *env;  /* the TRIAGE_* variable the default comes from, for --help; or NULL */
+} cli_option_t;
+
+typedef struct {
+   const char *cmd;          /* "train": errors say "triagectl train: ..." */
+   const char *synopsis;     /* printed after "usage: triagectl <cmd> " */
+   const char *description;  /* a paragraph after the synopsis, or NULL */
+   const cli_option_t *opts; /* the table, ended by a row whose name is NULL */
+   /* Stop at the first positional argument (keys: the action's own options
+    * follow it); otherwise options and positionals may be mixed. */
+   bool stop_at_positional;
+} cli_command_t;
+
+/* Parses argv (argv[0] the subcommand's name) against c's table, storing
+ * each option given in its destination. On success returns -1 with
+ * *first_positional set: argv[*first_positional .. argc) are the positional
+ * arguments, in their order (argv may have been permuted to put them last).
+ * Otherwise returns the exit status after printing: 0 for --help (usage on
+ * stdout), 2 for an unknown option, a missing argument or a value out of
+ * range (the reason and "see triagectl <cmd> --help" on stderr). Cross-option
+ * rules are the command's to check afterwards. */
+int cli_options_parse (const cli_command_t *c, int argc, char **argv, int *first_positional);
+
+/* Prints the usage generated from c: "usage: triagectl <cmd> <synopsis>",
+ * the description, then one entry per option with its help, range and
+ * default. */
+void cli_options_usage (const cli_command_t *c, FILE *out);
+
+/* "triagectl <cmd>: <message>" on stderr, then returns 2: the usage errors
+ * of cross-option rules, worded like the parser's. */
+int cli_options_fail (const cli_command_t *c, const char *fmt, ...)
+   __attribute__ ((format (printf, 2, 3)));
+
+#endif
