@@ -64,7 +64,7 @@ describe_range (const cli_option_t *o, char *buf, size_t cap)
 static bool
 parse_uint (const cli_option_t *o, const char *arg)
 {
-   unsigned long long type_max = o->size == sizeof (unsigned) ? UINT_MAX : ULLONG_MAX;
+   unsigned long long type_max = o->size == sizeof (uint32_t) ? UINT32_MAX : UINT64_MAX;
    unsigned long long max = o->max > 0 ? (unsigned long long) o->max : type_max;
    char *end;
    /* strtoull would take "-1" as its largest value, and skip spaces. */
@@ -76,10 +76,14 @@ parse_uint (const cli_option_t *o, const char *arg)
    if (*end || errno == ERANGE || v < (unsigned long long) o->min || v > max) {
       return false;
    }
-   if (o->size == sizeof (unsigned)) {
-      *(unsigned *) o->dest = (unsigned) v;
+   /* By size, through memcpy: dest may be an unsigned, unsigned long or
+    * size_t. */
+   if (o->size == sizeof (uint32_t)) {
+      uint32_t v32 = (uint32_t) v;
+      memcpy (o->dest, &v32, sizeof v32);
    } else {
-      *(unsigned long long *) o->dest = v;
+      uint64_t v64 = v;
+      memcpy (o->dest, &v64, sizeof v64);
    }
    return true;
 }

@@ -25,11 +25,11 @@
  * until a calibration set is written; with neither they stay 1.
  */
 #include "cli.h"
+#include "cli_options.h"
 
 #include "config.h"
 #include "labelled.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,60 +38,6 @@
 
 #define DEFAULT_CORPUS "services/classifier/corpus/train.ndjson"
 #define DEFAULT_OUT "model.bin"
-
-static void
-usage (FILE *out)
-{
-   fprintf (out,
-            "usage: triagectl train [--mode M] [--corpus FILE] [--out FILE] [--holdout F] [--seed N]\n"
-            "                       [--calibration FILE | --calibration-fraction F] [tuning]\n"
-            "\n"
-            "  --mode M       nb (naive Bayes over hashed words), static (heads over the\n"
-            "                 static table distilled from the encoder) or encoder (heads\n"
-            "                 over the full sentence encoder) (default nb)\n"
-            "  --corpus FILE  labelled NDJSON, JSON array or CSV (default %s)\n"
-            "  --out FILE     where to write the model (default %s)\n"
-            "  --calibration FILE\n"
-            "                 labelled tickets the temperatures are fitted on (never\n"
-            "                 trained on)\n"
-            "  --calibration-fraction F\n"
-            "                 without --calibration: keep this fraction of the training\n"
-            "                 part for the temperatures instead (default 0: none)\n"
-            "  --encoder DIR  the encoder's weights (default TRIAGE_ENCODER_PATH, else\n"
-            "                 <exe dir>/../share/triage/all-MiniLM-L6-v2)\n"
-            "  --cache DIR    keeps the distilled table and the corpus's vectors between\n"
-            "                 runs, keyed by the weights and the texts (default none)\n"
-            "  --threads N    threads that encode the corpus (default: the CPUs)\n"
-            "  --with-nb-features\n"
-            "                 static, encoder: the heads also see naive Bayes's logits\n"
-            "                 (hashed words and pairs), cross-fitted\n"
-            "  --with-lexical-features\n"
-            "                 static, encoder: the heads also see the lexical model's\n"
-            "                 logits (TF-IDF character 2..5-grams), cross-fitted\n"
-            "  --lexical-lambda L\n"
-            "                 the lexical model's L2 strength (default 1e-4)\n"
-            "  --holdout F    fraction of tickets kept out of training and used to\n"
-            "                 report accuracy, chosen by a hash of seed and id;\n"
-            "                 0 trains on everything (default 0.2)\n"
-            "  --seed N       seed of the split (default 1)\n"
-            "  --alpha A      Laplace smoothing (default 0.1)\n"
-            "  --topic-threshold P\n"
-            "                 probability from which a topic tag is chosen\n"
-            "                 (default 0.5; the best tag is always chosen)\n"
-            "  --evidence N   a ticket counts as at most N features' worth of\n"
-            "                 evidence, which keeps probabilities honest (default 5)\n"
-            "  --with-corrections\n"
-            "                 also train on every classification corrected by hand in\n"
-            "                 the database (TRIAGE_MONGO_URI, TRIAGE_MONGO_DB); a\n"
-            "                 correction replaces the corpus ticket of the same id and\n"
-            "                 is never held out\n"
-            "  --correction-weight N\n"
-            "                 each correction counts as N tickets (default 1)\n"
-            "  --mongo-uri URI, --mongo-db DB, --taxonomy FILE\n"
-            "                 override TRIAGE_MONGO_URI, TRIAGE_MONGO_DB and\n"
-            "                 TRIAGE_TAXONOMY (corrected labels must be in the taxonomy)\n",
-            DEFAULT_CORPUS, DEFAULT_OUT);
-}
 
 static int
 example_id_cmp (const void *a, const void *b)
@@ -111,127 +57,109 @@ typedef struct {
 } train_args_t;
 
 static bool
-parse_fraction (const char *s, double *out)
+parse_mode (const char *arg, void *dest)
 {
-   char *end;
-   *out = strtod (s, &end);
-   return !*end && end != s && *out >= 0 && *out < 1;
+   return tk_model_mode_parse (arg, dest);
 }
 
 /* Fills a from argv; returns 0, or the exit status (help, bad usage). */
 static int
 parse_args (int argc, char **argv, train_args_t *a)
 {
-   static const struct option opts[] = {
-      {"corpus", required_argument, NULL, 'c'}, {"out", required_argument, NULL, 'o'},
-      {"holdout", required_argument, NULL, 'H'}, {"seed", required_argument, NULL, 's'},
-      {"alpha", required_argument, NULL, 'a'},  {"topic-threshold", required_argument, NULL, 't'},
-      {"evidence", required_argument, NULL, 'e'},
-      {"with-corrections", no_argument, NULL, 'C'},
-      {"correction-weight", required_argument, NULL, 'w'},
-      {"mongo-uri", required_argument, NULL, 'U'},
-      {"mongo-db", required_argument, NULL, 'D'},
-      {"taxonomy", required_argument, NULL, 'T'},
-      {"mode", required_argument, NULL, 'm'},
-      {"calibration", required_argument, NULL, 'k'},
-      {"calibration-fraction", required_argument, NULL, 'K'},
-      {"encoder", required_argument, NULL, 'E'},
-      {"cache", required_argument, NULL, 'X'},
-      {"threads", required_argument, NULL, 'j'},
-      {"with-nb-features", no_argument, NULL, 'N'},
-      {"with-lexical-features", no_argument, NULL, 'L'},
-      {"lexical-lambda", required_argument, NULL, 'l'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+   tk_model_train_options_t *o = &a->options;
+   const cli_option_t opts[] = {
+      {.name = "mode", .arg = "M", .kind = CLI_OPT_CUSTOM, .dest = &o->mode, .parse = parse_mode,
+       .must = "nb, static or encoder", .def = "nb",
+       .help = "nb (naive Bayes over hashed words), static (heads over the\n"
+               "static table distilled from the encoder) or encoder (heads\n"
+               "over the full sentence encoder)"},
+      {.name = "corpus", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->corpus,
+       .help = "labelled NDJSON, JSON array or CSV", .def = DEFAULT_CORPUS},
+      {.name = "out", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->out,
+       .help = "where to write the model", .def = DEFAULT_OUT},
+      {.name = "calibration", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->calibration,
+       .help = "labelled tickets the temperatures are fitted on (never\ntrained on)"},
+      {.name = "calibration-fraction", .arg = "F", .kind = CLI_OPT_DOUBLE,
+       .dest = &a->calibration_fraction, .min = 0, .max = 1, .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN,
+       .help = "without --calibration: keep this fraction of the training\n"
+               "part for the temperatures instead",
+       .def = "0: none"},
+      {.name = "encoder", .arg = "DIR", .kind = CLI_OPT_STRING, .dest = &a->encoder,
+       .help = "the encoder's weights", .env = "TRIAGE_ENCODER_PATH",
+       .def = "<exe dir>/../share/triage/" TK_MODEL_ENCODER_DIRNAME},
+      {.name = "cache", .arg = "DIR", .kind = CLI_OPT_STRING, .dest = &a->cache,
+       .help = "keeps the distilled table and the corpus's vectors between\n"
+               "runs, keyed by the weights and the texts",
+       .def = "none"},
+      {.name = "threads", .arg = "N", .kind = CLI_OPT_UINT, .dest = &o->threads,
+       .size = sizeof o->threads, .min = 1, .max = 16, .help = "threads that encode the corpus",
+       .def = "the CPUs"},
+      {.name = "with-nb-features", .kind = CLI_OPT_FLAG, .dest = &o->nb_features,
+       .help = "static, encoder: the heads also see naive Bayes's logits\n"
+               "(hashed words and pairs), cross-fitted"},
+      {.name = "with-lexical-features", .kind = CLI_OPT_FLAG, .dest = &o->lexical_features,
+       .help = "static, encoder: the heads also see the lexical model's\n"
+               "logits (TF-IDF character 2..5-grams), cross-fitted"},
+      {.name = "lexical-lambda", .arg = "L", .kind = CLI_OPT_DOUBLE, .dest = &o->lexical_lambda,
+       .min = 0, .bounds = CLI_OPT_MIN_OPEN, .help = "the lexical model's L2 strength",
+       .def = "1e-4"},
+      {.name = "holdout", .arg = "F", .kind = CLI_OPT_DOUBLE, .dest = &a->holdout, .min = 0,
+       .max = 1, .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN,
+       .help = "fraction of tickets kept out of training and used to\n"
+               "report accuracy, chosen by a hash of seed and id;\n"
+               "0 trains on everything",
+       .def = "0.2"},
+      {.name = "seed", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->seed, .size = sizeof a->seed,
+       .help = "seed of the split", .def = "1"},
+      {.name = "alpha", .arg = "A", .kind = CLI_OPT_DOUBLE, .dest = &o->alpha, .min = 0,
+       .bounds = CLI_OPT_MIN_OPEN, .help = "Laplace smoothing", .def = "0.1"},
+      {.name = "topic-threshold", .arg = "P", .kind = CLI_OPT_DOUBLE, .dest = &o->topic_threshold,
+       .min = 0, .max = 1, .bounds = CLI_OPT_MIN_OPEN | CLI_OPT_MAX_OPEN,
+       .help = "probability from which a topic tag is chosen\n(the best tag is always chosen)",
+       .def = "0.5"},
+      {.name = "evidence", .arg = "N", .kind = CLI_OPT_UINT, .dest = &o->evidence,
+       .size = sizeof o->evidence, .min = 1,
+       .help = "a ticket counts as at most N features' worth of\n"
+               "evidence, which keeps probabilities honest",
+       .def = "5"},
+      {.name = "with-corrections", .kind = CLI_OPT_FLAG, .dest = &a->with_corrections,
+       .help = "also train on every classification corrected by hand in\n"
+               "the database (TRIAGE_MONGO_URI, TRIAGE_MONGO_DB); a\n"
+               "correction replaces the corpus ticket of the same id and\n"
+               "is never held out"},
+      {.name = "correction-weight", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->weight,
+       .size = sizeof a->weight, .min = 1, .max = 1000,
+       .help = "each correction counts as N tickets", .def = "1"},
+      {.name = "mongo-uri", .arg = "URI", .kind = CLI_OPT_STRING, .dest = &a->mongo_uri,
+       .help = "with --with-corrections: the database", .env = "TRIAGE_MONGO_URI"},
+      {.name = "mongo-db", .arg = "DB", .kind = CLI_OPT_STRING, .dest = &a->mongo_db,
+       .help = "with --with-corrections: its name", .env = "TRIAGE_MONGO_DB"},
+      {.name = "taxonomy", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->taxonomy,
+       .help = "with --with-corrections: corrected labels must be in it",
+       .env = "TRIAGE_TAXONOMY"},
+      {0},
    };
-   const char *bad = NULL;
-   char *end;
-   int c;
-   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1 && !bad) {
-      switch (c) {
-      case 'c': a->corpus = optarg; break;
-      case 'o': a->out = optarg; break;
-      case 'k': a->calibration = optarg; break;
-      case 'E': a->encoder = optarg; break;
-      case 'X': a->cache = optarg; break;
-      case 'U': a->mongo_uri = optarg; break;
-      case 'D': a->mongo_db = optarg; break;
-      case 'T': a->taxonomy = optarg; break;
-      case 'C': a->with_corrections = true; break;
-      case 'N': a->options.nb_features = true; break;
-      case 'L': a->options.lexical_features = true; break;
-      case 'l':
-         a->options.lexical_lambda = strtod (optarg, &end);
-         bad = *end || end == optarg || !(a->options.lexical_lambda > 0)
-                  ? "--lexical-lambda must be a positive number"
-                  : NULL;
-         break;
-      case 'H':
-         bad = parse_fraction (optarg, &a->holdout) ? NULL : "--holdout must be in [0, 1)";
-         break;
-      case 'K':
-         bad = parse_fraction (optarg, &a->calibration_fraction)
-                  ? NULL
-                  : "--calibration-fraction must be in [0, 1)";
-         break;
-      case 'm':
-         bad = tk_model_mode_parse (optarg, &a->options.mode) ? NULL
-                                                             : "--mode must be nb, static or encoder";
-         break;
-      case 's':
-         a->seed = (unsigned) strtoul (optarg, &end, 10);
-         bad = *end || end == optarg ? "--seed must be a number" : NULL;
-         break;
-      case 'j':
-         a->options.threads = (unsigned) strtoul (optarg, &end, 10);
-         bad = *end || end == optarg || a->options.threads == 0 || a->options.threads > 16
-                  ? "--threads must be in 1..16"
-                  : NULL;
-         break;
-      case 'a':
-         a->options.alpha = strtod (optarg, &end);
-         bad = *end || end == optarg || !(a->options.alpha > 0) ? "--alpha must be a positive number" : NULL;
-         break;
-      case 't':
-         a->options.topic_threshold = strtod (optarg, &end);
-         bad = *end || end == optarg || !(a->options.topic_threshold > 0 && a->options.topic_threshold < 1)
-                  ? "--topic-threshold must be in (0, 1)"
-                  : NULL;
-         break;
-      case 'e':
-         a->options.evidence = strtoul (optarg, &end, 10);
-         bad = *end || end == optarg || a->options.evidence == 0 ? "--evidence must be a positive number" : NULL;
-         break;
-      case 'w':
-         a->weight = strtoul (optarg, &end, 10);
-         bad = *end || end == optarg || a->weight == 0 || a->weight > 1000
-                  ? "--correction-weight must be in 1..1000"
-                  : NULL;
-         break;
-      case 'h':
-         usage (stdout);
-         return 0;
-      default:
-         usage (stderr);
-         return 2;
-      }
+   const cli_command_t cmd = {
+      .cmd = "train",
+      .synopsis = "[--mode M] [--corpus FILE] [--out FILE] [--holdout F] [--seed N]\n"
+                  "                       [--calibration FILE | --calibration-fraction F] [tuning]",
+      .opts = opts,
+   };
+   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   if (rc >= 0) {
+      return rc;
    }
-   if (bad) {
-      fprintf (stderr, "triagectl train: %s\n", bad);
-      return 2;
-   }
-   if (optind != argc) {
-      usage (stderr);
+   if (first != argc) {
+      cli_options_fail (&cmd, "unexpected argument '%s'", argv[first]);
+      cli_options_usage (&cmd, stderr);
       return 2;
    }
    if (!a->with_corrections && (a->mongo_uri || a->mongo_db || a->taxonomy || a->weight != 1)) {
-      fprintf (stderr, "triagectl train: --mongo-uri, --mongo-db, --taxonomy and "
-                       "--correction-weight need --with-corrections\n");
-      return 2;
+      return cli_options_fail (&cmd, "--mongo-uri, --mongo-db, --taxonomy and "
+                                     "--correction-weight need --with-corrections");
    }
    if (a->calibration && a->calibration_fraction > 0) {
-      fprintf (stderr, "triagectl train: --calibration and --calibration-fraction exclude each other\n");
-      return 2;
+      return cli_options_fail (&cmd, "--calibration and --calibration-fraction exclude each other");
    }
    return -1;
 }
