@@ -16,11 +16,22 @@
 /* getopt_long's value for the i-th row: above every char. */
 #define OPT_BASE 0x100
 
+/* "--name", or "-X" for a short option only. */
+static void
+option_name (const cli_option_t *o, char *buf, size_t cap)
+{
+   if (o->name) {
+      snprintf (buf, cap, "--%s", o->name);
+   } else {
+      snprintf (buf, cap, "-%c", o->short_name);
+   }
+}
+
 static size_t
 count_options (const cli_option_t *opts)
 {
    size_t n = 0;
-   while (opts[n].name) {
+   while (opts[n].name || opts[n].short_name) {
       n++;
    }
    return n;
@@ -105,16 +116,17 @@ parse_double (const cli_option_t *o, const char *arg)
    return true;
 }
 
-/* Stores arg (NULL for a flag) as o says; false if it is not acceptable. */
+/* Stores arg (NULL for a flag) as o says; false if it is not acceptable,
+ * with why[cap] perhaps saying why (custom parsers). */
 static bool
-store (const cli_option_t *o, const char *arg)
+store (const cli_option_t *o, const char *arg, char *why, size_t cap)
 {
    switch (o->kind) {
    case CLI_OPT_FLAG: *(bool *) o->dest = true; return true;
    case CLI_OPT_STRING: *(const char **) o->dest = arg; return true;
    case CLI_OPT_UINT: return parse_uint (o, arg);
    case CLI_OPT_DOUBLE: return parse_double (o, arg);
-   case CLI_OPT_CUSTOM: return o->parse (arg, o->dest);
+   case CLI_OPT_CUSTOM: return o->parse (arg, o->dest, why, cap);
    }
    return false;
 }
@@ -150,7 +162,9 @@ static void
 print_option (FILE *out, const cli_option_t *o)
 {
    char def[256];
-   int col = fprintf (out, "  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+   char name[64];
+   option_name (o, name, sizeof name);
+   int col = fprintf (out, "  %s%s%s", name, o->arg ? " " : "", o->arg ? o->arg : "");
    if (col + 2 > HELP_COL) {
       fprintf (out, "\n%*s", HELP_COL, "");
    } else {
@@ -181,7 +195,7 @@ cli_options_usage (const cli_command_t *c, FILE *out)
       fprintf (out, "\n%s\n", c->description);
    }
    fputc ('\n', out);
-   for (size_t i = 0; c->opts[i].name; i++) {
+   for (size_t i = 0; c->opts[i].name || c->opts[i].short_name; i++) {
       print_option (out, &c->opts[i]);
    }
    fprintf (out, "  --help           print this help\n");
@@ -209,42 +223,78 @@ usage_error (const cli_command_t *c, const char *what, const char *arg)
    return 2;
 }
 
+/* The option of getopt_long's answer ch: a long option's row number
+ * (above every char), or a short option's letter. */
+static const cli_option_t *
+find_option (const cli_option_t *opts, size_t n, int ch)
+{
+   if (ch >= OPT_BASE) {
+      return &opts[ch - OPT_BASE];
+   }
+   for (size_t i = 0; i < n; i++) {
+      if (opts[i].short_name == ch) {
+         return &opts[i];
+      }
+   }
+   return NULL;
+}
+
+/* getopt's short option string: '+' (stop at a positional) perhaps, ':'
+ * (report a missing argument as ':'), "h", then each short option. */
+static void
+short_options (const cli_command_t *c, size_t n, char *buf, size_t cap)
+{
+   size_t k = (size_t) snprintf (buf, cap, "%s:h", c->stop_at_positional ? "+" : "");
+   for (size_t i = 0; i < n && k + 3 < cap; i++) {
+      if (c->opts[i].short_name) {
+         buf[k++] = c->opts[i].short_name;
+         if (c->opts[i].arg) {
+            buf[k++] = ':';
+         }
+      }
+   }
+   buf[k] = '\0';
+}
+
 int
 cli_options_parse (const cli_command_t *c, int argc, char **argv, int *first_positional)
 {
-   size_t n = count_options (c->opts);
+   size_t n = count_options (c->opts), n_long = 0;
    struct option *longs = calloc (n + 2, sizeof *longs);
+   char shorts[64];
    int rc = -1, ch;
    if (!longs) {
       fprintf (stderr, "triagectl %s: out of memory\n", c->cmd);
       return 1;
    }
    for (size_t i = 0; i < n; i++) {
-      longs[i] = (struct option) {c->opts[i].name, c->opts[i].arg ? required_argument : no_argument,
-                                  NULL, OPT_BASE + (int) i};
+      if (c->opts[i].name) {
+         longs[n_long++] = (struct option) {c->opts[i].name,
+                                            c->opts[i].arg ? required_argument : no_argument, NULL,
+                                            OPT_BASE + (int) i};
+      }
    }
-   longs[n] = (struct option) {"help", no_argument, NULL, 'h'};
-   /* 0 makes glibc start afresh (a command may parse twice: keys). ':' gets
-    * ':' for a missing argument; errors are printed here, not by getopt. */
+   longs[n_long] = (struct option) {"help", no_argument, NULL, 'h'};
+   short_options (c, n, shorts, sizeof shorts);
+   /* 0 makes glibc start afresh (a command may parse twice: keys). Errors
+    * are printed here, not by getopt. */
    optind = 0;
    opterr = 0;
-   while (rc < 0 &&
-          (ch = getopt_long (argc, argv, c->stop_at_positional ? "+:h" : ":h", longs, NULL)) != -1) {
+   while (rc < 0 && (ch = getopt_long (argc, argv, shorts, longs, NULL)) != -1) {
+      const cli_option_t *o = find_option (c->opts, n, ch);
+      char why[512] = "", what[256], name[64];
       if (ch == 'h') {
          cli_options_usage (c, stdout);
          rc = 0;
       } else if (ch == ':') {
          rc = usage_error (c, "missing the argument of", argv[optind - 1]);
-      } else if (ch == '?') {
+      } else if (!o) {
          rc = usage_error (c, "unknown option", optopt ? (char[]) {'-', (char) optopt, '\0'}
                                                        : argv[optind - 1]);
-      } else {
-         const cli_option_t *o = &c->opts[ch - OPT_BASE];
-         if (!store (o, optarg)) {
-            char what[256];
-            describe_range (o, what, sizeof what);
-            rc = cli_options_fail (c, "--%s must be %s", o->name, what);
-         }
+      } else if (!store (o, optarg, why, sizeof why)) {
+         describe_range (o, what, sizeof what);
+         option_name (o, name, sizeof name);
+         rc = cli_options_fail (c, "%s must be %s%s%s", name, what, *why ? ": " : "", why);
       }
    }
    *first_positional = optind;

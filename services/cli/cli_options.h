@@ -44,7 +44,8 @@ enum {
 };
 
 typedef struct {
-   const char *name; /* long name without "--" */
+   const char *name; /* long name without "--"; NULL for a short option only */
+   char short_name;  /* 'X' for -X, or 0 */
    const char *arg;  /* the argument's name in the help (FILE, N); NULL for a flag */
    cli_opt_kind_t kind;
    void *dest;  /* where the value goes (borrowed; see the kinds) */
@@ -53,9 +54,10 @@ typedef struct {
     * CLI_OPT_DOUBLE: the range, its ends as `bounds` says. */
    double min, max;
    unsigned bounds;
-   /* CLI_OPT_CUSTOM: stores the value of arg in dest; false if arg is not
-    * acceptable, and the error says "--<name> must be <must>". */
-   bool (*parse) (const char *arg, void *dest);
+   /* CLI_OPT_CUSTOM: stores the value of arg in dest; called once per
+    * occurrence. Returns false if arg is not acceptable, and may then say
+    * why in why[cap]: the error reads "--<name> must be <must>[: <why>]". */
+   bool (*parse) (const char *arg, void *dest, char *why, size_t cap);
    const char *must;
    const char *help; /* may hold '\n' for more lines; each is indented */
    const char *def;  /* the default as --help prints it; NULL prints none */
@@ -66,7 +68,7 @@ typedef struct {
    const char *cmd;          /* "train": errors say "triagectl train: ..." */
    const char *synopsis;     /* printed after "usage: triagectl <cmd> " */
    const char *description;  /* a paragraph after the synopsis, or NULL */
-   const cli_option_t *opts; /* the table, ended by a row whose name is NULL */
+   const cli_option_t *opts; /* the table, ended by a row of zeros ({0}) */
    /* Stop at the first positional argument (keys: the action's own options
     * follow it); otherwise options and positionals may be mixed. */
    bool stop_at_positional;

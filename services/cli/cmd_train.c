@@ -57,7 +57,7 @@ typedef struct {
 } train_args_t;
 
 static bool
-parse_mode (const char *arg, void *dest)
+parse_mode (const char *arg, void *dest, char *why, size_t cap)
 {
    return tk_model_mode_parse (arg, dest);
 }

@@ -14,7 +14,7 @@
 typedef enum { COLOUR_RED, COLOUR_BLUE } colour_t;
 
 static bool
-parse_colour (const char *arg, void *dest)
+parse_colour (const char *arg, void *dest, char *why, size_t cap)
 {
    if (strcmp (arg, "red") == 0) {
       *(colour_t *) dest = COLOUR_RED;
@@ -26,6 +26,18 @@ parse_colour (const char *arg, void *dest)
    return true;
 }
 
+/* -X key=value, repeatable: counts the settings, says why one is bad. */
+static bool
+parse_setting (const char *arg, void *dest, char *why, size_t cap)
+{
+   if (!strchr (arg, '=')) {
+      snprintf (why, cap, "no '=' in \"%s\"", arg);
+      return false;
+   }
+   ++*(int *) dest;
+   return true;
+}
+
 typedef struct {
    bool verbose;
    const char *out, *uri;
@@ -33,6 +45,7 @@ typedef struct {
    unsigned long count;
    double fraction, threshold, lambda;
    colour_t colour;
+   int settings;
 } args_t;
 
 /* The table of a made-up command, one option of each kind and bound. */
@@ -57,6 +70,8 @@ parse (args_t *a, int *first, char **argv)
        .bounds = CLI_OPT_MIN_OPEN, .help = "strength\nsecond line"},
       {.name = "colour", .arg = "C", .kind = CLI_OPT_CUSTOM, .dest = &a->colour,
        .parse = parse_colour, .must = "red or blue", .help = "the colour", .def = "red"},
+      {.short_name = 'X', .arg = "key=value", .kind = CLI_OPT_CUSTOM, .dest = &a->settings,
+       .parse = parse_setting, .must = "key=value", .help = "a setting"},
       {0},
    };
    const cli_command_t cmd = {.cmd = "demo", .synopsis = "[options] FILE...", .opts = opts};
@@ -175,6 +190,7 @@ test_ranges (void **state)
    check_rejected ("--threshold", "1.01", "triagectl demo: --threshold must be in (0, 1]\n");
    check_rejected ("--lambda", "0", "triagectl demo: --lambda must be a positive number\n");
    check_rejected ("--colour", "green", "triagectl demo: --colour must be red or blue\n");
+   check_rejected ("-X", "a", "triagectl demo: -X must be key=value: no '=' in \"a\"\n");
 
    args_t a = {0};
    int first = 0;
@@ -183,6 +199,9 @@ test_ranges (void **state)
    assert_true (a.threshold == 0.001);
    assert_int_equal (parse (&a, &first, ARGV ("--threads", "1")), -1);
    assert_int_equal (a.threads, 1);
+   /* A short option, repeated, with its argument attached or apart. */
+   assert_int_equal (parse (&a, &first, ARGV ("-Xa=1", "-X", "b=2")), -1);
+   assert_int_equal (a.settings, 2);
 }
 
 static void
@@ -230,6 +249,7 @@ test_help (void **state)
                              "  --lambda L       strength\n"
                              "                   second line\n"
                              "  --colour C       the colour (default red)\n"
+                             "  -X key=value     a setting\n"
                              "  --help           print this help\n");
    assert_int_equal (parse_captured (&a, &first, ARGV ("-h"), out, err, sizeof out), 0);
    assert_non_null (strstr (out, "usage: triagectl demo"));
