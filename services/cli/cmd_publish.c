@@ -12,6 +12,7 @@
  * a delivery failed, 2 on usage.
  */
 #include "cli.h"
+#include "cli_options.h"
 
 #include "file_rows.h"
 #include "messages.h"
@@ -19,7 +20,6 @@
 #include "upload_parse.h"
 
 #include <fcntl.h>
-#include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,26 +38,6 @@ typedef struct {
    char first_error[256];
    bool stop;
 } publish_t;
-
-static void
-usage (FILE *out)
-{
-   fprintf (out,
-            "usage: triagectl publish [options] FILE\n"
-            "\n"
-            "Publishes the tickets of FILE to the inbound topic, keyed by id, as an\n"
-            "upstream system would; triage-ingest consumes and stores them.\n"
-            "\n"
-            "  --format F        json, ndjson or csv (default: from the extension)\n"
-            "  --topic T         topic (default: TRIAGE_TOPIC_INBOUND or tickets.inbound)\n"
-            "  --brokers B       bootstrap servers (default: TRIAGE_KAFKA_BROKERS or\n"
-            "                    127.0.0.1:9092)\n"
-            "  -X key=value      a librdkafka producer setting, passed through\n"
-            "  --show-rejects N  invalid rows listed (default 20)\n"
-            "  --quiet           no progress bar\n"
-            "\n"
-            "Exit status: 0 all rows delivered, 1 a row invalid or not delivered, 2 usage.\n");
-}
 
 static void
 on_delivery (rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -120,59 +100,68 @@ on_row (const tk_upload_row_t *row, void *ud)
    return !p->stop;
 }
 
+/* -X key=value: one librdkafka producer setting, into the conf. */
+static bool
+parse_kafka_setting (const char *arg, void *dest, char *why, size_t cap)
+{
+   const char *eq = strchr (arg, '=');
+   char key[256];
+   if (!eq || (size_t) (eq - arg) >= sizeof key) {
+      return false;
+   }
+   snprintf (key, sizeof key, "%.*s", (int) (eq - arg), arg);
+   return rd_kafka_conf_set (dest, key, eq + 1, why, cap) == RD_KAFKA_CONF_OK;
+}
+
 int
 cli_cmd_publish (int argc, char **argv)
 {
-   static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'}, {"topic", required_argument, NULL, 't'},
-      {"brokers", required_argument, NULL, 'b'},
-      {"show-rejects", required_argument, NULL, 's'},
-      {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-   };
    publish_t p = {.show_rejects = 20};
    const char *format = NULL, *brokers = getenv ("TRIAGE_KAFKA_BROKERS");
    bool quiet = false;
    char errstr[512];
-   int c, rc = 1;
+   int rc = 1, first;
    rd_kafka_conf_t *conf = rd_kafka_conf_new ();
    void *map = MAP_FAILED;
    size_t len = 0;
    int fd = -1;
 
    p.topic = getenv ("TRIAGE_TOPIC_INBOUND");
-   while ((c = getopt_long (argc, argv, "hqX:", opts, NULL)) != -1) {
-      switch (c) {
-      case 'f': format = optarg; break;
-      case 't': p.topic = optarg; break;
-      case 'b': brokers = optarg; break;
-      case 'q': quiet = true; break;
-      case 's': p.show_rejects = (size_t) strtoul (optarg, NULL, 10); break;
-      case 'X': {
-         char *eq = strchr (optarg, '=');
-         if (!eq) {
-            fprintf (stderr, "triagectl publish: -X needs key=value\n");
-            rc = 2;
-            goto done;
-         }
-         *eq = '\0';
-         if (rd_kafka_conf_set (conf, optarg, eq + 1, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-            fprintf (stderr, "triagectl publish: %s\n", errstr);
-            rc = 2;
-            goto done;
-         }
-         break;
-      }
-      case 'h': usage (stdout); rc = 0; goto done;
-      default: usage (stderr); rc = 2; goto done;
-      }
+   const cli_option_t opts[] = {
+      {.name = "format", .arg = "F", .kind = CLI_OPT_STRING, .dest = &format,
+       .help = "json, ndjson or csv", .def = "from the extension"},
+      {.name = "topic", .arg = "T", .kind = CLI_OPT_STRING, .dest = &p.topic, .help = "topic",
+       .env = "TRIAGE_TOPIC_INBOUND", .def = "tickets.inbound"},
+      {.name = "brokers", .arg = "B", .kind = CLI_OPT_STRING, .dest = &brokers,
+       .help = "bootstrap servers", .env = "TRIAGE_KAFKA_BROKERS", .def = "127.0.0.1:9092"},
+      {.short_name = 'X', .arg = "key=value", .kind = CLI_OPT_CUSTOM, .dest = conf,
+       .parse = parse_kafka_setting, .must = "key=value, a librdkafka producer setting",
+       .help = "a librdkafka producer setting, passed through"},
+      {.name = "show-rejects", .arg = "N", .kind = CLI_OPT_UINT, .dest = &p.show_rejects,
+       .size = sizeof p.show_rejects, .help = "invalid rows listed", .def = "20"},
+      {.name = "quiet", .kind = CLI_OPT_FLAG, .dest = &quiet, .help = "no progress bar"},
+      {0},
+   };
+   const cli_command_t cmd = {
+      .cmd = "publish",
+      .synopsis = "[options] FILE",
+      .description = "Publishes the tickets of FILE to the inbound topic, keyed by id, as an\n"
+                     "upstream system would; triage-ingest consumes and stores them.\n"
+                     "\n"
+                     "Exit status: 0 all rows delivered, 1 a row invalid or not delivered, 2 usage.",
+      .opts = opts,
+   };
+   if ((rc = cli_options_parse (&cmd, argc, argv, &first)) >= 0) {
+      goto done;
    }
-   if (optind != argc - 1) {
-      usage (stderr);
+   rc = 1;
+   if (first != argc - 1) {
+      fprintf (stderr, "triagectl publish: give one FILE\n\n");
+      cli_options_usage (&cmd, stderr);
       rc = 2;
       goto done;
    }
-   const char *path = argv[optind];
+   const char *path = argv[first];
    tk_upload_format_t fmt;
    if (!cli_parse_format (format, path, &fmt)) {
       fprintf (stderr, "triagectl publish: give --format json|ndjson|csv for %s\n", path);
