@@ -14,13 +14,13 @@
  * 1 when a row was rejected or not stored, or a request failed, 2 on usage.
  */
 #include "cli.h"
+#include "cli_options.h"
 
 #include "file_rows.h"
 #include "progress.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,7 +44,7 @@ typedef struct {
    bool quiet;
    size_t chunk_rows;
    size_t show_rejects;
-   int retries;
+   unsigned retries;
 
    /* state */
    CURL *curl;
@@ -61,30 +61,6 @@ typedef struct {
    reject_t *rejects;
    size_t n_rejects;
 } upload_t;
-
-static void
-usage (FILE *out)
-{
-   fprintf (out,
-            "usage: triagectl upload [options] FILE\n"
-            "\n"
-            "Sends a file of tickets to triage-ingest (POST /v1/tickets) and prints how\n"
-            "many were stored, were already there, or were rejected (with line and reason).\n"
-            "\n"
-            "  --format F        json, ndjson or csv (default: from the extension:\n"
-            "                    .json, .ndjson/.jsonl, .csv)\n"
-            "  --url URL         ingest's address (default %s, or TRIAGE_INGEST_URL)\n"
-            "  --key KEY         API key with the operator role (default: TRIAGE_API_KEY)\n"
-            "  --dry-run         validate only: report valid, already stored and rejected rows\n"
-            "  --chunk-rows N    rows per request (default 5000)\n"
-            "  --show-rejects N  rejected rows listed in the summary (default 20)\n"
-            "  --retries N       times a chunk is re-sent after a 503 (default 10)\n"
-            "  --quiet           no progress bar\n"
-            "\n"
-            "Exit status: 0 all rows stored (or valid), 1 some row rejected or a request\n"
-            "failed, 2 usage.\n",
-            DEFAULT_URL);
-}
 
 static size_t
 on_body (char *data, size_t size, size_t n, void *ud)
@@ -235,7 +211,7 @@ send_chunk (upload_t *up, const char *endpoint, const cli_chunk_t *chunk)
    bool *prior = NULL;
    size_t n_prior = 0;
    cJSON *report = NULL;
-   for (int attempt = 0;; attempt++) {
+   for (unsigned attempt = 0;; attempt++) {
       tk_buf_reset (&up->resp);
       up->retry_after = 0;
       curl_easy_setopt (up->curl, CURLOPT_URL, endpoint);
@@ -323,17 +299,9 @@ print_summary (const upload_t *up, FILE *out)
 int
 cli_cmd_upload (int argc, char **argv)
 {
-   static const struct option opts[] = {
-      {"format", required_argument, NULL, 'f'},  {"url", required_argument, NULL, 'u'},
-      {"key", required_argument, NULL, 'k'},     {"dry-run", no_argument, NULL, 'n'},
-      {"chunk-rows", required_argument, NULL, 'c'},
-      {"show-rejects", required_argument, NULL, 's'},
-      {"retries", required_argument, NULL, 'r'}, {"quiet", no_argument, NULL, 'q'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-   };
    upload_t up = {.chunk_rows = 5000, .show_rejects = 20, .retries = 10};
    const char *format = NULL;
-   int c, rc = 1;
+   int rc = 1, first;
    tk_error_t err = {0};
    cli_file_rows_t file = {0};
    cli_chunk_t chunk = {.body = TK_BUF_INIT};
@@ -343,40 +311,48 @@ cli_cmd_upload (int argc, char **argv)
    up.url = getenv ("TRIAGE_INGEST_URL") ? getenv ("TRIAGE_INGEST_URL") : DEFAULT_URL;
    up.key = getenv ("TRIAGE_API_KEY");
    up.resp = (tk_buf_t) TK_BUF_INIT;
-   while ((c = getopt_long (argc, argv, "hq", opts, NULL)) != -1) {
-      char *end = NULL;
-      switch (c) {
-      case 'f': format = optarg; break;
-      case 'u': up.url = optarg; break;
-      case 'k': up.key = optarg; break;
-      case 'n': up.dry_run = true; break;
-      case 'q': up.quiet = true; break;
-      case 'c':
-      case 's':
-      case 'r': {
-         long v = strtol (optarg, &end, 10);
-         if (!*optarg || *end || v < (c == 'c' ? 1 : 0) || v > 1000000) {
-            fprintf (stderr, "triagectl upload: bad number '%s'\n", optarg);
-            return 2;
-         }
-         if (c == 'c') {
-            up.chunk_rows = (size_t) v;
-         } else if (c == 's') {
-            up.show_rejects = (size_t) v;
-         } else {
-            up.retries = (int) v;
-         }
-         break;
-      }
-      case 'h': usage (stdout); return 0;
-      default: usage (stderr); return 2;
-      }
+   const cli_option_t opts[] = {
+      {.name = "format", .arg = "F", .kind = CLI_OPT_STRING, .dest = &format,
+       .help = "json, ndjson or csv", .def = "from the extension:\n.json, .ndjson/.jsonl, .csv"},
+      {.name = "url", .arg = "URL", .kind = CLI_OPT_STRING, .dest = &up.url,
+       .help = "ingest's address", .env = "TRIAGE_INGEST_URL", .def = DEFAULT_URL},
+      {.name = "key", .arg = "KEY", .kind = CLI_OPT_STRING, .dest = &up.key,
+       .help = "API key with the operator role", .env = "TRIAGE_API_KEY"},
+      {.name = "dry-run", .kind = CLI_OPT_FLAG, .dest = &up.dry_run,
+       .help = "validate only: report valid, already stored and rejected rows"},
+      {.name = "chunk-rows", .arg = "N", .kind = CLI_OPT_UINT, .dest = &up.chunk_rows,
+       .size = sizeof up.chunk_rows, .min = 1, .max = 1000000, .help = "rows per request",
+       .def = "5000"},
+      {.name = "show-rejects", .arg = "N", .kind = CLI_OPT_UINT, .dest = &up.show_rejects,
+       .size = sizeof up.show_rejects, .min = 0, .max = 1000000,
+       .help = "rejected rows listed in the summary", .def = "20"},
+      {.name = "retries", .arg = "N", .kind = CLI_OPT_UINT, .dest = &up.retries,
+       .size = sizeof up.retries, .min = 0, .max = 1000000,
+       .help = "times a chunk is re-sent after a 503", .def = "10"},
+      {.name = "quiet", .kind = CLI_OPT_FLAG, .dest = &up.quiet, .help = "no progress bar"},
+      {0},
+   };
+   const cli_command_t cmd = {
+      .cmd = "upload",
+      .synopsis = "[options] FILE",
+      .description =
+         "Sends a file of tickets to triage-ingest (POST /v1/tickets) and prints how\n"
+         "many were stored, were already there, or were rejected (with line and reason).\n"
+         "\n"
+         "Exit status: 0 all rows stored (or valid), 1 some row rejected or a request\n"
+         "failed, 2 usage.",
+      .opts = opts,
+   };
+   if ((rc = cli_options_parse (&cmd, argc, argv, &first)) >= 0) {
+      return rc;
    }
-   if (optind != argc - 1) {
-      usage (stderr);
+   rc = 1;
+   if (first != argc - 1) {
+      fprintf (stderr, "triagectl upload: give one FILE\n\n");
+      cli_options_usage (&cmd, stderr);
       return 2;
    }
-   const char *path = argv[optind];
+   const char *path = argv[first];
    tk_upload_format_t fmt;
    if (!cli_parse_format (format, path, &fmt)) {
       fprintf (stderr, "triagectl upload: give --format json|ndjson|csv for %s\n", path);
