@@ -5,11 +5,11 @@
  * (--json) as one JSON object. The predictions come from predict_local.c or
  * predict_remote.c, the scores from metrics.c. */
 #include "cli.h"
+#include "cli_options.h"
 
 #include "confidence_threshold.h"
 #include "labelled.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 
 #define MAX_CONCURRENCY 256
@@ -35,88 +35,73 @@ typedef struct {
    size_t n;
 } eval_result_t;
 
-static void
-usage (FILE *out)
-{
-   fprintf (out,
-      "usage: triagectl eval [--provider local] --model FILE [--encoder DIR] [--json] LABELLED_FILE\n"
-      "       triagectl eval --provider openai|gemini [--llm-url URL] [--llm-model M]\n"
-      "                      [--llm-api-key K] [--taxonomy FILE] [--concurrency N] [--quiet]\n"
-      "                      [--json] LABELLED_FILE\n"
-      "\n"
-      "  --provider P      who classifies: local (a model file; the default with --model),\n"
-      "                    openai or gemini (default TRIAGE_LLM_PROVIDER), asked exactly as the\n"
-      "                    classifier service asks them (same prompt, parsing and validation)\n"
-      "  --model FILE      a model written by `triagectl train` (nb, static or encoder)\n"
-      "  --encoder DIR     the encoder's weights for an encoder-mode model (default\n"
-      "                    TRIAGE_ENCODER_PATH, else all-MiniLM-L6-v2 beside the model)\n"
-      "  --llm-url URL     the LLM's base URL (default TRIAGE_LLM_URL, else the provider's)\n"
-      "  --llm-model M     the LLM's model (default TRIAGE_LLM_MODEL, else the provider's)\n"
-      "  --llm-api-key K   its API key (default TRIAGE_LLM_API_KEY)\n"
-      "  --taxonomy FILE   the labels asked for and scored over (default TRIAGE_TAXONOMY,\n"
-      "                    else the built-in taxonomy)\n"
-      "  --concurrency N   most tickets asked about at once (default 4, at most 256); retries\n"
-      "                    follow TRIAGE_RETRY_BASE, _CAP and _MAX_ATTEMPTS and Retry-After\n"
-      "  --quiet           no progress on stderr\n"
-      "  --keep-above T    also score apart the tickets whose every confidence is at or\n"
-      "                    above T and the others (T as TRIAGE_CASCADE_BELOW and\n"
-      "                    TRIAGE_REVIEW_BELOW take it: 0.6, or priority=0.7,topic=0.5): what\n"
-      "                    the cascade keeps from the LLM, what needs no review (text only)\n"
-      "  --json            the report as one JSON object\n"
-      "  LABELLED_FILE     NDJSON, JSON array, or CSV (.csv) with columns\n"
-      "                    id,subject,body,topic_tags,sentiment,priority\n"
-      "                    (topic_tags separated by ';')\n"
-      "\n"
-      "A ticket a remote provider never answered (a 4xx, or every retry failed) is counted:\n"
-      "wrong in every field, a miss of each of its tags, left out of mean confidence and ECE.\n"
-      "Topic ECE: a local model gives every tag's probability, so it is over every (ticket,\n"
-      "tag) pair; a remote provider states one topic confidence, so it is over the tags it\n"
-      "chose, each right when the ticket is labelled with it, at that confidence.\n");
-}
-
 /* Parses argv into a; returns -1 to go on, else the exit status. */
 static int
 parse_args (int argc, char **argv, eval_args_t *a)
 {
-   static const struct option opts[] = {
-      {"provider", required_argument, NULL, 'p'},  {"model", required_argument, NULL, 'm'},
-      {"encoder", required_argument, NULL, 'E'},   {"llm-url", required_argument, NULL, 'u'},
-      {"llm-model", required_argument, NULL, 'M'}, {"llm-api-key", required_argument, NULL, 'k'},
-      {"taxonomy", required_argument, NULL, 't'},  {"concurrency", required_argument, NULL, 'c'},
-      {"quiet", no_argument, NULL, 'q'},           {"json", no_argument, NULL, 'j'},
-      {"keep-above", required_argument, NULL, 'K'},
-      {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+   const cli_option_t opts[] = {
+      {.name = "provider", .arg = "P", .kind = CLI_OPT_STRING, .dest = &a->provider,
+       .help = "who classifies: local (a model file; the default with --model),\n"
+               "openai or gemini, asked exactly as the classifier service asks\n"
+               "them (same prompt, parsing and validation)",
+       .env = "TRIAGE_LLM_PROVIDER"},
+      {.name = "model", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->model_path,
+       .help = "a model written by `triagectl train` (nb, static or encoder)"},
+      {.name = "encoder", .arg = "DIR", .kind = CLI_OPT_STRING, .dest = &a->encoder,
+       .help = "the encoder's weights for an encoder-mode model", .env = "TRIAGE_ENCODER_PATH",
+       .def = "all-MiniLM-L6-v2 beside the model"},
+      {.name = "llm-url", .arg = "URL", .kind = CLI_OPT_STRING, .dest = &a->llm_url,
+       .help = "the LLM's base URL", .env = "TRIAGE_LLM_URL", .def = "the provider's"},
+      {.name = "llm-model", .arg = "M", .kind = CLI_OPT_STRING, .dest = &a->llm_model,
+       .help = "the LLM's model", .env = "TRIAGE_LLM_MODEL", .def = "the provider's"},
+      {.name = "llm-api-key", .arg = "K", .kind = CLI_OPT_STRING, .dest = &a->llm_api_key,
+       .help = "its API key", .env = "TRIAGE_LLM_API_KEY"},
+      {.name = "taxonomy", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->taxonomy,
+       .help = "the labels asked for and scored over", .env = "TRIAGE_TAXONOMY",
+       .def = "the built-in taxonomy"},
+      {.name = "concurrency", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->concurrency,
+       .size = sizeof a->concurrency, .min = 1, .max = MAX_CONCURRENCY,
+       .help = "most tickets asked about at once; retries follow\n"
+               "TRIAGE_RETRY_BASE, _CAP and _MAX_ATTEMPTS and Retry-After",
+       .def = "4"},
+      {.name = "quiet", .kind = CLI_OPT_FLAG, .dest = &a->quiet, .help = "no progress on stderr"},
+      {.name = "keep-above", .arg = "T", .kind = CLI_OPT_STRING, .dest = &a->keep_above,
+       .help = "also score apart the tickets whose every confidence is at or\n"
+               "above T and the others (T as TRIAGE_CASCADE_BELOW and\n"
+               "TRIAGE_REVIEW_BELOW take it: 0.6, or priority=0.7,topic=0.5): what\n"
+               "the cascade keeps from the LLM, what needs no review (text only)"},
+      {.name = "json", .kind = CLI_OPT_FLAG, .dest = &a->json,
+       .help = "the report as one JSON object"},
+      {0},
    };
-   int c;
-   char *end;
-   while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
-      switch (c) {
-      case 'p': a->provider = optarg; break;
-      case 'm': a->model_path = optarg; break;
-      case 'E': a->encoder = optarg; break;
-      case 'u': a->llm_url = optarg; break;
-      case 'M': a->llm_model = optarg; break;
-      case 'k': a->llm_api_key = optarg; break;
-      case 't': a->taxonomy = optarg; break;
-      case 'c':
-         a->concurrency = (unsigned) strtoul (optarg, &end, 10);
-         if (*end || a->concurrency < 1 || a->concurrency > MAX_CONCURRENCY) {
-            fprintf (stderr, "triagectl eval: --concurrency takes 1 to %d\n", MAX_CONCURRENCY);
-            return 2;
-         }
-         break;
-      case 'q': a->quiet = true; break;
-      case 'j': a->json = true; break;
-      case 'K': a->keep_above = optarg; break;
-      case 'h': usage (stdout); return 0;
-      default: usage (stderr); return 2;
-      }
+   const cli_command_t cmd = {
+      .cmd = "eval",
+      .synopsis =
+         "[--provider local] --model FILE [--encoder DIR] [--json] LABELLED_FILE\n"
+         "       triagectl eval --provider openai|gemini [--llm-url URL] [--llm-model M]\n"
+         "                      [--llm-api-key K] [--taxonomy FILE] [--concurrency N] [--quiet]\n"
+         "                      [--json] LABELLED_FILE",
+      .description =
+         "LABELLED_FILE is NDJSON, a JSON array, or CSV (.csv) with columns\n"
+         "id,subject,body,topic_tags,sentiment,priority (topic_tags separated by ';').\n"
+         "\n"
+         "A ticket a remote provider never answered (a 4xx, or every retry failed) is counted:\n"
+         "wrong in every field, a miss of each of its tags, left out of mean confidence and ECE.\n"
+         "Topic ECE: a local model gives every tag's probability, so it is over every (ticket,\n"
+         "tag) pair; a remote provider states one topic confidence, so it is over the tags it\n"
+         "chose, each right when the ticket is labelled with it, at that confidence.",
+      .opts = opts,
+   };
+   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   if (rc >= 0) {
+      return rc;
    }
-   if (optind != argc - 1) {
-      usage (stderr);
+   if (first != argc - 1) {
+      fprintf (stderr, "triagectl eval: give one LABELLED_FILE\n\n");
+      cli_options_usage (&cmd, stderr);
       return 2;
    }
-   a->labelled = argv[optind];
+   a->labelled = argv[first];
    return -1;
 }
 
@@ -249,8 +234,7 @@ args_fit (const eval_args_t *a, const tk_config_t *cfg)
    }
    if (cfg->llm_provider == TK_LLM_LOCAL && !a->model_path && !cfg->model_path[0]) {
       fprintf (stderr, "triagectl eval: the local provider needs --model FILE (or "
-                       "TRIAGE_MODEL_PATH)\n");
-      usage (stderr);
+                       "TRIAGE_MODEL_PATH); see triagectl eval --help\n");
       return false;
    }
    return true;
