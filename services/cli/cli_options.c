@@ -16,11 +16,13 @@
 /* getopt_long's value for the i-th row: above every char. */
 #define OPT_BASE 0x100
 
-/* "--name", or "-X" for a short option only. */
+/* "--name", "-n, --name", or "-X" for a short option only. */
 static void
 option_name (const cli_option_t *o, char *buf, size_t cap)
 {
-   if (o->name) {
+   if (o->name && o->short_name) {
+      snprintf (buf, cap, "-%c, --%s", o->short_name, o->name);
+   } else if (o->name) {
       snprintf (buf, cap, "--%s", o->name);
    } else {
       snprintf (buf, cap, "-%c", o->short_name);
@@ -293,7 +295,9 @@ cli_options_parse (const cli_command_t *c, int argc, char **argv, int *first_pos
                                                        : argv[optind - 1]);
       } else if (!store (o, optarg, why, sizeof why)) {
          describe_range (o, what, sizeof what);
-         option_name (o, name, sizeof name);
+         /* The long name alone, as the user most likely wrote it. */
+         option_name (&(cli_option_t) {.name = o->name, .short_name = o->name ? 0 : o->short_name},
+                      name, sizeof name);
          rc = cli_options_fail (c, "%s must be %s%s%s", name, what, *why ? ": " : "", why);
       }
    }

@@ -5,9 +5,9 @@
  *                   [--wait] [--timeout SECONDS] [--json]
  */
 #include "cli.h"
+#include "cli_options.h"
 #include "http_client.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,28 +109,30 @@ cli_cmd_stats (int argc, char **argv)
    const char *key_flag = NULL;
    bool wait = false, json = false;
    double timeout = 600;
-   static const struct option opts[] = {
-      {"url", required_argument, NULL, 'u'},   {"key", required_argument, NULL, 'k'},
-      {"wait", no_argument, NULL, 'w'},        {"timeout", required_argument, NULL, 't'},
-      {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
-   int c;
-   optind = 1;
-   while ((c = getopt_long (argc, argv, "u:k:wt:jh", opts, NULL)) != -1) {
-      switch (c) {
-      case 'u': url = optarg; break;
-      case 'k': key_flag = optarg; break;
-      case 'w': wait = true; break;
-      case 't': timeout = atof (optarg); break;
-      case 'j': json = true; break;
-      case 'h':
-         printf ("usage: triagectl stats [--url URL] [--key KEY] [--wait] [--timeout S] [--json]\n"
-                 "  Prints the api's processing statistics. --wait polls until every\n"
-                 "  ticket is classified (or failed), with a progress bar.\n"
-                 "  The key comes from --key, $TRIAGE_API_KEY or $TRIAGE_ADMIN_KEY.\n");
-         return 0;
-      default: return 2;
-      }
+   const cli_option_t opts[] = {
+      {.name = "url", .short_name = 'u', .arg = "URL", .kind = CLI_OPT_STRING, .dest = &url,
+       .help = "the api's address", .def = "http://127.0.0.1:8080"},
+      {.name = "key", .short_name = 'k', .arg = "KEY", .kind = CLI_OPT_STRING, .dest = &key_flag,
+       .help = "API key", .def = "$TRIAGE_API_KEY, else $TRIAGE_ADMIN_KEY"},
+      {.name = "wait", .short_name = 'w', .kind = CLI_OPT_FLAG, .dest = &wait,
+       .help = "poll until every ticket is classified (or failed), with a\nprogress bar"},
+      {.name = "timeout", .short_name = 't', .arg = "S", .kind = CLI_OPT_DOUBLE, .dest = &timeout,
+       .min = 0, .bounds = CLI_OPT_MIN, .help = "with --wait: seconds before giving up (exit 1)",
+       .def = "600"},
+      {.name = "json", .short_name = 'j', .kind = CLI_OPT_FLAG, .dest = &json,
+       .help = "the statistics as the api's JSON"},
+      {0},
+   };
+   const cli_command_t cmd = {
+      .cmd = "stats",
+      .synopsis = "[--url URL] [--key KEY] [--wait] [--timeout S] [--json]",
+      .description = "Prints the api's processing statistics.",
+      .opts = opts,
+   };
+   /* Arguments after the options are ignored, as they always were. */
+   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   if (rc >= 0) {
+      return rc;
    }
    const char *key = cli_api_key (key_flag);
    char endpoint[512], err[512];

@@ -46,6 +46,7 @@ typedef struct {
    double fraction, threshold, lambda;
    colour_t colour;
    int settings;
+   bool quiet;
 } args_t;
 
 /* The table of a made-up command, one option of each kind and bound. */
@@ -72,6 +73,8 @@ parse (args_t *a, int *first, char **argv)
        .parse = parse_colour, .must = "red or blue", .help = "the colour", .def = "red"},
       {.short_name = 'X', .arg = "key=value", .kind = CLI_OPT_CUSTOM, .dest = &a->settings,
        .parse = parse_setting, .must = "key=value", .help = "a setting"},
+      {.name = "quiet", .short_name = 'q', .kind = CLI_OPT_FLAG, .dest = &a->quiet,
+       .help = "no progress"},
       {0},
    };
    const cli_command_t cmd = {.cmd = "demo", .synopsis = "[options] FILE...", .opts = opts};
@@ -202,6 +205,12 @@ test_ranges (void **state)
    /* A short option, repeated, with its argument attached or apart. */
    assert_int_equal (parse (&a, &first, ARGV ("-Xa=1", "-X", "b=2")), -1);
    assert_int_equal (a.settings, 2);
+   /* An option with both names, by either. */
+   assert_int_equal (parse (&a, &first, ARGV ("-q")), -1);
+   assert_true (a.quiet);
+   a.quiet = false;
+   assert_int_equal (parse (&a, &first, ARGV ("--quiet")), -1);
+   assert_true (a.quiet);
 }
 
 static void
@@ -250,6 +259,7 @@ test_help (void **state)
                              "                   second line\n"
                              "  --colour C       the colour (default red)\n"
                              "  -X key=value     a setting\n"
+                             "  -q, --quiet      no progress\n"
                              "  --help           print this help\n");
    assert_int_equal (parse_captured (&a, &first, ARGV ("-h"), out, err, sizeof out), 0);
    assert_non_null (strstr (out, "usage: triagectl demo"));
