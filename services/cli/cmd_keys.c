@@ -17,6 +17,7 @@
  * Exit status: 0 done, 1 failure (database, unknown id), 2 usage.
  */
 #include "cli.h"
+#include "cli_options.h"
 
 #include "audit_log.h"
 
@@ -25,7 +26,6 @@
 #include "store.h"
 #include "timeutil.h"
 
-#include <getopt.h>
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,26 +85,38 @@ audit (mongoc_client_t *client, const char *db, const char *action, const char *
    bson_destroy (detail);
 }
 
+static bool
+parse_role (const char *arg, void *dest, char *why, size_t cap)
+{
+   *(tk_role_t *) dest = tk_role_parse (arg);
+   return *(tk_role_t *) dest != TK_ROLE_NONE;
+}
+
 static int
 keys_create (mongoc_client_t *client, const char *db, int argc, char **argv)
 {
-   const char *role_name = NULL, *name = "";
-   static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
-                                        {"name", required_argument, NULL, 'n'},
-                                        {NULL, 0, NULL, 0}};
-   int c;
-   optind = 1;
-   while ((c = getopt_long (argc, argv, "r:n:", opts, NULL)) != -1) {
-      switch (c) {
-      case 'r': role_name = optarg; break;
-      case 'n': name = optarg; break;
-      default: usage (stderr); return 2;
-      }
+   const char *name = "";
+   tk_role_t role = TK_ROLE_NONE;
+   const cli_option_t opts[] = {
+      {.name = "role", .short_name = 'r', .arg = "ROLE", .kind = CLI_OPT_CUSTOM, .dest = &role,
+       .parse = parse_role, .must = "viewer, operator or admin",
+       .help = "what the key may do: viewer, operator or admin (required)"},
+      {.name = "name", .short_name = 'n', .arg = "NAME", .kind = CLI_OPT_STRING, .dest = &name,
+       .help = "a name to tell the key by, at most 127 bytes", .def = "none"},
+      {0},
+   };
+   const cli_command_t cmd = {
+      .cmd = "keys create",
+      .synopsis = "--role viewer|operator|admin [--name NAME]",
+      .description = "Makes a key and prints it once (only its hash is stored).",
+      .opts = opts,
+   };
+   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   if (rc >= 0) {
+      return rc;
    }
-   tk_role_t role = tk_role_parse (role_name);
-   if (role == TK_ROLE_NONE || optind != argc) {
-      fprintf (stderr, "triagectl keys create: --role must be viewer, operator or admin\n");
-      return 2;
+   if (role == TK_ROLE_NONE || first != argc) {
+      return cli_options_fail (&cmd, "--role must be viewer, operator or admin");
    }
    if (strlen (name) > 127) {
       fprintf (stderr, "triagectl keys create: --name is limited to 127 bytes\n");
@@ -118,7 +130,7 @@ keys_create (mongoc_client_t *client, const char *db, int argc, char **argv)
       fprintf (stderr, "triagectl keys: no randomness available\n");
       return 1;
    }
-   int rc = 1;
+   rc = 1;
    mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
    bson_t *doc = BCON_NEW ("key_id", BCON_UTF8 (key_id), "name", BCON_UTF8 (name), "role",
                            BCON_UTF8 (tk_role_name (role)), "hash", BCON_UTF8 (hash), "created_at",
