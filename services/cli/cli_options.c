@@ -75,7 +75,7 @@ describe_range (const cli_option_t *o, char *buf, size_t cap)
 }
 
 static bool
-parse_uint (const cli_option_t *o, const char *arg)
+parse_uint (const cli_option_t *o, void *field, const char *arg)
 {
    unsigned long long type_max = o->size == sizeof (uint32_t) ? UINT32_MAX : UINT64_MAX;
    unsigned long long max = o->max > 0 ? (unsigned long long) o->max : type_max;
@@ -93,16 +93,16 @@ parse_uint (const cli_option_t *o, const char *arg)
     * size_t. */
    if (o->size == sizeof (uint32_t)) {
       uint32_t v32 = (uint32_t) v;
-      memcpy (o->dest, &v32, sizeof v32);
+      memcpy (field, &v32, sizeof v32);
    } else {
       uint64_t v64 = v;
-      memcpy (o->dest, &v64, sizeof v64);
+      memcpy (field, &v64, sizeof v64);
    }
    return true;
 }
 
 static bool
-parse_double (const cli_option_t *o, const char *arg)
+parse_double (const cli_option_t *o, void *field, const char *arg)
 {
    char *end;
    double v = strtod (arg, &end);
@@ -114,21 +114,22 @@ parse_double (const cli_option_t *o, const char *arg)
        ((o->bounds & CLI_OPT_MAX_OPEN) && !(v < o->max))) {
       return false;
    }
-   *(double *) o->dest = v;
+   memcpy (field, &v, sizeof v);
    return true;
 }
 
 /* Stores arg (NULL for a flag) as o says; false if it is not acceptable,
  * with why[cap] perhaps saying why (custom parsers). */
 static bool
-store (const cli_option_t *o, const char *arg, char *why, size_t cap)
+store (const cli_option_t *o, void *args, const char *arg, char *why, size_t cap)
 {
+   void *field = (char *) args + o->offset;
    switch (o->kind) {
-   case CLI_OPT_FLAG: *(bool *) o->dest = true; return true;
-   case CLI_OPT_STRING: *(const char **) o->dest = arg; return true;
-   case CLI_OPT_UINT: return parse_uint (o, arg);
-   case CLI_OPT_DOUBLE: return parse_double (o, arg);
-   case CLI_OPT_CUSTOM: return o->parse (arg, o->dest, why, cap);
+   case CLI_OPT_FLAG: *(bool *) field = true; return true;
+   case CLI_OPT_STRING: *(const char **) field = arg; return true;
+   case CLI_OPT_UINT: return parse_uint (o, field, arg);
+   case CLI_OPT_DOUBLE: return parse_double (o, field, arg);
+   case CLI_OPT_CUSTOM: return o->parse (arg, field, why, cap);
    }
    return false;
 }
@@ -259,7 +260,8 @@ short_options (const cli_command_t *c, size_t n, char *buf, size_t cap)
 }
 
 int
-cli_options_parse (const cli_command_t *c, int argc, char **argv, int *first_positional)
+cli_options_parse (const cli_command_t *c, void *args, int argc, char **argv,
+                   int *first_positional)
 {
    size_t n = count_options (c->opts), n_long = 0;
    struct option *longs = calloc (n + 2, sizeof *longs);
@@ -293,7 +295,7 @@ cli_options_parse (const cli_command_t *c, int argc, char **argv, int *first_pos
       } else if (!o) {
          rc = usage_error (c, "unknown option", optopt ? (char[]) {'-', (char) optopt, '\0'}
                                                        : argv[optind - 1]);
-      } else if (!store (o, optarg, why, sizeof why)) {
+      } else if (!store (o, args, optarg, why, sizeof why)) {
          describe_range (o, what, sizeof what);
          /* The long name alone, as the user most likely wrote it. */
          option_name (&(cli_option_t) {.name = o->name, .short_name = o->name ? 0 : o->short_name},

@@ -35,70 +35,72 @@ typedef struct {
    size_t n;
 } eval_result_t;
 
+/* eval's options (cli_options.h), in the order --help lists them. */
+static const cli_option_t eval_options[] = {
+   {.name = "provider", .arg = "P", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, provider),
+    .help = "who classifies: local (a model file; the default with --model),\n"
+            "openai or gemini, asked exactly as the classifier service asks\n"
+            "them (same prompt, parsing and validation)", .env = "TRIAGE_LLM_PROVIDER"},
+   {.name = "model", .arg = "FILE", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, model_path),
+    .help = "a model written by `triagectl train` (nb, static or encoder)"},
+   {.name = "encoder", .arg = "DIR", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, encoder),
+    .help = "the encoder's weights for an encoder-mode model", .env = "TRIAGE_ENCODER_PATH",
+    .def = "all-MiniLM-L6-v2 beside the model"},
+   {.name = "llm-url", .arg = "URL", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, llm_url),
+    .help = "the LLM's base URL", .env = "TRIAGE_LLM_URL", .def = "the provider's"},
+   {.name = "llm-model", .arg = "M", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, llm_model),
+    .help = "the LLM's model", .env = "TRIAGE_LLM_MODEL", .def = "the provider's"},
+   {.name = "llm-api-key", .arg = "K", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, llm_api_key),
+    .help = "its API key", .env = "TRIAGE_LLM_API_KEY"},
+   {.name = "taxonomy", .arg = "FILE", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, taxonomy),
+    .help = "the labels asked for and scored over", .env = "TRIAGE_TAXONOMY",
+    .def = "the built-in taxonomy"},
+   {.name = "concurrency", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (eval_args_t, concurrency),
+    .min = 1, .max = MAX_CONCURRENCY,
+    .help = "most tickets asked about at once; retries follow\n"
+            "TRIAGE_RETRY_BASE, _CAP and _MAX_ATTEMPTS and Retry-After", .def = "4"},
+   {.name = "quiet", .kind = CLI_OPT_FLAG, CLI_FIELD (eval_args_t, quiet),
+    .help = "no progress on stderr"},
+   {.name = "keep-above", .arg = "T", .kind = CLI_OPT_STRING, CLI_FIELD (eval_args_t, keep_above),
+    .help = "also score apart the tickets whose every confidence is at or\n"
+            "above T and the others (T as TRIAGE_CASCADE_BELOW and\n"
+            "TRIAGE_REVIEW_BELOW take it: 0.6, or priority=0.7,topic=0.5): what\n"
+            "the cascade keeps from the LLM, what needs no review (text only)"},
+   {.name = "json", .kind = CLI_OPT_FLAG, CLI_FIELD (eval_args_t, json),
+    .help = "the report as one JSON object"},
+   {0},
+};
+
+static const cli_command_t eval_command = {
+   .cmd = "eval",
+   .synopsis =
+      "[--provider local] --model FILE [--encoder DIR] [--json] LABELLED_FILE\n"
+      "       triagectl eval --provider openai|gemini [--llm-url URL] [--llm-model M]\n"
+      "                      [--llm-api-key K] [--taxonomy FILE] [--concurrency N] [--quiet]\n"
+      "                      [--json] LABELLED_FILE",
+   .description =
+      "LABELLED_FILE is NDJSON, a JSON array, or CSV (.csv) with columns\n"
+      "id,subject,body,topic_tags,sentiment,priority (topic_tags separated by ';').\n"
+      "\n"
+      "A ticket a remote provider never answered (a 4xx, or every retry failed) is counted:\n"
+      "wrong in every field, a miss of each of its tags, left out of mean confidence and ECE.\n"
+      "Topic ECE: a local model gives every tag's probability, so it is over every (ticket,\n"
+      "tag) pair; a remote provider states one topic confidence, so it is over the tags it\n"
+      "chose, each right when the ticket is labelled with it, at that confidence.",
+   .opts = eval_options,
+};
+
 /* Parses argv into a; returns -1 to go on, else the exit status. */
 static int
 parse_args (int argc, char **argv, eval_args_t *a)
 {
-   const cli_option_t opts[] = {
-      {.name = "provider", .arg = "P", .kind = CLI_OPT_STRING, .dest = &a->provider,
-       .help = "who classifies: local (a model file; the default with --model),\n"
-               "openai or gemini, asked exactly as the classifier service asks\n"
-               "them (same prompt, parsing and validation)",
-       .env = "TRIAGE_LLM_PROVIDER"},
-      {.name = "model", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->model_path,
-       .help = "a model written by `triagectl train` (nb, static or encoder)"},
-      {.name = "encoder", .arg = "DIR", .kind = CLI_OPT_STRING, .dest = &a->encoder,
-       .help = "the encoder's weights for an encoder-mode model", .env = "TRIAGE_ENCODER_PATH",
-       .def = "all-MiniLM-L6-v2 beside the model"},
-      {.name = "llm-url", .arg = "URL", .kind = CLI_OPT_STRING, .dest = &a->llm_url,
-       .help = "the LLM's base URL", .env = "TRIAGE_LLM_URL", .def = "the provider's"},
-      {.name = "llm-model", .arg = "M", .kind = CLI_OPT_STRING, .dest = &a->llm_model,
-       .help = "the LLM's model", .env = "TRIAGE_LLM_MODEL", .def = "the provider's"},
-      {.name = "llm-api-key", .arg = "K", .kind = CLI_OPT_STRING, .dest = &a->llm_api_key,
-       .help = "its API key", .env = "TRIAGE_LLM_API_KEY"},
-      {.name = "taxonomy", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->taxonomy,
-       .help = "the labels asked for and scored over", .env = "TRIAGE_TAXONOMY",
-       .def = "the built-in taxonomy"},
-      {.name = "concurrency", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->concurrency,
-       .size = sizeof a->concurrency, .min = 1, .max = MAX_CONCURRENCY,
-       .help = "most tickets asked about at once; retries follow\n"
-               "TRIAGE_RETRY_BASE, _CAP and _MAX_ATTEMPTS and Retry-After",
-       .def = "4"},
-      {.name = "quiet", .kind = CLI_OPT_FLAG, .dest = &a->quiet, .help = "no progress on stderr"},
-      {.name = "keep-above", .arg = "T", .kind = CLI_OPT_STRING, .dest = &a->keep_above,
-       .help = "also score apart the tickets whose every confidence is at or\n"
-               "above T and the others (T as TRIAGE_CASCADE_BELOW and\n"
-               "TRIAGE_REVIEW_BELOW take it: 0.6, or priority=0.7,topic=0.5): what\n"
-               "the cascade keeps from the LLM, what needs no review (text only)"},
-      {.name = "json", .kind = CLI_OPT_FLAG, .dest = &a->json,
-       .help = "the report as one JSON object"},
-      {0},
-   };
-   const cli_command_t cmd = {
-      .cmd = "eval",
-      .synopsis =
-         "[--provider local] --model FILE [--encoder DIR] [--json] LABELLED_FILE\n"
-         "       triagectl eval --provider openai|gemini [--llm-url URL] [--llm-model M]\n"
-         "                      [--llm-api-key K] [--taxonomy FILE] [--concurrency N] [--quiet]\n"
-         "                      [--json] LABELLED_FILE",
-      .description =
-         "LABELLED_FILE is NDJSON, a JSON array, or CSV (.csv) with columns\n"
-         "id,subject,body,topic_tags,sentiment,priority (topic_tags separated by ';').\n"
-         "\n"
-         "A ticket a remote provider never answered (a 4xx, or every retry failed) is counted:\n"
-         "wrong in every field, a miss of each of its tags, left out of mean confidence and ECE.\n"
-         "Topic ECE: a local model gives every tag's probability, so it is over every (ticket,\n"
-         "tag) pair; a remote provider states one topic confidence, so it is over the tags it\n"
-         "chose, each right when the ticket is labelled with it, at that confidence.",
-      .opts = opts,
-   };
-   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   int first, rc = cli_options_parse (&eval_command, a, argc, argv, &first);
    if (rc >= 0) {
       return rc;
    }
    if (first != argc - 1) {
       fprintf (stderr, "triagectl eval: give one LABELLED_FILE\n\n");
-      cli_options_usage (&cmd, stderr);
+      cli_options_usage (&eval_command, stderr);
       return 2;
    }
    a->labelled = argv[first];

@@ -86,38 +86,49 @@ audit (mongoc_client_t *client, const char *db, const char *action, const char *
 }
 
 static bool
-parse_role (const char *arg, void *dest, char *why, size_t cap)
+parse_role (const char *arg, void *field, char *why, size_t cap)
 {
-   *(tk_role_t *) dest = tk_role_parse (arg);
-   return *(tk_role_t *) dest != TK_ROLE_NONE;
+   *(tk_role_t *) field = tk_role_parse (arg);
+   return *(tk_role_t *) field != TK_ROLE_NONE;
 }
+
+/* What `keys create` is told. */
+typedef struct {
+   tk_role_t role;
+   const char *name;
+} create_args_t;
+
+/* keys create's options (cli_options.h). */
+static const cli_option_t create_options[] = {
+   {.name = "role", .short_name = 'r', .arg = "ROLE", .kind = CLI_OPT_CUSTOM,
+    CLI_FIELD (create_args_t, role), .parse = parse_role, .must = "viewer, operator or admin",
+    .help = "what the key may do: viewer, operator or admin (required)"},
+   {.name = "name", .short_name = 'n', .arg = "NAME", .kind = CLI_OPT_STRING,
+    CLI_FIELD (create_args_t, name), .help = "a name to tell the key by, at most 127 bytes",
+    .def = "none"},
+   {0},
+};
+
+static const cli_command_t create_command = {
+   .cmd = "keys create",
+   .synopsis = "--role viewer|operator|admin [--name NAME]",
+   .description = "Makes a key and prints it once (only its hash is stored).",
+   .opts = create_options,
+};
 
 static int
 keys_create (mongoc_client_t *client, const char *db, int argc, char **argv)
 {
-   const char *name = "";
-   tk_role_t role = TK_ROLE_NONE;
-   const cli_option_t opts[] = {
-      {.name = "role", .short_name = 'r', .arg = "ROLE", .kind = CLI_OPT_CUSTOM, .dest = &role,
-       .parse = parse_role, .must = "viewer, operator or admin",
-       .help = "what the key may do: viewer, operator or admin (required)"},
-      {.name = "name", .short_name = 'n', .arg = "NAME", .kind = CLI_OPT_STRING, .dest = &name,
-       .help = "a name to tell the key by, at most 127 bytes", .def = "none"},
-      {0},
-   };
-   const cli_command_t cmd = {
-      .cmd = "keys create",
-      .synopsis = "--role viewer|operator|admin [--name NAME]",
-      .description = "Makes a key and prints it once (only its hash is stored).",
-      .opts = opts,
-   };
-   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   create_args_t a = {.role = TK_ROLE_NONE, .name = ""};
+   int first, rc = cli_options_parse (&create_command, &a, argc, argv, &first);
    if (rc >= 0) {
       return rc;
    }
-   if (role == TK_ROLE_NONE || first != argc) {
-      return cli_options_fail (&cmd, "--role must be viewer, operator or admin");
+   if (a.role == TK_ROLE_NONE || first != argc) {
+      return cli_options_fail (&create_command, "--role must be viewer, operator or admin");
    }
+   tk_role_t role = a.role;
+   const char *name = a.name;
    if (strlen (name) > 127) {
       fprintf (stderr, "triagectl keys create: --name is limited to 127 bytes\n");
       return 2;

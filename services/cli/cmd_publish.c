@@ -28,9 +28,13 @@
 #include <unistd.h>
 
 typedef struct {
-   rd_kafka_t *rk;
-   const char *topic;
+   /* options */
+   const char *format, *topic, *brokers;
    size_t show_rejects;
+   bool quiet;
+   rd_kafka_conf_t *conf; /* -X settings; NULL once rd_kafka_new took it */
+
+   rd_kafka_t *rk;
    cli_progress_t bar;
    size_t total_lines;
    size_t rows, produced, invalid, listed;
@@ -102,7 +106,7 @@ on_row (const tk_upload_row_t *row, void *ud)
 
 /* -X key=value: one librdkafka producer setting, into the conf. */
 static bool
-parse_kafka_setting (const char *arg, void *dest, char *why, size_t cap)
+parse_kafka_setting (const char *arg, void *field, char *why, size_t cap)
 {
    const char *eq = strchr (arg, '=');
    char key[256];
@@ -110,60 +114,62 @@ parse_kafka_setting (const char *arg, void *dest, char *why, size_t cap)
       return false;
    }
    snprintf (key, sizeof key, "%.*s", (int) (eq - arg), arg);
-   return rd_kafka_conf_set (dest, key, eq + 1, why, cap) == RD_KAFKA_CONF_OK;
+   return rd_kafka_conf_set (*(rd_kafka_conf_t **) field, key, eq + 1, why, cap) ==
+          RD_KAFKA_CONF_OK;
 }
+
+/* publish's options (cli_options.h), in the order --help lists them. */
+static const cli_option_t publish_options[] = {
+   {.name = "format", .arg = "F", .kind = CLI_OPT_STRING, CLI_FIELD (publish_t, format),
+    .help = "json, ndjson or csv", .def = "from the extension"},
+   {.name = "topic", .arg = "T", .kind = CLI_OPT_STRING, CLI_FIELD (publish_t, topic),
+    .help = "topic", .env = "TRIAGE_TOPIC_INBOUND", .def = "tickets.inbound"},
+   {.name = "brokers", .arg = "B", .kind = CLI_OPT_STRING, CLI_FIELD (publish_t, brokers),
+    .help = "bootstrap servers", .env = "TRIAGE_KAFKA_BROKERS", .def = "127.0.0.1:9092"},
+   {.short_name = 'X', .arg = "key=value", .kind = CLI_OPT_CUSTOM, CLI_FIELD (publish_t, conf),
+    .parse = parse_kafka_setting, .must = "key=value, a librdkafka producer setting",
+    .help = "a librdkafka producer setting, passed through"},
+   {.name = "show-rejects", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (publish_t, show_rejects),
+    .help = "invalid rows listed", .def = "20"},
+   {.name = "quiet", .kind = CLI_OPT_FLAG, CLI_FIELD (publish_t, quiet), .help = "no progress bar"},
+   {0},
+};
+
+static const cli_command_t publish_command = {
+   .cmd = "publish",
+   .synopsis = "[options] FILE",
+   .description = "Publishes the tickets of FILE to the inbound topic, keyed by id, as an\n"
+                  "upstream system would; triage-ingest consumes and stores them.\n"
+                  "\n"
+                  "Exit status: 0 all rows delivered, 1 a row invalid or not delivered, 2 usage.",
+   .opts = publish_options,
+};
 
 int
 cli_cmd_publish (int argc, char **argv)
 {
-   publish_t p = {.show_rejects = 20};
-   const char *format = NULL, *brokers = getenv ("TRIAGE_KAFKA_BROKERS");
-   bool quiet = false;
+   publish_t p = {.show_rejects = 20, .conf = rd_kafka_conf_new ()};
    char errstr[512];
    int rc = 1, first;
-   rd_kafka_conf_t *conf = rd_kafka_conf_new ();
    void *map = MAP_FAILED;
    size_t len = 0;
    int fd = -1;
 
    p.topic = getenv ("TRIAGE_TOPIC_INBOUND");
-   const cli_option_t opts[] = {
-      {.name = "format", .arg = "F", .kind = CLI_OPT_STRING, .dest = &format,
-       .help = "json, ndjson or csv", .def = "from the extension"},
-      {.name = "topic", .arg = "T", .kind = CLI_OPT_STRING, .dest = &p.topic, .help = "topic",
-       .env = "TRIAGE_TOPIC_INBOUND", .def = "tickets.inbound"},
-      {.name = "brokers", .arg = "B", .kind = CLI_OPT_STRING, .dest = &brokers,
-       .help = "bootstrap servers", .env = "TRIAGE_KAFKA_BROKERS", .def = "127.0.0.1:9092"},
-      {.short_name = 'X', .arg = "key=value", .kind = CLI_OPT_CUSTOM, .dest = conf,
-       .parse = parse_kafka_setting, .must = "key=value, a librdkafka producer setting",
-       .help = "a librdkafka producer setting, passed through"},
-      {.name = "show-rejects", .arg = "N", .kind = CLI_OPT_UINT, .dest = &p.show_rejects,
-       .size = sizeof p.show_rejects, .help = "invalid rows listed", .def = "20"},
-      {.name = "quiet", .kind = CLI_OPT_FLAG, .dest = &quiet, .help = "no progress bar"},
-      {0},
-   };
-   const cli_command_t cmd = {
-      .cmd = "publish",
-      .synopsis = "[options] FILE",
-      .description = "Publishes the tickets of FILE to the inbound topic, keyed by id, as an\n"
-                     "upstream system would; triage-ingest consumes and stores them.\n"
-                     "\n"
-                     "Exit status: 0 all rows delivered, 1 a row invalid or not delivered, 2 usage.",
-      .opts = opts,
-   };
-   if ((rc = cli_options_parse (&cmd, argc, argv, &first)) >= 0) {
+   p.brokers = getenv ("TRIAGE_KAFKA_BROKERS");
+   if ((rc = cli_options_parse (&publish_command, &p, argc, argv, &first)) >= 0) {
       goto done;
    }
    rc = 1;
    if (first != argc - 1) {
       fprintf (stderr, "triagectl publish: give one FILE\n\n");
-      cli_options_usage (&cmd, stderr);
+      cli_options_usage (&publish_command, stderr);
       rc = 2;
       goto done;
    }
    const char *path = argv[first];
    tk_upload_format_t fmt;
-   if (!cli_parse_format (format, path, &fmt)) {
+   if (!cli_parse_format (p.format, path, &fmt)) {
       fprintf (stderr, "triagectl publish: give --format json|ndjson|csv for %s\n", path);
       rc = 2;
       goto done;
@@ -171,8 +177,8 @@ cli_cmd_publish (int argc, char **argv)
    if (!p.topic || !*p.topic) {
       p.topic = "tickets.inbound";
    }
-   if (!brokers || !*brokers) {
-      brokers = "127.0.0.1:9092";
+   if (!p.brokers || !*p.brokers) {
+      p.brokers = "127.0.0.1:9092";
    }
 
    struct stat st;
@@ -193,21 +199,21 @@ cli_cmd_publish (int argc, char **argv)
 
    /* An upstream publisher that must not lose or duplicate a ticket on a
     * retry: idempotent, every replica acknowledges. */
-   if (rd_kafka_conf_set (conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
-       rd_kafka_conf_set (conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
-       rd_kafka_conf_set (conf, "linger.ms", "20", errstr, sizeof errstr)) {
+   if (rd_kafka_conf_set (p.conf, "bootstrap.servers", p.brokers, errstr, sizeof errstr) ||
+       rd_kafka_conf_set (p.conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
+       rd_kafka_conf_set (p.conf, "linger.ms", "20", errstr, sizeof errstr)) {
       fprintf (stderr, "triagectl publish: %s\n", errstr);
       goto done;
    }
-   rd_kafka_conf_set_dr_msg_cb (conf, on_delivery);
-   rd_kafka_conf_set_opaque (conf, &p);
-   if (!(p.rk = rd_kafka_new (RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr))) {
+   rd_kafka_conf_set_dr_msg_cb (p.conf, on_delivery);
+   rd_kafka_conf_set_opaque (p.conf, &p);
+   if (!(p.rk = rd_kafka_new (RD_KAFKA_PRODUCER, p.conf, errstr, sizeof errstr))) {
       fprintf (stderr, "triagectl publish: %s\n", errstr);
       goto done;
    }
-   conf = NULL; /* rd_kafka_new took it */
+   p.conf = NULL; /* rd_kafka_new took it */
 
-   cli_progress_init (&p.bar, "publish", p.total_lines, !quiet);
+   cli_progress_init (&p.bar, "publish", p.total_lines, !p.quiet);
    tk_error_t err;
    bool walked = tk_upload_parse (data, len, fmt, on_row, &p, NULL, &err);
    if (!walked && !p.stop) {
@@ -242,8 +248,8 @@ done:
    if (p.rk) {
       rd_kafka_destroy (p.rk);
    }
-   if (conf) {
-      rd_kafka_conf_destroy (conf);
+   if (p.conf) {
+      rd_kafka_conf_destroy (p.conf);
    }
    if (map != MAP_FAILED) {
       munmap (map, len);

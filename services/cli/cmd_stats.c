@@ -102,63 +102,71 @@ print_table (const cJSON *s, double waited)
    }
 }
 
+/* What the command line says. */
+typedef struct {
+   const char *url, *key;
+   bool wait, json;
+   double timeout;
+} stats_args_t;
+
+/* stats's options (cli_options.h), in the order --help lists them. */
+static const cli_option_t stats_options[] = {
+   {.name = "url", .short_name = 'u', .arg = "URL", .kind = CLI_OPT_STRING,
+    CLI_FIELD (stats_args_t, url), .help = "the api's address", .def = "http://127.0.0.1:8080"},
+   {.name = "key", .short_name = 'k', .arg = "KEY", .kind = CLI_OPT_STRING,
+    CLI_FIELD (stats_args_t, key), .help = "API key",
+    .def = "$TRIAGE_API_KEY, else $TRIAGE_ADMIN_KEY"},
+   {.name = "wait", .short_name = 'w', .kind = CLI_OPT_FLAG, CLI_FIELD (stats_args_t, wait),
+    .help = "poll until every ticket is classified (or failed), with a\nprogress bar"},
+   {.name = "timeout", .short_name = 't', .arg = "S", .kind = CLI_OPT_DOUBLE,
+    CLI_FIELD (stats_args_t, timeout), .min = 0, .bounds = CLI_OPT_MIN,
+    .help = "with --wait: seconds before giving up (exit 1)", .def = "600"},
+   {.name = "json", .short_name = 'j', .kind = CLI_OPT_FLAG, CLI_FIELD (stats_args_t, json),
+    .help = "the statistics as the api's JSON"},
+   {0},
+};
+
+static const cli_command_t stats_command = {
+   .cmd = "stats",
+   .synopsis = "[--url URL] [--key KEY] [--wait] [--timeout S] [--json]",
+   .description = "Prints the api's processing statistics.",
+   .opts = stats_options,
+};
+
 int
 cli_cmd_stats (int argc, char **argv)
 {
-   const char *url = "http://127.0.0.1:8080";
-   const char *key_flag = NULL;
-   bool wait = false, json = false;
-   double timeout = 600;
-   const cli_option_t opts[] = {
-      {.name = "url", .short_name = 'u', .arg = "URL", .kind = CLI_OPT_STRING, .dest = &url,
-       .help = "the api's address", .def = "http://127.0.0.1:8080"},
-      {.name = "key", .short_name = 'k', .arg = "KEY", .kind = CLI_OPT_STRING, .dest = &key_flag,
-       .help = "API key", .def = "$TRIAGE_API_KEY, else $TRIAGE_ADMIN_KEY"},
-      {.name = "wait", .short_name = 'w', .kind = CLI_OPT_FLAG, .dest = &wait,
-       .help = "poll until every ticket is classified (or failed), with a\nprogress bar"},
-      {.name = "timeout", .short_name = 't', .arg = "S", .kind = CLI_OPT_DOUBLE, .dest = &timeout,
-       .min = 0, .bounds = CLI_OPT_MIN, .help = "with --wait: seconds before giving up (exit 1)",
-       .def = "600"},
-      {.name = "json", .short_name = 'j', .kind = CLI_OPT_FLAG, .dest = &json,
-       .help = "the statistics as the api's JSON"},
-      {0},
-   };
-   const cli_command_t cmd = {
-      .cmd = "stats",
-      .synopsis = "[--url URL] [--key KEY] [--wait] [--timeout S] [--json]",
-      .description = "Prints the api's processing statistics.",
-      .opts = opts,
-   };
+   stats_args_t a = {.url = "http://127.0.0.1:8080", .timeout = 600};
    /* Arguments after the options are ignored, as they always were. */
-   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   int first, rc = cli_options_parse (&stats_command, &a, argc, argv, &first);
    if (rc >= 0) {
       return rc;
    }
-   const char *key = cli_api_key (key_flag);
+   const char *key = cli_api_key (a.key);
    char endpoint[512], err[512];
-   snprintf (endpoint, sizeof endpoint, "%s/api/processing-stats", url);
+   snprintf (endpoint, sizeof endpoint, "%s/api/processing-stats", a.url);
 
    double t0 = now_s ();
    cJSON *s = NULL;
    bool tty = isatty (STDERR_FILENO);
-   if (wait) {
+   if (a.wait) {
       /* The api serves statistics from a snapshot up to TRIAGE_API_CACHE_TTL
        * old: tickets stored just before this call (an upload, the demo)
        * may not be counted yet. The refresh answers once a new snapshot
        * exists. A key that may not refresh (viewer) just waits longer. */
       char refresh[512];
-      snprintf (refresh, sizeof refresh, "%s/api/analytics/refresh", url);
+      snprintf (refresh, sizeof refresh, "%s/api/analytics/refresh", a.url);
       cJSON_Delete (cli_http_json ("POST", refresh, key, err, sizeof err));
    }
    for (;;) {
       cJSON_Delete (s);
       if (!(s = cli_http_get_json (endpoint, key, err, sizeof err))) {
-         fprintf (stderr, "%striagectl stats: %s\n", tty && wait ? "\n" : "", err);
+         fprintf (stderr, "%striagectl stats: %s\n", tty && a.wait ? "\n" : "", err);
          return 1;
       }
       double total = num (s, "total"), left = num (s, "unprocessed"), failed = num (s, "failed");
       double elapsed = now_s () - t0;
-      if (!wait) {
+      if (!a.wait) {
          break;
       }
       double done = total - left + (isnan (failed) ? 0 : failed);
@@ -173,20 +181,20 @@ cli_cmd_stats (int argc, char **argv)
          }
          break;
       }
-      if (elapsed > timeout) {
+      if (elapsed > a.timeout) {
          fprintf (stderr, "\ntriagectl stats: %.0f tickets still unclassified after %.0f s\n",
-                  total - done, timeout);
+                  total - done, a.timeout);
          cJSON_Delete (s);
          return 1;
       }
       usleep (500 * 1000);
    }
-   if (json) {
+   if (a.json) {
       char *text = cJSON_Print (s);
       puts (text);
       cJSON_free (text);
    } else {
-      print_table (s, wait ? now_s () - t0 : -1);
+      print_table (s, a.wait ? now_s () - t0 : -1);
    }
    cJSON_Delete (s);
    return 0;

@@ -62,104 +62,106 @@ parse_mode (const char *arg, void *dest, char *why, size_t cap)
    return tk_model_mode_parse (arg, dest);
 }
 
+/* train's options (cli_options.h): a row per option, in the order --help
+ * lists them. */
+static const cli_option_t train_options[] = {
+   {.name = "mode", .arg = "M", .kind = CLI_OPT_CUSTOM, CLI_FIELD (train_args_t, options.mode),
+    .parse = parse_mode, .must = "nb, static or encoder", .def = "nb",
+    .help = "nb (naive Bayes over hashed words), static (heads over the\n"
+            "static table distilled from the encoder) or encoder (heads\n"
+            "over the full sentence encoder)"},
+   {.name = "corpus", .arg = "FILE", .kind = CLI_OPT_STRING, CLI_FIELD (train_args_t, corpus),
+    .help = "labelled NDJSON, JSON array or CSV", .def = DEFAULT_CORPUS},
+   {.name = "out", .arg = "FILE", .kind = CLI_OPT_STRING, CLI_FIELD (train_args_t, out),
+    .help = "where to write the model", .def = DEFAULT_OUT},
+   {.name = "calibration", .arg = "FILE", .kind = CLI_OPT_STRING,
+    CLI_FIELD (train_args_t, calibration),
+    .help = "labelled tickets the temperatures are fitted on (never\ntrained on)"},
+   {.name = "calibration-fraction", .arg = "F", .kind = CLI_OPT_DOUBLE,
+    CLI_FIELD (train_args_t, calibration_fraction), .min = 0, .max = 1,
+    .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN,
+    .help = "without --calibration: keep this fraction of the training\n"
+            "part for the temperatures instead", .def = "0: none"},
+   {.name = "encoder", .arg = "DIR", .kind = CLI_OPT_STRING, CLI_FIELD (train_args_t, encoder),
+    .help = "the encoder's weights", .env = "TRIAGE_ENCODER_PATH",
+    .def = "<exe dir>/../share/triage/" TK_MODEL_ENCODER_DIRNAME},
+   {.name = "cache", .arg = "DIR", .kind = CLI_OPT_STRING, CLI_FIELD (train_args_t, cache),
+    .help = "keeps the distilled table and the corpus's vectors between\n"
+            "runs, keyed by the weights and the texts", .def = "none"},
+   {.name = "threads", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (train_args_t, options.threads),
+    .min = 1, .max = 16, .help = "threads that encode the corpus", .def = "the CPUs"},
+   {.name = "with-nb-features", .kind = CLI_OPT_FLAG, CLI_FIELD (train_args_t, options.nb_features),
+    .help = "static, encoder: the heads also see naive Bayes's logits\n"
+            "(hashed words and pairs), cross-fitted"},
+   {.name = "with-lexical-features", .kind = CLI_OPT_FLAG,
+    CLI_FIELD (train_args_t, options.lexical_features),
+    .help = "static, encoder: the heads also see the lexical model's\n"
+            "logits (TF-IDF character 2..5-grams), cross-fitted"},
+   {.name = "lexical-lambda", .arg = "L", .kind = CLI_OPT_DOUBLE,
+    CLI_FIELD (train_args_t, options.lexical_lambda), .min = 0, .bounds = CLI_OPT_MIN_OPEN,
+    .help = "the lexical model's L2 strength", .def = "1e-4"},
+   {.name = "holdout", .arg = "F", .kind = CLI_OPT_DOUBLE, CLI_FIELD (train_args_t, holdout),
+    .min = 0, .max = 1, .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN,
+    .help = "fraction of tickets kept out of training and used to\n"
+            "report accuracy, chosen by a hash of seed and id;\n"
+            "0 trains on everything", .def = "0.2"},
+   {.name = "seed", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (train_args_t, seed),
+    .help = "seed of the split", .def = "1"},
+   {.name = "alpha", .arg = "A", .kind = CLI_OPT_DOUBLE, CLI_FIELD (train_args_t, options.alpha),
+    .min = 0, .bounds = CLI_OPT_MIN_OPEN, .help = "Laplace smoothing", .def = "0.1"},
+   {.name = "topic-threshold", .arg = "P", .kind = CLI_OPT_DOUBLE,
+    CLI_FIELD (train_args_t, options.topic_threshold), .min = 0, .max = 1,
+    .bounds = CLI_OPT_MIN_OPEN | CLI_OPT_MAX_OPEN,
+    .help = "probability from which a topic tag is chosen\n(the best tag is always chosen)",
+    .def = "0.5"},
+   {.name = "evidence", .arg = "N", .kind = CLI_OPT_UINT,
+    CLI_FIELD (train_args_t, options.evidence), .min = 1,
+    .help = "a ticket counts as at most N features' worth of\n"
+            "evidence, which keeps probabilities honest", .def = "5"},
+   {.name = "with-corrections", .kind = CLI_OPT_FLAG, CLI_FIELD (train_args_t, with_corrections),
+    .help = "also train on every classification corrected by hand in\n"
+            "the database (TRIAGE_MONGO_URI, TRIAGE_MONGO_DB); a\n"
+            "correction replaces the corpus ticket of the same id and\n"
+            "is never held out"},
+   {.name = "correction-weight", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (train_args_t, weight),
+    .min = 1, .max = 1000, .help = "each correction counts as N tickets", .def = "1"},
+   {.name = "mongo-uri", .arg = "URI", .kind = CLI_OPT_STRING, CLI_FIELD (train_args_t, mongo_uri),
+    .help = "with --with-corrections: the database", .env = "TRIAGE_MONGO_URI"},
+   {.name = "mongo-db", .arg = "DB", .kind = CLI_OPT_STRING, CLI_FIELD (train_args_t, mongo_db),
+    .help = "with --with-corrections: its name", .env = "TRIAGE_MONGO_DB"},
+   {.name = "taxonomy", .arg = "FILE", .kind = CLI_OPT_STRING, CLI_FIELD (train_args_t, taxonomy),
+    .help = "with --with-corrections: corrected labels must be in it", .env = "TRIAGE_TAXONOMY"},
+   {0},
+};
+
+static const cli_command_t train_command = {
+   .cmd = "train",
+   .synopsis = "[--mode M] [--corpus FILE] [--out FILE] [--holdout F] [--seed N]\n"
+               "                       [--calibration FILE | --calibration-fraction F] [tuning]",
+   .opts = train_options,
+};
+
 /* Fills a from argv; returns 0, or the exit status (help, bad usage). */
 static int
 parse_args (int argc, char **argv, train_args_t *a)
 {
-   tk_model_train_options_t *o = &a->options;
-   const cli_option_t opts[] = {
-      {.name = "mode", .arg = "M", .kind = CLI_OPT_CUSTOM, .dest = &o->mode, .parse = parse_mode,
-       .must = "nb, static or encoder", .def = "nb",
-       .help = "nb (naive Bayes over hashed words), static (heads over the\n"
-               "static table distilled from the encoder) or encoder (heads\n"
-               "over the full sentence encoder)"},
-      {.name = "corpus", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->corpus,
-       .help = "labelled NDJSON, JSON array or CSV", .def = DEFAULT_CORPUS},
-      {.name = "out", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->out,
-       .help = "where to write the model", .def = DEFAULT_OUT},
-      {.name = "calibration", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->calibration,
-       .help = "labelled tickets the temperatures are fitted on (never\ntrained on)"},
-      {.name = "calibration-fraction", .arg = "F", .kind = CLI_OPT_DOUBLE,
-       .dest = &a->calibration_fraction, .min = 0, .max = 1, .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN,
-       .help = "without --calibration: keep this fraction of the training\n"
-               "part for the temperatures instead",
-       .def = "0: none"},
-      {.name = "encoder", .arg = "DIR", .kind = CLI_OPT_STRING, .dest = &a->encoder,
-       .help = "the encoder's weights", .env = "TRIAGE_ENCODER_PATH",
-       .def = "<exe dir>/../share/triage/" TK_MODEL_ENCODER_DIRNAME},
-      {.name = "cache", .arg = "DIR", .kind = CLI_OPT_STRING, .dest = &a->cache,
-       .help = "keeps the distilled table and the corpus's vectors between\n"
-               "runs, keyed by the weights and the texts",
-       .def = "none"},
-      {.name = "threads", .arg = "N", .kind = CLI_OPT_UINT, .dest = &o->threads,
-       .size = sizeof o->threads, .min = 1, .max = 16, .help = "threads that encode the corpus",
-       .def = "the CPUs"},
-      {.name = "with-nb-features", .kind = CLI_OPT_FLAG, .dest = &o->nb_features,
-       .help = "static, encoder: the heads also see naive Bayes's logits\n"
-               "(hashed words and pairs), cross-fitted"},
-      {.name = "with-lexical-features", .kind = CLI_OPT_FLAG, .dest = &o->lexical_features,
-       .help = "static, encoder: the heads also see the lexical model's\n"
-               "logits (TF-IDF character 2..5-grams), cross-fitted"},
-      {.name = "lexical-lambda", .arg = "L", .kind = CLI_OPT_DOUBLE, .dest = &o->lexical_lambda,
-       .min = 0, .bounds = CLI_OPT_MIN_OPEN, .help = "the lexical model's L2 strength",
-       .def = "1e-4"},
-      {.name = "holdout", .arg = "F", .kind = CLI_OPT_DOUBLE, .dest = &a->holdout, .min = 0,
-       .max = 1, .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN,
-       .help = "fraction of tickets kept out of training and used to\n"
-               "report accuracy, chosen by a hash of seed and id;\n"
-               "0 trains on everything",
-       .def = "0.2"},
-      {.name = "seed", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->seed, .size = sizeof a->seed,
-       .help = "seed of the split", .def = "1"},
-      {.name = "alpha", .arg = "A", .kind = CLI_OPT_DOUBLE, .dest = &o->alpha, .min = 0,
-       .bounds = CLI_OPT_MIN_OPEN, .help = "Laplace smoothing", .def = "0.1"},
-      {.name = "topic-threshold", .arg = "P", .kind = CLI_OPT_DOUBLE, .dest = &o->topic_threshold,
-       .min = 0, .max = 1, .bounds = CLI_OPT_MIN_OPEN | CLI_OPT_MAX_OPEN,
-       .help = "probability from which a topic tag is chosen\n(the best tag is always chosen)",
-       .def = "0.5"},
-      {.name = "evidence", .arg = "N", .kind = CLI_OPT_UINT, .dest = &o->evidence,
-       .size = sizeof o->evidence, .min = 1,
-       .help = "a ticket counts as at most N features' worth of\n"
-               "evidence, which keeps probabilities honest",
-       .def = "5"},
-      {.name = "with-corrections", .kind = CLI_OPT_FLAG, .dest = &a->with_corrections,
-       .help = "also train on every classification corrected by hand in\n"
-               "the database (TRIAGE_MONGO_URI, TRIAGE_MONGO_DB); a\n"
-               "correction replaces the corpus ticket of the same id and\n"
-               "is never held out"},
-      {.name = "correction-weight", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->weight,
-       .size = sizeof a->weight, .min = 1, .max = 1000,
-       .help = "each correction counts as N tickets", .def = "1"},
-      {.name = "mongo-uri", .arg = "URI", .kind = CLI_OPT_STRING, .dest = &a->mongo_uri,
-       .help = "with --with-corrections: the database", .env = "TRIAGE_MONGO_URI"},
-      {.name = "mongo-db", .arg = "DB", .kind = CLI_OPT_STRING, .dest = &a->mongo_db,
-       .help = "with --with-corrections: its name", .env = "TRIAGE_MONGO_DB"},
-      {.name = "taxonomy", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->taxonomy,
-       .help = "with --with-corrections: corrected labels must be in it",
-       .env = "TRIAGE_TAXONOMY"},
-      {0},
-   };
-   const cli_command_t cmd = {
-      .cmd = "train",
-      .synopsis = "[--mode M] [--corpus FILE] [--out FILE] [--holdout F] [--seed N]\n"
-                  "                       [--calibration FILE | --calibration-fraction F] [tuning]",
-      .opts = opts,
-   };
-   int first, rc = cli_options_parse (&cmd, argc, argv, &first);
+   int first, rc = cli_options_parse (&train_command, a, argc, argv, &first);
    if (rc >= 0) {
       return rc;
    }
    if (first != argc) {
-      cli_options_fail (&cmd, "unexpected argument '%s'", argv[first]);
-      cli_options_usage (&cmd, stderr);
+      cli_options_fail (&train_command, "unexpected argument '%s'", argv[first]);
+      cli_options_usage (&train_command, stderr);
       return 2;
    }
    if (!a->with_corrections && (a->mongo_uri || a->mongo_db || a->taxonomy || a->weight != 1)) {
-      return cli_options_fail (&cmd, "--mongo-uri, --mongo-db, --taxonomy and "
-                                     "--correction-weight need --with-corrections");
+      return cli_options_fail (&train_command,
+                               "--mongo-uri, --mongo-db, --taxonomy and "
+                               "--correction-weight need --with-corrections");
    }
    if (a->calibration && a->calibration_fraction > 0) {
-      return cli_options_fail (&cmd, "--calibration and --calibration-fraction exclude each other");
+      return cli_options_fail (&train_command,
+                               "--calibration and --calibration-fraction exclude each other");
    }
    return -1;
 }

@@ -38,6 +38,7 @@ typedef struct {
 
 typedef struct {
    /* options */
+   const char *format;
    const char *url;
    const char *key;
    bool dry_run;
@@ -296,11 +297,42 @@ print_summary (const upload_t *up, FILE *out)
    }
 }
 
+/* upload's options (cli_options.h), in the order --help lists them. */
+static const cli_option_t upload_options[] = {
+   {.name = "format", .arg = "F", .kind = CLI_OPT_STRING, CLI_FIELD (upload_t, format),
+    .help = "json, ndjson or csv", .def = "from the extension: .json, .ndjson/.jsonl, .csv"},
+   {.name = "url", .arg = "URL", .kind = CLI_OPT_STRING, CLI_FIELD (upload_t, url),
+    .help = "ingest's address", .env = "TRIAGE_INGEST_URL", .def = DEFAULT_URL},
+   {.name = "key", .arg = "KEY", .kind = CLI_OPT_STRING, CLI_FIELD (upload_t, key),
+    .help = "API key with the operator role", .env = "TRIAGE_API_KEY"},
+   {.name = "dry-run", .kind = CLI_OPT_FLAG, CLI_FIELD (upload_t, dry_run),
+    .help = "validate only: report valid, already stored and rejected rows"},
+   {.name = "chunk-rows", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (upload_t, chunk_rows),
+    .min = 1, .max = 1000000, .help = "rows per request", .def = "5000"},
+   {.name = "show-rejects", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (upload_t, show_rejects),
+    .min = 0, .max = 1000000, .help = "rejected rows listed in the summary", .def = "20"},
+   {.name = "retries", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (upload_t, retries), .min = 0,
+    .max = 1000000, .help = "times a chunk is re-sent after a 503", .def = "10"},
+   {.name = "quiet", .kind = CLI_OPT_FLAG, CLI_FIELD (upload_t, quiet), .help = "no progress bar"},
+   {0},
+};
+
+static const cli_command_t upload_command = {
+   .cmd = "upload",
+   .synopsis = "[options] FILE",
+   .description =
+      "Sends a file of tickets to triage-ingest (POST /v1/tickets) and prints how\n"
+      "many were stored, were already there, or were rejected (with line and reason).\n"
+      "\n"
+      "Exit status: 0 all rows stored (or valid), 1 some row rejected or a request\n"
+      "failed, 2 usage.",
+   .opts = upload_options,
+};
+
 int
 cli_cmd_upload (int argc, char **argv)
 {
    upload_t up = {.chunk_rows = 5000, .show_rejects = 20, .retries = 10};
-   const char *format = NULL;
    int rc = 1, first;
    tk_error_t err = {0};
    cli_file_rows_t file = {0};
@@ -311,50 +343,18 @@ cli_cmd_upload (int argc, char **argv)
    up.url = getenv ("TRIAGE_INGEST_URL") ? getenv ("TRIAGE_INGEST_URL") : DEFAULT_URL;
    up.key = getenv ("TRIAGE_API_KEY");
    up.resp = (tk_buf_t) TK_BUF_INIT;
-   const cli_option_t opts[] = {
-      {.name = "format", .arg = "F", .kind = CLI_OPT_STRING, .dest = &format,
-       .help = "json, ndjson or csv", .def = "from the extension:\n.json, .ndjson/.jsonl, .csv"},
-      {.name = "url", .arg = "URL", .kind = CLI_OPT_STRING, .dest = &up.url,
-       .help = "ingest's address", .env = "TRIAGE_INGEST_URL", .def = DEFAULT_URL},
-      {.name = "key", .arg = "KEY", .kind = CLI_OPT_STRING, .dest = &up.key,
-       .help = "API key with the operator role", .env = "TRIAGE_API_KEY"},
-      {.name = "dry-run", .kind = CLI_OPT_FLAG, .dest = &up.dry_run,
-       .help = "validate only: report valid, already stored and rejected rows"},
-      {.name = "chunk-rows", .arg = "N", .kind = CLI_OPT_UINT, .dest = &up.chunk_rows,
-       .size = sizeof up.chunk_rows, .min = 1, .max = 1000000, .help = "rows per request",
-       .def = "5000"},
-      {.name = "show-rejects", .arg = "N", .kind = CLI_OPT_UINT, .dest = &up.show_rejects,
-       .size = sizeof up.show_rejects, .min = 0, .max = 1000000,
-       .help = "rejected rows listed in the summary", .def = "20"},
-      {.name = "retries", .arg = "N", .kind = CLI_OPT_UINT, .dest = &up.retries,
-       .size = sizeof up.retries, .min = 0, .max = 1000000,
-       .help = "times a chunk is re-sent after a 503", .def = "10"},
-      {.name = "quiet", .kind = CLI_OPT_FLAG, .dest = &up.quiet, .help = "no progress bar"},
-      {0},
-   };
-   const cli_command_t cmd = {
-      .cmd = "upload",
-      .synopsis = "[options] FILE",
-      .description =
-         "Sends a file of tickets to triage-ingest (POST /v1/tickets) and prints how\n"
-         "many were stored, were already there, or were rejected (with line and reason).\n"
-         "\n"
-         "Exit status: 0 all rows stored (or valid), 1 some row rejected or a request\n"
-         "failed, 2 usage.",
-      .opts = opts,
-   };
-   if ((rc = cli_options_parse (&cmd, argc, argv, &first)) >= 0) {
+   if ((rc = cli_options_parse (&upload_command, &up, argc, argv, &first)) >= 0) {
       return rc;
    }
    rc = 1;
    if (first != argc - 1) {
       fprintf (stderr, "triagectl upload: give one FILE\n\n");
-      cli_options_usage (&cmd, stderr);
+      cli_options_usage (&upload_command, stderr);
       return 2;
    }
    const char *path = argv[first];
    tk_upload_format_t fmt;
-   if (!cli_parse_format (format, path, &fmt)) {
+   if (!cli_parse_format (up.format, path, &fmt)) {
       fprintf (stderr, "triagectl upload: give --format json|ndjson|csv for %s\n", path);
       return 2;
    }

@@ -50,39 +50,41 @@ typedef struct {
 } args_t;
 
 /* The table of a made-up command, one option of each kind and bound. */
+static const cli_option_t opts[] = {
+   {.name = "verbose", .kind = CLI_OPT_FLAG, CLI_FIELD (args_t, verbose), .help = "say more"},
+   {.name = "out", .arg = "FILE", .kind = CLI_OPT_STRING, CLI_FIELD (args_t, out),
+    .help = "where to write", .def = "out.bin"},
+   {.name = "mongo-uri", .arg = "URI", .kind = CLI_OPT_STRING, CLI_FIELD (args_t, uri),
+    .help = "the database", .env = "TRIAGE_MONGO_URI"},
+   {.name = "threads", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (args_t, threads), .min = 1,
+    .max = 16, .help = "threads"},
+   {.name = "count", .arg = "N", .kind = CLI_OPT_UINT, CLI_FIELD (args_t, count), .min = 1,
+    .help = "how many"},
+   {.name = "fraction", .arg = "F", .kind = CLI_OPT_DOUBLE, CLI_FIELD (args_t, fraction), .min = 0,
+    .max = 1, .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN, .help = "a fraction", .def = "0.2"},
+   {.name = "threshold", .arg = "P", .kind = CLI_OPT_DOUBLE, CLI_FIELD (args_t, threshold),
+    .min = 0, .max = 1, .bounds = CLI_OPT_MIN_OPEN | CLI_OPT_MAX, .help = "a probability"},
+   {.name = "lambda", .arg = "L", .kind = CLI_OPT_DOUBLE, CLI_FIELD (args_t, lambda), .min = 0,
+    .bounds = CLI_OPT_MIN_OPEN, .help = "strength\nsecond line"},
+   {.name = "colour", .arg = "C", .kind = CLI_OPT_CUSTOM, CLI_FIELD (args_t, colour),
+    .parse = parse_colour, .must = "red or blue", .help = "the colour", .def = "red"},
+   {.short_name = 'X', .arg = "key=value", .kind = CLI_OPT_CUSTOM, CLI_FIELD (args_t, settings),
+    .parse = parse_setting, .must = "key=value", .help = "a setting"},
+   {.name = "quiet", .short_name = 'q', .kind = CLI_OPT_FLAG, CLI_FIELD (args_t, quiet),
+    .help = "no progress"},
+   {0},
+};
+
+static const cli_command_t cmd = {.cmd = "demo", .synopsis = "[options] FILE...", .opts = opts};
+
 static int
 parse (args_t *a, int *first, char **argv)
 {
-   const cli_option_t opts[] = {
-      {.name = "verbose", .kind = CLI_OPT_FLAG, .dest = &a->verbose, .help = "say more"},
-      {.name = "out", .arg = "FILE", .kind = CLI_OPT_STRING, .dest = &a->out,
-       .help = "where to write", .def = "out.bin"},
-      {.name = "mongo-uri", .arg = "URI", .kind = CLI_OPT_STRING, .dest = &a->uri,
-       .help = "the database", .env = "TRIAGE_MONGO_URI"},
-      {.name = "threads", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->threads,
-       .size = sizeof a->threads, .min = 1, .max = 16, .help = "threads"},
-      {.name = "count", .arg = "N", .kind = CLI_OPT_UINT, .dest = &a->count,
-       .size = sizeof a->count, .min = 1, .help = "how many"},
-      {.name = "fraction", .arg = "F", .kind = CLI_OPT_DOUBLE, .dest = &a->fraction, .min = 0,
-       .max = 1, .bounds = CLI_OPT_MIN | CLI_OPT_MAX_OPEN, .help = "a fraction", .def = "0.2"},
-      {.name = "threshold", .arg = "P", .kind = CLI_OPT_DOUBLE, .dest = &a->threshold, .min = 0,
-       .max = 1, .bounds = CLI_OPT_MIN_OPEN | CLI_OPT_MAX, .help = "a probability"},
-      {.name = "lambda", .arg = "L", .kind = CLI_OPT_DOUBLE, .dest = &a->lambda, .min = 0,
-       .bounds = CLI_OPT_MIN_OPEN, .help = "strength\nsecond line"},
-      {.name = "colour", .arg = "C", .kind = CLI_OPT_CUSTOM, .dest = &a->colour,
-       .parse = parse_colour, .must = "red or blue", .help = "the colour", .def = "red"},
-      {.short_name = 'X', .arg = "key=value", .kind = CLI_OPT_CUSTOM, .dest = &a->settings,
-       .parse = parse_setting, .must = "key=value", .help = "a setting"},
-      {.name = "quiet", .short_name = 'q', .kind = CLI_OPT_FLAG, .dest = &a->quiet,
-       .help = "no progress"},
-      {0},
-   };
-   const cli_command_t cmd = {.cmd = "demo", .synopsis = "[options] FILE...", .opts = opts};
    int argc = 0;
    while (argv[argc]) {
       argc++;
    }
-   return cli_options_parse (&cmd, argc, argv, first);
+   return cli_options_parse (&cmd, a, argc, argv, first);
 }
 
 #define ARGV(...) ((char *[]) {"demo", __VA_ARGS__, NULL})
@@ -239,28 +241,29 @@ test_usage_errors (void **state)
 static void
 test_help (void **state)
 {
-   (void) state;
-   args_t a = {0};
+   (void)state;
+   args_t a = { 0 };
    int first = 0;
    char out[4096], err[4096];
-   assert_int_equal (parse_captured (&a, &first, ARGV ("--verbose", "--help"), out, err, sizeof out),
-                     0);
+   assert_int_equal (
+      parse_captured (&a, &first, ARGV ("--verbose", "--help"), out, err, sizeof out), 0);
    assert_string_equal (err, "");
-   assert_string_equal (out, "usage: triagectl demo [options] FILE...\n"
-                             "\n"
-                             "  --verbose        say more\n"
-                             "  --out FILE       where to write (default out.bin)\n"
-                             "  --mongo-uri URI  the database (default TRIAGE_MONGO_URI)\n"
-                             "  --threads N      threads\n"
-                             "  --count N        how many\n"
-                             "  --fraction F     a fraction (default 0.2)\n"
-                             "  --threshold P    a probability\n"
-                             "  --lambda L       strength\n"
-                             "                   second line\n"
-                             "  --colour C       the colour (default red)\n"
-                             "  -X key=value     a setting\n"
-                             "  -q, --quiet      no progress\n"
-                             "  --help           print this help\n");
+   assert_string_equal (out,
+                        "usage: triagectl demo [options] FILE...\n"
+                        "\n"
+                        "  --verbose        say more\n"
+                        "  --out FILE       where to write (default out.bin)\n"
+                        "  --mongo-uri URI  the database (default TRIAGE_MONGO_URI)\n"
+                        "  --threads N      threads\n"
+                        "  --count N        how many\n"
+                        "  --fraction F     a fraction (default 0.2)\n"
+                        "  --threshold P    a probability\n"
+                        "  --lambda L       strength\n"
+                        "                   second line\n"
+                        "  --colour C       the colour (default red)\n"
+                        "  -X key=value     a setting\n"
+                        "  -q, --quiet      no progress\n"
+                        "  --help           print this help\n");
    assert_int_equal (parse_captured (&a, &first, ARGV ("-h"), out, err, sizeof out), 0);
    assert_non_null (strstr (out, "usage: triagectl demo"));
 }
