@@ -87,15 +87,16 @@ typedef struct {
  * *first_positional set: argv[*first_positional .. argc) are the positional
  * arguments, in their order (argv may have been permuted to put them last).
  * Otherwise returns the exit status after printing: 0 for --help (usage on
- * stdout), 2 for an unknown option, a missing argument or a value out of
- * range (the reason and "see triagectl <cmd> --help" on stderr). Cross-option
- * rules are the command's to check afterwards. */
+ * stdout); 2 for an unknown option or a missing argument (the reason, then
+ * the usage, on stderr) or a value out of range (one line on stderr:
+ * "triagectl <cmd>: --<name> must be ..."); 1 if memory runs out.
+ * Cross-option rules are the command's to check afterwards. */
 int cli_options_parse (const cli_command_t *c, void *args, int argc, char **argv,
                        int *first_positional);
 
 /* Prints the usage generated from c: "usage: triagectl <cmd> <synopsis>",
- * the description, then one entry per option with its help, range and
- * default. */
+ * the description, then one entry per option (its names and argument, its
+ * help, its default) and --help. */
 void cli_options_usage (const cli_command_t *c, FILE *out);
 
 /* "triagectl <cmd>: <message>" on stderr, then returns 2: the usage errors
