@@ -145,42 +145,52 @@ static const cli_command_t publish_command = {
    .opts = publish_options,
 };
 
+/* Fills p's options (the environment's, then argv's), *path and *fmt from
+ * argv; returns -1 to go on, else the exit status. */
+static int
+parse_args (int argc, char **argv, publish_t *p, const char **path, tk_upload_format_t *fmt)
+{
+   int first, rc;
+   p->topic = getenv ("TRIAGE_TOPIC_INBOUND");
+   p->brokers = getenv ("TRIAGE_KAFKA_BROKERS");
+   if ((rc = cli_options_parse (&publish_command, p, argc, argv, &first)) >= 0) {
+      return rc;
+   }
+   if (first != argc - 1) {
+      fprintf (stderr, "triagectl publish: give one FILE\n\n");
+      cli_options_usage (&publish_command, stderr);
+      return 2;
+   }
+   *path = argv[first];
+   if (!cli_parse_format (p->format, *path, fmt)) {
+      fprintf (stderr, "triagectl publish: give --format json|ndjson|csv for %s\n", *path);
+      return 2;
+   }
+   if (!p->topic || !*p->topic) {
+      p->topic = "tickets.inbound";
+   }
+   if (!p->brokers || !*p->brokers) {
+      p->brokers = "127.0.0.1:9092";
+   }
+   return -1;
+}
+
 int
 cli_cmd_publish (int argc, char **argv)
 {
    publish_t p = {.show_rejects = 20, .conf = rd_kafka_conf_new ()};
    char errstr[512];
-   int rc = 1, first;
+   int rc = 1;
    void *map = MAP_FAILED;
    size_t len = 0;
    int fd = -1;
+   const char *path = NULL;
+   tk_upload_format_t fmt;
 
-   p.topic = getenv ("TRIAGE_TOPIC_INBOUND");
-   p.brokers = getenv ("TRIAGE_KAFKA_BROKERS");
-   if ((rc = cli_options_parse (&publish_command, &p, argc, argv, &first)) >= 0) {
+   if ((rc = parse_args (argc, argv, &p, &path, &fmt)) >= 0) {
       goto done;
    }
    rc = 1;
-   if (first != argc - 1) {
-      fprintf (stderr, "triagectl publish: give one FILE\n\n");
-      cli_options_usage (&publish_command, stderr);
-      rc = 2;
-      goto done;
-   }
-   const char *path = argv[first];
-   tk_upload_format_t fmt;
-   if (!cli_parse_format (p.format, path, &fmt)) {
-      fprintf (stderr, "triagectl publish: give --format json|ndjson|csv for %s\n", path);
-      rc = 2;
-      goto done;
-   }
-   if (!p.topic || !*p.topic) {
-      p.topic = "tickets.inbound";
-   }
-   if (!p.brokers || !*p.brokers) {
-      p.brokers = "127.0.0.1:9092";
-   }
-
    struct stat st;
    if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0 || fstat (fd, &st) != 0) {
       fprintf (stderr, "triagectl publish: %s: %m\n", path);

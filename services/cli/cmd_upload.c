@@ -329,36 +329,48 @@ static const cli_command_t upload_command = {
    .opts = upload_options,
 };
 
-int
-cli_cmd_upload (int argc, char **argv)
+/* Fills up's options (the environment's, then argv's), *path and *fmt
+ * from argv; returns -1 to go on, else the exit status. */
+static int
+parse_args (int argc, char **argv, upload_t *up, const char **path, tk_upload_format_t *fmt)
 {
-   upload_t up = {.chunk_rows = 5000, .show_rejects = 20, .retries = 10};
-   int rc = 1, first;
-   tk_error_t err = {0};
-   cli_file_rows_t file = {0};
-   cli_chunk_t chunk = {.body = TK_BUF_INIT};
-   char *endpoint = NULL, *auth = NULL;
-   bool opened = false, failed = false;
-
-   up.url = getenv ("TRIAGE_INGEST_URL") ? getenv ("TRIAGE_INGEST_URL") : DEFAULT_URL;
-   up.key = getenv ("TRIAGE_API_KEY");
-   up.resp = (tk_buf_t) TK_BUF_INIT;
-   if ((rc = cli_options_parse (&upload_command, &up, argc, argv, &first)) >= 0) {
+   int first, rc;
+   up->url = getenv ("TRIAGE_INGEST_URL") ? getenv ("TRIAGE_INGEST_URL") : DEFAULT_URL;
+   up->key = getenv ("TRIAGE_API_KEY");
+   if ((rc = cli_options_parse (&upload_command, up, argc, argv, &first)) >= 0) {
       return rc;
    }
-   rc = 1;
    if (first != argc - 1) {
       fprintf (stderr, "triagectl upload: give one FILE\n\n");
       cli_options_usage (&upload_command, stderr);
       return 2;
    }
-   const char *path = argv[first];
-   tk_upload_format_t fmt;
-   if (!cli_parse_format (up.format, path, &fmt)) {
-      fprintf (stderr, "triagectl upload: give --format json|ndjson|csv for %s\n", path);
+   *path = argv[first];
+   if (!cli_parse_format (up->format, *path, fmt)) {
+      fprintf (stderr, "triagectl upload: give --format json|ndjson|csv for %s\n", *path);
       return 2;
    }
+   return -1;
+}
 
+int
+cli_cmd_upload (int argc, char **argv)
+{
+   upload_t up = {.chunk_rows = 5000, .show_rejects = 20, .retries = 10};
+   int rc = 1;
+   tk_error_t err = {0};
+   cli_file_rows_t file = {0};
+   cli_chunk_t chunk = {.body = TK_BUF_INIT};
+   char *endpoint = NULL, *auth = NULL;
+   bool opened = false, failed = false;
+   const char *path = NULL;
+   tk_upload_format_t fmt;
+
+   up.resp = (tk_buf_t) TK_BUF_INIT;
+   if ((rc = parse_args (argc, argv, &up, &path, &fmt)) >= 0) {
+      return rc;
+   }
+   rc = 1;
    if (!cli_file_rows_open (&file, path, fmt, &err)) {
       fprintf (stderr, "triagectl upload: %s\n", err.message);
       goto done;
