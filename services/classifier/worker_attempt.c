@@ -33,7 +33,7 @@ job_fail_attempt (job_t *j, const char *reason, const char *error, bool retryabl
          job_fallback (j, reason);
          return;
       }
-      j->failed = true;
+      j->outcome = JOB_FAILED;
       cl__job_save (j);
       return;
    }
@@ -62,12 +62,12 @@ on_fallback (cl_attempt_t *a, void *ud)
       memset (&a->c, 0, sizeof a->c);
       j->conf = a->conf;
       j->processing_ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
-      j->fallback = true;
+      j->outcome = JOB_FALLBACK;
    } else {
       size_t n = strlen (j->last_error);
       snprintf (j->last_error + n, sizeof j->last_error - n, "; the fallback failed too: %s",
                 a->error);
-      j->failed = true;
+      j->outcome = JOB_FAILED;
    }
    cl__job_save (j);
 }
@@ -95,7 +95,7 @@ job_fallback (job_t *j, const char *reason)
       size_t n = strlen (j->last_error);
       snprintf (j->last_error + n, sizeof j->last_error - n, "; the fallback failed too: %s",
                 err.message);
-      j->failed = true;
+      j->outcome = JOB_FAILED;
       cl__job_save (j);
    }
 }
@@ -237,6 +237,7 @@ job_outcome (job_t *j, cl_attempt_t *a, int64_t ms)
       memset (&a->c, 0, sizeof a->c);
       j->conf = a->conf;
       j->processing_ms = ms;
+      j->outcome = JOB_CLASSIFIED;
       cl__job_save (j);
       return;
    }

@@ -46,7 +46,22 @@
 
 #define COMPONENT "worker"
 
-/* The step a job is at. Its outcome, once known, is job_outcome_t. */
+/* What a job's ticket comes to, decided once before it is saved (or, for
+ * JOB_REPUBLISH, published). It picks the save (record the failure, the
+ * result, or both), the model_version stored, the topic and the
+ * classifier_tickets_total label. Tickets dropped before that (a bad
+ * request, a missing or deleted ticket) are finished without one. */
+typedef enum {
+   JOB_PENDING,    /* not decided yet */
+   JOB_CLASSIFIED, /* the provider's answer: stored, published ("classified") */
+   JOB_KEPT_LOCAL, /* the cascade kept the built-in model's sure answer ("classified") */
+   JOB_FALLBACK,   /* the remote provider gave up; the fallback's answer, stored with
+                      the remote failure recorded first ("fallback") */
+   JOB_FAILED,     /* the failure is recorded, the request goes to the DLQ ("dlq") */
+   JOB_REPUBLISH,  /* already processed: the stored result published again ("skipped") */
+} job_outcome_t;
+
+/* The step a job is at (its outcome is job_outcome_t). */
 typedef enum {
    J_QUEUED,   /* waiting for a free slot */
    J_FETCH,    /* reading the ticket */
@@ -89,13 +104,16 @@ struct job {
    char *repair_answer;
    char repair_error[256];
    char last_error[256];
-   bool failed; /* DLQ path */
+   job_outcome_t outcome;
+   /* The booleans left are independent of the outcome and of each other:
+    * in_list, abandoned, busy and counted say who still refers to the job;
+    * reprocess comes with the request; repaired, probe and solo shape the
+    * next attempt; failure_recorded is how far a JOB_FALLBACK save got (a
+    * retried save does not record the failure twice); op_ok is a store
+    * call's result. */
    bool solo;   /* its own answer in a batch was bad: asked alone from now on */
    const char *fallback_reason; /* static; the remote provider gave up for this reason */
-   bool fallback;        /* the result comes from the fallback provider */
-   bool kept_local;      /* the cascade kept the built-in model's answer */
-   bool failure_recorded; /* fallback: the remote failure is stored */
-   bool republish; /* already processed: publish the stored result again */
+   bool failure_recorded; /* JOB_FALLBACK: the remote failure is stored */
 
    tk_classification_t c;
    tk_confidence_t conf;

@@ -53,7 +53,7 @@ fetch_done (int status, void *ctx)
        * classified topic (which is at least once anyway). */
       TK_DEBUG (COMPONENT, "ticket %s already processed; skipped, stored result republished",
                 j->id);
-      j->republish = true;
+      j->outcome = JOB_REPUBLISH;
       cl__job_publish (j);
       return;
    }
@@ -101,7 +101,7 @@ on_cascade (cl_attempt_t *a, void *ud)
       j->c = a->c;
       memset (&a->c, 0, sizeof a->c);
       j->conf = a->conf;
-      j->kept_local = true;
+      j->outcome = JOB_KEPT_LOCAL;
       j->processing_ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
       cl__job_save (j);
       return;
@@ -158,6 +158,29 @@ cl__job_start (job_t *j)
 
 /* ---- saving --------------------------------------------------------------- */
 
+/* The model_version stored with j's new result (borrowed from the worker). */
+static char *
+job_model_version (const job_t *j)
+{
+   switch (j->outcome) {
+   case JOB_FALLBACK: return (char *) j->w->fallback_version;
+   case JOB_KEPT_LOCAL: return (char *) j->w->cascade->model_version;
+   default: return (char *) j->w->provider->model_version;
+   }
+}
+
+/* The classifier_tickets_total{outcome} label of a published outcome. */
+static const char *
+job_outcome_label (job_outcome_t o)
+{
+   switch (o) {
+   case JOB_FAILED: return "dlq";
+   case JOB_REPUBLISH: return "skipped";
+   case JOB_FALLBACK: return "fallback";
+   default: return "classified";
+   }
+}
+
 /* The processing_metadata of j's new result, processed when it was first
  * saved: the stored result and the published one (and a republish of the
  * stored one after a redelivery) are the same. Its strings are borrowed from
@@ -167,9 +190,7 @@ job_metadata (const job_t *j)
 {
    return (tk_processing_metadata_t) {
       .processed_at = j->processed_at ? j->processed_at : tk_time_now_ms (),
-      .model_version = j->fallback     ? (char *) j->w->fallback_version
-                       : j->kept_local ? (char *) j->w->cascade->model_version
-                                       : (char *) j->w->provider->model_version,
+      .model_version = job_model_version (j),
       .processing_time_ms = j->processing_ms,
       .agent_version = (char *) TRIAGE_VERSION,
       .needs_review = tk_threshold_any_below (&j->conf, &j->w->cfg->review_threshold),
@@ -180,12 +201,13 @@ static void
 save_work (tk_store_t *store, void *ctx)
 {
    job_t *j = ctx;
-   if (j->failed || (j->fallback && !j->failure_recorded)) {
+   bool failed = j->outcome == JOB_FAILED;
+   if (failed || (j->outcome == JOB_FALLBACK && !j->failure_recorded)) {
       /* A fallback result still records what the remote provider did. */
       char text[400];
       snprintf (text, sizeof text, "after %u attempt(s): %s", j->attempts, j->last_error);
       j->op_ok = tk_store_record_failure (store, j->id, text, &j->op_err);
-      if (j->failed || !j->op_ok) {
+      if (failed || !j->op_ok) {
          return;
       }
       j->failure_recorded = true;
@@ -209,7 +231,7 @@ save_done (int status, void *ctx)
    if (status != 0 || !j->op_ok) {
       if (status == 0 && j->op_err.domain == TK_ERR_NOT_FOUND) {
          TK_WARN (COMPONENT, "ticket %s was deleted while being classified; dropped", j->id);
-         if (!j->failed) {
+         if (j->outcome != JOB_FAILED) {
             cl__job_finish (j);
             return;
          }
@@ -242,7 +264,7 @@ cl__job_save (job_t *j)
 static char *
 outcome_message (job_t *j, size_t *len, tk_error_t *err)
 {
-   if (j->failed) {
+   if (j->outcome == JOB_FAILED) {
       tk_msg_dlq_fields_t f = {
          .id = j->id,
          .error = j->last_error,
@@ -255,7 +277,7 @@ outcome_message (job_t *j, size_t *len, tk_error_t *err)
       };
       return tk_msg_dlq_build (&f, len, err);
    }
-   if (j->republish) {
+   if (j->outcome == JOB_REPUBLISH) {
       const tk_ticket_t *t = j->ticket;
       return tk_msg_classified_build (j->id, &t->classification, &t->confidence, &t->metadata,
                                       len, err);
@@ -281,11 +303,8 @@ on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque
       return;
    }
    tk_counter_inc (tk_metric_labels (w->metrics.tickets, w->provider->name,
-                                     j->failed      ? "dlq"
-                                     : j->republish ? "skipped"
-                                     : j->fallback  ? "fallback"
-                                                    : "classified"));
-   if (!j->failed && !j->republish &&
+                                     job_outcome_label (j->outcome)));
+   if (j->outcome != JOB_FAILED && j->outcome != JOB_REPUBLISH &&
        tk_threshold_any_below (&j->conf, &w->cfg->review_threshold)) {
       tk_counter_inc (tk_metric_labels (w->metrics.needs_review, job_metadata (j).model_version));
    }
@@ -297,7 +316,7 @@ cl__job_publish (job_t *j)
 {
    cl_worker_t *w = j->w;
    j->state = J_PUBLISH;
-   const char *topic = j->failed ? w->cfg->topic_dlq : w->cfg->topic_classified;
+   const char *topic = j->outcome == JOB_FAILED ? w->cfg->topic_dlq : w->cfg->topic_classified;
    tk_error_t err;
    size_t len = 0;
    char *text = outcome_message (j, &len, &err);
