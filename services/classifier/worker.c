@@ -174,6 +174,25 @@ batcher_destroy_closed (void *ud)
    cl_batcher_destroy (ud);
 }
 
+/* The providers (borrowed): local serves as the fallback and the cascade
+ * as configured. */
+static void
+worker_set_providers (cl_worker_t *w, cl_provider_t *provider, cl_provider_t *local)
+{
+   w->provider = provider;
+   w->local = local;
+   w->fallback = local && w->cfg->fallback_provider == 1 ? local : NULL;
+   w->cascade = local && w->cfg->cascade == 1 ? local : NULL;
+   if (w->fallback) {
+      /* Cut to what a stored model_version may hold (the built-in
+       * model's name is far shorter). */
+      int n = snprintf (w->fallback_version, sizeof w->fallback_version, "fallback:%.*s",
+                        (int) (sizeof w->fallback_version - sizeof "fallback:"),
+                        w->fallback->model_version);
+      (void) n;
+   }
+}
+
 cl_worker_t *
 cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
                tk_curl_uv_t *http, tk_error_t *err)
@@ -186,19 +205,7 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
    w->app = app;
    w->cfg = &app->cfg;
    tk_offsets_init (&w->offsets, TK_OFFSETS_COMMIT_EACH, 0, cl__job_released, w);
-   w->provider = provider;
-   w->local = local;
-   cl_provider_t *fallback = local && app->cfg.fallback_provider == 1 ? local : NULL;
-   w->fallback = fallback;
-   w->cascade = local && app->cfg.cascade == 1 ? local : NULL;
-   if (fallback) {
-      /* Cut to what a stored model_version may hold (the built-in
-       * model's name is far shorter). */
-      int n = snprintf (w->fallback_version, sizeof w->fallback_version, "fallback:%.*s",
-                        (int) (sizeof w->fallback_version - sizeof "fallback:"),
-                        fallback->model_version);
-      (void) n;
-   }
+   worker_set_providers (w, provider, local);
    w->http = http;
    w->rnd = (uint64_t) tk_time_now_ms () ^ ((uint64_t) getpid () << 32) ^ UINT64_C (0x9E3779B97F4A7C15);
    if (!cl_metrics_init (&w->metrics, app->metrics, err)) {
@@ -208,25 +215,12 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
    cl_rate_limit_init (&w->rate, w->cfg->llm_rpm, w->cfg->llm_tpm, (int64_t) uv_now (app->loop));
    cl_circuit_init (&w->circuit, (unsigned) w->cfg->circuit_threshold);
 
-   const char *topics[] = {w->cfg->topic_classify};
-   tk_kafka_consumer_opts_t opts = {
-      .brokers = w->cfg->kafka_brokers,
-      .group_id = w->cfg->kafka_group,
-      .topics = topics,
-      .n_topics = 1,
-      .passthrough = &app->kafka_pt,
-      .batch_max = (size_t) w->cfg->classifier_concurrency,
-      .on_messages = cl__on_messages,
-      .on_rebalance = cl__on_rebalance,
-      .on_error = cl__on_consumer_error,
-      .opaque = w,
-   };
    if (!(w->batcher = cl_batcher_new (app->loop, w->cfg, provider, &w->rate, &w->circuit,
                                       &w->metrics, &cl__batch_hooks, w, err))) {
       free (w);
       return NULL;
    }
-   if (!(w->consumer = tk_kafka_consumer_new (app->loop, &opts, err))) {
+   if (!(w->consumer = cl__worker_consumer_new (w, err))) {
       /* The batcher's timer is on the loop: freed once it is closed. */
       cl_batcher_close (w->batcher, batcher_destroy_closed, w->batcher);
       free (w);
@@ -246,7 +240,7 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
             w->cfg->topic_classify, w->cfg->kafka_group, provider->name,
             provider->model_version, w->cfg->classifier_concurrency,
             provider->start_batch ? w->cfg->llm_batch : 1,
-            fallback ? fallback->model_version : "none");
+            w->fallback ? w->fallback->model_version : "none");
    return w;
 }
 

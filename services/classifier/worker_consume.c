@@ -108,8 +108,8 @@ parse_request (job_t *j, const tk_kafka_message_t *m, tk_error_t *err)
    return true;
 }
 
-void
-cl__on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, void *opaque)
+static void
+on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, void *opaque)
 {
    (void) c;
    cl_worker_t *w = opaque;
@@ -165,8 +165,8 @@ cl__part_abandon (cl_worker_t *w, tk_offsets_part_t *p)
    }
 }
 
-void
-cl__on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
+static void
+on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
               const tk_kafka_partition_t *parts, size_t n, void *opaque)
 {
    (void) c;
@@ -188,8 +188,8 @@ cl__on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
    cl__worker_maybe_drained (w);
 }
 
-void
-cl__on_consumer_error (int code, bool fatal, const char *reason, void *opaque)
+static void
+on_consumer_error (int code, bool fatal, const char *reason, void *opaque)
 {
    cl_worker_t *w = opaque;
    if (fatal) {
@@ -255,4 +255,23 @@ cl__on_lag_timer (uv_timer_t *t)
       snprintf (label, sizeof label, "%d", (int) p->partition);
       tk_gauge_set (tk_metric_labels (w->metrics.lag, label), (double) tk_offsets_lag (p, high));
    }
+}
+
+tk_kafka_consumer_t *
+cl__worker_consumer_new (cl_worker_t *w, tk_error_t *err)
+{
+   const char *topics[] = {w->cfg->topic_classify};
+   tk_kafka_consumer_opts_t opts = {
+      .brokers = w->cfg->kafka_brokers,
+      .group_id = w->cfg->kafka_group,
+      .topics = topics,
+      .n_topics = 1,
+      .passthrough = &w->app->kafka_pt,
+      .batch_max = (size_t) w->cfg->classifier_concurrency,
+      .on_messages = on_messages,
+      .on_rebalance = on_rebalance,
+      .on_error = on_consumer_error,
+      .opaque = w,
+   };
+   return tk_kafka_consumer_new (w->app->loop, &opts, err);
 }

@@ -184,14 +184,12 @@ void cl__job_infra_retry (job_t *j, void (*fn) (job_t *j), const char *what,
 
 /* ---- worker_consume.c ---- */
 
+/* The worker's consumer of the classify topic, its callbacks wired to
+ * this file; NULL with err. */
+tk_kafka_consumer_t *cl__worker_consumer_new (cl_worker_t *w, tk_error_t *err);
 void cl__job_released (tk_offset_entry_t *off, void *opaque);
 /* j's outcome is durable (or it needs none): commit in order, start queued work. */
 void cl__job_finish (job_t *j);
-void cl__on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n,
-                      void *opaque);
-void cl__on_rebalance (tk_kafka_consumer_t *c, tk_kafka_rebalance_t kind,
-                       const tk_kafka_partition_t *parts, size_t n, void *opaque);
-void cl__on_consumer_error (int code, bool fatal, const char *reason, void *opaque);
 void cl__on_lag_timer (uv_timer_t *t);
 /* Drops every job of p without committing: the next owner redoes them. */
 void cl__part_abandon (cl_worker_t *w, tk_offsets_part_t *p);
