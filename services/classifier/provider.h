@@ -18,17 +18,6 @@
 #include "taxonomy.h"
 #include "ticket.h"
 
-/* The HTTP client the remote providers ask through (common/curl_uv.h). The
- * old names stay for the worker (services/classifier/worker.[ch]), which
- * owns the client's shutdown; they go when the worker is split (issue 17). */
-typedef tk_curl_uv_t cl_http_t;
-
-static inline void
-cl_http_close (tk_curl_uv_t *http, void (*closed) (void *user_data), void *user_data)
-{
-   tk_curl_uv_close (http, closed, user_data);
-}
-
 /* What one attempt is asked. Strings are borrowed for the start call only. */
 typedef struct {
    const char *id;

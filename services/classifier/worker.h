@@ -15,6 +15,7 @@
 #define CL_WORKER_H
 
 #include "app.h"
+#include "curl_uv.h"
 #include "provider.h"
 
 typedef struct cl_worker cl_worker_t;
@@ -58,7 +59,7 @@ typedef struct cl_worker cl_worker_t;
  * the circuit is open tickets keep waiting for the provider, as without a
  * fallback: an outage is not a ticket's last failure. */
 cl_worker_t *cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
-                            cl_http_t *http, tk_error_t *err);
+                            tk_curl_uv_t *http, tk_error_t *err);
 
 /* Frees the worker after the loop has stopped (its shutdown step has run).
  * Accepts NULL. */
