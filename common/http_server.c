@@ -98,7 +98,6 @@ tk_http__client_detach (tk_http_conn_t *conn)
    }
 }
 
-
 static void
 format_peer (tk_http_conn_t *conn)
 {
