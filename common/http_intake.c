@@ -173,6 +173,38 @@ resolve_client (tk_http_conn_t *conn)
    return true;
 }
 
+/* Matches req's path and method against the routes. false when req has
+ * been answered instead (404, 405, 204 to OPTIONS, 400, 500). */
+static bool
+match_route (tk_http_request_t *req)
+{
+   switch (tk_http_router_match (&req->server->router, req->method, req->url.data, req->path_len,
+                                 &req->match)) {
+   case TK_HTTP_MATCH_FOUND:
+      return true;
+   case TK_HTTP_MATCH_NOMEM:
+      refuse_early (req, 500, "internal", "out of memory");
+      return false;
+   case TK_HTTP_MATCH_BAD_PATH:
+      refuse_early (req, 400, "bad_request", "the path is not validly percent-encoded");
+      return false;
+   case TK_HTTP_MATCH_NOT_FOUND:
+      refuse_early (req, 404, "not_found", "no such resource");
+      return false;
+   case TK_HTTP_MATCH_BAD_METHOD:
+      tk_http__add_allow (req);
+      if (req->method == HTTP_OPTIONS) {
+         req->dispatched = true;
+         tk_http_respond (req, 204, NULL, NULL, 0);
+      } else {
+         refuse_early (req, 405, "method_not_allowed",
+                       "the resource does not support this method");
+      }
+      return false;
+   }
+   return true; /* as FOUND: the switch names every outcome (-Wswitch) */
+}
+
 /* The head has passed the scanner and the parser: client, route, sender,
  * body limit (see the steps in http_server.h). */
 static void
@@ -197,28 +229,7 @@ head_complete (tk_http_conn_t *conn)
    req->path[req->path_len] = '\0';
    req->has_body = conn->head.chunked || (conn->head.has_length && conn->head.content_length > 0);
 
-   switch (tk_http_router_match (&server->router, req->method, req->url.data, req->path_len,
-                                 &req->match)) {
-   case TK_HTTP_MATCH_FOUND:
-      break;
-   case TK_HTTP_MATCH_NOMEM:
-      refuse_early (req, 500, "internal", "out of memory");
-      return;
-   case TK_HTTP_MATCH_BAD_PATH:
-      refuse_early (req, 400, "bad_request", "the path is not validly percent-encoded");
-      return;
-   case TK_HTTP_MATCH_NOT_FOUND:
-      refuse_early (req, 404, "not_found", "no such resource");
-      return;
-   case TK_HTTP_MATCH_BAD_METHOD:
-      tk_http__add_allow (req);
-      if (req->method == HTTP_OPTIONS) {
-         req->dispatched = true;
-         tk_http_respond (req, 204, NULL, NULL, 0);
-      } else {
-         refuse_early (req, 405, "method_not_allowed",
-                       "the resource does not support this method");
-      }
+   if (!match_route (req)) {
       return;
    }
    const tk_http_access_t *access = &req->match.route->access;

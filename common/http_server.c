@@ -175,6 +175,20 @@ on_connection (uv_stream_t *listener, int status)
 
 /* --- server ------------------------------------------------------------- */
 
+/* Fills the limits and timeouts left at 0 with their defaults. */
+static void
+options_default_limits (tk_http_options_t *o)
+{
+   o->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : 50u * 1024u * 1024u;
+   o->json_body_bytes = o->json_body_bytes ? o->json_body_bytes : 1024u * 1024u;
+   o->max_header_bytes = o->max_header_bytes ? o->max_header_bytes : 16u * 1024u;
+   o->header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : 10000u;
+   o->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 5000u;
+   o->request_timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000u;
+   o->max_connections = o->max_connections ? o->max_connections : 1024u;
+   o->max_client_connections = o->max_client_connections ? o->max_client_connections : 64u;
+}
+
 tk_http_server_t *
 tk_http_server_new (uv_loop_t *loop, const tk_http_options_t *opts, tk_error_t *err)
 {
@@ -203,14 +217,7 @@ tk_http_server_new (uv_loop_t *loop, const tk_http_options_t *opts, tk_error_t *
       tk_error_set_field (err, TK_ERR_CONFIG, 0, "port", "HTTP port %d is out of range", o->port);
       goto done;
    }
-   o->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : 50u * 1024u * 1024u;
-   o->json_body_bytes = o->json_body_bytes ? o->json_body_bytes : 1024u * 1024u;
-   o->max_header_bytes = o->max_header_bytes ? o->max_header_bytes : 16u * 1024u;
-   o->header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : 10000u;
-   o->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 5000u;
-   o->request_timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 30000u;
-   o->max_connections = o->max_connections ? o->max_connections : 1024u;
-   o->max_client_connections = o->max_client_connections ? o->max_client_connections : 64u;
+   options_default_limits (o);
    if (!tk_cidr_list_parse (o->trusted_proxies, &server->trusted, err)) {
       if (err) {
          snprintf (err->field, sizeof err->field, "trusted_proxies");
