@@ -154,6 +154,25 @@ tk_config_write_markdown (FILE *out)
    }
 }
 
+/* list as "k=v,k=v" into buf (cap > 0), a password's or secret's value
+ * redacted; false when it does not fit. */
+static bool
+format_kv_list (const tk_kv_list_t *list, char *buf, size_t cap)
+{
+   size_t used = 0;
+   for (size_t i = 0; i < list->len; i++) {
+      const char *key = list->items[i].key;
+      bool hide = strstr (key, "password") || strstr (key, "secret");
+      int n = snprintf (buf + used, cap - used, "%s%s=%s", i ? "," : "", key,
+                        hide ? "********" : list->items[i].value);
+      if (n < 0 || (size_t) n >= cap - used) {
+         return false;
+      }
+      used += (size_t) n;
+   }
+   return true;
+}
+
 bool
 tk_config_format_value (const tk_config_t *cfg, const char *env, char *buf, size_t cap)
 {
@@ -199,21 +218,8 @@ tk_config_format_value (const tk_config_t *cfg, const char *env, char *buf, size
       n = snprintf (buf, cap, "%s", tmp);
       break;
    }
-   case TK_CFG_KVLIST: {
-      const tk_kv_list_t *list = CFIELD (cfg, var, tk_kv_list_t);
-      size_t used = 0;
-      for (size_t i = 0; i < list->len; i++) {
-         const char *key = list->items[i].key;
-         bool hide = strstr (key, "password") || strstr (key, "secret");
-         n = snprintf (buf + used, cap - used, "%s%s=%s", i ? "," : "", key,
-                       hide ? "********" : list->items[i].value);
-         if (n < 0 || (size_t) n >= cap - used) {
-            return false;
-         }
-         used += (size_t) n;
-      }
-      return true;
-   }
+   case TK_CFG_KVLIST:
+      return format_kv_list (CFIELD (cfg, var, tk_kv_list_t), buf, cap);
    }
    return n >= 0 && (size_t) n < cap;
 }
