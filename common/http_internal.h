@@ -1,5 +1,7 @@
-/* http_internal.h - what http_server.c (connections, parsing) and
- * http_response.c (dispatch, responses, statistics) share. Not for services.
+/* http_internal.h - what the HTTP server's files share: http_server.c (the
+ * server, accepting), http_conn.c (connection lifetime, reading),
+ * http_intake.c (parsing, admission), http_request.c (accessors) and
+ * http_response.c (dispatch, responses, statistics). Not for services.
  */
 #ifndef TK_HTTP_INTERNAL_H
 #define TK_HTTP_INTERNAL_H
@@ -132,10 +134,42 @@ struct tk_http_request_s {
    unsigned pending_writes;
 };
 
+/* Reading stops while more than this much pipelined input is buffered. */
+#define TK_HTTP_READ_HIGH_WATER (256u * 1024u)
+
+/* --- http_conn.c ---------------------------------------------------------- */
+
+/* A new request on conn (counted in server->live_requests); NULL when out
+ * of memory. Freed with tk_http__request_free. */
+tk_http_request_t *tk_http__request_new (tk_http_conn_t *conn);
 void tk_http__request_free (tk_http_request_t *req);
+/* (Re)arms the connection's one timer; what it does depends on conn->state. */
+void tk_http__conn_start_timer (tk_http_conn_t *conn, uint64_t ms);
+void tk_http__conn_read_start (tk_http_conn_t *conn);
+void tk_http__conn_read_stop (tk_http_conn_t *conn);
 void tk_http__conn_close (tk_http_conn_t *conn);
 void tk_http__conn_response_finished (tk_http_conn_t *conn);
+
+/* --- http_server.c -------------------------------------------------------- */
+
 void tk_http__server_maybe_closed (tk_http_server_t *server);
+
+/* Counts conn against addr (releasing what it counted against before).
+ * false when addr already holds max_client_connections (conn then counts
+ * against no one) or out of memory. */
+bool tk_http__client_attach (tk_http_conn_t *conn, const char *addr);
+void tk_http__client_detach (tk_http_conn_t *conn);
+
+/* --- http_intake.c -------------------------------------------------------- */
+
+/* Takes what conn->in holds while the connection is idle or reading a
+ * request: head, admission, body, and dispatch once the request is whole. */
+void tk_http__conn_process_input (tk_http_conn_t *conn);
+
+/* Fills settings with the parser callbacks that build a request. */
+void tk_http__parser_settings_init (http_parser_settings *settings);
+
+/* --- http_response.c ------------------------------------------------------ */
 
 /* Hands a completed request (head checked, route matched, sender
  * authenticated, body read) to its route's handler. */
