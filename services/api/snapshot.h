@@ -64,6 +64,12 @@ bool api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *fi
 bool api_tally_scan_keep (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
                           api_newest_t *newest, const atomic_bool *cancel, tk_error_t *err);
 
+/* Counts one ticket document (borrowed for the call) into t, as
+ * api_tally_scan does for each document it reads; exposed so that the
+ * counting is unit-tested without a server. false on out of memory (t then
+ * holds part of the document). Any thread, one at a time per tally. */
+bool api_tally_add (api_tally_t *t, const bson_t *doc);
+
 /* The body of GET /api/analytics for the tally. Caller frees. */
 cJSON *api_tally_analytics_json (const api_tally_t *t);
 

@@ -279,6 +279,12 @@ tally_doc (tally_t *t, const bson_t *doc)
    return true;
 }
 
+bool
+api_tally_add (api_tally_t *t, const bson_t *doc)
+{
+   return tally_doc (t, doc);
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 static cJSON *

@@ -1,0 +1,352 @@
+/* The api's statistics (services/api/tally.c, declared in snapshot.h):
+ * ticket documents built here are counted with api_tally_add, as the
+ * snapshot's scan counts what it reads, and both renderings are checked:
+ * GET /api/analytics (api_tally_analytics_json) and
+ * GET /api/processing-stats (api_tally_stats_json). */
+#include "test_support.h"
+
+#include "snapshot.h"
+
+#include <math.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+/* 2024-10-04T00:00:00Z, and noon of that day as "now". */
+#define DAY0 (20000 * DAY_MS)
+#define NOW (DAY0 + DAY_MS / 2)
+
+/* ---- documents ------------------------------------------------------------ */
+
+static void
+add (api_tally_t *t, bson_t *doc)
+{
+   assert_non_null (doc);
+   assert_true (api_tally_add (t, doc));
+   bson_destroy (doc);
+}
+
+/* A processed ticket as the classifier stores it. */
+static bson_t *
+processed_doc (int64_t created, int64_t processed_at, const char *priority,
+               const char *sentiment, const char *tag1, const char *tag2, const char *model,
+               double time_ms, double conf_topic, double conf_sentiment, double conf_priority)
+{
+   bson_t *doc = BCON_NEW ("id", "T", "created_at", BCON_DATE_TIME (created), "processed",
+                           BCON_BOOL (true), "processing_attempts", BCON_INT32 (0),
+                           "classification", "{", "priority", BCON_UTF8 (priority), "sentiment",
+                           BCON_UTF8 (sentiment), "topic_tags", "[", BCON_UTF8 (tag1), "]", "}",
+                           "confidence_scores", "{", "topic", BCON_DOUBLE (conf_topic),
+                           "sentiment", BCON_DOUBLE (conf_sentiment), "priority",
+                           BCON_DOUBLE (conf_priority), "}", "processing_metadata", "{",
+                           "model_version", BCON_UTF8 (model), "processed_at",
+                           BCON_DATE_TIME (processed_at), "processing_time_ms",
+                           BCON_DOUBLE (time_ms), "}");
+   if (tag2) {
+      /* A second tag: rebuild topic_tags with both. */
+      bson_t *two = BCON_NEW ("id", "T", "created_at", BCON_DATE_TIME (created), "processed",
+                              BCON_BOOL (true), "processing_attempts", BCON_INT32 (0),
+                              "classification", "{", "priority", BCON_UTF8 (priority),
+                              "sentiment", BCON_UTF8 (sentiment), "topic_tags", "[",
+                              BCON_UTF8 (tag1), BCON_UTF8 (tag2), "]", "}", "confidence_scores",
+                              "{", "topic", BCON_DOUBLE (conf_topic), "sentiment",
+                              BCON_DOUBLE (conf_sentiment), "priority",
+                              BCON_DOUBLE (conf_priority), "}", "processing_metadata", "{",
+                              "model_version", BCON_UTF8 (model), "processed_at",
+                              BCON_DATE_TIME (processed_at), "processing_time_ms",
+                              BCON_DOUBLE (time_ms), "}");
+      bson_destroy (doc);
+      doc = two;
+   }
+   return doc;
+}
+
+/* ---- reading the JSON ----------------------------------------------------- */
+
+static const cJSON *
+get (const cJSON *o, const char *key)
+{
+   const cJSON *v = cJSON_GetObjectItemCaseSensitive (o, key);
+   if (!v) {
+      fail_msg ("no member \"%s\"", key);
+   }
+   return v;
+}
+
+static double
+num (const cJSON *o, const char *key)
+{
+   const cJSON *v = get (o, key);
+   assert_true (cJSON_IsNumber (v));
+   return v->valuedouble;
+}
+
+static void
+assert_null_member (const cJSON *o, const char *key)
+{
+   assert_true (cJSON_IsNull (get (o, key)));
+}
+
+static void
+assert_near (double got, double want)
+{
+   if (fabs (got - want) > 1e-9) {
+      fail_msg ("%.12g != %.12g", got, want);
+   }
+}
+
+/* The count of bucket i of arr (objects with "count"). */
+static double
+bucket (const cJSON *arr, int i)
+{
+   const cJSON *b = cJSON_GetArrayItem (arr, i);
+   assert_non_null (b);
+   return num (b, "count");
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void
+test_empty (void **state)
+{
+   (void) state;
+   api_tally_t *t = api_tally_new (NOW);
+   assert_int_equal (api_tally_total (t), 0);
+   assert_int_equal (api_tally_processed (t), 0);
+   cJSON *a = api_tally_analytics_json (t);
+   assert_near (num (a, "total"), 0);
+   assert_near (num (a, "unprocessed"), 0);
+   const cJSON *rates = get (a, "error_rates");
+   assert_null_member (rates, "failed_of_total"); /* no division by zero */
+   assert_null_member (rates, "failed_of_attempted");
+   assert_int_equal (cJSON_GetArraySize (get (a, "priority_distribution")), 0);
+   assert_int_equal (cJSON_GetArraySize (get (a, "created_per_day")), 0);
+   assert_null_member (get (a, "processing_time_ms"), "average");
+   assert_int_equal (cJSON_GetArraySize (get (get (a, "processing_time_ms"), "buckets")), 10);
+   assert_null_member (get (get (a, "confidence"), "topic"), "average");
+   assert_non_null (cJSON_GetObjectItem (a, "generated_at"));
+   cJSON_Delete (a);
+   cJSON *s = api_tally_stats_json (t);
+   assert_near (num (s, "processed_today"), 0);
+   assert_null_member (s, "average_processing_time_ms");
+   assert_null_member (s, "average_confidence");
+   cJSON_Delete (s);
+   api_tally_destroy (t);
+   api_tally_destroy (NULL);
+}
+
+/* total / processed / unprocessed / failed: failed is unprocessed with at
+ * least one attempt; a processed ticket with attempts counts as retried. */
+static void
+test_counts_and_error_rates (void **state)
+{
+   (void) state;
+   api_tally_t *t = api_tally_new (NOW);
+   add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m1", 50, .9, .8, .7));
+   /* processed after two failed attempts (int64 and double counts both read) */
+   bson_t *retried = processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m1", 50, .9,
+                                    .8, .7);
+   bson_t *copy = bson_new ();
+   bson_copy_to_excluding_noinit (retried, copy, "processing_attempts", NULL);
+   BSON_APPEND_INT64 (copy, "processing_attempts", 2);
+   bson_destroy (retried);
+   add (t, copy);
+   /* never attempted */
+   add (t, BCON_NEW ("id", "U1", "created_at", BCON_DATE_TIME (DAY0), "processed",
+                     BCON_BOOL (false)));
+   /* failed: unprocessed with attempts */
+   add (t, BCON_NEW ("id", "F1", "created_at", BCON_DATE_TIME (DAY0), "processed",
+                     BCON_BOOL (false), "processing_attempts", BCON_DOUBLE (3)));
+   add (t, BCON_NEW ("id", "F2", "processing_attempts", BCON_INT32 (1)));
+   /* "processed" that is not the boolean true is not processed */
+   add (t, BCON_NEW ("id", "S", "processed", BCON_UTF8 ("true"), "classification", "{",
+                     "priority", BCON_UTF8 ("P0 (Critical)"), "}"));
+
+   assert_int_equal (api_tally_total (t), 6);
+   assert_int_equal (api_tally_processed (t), 2);
+   cJSON *a = api_tally_analytics_json (t);
+   assert_near (num (a, "total"), 6);
+   assert_near (num (a, "processed"), 2);
+   assert_near (num (a, "unprocessed"), 4);
+   assert_near (num (a, "failed"), 2);
+   const cJSON *rates = get (a, "error_rates");
+   assert_near (num (rates, "failed"), 2);
+   assert_near (num (rates, "retried_then_processed"), 1);
+   assert_near (num (rates, "failed_of_total"), 2.0 / 6.0);
+   assert_near (num (rates, "failed_of_attempted"), 2.0 / 4.0);
+   /* Labels of unprocessed tickets are not counted. */
+   const cJSON *prio = get (a, "priority_distribution");
+   assert_null (cJSON_GetObjectItem (prio, "P0 (Critical)"));
+   assert_near (num (prio, "P1 (High)"), 2);
+   cJSON_Delete (a);
+   cJSON *s = api_tally_stats_json (t);
+   assert_near (num (s, "total"), 6);
+   assert_near (num (s, "processed"), 2);
+   assert_near (num (s, "unprocessed"), 4);
+   assert_near (num (s, "failed"), 2);
+   cJSON_Delete (s);
+   api_tally_destroy (t);
+}
+
+static void
+test_label_distributions (void **state)
+{
+   (void) state;
+   api_tally_t *t = api_tally_new (NOW);
+   add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", "Billing", "m1", 50, .9, .8,
+                          .7));
+   add (t, processed_doc (DAY0, DAY0, "P2 (Low)", "Angry", "SSO", NULL, "m2", 50, .9, .8, .7));
+   add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Neutral", "Billing", NULL, "m1", 50, .9, .8,
+                          .7));
+   for (int r = 0; r < 2; r++) {
+      cJSON *o = r ? api_tally_stats_json (t) : api_tally_analytics_json (t);
+      const cJSON *prio = get (o, "priority_distribution");
+      assert_int_equal (cJSON_GetArraySize (prio), 2);
+      assert_near (num (prio, "P1 (High)"), 2);
+      assert_near (num (prio, "P2 (Low)"), 1);
+      const cJSON *sent = get (o, "sentiment_distribution");
+      assert_near (num (sent, "Angry"), 2);
+      assert_near (num (sent, "Neutral"), 1);
+      /* Every tag of a ticket counts. */
+      const cJSON *topic = get (o, "topic_distribution");
+      assert_int_equal (cJSON_GetArraySize (topic), 2);
+      assert_near (num (topic, "SSO"), 2);
+      assert_near (num (topic, "Billing"), 2);
+      if (!r) {
+         const cJSON *models = get (o, "model_versions");
+         assert_near (num (models, "m1"), 2);
+         assert_near (num (models, "m2"), 1);
+      }
+      cJSON_Delete (o);
+   }
+   api_tally_destroy (t);
+}
+
+/* "processed today" counts from UTC midnight of now_ms. */
+static void
+test_processed_today (void **state)
+{
+   (void) state;
+   api_tally_t *t = api_tally_new (NOW);
+   add (t, processed_doc (DAY0, DAY0 - 1, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, processed_doc (DAY0, NOW, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   cJSON *s = api_tally_stats_json (t);
+   assert_near (num (s, "processed_today"), 2);
+   cJSON_Delete (s);
+   api_tally_destroy (t);
+}
+
+/* Tickets per day, the days between filled with 0, dates as YYYY-MM-DD. */
+static void
+test_per_day_series (void **state)
+{
+   (void) state;
+   api_tally_t *t = api_tally_new (NOW);
+   add (t, processed_doc (DAY0 + 3 * DAY_MS + 5, DAY0 + 3 * DAY_MS + 7, "P1 (High)", "Angry",
+                          "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, processed_doc (DAY0 + 10, DAY0 + 3 * DAY_MS, "P1 (High)", "Angry", "SSO", NULL, "m",
+                          1, .5, .5, .5));
+   add (t, BCON_NEW ("id", "U", "created_at", BCON_DATE_TIME (DAY0 + DAY_MS - 1), "processed",
+                     BCON_BOOL (false)));
+   cJSON *a = api_tally_analytics_json (t);
+   const cJSON *created = get (a, "created_per_day");
+   static const char *const dates[] = {"2024-10-04", "2024-10-05", "2024-10-06", "2024-10-07"};
+   static const double counts[] = {2, 0, 0, 1};
+   assert_int_equal (cJSON_GetArraySize (created), 4);
+   for (int i = 0; i < 4; i++) {
+      const cJSON *d = cJSON_GetArrayItem (created, i);
+      assert_string_equal (cJSON_GetStringValue (get (d, "date")), dates[i]);
+      assert_near (num (d, "count"), counts[i]);
+   }
+   const cJSON *processed = get (a, "processed_per_day");
+   assert_int_equal (cJSON_GetArraySize (processed), 1);
+   assert_string_equal (cJSON_GetStringValue (get (cJSON_GetArrayItem (processed, 0), "date")),
+                        "2024-10-07");
+   assert_near (num (cJSON_GetArrayItem (processed, 0), "count"), 2);
+   cJSON_Delete (a);
+   api_tally_destroy (t);
+}
+
+/* Processing time: bins by upper bound (inclusive), the last +Inf, and the
+ * average in both renderings. */
+static void
+test_processing_time (void **state)
+{
+   (void) state;
+   api_tally_t *t = api_tally_new (NOW);
+   static const double times[] = {100, 101, 70000, 30};
+   for (int i = 0; i < 4; i++) {
+      add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", times[i], .5, .5,
+                             .5));
+   }
+   cJSON *a = api_tally_analytics_json (t);
+   const cJSON *pt = get (a, "processing_time_ms");
+   assert_near (num (pt, "count"), 4);
+   assert_near (num (pt, "average"), (100 + 101 + 70000 + 30) / 4.0);
+   const cJSON *bins = get (pt, "buckets");
+   assert_int_equal (cJSON_GetArraySize (bins), 10);
+   assert_near (num (cJSON_GetArrayItem (bins, 0), "le"), 100);
+   assert_near (bucket (bins, 0), 2); /* 30 and 100 */
+   assert_near (bucket (bins, 1), 1); /* 101 */
+   assert_null_member (cJSON_GetArrayItem (bins, 9), "le");
+   assert_near (bucket (bins, 9), 1); /* 70000 */
+   double sum = 0;
+   for (int i = 0; i < 10; i++) {
+      sum += bucket (bins, i);
+   }
+   assert_near (sum, 4);
+   cJSON_Delete (a);
+   cJSON *s = api_tally_stats_json (t);
+   assert_near (num (s, "average_processing_time_ms"), (100 + 101 + 70000 + 30) / 4.0);
+   cJSON_Delete (s);
+   api_tally_destroy (t);
+}
+
+/* Confidence: per field a tenth-wide histogram (1.0 in the last bin) and
+ * the average. */
+static void
+test_confidence (void **state)
+{
+   (void) state;
+   api_tally_t *t = api_tally_new (NOW);
+   add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, 1.0, 0.0, 0.55));
+   add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, 0.95, 0.2, 0.45));
+   cJSON *a = api_tally_analytics_json (t);
+   const cJSON *conf = get (a, "confidence");
+   const cJSON *topic = get (conf, "topic");
+   assert_near (num (topic, "average"), 0.975);
+   assert_near (bucket (get (topic, "buckets"), 9), 2);
+   const cJSON *sent = get (conf, "sentiment");
+   assert_near (num (sent, "average"), 0.1);
+   assert_near (bucket (get (sent, "buckets"), 0), 1);
+   assert_near (bucket (get (sent, "buckets"), 2), 1);
+   const cJSON *prio = get (conf, "priority");
+   assert_near (bucket (get (prio, "buckets"), 5), 1);
+   assert_near (bucket (get (prio, "buckets"), 4), 1);
+   const cJSON *b0 = cJSON_GetArrayItem (get (prio, "buckets"), 4);
+   assert_near (num (b0, "from"), 0.4);
+   assert_near (num (b0, "to"), 0.5);
+   cJSON_Delete (a);
+   cJSON *s = api_tally_stats_json (t);
+   const cJSON *avg = get (s, "average_confidence");
+   assert_near (num (avg, "topic"), 0.975);
+   assert_near (num (avg, "sentiment"), 0.1);
+   assert_near (num (avg, "priority"), 0.5);
+   cJSON_Delete (s);
+   api_tally_destroy (t);
+}
+
+int
+main (void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_empty),
+      cmocka_unit_test (test_counts_and_error_rates),
+      cmocka_unit_test (test_label_distributions),
+      cmocka_unit_test (test_processed_today),
+      cmocka_unit_test (test_per_day_series),
+      cmocka_unit_test (test_processing_time),
+      cmocka_unit_test (test_confidence),
+   };
+   return cmocka_run_group_tests (tests, NULL, NULL);
+}
