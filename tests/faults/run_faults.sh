@@ -562,6 +562,48 @@ k_classified_since() {
   return 1
 }
 
+# k_revive: what compose's `restart: unless-stopped` does for the services
+# (deploy/docker-compose*.yml), for one cause only. When a partition leader
+# dies with produce requests in flight, librdkafka may find the idempotent
+# producer's sequence rewound and make the error fatal; the service then
+# exits 1 on purpose (common/app.c) for its supervisor to start it again.
+# A service of scenario k that exited so is started again here and counted
+# in K_RESTARTS; one that exited for any other reason is left dead, so the
+# checks that follow fail on it.
+K_RESTARTS=0
+k_revive() {
+  local name var port pid rc group
+  for name in ingest classifier classifier2; do
+    case $name in
+      ingest) var=ING port=$P_IN group=$GROUP_IN ;;
+      classifier) var=CLS port=$P_CL group=$GROUP_CL ;;
+      classifier2) var=CLS2 port=$P_CL2 group=$GROUP_CL ;;
+    esac
+    pid=${!var:-}
+    { [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; } || continue
+    wait "$pid" 2>/dev/null; rc=$?
+    if [ "$rc" = 1 ] && grep -q '"fatal producer error' "$WORK/logs/k-${name%2}.log"; then
+      K_RESTARTS=$((K_RESTARTS + 1))
+      log "$name exited 1 on a fatal Kafka producer error: started again, as compose's restart policy does"
+      svc_start "$var" "${name%2}" "$port" "${k_env[@]}" TRIAGE_KAFKA_GROUP="$group"
+    else
+      log "$name exited $rc, not on a fatal producer error: left dead"
+    fi
+  done
+}
+# wait_group_stable GROUP MEMBERS SECONDS: until the group is Stable with
+# MEMBERS members holding every partition; prints its last state.
+wait_group_stable() {
+  local g deadline=$((SECONDS + $3))
+  while :; do
+    g=$("$TOOL" group "$BROKERS" "$1")
+    if grep -q "state=Stable members=$2 assigned=3" <<<"$g" || [ $SECONDS -ge $deadline ]; then
+      echo "$g"; return
+    fi
+    sleep 2
+  done
+}
+
 # k_kill NODE WHAT PERCENT: lets the feed go on up to PERCENT of the
 # tickets; once 200 more are classified, SIGKILLs the node in that flow,
 # waits until 300 more are classified without it, restarts it (stack-up
@@ -580,6 +622,7 @@ k_kill() {
   # classifiers' concurrency) finishes at once; 300 need the cluster.
   check "classification goes on without node $node (300 classified after the kill within 90 s)" \
     k_classified_since "$t_kill" 300 90
+  k_revive
   t_restart=$(now_ms)
   PAUSE_LINE=$("$TOOL" pause "$MONGO" "$DB" "$t_kill" $((t_restart - t_kill)))
   log "after the SIGKILL of node $node: $PAUSE_LINE"
@@ -629,12 +672,13 @@ scenario_k() {
   k_allow 100
 
   wait $FEED; check "all $N tickets published or uploaded" [ $? = 0 ]
+  k_revive
   final_checks 0
   offsets_checkpoint "the end"
   check "both groups' committed offsets reached the ends of the partitions (ingest ${OFFS[ingest]##* }, classifier ${OFFS[classifier]##* })" \
     [ "${OFFS[ingest]##* }${OFFS[classifier]##* }" = lag=0lag=0 ]
   local g cd
-  g=$("$TOOL" group "$BROKERS" "$GROUP_CL")
+  g=$(wait_group_stable "$GROUP_CL" 2 60)
   check "both classifiers are in their group and hold every partition ($g)" grep -q "state=Stable members=2 assigned=3" <<<"$g"
   cd=$("$TOOL" classified "$BROKERS" "$T_CD" 2>"$WORK/logs/k-classified.log")
   check "every ticket's result is on $T_CD, repeats identical ($cd)" grep -q "ids=$N repeated=[0-9]* differing=0" <<<"$cd"
@@ -642,6 +686,7 @@ scenario_k() {
         awk '/^triage_classifier_tickets_total/ {split($1, a, "outcome=\""); split(a[2], b, "\""); s[b[1]] += $2} END {for (k in s) printf "%s=%d ", k, s[k]}')"
   log "group changes seen: $(grep -c 'partition(s) assigned' "$WORK/logs/k-classifier.log") assignment(s) in the classifiers' logs, $(grep -c 'rejoining group' "$WORK/logs/k-classifier.log" "$WORK/logs/k-ingest.log" | awk -F: '{s += $2} END {print s}') session loss(es)"
   log "failover pauses: leader kill $p1; controller kill $p2"
+  log "services started again after a fatal producer error (k_revive): $K_RESTARTS"
   log "RSS of the three Kafka nodes: $(($(k_nodes_rss_kb) / 1024)) MB (heap $TRIAGE_KAFKA_HEAP each)"
   if [ -n "$RESULTS" ]; then
     p1=$(field pause_ms "$p1") p2=$(field pause_ms "$p2")
