@@ -81,17 +81,8 @@ job_fallback (job_t *j, const char *reason)
    cl_worker_t *w = j->w;
    j->fallback_reason = reason;
    tk_counter_inc (tk_metric_labels (w->metrics.fallbacks, reason));
-   cl_prompt_input_t in = {
-      .id = j->id,
-      .subject = j->ticket->subject,
-      .body = j->ticket->body,
-   };
    tk_error_t err;
-   j->state = J_LLM;
-   uv_update_time (w->app->loop);
-   j->call_started = uv_now (w->app->loop);
-   j->call_provider = w->fallback;
-   if (!(j->call = w->fallback->start (w->fallback, &in, on_fallback, j, &err))) {
+   if (!cl__job_call_unmasked (j, w->fallback, on_fallback, &err)) {
       size_t n = strlen (j->last_error);
       snprintf (j->last_error + n, sizeof j->last_error - n, "; the fallback failed too: %s",
                 err.message);

@@ -199,6 +199,10 @@ void cl__worker_update_pause (cl_worker_t *w);
 
 /* Counts j in flight and reads its ticket (off the loop). */
 void cl__job_start (job_t *j);
+/* Asks p about the ticket's own text (the built-in model runs in this
+ * process: nothing to mask), setting the job's call state; false with err
+ * filled if the call could not start. */
+bool cl__job_call_unmasked (job_t *j, cl_provider_t *p, cl_attempt_cb cb, tk_error_t *err);
 void cl__job_save (job_t *j);
 void cl__job_publish (job_t *j);
 

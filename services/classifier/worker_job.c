@@ -118,22 +118,27 @@ on_cascade (cl_attempt_t *a, void *ud)
 static void
 job_cascade (job_t *j)
 {
-   cl_worker_t *w = j->w;
+   tk_error_t err;
+   if (!cl__job_call_unmasked (j, j->w->cascade, on_cascade, &err)) {
+      TK_WARN (COMPONENT, "ticket %s: the cascade's built-in model could not start (%s); "
+               "asking the LLM", j->id, err.message);
+      job_ask_provider (j);
+   }
+}
+
+bool
+cl__job_call_unmasked (job_t *j, cl_provider_t *p, cl_attempt_cb cb, tk_error_t *err)
+{
    cl_prompt_input_t in = {
       .id = j->id,
       .subject = j->ticket->subject,
       .body = j->ticket->body,
    };
-   tk_error_t err;
    j->state = J_LLM;
-   uv_update_time (w->app->loop);
-   j->call_started = uv_now (w->app->loop);
-   j->call_provider = w->cascade;
-   if (!(j->call = w->cascade->start (w->cascade, &in, on_cascade, j, &err))) {
-      TK_WARN (COMPONENT, "ticket %s: the cascade's built-in model could not start (%s); "
-               "asking the LLM", j->id, err.message);
-      job_ask_provider (j);
-   }
+   uv_update_time (j->w->app->loop);
+   j->call_started = uv_now (j->w->app->loop);
+   j->call_provider = p;
+   return (j->call = p->start (p, &in, cb, j, err)) != NULL;
 }
 
 void
