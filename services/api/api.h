@@ -193,6 +193,11 @@ void api_audit_queue_destroy (api_audit_queue_t *q);
  * caller writes the record itself before responding. */
 bool api_audit_queue_push (api_audit_queue_t *q, bson_t *doc);
 
+/* Loop: calls fn (ctx) once every record queued so far is written (at once
+ * when none waits), so that a read of the audit log sees them. */
+typedef void (*api_audit_flushed_fn) (void *ctx);
+void api_audit_queue_after_flush (api_audit_queue_t *q, api_audit_flushed_fn fn, void *ctx);
+
 /* Shutdown step (user_data: the api_t): writes what is queued, then done. */
 void api_audit_queue_stop (void *user_data, void *token);
 

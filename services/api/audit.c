@@ -95,6 +95,12 @@ audit_list_work (api_call_t *call, mongoc_client_t *client, const char *db)
 }
 
 static void
+audit_list_start (void *ctx)
+{
+   api_call_run (ctx);
+}
+
+static void
 audit_list (tk_http_request_t *req, void *user_data)
 {
    if (!api_check_request (req, false)) {
@@ -137,7 +143,9 @@ audit_list (tk_http_request_t *req, void *user_data)
                                     audit_list_work);
    call->data = q;
    call->free_data = audit_query_free;
-   api_call_run (call);
+   /* Records queued before this request (reads and refusals answered a
+    * moment ago) are written first, so the list shows them. */
+   api_audit_queue_after_flush (((api_t *) user_data)->audit_queue, audit_list_start, call);
 }
 
 bool

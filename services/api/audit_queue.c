@@ -23,7 +23,14 @@
  * the database cannot keep up and AUDIT_QUEUE_MAX records wait, push
  * refuses and the caller falls back to writing its record before its
  * response, so the backlog stays bounded. A batch that fails is logged and
- * dropped, like a failed single audit write. */
+ * dropped, like a failed single audit write.
+ *
+ * Reading the log sees what came before: GET /api/audit waits (on the
+ * loop, api_audit_queue_after_flush) until every record queued before it
+ * has been written, so a refusal answered a moment ago is in the list.
+ * Records are numbered as they are queued (head_seq counts the ones taken
+ * into batches, written_seq the ones whose batch has finished); a waiter
+ * holds the number the queue had reached when it asked. */
 #include "api.h"
 #include "hash.h"
 
@@ -48,6 +55,7 @@ struct api_audit_queue {
    uv_loop_t *loop;
    tk_store_t *store;
    queued_t *docs; /* queued records, oldest first (ring) */
+   struct flush_waiter *waiters; /* readers waiting for records to be written */
    size_t head, len, cap;
    uint64_t head_seq; /* sequence number of docs[head] */
    /* For each slot, 1 + the sequence number of the latest queued record
@@ -59,7 +67,15 @@ struct api_audit_queue {
    /* the batch in flight (owned while writing) */
    bson_t *batch[AUDIT_BATCH];
    size_t batch_len;
+   uint64_t written_seq; /* records before this number are written (or dropped) */
 };
+
+typedef struct flush_waiter {
+   struct flush_waiter *next;
+   uint64_t target; /* runs once written_seq reaches it */
+   api_audit_flushed_fn fn;
+   void *ctx;
+} flush_waiter_t;
 
 api_audit_queue_t *
 api_audit_queue_new (uv_loop_t *loop, tk_store_t *store)
@@ -87,8 +103,47 @@ api_audit_queue_destroy (api_audit_queue_t *q)
    for (size_t i = 0; i < q->batch_len; i++) {
       bson_destroy (q->batch[i]);
    }
+   /* Readers still waiting belong to requests the server has closed. */
+   for (flush_waiter_t *w = q->waiters, *next; w; w = next) {
+      next = w->next;
+      free (w);
+   }
    free (q->docs);
    free (q);
+}
+
+/* Runs, in the order they asked, the waiters whose records are written. */
+static void
+wake_waiters (api_audit_queue_t *q)
+{
+   flush_waiter_t **link = &q->waiters;
+   while (*link) {
+      flush_waiter_t *w = *link;
+      if (w->target > q->written_seq) {
+         link = &w->next;
+         continue;
+      }
+      *link = w->next;
+      w->fn (w->ctx);
+      free (w);
+   }
+}
+
+void
+api_audit_queue_after_flush (api_audit_queue_t *q, api_audit_flushed_fn fn, void *ctx)
+{
+   uint64_t target = q ? q->head_seq + q->len : 0;
+   flush_waiter_t *w = q && target > q->written_seq ? malloc (sizeof *w) : NULL;
+   if (!w) {
+      fn (ctx); /* nothing to wait for (or no memory to wait with) */
+      return;
+   }
+   *w = (flush_waiter_t) {.target = target, .fn = fn, .ctx = ctx};
+   flush_waiter_t **link = &q->waiters;
+   while (*link) {
+      link = &(*link)->next;
+   }
+   *link = w;
 }
 
 static void write_next (api_audit_queue_t *q);
@@ -118,6 +173,8 @@ batch_done (int status, void *ctx)
    }
    q->batch_len = 0;
    q->writing = false;
+   q->written_seq = q->head_seq;
+   wake_waiters (q);
    write_next (q);
 }
 

@@ -361,6 +361,47 @@ test_reads_of_keys_and_audit_are_audited (void **state)
    bson_destroy (rec);
 }
 
+/* Refusals are written to audit_log after their answers, in batches
+ * (services/api/audit_queue.c); GET /api/audit waits for the ones queued
+ * before it, so an admin who looks right after sees every one. (Before the
+ * wait, the last batch was often still being written: CI once saw a list
+ * without the refusal answered a moment before.) */
+static void
+test_audit_list_shows_refusals_answered_just_before (void **state)
+{
+   (void) state;
+   enum { ROUNDS = 5, REFUSALS = 60 };
+   for (int round = 0; round < ROUNDS; round++) {
+      for (int i = 0; i < REFUSALS; i++) {
+         char path[96];
+         snprintf (path, sizeof path, "/api/keys?round=%d&n=%d", round, i);
+         tk_api_fx_resp_t r = tk_api_fx_call (&fx.svc, "GET", path, fx.viewer_key, NULL);
+         assert_int_equal (r.status, 403);
+         tk_api_fx_resp_free (&r);
+      }
+      tk_api_fx_resp_t r = tk_api_fx_call (
+         &fx.svc, "GET", "/api/audit?action=auth.forbidden&limit=1000", ADMIN_KEY, NULL);
+      assert_int_equal (r.status, 200);
+      char prefix[32];
+      snprintf (prefix, sizeof prefix, "round=%d&", round);
+      int seen = 0;
+      cJSON *it;
+      cJSON_ArrayForEach (it, cJSON_GetObjectItem (r.json, "items"))
+      {
+         const cJSON *query = cJSON_GetObjectItem (it, "query");
+         if (cJSON_IsString (query) && !strncmp (query->valuestring, prefix, strlen (prefix))) {
+            const cJSON *count = cJSON_GetObjectItem (it, "count");
+            seen += cJSON_IsNumber (count) ? (int) count->valuedouble : 1;
+         }
+      }
+      tk_api_fx_resp_free (&r);
+      if (seen != REFUSALS) {
+         fail_msg ("round %d: the audit list shows %d of the %d refusals answered before it", round,
+                   seen, REFUSALS);
+      }
+   }
+}
+
 static void
 test_ticket_writes_name_their_tickets (void **state)
 {
@@ -441,6 +482,7 @@ main (void)
       cmocka_unit_test (test_upload_report_is_bounded),
       cmocka_unit_test (test_api_upload_record_lists_the_tickets),
       cmocka_unit_test (test_reads_of_keys_and_audit_are_audited),
+      cmocka_unit_test (test_audit_list_shows_refusals_answered_just_before),
       cmocka_unit_test (test_ticket_writes_name_their_tickets),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
