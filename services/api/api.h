@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "http_server.h"
 #include "query_filter.h"
+#include "store_query.h"
 
 /* A cached response body (stats, analytics), owned by the api. */
 typedef struct api_cache_entry {

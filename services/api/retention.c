@@ -38,16 +38,12 @@ static retention_t job;
 
 /* purge: one delete_many. */
 static bool
-run_purge (mongoc_collection_t *coll, retention_t *r, bson_error_t *e)
+run_purge (mongoc_client_t *client, const char *db, retention_t *r, bson_error_t *e)
 {
    bson_t *filter = BCON_NEW ("created_at", "{", "$lt", BCON_DATE_TIME (r->cutoff_ms), "}");
-   bson_t reply;
-   bson_iter_t it;
-   bool ok = mongoc_collection_delete_many (coll, filter, NULL, &reply, e);
-   if (ok && bson_iter_init_find (&it, &reply, "deletedCount")) {
-      r->changed = r->matched = bson_iter_as_int64 (&it);
-   }
-   bson_destroy (&reply);
+   int64_t deleted = 0;
+   bool ok = tk_store_tickets_delete (client, db, filter, true, &deleted, e);
+   r->changed = r->matched = deleted;
    bson_destroy (filter);
    return ok;
 }
@@ -70,15 +66,16 @@ append_masked (bson_t *set, const bson_t *doc, const char *field)
 /* anonymise: batches of old tickets not yet anonymised, each rewritten by
  * its _id (the ticket id, decision 0005). */
 static bool
-run_anonymise (mongoc_collection_t *coll, retention_t *r, bson_error_t *e)
+run_anonymise (mongoc_client_t *client, const char *db, retention_t *r, bson_error_t *e)
 {
    bson_t *filter = BCON_NEW ("created_at", "{", "$lt", BCON_DATE_TIME (r->cutoff_ms), "}",
                               "anonymised_at", "{", "$exists", BCON_BOOL (false), "}");
-   bson_t *opts = BCON_NEW ("projection", "{", "subject", BCON_INT32 (1), "body", BCON_INT32 (1),
-                            "}", "limit", BCON_INT64 (ANONYMISE_BATCH));
+   bson_t *projection = BCON_NEW ("subject", BCON_INT32 (1), "body", BCON_INT32 (1));
+   const tk_ticket_query_t q = {.filter = filter, .projection = projection,
+                                .limit = ANONYMISE_BATCH};
    bool ok = true;
    while (ok && r->matched < ANONYMISE_MAX_PER_RUN) {
-      mongoc_cursor_t *cur = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+      mongoc_cursor_t *cur = tk_store_tickets_find (client, db, &q);
       const bson_t *doc;
       int64_t in_batch = 0;
       while (ok && mongoc_cursor_next (cur, &doc)) {
@@ -97,7 +94,7 @@ run_anonymise (mongoc_collection_t *coll, retention_t *r, bson_error_t *e)
          BSON_APPEND_DATE_TIME (&set, "anonymised_at", now);
          BSON_APPEND_DATE_TIME (&set, "updated_at", now);
          bson_append_document_end (&update, &set);
-         if (mongoc_collection_update_one (coll, &sel, &update, NULL, NULL, e)) {
+         if (tk_store_tickets_update_one (client, db, &sel, &update, NULL, e)) {
             r->changed++;
          } else {
             ok = false;
@@ -113,7 +110,7 @@ run_anonymise (mongoc_collection_t *coll, retention_t *r, bson_error_t *e)
          break;
       }
    }
-   bson_destroy (opts);
+   bson_destroy (projection);
    bson_destroy (filter);
    return ok;
 }
@@ -153,15 +150,13 @@ run_work (tk_store_t *store, void *ctx)
    int64_t t0 = tk_time_now_ms ();
    mongoc_client_t *client = tk_store_client_pop (store);
    const char *db = tk_store_db_name (store);
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
    bson_error_t e;
-   r->ok = r->anonymise ? run_anonymise (coll, r, &e) : run_purge (coll, r, &e);
+   r->ok = r->anonymise ? run_anonymise (client, db, r, &e) : run_purge (client, db, r, &e);
    if (!r->ok) {
       snprintf (r->error, sizeof r->error, "%s", e.message);
    }
    r->duration_ms = tk_time_now_ms () - t0;
    write_audit (client, db, r, r->api->app->cfg.retention_days);
-   mongoc_collection_destroy (coll);
    tk_store_client_push (store, client);
 }
 

@@ -262,18 +262,13 @@ fetch_batch (export_t *x, tk_store_t *store, char *err_out, size_t cap)
    tk_error_t err;
    if (!x->cursor) {
       x->client = tk_store_client_pop (store);
-      mongoc_collection_t *coll =
-         mongoc_client_get_collection (x->client, tk_store_db_name (store), "tickets");
-      bson_t filter, sort, opts = BSON_INITIALIZER;
+      bson_t filter, sort;
       tk_query_page_filter (&x->q, 0, NULL, &filter);
       tk_query_sort_doc (&x->q, &sort);
-      BSON_APPEND_DOCUMENT (&opts, "sort", &sort);
-      BSON_APPEND_INT32 (&opts, "batchSize", 500);
-      x->cursor = mongoc_collection_find_with_opts (coll, &filter, &opts, NULL);
-      bson_destroy (&opts);
+      const tk_ticket_query_t q = {.filter = &filter, .sort = &sort, .batch_size = 500};
+      x->cursor = tk_store_tickets_find (x->client, tk_store_db_name (store), &q);
       bson_destroy (&sort);
       bson_destroy (&filter);
-      mongoc_collection_destroy (coll);
    }
    const bson_t *doc;
    size_t n = 0;

@@ -100,12 +100,14 @@ mode_reason (process_mode_t m)
 /* ---- choosing the tickets (worker) ----------------------------------- */
 
 static bool
-collect_ids (job_t *j, mongoc_collection_t *coll, const bson_t *filter, size_t max,
+collect_ids (job_t *j, mongoc_client_t *client, const char *db, const bson_t *filter, size_t max,
              bson_error_t *e)
 {
-   bson_t *opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "}", "sort", "{",
-                            "created_at", BCON_INT32 (1), "}", "limit", BCON_INT64 ((int64_t) max));
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   bson_t *projection = BCON_NEW ("id", BCON_INT32 (1));
+   bson_t *sort = BCON_NEW ("created_at", BCON_INT32 (1));
+   const tk_ticket_query_t q = {
+      .filter = filter, .sort = sort, .projection = projection, .limit = (int64_t) max};
+   mongoc_cursor_t *cursor = tk_store_tickets_find (client, db, &q);
    const bson_t *doc;
    bson_iter_t it;
    while (mongoc_cursor_next (cursor, &doc)) {
@@ -115,7 +117,8 @@ collect_ids (job_t *j, mongoc_collection_t *coll, const bson_t *filter, size_t m
    }
    bool ok = !mongoc_cursor_error (cursor, e);
    mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
+   bson_destroy (sort);
+   bson_destroy (projection);
    return ok;
 }
 
@@ -152,7 +155,6 @@ static void
 process_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    job_t *j = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
    mongoc_collection_t *jobs = mongoc_client_get_collection (client, db, "jobs");
    size_t max = (size_t) call->api->app->cfg.api_process_max;
    int64_t now = j->started_ms;
@@ -212,7 +214,7 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    }
    }
    if (ok && filter) {
-      ok = collect_ids (j, coll, filter, max, &e);
+      ok = collect_ids (j, client, db, filter, max, &e);
    }
    if (!ok) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
@@ -256,7 +258,6 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
 done:
    bson_destroy (filter);
    mongoc_collection_destroy (jobs);
-   mongoc_collection_destroy (coll);
 }
 
 /* ---- publishing (loop) -------------------------------------------------- */
@@ -531,7 +532,7 @@ typedef struct {
 } status_data_t;
 
 static int64_t
-count_in (mongoc_collection_t *coll, const bson_t *ids, const char *field, int64_t since,
+count_in (mongoc_client_t *client, const char *db, const bson_t *ids, const char *field, int64_t since,
           bool failed, bson_error_t *e)
 {
    bson_t filter = BSON_INITIALIZER, in, cond;
@@ -547,7 +548,7 @@ count_in (mongoc_collection_t *coll, const bson_t *ids, const char *field, int64
    BSON_APPEND_DOCUMENT_BEGIN (&filter, field, &cond);
    BSON_APPEND_DATE_TIME (&cond, "$gte", since);
    bson_append_document_end (&filter, &cond);
-   int64_t n = mongoc_collection_count_documents (coll, &filter, NULL, NULL, NULL, e);
+   int64_t n = tk_store_tickets_count (client, db, &filter, e);
    bson_destroy (&filter);
    return n;
 }
@@ -557,7 +558,6 @@ status_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    status_data_t *d = call->data;
    mongoc_collection_t *jobs = mongoc_client_get_collection (client, db, "jobs");
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
    bson_t *filter = BCON_NEW ("job_id", BCON_UTF8 (d->job_id));
    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (jobs, filter, NULL, NULL);
    const bson_t *doc;
@@ -587,8 +587,10 @@ status_work (api_call_t *call, mongoc_client_t *client, const char *db)
       bson_destroy (&ids);
       bson_init_static (&ids, data, len);
    }
-   int64_t classified = count_in (coll, &ids, "processing_metadata.processed_at", since, false, &e);
-   int64_t failed = classified < 0 ? -1 : count_in (coll, &ids, "updated_at", since, true, &e);
+   int64_t classified =
+      count_in (client, db, &ids, "processing_metadata.processed_at", since, false, &e);
+   int64_t failed =
+      classified < 0 ? -1 : count_in (client, db, &ids, "updated_at", since, true, &e);
    if (classified < 0 || failed < 0) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       goto done;
@@ -611,7 +613,6 @@ status_work (api_call_t *call, mongoc_client_t *client, const char *db)
 done:
    mongoc_cursor_destroy (cursor);
    bson_destroy (filter);
-   mongoc_collection_destroy (coll);
    mongoc_collection_destroy (jobs);
 }
 

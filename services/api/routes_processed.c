@@ -151,8 +151,6 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
    tk_ticket_t *t = d->ticket;
    tk_insert_result_t res;
    tk_error_t err;
-   mongoc_collection_t *coll = NULL;
-   bson_t *filter = NULL, *find_opts = NULL;
    mongoc_cursor_t *cursor = NULL;
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "id", t->id);
@@ -190,10 +188,7 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
    }
    /* The stored document, read once: the answer is the ticket as stored,
     * the listing's window gets it as the listing renders it. */
-   coll = mongoc_client_get_collection (client, db, "tickets");
-   filter = tk_store_id_filter (t->id);
-   find_opts = BCON_NEW ("limit", BCON_INT64 (1));
-   cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
+   cursor = tk_store_tickets_find_id (client, db, t->id);
    const bson_t *doc;
    bson_error_t e;
    tk_ticket_t *stored = NULL;
@@ -217,9 +212,6 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
    tk_ticket_destroy (stored);
 done:
    mongoc_cursor_destroy (cursor);
-   bson_destroy (find_opts);
-   bson_destroy (filter);
-   mongoc_collection_destroy (coll);
    tk_insert_result_cleanup (&res);
 }
 
@@ -274,18 +266,15 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    write_data_t *d = call->data;
    tk_ticket_t *t = d->ticket;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
    bson_t *filter = tk_store_id_filter (d->id);
-   bson_t *find_opts = BCON_NEW ("limit", BCON_INT64 (1));
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
+   mongoc_cursor_t *cursor = tk_store_tickets_find_id (client, db, d->id);
    const bson_t *doc;
    bson_error_t e;
-   bson_t update = BSON_INITIALIZER, set, push, entry, reply;
+   bson_t update = BSON_INITIALIZER, set, push, entry;
    tk_error_t err;
    int64_t now = tk_time_now_ms ();
    char iso[TK_TIME_ISO_BUFSIZE];
    tk_time_format_iso (now, iso, sizeof iso);
-   bson_init (&reply);
 
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "id", d->id);
@@ -348,15 +337,16 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
    bson_append_document_end (&push, &entry);
    bson_append_document_end (&update, &push);
 
-   if (!mongoc_collection_update_one (coll, filter, &update, NULL, &reply, &e)) {
+   int64_t matched = 0;
+   if (!tk_store_tickets_update_one (client, db, filter, &update, &matched, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       goto done;
    }
-   if (bson_iter_init_find (&it, &reply, "matchedCount") && bson_iter_as_int64 (&it) > 0) {
+   if (matched > 0) {
       tk_audit_ids_add (&call->tickets, d->id);
    }
    mongoc_cursor_destroy (cursor);
-   cursor = mongoc_collection_find_with_opts (coll, filter, find_opts, NULL);
+   cursor = tk_store_tickets_find_id (client, db, d->id);
    cJSON *json = NULL;
    if (mongoc_cursor_next (cursor, &doc) && (json = api_ticket_doc_json (doc, &err))) {
       entry_from (d, doc, json);
@@ -365,12 +355,9 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_fail (call, 404, "not_found", "id", "the ticket was deleted meanwhile");
    }
 done:
-   bson_destroy (&reply);
    bson_destroy (&update);
    mongoc_cursor_destroy (cursor);
-   bson_destroy (find_opts);
    bson_destroy (filter);
-   mongoc_collection_destroy (coll);
 }
 
 static void
@@ -451,17 +438,14 @@ static void
 delete_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    write_data_t *d = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
    bson_t *filter = tk_store_id_filter (d->id);
-   bson_t reply;
+   int64_t n = 0;
    bson_error_t e;
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "id", d->id);
-   if (!mongoc_collection_delete_one (coll, filter, NULL, &reply, &e)) {
+   if (!tk_store_tickets_delete (client, db, filter, false, &n, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
    } else {
-      bson_iter_t it;
-      int64_t n = bson_iter_init_find (&it, &reply, "deletedCount") ? bson_iter_as_int64 (&it) : 0;
       if (n == 0) {
          api_call_fail (call, 404, "not_found", "id", "no ticket with this id");
       } else {
@@ -471,9 +455,7 @@ delete_work (api_call_t *call, mongoc_client_t *client, const char *db)
          api_call_ok (call, 200, out);
       }
    }
-   bson_destroy (&reply);
    bson_destroy (filter);
-   mongoc_collection_destroy (coll);
 }
 
 /* Loop, after a successful DELETE: the ticket leaves the listing's window. */

@@ -60,13 +60,13 @@ static void
 list_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    list_data_t *d = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
-   bson_t filter, sort, opts = BSON_INITIALIZER;
+   bson_t filter, sort;
    tk_query_page_filter (&d->q, 0, NULL, &filter);
    tk_query_sort_doc (&d->q, &sort);
-   BSON_APPEND_DOCUMENT (&opts, "sort", &sort);
-   BSON_APPEND_INT64 (&opts, "limit", (int64_t) d->q.limit + 1);
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, &opts, NULL);
+   /* One more than the page: whether there is a next one. */
+   const tk_ticket_query_t q = {
+      .filter = &filter, .sort = &sort, .limit = (int64_t) d->q.limit + 1};
+   mongoc_cursor_t *cursor = tk_store_tickets_find (client, db, &q);
    cJSON *out = cJSON_CreateObject ();
    cJSON *items = cJSON_AddArrayToObject (out, "items");
    const bson_t *doc;
@@ -110,10 +110,8 @@ list_work (api_call_t *call, mongoc_client_t *client, const char *db)
    api_call_ok (call, 200, out);
 done:
    mongoc_cursor_destroy (cursor);
-   bson_destroy (&opts);
    bson_destroy (&sort);
    bson_destroy (&filter);
-   mongoc_collection_destroy (coll);
 }
 
 /* The page rendered from the snapshot is already in call->raw_body: the
@@ -221,10 +219,7 @@ static void
 get_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    list_data_t *d = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
-   bson_t *filter = tk_store_id_filter (d->id);
-   bson_t *opts = BCON_NEW ("limit", BCON_INT64 (1));
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   mongoc_cursor_t *cursor = tk_store_tickets_find_id (client, db, d->id);
    const bson_t *doc;
    bson_error_t e;
    tk_error_t err;
@@ -247,9 +242,6 @@ get_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_fail (call, 404, "not_found", "id", "no ticket with this id");
    }
    mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
-   bson_destroy (filter);
-   mongoc_collection_destroy (coll);
 }
 
 void

@@ -135,8 +135,6 @@ scan_work (tk_store_t *store, void *ctx)
    api_snapshot_t *s = ctx;
    scan_job_t *job = &s->job;
    mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll =
-      mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
    api_tally_t *t = api_tally_new (tk_time_now_ms ());
    bson_t filter = BSON_INITIALIZER;
    /* The newest tickets are worth collecting only when a snapshot is kept. */
@@ -144,7 +142,8 @@ scan_work (tk_store_t *store, void *ctx)
    if (keep > 0) {
       job->newest = api_newest_new ((size_t) keep);
    }
-   if (api_tally_scan_keep (t, coll, &filter, job->newest, &s->cancel, &job->err)) {
+   if (api_tally_scan_keep (t, client, tk_store_db_name (store), &filter, job->newest, &s->cancel,
+                            &job->err)) {
       job->body[API_SNAPSHOT_STATS] = render (api_tally_stats_json (t),
                                               &job->len[API_SNAPSHOT_STATS]);
       job->body[API_SNAPSHOT_ANALYTICS] = render (api_tally_analytics_json (t),
@@ -158,7 +157,6 @@ scan_work (tk_store_t *store, void *ctx)
    }
    bson_destroy (&filter);
    api_tally_destroy (t);
-   mongoc_collection_destroy (coll);
    tk_store_client_push (store, client);
 }
 

@@ -50,19 +50,20 @@ api_tally_t *api_tally_new (int64_t now_ms);
 /* Frees t and what it owns. Accepts NULL. */
 void api_tally_destroy (api_tally_t *t);
 
-/* Counts the tickets of coll matching filter (borrowed) into t, in one
+/* Counts the tickets matching filter (borrowed) into t, in one
  * projected find. cancel (may be NULL) is polled between documents: when it
  * becomes true the scan stops with TK_ERR_IO. false with err (TK_ERR_MONGO
  * if the database failed, TK_ERR_NOMEM if memory ran out). Blocking:
  * threadpool only. */
-bool api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
-                     const atomic_bool *cancel, tk_error_t *err);
+bool api_tally_scan (api_tally_t *t, mongoc_client_t *client, const char *db,
+                     const bson_t *filter, const atomic_bool *cancel, tk_error_t *err);
 
 /* api_tally_scan that also offers every document to newest (may be NULL:
  * then it is api_tally_scan). With newest the find has no projection: the
  * listing needs whole documents. */
-bool api_tally_scan_keep (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
-                          api_newest_t *newest, const atomic_bool *cancel, tk_error_t *err);
+bool api_tally_scan_keep (api_tally_t *t, mongoc_client_t *client, const char *db,
+                          const bson_t *filter, api_newest_t *newest, const atomic_bool *cancel,
+                          tk_error_t *err);
 
 /* Counts one ticket document (borrowed for the call) into t, as
  * api_tally_scan does for each document it reads; exposed so that the

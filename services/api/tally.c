@@ -489,27 +489,28 @@ api_tally_processed (const api_tally_t *t)
 }
 
 bool
-api_tally_scan (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
+api_tally_scan (api_tally_t *t, mongoc_client_t *client, const char *db, const bson_t *filter,
                 const atomic_bool *cancel, tk_error_t *err)
 {
-   return api_tally_scan_keep (t, coll, filter, NULL, cancel, err);
+   return api_tally_scan_keep (t, client, db, filter, NULL, cancel, err);
 }
 
 bool
-api_tally_scan_keep (api_tally_t *t, mongoc_collection_t *coll, const bson_t *filter,
-                     api_newest_t *newest, const atomic_bool *cancel, tk_error_t *err)
+api_tally_scan_keep (api_tally_t *t, mongoc_client_t *client, const char *db,
+                     const bson_t *filter, api_newest_t *newest, const atomic_bool *cancel,
+                     tk_error_t *err)
 {
    bool ok = false;
    /* Keeping the newest tickets needs whole documents (the listing shows
     * every field); counting alone needs only these. */
-   bson_t *opts = newest ? BCON_NEW ("batchSize", BCON_INT32 (1000))
-                         : BCON_NEW ("projection", "{", "_id", BCON_INT32 (0), "created_at",
-                                     BCON_INT32 (1), "processed", BCON_INT32 (1),
-                                     "processing_attempts", BCON_INT32 (1), "classification",
-                                     BCON_INT32 (1), "confidence_scores", BCON_INT32 (1),
-                                     "processing_metadata", BCON_INT32 (1), "}", "batchSize",
-                                     BCON_INT32 (1000));
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   bson_t *projection = newest ? NULL
+                               : BCON_NEW ("_id", BCON_INT32 (0), "created_at", BCON_INT32 (1),
+                                           "processed", BCON_INT32 (1), "processing_attempts",
+                                           BCON_INT32 (1), "classification", BCON_INT32 (1),
+                                           "confidence_scores", BCON_INT32 (1),
+                                           "processing_metadata", BCON_INT32 (1));
+   const tk_ticket_query_t q = {.filter = filter, .projection = projection, .batch_size = 1000};
+   mongoc_cursor_t *cursor = tk_store_tickets_find (client, db, &q);
    const bson_t *doc;
    bson_error_t e;
    while (mongoc_cursor_next (cursor, &doc)) {
@@ -529,6 +530,6 @@ api_tally_scan_keep (api_tally_t *t, mongoc_collection_t *coll, const bson_t *fi
    ok = true;
 done:
    mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
+   bson_destroy (projection);
    return ok;
 }

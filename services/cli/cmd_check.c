@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "store.h"
+#include "store_query.h"
 #include "taxonomy.h"
 #include "ticket_bson.h"
 
@@ -95,10 +96,10 @@ check_ticket (const bson_t *doc, const tk_taxonomy_t *tax, report_t *r, long *n_
 }
 
 static bool
-has_unique_id_index (mongoc_collection_t *coll)
+has_unique_id_index (mongoc_client_t *client, const char *db)
 {
    bool found = false;
-   mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts (coll, NULL);
+   mongoc_cursor_t *cur = tk_store_tickets_indexes (client, db);
    const bson_t *idx;
    while (mongoc_cursor_next (cur, &idx)) {
       bson_iter_t it, key;
@@ -122,7 +123,6 @@ cli_cmd_check (int argc, char **argv)
    tk_store_t *store = NULL;
    tk_taxonomy_t *tax = NULL;
    mongoc_client_t *client = NULL;
-   mongoc_collection_t *coll = NULL;
    mongoc_cursor_t *cur = NULL;
    report_t r = {0, 50};
 
@@ -150,16 +150,14 @@ cli_cmd_check (int argc, char **argv)
    }
    rc = 1;
    client = tk_store_client_pop (store);
-   coll = mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
 
    printf ("Checking database \"%s\"\n", tk_store_db_name (store));
-   if (!has_unique_id_index (coll)) {
+   if (!has_unique_id_index (client, tk_store_db_name (store))) {
       problem (&r, "-", "the unique index on id is missing (a service creates it at start-up)");
    }
 
    long n_processed = 0, n_unprocessed = 0;
-   bson_t all = BSON_INITIALIZER;
-   cur = mongoc_collection_find_with_opts (coll, &all, NULL, NULL);
+   cur = tk_store_tickets_find (client, tk_store_db_name (store), &(tk_ticket_query_t) {0});
    const bson_t *doc;
    while (mongoc_cursor_next (cur, &doc)) {
       check_ticket (doc, tax, &r, &n_processed, &n_unprocessed);
@@ -209,7 +207,6 @@ cli_cmd_check (int argc, char **argv)
 
 done:
    mongoc_cursor_destroy (cur);
-   mongoc_collection_destroy (coll);
    tk_store_client_push (store, client);
    tk_store_destroy (store);
    tk_taxonomy_destroy (tax);

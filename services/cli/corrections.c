@@ -13,6 +13,7 @@
 #include "cli.h"
 
 #include "store.h"
+#include "store_query.h"
 #include "taxonomy.h"
 
 #include <mongoc/mongoc.h>
@@ -178,9 +179,8 @@ cli_corrections_load (const char *uri, const char *db, const tk_taxonomy_t *tax,
    cli_corrections_t *c = calloc (1, sizeof *c), *ret = NULL;
    tk_store_t *store = NULL;
    mongoc_client_t *client = NULL;
-   mongoc_collection_t *coll = NULL;
    mongoc_cursor_t *cur = NULL;
-   bson_t *filter = NULL, *opts = NULL;
+   bson_t *filter = NULL, *sort = NULL, *projection = NULL;
    const bson_t *doc;
    bson_error_t e;
 
@@ -193,12 +193,13 @@ cli_corrections_load (const char *uri, const char *db, const tk_taxonomy_t *tax,
       goto done;
    }
    client = tk_store_client_pop (store);
-   coll = mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
    filter = BCON_NEW ("processing_metadata.corrected_at", "{", "$exists", BCON_BOOL (true), "}");
-   opts = BCON_NEW ("sort", "{", "id", BCON_INT32 (1), "}", "projection", "{", "id",
-                    BCON_INT32 (1), "subject", BCON_INT32 (1), "body", BCON_INT32 (1),
-                    "classification", BCON_INT32 (1), "corrections", BCON_INT32 (1), "}");
-   cur = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   sort = BCON_NEW ("id", BCON_INT32 (1));
+   projection = BCON_NEW ("id", BCON_INT32 (1), "subject", BCON_INT32 (1), "body", BCON_INT32 (1),
+                          "classification", BCON_INT32 (1), "corrections", BCON_INT32 (1));
+   cur = tk_store_tickets_find (client, tk_store_db_name (store),
+                                &(tk_ticket_query_t) {
+                                   .filter = filter, .sort = sort, .projection = projection});
    while (mongoc_cursor_next (cur, &doc)) {
       if (!add (c, doc, tax, err)) {
          goto done;
@@ -235,9 +236,9 @@ cli_corrections_load (const char *uri, const char *db, const tk_taxonomy_t *tax,
    c = NULL;
 done:
    mongoc_cursor_destroy (cur);
-   bson_destroy (opts);
+   bson_destroy (projection);
+   bson_destroy (sort);
    bson_destroy (filter);
-   mongoc_collection_destroy (coll);
    tk_store_client_push (store, client);
    tk_store_destroy (store);
    cli_corrections_destroy (c);
