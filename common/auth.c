@@ -1,6 +1,8 @@
 /* auth.c - API keys: SHA-256 hashes, constant-time comparison, Bearer
- * parsing and role lookups in api_keys (see auth.h). */
+ * parsing, and the role of a key (looked up through key_store.h). */
 #include "auth.h"
+
+#include "key_store.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -131,60 +133,12 @@ tk_auth_new_key_id (char key_id[TK_AUTH_KEY_ID_MAX])
 }
 
 bool
-tk_auth_lookup_key_with_client (mongoc_client_t *client, const char *db, const char *hash,
-                                tk_role_t *role, char *key_id, size_t key_id_cap,
-                                tk_error_t *err)
-{
-   bool ok = false;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
-   bson_t *filter = BCON_NEW ("hash", BCON_UTF8 (hash));
-   bson_t *opts = BCON_NEW ("limit", BCON_INT64 (1));
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
-   const bson_t *doc;
-   bson_error_t e;
-
-   *role = TK_ROLE_NONE;
-   if (key_id && key_id_cap) {
-      key_id[0] = '\0';
-   }
-   if (mongoc_cursor_next (cursor, &doc)) {
-      bson_iter_t it;
-      bool revoked = bson_iter_init_find (&it, doc, "revoked") && bson_iter_as_bool (&it);
-      const char *r = NULL, *kid = NULL;
-      if (bson_iter_init_find (&it, doc, "role") && BSON_ITER_HOLDS_UTF8 (&it)) {
-         r = bson_iter_utf8 (&it, NULL);
-      }
-      if (bson_iter_init_find (&it, doc, "key_id") && BSON_ITER_HOLDS_UTF8 (&it)) {
-         kid = bson_iter_utf8 (&it, NULL);
-      }
-      if (!revoked && r && kid) {
-         *role = tk_role_parse (r);
-         if (key_id && key_id_cap) {
-            snprintf (key_id, key_id_cap, "%s", kid);
-         }
-      }
-   }
-   if (mongoc_cursor_error (cursor, &e)) {
-      *role = TK_ROLE_NONE;
-      tk_error_set (err, TK_ERR_MONGO, (int) e.code, "cannot check the API key: %s", e.message);
-      goto done;
-   }
-   ok = true;
-done:
-   mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
-   bson_destroy (filter);
-   mongoc_collection_destroy (coll);
-   return ok;
-}
-
-bool
 tk_auth_lookup_key (tk_store_t *store, const char *hash, tk_role_t *role, char *key_id,
                     size_t key_id_cap, tk_error_t *err)
 {
    mongoc_client_t *client = tk_store_client_pop (store);
-   bool ok = tk_auth_lookup_key_with_client (client, tk_store_db_name (store), hash, role, key_id,
-                                             key_id_cap, err);
+   bool ok =
+      tk_key_store_lookup (client, tk_store_db_name (store), hash, role, key_id, key_id_cap, err);
    tk_store_client_push (store, client);
    return ok;
 }

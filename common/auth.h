@@ -88,10 +88,4 @@ bool tk_auth_admin_key_ok (const char *key, tk_error_t *err);
 bool tk_auth_lookup_key (tk_store_t *store, const char *hash, tk_role_t *role, char *key_id,
                          size_t key_id_cap, tk_error_t *err);
 
-/* BLOCKING. tk_auth_lookup_key with a client the caller already holds
- * (borrowed for the call) and the database name db. */
-bool tk_auth_lookup_key_with_client (mongoc_client_t *client, const char *db, const char *hash,
-                                     tk_role_t *role, char *key_id, size_t key_id_cap,
-                                     tk_error_t *err);
-
 #endif

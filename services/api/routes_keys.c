@@ -3,6 +3,8 @@
  * lists keys (never their hashes), DELETE /api/keys/{id} revokes one. */
 #include "api.h"
 
+#include "key_store.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +23,16 @@ static void
 create_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    key_data_t *d = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
-   bson_t *doc = BCON_NEW ("key_id", BCON_UTF8 (d->key_id), "name", BCON_UTF8 (d->name), "role",
-                           BCON_UTF8 (tk_role_name (d->role)), "hash", BCON_UTF8 (d->hash),
-                           "created_at", BCON_DATE_TIME (tk_time_now_ms ()), "created_by",
-                           BCON_UTF8 (call->key_id), "revoked", BCON_BOOL (false));
+   const tk_key_record_t k = {.key_id = d->key_id,
+                              .name = d->name,
+                              .hash = d->hash,
+                              .created_by = call->key_id,
+                              .role = d->role};
    bson_error_t e;
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "key_id", d->key_id);
    cJSON_AddStringToObject (call->audit_detail, "role", tk_role_name (d->role));
-   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
+   if (!tk_key_store_insert (client, db, &k, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
    } else {
       cJSON *out = cJSON_CreateObject ();
@@ -40,8 +42,6 @@ create_work (api_call_t *call, mongoc_client_t *client, const char *db)
       cJSON_AddStringToObject (out, "name", d->name);
       api_call_ok (call, 201, out);
    }
-   bson_destroy (doc);
-   mongoc_collection_destroy (coll);
 }
 
 static void
@@ -88,11 +88,7 @@ done:
 static void
 list_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
-   bson_t filter = BSON_INITIALIZER;
-   bson_t *opts = BCON_NEW ("projection", "{", "hash", BCON_INT32 (0), "}", "sort", "{",
-                            "created_at", BCON_INT32 (1), "}");
-   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
+   mongoc_cursor_t *cursor = tk_key_store_list (client, db);
    cJSON *out = cJSON_CreateObject ();
    cJSON *items = cJSON_AddArrayToObject (out, "items");
    bson_error_t e;
@@ -109,8 +105,6 @@ list_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_ok (call, 200, out);
    }
    mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
-   mongoc_collection_destroy (coll);
 }
 
 static void
@@ -127,28 +121,19 @@ static void
 revoke_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    key_data_t *d = call->data;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
-   bson_t *filter = BCON_NEW ("key_id", BCON_UTF8 (d->key_id));
-   bson_t *update = BCON_NEW ("$set", "{", "revoked", BCON_BOOL (true), "revoked_at",
-                              BCON_DATE_TIME (tk_time_now_ms ()), "}");
-   bson_t reply;
+   int64_t matched = 0;
    bson_error_t e;
-   bson_iter_t it;
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "key_id", d->key_id);
-   if (!mongoc_collection_update_one (coll, filter, update, NULL, &reply, &e)) {
+   if (!tk_key_store_change (client, db, d->key_id, NULL, false, NULL, &matched, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
-   } else if (!bson_iter_init_find (&it, &reply, "matchedCount") || bson_iter_as_int64 (&it) == 0) {
+   } else if (matched == 0) {
       api_call_fail (call, 404, "not_found", "id", "no API key with this id");
    } else {
       cJSON *out = cJSON_CreateObject ();
       cJSON_AddStringToObject (out, "revoked", d->key_id);
       api_call_ok (call, 200, out);
    }
-   bson_destroy (&reply);
-   bson_destroy (update);
-   bson_destroy (filter);
-   mongoc_collection_destroy (coll);
 }
 
 static void

@@ -22,6 +22,7 @@
 #include "audit_log.h"
 
 #include "auth.h"
+#include "key_store.h"
 #include "config.h"
 #include "store.h"
 #include "timeutil.h"
@@ -141,25 +142,17 @@ keys_create (mongoc_client_t *client, const char *db, int argc, char **argv)
       fprintf (stderr, "triagectl keys: no randomness available\n");
       return 1;
    }
-   rc = 1;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
-   bson_t *doc = BCON_NEW ("key_id", BCON_UTF8 (key_id), "name", BCON_UTF8 (name), "role",
-                           BCON_UTF8 (tk_role_name (role)), "hash", BCON_UTF8 (hash), "created_at",
-                           BCON_DATE_TIME (tk_time_now_ms ()), "created_by",
-                           BCON_UTF8 ("triagectl"), "revoked", BCON_BOOL (false));
+   const tk_key_record_t k = {
+      .key_id = key_id, .name = name, .hash = hash, .created_by = "triagectl", .role = role};
    bson_error_t e;
-   if (!mongoc_collection_insert_one (coll, doc, NULL, NULL, &e)) {
+   if (!tk_key_store_insert (client, db, &k, &e)) {
       fprintf (stderr, "triagectl keys create: %s\n", e.message);
-      goto done;
+      return 1;
    }
    audit (client, db, "keys.create", key_id, tk_role_name (role));
    printf ("id:   %s\nrole: %s\nname: %s\nkey:  %s\n", key_id, tk_role_name (role), name, key);
    fprintf (stderr, "The key is shown only now; store it safely.\n");
-   rc = 0;
-done:
-   bson_destroy (doc);
-   mongoc_collection_destroy (coll);
-   return rc;
+   return 0;
 }
 
 static const char *
@@ -184,11 +177,7 @@ doc_date (const bson_t *doc, const char *field, char out[TK_TIME_ISO_BUFSIZE])
 static int
 keys_list (mongoc_client_t *client, const char *db)
 {
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
-   bson_t filter = BSON_INITIALIZER;
-   bson_t *opts = BCON_NEW ("projection", "{", "hash", BCON_INT32 (0), "}", "sort", "{",
-                            "created_at", BCON_INT32 (1), "}");
-   mongoc_cursor_t *cur = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
+   mongoc_cursor_t *cur = tk_key_store_list (client, db);
    const bson_t *doc;
    bson_error_t e;
    int rc = 1;
@@ -207,8 +196,6 @@ keys_list (mongoc_client_t *client, const char *db)
       rc = 0;
    }
    mongoc_cursor_destroy (cur);
-   bson_destroy (opts);
-   mongoc_collection_destroy (coll);
    return rc;
 }
 
@@ -222,27 +209,12 @@ keys_change (mongoc_client_t *client, const char *db, const char *action, const 
       return 1;
    }
    int rc = 1;
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "api_keys");
-   bson_t *filter = BCON_NEW ("key_id", BCON_UTF8 (key_id), "revoked", BCON_BOOL (false));
-   int64_t now = tk_time_now_ms ();
-   bson_t *update = rotate ? BCON_NEW ("$set", "{", "hash", BCON_UTF8 (hash), "rotated_at",
-                                       BCON_DATE_TIME (now), "}")
-                           : BCON_NEW ("$set", "{", "revoked", BCON_BOOL (true), "revoked_at",
-                                       BCON_DATE_TIME (now), "}");
-   bson_t *opts = BCON_NEW ("projection", "{", "hash", BCON_INT32 (0), "}");
-   bson_t reply;
+   int64_t matched = 0;
    bson_error_t e;
-   bson_iter_t it;
-   char role[16] = "";
-   /* The role, for the audit record and the answer. */
-   mongoc_cursor_t *cur = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
-   const bson_t *doc;
-   if (mongoc_cursor_next (cur, &doc)) {
-      snprintf (role, sizeof role, "%s", doc_str (doc, "role"));
-   }
-   if (!mongoc_collection_update_one (coll, filter, update, NULL, &reply, &e)) {
+   char role[TK_KEY_ROLE_MAX];
+   if (!tk_key_store_change (client, db, key_id, rotate ? hash : NULL, true, role, &matched, &e)) {
       fprintf (stderr, "triagectl keys %s: %s\n", action, e.message);
-   } else if (!bson_iter_init_find (&it, &reply, "matchedCount") || bson_iter_as_int64 (&it) == 0) {
+   } else if (matched == 0) {
       fprintf (stderr, "triagectl keys %s: no active key with id %s\n", action, key_id);
    } else {
       audit (client, db, rotate ? "keys.rotate" : "keys.revoke", key_id, role);
@@ -254,12 +226,6 @@ keys_change (mongoc_client_t *client, const char *db, const char *action, const 
       }
       rc = 0;
    }
-   bson_destroy (&reply);
-   mongoc_cursor_destroy (cur);
-   bson_destroy (opts);
-   bson_destroy (update);
-   bson_destroy (filter);
-   mongoc_collection_destroy (coll);
    return rc;
 }
 
