@@ -115,61 +115,66 @@ test_generic_runs_work_off_loop_and_done_on_loop (void **state)
    tk_test_loop_close (&f->loop);
 }
 
-/* ---- typed wrappers ----------------------------------------------------- */
+/* ---- the spec's store calls, each through tk_store_async ----------------
+ * What a service does: the blocking call in the work, its result read on
+ * the loop. */
+
+typedef enum { OP_INSERT, OP_UPSERT, OP_CLASSIFY, OP_STATS } op_kind_t;
 
 typedef struct {
    fixture_t *f;
+   op_kind_t kind;
+   tk_ticket_t *const *tickets; /* OP_INSERT, OP_UPSERT */
+   size_t n;
+   const char *id; /* OP_CLASSIFY */
+   const tk_classification_t *cls;
+   const tk_confidence_t *conf;
+   const tk_processing_metadata_t *meta;
+   /* results */
    bool done;
    bool on_loop_thread;
    bool failed;
    int err_domain;
-   size_t n, n_stored, n_duplicate, n_changed, n_unchanged;
-   tk_insert_outcome_t outcomes[8];
+   tk_insert_result_t res;
    tk_processing_stats_t stats;
-} cb_state_t;
+} op_t;
 
 static void
-note_thread (cb_state_t *s)
+op_work (tk_store_t *store, void *arg)
 {
-   uv_thread_t self = uv_thread_self ();
-   s->on_loop_thread = uv_thread_equal (&self, &s->f->loop_thread);
-   s->done = true;
-}
-
-static void
-insert_cb (const tk_insert_result_t *res, const tk_error_t *err, void *data)
-{
-   cb_state_t *s = data;
-   s->failed = err != NULL;
-   s->err_domain = err ? err->domain : 0;
-   s->n = res->n;
-   s->n_stored = res->n_stored;
-   s->n_duplicate = res->n_duplicate;
-   s->n_changed = res->n_changed;
-   s->n_unchanged = res->n_unchanged;
-   for (size_t i = 0; i < res->n && i < 8; i++) {
-      s->outcomes[i] = res->items[i].outcome;
+   op_t *op = arg;
+   tk_error_t err = {0};
+   bool ok = false;
+   switch (op->kind) {
+   case OP_INSERT: ok = tk_store_insert_tickets (store, op->tickets, op->n, &op->res, &err); break;
+   case OP_UPSERT: ok = tk_store_upsert_tickets (store, op->tickets, op->n, &op->res, &err); break;
+   case OP_CLASSIFY:
+      ok = tk_store_update_ticket_with_classification (store, op->id, op->cls, op->conf, op->meta,
+                                                       &err);
+      break;
+   case OP_STATS: ok = tk_store_get_processing_stats (store, &op->stats, &err); break;
    }
-   note_thread (s);
+   op->failed = !ok;
+   op->err_domain = ok ? 0 : err.domain;
 }
 
 static void
-status_cb (const tk_error_t *err, void *data)
+op_done (int status, void *arg)
 {
-   cb_state_t *s = data;
-   s->failed = err != NULL;
-   s->err_domain = err ? err->domain : 0;
-   note_thread (s);
+   op_t *op = arg;
+   uv_thread_t self = uv_thread_self ();
+   op->on_loop_thread = uv_thread_equal (&self, &op->f->loop_thread);
+   op->failed = op->failed || status != 0;
+   op->done = true;
 }
 
+/* Queues op and runs the loop until it is done. */
 static void
-stats_cb (const tk_processing_stats_t *stats, const tk_error_t *err, void *data)
+run_op (op_t *op)
 {
-   cb_state_t *s = data;
-   s->failed = err != NULL;
-   s->err_domain = err ? err->domain : 0;
-   s->stats = *stats;
-   note_thread (s);
+   assert_int_equal (tk_store_async (&op->f->loop, op->f->store, op_work, op_done, op), 0);
+   assert_true (tk_test_run_until (&op->f->loop, &op->done, WAIT_MS));
+   assert_true (op->on_loop_thread);
 }
 
 static void
@@ -178,26 +183,23 @@ test_insert_classify_stats_through_the_loop (void **state)
    fixture_t *f = *state;
    tk_ticket_t *tickets[] = {make_ticket ("A-1"), make_ticket ("A-2"), make_ticket ("A-1")};
 
-   cb_state_t ins = {.f = f};
-   assert_int_equal (
-      tk_store_insert_tickets_async (&f->loop, f->store, tickets, 3, insert_cb, &ins), 0);
-   assert_true (tk_test_run_until (&f->loop, &ins.done, WAIT_MS));
-   assert_true (ins.on_loop_thread);
+   op_t ins = {.f = f, .kind = OP_INSERT, .tickets = tickets, .n = 3};
+   run_op (&ins);
    assert_false (ins.failed);
-   assert_int_equal (ins.n, 3);
-   assert_int_equal (ins.n_stored, 2);
-   assert_int_equal (ins.n_duplicate, 1);
-   assert_int_equal (ins.outcomes[2], TK_INSERT_DUPLICATE);
+   assert_int_equal (ins.res.n, 3);
+   assert_int_equal (ins.res.n_stored, 2);
+   assert_int_equal (ins.res.n_duplicate, 1);
+   assert_int_equal (ins.res.items[2].outcome, TK_INSERT_DUPLICATE);
    assert_true (tickets[0]->created_at > 0); /* written back on the way */
+   tk_insert_result_cleanup (&ins.res);
 
    tickets[1]->body[0] = 'B'; /* "Body": changed text for the upsert */
-   cb_state_t up = {.f = f};
-   assert_int_equal (
-      tk_store_upsert_tickets_async (&f->loop, f->store, tickets, 2, insert_cb, &up), 0);
-   assert_true (tk_test_run_until (&f->loop, &up.done, WAIT_MS));
+   op_t up = {.f = f, .kind = OP_UPSERT, .tickets = tickets, .n = 2};
+   run_op (&up);
    assert_false (up.failed);
-   assert_int_equal (up.outcomes[0], TK_INSERT_UNCHANGED);
-   assert_int_equal (up.outcomes[1], TK_INSERT_CHANGED);
+   assert_int_equal (up.res.items[0].outcome, TK_INSERT_UNCHANGED);
+   assert_int_equal (up.res.items[1].outcome, TK_INSERT_CHANGED);
+   tk_insert_result_cleanup (&up.res);
 
    char *tags[] = {"SSO"};
    tk_classification_t cls = {.n_topic_tags = 1, .sentiment = "Angry", .priority = "P0 (High)"};
@@ -205,26 +207,19 @@ test_insert_classify_stats_through_the_loop (void **state)
    tk_confidence_t conf = {0.9, 0.8, 0.7};
    tk_processing_metadata_t meta = {.processed_at = wall_ms (), .model_version = "m",
                                     .processing_time_ms = 5, .agent_version = "1.0"};
-   cb_state_t upd = {.f = f};
-   assert_int_equal (tk_store_update_with_classification_async (&f->loop, f->store, "A-2", &cls,
-                                                                &conf, &meta, status_cb, &upd),
-                     0);
-   assert_true (tk_test_run_until (&f->loop, &upd.done, WAIT_MS));
-   assert_true (upd.on_loop_thread);
+   op_t upd = {.f = f, .kind = OP_CLASSIFY, .id = "A-2", .cls = &cls, .conf = &conf, .meta = &meta};
+   run_op (&upd);
    assert_false (upd.failed);
 
-   cb_state_t missing = {.f = f};
-   assert_int_equal (tk_store_update_with_classification_async (
-                        &f->loop, f->store, "NOPE", &cls, &conf, &meta, status_cb, &missing),
-                     0);
-   assert_true (tk_test_run_until (&f->loop, &missing.done, WAIT_MS));
+   op_t missing = upd;
+   missing.id = "NOPE";
+   missing.done = false;
+   run_op (&missing);
    assert_true (missing.failed);
    assert_int_equal (missing.err_domain, TK_ERR_NOT_FOUND);
 
-   cb_state_t st = {.f = f};
-   assert_int_equal (tk_store_get_processing_stats_async (&f->loop, f->store, stats_cb, &st), 0);
-   assert_true (tk_test_run_until (&f->loop, &st.done, WAIT_MS));
-   assert_true (st.on_loop_thread);
+   op_t st = {.f = f, .kind = OP_STATS};
+   run_op (&st);
    assert_false (st.failed);
    assert_int_equal (st.stats.total, 2);
    assert_int_equal (st.stats.processed, 1);
@@ -247,14 +242,13 @@ test_many_concurrent_requests (void **state)
 {
    fixture_t *f = *state;
    tk_ticket_t *tickets[N_CONCURRENT];
-   cb_state_t s[N_CONCURRENT];
+   op_t s[N_CONCURRENT];
    for (size_t i = 0; i < N_CONCURRENT; i++) {
       char id[32];
       snprintf (id, sizeof id, "C-%zu", i);
       tickets[i] = make_ticket (id);
-      s[i] = (cb_state_t){.f = f};
-      assert_int_equal (
-         tk_store_insert_tickets_async (&f->loop, f->store, &tickets[i], 1, insert_cb, &s[i]), 0);
+      s[i] = (op_t) {.f = f, .kind = OP_INSERT, .tickets = &tickets[i], .n = 1};
+      assert_int_equal (tk_store_async (&f->loop, f->store, op_work, op_done, &s[i]), 0);
    }
    bool all_done = false;
    uint64_t deadline = tk_test_now_ms () + WAIT_MS;
@@ -269,7 +263,8 @@ test_many_concurrent_requests (void **state)
    for (size_t i = 0; i < N_CONCURRENT; i++) {
       assert_true (s[i].on_loop_thread);
       assert_false (s[i].failed);
-      assert_int_equal (s[i].n_stored, 1);
+      assert_int_equal (s[i].res.n_stored, 1);
+      tk_insert_result_cleanup (&s[i].res);
    }
    /* The loop has nothing left: uv_run returns at once with no active work. */
    assert_int_equal (uv_run (&f->loop, UV_RUN_NOWAIT), 0);
