@@ -11,17 +11,19 @@
 
 #include <mongoc/mongoc.h>
 
+#include "store_query.h"
+
 #define IDS_PER_QUERY 500
 
 /* Looks up the non-NULL ids[from, to); sets found[i] for each one stored
  * (and matching also). An empty group asks nothing. */
 static bool
-find_group (mongoc_collection_t *coll, const char *const *ids, size_t from, size_t to,
+find_group (mongoc_client_t *client, const char *db, const char *const *ids, size_t from, size_t to,
             const bson_t *also, bool *found, tk_error_t *err)
 {
    bool ok = false;
    bson_t filter = BSON_INITIALIZER, cond, in;
-   bson_t *opts = NULL;
+   bson_t *projection = NULL;
    mongoc_cursor_t *cursor = NULL;
    const bson_t *doc;
    bson_iter_t it;
@@ -47,8 +49,9 @@ find_group (mongoc_collection_t *coll, const char *const *ids, size_t from, size
       tk_error_set (err, TK_ERR_NOMEM, 0, "the id lookup's filter is too large");
       goto done;
    }
-   opts = BCON_NEW ("projection", "{", "id", BCON_INT32 (1), "_id", BCON_INT32 (0), "}");
-   cursor = mongoc_collection_find_with_opts (coll, &filter, opts, NULL);
+   projection = BCON_NEW ("id", BCON_INT32 (1), "_id", BCON_INT32 (0));
+   cursor = tk_store_tickets_find (client, db,
+                                   &(tk_ticket_query_t) {.filter = &filter, .projection = projection});
    while (mongoc_cursor_next (cursor, &doc)) {
       if (!bson_iter_init_find (&it, doc, "id") || !BSON_ITER_HOLDS_UTF8 (&it)) {
          continue;
@@ -67,7 +70,7 @@ find_group (mongoc_collection_t *coll, const char *const *ids, size_t from, size
    ok = true;
 done:
    mongoc_cursor_destroy (cursor);
-   bson_destroy (opts);
+   bson_destroy (projection);
    bson_destroy (&filter);
    return ok;
 }
@@ -77,14 +80,11 @@ ingest_find_stored_ids (tk_store_t *store, const char *const *ids, size_t n, con
                         bool *found, tk_error_t *err)
 {
    mongoc_client_t *client = tk_store_client_pop (store);
-   mongoc_collection_t *coll =
-      mongoc_client_get_collection (client, tk_store_db_name (store), "tickets");
    bool ok = true;
    for (size_t from = 0; ok && from < n; from += IDS_PER_QUERY) {
       size_t to = from + IDS_PER_QUERY < n ? from + IDS_PER_QUERY : n;
-      ok = find_group (coll, ids, from, to, also, found, err);
+      ok = find_group (client, tk_store_db_name (store), ids, from, to, also, found, err);
    }
-   mongoc_collection_destroy (coll);
    tk_store_client_push (store, client);
    return ok;
 }
