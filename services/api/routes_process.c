@@ -151,84 +151,80 @@ fetch_mark (api_call_t *call, mongoc_client_t *client, const char *db, int64_t n
    return ok;
 }
 
-static void
-process_work (api_call_t *call, mongoc_client_t *client, const char *db)
+/* MODE_IDS: the given ids (taken from j, which collect_ids refills with the
+ * stored ones) as {id: {$in: [...]}}. */
+static bson_t *
+given_ids_filter (job_t *j)
+{
+   char **given = j->ids;
+   size_t n_given = j->n_ids;
+   j->ids = NULL;
+   j->n_ids = j->cap_ids = 0;
+   bson_t in, arr;
+   bson_t *filter = bson_new ();
+   BSON_APPEND_DOCUMENT_BEGIN (filter, "id", &in);
+   BSON_APPEND_ARRAY_BEGIN (&in, "$in", &arr);
+   for (size_t i = 0; i < n_given; i++) {
+      char k[16];
+      const char *key;
+      bson_uint32_to_string ((uint32_t) i, &key, k, sizeof k);
+      bson_append_utf8 (&arr, key, -1, given[i], -1);
+      free (given[i]);
+   }
+   free (given);
+   bson_append_array_end (&in, &arr);
+   bson_append_document_end (filter, &in);
+   j->n_unknown = n_given;
+   return filter;
+}
+
+/* The filter of the tickets the job's mode selects, into *filter (page is
+ * the storage of a reprocess's filter). false with e when the key's fetch
+ * mark could not be read. */
+static bool
+selection_filter (api_call_t *call, mongoc_client_t *client, const char *db, bson_t *page,
+                  bson_t **filter, bson_error_t *e)
 {
    job_t *j = call->data;
-   mongoc_collection_t *jobs = mongoc_client_get_collection (client, db, "jobs");
-   size_t max = (size_t) call->api->app->cfg.api_process_max;
-   int64_t now = j->started_ms;
-   bson_error_t e;
-   bson_t *filter = NULL;
-   bson_t page; /* reprocess: the filter lives here */
-   bool ok = true;
-
+   int64_t now = j->started_ms, since = 0;
    switch (j->mode) {
-   case MODE_UNPROCESSED: filter = BCON_NEW ("processed", BCON_BOOL (false)); break;
+   case MODE_UNPROCESSED: *filter = BCON_NEW ("processed", BCON_BOOL (false)); break;
    case MODE_LAST_24H:
    case MODE_LAST_7D:
-      filter = BCON_NEW ("created_at", "{", "$gte",
-                         BCON_DATE_TIME (now - (j->mode == MODE_LAST_24H ? 1 : 7) * MS_PER_DAY),
-                         "}");
+      since = now - (j->mode == MODE_LAST_24H ? 1 : 7) * MS_PER_DAY;
+      *filter = BCON_NEW ("created_at", "{", "$gte", BCON_DATE_TIME (since), "}");
       break;
-   case MODE_SINCE_LAST_FETCH: {
-      int64_t since = 0;
-      if (!(ok = fetch_mark (call, client, db, now, &since, &e))) {
-         break;
+   case MODE_SINCE_LAST_FETCH:
+      if (!fetch_mark (call, client, db, now, &since, e)) {
+         return false;
       }
-      filter = BCON_NEW ("processed", BCON_BOOL (false), "created_at", "{", "$gte",
-                         BCON_DATE_TIME (since), "}");
+      *filter = BCON_NEW ("processed", BCON_BOOL (false), "created_at", "{", "$gte",
+                          BCON_DATE_TIME (since), "}");
       break;
-   }
    case MODE_FAILED:
-      filter = BCON_NEW ("processed", BCON_BOOL (false), "processing_attempts", "{", "$gt",
-                         BCON_INT32 (0), "}");
+      *filter = BCON_NEW ("processed", BCON_BOOL (false), "processing_attempts", "{", "$gt",
+                          BCON_INT32 (0), "}");
       break;
    case MODE_REPROCESS:
-      tk_query_page_filter (&j->q, 0, NULL, &page);
-      filter = &page;
+      tk_query_page_filter (&j->q, 0, NULL, page);
+      *filter = page;
       break;
-   case MODE_IDS: {
-      /* Keep only the ids that are stored. */
-      char **given = j->ids;
-      size_t n_given = j->n_ids;
-      j->ids = NULL;
-      j->n_ids = j->cap_ids = 0;
-      bson_t in;
-      filter = bson_new ();
-      BSON_APPEND_DOCUMENT_BEGIN (filter, "id", &in);
-      bson_t arr;
-      BSON_APPEND_ARRAY_BEGIN (&in, "$in", &arr);
-      for (size_t i = 0; i < n_given; i++) {
-         char k[16];
-         const char *key;
-         bson_uint32_to_string ((uint32_t) i, &key, k, sizeof k);
-         bson_append_utf8 (&arr, key, -1, given[i], -1);
-         free (given[i]);
-      }
-      free (given);
-      bson_append_array_end (&in, &arr);
-      bson_append_document_end (filter, &in);
-      j->n_unknown = n_given;
-      break;
+   case MODE_IDS: *filter = given_ids_filter (j); break;
    }
-   }
-   if (ok && filter) {
-      ok = collect_ids (j, client, db, filter, max, &e);
-   }
-   if (!ok) {
-      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
-      goto done;
-   }
-   if (j->mode == MODE_IDS) {
-      j->n_unknown -= j->n_ids;
-   }
+   return true;
+}
 
+/* Writes the job's record to `jobs`: what it asked for and when, so that
+ * GET /api/process/{job_id} can count its progress. */
+static bool
+record_job (api_call_t *call, mongoc_client_t *client, const char *db, bson_error_t *e)
+{
+   job_t *j = call->data;
    bson_t job = BSON_INITIALIZER, arr;
    BSON_APPEND_UTF8 (&job, "job_id", j->job_id);
    BSON_APPEND_UTF8 (&job, "mode", mode_names[j->mode]);
    BSON_APPEND_UTF8 (&job, "reason", mode_reason (j->mode));
-   BSON_APPEND_DATE_TIME (&job, "created_at", now);
+   BSON_APPEND_DATE_TIME (&job, "created_at", j->started_ms);
    BSON_APPEND_UTF8 (&job, "key_id", call->key_id);
    BSON_APPEND_INT64 (&job, "requested", (int64_t) j->n_ids);
    BSON_APPEND_ARRAY_BEGIN (&job, "ids", &arr);
@@ -239,9 +235,33 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
       bson_append_utf8 (&arr, key, -1, j->ids[i], -1);
    }
    bson_append_array_end (&job, &arr);
-   ok = mongoc_collection_insert_one (jobs, &job, NULL, NULL, &e);
+   mongoc_collection_t *jobs = mongoc_client_get_collection (client, db, "jobs");
+   bool ok = mongoc_collection_insert_one (jobs, &job, NULL, NULL, e);
+   mongoc_collection_destroy (jobs);
    bson_destroy (&job);
+   return ok;
+}
+
+static void
+process_work (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   job_t *j = call->data;
+   size_t max = (size_t) call->api->app->cfg.api_process_max;
+   bson_error_t e;
+   bson_t *filter = NULL;
+   bson_t page; /* reprocess: the filter lives here */
+   bool ok = selection_filter (call, client, db, &page, &filter, &e);
+   if (ok && filter) {
+      ok = collect_ids (j, client, db, filter, max, &e);
+   }
    if (!ok) {
+      api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      goto done;
+   }
+   if (j->mode == MODE_IDS) {
+      j->n_unknown -= j->n_ids;
+   }
+   if (!record_job (call, client, db, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "cannot record the job: %s", e.message);
       goto done;
    }
@@ -257,7 +277,6 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    call->status = 202;
 done:
    bson_destroy (filter);
-   mongoc_collection_destroy (jobs);
 }
 
 /* ---- publishing (loop) -------------------------------------------------- */

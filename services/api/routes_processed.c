@@ -261,16 +261,67 @@ processed_post (tk_http_request_t *req, void *user_data)
 
 /* ---- PUT: correct a classification by hand ------------------------------- */
 
+/* The update of a correction: the new labels, who corrected and when, and
+ * the correction (with the labels it replaced) pushed onto the ticket's
+ * history; doc is the ticket as stored. */
+static void
+correction_update (api_call_t *call, const bson_t *doc, int64_t now, const char *iso,
+                   bson_t *update)
+{
+   write_data_t *d = call->data;
+   tk_ticket_t *t = d->ticket;
+   bson_t set, push, entry;
+   bson_iter_t it;
+   bool had_processed_at = bson_iter_init (&it, doc) &&
+                           bson_iter_find_descendant (&it, "processing_metadata.processed_at", &it);
+   bson_t previous;
+   bool has_previous = false;
+   if (bson_iter_init_find (&it, doc, "classification") && BSON_ITER_HOLDS_DOCUMENT (&it)) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_document (&it, &len, &data);
+      has_previous = bson_init_static (&previous, data, len);
+   }
+
+   BSON_APPEND_DOCUMENT_BEGIN (update, "$set", &set);
+   BSON_APPEND_BOOL (&set, "processed", true);
+   tk_classification_append_bson (&set, "classification", &t->classification);
+   if (d->has_confidence || !bson_has_field (doc, "confidence_scores")) {
+      tk_confidence_append_bson (&set, "confidence_scores", &t->confidence);
+   }
+   if (!had_processed_at) {
+      BSON_APPEND_DATE_TIME (&set, "processing_metadata.processed_at", now);
+      BSON_APPEND_UTF8 (&set, "processing_metadata.model_version", "manual");
+      BSON_APPEND_INT64 (&set, "processing_metadata.processing_time_ms", 0);
+   }
+   BSON_APPEND_UTF8 (&set, "processing_metadata.corrected_by", call->key_id);
+   BSON_APPEND_DATE_TIME (&set, "processing_metadata.corrected_at", now);
+   BSON_APPEND_DATE_TIME (&set, "updated_at", now);
+   bson_append_document_end (update, &set);
+   BSON_APPEND_DOCUMENT_BEGIN (update, "$push", &push);
+   BSON_APPEND_DOCUMENT_BEGIN (&push, "corrections", &entry);
+   BSON_APPEND_UTF8 (&entry, "by", call->key_id);
+   BSON_APPEND_UTF8 (&entry, "at", iso);
+   if (has_previous) {
+      BSON_APPEND_DOCUMENT (&entry, "previous", &previous);
+   }
+   tk_classification_append_bson (&entry, "classification", &t->classification);
+   if (d->note) {
+      BSON_APPEND_UTF8 (&entry, "note", d->note);
+   }
+   bson_append_document_end (&push, &entry);
+   bson_append_document_end (update, &push);
+}
+
 static void
 put_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    write_data_t *d = call->data;
-   tk_ticket_t *t = d->ticket;
    bson_t *filter = tk_store_id_filter (d->id);
    mongoc_cursor_t *cursor = tk_store_tickets_find_id (client, db, d->id);
    const bson_t *doc;
    bson_error_t e;
-   bson_t update = BSON_INITIALIZER, set, push, entry;
+   bson_t update = BSON_INITIALIZER;
    tk_error_t err;
    int64_t now = tk_time_now_ms ();
    char iso[TK_TIME_ISO_BUFSIZE];
@@ -296,47 +347,7 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
       }
       goto done;
    }
-   bson_iter_t it;
-   bool had_processed_at = bson_iter_init (&it, doc) &&
-                           bson_iter_find_descendant (&it, "processing_metadata.processed_at", &it);
-   bson_t previous;
-   bool has_previous = false;
-   if (bson_iter_init_find (&it, doc, "classification") && BSON_ITER_HOLDS_DOCUMENT (&it)) {
-      const uint8_t *data;
-      uint32_t len;
-      bson_iter_document (&it, &len, &data);
-      has_previous = bson_init_static (&previous, data, len);
-   }
-
-   BSON_APPEND_DOCUMENT_BEGIN (&update, "$set", &set);
-   BSON_APPEND_BOOL (&set, "processed", true);
-   tk_classification_append_bson (&set, "classification", &t->classification);
-   if (d->has_confidence || !bson_has_field (doc, "confidence_scores")) {
-      tk_confidence_append_bson (&set, "confidence_scores", &t->confidence);
-   }
-   if (!had_processed_at) {
-      BSON_APPEND_DATE_TIME (&set, "processing_metadata.processed_at", now);
-      BSON_APPEND_UTF8 (&set, "processing_metadata.model_version", "manual");
-      BSON_APPEND_INT64 (&set, "processing_metadata.processing_time_ms", 0);
-   }
-   BSON_APPEND_UTF8 (&set, "processing_metadata.corrected_by", call->key_id);
-   BSON_APPEND_DATE_TIME (&set, "processing_metadata.corrected_at", now);
-   BSON_APPEND_DATE_TIME (&set, "updated_at", now);
-   bson_append_document_end (&update, &set);
-   BSON_APPEND_DOCUMENT_BEGIN (&update, "$push", &push);
-   BSON_APPEND_DOCUMENT_BEGIN (&push, "corrections", &entry);
-   BSON_APPEND_UTF8 (&entry, "by", call->key_id);
-   BSON_APPEND_UTF8 (&entry, "at", iso);
-   if (has_previous) {
-      BSON_APPEND_DOCUMENT (&entry, "previous", &previous);
-   }
-   tk_classification_append_bson (&entry, "classification", &t->classification);
-   if (d->note) {
-      BSON_APPEND_UTF8 (&entry, "note", d->note);
-   }
-   bson_append_document_end (&push, &entry);
-   bson_append_document_end (&update, &push);
-
+   correction_update (call, doc, now, iso, &update);
    int64_t matched = 0;
    if (!tk_store_tickets_update_one (client, db, filter, &update, &matched, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
