@@ -114,6 +114,60 @@ has_unique_id_index (mongoc_client_t *client, const char *db)
    return found;
 }
 
+/* Checks every ticket, counting the processed and unprocessed ones. false
+ * (said on stderr) when they cannot be read. */
+static bool
+check_tickets (tk_store_t *store, mongoc_client_t *client, const tk_taxonomy_t *tax,
+               report_t *r, long *n_processed, long *n_unprocessed)
+{
+   mongoc_cursor_t *cur =
+      tk_store_tickets_find (client, tk_store_db_name (store), &(tk_ticket_query_t) {0});
+   const bson_t *doc;
+   bson_error_t e;
+   while (mongoc_cursor_next (cur, &doc)) {
+      check_ticket (doc, tax, r, n_processed, n_unprocessed);
+   }
+   bool ok = !mongoc_cursor_error (cur, &e);
+   if (!ok) {
+      fprintf (stderr, "triagectl check: reading tickets: %s\n", e.message);
+   }
+   mongoc_cursor_destroy (cur);
+   return ok;
+}
+
+/* Checks the store's statistics against the counts of the tickets read.
+ * false (said on stderr) when they cannot be read. */
+static bool
+check_statistics (tk_store_t *store, report_t *r, long n_processed, long n_unprocessed)
+{
+   tk_processing_stats_t st;
+   tk_error_t err;
+   if (!tk_store_get_processing_stats (store, &st, &err)) {
+      fprintf (stderr, "triagectl check: statistics: %s\n", err.message);
+      return false;
+   }
+   char msg[256];
+   if (st.total != n_processed + n_unprocessed || st.processed != n_processed ||
+       st.unprocessed != n_unprocessed) {
+      snprintf (msg, sizeof msg,
+                "statistics disagree: total %lld processed %lld unprocessed %lld, "
+                "counted %ld / %ld / %ld",
+                (long long) st.total, (long long) st.processed, (long long) st.unprocessed,
+                n_processed + n_unprocessed, n_processed, n_unprocessed);
+      problem (r, "-", msg);
+   }
+   int64_t by_priority = st.priority_other;
+   for (size_t i = 0; i < st.n_priorities; i++) {
+      by_priority += st.priorities[i].count;
+   }
+   if (by_priority != st.processed) {
+      snprintf (msg, sizeof msg, "priority distribution sums to %lld, not %lld processed",
+                (long long) by_priority, (long long) st.processed);
+      problem (r, "-", msg);
+   }
+   return true;
+}
+
 int
 cli_cmd_check (int argc, char **argv)
 {
@@ -123,7 +177,6 @@ cli_cmd_check (int argc, char **argv)
    tk_store_t *store = NULL;
    tk_taxonomy_t *tax = NULL;
    mongoc_client_t *client = NULL;
-   mongoc_cursor_t *cur = NULL;
    report_t r = {0, 50};
 
    if (!tk_config_load (&cfg, TK_SVC_CLI, argc, argv, NULL, &err)) {
@@ -157,42 +210,10 @@ cli_cmd_check (int argc, char **argv)
    }
 
    long n_processed = 0, n_unprocessed = 0;
-   cur = tk_store_tickets_find (client, tk_store_db_name (store), &(tk_ticket_query_t) {0});
-   const bson_t *doc;
-   while (mongoc_cursor_next (cur, &doc)) {
-      check_ticket (doc, tax, &r, &n_processed, &n_unprocessed);
-   }
-   bson_error_t e;
-   if (mongoc_cursor_error (cur, &e)) {
-      fprintf (stderr, "triagectl check: reading tickets: %s\n", e.message);
+   if (!check_tickets (store, client, tax, &r, &n_processed, &n_unprocessed) ||
+       !check_statistics (store, &r, n_processed, n_unprocessed)) {
       goto done;
    }
-
-   tk_processing_stats_t st;
-   if (!tk_store_get_processing_stats (store, &st, &err)) {
-      fprintf (stderr, "triagectl check: statistics: %s\n", err.message);
-      goto done;
-   }
-   char msg[256];
-   if (st.total != n_processed + n_unprocessed || st.processed != n_processed ||
-       st.unprocessed != n_unprocessed) {
-      snprintf (msg, sizeof msg,
-                "statistics disagree: total %lld processed %lld unprocessed %lld, "
-                "counted %ld / %ld / %ld",
-                (long long) st.total, (long long) st.processed, (long long) st.unprocessed,
-                n_processed + n_unprocessed, n_processed, n_unprocessed);
-      problem (&r, "-", msg);
-   }
-   int64_t by_priority = st.priority_other;
-   for (size_t i = 0; i < st.n_priorities; i++) {
-      by_priority += st.priorities[i].count;
-   }
-   if (by_priority != st.processed) {
-      snprintf (msg, sizeof msg, "priority distribution sums to %lld, not %lld processed",
-                (long long) by_priority, (long long) st.processed);
-      problem (&r, "-", msg);
-   }
-
    printf ("%ld tickets: %ld processed, %ld unprocessed\n", n_processed + n_unprocessed,
            n_processed, n_unprocessed);
    if (r.problems > r.max_report) {
@@ -206,7 +227,6 @@ cli_cmd_check (int argc, char **argv)
    }
 
 done:
-   mongoc_cursor_destroy (cur);
    tk_store_client_push (store, client);
    tk_store_destroy (store);
    tk_taxonomy_destroy (tax);
