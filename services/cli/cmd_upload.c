@@ -353,6 +353,84 @@ parse_args (int argc, char **argv, upload_t *up, const char **path, tk_upload_fo
    return -1;
 }
 
+/* The ingest URL the chunks go to (NULL when memory runs out). */
+static char *
+upload_endpoint (const upload_t *up)
+{
+   char *endpoint = NULL;
+   size_t ulen = strlen (up->url);
+   while (ulen > 0 && up->url[ulen - 1] == '/') {
+      ulen--;
+   }
+   if (asprintf (&endpoint, "%.*s/v1/tickets%s", (int) ulen, up->url,
+                 up->dry_run ? "?dry_run=true" : "") < 0) {
+      return NULL;
+   }
+   return endpoint;
+}
+
+/* The easy handle every chunk is sent with: headers (content type, the key
+ * in *auth, which the caller frees), callbacks, timeouts. false when
+ * libcurl cannot start or memory runs out. */
+static bool
+curl_setup (upload_t *up, tk_upload_format_t fmt, char **auth)
+{
+   if (!(up->curl = curl_easy_init ())) {
+      fprintf (stderr, "triagectl upload: cannot start libcurl\n");
+      return false;
+   }
+   static const char *const ctypes[] = {"application/json", "application/x-ndjson", "text/csv"};
+   char ct[64];
+   snprintf (ct, sizeof ct, "Content-Type: %s", ctypes[fmt]);
+   up->headers = curl_slist_append (up->headers, ct);
+   up->headers = curl_slist_append (up->headers, "Expect:");
+   if (up->key && *up->key) {
+      if (asprintf (auth, "Authorization: Bearer %s", up->key) < 0) {
+         *auth = NULL;
+         return false;
+      }
+      up->headers = curl_slist_append (up->headers, *auth);
+   }
+   curl_easy_setopt (up->curl, CURLOPT_HTTPHEADER, up->headers);
+   curl_easy_setopt (up->curl, CURLOPT_WRITEFUNCTION, on_body);
+   curl_easy_setopt (up->curl, CURLOPT_WRITEDATA, up);
+   curl_easy_setopt (up->curl, CURLOPT_HEADERFUNCTION, on_header);
+   curl_easy_setopt (up->curl, CURLOPT_HEADERDATA, up);
+   curl_easy_setopt (up->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+   curl_easy_setopt (up->curl, CURLOPT_XFERINFODATA, up);
+   curl_easy_setopt (up->curl, CURLOPT_NOPROGRESS, 0L);
+   curl_easy_setopt (up->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+   curl_easy_setopt (up->curl, CURLOPT_NOSIGNAL, 1L);
+   return true;
+}
+
+/* The progress bar at the bytes sent so far, with the rows done. */
+static void
+show_progress (upload_t *up, bool finish)
+{
+   char note[64];
+   snprintf (note, sizeof note, "%zu rows done", up->total);
+   if (finish) {
+      cli_progress_finish (&up->bar, up->bytes_before, note);
+   } else {
+      cli_progress_update (&up->bar, up->bytes_before, note);
+   }
+}
+
+static void
+free_rejects (upload_t *up)
+{
+   for (size_t i = 0; i < up->n_rejects; i++) {
+      free (up->rejects[i].id);
+      free (up->rejects[i].status);
+      free (up->rejects[i].reason);
+      free (up->rejects[i].error);
+   }
+   free (up->rejects);
+   up->rejects = NULL;
+   up->n_rejects = 0;
+}
+
 int
 cli_cmd_upload (int argc, char **argv)
 {
@@ -376,41 +454,9 @@ cli_cmd_upload (int argc, char **argv)
       goto done;
    }
    opened = true;
-   size_t ulen = strlen (up.url);
-   while (ulen > 0 && up.url[ulen - 1] == '/') {
-      ulen--;
-   }
-   if (asprintf (&endpoint, "%.*s/v1/tickets%s", (int) ulen, up.url,
-                 up.dry_run ? "?dry_run=true" : "") < 0) {
-      endpoint = NULL;
+   if (!(endpoint = upload_endpoint (&up)) || !curl_setup (&up, fmt, &auth)) {
       goto done;
    }
-   if (!(up.curl = curl_easy_init ())) {
-      fprintf (stderr, "triagectl upload: cannot start libcurl\n");
-      goto done;
-   }
-   static const char *const ctypes[] = {"application/json", "application/x-ndjson", "text/csv"};
-   char ct[64];
-   snprintf (ct, sizeof ct, "Content-Type: %s", ctypes[fmt]);
-   up.headers = curl_slist_append (up.headers, ct);
-   up.headers = curl_slist_append (up.headers, "Expect:");
-   if (up.key && *up.key) {
-      if (asprintf (&auth, "Authorization: Bearer %s", up.key) < 0) {
-         auth = NULL;
-         goto done;
-      }
-      up.headers = curl_slist_append (up.headers, auth);
-   }
-   curl_easy_setopt (up.curl, CURLOPT_HTTPHEADER, up.headers);
-   curl_easy_setopt (up.curl, CURLOPT_WRITEFUNCTION, on_body);
-   curl_easy_setopt (up.curl, CURLOPT_WRITEDATA, &up);
-   curl_easy_setopt (up.curl, CURLOPT_HEADERFUNCTION, on_header);
-   curl_easy_setopt (up.curl, CURLOPT_HEADERDATA, &up);
-   curl_easy_setopt (up.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-   curl_easy_setopt (up.curl, CURLOPT_XFERINFODATA, &up);
-   curl_easy_setopt (up.curl, CURLOPT_NOPROGRESS, 0L);
-   curl_easy_setopt (up.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-   curl_easy_setopt (up.curl, CURLOPT_NOSIGNAL, 1L);
 
    cli_progress_init (&up.bar, up.dry_run ? "check " : "upload", file.len, !up.quiet);
    while (cli_file_rows_next (&file, up.chunk_rows, &chunk, &err)) {
@@ -420,29 +466,17 @@ cli_cmd_upload (int argc, char **argv)
          break;
       }
       up.bytes_before = chunk.end_pos;
-      char note[64];
-      snprintf (note, sizeof note, "%zu rows done", up.total);
-      cli_progress_update (&up.bar, up.bytes_before, note);
+      show_progress (&up, false);
    }
    if (err.domain != TK_ERR_NONE) {
       fprintf (stderr, "triagectl upload: %s\n", err.message);
       failed = true;
    }
-   {
-      char note[64];
-      snprintf (note, sizeof note, "%zu rows done", up.total);
-      cli_progress_finish (&up.bar, up.bytes_before, note);
-   }
+   show_progress (&up, true);
    print_summary (&up, stdout);
    rc = failed || up.rejected || up.failed ? 1 : 0;
 done:
-   for (size_t i = 0; i < up.n_rejects; i++) {
-      free (up.rejects[i].id);
-      free (up.rejects[i].status);
-      free (up.rejects[i].reason);
-      free (up.rejects[i].error);
-   }
-   free (up.rejects);
+   free_rejects (&up);
    curl_slist_free_all (up.headers);
    curl_easy_cleanup (up.curl);
    free (auth);
