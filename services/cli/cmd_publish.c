@@ -175,11 +175,68 @@ parse_args (int argc, char **argv, publish_t *p, const char **path, tk_upload_fo
    return -1;
 }
 
+/* The producer: an upstream publisher that must not lose or duplicate a
+ * ticket on a retry, so idempotent, every replica acknowledging. p->conf
+ * goes to the producer. false (said on stderr) when it cannot start. */
+static bool
+start_producer (publish_t *p)
+{
+   char errstr[512];
+   if (rd_kafka_conf_set (p->conf, "bootstrap.servers", p->brokers, errstr, sizeof errstr) ||
+       rd_kafka_conf_set (p->conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
+       rd_kafka_conf_set (p->conf, "linger.ms", "20", errstr, sizeof errstr)) {
+      fprintf (stderr, "triagectl publish: %s\n", errstr);
+      return false;
+   }
+   rd_kafka_conf_set_dr_msg_cb (p->conf, on_delivery);
+   rd_kafka_conf_set_opaque (p->conf, p);
+   if (!(p->rk = rd_kafka_new (RD_KAFKA_PRODUCER, p->conf, errstr, sizeof errstr))) {
+      fprintf (stderr, "triagectl publish: %s\n", errstr);
+      return false;
+   }
+   p->conf = NULL; /* rd_kafka_new took it */
+   return true;
+}
+
+/* Waits (up to a minute) for every delivery, drawing the bar as they
+ * arrive. */
+static void
+wait_for_deliveries (publish_t *p)
+{
+   char note[80];
+   for (int waited = 0; rd_kafka_outq_len (p->rk) > 0 && waited < 600; waited++) {
+      rd_kafka_flush (p->rk, 100);
+      snprintf (note, sizeof note, "%zu sent, %zu delivered", p->produced, p->delivered);
+      cli_progress_update (&p->bar, p->total_lines, note);
+   }
+   snprintf (note, sizeof note, "%zu sent, %zu delivered", p->produced, p->delivered);
+   cli_progress_finish (&p->bar, p->total_lines, note);
+}
+
+/* Prints what was delivered, invalid and lost; returns how many rows were
+ * sent but neither delivered nor reported failed. */
+static size_t
+print_summary (const publish_t *p)
+{
+   size_t undelivered = p->produced - p->delivered - p->failed;
+   printf ("%zu rows: %zu delivered to %s, %zu invalid (not published)", p->rows, p->delivered,
+           p->topic, p->invalid);
+   if (p->failed || undelivered) {
+      printf (", %zu not delivered%s%s", p->failed + undelivered, p->first_error[0] ? ": " : "",
+              p->first_error);
+   }
+   printf ("\n");
+   if (p->invalid > p->listed) {
+      printf ("  ... and %zu more invalid rows (--show-rejects N lists more)\n",
+              p->invalid - p->listed);
+   }
+   return undelivered;
+}
+
 int
 cli_cmd_publish (int argc, char **argv)
 {
    publish_t p = {.show_rejects = 20, .conf = rd_kafka_conf_new ()};
-   char errstr[512];
    int rc = 1;
    void *map = MAP_FAILED;
    size_t len = 0;
@@ -207,21 +264,9 @@ cli_cmd_publish (int argc, char **argv)
       p.total_lines++;
    }
 
-   /* An upstream publisher that must not lose or duplicate a ticket on a
-    * retry: idempotent, every replica acknowledges. */
-   if (rd_kafka_conf_set (p.conf, "bootstrap.servers", p.brokers, errstr, sizeof errstr) ||
-       rd_kafka_conf_set (p.conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
-       rd_kafka_conf_set (p.conf, "linger.ms", "20", errstr, sizeof errstr)) {
-      fprintf (stderr, "triagectl publish: %s\n", errstr);
+   if (!start_producer (&p)) {
       goto done;
    }
-   rd_kafka_conf_set_dr_msg_cb (p.conf, on_delivery);
-   rd_kafka_conf_set_opaque (p.conf, &p);
-   if (!(p.rk = rd_kafka_new (RD_KAFKA_PRODUCER, p.conf, errstr, sizeof errstr))) {
-      fprintf (stderr, "triagectl publish: %s\n", errstr);
-      goto done;
-   }
-   p.conf = NULL; /* rd_kafka_new took it */
 
    cli_progress_init (&p.bar, "publish", p.total_lines, !p.quiet);
    tk_error_t err;
@@ -229,30 +274,8 @@ cli_cmd_publish (int argc, char **argv)
    if (!walked && !p.stop) {
       fprintf (stderr, "%striagectl publish: %s\n", p.bar.on ? "\n" : "", err.message);
    }
-   /* Wait for every delivery, drawing the bar as they arrive. */
-   for (int waited = 0; rd_kafka_outq_len (p.rk) > 0 && waited < 600; waited++) {
-      rd_kafka_flush (p.rk, 100);
-      char note[80];
-      snprintf (note, sizeof note, "%zu sent, %zu delivered", p.produced, p.delivered);
-      cli_progress_update (&p.bar, p.total_lines, note);
-   }
-   {
-      char note[80];
-      snprintf (note, sizeof note, "%zu sent, %zu delivered", p.produced, p.delivered);
-      cli_progress_finish (&p.bar, p.total_lines, note);
-   }
-   size_t undelivered = p.produced - p.delivered - p.failed;
-   printf ("%zu rows: %zu delivered to %s, %zu invalid (not published)", p.rows, p.delivered,
-           p.topic, p.invalid);
-   if (p.failed || undelivered) {
-      printf (", %zu not delivered%s%s", p.failed + undelivered, p.first_error[0] ? ": " : "",
-              p.first_error);
-   }
-   printf ("\n");
-   if (p.invalid > p.listed) {
-      printf ("  ... and %zu more invalid rows (--show-rejects N lists more)\n",
-              p.invalid - p.listed);
-   }
+   wait_for_deliveries (&p);
+   size_t undelivered = print_summary (&p);
    rc = walked && !p.invalid && !p.failed && !undelivered ? 0 : 1;
 done:
    if (p.rk) {
