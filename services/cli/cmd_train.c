@@ -277,6 +277,78 @@ print_result (const train_args_t *a, const tk_model_t *model, const split_t *s, 
    }
 }
 
+/* The training options: the encoder's folder (into encoder_dir), the cache,
+ * the threads, and the calibration set (the --calibration file, else the
+ * part of the corpus split off for it), described in calib_from. */
+static void
+set_options (train_args_t *a, tk_labelled_set_t *calib_set, const split_t *s, char *encoder_dir,
+             size_t dir_cap, char *calib_from, size_t from_cap)
+{
+   default_encoder_dir (a, encoder_dir, dir_cap);
+   a->options.encoder_dir = encoder_dir;
+   a->options.cache_dir = a->cache;
+   if (!a->options.threads) {
+      a->options.threads = (unsigned) sysconf (_SC_NPROCESSORS_ONLN);
+   }
+   if (calib_set) {
+      a->options.calibration = tk_labelled_examples (calib_set, &a->options.n_calibration);
+      snprintf (calib_from, from_cap, "%s (%zu tickets)", a->calibration,
+                a->options.n_calibration);
+   } else if (s->n_calib) {
+      a->options.calibration = s->calib;
+      a->options.n_calibration = s->n_calib;
+      snprintf (calib_from, from_cap, "%zu tickets of the corpus kept out of training",
+                s->n_calib);
+   }
+}
+
+/* Trains on the split's training part and writes the model to a->out; NULL
+ * (said on stderr, with where the encoder's weights are looked for) when
+ * either fails. */
+static tk_model_t *
+train_and_save (const train_args_t *a, const split_t *s, const char *encoder_dir)
+{
+   tk_error_t err = {0};
+   tk_model_t *model = tk_model_train (s->train, s->n_train, &a->options, &err);
+   if (model && tk_model_save (model, a->out, &err)) {
+      return model;
+   }
+   fprintf (stderr, "triagectl train: %s\n", err.message);
+   if (a->options.mode != TK_MODEL_NB && err.domain == TK_ERR_IO) {
+      fprintf (stderr,
+               "triagectl train: the %s mode needs the encoder's weights in %s "
+               "(deploy/local/bootstrap fetches them; or give --encoder DIR)\n",
+               tk_model_mode_name (a->options.mode), encoder_dir);
+   }
+   tk_model_destroy (model);
+   return NULL;
+}
+
+/* Says what was trained: the corrections folded in, the result, and the
+ * scores on the held-out part. false when memory runs out. */
+static bool
+report (const train_args_t *a, const tk_model_t *model, const split_t *s, size_t n, size_t n_corr,
+        const tk_config_t *cfg, const char *calib_from)
+{
+   if (a->with_corrections) {
+      printf ("folded in %zu corrections from database %s (%zu replaced corpus tickets; "
+              "weight %lu each)\n",
+              n_corr, cfg->mongo_db && *cfg->mongo_db ? cfg->mongo_db : "of TRIAGE_MONGO_URI",
+              s->n_replaced, a->weight);
+   }
+   print_result (a, model, s, n, n_corr, *calib_from ? calib_from : NULL);
+   if (s->n_test) {
+      cli_metrics_t *metrics = cli_metrics_compute (model, s->test, s->n_test);
+      if (!metrics) {
+         fprintf (stderr, "triagectl train: out of memory\n");
+         return false;
+      }
+      cli_metrics_print_summary (metrics, stdout);
+      cli_metrics_destroy (metrics);
+   }
+   return true;
+}
+
 int
 cli_cmd_train (int argc, char **argv)
 {
@@ -286,7 +358,6 @@ cli_cmd_train (int argc, char **argv)
    tk_error_t err = {0};
    tk_labelled_set_t *set = NULL, *calib_set = NULL;
    tk_model_t *model = NULL;
-   cli_metrics_t *metrics = NULL;
    tk_config_t cfg = {0};
    tk_taxonomy_t *tax = NULL;
    cli_corrections_t *corrections = NULL;
@@ -316,45 +387,16 @@ cli_cmd_train (int argc, char **argv)
       fprintf (stderr, "triagectl train: out of memory\n");
       goto done;
    }
-   default_encoder_dir (&a, encoder_dir, sizeof encoder_dir);
-   a.options.encoder_dir = encoder_dir;
-   a.options.cache_dir = a.cache;
-   a.options.threads = a.options.threads ? a.options.threads : (unsigned) sysconf (_SC_NPROCESSORS_ONLN);
-   if (calib_set) {
-      a.options.calibration = tk_labelled_examples (calib_set, &a.options.n_calibration);
-      snprintf (calib_from, sizeof calib_from, "%s (%zu tickets)", a.calibration, a.options.n_calibration);
-   } else if (s.n_calib) {
-      a.options.calibration = s.calib;
-      a.options.n_calibration = s.n_calib;
-      snprintf (calib_from, sizeof calib_from, "%zu tickets of the corpus kept out of training", s.n_calib);
-   }
-   if (!(model = tk_model_train (s.train, s.n_train, &a.options, &err)) ||
-       !tk_model_save (model, a.out, &err)) {
-      fprintf (stderr, "triagectl train: %s\n", err.message);
-      if (a.options.mode != TK_MODEL_NB && err.domain == TK_ERR_IO) {
-         fprintf (stderr, "triagectl train: the %s mode needs the encoder's weights in %s "
-                          "(deploy/local/bootstrap fetches them; or give --encoder DIR)\n",
-                  tk_model_mode_name (a.options.mode), encoder_dir);
-      }
+   set_options (&a, calib_set, &s, encoder_dir, sizeof encoder_dir, calib_from,
+                sizeof calib_from);
+   if (!(model = train_and_save (&a, &s, encoder_dir))) {
       goto done;
    }
-   if (a.with_corrections) {
-      printf ("folded in %zu corrections from database %s (%zu replaced corpus tickets; "
-              "weight %lu each)\n",
-              n_corr, cfg.mongo_db && *cfg.mongo_db ? cfg.mongo_db : "of TRIAGE_MONGO_URI",
-              s.n_replaced, a.weight);
-   }
-   print_result (&a, model, &s, n, n_corr, *calib_from ? calib_from : NULL);
-   if (s.n_test) {
-      if (!(metrics = cli_metrics_compute (model, s.test, s.n_test))) {
-         fprintf (stderr, "triagectl train: out of memory\n");
-         goto done;
-      }
-      cli_metrics_print_summary (metrics, stdout);
+   if (!report (&a, model, &s, n, n_corr, &cfg, calib_from)) {
+      goto done;
    }
    rc = 0;
 done:
-   cli_metrics_destroy (metrics);
    tk_model_destroy (model);
    free (s.train);
    free (s.test);
