@@ -248,6 +248,135 @@ app_release (tk_app_t *app)
    mongoc_cleanup ();
 }
 
+/* The Kafka producer, with the configuration's pass-through settings
+ * handed to librdkafka as two parallel arrays of views into it. */
+static bool
+app_start_producer (tk_app_t *app, tk_error_t *err)
+{
+   size_t n = app->cfg.kafka_config.len;
+   app->pt_keys = calloc (n + 1, sizeof *app->pt_keys);
+   app->pt_values = calloc (n + 1, sizeof *app->pt_values);
+   if (!app->pt_keys || !app->pt_values) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return false;
+   }
+   for (size_t i = 0; i < n; i++) {
+      app->pt_keys[i] = app->cfg.kafka_config.items[i].key;
+      app->pt_values[i] = app->cfg.kafka_config.items[i].value;
+   }
+   app->kafka_pt = (tk_kafka_passthrough_t) {app->pt_keys, app->pt_values, n};
+   app->producer = tk_kafka_producer_new (app->loop, app->cfg.kafka_brokers, &app->kafka_pt,
+                                          app_producer_error, app, err);
+   return app->producer != NULL;
+}
+
+/* The public listener with its health routes. */
+static bool
+app_start_public_http (tk_app_t *app, tk_error_t *err)
+{
+   tk_http_options_t http_opts = {
+      .host = app->cfg.http_host,
+      .port = app->cfg.http_port,
+      .max_body_bytes = (size_t) app->cfg.http_max_body,
+      .json_body_bytes = (size_t) (app->cfg.http_max_json_body < app->cfg.http_max_body
+                                      ? app->cfg.http_max_json_body
+                                      : app->cfg.http_max_body),
+      .max_header_bytes = (size_t) app->cfg.http_max_header,
+      .header_timeout_ms = (uint64_t) app->cfg.http_header_timeout_ms,
+      .idle_timeout_ms = (uint64_t) app->cfg.http_idle_timeout_ms,
+      .request_timeout_ms = (uint64_t) app->cfg.http_request_timeout_ms,
+      .max_connections = (unsigned) app->cfg.http_max_connections,
+      .max_client_connections = (unsigned) app->cfg.http_max_client_connections,
+      .trusted_proxies = app->cfg.trusted_proxies,
+   };
+   if (!(app->http = tk_http_server_new (app->loop, &http_opts, err))) {
+      if (err->field[0] && !strcmp (err->field, "trusted_proxies")) {
+         char msg[sizeof err->message];
+         snprintf (msg, sizeof msg, "%s", err->message);
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_TRUSTED_PROXIES",
+                             "TRIAGE_TRUSTED_PROXIES: %s", msg);
+      }
+      return false;
+   }
+   return tk_http_add_health_routes (app->http, app_ready, app, err);
+}
+
+/* The api's and ingest's key check on the public listener. */
+static bool
+app_start_key_gate (tk_app_t *app, tk_error_t *err)
+{
+   char prefix[32];
+   snprintf (prefix, sizeof prefix, "%s_auth", app->name);
+   tk_key_gate_options_t gate_opts = {
+      .off = app->cfg.auth == TK_AUTH_OFF,
+      .admin_key = app->cfg.admin_key,
+      .rate_per_second = app->cfg.api_rate_limit,
+      .rate_burst = app->cfg.api_rate_burst,
+      .failures_per_minute = app->cfg.auth_failures_per_minute,
+      .metrics_prefix = prefix,
+   };
+   if (!(app->gate = tk_key_gate_new (app->loop, app->store, app->metrics, &gate_opts))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return false;
+   }
+   tk_http_server_set_authenticator (app->http, tk_key_gate_authenticate, app->gate);
+   return true;
+}
+
+/* The metrics listener. Prometheus scrapes without a key, so the figures
+ * are served only there (loopback by default), never on the public one. */
+static bool
+app_start_metrics_http (tk_app_t *app, tk_error_t *err)
+{
+   tk_http_options_t metrics_opts = {
+      .host = app->cfg.metrics_host,
+      .port = app->cfg.metrics_port,
+      .max_header_bytes = 8 * 1024,
+      .header_timeout_ms = (uint64_t) app->cfg.http_header_timeout_ms,
+      .idle_timeout_ms = (uint64_t) app->cfg.http_idle_timeout_ms,
+      .request_timeout_ms = (uint64_t) app->cfg.http_request_timeout_ms,
+      .max_connections = 64,
+      .max_client_connections = 16,
+   };
+   return (app->metrics_http = tk_http_server_new (app->loop, &metrics_opts, err)) &&
+          tk_http_add_metrics_route (app->metrics_http, app_metrics, app, err);
+}
+
+/* Every listener of the service, and the key check where it has one. */
+static bool
+app_start_http (tk_app_t *app, tk_error_t *err)
+{
+   if (!app_start_public_http (app, err)) {
+      return false;
+   }
+   if ((app->service == TK_SVC_API || app->service == TK_SVC_INGEST) &&
+       !app_start_key_gate (app, err)) {
+      return false;
+   }
+   return app->cfg.metrics_port == 0 || app_start_metrics_http (app, err);
+}
+
+/* A failed tk_app_init: nothing has run on the loop yet, so what was
+ * created is closed, the loop reaps it, and the rest is released. */
+static void
+app_abort_init (tk_app_t *app)
+{
+   if (app->http) {
+      tk_http_server_close (app->http, NULL, NULL);
+      app->http = NULL;
+   }
+   if (app->metrics_http) {
+      tk_http_server_close (app->metrics_http, NULL, NULL);
+      app->metrics_http = NULL;
+   }
+   if (app->producer) {
+      tk_kafka_producer_close (app->producer, 0, NULL, NULL);
+      app->producer = NULL;
+   }
+   uv_run (app->loop, UV_RUN_DEFAULT);
+   app_release (app);
+}
+
 tk_app_init_result_t
 tk_app_init (tk_app_t *app, tk_service_t svc, int argc, char **argv, tk_error_t *err)
 {
@@ -290,87 +419,8 @@ tk_app_init (tk_app_t *app, tk_service_t svc, int argc, char **argv, tk_error_t 
       goto fail;
    }
 
-   /* The pass-through list is handed to librdkafka as two parallel arrays
-    * of views into the configuration. */
-   size_t n = app->cfg.kafka_config.len;
-   app->pt_keys = calloc (n + 1, sizeof *app->pt_keys);
-   app->pt_values = calloc (n + 1, sizeof *app->pt_values);
-   if (!app->pt_keys || !app->pt_values) {
-      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+   if (!app_start_producer (app, err) || !app_start_http (app, err)) {
       goto fail;
-   }
-   for (size_t i = 0; i < n; i++) {
-      app->pt_keys[i] = app->cfg.kafka_config.items[i].key;
-      app->pt_values[i] = app->cfg.kafka_config.items[i].value;
-   }
-   app->kafka_pt = (tk_kafka_passthrough_t){app->pt_keys, app->pt_values, n};
-
-   if (!(app->producer = tk_kafka_producer_new (app->loop, app->cfg.kafka_brokers, &app->kafka_pt,
-                                                app_producer_error, app, err))) {
-      goto fail;
-   }
-
-   tk_http_options_t http_opts = {
-      .host = app->cfg.http_host,
-      .port = app->cfg.http_port,
-      .max_body_bytes = (size_t) app->cfg.http_max_body,
-      .json_body_bytes = (size_t) (app->cfg.http_max_json_body < app->cfg.http_max_body
-                                      ? app->cfg.http_max_json_body
-                                      : app->cfg.http_max_body),
-      .max_header_bytes = (size_t) app->cfg.http_max_header,
-      .header_timeout_ms = (uint64_t) app->cfg.http_header_timeout_ms,
-      .idle_timeout_ms = (uint64_t) app->cfg.http_idle_timeout_ms,
-      .request_timeout_ms = (uint64_t) app->cfg.http_request_timeout_ms,
-      .max_connections = (unsigned) app->cfg.http_max_connections,
-      .max_client_connections = (unsigned) app->cfg.http_max_client_connections,
-      .trusted_proxies = app->cfg.trusted_proxies,
-   };
-   if (!(app->http = tk_http_server_new (app->loop, &http_opts, err))) {
-      if (err->field[0] && !strcmp (err->field, "trusted_proxies")) {
-         char msg[sizeof err->message];
-         snprintf (msg, sizeof msg, "%s", err->message);
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, "TRIAGE_TRUSTED_PROXIES",
-                             "TRIAGE_TRUSTED_PROXIES: %s", msg);
-      }
-      goto fail;
-   }
-   if (!tk_http_add_health_routes (app->http, app_ready, app, err)) {
-      goto fail;
-   }
-   if (svc == TK_SVC_API || svc == TK_SVC_INGEST) {
-      char prefix[32];
-      snprintf (prefix, sizeof prefix, "%s_auth", app->name);
-      tk_key_gate_options_t gate_opts = {
-         .off = app->cfg.auth == TK_AUTH_OFF,
-         .admin_key = app->cfg.admin_key,
-         .rate_per_second = app->cfg.api_rate_limit,
-         .rate_burst = app->cfg.api_rate_burst,
-         .failures_per_minute = app->cfg.auth_failures_per_minute,
-         .metrics_prefix = prefix,
-      };
-      if (!(app->gate = tk_key_gate_new (app->loop, app->store, app->metrics, &gate_opts))) {
-         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
-         goto fail;
-      }
-      tk_http_server_set_authenticator (app->http, tk_key_gate_authenticate, app->gate);
-   }
-   if (app->cfg.metrics_port != 0) {
-      /* Prometheus scrapes without a key, so the figures are served only on
-       * this listener (loopback by default), never on the public one. */
-      tk_http_options_t metrics_opts = {
-         .host = app->cfg.metrics_host,
-         .port = app->cfg.metrics_port,
-         .max_header_bytes = 8 * 1024,
-         .header_timeout_ms = (uint64_t) app->cfg.http_header_timeout_ms,
-         .idle_timeout_ms = (uint64_t) app->cfg.http_idle_timeout_ms,
-         .request_timeout_ms = (uint64_t) app->cfg.http_request_timeout_ms,
-         .max_connections = 64,
-         .max_client_connections = 16,
-      };
-      if (!(app->metrics_http = tk_http_server_new (app->loop, &metrics_opts, err)) ||
-          !tk_http_add_metrics_route (app->metrics_http, app_metrics, app, err)) {
-         goto fail;
-      }
    }
 
    if (!(app->shutdown = tk_shutdown_new (app->loop, (uint64_t) app->cfg.shutdown_timeout_ms,
@@ -383,21 +433,7 @@ tk_app_init (tk_app_t *app, tk_service_t svc, int argc, char **argv, tk_error_t 
    return TK_APP_OK;
 
 fail:
-   /* Nothing has run on the loop yet: close what was created and reap it. */
-   if (app->http) {
-      tk_http_server_close (app->http, NULL, NULL);
-      app->http = NULL;
-   }
-   if (app->metrics_http) {
-      tk_http_server_close (app->metrics_http, NULL, NULL);
-      app->metrics_http = NULL;
-   }
-   if (app->producer) {
-      tk_kafka_producer_close (app->producer, 0, NULL, NULL);
-      app->producer = NULL;
-   }
-   uv_run (app->loop, UV_RUN_DEFAULT);
-   app_release (app);
+   app_abort_init (app);
    return TK_APP_ERROR;
 }
 
