@@ -143,6 +143,92 @@ start_probe (ingest_batcher_t *b, uint64_t delay_ms)
    }
 }
 
+/* A batch whose outcome is unknown (the store unreachable, or the write
+ * cancelled): nothing in it is known to be durable. Items that may wait go
+ * back to the front of the queue in their order (writing again is safe: the
+ * unique index dedups); the others fail now. */
+static void
+batch_failed (ingest_batcher_t *b, batch_job_t *job, int status)
+{
+   if (!b->store_down) {
+      TK_WARN ("store", "bulk write of %zu tickets failed (%s); holding writes until "
+               "MongoDB answers",
+               job->n, status ? "cancelled" : job->err.message);
+   }
+   b->store_down = true;
+   ingest_item_t *first = NULL, *last = NULL;
+   size_t back = 0;
+   for (size_t i = 0; i < job->n; i++) {
+      ingest_item_t *it = job->items[i];
+      if (it->retry_unavailable && !b->closing) {
+         it->next = NULL;
+         if (last) {
+            last->next = it;
+         } else {
+            first = it;
+         }
+         last = it;
+         back++;
+      } else {
+         tk_counter_inc (tk_metric_labels (b->metrics->failed, it->source));
+         it->done (it, TK_INSERT_FAILED, true, "MongoDB is unreachable");
+      }
+   }
+   if (first) {
+      last->next = b->head;
+      if (!b->head) {
+         b->tail = last;
+      }
+      b->head = first;
+      b->queued += back;
+   }
+   start_probe (b, b->probe_ms);
+}
+
+/* The metric label of a store outcome (NULL: counted as failed). */
+static const char *
+outcome_label (tk_insert_outcome_t outcome)
+{
+   switch (outcome) {
+   case TK_INSERT_STORED: return "stored";
+   case TK_INSERT_DUPLICATE: return "duplicate";
+   case TK_INSERT_CHANGED: return "updated";
+   case TK_INSERT_UNCHANGED: return "unchanged";
+   case TK_INSERT_FAILED: break;
+   }
+   return NULL;
+}
+
+/* A batch the store answered: each item gets its own outcome; stored and
+ * changed tickets (and duplicates still waiting for their classification)
+ * are durable and go on to be classified. */
+static void
+batch_stored (ingest_batcher_t *b, batch_job_t *job)
+{
+   tk_histogram_observe (b->metrics->batch_seconds, job->seconds);
+   tk_histogram_observe (b->metrics->batch_size, (double) job->n);
+   if (b->store_down) {
+      TK_INFO ("store", "MongoDB answers again; writes resume");
+   }
+   b->store_down = false;
+   for (size_t i = 0; i < job->n; i++) {
+      ingest_item_t *it = job->items[i];
+      const tk_insert_item_t *r = &job->res.items[i];
+      const char *label = outcome_label (r->outcome);
+      if (label) {
+         tk_counter_inc (tk_metric_labels (b->metrics->outcome, it->source, label));
+      } else {
+         tk_counter_inc (tk_metric_labels (b->metrics->failed, it->source));
+      }
+      if ((r->outcome == TK_INSERT_STORED || r->outcome == TK_INSERT_CHANGED ||
+           (job->unprocessed && job->unprocessed[i])) &&
+          b->on_durable) {
+         b->on_durable (b, it, r->outcome, b->user_data);
+      }
+      it->done (it, r->outcome, false, r->message);
+   }
+}
+
 static void
 batch_done (int status, void *ctx)
 {
@@ -150,72 +236,9 @@ batch_done (int status, void *ctx)
    ingest_batcher_t *b = job->b;
    b->in_flight = false;
    if (status != 0 || !job->ok) {
-      /* Unreachable or outcome unknown: nothing in this batch is known to
-       * be durable. Writing again is safe (the unique index dedups). */
-      if (!b->store_down) {
-         TK_WARN ("store", "bulk write of %zu tickets failed (%s); holding writes until "
-                  "MongoDB answers",
-                  job->n, status ? "cancelled" : job->err.message);
-      }
-      b->store_down = true;
-      ingest_item_t *first = NULL, *last = NULL;
-      size_t back = 0;
-      for (size_t i = 0; i < job->n; i++) {
-         ingest_item_t *it = job->items[i];
-         if (it->retry_unavailable && !b->closing) {
-            it->next = NULL;
-            if (last) {
-               last->next = it;
-            } else {
-               first = it;
-            }
-            last = it;
-            back++;
-         } else {
-            tk_counter_inc (tk_metric_labels (b->metrics->failed, it->source));
-            it->done (it, TK_INSERT_FAILED, true, "MongoDB is unreachable");
-         }
-      }
-      if (first) {
-         /* Back to the front, in their original order. */
-         last->next = b->head;
-         if (!b->head) {
-            b->tail = last;
-         }
-         b->head = first;
-         b->queued += back;
-      }
-      start_probe (b, b->probe_ms);
+      batch_failed (b, job, status);
    } else {
-      tk_histogram_observe (b->metrics->batch_seconds, job->seconds);
-      tk_histogram_observe (b->metrics->batch_size, (double) job->n);
-      if (b->store_down) {
-         TK_INFO ("store", "MongoDB answers again; writes resume");
-      }
-      b->store_down = false;
-      for (size_t i = 0; i < job->n; i++) {
-         ingest_item_t *it = job->items[i];
-         const tk_insert_item_t *r = &job->res.items[i];
-         const char *label = NULL;
-         switch (r->outcome) {
-         case TK_INSERT_STORED: label = "stored"; break;
-         case TK_INSERT_DUPLICATE: label = "duplicate"; break;
-         case TK_INSERT_CHANGED: label = "updated"; break;
-         case TK_INSERT_UNCHANGED: label = "unchanged"; break;
-         case TK_INSERT_FAILED: break;
-         }
-         if (label) {
-            tk_counter_inc (tk_metric_labels (b->metrics->outcome, it->source, label));
-         } else {
-            tk_counter_inc (tk_metric_labels (b->metrics->failed, it->source));
-         }
-         if ((r->outcome == TK_INSERT_STORED || r->outcome == TK_INSERT_CHANGED ||
-              (job->unprocessed && job->unprocessed[i])) &&
-             b->on_durable) {
-            b->on_durable (b, it, r->outcome, b->user_data);
-         }
-         it->done (it, r->outcome, false, r->message);
-      }
+      batch_stored (b, job);
    }
    tk_insert_result_cleanup (&job->res);
    free (job->unprocessed);
