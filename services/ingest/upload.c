@@ -416,29 +416,27 @@ append_reasons (tk_buf_t *b, const upload_t *up)
    return ok && tk_buf_append_str (b, "},");
 }
 
-static void
-respond_report (upload_t *up)
+/* The report's HTTP status: 503 when the store was down, 422 or 201 for a
+ * single ticket sent as an object, else 200. *single: that ticket's row. */
+static int
+report_status (const upload_t *up, const row_t **single)
 {
-   memset (up->count, 0, sizeof up->count);
-   for (size_t i = 0; i < up->n; i++) {
-      up->count[up->rows[i].status]++;
-   }
-   up->responded = true;
-   up->classify_pending = up->awaiting + up->undelivered;
-   if (up->wait_open) {
-      uv_timer_stop (&up->wait);
-   }
-   int status = 200;
-   const row_t *single = up->summary.single_object && up->n == 1 ? &up->rows[0] : NULL;
+   *single = up->summary.single_object && up->n == 1 ? &up->rows[0] : NULL;
    if (up->unavailable) {
-      status = 503;
-   } else if (single && single->status == ROW_REJECTED) {
-      status = 422;
-   } else if (single && single->status == ROW_STORED) {
-      status = 201;
+      return 503;
    }
-   audit_report (up, status);
-   tk_buf_t *b = &up->chunk;
+   if (*single && (*single)->status == ROW_REJECTED) {
+      return 422;
+   }
+   return *single && (*single)->status == ROW_STORED ? 201 : 200;
+}
+
+/* The report's head, up to the opening of "results": counts, reasons, and
+ * the error of an unreachable store or of a single rejected ticket. false
+ * when memory runs out. */
+static bool
+append_summary (tk_buf_t *b, upload_t *up, const row_t *single)
+{
    bool ok = tk_buf_appendf (
       b,
       "{\"format\":\"%s\",\"dry_run\":%s,\"total\":%zu,\"valid\":%zu,\"stored\":%zu,"
@@ -467,8 +465,25 @@ respond_report (upload_t *up)
       }
       ok = ok && tk_buf_append_str (b, "},");
    }
-   ok = ok && tk_buf_append_str (b, "\"results\":[");
-   if (!ok) {
+   return ok && tk_buf_append_str (b, "\"results\":[");
+}
+
+static void
+respond_report (upload_t *up)
+{
+   memset (up->count, 0, sizeof up->count);
+   for (size_t i = 0; i < up->n; i++) {
+      up->count[up->rows[i].status]++;
+   }
+   up->responded = true;
+   up->classify_pending = up->awaiting + up->undelivered;
+   if (up->wait_open) {
+      uv_timer_stop (&up->wait);
+   }
+   const row_t *single;
+   int status = report_status (up, &single);
+   audit_report (up, status);
+   if (!append_summary (&up->chunk, up, single)) {
       tk_http_respond_error (up->req, 500, "internal", "out of memory", NULL);
       upload_free (up);
       return;
