@@ -388,6 +388,58 @@ entry_requested (ingest_item_t *item, bool delivered)
    }
 }
 
+/* A valid ticket: masked when the text is stored masked, then to the
+ * batcher. */
+static void
+submit_ticket (ingest_intake_t *in, entry_t *e, const tk_kafka_message_t *m)
+{
+   if (!e->ticket->source && !(e->ticket->source = strdup ("kafka"))) {
+      TK_ERROR ("intake", "out of memory");
+   }
+   if (in->app->cfg.store_masked && !ingest_mask_ticket (e->ticket, NULL)) {
+      /* Never store the raw text instead: leave the offset uncommitted
+       * so the message is read again. */
+      TK_ERROR ("intake", "out of memory masking %s[%d]@%lld; it will be read again", m->topic,
+                m->partition, (long long) m->offset);
+      in->busy--;
+      return;
+   }
+   e->item.ticket = e->ticket;
+   e->item.source = "kafka";
+   e->item.retry_unavailable = true;
+   e->item.done = item_done;
+   e->item.requested = entry_requested;
+   ingest_batcher_submit (in->batcher, &e->item);
+}
+
+/* A message that is no valid ticket: counted, logged without its content,
+ * and sent to the dead-letter topic with the reason. */
+static void
+refuse_message (ingest_intake_t *in, entry_t *e, const tk_kafka_message_t *m, const char *reason,
+                const tk_error_t *err)
+{
+   tk_counter_inc (tk_metric_labels (in->metrics->rejected, "kafka", reason));
+   char idbuf[TK_TICKET_ID_MAX + 1];
+   const char *id =
+      tk_msg_inbound_refused_id (m->key, m->key_len, m->payload, m->len, idbuf, sizeof idbuf);
+   /* The log names the message by its place and a hash of its bytes, and
+    * the fault by its reason and field: never by anything the message
+    * holds (its id or key, the value at fault), which may be personal data
+    * even with TRIAGE_STORE_MASKED (masking covers what is stored). The
+    * DLQ record keeps the message and the full error for whoever may read
+    * that topic. */
+   TK_INFO ("intake", "refused %s[%d]@%lld (message %016llx, %zu bytes): %s%s%s%s", m->topic,
+            m->partition, (long long) m->offset,
+            (unsigned long long) tk_hash_fnv1a (m->payload ? m->payload : "", m->len), m->len,
+            reason, err->field[0] ? " (" : "", err->field, err->field[0] ? ")" : "");
+   if (!(e->dlq = dlq_record (m, id, err->message, &e->dlq_len))) {
+      TK_ERROR ("intake", "out of memory building a DLQ record; the message will be read again");
+      in->busy--;
+      return; /* stays not done: nothing past it is committed */
+   }
+   dlq_send (e);
+}
+
 static void
 handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
 {
@@ -414,45 +466,10 @@ handle_message (ingest_intake_t *in, const tk_kafka_message_t *m)
    const char *reason = NULL;
    e->ticket = tk_msg_inbound_parse (m->payload, m->len, &reason, &err);
    if (e->ticket) {
-      if (!e->ticket->source && !(e->ticket->source = strdup ("kafka"))) {
-         TK_ERROR ("intake", "out of memory");
-      }
-      if (in->app->cfg.store_masked && !ingest_mask_ticket (e->ticket, NULL)) {
-         /* Never store the raw text instead: leave the offset uncommitted
-          * so the message is read again. */
-         TK_ERROR ("intake", "out of memory masking %s[%d]@%lld; it will be read again",
-                   m->topic, m->partition, (long long) m->offset);
-         in->busy--;
-         return;
-      }
-      e->item.ticket = e->ticket;
-      e->item.source = "kafka";
-      e->item.retry_unavailable = true;
-      e->item.done = item_done;
-      e->item.requested = entry_requested;
-      ingest_batcher_submit (in->batcher, &e->item);
-      return;
+      submit_ticket (in, e, m);
+   } else {
+      refuse_message (in, e, m, reason, &err);
    }
-   tk_counter_inc (tk_metric_labels (in->metrics->rejected, "kafka", reason));
-   char idbuf[TK_TICKET_ID_MAX + 1];
-   const char *id =
-      tk_msg_inbound_refused_id (m->key, m->key_len, m->payload, m->len, idbuf, sizeof idbuf);
-   /* The log names the message by its place and a hash of its bytes, and
-    * the fault by its reason and field: never by anything the message
-    * holds (its id or key, the value at fault), which may be personal data
-    * even with TRIAGE_STORE_MASKED (masking covers what is stored). The
-    * DLQ record keeps the message and the full error for whoever may read
-    * that topic. */
-   TK_INFO ("intake", "refused %s[%d]@%lld (message %016llx, %zu bytes): %s%s%s%s", m->topic,
-            m->partition, (long long) m->offset,
-            (unsigned long long) tk_hash_fnv1a (m->payload ? m->payload : "", m->len), m->len,
-            reason, err.field[0] ? " (" : "", err.field, err.field[0] ? ")" : "");
-   if (!(e->dlq = dlq_record (m, id, err.message, &e->dlq_len))) {
-      TK_ERROR ("intake", "out of memory building a DLQ record; the message will be read again");
-      in->busy--;
-      return; /* stays not done: nothing past it is committed */
-   }
-   dlq_send (e);
 }
 
 static void
