@@ -432,6 +432,65 @@ parse_filter_object (api_t *api, tk_http_request_t *req, const cJSON *filter, jo
    return true;
 }
 
+/* The job's mode from the body (a replay: ids, or the failed tickets).
+ * false, answered 400, when it is none the route takes. */
+static bool
+parse_mode (tk_http_request_t *req, const cJSON *body, bool replay, job_t *j)
+{
+   const cJSON *mode = cJSON_GetObjectItemCaseSensitive (body, "mode");
+   if (replay) {
+      j->mode = cJSON_GetObjectItemCaseSensitive (body, "ids") ? MODE_IDS : MODE_FAILED;
+      return true;
+   }
+   int m = -1;
+   for (int i = 0; cJSON_IsString (mode) && mode_names[i]; i++) {
+      if (!strcmp (mode->valuestring, mode_names[i])) {
+         m = i;
+      }
+   }
+   if (m < 0 || m == MODE_FAILED) {
+      api_respond_error (req, 400, "invalid", "mode",
+                         "mode: one of unprocessed, last_24h, last_7d, since_last_fetch, ids, "
+                         "reprocess");
+      return false;
+   }
+   j->mode = (process_mode_t) m;
+   return true;
+}
+
+/* The ids of an "ids" job into j (and none for the other modes). false,
+ * answered, when they are not 1 to 10,000 valid ids or memory runs out. */
+static bool
+parse_ids (tk_http_request_t *req, const cJSON *body, job_t *j)
+{
+   const cJSON *ids = cJSON_GetObjectItemCaseSensitive (body, "ids");
+   const cJSON *item;
+   if (j->mode != MODE_IDS) {
+      if (ids) {
+         api_respond_error (req, 400, "invalid", "ids", "ids: only with mode \"ids\"");
+      }
+      return !ids;
+   }
+   if (!cJSON_IsArray (ids) || cJSON_GetArraySize (ids) < 1 ||
+       cJSON_GetArraySize (ids) > PROCESS_MAX_IDS_IN_BODY) {
+      api_respond_error (req, 400, "invalid", "ids", "ids: an array of 1 to 10000 ticket ids");
+      return false;
+   }
+   cJSON_ArrayForEach (item, ids)
+   {
+      if (!cJSON_IsString (item) || !api_id_valid (item->valuestring)) {
+         api_respond_error (req, 400, "invalid", "ids",
+                            "ids: each a string of 1 to 128 bytes without control characters");
+         return false;
+      }
+      if (!job_push_id (j, item->valuestring)) {
+         api_respond_error (req, 500, "internal", NULL, "out of memory");
+         return false;
+      }
+   }
+   return true;
+}
+
 static void
 start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
 {
@@ -440,46 +499,7 @@ start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
       api_respond_error (req, 500, "internal", NULL, "out of memory");
       return;
    }
-   const cJSON *mode = cJSON_GetObjectItemCaseSensitive (body, "mode");
-   const cJSON *ids = cJSON_GetObjectItemCaseSensitive (body, "ids");
-   const cJSON *item;
-   if (replay) {
-      j->mode = ids ? MODE_IDS : MODE_FAILED;
-   } else {
-      int m = -1;
-      for (int i = 0; cJSON_IsString (mode) && mode_names[i]; i++) {
-         if (!strcmp (mode->valuestring, mode_names[i])) {
-            m = i;
-         }
-      }
-      if (m < 0 || m == MODE_FAILED) {
-         api_respond_error (req, 400, "invalid", "mode",
-                            "mode: one of unprocessed, last_24h, last_7d, since_last_fetch, ids, "
-                            "reprocess");
-         goto fail;
-      }
-      j->mode = (process_mode_t) m;
-   }
-   if (j->mode == MODE_IDS) {
-      if (!cJSON_IsArray (ids) || cJSON_GetArraySize (ids) < 1 ||
-          cJSON_GetArraySize (ids) > PROCESS_MAX_IDS_IN_BODY) {
-         api_respond_error (req, 400, "invalid", "ids", "ids: an array of 1 to 10000 ticket ids");
-         goto fail;
-      }
-      cJSON_ArrayForEach (item, ids)
-      {
-         if (!cJSON_IsString (item) || !api_id_valid (item->valuestring)) {
-            api_respond_error (req, 400, "invalid", "ids",
-                               "ids: each a string of 1 to 128 bytes without control characters");
-            goto fail;
-         }
-         if (!job_push_id (j, item->valuestring)) {
-            api_respond_error (req, 500, "internal", NULL, "out of memory");
-            goto fail;
-         }
-      }
-   } else if (ids) {
-      api_respond_error (req, 400, "invalid", "ids", "ids: only with mode \"ids\"");
+   if (!parse_mode (req, body, replay, j) || !parse_ids (req, body, j)) {
       goto fail;
    }
    if (j->mode == MODE_REPROCESS &&
