@@ -144,6 +144,38 @@ processed_get (tk_http_request_t *req, void *user_data)
 
 /* ---- POST: store a ticket with its classification ------------------------ */
 
+/* The answer of a POST: the stored document, read once: the answer is the
+ * ticket as stored, the listing's window gets it as the listing renders
+ * it. */
+static void
+answer_stored (api_call_t *call, mongoc_client_t *client, const char *db, const char *id)
+{
+   write_data_t *d = call->data;
+   mongoc_cursor_t *cursor = tk_store_tickets_find_id (client, db, id);
+   const bson_t *doc;
+   bson_error_t e;
+   tk_error_t err;
+   tk_ticket_t *stored = NULL;
+   cJSON *json = NULL;
+   if (!mongoc_cursor_next (cursor, &doc)) {
+      if (mongoc_cursor_error (cursor, &e)) {
+         api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+      } else {
+         api_call_fail (call, 404, "not_found", "id", "no ticket with id \"%s\"", id);
+      }
+   } else if (tk_ticket_from_bson (doc, &stored, &err) &&
+              (json = tk_ticket_to_json (stored, &err))) {
+      cJSON *listed = api_ticket_doc_json (doc, &err);
+      entry_from (d, doc, listed);
+      cJSON_Delete (listed);
+      api_call_ok (call, 201, json);
+   } else {
+      api_call_fail_err (call, &err);
+   }
+   tk_ticket_destroy (stored);
+   mongoc_cursor_destroy (cursor);
+}
+
 static void
 post_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
@@ -151,7 +183,6 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
    tk_ticket_t *t = d->ticket;
    tk_insert_result_t res;
    tk_error_t err;
-   mongoc_cursor_t *cursor = NULL;
    call->audit_detail = cJSON_CreateObject ();
    cJSON_AddStringToObject (call->audit_detail, "id", t->id);
    /* TRIAGE_STORE_MASKED: the raw text never reaches the database. Masked
@@ -186,32 +217,8 @@ post_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_fail_err (call, &err);
       goto done;
    }
-   /* The stored document, read once: the answer is the ticket as stored,
-    * the listing's window gets it as the listing renders it. */
-   cursor = tk_store_tickets_find_id (client, db, t->id);
-   const bson_t *doc;
-   bson_error_t e;
-   tk_ticket_t *stored = NULL;
-   cJSON *json = NULL;
-   if (!mongoc_cursor_next (cursor, &doc)) {
-      if (mongoc_cursor_error (cursor, &e)) {
-         api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
-      } else {
-         api_call_fail (call, 404, "not_found", "id", "no ticket with id \"%s\"", t->id);
-      }
-      goto done;
-   }
-   if (tk_ticket_from_bson (doc, &stored, &err) && (json = tk_ticket_to_json (stored, &err))) {
-      cJSON *listed = api_ticket_doc_json (doc, &err);
-      entry_from (d, doc, listed);
-      cJSON_Delete (listed);
-      api_call_ok (call, 201, json);
-   } else {
-      api_call_fail_err (call, &err);
-   }
-   tk_ticket_destroy (stored);
+   answer_stored (call, client, db, t->id);
 done:
-   mongoc_cursor_destroy (cursor);
    tk_insert_result_cleanup (&res);
 }
 
@@ -371,41 +378,28 @@ done:
    bson_destroy (filter);
 }
 
-static void
-processed_put (tk_http_request_t *req, void *user_data)
+/* The correction in body, validated by the same parser as a stored ticket:
+ * the path supplies the identity, the body the classification (and, if the
+ * corrector wants, confidence scores; by default a person is sure) and an
+ * optional note. Into d; false, answered 400, when it is not valid. */
+static bool
+parse_correction (api_t *api, tk_http_request_t *req, const cJSON *body, write_data_t *d)
 {
-   api_t *api = user_data;
    tk_error_t err;
-   if (!api_check_request (req, true)) {
-      return;
-   }
-   write_data_t *d = write_data_new (req);
-   if (!d || !path_id (req, d)) {
-      write_data_free (d);
-      return;
-   }
-   cJSON *body = api_parse_body (req, API_BODY_MAX);
-   if (!body) {
-      write_data_free (d);
-      return;
-   }
-   /* The correction is validated by the same parser as a stored ticket: the
-    * path supplies the identity, the body the classification (and, if the
-    * corrector wants, confidence scores; by default a person is sure). */
    cJSON *classification = cJSON_GetObjectItemCaseSensitive (body, "classification");
    cJSON *confidence = cJSON_GetObjectItemCaseSensitive (body, "confidence_scores");
    cJSON *note = cJSON_GetObjectItemCaseSensitive (body, "note");
-   cJSON *probe = cJSON_CreateObject ();
    if (!cJSON_IsObject (body) || !classification) {
       api_respond_error (req, 400, "invalid", "classification",
                          "classification: required, an object with topic_tags, sentiment and "
                          "priority");
-      goto fail;
+      return false;
    }
    if (note && (!cJSON_IsString (note) || strlen (note->valuestring) > 1024)) {
       api_respond_error (req, 400, "invalid", "note", "note: a string of at most 1024 bytes");
-      goto fail;
+      return false;
    }
+   cJSON *probe = cJSON_CreateObject ();
    cJSON_AddStringToObject (probe, "id", d->id);
    cJSON_AddStringToObject (probe, "subject", "-");
    cJSON_AddStringToObject (probe, "body", "-");
@@ -419,16 +413,42 @@ processed_put (tk_http_request_t *req, void *user_data)
       cJSON_AddNumberToObject (c, "sentiment", 1);
       cJSON_AddNumberToObject (c, "priority", 1);
    }
-   if (!(d->ticket = tk_ticket_from_processed_json (probe, api->tax, &err))) {
+   d->ticket = tk_ticket_from_processed_json (probe, api->tax, &err);
+   cJSON_Delete (probe);
+   if (!d->ticket) {
       api_respond_error (req, 400, "invalid", err.field[0] ? err.field : NULL, err.message);
-      goto fail;
+      return false;
    }
    if (note) {
       d->note = strdup (note->valuestring);
    }
    d->store_masked = api->app->cfg.store_masked;
-   cJSON_Delete (probe);
+   return true;
+}
+
+static void
+processed_put (tk_http_request_t *req, void *user_data)
+{
+   api_t *api = user_data;
+   if (!api_check_request (req, true)) {
+      return;
+   }
+   write_data_t *d = write_data_new (req);
+   if (!d || !path_id (req, d)) {
+      write_data_free (d);
+      return;
+   }
+   cJSON *body = api_parse_body (req, API_BODY_MAX);
+   if (!body) {
+      write_data_free (d);
+      return;
+   }
+   bool ok = parse_correction (api, req, body, d);
    cJSON_Delete (body);
+   if (!ok) {
+      write_data_free (d);
+      return;
+   }
    api_call_t *call = api_call_new (api, req, "processed.correct", TK_ROLE_ADMIN, true,
                                     put_work);
    call->writes = true;
@@ -436,11 +456,6 @@ processed_put (tk_http_request_t *req, void *user_data)
    call->free_data = write_data_free;
    call->done = stored_done;
    write_run (call, d, d->id);
-   return;
-fail:
-   cJSON_Delete (probe);
-   cJSON_Delete (body);
-   write_data_free (d);
 }
 
 /* ---- DELETE -------------------------------------------------------------- */
