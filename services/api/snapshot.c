@@ -401,20 +401,11 @@ answer_all (api_snapshot_t *s, waiter_t *list, const scan_job_t *job)
    }
 }
 
+/* The scan's outcome in the metrics and the log. */
 static void
-scan_done (int status, void *ctx)
+count_scan (api_snapshot_t *s, const scan_job_t *job)
 {
-   api_snapshot_t *s = ctx;
    api_t *api = s->api;
-   scan_job_t *job = &s->job;
-   s->running = false;
-   s->last_scan_ms = uv_now (api->app->loop) - s->started_ms;
-   if (status != 0 && job->ok) {
-      job->ok = false;
-   }
-   if (status != 0) {
-      tk_error_set (&job->err, TK_ERR_IO, status, "the scan was cancelled");
-   }
    if (job->ok) {
       tk_counter_inc (s->scans_ok);
       tk_counter_inc (tk_metric_labels (api->cache_hits, "miss"));
@@ -430,32 +421,56 @@ scan_done (int status, void *ctx)
                   (unsigned long long) s->last_scan_ms, job->err.message);
       }
    }
+}
+
+/* A successful scan becomes the snapshot: its rendered bodies, and its
+ * newest tickets once the writes made while it ran are replayed onto them
+ * (it may have read them before they were made: see the top of the file). */
+static void
+keep_scan (api_snapshot_t *s, scan_job_t *job)
+{
+   for (int i = 0; i < 2; i++) {
+      free (s->body[i]);
+      s->body[i] = job->body[i];
+      s->len[i] = job->len[i];
+      job->body[i] = NULL;
+   }
+   bool fresh = !s->journal_lost;
+   for (const journal_op_t *op = s->journal; fresh && job->newest && op; op = op->next) {
+      fresh = apply (job->newest, op);
+   }
+   if (fresh) {
+      api_newest_destroy (s->newest);
+      s->newest = job->newest;
+      job->newest = NULL;
+   } else {
+      TK_WARN ("snapshot", "%zu writes during the scan could not all be replayed onto its "
+                           "newest tickets: the patched ones stay until the next scan",
+               s->journal_n);
+   }
+   s->have = true;
+}
+
+static void
+scan_done (int status, void *ctx)
+{
+   api_snapshot_t *s = ctx;
+   api_t *api = s->api;
+   scan_job_t *job = &s->job;
+   s->running = false;
+   s->last_scan_ms = uv_now (api->app->loop) - s->started_ms;
+   if (status != 0 && job->ok) {
+      job->ok = false;
+   }
+   if (status != 0) {
+      tk_error_set (&job->err, TK_ERR_IO, status, "the scan was cancelled");
+   }
+   count_scan (s, job);
    waiter_t *waiting = s->current;
    s->current = NULL;
    answer_all (s, waiting, job);
    if (job->ok && s->interval_ms > 0) {
-      for (int i = 0; i < 2; i++) {
-         free (s->body[i]);
-         s->body[i] = job->body[i];
-         s->len[i] = job->len[i];
-         job->body[i] = NULL;
-      }
-      /* The writes patched while this scan ran, which it may have read
-       * before they were made (see the top of the file). */
-      bool fresh = !s->journal_lost;
-      for (const journal_op_t *op = s->journal; fresh && job->newest && op; op = op->next) {
-         fresh = apply (job->newest, op);
-      }
-      if (fresh) {
-         api_newest_destroy (s->newest);
-         s->newest = job->newest;
-         job->newest = NULL;
-      } else {
-         TK_WARN ("snapshot", "%zu writes during the scan could not all be replayed onto its "
-                              "newest tickets: the patched ones stay until the next scan",
-                  s->journal_n);
-      }
-      s->have = true;
+      keep_scan (s, job);
    }
    journal_clear (s);
    job_cleanup (job);
