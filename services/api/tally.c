@@ -203,31 +203,12 @@ conf_bin (double v)
 }
 
 /* Counts one ticket document. false on out of memory. */
+/* A processed ticket's labels and the model that gave them. */
 static bool
-tally_doc (tally_t *t, const bson_t *doc)
+tally_labels (tally_t *t, const bson_t *doc)
 {
-   int64_t ms;
-   double v;
-   bson_iter_t it, tags;
-   t->total++;
-   bool has_created = find_date (doc, "created_at", &ms);
-   if (has_created && !day_add (&t->created, ms)) {
-      return false;
-   }
-   bool processed = find_bool (doc, "processed");
-   double attempts = 0;
-   find_number (doc, "processing_attempts", &attempts);
-   if (!processed) {
-      if (attempts > 0) {
-         t->failed++;
-      }
-      return true;
-   }
-   t->processed++;
-   if (attempts > 0) {
-      t->retried_ok++;
-   }
    const char *s;
+   bson_iter_t it, tags;
    if ((s = find_utf8 (doc, "classification.priority")) && !label_add (&t->priority, s)) {
       return false;
    }
@@ -243,9 +224,15 @@ tally_doc (tally_t *t, const bson_t *doc)
          }
       }
    }
-   if ((s = find_utf8 (doc, "processing_metadata.model_version")) && !label_add (&t->model, s)) {
-      return false;
-   }
+   return !(s = find_utf8 (doc, "processing_metadata.model_version")) || label_add (&t->model, s);
+}
+
+/* A processed ticket's day, processing time and confidence scores. */
+static bool
+tally_processing (tally_t *t, const bson_t *doc)
+{
+   int64_t ms;
+   double v;
    if (find_date (doc, "processing_metadata.processed_at", &ms)) {
       if (!day_add (&t->processed_days, ms)) {
          return false;
@@ -277,6 +264,31 @@ tally_doc (tally_t *t, const bson_t *doc)
       t->conf_count++;
    }
    return true;
+}
+
+static bool
+tally_doc (tally_t *t, const bson_t *doc)
+{
+   int64_t ms;
+   t->total++;
+   bool has_created = find_date (doc, "created_at", &ms);
+   if (has_created && !day_add (&t->created, ms)) {
+      return false;
+   }
+   bool processed = find_bool (doc, "processed");
+   double attempts = 0;
+   find_number (doc, "processing_attempts", &attempts);
+   if (!processed) {
+      if (attempts > 0) {
+         t->failed++;
+      }
+      return true;
+   }
+   t->processed++;
+   if (attempts > 0) {
+      t->retried_ok++;
+   }
+   return tally_labels (t, doc) && tally_processing (t, doc);
 }
 
 bool
