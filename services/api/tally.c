@@ -349,15 +349,10 @@ days_json (const day_series_t *s)
    return arr;
 }
 
-cJSON *
-api_tally_analytics_json (const api_tally_t *t)
+/* "error_rates": failed tickets, of all and of those attempted. */
+static void
+add_error_rates (cJSON *out, const api_tally_t *t)
 {
-   cJSON *out = cJSON_CreateObject ();
-   cJSON_AddNumberToObject (out, "total", (double) t->total);
-   cJSON_AddNumberToObject (out, "processed", (double) t->processed);
-   cJSON_AddNumberToObject (out, "unprocessed", (double) (t->total - t->processed));
-   cJSON_AddNumberToObject (out, "failed", (double) t->failed);
-
    cJSON *rates = cJSON_AddObjectToObject (out, "error_rates");
    uint64_t attempted = t->processed + t->failed;
    cJSON_AddNumberToObject (rates, "failed", (double) t->failed);
@@ -373,14 +368,12 @@ api_tally_analytics_json (const api_tally_t *t)
    } else {
       cJSON_AddNullToObject (rates, "failed_of_attempted");
    }
+}
 
-   cJSON_AddItemToObject (out, "priority_distribution", labels_json (&t->priority));
-   cJSON_AddItemToObject (out, "sentiment_distribution", labels_json (&t->sentiment));
-   cJSON_AddItemToObject (out, "topic_distribution", labels_json (&t->topic));
-   cJSON_AddItemToObject (out, "model_versions", labels_json (&t->model));
-   cJSON_AddItemToObject (out, "created_per_day", days_json (&t->created));
-   cJSON_AddItemToObject (out, "processed_per_day", days_json (&t->processed_days));
-
+/* "processing_time_ms": the count, the average and the histogram. */
+static void
+add_processing_times (cJSON *out, const api_tally_t *t)
+{
    cJSON *pt = cJSON_AddObjectToObject (out, "processing_time_ms");
    cJSON_AddNumberToObject (pt, "count", (double) t->time_count);
    if (t->time_count) {
@@ -399,7 +392,12 @@ api_tally_analytics_json (const api_tally_t *t)
       cJSON_AddNumberToObject (o, "count", (double) t->time_bins[b]);
       cJSON_AddItemToArray (bins, o);
    }
+}
 
+/* "confidence": per field, the average and the histogram. */
+static void
+add_confidence (cJSON *out, const api_tally_t *t)
+{
    static const char *fields[3] = {"topic", "sentiment", "priority"};
    cJSON *conf = cJSON_AddObjectToObject (out, "confidence");
    for (int f = 0; f < 3; f++) {
@@ -418,6 +416,28 @@ api_tally_analytics_json (const api_tally_t *t)
          cJSON_AddItemToArray (fb, o);
       }
    }
+}
+
+cJSON *
+api_tally_analytics_json (const api_tally_t *t)
+{
+   cJSON *out = cJSON_CreateObject ();
+   cJSON_AddNumberToObject (out, "total", (double) t->total);
+   cJSON_AddNumberToObject (out, "processed", (double) t->processed);
+   cJSON_AddNumberToObject (out, "unprocessed", (double) (t->total - t->processed));
+   cJSON_AddNumberToObject (out, "failed", (double) t->failed);
+
+   add_error_rates (out, t);
+
+   cJSON_AddItemToObject (out, "priority_distribution", labels_json (&t->priority));
+   cJSON_AddItemToObject (out, "sentiment_distribution", labels_json (&t->sentiment));
+   cJSON_AddItemToObject (out, "topic_distribution", labels_json (&t->topic));
+   cJSON_AddItemToObject (out, "model_versions", labels_json (&t->model));
+   cJSON_AddItemToObject (out, "created_per_day", days_json (&t->created));
+   cJSON_AddItemToObject (out, "processed_per_day", days_json (&t->processed_days));
+
+   add_processing_times (out, t);
+   add_confidence (out, t);
    char iso[TK_TIME_ISO_BUFSIZE];
    if (tk_time_format_iso (tk_time_now_ms (), iso, sizeof iso)) {
       cJSON_AddStringToObject (out, "generated_at", iso);
