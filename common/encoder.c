@@ -19,6 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_KERNELS 1
+#endif
+
 #define DIM TK_ENCODER_DIM
 #define N_LAYERS 6
 #define N_HEADS 12
@@ -58,9 +63,16 @@ typedef struct {
 static float gelu_table[GELU_STEPS + 2];
 static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
 
+/* Whether the CPU runs the AVX2 + FMA forms of the element-wise steps
+ * (softmax, GELU, LayerNorm's sums), set once with the table. */
+static bool use_avx2;
+
 static void
 fill_gelu_table (void)
 {
+#ifdef HAVE_AVX2_KERNELS
+   use_avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+#endif
    for (int i = 0; i <= GELU_STEPS + 1; i++) {
       double x = -GELU_RANGE + 2.0 * GELU_RANGE * i / GELU_STEPS;
       gelu_table[i] = (float) (0.5 * x * (1.0 + erf (x * M_SQRT1_2)));
@@ -188,10 +200,160 @@ linear (const float *in, size_t rows, size_t k, const float *w, const float *b, 
              (int) n);
 }
 
+#ifdef HAVE_AVX2_KERNELS
+/* The element-wise steps with AVX2 and FMA, 8 floats at a time, chosen at
+ * run time (use_avx2); the plain C forms below are the reference. Their
+ * results differ from those only by float rounding (sums in another order,
+ * fused multiply-adds; the exponential's relative error is below 2e-7). */
+#define AVX2 __attribute__ ((target ("avx2,fma")))
+
+/* e^x for x <= 0 (softmax's arguments; below -87 it returns about 1e-38, not
+ * 0): Cephes's expf, x = n ln 2 + r with |r| <= ln 2 / 2, e^r by a degree-7
+ * polynomial, 2^n into the exponent bits. */
+AVX2 static inline __m256
+exp_nonpositive (__m256 x)
+{
+   x = _mm256_max_ps (x, _mm256_set1_ps (-87.0f));
+   __m256 n = _mm256_floor_ps (_mm256_fmadd_ps (x, _mm256_set1_ps (1.44269504088896341f),
+                                                _mm256_set1_ps (0.5f)));
+   x = _mm256_fnmadd_ps (n, _mm256_set1_ps (0.693359375f), x);
+   x = _mm256_fnmadd_ps (n, _mm256_set1_ps (-2.12194440e-4f), x);
+   __m256 y = _mm256_set1_ps (1.9875691500e-4f);
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (1.3981999507e-3f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (8.3334519073e-3f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (4.1665795894e-2f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (1.6666665459e-1f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (5.0000001201e-1f));
+   y = _mm256_fmadd_ps (y, _mm256_mul_ps (x, x), _mm256_add_ps (x, _mm256_set1_ps (1.0f)));
+   __m256i e = _mm256_slli_epi32 (_mm256_add_epi32 (_mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23);
+   return _mm256_mul_ps (y, _mm256_castsi256_ps (e));
+}
+
+AVX2 static inline float
+hsum (__m256 v)
+{
+   __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+   s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+   s = _mm_add_ss (s, _mm_movehdup_ps (s));
+   return _mm_cvtss_f32 (s);
+}
+
+AVX2 static inline float
+hmax (__m256 v)
+{
+   __m128 s = _mm_max_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+   s = _mm_max_ps (s, _mm_movehl_ps (s, s));
+   s = _mm_max_ss (s, _mm_movehdup_ps (s));
+   return _mm_cvtss_f32 (s);
+}
+
+AVX2 static void
+softmax_rows_avx2 (float *s, size_t rows, size_t cols)
+{
+   size_t vec = cols & ~(size_t) 7;
+   for (size_t r = 0; r < rows; r++) {
+      float *row = s + r * cols, max = row[0], sum;
+      __m256 vmax = _mm256_set1_ps (row[0]), vsum = _mm256_setzero_ps ();
+      for (size_t c = 0; c < vec; c += 8) {
+         vmax = _mm256_max_ps (vmax, _mm256_loadu_ps (row + c));
+      }
+      max = hmax (vmax);
+      for (size_t c = vec; c < cols; c++) {
+         max = row[c] > max ? row[c] : max;
+      }
+      __m256 m = _mm256_set1_ps (max);
+      for (size_t c = 0; c < vec; c += 8) {
+         __m256 e = exp_nonpositive (_mm256_sub_ps (_mm256_loadu_ps (row + c), m));
+         _mm256_storeu_ps (row + c, e);
+         vsum = _mm256_add_ps (vsum, e);
+      }
+      sum = hsum (vsum);
+      for (size_t c = vec; c < cols; c++) {
+         row[c] = expf (row[c] - max);
+         sum += row[c];
+      }
+      __m256 inv = _mm256_set1_ps (1.0f / sum);
+      for (size_t c = 0; c < vec; c += 8) {
+         _mm256_storeu_ps (row + c, _mm256_mul_ps (_mm256_loadu_ps (row + c), inv));
+      }
+      for (size_t c = vec; c < cols; c++) {
+         row[c] *= 1.0f / sum;
+      }
+   }
+}
+
+/* GELU from the table, as gelu() below; n a multiple of 8. */
+AVX2 static void
+gelu_avx2 (float *x, size_t n)
+{
+   const __m256 lo = _mm256_set1_ps ((float) -GELU_RANGE), hi = _mm256_set1_ps ((float) GELU_RANGE);
+   const __m256 scale = _mm256_set1_ps ((float) (GELU_STEPS / (2.0 * GELU_RANGE)));
+   for (size_t i = 0; i < n; i += 8) {
+      __m256 v = _mm256_loadu_ps (x + i);
+      __m256 pos = _mm256_mul_ps (_mm256_add_ps (_mm256_min_ps (_mm256_max_ps (v, lo), hi), hi),
+                                  scale);
+      __m256i k = _mm256_min_epi32 (_mm256_cvttps_epi32 (pos), _mm256_set1_epi32 (GELU_STEPS));
+      __m256 frac = _mm256_sub_ps (pos, _mm256_cvtepi32_ps (k));
+      __m256 t0 = _mm256_i32gather_ps (gelu_table, k, 4);
+      __m256 t1 = _mm256_i32gather_ps (gelu_table + 1, k, 4);
+      __m256 y = _mm256_fmadd_ps (frac, _mm256_sub_ps (t1, t0), t0);
+      y = _mm256_blendv_ps (y, v, _mm256_cmp_ps (v, hi, _CMP_GE_OQ));
+      y = _mm256_blendv_ps (y, _mm256_setzero_ps (), _mm256_cmp_ps (v, lo, _CMP_LE_OQ));
+      _mm256_storeu_ps (x + i, y);
+   }
+}
+
+/* layer_norm below with its sums in 4 double lanes (DIM a multiple of 8). */
+AVX2 static void
+layer_norm_avx2 (float *x, const float *add, size_t rows, const float *g, const float *b)
+{
+   for (size_t r = 0; r < rows; r++) {
+      float *row = x + r * DIM;
+      __m256d s0 = _mm256_setzero_pd (), s1 = _mm256_setzero_pd ();
+      for (size_t i = 0; i < DIM; i += 8) {
+         __m256 v = _mm256_loadu_ps (row + i);
+         if (add) {
+            v = _mm256_add_ps (v, _mm256_loadu_ps (add + r * DIM + i));
+            _mm256_storeu_ps (row + i, v);
+         }
+         s0 = _mm256_add_pd (s0, _mm256_cvtps_pd (_mm256_castps256_ps128 (v)));
+         s1 = _mm256_add_pd (s1, _mm256_cvtps_pd (_mm256_extractf128_ps (v, 1)));
+      }
+      double lanes[4];
+      _mm256_storeu_pd (lanes, _mm256_add_pd (s0, s1));
+      double mean = (lanes[0] + lanes[1] + lanes[2] + lanes[3]) / DIM;
+      __m256d m = _mm256_set1_pd (mean);
+      s0 = s1 = _mm256_setzero_pd ();
+      for (size_t i = 0; i < DIM; i += 8) {
+         __m256 v = _mm256_loadu_ps (row + i);
+         __m256d d0 = _mm256_sub_pd (_mm256_cvtps_pd (_mm256_castps256_ps128 (v)), m);
+         __m256d d1 = _mm256_sub_pd (_mm256_cvtps_pd (_mm256_extractf128_ps (v, 1)), m);
+         s0 = _mm256_fmadd_pd (d0, d0, s0);
+         s1 = _mm256_fmadd_pd (d1, d1, s1);
+      }
+      _mm256_storeu_pd (lanes, _mm256_add_pd (s0, s1));
+      double var = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+      __m256 inv = _mm256_set1_ps ((float) (1.0 / sqrt (var / DIM + LN_EPS)));
+      __m256 mf = _mm256_set1_ps ((float) mean);
+      for (size_t i = 0; i < DIM; i += 8) {
+         __m256 v = _mm256_mul_ps (_mm256_sub_ps (_mm256_loadu_ps (row + i), mf), inv);
+         _mm256_storeu_ps (row + i, _mm256_fmadd_ps (v, _mm256_loadu_ps (g + i),
+                                                     _mm256_loadu_ps (b + i)));
+      }
+   }
+}
+#endif
+
 /* x = LayerNorm(x + add) row by row (add may be NULL). */
 static void
 layer_norm (float *x, const float *add, size_t rows, const float *g, const float *b)
 {
+#ifdef HAVE_AVX2_KERNELS
+   if (use_avx2) {
+      layer_norm_avx2 (x, add, rows, g, b);
+      return;
+   }
+#endif
    for (size_t r = 0; r < rows; r++) {
       float *row = x + r * DIM;
       double mean = 0, var = 0;
@@ -216,6 +378,12 @@ layer_norm (float *x, const float *add, size_t rows, const float *g, const float
 static void
 softmax_rows (float *s, size_t rows, size_t cols)
 {
+#ifdef HAVE_AVX2_KERNELS
+   if (use_avx2) {
+      softmax_rows_avx2 (s, rows, cols);
+      return;
+   }
+#endif
    for (size_t r = 0; r < rows; r++) {
       float *row = s + r * cols, max = row[0], sum = 0;
       for (size_t c = 1; c < cols; c++) {
@@ -258,6 +426,12 @@ attention (scratch_t *s, const size_t *lens, size_t n_seq)
 static void
 gelu (float *x, size_t n)
 {
+#ifdef HAVE_AVX2_KERNELS
+   if (use_avx2 && n % 8 == 0) {
+      gelu_avx2 (x, n);
+      return;
+   }
+#endif
    const float scale = (float) (GELU_STEPS / (2.0 * GELU_RANGE));
    for (size_t i = 0; i < n; i++) {
       float v = x[i];
