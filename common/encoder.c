@@ -2,8 +2,10 @@
  *
  * Activations are row-major [rows][width] float matrices, one row per token
  * of every sequence of a batch; a linear layer of PyTorch's [out][in] weight
- * is x W^T + b, one cblas_sgemm over all rows at once. Attention runs per
- * sequence and head on strided views of the query, key and value rows. */
+ * is x W^T + b, one cblas_sgemm over all rows at once. The sequences of a
+ * batch may differ in length (ragged, no padding): attention runs per
+ * sequence and head on strided views of that sequence's query, key and value
+ * rows, pooling per sequence on its rows. */
 #include "encoder.h"
 
 #include "blas.h"
@@ -16,6 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_KERNELS 1
+#endif
 
 #define DIM TK_ENCODER_DIM
 #define N_LAYERS 6
@@ -40,7 +47,9 @@ struct tk_encoder {
    layer_t layers[N_LAYERS];
 };
 
-/* Per-call scratch: every activation of one batch. */
+/* Per-pass scratch: every activation of one ragged batch of `rows` rows.
+ * q, k, v and ctx are contiguous, rows * 4 * DIM floats, which is rows *
+ * FFN: the feed-forward activation reuses them, as they are dead by then. */
 typedef struct {
    float *x, *q, *k, *v, *ctx, *tmp, *ffn, *scores;
 } scratch_t;
@@ -54,9 +63,16 @@ typedef struct {
 static float gelu_table[GELU_STEPS + 2];
 static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
 
+/* Whether the CPU runs the AVX2 + FMA forms of the element-wise steps
+ * (softmax, GELU, LayerNorm's sums), set once with the table. */
+static bool use_avx2;
+
 static void
 fill_gelu_table (void)
 {
+#ifdef HAVE_AVX2_KERNELS
+   use_avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+#endif
    for (int i = 0; i <= GELU_STEPS + 1; i++) {
       double x = -GELU_RANGE + 2.0 * GELU_RANGE * i / GELU_STEPS;
       gelu_table[i] = (float) (0.5 * x * (1.0 + erf (x * M_SQRT1_2)));
@@ -184,10 +200,160 @@ linear (const float *in, size_t rows, size_t k, const float *w, const float *b, 
              (int) n);
 }
 
+#ifdef HAVE_AVX2_KERNELS
+/* The element-wise steps with AVX2 and FMA, 8 floats at a time, chosen at
+ * run time (use_avx2); the plain C forms below are the reference. Their
+ * results differ from those only by float rounding (sums in another order,
+ * fused multiply-adds; the exponential's relative error is below 2e-7). */
+#define AVX2 __attribute__ ((target ("avx2,fma")))
+
+/* e^x for x <= 0 (softmax's arguments; below -87 it returns about 1e-38, not
+ * 0): Cephes's expf, x = n ln 2 + r with |r| <= ln 2 / 2, e^r by a degree-7
+ * polynomial, 2^n into the exponent bits. */
+AVX2 static inline __m256
+exp_nonpositive (__m256 x)
+{
+   x = _mm256_max_ps (x, _mm256_set1_ps (-87.0f));
+   __m256 n = _mm256_floor_ps (_mm256_fmadd_ps (x, _mm256_set1_ps (1.44269504088896341f),
+                                                _mm256_set1_ps (0.5f)));
+   x = _mm256_fnmadd_ps (n, _mm256_set1_ps (0.693359375f), x);
+   x = _mm256_fnmadd_ps (n, _mm256_set1_ps (-2.12194440e-4f), x);
+   __m256 y = _mm256_set1_ps (1.9875691500e-4f);
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (1.3981999507e-3f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (8.3334519073e-3f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (4.1665795894e-2f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (1.6666665459e-1f));
+   y = _mm256_fmadd_ps (y, x, _mm256_set1_ps (5.0000001201e-1f));
+   y = _mm256_fmadd_ps (y, _mm256_mul_ps (x, x), _mm256_add_ps (x, _mm256_set1_ps (1.0f)));
+   __m256i e = _mm256_slli_epi32 (_mm256_add_epi32 (_mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23);
+   return _mm256_mul_ps (y, _mm256_castsi256_ps (e));
+}
+
+AVX2 static inline float
+hsum (__m256 v)
+{
+   __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+   s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+   s = _mm_add_ss (s, _mm_movehdup_ps (s));
+   return _mm_cvtss_f32 (s);
+}
+
+AVX2 static inline float
+hmax (__m256 v)
+{
+   __m128 s = _mm_max_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+   s = _mm_max_ps (s, _mm_movehl_ps (s, s));
+   s = _mm_max_ss (s, _mm_movehdup_ps (s));
+   return _mm_cvtss_f32 (s);
+}
+
+AVX2 static void
+softmax_rows_avx2 (float *s, size_t rows, size_t cols)
+{
+   size_t vec = cols & ~(size_t) 7;
+   for (size_t r = 0; r < rows; r++) {
+      float *row = s + r * cols, max = row[0], sum;
+      __m256 vmax = _mm256_set1_ps (row[0]), vsum = _mm256_setzero_ps ();
+      for (size_t c = 0; c < vec; c += 8) {
+         vmax = _mm256_max_ps (vmax, _mm256_loadu_ps (row + c));
+      }
+      max = hmax (vmax);
+      for (size_t c = vec; c < cols; c++) {
+         max = row[c] > max ? row[c] : max;
+      }
+      __m256 m = _mm256_set1_ps (max);
+      for (size_t c = 0; c < vec; c += 8) {
+         __m256 e = exp_nonpositive (_mm256_sub_ps (_mm256_loadu_ps (row + c), m));
+         _mm256_storeu_ps (row + c, e);
+         vsum = _mm256_add_ps (vsum, e);
+      }
+      sum = hsum (vsum);
+      for (size_t c = vec; c < cols; c++) {
+         row[c] = expf (row[c] - max);
+         sum += row[c];
+      }
+      __m256 inv = _mm256_set1_ps (1.0f / sum);
+      for (size_t c = 0; c < vec; c += 8) {
+         _mm256_storeu_ps (row + c, _mm256_mul_ps (_mm256_loadu_ps (row + c), inv));
+      }
+      for (size_t c = vec; c < cols; c++) {
+         row[c] *= 1.0f / sum;
+      }
+   }
+}
+
+/* GELU from the table, as gelu() below; n a multiple of 8. */
+AVX2 static void
+gelu_avx2 (float *x, size_t n)
+{
+   const __m256 lo = _mm256_set1_ps ((float) -GELU_RANGE), hi = _mm256_set1_ps ((float) GELU_RANGE);
+   const __m256 scale = _mm256_set1_ps ((float) (GELU_STEPS / (2.0 * GELU_RANGE)));
+   for (size_t i = 0; i < n; i += 8) {
+      __m256 v = _mm256_loadu_ps (x + i);
+      __m256 pos = _mm256_mul_ps (_mm256_add_ps (_mm256_min_ps (_mm256_max_ps (v, lo), hi), hi),
+                                  scale);
+      __m256i k = _mm256_min_epi32 (_mm256_cvttps_epi32 (pos), _mm256_set1_epi32 (GELU_STEPS));
+      __m256 frac = _mm256_sub_ps (pos, _mm256_cvtepi32_ps (k));
+      __m256 t0 = _mm256_i32gather_ps (gelu_table, k, 4);
+      __m256 t1 = _mm256_i32gather_ps (gelu_table + 1, k, 4);
+      __m256 y = _mm256_fmadd_ps (frac, _mm256_sub_ps (t1, t0), t0);
+      y = _mm256_blendv_ps (y, v, _mm256_cmp_ps (v, hi, _CMP_GE_OQ));
+      y = _mm256_blendv_ps (y, _mm256_setzero_ps (), _mm256_cmp_ps (v, lo, _CMP_LE_OQ));
+      _mm256_storeu_ps (x + i, y);
+   }
+}
+
+/* layer_norm below with its sums in 4 double lanes (DIM a multiple of 8). */
+AVX2 static void
+layer_norm_avx2 (float *x, const float *add, size_t rows, const float *g, const float *b)
+{
+   for (size_t r = 0; r < rows; r++) {
+      float *row = x + r * DIM;
+      __m256d s0 = _mm256_setzero_pd (), s1 = _mm256_setzero_pd ();
+      for (size_t i = 0; i < DIM; i += 8) {
+         __m256 v = _mm256_loadu_ps (row + i);
+         if (add) {
+            v = _mm256_add_ps (v, _mm256_loadu_ps (add + r * DIM + i));
+            _mm256_storeu_ps (row + i, v);
+         }
+         s0 = _mm256_add_pd (s0, _mm256_cvtps_pd (_mm256_castps256_ps128 (v)));
+         s1 = _mm256_add_pd (s1, _mm256_cvtps_pd (_mm256_extractf128_ps (v, 1)));
+      }
+      double lanes[4];
+      _mm256_storeu_pd (lanes, _mm256_add_pd (s0, s1));
+      double mean = (lanes[0] + lanes[1] + lanes[2] + lanes[3]) / DIM;
+      __m256d m = _mm256_set1_pd (mean);
+      s0 = s1 = _mm256_setzero_pd ();
+      for (size_t i = 0; i < DIM; i += 8) {
+         __m256 v = _mm256_loadu_ps (row + i);
+         __m256d d0 = _mm256_sub_pd (_mm256_cvtps_pd (_mm256_castps256_ps128 (v)), m);
+         __m256d d1 = _mm256_sub_pd (_mm256_cvtps_pd (_mm256_extractf128_ps (v, 1)), m);
+         s0 = _mm256_fmadd_pd (d0, d0, s0);
+         s1 = _mm256_fmadd_pd (d1, d1, s1);
+      }
+      _mm256_storeu_pd (lanes, _mm256_add_pd (s0, s1));
+      double var = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+      __m256 inv = _mm256_set1_ps ((float) (1.0 / sqrt (var / DIM + LN_EPS)));
+      __m256 mf = _mm256_set1_ps ((float) mean);
+      for (size_t i = 0; i < DIM; i += 8) {
+         __m256 v = _mm256_mul_ps (_mm256_sub_ps (_mm256_loadu_ps (row + i), mf), inv);
+         _mm256_storeu_ps (row + i, _mm256_fmadd_ps (v, _mm256_loadu_ps (g + i),
+                                                     _mm256_loadu_ps (b + i)));
+      }
+   }
+}
+#endif
+
 /* x = LayerNorm(x + add) row by row (add may be NULL). */
 static void
 layer_norm (float *x, const float *add, size_t rows, const float *g, const float *b)
 {
+#ifdef HAVE_AVX2_KERNELS
+   if (use_avx2) {
+      layer_norm_avx2 (x, add, rows, g, b);
+      return;
+   }
+#endif
    for (size_t r = 0; r < rows; r++) {
       float *row = x + r * DIM;
       double mean = 0, var = 0;
@@ -207,44 +373,65 @@ layer_norm (float *x, const float *add, size_t rows, const float *g, const float
    }
 }
 
+/* Each row of s becomes its softmax: one pass for the maximum, one for the
+ * exponentials and their sum, one multiplying by the sum's inverse. */
 static void
 softmax_rows (float *s, size_t rows, size_t cols)
 {
+#ifdef HAVE_AVX2_KERNELS
+   if (use_avx2) {
+      softmax_rows_avx2 (s, rows, cols);
+      return;
+   }
+#endif
    for (size_t r = 0; r < rows; r++) {
       float *row = s + r * cols, max = row[0], sum = 0;
       for (size_t c = 1; c < cols; c++) {
          max = row[c] > max ? row[c] : max;
       }
       for (size_t c = 0; c < cols; c++) {
-         row[c] = expf (row[c] - max);
-         sum += row[c];
+         float e = expf (row[c] - max);
+         row[c] = e;
+         sum += e;
       }
+      float inv = 1.0f / sum;
       for (size_t c = 0; c < cols; c++) {
-         row[c] /= sum;
+         row[c] *= inv;
       }
    }
 }
 
-/* Self-attention of every sequence and head: s->ctx from s->q, k, v. */
+/* Self-attention of every sequence and head: s->ctx from s->q, k, v. The
+ * sequences are the ragged batch's: sequence b has lens[b] rows, right after
+ * sequence b - 1's, and sees only its own. */
 static void
-attention (scratch_t *s, size_t n_seq, size_t len)
+attention (scratch_t *s, const size_t *lens, size_t n_seq)
 {
    const float scale = 1.0f / sqrtf ((float) HEAD_DIM);
+   size_t row = 0;
    for (size_t b = 0; b < n_seq; b++) {
+      int len = (int) lens[b];
       for (size_t h = 0; h < N_HEADS; h++) {
-         size_t off = b * len * DIM + h * HEAD_DIM;
-         tk_sgemm (false, true, (int) len, (int) len, HEAD_DIM, scale, s->q + off, DIM, s->k + off,
-                   DIM, 0.0f, s->scores, (int) len);
-         softmax_rows (s->scores, len, len);
-         tk_sgemm (false, false, (int) len, HEAD_DIM, (int) len, 1.0f, s->scores, (int) len,
-                   s->v + off, DIM, 0.0f, s->ctx + off, DIM);
+         size_t off = row * DIM + h * HEAD_DIM;
+         tk_sgemm (false, true, len, len, HEAD_DIM, scale, s->q + off, DIM, s->k + off, DIM, 0.0f,
+                   s->scores, len);
+         softmax_rows (s->scores, (size_t) len, (size_t) len);
+         tk_sgemm (false, false, len, HEAD_DIM, len, 1.0f, s->scores, len, s->v + off, DIM, 0.0f,
+                   s->ctx + off, DIM);
       }
+      row += lens[b];
    }
 }
 
 static void
 gelu (float *x, size_t n)
 {
+#ifdef HAVE_AVX2_KERNELS
+   if (use_avx2 && n % 8 == 0) {
+      gelu_avx2 (x, n);
+      return;
+   }
+#endif
    const float scale = (float) (GELU_STEPS / (2.0 * GELU_RANGE));
    for (size_t i = 0; i < n; i++) {
       float v = x[i];
@@ -263,13 +450,12 @@ gelu (float *x, size_t n)
 }
 
 static void
-run_layer (const layer_t *l, scratch_t *s, size_t n_seq, size_t len)
+run_layer (const layer_t *l, scratch_t *s, const size_t *lens, size_t n_seq, size_t rows)
 {
-   size_t rows = n_seq * len;
    linear (s->x, rows, DIM, l->q_w, l->q_b, DIM, s->q);
    linear (s->x, rows, DIM, l->k_w, l->k_b, DIM, s->k);
    linear (s->x, rows, DIM, l->v_w, l->v_b, DIM, s->v);
-   attention (s, n_seq, len);
+   attention (s, lens, n_seq);
    linear (s->ctx, rows, DIM, l->ao_w, l->ao_b, DIM, s->tmp);
    layer_norm (s->x, s->tmp, rows, l->aln_g, l->aln_b);
    linear (s->x, rows, DIM, l->i_w, l->i_b, FFN, s->ffn);
@@ -293,6 +479,109 @@ tk_vec_normalize (float *v, size_t n)
    }
 }
 
+_Static_assert (FFN == 4 * DIM, "the feed-forward activation reuses q, k, v and ctx");
+
+/* The floats of the scratch of a pass of `rows` rows. */
+static size_t
+scratch_floats (size_t rows)
+{
+   return rows * DIM * 6 + (size_t) TK_ENCODER_MAX_TOKENS * TK_ENCODER_MAX_TOKENS;
+}
+
+/* One forward pass over a ragged batch of n_seq sequences, rows rows in all
+ * (at most TK_ENCODER_MAX_ROWS), ids already checked; mem holds
+ * scratch_floats(rows). Every step but attention is row-wise, so it runs
+ * once over all rows: the weights are packed once per pass, not once per
+ * sequence, and no row is padding. */
+static void
+forward_pass (const tk_encoder_t *enc, const int32_t *ids, const size_t *lens, size_t n_seq,
+              size_t rows, float *mem, float *out)
+{
+   scratch_t s = {mem,
+                  mem + rows * DIM,
+                  mem + 2 * rows * DIM,
+                  mem + 3 * rows * DIM,
+                  mem + 4 * rows * DIM,
+                  mem + 5 * rows * DIM,
+                  mem + rows * DIM, /* ffn: over q, k, v, ctx */
+                  mem + 6 * rows * DIM};
+   size_t r = 0;
+   for (size_t b = 0; b < n_seq; b++) {
+      for (size_t t = 0; t < lens[b]; t++, r++) { /* position ids restart per sequence */
+         const float *w = enc->word + (size_t) ids[r] * DIM, *p = enc->pos + t * DIM;
+         for (size_t i = 0; i < DIM; i++) {
+            s.x[r * DIM + i] = w[i] + p[i] + enc->type[i];
+         }
+      }
+   }
+   layer_norm (s.x, NULL, rows, enc->eln_g, enc->eln_b);
+   for (int l = 0; l < N_LAYERS; l++) {
+      run_layer (&enc->layers[l], &s, lens, n_seq, rows);
+   }
+   r = 0;
+   for (size_t b = 0; b < n_seq; b++) { /* mean pooling over each sequence's own rows */
+      float *o = out + b * DIM;
+      memset (o, 0, DIM * sizeof *o);
+      for (size_t t = 0; t < lens[b]; t++, r++) {
+         for (size_t i = 0; i < DIM; i++) {
+            o[i] += s.x[r * DIM + i];
+         }
+      }
+      for (size_t i = 0; i < DIM; i++) {
+         o[i] /= (float) lens[b];
+      }
+      tk_vec_normalize (o, DIM);
+   }
+}
+
+bool
+tk_encoder_embed_ragged (const tk_encoder_t *enc, const int32_t *ids, const size_t *lens,
+                         size_t n_seq, float *out, tk_error_t *err)
+{
+   size_t total = 0, widest = 0;
+   if (n_seq == 0) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "no sequence");
+      return false;
+   }
+   for (size_t b = 0; b < n_seq; b++) {
+      if (lens[b] == 0 || lens[b] > TK_ENCODER_MAX_TOKENS) {
+         tk_error_set (err, TK_ERR_INVALID, 0, "sequence %zu has %zu tokens", b, lens[b]);
+         return false;
+      }
+      total += lens[b];
+   }
+   for (size_t i = 0; i < total; i++) {
+      if (ids[i] < 0 || ids[i] >= VOCAB) {
+         tk_error_set (err, TK_ERR_INVALID, 0, "token id %d is outside the vocabulary", ids[i]);
+         return false;
+      }
+   }
+   /* The passes: as many whole sequences as fit in TK_ENCODER_MAX_ROWS. */
+   for (size_t b = 0, rows = 0; b < n_seq; b++) {
+      if (rows + lens[b] > TK_ENCODER_MAX_ROWS) {
+         rows = 0;
+      }
+      rows += lens[b];
+      widest = rows > widest ? rows : widest;
+   }
+   float *mem = malloc (scratch_floats (widest) * sizeof *mem);
+   if (!mem) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory for %zu tokens", widest);
+      return false;
+   }
+   for (size_t b0 = 0, r0 = 0; b0 < n_seq;) {
+      size_t b1 = b0, rows = 0;
+      while (b1 < n_seq && rows + lens[b1] <= TK_ENCODER_MAX_ROWS) {
+         rows += lens[b1++];
+      }
+      forward_pass (enc, ids + r0, lens + b0, b1 - b0, rows, mem, out + b0 * DIM);
+      r0 += rows;
+      b0 = b1;
+   }
+   free (mem);
+   return true;
+}
+
 bool
 tk_encoder_embed_ids (const tk_encoder_t *enc, const int32_t *ids, size_t n_seq, size_t seq_len,
                       float *out, tk_error_t *err)
@@ -301,88 +590,146 @@ tk_encoder_embed_ids (const tk_encoder_t *enc, const int32_t *ids, size_t n_seq,
       tk_error_set (err, TK_ERR_INVALID, 0, "%zu sequences of %zu tokens", n_seq, seq_len);
       return false;
    }
-   for (size_t i = 0; i < n_seq * seq_len; i++) {
-      if (ids[i] < 0 || ids[i] >= VOCAB) {
-         tk_error_set (err, TK_ERR_INVALID, 0, "token id %d is outside the vocabulary", ids[i]);
-         return false;
-      }
-   }
-   size_t rows = n_seq * seq_len;
-   size_t floats = rows * DIM * 6 + rows * FFN + seq_len * seq_len;
-   float *mem = malloc (floats * sizeof *mem);
-   if (!mem) {
-      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory for %zu tokens", rows);
+   size_t *lens = malloc (n_seq * sizeof *lens);
+   if (!lens) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }
-   scratch_t s = {mem, mem + rows * DIM, mem + 2 * rows * DIM, mem + 3 * rows * DIM,
-                  mem + 4 * rows * DIM, mem + 5 * rows * DIM, mem + 6 * rows * DIM,
-                  mem + 6 * rows * DIM + rows * FFN};
-   for (size_t r = 0; r < rows; r++) {
-      const float *w = enc->word + (size_t) ids[r] * DIM, *p = enc->pos + (r % seq_len) * DIM;
-      for (size_t i = 0; i < DIM; i++) {
-         s.x[r * DIM + i] = w[i] + p[i] + enc->type[i];
-      }
-   }
-   layer_norm (s.x, NULL, rows, enc->eln_g, enc->eln_b);
-   for (int l = 0; l < N_LAYERS; l++) {
-      run_layer (&enc->layers[l], &s, n_seq, seq_len);
-   }
    for (size_t b = 0; b < n_seq; b++) {
-      float *o = out + b * DIM;
-      memset (o, 0, DIM * sizeof *o);
-      for (size_t t = 0; t < seq_len; t++) {
-         for (size_t i = 0; i < DIM; i++) {
-            o[i] += s.x[(b * seq_len + t) * DIM + i];
-         }
-      }
-      for (size_t i = 0; i < DIM; i++) {
-         o[i] /= (float) seq_len;
-      }
-      tk_vec_normalize (o, DIM);
+      lens[b] = seq_len;
    }
-   free (mem);
-   return true;
+   bool ok = tk_encoder_embed_ragged (enc, ids, lens, n_seq, out, err);
+   free (lens);
+   return ok;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Texts and tickets. */
 
-bool
-tk_encoder_embed (const tk_encoder_t *enc, const char *text, size_t len,
-                  tk_encoder_windows_t windows, float *out, tk_error_t *err)
+/* Texts gathered for one ragged pass: their windows' ids back to back. A
+ * window has at least 2 rows ([CLS] [SEP]), so a pass holds at most
+ * TK_ENCODER_MAX_ROWS / 2 windows and texts. */
+#define MAX_WINDOWS (TK_ENCODER_MAX_ROWS / 2)
+typedef struct {
+   int32_t ids[TK_ENCODER_MAX_ROWS];
+   size_t lens[MAX_WINDOWS];
+   unsigned char n_win[MAX_WINDOWS]; /* per text: 1 or 2 */
+   float pooled[MAX_WINDOWS * DIM];
+   size_t rows, windows, texts;
+} group_t;
+
+/* Embeds the group's texts into out[0 .. texts) and empties it: each text's
+ * windows pooled, averaged and normalised, as tk_encoder_embed documents. */
+static bool
+flush_group (const tk_encoder_t *enc, group_t *g, float *out, tk_error_t *err)
+{
+   if (g->texts == 0) {
+      return true;
+   }
+   if (!tk_encoder_embed_ragged (enc, g->ids, g->lens, g->windows, g->pooled, err)) {
+      return false;
+   }
+   const float *p = g->pooled;
+   for (size_t t = 0; t < g->texts; t++) {
+      float *o = out + t * DIM;
+      for (size_t i = 0; i < DIM; i++) {
+         o[i] = g->n_win[t] == 2 ? 0.5f * (p[i] + p[DIM + i]) : p[i];
+      }
+      tk_vec_normalize (o, DIM);
+      p += g->n_win[t] * DIM;
+   }
+   g->rows = g->windows = g->texts = 0;
+   return true;
+}
+
+/* Appends the windows of text[0 .. len) to g, flushing g first into
+ * out[*done ..] when they would not fit in its pass. */
+static bool
+add_text (const tk_encoder_t *enc, group_t *g, const char *text, size_t len,
+          tk_encoder_windows_t windows, float *out, size_t *done, tk_error_t *err)
 {
    const size_t w = TK_ENCODER_MAX_TOKENS - 2;
    tk_token_ids_t pieces = {0};
-   int32_t *seq = NULL;
    bool ok = false;
-   if (!tk_wordpiece_encode (enc->wp, text, len, &pieces) ||
-       !(seq = malloc (2 * TK_ENCODER_MAX_TOKENS * sizeof *seq))) {
+   if (!tk_wordpiece_encode (enc->wp, text, len, &pieces)) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory tokenising");
       goto done;
    }
    size_t n_win = pieces.n > w && windows == TK_ENCODER_HEAD_TAIL ? 2 : 1;
    size_t n = pieces.n < w ? pieces.n : w;
+   if (g->rows + n_win * (n + 2) > TK_ENCODER_MAX_ROWS) {
+      size_t texts = g->texts;
+      if (!flush_group (enc, g, out + *done * DIM, err)) {
+         goto done;
+      }
+      *done += texts;
+   }
    for (size_t k = 0; k < n_win; k++) {
-      int32_t *s = seq + k * (n + 2);
+      int32_t *s = g->ids + g->rows;
       s[0] = tk_wordpiece_cls (enc->wp);
       if (n) { /* an empty text has no pieces (and ids may be NULL) */
          memcpy (s + 1, pieces.ids + (k ? pieces.n - n : 0), n * sizeof *s);
       }
       s[n + 1] = tk_wordpiece_sep (enc->wp);
+      g->rows += n + 2;
+      g->lens[g->windows++] = n + 2;
    }
-   float pooled[2 * DIM];
-   if (!tk_encoder_embed_ids (enc, seq, n_win, n + 2, pooled, err)) {
-      goto done;
-   }
-   for (size_t i = 0; i < DIM; i++) {
-      out[i] = n_win == 2 ? 0.5f * (pooled[i] + pooled[DIM + i]) : pooled[i];
-   }
-   tk_vec_normalize (out, DIM);
+   g->n_win[g->texts++] = (unsigned char) n_win;
    ok = true;
 done:
    free (pieces.ids);
-   free (seq);
    return ok;
+}
+
+/* The texts of tk_encoder_embed_many, or (texts NULL) the tickets of
+ * tk_encoder_embed_tickets. */
+static bool
+embed_many (const tk_encoder_t *enc, const char *const *texts, const size_t *lens,
+            const char *const *subjects, const char *const *bodies, size_t n,
+            tk_encoder_windows_t windows, float *out, tk_error_t *err)
+{
+   size_t done = 0;
+   bool ok = false;
+   group_t *g = calloc (1, sizeof *g);
+   if (!g) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return false;
+   }
+   for (size_t i = 0; i < n; i++) {
+      bool added;
+      if (texts) {
+         added = add_text (enc, g, texts[i], lens[i], windows, out, &done, err);
+      } else {
+         char *text = tk_encoder_ticket_text (subjects[i], bodies[i]);
+         if (!text) {
+            tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+            goto done;
+         }
+         added = add_text (enc, g, text, strlen (text), windows, out, &done, err);
+         free (text);
+      }
+      if (!added) {
+         goto done;
+      }
+   }
+   ok = flush_group (enc, g, out + done * DIM, err);
+done:
+   free (g);
+   return ok;
+}
+
+bool
+tk_encoder_embed_many (const tk_encoder_t *enc, const char *const *texts, const size_t *lens,
+                       size_t n, tk_encoder_windows_t windows, float *out, tk_error_t *err)
+{
+   return embed_many (enc, texts, lens, NULL, NULL, n, windows, out, err);
+}
+
+bool
+tk_encoder_embed (const tk_encoder_t *enc, const char *text, size_t len,
+                  tk_encoder_windows_t windows, float *out, tk_error_t *err)
+{
+   return embed_many (enc, &text, &len, NULL, NULL, 1, windows, out, err);
 }
 
 char *
@@ -396,15 +743,15 @@ tk_encoder_ticket_text (const char *subject, const char *body)
 }
 
 bool
+tk_encoder_embed_tickets (const tk_encoder_t *enc, const char *const *subjects,
+                          const char *const *bodies, size_t n, float *out, tk_error_t *err)
+{
+   return embed_many (enc, NULL, NULL, subjects, bodies, n, TK_ENCODER_HEAD_TAIL, out, err);
+}
+
+bool
 tk_encoder_embed_ticket (const tk_encoder_t *enc, const char *subject, const char *body,
                          float *out, tk_error_t *err)
 {
-   char *text = tk_encoder_ticket_text (subject, body);
-   if (!text) {
-      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
-      return false;
-   }
-   bool ok = tk_encoder_embed (enc, text, strlen (text), TK_ENCODER_HEAD_TAIL, out, err);
-   free (text);
-   return ok;
+   return tk_encoder_embed_tickets (enc, &subject, &body, 1, out, err);
 }

@@ -24,6 +24,18 @@
  * A ticket is one text: the subject, a line feed, the body (either may be
  * empty or NULL; the line feed only separates words).
  *
+ * Batches: every function below runs its sequences as ragged batches, their
+ * rows (tokens) back to back with no padding. Embeddings, LayerNorms, the
+ * linear layers and GELU work row by row, so they run once over all rows of a
+ * pass (OpenBLAS packs each weight matrix once per pass instead of once per
+ * sequence); attention and mean pooling run per sequence on its own rows, and
+ * position ids restart at 0 in each sequence. A sequence's vector is what it
+ * would be alone (to float rounding: the products' blocking may differ). A
+ * pass holds whole sequences and at most TK_ENCODER_MAX_ROWS rows; more make
+ * several passes. A pass's scratch memory is 6 x 384 floats a row plus one
+ * 256 x 256 attention matrix: 9.7 MB at 1,024 rows (and a group of texts
+ * another 0.8 MB), freed before the call returns.
+ *
  * Threads: matrix products are OpenBLAS cblas_sgemm with one BLAS thread
  * (tk_encoder_load sets it for the process); every call works in scratch
  * memory of its own, so one loaded encoder serves any number of threads at
@@ -43,6 +55,8 @@
 #define TK_ENCODER_DIM 384
 /* The longest sequence the model was trained to, [CLS] and [SEP] included. */
 #define TK_ENCODER_MAX_TOKENS 256
+/* The most rows (tokens, of whole sequences) of one forward pass. */
+#define TK_ENCODER_MAX_ROWS 1024
 #define TK_ENCODER_FILE "model.safetensors"
 #define TK_ENCODER_TOKENIZER "tokenizer.json"
 
@@ -72,6 +86,21 @@ const char *tk_encoder_sha256 (const tk_encoder_t *enc);
 bool tk_encoder_embed (const tk_encoder_t *enc, const char *text, size_t len,
                        tk_encoder_windows_t windows, float *out, tk_error_t *err);
 
+/* Embeds n texts, texts[i][0 .. lens[i]) into out[i][TK_ENCODER_DIM], each
+ * as tk_encoder_embed would, in ragged passes of up to TK_ENCODER_MAX_ROWS
+ * rows (all windows of a text in the same pass). Returns false with err
+ * filled if memory runs out (out then partly written). */
+bool tk_encoder_embed_many (const tk_encoder_t *enc, const char *const *texts, const size_t *lens,
+                            size_t n, tk_encoder_windows_t windows, float *out, tk_error_t *err);
+
+/* Runs n_seq sequences of lens[b] ids each (ids holding them back to back,
+ * each already [CLS] .. [SEP], 1 <= lens[b] <= TK_ENCODER_MAX_TOKENS)
+ * through the encoder as ragged batches, writing each one's pooled,
+ * normalised vector to out[n_seq][TK_ENCODER_DIM]. Returns false with err
+ * filled on a bad id or length, or if memory runs out. */
+bool tk_encoder_embed_ragged (const tk_encoder_t *enc, const int32_t *ids, const size_t *lens,
+                              size_t n_seq, float *out, tk_error_t *err);
+
 /* Runs n_seq sequences of seq_len ids each (ids[n_seq][seq_len], each
  * already [CLS] .. [SEP], seq_len <= TK_ENCODER_MAX_TOKENS) through the
  * encoder at once, writing each one's pooled, normalised vector to
@@ -87,6 +116,12 @@ char *tk_encoder_ticket_text (const char *subject, const char *body);
 /* tk_encoder_embed of tk_encoder_ticket_text, with head and tail windows. */
 bool tk_encoder_embed_ticket (const tk_encoder_t *enc, const char *subject, const char *body,
                               float *out, tk_error_t *err);
+
+/* tk_encoder_embed_ticket of n tickets (subjects[i], bodies[i]; either may
+ * be NULL) into out[n][TK_ENCODER_DIM], in ragged passes as
+ * tk_encoder_embed_many. */
+bool tk_encoder_embed_tickets (const tk_encoder_t *enc, const char *const *subjects,
+                               const char *const *bodies, size_t n, float *out, tk_error_t *err);
 
 /* Scales v[0 .. n) to unit length (left alone if it is zero). */
 void tk_vec_normalize (float *v, size_t n);

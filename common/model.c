@@ -126,20 +126,15 @@ tk_model_vector (const tk_model_t *m, const char *subject, const char *body, flo
    return ok;
 }
 
-bool
-tk_model_logits (const tk_model_t *m, const char *subject, const char *body, double *out)
+/* The logits of a static or encoder model from the ticket's vector v (its
+ * first TK_ENCODER_DIM floats; room for the rest): naive Bayes's and the
+ * lexical model's logits appended when the model has them, then the heads. */
+static bool
+logits_of_vector (const tk_model_t *m, const char *subject, const char *body, float *v,
+                  double *out)
 {
-   if (m->mode == TK_MODEL_NB) {
-      tk_nb_logits (m->nb, subject, body, out);
-      return true;
-   }
-   float v[TK_ENCODER_DIM + 2 * 3 * TK_MODEL_MAX_LABELS];
    double z[3 * TK_MODEL_MAX_LABELS];
    size_t nl = tk_model_n_logits (m), at = TK_ENCODER_DIM;
-   tk_error_t err;
-   if (!tk_model_vector (m, subject, body, v, &err)) {
-      return false;
-   }
    if (m->nb) { /* nb_features: naive Bayes's logits after the vector */
       tk_nb_logits (m->nb, subject, body, z);
       for (size_t i = 0; i < nl; i++) {
@@ -156,6 +151,22 @@ tk_model_logits (const tk_model_t *m, const char *subject, const char *body, dou
    }
    tk_heads_logits (m->heads, v, out);
    return true;
+}
+
+/* The room logits_of_vector needs for v. */
+#define VECTOR_FLOATS (TK_ENCODER_DIM + 2 * 3 * TK_MODEL_MAX_LABELS)
+
+bool
+tk_model_logits (const tk_model_t *m, const char *subject, const char *body, double *out)
+{
+   if (m->mode == TK_MODEL_NB) {
+      tk_nb_logits (m->nb, subject, body, out);
+      return true;
+   }
+   float v[VECTOR_FLOATS];
+   tk_error_t err;
+   return tk_model_vector (m, subject, body, v, &err) &&
+          logits_of_vector (m, subject, body, v, out);
 }
 
 static void
@@ -184,6 +195,18 @@ sigmoid (double x)
    return e / (1.0 + e);
 }
 
+/* Calibrated probabilities from raw logits z. */
+static void
+scores_of_logits (const tk_model_t *model, const double *z, tk_model_scores_t *out)
+{
+   size_t ns = model->n_labels[0], np = model->n_labels[1];
+   softmax (z, model->temperature[0], out->sentiment, ns);
+   softmax (z + ns, model->temperature[1], out->priority, np);
+   for (size_t t = 0; t < model->n_labels[2]; t++) {
+      out->topic[t] = sigmoid (z[ns + np + t] / model->temperature[2]);
+   }
+}
+
 bool
 tk_model_scores (const tk_model_t *model, const char *subject, const char *body,
                  tk_model_scores_t *out)
@@ -193,12 +216,7 @@ tk_model_scores (const tk_model_t *model, const char *subject, const char *body,
    if (!tk_model_logits (model, subject, body, z)) {
       return false;
    }
-   size_t ns = model->n_labels[0], np = model->n_labels[1];
-   softmax (z, model->temperature[0], out->sentiment, ns);
-   softmax (z + ns, model->temperature[1], out->priority, np);
-   for (size_t t = 0; t < model->n_labels[2]; t++) {
-      out->topic[t] = sigmoid (z[ns + np + t] / model->temperature[2]);
-   }
+   scores_of_logits (model, z, out);
    return true;
 }
 
@@ -249,6 +267,32 @@ tk_model_classify (const tk_model_t *model, const char *subject, const char *bod
    return tk_model_classify_scores (model, subject, body, out, out_conf, NULL);
 }
 
+/* The choices and confidences of model.h from a ticket's scores s. */
+static bool
+choose (const tk_model_t *model, const tk_model_scores_t *s, tk_classification_t *out,
+        tk_confidence_t *out_conf)
+{
+   size_t si = argmax (s->sentiment, model->n_labels[TK_MODEL_SENTIMENT]);
+   size_t pi = argmax (s->priority, model->n_labels[TK_MODEL_PRIORITY]);
+   if (!choose_tags (model, s, out) ||
+       !(out->sentiment = strdup (model->labels[TK_MODEL_SENTIMENT][si])) ||
+       !(out->priority = strdup (model->labels[TK_MODEL_PRIORITY][pi]))) {
+      tk_classification_clear (out);
+      return false;
+   }
+   if (out_conf) {
+      double topic = 1.0;
+      for (size_t t = 0; t < model->n_labels[TK_MODEL_TOPIC]; t++) {
+         double sure = s->topic[t] >= 0.5 ? s->topic[t] : 1.0 - s->topic[t];
+         topic = sure < topic ? sure : topic;
+      }
+      out_conf->sentiment = s->sentiment[si];
+      out_conf->priority = s->priority[pi];
+      out_conf->topic = topic;
+   }
+   return true;
+}
+
 bool
 tk_model_classify_scores (const tk_model_t *model, const char *subject, const char *body,
                           tk_classification_t *out, tk_confidence_t *out_conf,
@@ -261,25 +305,69 @@ tk_model_classify_scores (const tk_model_t *model, const char *subject, const ch
    if (out_scores) {
       *out_scores = s;
    }
-   size_t si = argmax (s.sentiment, model->n_labels[TK_MODEL_SENTIMENT]);
-   size_t pi = argmax (s.priority, model->n_labels[TK_MODEL_PRIORITY]);
-   if (!choose_tags (model, &s, out) ||
-       !(out->sentiment = strdup (model->labels[TK_MODEL_SENTIMENT][si])) ||
-       !(out->priority = strdup (model->labels[TK_MODEL_PRIORITY][pi]))) {
-      tk_classification_clear (out);
+   return choose (model, &s, out, out_conf);
+}
+
+/* The encoder's tickets embedded per call of tk_model_classify_many: a
+ * bound on its vectors' memory (1.5 kB a ticket), far above one pass. */
+#define MANY_CHUNK 256
+
+/* Encoder mode: embeds tickets [0 .. n) (n <= MANY_CHUNK) in ragged passes,
+ * then the rest of tk_model_classify per ticket. */
+static bool
+classify_encoder_chunk (const tk_model_t *model, const char *const *subjects,
+                        const char *const *bodies, size_t n, tk_classification_t *out,
+                        tk_confidence_t *out_conf, float *vecs)
+{
+   tk_error_t err;
+   if (!tk_encoder_embed_tickets (model->encoder, subjects, bodies, n, vecs, &err)) {
       return false;
    }
-   if (out_conf) {
-      double topic = 1.0;
-      for (size_t t = 0; t < model->n_labels[TK_MODEL_TOPIC]; t++) {
-         double sure = s.topic[t] >= 0.5 ? s.topic[t] : 1.0 - s.topic[t];
-         topic = sure < topic ? sure : topic;
+   for (size_t i = 0; i < n; i++) {
+      float v[VECTOR_FLOATS];
+      double z[3 * TK_MODEL_MAX_LABELS];
+      tk_model_scores_t s;
+      memset (&s, 0, sizeof s);
+      memcpy (v, vecs + i * TK_ENCODER_DIM, TK_ENCODER_DIM * sizeof *v);
+      if (!logits_of_vector (model, subjects[i], bodies[i], v, z)) {
+         return false;
       }
-      out_conf->sentiment = s.sentiment[si];
-      out_conf->priority = s.priority[pi];
-      out_conf->topic = topic;
+      scores_of_logits (model, z, &s);
+      if (!choose (model, &s, &out[i], out_conf ? &out_conf[i] : NULL)) {
+         return false;
+      }
    }
    return true;
+}
+
+bool
+tk_model_classify_many (const tk_model_t *model, const char *const *subjects,
+                        const char *const *bodies, size_t n, tk_classification_t *out,
+                        tk_confidence_t *out_conf)
+{
+   bool ok = true;
+   float *vecs = NULL;
+   if (model->mode != TK_MODEL_ENCODER) {
+      for (size_t i = 0; i < n && ok; i++) {
+         ok = tk_model_classify (model, subjects[i], bodies[i], &out[i],
+                                 out_conf ? &out_conf[i] : NULL);
+      }
+   } else if (n > 0) {
+      size_t chunk = n < MANY_CHUNK ? n : MANY_CHUNK;
+      ok = (vecs = malloc (chunk * TK_ENCODER_DIM * sizeof *vecs)) != NULL;
+      for (size_t i = 0; i < n && ok; i += chunk) {
+         size_t k = n - i < chunk ? n - i : chunk;
+         ok = classify_encoder_chunk (model, subjects + i, bodies + i, k, out + i,
+                                      out_conf ? out_conf + i : NULL, vecs);
+      }
+   }
+   if (!ok) {
+      for (size_t i = 0; i < n; i++) {
+         tk_classification_clear (&out[i]);
+      }
+   }
+   free (vecs);
+   return ok;
 }
 
 bool

@@ -189,6 +189,20 @@ bool tk_model_classify_scores (const tk_model_t *model, const char *subject, con
                                tk_classification_t *out, tk_confidence_t *out_conf,
                                tk_model_scores_t *out_scores);
 
+/* Classifies n tickets (subjects[i], bodies[i]; either may be NULL) into
+ * out[0 .. n) and, unless out_conf is NULL, out_conf[0 .. n): the results of
+ * n tk_model_classify calls (the same labels; confidences equal to float
+ * rounding of the encoder's products, well within 1e-4). In `encoder` mode
+ * the tickets are embedded together in ragged passes (encoder.h), which
+ * costs less per ticket than one at a time; the other modes loop. Each
+ * out[i] must be zeroed or cleared and then owns its strings as with
+ * tk_model_classify. Returns false only when memory runs out, with every
+ * out[i] left cleared. Any thread (a call costs tens of milliseconds a
+ * ticket in `encoder` mode). */
+bool tk_model_classify_many (const tk_model_t *model, const char *const *subjects,
+                             const char *const *bodies, size_t n, tk_classification_t *out,
+                             tk_confidence_t *out_conf);
+
 /* Whether the example with this id belongs to the held-out part of a split
  * that keeps `fraction` (0..1) of the ids out: a hash of seed and id, so the
  * split is the same on every run and machine and for any order of examples. */
