@@ -91,6 +91,14 @@ def main():
             f"{cell(f'model_{mode}', 'tickets_per_s')}; {cell(f'model_{mode}', 'tickets_per_cpu_s')}",
             f"load {cell(f'model_{mode}', 'load_s')} s; RSS {cell(f'model_{mode}', 'rss_mb')} MB", "—",
             f"≥ {target:,}/s", verdict(m >= target))
+    if med("model_encoder", "batch8_tickets_per_s") is not None:
+        m = med("model_encoder", "batch8_tickets_per_s")
+        row("Local model, encoder mode, one core, 8 tickets per pass (tickets/s)",
+            cell("model_encoder", "batch8_tickets_per_s"), "—", "—", "≥ 20/s", verdict(m >= 20))
+    if med("classifier_encoder", "tickets_per_s") is not None:
+        m = med("classifier_encoder", "tickets_per_s")
+        row("Classifier, encoder model, whole service on one core: classify requests → stored (tickets/s)",
+            cell("classifier_encoder", "tickets_per_s"), "—", "—", "≥ 20/s", verdict(m >= 20))
     a, c = med("classifier_local", "tickets_per_s"), med("classifier_local", "db_ceiling_per_s")
     r = ratio(a, c)
     row("Classifier, built-in model: classify requests → stored (tickets/s) vs DB ceiling (plain libmongoc bulk update of the same documents)",
