@@ -592,6 +592,30 @@ count_in (mongoc_client_t *client, const char *db, const bson_t *ids, const char
    return n;
 }
 
+/* The answer of GET /api/process/{job_id}: the job's record and its
+ * counts. */
+static cJSON *
+status_json (const char *job_id, const bson_t *doc, int64_t since, int64_t requested,
+             int64_t classified, int64_t failed)
+{
+   bson_iter_t it;
+   cJSON *out = cJSON_CreateObject ();
+   char iso[TK_TIME_ISO_BUFSIZE];
+   tk_time_format_iso (since, iso, sizeof iso);
+   cJSON_AddStringToObject (out, "job_id", job_id);
+   if (bson_iter_init_find (&it, doc, "mode") && BSON_ITER_HOLDS_UTF8 (&it)) {
+      cJSON_AddStringToObject (out, "mode", bson_iter_utf8 (&it, NULL));
+   }
+   cJSON_AddStringToObject (out, "requested_at", iso);
+   cJSON_AddNumberToObject (out, "requested", (double) requested);
+   cJSON_AddNumberToObject (out, "classified", (double) classified);
+   cJSON_AddNumberToObject (out, "failed", (double) failed);
+   int64_t pending = requested - classified - failed;
+   cJSON_AddNumberToObject (out, "pending", (double) (pending > 0 ? pending : 0));
+   cJSON_AddStringToObject (out, "state", pending > 0 ? "running" : "done");
+   return out;
+}
+
 static void
 status_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
@@ -634,21 +658,8 @@ status_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       goto done;
    }
-   cJSON *out = cJSON_CreateObject ();
-   char iso[TK_TIME_ISO_BUFSIZE];
-   tk_time_format_iso (since, iso, sizeof iso);
-   cJSON_AddStringToObject (out, "job_id", d->job_id);
-   if (bson_iter_init_find (&it, doc, "mode") && BSON_ITER_HOLDS_UTF8 (&it)) {
-      cJSON_AddStringToObject (out, "mode", bson_iter_utf8 (&it, NULL));
-   }
-   cJSON_AddStringToObject (out, "requested_at", iso);
-   cJSON_AddNumberToObject (out, "requested", (double) requested);
-   cJSON_AddNumberToObject (out, "classified", (double) classified);
-   cJSON_AddNumberToObject (out, "failed", (double) failed);
-   int64_t pending = requested - classified - failed;
-   cJSON_AddNumberToObject (out, "pending", (double) (pending > 0 ? pending : 0));
-   cJSON_AddStringToObject (out, "state", pending > 0 ? "running" : "done");
-   api_call_ok (call, 200, out);
+   api_call_ok (call, 200,
+                status_json (d->job_id, doc, since, requested, classified, failed));
 done:
    mongoc_cursor_destroy (cursor);
    bson_destroy (filter);
