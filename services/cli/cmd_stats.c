@@ -133,41 +133,34 @@ static const cli_command_t stats_command = {
    .opts = stats_options,
 };
 
-int
-cli_cmd_stats (int argc, char **argv)
+/* The statistics; with --wait, asked again every half second (a progress
+ * line on stderr) until every ticket is classified or failed. NULL (said on
+ * stderr) when the api cannot be asked or the wait times out. */
+static cJSON *
+fetch_stats (const stats_args_t *a, const char *key, const char *endpoint, double t0)
 {
-   stats_args_t a = {.url = "http://127.0.0.1:8080", .timeout = 600};
-   /* Arguments after the options are ignored, as they always were. */
-   int first, rc = cli_options_parse (&stats_command, &a, argc, argv, &first);
-   if (rc >= 0) {
-      return rc;
-   }
-   const char *key = cli_api_key (a.key);
-   char endpoint[512], err[512];
-   snprintf (endpoint, sizeof endpoint, "%s/api/processing-stats", a.url);
-
-   double t0 = now_s ();
+   char err[512];
    cJSON *s = NULL;
    bool tty = isatty (STDERR_FILENO);
-   if (a.wait) {
+   if (a->wait) {
       /* The api serves statistics from a snapshot up to TRIAGE_API_CACHE_TTL
        * old: tickets stored just before this call (an upload, the demo)
        * may not be counted yet. The refresh answers once a new snapshot
        * exists. A key that may not refresh (viewer) just waits longer. */
       char refresh[512];
-      snprintf (refresh, sizeof refresh, "%s/api/analytics/refresh", a.url);
+      snprintf (refresh, sizeof refresh, "%s/api/analytics/refresh", a->url);
       cJSON_Delete (cli_http_json ("POST", refresh, key, err, sizeof err));
    }
    for (;;) {
       cJSON_Delete (s);
       if (!(s = cli_http_get_json (endpoint, key, err, sizeof err))) {
-         fprintf (stderr, "%striagectl stats: %s\n", tty && a.wait ? "\n" : "", err);
-         return 1;
+         fprintf (stderr, "%striagectl stats: %s\n", tty && a->wait ? "\n" : "", err);
+         return NULL;
       }
       double total = num (s, "total"), left = num (s, "unprocessed"), failed = num (s, "failed");
       double elapsed = now_s () - t0;
-      if (!a.wait) {
-         break;
+      if (!a->wait) {
+         return s;
       }
       double done = total - left + (isnan (failed) ? 0 : failed);
       if (tty) {
@@ -179,15 +172,35 @@ cli_cmd_stats (int argc, char **argv)
          if (tty) {
             fputc ('\n', stderr);
          }
-         break;
+         return s;
       }
-      if (elapsed > a.timeout) {
+      if (elapsed > a->timeout) {
          fprintf (stderr, "\ntriagectl stats: %.0f tickets still unclassified after %.0f s\n",
-                  total - done, a.timeout);
+                  total - done, a->timeout);
          cJSON_Delete (s);
-         return 1;
+         return NULL;
       }
       usleep (500 * 1000);
+   }
+}
+
+int
+cli_cmd_stats (int argc, char **argv)
+{
+   stats_args_t a = {.url = "http://127.0.0.1:8080", .timeout = 600};
+   /* Arguments after the options are ignored, as they always were. */
+   int first, rc = cli_options_parse (&stats_command, &a, argc, argv, &first);
+   if (rc >= 0) {
+      return rc;
+   }
+   const char *key = cli_api_key (a.key);
+   char endpoint[512];
+   snprintf (endpoint, sizeof endpoint, "%s/api/processing-stats", a.url);
+
+   double t0 = now_s ();
+   cJSON *s = fetch_stats (&a, key, endpoint, t0);
+   if (!s) {
+      return 1;
    }
    if (a.json) {
       char *text = cJSON_Print (s);
