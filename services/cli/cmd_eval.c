@@ -256,6 +256,30 @@ eval_run (const eval_args_t *a, const tk_config_t *cfg, const tk_labelled_set_t 
    return eval_local (a, a->model_path ? a->model_path : cfg->model_path, ex, n, r);
 }
 
+/* Prints the scores (and with --keep-above the kept and flagged parts).
+ * Returns the exit status: 1 when memory runs out or nothing was answered
+ * (the provider is unusable: wrong URL, key or model), else 0. */
+static int
+report (const eval_args_t *a, const eval_result_t *r, const tk_labelled_set_t *set,
+        const tk_threshold_t *keep)
+{
+   if (a->json ? !cli_metrics_print_json (r->metrics, stdout)
+               : (cli_metrics_print_report (r->metrics, stdout), false)) {
+      fprintf (stderr, "triagectl eval: out of memory\n");
+      return 1;
+   }
+   if (keep && !a->json &&
+       !print_split (r, tk_labelled_examples (set, &(size_t) {0}), keep, a->keep_above, stdout)) {
+      fprintf (stderr, "triagectl eval: out of memory\n");
+      return 1;
+   }
+   if (cli_metrics_count (r->metrics) && !cli_metrics_answered (r->metrics)) {
+      fprintf (stderr, "triagectl eval: no ticket was answered\n");
+      return 1;
+   }
+   return 0;
+}
+
 int
 cli_cmd_eval (int argc, char **argv)
 {
@@ -294,23 +318,7 @@ cli_cmd_eval (int argc, char **argv)
    if ((rc = eval_run (&a, &cfg, set, &r)) >= 0) {
       goto done;
    }
-   rc = 1;
-   if (a.json ? !cli_metrics_print_json (r.metrics, stdout)
-              : (cli_metrics_print_report (r.metrics, stdout), false)) {
-      fprintf (stderr, "triagectl eval: out of memory\n");
-      goto done;
-   }
-   if (a.keep_above && !a.json &&
-       !print_split (&r, tk_labelled_examples (set, &(size_t) {0}), &keep, a.keep_above, stdout)) {
-      fprintf (stderr, "triagectl eval: out of memory\n");
-      goto done;
-   }
-   /* A report where nothing was answered says the provider is unusable
-    * (wrong URL, key or model): a failure, for scripts. */
-   rc = cli_metrics_count (r.metrics) && !cli_metrics_answered (r.metrics) ? 1 : 0;
-   if (rc) {
-      fprintf (stderr, "triagectl eval: no ticket was answered\n");
-   }
+   rc = report (&a, &r, set, a.keep_above ? &keep : NULL);
 done:
    cli_metrics_destroy (r.metrics);
    cli_predictions_clear (r.pred, r.n);
