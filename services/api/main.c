@@ -20,6 +20,35 @@ api_stop_step (void *user_data, void *token)
    tk_shutdown_step_done (token);
 }
 
+/* Every route group, in the order they are registered. */
+static bool (*const route_groups[]) (api_t *, tk_error_t *) = {
+   api_routes_tickets,  api_routes_processed, api_routes_stats,  api_routes_process,
+   api_routes_keys,     api_routes_audit,     api_routes_static, api_routes_session,
+   api_routes_analytics, api_routes_export,   api_routes_upload, api_routes_openapi,
+};
+
+/* The routes, the statistics snapshot, retention, and the shutdown steps
+ * (snapshot, then the audit queue's last records, then the api). */
+static bool
+api_start (api_t *api, tk_error_t *err)
+{
+   for (size_t i = 0; i < sizeof route_groups / sizeof route_groups[0]; i++) {
+      if (!route_groups[i](api, err)) {
+         return false;
+      }
+   }
+   if (!api_snapshot_start (api, err) || !api_retention_start (api, err)) {
+      return false;
+   }
+   if (!tk_app_add_shutdown_step (api->app, "snapshot", api_snapshot_stop, api) ||
+       !tk_app_add_shutdown_step (api->app, "audit", api_audit_queue_stop, api) ||
+       !tk_app_add_shutdown_step (api->app, "api", api_stop_step, api)) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "too many shutdown steps");
+      return false;
+   }
+   return true;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -59,17 +88,7 @@ main (int argc, char **argv)
       return 2;
    }
    api_auth_audit_refusals (&api);
-   if (!api_routes_tickets (&api, &err) || !api_routes_processed (&api, &err) ||
-       !api_routes_stats (&api, &err) || !api_routes_process (&api, &err) ||
-       !api_routes_keys (&api, &err) || !api_routes_audit (&api, &err) ||
-       !api_routes_static (&api, &err) || !api_routes_session (&api, &err) ||
-       !api_routes_analytics (&api, &err) || !api_routes_export (&api, &err) ||
-       !api_routes_upload (&api, &err) || !api_routes_openapi (&api, &err) ||
-       !api_snapshot_start (&api, &err) ||
-       !tk_app_add_shutdown_step (&app, "snapshot", api_snapshot_stop, &api) ||
-       !tk_app_add_shutdown_step (&app, "audit", api_audit_queue_stop, &api) ||
-       !api_retention_start (&api, &err) ||
-       !tk_app_add_shutdown_step (&app, "api", api_stop_step, &api)) {
+   if (!api_start (&api, &err)) {
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;
    }
