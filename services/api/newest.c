@@ -323,6 +323,37 @@ page_start (const api_newest_t *n, const tk_query_t *q)
    return lo;
 }
 
+/* The page of items [first, end) (count of them renderable) as the list
+ * route's JSON into b, with the cursor after last (NULL: no next page).
+ * false when memory runs out. */
+static bool
+render_page (const api_newest_t *n, const tk_query_t *q, size_t first, size_t end, uint32_t count,
+             const item_t *last, tk_buf_t *b)
+{
+   /* Reserved at once: the page is copied once, never regrown. */
+   size_t need = 64;
+   for (size_t j = first; j < end; j++) {
+      need += n->v[j].len + 1;
+   }
+   bool ok = tk_buf_reserve (b, need) && tk_buf_append_str (b, "{\"items\":[");
+   bool comma = false;
+   for (size_t j = first; ok && j < end; j++) {
+      if (!n->v[j].json) {
+         continue;
+      }
+      ok = (!comma || tk_buf_append (b, ",", 1)) && tk_buf_append (b, n->v[j].json, n->v[j].len);
+      comma = true;
+   }
+   /* The cursor is letters, digits, '.' and hex: nothing to escape. */
+   char next[2 * TK_TICKET_ID_MAX + 32];
+   if (last && last->id[0] && tk_query_cursor_encode (q, last->ms, last->id, next, sizeof next)) {
+      return ok && tk_buf_appendf (b, "],\"count\":%u,\"limit\":%u,\"next_cursor\":\"%s\"}",
+                                   (unsigned) count, (unsigned) q->limit, next);
+   }
+   return ok && tk_buf_appendf (b, "],\"count\":%u,\"limit\":%u,\"next_cursor\":null}",
+                                (unsigned) count, (unsigned) q->limit);
+}
+
 bool
 api_newest_page (const api_newest_t *n, const tk_query_t *q, char **body, size_t *len,
                  uint32_t *returned)
@@ -354,31 +385,7 @@ api_newest_page (const api_newest_t *n, const tk_query_t *q, char **body, size_t
       return false; /* the page (or what follows it) lies past the window */
    }
    tk_buf_t b = TK_BUF_INIT;
-   /* Reserved at once: the page is copied once, never regrown. */
-   size_t need = 64;
-   for (size_t j = first; j < end; j++) {
-      need += n->v[j].len + 1;
-   }
-   bool ok = tk_buf_reserve (&b, need) && tk_buf_append_str (&b, "{\"items\":[");
-   bool comma = false;
-   for (size_t j = first; ok && j < end; j++) {
-      if (!n->v[j].json) {
-         continue;
-      }
-      ok = (!comma || tk_buf_append (&b, ",", 1)) &&
-           tk_buf_append (&b, n->v[j].json, n->v[j].len);
-      comma = true;
-   }
-   /* The cursor is letters, digits, '.' and hex: nothing to escape. */
-   char next[2 * TK_TICKET_ID_MAX + 32];
-   if (more && last && last->id[0] && tk_query_cursor_encode (q, last->ms, last->id, next, sizeof next)) {
-      ok = ok && tk_buf_appendf (&b, "],\"count\":%u,\"limit\":%u,\"next_cursor\":\"%s\"}",
-                                 (unsigned) count, (unsigned) q->limit, next);
-   } else {
-      ok = ok && tk_buf_appendf (&b, "],\"count\":%u,\"limit\":%u,\"next_cursor\":null}",
-                                 (unsigned) count, (unsigned) q->limit);
-   }
-   if (!ok) {
+   if (!render_page (n, q, first, end, count, more ? last : NULL, &b)) {
       tk_buf_destroy (&b);
       return false;
    }
