@@ -134,6 +134,54 @@ skip_value (const char *s, size_t len, size_t i)
 /* Adds to f's audit record the ids of the rows ingest stored or updated
  * (the first TK_AUDIT_IDS_MAX, and the count) and its summary counts. A
  * report it cannot follow adds what was read up to there. */
+/* The rows of "results" (s[i] is its '['): the ids stored or updated go
+ * into the record. Returns the index after the array, or 0 when the text is
+ * not what ingest writes. */
+static size_t
+audit_results (api_call_t *call, const char *s, size_t len, size_t i)
+{
+   i = skip_ws (s, len, i + 1);
+   while (i < len && s[i] != ']') {
+      size_t end = skip_value (s, len, i);
+      if (end <= i) {
+         return 0;
+      }
+      cJSON *row = cJSON_ParseWithLength (s + i, end - i);
+      const cJSON *st = cJSON_GetObjectItemCaseSensitive (row, "status");
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive (row, "id");
+      if (cJSON_IsString (st) && cJSON_IsString (id) &&
+          (!strcmp (st->valuestring, "stored") || !strcmp (st->valuestring, "updated"))) {
+         tk_audit_ids_add (&call->tickets, id->valuestring);
+      }
+      cJSON_Delete (row);
+      i = skip_ws (s, len, end);
+      if (i < len && s[i] == ',') {
+         i = skip_ws (s, len, i + 1);
+      }
+   }
+   return i + 1;
+}
+
+/* The value at s[i] of the key [key, key + klen): one of the report's
+ * counts goes into the record's detail. Returns the index after the value,
+ * or 0 when there is none. */
+static size_t
+audit_count (api_call_t *call, const char *s, size_t len, size_t i, const char *key, size_t klen)
+{
+   static const char *const counts[] = {"stored", "updated", "duplicates", "rejected", "failed",
+                                        NULL};
+   size_t end = skip_value (s, len, i);
+   if (end <= i) {
+      return 0;
+   }
+   for (size_t c = 0; counts[c]; c++) {
+      if (klen == strlen (counts[c]) && !memcmp (key, counts[c], klen)) {
+         cJSON_AddNumberToObject (call->audit_detail, counts[c], strtod (s + i, NULL));
+      }
+   }
+   return end;
+}
+
 static void
 audit_report (forward_t *f)
 {
@@ -156,39 +204,12 @@ audit_report (forward_t *f)
       i = skip_ws (s, len, i + 1);
       size_t klen = k1 - k0;
       if (klen == 7 && !memcmp (s + k0, "results", 7) && i < len && s[i] == '[') {
-         i = skip_ws (s, len, i + 1);
-         while (i < len && s[i] != ']') {
-            size_t end = skip_value (s, len, i);
-            if (end <= i) {
-               return;
-            }
-            cJSON *row = cJSON_ParseWithLength (s + i, end - i);
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive (row, "status");
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive (row, "id");
-            if (cJSON_IsString (st) && cJSON_IsString (id) &&
-                (!strcmp (st->valuestring, "stored") || !strcmp (st->valuestring, "updated"))) {
-               tk_audit_ids_add (&call->tickets, id->valuestring);
-            }
-            cJSON_Delete (row);
-            i = skip_ws (s, len, end);
-            if (i < len && s[i] == ',') {
-               i = skip_ws (s, len, i + 1);
-            }
-         }
-         i++;
+         i = audit_results (call, s, len, i);
       } else {
-         static const char *const counts[] = {"stored", "updated", "duplicates", "rejected",
-                                              "failed", NULL};
-         size_t end = skip_value (s, len, i);
-         if (end <= i) {
-            return;
-         }
-         for (size_t c = 0; counts[c]; c++) {
-            if (klen == strlen (counts[c]) && !memcmp (s + k0, counts[c], klen)) {
-               cJSON_AddNumberToObject (call->audit_detail, counts[c], strtod (s + i, NULL));
-            }
-         }
-         i = end;
+         i = audit_count (call, s, len, i, s + k0, klen);
+      }
+      if (i == 0) {
+         return;
       }
       i = skip_ws (s, len, i);
       if (i < len && s[i] == ',') {
