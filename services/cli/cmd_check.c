@@ -168,6 +168,23 @@ check_statistics (tk_store_t *store, report_t *r, long n_processed, long n_unpro
    return true;
 }
 
+/* The counts and the verdict; the exit status (0: consistent). */
+static int
+print_verdict (const report_t *r, long n_processed, long n_unprocessed)
+{
+   printf ("%ld tickets: %ld processed, %ld unprocessed\n", n_processed + n_unprocessed,
+           n_processed, n_unprocessed);
+   if (r->problems > r->max_report) {
+      printf ("  ... and %ld more\n", r->problems - r->max_report);
+   }
+   if (r->problems) {
+      printf ("%ld problem(s) found\n", r->problems);
+      return 1;
+   }
+   printf ("consistent\n");
+   return 0;
+}
+
 int
 cli_cmd_check (int argc, char **argv)
 {
@@ -214,17 +231,7 @@ cli_cmd_check (int argc, char **argv)
        !check_statistics (store, &r, n_processed, n_unprocessed)) {
       goto done;
    }
-   printf ("%ld tickets: %ld processed, %ld unprocessed\n", n_processed + n_unprocessed,
-           n_processed, n_unprocessed);
-   if (r.problems > r.max_report) {
-      printf ("  ... and %ld more\n", r.problems - r.max_report);
-   }
-   if (r.problems) {
-      printf ("%ld problem(s) found\n", r.problems);
-   } else {
-      printf ("consistent\n");
-      rc = 0;
-   }
+   rc = print_verdict (&r, n_processed, n_unprocessed);
 
 done:
    tk_store_client_push (store, client);

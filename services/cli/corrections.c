@@ -173,6 +173,34 @@ add (cli_corrections_t *c, const bson_t *doc, const tk_taxonomy_t *tax, tk_error
    return true;
 }
 
+/* c's corrections as training examples, sorted by id. The server sorted
+ * already; sorting again by bytes makes the order (and so the
+ * model_version) independent of the server's collation, and lets the
+ * caller bsearch by id. false when memory runs out. */
+static bool
+make_examples (cli_corrections_t *c)
+{
+   if (c->n && !(c->examples = calloc (c->n, sizeof *c->examples))) {
+      return false;
+   }
+   for (size_t i = 0; i < c->n; i++) {
+      const correction_t *x = &c->items[i];
+      c->examples[i] = (tk_model_example_t) {
+         .id = x->id,
+         .subject = x->subject,
+         .body = x->body,
+         .topic_tags = (const char *const *) x->labels.topic_tags,
+         .n_topic_tags = x->labels.n_topic_tags,
+         .sentiment = x->labels.sentiment,
+         .priority = x->labels.priority,
+      };
+   }
+   if (c->n) {
+      qsort (c->examples, c->n, sizeof *c->examples, example_cmp);
+   }
+   return true;
+}
+
 cli_corrections_t *
 cli_corrections_load (const char *uri, const char *db, const tk_taxonomy_t *tax, tk_error_t *err)
 {
@@ -210,27 +238,9 @@ cli_corrections_load (const char *uri, const char *db, const tk_taxonomy_t *tax,
                     tk_store_db_name (store), e.message);
       goto done;
    }
-   if (c->n && !(c->examples = calloc (c->n, sizeof *c->examples))) {
+   if (!make_examples (c)) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       goto done;
-   }
-   for (size_t i = 0; i < c->n; i++) {
-      const correction_t *x = &c->items[i];
-      c->examples[i] = (tk_model_example_t){
-         .id = x->id,
-         .subject = x->subject,
-         .body = x->body,
-         .topic_tags = (const char *const *) x->labels.topic_tags,
-         .n_topic_tags = x->labels.n_topic_tags,
-         .sentiment = x->labels.sentiment,
-         .priority = x->labels.priority,
-      };
-   }
-   /* The server sorted already; sorting again by bytes makes the order (and
-    * so the model_version) independent of the server's collation, and lets
-    * the caller bsearch by id. */
-   if (c->n) {
-      qsort (c->examples, c->n, sizeof *c->examples, example_cmp);
    }
    ret = c;
    c = NULL;
