@@ -205,6 +205,34 @@ mark_prior (const cJSON *report, bool **prior, size_t *n_prior)
 
 /* Sends one chunk until it gets a final answer. false when the request
  * failed (message printed). */
+/* POSTs the chunk; its HTTP status, or -1 (said on stderr) when there was
+ * no answer. The answer's body is in up->resp. */
+static long
+post_chunk (upload_t *up, const char *endpoint, const cli_chunk_t *chunk)
+{
+   tk_buf_reset (&up->resp);
+   up->retry_after = 0;
+   curl_easy_setopt (up->curl, CURLOPT_URL, endpoint);
+   curl_easy_setopt (up->curl, CURLOPT_POSTFIELDS, chunk->body.data);
+   curl_easy_setopt (up->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) chunk->body.len);
+   CURLcode cc = curl_easy_perform (up->curl);
+   if (cc != CURLE_OK) {
+      fprintf (stderr, "\ntriagectl upload: %s: %s\n", endpoint, curl_easy_strerror (cc));
+      return -1;
+   }
+   long status = 0;
+   curl_easy_getinfo (up->curl, CURLINFO_RESPONSE_CODE, &status);
+   return status;
+}
+
+/* The "message" of an answer's error object, or fallback. */
+static const char *
+message_or (const cJSON *error, const char *fallback)
+{
+   const char *m = str_of (error, "message");
+   return m ? m : fallback;
+}
+
 static bool
 send_chunk (upload_t *up, const char *endpoint, const cli_chunk_t *chunk)
 {
@@ -213,18 +241,10 @@ send_chunk (upload_t *up, const char *endpoint, const cli_chunk_t *chunk)
    size_t n_prior = 0;
    cJSON *report = NULL;
    for (unsigned attempt = 0;; attempt++) {
-      tk_buf_reset (&up->resp);
-      up->retry_after = 0;
-      curl_easy_setopt (up->curl, CURLOPT_URL, endpoint);
-      curl_easy_setopt (up->curl, CURLOPT_POSTFIELDS, chunk->body.data);
-      curl_easy_setopt (up->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) chunk->body.len);
-      CURLcode cc = curl_easy_perform (up->curl);
-      if (cc != CURLE_OK) {
-         fprintf (stderr, "\ntriagectl upload: %s: %s\n", endpoint, curl_easy_strerror (cc));
+      long status = post_chunk (up, endpoint, chunk);
+      if (status < 0) {
          goto done;
       }
-      long status = 0;
-      curl_easy_getinfo (up->curl, CURLINFO_RESPONSE_CODE, &status);
       cJSON_Delete (report);
       report = cJSON_ParseWithLength (up->resp.data ? up->resp.data : "", up->resp.len);
       const cJSON *error = report ? cJSON_GetObjectItem (report, "error") : NULL;
@@ -236,22 +256,20 @@ send_chunk (upload_t *up, const char *endpoint, const cli_chunk_t *chunk)
          }
          long wait = up->retry_after > 0 && up->retry_after < 300 ? up->retry_after : 2;
          fprintf (stderr, "%striagectl upload: ingest is unavailable (%s); retrying in %ld s\n",
-                  up->bar.on ? "\n" : "",
-                  str_of (error, "message") ? str_of (error, "message") : "503", wait);
+                  up->bar.on ? "\n" : "", message_or (error, "503"), wait);
          sleep ((unsigned) wait);
          continue;
       }
       if (!has_rows) {
          fprintf (stderr, "%striagectl upload: HTTP %ld: %s\n", up->bar.on ? "\n" : "", status,
-                  str_of (error, "message") ? str_of (error, "message")
-                                            : (up->resp.data ? up->resp.data : "no answer"));
+                  message_or (error, up->resp.data ? up->resp.data : "no answer"));
          goto done;
       }
       tally (up, report, chunk, prior, n_prior);
       ok = status < 500;
       if (!ok) {
          fprintf (stderr, "%striagectl upload: HTTP %ld: %s\n", up->bar.on ? "\n" : "", status,
-                  str_of (error, "message") ? str_of (error, "message") : "server error");
+                  message_or (error, "server error"));
       }
       break;
    }
