@@ -184,6 +184,7 @@ tk_read_whole_file (const char *path, size_t *len, tk_error_t *err)
       data = NULL;
       goto done;
    }
+   data[size] = '\0';
    *len = (size_t) size;
 done:
    if (f) {

@@ -41,7 +41,9 @@ float tk_f16_to_f32 (uint16_t h);
 
 uint32_t tk_fnv1a32 (const unsigned char *p, size_t n);
 
-/* Reads a whole file into a new allocation (free it); *len its size. */
+/* Reads a whole file into a new allocation (free it), with a NUL after
+ * its last byte so text can be read as a string; *len its size. NULL with
+ * err when it cannot be opened or read, or memory runs out. */
 unsigned char *tk_read_whole_file (const char *path, size_t *len, tk_error_t *err);
 
 /* Writes data[0 .. len) to path through a temporary file renamed into place. */

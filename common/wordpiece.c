@@ -3,6 +3,7 @@
 #include "wordpiece.h"
 
 #include "bert_text.h"
+#include "model_io.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -118,34 +119,6 @@ nomem:
    return NULL;
 }
 
-static char *
-slurp (const char *path, tk_error_t *err)
-{
-   FILE *f = fopen (path, "rb");
-   char *data = NULL;
-   long size;
-   if (!f || fseek (f, 0, SEEK_END) != 0 || (size = ftell (f)) < 0 || fseek (f, 0, SEEK_SET) != 0) {
-      tk_error_set_field (err, TK_ERR_IO, errno, "path", "cannot read %s: %s", path, strerror (errno));
-      goto done;
-   }
-   if (!(data = malloc ((size_t) size + 1))) {
-      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory reading %s", path);
-      goto done;
-   }
-   if (fread (data, 1, (size_t) size, f) != (size_t) size) {
-      tk_error_set_field (err, TK_ERR_IO, errno, "path", "cannot read %s", path);
-      free (data);
-      data = NULL;
-      goto done;
-   }
-   data[size] = '\0';
-done:
-   if (f) {
-      fclose (f);
-   }
-   return data;
-}
-
 /* Checks what the reader assumes of the file: a WordPiece model with "##" and
  * at most 100 characters a word, after a BERT normaliser that lower-cases. */
 static bool
@@ -170,11 +143,12 @@ tk_wordpiece_load (const char *path, tk_error_t *err)
    tk_wordpiece_t *wp = NULL;
    const char **tokens = NULL;
    cJSON *root = NULL;
-   char *text = slurp (path, err);
+   size_t text_len;
+   char *text = (char *) tk_read_whole_file (path, &text_len, err);
    if (!text) {
       return NULL;
    }
-   root = cJSON_Parse (text);
+   root = cJSON_ParseWithLength (text, text_len);
    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive (
       cJSON_GetObjectItemCaseSensitive (root, "model"), "vocab");
    size_t n = cJSON_IsObject (vocab) ? (size_t) cJSON_GetArraySize (vocab) : 0;
