@@ -34,6 +34,7 @@
 #include "error.h"
 #include "kafka.h"
 #include "labelled.h"
+#include "messages.h"
 #include "model.h"
 #include "store.h"
 #include "ticket.h"
@@ -468,12 +469,17 @@ cmd_request (int argc, char **argv)
    size_t n = strtoul (argv[2], NULL, 10);
    int64_t start = now_ms ();
    for (size_t i = 0; i < n; i++) {
-      char id[32], msg[160];
+      char id[32];
       snprintf (id, sizeof id, "bench-%07zu", i);
-      int len = snprintf (msg, sizeof msg,
-                          "{\"id\":\"%s\",\"reason\":\"new\",\"requested_at\":\"2025-01-01T00:00:00Z\"}",
-                          id);
-      produce (rk, argv[1], id, msg, (size_t) len);
+      /* The message ingest sends (common/messages.h). */
+      size_t len;
+      tk_error_t err;
+      char *msg = tk_msg_classify_build (id, "ingest", start, NULL, &len, &err);
+      if (!msg) {
+         die ("classify request", &err);
+      }
+      produce (rk, argv[1], id, msg, len);
+      free (msg);
       rd_kafka_poll (rk, 0);
    }
    producer_finish (rk);
@@ -585,16 +591,20 @@ cmd_e2e (int argc, char **argv)
       const tk_model_example_t *e = &ex[i % n_ex];
       char id[32];
       snprintf (id, sizeof id, "e2e-%07zu", i);
-      cJSON *o = cJSON_CreateObject ();
-      cJSON_AddStringToObject (o, "id", id);
-      cJSON_AddStringToObject (o, "subject", e->subject ? e->subject : "");
-      cJSON_AddStringToObject (o, "body", e->body ? e->body : "");
-      char *s = cJSON_PrintUnformatted (o);
+      /* What an upstream publisher sends (common/messages.h). */
+      const tk_ticket_t t = {.id = id,
+                             .subject = (char *) (e->subject ? e->subject : ""),
+                             .body = (char *) (e->body ? e->body : "")};
+      size_t len;
+      tk_error_t err;
+      char *s = tk_msg_inbound_build (&t, &len, &err);
+      if (!s) {
+         die ("inbound ticket", &err);
+      }
       published[i] = now_ms ();
-      produce (rk, topic, id, s, strlen (s));
+      produce (rk, topic, id, s, len);
       rd_kafka_poll (rk, 0);
       free (s);
-      cJSON_Delete (o);
    }
    double publish_s = mono_s () - t0;
    producer_finish (rk);
