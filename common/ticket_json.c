@@ -604,6 +604,59 @@ add_string (cJSON *obj, const char *key, const char *s)
    return !s || cJSON_AddStringToObject (obj, key, s) != NULL;
 }
 
+/* The label fields of a processed ticket: classification, confidence
+ * scores. false when memory runs out. */
+static bool
+add_labels (cJSON *obj, const tk_ticket_t *t)
+{
+   const tk_classification_t *c = &t->classification;
+   cJSON *cls = cJSON_AddObjectToObject (obj, "classification");
+   cJSON *tags = cls ? cJSON_AddArrayToObject (cls, "topic_tags") : NULL;
+   if (!tags) {
+      return false;
+   }
+   for (size_t i = 0; i < c->n_topic_tags && i < TK_TICKET_MAX_TAGS; i++) {
+      cJSON *s = cJSON_CreateString (c->topic_tags[i] ? c->topic_tags[i] : "");
+      if (!s || !cJSON_AddItemToArray (tags, s)) {
+         cJSON_Delete (s);
+         return false;
+      }
+   }
+   if (!add_string (cls, "sentiment", c->sentiment) || !add_string (cls, "priority", c->priority)) {
+      return false;
+   }
+   cJSON *conf = cJSON_AddObjectToObject (obj, "confidence_scores");
+   return conf && cJSON_AddNumberToObject (conf, "topic", t->confidence.topic) &&
+          cJSON_AddNumberToObject (conf, "sentiment", t->confidence.sentiment) &&
+          cJSON_AddNumberToObject (conf, "priority", t->confidence.priority);
+}
+
+/* What a processed ticket adds: its labels, processing_metadata and
+ * needs_review. false with err (out of memory, or a time that cannot be
+ * written). */
+static bool
+add_processed (cJSON *obj, const tk_ticket_t *t, tk_error_t *err)
+{
+   cJSON *meta = NULL;
+   if (!add_labels (obj, t) || !(meta = cJSON_AddObjectToObject (obj, "processing_metadata"))) {
+      goto nomem;
+   }
+   if (!add_time (meta, "processed_at", t->metadata.processed_at, err)) {
+      return false;
+   }
+   if (!add_string (meta, "model_version", t->metadata.model_version) ||
+       !cJSON_AddNumberToObject (meta, "processing_time_ms",
+                                 (double) t->metadata.processing_time_ms) ||
+       !add_string (meta, "agent_version", t->metadata.agent_version) ||
+       !cJSON_AddBoolToObject (obj, "needs_review", t->metadata.needs_review)) {
+      goto nomem;
+   }
+   return true;
+nomem:
+   tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory serializing a ticket");
+   return false;
+}
+
 cJSON *
 tk_ticket_to_json (const tk_ticket_t *t, tk_error_t *err)
 {
@@ -627,46 +680,8 @@ tk_ticket_to_json (const tk_ticket_t *t, tk_error_t *err)
       goto done;
    }
 
-   if (t->processed) {
-      const tk_classification_t *c = &t->classification;
-      cJSON *cls = cJSON_AddObjectToObject (obj, "classification");
-      cJSON *tags = cls ? cJSON_AddArrayToObject (cls, "topic_tags") : NULL;
-      if (!tags) {
-         goto nomem;
-      }
-      for (size_t i = 0; i < c->n_topic_tags && i < TK_TICKET_MAX_TAGS; i++) {
-         cJSON *s = cJSON_CreateString (c->topic_tags[i] ? c->topic_tags[i] : "");
-         if (!s || !cJSON_AddItemToArray (tags, s)) {
-            cJSON_Delete (s);
-            goto nomem;
-         }
-      }
-      if (!add_string (cls, "sentiment", c->sentiment) ||
-          !add_string (cls, "priority", c->priority)) {
-         goto nomem;
-      }
-
-      cJSON *conf = cJSON_AddObjectToObject (obj, "confidence_scores");
-      if (!conf || !cJSON_AddNumberToObject (conf, "topic", t->confidence.topic) ||
-          !cJSON_AddNumberToObject (conf, "sentiment", t->confidence.sentiment) ||
-          !cJSON_AddNumberToObject (conf, "priority", t->confidence.priority)) {
-         goto nomem;
-      }
-
-      cJSON *meta = cJSON_AddObjectToObject (obj, "processing_metadata");
-      if (!meta) {
-         goto nomem;
-      }
-      if (!add_time (meta, "processed_at", t->metadata.processed_at, err)) {
-         goto done;
-      }
-      if (!add_string (meta, "model_version", t->metadata.model_version) ||
-          !cJSON_AddNumberToObject (meta, "processing_time_ms",
-                                    (double) t->metadata.processing_time_ms) ||
-          !add_string (meta, "agent_version", t->metadata.agent_version) ||
-          !cJSON_AddBoolToObject (obj, "needs_review", t->metadata.needs_review)) {
-         goto nomem;
-      }
+   if (t->processed && !add_processed (obj, t, err)) {
+      goto done;
    }
 
    if (t->processing_attempts > 0 &&
