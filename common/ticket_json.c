@@ -14,13 +14,64 @@
 
 /* ---- untrusted JSON text ---- */
 
+/* The text is UTF-8 without NUL bytes. */
+static bool
+check_text (const char *buf, size_t len, tk_error_t *err)
+{
+   size_t bad = 0;
+   tk_utf8_status_t st = tk_utf8_check (buf, len, &bad, NULL);
+   if (st == TK_UTF8_NUL) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "input contains a NUL byte at byte %zu", bad);
+      return false;
+   }
+   if (st != TK_UTF8_OK) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "input is not valid UTF-8 at byte %zu (%s)", bad,
+                    tk_utf8_status_str (st));
+      return false;
+   }
+   return true;
+}
+
+/* One pass over the text, outside strings counting brackets and inside them
+ * looking at escapes: no \u0000, no nesting deeper than TK_JSON_MAX_DEPTH.
+ * It need not judge the syntax: cJSON does. */
+static bool
+check_nesting (const char *buf, size_t len, tk_error_t *err)
+{
+   int depth = 0;
+   bool in_string = false;
+   for (size_t i = 0; i < len; i++) {
+      char c = buf[i];
+      if (in_string) {
+         if (c == '\\') {
+            if (i + 5 < len && buf[i + 1] == 'u' && memcmp (buf + i + 2, "0000", 4) == 0) {
+               tk_error_set (err, TK_ERR_INVALID, 0,
+                             "input contains the escape \\u0000 (a NUL character) at byte %zu",
+                             i);
+               return false;
+            }
+            i++; /* skip the escaped character, which may be a quote */
+         } else if (c == '"') {
+            in_string = false;
+         }
+      } else if (c == '"') {
+         in_string = true;
+      } else if (c == '{' || c == '[') {
+         if (++depth > TK_JSON_MAX_DEPTH) {
+            tk_error_set (err, TK_ERR_INVALID, 0, "input is nested deeper than %d levels",
+                          TK_JSON_MAX_DEPTH);
+            return false;
+         }
+      } else if (c == '}' || c == ']') {
+         depth--;
+      }
+   }
+   return true;
+}
+
 cJSON *
 tk_json_parse (const char *buf, size_t len, size_t max_len, tk_error_t *err)
 {
-   size_t bad = 0;
-   tk_utf8_status_t st;
-   int depth = 0;
-   bool in_string = false;
    const char *end = NULL;
    cJSON *root = NULL;
 
@@ -33,44 +84,8 @@ tk_json_parse (const char *buf, size_t len, size_t max_len, tk_error_t *err)
                     len);
       return NULL;
    }
-   st = tk_utf8_check (buf, len, &bad, NULL);
-   if (st == TK_UTF8_NUL) {
-      tk_error_set (err, TK_ERR_INVALID, 0, "input contains a NUL byte at byte %zu", bad);
+   if (!check_text (buf, len, err) || !check_nesting (buf, len, err)) {
       return NULL;
-   }
-   if (st != TK_UTF8_OK) {
-      tk_error_set (err, TK_ERR_INVALID, 0, "input is not valid UTF-8 at byte %zu (%s)", bad,
-                    tk_utf8_status_str (st));
-      return NULL;
-   }
-
-   /* One pass over the text, outside strings counting brackets and inside
-    * them looking at escapes. It need not judge the syntax: cJSON does. */
-   for (size_t i = 0; i < len; i++) {
-      char c = buf[i];
-      if (in_string) {
-         if (c == '\\') {
-            if (i + 5 < len && buf[i + 1] == 'u' && memcmp (buf + i + 2, "0000", 4) == 0) {
-               tk_error_set (err, TK_ERR_INVALID, 0,
-                             "input contains the escape \\u0000 (a NUL character) at byte %zu",
-                             i);
-               return NULL;
-            }
-            i++; /* skip the escaped character, which may be a quote */
-         } else if (c == '"') {
-            in_string = false;
-         }
-      } else if (c == '"') {
-         in_string = true;
-      } else if (c == '{' || c == '[') {
-         if (++depth > TK_JSON_MAX_DEPTH) {
-            tk_error_set (err, TK_ERR_INVALID, 0, "input is nested deeper than %d levels",
-                          TK_JSON_MAX_DEPTH);
-            return NULL;
-         }
-      } else if (c == '}' || c == ']') {
-         depth--;
-      }
    }
 
    root = cJSON_ParseWithLengthOpts (buf, len, &end, false);
