@@ -169,6 +169,59 @@ enum {
 
 /* Reads the string member key of obj into *out (malloc'd, NULL when absent
  * and optional). field is the name used in messages. */
+/* The text of item: its string, or with STR_ALLOW_INT a whole number
+ * written into numbuf (32 bytes). NULL with err for any other type. */
+static const char *
+string_value (const cJSON *item, const char *field, unsigned flags, char *numbuf,
+              tk_error_t *err)
+{
+   if (cJSON_IsNumber (item) && (flags & STR_ALLOW_INT)) {
+      double v = item->valuedouble;
+      if (!(v >= -JSON_MAX_SAFE_INT && v <= JSON_MAX_SAFE_INT) || (double) (int64_t) v != v) {
+         tk_error_set_field (err, TK_ERR_INVALID, 0, field,
+                             "%s: must be a string or a whole number, got %g", field, v);
+         return NULL;
+      }
+      snprintf (numbuf, 32, "%lld", (long long) (int64_t) v);
+      return numbuf;
+   }
+   if (cJSON_IsString (item) && item->valuestring) {
+      return item->valuestring;
+   }
+   tk_error_set_field (err, TK_ERR_INVALID, 0, field, "%s: must be a string, got %s", field,
+                       json_type_name (item));
+   return NULL;
+}
+
+/* s[0, len) holds no control character. */
+static bool
+no_control (const char *s, size_t len, const char *field, tk_error_t *err)
+{
+   for (size_t i = 0; i < len; i++) {
+      unsigned char ch = (unsigned char) s[i];
+      if (ch < 0x20 || ch == 0x7F) {
+         tk_error_set_field (err, TK_ERR_INVALID, 0, field,
+                             "%s: must not contain control characters (found 0x%02X at byte %zu)",
+                             field, ch, i);
+         return false;
+      }
+   }
+   return true;
+}
+
+/* Narrows [*s, *s + *len) to its text without leading or trailing space. */
+static void
+trim (const char **s, size_t *len)
+{
+   while (*len > 0 && is_space ((*s)[*len - 1])) {
+      (*len)--;
+   }
+   while (*len > 0 && is_space (**s)) {
+      (*s)++;
+      (*len)--;
+   }
+}
+
 static bool
 take_string (const cJSON *obj, const char *key, const char *field, unsigned flags, size_t max,
              char **out, tk_error_t *err)
@@ -191,20 +244,7 @@ take_string (const cJSON *obj, const char *key, const char *field, unsigned flag
       }
       return true;
    }
-   if (cJSON_IsNumber (item) && (flags & STR_ALLOW_INT)) {
-      double v = item->valuedouble;
-      if (!(v >= -JSON_MAX_SAFE_INT && v <= JSON_MAX_SAFE_INT) || (double) (int64_t) v != v) {
-         tk_error_set_field (err, TK_ERR_INVALID, 0, field,
-                             "%s: must be a string or a whole number, got %g", field, v);
-         return false;
-      }
-      snprintf (numbuf, sizeof numbuf, "%lld", (long long) (int64_t) v);
-      s = numbuf;
-   } else if (cJSON_IsString (item) && item->valuestring) {
-      s = item->valuestring;
-   } else {
-      tk_error_set_field (err, TK_ERR_INVALID, 0, field, "%s: must be a string, got %s", field,
-                          json_type_name (item));
+   if (!(s = string_value (item, field, flags, numbuf, err))) {
       return false;
    }
 
@@ -216,13 +256,7 @@ take_string (const cJSON *obj, const char *key, const char *field, unsigned flag
       return false;
    }
    if (flags & STR_TRIM) {
-      while (len > 0 && is_space (s[len - 1])) {
-         len--;
-      }
-      while (len > 0 && is_space (*s)) {
-         s++;
-         len--;
-      }
+      trim (&s, &len);
    }
    if (len == 0 && !(flags & STR_ALLOW_EMPTY)) {
       if (flags & STR_REQUIRED) {
@@ -236,16 +270,8 @@ take_string (const cJSON *obj, const char *key, const char *field, unsigned flag
                           field, max, len);
       return false;
    }
-   if (flags & STR_NO_CONTROL) {
-      for (size_t i = 0; i < len; i++) {
-         unsigned char ch = (unsigned char) s[i];
-         if (ch < 0x20 || ch == 0x7F) {
-            tk_error_set_field (err, TK_ERR_INVALID, 0, field,
-                                "%s: must not contain control characters (found 0x%02X at byte %zu)",
-                                field, ch, i);
-            return false;
-         }
-      }
+   if ((flags & STR_NO_CONTROL) && !no_control (s, len, field, err)) {
+      return false;
    }
    if (!(*out = strndup (s, len))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "%s: out of memory", field);
