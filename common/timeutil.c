@@ -130,6 +130,70 @@ expect (const char *s, size_t len, size_t *i, char c)
    return false;
 }
 
+/* ".fff" after the seconds, if there: milliseconds into *ms (further
+ * digits are read and dropped). false for a '.' with no digits. */
+static bool
+read_fraction (const char *s, size_t len, size_t *i, int *ms)
+{
+   if (!expect (s, len, i, '.')) {
+      return true;
+   }
+   size_t start = *i;
+   int scale = 100;
+   while (*i < len && s[*i] >= '0' && s[*i] <= '9') {
+      *ms += (s[*i] - '0') * scale;
+      scale /= 10;
+      (*i)++;
+   }
+   return *i != start; /* "47." with no digits is refused */
+}
+
+/* "Z", "+hh:mm", "-hhmm" or nothing: the offset from UTC in minutes. */
+static bool
+read_offset (const char *s, size_t len, size_t *i, int64_t *offset_min)
+{
+   if (*i < len && (s[*i] == 'Z' || s[*i] == 'z')) {
+      (*i)++;
+      return true;
+   }
+   if (*i >= len || (s[*i] != '+' && s[*i] != '-')) {
+      return true;
+   }
+   int sign = s[*i] == '-' ? -1 : 1;
+   int oh, om;
+   (*i)++;
+   if (!read_digits (s, len, i, 2, &oh)) {
+      return false;
+   }
+   expect (s, len, i, ':'); /* optional: +0530 and +05:30 */
+   if (!read_digits (s, len, i, 2, &om) || oh > 23 || om > 59) {
+      return false;
+   }
+   *offset_min = sign * (oh * 60 + om);
+   return true;
+}
+
+/* The time part after the date: a 'T' (or 't' or a space), hh:mm:ss, an
+ * optional fraction and an optional offset. */
+static bool
+read_time (const char *s, size_t len, size_t *i, int *h, int *mi, int *sec, int *ms,
+           int64_t *offset_min)
+{
+   if (s[*i] != 'T' && s[*i] != 't' && s[*i] != ' ') {
+      return false;
+   }
+   (*i)++;
+   if (!read_digits (s, len, i, 2, h) || !expect (s, len, i, ':') ||
+       !read_digits (s, len, i, 2, mi) || !expect (s, len, i, ':') ||
+       !read_digits (s, len, i, 2, sec)) {
+      return false;
+   }
+   if (*h > 23 || *mi > 59 || *sec > 59) {
+      return false;
+   }
+   return read_fraction (s, len, i, ms) && read_offset (s, len, i, offset_min);
+}
+
 bool
 tk_time_parse_iso (const char *s, size_t len, int64_t *out_ms)
 {
@@ -149,46 +213,8 @@ tk_time_parse_iso (const char *s, size_t len, int64_t *out_ms)
       return false;
    }
 
-   if (i < len) {
-      if (s[i] != 'T' && s[i] != 't' && s[i] != ' ') {
-         return false;
-      }
-      i++;
-      if (!read_digits (s, len, &i, 2, &h) || !expect (s, len, &i, ':') ||
-          !read_digits (s, len, &i, 2, &mi) || !expect (s, len, &i, ':') ||
-          !read_digits (s, len, &i, 2, &sec)) {
-         return false;
-      }
-      if (h > 23 || mi > 59 || sec > 59) {
-         return false;
-      }
-      if (expect (s, len, &i, '.')) {
-         size_t start = i;
-         int scale = 100;
-         while (i < len && s[i] >= '0' && s[i] <= '9') {
-            ms += (s[i] - '0') * scale;
-            scale /= 10;
-            i++;
-         }
-         if (i == start) {
-            return false; /* "47." with no digits */
-         }
-      }
-      if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-         i++;
-      } else if (i < len && (s[i] == '+' || s[i] == '-')) {
-         int sign = s[i] == '-' ? -1 : 1;
-         int oh, om;
-         i++;
-         if (!read_digits (s, len, &i, 2, &oh)) {
-            return false;
-         }
-         expect (s, len, &i, ':'); /* optional: +0530 and +05:30 */
-         if (!read_digits (s, len, &i, 2, &om) || oh > 23 || om > 59) {
-            return false;
-         }
-         offset_min = sign * (oh * 60 + om);
-      }
+   if (i < len && !read_time (s, len, &i, &h, &mi, &sec, &ms, &offset_min)) {
+      return false;
    }
    if (i != len) {
       return false;
