@@ -482,6 +482,38 @@ csv_record_cb (int term, void *ud)
    st->start_pending = true;
 }
 
+/* Feeds the body to libcsv one physical line at a time, so that each
+ * record's first line is known: libcsv ends a record as soon as it reads the
+ * line break that ends it, and skips blank lines between records. false
+ * with st->err set when libcsv refuses a line. */
+static bool
+feed_lines (struct csv_parser *p, const char *b, size_t len, csv_state_t *st)
+{
+   size_t line = 1, i = 0;
+   while (i < len && !st->failed && !st->sink->stopped) {
+      const char *nl = memchr (b + i, '\n', len - i);
+      size_t end = nl ? (size_t) (nl - b) + 1 : len;
+      if (st->start_pending) {
+         bool blank = true;
+         for (size_t k = i; k < end && blank; k++) {
+            blank = b[k] == '\r' || b[k] == '\n';
+         }
+         if (!blank) {
+            st->record_line = line;
+            st->start_pending = false;
+         }
+      }
+      if (csv_parse (p, b + i, end - i, csv_field_cb, csv_record_cb, st) != end - i) {
+         tk_error_set (st->err, TK_ERR_INVALID, 0, "line %zu: %s", line,
+                       csv_strerror (csv_error (p)));
+         return false;
+      }
+      i = end;
+      line++;
+   }
+   return true;
+}
+
 static bool
 parse_csv (const char *b, size_t len, row_sink_t *sink, tk_error_t *err)
 {
@@ -496,30 +528,8 @@ parse_csv (const char *b, size_t len, row_sink_t *sink, tk_error_t *err)
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }
-   /* The body is fed one physical line at a time so each record's first
-    * line is known: libcsv ends a record as soon as it reads the line break
-    * that ends it, and skips blank lines between records. */
-   size_t line = 1, i = 0;
-   while (i < len && !st.failed && !sink->stopped) {
-      const char *nl = memchr (b + i, '\n', len - i);
-      size_t end = nl ? (size_t) (nl - b) + 1 : len;
-      if (st.start_pending) {
-         bool blank = true;
-         for (size_t k = i; k < end && blank; k++) {
-            blank = b[k] == '\r' || b[k] == '\n';
-         }
-         if (!blank) {
-            st.record_line = line;
-            st.start_pending = false;
-         }
-      }
-      if (csv_parse (&p, b + i, end - i, csv_field_cb, csv_record_cb, &st) != end - i) {
-         tk_error_set (err, TK_ERR_INVALID, 0, "line %zu: %s", line,
-                       csv_strerror (csv_error (&p)));
-         goto done;
-      }
-      i = end;
-      line++;
+   if (!feed_lines (&p, b, len, &st)) {
+      goto done;
    }
    /* libcsv's CSV_STRICT_FINI only works together with CSV_STRICT, which
     * would refuse a whole file over one stray quote; so the open quote is
