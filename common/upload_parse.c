@@ -205,14 +205,38 @@ scan_element (const char *b, size_t len, size_t *pos, size_t *line)
    return i < len;
 }
 
+/* Moves *i past white space, counting the lines it passes. */
+static void
+skip_ws (const char *b, size_t len, size_t *i, size_t *line)
+{
+   for (; *i < len && is_ws (b[*i]); (*i)++) {
+      *line += b[*i] == '\n';
+   }
+}
+
+/* One array element, b[start, end) less trailing space, as a row (an empty
+ * one as a malformed row). */
+static void
+emit_element (row_sink_t *sink, const char *b, size_t start, size_t end, size_t line)
+{
+   while (end > start && is_ws (b[end - 1])) {
+      end--;
+   }
+   if (end == start) {
+      tk_error_t e;
+      tk_error_set (&e, TK_ERR_INVALID, 0, "empty array element");
+      emit (sink, line, NULL, TK_UPLOAD_REASON_MALFORMED, &e, NULL);
+   } else {
+      emit_json_row (sink, b + start, end - start, line);
+   }
+}
+
 static bool
 parse_json (const char *b, size_t len, row_sink_t *sink, tk_upload_summary_t *summary,
             tk_error_t *err)
 {
    size_t i = 0, line = 1;
-   for (; i < len && is_ws (b[i]); i++) {
-      line += b[i] == '\n';
-   }
+   skip_ws (b, len, &i, &line);
    if (i == len) {
       tk_error_set (err, TK_ERR_INVALID, 0, "the body is empty");
       return false;
@@ -231,9 +255,7 @@ parse_json (const char *b, size_t len, row_sink_t *sink, tk_upload_summary_t *su
    i++;
    bool expect_end_ok = true; /* "[]" and after a complete element */
    for (;;) {
-      for (; i < len && is_ws (b[i]); i++) {
-         line += b[i] == '\n';
-      }
+      skip_ws (b, len, &i, &line);
       if (i == len) {
          tk_error_set (err, TK_ERR_INVALID, 0, "line %zu: the JSON array is not closed", line);
          return false;
@@ -250,17 +272,7 @@ parse_json (const char *b, size_t len, row_sink_t *sink, tk_upload_summary_t *su
                        start_line);
          return false;
       }
-      size_t end = i;
-      while (end > start && is_ws (b[end - 1])) {
-         end--;
-      }
-      if (end == start) {
-         tk_error_t e;
-         tk_error_set (&e, TK_ERR_INVALID, 0, "empty array element");
-         emit (sink, start_line, NULL, TK_UPLOAD_REASON_MALFORMED, &e, NULL);
-      } else {
-         emit_json_row (sink, b + start, end - start, start_line);
-      }
+      emit_element (sink, b, start, i, start_line);
       if (sink->stopped) {
          tk_error_set (err, TK_ERR_INVALID, 0, "stopped");
          return false;
@@ -272,9 +284,7 @@ parse_json (const char *b, size_t len, row_sink_t *sink, tk_upload_summary_t *su
       i++; /* the comma */
       expect_end_ok = false;
    }
-   for (; i < len && is_ws (b[i]); i++) {
-      line += b[i] == '\n';
-   }
+   skip_ws (b, len, &i, &line);
    if (i != len) {
       tk_error_set (err, TK_ERR_INVALID, 0, "line %zu: unexpected data after the JSON array",
                     line);
