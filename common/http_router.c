@@ -121,38 +121,82 @@ segment_valid (const char *s, size_t len, bool param)
    return true;
 }
 
-tk_http_route_t *
-tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern,
-                    tk_http_handler_t handler, void *user_data, tk_error_t *err)
+/* The enum http_method of a route's method name into *id, -1 for "*"; false
+ * (err filled) for an unknown name. */
+static bool
+route_method_id (const char *method, int *id, tk_error_t *err)
 {
-   tk_http_route_t *rt = NULL;
-   tk_http_route_t *ret = NULL;
-
-   if (!method || !pattern || !handler) {
-      tk_error_set (err, TK_ERR_INVALID, 0, "route needs a method, a pattern and a handler");
-      goto done;
-   }
-   int method_id = strcmp (method, "*") == 0 ? -1 : tk_http_method_from_name (method);
-   if (method_id < 0 && strcmp (method, "*") != 0) {
+   *id = strcmp (method, "*") == 0 ? -1 : tk_http_method_from_name (method);
+   if (*id < 0 && strcmp (method, "*") != 0) {
       tk_error_set_field (err, TK_ERR_INVALID, 0, "method", "unknown HTTP method \"%s\"", method);
-      goto done;
+      return false;
    }
-   if (pattern[0] != '/') {
-      tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
-                          "route pattern \"%s\" does not start with '/'", pattern);
-      goto done;
-   }
-   if (!(rt = calloc (1, sizeof *rt)) || !(rt->method = strdup (method)) ||
-       !(rt->pattern = strdup (pattern))) {
+   return true;
+}
+
+/* A route with copies of method and pattern and no segments yet, or NULL
+ * (err filled) when out of memory. The caller frees it with route_destroy. */
+static tk_http_route_t *
+route_new (const char *method, int method_id, const char *pattern, tk_http_handler_t handler,
+           void *user_data, tk_error_t *err)
+{
+   tk_http_route_t *rt = calloc (1, sizeof *rt);
+   if (!rt || !(rt->method = strdup (method)) || !(rt->pattern = strdup (pattern))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-      goto done;
+      route_destroy (rt);
+      return NULL;
    }
    rt->method_id = method_id;
    rt->handler = handler;
    rt->user_data = user_data;
    rt->stats.route = rt->pattern;
    rt->stats.method = rt->method;
+   return rt;
+}
 
+/* Appends the pattern piece s (n bytes, "name" or "{param}") to rt's
+ * segments, which have room for it. false (err filled) for an invalid piece,
+ * a repeated parameter or out of memory; the segment may then be half made,
+ * and route_destroy frees it. */
+static bool
+route_add_segment (tk_http_route_t *rt, const char *pattern, const char *s, size_t n,
+                   tk_error_t *err)
+{
+   bool param = n >= 2 && s[0] == '{' && s[n - 1] == '}';
+   const char *text = param ? s + 1 : s;
+   size_t tlen = param ? n - 2 : n;
+   if (!segment_valid (text, tlen, param)) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                          "route pattern \"%s\" has an invalid segment", pattern);
+      return false;
+   }
+   tk_http_seg_t *seg = &rt->segs[rt->n_segs++];
+   seg->param = param;
+   if (!(seg->text = strndup (text, tlen))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
+      return false;
+   }
+   if (!param) {
+      rt->n_literals++;
+      return true;
+   }
+   for (size_t i = 0; i + 1 < rt->n_segs; i++) {
+      if (rt->segs[i].param && strcmp (rt->segs[i].text, seg->text) == 0) {
+         tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                             "route pattern \"%s\" repeats {%s}", pattern, seg->text);
+         return false;
+      }
+   }
+   rt->n_params++;
+   return true;
+}
+
+/* Splits rt's pattern (which starts with '/') into rt's segments and marks
+ * a prefix route (one ending in "/" and "*"). false with err filled; route_destroy frees
+ * what was made. */
+static bool
+route_split (tk_http_route_t *rt, const char *pattern, tk_error_t *err)
+{
    size_t plen = strlen (pattern);
    const char *end = pattern + plen;
    if (plen >= 2 && strcmp (end - 2, "/*") == 0) {
@@ -166,7 +210,7 @@ tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern
    }
    if (!(rt->segs = calloc (cap, sizeof *rt->segs))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-      goto done;
+      return false;
    }
    const char *s = pattern + 1;
    while (s <= end) {
@@ -177,54 +221,78 @@ tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern
       if (rt->prefix && e == end) {
          break; /* the empty piece after the prefix's final slash */
       }
-      size_t n = (size_t) (e - s);
-      bool param = n >= 2 && s[0] == '{' && s[n - 1] == '}';
-      const char *text = param ? s + 1 : s;
-      size_t tlen = param ? n - 2 : n;
-      if (!segment_valid (text, tlen, param)) {
-         tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
-                             "route pattern \"%s\" has an invalid segment", pattern);
-         goto done;
-      }
-      tk_http_seg_t *seg = &rt->segs[rt->n_segs++];
-      seg->param = param;
-      if (!(seg->text = strndup (text, tlen))) {
-         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-         goto done;
-      }
-      if (param) {
-         for (size_t i = 0; i + 1 < rt->n_segs; i++) {
-            if (rt->segs[i].param && strcmp (rt->segs[i].text, seg->text) == 0) {
-               tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
-                                   "route pattern \"%s\" repeats {%s}", pattern, seg->text);
-               goto done;
-            }
-         }
-         rt->n_params++;
-      } else {
-         rt->n_literals++;
+      if (!route_add_segment (rt, pattern, s, (size_t) (e - s), err)) {
+         return false;
       }
       s = e + 1;
    }
+   return true;
+}
+
+/* Whether r already has a route for method and pattern. */
+static bool
+router_has (const tk_http_router_t *r, const char *method, const char *pattern)
+{
    for (size_t i = 0; i < r->n; i++) {
       if (strcmp (r->routes[i]->pattern, pattern) == 0 &&
           strcmp (r->routes[i]->method, method) == 0) {
-         tk_error_set_field (err, TK_ERR_DUPLICATE, 0, "pattern", "route %s %s registered twice",
-                             method, pattern);
-         goto done;
+         return true;
       }
    }
+   return false;
+}
+
+/* Appends rt to r, which then owns it; false (err filled, rt still the
+ * caller's) when out of memory. */
+static bool
+router_append (tk_http_router_t *r, tk_http_route_t *rt, tk_error_t *err)
+{
    if (r->n == r->cap) {
       size_t ncap = r->cap ? r->cap * 2 : 16;
       tk_http_route_t **p = realloc (r->routes, ncap * sizeof *p);
       if (!p) {
          tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-         goto done;
+         return false;
       }
       r->routes = p;
       r->cap = ncap;
    }
    r->routes[r->n++] = rt;
+   return true;
+}
+
+tk_http_route_t *
+tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern,
+                    tk_http_handler_t handler, void *user_data, tk_error_t *err)
+{
+   tk_http_route_t *rt = NULL;
+   tk_http_route_t *ret = NULL;
+   int method_id = -1;
+
+   if (!method || !pattern || !handler) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "route needs a method, a pattern and a handler");
+      goto done;
+   }
+   if (!route_method_id (method, &method_id, err)) {
+      goto done;
+   }
+   if (pattern[0] != '/') {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                          "route pattern \"%s\" does not start with '/'", pattern);
+      goto done;
+   }
+   if (!(rt = route_new (method, method_id, pattern, handler, user_data, err)) ||
+       !route_split (rt, pattern, err)) {
+      goto done;
+   }
+   if (router_has (r, method, pattern)) {
+      tk_error_set_field (err, TK_ERR_DUPLICATE, 0, "pattern", "route %s %s registered twice",
+                          method, pattern);
+      goto done;
+   }
+   if (!router_append (r, rt, err)) {
+      goto done;
+   }
    ret = rt;
    rt = NULL;
 done:
