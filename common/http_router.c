@@ -192,8 +192,8 @@ route_add_segment (tk_http_route_t *rt, const char *pattern, const char *s, size
 }
 
 /* Splits rt's pattern (which starts with '/') into rt's segments and marks
- * a prefix route (one ending in "/" and "*"). false with err filled; route_destroy frees
- * what was made. */
+ * a prefix route (one whose last segment is "*"). false with err filled;
+ * route_destroy frees what was made. */
 static bool
 route_split (tk_http_route_t *rt, const char *pattern, tk_error_t *err)
 {
