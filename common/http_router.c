@@ -369,54 +369,71 @@ allow_add (char *allow, size_t cap, const char *method)
    memcpy (allow + len, method, ml + 1);
 }
 
-tk_http_match_result_t
-tk_http_router_match (const tk_http_router_t *r, int method, const char *path, size_t len,
-                      tk_http_match_t *m)
-{
-   tk_http_match_result_t res = TK_HTTP_MATCH_NOT_FOUND;
-   char *block = NULL;  /* decoded segments, then reused for nothing else */
-   char **segs = NULL;
-   const tk_http_route_t *best = NULL;
-   bool path_known = false;
+/* A raw path split at each '/' with each segment percent-decoded on its own,
+ * so an encoded %2F stays inside its segment. Owns block and segs. */
+typedef struct {
+   char *block;  /* the decoded segments, each NUL-terminated, one after another */
+   char **segs;  /* nseg pointers into block */
+   size_t nseg;
+   size_t used;  /* bytes of block the segments take */
+} decoded_path_t;
 
-   memset (m, 0, sizeof *m);
-   if (len == 0 || path[0] != '/') {
-      res = TK_HTTP_MATCH_BAD_PATH;
-      goto done;
-   }
-   /* Decode each '/'-delimited segment of the raw path on its own, so an
-    * encoded %2F stays inside its segment. */
-   size_t nseg = 1;
+/* Frees what a decoded path holds. */
+static void
+decoded_path_cleanup (decoded_path_t *dp)
+{
+   free (dp->segs);
+   free (dp->block);
+}
+
+/* Decodes path (len bytes, starting with '/') into dp, which the caller
+ * cleans up in every case. TK_HTTP_MATCH_FOUND when every segment decoded,
+ * BAD_PATH for a bad escape or a decoded NUL, or NOMEM. */
+static tk_http_match_result_t
+decoded_path_init (decoded_path_t *dp, const char *path, size_t len)
+{
+   memset (dp, 0, sizeof *dp);
+   dp->nseg = 1;
    for (size_t i = 1; i < len; i++) {
-      nseg += path[i] == '/';
+      dp->nseg += path[i] == '/';
    }
-   if (!(block = malloc (len + nseg + 1)) || !(segs = calloc (nseg, sizeof *segs))) {
-      res = TK_HTTP_MATCH_NOMEM;
-      goto done;
+   if (!(dp->block = malloc (len + dp->nseg + 1)) ||
+       !(dp->segs = calloc (dp->nseg, sizeof *dp->segs))) {
+      return TK_HTTP_MATCH_NOMEM;
    }
-   size_t k = 0, off = 0;
+   size_t k = 0;
    const char *s = path + 1, *end = path + len;
-   while (k < nseg) {
+   while (k < dp->nseg) {
       const char *e = memchr (s, '/', (size_t) (end - s));
       if (!e) {
          e = end;
       }
-      ssize_t dl = tk_http_percent_decode (s, (size_t) (e - s), block + off, false);
-      if (dl < 0 || memchr (block + off, '\0', (size_t) dl)) {
-         res = TK_HTTP_MATCH_BAD_PATH;
-         goto done;
+      char *out = dp->block + dp->used;
+      ssize_t dl = tk_http_percent_decode (s, (size_t) (e - s), out, false);
+      if (dl < 0 || memchr (out, '\0', (size_t) dl)) {
+         return TK_HTTP_MATCH_BAD_PATH;
       }
-      segs[k++] = block + off;
-      off += (size_t) dl + 1;
+      dp->segs[k++] = out;
+      dp->used += (size_t) dl + 1;
       s = e + 1;
    }
+   return TK_HTTP_MATCH_FOUND;
+}
 
+/* The most specific route of r for method and the decoded path, or NULL.
+ * Sets *path_known when some route has the path, and adds the methods of
+ * those routes with another method to m->allow. */
+static const tk_http_route_t *
+router_best (const tk_http_router_t *r, int method, const decoded_path_t *dp,
+             tk_http_match_t *m, bool *path_known)
+{
+   const tk_http_route_t *best = NULL;
    for (size_t i = 0; i < r->n; i++) {
       const tk_http_route_t *rt = r->routes[i];
-      if (!path_matches (rt, segs, nseg)) {
+      if (!path_matches (rt, dp->segs, dp->nseg)) {
          continue;
       }
-      path_known = true;
+      *path_known = true;
       if (!method_matches (rt, method)) {
          allow_add (m->allow, sizeof m->allow, rt->method);
          if (rt->method_id == HTTP_GET) {
@@ -428,34 +445,44 @@ tk_http_router_match (const tk_http_router_t *r, int method, const char *path, s
          best = rt;
       }
    }
-   if (!best) {
-      res = path_known ? TK_HTTP_MATCH_BAD_METHOD : TK_HTTP_MATCH_NOT_FOUND;
-      goto done;
-   }
+   return best;
+}
 
-   /* Copy the parameters into one block the match owns. */
+/* The raw remainder of path (ending at end) after the segments of the
+ * prefix route rt and their slashes; its length in *rest_len. */
+static const char *
+prefix_rest (const tk_http_route_t *rt, const char *path, const char *end, size_t *rest_len)
+{
+   const char *p = path;
+   for (size_t i = 0; i <= rt->n_segs; i++) {
+      p = memchr (p, '/', (size_t) (end - p)) + 1;
+   }
+   *rest_len = (size_t) (end - p);
+   return p;
+}
+
+/* Copies best's parameters, and a prefix route's decoded remainder as "*",
+ * into one block m owns, and sets m->route. FOUND, NOMEM, or BAD_PATH for a
+ * remainder that does not decode (m then cleaned up). */
+static tk_http_match_result_t
+match_fill (tk_http_match_t *m, const tk_http_route_t *best, const decoded_path_t *dp,
+            const char *path, size_t len)
+{
    size_t np = best->n_params + (best->prefix ? 1 : 0);
    const char *rest = NULL;
    size_t rest_len = 0;
    if (best->prefix) {
-      /* The raw remainder after the prefix's segments and their slashes. */
-      const char *p = path;
-      for (size_t i = 0; i <= best->n_segs; i++) {
-         p = memchr (p, '/', (size_t) (end - p)) + 1;
-      }
-      rest = p;
-      rest_len = (size_t) (end - p);
+      rest = prefix_rest (best, path, path + len, &rest_len);
    }
-   size_t need = np * sizeof (tk_http_param_t) + off + rest_len + 1;
+   size_t need = np * sizeof (tk_http_param_t) + dp->used + rest_len + 1;
    if (!(m->params = malloc (need ? need : 1))) {
-      res = TK_HTTP_MATCH_NOMEM;
-      goto done;
+      return TK_HTTP_MATCH_NOMEM;
    }
    char *store = (char *) (m->params + np);
    for (size_t i = 0; i < best->n_segs; i++) {
       if (best->segs[i].param) {
-         size_t sl = strlen (segs[i]);
-         memcpy (store, segs[i], sl + 1);
+         size_t sl = strlen (dp->segs[i]);
+         memcpy (store, dp->segs[i], sl + 1);
          m->params[m->n_params].name = best->segs[i].text;
          m->params[m->n_params++].value = store;
          store += sl + 1;
@@ -464,18 +491,40 @@ tk_http_router_match (const tk_http_router_t *r, int method, const char *path, s
    if (best->prefix) {
       ssize_t dl = tk_http_percent_decode (rest, rest_len, store, false);
       if (dl < 0 || memchr (store, '\0', (size_t) dl)) {
-         res = TK_HTTP_MATCH_BAD_PATH;
          tk_http_match_cleanup (m);
-         goto done;
+         return TK_HTTP_MATCH_BAD_PATH;
       }
       m->params[m->n_params].name = "*";
       m->params[m->n_params++].value = store;
    }
    m->route = best;
-   res = TK_HTTP_MATCH_FOUND;
+   return TK_HTTP_MATCH_FOUND;
+}
+
+tk_http_match_result_t
+tk_http_router_match (const tk_http_router_t *r, int method, const char *path, size_t len,
+                      tk_http_match_t *m)
+{
+   tk_http_match_result_t res = TK_HTTP_MATCH_NOT_FOUND;
+   decoded_path_t dp = {0};
+   bool path_known = false;
+
+   memset (m, 0, sizeof *m);
+   if (len == 0 || path[0] != '/') {
+      res = TK_HTTP_MATCH_BAD_PATH;
+      goto done;
+   }
+   if ((res = decoded_path_init (&dp, path, len)) != TK_HTTP_MATCH_FOUND) {
+      goto done;
+   }
+   const tk_http_route_t *best = router_best (r, method, &dp, m, &path_known);
+   if (!best) {
+      res = path_known ? TK_HTTP_MATCH_BAD_METHOD : TK_HTTP_MATCH_NOT_FOUND;
+      goto done;
+   }
+   res = match_fill (m, best, &dp, path, len);
 done:
-   free (segs);
-   free (block);
+   decoded_path_cleanup (&dp);
    return res;
 }
 
