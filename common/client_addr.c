@@ -74,6 +74,46 @@ is_separator (char c)
    return c == ',' || c == ' ' || c == '\t';
 }
 
+/* Reads the prefix length of an address/prefix block: dl (1 to 3) digits at
+ * d, at most max_bits; a mapped_v6 block counts it over the IPv6 bits, so it
+ * must be at least 96. false for anything else. */
+static bool
+cidr_prefix_parse (const char *d, size_t dl, bool mapped_v6, unsigned max_bits, unsigned *prefix)
+{
+   unsigned v = 0;
+   bool ok = dl > 0 && dl <= 3;
+   for (size_t i = 0; ok && i < dl; i++) {
+      ok = d[i] >= '0' && d[i] <= '9';
+      v = v * 10u + (unsigned) (d[i] - '0');
+   }
+   if (ok && mapped_v6) {
+      ok = v >= 96;
+      v -= 96;
+   }
+   ok = ok && v <= max_bits;
+   *prefix = v;
+   return ok;
+}
+
+/* Parses one item of the list, len bytes at start: an IP address or an
+ * address/prefix (CIDR) block, into c. false when it is neither. */
+static bool
+cidr_parse (const char *start, size_t len, tk_cidr_t *c)
+{
+   const char *slash = memchr (start, '/', len);
+   size_t ip_len = slash ? (size_t) (slash - start) : len;
+   bool ok = parse_ip (start, ip_len, &c->family, c->addr);
+   unsigned max_bits = c->family == AF_INET ? 32u : 128u;
+   c->prefix = max_bits;
+   if (ok && slash) {
+      /* An IPv4-mapped block ("::ffff:10.0.0.0/104") counts its prefix
+       * over the IPv6 bits. */
+      bool mapped_v6 = c->family == AF_INET && memchr (start, ':', ip_len);
+      ok = cidr_prefix_parse (slash + 1, len - ip_len - 1, mapped_v6, max_bits, &c->prefix);
+   }
+   return ok;
+}
+
 bool
 tk_cidr_list_parse (const char *text, tk_cidr_list_t *out, tk_error_t *err)
 {
@@ -103,32 +143,7 @@ tk_cidr_list_parse (const char *text, tk_cidr_list_t *out, tk_error_t *err)
       if (len == 0) {
          continue;
       }
-      const char *slash = memchr (start, '/', len);
-      size_t ip_len = slash ? (size_t) (slash - start) : len;
-      tk_cidr_t *c = &out->items[out->n];
-      bool ok = parse_ip (start, ip_len, &c->family, c->addr);
-      unsigned max_bits = c->family == AF_INET ? 32u : 128u;
-      c->prefix = max_bits;
-      if (ok && slash) {
-         const char *d = slash + 1;
-         size_t dl = len - ip_len - 1;
-         unsigned v = 0;
-         ok = dl > 0 && dl <= 3;
-         for (size_t i = 0; ok && i < dl; i++) {
-            ok = d[i] >= '0' && d[i] <= '9';
-            v = v * 10u + (unsigned) (d[i] - '0');
-         }
-         /* An IPv4-mapped block ("::ffff:10.0.0.0/104") counts its prefix
-          * over the IPv6 bits. */
-         bool mapped_v6 = c->family == AF_INET && memchr (start, ':', ip_len);
-         if (ok && mapped_v6) {
-            ok = v >= 96;
-            v -= 96;
-         }
-         ok = ok && v <= max_bits;
-         c->prefix = v;
-      }
-      if (!ok) {
+      if (!cidr_parse (start, len, &out->items[out->n])) {
          tk_error_set (err, TK_ERR_CONFIG, 0,
                        "\"%.*s\" is not an IP address or an address/prefix (CIDR) block",
                        (int) (len > 80 ? 80 : len), start);

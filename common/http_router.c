@@ -121,38 +121,82 @@ segment_valid (const char *s, size_t len, bool param)
    return true;
 }
 
-tk_http_route_t *
-tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern,
-                    tk_http_handler_t handler, void *user_data, tk_error_t *err)
+/* The enum http_method of a route's method name into *id, -1 for "*"; false
+ * (err filled) for an unknown name. */
+static bool
+route_method_id (const char *method, int *id, tk_error_t *err)
 {
-   tk_http_route_t *rt = NULL;
-   tk_http_route_t *ret = NULL;
-
-   if (!method || !pattern || !handler) {
-      tk_error_set (err, TK_ERR_INVALID, 0, "route needs a method, a pattern and a handler");
-      goto done;
-   }
-   int method_id = strcmp (method, "*") == 0 ? -1 : tk_http_method_from_name (method);
-   if (method_id < 0 && strcmp (method, "*") != 0) {
+   *id = strcmp (method, "*") == 0 ? -1 : tk_http_method_from_name (method);
+   if (*id < 0 && strcmp (method, "*") != 0) {
       tk_error_set_field (err, TK_ERR_INVALID, 0, "method", "unknown HTTP method \"%s\"", method);
-      goto done;
+      return false;
    }
-   if (pattern[0] != '/') {
-      tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
-                          "route pattern \"%s\" does not start with '/'", pattern);
-      goto done;
-   }
-   if (!(rt = calloc (1, sizeof *rt)) || !(rt->method = strdup (method)) ||
-       !(rt->pattern = strdup (pattern))) {
+   return true;
+}
+
+/* A route with copies of method and pattern and no segments yet, or NULL
+ * (err filled) when out of memory. The caller frees it with route_destroy. */
+static tk_http_route_t *
+route_new (const char *method, int method_id, const char *pattern, tk_http_handler_t handler,
+           void *user_data, tk_error_t *err)
+{
+   tk_http_route_t *rt = calloc (1, sizeof *rt);
+   if (!rt || !(rt->method = strdup (method)) || !(rt->pattern = strdup (pattern))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-      goto done;
+      route_destroy (rt);
+      return NULL;
    }
    rt->method_id = method_id;
    rt->handler = handler;
    rt->user_data = user_data;
    rt->stats.route = rt->pattern;
    rt->stats.method = rt->method;
+   return rt;
+}
 
+/* Appends the pattern piece s (n bytes, "name" or "{param}") to rt's
+ * segments, which have room for it. false (err filled) for an invalid piece,
+ * a repeated parameter or out of memory; the segment may then be half made,
+ * and route_destroy frees it. */
+static bool
+route_add_segment (tk_http_route_t *rt, const char *pattern, const char *s, size_t n,
+                   tk_error_t *err)
+{
+   bool param = n >= 2 && s[0] == '{' && s[n - 1] == '}';
+   const char *text = param ? s + 1 : s;
+   size_t tlen = param ? n - 2 : n;
+   if (!segment_valid (text, tlen, param)) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                          "route pattern \"%s\" has an invalid segment", pattern);
+      return false;
+   }
+   tk_http_seg_t *seg = &rt->segs[rt->n_segs++];
+   seg->param = param;
+   if (!(seg->text = strndup (text, tlen))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
+      return false;
+   }
+   if (!param) {
+      rt->n_literals++;
+      return true;
+   }
+   for (size_t i = 0; i + 1 < rt->n_segs; i++) {
+      if (rt->segs[i].param && strcmp (rt->segs[i].text, seg->text) == 0) {
+         tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                             "route pattern \"%s\" repeats {%s}", pattern, seg->text);
+         return false;
+      }
+   }
+   rt->n_params++;
+   return true;
+}
+
+/* Splits rt's pattern (which starts with '/') into rt's segments and marks
+ * a prefix route (one whose last segment is "*"). false with err filled;
+ * route_destroy frees what was made. */
+static bool
+route_split (tk_http_route_t *rt, const char *pattern, tk_error_t *err)
+{
    size_t plen = strlen (pattern);
    const char *end = pattern + plen;
    if (plen >= 2 && strcmp (end - 2, "/*") == 0) {
@@ -166,7 +210,7 @@ tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern
    }
    if (!(rt->segs = calloc (cap, sizeof *rt->segs))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-      goto done;
+      return false;
    }
    const char *s = pattern + 1;
    while (s <= end) {
@@ -177,54 +221,78 @@ tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern
       if (rt->prefix && e == end) {
          break; /* the empty piece after the prefix's final slash */
       }
-      size_t n = (size_t) (e - s);
-      bool param = n >= 2 && s[0] == '{' && s[n - 1] == '}';
-      const char *text = param ? s + 1 : s;
-      size_t tlen = param ? n - 2 : n;
-      if (!segment_valid (text, tlen, param)) {
-         tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
-                             "route pattern \"%s\" has an invalid segment", pattern);
-         goto done;
-      }
-      tk_http_seg_t *seg = &rt->segs[rt->n_segs++];
-      seg->param = param;
-      if (!(seg->text = strndup (text, tlen))) {
-         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-         goto done;
-      }
-      if (param) {
-         for (size_t i = 0; i + 1 < rt->n_segs; i++) {
-            if (rt->segs[i].param && strcmp (rt->segs[i].text, seg->text) == 0) {
-               tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
-                                   "route pattern \"%s\" repeats {%s}", pattern, seg->text);
-               goto done;
-            }
-         }
-         rt->n_params++;
-      } else {
-         rt->n_literals++;
+      if (!route_add_segment (rt, pattern, s, (size_t) (e - s), err)) {
+         return false;
       }
       s = e + 1;
    }
+   return true;
+}
+
+/* Whether r already has a route for method and pattern. */
+static bool
+router_has (const tk_http_router_t *r, const char *method, const char *pattern)
+{
    for (size_t i = 0; i < r->n; i++) {
       if (strcmp (r->routes[i]->pattern, pattern) == 0 &&
           strcmp (r->routes[i]->method, method) == 0) {
-         tk_error_set_field (err, TK_ERR_DUPLICATE, 0, "pattern", "route %s %s registered twice",
-                             method, pattern);
-         goto done;
+         return true;
       }
    }
+   return false;
+}
+
+/* Appends rt to r, which then owns it; false (err filled, rt still the
+ * caller's) when out of memory. */
+static bool
+router_append (tk_http_router_t *r, tk_http_route_t *rt, tk_error_t *err)
+{
    if (r->n == r->cap) {
       size_t ncap = r->cap ? r->cap * 2 : 16;
       tk_http_route_t **p = realloc (r->routes, ncap * sizeof *p);
       if (!p) {
          tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory adding a route");
-         goto done;
+         return false;
       }
       r->routes = p;
       r->cap = ncap;
    }
    r->routes[r->n++] = rt;
+   return true;
+}
+
+tk_http_route_t *
+tk_http_router_add (tk_http_router_t *r, const char *method, const char *pattern,
+                    tk_http_handler_t handler, void *user_data, tk_error_t *err)
+{
+   tk_http_route_t *rt = NULL;
+   tk_http_route_t *ret = NULL;
+   int method_id = -1;
+
+   if (!method || !pattern || !handler) {
+      tk_error_set (err, TK_ERR_INVALID, 0, "route needs a method, a pattern and a handler");
+      goto done;
+   }
+   if (!route_method_id (method, &method_id, err)) {
+      goto done;
+   }
+   if (pattern[0] != '/') {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, "pattern",
+                          "route pattern \"%s\" does not start with '/'", pattern);
+      goto done;
+   }
+   if (!(rt = route_new (method, method_id, pattern, handler, user_data, err)) ||
+       !route_split (rt, pattern, err)) {
+      goto done;
+   }
+   if (router_has (r, method, pattern)) {
+      tk_error_set_field (err, TK_ERR_DUPLICATE, 0, "pattern", "route %s %s registered twice",
+                          method, pattern);
+      goto done;
+   }
+   if (!router_append (r, rt, err)) {
+      goto done;
+   }
    ret = rt;
    rt = NULL;
 done:
@@ -301,54 +369,71 @@ allow_add (char *allow, size_t cap, const char *method)
    memcpy (allow + len, method, ml + 1);
 }
 
-tk_http_match_result_t
-tk_http_router_match (const tk_http_router_t *r, int method, const char *path, size_t len,
-                      tk_http_match_t *m)
-{
-   tk_http_match_result_t res = TK_HTTP_MATCH_NOT_FOUND;
-   char *block = NULL;  /* decoded segments, then reused for nothing else */
-   char **segs = NULL;
-   const tk_http_route_t *best = NULL;
-   bool path_known = false;
+/* A raw path split at each '/' with each segment percent-decoded on its own,
+ * so an encoded %2F stays inside its segment. Owns block and segs. */
+typedef struct {
+   char *block;  /* the decoded segments, each NUL-terminated, one after another */
+   char **segs;  /* nseg pointers into block */
+   size_t nseg;
+   size_t used;  /* bytes of block the segments take */
+} decoded_path_t;
 
-   memset (m, 0, sizeof *m);
-   if (len == 0 || path[0] != '/') {
-      res = TK_HTTP_MATCH_BAD_PATH;
-      goto done;
-   }
-   /* Decode each '/'-delimited segment of the raw path on its own, so an
-    * encoded %2F stays inside its segment. */
-   size_t nseg = 1;
+/* Frees what a decoded path holds. */
+static void
+decoded_path_cleanup (decoded_path_t *dp)
+{
+   free (dp->segs);
+   free (dp->block);
+}
+
+/* Decodes path (len bytes, starting with '/') into dp, which the caller
+ * cleans up in every case. TK_HTTP_MATCH_FOUND when every segment decoded,
+ * BAD_PATH for a bad escape or a decoded NUL, or NOMEM. */
+static tk_http_match_result_t
+decoded_path_init (decoded_path_t *dp, const char *path, size_t len)
+{
+   memset (dp, 0, sizeof *dp);
+   dp->nseg = 1;
    for (size_t i = 1; i < len; i++) {
-      nseg += path[i] == '/';
+      dp->nseg += path[i] == '/';
    }
-   if (!(block = malloc (len + nseg + 1)) || !(segs = calloc (nseg, sizeof *segs))) {
-      res = TK_HTTP_MATCH_NOMEM;
-      goto done;
+   if (!(dp->block = malloc (len + dp->nseg + 1)) ||
+       !(dp->segs = calloc (dp->nseg, sizeof *dp->segs))) {
+      return TK_HTTP_MATCH_NOMEM;
    }
-   size_t k = 0, off = 0;
+   size_t k = 0;
    const char *s = path + 1, *end = path + len;
-   while (k < nseg) {
+   while (k < dp->nseg) {
       const char *e = memchr (s, '/', (size_t) (end - s));
       if (!e) {
          e = end;
       }
-      ssize_t dl = tk_http_percent_decode (s, (size_t) (e - s), block + off, false);
-      if (dl < 0 || memchr (block + off, '\0', (size_t) dl)) {
-         res = TK_HTTP_MATCH_BAD_PATH;
-         goto done;
+      char *out = dp->block + dp->used;
+      ssize_t dl = tk_http_percent_decode (s, (size_t) (e - s), out, false);
+      if (dl < 0 || memchr (out, '\0', (size_t) dl)) {
+         return TK_HTTP_MATCH_BAD_PATH;
       }
-      segs[k++] = block + off;
-      off += (size_t) dl + 1;
+      dp->segs[k++] = out;
+      dp->used += (size_t) dl + 1;
       s = e + 1;
    }
+   return TK_HTTP_MATCH_FOUND;
+}
 
+/* The most specific route of r for method and the decoded path, or NULL.
+ * Sets *path_known when some route has the path, and adds the methods of
+ * those routes with another method to m->allow. */
+static const tk_http_route_t *
+router_best (const tk_http_router_t *r, int method, const decoded_path_t *dp,
+             tk_http_match_t *m, bool *path_known)
+{
+   const tk_http_route_t *best = NULL;
    for (size_t i = 0; i < r->n; i++) {
       const tk_http_route_t *rt = r->routes[i];
-      if (!path_matches (rt, segs, nseg)) {
+      if (!path_matches (rt, dp->segs, dp->nseg)) {
          continue;
       }
-      path_known = true;
+      *path_known = true;
       if (!method_matches (rt, method)) {
          allow_add (m->allow, sizeof m->allow, rt->method);
          if (rt->method_id == HTTP_GET) {
@@ -360,34 +445,44 @@ tk_http_router_match (const tk_http_router_t *r, int method, const char *path, s
          best = rt;
       }
    }
-   if (!best) {
-      res = path_known ? TK_HTTP_MATCH_BAD_METHOD : TK_HTTP_MATCH_NOT_FOUND;
-      goto done;
-   }
+   return best;
+}
 
-   /* Copy the parameters into one block the match owns. */
+/* The raw remainder of path (ending at end) after the segments of the
+ * prefix route rt and their slashes; its length in *rest_len. */
+static const char *
+prefix_rest (const tk_http_route_t *rt, const char *path, const char *end, size_t *rest_len)
+{
+   const char *p = path;
+   for (size_t i = 0; i <= rt->n_segs; i++) {
+      p = memchr (p, '/', (size_t) (end - p)) + 1;
+   }
+   *rest_len = (size_t) (end - p);
+   return p;
+}
+
+/* Copies best's parameters, and a prefix route's decoded remainder as "*",
+ * into one block m owns, and sets m->route. FOUND, NOMEM, or BAD_PATH for a
+ * remainder that does not decode (m then cleaned up). */
+static tk_http_match_result_t
+match_fill (tk_http_match_t *m, const tk_http_route_t *best, const decoded_path_t *dp,
+            const char *path, size_t len)
+{
    size_t np = best->n_params + (best->prefix ? 1 : 0);
    const char *rest = NULL;
    size_t rest_len = 0;
    if (best->prefix) {
-      /* The raw remainder after the prefix's segments and their slashes. */
-      const char *p = path;
-      for (size_t i = 0; i <= best->n_segs; i++) {
-         p = memchr (p, '/', (size_t) (end - p)) + 1;
-      }
-      rest = p;
-      rest_len = (size_t) (end - p);
+      rest = prefix_rest (best, path, path + len, &rest_len);
    }
-   size_t need = np * sizeof (tk_http_param_t) + off + rest_len + 1;
+   size_t need = np * sizeof (tk_http_param_t) + dp->used + rest_len + 1;
    if (!(m->params = malloc (need ? need : 1))) {
-      res = TK_HTTP_MATCH_NOMEM;
-      goto done;
+      return TK_HTTP_MATCH_NOMEM;
    }
    char *store = (char *) (m->params + np);
    for (size_t i = 0; i < best->n_segs; i++) {
       if (best->segs[i].param) {
-         size_t sl = strlen (segs[i]);
-         memcpy (store, segs[i], sl + 1);
+         size_t sl = strlen (dp->segs[i]);
+         memcpy (store, dp->segs[i], sl + 1);
          m->params[m->n_params].name = best->segs[i].text;
          m->params[m->n_params++].value = store;
          store += sl + 1;
@@ -396,18 +491,40 @@ tk_http_router_match (const tk_http_router_t *r, int method, const char *path, s
    if (best->prefix) {
       ssize_t dl = tk_http_percent_decode (rest, rest_len, store, false);
       if (dl < 0 || memchr (store, '\0', (size_t) dl)) {
-         res = TK_HTTP_MATCH_BAD_PATH;
          tk_http_match_cleanup (m);
-         goto done;
+         return TK_HTTP_MATCH_BAD_PATH;
       }
       m->params[m->n_params].name = "*";
       m->params[m->n_params++].value = store;
    }
    m->route = best;
-   res = TK_HTTP_MATCH_FOUND;
+   return TK_HTTP_MATCH_FOUND;
+}
+
+tk_http_match_result_t
+tk_http_router_match (const tk_http_router_t *r, int method, const char *path, size_t len,
+                      tk_http_match_t *m)
+{
+   tk_http_match_result_t res = TK_HTTP_MATCH_NOT_FOUND;
+   decoded_path_t dp = {0};
+   bool path_known = false;
+
+   memset (m, 0, sizeof *m);
+   if (len == 0 || path[0] != '/') {
+      res = TK_HTTP_MATCH_BAD_PATH;
+      goto done;
+   }
+   if ((res = decoded_path_init (&dp, path, len)) != TK_HTTP_MATCH_FOUND) {
+      goto done;
+   }
+   const tk_http_route_t *best = router_best (r, method, &dp, m, &path_known);
+   if (!best) {
+      res = path_known ? TK_HTTP_MATCH_BAD_METHOD : TK_HTTP_MATCH_NOT_FOUND;
+      goto done;
+   }
+   res = match_fill (m, best, &dp, path, len);
 done:
-   free (segs);
-   free (block);
+   decoded_path_cleanup (&dp);
    return res;
 }
 

@@ -494,13 +494,131 @@ consumer_timer_cb (uv_timer_t *t)
    consumer_drain (t->data);
 }
 
+/* Frees a consumer whose handles were never started: its queue, its client,
+ * its pipe and its buffers. Accepts NULL. */
+static void
+consumer_free_unstarted (tk_kafka_consumer_t *c)
+{
+   if (!c) {
+      return;
+   }
+   if (c->cq) {
+      rd_kafka_queue_io_event_enable (c->cq, -1, NULL, 0);
+      rd_kafka_queue_destroy (c->cq);
+   }
+   if (c->rk) {
+      /* Never joined a group (subscribe failed), so this returns quickly. */
+      rd_kafka_destroy (c->rk);
+   }
+   if (c->fds[0] >= 0) {
+      close (c->fds[0]);
+      close (c->fds[1]);
+   }
+   free (c->batch);
+   free (c->views);
+   free (c);
+}
+
+/* A consumer with opts' callbacks and its batch buffers, neither connected
+ * nor started, or NULL (err filled) when out of memory. Freed with
+ * consumer_free_unstarted until it is started. */
+static tk_kafka_consumer_t *
+consumer_alloc (uv_loop_t *loop, const tk_kafka_consumer_opts_t *opts, tk_error_t *err)
+{
+   tk_kafka_consumer_t *c = calloc (1, sizeof *c);
+   if (c) {
+      c->fds[0] = c->fds[1] = -1;
+      c->loop = loop;
+      c->commits.next = c->commits.prev = &c->commits;
+      c->batch_max = opts->batch_max ? opts->batch_max : CONSUMER_DEFAULT_BATCH;
+      c->on_messages = opts->on_messages;
+      c->on_rebalance = opts->on_rebalance;
+      c->on_error = opts->on_error;
+      c->opaque = opts->opaque;
+      c->batch = calloc (c->batch_max, sizeof *c->batch);
+      c->views = calloc (c->batch_max, sizeof *c->views);
+   }
+   if (!c || !c->batch || !c->views) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory creating a Kafka consumer");
+      consumer_free_unstarted (c);
+      return NULL;
+   }
+   return c;
+}
+
+/* The configuration of c's client: opts' brokers, group and pass-through
+ * settings, offsets stored and committed only when asked, and c's callbacks.
+ * The caller owns the result; NULL with err filled. */
+static rd_kafka_conf_t *
+consumer_conf_new (tk_kafka_consumer_t *c, const tk_kafka_consumer_opts_t *opts, tk_error_t *err)
+{
+   rd_kafka_conf_t *conf = tk_kafka_conf_new (opts->brokers, NULL, err);
+   if (!conf) {
+      return NULL;
+   }
+   if (!tk_kafka_conf_set (conf, "group.id", opts->group_id, err) ||
+       !tk_kafka_conf_set (conf, "enable.auto.commit", "false", err) ||
+       !tk_kafka_conf_set (conf, "enable.auto.offset.store", "false", err) ||
+       !tk_kafka_conf_set (conf, "auto.offset.reset", "earliest", err) ||
+       !tk_kafka_conf_apply (conf, opts->passthrough, err)) {
+      rd_kafka_conf_destroy (conf);
+      return NULL;
+   }
+   rd_kafka_conf_set_opaque (conf, c);
+   rd_kafka_conf_set_rebalance_cb (conf, consumer_rebalance_cb);
+   rd_kafka_conf_set_error_cb (conf, consumer_error_cb);
+   return conf;
+}
+
+/* Opens c's pipe and creates c's client from conf, which it takes in every
+ * case, with the consumer queue signalling the pipe. false with err filled;
+ * consumer_free_unstarted frees what was made. */
+static bool
+consumer_connect (tk_kafka_consumer_t *c, rd_kafka_conf_t *conf, tk_error_t *err)
+{
+   char errstr[512] = "";
+   if (pipe2 (c->fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+      tk_error_set (err, TK_ERR_IO, errno, "pipe2: %s", strerror (errno));
+      rd_kafka_conf_destroy (conf);
+      return false;
+   }
+   /* rd_kafka_new takes ownership of conf on success only. */
+   if (!(c->rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
+      tk_error_set (err, TK_ERR_KAFKA, 0, "rd_kafka_new: %s", errstr);
+      rd_kafka_conf_destroy (conf);
+      return false;
+   }
+   rd_kafka_poll_set_consumer (c->rk);
+   c->cq = rd_kafka_queue_get_consumer (c->rk);
+   rd_kafka_queue_io_event_enable (c->cq, c->fds[1], "1", 1);
+   return true;
+}
+
+/* Subscribes c's client to opts' topics. Asynchronous: the group join
+ * happens on librdkafka's threads. false with err filled. */
+static bool
+consumer_subscribe (tk_kafka_consumer_t *c, const tk_kafka_consumer_opts_t *opts,
+                    tk_error_t *err)
+{
+   rd_kafka_topic_partition_list_t *topics =
+      rd_kafka_topic_partition_list_new ((int) opts->n_topics);
+   for (size_t i = 0; i < opts->n_topics; i++) {
+      rd_kafka_topic_partition_list_add (topics, opts->topics[i], RD_KAFKA_PARTITION_UA);
+   }
+   rd_kafka_resp_err_t r = rd_kafka_subscribe (c->rk, topics);
+   rd_kafka_topic_partition_list_destroy (topics);
+   if (r) {
+      tk_error_set (err, TK_ERR_KAFKA, r, "subscribe: %s", rd_kafka_err2str (r));
+      return false;
+   }
+   return true;
+}
+
 tk_kafka_consumer_t *
 tk_kafka_consumer_new (uv_loop_t *loop, const tk_kafka_consumer_opts_t *opts, tk_error_t *err)
 {
    tk_kafka_consumer_t *c = NULL;
    rd_kafka_conf_t *conf = NULL;
-   rd_kafka_topic_partition_list_t *topics = NULL;
-   char errstr[512] = "";
 
    if (!opts->brokers || !opts->group_id || !opts->topics || opts->n_topics == 0 ||
        !opts->on_messages) {
@@ -508,59 +626,14 @@ tk_kafka_consumer_new (uv_loop_t *loop, const tk_kafka_consumer_opts_t *opts, tk
                     "a Kafka consumer needs brokers, a group id, topics and on_messages");
       return NULL;
    }
-   if (!(c = calloc (1, sizeof *c))) {
-      goto nomem;
+   if (!(c = consumer_alloc (loop, opts, err))) {
+      return NULL;
    }
-   c->fds[0] = c->fds[1] = -1;
-   c->loop = loop;
-   c->commits.next = c->commits.prev = &c->commits;
-   c->batch_max = opts->batch_max ? opts->batch_max : CONSUMER_DEFAULT_BATCH;
-   c->on_messages = opts->on_messages;
-   c->on_rebalance = opts->on_rebalance;
-   c->on_error = opts->on_error;
-   c->opaque = opts->opaque;
-   c->batch = calloc (c->batch_max, sizeof *c->batch);
-   c->views = calloc (c->batch_max, sizeof *c->views);
-   if (!c->batch || !c->views) {
-      goto nomem;
-   }
-
-   if (!(conf = tk_kafka_conf_new (opts->brokers, NULL, err)) ||
-       !tk_kafka_conf_set (conf, "group.id", opts->group_id, err) ||
-       !tk_kafka_conf_set (conf, "enable.auto.commit", "false", err) ||
-       !tk_kafka_conf_set (conf, "enable.auto.offset.store", "false", err) ||
-       !tk_kafka_conf_set (conf, "auto.offset.reset", "earliest", err) ||
-       !tk_kafka_conf_apply (conf, opts->passthrough, err)) {
-      goto fail;
-   }
-   rd_kafka_conf_set_opaque (conf, c);
-   rd_kafka_conf_set_rebalance_cb (conf, consumer_rebalance_cb);
-   rd_kafka_conf_set_error_cb (conf, consumer_error_cb);
-
-   if (pipe2 (c->fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-      tk_error_set (err, TK_ERR_IO, errno, "pipe2: %s", strerror (errno));
-      goto fail;
-   }
-   /* rd_kafka_new takes ownership of conf on success only. */
-   if (!(c->rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
-      tk_error_set (err, TK_ERR_KAFKA, 0, "rd_kafka_new: %s", errstr);
-      goto fail;
-   }
-   conf = NULL;
-   rd_kafka_poll_set_consumer (c->rk);
-   c->cq = rd_kafka_queue_get_consumer (c->rk);
-   rd_kafka_queue_io_event_enable (c->cq, c->fds[1], "1", 1);
-
-   topics = rd_kafka_topic_partition_list_new ((int) opts->n_topics);
-   for (size_t i = 0; i < opts->n_topics; i++) {
-      rd_kafka_topic_partition_list_add (topics, opts->topics[i], RD_KAFKA_PARTITION_UA);
-   }
-   /* Asynchronous: the group join happens on librdkafka's threads. */
-   rd_kafka_resp_err_t r = rd_kafka_subscribe (c->rk, topics);
-   rd_kafka_topic_partition_list_destroy (topics);
-   if (r) {
-      tk_error_set (err, TK_ERR_KAFKA, r, "subscribe: %s", rd_kafka_err2str (r));
-      goto fail;
+   /* consumer_connect takes conf in every case. */
+   if (!(conf = consumer_conf_new (c, opts, err)) || !consumer_connect (c, conf, err) ||
+       !consumer_subscribe (c, opts, err)) {
+      consumer_free_unstarted (c);
+      return NULL;
    }
 
    uv_poll_init (loop, &c->poll, c->fds[0]);
@@ -570,31 +643,6 @@ tk_kafka_consumer_new (uv_loop_t *loop, const tk_kafka_consumer_opts_t *opts, tk
    uv_poll_start (&c->poll, UV_READABLE, consumer_poll_cb);
    uv_timer_start (&c->tick, consumer_timer_cb, CONSUMER_TICK_MS, CONSUMER_TICK_MS);
    return c;
-
-nomem:
-   tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory creating a Kafka consumer");
-fail:
-   if (conf) {
-      rd_kafka_conf_destroy (conf);
-   }
-   if (c) {
-      if (c->cq) {
-         rd_kafka_queue_io_event_enable (c->cq, -1, NULL, 0);
-         rd_kafka_queue_destroy (c->cq);
-      }
-      if (c->rk) {
-         /* Never joined a group (subscribe failed), so this returns quickly. */
-         rd_kafka_destroy (c->rk);
-      }
-      if (c->fds[0] >= 0) {
-         close (c->fds[0]);
-         close (c->fds[1]);
-      }
-      free (c->batch);
-      free (c->views);
-      free (c);
-   }
-   return NULL;
 }
 
 bool

@@ -204,6 +204,91 @@ same_shape (const tk_metric_t *m, kind_t kind, const char *const *label_names, s
 
 static tk_series_t *series_new (tk_metric_t *m, const char *const *values);
 
+/* Whether nlabels label names are valid and distinct for a family of kind
+ * (a histogram keeps "le" for its buckets). */
+static bool
+labels_valid (kind_t kind, const char *const *label_names, size_t nlabels)
+{
+   for (size_t i = 0; i < nlabels; i++) {
+      if (!valid_name (label_names[i], true) ||
+          (kind == KIND_HISTOGRAM && strcmp (label_names[i], "le") == 0)) {
+         return false;
+      }
+      for (size_t j = 0; j < i; j++) {
+         if (strcmp (label_names[i], label_names[j]) == 0) {
+            return false;
+         }
+      }
+   }
+   return true;
+}
+
+/* Whether nbounds bucket bounds are finite and strictly increasing. */
+static bool
+bounds_valid (const double *bounds, size_t nbounds)
+{
+   for (size_t i = 0; i < nbounds; i++) {
+      if (!isfinite (bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
+         return false;
+      }
+   }
+   return true;
+}
+
+/* name with NAME_PREFIX in front, which the caller frees; NULL when out of
+ * memory. */
+static char *
+prefixed_name (const char *name)
+{
+   char *full = malloc (strlen (NAME_PREFIX) + strlen (name) + 1);
+   if (full) {
+      strcpy (full, NAME_PREFIX);
+      strcat (full, name);
+   }
+   return full;
+}
+
+/* A family of reg named full, which it takes in every case, with copies of
+ * help, the label names and the bounds, and its series if it has no labels,
+ * or NULL when out of memory. The caller owns it until it is linked into
+ * reg. */
+static tk_metric_t *
+metric_new (tk_metrics_t *reg, kind_t kind, char *full, const char *help,
+            const char *const *label_names, size_t nlabels, const double *bounds, size_t nbounds)
+{
+   tk_metric_t *m = calloc (1, sizeof *m);
+   if (!m) {
+      free (full);
+      return NULL;
+   }
+   m->reg = reg;
+   m->kind = kind;
+   m->name = full;
+   m->nlabels = nlabels;
+   m->nbounds = nbounds;
+   if (!(m->help = strdup (help ? help : "")) ||
+       (nlabels && !(m->label_names = calloc (nlabels, sizeof *m->label_names))) ||
+       (nbounds && !(m->bounds = malloc (nbounds * sizeof *m->bounds)))) {
+      goto fail;
+   }
+   for (size_t i = 0; i < nlabels; i++) {
+      if (!(m->label_names[i] = strdup (label_names[i]))) {
+         goto fail;
+      }
+   }
+   if (nbounds) {
+      memcpy (m->bounds, bounds, nbounds * sizeof *m->bounds);
+   }
+   /* An unlabelled family gets its series now, so it renders as 0. */
+   if (nlabels == 0 && !series_new (m, NULL)) {
+      goto fail;
+   }
+   return m;
+fail:
+   metric_free (m);
+   return NULL;
+}
+
 static tk_metric_t *
 metric_register (tk_metrics_t *reg, kind_t kind, const char *name, const char *help,
                  const char *const *label_names, const double *bounds, size_t nbounds)
@@ -213,30 +298,13 @@ metric_register (tk_metrics_t *reg, kind_t kind, const char *name, const char *h
    size_t nlabels = count_labels (label_names);
    char *full = NULL;
 
-   if (!reg || !valid_name (name, false) || (nbounds > 0 && !bounds)) {
+   if (!reg || !valid_name (name, false) || (nbounds > 0 && !bounds) ||
+       !labels_valid (kind, label_names, nlabels) || !bounds_valid (bounds, nbounds)) {
       return NULL;
    }
-   for (size_t i = 0; i < nlabels; i++) {
-      if (!valid_name (label_names[i], true) ||
-          (kind == KIND_HISTOGRAM && strcmp (label_names[i], "le") == 0)) {
-         return NULL;
-      }
-      for (size_t j = 0; j < i; j++) {
-         if (strcmp (label_names[i], label_names[j]) == 0) {
-            return NULL;
-         }
-      }
-   }
-   for (size_t i = 0; i < nbounds; i++) {
-      if (!isfinite (bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
-         return NULL;
-      }
-   }
-   if (!(full = malloc (strlen (NAME_PREFIX) + strlen (name) + 1))) {
+   if (!(full = prefixed_name (name))) {
       return NULL;
    }
-   strcpy (full, NAME_PREFIX);
-   strcat (full, name);
 
    pthread_mutex_lock (&reg->lock);
    for (tk_metric_t *e = reg->metrics; e; e = e->next) {
@@ -247,31 +315,10 @@ metric_register (tk_metrics_t *reg, kind_t kind, const char *name, const char *h
          goto done;
       }
    }
-
-   if (!(m = calloc (1, sizeof *m))) {
-      goto done;
-   }
-   m->reg = reg;
-   m->kind = kind;
-   m->name = full;
+   /* metric_new takes full. */
+   m = metric_new (reg, kind, full, help, label_names, nlabels, bounds, nbounds);
    full = NULL;
-   m->nlabels = nlabels;
-   m->nbounds = nbounds;
-   if (!(m->help = strdup (help ? help : "")) ||
-       (nlabels && !(m->label_names = calloc (nlabels, sizeof *m->label_names))) ||
-       (nbounds && !(m->bounds = malloc (nbounds * sizeof *m->bounds)))) {
-      goto done;
-   }
-   for (size_t i = 0; i < nlabels; i++) {
-      if (!(m->label_names[i] = strdup (label_names[i]))) {
-         goto done;
-      }
-   }
-   if (nbounds) {
-      memcpy (m->bounds, bounds, nbounds * sizeof *m->bounds);
-   }
-   /* An unlabelled family gets its series now, so it renders as 0. */
-   if (nlabels == 0 && !series_new (m, NULL)) {
+   if (!m) {
       goto done;
    }
    if (reg->metrics_tail) {
@@ -281,10 +328,8 @@ metric_register (tk_metrics_t *reg, kind_t kind, const char *name, const char *h
    }
    reg->metrics_tail = m;
    result = m;
-   m = NULL;
 done:
    pthread_mutex_unlock (&reg->lock);
-   metric_free (m);
    free (full);
    return result;
 }
