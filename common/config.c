@@ -127,42 +127,45 @@ parse_thresholds (tk_config_t *cfg, tk_error_t *err)
    return true;
 }
 
-bool
-tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, char **envp,
-                tk_error_t *err)
+/* Every field from its default for svc: every field holds a valid value
+ * even for rows this program does not use. A default that fails is a bug in
+ * the table. */
+static bool
+load_defaults (tk_config_t *cfg, tk_service_t svc, tk_error_t *err)
 {
-   bool ok = false;
    size_t nvars;
    const tk_config_var_t *vars = tk_config_vars (&nvars);
-   char progname[64];
-
-   memset (cfg, 0, sizeof *cfg);
-   cfg->service = svc;
-   snprintf (progname, sizeof progname, (svc & TK_SVC_CLI) ? "triagectl" : "triage-%s",
-             tk_service_name (svc));
-
-   /* Defaults first: every field holds a valid value even for rows this
-    * program does not use. A default that fails is a bug in the table. */
    for (size_t i = 0; i < nvars; i++) {
-      if (!tk_config__set_value (cfg, &vars[i], vars[i].env, tk_config_default_for (&vars[i], svc), false,
-                      err)) {
-         goto done;
+      if (!tk_config__set_value (cfg, &vars[i], vars[i].env, tk_config_default_for (&vars[i], svc),
+                                 false, err)) {
+         return false;
       }
    }
+   return true;
+}
 
-   /* --help anywhere among the options wins over everything else, so a
-    * user can always read the help even with a broken environment. */
+/* Whether --help or -h is among the options (those before "--"). */
+static bool
+help_among_options (int argc, char **argv)
+{
    for (int i = 1; i < argc; i++) {
       if (strcmp (argv[i], "--") == 0) {
          break;
       }
       if (is_help (argv[i])) {
-         cfg->help_requested = true;
-         ok = true;
-         goto done;
+         return true;
       }
    }
+   return false;
+}
 
+/* The values svc's rows take from the environment envp (environ when NULL),
+ * over the defaults. */
+static bool
+load_env (tk_config_t *cfg, tk_service_t svc, char **envp, tk_error_t *err)
+{
+   size_t nvars;
+   const tk_config_var_t *vars = tk_config_vars (&nvars);
    for (size_t i = 0; i < nvars; i++) {
       const char *value;
       if (!(vars[i].services & (unsigned) svc)) {
@@ -170,62 +173,112 @@ tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, char 
       }
       if ((value = env_lookup (envp ? envp : environ, vars[i].env)) &&
           !tk_config__set_value (cfg, &vars[i], vars[i].env, value, false, err)) {
-         goto done;
+         return false;
       }
    }
+   return true;
+}
 
+/* The operands, from argv[i] (the first that is not an option, or "--"):
+ * triagectl keeps them in cfg->rest_argv (borrowed from argv); a service
+ * takes none and refuses the first. */
+static bool
+load_operands (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, int i, tk_error_t *err)
+{
+   int first = strcmp (argv[i], "--") == 0 ? i + 1 : i;
+   if (!(svc & TK_SVC_CLI)) {
+      if (first < argc) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, argv[first],
+                             "unexpected argument \"%s\" (see --help)", argv[first]);
+         return false;
+      }
+      return true;
+   }
+   cfg->rest_argc = argc - first;
+   cfg->rest_argv = argv + first;
+   return true;
+}
+
+/* The option argv[*i] (--flag=value or --flag value), set over the
+ * environment's value; *i moves past a value given as the next argument. */
+static bool
+load_flag (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, int *i, tk_error_t *err)
+{
+   const char *arg = argv[*i];
+   if (arg[1] != '-') {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, arg, "unknown option %s (see --help)", arg);
+      return false;
+   }
+   const char *name = arg + 2;
+   const char *eq = strchr (name, '=');
+   size_t name_len = eq ? (size_t) (eq - name) : strlen (name);
+   const tk_config_var_t *var = find_flag (name, name_len);
+   if (!var) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, arg, "unknown option --%.*s (see --help)",
+                          (int) name_len, name);
+      return false;
+   }
+   if (!(var->services & (unsigned) svc)) {
+      char progname[64];
+      snprintf (progname, sizeof progname, (svc & TK_SVC_CLI) ? "triagectl" : "triage-%s",
+                tk_service_name (svc));
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, var->env,
+                          "--%s (%s) is not an option of %s (see --help)", var->flag, var->env,
+                          progname);
+      return false;
+   }
+   char who[80];
+   snprintf (who, sizeof who, "--%s", var->flag);
+   const char *value;
+   if (eq) {
+      value = eq + 1;
+   } else if (*i + 1 < argc) {
+      value = argv[++*i];
+   } else {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, var->env, "%s: missing value", who);
+      return false;
+   }
+   return tk_config__set_value (cfg, var, who, value, true, err);
+}
+
+/* The command line's options, in order, over the environment's values, then
+ * its operands. */
+static bool
+load_args (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, tk_error_t *err)
+{
    for (int i = 1; i < argc; i++) {
       const char *arg = argv[i];
       if (strcmp (arg, "--") == 0 || arg[0] != '-' || arg[1] == '\0') {
-         int first = strcmp (arg, "--") == 0 ? i + 1 : i;
-         if (!(svc & TK_SVC_CLI)) {
-            if (first < argc) {
-               tk_error_set_field (err, TK_ERR_CONFIG, 0, argv[first],
-                                   "unexpected argument \"%s\" (see --help)", argv[first]);
-               goto done;
-            }
-            break;
-         }
-         cfg->rest_argc = argc - first;
-         cfg->rest_argv = argv + first;
-         break;
+         return load_operands (cfg, svc, argc, argv, i, err);
       }
-      if (arg[1] != '-') {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, arg, "unknown option %s (see --help)", arg);
-         goto done;
-      }
-      const char *name = arg + 2;
-      const char *eq = strchr (name, '=');
-      size_t name_len = eq ? (size_t) (eq - name) : strlen (name);
-      const tk_config_var_t *var = find_flag (name, name_len);
-      if (!var) {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, arg, "unknown option --%.*s (see --help)",
-                             (int) name_len, name);
-         goto done;
-      }
-      if (!(var->services & (unsigned) svc)) {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, var->env,
-                             "--%s (%s) is not an option of %s (see --help)", var->flag,
-                             var->env, progname);
-         goto done;
-      }
-      char who[80];
-      snprintf (who, sizeof who, "--%s", var->flag);
-      const char *value;
-      if (eq) {
-         value = eq + 1;
-      } else if (i + 1 < argc) {
-         value = argv[++i];
-      } else {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, var->env, "%s: missing value", who);
-         goto done;
-      }
-      if (!tk_config__set_value (cfg, var, who, value, true, err)) {
-         goto done;
+      if (!load_flag (cfg, svc, argc, argv, &i, err)) {
+         return false;
       }
    }
+   return true;
+}
 
-   if (!parse_thresholds (cfg, err)) {
+bool
+tk_config_load (tk_config_t *cfg, tk_service_t svc, int argc, char **argv, char **envp,
+                tk_error_t *err)
+{
+   bool ok = false;
+
+   memset (cfg, 0, sizeof *cfg);
+   cfg->service = svc;
+
+   if (!load_defaults (cfg, svc, err)) {
+      goto done;
+   }
+   /* --help anywhere among the options wins over everything else, so a
+    * user can always read the help even with a broken environment. */
+   if (help_among_options (argc, argv)) {
+      cfg->help_requested = true;
+      ok = true;
+      goto done;
+   }
+   if (!load_env (cfg, svc, envp, err) || !load_args (cfg, svc, argc, argv, err) ||
+       !parse_thresholds (cfg, err)) {
       goto done;
    }
    /* A service holding a weak or well-known admin key would hand out admin

@@ -125,94 +125,142 @@ done:
    return ok;
 }
 
+/* A TK_CFG_STRING: a copy of text (within the row's length bounds)
+ * replaces the field's string, which is freed. */
+static bool
+set_string (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const char *text,
+            tk_error_t *err)
+{
+   size_t len = strlen (text);
+   if ((int64_t) len < var->min) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, var->env, "%s: must not be empty", who);
+      return false;
+   }
+   if ((int64_t) len > var->max) {
+      value_error (err, var, who, text, "is too long");
+      return false;
+   }
+   char *copy = strdup (text);
+   if (!copy) {
+      tk_error_set_field (err, TK_ERR_NOMEM, 0, var->env, "%s: out of memory", who);
+      return false;
+   }
+   char **field = FIELD (cfg, var, char *);
+   free (*field);
+   *field = copy;
+   return true;
+}
+
+/* A TK_CFG_INT within the row's bounds. */
+static bool
+set_int (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const char *text,
+         tk_error_t *err)
+{
+   int64_t i64;
+   if (!tk_config_parse_int64 (text, &i64)) {
+      value_error (err, var, who, text, "is not an integer");
+      return false;
+   }
+   if (i64 < var->min || i64 > var->max) {
+      value_error (err, var, who, text, "is out of range");
+      return false;
+   }
+   *FIELD (cfg, var, int) = (int) i64;
+   return true;
+}
+
+/* A TK_CFG_BOOL. */
+static bool
+set_bool (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const char *text,
+          tk_error_t *err)
+{
+   bool b;
+   if (!tk_config_parse_bool (text, &b)) {
+      value_error (err, var, who, text, "is not a boolean");
+      return false;
+   }
+   *FIELD (cfg, var, bool) = b;
+   return true;
+}
+
+/* A TK_CFG_DOUBLE within the row's bounds. */
+static bool
+set_double (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const char *text,
+            tk_error_t *err)
+{
+   double d;
+   if (!tk_config_parse_double (text, &d)) {
+      value_error (err, var, who, text, "is not a number");
+      return false;
+   }
+   if (d < var->dmin || d > var->dmax) {
+      value_error (err, var, who, text, "is out of range");
+      return false;
+   }
+   *FIELD (cfg, var, double) = d;
+   return true;
+}
+
+/* A TK_CFG_ENUM: the field holds the index of text among the row's choices. */
+static bool
+set_enum (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const char *text,
+          tk_error_t *err)
+{
+   for (int i = 0; var->choices[i]; i++) {
+      if (strcmp (var->choices[i], text) == 0) {
+         *FIELD (cfg, var, int) = i;
+         return true;
+      }
+   }
+   value_error (err, var, who, text, "is not allowed");
+   return false;
+}
+
+/* A TK_CFG_DURATION (in milliseconds) or TK_CFG_SIZE (in bytes) within the
+ * row's bounds. */
+static bool
+set_quantity (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const char *text,
+              tk_error_t *err)
+{
+   int64_t i64;
+   bool is_duration = var->type == TK_CFG_DURATION;
+   bool parsed = is_duration ? tk_config_parse_duration_ms (text, &i64)
+                             : tk_config_parse_size (text, &i64);
+   if (!parsed) {
+      value_error (err, var, who, text,
+                   is_duration ? "is not a duration like 500ms, 2s, 1m or 1h"
+                               : "is not a size like 512B, 64KB, 50MB or 1GB");
+      return false;
+   }
+   if (i64 < var->min || i64 > var->max) {
+      value_error (err, var, who, text, "is out of range");
+      return false;
+   }
+   *FIELD (cfg, var, int64_t) = i64;
+   return true;
+}
+
 /* Parses text into var's field. who names the source in messages: the
  * variable name or "--flag". A KVLIST appends one pair if single_pair (a
  * flag), else a comma-separated list. */
 bool
-tk_config__set_value (tk_config_t *cfg, const tk_config_var_t *var, const char *who, const char *text,
-           bool single_pair, tk_error_t *err)
+tk_config__set_value (tk_config_t *cfg, const tk_config_var_t *var, const char *who,
+                      const char *text, bool single_pair, tk_error_t *err)
 {
-   int64_t i64;
-   double d;
-   bool b;
-
    switch (var->type) {
-   case TK_CFG_STRING: {
-      size_t len = strlen (text);
-      if ((int64_t) len < var->min) {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, var->env, "%s: must not be empty", who);
-         return false;
-      }
-      if ((int64_t) len > var->max) {
-         value_error (err, var, who, text, "is too long");
-         return false;
-      }
-      char *copy = strdup (text);
-      if (!copy) {
-         tk_error_set_field (err, TK_ERR_NOMEM, 0, var->env, "%s: out of memory", who);
-         return false;
-      }
-      char **field = FIELD (cfg, var, char *);
-      free (*field);
-      *field = copy;
-      return true;
-   }
+   case TK_CFG_STRING:
+      return set_string (cfg, var, who, text, err);
    case TK_CFG_INT:
-      if (!tk_config_parse_int64 (text, &i64)) {
-         value_error (err, var, who, text, "is not an integer");
-         return false;
-      }
-      if (i64 < var->min || i64 > var->max) {
-         value_error (err, var, who, text, "is out of range");
-         return false;
-      }
-      *FIELD (cfg, var, int) = (int) i64;
-      return true;
+      return set_int (cfg, var, who, text, err);
    case TK_CFG_BOOL:
-      if (!tk_config_parse_bool (text, &b)) {
-         value_error (err, var, who, text, "is not a boolean");
-         return false;
-      }
-      *FIELD (cfg, var, bool) = b;
-      return true;
+      return set_bool (cfg, var, who, text, err);
    case TK_CFG_DOUBLE:
-      if (!tk_config_parse_double (text, &d)) {
-         value_error (err, var, who, text, "is not a number");
-         return false;
-      }
-      if (d < var->dmin || d > var->dmax) {
-         value_error (err, var, who, text, "is out of range");
-         return false;
-      }
-      *FIELD (cfg, var, double) = d;
-      return true;
+      return set_double (cfg, var, who, text, err);
    case TK_CFG_ENUM:
-      for (int i = 0; var->choices[i]; i++) {
-         if (strcmp (var->choices[i], text) == 0) {
-            *FIELD (cfg, var, int) = i;
-            return true;
-         }
-      }
-      value_error (err, var, who, text, "is not allowed");
-      return false;
+      return set_enum (cfg, var, who, text, err);
    case TK_CFG_DURATION:
-   case TK_CFG_SIZE: {
-      bool is_duration = var->type == TK_CFG_DURATION;
-      bool parsed = is_duration ? tk_config_parse_duration_ms (text, &i64)
-                                : tk_config_parse_size (text, &i64);
-      if (!parsed) {
-         value_error (err, var, who, text,
-                      is_duration ? "is not a duration like 500ms, 2s, 1m or 1h"
-                                  : "is not a size like 512B, 64KB, 50MB or 1GB");
-         return false;
-      }
-      if (i64 < var->min || i64 > var->max) {
-         value_error (err, var, who, text, "is out of range");
-         return false;
-      }
-      *FIELD (cfg, var, int64_t) = i64;
-      return true;
-   }
+   case TK_CFG_SIZE:
+      return set_quantity (cfg, var, who, text, err);
    case TK_CFG_KVLIST:
       if (single_pair) {
          return kv_append_item (FIELD (cfg, var, tk_kv_list_t), var, who, text, strlen (text),

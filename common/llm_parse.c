@@ -181,6 +181,59 @@ tk_llm_batch_items_cleanup (tk_llm_batch_item_t *items, size_t n)
    }
 }
 
+/* Matches the entries of answers to the tickets by their "id": seen[i]
+ * counts the entries for ids[i], entry[i] is the last of them (borrowed from
+ * answers). An entry without a string id, or with an id not asked about, is
+ * ignored. */
+static void
+match_answers (const cJSON *answers, const char *const *ids, size_t n, unsigned *seen,
+               const cJSON **entry)
+{
+   const cJSON *a;
+   cJSON_ArrayForEach (a, answers)
+   {
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive (a, "id");
+      if (!cJSON_IsString (id)) {
+         continue; /* cannot be matched to a ticket: as if missing */
+      }
+      for (size_t i = 0; i < n; i++) {
+         if (strcmp (ids[i], id->valuestring) == 0) {
+            seen[i]++;
+            entry[i] = a;
+            break;
+         }
+      }
+      /* An id that was not asked about is ignored. */
+   }
+}
+
+/* Fills the item of ticket id from its seen entries (entry, when there is
+ * just one): a missing or repeated entry, or one that does not parse, leaves
+ * it->err set; the text of one that does not parse goes to it->answer
+ * (owned by the item). Returns false only when memory runs out. */
+static bool
+parse_batch_item (const cJSON *entry, unsigned seen, const char *id, const tk_taxonomy_t *tax,
+                  tk_llm_batch_item_t *it, tk_error_t *err)
+{
+   if (seen == 0) {
+      tk_error_set_field (&it->err, TK_ERR_INVALID, 0, "answers",
+                          "the answer has no entry for ticket \"%.64s\"", id);
+      return true;
+   }
+   if (seen > 1) {
+      /* Which of them is meant cannot be told: neither is trusted. */
+      tk_error_set_field (&it->err, TK_ERR_INVALID, 0, "answers",
+                          "the answer has %u entries for ticket \"%.64s\"", seen, id);
+      return true;
+   }
+   it->ok = parse_object (entry, tax, &it->c, &it->conf, &it->err);
+   if (!it->ok && !(it->answer = cJSON_PrintUnformatted (entry))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return false;
+   }
+   return true;
+}
+
 bool
 tk_llm_parse_batch_answer (const char *text, size_t len, const tk_taxonomy_t *tax,
                            const char *const *ids, size_t n, tk_llm_batch_item_t *items,
@@ -208,38 +261,9 @@ tk_llm_parse_batch_answer (const char *text, size_t len, const tk_taxonomy_t *ta
                           "the answer must be one JSON object with an \"answers\" array");
       goto done;
    }
-   const cJSON *a;
-   cJSON_ArrayForEach (a, answers)
-   {
-      const cJSON *id = cJSON_GetObjectItemCaseSensitive (a, "id");
-      if (!cJSON_IsString (id)) {
-         continue; /* cannot be matched to a ticket: as if missing */
-      }
-      for (size_t i = 0; i < n; i++) {
-         if (strcmp (ids[i], id->valuestring) == 0) {
-            seen[i]++;
-            entry[i] = a;
-            break;
-         }
-      }
-      /* An id that was not asked about is ignored. */
-   }
+   match_answers (answers, ids, n, seen, entry);
    for (size_t i = 0; i < n; i++) {
-      tk_llm_batch_item_t *it = &items[i];
-      if (seen[i] == 0) {
-         tk_error_set_field (&it->err, TK_ERR_INVALID, 0, "answers",
-                             "the answer has no entry for ticket \"%.64s\"", ids[i]);
-         continue;
-      }
-      if (seen[i] > 1) {
-         /* Which of them is meant cannot be told: neither is trusted. */
-         tk_error_set_field (&it->err, TK_ERR_INVALID, 0, "answers",
-                             "the answer has %u entries for ticket \"%.64s\"", seen[i], ids[i]);
-         continue;
-      }
-      it->ok = parse_object (entry[i], tax, &it->c, &it->conf, &it->err);
-      if (!it->ok && !(it->answer = cJSON_PrintUnformatted (entry[i]))) {
-         tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      if (!parse_batch_item (entry[i], seen[i], ids[i], tax, &items[i], err)) {
          goto done;
       }
    }

@@ -284,6 +284,128 @@ append_range_clause (bson_t *and, uint32_t *idx, const char *field, bool has_fro
    bson_append_document_end (and, &clause);
 }
 
+/* The status clause: an $or of the statuses asked for (failed is an
+ * unprocessed ticket with attempts behind it). */
+static void
+append_status_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+{
+   if (!pp->st_processed && !pp->st_unprocessed && !pp->st_failed) {
+      return;
+   }
+   char key[16];
+   const char *k;
+   bson_t clause, or, alt, cond;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, &clause);
+   bson_append_array_begin (&clause, "$or", -1, &or);
+   uint32_t j = 0;
+   if (pp->st_processed) {
+      bson_uint32_to_string (j++, &k, key, sizeof key);
+      bson_append_document_begin (&or, k, -1, &alt);
+      bson_append_bool (&alt, "processed", -1, true);
+      bson_append_document_end (&or, &alt);
+   }
+   if (pp->st_unprocessed) {
+      bson_uint32_to_string (j++, &k, key, sizeof key);
+      bson_append_document_begin (&or, k, -1, &alt);
+      bson_append_bool (&alt, "processed", -1, false);
+      bson_append_document_end (&or, &alt);
+   }
+   if (pp->st_failed) {
+      bson_uint32_to_string (j++, &k, key, sizeof key);
+      bson_append_document_begin (&or, k, -1, &alt);
+      bson_append_bool (&alt, "processed", -1, false);
+      bson_append_document_begin (&alt, "processing_attempts", -1, &cond);
+      bson_append_int32 (&cond, "$gt", -1, 0);
+      bson_append_document_end (&alt, &cond);
+      bson_append_document_end (&or, &alt);
+   }
+   bson_append_array_end (&clause, &or);
+   bson_append_document_end (and, &clause);
+}
+
+/* The confidence clause: any of the three scores below pp->conf_below. */
+static void
+append_conf_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+{
+   static const char *const conf_fields[3] = {
+      "confidence_scores.topic", "confidence_scores.sentiment", "confidence_scores.priority"};
+   if (!pp->has_conf) {
+      return;
+   }
+   char key[16];
+   const char *k;
+   bson_t clause, or, alt, cond;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, &clause);
+   bson_append_array_begin (&clause, "$or", -1, &or);
+   for (uint32_t j = 0; j < 3; j++) {
+      bson_uint32_to_string (j, &k, key, sizeof key);
+      bson_append_document_begin (&or, k, -1, &alt);
+      bson_append_document_begin (&alt, conf_fields[j], -1, &cond);
+      bson_append_double (&cond, "$lt", -1, pp->conf_below);
+      bson_append_document_end (&alt, &cond);
+      bson_append_document_end (&or, &alt);
+   }
+   bson_append_array_end (&clause, &or);
+   bson_append_document_end (and, &clause);
+}
+
+/* The needs_review clause. needs_review=false also lists tickets stored
+ * before the flag existed (and unprocessed ones): they were never flagged. */
+static void
+append_review_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+{
+   if (pp->needs_review < 0) {
+      return;
+   }
+   char key[16];
+   const char *k;
+   bson_t clause, cond;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, &clause);
+   if (pp->needs_review) {
+      bson_append_bool (&clause, "needs_review", -1, true);
+   } else {
+      bson_append_document_begin (&clause, "needs_review", -1, &cond);
+      bson_append_bool (&cond, "$ne", -1, true);
+      bson_append_document_end (&clause, &cond);
+   }
+   bson_append_document_end (and, &clause);
+}
+
+/* The text clause: pp->text, escaped, as a case-blind $regex over the id,
+ * subject, body and labels. */
+static void
+append_text_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+{
+   static const char *const text_fields[6] = {
+      "id", "subject", "body", "classification.topic_tags", "classification.sentiment",
+      "classification.priority"};
+   if (!pp->text) {
+      return;
+   }
+   char *re = tk_regex_escape (pp->text);
+   char key[16];
+   const char *k;
+   bson_t clause, or, alt, cond;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, &clause);
+   bson_append_array_begin (&clause, "$or", -1, &or);
+   for (uint32_t j = 0; j < 6; j++) {
+      bson_uint32_to_string (j, &k, key, sizeof key);
+      bson_append_document_begin (&or, k, -1, &alt);
+      bson_append_document_begin (&alt, text_fields[j], -1, &cond);
+      bson_append_utf8 (&cond, "$regex", -1, re, -1);
+      bson_append_utf8 (&cond, "$options", -1, "i", -1);
+      bson_append_document_end (&alt, &cond);
+      bson_append_document_end (&or, &alt);
+   }
+   bson_append_array_end (&clause, &or);
+   bson_append_document_end (and, &clause);
+   bson_free (re);
+}
+
 static void
 build_filter (const parsed_t *pp, bson_t *out)
 {
@@ -292,40 +414,9 @@ build_filter (const parsed_t *pp, bson_t *out)
    bson_init (out);
    bson_t and;
    uint32_t idx = 0;
-   char key[16];
-   const char *k;
    bson_append_array_begin (out, "$and", -1, &and);
 
-   if (pp->st_processed || pp->st_unprocessed || pp->st_failed) {
-      bson_t clause, or, alt, cond;
-      bson_uint32_to_string (idx++, &k, key, sizeof key);
-      bson_append_document_begin (&and, k, -1, &clause);
-      bson_append_array_begin (&clause, "$or", -1, &or);
-      uint32_t j = 0;
-      if (pp->st_processed) {
-         bson_uint32_to_string (j++, &k, key, sizeof key);
-         bson_append_document_begin (&or, k, -1, &alt);
-         bson_append_bool (&alt, "processed", -1, true);
-         bson_append_document_end (&or, &alt);
-      }
-      if (pp->st_unprocessed) {
-         bson_uint32_to_string (j++, &k, key, sizeof key);
-         bson_append_document_begin (&or, k, -1, &alt);
-         bson_append_bool (&alt, "processed", -1, false);
-         bson_append_document_end (&or, &alt);
-      }
-      if (pp->st_failed) {
-         bson_uint32_to_string (j++, &k, key, sizeof key);
-         bson_append_document_begin (&or, k, -1, &alt);
-         bson_append_bool (&alt, "processed", -1, false);
-         bson_append_document_begin (&alt, "processing_attempts", -1, &cond);
-         bson_append_int32 (&cond, "$gt", -1, 0);
-         bson_append_document_end (&alt, &cond);
-         bson_append_document_end (&or, &alt);
-      }
-      bson_append_array_end (&clause, &or);
-      bson_append_document_end (&and, &clause);
-   }
+   append_status_clause (&and, &idx, pp);
    for (int kind = 0; kind < 3; kind++) {
       append_label_clause (&and, &idx, label_fields[kind], &pp->kinds[kind]);
    }
@@ -333,61 +424,9 @@ build_filter (const parsed_t *pp, bson_t *out)
                         pp->has_created_to, pp->created_to);
    append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_processed_from, pp->processed_from,
                         pp->has_processed_to, pp->processed_to);
-   if (pp->has_conf) {
-      static const char *const conf_fields[3] = {
-         "confidence_scores.topic", "confidence_scores.sentiment", "confidence_scores.priority"};
-      bson_t clause, or, alt, cond;
-      bson_uint32_to_string (idx++, &k, key, sizeof key);
-      bson_append_document_begin (&and, k, -1, &clause);
-      bson_append_array_begin (&clause, "$or", -1, &or);
-      for (uint32_t j = 0; j < 3; j++) {
-         bson_uint32_to_string (j, &k, key, sizeof key);
-         bson_append_document_begin (&or, k, -1, &alt);
-         bson_append_document_begin (&alt, conf_fields[j], -1, &cond);
-         bson_append_double (&cond, "$lt", -1, pp->conf_below);
-         bson_append_document_end (&alt, &cond);
-         bson_append_document_end (&or, &alt);
-      }
-      bson_append_array_end (&clause, &or);
-      bson_append_document_end (&and, &clause);
-   }
-   if (pp->needs_review >= 0) {
-      /* needs_review=false also lists tickets stored before the flag
-       * existed (and unprocessed ones): they were never flagged. */
-      bson_t clause, cond;
-      bson_uint32_to_string (idx++, &k, key, sizeof key);
-      bson_append_document_begin (&and, k, -1, &clause);
-      if (pp->needs_review) {
-         bson_append_bool (&clause, "needs_review", -1, true);
-      } else {
-         bson_append_document_begin (&clause, "needs_review", -1, &cond);
-         bson_append_bool (&cond, "$ne", -1, true);
-         bson_append_document_end (&clause, &cond);
-      }
-      bson_append_document_end (&and, &clause);
-   }
-   if (pp->text) {
-      static const char *const text_fields[6] = {
-         "id", "subject", "body", "classification.topic_tags", "classification.sentiment",
-         "classification.priority"};
-      char *re = tk_regex_escape (pp->text);
-      bson_t clause, or, alt, cond;
-      bson_uint32_to_string (idx++, &k, key, sizeof key);
-      bson_append_document_begin (&and, k, -1, &clause);
-      bson_append_array_begin (&clause, "$or", -1, &or);
-      for (uint32_t j = 0; j < 6; j++) {
-         bson_uint32_to_string (j, &k, key, sizeof key);
-         bson_append_document_begin (&or, k, -1, &alt);
-         bson_append_document_begin (&alt, text_fields[j], -1, &cond);
-         bson_append_utf8 (&cond, "$regex", -1, re, -1);
-         bson_append_utf8 (&cond, "$options", -1, "i", -1);
-         bson_append_document_end (&alt, &cond);
-         bson_append_document_end (&or, &alt);
-      }
-      bson_append_array_end (&clause, &or);
-      bson_append_document_end (&and, &clause);
-      bson_free (re);
-   }
+   append_conf_clause (&and, &idx, pp);
+   append_review_clause (&and, &idx, pp);
+   append_text_clause (&and, &idx, pp);
    bson_append_array_end (out, &and);
    if (idx == 0) {
       /* FerretDB and MongoDB both refuse an empty $and. */
@@ -395,98 +434,203 @@ build_filter (const parsed_t *pp, bson_t *out)
    }
 }
 
+/* What tk_query_build has read so far of the parameters. */
+typedef struct {
+   tk_query_t *q;
+   const tk_taxonomy_t *tax;
+   parsed_t pp;
+   bool have_sort, have_limit;
+   tk_query_sort_t cursor_sort; /* the sort order the cursor was made for */
+} build_t;
+
+/* status=processed,unprocessed,failed */
+static bool
+param_status (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   (void) key;
+   return add_status (&b->pp, value, err);
+}
+
+/* topic=, sentiment= and priority=: labels of the taxonomy. */
+static bool
+param_labels (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   tk_taxonomy_kind_t kind = key[0] == 't'   ? TK_TAXONOMY_TOPIC
+                             : key[0] == 's' ? TK_TAXONOMY_SENTIMENT
+                                             : TK_TAXONOMY_PRIORITY;
+   return add_labels (&b->pp.kinds[kind], b->tax, kind, key, value, err);
+}
+
+/* created_from= */
+static bool
+param_created_from (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   return parse_time (key, value, &b->pp.has_created_from, &b->pp.created_from, err);
+}
+
+/* created_to= */
+static bool
+param_created_to (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   return parse_time (key, value, &b->pp.has_created_to, &b->pp.created_to, err);
+}
+
+/* processed_from= */
+static bool
+param_processed_from (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   return parse_time (key, value, &b->pp.has_processed_from, &b->pp.processed_from, err);
+}
+
+/* processed_to= */
+static bool
+param_processed_to (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   return parse_time (key, value, &b->pp.has_processed_to, &b->pp.processed_to, err);
+}
+
+/* confidence_below=: one number from 0 to 1. */
+static bool
+param_confidence_below (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   char *end = NULL;
+   double v = *value ? strtod (value, &end) : -1;
+   if (b->pp.has_conf || !end || *end || !(v >= 0.0 && v <= 1.0)) {
+      return invalid (err, key, "must be one number from 0 to 1", value);
+   }
+   b->pp.has_conf = true;
+   b->pp.conf_below = v;
+   return true;
+}
+
+/* needs_review=true or false, once. */
+static bool
+param_needs_review (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   if (b->pp.needs_review >= 0 || (strcmp (value, "true") && strcmp (value, "false"))) {
+      return invalid (err, key, "must be true or false, once", value);
+   }
+   b->pp.needs_review = !strcmp (value, "true");
+   return true;
+}
+
+/* q=: the text to look for (borrowed from the params); empty means none. */
+static bool
+param_text (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   if (b->pp.text) {
+      return invalid (err, key, "given twice", value);
+   }
+   if (strlen (value) > TK_QUERY_TEXT_MAX) {
+      return invalid (err, key, "longer than 256 bytes", value);
+   }
+   if (*value) {
+      b->pp.text = value;
+   }
+   return true;
+}
+
+/* sort=, once. */
+static bool
+param_sort (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   if (b->have_sort || !parse_sort (value, &b->q->sort, err)) {
+      return b->have_sort ? invalid (err, key, "given twice", value) : false;
+   }
+   b->have_sort = true;
+   return true;
+}
+
+/* limit=, once. */
+static bool
+param_limit (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   if (b->have_limit || !parse_limit (value, &b->q->limit, err)) {
+      return b->have_limit ? invalid (err, key, "given twice", value) : false;
+   }
+   b->have_limit = true;
+   return true;
+}
+
+/* cursor=, once. */
+static bool
+param_cursor (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   if (b->q->has_cursor || !parse_cursor (b->q, value, &b->cursor_sort, err)) {
+      return b->q->has_cursor ? invalid (err, key, "given twice", value) : false;
+   }
+   return true;
+}
+
+/* The parameters tk_query_build knows: a key whose allow bit the caller did
+ * not give is treated as any other unknown key. */
+static const struct {
+   const char *key;
+   unsigned allow; /* the TK_QUERY_ALLOW_* bit the key needs, 0 for none */
+   bool (*parse) (build_t *b, const char *key, const char *value, tk_error_t *err);
+} params_table[] = {
+   {"status", 0, param_status},
+   {"topic", 0, param_labels},
+   {"sentiment", 0, param_labels},
+   {"priority", 0, param_labels},
+   {"created_from", 0, param_created_from},
+   {"created_to", 0, param_created_to},
+   {"processed_from", 0, param_processed_from},
+   {"processed_to", 0, param_processed_to},
+   {"confidence_below", 0, param_confidence_below},
+   {"needs_review", 0, param_needs_review},
+   {"q", 0, param_text},
+   {"sort", TK_QUERY_ALLOW_SORT, param_sort},
+   {"limit", TK_QUERY_ALLOW_LIMIT, param_limit},
+   {"cursor", TK_QUERY_ALLOW_CURSOR, param_cursor},
+};
+
+/* Reads one parameter into b: a key of params_table that allow permits, or
+ * one of extra_keys (which the caller reads itself). */
+static bool
+read_param (build_t *b, const tk_query_param_t *param, unsigned allow,
+            const char *const *extra_keys, tk_error_t *err)
+{
+   const char *key = param->key, *value = param->value;
+   if (!tk_utf8_valid (value, strlen (value), NULL)) {
+      return invalid (err, key, "not valid UTF-8", "");
+   }
+   for (size_t t = 0; t < sizeof params_table / sizeof params_table[0]; t++) {
+      if (!strcmp (key, params_table[t].key) &&
+          (!params_table[t].allow || (allow & params_table[t].allow))) {
+         return params_table[t].parse (b, key, value, err);
+      }
+   }
+   if (!key_in (key, extra_keys)) {
+      return invalid (err, key, "unknown parameter", key);
+   }
+   return true;
+}
+
 bool
 tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
                 const tk_taxonomy_t *tax, unsigned allow, const char *const *extra_keys,
                 tk_error_t *err)
 {
-   parsed_t pp;
-   memset (&pp, 0, sizeof pp);
-   pp.needs_review = -1;
+   build_t b;
+   memset (&b, 0, sizeof b);
+   b.q = q;
+   b.tax = tax;
+   b.pp.needs_review = -1;
+   b.cursor_sort = TK_SORT_CREATED_DESC;
    memset (q, 0, sizeof *q);
    q->sort = TK_SORT_CREATED_DESC;
    q->limit = TK_QUERY_DEFAULT_LIMIT;
-   bool have_sort = false, have_limit = false;
-   tk_query_sort_t cursor_sort = TK_SORT_CREATED_DESC;
 
    for (size_t i = 0; i < n; i++) {
-      const char *key = params[i].key, *value = params[i].value;
-      if (!tk_utf8_valid (value, strlen (value), NULL)) {
-         return invalid (err, key, "not valid UTF-8", "");
-      }
-      if (!strcmp (key, "status")) {
-         if (!add_status (&pp, value, err)) {
-            return false;
-         }
-      } else if (!strcmp (key, "topic") || !strcmp (key, "sentiment") ||
-                 !strcmp (key, "priority")) {
-         tk_taxonomy_kind_t kind = key[0] == 't'   ? TK_TAXONOMY_TOPIC
-                                   : key[0] == 's' ? TK_TAXONOMY_SENTIMENT
-                                                   : TK_TAXONOMY_PRIORITY;
-         if (!add_labels (&pp.kinds[kind], tax, kind, key, value, err)) {
-            return false;
-         }
-      } else if (!strcmp (key, "created_from")) {
-         if (!parse_time (key, value, &pp.has_created_from, &pp.created_from, err)) {
-            return false;
-         }
-      } else if (!strcmp (key, "created_to")) {
-         if (!parse_time (key, value, &pp.has_created_to, &pp.created_to, err)) {
-            return false;
-         }
-      } else if (!strcmp (key, "processed_from")) {
-         if (!parse_time (key, value, &pp.has_processed_from, &pp.processed_from, err)) {
-            return false;
-         }
-      } else if (!strcmp (key, "processed_to")) {
-         if (!parse_time (key, value, &pp.has_processed_to, &pp.processed_to, err)) {
-            return false;
-         }
-      } else if (!strcmp (key, "confidence_below")) {
-         char *end = NULL;
-         double v = *value ? strtod (value, &end) : -1;
-         if (pp.has_conf || !end || *end || !(v >= 0.0 && v <= 1.0)) {
-            return invalid (err, key, "must be one number from 0 to 1", value);
-         }
-         pp.has_conf = true;
-         pp.conf_below = v;
-      } else if (!strcmp (key, "needs_review")) {
-         if (pp.needs_review >= 0 || (strcmp (value, "true") && strcmp (value, "false"))) {
-            return invalid (err, key, "must be true or false, once", value);
-         }
-         pp.needs_review = !strcmp (value, "true");
-      } else if (!strcmp (key, "q")) {
-         if (pp.text) {
-            return invalid (err, key, "given twice", value);
-         }
-         if (strlen (value) > TK_QUERY_TEXT_MAX) {
-            return invalid (err, key, "longer than 256 bytes", value);
-         }
-         if (*value) {
-            pp.text = value;
-         }
-      } else if (!strcmp (key, "sort") && (allow & TK_QUERY_ALLOW_SORT)) {
-         if (have_sort || !parse_sort (value, &q->sort, err)) {
-            return have_sort ? invalid (err, key, "given twice", value) : false;
-         }
-         have_sort = true;
-      } else if (!strcmp (key, "limit") && (allow & TK_QUERY_ALLOW_LIMIT)) {
-         if (have_limit || !parse_limit (value, &q->limit, err)) {
-            return have_limit ? invalid (err, key, "given twice", value) : false;
-         }
-         have_limit = true;
-      } else if (!strcmp (key, "cursor") && (allow & TK_QUERY_ALLOW_CURSOR)) {
-         if (q->has_cursor || !parse_cursor (q, value, &cursor_sort, err)) {
-            return q->has_cursor ? invalid (err, key, "given twice", value) : false;
-         }
-      } else if (!key_in (key, extra_keys)) {
-         return invalid (err, key, "unknown parameter", key);
+      if (!read_param (&b, &params[i], allow, extra_keys, err)) {
+         return false;
       }
    }
-   if (q->has_cursor && cursor_sort != q->sort) {
+   if (q->has_cursor && b.cursor_sort != q->sort) {
       return invalid (err, "cursor", "was made for another sort order", "");
    }
-   build_filter (&pp, &q->filter);
+   build_filter (&b.pp, &q->filter);
    return true;
 }
 

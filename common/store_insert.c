@@ -69,6 +69,39 @@ result_fail_rest (tk_insert_result_t *res, const bool *settled, const tk_error_t
    }
 }
 
+/* Whether the reply holds writeConcernErrors: the tickets were written,
+ * but not as durably as asked. */
+static bool
+has_write_concern_errors (const bson_t *reply)
+{
+   bson_iter_t it, wce;
+   return bson_iter_init_find (&it, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY (&it) &&
+          bson_iter_recurse (&it, &wce) && bson_iter_next (&wce);
+}
+
+/* Reads one entry of writeErrors (errors is on it): its index, code and
+ * errmsg (borrowed from the reply; left as they are when absent). Returns
+ * false if the entry is not a document. */
+static bool
+read_write_error (const bson_iter_t *errors, int64_t *index, int32_t *code, const char **msg)
+{
+   bson_iter_t one;
+   if (!BSON_ITER_HOLDS_DOCUMENT (errors) || !bson_iter_recurse (errors, &one)) {
+      return false;
+   }
+   while (bson_iter_next (&one)) {
+      const char *key = bson_iter_key (&one);
+      if (!strcmp (key, "index") && BSON_ITER_HOLDS_NUMBER (&one)) {
+         *index = bson_iter_as_int64 (&one);
+      } else if (!strcmp (key, "code") && BSON_ITER_HOLDS_NUMBER (&one)) {
+         *code = (int32_t) bson_iter_as_int64 (&one);
+      } else if (!strcmp (key, "errmsg") && BSON_ITER_HOLDS_UTF8 (&one)) {
+         *msg = bson_iter_utf8 (&one, NULL);
+      }
+   }
+   return true;
+}
+
 /* Reads the writeErrors of a bulk reply into the items. bulk_to_ticket maps
  * a bulk operation index to a ticket index. Returns false if the reply holds
  * something else that makes the outcome unknown. */
@@ -76,14 +109,11 @@ static bool
 apply_write_errors (const bson_t *reply, const size_t *bulk_to_ticket, size_t n_bulk,
                     tk_insert_result_t *res, bool *settled)
 {
-   bson_iter_t it, errors, one;
+   bson_iter_t it, errors;
    bool any = false;
 
-   if (bson_iter_init_find (&it, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY (&it)) {
-      bson_iter_t wce;
-      if (bson_iter_recurse (&it, &wce) && bson_iter_next (&wce)) {
-         return false; /* written, but not as durably as asked */
-      }
+   if (has_write_concern_errors (reply)) {
+      return false;
    }
    if (!bson_iter_init_find (&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY (&it) ||
        !bson_iter_recurse (&it, &errors)) {
@@ -93,18 +123,8 @@ apply_write_errors (const bson_t *reply, const size_t *bulk_to_ticket, size_t n_
       int64_t index = -1;
       int32_t code = 0;
       const char *msg = "write error";
-      if (!BSON_ITER_HOLDS_DOCUMENT (&errors) || !bson_iter_recurse (&errors, &one)) {
+      if (!read_write_error (&errors, &index, &code, &msg)) {
          return false;
-      }
-      while (bson_iter_next (&one)) {
-         const char *key = bson_iter_key (&one);
-         if (!strcmp (key, "index") && BSON_ITER_HOLDS_NUMBER (&one)) {
-            index = bson_iter_as_int64 (&one);
-         } else if (!strcmp (key, "code") && BSON_ITER_HOLDS_NUMBER (&one)) {
-            code = (int32_t) bson_iter_as_int64 (&one);
-         } else if (!strcmp (key, "errmsg") && BSON_ITER_HOLDS_UTF8 (&one)) {
-            msg = bson_iter_utf8 (&one, NULL);
-         }
       }
       if (index < 0 || (size_t) index >= n_bulk) {
          return false;
@@ -131,26 +151,15 @@ ticket_writable (const tk_ticket_t *t, tk_insert_item_t *item)
    return true;
 }
 
-/* The shared first step of insert and upsert: one unordered bulk insert.
- * settled[i] is set for every ticket whose outcome is final. */
-static bool
-bulk_insert (tk_store_conn_t *conn, tk_ticket_t *const *tickets, size_t n,
-             tk_insert_result_t *res, bool *settled, tk_error_t *err)
+/* Adds an insert of every writable ticket to bulk, as a raw ticket written
+ * at now; bulk_to_ticket[b] gets the ticket index of operation b. A ticket
+ * that cannot be added is settled as FAILED. Returns the number added. */
+static size_t
+bulk_add_tickets (mongoc_bulk_operation_t *bulk, tk_ticket_t *const *tickets, size_t n,
+                  int64_t now, tk_insert_result_t *res, bool *settled, size_t *bulk_to_ticket)
 {
-   bool ok = false;
-   mongoc_bulk_operation_t *bulk = NULL;
-   bson_t *opts = BCON_NEW ("ordered", BCON_BOOL (false));
-   bson_t reply = BSON_INITIALIZER;
-   bson_error_t e;
-   size_t *bulk_to_ticket = calloc (n ? n : 1, sizeof *bulk_to_ticket);
    size_t n_bulk = 0;
-   int64_t now = tk_store__now_ms ();
-
-   if (!bulk_to_ticket) {
-      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
-      goto done;
-   }
-   bulk = mongoc_collection_create_bulk_operation_with_opts (conn->coll, opts);
+   bson_error_t e;
    for (size_t i = 0; i < n; i++) {
       if (!ticket_writable (tickets[i], &res->items[i])) {
          settled[i] = true;
@@ -176,6 +185,49 @@ bulk_insert (tk_store_conn_t *conn, tk_ticket_t *const *tickets, size_t n,
       }
       bulk_to_ticket[n_bulk++] = i;
    }
+   return n_bulk;
+}
+
+/* Every ticket of the bulk not settled by a write error was stored at now:
+ * it is settled as STORED and gets the timestamps it was written with. */
+static void
+settle_stored (tk_ticket_t *const *tickets, const size_t *bulk_to_ticket, size_t n_bulk,
+               int64_t now, tk_insert_result_t *res, bool *settled)
+{
+   for (size_t b = 0; b < n_bulk; b++) {
+      size_t i = bulk_to_ticket[b];
+      if (!settled[i]) {
+         res->items[i].outcome = TK_INSERT_STORED;
+         settled[i] = true;
+         if (!tickets[i]->created_at) {
+            tickets[i]->created_at = now;
+         }
+         tickets[i]->updated_at = now;
+      }
+   }
+}
+
+/* The shared first step of insert and upsert: one unordered bulk insert.
+ * settled[i] is set for every ticket whose outcome is final. */
+static bool
+bulk_insert (tk_store_conn_t *conn, tk_ticket_t *const *tickets, size_t n,
+             tk_insert_result_t *res, bool *settled, tk_error_t *err)
+{
+   bool ok = false;
+   mongoc_bulk_operation_t *bulk = NULL;
+   bson_t *opts = BCON_NEW ("ordered", BCON_BOOL (false));
+   bson_t reply = BSON_INITIALIZER;
+   bson_error_t e;
+   size_t *bulk_to_ticket = calloc (n ? n : 1, sizeof *bulk_to_ticket);
+   size_t n_bulk = 0;
+   int64_t now = tk_store__now_ms ();
+
+   if (!bulk_to_ticket) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      goto done;
+   }
+   bulk = mongoc_collection_create_bulk_operation_with_opts (conn->coll, opts);
+   n_bulk = bulk_add_tickets (bulk, tickets, n, now, res, settled, bulk_to_ticket);
    if (n_bulk == 0) {
       ok = true;
       goto done;
@@ -188,17 +240,7 @@ bulk_insert (tk_store_conn_t *conn, tk_ticket_t *const *tickets, size_t n,
       tk_store__set_mongo_error (err, &e, "inserting tickets");
       goto done;
    }
-   for (size_t b = 0; b < n_bulk; b++) {
-      size_t i = bulk_to_ticket[b];
-      if (!settled[i]) {
-         res->items[i].outcome = TK_INSERT_STORED;
-         settled[i] = true;
-         if (!tickets[i]->created_at) {
-            tickets[i]->created_at = now;
-         }
-         tickets[i]->updated_at = now;
-      }
-   }
+   settle_stored (tickets, bulk_to_ticket, n_bulk, now, res, settled);
    ok = true;
 done:
    bson_destroy (&reply);

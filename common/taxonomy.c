@@ -340,6 +340,115 @@ check_text (const char *s, size_t max, bool is_label, const char *origin, const 
    return true;
 }
 
+/* The number of entries of list name (arr), which must be an array of 1 to
+ * TK_TAXONOMY_MAX_LABELS entries; 0 with err set when it is not. */
+static int
+list_size (const cJSON *arr, const char *name, const char *origin, tk_error_t *err)
+{
+   if (!cJSON_IsArray (arr)) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, name, "%s: %s: must be an array of labels",
+                          origin, name);
+      return 0;
+   }
+   int n = cJSON_GetArraySize (arr);
+   if (n == 0) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, name, "%s: %s: the list is empty", origin, name);
+      return 0;
+   }
+   if (n > TK_TAXONOMY_MAX_LABELS) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, name, "%s: %s: more than %d labels", origin,
+                          name, TK_TAXONOMY_MAX_LABELS);
+      return 0;
+   }
+   return n;
+}
+
+/* The label and description of an entry given as {"label", "description"}
+ * (where names it in messages). *label and *desc are borrowed from item;
+ * *desc is left as it is when the description is missing or null. */
+static bool
+read_entry_object (const cJSON *item, const char *origin, const char *where, const char **label,
+                   const char **desc, tk_error_t *err)
+{
+   const cJSON *f = NULL;
+   bool seen_label = false, seen_desc = false;
+   cJSON_ArrayForEach (f, item)
+   {
+      bool is_label = strcmp (f->string, "label") == 0;
+      bool is_desc = strcmp (f->string, "description") == 0;
+      if (!is_label && !is_desc) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, where,
+                             "%s: %s: unknown key \"%.64s\" (expected label, description)",
+                             origin, where, f->string);
+         return false;
+      }
+      if ((is_label && seen_label) || (is_desc && seen_desc)) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, where, "%s: %s: \"%s\" appears twice",
+                             origin, where, f->string);
+         return false;
+      }
+      if (is_label && cJSON_IsString (f)) {
+         *label = f->valuestring;
+      } else if (is_desc && cJSON_IsString (f)) {
+         *desc = f->valuestring;
+      } else if (!(is_desc && cJSON_IsNull (f))) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, where, "%s: %s: \"%s\" must be a string",
+                             origin, where, f->string);
+         return false;
+      }
+      seen_label |= is_label;
+      seen_desc |= is_desc;
+   }
+   if (!*label) {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, where, "%s: %s: \"label\" is missing", origin,
+                          where);
+      return false;
+   }
+   return true;
+}
+
+/* The label and description of one entry (a label string or an object),
+ * checked; both are borrowed from item, the description "" when there is
+ * none. */
+static bool
+read_entry (const cJSON *item, const char *origin, const char *where, const char **label,
+            const char **desc, tk_error_t *err)
+{
+   *label = NULL;
+   *desc = "";
+   if (cJSON_IsString (item)) {
+      *label = item->valuestring;
+   } else if (cJSON_IsObject (item)) {
+      if (!read_entry_object (item, origin, where, label, desc, err)) {
+         return false;
+      }
+   } else {
+      tk_error_set_field (err, TK_ERR_CONFIG, 0, where,
+                          "%s: %s: must be a label string or {\"label\", \"description\"}",
+                          origin, where);
+      return false;
+   }
+   return check_text (*label, TK_LABEL_MAX, true, origin, where, err) &&
+          check_text (*desc, TK_TAXONOMY_DESCRIPTION_MAX, false, origin, where, err);
+}
+
+/* Refuses label when one of the first i entries of list name already has it
+ * (ASCII case ignored). */
+static bool
+check_unique (const taxonomy_entry_t *entries, size_t i, const char *label, const char *name,
+              const char *origin, const char *where, tk_error_t *err)
+{
+   for (size_t j = 0; j < i; j++) {
+      if (ascii_case_equal_n (label, strlen (label), entries[j].label)) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, where,
+                             "%s: %s: duplicate label \"%s\" (same as %s[%zu])", origin, where,
+                             label, name, j);
+         return false;
+      }
+   }
+   return true;
+}
+
 /* Parses one list (kind) of the file into tax. */
 static bool
 load_list (tk_taxonomy_t *tax, tk_taxonomy_kind_t kind, const cJSON *arr, const char *origin,
@@ -350,19 +459,7 @@ load_list (tk_taxonomy_t *tax, tk_taxonomy_kind_t kind, const cJSON *arr, const 
    taxonomy_entry_t *entries = NULL;
    int n;
 
-   if (!cJSON_IsArray (arr)) {
-      tk_error_set_field (err, TK_ERR_CONFIG, 0, name, "%s: %s: must be an array of labels",
-                          origin, name);
-      return false;
-   }
-   n = cJSON_GetArraySize (arr);
-   if (n == 0) {
-      tk_error_set_field (err, TK_ERR_CONFIG, 0, name, "%s: %s: the list is empty", origin, name);
-      return false;
-   }
-   if (n > TK_TAXONOMY_MAX_LABELS) {
-      tk_error_set_field (err, TK_ERR_CONFIG, 0, name, "%s: %s: more than %d labels", origin,
-                          name, TK_TAXONOMY_MAX_LABELS);
+   if (!(n = list_size (arr, name, origin, err))) {
       return false;
    }
    entries = calloc ((size_t) n, sizeof *entries);
@@ -378,65 +475,13 @@ load_list (tk_taxonomy_t *tax, tk_taxonomy_kind_t kind, const cJSON *arr, const 
    size_t i = 0;
    cJSON_ArrayForEach (item, arr)
    {
-      const char *label = NULL;
-      const char *desc = "";
+      const char *label;
+      const char *desc;
       snprintf (where, sizeof where, "%s[%zu]", name, i);
 
-      if (cJSON_IsString (item)) {
-         label = item->valuestring;
-      } else if (cJSON_IsObject (item)) {
-         const cJSON *f = NULL;
-         bool seen_label = false, seen_desc = false;
-         cJSON_ArrayForEach (f, item)
-         {
-            bool is_label = strcmp (f->string, "label") == 0;
-            bool is_desc = strcmp (f->string, "description") == 0;
-            if (!is_label && !is_desc) {
-               tk_error_set_field (err, TK_ERR_CONFIG, 0, where,
-                                   "%s: %s: unknown key \"%.64s\" (expected label, description)",
-                                   origin, where, f->string);
-               return false;
-            }
-            if ((is_label && seen_label) || (is_desc && seen_desc)) {
-               tk_error_set_field (err, TK_ERR_CONFIG, 0, where, "%s: %s: \"%s\" appears twice",
-                                   origin, where, f->string);
-               return false;
-            }
-            if (is_label && cJSON_IsString (f)) {
-               label = f->valuestring;
-            } else if (is_desc && cJSON_IsString (f)) {
-               desc = f->valuestring;
-            } else if (!(is_desc && cJSON_IsNull (f))) {
-               tk_error_set_field (err, TK_ERR_CONFIG, 0, where, "%s: %s: \"%s\" must be a string",
-                                   origin, where, f->string);
-               return false;
-            }
-            seen_label |= is_label;
-            seen_desc |= is_desc;
-         }
-         if (!label) {
-            tk_error_set_field (err, TK_ERR_CONFIG, 0, where, "%s: %s: \"label\" is missing",
-                                origin, where);
-            return false;
-         }
-      } else {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, where,
-                             "%s: %s: must be a label string or {\"label\", \"description\"}",
-                             origin, where);
+      if (!read_entry (item, origin, where, &label, &desc, err) ||
+          !check_unique (entries, i, label, name, origin, where, err)) {
          return false;
-      }
-
-      if (!check_text (label, TK_LABEL_MAX, true, origin, where, err) ||
-          !check_text (desc, TK_TAXONOMY_DESCRIPTION_MAX, false, origin, where, err)) {
-         return false;
-      }
-      for (size_t j = 0; j < i; j++) {
-         if (ascii_case_equal_n (label, strlen (label), entries[j].label)) {
-            tk_error_set_field (err, TK_ERR_CONFIG, 0, where,
-                                "%s: %s: duplicate label \"%s\" (same as %s[%zu])", origin, where,
-                                label, name, j);
-            return false;
-         }
       }
       entries[i].label = strdup (label);
       entries[i].description = strdup (desc);
@@ -446,6 +491,35 @@ load_list (tk_taxonomy_t *tax, tk_taxonomy_kind_t kind, const cJSON *arr, const 
          return false;
       }
       i++;
+   }
+   return true;
+}
+
+/* Sorts the members of the file's object (root) into lists, by kind:
+ * lists[k] is borrowed from root, NULL when the file lacks it. An unknown
+ * or repeated key is refused. */
+static bool
+find_lists (const cJSON *root, const cJSON *lists[N_KINDS], const char *origin, tk_error_t *err)
+{
+   const cJSON *f = NULL;
+   cJSON_ArrayForEach (f, root)
+   {
+      int k = 0;
+      while (k < N_KINDS && strcmp (f->string, kind_names[k]) != 0) {
+         k++;
+      }
+      if (k == N_KINDS) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, "",
+                             "%s: unknown key \"%.64s\" (expected topic_tags, sentiment, priority)",
+                             origin, f->string);
+         return false;
+      }
+      if (lists[k]) {
+         tk_error_set_field (err, TK_ERR_CONFIG, 0, kind_names[k], "%s: %s: appears twice",
+                             origin, kind_names[k]);
+         return false;
+      }
+      lists[k] = f;
    }
    return true;
 }
@@ -476,25 +550,8 @@ tk_taxonomy_load_json (const char *buf, size_t len, const char *origin, tk_error
                     "%s: expected a JSON object with topic_tags, sentiment and priority", origin);
       goto done;
    }
-   const cJSON *f = NULL;
-   cJSON_ArrayForEach (f, root)
-   {
-      int k = 0;
-      while (k < N_KINDS && strcmp (f->string, kind_names[k]) != 0) {
-         k++;
-      }
-      if (k == N_KINDS) {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, "",
-                             "%s: unknown key \"%.64s\" (expected topic_tags, sentiment, priority)",
-                             origin, f->string);
-         goto done;
-      }
-      if (lists[k]) {
-         tk_error_set_field (err, TK_ERR_CONFIG, 0, kind_names[k], "%s: %s: appears twice",
-                             origin, kind_names[k]);
-         goto done;
-      }
-      lists[k] = f;
+   if (!find_lists (root, lists, origin, err)) {
+      goto done;
    }
 
    tax = calloc (1, sizeof *tax);
