@@ -123,7 +123,7 @@ tk_cidr_list_parse (const char *text, tk_cidr_list_t *out, tk_error_t *err)
       return true;
    }
    for (const char *p = text; *p; p++) {
-      cap += *p == ',' || *p == ' ';
+      cap += is_separator (*p);
    }
    cap++;
    if (!(out->items = calloc (cap, sizeof *out->items))) {

@@ -46,6 +46,14 @@ test_lists (void **state)
    assert_false (tk_cidr_list_contains (&l, "::1"));
    tk_cidr_list_cleanup (&l);
 
+   /* Tabs separate like commas and spaces: the list is sized for them too
+    * (a tab-separated list once wrote past its array; ASan saw it). */
+   l = parse ("10.0.0.1\t10.0.0.2\t10.0.0.3\t\t10.0.0.4");
+   assert_int_equal (l.n, 4);
+   assert_true (tk_cidr_list_contains (&l, "10.0.0.4"));
+   assert_false (tk_cidr_list_contains (&l, "10.0.0.5"));
+   tk_cidr_list_cleanup (&l);
+
    static const char *const bad[] = {"10.0.0.0/33", "fd00::/129", "10.0.0.0/", "10.0.0/8",
                                      "example.com", "10.0.0.0/8x", "::ffff:1.2.3.4/95"};
    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
