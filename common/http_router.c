@@ -1,6 +1,7 @@
 /* http_router.c - route table, path matching, percent-decoding and query
  * parsing. No sockets here: http_server.c feeds it parsed request paths. */
 #include "http_router.h"
+#include "http_strict.h"
 
 #include <http_parser.h>
 #include <stdint.h>
@@ -23,21 +24,6 @@ tk_http_method_from_name (const char *name)
    return -1;
 }
 
-static int
-hex_value (char c)
-{
-   if (c >= '0' && c <= '9') {
-      return c - '0';
-   }
-   if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-   }
-   if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-   }
-   return -1;
-}
-
 ssize_t
 tk_http_percent_decode (const char *in, size_t len, char *out, bool plus_as_space)
 {
@@ -49,8 +35,8 @@ tk_http_percent_decode (const char *in, size_t len, char *out, bool plus_as_spac
             out[0] = '\0';
             return -1;
          }
-         int hi = hex_value (in[i + 1]);
-         int lo = hex_value (in[i + 2]);
+         int hi = tk_http_hex_digit ((unsigned char) in[i + 1]);
+         int lo = tk_http_hex_digit ((unsigned char) in[i + 2]);
          if (hi < 0 || lo < 0) {
             out[0] = '\0';
             return -1;

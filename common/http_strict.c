@@ -254,8 +254,8 @@ tk_http_chunk_scan_init (tk_http_chunk_scan_t *s)
    s->state = C_SIZE_FIRST;
 }
 
-static int
-hex_digit (unsigned char c)
+int
+tk_http_hex_digit (unsigned char c)
 {
    if (c >= '0' && c <= '9') {
       return c - '0';
@@ -287,7 +287,7 @@ tk_http_chunk_scan (tk_http_chunk_scan_t *s, const char *buf, size_t len, size_t
       int h;
       switch (s->state) {
       case C_SIZE_FIRST:
-         if ((h = hex_digit (c)) < 0) {
+         if ((h = tk_http_hex_digit (c)) < 0) {
             return chunk_refuse (s, "a chunk size is not hexadecimal", i, used);
          }
          s->remaining = (uint64_t) h;
@@ -296,7 +296,7 @@ tk_http_chunk_scan (tk_http_chunk_scan_t *s, const char *buf, size_t len, size_t
          s->state = C_SIZE;
          break;
       case C_SIZE:
-         if ((h = hex_digit (c)) >= 0) {
+         if ((h = tk_http_hex_digit (c)) >= 0) {
             if (++s->digits > TK_CHUNK_DIGITS_MAX) {
                return chunk_refuse (s, "a chunk size is too large", i, used);
             }

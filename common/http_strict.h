@@ -78,6 +78,9 @@ tk_http_scan_result_t tk_http_head_scan (tk_http_head_scan_t *s, const char *buf
  * method and of a header field name. */
 bool tk_http_is_token (const char *name, size_t len);
 
+/* The value of one hex digit (0-9, a-f, A-F), or -1. */
+int tk_http_hex_digit (unsigned char c);
+
 /* --- chunked bodies ------------------------------------------------------- */
 
 typedef struct {
