@@ -30,6 +30,7 @@ static const command_t commands[] = {
    {"config", cli_cmd_config, "print the reference of every TRIAGE_* setting"},
    {"check", cli_cmd_check, "verify the collection's consistency (exit 1 on a problem)"},
    {"keys", cli_cmd_keys, "create, list, rotate and revoke API keys (in the database)"},
+   {"tickets", cli_cmd_tickets, "list the backlog or the latest tickets (from the database)"},
 };
 
 static void
