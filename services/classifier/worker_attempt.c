@@ -45,6 +45,9 @@ job_fail_attempt (job_t *j, const char *reason, const char *error, bool retryabl
    }
    TK_INFO (COMPONENT, "ticket %s attempt %u failed (%s); retrying in %lld ms: %s", j->id,
             j->attempts, reason, (long long) ms, error);
+   /* Counted from now, not from the loop's clock of this iteration (read
+    * before curl took the answer): never sooner than a Retry-After. */
+   uv_update_time (w->app->loop);
    cl__job_later (j, (uint64_t) ms, cl__job_attempt);
 }
 

@@ -166,6 +166,10 @@ slot_failed (slot_t *s, const char *reason, const char *error, bool retryable,
    if (retry_after_ms > ms) {
       ms = retry_after_ms; /* the provider said when: never sooner */
    }
+   /* The loop's clock was read before this iteration's callbacks ran, and
+    * the answer may have been read by curl since: a timer counted from it
+    * would send the retry sooner than the provider asked. */
+   uv_update_time (&r->loop);
    uv_timer_start (&s->timer, on_backoff, (uint64_t) ms, 0);
 }
 

@@ -199,7 +199,11 @@ tk_ingest_fx_triagectl (const char *const *argv, const char *const *env, char **
    size_t len;
    char *buf = tk_test_read_file (path, &len);
    unlink (path);
-   fprintf (stderr, "  triagectl %s -> %d\n%s", argv[0], rc, buf);
+   /* The start of the output only: a long report would push a failing
+    * check's message out of a CI log's excerpt. */
+   size_t shown = len > 1500 ? 1500 : len;
+   fprintf (stderr, "  triagectl %s -> %d\n%.*s%s", argv[0], rc, (int) shown, buf,
+            shown < len ? "\n  [... the rest of the output not shown]\n" : "");
    *out = buf;
    return rc;
 }
