@@ -439,7 +439,7 @@ typedef struct {
    tk_query_t *q;
    const tk_taxonomy_t *tax;
    parsed_t pp;
-   bool have_sort, have_limit;
+   unsigned given; /* bit t: params_table[t] was read */
    tk_query_sort_t cursor_sort; /* the sort order the cursor was made for */
 } build_t;
 
@@ -514,13 +514,11 @@ param_needs_review (build_t *b, const char *key, const char *value, tk_error_t *
    return true;
 }
 
-/* q=: the text to look for (borrowed from the params); empty means none. */
+/* q= (once): the text to look for (borrowed from the params); empty means
+ * none. */
 static bool
 param_text (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
-   if (b->pp.text) {
-      return invalid (err, key, "given twice", value);
-   }
    if (strlen (value) > TK_QUERY_TEXT_MAX) {
       return invalid (err, key, "longer than 256 bytes", value);
    }
@@ -530,60 +528,56 @@ param_text (build_t *b, const char *key, const char *value, tk_error_t *err)
    return true;
 }
 
-/* sort=, once. */
+/* sort= (once: see params_table). */
 static bool
 param_sort (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
-   if (b->have_sort || !parse_sort (value, &b->q->sort, err)) {
-      return b->have_sort ? invalid (err, key, "given twice", value) : false;
-   }
-   b->have_sort = true;
-   return true;
+   (void) key;
+   return parse_sort (value, &b->q->sort, err);
 }
 
-/* limit=, once. */
+/* limit= (once). */
 static bool
 param_limit (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
-   if (b->have_limit || !parse_limit (value, &b->q->limit, err)) {
-      return b->have_limit ? invalid (err, key, "given twice", value) : false;
-   }
-   b->have_limit = true;
-   return true;
+   (void) key;
+   return parse_limit (value, &b->q->limit, err);
 }
 
-/* cursor=, once. */
+/* cursor= (once). */
 static bool
 param_cursor (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
-   if (b->q->has_cursor || !parse_cursor (b->q, value, &b->cursor_sort, err)) {
-      return b->q->has_cursor ? invalid (err, key, "given twice", value) : false;
-   }
-   return true;
+   (void) key;
+   return parse_cursor (b->q, value, &b->cursor_sort, err);
 }
 
 /* The parameters tk_query_build knows: a key whose allow bit the caller did
- * not give is treated as any other unknown key. */
+ * not give is treated as any other unknown key; a key marked once is
+ * refused the second time it is given (read_param keeps the count). */
 static const struct {
    const char *key;
    unsigned allow; /* the TK_QUERY_ALLOW_* bit the key needs, 0 for none */
+   bool once;
    bool (*parse) (build_t *b, const char *key, const char *value, tk_error_t *err);
 } params_table[] = {
-   {"status", 0, param_status},
-   {"topic", 0, param_labels},
-   {"sentiment", 0, param_labels},
-   {"priority", 0, param_labels},
-   {"created_from", 0, param_created_from},
-   {"created_to", 0, param_created_to},
-   {"processed_from", 0, param_processed_from},
-   {"processed_to", 0, param_processed_to},
-   {"confidence_below", 0, param_confidence_below},
-   {"needs_review", 0, param_needs_review},
-   {"q", 0, param_text},
-   {"sort", TK_QUERY_ALLOW_SORT, param_sort},
-   {"limit", TK_QUERY_ALLOW_LIMIT, param_limit},
-   {"cursor", TK_QUERY_ALLOW_CURSOR, param_cursor},
+   {"status", 0, false, param_status},
+   {"topic", 0, false, param_labels},
+   {"sentiment", 0, false, param_labels},
+   {"priority", 0, false, param_labels},
+   {"created_from", 0, false, param_created_from},
+   {"created_to", 0, false, param_created_to},
+   {"processed_from", 0, false, param_processed_from},
+   {"processed_to", 0, false, param_processed_to},
+   {"confidence_below", 0, false, param_confidence_below},
+   {"needs_review", 0, false, param_needs_review},
+   {"q", 0, true, param_text},
+   {"sort", TK_QUERY_ALLOW_SORT, true, param_sort},
+   {"limit", TK_QUERY_ALLOW_LIMIT, true, param_limit},
+   {"cursor", TK_QUERY_ALLOW_CURSOR, true, param_cursor},
 };
+
+_Static_assert (sizeof params_table / sizeof params_table[0] <= 32, "build_t.given has 32 bits");
 
 /* Reads one parameter into b: a key of params_table that allow permits, or
  * one of extra_keys (which the caller reads itself). */
@@ -598,6 +592,10 @@ read_param (build_t *b, const tk_query_param_t *param, unsigned allow,
    for (size_t t = 0; t < sizeof params_table / sizeof params_table[0]; t++) {
       if (!strcmp (key, params_table[t].key) &&
           (!params_table[t].allow || (allow & params_table[t].allow))) {
+         if (params_table[t].once && (b->given & (1u << t))) {
+            return invalid (err, key, "given twice", value);
+         }
+         b->given |= 1u << t;
          return params_table[t].parse (b, key, value, err);
       }
    }

@@ -138,4 +138,12 @@ const tk_model_example_t *cli_corrections_examples (const cli_corrections_t *c, 
  * answer (*store is then set too, to be destroyed by the caller). */
 int cli_store_open (const tk_config_t *cfg, const char *cmd, tk_store_t **store);
 
+/* The start of a database command: loads *cfg from argv (the CLI's options
+ * and environment) and answers --help by calling usage (stdout). Returns -1
+ * when the command should go on (the caller destroys *cfg), else the exit
+ * status with *cfg already destroyed: 2 after saying why the options are
+ * unusable on stderr as "triagectl <cmd>: ...", 0 after the help. */
+int cli_config_open (tk_config_t *cfg, const char *cmd, int argc, char **argv,
+                     void (*usage) (FILE *out));
+
 #endif

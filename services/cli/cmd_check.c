@@ -185,6 +185,14 @@ print_verdict (const report_t *r, long n_processed, long n_unprocessed)
    return 0;
 }
 
+static void
+usage (FILE *out)
+{
+   fprintf (out, "usage: triagectl check [--mongo-uri URI] [--mongo-db DB] [--taxonomy FILE]\n"
+                 "  Verifies every ticket and the statistics; exits 1 with a report when\n"
+                 "  something is inconsistent, 0 when all is well.\n");
+}
+
 int
 cli_cmd_check (int argc, char **argv)
 {
@@ -196,17 +204,8 @@ cli_cmd_check (int argc, char **argv)
    mongoc_client_t *client = NULL;
    report_t r = {0, 50};
 
-   if (!tk_config_load (&cfg, TK_SVC_CLI, argc, argv, NULL, &err)) {
-      fprintf (stderr, "triagectl check: %s\n", err.message);
-      tk_config_destroy (&cfg);
-      return 2;
-   }
-   if (cfg.help_requested) {
-      printf ("usage: triagectl check [--mongo-uri URI] [--mongo-db DB] [--taxonomy FILE]\n"
-              "  Verifies every ticket and the statistics; exits 1 with a report when\n"
-              "  something is inconsistent, 0 when all is well.\n");
-      rc = 0;
-      goto done;
+   if ((rc = cli_config_open (&cfg, "check", argc, argv, usage)) >= 0) {
+      return rc;
    }
    tax = cfg.taxonomy && *cfg.taxonomy ? tk_taxonomy_load_file (cfg.taxonomy, &err)
                                        : tk_taxonomy_default ();

@@ -234,19 +234,11 @@ cli_cmd_keys (int argc, char **argv)
 {
    int rc = 1;
    tk_config_t cfg;
-   tk_error_t err;
    tk_store_t *store = NULL;
    mongoc_client_t *client = NULL;
 
-   if (!tk_config_load (&cfg, TK_SVC_CLI, argc, argv, NULL, &err)) {
-      fprintf (stderr, "triagectl keys: %s\n", err.message);
-      tk_config_destroy (&cfg);
-      return 2;
-   }
-   if (cfg.help_requested) {
-      usage (stdout);
-      rc = 0;
-      goto done;
+   if ((rc = cli_config_open (&cfg, "keys", argc, argv, usage)) >= 0) {
+      return rc;
    }
    if (cfg.rest_argc < 1) {
       usage (stderr);

@@ -166,15 +166,8 @@ cli_cmd_tickets (int argc, char **argv)
    list_args_t a = {.limit = 20};
    list_t which;
 
-   if (!tk_config_load (&cfg, TK_SVC_CLI, argc, argv, NULL, &err)) {
-      fprintf (stderr, "triagectl tickets: %s\n", err.message);
-      tk_config_destroy (&cfg);
-      return 2;
-   }
-   if (cfg.help_requested) {
-      usage (stdout);
-      rc = 0;
-      goto done;
+   if ((rc = cli_config_open (&cfg, "tickets", argc, argv, usage)) >= 0) {
+      return rc;
    }
    if ((rc = parse_list (cfg.rest_argc, cfg.rest_argv, &which, &a)) >= 0 ||
        (rc = cli_store_open (&cfg, "tickets", &store)) != 0) {

@@ -1,5 +1,6 @@
-/* store_open.c - the database connection of the commands that talk to
- * MongoDB directly (check, keys); see cli.h. */
+/* store_open.c - the start shared by the commands that talk to MongoDB
+ * directly (check, keys, tickets): their options and their database
+ * connection; see cli.h. */
 #include "cli.h"
 
 int
@@ -17,4 +18,22 @@ cli_store_open (const tk_config_t *cfg, const char *cmd, tk_store_t **store)
       return 1;
    }
    return 0;
+}
+
+int
+cli_config_open (tk_config_t *cfg, const char *cmd, int argc, char **argv,
+                 void (*usage) (FILE *out))
+{
+   tk_error_t err;
+   if (!tk_config_load (cfg, TK_SVC_CLI, argc, argv, NULL, &err)) {
+      fprintf (stderr, "triagectl %s: %s\n", cmd, err.message);
+      tk_config_destroy (cfg);
+      return 2;
+   }
+   if (cfg->help_requested) {
+      usage (stdout);
+      tk_config_destroy (cfg);
+      return 0;
+   }
+   return -1;
 }

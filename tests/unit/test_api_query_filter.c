@@ -79,6 +79,32 @@ test_limits_and_unknown_keys (void **state)
    tk_query_cleanup (&q); /* twice is harmless */
 }
 
+/* sort, limit, cursor and q are read once: a second one is refused by
+ * name, whatever the first was (an empty q= included); labels may repeat. */
+static void
+test_single_parameters_given_twice (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   bool ok;
+   const tk_query_param_t twice[][2] = {
+      {{"sort", "created_at"}, {"sort", "-created_at"}},
+      {{"limit", "5"}, {"limit", "5"}},
+      {{"q", ""}, {"q", "refund"}},
+      {{"q", "refund"}, {"q", "refund"}},
+   };
+   for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+      assert_null (build_json (twice[i], 2, &err, &ok));
+      assert_false (ok);
+      assert_string_equal (err.field, twice[i][0].key);
+      assert_non_null (strstr (err.message, "given twice"));
+   }
+   tk_query_param_t labels[] = {{"topic", "SSO"}, {"topic", "Connector"}};
+   char *s = build_json (labels, 2, &err, &ok);
+   assert_true (ok);
+   bson_free (s);
+}
+
 static void
 test_cursor_round_trip (void **state)
 {
@@ -133,6 +159,7 @@ main (void)
       cmocka_unit_test (test_text_is_escaped),
       cmocka_unit_test (test_labels_are_canonical_or_refused),
       cmocka_unit_test (test_limits_and_unknown_keys),
+      cmocka_unit_test (test_single_parameters_given_twice),
       cmocka_unit_test (test_cursor_round_trip),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
