@@ -20,9 +20,8 @@
  *   ordered=false there and reports every duplicate by index, code 11000,
  *   like MongoDB) followed by one plain update_one per already-stored ticket.
  * - $dateToString and the other date operators are not implemented in
- *   aggregation, and $group knows only $sum and $count: "processed today" is a
- *   count_documents with a date range, the priority distribution a $group
- *   with $sum.
+ *   aggregation, and $group knows only $sum and $count: the statistics are
+ *   one scan counted in C (ticket_tally.h).
  */
 #include "store_internal.h"
 

@@ -198,9 +198,8 @@ typedef struct {
    int64_t priority_other;
 } tk_processing_stats_t;
 
-/* Fills *out (a plain struct, nothing to free) with count_documents calls and
- * one $group by classification.priority using $sum. The counts are taken
- * one after another, not as one snapshot. */
+/* Fills *out (a plain struct, nothing to free) from one pass over the
+ * collection (ticket_tally.h): every figure from the same documents. */
 bool tk_store_get_processing_stats (tk_store_t *store, tk_processing_stats_t *out,
                                     tk_error_t *err);
 

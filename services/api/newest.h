@@ -34,7 +34,7 @@
 typedef struct api_newest api_newest_t;
 
 /* A collector that keeps the newest `keep` (> 0) tickets. Aborts on out of
- * memory, like api_tally_new. */
+ * memory, like tk_tally_new. */
 api_newest_t *api_newest_new (size_t keep);
 
 /* Frees n and what it owns. Accepts NULL. */

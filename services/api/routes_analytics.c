@@ -47,16 +47,16 @@ static void
 analytics_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    analytics_data_t *d = call->data;
-   api_tally_t *t = api_tally_new (tk_time_now_ms ());
+   tk_tally_t *t = tk_tally_new (tk_time_now_ms ());
    tk_error_t err;
-   if (api_tally_scan (t, client, db, &d->q.filter, NULL, &err)) {
-      api_call_ok (call, 200, api_tally_analytics_json (t));
+   if (tk_tally_scan (t, client, db, &d->q.filter, NULL, NULL, NULL, &err)) {
+      api_call_ok (call, 200, tk_tally_analytics_json (t));
    } else if (err.domain == TK_ERR_MONGO) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", err.message);
    } else {
       api_call_fail (call, 500, "internal", NULL, "%s", err.message);
    }
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
 }
 
 /* The unfiltered answer needs no work of its own: the key was checked on the

@@ -129,34 +129,41 @@ render (cJSON *json, size_t *len)
    return out;
 }
 
+/* tk_tally_each_fn: every scanned ticket is offered to the newest window. */
+static bool
+keep_newest (void *newest, const bson_t *doc)
+{
+   return api_newest_add (newest, doc);
+}
+
 static void
 scan_work (tk_store_t *store, void *ctx)
 {
    api_snapshot_t *s = ctx;
    scan_job_t *job = &s->job;
    mongoc_client_t *client = tk_store_client_pop (store);
-   api_tally_t *t = api_tally_new (tk_time_now_ms ());
+   tk_tally_t *t = tk_tally_new (tk_time_now_ms ());
    bson_t filter = BSON_INITIALIZER;
    /* The newest tickets are worth collecting only when a snapshot is kept. */
    int keep = s->interval_ms > 0 ? s->api->app->cfg.api_newest_keep : 0;
    if (keep > 0) {
       job->newest = api_newest_new ((size_t) keep);
    }
-   if (api_tally_scan_keep (t, client, tk_store_db_name (store), &filter, job->newest, &s->cancel,
-                            &job->err)) {
-      job->body[API_SNAPSHOT_STATS] = render (api_tally_stats_json (t),
+   if (tk_tally_scan (t, client, tk_store_db_name (store), &filter,
+                      job->newest ? keep_newest : NULL, job->newest, &s->cancel, &job->err)) {
+      job->body[API_SNAPSHOT_STATS] = render (tk_tally_stats_json (t),
                                               &job->len[API_SNAPSHOT_STATS]);
-      job->body[API_SNAPSHOT_ANALYTICS] = render (api_tally_analytics_json (t),
+      job->body[API_SNAPSHOT_ANALYTICS] = render (tk_tally_analytics_json (t),
                                                   &job->len[API_SNAPSHOT_ANALYTICS]);
-      job->total = api_tally_total (t);
-      job->processed = api_tally_processed (t);
+      job->total = tk_tally_total (t);
+      job->processed = tk_tally_processed (t);
       job->ok = job->body[0] && job->body[1] && (!job->newest || api_newest_finish (job->newest));
       if (!job->ok) {
          tk_error_set (&job->err, TK_ERR_NOMEM, 0, "out of memory rendering statistics");
       }
    }
    bson_destroy (&filter);
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
    tk_store_client_push (store, client);
 }
 

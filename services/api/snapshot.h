@@ -1,10 +1,8 @@
-/* snapshot.h - the statistics of the tickets collection, counted in one
- * projected scan, and the snapshot of them the api keeps fresh in the
+/* snapshot.h - the statistics of the tickets collection the api keeps fresh in the
  * background (docs/decisions/0006-api-statistics-snapshot.md).
  *
- * tally: one pass over the matching ticket documents (a find with a
- * projection of the few fields needed, batch size 1000), every figure
- * counted here in C. GET /api/analytics (any filter) and
+ * tally (common/ticket_tally.h): one pass over the matching ticket
+ * documents, every figure counted in C. GET /api/analytics (any filter) and
  * GET /api/processing-stats are two renderings of the same tally, so an
  * unfiltered scan answers both.
  *
@@ -38,48 +36,7 @@
 #include "api.h"
 #include "error.h"
 #include "newest.h"
-
-/* ---- tally (tally.c) ---------------------------------------------------- */
-
-typedef struct api_tally api_tally_t;
-
-/* A new empty tally. now_ms decides "processed today" (since UTC midnight).
- * Aborts on out of memory. */
-api_tally_t *api_tally_new (int64_t now_ms);
-
-/* Frees t and what it owns. Accepts NULL. */
-void api_tally_destroy (api_tally_t *t);
-
-/* Counts the tickets matching filter (borrowed) into t, in one
- * projected find. cancel (may be NULL) is polled between documents: when it
- * becomes true the scan stops with TK_ERR_IO. false with err (TK_ERR_MONGO
- * if the database failed, TK_ERR_NOMEM if memory ran out). Blocking:
- * threadpool only. */
-bool api_tally_scan (api_tally_t *t, mongoc_client_t *client, const char *db,
-                     const bson_t *filter, const atomic_bool *cancel, tk_error_t *err);
-
-/* api_tally_scan that also offers every document to newest (may be NULL:
- * then it is api_tally_scan). With newest the find has no projection: the
- * listing needs whole documents. */
-bool api_tally_scan_keep (api_tally_t *t, mongoc_client_t *client, const char *db,
-                          const bson_t *filter, api_newest_t *newest, const atomic_bool *cancel,
-                          tk_error_t *err);
-
-/* Counts one ticket document (borrowed for the call) into t, as
- * api_tally_scan does for each document it reads; exposed so that the
- * counting is unit-tested without a server. false on out of memory (t then
- * holds part of the document). Any thread, one at a time per tally. */
-bool api_tally_add (api_tally_t *t, const bson_t *doc);
-
-/* The body of GET /api/analytics for the tally. Caller frees. */
-cJSON *api_tally_analytics_json (const api_tally_t *t);
-
-/* The body of GET /api/processing-stats for the tally. Caller frees. */
-cJSON *api_tally_stats_json (const api_tally_t *t);
-
-/* Counts of the tally: all, processed. */
-uint64_t api_tally_total (const api_tally_t *t);
-uint64_t api_tally_processed (const api_tally_t *t);
+#include "ticket_tally.h"
 
 /* ---- snapshot (snapshot.c) ---------------------------------------------- */
 

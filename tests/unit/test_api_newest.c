@@ -3,7 +3,7 @@
  * listing's order (created_at, then id, descending); a page of the default
  * listing is rendered from the window, or declined when the window cannot
  * tell it; the api's own writes patch the window. All of newest.h is pure;
- * what needs a store is the scan that feeds it (api_tally_scan_keep) and the
+ * what needs a store is the scan that feeds it (tk_tally_scan with the window as its each) and the
  * snapshot that owns it (snapshot.c), covered by the api's integration
  * tests. */
 #include "test_support.h"

@@ -1,11 +1,12 @@
-/* The api's statistics (services/api/tally.c, declared in snapshot.h):
- * ticket documents built here are counted with api_tally_add, as the
- * snapshot's scan counts what it reads, and both renderings are checked:
- * GET /api/analytics (api_tally_analytics_json) and
- * GET /api/processing-stats (api_tally_stats_json). */
+/* The one statistics implementation (common/ticket_tally.h): ticket
+ * documents built here are counted with tk_tally_add, as a scan counts what
+ * it reads, and every rendering is checked: the api's GET /api/analytics
+ * (tk_tally_analytics_json) and GET /api/processing-stats
+ * (tk_tally_stats_json), and the store's processing statistics
+ * (tk_tally_processing_stats). */
 #include "test_support.h"
 
-#include "snapshot.h"
+#include "ticket_tally.h"
 
 #include <math.h>
 #include <string.h>
@@ -18,10 +19,10 @@
 /* ---- documents ------------------------------------------------------------ */
 
 static void
-add (api_tally_t *t, bson_t *doc)
+add (tk_tally_t *t, bson_t *doc)
 {
    assert_non_null (doc);
-   assert_true (api_tally_add (t, doc));
+   assert_true (tk_tally_add (t, doc));
    bson_destroy (doc);
 }
 
@@ -109,10 +110,10 @@ static void
 test_empty (void **state)
 {
    (void) state;
-   api_tally_t *t = api_tally_new (NOW);
-   assert_int_equal (api_tally_total (t), 0);
-   assert_int_equal (api_tally_processed (t), 0);
-   cJSON *a = api_tally_analytics_json (t);
+   tk_tally_t *t = tk_tally_new (NOW);
+   assert_int_equal (tk_tally_total (t), 0);
+   assert_int_equal (tk_tally_processed (t), 0);
+   cJSON *a = tk_tally_analytics_json (t);
    assert_near (num (a, "total"), 0);
    assert_near (num (a, "unprocessed"), 0);
    const cJSON *rates = get (a, "error_rates");
@@ -125,13 +126,13 @@ test_empty (void **state)
    assert_null_member (get (get (a, "confidence"), "topic"), "average");
    assert_non_null (cJSON_GetObjectItem (a, "generated_at"));
    cJSON_Delete (a);
-   cJSON *s = api_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t);
    assert_near (num (s, "processed_today"), 0);
    assert_null_member (s, "average_processing_time_ms");
    assert_null_member (s, "average_confidence");
    cJSON_Delete (s);
-   api_tally_destroy (t);
-   api_tally_destroy (NULL);
+   tk_tally_destroy (t);
+   tk_tally_destroy (NULL);
 }
 
 /* total / processed / unprocessed / failed: failed is unprocessed with at
@@ -140,7 +141,7 @@ static void
 test_counts_and_error_rates (void **state)
 {
    (void) state;
-   api_tally_t *t = api_tally_new (NOW);
+   tk_tally_t *t = tk_tally_new (NOW);
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m1", 50, .9, .8, .7));
    /* processed after two failed attempts (int64 and double counts both read) */
    bson_t *retried = processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m1", 50, .9,
@@ -161,9 +162,9 @@ test_counts_and_error_rates (void **state)
    add (t, BCON_NEW ("id", "S", "processed", BCON_UTF8 ("true"), "classification", "{",
                      "priority", BCON_UTF8 ("P0 (Critical)"), "}"));
 
-   assert_int_equal (api_tally_total (t), 6);
-   assert_int_equal (api_tally_processed (t), 2);
-   cJSON *a = api_tally_analytics_json (t);
+   assert_int_equal (tk_tally_total (t), 6);
+   assert_int_equal (tk_tally_processed (t), 2);
+   cJSON *a = tk_tally_analytics_json (t);
    assert_near (num (a, "total"), 6);
    assert_near (num (a, "processed"), 2);
    assert_near (num (a, "unprocessed"), 4);
@@ -178,27 +179,27 @@ test_counts_and_error_rates (void **state)
    assert_null (cJSON_GetObjectItem (prio, "P0 (Critical)"));
    assert_near (num (prio, "P1 (High)"), 2);
    cJSON_Delete (a);
-   cJSON *s = api_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t);
    assert_near (num (s, "total"), 6);
    assert_near (num (s, "processed"), 2);
    assert_near (num (s, "unprocessed"), 4);
    assert_near (num (s, "failed"), 2);
    cJSON_Delete (s);
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
 }
 
 static void
 test_label_distributions (void **state)
 {
    (void) state;
-   api_tally_t *t = api_tally_new (NOW);
+   tk_tally_t *t = tk_tally_new (NOW);
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", "Billing", "m1", 50, .9, .8,
                           .7));
    add (t, processed_doc (DAY0, DAY0, "P2 (Low)", "Angry", "SSO", NULL, "m2", 50, .9, .8, .7));
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Neutral", "Billing", NULL, "m1", 50, .9, .8,
                           .7));
    for (int r = 0; r < 2; r++) {
-      cJSON *o = r ? api_tally_stats_json (t) : api_tally_analytics_json (t);
+      cJSON *o = r ? tk_tally_stats_json (t) : tk_tally_analytics_json (t);
       const cJSON *prio = get (o, "priority_distribution");
       assert_int_equal (cJSON_GetArraySize (prio), 2);
       assert_near (num (prio, "P1 (High)"), 2);
@@ -218,7 +219,7 @@ test_label_distributions (void **state)
       }
       cJSON_Delete (o);
    }
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
 }
 
 /* "processed today" counts from UTC midnight of now_ms. */
@@ -226,14 +227,46 @@ static void
 test_processed_today (void **state)
 {
    (void) state;
-   api_tally_t *t = api_tally_new (NOW);
+   tk_tally_t *t = tk_tally_new (NOW);
    add (t, processed_doc (DAY0, DAY0 - 1, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, processed_doc (DAY0, NOW, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
-   cJSON *s = api_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t);
    assert_near (num (s, "processed_today"), 2);
    cJSON_Delete (s);
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
+}
+
+/* The store's statistics from the same tally: counts, "processed today",
+ * priorities sorted by label, a processed ticket without a priority in
+ * priority_other. */
+static void
+test_processing_stats (void **state)
+{
+   (void) state;
+   tk_tally_t *t = tk_tally_new (NOW);
+   add (t, processed_doc (DAY0, DAY0 - 1, "P2 (Low)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, processed_doc (DAY0, NOW, "P0 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, processed_doc (DAY0, NOW, "P2 (Low)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, BCON_NEW ("id", "U", "created_at", BCON_DATE_TIME (DAY0), "processed",
+                     BCON_BOOL (false)));
+   add (t, BCON_NEW ("id", "N", "created_at", BCON_DATE_TIME (DAY0), "processed", BCON_BOOL (true),
+                     "classification", "{", "sentiment", BCON_UTF8 ("Angry"), "}"));
+   tk_processing_stats_t st;
+   tk_tally_processing_stats (t, &st);
+   assert_int_equal (st.total, 5);
+   assert_int_equal (st.processed, 4);
+   assert_int_equal (st.unprocessed, 1);
+   assert_int_equal (st.processed_today, 2);
+   assert_int_equal (st.n_priorities, 2);
+   assert_string_equal (st.priorities[0].label, "P0 (High)");
+   assert_int_equal (st.priorities[0].count, 1);
+   assert_string_equal (st.priorities[1].label, "P2 (Low)");
+   assert_int_equal (st.priorities[1].count, 2);
+   assert_int_equal (tk_processing_stats_priority (&st, "P2 (Low)"), 2);
+   assert_int_equal (tk_processing_stats_priority (&st, "P1 (Medium)"), 0);
+   assert_int_equal (st.priority_other, 1);
+   tk_tally_destroy (t);
 }
 
 /* Tickets per day, the days between filled with 0, dates as YYYY-MM-DD. */
@@ -241,14 +274,14 @@ static void
 test_per_day_series (void **state)
 {
    (void) state;
-   api_tally_t *t = api_tally_new (NOW);
+   tk_tally_t *t = tk_tally_new (NOW);
    add (t, processed_doc (DAY0 + 3 * DAY_MS + 5, DAY0 + 3 * DAY_MS + 7, "P1 (High)", "Angry",
                           "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, processed_doc (DAY0 + 10, DAY0 + 3 * DAY_MS, "P1 (High)", "Angry", "SSO", NULL, "m",
                           1, .5, .5, .5));
    add (t, BCON_NEW ("id", "U", "created_at", BCON_DATE_TIME (DAY0 + DAY_MS - 1), "processed",
                      BCON_BOOL (false)));
-   cJSON *a = api_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t);
    const cJSON *created = get (a, "created_per_day");
    static const char *const dates[] = {"2024-10-04", "2024-10-05", "2024-10-06", "2024-10-07"};
    static const double counts[] = {2, 0, 0, 1};
@@ -264,7 +297,7 @@ test_per_day_series (void **state)
                         "2024-10-07");
    assert_near (num (cJSON_GetArrayItem (processed, 0), "count"), 2);
    cJSON_Delete (a);
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
 }
 
 /* Processing time: bins by upper bound (inclusive), the last +Inf, and the
@@ -273,13 +306,13 @@ static void
 test_processing_time (void **state)
 {
    (void) state;
-   api_tally_t *t = api_tally_new (NOW);
+   tk_tally_t *t = tk_tally_new (NOW);
    static const double times[] = {100, 101, 70000, 30};
    for (int i = 0; i < 4; i++) {
       add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", times[i], .5, .5,
                              .5));
    }
-   cJSON *a = api_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t);
    const cJSON *pt = get (a, "processing_time_ms");
    assert_near (num (pt, "count"), 4);
    assert_near (num (pt, "average"), (100 + 101 + 70000 + 30) / 4.0);
@@ -296,10 +329,10 @@ test_processing_time (void **state)
    }
    assert_near (sum, 4);
    cJSON_Delete (a);
-   cJSON *s = api_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t);
    assert_near (num (s, "average_processing_time_ms"), (100 + 101 + 70000 + 30) / 4.0);
    cJSON_Delete (s);
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
 }
 
 /* Confidence: per field a tenth-wide histogram (1.0 in the last bin) and
@@ -308,10 +341,10 @@ static void
 test_confidence (void **state)
 {
    (void) state;
-   api_tally_t *t = api_tally_new (NOW);
+   tk_tally_t *t = tk_tally_new (NOW);
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, 1.0, 0.0, 0.55));
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, 0.95, 0.2, 0.45));
-   cJSON *a = api_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t);
    const cJSON *conf = get (a, "confidence");
    const cJSON *topic = get (conf, "topic");
    assert_near (num (topic, "average"), 0.975);
@@ -327,13 +360,13 @@ test_confidence (void **state)
    assert_near (num (b0, "from"), 0.4);
    assert_near (num (b0, "to"), 0.5);
    cJSON_Delete (a);
-   cJSON *s = api_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t);
    const cJSON *avg = get (s, "average_confidence");
    assert_near (num (avg, "topic"), 0.975);
    assert_near (num (avg, "sentiment"), 0.1);
    assert_near (num (avg, "priority"), 0.5);
    cJSON_Delete (s);
-   api_tally_destroy (t);
+   tk_tally_destroy (t);
 }
 
 int
@@ -344,6 +377,7 @@ main (void)
       cmocka_unit_test (test_counts_and_error_rates),
       cmocka_unit_test (test_label_distributions),
       cmocka_unit_test (test_processed_today),
+      cmocka_unit_test (test_processing_stats),
       cmocka_unit_test (test_per_day_series),
       cmocka_unit_test (test_processing_time),
       cmocka_unit_test (test_confidence),

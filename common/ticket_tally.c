@@ -1,20 +1,15 @@
-/* tally.c - the figures of a set of tickets counted in one projected scan
- * (see snapshot.h): GET /api/analytics and GET /api/processing-stats are
- * both renderings of a tally.
- *
- * Why one scan counted in C: FerretDB 1.24 has no $dateToString, computes
- * only the first accumulator of a $group correctly and mishandles $unwind on
- * dotted paths, and every filter other than {_id: value} is a full scan
- * decoded in Go there, so a pipeline or a count per figure costs a full scan
- * each (the processing statistics took ~20 of them). One find with a
- * projection is portable and consistent: every number comes from the same
- * documents. */
-#include "snapshot.h"
+/* ticket_tally.c - the figures of a set of tickets counted in one projected
+ * scan (see ticket_tally.h): the store's processing statistics, and the
+ * api's GET /api/analytics and GET /api/processing-stats, are all
+ * renderings of a tally.
+ * (why one scan counted in C: ticket_tally.h). */
+#include "ticket_tally.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_query.h"
 #include "timeutil.h"
 
 #define DAY_MS 86400000LL
@@ -49,7 +44,7 @@ typedef struct {
    size_t n, cap;
 } label_counts_t;
 
-struct api_tally {
+struct tk_tally {
    uint64_t total, processed, failed, retried_ok;
    int64_t today_start_ms; /* UTC midnight of the scan */
    uint64_t processed_today;
@@ -63,7 +58,7 @@ struct api_tally {
    double conf_sum[3];
    uint64_t conf_count;
 };
-typedef struct api_tally tally_t;
+typedef struct tk_tally tally_t;
 
 /* ---- counting ------------------------------------------------------------ */
 
@@ -292,7 +287,7 @@ tally_doc (tally_t *t, const bson_t *doc)
 }
 
 bool
-api_tally_add (api_tally_t *t, const bson_t *doc)
+tk_tally_add (tk_tally_t *t, const bson_t *doc)
 {
    return tally_doc (t, doc);
 }
@@ -351,7 +346,7 @@ days_json (const day_series_t *s)
 
 /* "error_rates": failed tickets, of all and of those attempted. */
 static void
-add_error_rates (cJSON *out, const api_tally_t *t)
+add_error_rates (cJSON *out, const tk_tally_t *t)
 {
    cJSON *rates = cJSON_AddObjectToObject (out, "error_rates");
    uint64_t attempted = t->processed + t->failed;
@@ -372,7 +367,7 @@ add_error_rates (cJSON *out, const api_tally_t *t)
 
 /* "processing_time_ms": the count, the average and the histogram. */
 static void
-add_processing_times (cJSON *out, const api_tally_t *t)
+add_processing_times (cJSON *out, const tk_tally_t *t)
 {
    cJSON *pt = cJSON_AddObjectToObject (out, "processing_time_ms");
    cJSON_AddNumberToObject (pt, "count", (double) t->time_count);
@@ -396,7 +391,7 @@ add_processing_times (cJSON *out, const api_tally_t *t)
 
 /* "confidence": per field, the average and the histogram. */
 static void
-add_confidence (cJSON *out, const api_tally_t *t)
+add_confidence (cJSON *out, const tk_tally_t *t)
 {
    static const char *fields[3] = {"topic", "sentiment", "priority"};
    cJSON *conf = cJSON_AddObjectToObject (out, "confidence");
@@ -419,7 +414,7 @@ add_confidence (cJSON *out, const api_tally_t *t)
 }
 
 cJSON *
-api_tally_analytics_json (const api_tally_t *t)
+tk_tally_analytics_json (const tk_tally_t *t)
 {
    cJSON *out = cJSON_CreateObject ();
    cJSON_AddNumberToObject (out, "total", (double) t->total);
@@ -459,7 +454,7 @@ add_average (cJSON *obj, const char *key, double sum, uint64_t n)
 }
 
 cJSON *
-api_tally_stats_json (const api_tally_t *t)
+tk_tally_stats_json (const tk_tally_t *t)
 {
    cJSON *out = cJSON_CreateObject ();
    cJSON_AddNumberToObject (out, "total", (double) t->total);
@@ -488,10 +483,16 @@ api_tally_stats_json (const api_tally_t *t)
 
 /* ---- the tally ------------------------------------------------------------ */
 
-api_tally_t *
-api_tally_new (int64_t now_ms)
+static int
+priority_cmp (const void *a, const void *b)
 {
-   api_tally_t *t = calloc (1, sizeof *t);
+   return strcmp (((const tk_priority_count_t *) a)->label, ((const tk_priority_count_t *) b)->label);
+}
+
+tk_tally_t *
+tk_tally_new (int64_t now_ms)
+{
+   tk_tally_t *t = calloc (1, sizeof *t);
    if (!t) {
       abort ();
    }
@@ -500,7 +501,7 @@ api_tally_new (int64_t now_ms)
 }
 
 void
-api_tally_destroy (api_tally_t *t)
+tk_tally_destroy (tk_tally_t *t)
 {
    if (t) {
       tally_cleanup (t);
@@ -509,38 +510,30 @@ api_tally_destroy (api_tally_t *t)
 }
 
 uint64_t
-api_tally_total (const api_tally_t *t)
+tk_tally_total (const tk_tally_t *t)
 {
    return t->total;
 }
 
 uint64_t
-api_tally_processed (const api_tally_t *t)
+tk_tally_processed (const tk_tally_t *t)
 {
    return t->processed;
 }
 
 bool
-api_tally_scan (api_tally_t *t, mongoc_client_t *client, const char *db, const bson_t *filter,
-                const atomic_bool *cancel, tk_error_t *err)
-{
-   return api_tally_scan_keep (t, client, db, filter, NULL, cancel, err);
-}
-
-bool
-api_tally_scan_keep (api_tally_t *t, mongoc_client_t *client, const char *db,
-                     const bson_t *filter, api_newest_t *newest, const atomic_bool *cancel,
-                     tk_error_t *err)
+tk_tally_scan (tk_tally_t *t, mongoc_client_t *client, const char *db, const bson_t *filter,
+               tk_tally_each_fn each, void *ud, const atomic_bool *cancel, tk_error_t *err)
 {
    bool ok = false;
-   /* Keeping the newest tickets needs whole documents (the listing shows
-    * every field); counting alone needs only these. */
-   bson_t *projection = newest ? NULL
-                               : BCON_NEW ("_id", BCON_INT32 (0), "created_at", BCON_INT32 (1),
-                                           "processed", BCON_INT32 (1), "processing_attempts",
-                                           BCON_INT32 (1), "classification", BCON_INT32 (1),
-                                           "confidence_scores", BCON_INT32 (1),
-                                           "processing_metadata", BCON_INT32 (1));
+   /* Offering whole documents needs them unprojected (the api's listing
+    * shows every field); counting alone needs only these. */
+   bson_t *projection = each ? NULL
+                             : BCON_NEW ("_id", BCON_INT32 (0), "created_at", BCON_INT32 (1),
+                                         "processed", BCON_INT32 (1), "processing_attempts",
+                                         BCON_INT32 (1), "classification", BCON_INT32 (1),
+                                         "confidence_scores", BCON_INT32 (1),
+                                         "processing_metadata", BCON_INT32 (1));
    const tk_ticket_query_t q = {.filter = filter, .projection = projection, .batch_size = 1000};
    mongoc_cursor_t *cursor = tk_store_tickets_find (client, db, &q);
    const bson_t *doc;
@@ -550,7 +543,7 @@ api_tally_scan_keep (api_tally_t *t, mongoc_client_t *client, const char *db,
          tk_error_set (err, TK_ERR_IO, 0, "the scan was cancelled");
          goto done;
       }
-      if (!tally_doc (t, doc) || (newest && !api_newest_add (newest, doc))) {
+      if (!tally_doc (t, doc) || (each && !each (ud, doc))) {
          tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory counting tickets");
          goto done;
       }
@@ -564,4 +557,30 @@ done:
    mongoc_cursor_destroy (cursor);
    bson_destroy (projection);
    return ok;
+}
+
+void
+tk_tally_processing_stats (const tk_tally_t *t, tk_processing_stats_t *out)
+{
+   memset (out, 0, sizeof *out);
+   out->total = (int64_t) t->total;
+   out->processed = (int64_t) t->processed;
+   out->unprocessed = (int64_t) (t->total - t->processed);
+   out->processed_today = (int64_t) t->processed_today;
+   for (size_t i = 0; i < t->priority.n; i++) {
+      const label_count_t *c = &t->priority.v[i];
+      if (strlen (c->label) > TK_LABEL_MAX || out->n_priorities == TK_STATS_MAX_PRIORITIES) {
+         out->priority_other += (int64_t) c->count;
+         continue;
+      }
+      tk_priority_count_t *p = &out->priorities[out->n_priorities++];
+      snprintf (p->label, sizeof p->label, "%s", c->label);
+      p->count = (int64_t) c->count;
+   }
+   qsort (out->priorities, out->n_priorities, sizeof out->priorities[0], priority_cmp);
+   int64_t labelled = out->priority_other;
+   for (size_t i = 0; i < out->n_priorities; i++) {
+      labelled += out->priorities[i].count;
+   }
+   out->priority_other += out->processed - labelled; /* processed with no priority */
 }
