@@ -21,11 +21,16 @@ typedef struct {
    size_t n;
 } label_set_t;
 
+/* The date parameters, one range per field. */
+enum { T_CREATED_FROM, T_CREATED_TO, T_PROCESSED_FROM, T_PROCESSED_TO, N_TIMES };
+static const char *const time_keys[N_TIMES] = {"created_from", "created_to", "processed_from",
+                                               "processed_to"};
+
 typedef struct {
    label_set_t kinds[3]; /* by tk_taxonomy_kind_t */
    bool st_processed, st_unprocessed, st_failed;
-   bool has_created_from, has_created_to, has_processed_from, has_processed_to;
-   int64_t created_from, created_to, processed_from, processed_to;
+   bool has_time[N_TIMES]; /* by T_*, named in time_keys */
+   int64_t time[N_TIMES];  /* ms */
    bool has_conf;
    double conf_below;
    int needs_review; /* -1 any, 0 false, 1 true */
@@ -117,18 +122,6 @@ add_status (parsed_t *pp, const char *value, tk_error_t *err)
    }
 }
 
-static bool
-parse_time (const char *field, const char *value, bool *has, int64_t *out, tk_error_t *err)
-{
-   if (*has) {
-      return invalid (err, field, "given twice", value);
-   }
-   if (!tk_time_parse_iso (value, strlen (value), out)) {
-      return invalid (err, field, "not an ISO-8601 date or time", value);
-   }
-   *has = true;
-   return true;
-}
 
 static bool
 parse_limit (const char *value, uint32_t *out, tk_error_t *err)
@@ -420,10 +413,11 @@ build_filter (const parsed_t *pp, bson_t *out)
    for (int kind = 0; kind < 3; kind++) {
       append_label_clause (&and, &idx, label_fields[kind], &pp->kinds[kind]);
    }
-   append_range_clause (&and, &idx, "created_at", pp->has_created_from, pp->created_from,
-                        pp->has_created_to, pp->created_to);
-   append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_processed_from, pp->processed_from,
-                        pp->has_processed_to, pp->processed_to);
+   append_range_clause (&and, &idx, "created_at", pp->has_time[T_CREATED_FROM],
+                        pp->time[T_CREATED_FROM], pp->has_time[T_CREATED_TO], pp->time[T_CREATED_TO]);
+   append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_time[T_PROCESSED_FROM],
+                        pp->time[T_PROCESSED_FROM], pp->has_time[T_PROCESSED_TO],
+                        pp->time[T_PROCESSED_TO]);
    append_conf_clause (&and, &idx, pp);
    append_review_clause (&and, &idx, pp);
    append_text_clause (&and, &idx, pp);
@@ -461,32 +455,20 @@ param_labels (build_t *b, const char *key, const char *value, tk_error_t *err)
    return add_labels (&b->pp.kinds[kind], b->tax, kind, key, value, err);
 }
 
-/* created_from= */
+/* created_from=, created_to=, processed_from=, processed_to= (once each):
+ * an ISO-8601 date or time. */
 static bool
-param_created_from (build_t *b, const char *key, const char *value, tk_error_t *err)
+param_time (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
-   return parse_time (key, value, &b->pp.has_created_from, &b->pp.created_from, err);
-}
-
-/* created_to= */
-static bool
-param_created_to (build_t *b, const char *key, const char *value, tk_error_t *err)
-{
-   return parse_time (key, value, &b->pp.has_created_to, &b->pp.created_to, err);
-}
-
-/* processed_from= */
-static bool
-param_processed_from (build_t *b, const char *key, const char *value, tk_error_t *err)
-{
-   return parse_time (key, value, &b->pp.has_processed_from, &b->pp.processed_from, err);
-}
-
-/* processed_to= */
-static bool
-param_processed_to (build_t *b, const char *key, const char *value, tk_error_t *err)
-{
-   return parse_time (key, value, &b->pp.has_processed_to, &b->pp.processed_to, err);
+   int i = 0;
+   while (i < N_TIMES - 1 && strcmp (key, time_keys[i])) {
+      i++; /* params_table sends only these keys */
+   }
+   if (!tk_time_parse_iso (value, strlen (value), &b->pp.time[i])) {
+      return invalid (err, key, "not an ISO-8601 date or time", value);
+   }
+   b->pp.has_time[i] = true;
+   return true;
 }
 
 /* confidence_below=: one number from 0 to 1. */
@@ -565,10 +547,10 @@ static const struct {
    {"topic", 0, false, param_labels},
    {"sentiment", 0, false, param_labels},
    {"priority", 0, false, param_labels},
-   {"created_from", 0, false, param_created_from},
-   {"created_to", 0, false, param_created_to},
-   {"processed_from", 0, false, param_processed_from},
-   {"processed_to", 0, false, param_processed_to},
+   {"created_from", 0, true, param_time},
+   {"created_to", 0, true, param_time},
+   {"processed_from", 0, true, param_time},
+   {"processed_to", 0, true, param_time},
    {"confidence_below", 0, false, param_confidence_below},
    {"needs_review", 0, false, param_needs_review},
    {"q", 0, true, param_text},

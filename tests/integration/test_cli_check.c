@@ -21,12 +21,7 @@ run_check (char *out, size_t cap)
    char cmd[1024];
    snprintf (cmd, sizeof cmd, "%s/triagectl check --mongo-uri '%s' --mongo-db %s 2>&1",
              TRIAGE_BIN_DIR, tk_test_mongo_uri (), db);
-   FILE *p = popen (cmd, "r");
-   assert_non_null (p);
-   size_t n = fread (out, 1, cap - 1, p);
-   out[n] = '\0';
-   int st = pclose (p);
-   return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+   return tk_test_shell (cmd, out, cap);
 }
 
 static void

@@ -24,12 +24,7 @@ run_tickets (const char *args, char *out, size_t cap)
    char cmd[1024];
    snprintf (cmd, sizeof cmd, "%s/triagectl tickets --mongo-uri '%s' --mongo-db %s %s 2>&1",
              TRIAGE_BIN_DIR, tk_test_mongo_uri (), db, args);
-   FILE *p = popen (cmd, "r");
-   assert_non_null (p);
-   size_t n = fread (out, 1, cap - 1, p);
-   out[n] = '\0';
-   int st = pclose (p);
-   return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+   return tk_test_shell (cmd, out, cap);
 }
 
 /* The ids of the --json lines of args, comma-joined, into ids. */

@@ -41,12 +41,7 @@ run_train (const char *env, const char *args, char *out, size_t cap)
    char cmd[2048];
    snprintf (cmd, sizeof cmd, "%s %s/triagectl train --corpus '%s' %s 2>&1", env,
              TRIAGE_BIN_DIR, CORPUS, args);
-   FILE *p = popen (cmd, "r");
-   assert_non_null (p);
-   size_t n = fread (out, 1, cap - 1, p);
-   out[n] = '\0';
-   int st = pclose (p);
-   return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+   return tk_test_shell (cmd, out, cap);
 }
 
 static long

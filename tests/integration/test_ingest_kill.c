@@ -235,18 +235,14 @@ test_offset_is_committed_only_after_the_request_is_delivered (void **state)
    char cmd[1024];
    snprintf (cmd, sizeof cmd, "%s/triagectl upload --format ndjson --quiet --url '%s' '%s' 2>&1",
              TRIAGE_BIN_DIR, svc.base_url, path);
-   FILE *p = popen (cmd, "r");
-   assert_non_null (p);
    char out[2048];
-   size_t n = fread (out, 1, sizeof out - 1, p);
-   out[n] = '\0';
-   int st = pclose (p);
+   int st = tk_test_shell (cmd, out, sizeof out);
    unlink (path);
    if (!strstr (out, "1 rows: 1 stored") ||
        !strstr (out, "1 stored row(s) still wait for their classification request")) {
       fail_msg ("triagectl upload printed:\n%s", out);
    }
-   assert_true (WIFEXITED (st) && WEXITSTATUS (st) == 0);
+   assert_int_equal (st, 0);
 
    create_late_topic ();
    assert_int_equal (wait_committed (1), 1);

@@ -60,12 +60,7 @@ run_capture (const char *name, const char *args, const char *env, char *out, siz
    char cmd[1024];
    snprintf (cmd, sizeof cmd, "%s %s/triage-%s %s 2>&1", env ? env : "", TRIAGE_BIN_DIR, name,
              args);
-   FILE *p = popen (cmd, "r");
-   assert_non_null (p);
-   size_t n = fread (out, 1, cap - 1, p);
-   out[n] = '\0';
-   int st = pclose (p);
-   return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+   return tk_test_shell (cmd, out, cap);
 }
 
 static void

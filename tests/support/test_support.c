@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,3 +117,14 @@ tk_test_read_file (const char *path, size_t *len)
    return buf;
 }
 
+
+int
+tk_test_shell (const char *cmd, char *out, size_t cap)
+{
+   FILE *p = popen (cmd, "r");
+   assert_non_null (p);
+   size_t n = fread (out, 1, cap - 1, p);
+   out[n] = '\0';
+   int st = pclose (p);
+   return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+}

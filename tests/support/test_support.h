@@ -43,5 +43,10 @@ long tk_test_rss_kb (pid_t pid);
  * full. */
 char *tk_test_read_file (const char *path, size_t *len);
 
+/* Runs cmd with /bin/sh (add "2>&1" to it for stderr too), reads up to
+ * cap - 1 bytes of its output into out (NUL-terminated) and returns its exit
+ * status, -1 when it did not exit normally. */
+int tk_test_shell (const char *cmd, char *out, size_t cap);
+
 
 #endif

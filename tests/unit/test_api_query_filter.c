@@ -79,7 +79,7 @@ test_limits_and_unknown_keys (void **state)
    tk_query_cleanup (&q); /* twice is harmless */
 }
 
-/* sort, limit, cursor and q are read once: a second one is refused by
+/* sort, limit, cursor, q and the dates are read once: a second one is refused by
  * name, whatever the first was (an empty q= included); labels may repeat. */
 static void
 test_single_parameters_given_twice (void **state)
@@ -92,6 +92,8 @@ test_single_parameters_given_twice (void **state)
       {{"limit", "5"}, {"limit", "5"}},
       {{"q", ""}, {"q", "refund"}},
       {{"q", "refund"}, {"q", "refund"}},
+      {{"created_from", "2026-01-01"}, {"created_from", "2026-02-01"}},
+      {{"processed_to", "2026-01-01"}, {"processed_to", "2026-01-01"}},
    };
    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
       assert_null (build_json (twice[i], 2, &err, &ok));

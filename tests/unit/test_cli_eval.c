@@ -30,15 +30,7 @@ run (const char *args, char *out, size_t cap)
 {
    char cmd[4096];
    snprintf (cmd, sizeof cmd, "%s/triagectl %s 2>&1", TRIAGE_BIN_DIR, args);
-   FILE *p = popen (cmd, "r");
-   assert_non_null (p);
-   size_t n = 0, got;
-   while (n < cap - 1 && (got = fread (out + n, 1, cap - 1 - n, p)) > 0) {
-      n += got;
-   }
-   out[n] = '\0';
-   int st = pclose (p);
-   return WIFEXITED (st) ? WEXITSTATUS (st) : -1;
+   return tk_test_shell (cmd, out, cap);
 }
 
 static void
