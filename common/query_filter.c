@@ -277,44 +277,70 @@ append_range_clause (bson_t *and, uint32_t *idx, const char *field, bool has_fro
    bson_append_document_end (and, &clause);
 }
 
+/* {$or: [alts[0], ..., alts[n - 1]]} as the next clause of and. */
+static void
+append_or_clause (bson_t *and, uint32_t *idx, const bson_t *alts, uint32_t n)
+{
+   char key[16];
+   const char *k;
+   bson_t clause, or;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, &clause);
+   bson_append_array_begin (&clause, "$or", -1, &or);
+   for (uint32_t j = 0; j < n; j++) {
+      bson_uint32_to_string (j, &k, key, sizeof key);
+      bson_append_document (&or, k, -1, &alts[j]);
+   }
+   bson_append_array_end (&clause, &or);
+   bson_append_document_end (and, &clause);
+}
+
+/* {$or: [{fields[0]: cond}, ..., {fields[n - 1]: cond}]} as the next clause
+ * of and: cond holds for any of the fields (n at most 8). */
+static void
+append_any_field_clause (bson_t *and, uint32_t *idx, const char *const *fields, uint32_t n,
+                         const bson_t *cond)
+{
+   bson_t alts[8];
+   for (uint32_t j = 0; j < n; j++) {
+      bson_init (&alts[j]);
+      bson_append_document (&alts[j], fields[j], -1, cond);
+   }
+   append_or_clause (and, idx, alts, n);
+   for (uint32_t j = 0; j < n; j++) {
+      bson_destroy (&alts[j]);
+   }
+}
+
 /* The status clause: an $or of the statuses asked for (failed is an
  * unprocessed ticket with attempts behind it). */
 static void
 append_status_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
 {
-   if (!pp->st_processed && !pp->st_unprocessed && !pp->st_failed) {
-      return;
-   }
-   char key[16];
-   const char *k;
-   bson_t clause, or, alt, cond;
-   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
-   bson_append_document_begin (and, k, -1, &clause);
-   bson_append_array_begin (&clause, "$or", -1, &or);
-   uint32_t j = 0;
+   bson_t alts[3];
+   uint32_t n = 0;
    if (pp->st_processed) {
-      bson_uint32_to_string (j++, &k, key, sizeof key);
-      bson_append_document_begin (&or, k, -1, &alt);
-      bson_append_bool (&alt, "processed", -1, true);
-      bson_append_document_end (&or, &alt);
+      bson_init (&alts[n]);
+      bson_append_bool (&alts[n++], "processed", -1, true);
    }
    if (pp->st_unprocessed) {
-      bson_uint32_to_string (j++, &k, key, sizeof key);
-      bson_append_document_begin (&or, k, -1, &alt);
-      bson_append_bool (&alt, "processed", -1, false);
-      bson_append_document_end (&or, &alt);
+      bson_init (&alts[n]);
+      bson_append_bool (&alts[n++], "processed", -1, false);
    }
    if (pp->st_failed) {
-      bson_uint32_to_string (j++, &k, key, sizeof key);
-      bson_append_document_begin (&or, k, -1, &alt);
-      bson_append_bool (&alt, "processed", -1, false);
-      bson_append_document_begin (&alt, "processing_attempts", -1, &cond);
+      bson_t cond;
+      bson_init (&alts[n]);
+      bson_append_bool (&alts[n], "processed", -1, false);
+      bson_append_document_begin (&alts[n], "processing_attempts", -1, &cond);
       bson_append_int32 (&cond, "$gt", -1, 0);
-      bson_append_document_end (&alt, &cond);
-      bson_append_document_end (&or, &alt);
+      bson_append_document_end (&alts[n++], &cond);
    }
-   bson_append_array_end (&clause, &or);
-   bson_append_document_end (and, &clause);
+   if (n > 0) {
+      append_or_clause (and, idx, alts, n);
+   }
+   for (uint32_t j = 0; j < n; j++) {
+      bson_destroy (&alts[j]);
+   }
 }
 
 /* The confidence clause: any of the three scores below pp->conf_below. */
@@ -326,22 +352,10 @@ append_conf_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
    if (!pp->has_conf) {
       return;
    }
-   char key[16];
-   const char *k;
-   bson_t clause, or, alt, cond;
-   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
-   bson_append_document_begin (and, k, -1, &clause);
-   bson_append_array_begin (&clause, "$or", -1, &or);
-   for (uint32_t j = 0; j < 3; j++) {
-      bson_uint32_to_string (j, &k, key, sizeof key);
-      bson_append_document_begin (&or, k, -1, &alt);
-      bson_append_document_begin (&alt, conf_fields[j], -1, &cond);
-      bson_append_double (&cond, "$lt", -1, pp->conf_below);
-      bson_append_document_end (&alt, &cond);
-      bson_append_document_end (&or, &alt);
-   }
-   bson_append_array_end (&clause, &or);
-   bson_append_document_end (and, &clause);
+   bson_t cond = BSON_INITIALIZER;
+   bson_append_double (&cond, "$lt", -1, pp->conf_below);
+   append_any_field_clause (and, idx, conf_fields, 3, &cond);
+   bson_destroy (&cond);
 }
 
 /* The needs_review clause. needs_review=false also lists tickets stored
@@ -379,23 +393,11 @@ append_text_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
       return;
    }
    char *re = tk_regex_escape (pp->text);
-   char key[16];
-   const char *k;
-   bson_t clause, or, alt, cond;
-   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
-   bson_append_document_begin (and, k, -1, &clause);
-   bson_append_array_begin (&clause, "$or", -1, &or);
-   for (uint32_t j = 0; j < 6; j++) {
-      bson_uint32_to_string (j, &k, key, sizeof key);
-      bson_append_document_begin (&or, k, -1, &alt);
-      bson_append_document_begin (&alt, text_fields[j], -1, &cond);
-      bson_append_utf8 (&cond, "$regex", -1, re, -1);
-      bson_append_utf8 (&cond, "$options", -1, "i", -1);
-      bson_append_document_end (&alt, &cond);
-      bson_append_document_end (&or, &alt);
-   }
-   bson_append_array_end (&clause, &or);
-   bson_append_document_end (and, &clause);
+   bson_t cond = BSON_INITIALIZER;
+   bson_append_utf8 (&cond, "$regex", -1, re, -1);
+   bson_append_utf8 (&cond, "$options", -1, "i", -1);
+   append_any_field_clause (and, idx, text_fields, 6, &cond);
+   bson_destroy (&cond);
    bson_free (re);
 }
 
