@@ -232,19 +232,28 @@ key_in (const char *key, const char *const *list)
    return false;
 }
 
+/* Opens the next clause of and, {"<*idx>": clause}, and counts it. */
+static void
+clause_begin (bson_t *and, uint32_t *idx, bson_t *clause)
+{
+   char key[16];
+   const char *k;
+   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
+   bson_append_document_begin (and, k, -1, clause);
+}
+
 static void
 append_label_clause (bson_t *and, uint32_t *idx, const char *field, const label_set_t *set)
 {
    if (set->n == 0) {
       return;
    }
-   char key[16];
-   const char *k;
    bson_t clause, cond, arr;
-   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
-   bson_append_document_begin (and, k, -1, &clause);
+   clause_begin (and, idx, &clause);
    bson_append_document_begin (&clause, field, -1, &cond);
    bson_append_array_begin (&cond, "$in", -1, &arr);
+   char key[16];
+   const char *k;
    for (size_t i = 0; i < set->n; i++) {
       bson_uint32_to_string ((uint32_t) i, &k, key, sizeof key);
       bson_append_utf8 (&arr, k, -1, set->labels[i], -1);
@@ -261,11 +270,8 @@ append_range_clause (bson_t *and, uint32_t *idx, const char *field, bool has_fro
    if (!has_from && !has_to) {
       return;
    }
-   char key[16];
-   const char *k;
    bson_t clause, cond;
-   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
-   bson_append_document_begin (and, k, -1, &clause);
+   clause_begin (and, idx, &clause);
    bson_append_document_begin (&clause, field, -1, &cond);
    if (has_from) {
       bson_append_date_time (&cond, "$gte", -1, from);
@@ -281,12 +287,11 @@ append_range_clause (bson_t *and, uint32_t *idx, const char *field, bool has_fro
 static void
 append_or_clause (bson_t *and, uint32_t *idx, const bson_t *alts, uint32_t n)
 {
+   bson_t clause, or;
+   clause_begin (and, idx, &clause);
+   bson_append_array_begin (&clause, "$or", -1, &or);
    char key[16];
    const char *k;
-   bson_t clause, or;
-   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
-   bson_append_document_begin (and, k, -1, &clause);
-   bson_append_array_begin (&clause, "$or", -1, &or);
    for (uint32_t j = 0; j < n; j++) {
       bson_uint32_to_string (j, &k, key, sizeof key);
       bson_append_document (&or, k, -1, &alts[j]);
@@ -366,11 +371,8 @@ append_review_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
    if (pp->needs_review < 0) {
       return;
    }
-   char key[16];
-   const char *k;
    bson_t clause, cond;
-   bson_uint32_to_string ((*idx)++, &k, key, sizeof key);
-   bson_append_document_begin (and, k, -1, &clause);
+   clause_begin (and, idx, &clause);
    if (pp->needs_review) {
       bson_append_bool (&clause, "needs_review", -1, true);
    } else {
