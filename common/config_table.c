@@ -67,7 +67,7 @@ static const tk_config_svc_default_t kafka_groups[] = {
 /* clang-format off */
 static const tk_config_var_t vars[] = {
    STR ("TRIAGE_MONGO_URI", "mongo-uri", mongo_uri, "mongodb://127.0.0.1:27017/triage", 1, ALL, "MongoDB connection string; driver options (pool, TLS, timeouts) go in the URI."),
-   STR ("TRIAGE_MONGO_DB", "mongo-db", mongo_db, "triage", 1, ALL, "Database name; overrides the database named in the URI."),
+   STR ("TRIAGE_MONGO_DB", "mongo-db", mongo_db, "", 0, ALL, "Database name. Empty: the database named in TRIAGE_MONGO_URI (mongodb://host/support uses support), else triage; set, it wins over the URI's."),
    INT ("TRIAGE_MONGO_POOL_SIZE", "mongo-pool-size", mongo_pool_size, "16", 1, 256, ALL, "Most MongoDB connections open at once."),
    STR ("TRIAGE_KAFKA_BROKERS", "kafka-brokers", kafka_brokers, "127.0.0.1:9092", 1, ALL, "Kafka bootstrap servers, host:port[,host:port...]."),
    KVLIST ("TRIAGE_KAFKA_CONFIG", "kafka", kafka_config, ALL, "librdkafka setting key=value, passed through as is; the flag repeats, the variable is a comma-separated list."),

@@ -123,11 +123,53 @@ teardown (void **state)
    return tk_test_store_drop (store) ? 0 : -1;
 }
 
+/* Without --mongo-db or TRIAGE_MONGO_DB, the database named in the URI is
+ * the one used (issue 16: the default "triage" used to win over it, so
+ * TRIAGE_MONGO_URI=mongodb://db/support silently read and wrote "triage");
+ * set, TRIAGE_MONGO_DB still wins. */
+static void
+test_database_named_in_the_uri (void **state)
+{
+   (void) state;
+   static char out[65536];
+   char expect[128], cmd[2048], uri[512];
+   /* The test server's URI with the database as its path (before any
+    * options). */
+   const char *base = tk_test_mongo_uri ();
+   const char *opts = strchr (base, '?');
+   int host_len = opts ? (int) (opts - base) : (int) strlen (base);
+   snprintf (uri, sizeof uri, "%.*s%s%s%s", host_len, base,
+             host_len > 0 && base[host_len - 1] == '/' ? "" : "/", db, opts ? opts : "");
+   snprintf (cmd, sizeof cmd, "env -u TRIAGE_MONGO_DB %s/triagectl check --mongo-uri '%s' 2>&1",
+             TRIAGE_BIN_DIR, uri);
+   tk_test_shell (cmd, out, sizeof out);
+   snprintf (expect, sizeof expect, "Checking database \"%s\"", db);
+   if (!strstr (out, expect)) {
+      fail_msg ("expected '%s'; triagectl check printed:\n%s", expect, out);
+   }
+   snprintf (cmd, sizeof cmd,
+             "env TRIAGE_MONGO_DB=%s_other %s/triagectl check --mongo-uri '%s' 2>&1", db,
+             TRIAGE_BIN_DIR, uri);
+   tk_test_shell (cmd, out, sizeof out);
+   snprintf (expect, sizeof expect, "Checking database \"%s_other\"", db);
+   if (!strstr (out, expect)) {
+      fail_msg ("expected '%s'; triagectl check printed:\n%s", expect, out);
+   }
+   /* The other database, whether the check made it or not. */
+   char other[96];
+   tk_error_t err;
+   snprintf (other, sizeof other, "%s_other", db);
+   tk_store_t *o = tk_store_new (tk_test_mongo_uri (), other, 1, &err);
+   assert_non_null (o);
+   assert_true (tk_test_store_drop (o));
+}
+
 int
 main (void)
 {
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_consistent_then_damaged),
+      cmocka_unit_test (test_database_named_in_the_uri),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
 }

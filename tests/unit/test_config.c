@@ -70,7 +70,7 @@ test_defaults_per_service (void **state)
 
    load_ok (&cfg, TK_SVC_API, 0, NULL, no_env);
    assert_string_equal (cfg.mongo_uri, "mongodb://127.0.0.1:27017/triage");
-   assert_string_equal (cfg.mongo_db, "triage");
+   assert_string_equal (cfg.mongo_db, ""); /* the URI's database decides */
    assert_int_equal (cfg.mongo_pool_size, 16);
    assert_string_equal (cfg.kafka_brokers, "127.0.0.1:9092");
    assert_int_equal (cfg.kafka_config.len, 0);
