@@ -8,7 +8,10 @@
   `ports`, the proxy terminates TLS in front of both, Prometheus is bound to
   127.0.0.1, and the services trust X-Forwarded-For from the proxy's fixed
   address only;
-- /metrics is on the metrics listener, which compose never publishes.
+- /metrics is on the metrics listener, which compose never publishes;
+- the classifier gets the remote provider's settings from .env (issue 16:
+  only TRIAGE_LLM_PROVIDER reached it, so openai or gemini could not be
+  switched on), the key as a reference, never a value.
 
     test_compose_security.py SOURCE_DIR
 """
@@ -50,6 +53,11 @@ for name in ("docker-compose.yml", "docker-compose.cluster.yml"):
         proxy_ip = services["proxy"]["networks"]["default"]["ipv4_address"]
         check(env.get("TRIAGE_TRUSTED_PROXIES") == proxy_ip,
               f"{name}: {svc} trusts X-Forwarded-For from the proxy ({proxy_ip}) only")
+    cl_env = services["classifier"]["environment"]
+    for var in ("TRIAGE_LLM_API_KEY", "TRIAGE_LLM_MODEL", "TRIAGE_LLM_URL", "TRIAGE_LLM_RPM",
+                "TRIAGE_LLM_TPM", "TRIAGE_LLM_BATCH", "TRIAGE_FALLBACK_PROVIDER", "TRIAGE_CASCADE"):
+        check(str(cl_env.get(var, "")).startswith("${" + var + ":-"),
+              f"{name}: the classifier takes {var} from .env")
     proxy = services["proxy"]
     check(proxy["image"].startswith("caddy:"), f"{name}: the proxy is Caddy")
     published = [str(p).split(":")[-1] for p in proxy["ports"]]
