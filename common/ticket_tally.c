@@ -453,17 +453,49 @@ add_average (cJSON *obj, const char *key, double sum, uint64_t n)
    }
 }
 
+/* The counts of c by label: every label of kind in tax first, in the
+ * taxonomy's order, 0 when no ticket has it, then the labels stored that the
+ * taxonomy does not know. Without tax, the labels stored only. */
+static cJSON *
+labels_json_all (const label_counts_t *c, const tk_taxonomy_t *tax, tk_taxonomy_kind_t kind)
+{
+   if (!tax) {
+      return labels_json (c);
+   }
+   cJSON *o = cJSON_CreateObject ();
+   for (size_t i = 0; i < tk_taxonomy_count (tax, kind); i++) {
+      cJSON_AddNumberToObject (o, tk_taxonomy_label (tax, kind, i), 0);
+   }
+   for (size_t i = 0; i < c->n; i++) {
+      cJSON *have = cJSON_GetObjectItemCaseSensitive (o, c->v[i].label);
+      if (have) {
+         cJSON_SetNumberValue (have, (double) c->v[i].count);
+      } else {
+         cJSON_AddNumberToObject (o, c->v[i].label, (double) c->v[i].count);
+      }
+   }
+   return o;
+}
+
 cJSON *
-tk_tally_stats_json (const tk_tally_t *t)
+tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax)
 {
    cJSON *out = cJSON_CreateObject ();
+   /* The spec's names (get_processing_stats), then the short ones the api
+    * answered before, kept for the clients written against them. */
+   cJSON_AddNumberToObject (out, "total_tickets", (double) t->total);
+   cJSON_AddNumberToObject (out, "total_processed", (double) t->processed);
+   cJSON_AddNumberToObject (out, "total_unprocessed", (double) (t->total - t->processed));
    cJSON_AddNumberToObject (out, "total", (double) t->total);
    cJSON_AddNumberToObject (out, "processed", (double) t->processed);
    cJSON_AddNumberToObject (out, "unprocessed", (double) (t->total - t->processed));
    cJSON_AddNumberToObject (out, "processed_today", (double) t->processed_today);
-   cJSON_AddItemToObject (out, "priority_distribution", labels_json (&t->priority));
-   cJSON_AddItemToObject (out, "sentiment_distribution", labels_json (&t->sentiment));
-   cJSON_AddItemToObject (out, "topic_distribution", labels_json (&t->topic));
+   cJSON_AddItemToObject (out, "priority_distribution",
+                          labels_json_all (&t->priority, tax, TK_TAXONOMY_PRIORITY));
+   cJSON_AddItemToObject (out, "sentiment_distribution",
+                          labels_json_all (&t->sentiment, tax, TK_TAXONOMY_SENTIMENT));
+   cJSON_AddItemToObject (out, "topic_distribution",
+                          labels_json_all (&t->topic, tax, TK_TAXONOMY_TOPIC));
    add_average (out, "average_processing_time_ms", t->time_sum, t->time_count);
    if (t->conf_count) {
       cJSON *conf = cJSON_AddObjectToObject (out, "average_confidence");

@@ -27,6 +27,7 @@
 
 #include "error.h"
 #include "store.h"
+#include "taxonomy.h"
 
 typedef struct tk_tally tk_tally_t;
 
@@ -65,9 +66,12 @@ void tk_tally_processing_stats (const tk_tally_t *t, tk_processing_stats_t *out)
 /* The body of the api's GET /api/analytics for the tally. Caller frees. */
 cJSON *tk_tally_analytics_json (const tk_tally_t *t);
 
-/* The body of the api's GET /api/processing-stats for the tally. Caller
+/* The body of the api's GET /api/processing-stats for the tally: the spec's
+ * names (total_tickets, total_processed, total_unprocessed, processed_today,
+ * priority_distribution) and more. With tax (may be NULL) every label of
+ * the taxonomy is in its distribution, 0 when no ticket has it. Caller
  * frees. */
-cJSON *tk_tally_stats_json (const tk_tally_t *t);
+cJSON *tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax);
 
 /* Counts of the tally: all, processed. */
 uint64_t tk_tally_total (const tk_tally_t *t);

@@ -151,7 +151,7 @@ scan_work (tk_store_t *store, void *ctx)
    }
    if (tk_tally_scan (t, client, tk_store_db_name (store), &filter,
                       job->newest ? keep_newest : NULL, job->newest, &s->cancel, &job->err)) {
-      job->body[API_SNAPSHOT_STATS] = render (tk_tally_stats_json (t),
+      job->body[API_SNAPSHOT_STATS] = render (tk_tally_stats_json (t, s->api->tax),
                                               &job->len[API_SNAPSHOT_STATS]);
       job->body[API_SNAPSHOT_ANALYTICS] = render (tk_tally_analytics_json (t),
                                                   &job->len[API_SNAPSHOT_ANALYTICS]);

@@ -22,6 +22,15 @@ num (const cJSON *obj, const char *key)
    return cJSON_IsNumber (v) ? v->valuedouble : NAN;
 }
 
+/* A count under the spec's name (total_tickets, ...), or under the short
+ * name an api before them answered with. */
+static double
+count (const cJSON *obj, const char *spec_name, const char *old_name)
+{
+   double v = num (obj, spec_name);
+   return isnan (v) ? num (obj, old_name) : v;
+}
+
 static double
 now_s (void)
 {
@@ -73,11 +82,12 @@ print_distribution (const char *title, const cJSON *dist, double total)
 static void
 print_table (const cJSON *s, double waited)
 {
-   double total = num (s, "total"), processed = num (s, "processed");
+   double total = count (s, "total_tickets", "total");
+   double processed = count (s, "total_processed", "processed");
    printf ("\n  Tickets\n");
    printf ("    %-16s %7.0f\n", "total", total);
    printf ("    %-16s %7.0f\n", "processed", processed);
-   printf ("    %-16s %7.0f\n", "unprocessed", num (s, "unprocessed"));
+   printf ("    %-16s %7.0f\n", "unprocessed", count (s, "total_unprocessed", "unprocessed"));
    printf ("    %-16s %7.0f\n", "processed today", num (s, "processed_today"));
    printf ("    %-16s %7.0f\n", "failed", num (s, "failed"));
    print_distribution ("Priority", cJSON_GetObjectItemCaseSensitive (s, "priority_distribution"),
@@ -157,7 +167,8 @@ fetch_stats (const stats_args_t *a, const char *key, const char *endpoint, doubl
          fprintf (stderr, "%striagectl stats: %s\n", tty && a->wait ? "\n" : "", err);
          return NULL;
       }
-      double total = num (s, "total"), left = num (s, "unprocessed"), failed = num (s, "failed");
+      double total = count (s, "total_tickets", "total");
+      double left = count (s, "total_unprocessed", "unprocessed"), failed = num (s, "failed");
       double elapsed = now_s () - t0;
       if (!a->wait) {
          return s;

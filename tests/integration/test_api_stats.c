@@ -7,6 +7,7 @@
 #include "test_support.h"
 
 #include "api_fixture.h"
+#include "taxonomy.h"
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
@@ -110,6 +111,10 @@ test_stats_figures_match_the_seed (void **state)
    assert_int_equal ((int) tk_api_fx_num (prio, "P1 (Medium)"), 2);
    assert_int_equal ((int) tk_api_fx_num (prio, "P2 (Low)"), 1);
    assert_int_equal (cJSON_GetArraySize (prio), 3);
+   /* The spec's names (get_processing_stats): stats['total_processed']. */
+   assert_int_equal ((int) tk_api_fx_num (o, "total_tickets"), 8);
+   assert_int_equal ((int) tk_api_fx_num (o, "total_processed"), 5);
+   assert_int_equal ((int) tk_api_fx_num (o, "total_unprocessed"), 3);
    cJSON *sent = cJSON_GetObjectItem (o, "sentiment_distribution");
    assert_int_equal ((int) tk_api_fx_num (sent, "Angry"), 2);
    assert_int_equal ((int) tk_api_fx_num (sent, "Curious"), 1);
@@ -121,7 +126,16 @@ test_stats_figures_match_the_seed (void **state)
    assert_int_equal ((int) tk_api_fx_num (topic, "Lineage"), 1);
    assert_int_equal ((int) tk_api_fx_num (topic, "Connector"), 1);
    assert_int_equal ((int) tk_api_fx_num (topic, "Glossary"), 1);
-   assert_int_equal (cJSON_GetArraySize (topic), 5);
+   /* Every label of the taxonomy, 0 when no ticket has it
+    * (stats['topic_distribution']['Billing'] must not fail). */
+   const tk_taxonomy_t *tax = tk_taxonomy_default ();
+   assert_int_equal (cJSON_GetArraySize (topic),
+                     (int) tk_taxonomy_count (tax, TK_TAXONOMY_TOPIC));
+   int zero = 0;
+   for (size_t i = 0; i < tk_taxonomy_count (tax, TK_TAXONOMY_TOPIC); i++) {
+      zero += tk_api_fx_num (topic, tk_taxonomy_label (tax, TK_TAXONOMY_TOPIC, i)) == 0;
+   }
+   assert_int_equal (zero, (int) tk_taxonomy_count (tax, TK_TAXONOMY_TOPIC) - 5);
    assert_true (tk_api_fx_num (o, "average_processing_time_ms") ==
                 (100 + 200 + 300 + 400 + 1000) / 5.0);
    cJSON *conf = cJSON_GetObjectItem (o, "average_confidence");

@@ -126,7 +126,7 @@ test_empty (void **state)
    assert_null_member (get (get (a, "confidence"), "topic"), "average");
    assert_non_null (cJSON_GetObjectItem (a, "generated_at"));
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t, NULL);
    assert_near (num (s, "processed_today"), 0);
    assert_null_member (s, "average_processing_time_ms");
    assert_null_member (s, "average_confidence");
@@ -179,7 +179,7 @@ test_counts_and_error_rates (void **state)
    assert_null (cJSON_GetObjectItem (prio, "P0 (Critical)"));
    assert_near (num (prio, "P1 (High)"), 2);
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t, NULL);
    assert_near (num (s, "total"), 6);
    assert_near (num (s, "processed"), 2);
    assert_near (num (s, "unprocessed"), 4);
@@ -199,7 +199,7 @@ test_label_distributions (void **state)
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Neutral", "Billing", NULL, "m1", 50, .9, .8,
                           .7));
    for (int r = 0; r < 2; r++) {
-      cJSON *o = r ? tk_tally_stats_json (t) : tk_tally_analytics_json (t);
+      cJSON *o = r ? tk_tally_stats_json (t, NULL) : tk_tally_analytics_json (t);
       const cJSON *prio = get (o, "priority_distribution");
       assert_int_equal (cJSON_GetArraySize (prio), 2);
       assert_near (num (prio, "P1 (High)"), 2);
@@ -231,8 +231,44 @@ test_processed_today (void **state)
    add (t, processed_doc (DAY0, DAY0 - 1, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, processed_doc (DAY0, NOW, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
-   cJSON *s = tk_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t, NULL);
    assert_near (num (s, "processed_today"), 2);
+   cJSON_Delete (s);
+   tk_tally_destroy (t);
+}
+
+/* GET /api/processing-stats: the spec's names, and with a taxonomy every
+ * label in each distribution, 0 when no ticket has it, the taxonomy's first
+ * and in its order, then a stored label it does not know. */
+static void
+test_stats_json_spec_names_and_every_label (void **state)
+{
+   (void) state;
+   const tk_taxonomy_t *tax = tk_taxonomy_default ();
+   tk_tally_t *t = tk_tally_new (NOW);
+   add (t, processed_doc (DAY0, NOW, "P2 (Low)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, processed_doc (DAY0, NOW, "P9 (Custom)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   add (t, BCON_NEW ("id", "U", "created_at", BCON_DATE_TIME (DAY0), "processed",
+                     BCON_BOOL (false)));
+   cJSON *s = tk_tally_stats_json (t, tax);
+   assert_near (num (s, "total_tickets"), 3);
+   assert_near (num (s, "total_processed"), 2);
+   assert_near (num (s, "total_unprocessed"), 1);
+   assert_near (num (s, "processed_today"), 2);
+   const cJSON *prio = get (s, "priority_distribution");
+   size_t n = tk_taxonomy_count (tax, TK_TAXONOMY_PRIORITY);
+   assert_int_equal (cJSON_GetArraySize (prio), (int) n + 1);
+   for (size_t i = 0; i < n; i++) {
+      const char *label = tk_taxonomy_label (tax, TK_TAXONOMY_PRIORITY, i);
+      assert_string_equal (cJSON_GetArrayItem (prio, (int) i)->string, label);
+      assert_near (num (prio, label), strcmp (label, "P2 (Low)") ? 0 : 1);
+   }
+   assert_string_equal (cJSON_GetArrayItem (prio, (int) n)->string, "P9 (Custom)");
+   const cJSON *topic = get (s, "topic_distribution");
+   assert_int_equal (cJSON_GetArraySize (topic),
+                     (int) tk_taxonomy_count (tax, TK_TAXONOMY_TOPIC));
+   assert_near (num (topic, "SSO"), 2);
+   assert_near (num (get (s, "sentiment_distribution"), "Neutral"), 0);
    cJSON_Delete (s);
    tk_tally_destroy (t);
 }
@@ -329,7 +365,7 @@ test_processing_time (void **state)
    }
    assert_near (sum, 4);
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t, NULL);
    assert_near (num (s, "average_processing_time_ms"), (100 + 101 + 70000 + 30) / 4.0);
    cJSON_Delete (s);
    tk_tally_destroy (t);
@@ -360,7 +396,7 @@ test_confidence (void **state)
    assert_near (num (b0, "from"), 0.4);
    assert_near (num (b0, "to"), 0.5);
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t);
+   cJSON *s = tk_tally_stats_json (t, NULL);
    const cJSON *avg = get (s, "average_confidence");
    assert_near (num (avg, "topic"), 0.975);
    assert_near (num (avg, "sentiment"), 0.1);
@@ -378,6 +414,7 @@ main (void)
       cmocka_unit_test (test_label_distributions),
       cmocka_unit_test (test_processed_today),
       cmocka_unit_test (test_processing_stats),
+      cmocka_unit_test (test_stats_json_spec_names_and_every_label),
       cmocka_unit_test (test_per_day_series),
       cmocka_unit_test (test_processing_time),
       cmocka_unit_test (test_confidence),
