@@ -216,10 +216,13 @@ job_outcome (job_t *j, cl_attempt_t *a, int64_t ms)
 {
    cl_worker_t *w = j->w;
    bool provider_failed = attempt_provider_failed (a);
-   if (j->probe && provider_failed && cl_circuit_is_open (&w->circuit)) {
-      /* A failed probe says the provider is still down, not that this
-       * ticket is bad: it keeps its retry budget and waits behind the
-       * other parked tickets (so probes take turns). */
+   if (provider_failed && cl_circuit_is_open (&w->circuit)) {
+      /* A provider failure once the circuit is open (a failed probe, a
+       * call in flight when it opened, or the very failure that opened
+       * it) says the provider is down, not that this ticket is bad: it
+       * keeps its retry budget and waits behind the other parked tickets
+       * (so probes take turns). Without this, a ticket whose last retry
+       * opened the circuit went to the DLQ while the provider was down. */
       j->attempts--;
       snprintf (j->last_error, sizeof j->last_error, "%s", a->error);
       j->state = J_WAIT;

@@ -300,6 +300,49 @@ test_open_circuit_pauses_and_loses_nothing (void **state)
    h_stop_classifier (&svc);
 }
 
+/* One ticket alone against a provider that is down, with as many retries
+ * as the circuit's threshold: its own last failure opens the circuit. It
+ * must wait for the provider (parked), not end failed in the DLQ; once
+ * the provider is back it is classified. (Before the fix it went to the
+ * DLQ: seen in CI when one ticket's retries outran the others'.) */
+static void
+test_circuit_opened_by_last_retry_keeps_ticket (void **state)
+{
+   (void) state;
+   h_start_fake (&fake, NULL, false);
+   const char *extra[] = {"TRIAGE_CIRCUIT_THRESHOLD=3", "TRIAGE_CIRCUIT_PROBE_INTERVAL=300ms",
+                          "TRIAGE_CLASSIFIER_CONCURRENCY=1", "TRIAGE_RETRY_BASE=10ms",
+                          "TRIAGE_RETRY_CAP=20ms", "TRIAGE_RETRY_MAX_ATTEMPTS=3", NULL};
+   const char *env[16];
+   h_start_classifier (&svc, with_openai (env, 16, extra));
+   h_insert_many ("LAST", 1, "Lineage", "The lineage graph is empty.");
+   h_fake_post (&fake, "/_fake/down");
+   h_request_many ("LAST", 0, 1, "ingest");
+   uint64_t deadline = tk_test_now_ms () + 30000;
+   while (h_metric (&svc, "triage_classifier_circuit_open") != 1 &&
+          tk_test_now_ms () < deadline) {
+      h_pump (50);
+   }
+   assert_true (h_metric (&svc, "triage_classifier_circuit_open") == 1);
+   h_pump (1000); /* a few probes fail too */
+   assert_int_equal (h_seen_count (h.dlq, "LAST-0"), 0);
+   tk_ticket_t *t = h_get ("LAST-0");
+   assert_false (t->processed);
+   assert_int_equal (t->processing_attempts, 0);
+   tk_ticket_destroy (t);
+   h_fake_post (&fake, "/_fake/up");
+   if (!h_wait_processed (1, 30000)) {
+      tk_test_service_dump_log (&svc);
+      fail_msg ("the ticket that opened the circuit was not classified once the provider was back");
+   }
+   assert_int_equal (h_seen_count (h.dlq, "LAST-0"), 0);
+   assert_true (h_metric (&svc, "triage_classifier_tickets_total{provider=\"openai\",outcome=\"dlq\"}") <= 0);
+   t = h_get ("LAST-0");
+   h_assert_classified (t);
+   tk_ticket_destroy (t);
+   h_stop_classifier (&svc);
+}
+
 /* TRIAGE_LLM_PROVIDER=gemini against the fake's generateContent endpoint:
  * the request carries the key header, JSON mime type and a response schema;
  * the answer is stored; retries work the same. */
@@ -356,6 +399,8 @@ main (void)
                                        h_teardown_cb),
       cmocka_unit_test_setup_teardown (test_429_storm_respects_rate, setup_each, h_teardown_cb),
       cmocka_unit_test_setup_teardown (test_open_circuit_pauses_and_loses_nothing, setup_each,
+                                       h_teardown_cb),
+      cmocka_unit_test_setup_teardown (test_circuit_opened_by_last_retry_keeps_ticket, setup_each,
                                        h_teardown_cb),
       cmocka_unit_test_setup_teardown (test_gemini_provider, setup_each, h_teardown_cb),
    };
