@@ -170,6 +170,7 @@ typedef struct {
    /* ---- api's own settings ---- */
    int64_t api_cache_ttl_ms;   /* stats and analytics cache lifetime */
    int api_newest_keep;        /* newest tickets kept in the snapshot; 0 = none */
+   char *list_sql_url;         /* PostgreSQL of the list side tables; "" = none */
    int api_process_max;        /* most tickets one processing job requests */
    int api_rate_limit;         /* requests per second per key (api and ingest); 0 = unlimited */
    int api_rate_burst;         /* bucket size of the rate limit */

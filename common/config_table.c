@@ -138,6 +138,7 @@ static const tk_config_var_t vars[] = {
 
    /* ---- api's own rows ---- */
    DURATION ("TRIAGE_API_CACHE_TTL", "api-cache-ttl", api_cache_ttl_ms, "5s", 0, HOUR, AP, "How long processing statistics and analytics are served from cache (0: never cached)."),
+   STR ("TRIAGE_LIST_SQL_URL", "list-sql-url", list_sql_url, "", 0, AP, "PostgreSQL under FerretDB (libpq URI) whose side tables answer filtered lists and search by index (deploy/local/postgres/ticket-list-tables.sql, docs/decisions/0017); set by the local stack. Empty: every list reads the collection (MongoDB serves them from its own indexes)."),
    INT ("TRIAGE_API_NEWEST_KEEP", "api-newest-keep", api_newest_keep, "1000", 0, 100000, AP, "Newest tickets kept rendered in the statistics snapshot, so GET /api/tickets without filters (newest first) is answered without a query while its page lies among them; the api's own writes to tickets show there at once, other changes up to one TRIAGE_API_CACHE_TTL later (0: every listing queries the database)."),
    INT ("TRIAGE_API_PROCESS_MAX", "api-process-max", api_process_max, "100000", 1, 1000000, AP, "Most tickets one processing request may send for classification."),
    INT ("TRIAGE_API_RATE_LIMIT", "api-rate-limit", api_rate_limit, "0", 0, 1000000, IN | AP, "Requests per second allowed per API key on each service, counted once the key is known to be valid (0: unlimited)."),

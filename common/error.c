@@ -78,6 +78,8 @@ tk_error_domain_name (int domain)
    case TK_ERR_NOMEM: return "nomem";
    case TK_ERR_NOT_FOUND: return "not_found";
    case TK_ERR_DUPLICATE: return "duplicate";
+   case TK_ERR_SQL: return "sql";
+   case TK_ERR_UNSUPPORTED: return "unsupported";
    default: return "unknown";
    }
 }

@@ -22,6 +22,8 @@ typedef enum {
    TK_ERR_NOMEM,
    TK_ERR_NOT_FOUND,
    TK_ERR_DUPLICATE,
+   TK_ERR_SQL,         /* libpq (list_sql.h) */
+   TK_ERR_UNSUPPORTED, /* a request a backend cannot answer exactly */
 } tk_error_domain_t;
 
 typedef struct {

@@ -16,26 +16,9 @@
 
 #define F_PROCESSED_AT "processing_metadata.processed_at"
 
-typedef struct {
-   const char *labels[TK_QUERY_MAX_VALUES]; /* canonical, borrowed from the taxonomy */
-   size_t n;
-} label_set_t;
-
-/* The date parameters, one range per field. */
-enum { T_CREATED_FROM, T_CREATED_TO, T_PROCESSED_FROM, T_PROCESSED_TO, N_TIMES };
-static const char *const time_keys[N_TIMES] = {"created_from", "created_to", "processed_from",
-                                               "processed_to"};
-
-typedef struct {
-   label_set_t kinds[3]; /* by tk_taxonomy_kind_t */
-   bool st_processed, st_unprocessed, st_failed;
-   bool has_time[N_TIMES]; /* by T_*, named in time_keys */
-   int64_t time[N_TIMES];  /* ms */
-   bool has_conf;
-   double conf_below;
-   int needs_review; /* -1 any, 0 false, 1 true */
-   const char *text; /* borrowed from the params */
-} parsed_t;
+/* The date parameters, named by TK_QUERY_T_*. */
+static const char *const time_keys[TK_QUERY_N_TIMES] = {"created_from", "created_to",
+                                                        "processed_from", "processed_to"};
 
 char *
 tk_regex_escape (const char *s)
@@ -65,7 +48,7 @@ invalid (tk_error_t *err, const char *field, const char *msg, const char *value)
 
 /* Calls add(item) for every comma-separated item of value, trimmed. */
 static bool
-add_labels (label_set_t *set, const tk_taxonomy_t *tax, tk_taxonomy_kind_t kind,
+add_labels (tk_query_labels_t *set, const tk_taxonomy_t *tax, tk_taxonomy_kind_t kind,
             const char *field, const char *value, tk_error_t *err)
 {
    const char *p = value;
@@ -100,7 +83,7 @@ add_labels (label_set_t *set, const tk_taxonomy_t *tax, tk_taxonomy_kind_t kind,
 }
 
 static bool
-add_status (parsed_t *pp, const char *value, tk_error_t *err)
+add_status (tk_query_where_t *pp, const char *value, tk_error_t *err)
 {
    const char *p = value;
    for (;;) {
@@ -243,7 +226,7 @@ clause_begin (bson_t *and, uint32_t *idx, bson_t *clause)
 }
 
 static void
-append_label_clause (bson_t *and, uint32_t *idx, const char *field, const label_set_t *set)
+append_label_clause (bson_t *and, uint32_t *idx, const char *field, const tk_query_labels_t *set)
 {
    if (set->n == 0) {
       return;
@@ -320,7 +303,7 @@ append_any_field_clause (bson_t *and, uint32_t *idx, const char *const *fields, 
 /* The status clause: an $or of the statuses asked for (failed is an
  * unprocessed ticket with attempts behind it). */
 static void
-append_status_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+append_status_clause (bson_t *and, uint32_t *idx, const tk_query_where_t *pp)
 {
    bson_t alts[3];
    uint32_t n = 0;
@@ -350,7 +333,7 @@ append_status_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
 
 /* The confidence clause: any of the three scores below pp->conf_below. */
 static void
-append_conf_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+append_conf_clause (bson_t *and, uint32_t *idx, const tk_query_where_t *pp)
 {
    static const char *const conf_fields[3] = {
       "confidence_scores.topic", "confidence_scores.sentiment", "confidence_scores.priority"};
@@ -366,7 +349,7 @@ append_conf_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
 /* The needs_review clause. needs_review=false also lists tickets stored
  * before the flag existed (and unprocessed ones): they were never flagged. */
 static void
-append_review_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+append_review_clause (bson_t *and, uint32_t *idx, const tk_query_where_t *pp)
 {
    if (pp->needs_review < 0) {
       return;
@@ -386,12 +369,12 @@ append_review_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
 /* The text clause: pp->text, escaped, as a case-blind $regex over the id,
  * subject, body and labels. */
 static void
-append_text_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
+append_text_clause (bson_t *and, uint32_t *idx, const tk_query_where_t *pp)
 {
    static const char *const text_fields[6] = {
       "id", "subject", "body", "classification.topic_tags", "classification.sentiment",
       "classification.priority"};
-   if (!pp->text) {
+   if (!pp->text[0]) {
       return;
    }
    char *re = tk_regex_escape (pp->text);
@@ -404,7 +387,7 @@ append_text_clause (bson_t *and, uint32_t *idx, const parsed_t *pp)
 }
 
 static void
-build_filter (const parsed_t *pp, bson_t *out)
+build_filter (const tk_query_where_t *pp, bson_t *out)
 {
    static const char *const label_fields[3] = {
       "classification.topic_tags", "classification.sentiment", "classification.priority"};
@@ -417,11 +400,11 @@ build_filter (const parsed_t *pp, bson_t *out)
    for (int kind = 0; kind < 3; kind++) {
       append_label_clause (&and, &idx, label_fields[kind], &pp->kinds[kind]);
    }
-   append_range_clause (&and, &idx, "created_at", pp->has_time[T_CREATED_FROM],
-                        pp->time[T_CREATED_FROM], pp->has_time[T_CREATED_TO], pp->time[T_CREATED_TO]);
-   append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_time[T_PROCESSED_FROM],
-                        pp->time[T_PROCESSED_FROM], pp->has_time[T_PROCESSED_TO],
-                        pp->time[T_PROCESSED_TO]);
+   append_range_clause (&and, &idx, "created_at", pp->has_time[TK_QUERY_T_CREATED_FROM],
+                        pp->time[TK_QUERY_T_CREATED_FROM], pp->has_time[TK_QUERY_T_CREATED_TO], pp->time[TK_QUERY_T_CREATED_TO]);
+   append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_time[TK_QUERY_T_PROCESSED_FROM],
+                        pp->time[TK_QUERY_T_PROCESSED_FROM], pp->has_time[TK_QUERY_T_PROCESSED_TO],
+                        pp->time[TK_QUERY_T_PROCESSED_TO]);
    append_conf_clause (&and, &idx, pp);
    append_review_clause (&and, &idx, pp);
    append_text_clause (&and, &idx, pp);
@@ -436,7 +419,7 @@ build_filter (const parsed_t *pp, bson_t *out)
 typedef struct {
    tk_query_t *q;
    const tk_taxonomy_t *tax;
-   parsed_t pp;
+   tk_query_where_t pp;
    unsigned given; /* bit t: params_table[t] was read */
    tk_query_sort_t cursor_sort; /* the sort order the cursor was made for */
 } build_t;
@@ -465,7 +448,7 @@ static bool
 param_time (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
    int i = 0;
-   while (i < N_TIMES - 1 && strcmp (key, time_keys[i])) {
+   while (i < TK_QUERY_N_TIMES - 1 && strcmp (key, time_keys[i])) {
       i++; /* params_table sends only these keys */
    }
    if (!tk_time_parse_iso (value, strlen (value), &b->pp.time[i])) {
@@ -509,7 +492,7 @@ param_text (build_t *b, const char *key, const char *value, tk_error_t *err)
       return invalid (err, key, "longer than 256 bytes", value);
    }
    if (*value) {
-      b->pp.text = value;
+      memcpy (b->pp.text, value, strlen (value) + 1);
    }
    return true;
 }
@@ -615,6 +598,7 @@ tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
       return invalid (err, "cursor", "was made for another sort order", "");
    }
    build_filter (&b.pp, &q->filter);
+   q->where = b.pp;
    return true;
 }
 

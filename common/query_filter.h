@@ -72,9 +72,38 @@ typedef enum {
    TK_SORT_PROCESSED_ASC,
 } tk_query_sort_t;
 
+/* Labels of one kind asked for (OR-ed). */
+typedef struct {
+   const char *labels[TK_QUERY_MAX_VALUES]; /* canonical, borrowed from the taxonomy */
+   size_t n;
+} tk_query_labels_t;
+
+/* The date parameters, one range per field: indexes of has_time/time. */
+enum {
+   TK_QUERY_T_CREATED_FROM,
+   TK_QUERY_T_CREATED_TO,
+   TK_QUERY_T_PROCESSED_FROM,
+   TK_QUERY_T_PROCESSED_TO,
+   TK_QUERY_N_TIMES
+};
+
+/* The filters as read, before they became `filter`: what another backend
+ * (list_sql.h) builds its own condition from. */
+typedef struct {
+   tk_query_labels_t kinds[3]; /* by tk_taxonomy_kind_t */
+   bool st_processed, st_unprocessed, st_failed;
+   bool has_time[TK_QUERY_N_TIMES];
+   int64_t time[TK_QUERY_N_TIMES]; /* ms */
+   bool has_conf;
+   double conf_below;
+   int needs_review;                   /* -1 any, 0 false, 1 true */
+   char text[TK_QUERY_TEXT_MAX + 1];   /* q; "" when none */
+} tk_query_where_t;
+
 /* A built query. Owns filter; release with tk_query_cleanup. */
 typedef struct {
    bson_t filter; /* the filters combined with $and; {} when none */
+   tk_query_where_t where; /* the same filters, as read */
    tk_query_sort_t sort;
    uint32_t limit;
    bool has_cursor;

@@ -103,6 +103,10 @@ PG_DATABASE=ferretdb
 # keeps that from happening; PostgreSQL's max_connections is raised to match.
 PG_POOL_MAX_CONNS=400
 PG_MAX_CONNECTIONS=500
+# What the api's list read path connects to (libpq, loopback TCP; the side
+# tables of deploy/local/postgres/ticket-list-tables.sql): its
+# TRIAGE_LIST_SQL_URL on the local stack.
+PG_LIST_URL="postgresql://$PG_USER@$PG_HOST:$PG_PORT/$PG_DATABASE"
 
 # Where the cluster's data and socket live. Normally $TRIAGE_RUN/postgres.
 # As root, PostgreSQL runs as Debian's postgres user, which cannot enter a

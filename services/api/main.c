@@ -1,6 +1,7 @@
 /* main.c - triage-api: the REST API over the tickets collection, processing
  * control through Kafka, API keys and the audit log. */
 #include "api.h"
+#include "list_sql.h"
 #include "snapshot.h"
 
 #include <curl/curl.h>
@@ -82,6 +83,21 @@ main (int argc, char **argv)
                                        "Classification requests published, by outcome.",
                                        (const char *[]) {"result", NULL});
 
+   api.list_pages = tk_metrics_counter (app.metrics, "api_list_pages_total",
+                                        "Ticket list pages by what answered them (snapshot, "
+                                        "index: the side tables of TRIAGE_LIST_SQL_URL, "
+                                        "database: the collection).",
+                                        (const char *[]) {"source", NULL});
+   if (app.cfg.list_sql_url[0]) {
+      /* One connection per threadpool thread at most stays open. */
+      api.list_sql = tk_list_sql_new (app.cfg.list_sql_url, 8);
+      if (!api.list_sql) {
+         fprintf (stderr, "triage-api: out of memory\n");
+         return 2;
+      }
+      TK_INFO ("api", "filtered lists and search read their ids from the side tables at "
+                      "TRIAGE_LIST_SQL_URL");
+   }
    api.audit_queue = api_audit_queue_new (app.loop, app.store);
    if (!api.audit_queue) {
       fprintf (stderr, "triage-api: out of memory\n");
@@ -93,6 +109,7 @@ main (int argc, char **argv)
       return 2;
    }
    int rc = tk_app_run (&app);
+   tk_list_sql_destroy (api.list_sql);
    curl_global_cleanup ();
    return rc;
 }

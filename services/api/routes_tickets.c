@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "list_sql.h"
+#include "log.h"
 #include "snapshot.h"
 #include "ticket_json.h"
 
@@ -31,6 +33,7 @@ typedef struct {
    char id[TK_TICKET_ID_MAX + 1]; /* get-one: the id */
    bool processed_only;           /* get-one under /api/processed-tickets */
    bool from_snapshot;            /* list: the page came from the snapshot */
+   bool from_index;               /* list: its ids came from the side tables */
 } list_data_t;
 
 static void
@@ -56,10 +59,136 @@ sort_value (const tk_query_t *q, const bson_t *doc, int64_t *ms)
    return false;
 }
 
+/* A page being rendered: the items so far and what its cursor needs. */
+typedef struct {
+   const tk_query_t *q;
+   cJSON *out, *items;
+   uint32_t n;
+   bool more;
+   int64_t last_ms;
+   char last_id[TK_TICKET_ID_MAX + 1];
+} page_t;
+
+static void
+page_init (page_t *p, const tk_query_t *q)
+{
+   memset (p, 0, sizeof *p);
+   p->q = q;
+   p->out = cJSON_CreateObject ();
+   p->items = cJSON_AddArrayToObject (p->out, "items");
+}
+
+/* Adds doc to the page; false once the page is full (doc is the first of
+ * the next page: there is one). */
+static bool
+page_add (page_t *p, const bson_t *doc)
+{
+   tk_error_t err;
+   if (p->n == p->q->limit) {
+      p->more = true;
+      return false;
+   }
+   cJSON *t = api_ticket_doc_json (doc, &err);
+   if (!t) {
+      return true; /* a document no valid ticket can come from: skip, never crash */
+   }
+   cJSON *id = cJSON_GetObjectItemCaseSensitive (t, "id");
+   if (cJSON_IsString (id) && sort_value (p->q, doc, &p->last_ms)) {
+      snprintf (p->last_id, sizeof p->last_id, "%s", id->valuestring);
+   }
+   cJSON_AddItemToArray (p->items, t);
+   p->n++;
+   return true;
+}
+
+/* Answers call with the page (taking it over). */
+static void
+page_answer (api_call_t *call, page_t *p)
+{
+   cJSON_AddNumberToObject (p->out, "count", p->n);
+   cJSON_AddNumberToObject (p->out, "limit", p->q->limit);
+   char next[2 * TK_TICKET_ID_MAX + 32];
+   if (p->more && p->last_id[0] &&
+       tk_query_cursor_encode (p->q, p->last_ms, p->last_id, next, sizeof next)) {
+      cJSON_AddStringToObject (p->out, "next_cursor", next);
+   } else {
+      cJSON_AddNullToObject (p->out, "next_cursor");
+   }
+   call->audit_detail = cJSON_CreateObject ();
+   cJSON_AddNumberToObject (call->audit_detail, "returned", p->n);
+   api_call_ok (call, 200, p->out);
+   p->out = NULL;
+}
+
+/* The page from the side tables' ids (list_sql.h), each document read from
+ * the collection by _id (an indexed lookup, decision 0008): what is shown
+ * is what the collection holds. One lookup per id, not one $in: FerretDB
+ * answers a $in by reading the whole collection. A ticket deleted between
+ * the two reads is left out. false (nothing answered) when the database
+ * fails. */
+static bool
+list_by_ids (api_call_t *call, mongoc_client_t *client, const char *db, char **ids, size_t n)
+{
+   list_data_t *d = call->data;
+   page_t p;
+   page_init (&p, &d->q);
+   for (size_t i = 0; i < n; i++) {
+      mongoc_cursor_t *cursor = tk_store_tickets_find_id (client, db, ids[i]);
+      const bson_t *doc;
+      bson_error_t e;
+      bool full = false;
+      if (mongoc_cursor_next (cursor, &doc)) {
+         full = !page_add (&p, doc);
+      } else if (mongoc_cursor_error (cursor, &e)) {
+         api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
+         mongoc_cursor_destroy (cursor);
+         cJSON_Delete (p.out);
+         return true;
+      }
+      mongoc_cursor_destroy (cursor);
+      if (full) {
+         break;
+      }
+   }
+   page_answer (call, &p);
+   return true;
+}
+
+/* The ids of the page from the side tables when configured; false when
+ * there are none or they decline (the collection answers). */
+static bool
+list_from_index (api_call_t *call, mongoc_client_t *client, const char *db)
+{
+   list_data_t *d = call->data;
+   api_t *api = call->api;
+   if (!api->list_sql) {
+      return false;
+   }
+   char **ids = NULL;
+   size_t n = 0;
+   tk_error_t err;
+   if (tk_list_sql_page (api->list_sql, db, &d->q, &ids, &n, &err) != TK_LIST_SQL_OK) {
+      if (err.domain == TK_ERR_SQL && err.code == 0) {
+         TK_WARN ("api", "list: the side tables failed, reading the collection: %s",
+                  err.message);
+      } else {
+         TK_DEBUG ("api", "list: read from the collection: %s", err.message);
+      }
+      return false;
+   }
+   d->from_index = true;
+   list_by_ids (call, client, db, ids, n);
+   tk_list_sql_ids_free (ids, n);
+   return true;
+}
+
 static void
 list_work (api_call_t *call, mongoc_client_t *client, const char *db)
 {
    list_data_t *d = call->data;
+   if (list_from_index (call, client, db)) {
+      return;
+   }
    bson_t filter, sort;
    tk_query_page_filter (&d->q, 0, NULL, &filter);
    tk_query_sort_doc (&d->q, &sort);
@@ -67,48 +196,18 @@ list_work (api_call_t *call, mongoc_client_t *client, const char *db)
    const tk_ticket_query_t q = {
       .filter = &filter, .sort = &sort, .limit = (int64_t) d->q.limit + 1};
    mongoc_cursor_t *cursor = tk_store_tickets_find (client, db, &q);
-   cJSON *out = cJSON_CreateObject ();
-   cJSON *items = cJSON_AddArrayToObject (out, "items");
+   page_t p;
+   page_init (&p, &d->q);
    const bson_t *doc;
    bson_error_t e;
-   tk_error_t err;
-   uint32_t n = 0;
-   bool more = false;
-   int64_t last_ms = 0;
-   char last_id[TK_TICKET_ID_MAX + 1] = "";
-   while (mongoc_cursor_next (cursor, &doc)) {
-      if (n == d->q.limit) {
-         more = true;
-         break;
-      }
-      cJSON *t = api_ticket_doc_json (doc, &err);
-      if (!t) {
-         continue; /* a document no valid ticket can come from: skip, never crash */
-      }
-      cJSON *id = cJSON_GetObjectItemCaseSensitive (t, "id");
-      if (cJSON_IsString (id) && sort_value (&d->q, doc, &last_ms)) {
-         snprintf (last_id, sizeof last_id, "%s", id->valuestring);
-      }
-      cJSON_AddItemToArray (items, t);
-      n++;
+   while (mongoc_cursor_next (cursor, &doc) && page_add (&p, doc)) {
    }
    if (mongoc_cursor_error (cursor, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
-      cJSON_Delete (out);
-      goto done;
-   }
-   cJSON_AddNumberToObject (out, "count", n);
-   cJSON_AddNumberToObject (out, "limit", d->q.limit);
-   char next[2 * TK_TICKET_ID_MAX + 32];
-   if (more && last_id[0] && tk_query_cursor_encode (&d->q, last_ms, last_id, next, sizeof next)) {
-      cJSON_AddStringToObject (out, "next_cursor", next);
+      cJSON_Delete (p.out);
    } else {
-      cJSON_AddNullToObject (out, "next_cursor");
+      page_answer (call, &p);
    }
-   call->audit_detail = cJSON_CreateObject ();
-   cJSON_AddNumberToObject (call->audit_detail, "returned", n);
-   api_call_ok (call, 200, out);
-done:
    mongoc_cursor_destroy (cursor);
    bson_destroy (&sort);
    bson_destroy (&filter);
@@ -161,7 +260,9 @@ static void
 list_done (api_call_t *call)
 {
    list_data_t *d = call->data;
-   tk_http_add_header (call->req, "X-Triage-Source", d->from_snapshot ? "snapshot" : "database");
+   const char *source = d->from_snapshot ? "snapshot" : d->from_index ? "index" : "database";
+   tk_http_add_header (call->req, "X-Triage-Source", source);
+   tk_counter_inc (tk_metric_labels (call->api->list_pages, source));
    api_call_respond (call);
 }
 

@@ -1,0 +1,451 @@
+/* list_sql.c - a listing page's ids from the side tables on PostgreSQL
+ * (see list_sql.h). Every value reaches PostgreSQL as a bind parameter;
+ * only the schema name (quoted by libpq) and fixed SQL text are spliced. */
+#include "list_sql.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+#define MAX_PARAMS 16
+
+struct tk_list_sql {
+   char *url;
+   pthread_mutex_t lock;
+   PGconn **idle; /* connections not in use, at most max_idle */
+   size_t n_idle, max_idle;
+};
+
+tk_list_sql_t *
+tk_list_sql_new (const char *url, size_t max_idle)
+{
+   tk_list_sql_t *s = calloc (1, sizeof *s);
+   if (!s) {
+      return NULL;
+   }
+   s->max_idle = max_idle ? max_idle : 1;
+   s->url = strdup (url);
+   s->idle = calloc (s->max_idle, sizeof *s->idle);
+   if (!s->url || !s->idle || pthread_mutex_init (&s->lock, NULL) != 0) {
+      free (s->url);
+      free (s->idle);
+      free (s);
+      return NULL;
+   }
+   return s;
+}
+
+void
+tk_list_sql_destroy (tk_list_sql_t *s)
+{
+   if (!s) {
+      return;
+   }
+   for (size_t i = 0; i < s->n_idle; i++) {
+      PQfinish (s->idle[i]);
+   }
+   pthread_mutex_destroy (&s->lock);
+   free (s->idle);
+   free (s->url);
+   free (s);
+}
+
+void
+tk_list_sql_ids_free (char **ids, size_t n)
+{
+   for (size_t i = 0; ids && i < n; i++) {
+      free (ids[i]);
+   }
+   free (ids);
+}
+
+/* An idle connection, or a new one (5 s to connect; no statement runs
+ * longer than 10 s). NULL with err when PostgreSQL cannot be reached. */
+static PGconn *
+conn_get (tk_list_sql_t *s, tk_error_t *err)
+{
+   PGconn *c = NULL;
+   pthread_mutex_lock (&s->lock);
+   if (s->n_idle > 0) {
+      c = s->idle[--s->n_idle];
+   }
+   pthread_mutex_unlock (&s->lock);
+   if (c) {
+      return c;
+   }
+   const char *const keys[] = {"dbname", "connect_timeout", "options",
+                               "application_name", NULL};
+   const char *const values[] = {s->url, "5", "-c statement_timeout=10000", "triage-api",
+                                 NULL};
+   c = PQconnectdbParams (keys, values, 1);
+   if (!c || PQstatus (c) != CONNECTION_OK) {
+      tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s",
+                    c ? PQerrorMessage (c) : "out of memory");
+      PQfinish (c);
+      return NULL;
+   }
+   return c;
+}
+
+/* Gives c back for the next call, or closes it when it is broken or the
+ * idle list is full. */
+static void
+conn_put (tk_list_sql_t *s, PGconn *c)
+{
+   if (PQstatus (c) == CONNECTION_OK && PQtransactionStatus (c) == PQTRANS_IDLE) {
+      pthread_mutex_lock (&s->lock);
+      if (s->n_idle < s->max_idle) {
+         s->idle[s->n_idle++] = c;
+         c = NULL;
+      }
+      pthread_mutex_unlock (&s->lock);
+   }
+   PQfinish (c);
+}
+
+/* ---- the statement -------------------------------------------------------- */
+
+typedef struct {
+   tk_buf_t sql;
+   const char *values[MAX_PARAMS];
+   char *owned[MAX_PARAMS]; /* the values this builder allocated */
+   int n;
+   bool nomem;
+} stmt_t;
+
+/* Adds value as the next bind parameter (copied when copy); appends its
+ * placeholder "$N" followed by cast (e.g. "::text[]", may be ""). */
+static void
+stmt_param (stmt_t *st, const char *value, bool copy, const char *cast)
+{
+   if (st->n == MAX_PARAMS) {
+      st->nomem = true;
+      return;
+   }
+   char *v = copy ? strdup (value) : NULL;
+   if (copy && !v) {
+      st->nomem = true;
+      return;
+   }
+   st->owned[st->n] = v;
+   st->values[st->n] = copy ? v : value;
+   st->n++;
+   st->nomem |= !tk_buf_appendf (&st->sql, "$%d%s", st->n, cast);
+}
+
+static void
+stmt_sql (stmt_t *st, const char *text)
+{
+   st->nomem |= !tk_buf_append_str (&st->sql, text);
+}
+
+static void
+stmt_int (stmt_t *st, int64_t v)
+{
+   char num[32];
+   snprintf (num, sizeof num, "%lld", (long long) v);
+   stmt_param (st, num, true, "::bigint");
+}
+
+static void
+stmt_free (stmt_t *st)
+{
+   for (int i = 0; i < st->n; i++) {
+      free (st->owned[i]);
+   }
+   tk_buf_destroy (&st->sql);
+}
+
+/* A text[] literal of the labels: {"a","b"} with " and \ escaped. */
+static char *
+array_literal (const char *const *labels, size_t n)
+{
+   tk_buf_t b = TK_BUF_INIT;
+   bool ok = tk_buf_append_str (&b, "{");
+   for (size_t i = 0; i < n && ok; i++) {
+      ok = tk_buf_append_str (&b, i ? ",\"" : "\"");
+      for (const char *p = labels[i]; *p && ok; p++) {
+         ok = (*p != '"' && *p != '\\') || tk_buf_append (&b, "\\", 1);
+         ok = ok && tk_buf_append (&b, p, 1);
+      }
+      ok = ok && tk_buf_append_str (&b, "\"");
+   }
+   ok = ok && tk_buf_append_str (&b, "}");
+   if (!ok) {
+      tk_buf_destroy (&b);
+      return NULL;
+   }
+   return tk_buf_steal (&b, NULL);
+}
+
+static void
+stmt_array (stmt_t *st, const char *const *labels, size_t n)
+{
+   char *lit = array_literal (labels, n);
+   if (!lit) {
+      st->nomem = true;
+      return;
+   }
+   stmt_param (st, lit, true, "::text[]");
+   free (lit);
+}
+
+/* The LIKE pattern of q: "%q%", ASCII lower-cased (as triage_fold does the
+ * stored text), with \, % and _ escaped. false when q holds a byte the
+ * SQL match cannot treat exactly as MongoDB's case-blind regex: anything
+ * but printable ASCII (a control byte could span the separator between
+ * fields; a non-ASCII letter has case foldings outside ASCII). */
+static bool
+like_pattern (const char *q, char *out, size_t cap)
+{
+   size_t j = 0;
+   out[j++] = '%';
+   for (const unsigned char *p = (const unsigned char *) q; *p; p++) {
+      if (*p < 0x20 || *p > 0x7e || j + 4 > cap) {
+         return false;
+      }
+      if (*p == '\\' || *p == '%' || *p == '_') {
+         out[j++] = '\\';
+      }
+      out[j++] = (char) (*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
+   }
+   out[j++] = '%';
+   out[j] = '\0';
+   return true;
+}
+
+/* The WHERE conditions of q.where on the list table `l` (each preceded
+ * by " AND "). */
+static void
+stmt_where (stmt_t *st, const tk_query_t *q)
+{
+   const tk_query_where_t *w = &q->where;
+   if (w->st_processed || w->st_unprocessed || w->st_failed) {
+      const char *alts[3];
+      int n = 0;
+      if (w->st_processed) {
+         alts[n++] = "l.processed";
+      }
+      if (w->st_unprocessed) {
+         alts[n++] = "NOT l.processed";
+      }
+      if (w->st_failed) {
+         alts[n++] = "(NOT l.processed AND l.attempts > 0)";
+      }
+      stmt_sql (st, " AND (");
+      for (int i = 0; i < n; i++) {
+         stmt_sql (st, i ? " OR " : "");
+         stmt_sql (st, alts[i]);
+      }
+      stmt_sql (st, ")");
+   }
+   static const char *const kind_sql[3] = {" AND l.topics && ", " AND l.sentiment = ANY (",
+                                           " AND l.priority = ANY ("};
+   for (int kind = 0; kind < 3; kind++) {
+      if (w->kinds[kind].n > 0) {
+         stmt_sql (st, kind_sql[kind]);
+         stmt_array (st, w->kinds[kind].labels, w->kinds[kind].n);
+         stmt_sql (st, kind == TK_TAXONOMY_TOPIC ? "" : ")");
+      }
+   }
+   static const char *const time_sql[TK_QUERY_N_TIMES] = {
+      " AND l.created_at >= ", " AND l.created_at < ", " AND l.processed_at >= ",
+      " AND l.processed_at < "};
+   for (int t = 0; t < TK_QUERY_N_TIMES; t++) {
+      if (w->has_time[t]) {
+         stmt_sql (st, time_sql[t]);
+         stmt_int (st, w->time[t]);
+      }
+   }
+   if (w->has_conf) {
+      char num[40];
+      snprintf (num, sizeof num, "%.17g", w->conf_below);
+      stmt_sql (st, " AND (l.conf_topic < ");
+      stmt_param (st, num, true, "::float8");
+      stmt_sql (st, " OR l.conf_sentiment < $");
+      st->nomem |= !tk_buf_appendf (&st->sql, "%d OR l.conf_priority < $%d)", st->n, st->n);
+   }
+   if (w->needs_review >= 0) {
+      stmt_sql (st, w->needs_review ? " AND l.needs_review" : " AND NOT l.needs_review");
+   }
+}
+
+/* The keyset condition and the order of q's sort. */
+static void
+stmt_order (stmt_t *st, const tk_query_t *q)
+{
+   bool processed_sort = q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC;
+   bool desc = q->sort == TK_SORT_CREATED_DESC || q->sort == TK_SORT_PROCESSED_DESC;
+   const char *field = processed_sort ? "l.processed_at" : "l.created_at";
+   if (processed_sort) {
+      stmt_sql (st, " AND l.processed_at IS NOT NULL");
+   }
+   if (q->has_cursor) {
+      st->nomem |= !tk_buf_appendf (&st->sql, " AND (%s, l.id) %s (", field, desc ? "<" : ">");
+      stmt_int (st, q->cursor_ms);
+      stmt_sql (st, ", ");
+      stmt_param (st, q->cursor_id, false, "::text COLLATE \"C\")");
+   }
+   st->nomem |= !tk_buf_appendf (&st->sql, " ORDER BY %s %s, l.id %s LIMIT %u", field,
+                                 desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", q->limit + 1);
+}
+
+/* Runs st on c; NULL with err when PostgreSQL refuses. */
+static PGresult *
+run (PGconn *c, stmt_t *st, tk_error_t *err)
+{
+   if (st->nomem) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      return NULL;
+   }
+   PGresult *r = PQexecParams (c, st->sql.data, st->n, NULL, st->values, NULL, NULL, 0);
+   if (PQresultStatus (r) != PGRES_TUPLES_OK) {
+      const char *state = PQresultErrorField (r, PG_DIAG_SQLSTATE);
+      tk_error_set (err, TK_ERR_SQL, state && !strcmp (state, "42P01") ? 1 : 0, "PostgreSQL: %s",
+                    PQresultErrorMessage (r));
+      PQclear (r);
+      return NULL;
+   }
+   return r;
+}
+
+/* The labels ever stored that pattern matches, as a text[] literal
+ * ("{}" when none), into *out (caller frees). */
+static bool
+matching_labels (PGconn *c, const char *schema, const char *pattern, char **out,
+                 tk_error_t *err)
+{
+   stmt_t st = {.sql = TK_BUF_INIT};
+   st.nomem |= !tk_buf_appendf (&st.sql,
+                                "SELECT coalesce(array_agg(label), '{}') FROM %s.triage_ticket_labels"
+                                " WHERE triage_fold(label) LIKE ",
+                                schema);
+   stmt_param (&st, pattern, false, "");
+   PGresult *r = run (c, &st, err);
+   stmt_free (&st);
+   if (!r) {
+      return false;
+   }
+   *out = strdup (PQgetvalue (r, 0, 0));
+   PQclear (r);
+   if (!*out) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+   }
+   return *out != NULL;
+}
+
+static tk_list_sql_result_t
+declined (tk_error_t *err, int domain, const char *why)
+{
+   tk_error_set (err, domain, 0, "%s", why);
+   return TK_LIST_SQL_DECLINED;
+}
+
+/* The page on connection c (see tk_list_sql_page). */
+static tk_list_sql_result_t
+page_on (PGconn *c, const char *db, const tk_query_t *q, char ***ids, size_t *n,
+         tk_error_t *err)
+{
+   char pattern[3 * TK_QUERY_TEXT_MAX + 8];
+   if (q->where.text[0] && !like_pattern (q->where.text, pattern, sizeof pattern)) {
+      return declined (err, TK_ERR_UNSUPPORTED, "the search text is not printable ASCII");
+   }
+   char *schema = PQescapeIdentifier (c, db, strlen (db));
+   if (!schema) {
+      return declined (err, TK_ERR_SQL, PQerrorMessage (c));
+   }
+   tk_list_sql_result_t res = TK_LIST_SQL_DECLINED;
+   char *labels = NULL;
+   PGresult *r = NULL;
+   stmt_t st = {.sql = TK_BUF_INIT};
+
+   /* Tickets of another shape: their MongoDB semantics are not the
+    * tables', so the collection answers while there is any. */
+   st.nomem |= !tk_buf_appendf (&st.sql,
+                                "SELECT EXISTS (SELECT 1 FROM %s.triage_ticket_list WHERE NOT exact)",
+                                schema);
+   if (!(r = run (c, &st, err))) {
+      goto done;
+   }
+   bool inexact = PQgetvalue (r, 0, 0)[0] == 't';
+   PQclear (r);
+   r = NULL;
+   stmt_free (&st);
+   st = (stmt_t) {.sql = TK_BUF_INIT};
+   if (inexact) {
+      declined (err, TK_ERR_UNSUPPORTED, "a stored ticket has fields of unexpected types");
+      goto done;
+   }
+   if (q->where.text[0] && !matching_labels (c, schema, pattern, &labels, err)) {
+      goto done;
+   }
+
+   st.nomem |= !tk_buf_appendf (&st.sql, "SELECT l.id FROM %s.triage_ticket_list l", schema);
+   if (q->where.text[0] && !strcmp (labels, "{}")) {
+      /* The text alone: the trigram index finds the candidates. */
+      st.nomem |= !tk_buf_appendf (&st.sql,
+                                   " JOIN %s.triage_ticket_text x ON x.key = l.key WHERE x.text LIKE ",
+                                   schema);
+      stmt_param (&st, pattern, false, "");
+   } else if (q->where.text[0]) {
+      /* The text, or a label that contains it (MongoDB's $regex matches
+       * classification.* too). */
+      st.nomem |= !tk_buf_appendf (&st.sql,
+                                   " WHERE (l.key IN (SELECT key FROM %s.triage_ticket_text"
+                                   " WHERE text LIKE ",
+                                   schema);
+      stmt_param (&st, pattern, false, ")");
+      stmt_sql (&st, " OR l.priority = ANY (");
+      stmt_param (&st, labels, false, "::text[])");
+      st.nomem |= !tk_buf_appendf (&st.sql,
+                                   " OR l.sentiment = ANY ($%d::text[]) OR l.topics && $%d::text[])",
+                                   st.n, st.n);
+   } else {
+      stmt_sql (&st, " WHERE true");
+   }
+   stmt_where (&st, q);
+   stmt_order (&st, q);
+   if (!(r = run (c, &st, err))) {
+      goto done;
+   }
+   size_t rows = (size_t) PQntuples (r);
+   char **out = calloc (rows ? rows : 1, sizeof *out);
+   for (size_t i = 0; out && i < rows; i++) {
+      if (PQgetisnull (r, (int) i, 0) || !(out[i] = strdup (PQgetvalue (r, (int) i, 0)))) {
+         tk_list_sql_ids_free (out, i);
+         out = NULL;
+      }
+   }
+   if (!out) {
+      declined (err, TK_ERR_NOMEM, "out of memory");
+      goto done;
+   }
+   *ids = out;
+   *n = rows;
+   res = TK_LIST_SQL_OK;
+done:
+   PQclear (r);
+   stmt_free (&st);
+   free (labels);
+   PQfreemem (schema);
+   return res;
+}
+
+tk_list_sql_result_t
+tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, char ***ids, size_t *n,
+                  tk_error_t *err)
+{
+   *ids = NULL;
+   *n = 0;
+   PGconn *c = conn_get (s, err);
+   if (!c) {
+      return TK_LIST_SQL_DECLINED;
+   }
+   tk_list_sql_result_t res = page_on (c, db, q, ids, n, err);
+   conn_put (s, c);
+   return res;
+}

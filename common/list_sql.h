@@ -1,0 +1,53 @@
+/* list_sql.h - the ids of a listing page from the side tables that the
+ * local stack's PostgreSQL keeps beside FerretDB's table of the tickets
+ * collection (deploy/local/postgres/ticket-list-tables.sql,
+ * docs/decisions/0017).
+ *
+ * FerretDB 1.x filters and sorts in its own code after reading every
+ * document, so a filtered list took seconds at 100k tickets and minutes at
+ * a million. Here the page's ids come, in order, from indexed SQL; the
+ * caller then reads each document from the collection by _id and renders
+ * it as before, so what it shows is what the collection holds.
+ *
+ * A page is declined (the caller answers from the collection, as without
+ * this module) when the side tables are missing, when any stored ticket is
+ * of a shape whose MongoDB semantics the tables do not reproduce (their
+ * `exact` column), when q holds a byte the SQL search cannot match the way
+ * MongoDB's case-blind regex does (anything but printable ASCII), or when
+ * PostgreSQL fails. Blocking (libpq): call it on a threadpool thread; any
+ * number of threads may use one tk_list_sql_t at once. */
+#ifndef TK_LIST_SQL_H
+#define TK_LIST_SQL_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "query_filter.h"
+
+typedef struct tk_list_sql tk_list_sql_t;
+
+/* A handle on the PostgreSQL at url (a libpq connection string or URI);
+ * connects on first use, keeping up to max_idle connections open between
+ * calls. NULL only when out of memory. */
+tk_list_sql_t *tk_list_sql_new (const char *url, size_t max_idle);
+
+/* Closes every connection. Accepts NULL. No call may be running. */
+void tk_list_sql_destroy (tk_list_sql_t *s);
+
+typedef enum {
+   TK_LIST_SQL_OK,       /* *ids holds the page */
+   TK_LIST_SQL_DECLINED, /* ask the collection (err says why) */
+} tk_list_sql_result_t;
+
+/* The ids (at most q->limit + 1: one more tells that a next page exists)
+ * of the page q asks for in database db, in the page's order, into a new
+ * array *ids of *n strings that the caller frees with
+ * tk_list_sql_ids_free. On DECLINED nothing is allocated and err says why
+ * (TK_ERR_SQL for a PostgreSQL failure, TK_ERR_UNSUPPORTED for a
+ * request or a collection the tables cannot answer exactly). */
+tk_list_sql_result_t tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q,
+                                       char ***ids, size_t *n, tk_error_t *err);
+
+void tk_list_sql_ids_free (char **ids, size_t n);
+
+#endif

@@ -1,0 +1,382 @@
+/* GET /api/tickets answered from the side tables on the local stack's
+ * PostgreSQL (common/list_sql.h, deploy/local/postgres/ticket-list-tables.sql,
+ * docs/decisions/0017), on the real stack: 10,000 tickets written straight
+ * into the collection (not through the services, in bulk, as a migration
+ * or a restore would), two triage-api children on the same database, one
+ * with TRIAGE_LIST_SQL_URL (the index path) and one without (every list
+ * reads the collection: FerretDB's own filtering and sorting). Every
+ * dashboard filter, sort and search, and the next page of each sort, must be the same
+ * bytes from both; writes made afterwards by another writer (updates,
+ * deletes, inserts) must show at once; a document of another shape must
+ * send the index path back to the collection until it is gone. Which one
+ * answered is read from the X-Triage-Source response header. */
+#include "test_support.h"
+
+#include "api_fixture.h"
+#include "timeutil.h"
+
+#include <cjson/cJSON.h>
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
+#define N_SEED 10000
+
+static tk_api_fx_t fx;                          /* fx.svc: the index path */
+static tk_test_service_t *const indexed = &fx.svc;
+static tk_test_service_t plain;                 /* no TRIAGE_LIST_SQL_URL: the collection */
+static int64_t base_ms;
+
+static const char *const topics[] = {"SSO",     "API/SDK", "Glossary",       "Lineage",
+                                     "Connector", "Product", "How-to", "Best practices",
+                                     "Sensitive data"};
+static const char *const sentiments[] = {"Angry", "Frustrated", "Curious", "Neutral"};
+static const char *const priorities[] = {"P0 (High)", "P1 (Medium)", "P2 (Low)"};
+
+static tk_api_fx_resp_t
+get (const tk_test_service_t *s, const char *path)
+{
+   return tk_api_fx_request (s, "GET", path, ADMIN_KEY, NULL, 0, NULL);
+}
+
+/* Which path answered: the X-Triage-Source header. Good until the next call. */
+static const char *
+source (const tk_api_fx_resp_t *r)
+{
+   static char buf[32];
+   return tk_api_fx_header (r, "X-Triage-Source", buf, sizeof buf);
+}
+
+static const char *
+pg_url (void)
+{
+   const char *u = getenv ("TRIAGE_TEST_PG_URL");
+   return u && *u ? u : "postgresql://triage@127.0.0.1:5433/ferretdb";
+}
+
+/* Ticket i as the services store it: every third unprocessed (one in
+ * five of those with failed attempts), the rest classified; created_at
+ * ties every 97 tickets (the id breaks them), processed_at ties too. The
+ * text mixes case, LIKE's own metacharacters, and the two non-ASCII
+ * letters whose case folding is ASCII (U+017F, U+212A). */
+static void
+ticket_doc (int i, const char *prefix, bson_t *doc)
+{
+   char id[32], subject[128], body[512];
+   snprintf (id, sizeof id, "%s-%05d", prefix, i);
+   static const char *const subjects[] = {
+      "Refund for the annual plan",  "SSO login loops",         "dbt lineage graph is empty",
+      "Glossary terms vanished",     "Snowflake connector slow", "Okta SCIM sync fails",
+      "100%_off coupon not applied", "Looker dashboards stale",  "API token rotation"};
+   static const char *const bodies[] = {
+      "Hi team,\nwe were charged twice; please REFUND the second charge.\nThanks, Ana",
+      "After the upgrade the login page loops back to Okta. Regards",
+      "the lineage view shows nothing for our dbt models since monday",
+      "Hello, several glossary terms are gone. Could you restore them?",
+      "Syncing Snowflake takes 3 hours now (was 10 min)",
+      "SCIM provisioning returns 409 for every user \xc5\xbf" "ince friday",
+      "The code 100%_off says invalid. a_b and 50% are literal here.",
+      "The \xe2\x84\xaa" "elvin dashboards in Looker show last week's numbers",
+      "How do we rotate the API token without downtime?"};
+   int k = i % 9;
+   snprintf (subject, sizeof subject, "%s #%d", subjects[k], i % 13);
+   snprintf (body, sizeof body, "%s\n-- ticket %d", bodies[(i / 9) % 9], i);
+   int64_t created = base_ms + (int64_t) (i - i % 97 % 3) * 60000;
+   bson_init (doc);
+   BSON_APPEND_UTF8 (doc, "_id", id);
+   BSON_APPEND_UTF8 (doc, "id", id);
+   BSON_APPEND_UTF8 (doc, "subject", subject);
+   BSON_APPEND_UTF8 (doc, "body", body);
+   bool processed = i % 3 != 0;
+   BSON_APPEND_BOOL (doc, "processed", processed);
+   BSON_APPEND_UTF8 (doc, "source", "migration");
+   BSON_APPEND_DATE_TIME (doc, "created_at", created);
+   BSON_APPEND_DATE_TIME (doc, "updated_at", created + 1000);
+   if (processed) {
+      bson_t c, tags, conf, meta;
+      BSON_APPEND_DOCUMENT_BEGIN (doc, "classification", &c);
+      BSON_APPEND_UTF8 (&c, "priority", priorities[i % 3 == 1 ? (i / 3) % 3 : (i / 7) % 3]);
+      BSON_APPEND_UTF8 (&c, "sentiment", sentiments[(i / 5) % 4]);
+      BSON_APPEND_ARRAY_BEGIN (&c, "topic_tags", &tags);
+      BSON_APPEND_UTF8 (&tags, "0", topics[(i / 2) % 9]);
+      if (i % 4 == 0) {
+         BSON_APPEND_UTF8 (&tags, "1", topics[(i / 4) % 9]);
+      }
+      bson_append_array_end (&c, &tags);
+      bson_append_document_end (doc, &c);
+      BSON_APPEND_DOCUMENT_BEGIN (doc, "confidence_scores", &conf);
+      BSON_APPEND_DOUBLE (&conf, "topic", 0.3 + (i % 70) / 100.0);
+      BSON_APPEND_DOUBLE (&conf, "sentiment", 0.45 + (i % 50) / 100.0);
+      BSON_APPEND_DOUBLE (&conf, "priority", i % 11 == 0 ? 0.5 : 0.6 + (i % 40) / 100.0);
+      bson_append_document_end (doc, &conf);
+      BSON_APPEND_BOOL (doc, "needs_review", i % 11 == 0);
+      BSON_APPEND_DOCUMENT_BEGIN (doc, "processing_metadata", &meta);
+      BSON_APPEND_DATE_TIME (&meta, "processed_at", base_ms + 86400000 + (int64_t) (i / 2) * 1000);
+      BSON_APPEND_UTF8 (&meta, "model_version", "m-1");
+      BSON_APPEND_INT64 (&meta, "processing_time_ms", 10 + i % 50);
+      BSON_APPEND_UTF8 (&meta, "agent_version", "0.1.0");
+      bson_append_document_end (doc, &meta);
+   } else if (i % 5 == 0) {
+      BSON_APPEND_INT32 (doc, "processing_attempts", 3);
+      BSON_APPEND_UTF8 (doc, "last_error", "HTTP 503");
+   }
+}
+
+static void
+insert_range (const char *prefix, int from, int to)
+{
+   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
+   enum { BATCH = 500 };
+   bson_t docs[BATCH];
+   const bson_t *ptrs[BATCH];
+   for (int i = from; i < to;) {
+      int n = 0;
+      for (; n < BATCH && i < to; n++, i++) {
+         ticket_doc (i, prefix, &docs[n]);
+         ptrs[n] = &docs[n];
+      }
+      bson_error_t e;
+      bool ok = mongoc_collection_insert_many (coll, ptrs, (size_t) n, NULL, NULL, &e);
+      for (int k = 0; k < n; k++) {
+         bson_destroy (&docs[k]);
+      }
+      if (!ok) {
+         fail_msg ("insert_many: %s", e.message);
+      }
+   }
+   tk_api_fx_collection_release (&fx, coll);
+}
+
+static int
+setup (void **state)
+{
+   (void) state;
+   if (!tk_api_fx_setup (&fx, "triage_test_list_index", NULL, ADMIN_KEY)) {
+      return -1;
+   }
+   tk_time_parse_iso ("2025-06-01T00:00:00Z", 20, &base_ms);
+   insert_range ("LI", 0, N_SEED);
+   char url[512];
+   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s", pg_url ());
+   const char *env_index[] = {"TRIAGE_API_NEWEST_KEEP=0", url, NULL};
+   const char *env_plain[] = {"TRIAGE_API_NEWEST_KEEP=0", NULL};
+   if (!tk_api_fx_start (&fx, indexed, "api", env_index) ||
+       !tk_api_fx_start (&fx, &plain, "api", env_plain)) {
+      return -1;
+   }
+   return 0;
+}
+
+static int
+teardown (void **state)
+{
+   (void) state;
+   int rc_plain = tk_api_fx_stop (&plain);
+   int rc = tk_api_fx_teardown (&fx);
+   return rc == 0 && rc_plain == 0 ? 0 : -1;
+}
+
+/* Follows query's pages (at most max_pages) on both services: each must be
+ * the same bytes, the indexed one answered by `want` (the header). Returns
+ * how many tickets the pages held. */
+static int
+compare (const char *query, int max_pages, const char *want)
+{
+   char path[1024], next[600] = "";
+   int pages = 0, tickets = 0;
+   do {
+      snprintf (path, sizeof path, "/api/tickets?%s%s%s", query, next[0] ? "&cursor=" : "", next);
+      tk_api_fx_resp_t a = get (indexed, path);
+      tk_api_fx_resp_t b = get (&plain, path);
+      assert_int_equal (a.status, 200);
+      assert_int_equal (b.status, 200);
+      assert_string_equal (source (&b), "database");
+      if (strcmp (source (&a), want) != 0) {
+         fail_msg ("%s: answered by %s, not %s", path, source (&a), want);
+      }
+      if (strcmp (a.body, b.body) != 0) {
+         fprintf (stderr, "%s differs:\n%.2000s\n---\n%.2000s\n", path, a.body, b.body);
+      }
+      assert_string_equal (a.body, b.body);
+      cJSON *j = cJSON_Parse (a.body);
+      assert_non_null (j);
+      tickets += cJSON_GetArraySize (cJSON_GetObjectItem (j, "items"));
+      const char *cur = tk_api_fx_str (j, "next_cursor");
+      snprintf (next, sizeof next, "%s", cur ? cur : "");
+      cJSON_Delete (j);
+      tk_api_fx_resp_free (&a);
+      tk_api_fx_resp_free (&b);
+   } while (next[0] && ++pages < max_pages);
+   return tickets;
+}
+
+/* The dashboard's filters, sorts and searches (and mixes of them); the
+ * cursors of each sort are followed once. */
+static const struct {
+   const char *query;
+   int pages; /* compared: each page of the collection path costs 1-2 s at 10k */
+} queries[] = {
+   {"limit=50", 1},
+   {"status=processed&priority=P0%20(High)", 1},
+   {"priority=P1%20(Medium)&sentiment=Frustrated", 1},
+   {"topic=SSO", 1},
+   {"topic=Glossary,Lineage&sentiment=Angry", 2},
+   {"status=unprocessed&sort=created_at", 2},
+   {"status=processed&sort=-processed_at", 2},
+   {"sort=processed_at&limit=200", 2},
+   {"confidence_below=0.5", 1},
+   {"confidence_below=0.31&needs_review=false", 1},
+   {"needs_review=true", 1},
+   {"status=failed", 1},
+   {"status=processed,failed&topic=Connector&limit=7", 2},
+   {"created_from=2025-06-02T00:00:00Z&created_to=2025-06-03T00:00:00Z", 1},
+   {"processed_from=2025-06-02T01:00:00Z&sort=processed_at", 1},
+   {"q=refund", 2},
+   {"q=REFUND&status=processed", 1},
+   {"q=p1%20(", 1},            /* a label: P1 (Medium) */
+   {"q=angr&topic=SSO", 1},   /* part of a label, with a filter */
+   {"q=100%25_off", 1},       /* LIKE's metacharacters, literally */
+   {"q=a_b", 1},
+   {"q=kelvin", 1},           /* matches U+212A Kelvin sign + "elvin", case-blind */
+   {"q=since", 1},            /* U+017F long s + "ince" */
+   {"q=LI-0999", 1},          /* the id */
+   {"q=zzzq", 1},
+   {"limit=1000&sort=created_at", 2},
+};
+
+static void
+test_every_filter_equals_the_collection (void **state)
+{
+   (void) state;
+   for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+      int n = compare (queries[i].query, queries[i].pages, "index");
+      fprintf (stderr, "# %-55s %d ticket(s) in %d page(s)\n", queries[i].query, n,
+               queries[i].pages);
+   }
+}
+
+/* The whole listing walked on the index path alone (the pages above were
+ * compared with the collection's): every ticket exactly once, newest
+ * first, ties by id descending. */
+static void
+test_walk_lists_every_ticket_once (void **state)
+{
+   (void) state;
+   static bool seen[N_SEED];
+   char path[700], next[600] = "", last_id[64] = "";
+   double last_ms = 1e300;
+   int total = 0;
+   do {
+      snprintf (path, sizeof path, "/api/tickets?limit=1000%s%s", next[0] ? "&cursor=" : "", next);
+      tk_api_fx_resp_t a = get (indexed, path);
+      assert_int_equal (a.status, 200);
+      assert_string_equal (source (&a), "index");
+      cJSON *j = cJSON_Parse (a.body);
+      const cJSON *t;
+      cJSON_ArrayForEach (t, cJSON_GetObjectItem (j, "items"))
+      {
+         const char *id = tk_api_fx_str (t, "id");
+         int64_t ms = 0;
+         const char *created = tk_api_fx_str (t, "created_at");
+         assert_true (tk_time_parse_iso (created, strlen (created), &ms));
+         assert_true ((double) ms < last_ms || ((double) ms == last_ms && strcmp (id, last_id) < 0));
+         last_ms = (double) ms;
+         snprintf (last_id, sizeof last_id, "%s", id);
+         int k = atoi (id + 3);
+         assert_true (k >= 0 && k < N_SEED && !seen[k]);
+         seen[k] = true;
+         total++;
+      }
+      const char *cur = tk_api_fx_str (j, "next_cursor");
+      snprintf (next, sizeof next, "%s", cur ? cur : "");
+      cJSON_Delete (j);
+      tk_api_fx_resp_free (&a);
+   } while (next[0]);
+   assert_int_equal (total, N_SEED);
+}
+
+/* A search the SQL cannot match exactly (non-ASCII) reads the collection. */
+static void
+test_non_ascii_search_reads_the_collection (void **state)
+{
+   (void) state;
+   compare ("q=%C3%A9t%C3%A9", 1, "database");
+}
+
+/* Another writer updates, deletes and inserts: the next pages show it. */
+static void
+test_other_writers_are_seen_at_once (void **state)
+{
+   (void) state;
+   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
+   bson_error_t e;
+   /* Classify an unprocessed ticket as P0 and Angry, with a new subject. */
+   bson_t *sel = BCON_NEW ("_id", BCON_UTF8 ("LI-00003"));
+   bson_t *upd = BCON_NEW ("$set", "{", "processed", BCON_BOOL (true), "subject",
+                           BCON_UTF8 ("Quarantined REFUND request"), "classification", "{",
+                           "priority", BCON_UTF8 ("P0 (High)"), "sentiment", BCON_UTF8 ("Angry"),
+                           "topic_tags", "[", BCON_UTF8 ("SSO"), "]", "}",
+                           "processing_metadata.processed_at", BCON_DATE_TIME (base_ms + 9 * 86400000LL),
+                           "}");
+   assert_true (mongoc_collection_update_one (coll, sel, upd, NULL, NULL, &e));
+   bson_destroy (sel);
+   bson_destroy (upd);
+   sel = BCON_NEW ("_id", BCON_UTF8 ("LI-09999"));
+   assert_true (mongoc_collection_delete_one (coll, sel, NULL, NULL, &e));
+   bson_destroy (sel);
+   tk_api_fx_collection_release (&fx, coll);
+   insert_range ("NEW", 0, 5);
+
+   const char *const after[] = {"status=processed&priority=P0%20(High)&topic=SSO",
+                                "q=quarantined", "sort=-processed_at&limit=5", "limit=20",
+                                "q=new-0000"};
+   for (size_t i = 0; i < sizeof after / sizeof after[0]; i++) {
+      compare (after[i], 2, "index");
+   }
+   tk_api_fx_resp_t r = get (indexed, "/api/tickets?q=quarantined");
+   assert_non_null (strstr (r.body, "\"LI-00003\""));
+   tk_api_fx_resp_free (&r);
+   r = get (indexed, "/api/tickets?q=LI-09999");
+   assert_non_null (strstr (r.body, "\"count\":0"));
+   tk_api_fx_resp_free (&r);
+}
+
+/* A document of another shape (created_at a string): its MongoDB
+ * semantics are not the side tables', so the collection answers until it
+ * is gone. */
+static void
+test_another_shape_reads_the_collection (void **state)
+{
+   (void) state;
+   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
+   bson_error_t e;
+   bson_t *odd = BCON_NEW ("_id", BCON_UTF8 ("ODD-1"), "id", BCON_UTF8 ("ODD-1"), "subject",
+                           BCON_UTF8 ("odd"), "body", BCON_UTF8 ("a refund"), "processed",
+                           BCON_BOOL (false), "created_at", BCON_UTF8 ("2025-06-02"));
+   assert_true (mongoc_collection_insert_one (coll, odd, NULL, NULL, &e));
+   tk_api_fx_collection_release (&fx, coll);
+   compare ("q=refund&limit=20", 1, "database");
+   compare ("status=unprocessed&limit=20", 1, "database");
+   coll = tk_api_fx_collection (&fx, "tickets");
+   bson_t *sel = BCON_NEW ("_id", BCON_UTF8 ("ODD-1"));
+   assert_true (mongoc_collection_delete_one (coll, sel, NULL, NULL, &e));
+   bson_destroy (sel);
+   bson_destroy (odd);
+   tk_api_fx_collection_release (&fx, coll);
+   compare ("q=refund&limit=20", 1, "index");
+}
+
+int
+main (void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_every_filter_equals_the_collection),
+      cmocka_unit_test (test_walk_lists_every_ticket_once),
+      cmocka_unit_test (test_non_ascii_search_reads_the_collection),
+      cmocka_unit_test (test_other_writers_are_seen_at_once),
+      cmocka_unit_test (test_another_shape_reads_the_collection),
+   };
+   return cmocka_run_group_tests (tests, setup, teardown);
+}
