@@ -449,3 +449,28 @@ tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, char **
    conn_put (s, c);
    return res;
 }
+
+bool
+tk_list_sql_enable (tk_list_sql_t *s, const char *db, char *state, size_t cap, tk_error_t *err)
+{
+   PGconn *c = conn_get (s, err);
+   if (!c) {
+      return false;
+   }
+   bool ok = false;
+   PGresult *r = PQexec (c, "SET statement_timeout = 0");
+   PQclear (r);
+   const char *values[1] = {db};
+   r = PQexecParams (c, "SELECT public.triage_list_enable($1)", 1, NULL, values, NULL, NULL, 0);
+   if (PQresultStatus (r) == PGRES_TUPLES_OK && PQntuples (r) == 1) {
+      snprintf (state, cap, "%s", PQgetvalue (r, 0, 0));
+      ok = true;
+   } else {
+      tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQresultErrorMessage (r));
+   }
+   PQclear (r);
+   r = PQexec (c, "SET statement_timeout = 10000");
+   PQclear (r);
+   conn_put (s, c);
+   return ok;
+}

@@ -19,6 +19,7 @@
 #ifndef TK_LIST_SQL_H
 #define TK_LIST_SQL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -49,5 +50,14 @@ tk_list_sql_result_t tk_list_sql_page (tk_list_sql_t *s, const char *db, const t
                                        char ***ids, size_t *n, tk_error_t *err);
 
 void tk_list_sql_ids_free (char **ids, size_t n);
+
+/* Asks for side tables on database db's tickets collection
+ * (triage_list_enable in the SQL): made and filled now when the collection
+ * exists (minutes at a million tickets: no statement timeout here), else
+ * as soon as FerretDB creates it. Only enabled databases pay the trigger.
+ * Copies "ready" or "waiting" into state. false with err when PostgreSQL
+ * fails or the SQL is not installed. Blocking, like tk_list_sql_page. */
+bool tk_list_sql_enable (tk_list_sql_t *s, const char *db, char *state, size_t cap,
+                         tk_error_t *err);
 
 #endif

@@ -217,6 +217,10 @@ bool api_route (api_t *api, const char *method, const char *pattern, tk_role_t n
  * record a minute per client address for unknown keys, one per 403. */
 void api_auth_audit_refusals (api_t *api);
 
+/* With TRIAGE_LIST_SQL_URL: asks for the side tables of this api's database
+ * on the threadpool (list_index.c). false when out of memory. */
+bool api_list_index_start (api_t *api);
+
 /* --- cache (cache.c) ------------------------------------------------------ */
 
 /* The fresh cached body under key, or NULL (borrowed until the next cache

@@ -108,6 +108,10 @@ main (int argc, char **argv)
       fprintf (stderr, "triage-api: cannot register routes: %s\n", err.message);
       return 2;
    }
+   if (!api_list_index_start (&api)) {
+      fprintf (stderr, "triage-api: out of memory\n");
+      return 2;
+   }
    int rc = tk_app_run (&app);
    tk_list_sql_destroy (api.list_sql);
    curl_global_cleanup ();

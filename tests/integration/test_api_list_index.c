@@ -3,8 +3,10 @@
  * docs/decisions/0017), on the real stack: 10,000 tickets written straight
  * into the collection (not through the services, in bulk, as a migration
  * or a restore would), two triage-api children on the same database, one
- * with TRIAGE_LIST_SQL_URL (the index path) and one without (every list
- * reads the collection: FerretDB's own filtering and sorting). Every
+ * with TRIAGE_LIST_SQL_URL (the index path: it asks for the side tables of
+ * its database at start, and they are filled from what is there) and one
+ * without (every list reads the collection: FerretDB's own filtering and
+ * sorting). Every
  * dashboard filter, sort and search, and the next page of each sort, must be the same
  * bytes from both; writes made afterwards by another writer (updates,
  * deletes, inserts) must show at once; a document of another shape must
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
 #define N_SEED 10000
@@ -166,7 +169,20 @@ setup (void **state)
        !tk_api_fx_start (&fx, &plain, "api", env_plain)) {
       return -1;
    }
-   return 0;
+   /* The indexed api asks for the side tables at its start (made and
+    * filled from the 10,000 tickets then): lists read the collection
+    * until they are ready. */
+   for (int i = 0; i < 120; i++) {
+      tk_api_fx_resp_t r = get (indexed, "/api/tickets?limit=1");
+      bool ready = r.status == 200 && !strcmp (source (&r), "index");
+      tk_api_fx_resp_free (&r);
+      if (ready) {
+         return 0;
+      }
+      usleep (500 * 1000);
+   }
+   fprintf (stderr, "the indexed api never answered from the side tables\n");
+   return -1;
 }
 
 static int
