@@ -132,7 +132,7 @@ static const tk_config_var_t vars[] = {
    STR ("TRIAGE_ENCODER_PATH", "encoder-path", encoder_path, "", 0, CL | CLI, "Folder of the sentence encoder's weights (model.safetensors, tokenizer.json) that a built-in model in encoder mode needs; empty for all-MiniLM-L6-v2 beside the model file (the build links the weights bootstrap fetched there)."),
    ENUM ("TRIAGE_FALLBACK_PROVIDER", "fallback-provider", fallback_provider, "none", ((const char *const[]) {"none", "local", NULL}), CL, "What classifies a ticket the remote LLM failed for the last time (attempts used up, a 4xx, invalid answers): none (the ticket goes to the dead-letter topic) or local (the built-in model; model_version says fallback:<model>)."),
    INT ("TRIAGE_LLM_BATCH", "llm-batch", llm_batch, "1", 1, 20, CL, "Tickets asked about in one remote LLM request (answers matched back by id); 1 sends each ticket alone."),
-   DURATION ("TRIAGE_LLM_BATCH_WINDOW", "llm-batch-window", llm_batch_window_ms, "20ms", 0, 1 * SEC, CL, "Longest wait for more ready tickets to fill a batch (TRIAGE_LLM_BATCH above 1)."),
+   DURATION ("TRIAGE_LLM_BATCH_WINDOW", "llm-batch-window", llm_batch_window_ms, "20ms", 0, 10 * SEC, CL, "Longest wait for more ready tickets to fill a batch (TRIAGE_LLM_BATCH above 1); a full batch never waits."),
 
    /* ---- end of classifier's rows ---- */
 
