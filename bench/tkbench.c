@@ -474,7 +474,7 @@ cmd_request (int argc, char **argv)
       /* The message ingest sends (common/messages.h). */
       size_t len;
       tk_error_t err;
-      char *msg = tk_msg_classify_build (id, "ingest", start, NULL, &len, &err);
+      char *msg = tk_msg_classify_build (id, "ingest", start, NULL, false, &len, &err);
       if (!msg) {
          die ("classify request", &err);
       }

@@ -80,6 +80,7 @@ tk_error_domain_name (int domain)
    case TK_ERR_DUPLICATE: return "duplicate";
    case TK_ERR_SQL: return "sql";
    case TK_ERR_UNSUPPORTED: return "unsupported";
+   case TK_ERR_CONFLICT: return "conflict";
    default: return "unknown";
    }
 }

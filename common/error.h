@@ -24,6 +24,7 @@ typedef enum {
    TK_ERR_DUPLICATE,
    TK_ERR_SQL,         /* libpq (list_sql.h) */
    TK_ERR_UNSUPPORTED, /* a request a backend cannot answer exactly */
+   TK_ERR_CONFLICT,    /* the stored document changed in a way that forbids the write */
 } tk_error_domain_t;
 
 typedef struct {

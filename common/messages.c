@@ -210,7 +210,8 @@ tk_msg_inbound_refused_id (const char *key, size_t key_len, const char *payload,
 
 char *
 tk_msg_classify_build (const char *id, const char *reason, int64_t requested_at,
-                       const char *job_id, size_t *len, tk_error_t *err)
+                       const char *job_id, bool override_corrections, size_t *len,
+                       tk_error_t *err)
 {
    if (!id || !reason) {
       tk_error_set_field (err, TK_ERR_INVALID, 0, id ? "reason" : "id",
@@ -221,7 +222,8 @@ tk_msg_classify_build (const char *id, const char *reason, int64_t requested_at,
    bool ok = o && cJSON_AddStringToObject (o, "id", id) &&
              cJSON_AddStringToObject (o, "reason", reason) &&
              add_time (o, "requested_at", requested_at) &&
-             (!job_id || cJSON_AddStringToObject (o, "job_id", job_id));
+             (!job_id || cJSON_AddStringToObject (o, "job_id", job_id)) &&
+             (!override_corrections || cJSON_AddTrueToObject (o, "override_corrections"));
    return print_and_delete (o, ok, len, err);
 }
 
@@ -257,6 +259,8 @@ tk_msg_classify_parse (const char *payload, size_t len, tk_msg_classify_t *out, 
    copy_optional (o, "reason", out->reason, sizeof out->reason);
    out->reprocess = strcmp (out->reason, "reprocess") == 0;
    copy_optional (o, "job_id", out->job_id, sizeof out->job_id);
+   out->override_corrections =
+      cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (o, "override_corrections"));
    const cJSON *at = cJSON_GetObjectItemCaseSensitive (o, "requested_at");
    if (cJSON_IsString (at) &&
        !tk_time_parse_iso (at->valuestring, strlen (at->valuestring), &out->requested_at)) {

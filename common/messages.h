@@ -3,7 +3,7 @@
  * The topics and their messages are those of ARCHITECTURE.md's topic table:
  *
  *   tickets.inbound     a raw ticket {"id","subject","body","created_at"?,"source"?}
- *   tickets.classify    {"id","reason","requested_at","job_id"?}
+ *   tickets.classify    {"id","reason","requested_at","job_id"?,"override_corrections"?}
  *   tickets.classified  {"id","classification","confidence_scores","processing_metadata"}
  *   tickets.dlq         {"id","error","attempts","failed_at",...,"message"}
  *
@@ -68,13 +68,17 @@ const char *tk_msg_inbound_refused_id (const char *key, size_t key_len, const ch
 
 /* ---- tickets.classify ----------------------------------------------------- */
 
-/* {"id","reason","requested_at"} and "job_id" when job_id is not NULL.
- * reason is "ingest", "manual" or "reprocess" (any other non-empty string
- * is written as given); requested_at is ms since the epoch, written as
- * ISO-8601 ("" if it cannot be). id and reason are required (TK_ERR_INVALID
- * if NULL). Everything borrowed for the call. */
+/* {"id","reason","requested_at"}, "job_id" when job_id is not NULL and
+ * "override_corrections": true when override_corrections is set (a
+ * reprocess that may relabel a ticket a person corrected; without it such
+ * a ticket keeps the person's labels). reason is "ingest", "manual" or
+ * "reprocess" (any other non-empty string is written as given);
+ * requested_at is ms since the epoch, written as ISO-8601 ("" if it cannot
+ * be). id and reason are required (TK_ERR_INVALID if NULL). Everything
+ * borrowed for the call. */
 char *tk_msg_classify_build (const char *id, const char *reason, int64_t requested_at,
-                             const char *job_id, size_t *len, tk_error_t *err);
+                             const char *job_id, bool override_corrections, size_t *len,
+                             tk_error_t *err);
 
 /* A parsed classify request; fixed buffers, nothing to free. */
 typedef struct {
@@ -83,6 +87,7 @@ typedef struct {
    bool reprocess;    /* reason is "reprocess": classify even if processed */
    int64_t requested_at; /* ms since the epoch; 0 if absent or unreadable */
    char job_id[TK_MSG_JOB_ID_MAX + 1]; /* "" if absent or longer */
+   bool override_corrections; /* "override_corrections" is true */
 } tk_msg_classify_t;
 
 /* Reads a classify request: JSON (tk_json_parse, at most

@@ -131,6 +131,17 @@ bool tk_store_update_ticket_with_classification (tk_store_t *store, const char *
                                                  const tk_processing_metadata_t *metadata,
                                                  tk_error_t *err);
 
+/* The same write, but never over a person's correction: it applies only
+ * while the ticket has no processing_metadata.corrected_at (the condition is
+ * part of the update's filter, so a correction stored after the ticket was
+ * read still wins). TK_ERR_CONFLICT if the ticket is corrected,
+ * TK_ERR_NOT_FOUND if no such id. */
+bool tk_store_update_ticket_unless_corrected (tk_store_t *store, const char *id,
+                                              const tk_classification_t *c,
+                                              const tk_confidence_t *confidence,
+                                              const tk_processing_metadata_t *metadata,
+                                              tk_error_t *err);
+
 /* Failure bookkeeping: increments processing_attempts, sets last_error
  * (copied) and updated_at; processed stays as it is. TK_ERR_NOT_FOUND if no
  * such id. */

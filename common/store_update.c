@@ -9,17 +9,36 @@
 
 /* ---- classification ----------------------------------------------------- */
 
-/* update_one({id}, update); NOT_FOUND when nothing matched. */
+/* Whether a ticket with this id exists (after a conditional update matched
+ * nothing: missing, or the condition failed). */
 static bool
-update_by_id (tk_store_t *store, const char *id, const bson_t *update, const char *what,
-              tk_error_t *err)
+ticket_exists (mongoc_collection_t *coll, const char *id, bool *exists, bson_error_t *e)
 {
-   bool ok = false;
+   bson_t *filter = tk_store_id_filter (id);
+   bson_t *opts = BCON_NEW ("limit", BCON_INT64 (1));
+   int64_t n = mongoc_collection_count_documents (coll, filter, opts, NULL, NULL, e);
+   bson_destroy (opts);
+   bson_destroy (filter);
+   *exists = n > 0;
+   return n >= 0;
+}
+
+/* update_one({id} (and, unless_corrected, no corrected_at), update);
+ * NOT_FOUND when no such ticket, CONFLICT when it is corrected. */
+static bool
+update_by_id (tk_store_t *store, const char *id, const bson_t *update, bool unless_corrected,
+              const char *what, tk_error_t *err)
+{
+   bool ok = false, exists = false;
    tk_store_conn_t conn;
    bson_t reply = BSON_INITIALIZER;
    bson_error_t e;
    bson_iter_t it;
    bson_t *filter = tk_store_id_filter (id);
+   if (unless_corrected) {
+      BCON_APPEND (filter, "processing_metadata.corrected_at", "{", "$exists", BCON_BOOL (false),
+                   "}");
+   }
 
    tk_store__conn_open (store, &conn);
    bson_destroy (&reply);
@@ -28,8 +47,16 @@ update_by_id (tk_store_t *store, const char *id, const bson_t *update, const cha
       goto done;
    }
    if (!bson_iter_init_find (&it, &reply, "matchedCount") || bson_iter_as_int64 (&it) < 1) {
-      tk_error_set_field (err, TK_ERR_NOT_FOUND, 0, "id", "%s: no ticket with id \"%s\"", what,
-                          id);
+      if (unless_corrected && !ticket_exists (conn.coll, id, &exists, &e)) {
+         tk_store__set_mongo_error (err, &e, what);
+      } else if (exists) {
+         tk_error_set_field (err, TK_ERR_CONFLICT, 0, "id",
+                             "%s: ticket \"%s\" was corrected by a person; its labels are kept",
+                             what, id);
+      } else {
+         tk_error_set_field (err, TK_ERR_NOT_FOUND, 0, "id", "%s: no ticket with id \"%s\"",
+                             what, id);
+      }
       goto done;
    }
    ok = true;
@@ -40,12 +67,10 @@ done:
    return ok;
 }
 
-bool
-tk_store_update_ticket_with_classification (tk_store_t *store, const char *id,
-                                            const tk_classification_t *c,
-                                            const tk_confidence_t *confidence,
-                                            const tk_processing_metadata_t *metadata,
-                                            tk_error_t *err)
+static bool
+update_classification (tk_store_t *store, const char *id, const tk_classification_t *c,
+                       const tk_confidence_t *confidence, const tk_processing_metadata_t *metadata,
+                       bool unless_corrected, tk_error_t *err)
 {
    bool ok = false;
    bson_t update = BSON_INITIALIZER, set;
@@ -67,10 +92,30 @@ tk_store_update_ticket_with_classification (tk_store_t *store, const char *id,
       tk_error_set (err, TK_ERR_INVALID, 0, "classification does not fit in a BSON document");
       goto done;
    }
-   ok = update_by_id (store, id, &update, "storing classification", err);
+   ok = update_by_id (store, id, &update, unless_corrected, "storing classification", err);
 done:
    bson_destroy (&update);
    return ok;
+}
+
+bool
+tk_store_update_ticket_with_classification (tk_store_t *store, const char *id,
+                                            const tk_classification_t *c,
+                                            const tk_confidence_t *confidence,
+                                            const tk_processing_metadata_t *metadata,
+                                            tk_error_t *err)
+{
+   return update_classification (store, id, c, confidence, metadata, false, err);
+}
+
+bool
+tk_store_update_ticket_unless_corrected (tk_store_t *store, const char *id,
+                                         const tk_classification_t *c,
+                                         const tk_confidence_t *confidence,
+                                         const tk_processing_metadata_t *metadata,
+                                         tk_error_t *err)
+{
+   return update_classification (store, id, c, confidence, metadata, true, err);
 }
 
 bool
@@ -84,7 +129,7 @@ tk_store_record_failure (tk_store_t *store, const char *id, const char *error_te
    bson_t *update = BCON_NEW ("$inc", "{", "processing_attempts", BCON_INT32 (1), "}", "$set",
                               "{", "last_error", BCON_UTF8 (error_text), "updated_at",
                               BCON_DATE_TIME (tk_store__now_ms ()), "}");
-   bool ok = update_by_id (store, id, update, "recording failure", err);
+   bool ok = update_by_id (store, id, update, false, "recording failure", err);
    bson_destroy (update);
    return ok;
 }

@@ -49,6 +49,12 @@ typedef struct {
     * top-level value, so the backend can filter on it), not inside
     * processing_metadata. */
    bool needs_review;
+   /* When a person last corrected its labels (the api's PUT,
+    * processing_metadata.corrected_at); 0 = never. Read from the store,
+    * never written by tk_processing_metadata_append_bson: a new
+    * classification replaces a correction only where a reprocess says
+    * override_corrections. */
+   int64_t corrected_at;
 } tk_processing_metadata_t;
 
 typedef struct tk_ticket {

@@ -246,6 +246,11 @@ read_metadata (const bson_iter_t *parent, tk_processing_metadata_t *m, tk_error_
                           &m->processing_time_ms, err);
       } else if (!strcmp (key, "agent_version")) {
          ok = read_string (&it, "processing_metadata.agent_version", &m->agent_version, err);
+      } else if (!strcmp (key, "corrected_at")) {
+         /* Present at all, it marks a correction (the api writes a date;
+          * another writer may not), as the store's $exists condition
+          * (tk_store_update_ticket_unless_corrected) sees it. */
+         m->corrected_at = BSON_ITER_HOLDS_DATE_TIME (&it) ? bson_iter_date_time (&it) : 1;
       }
       if (!ok) {
          return false;

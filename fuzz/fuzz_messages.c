@@ -44,7 +44,7 @@ classify_build (const tk_msg_classify_t *r, size_t *len)
 {
    tk_error_t err;
    return tk_msg_classify_build (r->id, r->reason, r->requested_at, r->job_id[0] ? r->job_id : NULL,
-                                 len, &err);
+                                 r->override_corrections, len, &err);
 }
 
 static void
@@ -61,6 +61,7 @@ classify (const char *buf, size_t size)
    fuzz_check (tk_msg_classify_parse (text, len, &again, &err));
    fuzz_check (strcmp (r.id, again.id) == 0 && r.reprocess == again.reprocess);
    fuzz_check (r.requested_at == again.requested_at);
+   fuzz_check (r.override_corrections == again.override_corrections);
    check_same (text, classify_build (&again, NULL));
 }
 

@@ -3,7 +3,11 @@
  * (progress), POST /api/dlq/replay (failed tickets back for another try).
  *
  * A job is a document of the `jobs` collection: {job_id, mode, reason,
- * created_at, key_id, ids, requested}. Progress is read from the tickets
+ * created_at, key_id, ids, requested, kept_corrected, override_corrections}.
+ * A reprocess leaves out the tickets a person corrected (they keep their
+ * labels, counted as kept_corrected) unless the body says
+ * "override_corrections": true; "dry_run": true answers 200 with what the
+ * job would request and keep, and records or sends nothing. Progress is read from the tickets
  * themselves: a job's ticket is classified once its processed_at is at or
  * after the job's start, and failed once it is unprocessed with a failed
  * attempt recorded after that start. The ids are chosen on a worker thread;
@@ -50,6 +54,9 @@ typedef struct {
    char job_id[48];
    int64_t started_ms;
    size_t n_unknown;
+   bool override_corrections;
+   bool dry_run;
+   int64_t kept_corrected; /* reprocess: corrected tickets it leaves alone */
    /* publishing, on the loop */
    size_t next, acked, failed;
    bool waiting_room; /* the producer queue was full */
@@ -178,6 +185,35 @@ given_ids_filter (job_t *j)
    return filter;
 }
 
+/* {$and: [filter, {corrected_at: {$exists: false}}]} (corrected: true, the
+ * corrected ones instead). Caller destroys. */
+static bson_t *
+without_corrected (const bson_t *filter, bool corrected)
+{
+   bson_t *out = bson_new ();
+   bson_t and, item, cond;
+   BSON_APPEND_ARRAY_BEGIN (out, "$and", &and);
+   BSON_APPEND_DOCUMENT (&and, "0", filter);
+   BSON_APPEND_DOCUMENT_BEGIN (&and, "1", &item);
+   BSON_APPEND_DOCUMENT_BEGIN (&item, "processing_metadata.corrected_at", &cond);
+   BSON_APPEND_BOOL (&cond, "$exists", corrected);
+   bson_append_document_end (&item, &cond);
+   bson_append_document_end (&and, &item);
+   bson_append_array_end (out, &and);
+   return out;
+}
+
+/* How many tickets of a reprocess's filter a person corrected (they are
+ * left out unless it overrides corrections); -1 with e on a failure. */
+static int64_t
+count_corrected (mongoc_client_t *client, const char *db, const bson_t *page, bson_error_t *e)
+{
+   bson_t *filter = without_corrected (page, true);
+   int64_t n = tk_store_tickets_count (client, db, filter, e);
+   bson_destroy (filter);
+   return n;
+}
+
 /* The filter of the tickets the job's mode selects, into *filter (page is
  * the storage of a reprocess's filter). false with e when the key's fetch
  * mark could not be read. */
@@ -207,7 +243,7 @@ selection_filter (api_call_t *call, mongoc_client_t *client, const char *db, bso
       break;
    case MODE_REPROCESS:
       tk_query_page_filter (&j->q, 0, NULL, page);
-      *filter = page;
+      *filter = j->override_corrections ? bson_copy (page) : without_corrected (page, false);
       break;
    case MODE_IDS: *filter = given_ids_filter (j); break;
    }
@@ -227,6 +263,8 @@ record_job (api_call_t *call, mongoc_client_t *client, const char *db, bson_erro
    BSON_APPEND_DATE_TIME (&job, "created_at", j->started_ms);
    BSON_APPEND_UTF8 (&job, "key_id", call->key_id);
    BSON_APPEND_INT64 (&job, "requested", (int64_t) j->n_ids);
+   BSON_APPEND_INT64 (&job, "kept_corrected", j->kept_corrected);
+   BSON_APPEND_BOOL (&job, "override_corrections", j->override_corrections);
    BSON_APPEND_ARRAY_BEGIN (&job, "ids", &arr);
    for (size_t i = 0; i < j->n_ids; i++) {
       char k[16];
@@ -249,10 +287,13 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    size_t max = (size_t) call->api->app->cfg.api_process_max;
    bson_error_t e;
    bson_t *filter = NULL;
-   bson_t page; /* reprocess: the filter lives here */
+   bson_t page = BSON_INITIALIZER; /* reprocess: the filter as the list's */
    bool ok = selection_filter (call, client, db, &page, &filter, &e);
    if (ok && filter) {
       ok = collect_ids (j, client, db, filter, max, &e);
+   }
+   if (ok && j->mode == MODE_REPROCESS && !j->override_corrections) {
+      ok = (j->kept_corrected = count_corrected (client, db, &page, &e)) >= 0;
    }
    if (!ok) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
@@ -260,6 +301,19 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    }
    if (j->mode == MODE_IDS) {
       j->n_unknown -= j->n_ids;
+   }
+   if (j->dry_run) {
+      /* What the job would do, for the page to ask before it sends. */
+      cJSON *out = cJSON_CreateObject ();
+      cJSON_AddStringToObject (out, "mode", mode_names[j->mode]);
+      cJSON_AddNumberToObject (out, "would_request", (double) j->n_ids);
+      cJSON_AddNumberToObject (out, "kept_corrected", (double) j->kept_corrected);
+      cJSON_AddBoolToObject (out, "override_corrections", j->override_corrections);
+      if (j->mode == MODE_IDS) {
+         cJSON_AddNumberToObject (out, "unknown_ids", (double) j->n_unknown);
+      }
+      api_call_ok (call, 200, out);
+      goto done;
    }
    if (!record_job (call, client, db, &e)) {
       api_call_fail (call, 503, "unavailable", NULL, "cannot record the job: %s", e.message);
@@ -269,6 +323,8 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    cJSON_AddStringToObject (call->audit_detail, "job_id", j->job_id);
    cJSON_AddStringToObject (call->audit_detail, "mode", mode_names[j->mode]);
    cJSON_AddNumberToObject (call->audit_detail, "requested", (double) j->n_ids);
+   cJSON_AddNumberToObject (call->audit_detail, "kept_corrected", (double) j->kept_corrected);
+   cJSON_AddBoolToObject (call->audit_detail, "override_corrections", j->override_corrections);
    /* The tickets sent back to the classifier (the first hundred, and how
     * many): what the job will change. */
    for (size_t i = 0; i < j->n_ids; i++) {
@@ -277,6 +333,7 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    call->status = 202;
 done:
    bson_destroy (filter);
+   bson_destroy (&page);
 }
 
 /* ---- publishing (loop) -------------------------------------------------- */
@@ -296,6 +353,7 @@ publish_finish (api_call_t *call)
    cJSON_AddNumberToObject (out, "requested", (double) j->n_ids);
    cJSON_AddNumberToObject (out, "published", (double) (j->acked));
    cJSON_AddNumberToObject (out, "publish_failed", (double) j->failed);
+   cJSON_AddNumberToObject (out, "kept_corrected", (double) j->kept_corrected);
    if (j->mode == MODE_IDS) {
       cJSON_AddNumberToObject (out, "unknown_ids", (double) j->n_unknown);
    }
@@ -342,7 +400,8 @@ publish_more (api_call_t *call)
       tk_error_t err;
       size_t len = 0;
       char *text =
-         tk_msg_classify_build (id, mode_reason (j->mode), j->started_ms, j->job_id, &len, &err);
+         tk_msg_classify_build (id, mode_reason (j->mode), j->started_ms, j->job_id,
+                                j->override_corrections, &len, &err);
       bool ok = text && app->producer &&
                 tk_kafka_produce (app->producer, app->cfg.topic_classify, id, strlen (id), text,
                                   len, delivered, call, &err);
@@ -366,6 +425,11 @@ publish_more (api_call_t *call)
 static void
 process_done (api_call_t *call)
 {
+   job_t *j = call->data;
+   if (j->dry_run) {
+      api_call_respond (call);
+      return;
+   }
    publish_more (call);
 }
 
@@ -491,6 +555,22 @@ parse_ids (tk_http_request_t *req, const cJSON *body, job_t *j)
    return true;
 }
 
+/* An optional boolean of the body into *out (false when absent). false,
+ * answered 400, when it is there and not a boolean. */
+static bool
+parse_flag (tk_http_request_t *req, const cJSON *body, const char *name, bool *out)
+{
+   const cJSON *v = cJSON_GetObjectItemCaseSensitive (body, name);
+   if (v && !cJSON_IsBool (v)) {
+      char msg[96];
+      snprintf (msg, sizeof msg, "%s: true or false", name);
+      api_respond_error (req, 400, "invalid", name, msg);
+      return false;
+   }
+   *out = cJSON_IsTrue (v);
+   return true;
+}
+
 static void
 start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
 {
@@ -499,7 +579,9 @@ start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
       api_respond_error (req, 500, "internal", NULL, "out of memory");
       return;
    }
-   if (!parse_mode (req, body, replay, j) || !parse_ids (req, body, j)) {
+   if (!parse_mode (req, body, replay, j) || !parse_ids (req, body, j) ||
+       !parse_flag (req, body, "override_corrections", &j->override_corrections) ||
+       !parse_flag (req, body, "dry_run", &j->dry_run)) {
       goto fail;
    }
    if (j->mode == MODE_REPROCESS &&

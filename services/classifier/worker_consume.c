@@ -105,6 +105,7 @@ parse_request (job_t *j, const tk_kafka_message_t *m, tk_error_t *err)
    }
    memcpy (j->id, req.id, sizeof j->id);
    j->reprocess = req.reprocess;
+   j->override_corrections = req.override_corrections;
    return true;
 }
 

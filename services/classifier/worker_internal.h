@@ -92,6 +92,7 @@ struct job {
 
    char id[TK_TICKET_ID_MAX + 1];
    bool reprocess;
+   bool override_corrections; /* the request may relabel a corrected ticket */
    char *request; /* the classify message, for the DLQ record */
    size_t request_len;
 
@@ -107,7 +108,7 @@ struct job {
    job_outcome_t outcome;
    /* The booleans left are independent of the outcome and of each other:
     * in_list, abandoned, busy and counted say who still refers to the job;
-    * reprocess comes with the request; repaired, probe and solo shape the
+    * reprocess and override_corrections come with the request; repaired, probe and solo shape the
     * next attempt; failure_recorded is how far a JOB_FALLBACK save got (a
     * retried save does not record the failure twice); op_ok is a store
     * call's result. */

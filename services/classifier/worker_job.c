@@ -46,6 +46,15 @@ fetch_done (int status, void *ctx)
       cl__job_infra_retry (j, cl__job_start, "reading the ticket", status == 0 ? &j->op_err : NULL);
       return;
    }
+   if (j->ticket->metadata.corrected_at && !j->override_corrections) {
+      /* A person's labels stay: only a request that says
+       * override_corrections relabels the ticket. The stored (corrected)
+       * result is published, as for any skipped ticket. */
+      TK_INFO (COMPONENT, "ticket %s was corrected by a person; kept, not relabelled", j->id);
+      j->outcome = JOB_REPUBLISH;
+      cl__job_publish (j);
+      return;
+   }
    if (j->ticket->processed && !j->reprocess) {
       /* Not classified again. Its result is published again, though: a
        * worker that died between storing the result and publishing it
@@ -221,8 +230,14 @@ save_work (tk_store_t *store, void *ctx)
       j->processed_at = tk_time_now_ms ();
    }
    tk_processing_metadata_t md = job_metadata (j);
-   j->op_ok = tk_store_update_ticket_with_classification (store, j->id, &j->c, &j->conf, &md,
+   if (j->override_corrections) {
+      j->op_ok = tk_store_update_ticket_with_classification (store, j->id, &j->c, &j->conf, &md,
+                                                             &j->op_err);
+   } else {
+      /* A correction stored while it was being classified wins. */
+      j->op_ok = tk_store_update_ticket_unless_corrected (store, j->id, &j->c, &j->conf, &md,
                                                           &j->op_err);
+   }
 }
 
 static void
@@ -234,6 +249,15 @@ save_done (int status, void *ctx)
       return;
    }
    if (status != 0 || !j->op_ok) {
+      if (status == 0 && j->op_err.domain == TK_ERR_CONFLICT && j->outcome != JOB_FAILED) {
+         /* Corrected by a person meanwhile: their labels stay. Read
+          * again, it is skipped and its stored (corrected) result is what
+          * the classified topic hears of. */
+         TK_INFO (COMPONENT, "ticket %s was corrected by a person while being classified; kept",
+                  j->id);
+         cl__job_start (j);
+         return;
+      }
       if (status == 0 && j->op_err.domain == TK_ERR_NOT_FOUND) {
          TK_WARN (COMPONENT, "ticket %s was deleted while being classified; dropped", j->id);
          if (j->outcome != JOB_FAILED) {

@@ -195,7 +195,7 @@ ingest_classify_request (ingest_classify_t *c, const char *id, const char *reaso
 {
    tk_error_t err;
    classify_msg_t *m = calloc (1, sizeof *m);
-   if (!m || !(m->payload = tk_msg_classify_build (id, reason, tk_time_now_ms (), NULL, &m->len,
+   if (!m || !(m->payload = tk_msg_classify_build (id, reason, tk_time_now_ms (), NULL, false, &m->len,
                                                    &err)) ||
        !(m->id = strdup (id))) {
       /* Reported as not delivered: the Kafka offset stays uncommitted. */

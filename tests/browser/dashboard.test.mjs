@@ -695,6 +695,54 @@ test('processing from the page: the progress bar reaches the end', async () => {
   await ctx.close();
 });
 
+test('reprocess asks first, with the count, and keeps a correction unless the override is ticked', async () => {
+  const tickets = mongo.db(DB).collection('tickets');
+  const ids = ['T-100', 'T-101', 'T-102', 'T-103', 'T-104', 'T-105'];
+  const stamps = async () => Object.fromEntries((await tickets.find({ _id: { $in: ids } }).toArray())
+    .map((d) => [d._id, d.processing_metadata.processed_at.getTime()]));
+  const doneWith = (text) => page.waitForFunction((t) => (document.querySelector('#process-state').textContent || '').includes(t), text, { timeout: 60000 });
+  const { ctx, page } = await openPage(operatorKey, `/?tab=tickets&q=${encodeURIComponent('T-10')}`);
+  await waitRows(page, 'tickets', ids);
+  assert.ok((await tickets.findOne({ _id: 'T-102' })).processing_metadata.corrected_at, 'T-102 was corrected by the detail test');
+  await page.selectOption('#process-mode', 'reprocess');
+  const t0 = await stamps();
+
+  // Asked first, with the count; cancelled, nothing is sent.
+  await page.click('#process-go');
+  await page.waitForSelector('#reprocess-dialog[open]');
+  assert.equal(await page.textContent('#reprocess-count'), 'Classify 5 tickets again with the model. 1 ticket corrected by hand keeps its labels.');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#reprocess-dialog').open);
+  assert.equal(await page.isDisabled('#process-go'), false);
+  assert.deepEqual(await stamps(), t0);
+
+  // Confirmed without the override: the five others are classified again,
+  // the person's labels on T-102 stay.
+  await page.click('#process-go');
+  await page.waitForSelector('#reprocess-dialog[open]');
+  await page.click('#reprocess-send');
+  await doneWith('Done · requested 5 · classified 5 · failed 0');
+  const t1 = await stamps();
+  for (const id of ids) assert.equal(t1[id] > t0[id], id !== 'T-102', id);
+  let doc = await tickets.findOne({ _id: 'T-102' });
+  assert.equal(doc.classification.priority, 'P0 (High)');
+  assert.ok(doc.processing_metadata.corrected_at);
+
+  // The override, ticked and confirmed: all six, T-102 relabelled by the
+  // model, its correction kept in its history.
+  await page.click('#process-go');
+  await page.waitForSelector('#reprocess-dialog[open]');
+  await page.check('#reprocess-override');
+  assert.equal(await page.textContent('#reprocess-count'), 'Classify 6 tickets again with the model.');
+  await page.click('#reprocess-send');
+  await doneWith('Done · requested 6 · classified 6 · failed 0');
+  doc = await tickets.findOne({ _id: 'T-102' });
+  assert.equal(doc.processing_metadata.corrected_at, undefined);
+  assert.ok(doc.processing_metadata.processed_at.getTime() > t1['T-102']);
+  assert.equal(doc.corrections.length, 1);
+  await ctx.close();
+});
+
 test('screenshots of each tab at 1280x800, with the processed tickets', async () => {
   const { ctx, page } = await openPage(ADMIN);
   await page.waitForFunction(() => document.querySelector('#stat-processed').textContent === '49');

@@ -25,7 +25,7 @@ classify (const char *id, bool needs_review, double priority_conf)
    tk_classification_t c = {{(char *) "SSO"}, 1, (char *) "Curious", (char *) "P1 (Medium)"};
    tk_confidence_t cf = {0.9, 0.9, priority_conf};
    tk_processing_metadata_t m = {tk_time_now_ms (), (char *) "m-1", 10, (char *) "1.0",
-                                 needs_review};
+                                 needs_review, 0};
    tk_error_t err;
    assert_true (tk_store_update_ticket_with_classification (fx.store, id, &c, &cf, &m, &err));
 }

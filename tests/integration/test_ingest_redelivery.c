@@ -62,7 +62,7 @@ mark_processed (const char *id)
 {
    tk_classification_t c = {{(char *) "Product"}, 1, (char *) "Neutral", (char *) "P2 (Low)"};
    tk_confidence_t cf = {0.9, 0.9, 0.9};
-   tk_processing_metadata_t m = {1735689600000, (char *) "test-model", 10, (char *) "1.0", false};
+   tk_processing_metadata_t m = {1735689600000, (char *) "test-model", 10, (char *) "1.0", false, 0};
    tk_error_t err;
    assert_true (tk_store_update_ticket_with_classification (fx.store, id, &c, &cf, &m, &err));
 }

@@ -448,6 +448,62 @@ test_update_missing_id_is_not_found (void **state)
    assert_int_equal (stats.total, 0);
 }
 
+/* A correction stored by a person (the api's PUT writes
+ * processing_metadata.corrected_at) wins over a classification written
+ * "unless corrected": CONFLICT, nothing changed; a ticket never corrected
+ * takes it; a missing one is NOT_FOUND. The reader sees the mark. */
+static void
+test_update_unless_corrected (void **state)
+{
+   fixture_t *f = *state;
+   const char *ids[] = {"C-1", "C-2"};
+   const int64_t created[] = {wall_ms (), wall_ms ()};
+   insert_ids (f->store, ids, created, 2);
+   classify (f->store, "C-1", "P2 (Low)", wall_ms ());
+   classify (f->store, "C-2", "P2 (Low)", wall_ms ());
+   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
+   bson_t *filter = BCON_NEW ("id", BCON_UTF8 ("C-1"));
+   bson_t *update = BCON_NEW ("$set", "{", "classification.priority", BCON_UTF8 ("P0 (High)"),
+                              "processing_metadata.corrected_at", BCON_DATE_TIME (wall_ms ()), "}");
+   bson_error_t e;
+   assert_true (mongoc_collection_update_one (coll, filter, update, NULL, NULL, &e));
+   bson_destroy (update);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+
+   tk_classification_t c = {.sentiment = "Angry", .priority = "P1 (Medium)"};
+   tk_confidence_t conf = {0};
+   tk_processing_metadata_t meta = {.processed_at = wall_ms (), .model_version = "m-2"};
+   tk_error_t err = {0};
+   assert_false (tk_store_update_ticket_unless_corrected (f->store, "C-1", &c, &conf, &meta, &err));
+   assert_int_equal (err.domain, TK_ERR_CONFLICT);
+   tk_ticket_t *t = get (f->store, "C-1");
+   assert_string_equal (t->classification.priority, "P0 (High)");
+   assert_true (t->metadata.corrected_at > 0);
+   tk_ticket_destroy (t);
+
+   assert_true (tk_store_update_ticket_unless_corrected (f->store, "C-2", &c, &conf, &meta, &err));
+   t = get (f->store, "C-2");
+   assert_string_equal (t->classification.priority, "P1 (Medium)");
+   assert_int_equal (t->metadata.corrected_at, 0);
+   tk_ticket_destroy (t);
+
+   tk_error_clear (&err);
+   assert_false (
+      tk_store_update_ticket_unless_corrected (f->store, "GHOST", &c, &conf, &meta, &err));
+   assert_int_equal (err.domain, TK_ERR_NOT_FOUND);
+
+   /* Without the condition (an override) the correction is replaced. */
+   assert_true (
+      tk_store_update_ticket_with_classification (f->store, "C-1", &c, &conf, &meta, &err));
+   t = get (f->store, "C-1");
+   assert_string_equal (t->classification.priority, "P1 (Medium)");
+   assert_int_equal (t->metadata.corrected_at, 0);
+   tk_ticket_destroy (t);
+}
+
 static void
 test_record_failure_counts_attempts (void **state)
 {
@@ -621,6 +677,7 @@ main (void)
       cmocka_unit_test_setup_teardown (test_update_classification_in_place_and_idempotent, setup,
                                        teardown),
       cmocka_unit_test_setup_teardown (test_update_missing_id_is_not_found, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_update_unless_corrected, setup, teardown),
       cmocka_unit_test_setup_teardown (test_record_failure_counts_attempts, setup, teardown),
       cmocka_unit_test_setup_teardown (test_get_unprocessed_oldest_first_with_limit, setup,
                                        teardown),

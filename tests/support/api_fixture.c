@@ -287,7 +287,7 @@ tk_api_fx_classify (tk_api_fx_t *fx, const char *id, const char *tag1, const cha
    tk_classification_t c = {{(char *) tag1, (char *) tag2}, tag2 ? 2 : 1, (char *) sentiment,
                             (char *) priority};
    tk_confidence_t cf = {ct, cs, cp};
-   tk_processing_metadata_t m = {processed_at, (char *) model, time_ms, "1.0", false};
+   tk_processing_metadata_t m = {processed_at, (char *) model, time_ms, "1.0", false, 0};
    tk_error_t err;
    assert_true (
       tk_store_update_ticket_with_classification (fx->store, id, &c, &cf, &m, &err));

@@ -147,7 +147,7 @@ test_classify_bytes_and_round_trip (void **state)
    tk_error_t err;
    size_t len = 0;
    /* What ingest sends. */
-   char *text = tk_msg_classify_build ("T-1", "ingest", T0, NULL, &len, &err);
+   char *text = tk_msg_classify_build ("T-1", "ingest", T0, NULL, false, &len, &err);
    assert_non_null (text);
    assert_string_equal (text,
                         "{\"id\":\"T-1\",\"reason\":\"ingest\",\"requested_at\":\"" T0_ISO "\"}");
@@ -161,7 +161,7 @@ test_classify_bytes_and_round_trip (void **state)
    assert_string_equal (req.job_id, "");
 
    /* What the api sends for a job. */
-   text = tk_msg_classify_build ("T-2", "reprocess", T0, "job-7", &len, &err);
+   text = tk_msg_classify_build ("T-2", "reprocess", T0, "job-7", false, &len, &err);
    assert_non_null (text);
    assert_string_equal (text, "{\"id\":\"T-2\",\"reason\":\"reprocess\",\"requested_at\":\"" T0_ISO
                               "\",\"job_id\":\"job-7\"}");
@@ -170,9 +170,19 @@ test_classify_bytes_and_round_trip (void **state)
    assert_string_equal (req.id, "T-2");
    assert_true (req.reprocess);
    assert_string_equal (req.job_id, "job-7");
+   assert_false (req.override_corrections);
+
+   /* A reprocess that may relabel what a person corrected says so. */
+   text = tk_msg_classify_build ("T-4", "reprocess", T0, NULL, true, &len, &err);
+   assert_non_null (text);
+   assert_string_equal (text, "{\"id\":\"T-4\",\"reason\":\"reprocess\",\"requested_at\":\"" T0_ISO
+                              "\",\"override_corrections\":true}");
+   assert_true (tk_msg_classify_parse (text, len, &req, &err));
+   free (text);
+   assert_true (req.override_corrections);
 
    /* A time that cannot be written is sent as "" and read as 0. */
-   text = tk_msg_classify_build ("T-3", "manual", INT64_MAX, NULL, &len, &err);
+   text = tk_msg_classify_build ("T-3", "manual", INT64_MAX, NULL, false, &len, &err);
    assert_non_null (text);
    assert_string_equal (text, "{\"id\":\"T-3\",\"reason\":\"manual\",\"requested_at\":\"\"}");
    assert_true (tk_msg_classify_parse (text, len, &req, &err));
@@ -180,7 +190,7 @@ test_classify_bytes_and_round_trip (void **state)
    assert_int_equal (req.requested_at, 0);
 
    tk_error_clear (&err);
-   assert_null (tk_msg_classify_build (NULL, "ingest", T0, NULL, &len, &err));
+   assert_null (tk_msg_classify_build (NULL, "ingest", T0, NULL, false, &len, &err));
    assert_int_equal (err.domain, TK_ERR_INVALID);
 }
 
@@ -202,6 +212,10 @@ test_classify_lenient_fields (void **state)
    assert_string_equal (req.reason, "");
    assert_int_equal (req.requested_at, 0);
    assert_string_equal (req.job_id, "");
+   /* Only a JSON true overrides corrections. */
+   const char *str_true = "{\"id\":\"x\",\"override_corrections\":\"true\"}";
+   assert_true (tk_msg_classify_parse (str_true, strlen (str_true), &req, &err));
+   assert_false (req.override_corrections);
 }
 
 static void

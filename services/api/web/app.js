@@ -684,6 +684,9 @@ async function doProcess() {
     const filter = {};
     for (const [k, v] of filterParams({ withStatus: false })) filter[k] = LIST_KEYS.includes(k) ? v.split(',') : v;
     body = { mode: 'reprocess', filter };
+    const override = await confirmReprocess(body);
+    if (override === null) return;
+    body.override_corrections = override;
   }
   $('#process-go').disabled = true;
   $('#process-failures').innerHTML = '';
@@ -697,6 +700,41 @@ async function doProcess() {
     $('#process-state').textContent = explain(e);
     $('#process-go').disabled = false;
   }
+}
+
+const plural = (n, one, many) => `${num(n)} ${n === 1 ? one : many}`;
+
+/** Asks before a reprocess: how many tickets it sends, and whether the ones
+ * a person corrected are relabelled too (never without this box ticked).
+ * Resolves to override_corrections, or null when the user cancels. */
+async function confirmReprocess(body) {
+  $('#process-state').textContent = 'Counting the tickets…';
+  let plan;
+  try {
+    plan = await api('POST', '/api/process', { ...body, dry_run: true });
+  } catch (e) {
+    $('#process-state').textContent = explain(e);
+    return null;
+  }
+  $('#process-state').textContent = '';
+  const dlg = $('#reprocess-dialog');
+  const box = $('#reprocess-override');
+  box.checked = false;
+  $('#reprocess-override-row').hidden = plan.kept_corrected === 0;
+  $('#reprocess-corrected').textContent = plural(plan.kept_corrected, 'ticket', 'tickets');
+  const show = () => {
+    const n = plan.would_request + (box.checked ? plan.kept_corrected : 0);
+    const kept = box.checked || plan.kept_corrected === 0 ? ''
+      : ` ${plural(plan.kept_corrected, 'ticket', 'tickets')} corrected by hand keep${plan.kept_corrected === 1 ? 's' : ''} its labels.`;
+    $('#reprocess-count').textContent = `Classify ${plural(n, 'ticket', 'tickets')} again with the model.${kept}`;
+    $('#reprocess-send').disabled = n === 0;
+  };
+  box.onchange = show;
+  show();
+  dlg.returnValue = '';
+  dlg.showModal();
+  await new Promise((resolve) => dlg.addEventListener('close', resolve, { once: true }));
+  return dlg.returnValue === 'send' ? box.checked : null;
 }
 
 async function followJob(id) {
