@@ -55,12 +55,13 @@ tk_list_sql_destroy (tk_list_sql_t *s)
 }
 
 void
-tk_list_sql_ids_free (char **ids, size_t n)
+tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n)
 {
-   for (size_t i = 0; ids && i < n; i++) {
-      free (ids[i]);
+   for (size_t i = 0; rows && i < n; i++) {
+      free (rows[i].id);
+      free (rows[i].doc);
    }
-   free (ids);
+   free (rows);
 }
 
 /* An idle connection, or a new one (5 s to connect; no statement runs
@@ -345,9 +346,74 @@ declined (tk_error_t *err, int domain, const char *why)
    return TK_LIST_SQL_DECLINED;
 }
 
+/* The name of FerretDB's table of the tickets collection in schema,
+ * quoted; NULL when there is none or PostgreSQL fails. Caller PQfreemems. */
+static char *
+tickets_table (PGconn *c, const char *schema)
+{
+   tk_error_t err;
+   stmt_t st = {.sql = TK_BUF_INIT};
+   st.nomem |= !tk_buf_appendf (&st.sql,
+                                "SELECT _jsonb ->> 'table' FROM %s._ferretdb_database_metadata"
+                                " WHERE _jsonb ->> '_id' = 'tickets'",
+                                schema);
+   PGresult *r = run (c, &st, &err);
+   stmt_free (&st);
+   char *table = NULL;
+   if (r && PQntuples (r) == 1 && !PQgetisnull (r, 0, 0)) {
+      const char *name = PQgetvalue (r, 0, 0);
+      table = PQescapeIdentifier (c, name, strlen (name));
+   }
+   PQclear (r);
+   return table;
+}
+
+/* Fills rows[i].doc with the stored document of each key of the page
+ * (column 1 of page) from FerretDB's table, by its _id index, in one
+ * statement. A document it does not find stays NULL (the caller reads it
+ * from the collection); so do all when anything fails. */
+static void
+page_documents (PGconn *c, const char *schema, const PGresult *page, tk_list_sql_row_t *rows,
+                size_t n)
+{
+   if (n == 0) {
+      return;
+   }
+   const char **keys = calloc (n, sizeof *keys);
+   char *table = tickets_table (c, schema);
+   char *literal = NULL;
+   for (size_t i = 0; keys && i < n; i++) {
+      keys[i] = PQgetvalue (page, (int) i, 1);
+   }
+   if (keys && table) {
+      literal = array_literal ((const char *const *) keys, n);
+   }
+   if (literal) {
+      tk_error_t err;
+      stmt_t st = {.sql = TK_BUF_INIT};
+      stmt_sql (&st, "SELECT u.ord - 1, t._jsonb::text FROM unnest(");
+      stmt_param (&st, literal, false, "::text[]) WITH ORDINALITY u(key, ord)");
+      st.nomem |= !tk_buf_appendf (&st.sql,
+                                   " JOIN %s.%s t ON t._jsonb -> '_id' = to_jsonb(u.key)",
+                                   schema, table);
+      PGresult *r = run (c, &st, &err);
+      for (int i = 0; r && i < PQntuples (r); i++) {
+         long at = strtol (PQgetvalue (r, i, 0), NULL, 10);
+         if (at >= 0 && (size_t) at < n && !rows[at].doc) {
+            rows[at].doc = strdup (PQgetvalue (r, i, 1)); /* NULL: read from the collection */
+         }
+      }
+      PQclear (r);
+      stmt_free (&st);
+   }
+   free (literal);
+   PQfreemem (table);
+   free (keys);
+}
+
 /* The page on connection c (see tk_list_sql_page). */
 static tk_list_sql_result_t
-page_on (PGconn *c, const char *db, const tk_query_t *q, char ***ids, size_t *n,
+page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **ids, size_t *n,
          tk_error_t *err)
 {
    char pattern[3 * TK_QUERY_TEXT_MAX + 8];
@@ -384,7 +450,8 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, char ***ids, size_t *n,
       goto done;
    }
 
-   st.nomem |= !tk_buf_appendf (&st.sql, "SELECT l.id FROM %s.triage_ticket_list l", schema);
+   st.nomem |= !tk_buf_appendf (&st.sql, "SELECT l.id, l.key FROM %s.triage_ticket_list l",
+                                schema);
    if (q->where.text[0] && !strcmp (labels, "{}")) {
       /* The text alone: the trigram index finds the candidates. */
       st.nomem |= !tk_buf_appendf (&st.sql,
@@ -413,10 +480,10 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, char ***ids, size_t *n,
       goto done;
    }
    size_t rows = (size_t) PQntuples (r);
-   char **out = calloc (rows ? rows : 1, sizeof *out);
+   tk_list_sql_row_t *out = calloc (rows ? rows : 1, sizeof *out);
    for (size_t i = 0; out && i < rows; i++) {
-      if (PQgetisnull (r, (int) i, 0) || !(out[i] = strdup (PQgetvalue (r, (int) i, 0)))) {
-         tk_list_sql_ids_free (out, i);
+      if (PQgetisnull (r, (int) i, 0) || !(out[i].id = strdup (PQgetvalue (r, (int) i, 0)))) {
+         tk_list_sql_rows_free (out, i);
          out = NULL;
       }
    }
@@ -424,6 +491,7 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, char ***ids, size_t *n,
       declined (err, TK_ERR_NOMEM, "out of memory");
       goto done;
    }
+   page_documents (c, schema, r, out, rows);
    *ids = out;
    *n = rows;
    res = TK_LIST_SQL_OK;
@@ -436,8 +504,8 @@ done:
 }
 
 tk_list_sql_result_t
-tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, char ***ids, size_t *n,
-                  tk_error_t *err)
+tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list_sql_row_t **ids,
+                  size_t *n, tk_error_t *err)
 {
    *ids = NULL;
    *n = 0;

@@ -5,9 +5,12 @@
  *
  * FerretDB 1.x filters and sorts in its own code after reading every
  * document, so a filtered list took seconds at 100k tickets and minutes at
- * a million. Here the page's ids come, in order, from indexed SQL; the
- * caller then reads each document from the collection by _id and renders
- * it as before, so what it shows is what the collection holds.
+ * a million. Here the page's ids come, in order, from indexed SQL, and with
+ * them the documents themselves, read from FerretDB's own table by its _id
+ * index in one more statement (ferretdb_doc.h turns them back into BSON):
+ * what the page shows is what the collection holds. A document that
+ * statement does not bring (deleted meanwhile, or an _id that is not a
+ * string) is read by the caller from the collection.
  *
  * A page is declined (the caller answers from the collection, as without
  * this module) when the side tables are missing, when any stored ticket is
@@ -40,16 +43,23 @@ typedef enum {
    TK_LIST_SQL_DECLINED, /* ask the collection (err says why) */
 } tk_list_sql_result_t;
 
-/* The ids (at most q->limit + 1: one more tells that a next page exists)
- * of the page q asks for in database db, in the page's order, into a new
- * array *ids of *n strings that the caller frees with
- * tk_list_sql_ids_free. On DECLINED nothing is allocated and err says why
+/* One ticket of a page. */
+typedef struct {
+   char *id;  /* the ticket's id */
+   char *doc; /* its document as FerretDB stores it (JSON with its type map,
+               * ferretdb_doc.h), or NULL: read it from the collection */
+} tk_list_sql_row_t;
+
+/* The tickets (at most q->limit + 1: one more tells that a next page
+ * exists) of the page q asks for in database db, in the page's order, into
+ * a new array *rows of *n that the caller frees with
+ * tk_list_sql_rows_free. On DECLINED nothing is allocated and err says why
  * (TK_ERR_SQL for a PostgreSQL failure, TK_ERR_UNSUPPORTED for a
  * request or a collection the tables cannot answer exactly). */
 tk_list_sql_result_t tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q,
-                                       char ***ids, size_t *n, tk_error_t *err);
+                                       tk_list_sql_row_t **rows, size_t *n, tk_error_t *err);
 
-void tk_list_sql_ids_free (char **ids, size_t n);
+void tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n);
 
 /* Asks for side tables on database db's tickets collection
  * (triage_list_enable in the SQL): made and filled now when the collection

@@ -50,6 +50,7 @@ typedef struct {
    struct api_audit_queue *audit_queue; /* records written after the response (audit_queue.c) */
    struct tk_list_sql *list_sql; /* list pages' ids by index (list_sql.h); NULL: off */
    tk_metric_t *list_pages;      /* triage_api_list_pages_total{source} */
+   tk_metric_t *list_documents;  /* triage_api_list_documents_total{read} */
 } api_t;
 
 typedef struct api_call api_call_t;

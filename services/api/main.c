@@ -88,6 +88,11 @@ main (int argc, char **argv)
                                         "index: the side tables of TRIAGE_LIST_SQL_URL, "
                                         "database: the collection).",
                                         (const char *[]) {"source", NULL});
+   api.list_documents = tk_metrics_counter (
+      app.metrics, "api_list_documents_total",
+      "Documents of the pages the side tables answered, by how each was read (page: with the "
+      "page in SQL; collection: by _id from the collection, when the first could not).",
+      (const char *[]) {"read", NULL});
    if (app.cfg.list_sql_url[0]) {
       /* One connection per threadpool thread at most stays open. */
       api.list_sql = tk_list_sql_new (app.cfg.list_sql_url, 8);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferretdb_doc.h"
 #include "list_sql.h"
 #include "log.h"
 #include "snapshot.h"
@@ -120,20 +121,39 @@ page_answer (api_call_t *call, page_t *p)
    p->out = NULL;
 }
 
-/* The page from the side tables' ids (list_sql.h), each document read from
- * the collection by _id (an indexed lookup, decision 0008): what is shown
- * is what the collection holds. One lookup per id, not one $in: FerretDB
- * answers a $in by reading the whole collection. A ticket deleted between
- * the two reads is left out. false (nothing answered) when the database
- * fails. */
+/* The page from the side tables' rows (list_sql.h): each document as
+ * FerretDB stores it, read with the page (ferretdb_doc.h), or, when it did
+ * not come or cannot be read back exactly, from the collection by _id (an
+ * indexed lookup, decision 0008): what is shown is what the collection
+ * holds. One lookup per id, never one $in: FerretDB answers a $in by
+ * reading the whole collection. A ticket deleted between the reads is left
+ * out. false (nothing answered) when the database fails. */
 static bool
-list_by_ids (api_call_t *call, mongoc_client_t *client, const char *db, char **ids, size_t n)
+list_by_ids (api_call_t *call, mongoc_client_t *client, const char *db,
+             const tk_list_sql_row_t *rows, size_t n)
 {
    list_data_t *d = call->data;
    page_t p;
    page_init (&p, &d->q);
    for (size_t i = 0; i < n; i++) {
-      mongoc_cursor_t *cursor = tk_store_tickets_find_id (client, db, ids[i]);
+      if (rows[i].doc) {
+         bson_t stored = BSON_INITIALIZER;
+         tk_error_t err;
+         bool read = tk_ferretdb_doc_to_bson (rows[i].doc, strlen (rows[i].doc), &stored, &err);
+         bool full = read && !page_add (&p, &stored);
+         bson_destroy (&stored);
+         if (full) {
+            break;
+         }
+         if (read) {
+            tk_counter_inc (tk_metric_labels (call->api->list_documents, "page"));
+            continue;
+         }
+         TK_DEBUG ("api", "list: ticket %s read from the collection: %s", rows[i].id,
+                   err.message);
+      }
+      tk_counter_inc (tk_metric_labels (call->api->list_documents, "collection"));
+      mongoc_cursor_t *cursor = tk_store_tickets_find_id (client, db, rows[i].id);
       const bson_t *doc;
       bson_error_t e;
       bool full = false;
@@ -164,10 +184,10 @@ list_from_index (api_call_t *call, mongoc_client_t *client, const char *db)
    if (!api->list_sql) {
       return false;
    }
-   char **ids = NULL;
+   tk_list_sql_row_t *rows = NULL;
    size_t n = 0;
    tk_error_t err;
-   if (tk_list_sql_page (api->list_sql, db, &d->q, &ids, &n, &err) != TK_LIST_SQL_OK) {
+   if (tk_list_sql_page (api->list_sql, db, &d->q, &rows, &n, &err) != TK_LIST_SQL_OK) {
       if (err.domain == TK_ERR_SQL && err.code == 0) {
          TK_WARN ("api", "list: the side tables failed, reading the collection: %s",
                   err.message);
@@ -177,8 +197,8 @@ list_from_index (api_call_t *call, mongoc_client_t *client, const char *db)
       return false;
    }
    d->from_index = true;
-   list_by_ids (call, client, db, ids, n);
-   tk_list_sql_ids_free (ids, n);
+   list_by_ids (call, client, db, rows, n);
+   tk_list_sql_rows_free (rows, n);
    return true;
 }
 
