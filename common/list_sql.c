@@ -80,7 +80,7 @@ conn_get (tk_list_sql_t *s, tk_error_t *err)
    }
    const char *const keys[] = {"dbname", "connect_timeout", "options",
                                "application_name", NULL};
-   const char *const values[] = {s->url, "5", "-c statement_timeout=10000", "triage-api",
+   const char *const values[] = {s->url, "5", "-c statement_timeout=10000 -c max_parallel_workers_per_gather=0", "triage-api",
                                  NULL};
    c = PQconnectdbParams (keys, values, 1);
    if (!c || PQstatus (c) != CONNECTION_OK) {
