@@ -65,7 +65,9 @@ tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n)
 }
 
 /* An idle connection, or a new one (5 s to connect; no statement runs
- * longer than 10 s). NULL with err when PostgreSQL cannot be reached. */
+ * longer than 10 s; no parallel workers: many pages at once on a few
+ * cores, where they only added work). NULL with err when PostgreSQL
+ * cannot be reached. */
 static PGconn *
 conn_get (tk_list_sql_t *s, tk_error_t *err)
 {
