@@ -172,6 +172,7 @@ typedef struct {
    int api_newest_keep;        /* newest tickets kept in the snapshot; 0 = none */
    char *list_sql_url;         /* PostgreSQL of the list side tables; "" = none */
    int api_process_max;        /* most tickets one processing job requests */
+   int64_t job_stall_after_ms; /* a job without progress this long is stalled */
    int api_rate_limit;         /* requests per second per key (api and ingest); 0 = unlimited */
    int api_rate_burst;         /* bucket size of the rate limit */
    char *web_root;             /* the dashboard's files; "" = <exe>/../share/triage/web */

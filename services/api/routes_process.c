@@ -3,7 +3,14 @@
  * (progress), POST /api/dlq/replay (failed tickets back for another try).
  *
  * A job is a document of the `jobs` collection: {job_id, mode, reason,
- * created_at, key_id, ids, requested, kept_corrected, override_corrections}.
+ * created_at, key_id, ids, requested, skipped, kept_corrected,
+ * override_corrections, progress, progress_at}. A ticket the classifier
+ * would skip (already processed, for every mode but a reprocess) is not
+ * sent: it is counted as skipped, so a job of such tickets ends at once.
+ * A job is `running` while tickets are pending, `stalled` (with the
+ * reason) when none was classified or failed for TRIAGE_JOB_STALL_AFTER
+ * (running again once one is: the progress mark is kept in its record, so
+ * every api replica reports the same), `done` when none is pending.
  * A reprocess leaves out the tickets a person corrected (they keep their
  * labels, counted as kept_corrected) unless the body says
  * "override_corrections": true; "dry_run": true answers 200 with what the
@@ -54,6 +61,7 @@ typedef struct {
    char job_id[48];
    int64_t started_ms;
    size_t n_unknown;
+   size_t n_skipped; /* already processed: the classifier would skip them */
    bool override_corrections;
    bool dry_run;
    int64_t kept_corrected; /* reprocess: corrected tickets it leaves alone */
@@ -110,7 +118,10 @@ static bool
 collect_ids (job_t *j, mongoc_client_t *client, const char *db, const bson_t *filter, size_t max,
              bson_error_t *e)
 {
-   bson_t *projection = BCON_NEW ("id", BCON_INT32 (1));
+   /* Every mode but a reprocess asks for a plain classification, which
+    * the classifier skips for a processed ticket: those are not sent. */
+   bool skip_processed = j->mode != MODE_REPROCESS && j->mode != MODE_FAILED;
+   bson_t *projection = BCON_NEW ("id", BCON_INT32 (1), "processed", BCON_INT32 (1));
    bson_t *sort = BCON_NEW ("created_at", BCON_INT32 (1));
    const tk_ticket_query_t q = {
       .filter = filter, .sort = sort, .projection = projection, .limit = (int64_t) max};
@@ -118,6 +129,12 @@ collect_ids (job_t *j, mongoc_client_t *client, const char *db, const bson_t *fi
    const bson_t *doc;
    bson_iter_t it;
    while (mongoc_cursor_next (cursor, &doc)) {
+      bson_iter_t p;
+      if (skip_processed && bson_iter_init_find (&p, doc, "processed") &&
+          BSON_ITER_HOLDS_BOOL (&p) && bson_iter_bool (&p)) {
+         j->n_skipped++;
+         continue;
+      }
       if (bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it)) {
          job_push_id (j, bson_iter_utf8 (&it, NULL));
       }
@@ -263,7 +280,10 @@ record_job (api_call_t *call, mongoc_client_t *client, const char *db, bson_erro
    BSON_APPEND_DATE_TIME (&job, "created_at", j->started_ms);
    BSON_APPEND_UTF8 (&job, "key_id", call->key_id);
    BSON_APPEND_INT64 (&job, "requested", (int64_t) j->n_ids);
+   BSON_APPEND_INT64 (&job, "skipped", (int64_t) j->n_skipped);
    BSON_APPEND_INT64 (&job, "kept_corrected", j->kept_corrected);
+   BSON_APPEND_INT64 (&job, "progress", 0);
+   BSON_APPEND_DATE_TIME (&job, "progress_at", j->started_ms);
    BSON_APPEND_BOOL (&job, "override_corrections", j->override_corrections);
    BSON_APPEND_ARRAY_BEGIN (&job, "ids", &arr);
    for (size_t i = 0; i < j->n_ids; i++) {
@@ -300,13 +320,14 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
       goto done;
    }
    if (j->mode == MODE_IDS) {
-      j->n_unknown -= j->n_ids;
+      j->n_unknown -= j->n_ids + j->n_skipped;
    }
    if (j->dry_run) {
       /* What the job would do, for the page to ask before it sends. */
       cJSON *out = cJSON_CreateObject ();
       cJSON_AddStringToObject (out, "mode", mode_names[j->mode]);
       cJSON_AddNumberToObject (out, "would_request", (double) j->n_ids);
+      cJSON_AddNumberToObject (out, "skipped", (double) j->n_skipped);
       cJSON_AddNumberToObject (out, "kept_corrected", (double) j->kept_corrected);
       cJSON_AddBoolToObject (out, "override_corrections", j->override_corrections);
       if (j->mode == MODE_IDS) {
@@ -324,6 +345,7 @@ process_work (api_call_t *call, mongoc_client_t *client, const char *db)
    cJSON_AddStringToObject (call->audit_detail, "mode", mode_names[j->mode]);
    cJSON_AddNumberToObject (call->audit_detail, "requested", (double) j->n_ids);
    cJSON_AddNumberToObject (call->audit_detail, "kept_corrected", (double) j->kept_corrected);
+   cJSON_AddNumberToObject (call->audit_detail, "skipped", (double) j->n_skipped);
    cJSON_AddBoolToObject (call->audit_detail, "override_corrections", j->override_corrections);
    /* The tickets sent back to the classifier (the first hundred, and how
     * many): what the job will change. */
@@ -354,6 +376,7 @@ publish_finish (api_call_t *call)
    cJSON_AddNumberToObject (out, "published", (double) (j->acked));
    cJSON_AddNumberToObject (out, "publish_failed", (double) j->failed);
    cJSON_AddNumberToObject (out, "kept_corrected", (double) j->kept_corrected);
+   cJSON_AddNumberToObject (out, "skipped", (double) j->n_skipped);
    if (j->mode == MODE_IDS) {
       cJSON_AddNumberToObject (out, "unknown_ids", (double) j->n_unknown);
    }
@@ -674,12 +697,57 @@ count_in (mongoc_client_t *client, const char *db, const bson_t *ids, const char
    return n;
 }
 
+/* A job's figures, from its record and its tickets. */
+typedef struct {
+   int64_t since, requested, skipped, classified, failed;
+   int64_t progress, progress_at; /* classified + failed when last seen to grow, and when */
+   int64_t stall_ms;              /* how long without progress means stalled */
+   int64_t now;
+} job_counts_t;
+
+static int64_t
+doc_int (const bson_t *doc, const char *key, int64_t otherwise)
+{
+   bson_iter_t it;
+   if (!bson_iter_init_find (&it, doc, key)) {
+      return otherwise;
+   }
+   if (BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      return bson_iter_date_time (&it);
+   }
+   return BSON_ITER_HOLDS_NUMBER (&it) ? bson_iter_as_int64 (&it) : otherwise;
+}
+
+/* Moves the job's progress mark to now when more of its tickets are done
+ * than it says (only forwards: two replicas polling at once agree). A
+ * failure only delays the mark; the answer does not depend on it. */
+static void
+mark_progress (mongoc_collection_t *jobs, const char *job_id, job_counts_t *c)
+{
+   int64_t done = c->classified + c->failed;
+   if (done <= c->progress) {
+      return;
+   }
+   bson_t *filter = BCON_NEW ("job_id", BCON_UTF8 (job_id), "progress", "{", "$lt",
+                              BCON_INT64 (done), "}");
+   bson_t *update = BCON_NEW ("$set", "{", "progress", BCON_INT64 (done), "progress_at",
+                              BCON_DATE_TIME (c->now), "}");
+   bson_error_t e;
+   if (mongoc_collection_update_one (jobs, filter, update, NULL, NULL, &e)) {
+      c->progress = done;
+      c->progress_at = c->now;
+   }
+   bson_destroy (update);
+   bson_destroy (filter);
+}
+
 /* The answer of GET /api/process/{job_id}: the job's record and its
  * counts. */
 static cJSON *
-status_json (const char *job_id, const bson_t *doc, int64_t since, int64_t requested,
-             int64_t classified, int64_t failed)
+status_json (const char *job_id, const bson_t *doc, const job_counts_t *c)
 {
+   int64_t since = c->since, requested = c->requested, classified = c->classified,
+           failed = c->failed;
    bson_iter_t it;
    cJSON *out = cJSON_CreateObject ();
    char iso[TK_TIME_ISO_BUFSIZE];
@@ -692,9 +760,26 @@ status_json (const char *job_id, const bson_t *doc, int64_t since, int64_t reque
    cJSON_AddNumberToObject (out, "requested", (double) requested);
    cJSON_AddNumberToObject (out, "classified", (double) classified);
    cJSON_AddNumberToObject (out, "failed", (double) failed);
+   cJSON_AddNumberToObject (out, "skipped", (double) c->skipped);
    int64_t pending = requested - classified - failed;
    cJSON_AddNumberToObject (out, "pending", (double) (pending > 0 ? pending : 0));
-   cJSON_AddStringToObject (out, "state", pending > 0 ? "running" : "done");
+   char at[TK_TIME_ISO_BUFSIZE];
+   tk_time_format_iso (c->progress_at, at, sizeof at);
+   cJSON_AddStringToObject (out, "progress_at", at);
+   int64_t quiet = c->now - c->progress_at;
+   if (pending <= 0) {
+      cJSON_AddStringToObject (out, "state", "done");
+   } else if (quiet >= c->stall_ms) {
+      char reason[200];
+      snprintf (reason, sizeof reason,
+                "no ticket of this job classified or failed for %lld s: the classifier may be "
+                "stopped, failing or far behind",
+                (long long) (quiet / 1000));
+      cJSON_AddStringToObject (out, "state", "stalled");
+      cJSON_AddStringToObject (out, "reason", reason);
+   } else {
+      cJSON_AddStringToObject (out, "state", "running");
+   }
    return out;
 }
 
@@ -716,15 +801,16 @@ status_work (api_call_t *call, mongoc_client_t *client, const char *db)
       }
       goto done;
    }
-   int64_t since = 0, requested = 0;
+   job_counts_t c = {.since = doc_int (doc, "created_at", 0),
+                     .requested = doc_int (doc, "requested", 0),
+                     .skipped = doc_int (doc, "skipped", 0),
+                     .progress = doc_int (doc, "progress", 0),
+                     .stall_ms = call->api->app->cfg.job_stall_after_ms,
+                     .now = tk_time_now_ms ()};
+   c.progress_at = doc_int (doc, "progress_at", c.since);
+   int64_t since = c.since;
    bson_t ids;
    bson_init (&ids);
-   if (bson_iter_init_find (&it, doc, "created_at") && BSON_ITER_HOLDS_DATE_TIME (&it)) {
-      since = bson_iter_date_time (&it);
-   }
-   if (bson_iter_init_find (&it, doc, "requested")) {
-      requested = bson_iter_as_int64 (&it);
-   }
    if (bson_iter_init_find (&it, doc, "ids") && BSON_ITER_HOLDS_ARRAY (&it)) {
       const uint8_t *data;
       uint32_t len;
@@ -740,8 +826,10 @@ status_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", e.message);
       goto done;
    }
-   api_call_ok (call, 200,
-                status_json (d->job_id, doc, since, requested, classified, failed));
+   c.classified = classified;
+   c.failed = failed;
+   mark_progress (jobs, d->job_id, &c);
+   api_call_ok (call, 200, status_json (d->job_id, doc, &c));
 done:
    mongoc_cursor_destroy (cursor);
    bson_destroy (filter);

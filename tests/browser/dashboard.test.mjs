@@ -695,6 +695,41 @@ test('processing from the page: the progress bar reaches the end', async () => {
   await ctx.close();
 });
 
+test('processing selected tickets that are already processed ends at once, saying what was skipped', async () => {
+  const { ctx, page } = await openPage(operatorKey, `/?tab=tickets&q=${encodeURIComponent('T-101')}`);
+  await waitRows(page, 'tickets', ['T-101']);
+  await page.check('#tickets-table tbody tr[data-id="T-101"] td.check input');
+  await page.selectOption('#process-mode', 'selected');
+  await page.click('#process-go');
+  await page.waitForSelector('#process-state[data-state=done]', { timeout: 30000 });
+  assert.equal(await page.textContent('#process-state'), 'Done · requested 0 · classified 0 · failed 0 · 1 skipped (already processed)');
+  assert.equal(await page.getAttribute('#process-bar', 'aria-valuenow'), '100');
+  assert.equal(await page.isDisabled('#process-go'), false);
+  await ctx.close();
+});
+
+test('a reload follows the job the page was following', async () => {
+  const { ctx, page } = await openPage(operatorKey, `/?tab=tickets&q=${encodeURIComponent('T-10')}`);
+  await waitRows(page, 'tickets', ['T-100', 'T-101', 'T-102', 'T-103', 'T-104', 'T-105']);
+  await page.selectOption('#process-mode', 'reprocess');
+  await page.click('#process-go');
+  await page.waitForSelector('#reprocess-dialog[open]');
+  const started = page.waitForResponse((r) => r.url().endsWith('/api/process') && r.status() === 202);
+  await page.click('#reprocess-send');
+  const job = (await (await started).json()).job_id;
+  assert.match(job, /^job_/);
+  // However quickly it ran, the page kept it for this tab until it saw
+  // it end; kept again here, a reload must follow it by itself.
+  await page.waitForSelector('#process-state[data-state=done]', { timeout: 60000 });
+  await page.evaluate((id) => sessionStorage.setItem('triage.job', id), job);
+  await page.reload();
+  await page.waitForFunction(() => window.__triage && window.__triage.ready);
+  await page.waitForSelector('#process-state[data-state=done]', { timeout: 60000 });
+  assert.match(await page.textContent('#process-state'), /^Done · requested 5 · classified 5 · failed 0/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('triage.job')), null);
+  await ctx.close();
+});
+
 test('reprocess asks first, with the count, and keeps a correction unless the override is ticked', async () => {
   const tickets = mongo.db(DB).collection('tickets');
   const ids = ['T-100', 'T-101', 'T-102', 'T-103', 'T-104', 'T-105'];

@@ -446,15 +446,18 @@ test_ticket_writes_name_their_tickets (void **state)
    bson_destroy (filter);
    tk_api_fx_collection_release (&fx, coll);
 
-   /* A processing job names the tickets it sends back for classifying. */
+   /* A processing job names the tickets it sends back for classifying
+    * (W-2; W-1, corrected above, is processed: skipped, not sent). */
+   tk_api_fx_seed (&fx, "W-2", "subject", "body", tk_test_now_ms ());
    r = tk_api_fx_call (&fx.svc, "POST", "/api/process", op_key,
-                       "{\"mode\":\"ids\",\"ids\":[\"W-1\",\"W-unknown\"]}");
+                       "{\"mode\":\"ids\",\"ids\":[\"W-1\",\"W-2\",\"W-unknown\"]}");
    assert_int_equal (r.status, 202);
    tk_api_fx_resp_free (&r);
    rec = wait_record ("api", "process.start", NULL);
    assert_identity (rec, op_key_id, "operator");
    assert_int_equal (ticket_ids (rec, ids, sizeof ids), 1);
-   assert_string_equal (ids, "W-1");
+   assert_string_equal (ids, "W-2");
+   assert_int_equal (int_at (rec, "detail.skipped"), 1);
    bson_destroy (rec);
 
    /* A delete names its ticket; one that finds nothing names none. */

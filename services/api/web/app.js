@@ -694,6 +694,7 @@ async function doProcess() {
   try {
     const job = await api('POST', '/api/process', body);
     state.job = job.job_id;
+    sessionStorage.setItem(JOB_STORE, job.job_id);
     if (mode === 'selected') { state.selected.clear(); }
     followJob(job.job_id);
   } catch (e) {
@@ -737,6 +738,18 @@ async function confirmReprocess(body) {
   return dlg.returnValue === 'send' ? box.checked : null;
 }
 
+/* The job being followed, kept for this tab: a reload follows it again. */
+const JOB_STORE = 'triage.job';
+
+/** "Running · 40%", "Stalled" or "Done", then the counts, and what was
+ * skipped (already processed: the classifier would not classify them). */
+function jobText(j, done) {
+  const head = j.state === 'done' ? 'Done' : j.state === 'stalled' ? 'Stalled' : `Running · ${done}%`;
+  const skipped = j.skipped > 0 ? ` · ${num(j.skipped)} skipped (already processed)` : '';
+  const why = j.state === 'stalled' && j.reason ? ` — ${j.reason}` : '';
+  return `${head} · requested ${num(j.requested)} · classified ${num(j.classified)} · failed ${num(j.failed)}${skipped}${why}`;
+}
+
 async function followJob(id) {
   const barEl = $('#process-bar');
   barEl.hidden = false;
@@ -744,16 +757,19 @@ async function followJob(id) {
   for (;;) {
     let j;
     try { j = await api('GET', `/api/process/${encodeURIComponent(id)}`); } catch (e) {
+      sessionStorage.removeItem(JOB_STORE);
       $('#process-state').textContent = explain(e); break;
     }
     const total = Math.max(1, j.requested);
     $('#process-bar .ok').style.width = `${(j.classified / total) * 100}%`;
     $('#process-bar .bad').style.width = `${(j.failed / total) * 100}%`;
-    barEl.setAttribute('aria-valuenow', String(Math.round(((j.classified + j.failed) / total) * 100)));
+    barEl.setAttribute('aria-valuenow', String(j.state === 'done' ? 100 : Math.round(((j.classified + j.failed) / total) * 100)));
     const done = Math.round(((j.classified + j.failed) / total) * 100);
-    $('#process-state').textContent = `${j.state === 'done' ? 'Done' : `Running · ${done}%`} · requested ${num(j.requested)} · classified ${num(j.classified)} · failed ${num(j.failed)}`;
+    $('#process-state').textContent = jobText(j, done);
     $('#process-state').dataset.state = j.state;
+    $('#process-go').disabled = true;
     if (j.state === 'done' || j.requested === 0) {
+      sessionStorage.removeItem(JOB_STORE);
       if (j.failed > 0) showFailures();
       break;
     }
@@ -872,6 +888,8 @@ async function start() {
   showLastFetch();
   showTab(state.tab);
   await refreshing;
+  const job = sessionStorage.getItem(JOB_STORE);
+  if (job) followJob(job);
   window.__triage.ready = true;
 }
 
