@@ -64,7 +64,7 @@ static unsigned running; /* exports in progress (loop thread only) */
 static const char csv_header[] =
    "id,subject,body,source,processed,created_at,updated_at,topic_tags,sentiment,priority,"
    "confidence_topic,confidence_sentiment,confidence_priority,processed_at,model_version,"
-   "processing_time_ms,agent_version,processing_attempts,last_error\r\n";
+   "processing_time_ms,agent_version,processing_attempts,last_error,corrected_at\r\n";
 
 typedef struct {
    api_t *api;
@@ -200,8 +200,9 @@ csv_row (tk_buf_t *b, const tk_ticket_t *t)
            csv_field (b, t->metadata.agent_version, true);
    }
    snprintf (num, sizeof num, "%d", (int) t->processing_attempts);
+   /* corrected_at: when a person last corrected its labels, "" if never. */
    return ok && csv_value (b, num, true) && csv_field (b, t->last_error, true) &&
-          tk_buf_append (b, "\r\n", 2);
+          csv_time (b, t->metadata.corrected_at) && tk_buf_append (b, "\r\n", 2);
 }
 
 static bool

@@ -486,7 +486,7 @@ test('CSV export of the current filter holds exactly the matching tickets', asyn
   const [head, ...body] = rows;
   assert.deepEqual(head, ['id', 'subject', 'body', 'source', 'processed', 'created_at', 'updated_at', 'topic_tags', 'sentiment', 'priority',
     'confidence_topic', 'confidence_sentiment', 'confidence_priority', 'processed_at', 'model_version', 'processing_time_ms', 'agent_version',
-    'processing_attempts', 'last_error']);
+    'processing_attempts', 'last_error', 'corrected_at']);
   assert.deepEqual(body.map((r) => r[0]).sort(), ['T-101', 'T-104']);
   for (const r of body) {
     const rec = Object.fromEntries(head.map((h, i) => [h, r[i]]));
@@ -520,6 +520,7 @@ test('CSV export of the current filter holds exactly the matching tickets', asyn
     assert.equal(rec.processed, String(t.processed));
     assert.equal(rec.priority, t.processed ? t.classification.priority : '');
     assert.equal(rec.last_error, t.last_error || '');
+    assert.equal(rec.corrected_at, '');
   }
   await ctx.close();
 });
@@ -548,6 +549,11 @@ test('ticket detail, and an admin correction is stored as a manual one', async (
   await page.waitForFunction(() => /Corrected/.test(document.querySelector('#detail-body').textContent));
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => /P0/.test(document.querySelector('#tickets-table tbody tr[data-id="T-102"]')?.textContent || ''));
+  // The export says when it was corrected.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-tickets')]);
+  const [h, ...rows] = parseCsv(readFileSync(await dl.path(), 'utf8'));
+  const row = Object.fromEntries(h.map((k, i) => [k, rows.find((r) => r[0] === 'T-102')[i]]));
+  assert.equal(Date.parse(row.corrected_at), doc.processing_metadata.corrected_at.getTime());
   await ctx.close();
 });
 
@@ -804,6 +810,26 @@ test('screenshots of each tab at 1280x800, with the processed tickets', async ()
   assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
   await phone.page.screenshot({ path: join(SHOTS, 'phone.png') });
   await phone.ctx.close();
+});
+
+test('Escape at the first key prompt keeps the prompt, with a word on what is needed', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  await page.goto(base + '/');
+  await page.waitForSelector('#key-dialog[open]');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('#key-dialog[open]').count(), 1);
+  assert.match(await page.textContent('#key-error'), /needs an API key/);
+  // With a key given, Escape closes the dialog opened again from the header.
+  await page.fill('#key-input', ADMIN);
+  await page.click('#key-dialog button[type=submit]');
+  await page.waitForFunction(() => !document.querySelector('#key-dialog').open);
+  await page.click('#key-button');
+  await page.waitForSelector('#key-dialog[open]');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#key-dialog').open);
+  await ctx.close();
 });
 
 test('no console errors on any page', () => {

@@ -286,7 +286,7 @@ static const char *const header[] = {
    "id", "subject", "body", "source", "processed", "created_at", "updated_at", "topic_tags",
    "sentiment", "priority", "confidence_topic", "confidence_sentiment", "confidence_priority",
    "processed_at", "model_version", "processing_time_ms", "agent_version", "processing_attempts",
-   "last_error"};
+   "last_error", "corrected_at"};
 #define N_COLS (sizeof header / sizeof header[0])
 
 static void
@@ -332,6 +332,7 @@ check_row (const row_t *row, const seed_t *s)
    snprintf (num, sizeof num, "%d", s->attempts);
    assert_string_equal (row->fields[17], num);
    assert_string_equal (row->fields[18], s->last_error ? s->last_error : "");
+   assert_string_equal (row->fields[19], ""); /* none was corrected by a person */
 }
 
 static void

@@ -413,6 +413,13 @@ $('#key-form').addEventListener('submit', async (ev) => {
   }
 });
 $('#key-button').addEventListener('click', () => askKey(''));
+// Escape (or the browser's cancel) closes the dialog only once the page has
+// a session: at the first prompt it would leave an empty page behind.
+$('#key-dialog').addEventListener('cancel', (ev) => {
+  if (session.role) return;
+  ev.preventDefault();
+  $('#key-error').textContent = 'This dashboard needs an API key: ask your administrator for one.';
+});
 
 /* ---- ticket detail ------------------------------------------------------------------------------- */
 
