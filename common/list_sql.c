@@ -1,4 +1,4 @@
-/* list_sql.c - a listing page's ids from the side tables on PostgreSQL
+/* list_sql.c - a listing page (its ids and documents) from the side tables on PostgreSQL
  * (see list_sql.h). Every value reaches PostgreSQL as a bind parameter;
  * only the schema name (quoted by libpq) and fixed SQL text are spliced. */
 #include "list_sql.h"
@@ -82,8 +82,9 @@ conn_get (tk_list_sql_t *s, tk_error_t *err)
    }
    const char *const keys[] = {"dbname", "connect_timeout", "options",
                                "application_name", NULL};
-   const char *const values[] = {s->url, "5", "-c statement_timeout=10000 -c max_parallel_workers_per_gather=0", "triage-api",
-                                 NULL};
+   const char *const values[] = {
+      s->url, "5", "-c statement_timeout=10000 -c max_parallel_workers_per_gather=0",
+      "triage-api", NULL};
    c = PQconnectdbParams (keys, values, 1);
    if (!c || PQstatus (c) != CONNECTION_OK) {
       tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s",
@@ -415,7 +416,7 @@ page_documents (PGconn *c, const char *schema, const PGresult *page, tk_list_sql
 
 /* The page on connection c (see tk_list_sql_page). */
 static tk_list_sql_result_t
-page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **ids, size_t *n,
+page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **result, size_t *n,
          tk_error_t *err)
 {
    char pattern[3 * TK_QUERY_TEXT_MAX + 8];
@@ -494,7 +495,7 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **ids
       goto done;
    }
    page_documents (c, schema, r, out, rows);
-   *ids = out;
+   *result = out;
    *n = rows;
    res = TK_LIST_SQL_OK;
 done:
@@ -506,16 +507,16 @@ done:
 }
 
 tk_list_sql_result_t
-tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list_sql_row_t **ids,
+tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list_sql_row_t **rows,
                   size_t *n, tk_error_t *err)
 {
-   *ids = NULL;
+   *rows = NULL;
    *n = 0;
    PGconn *c = conn_get (s, err);
    if (!c) {
       return TK_LIST_SQL_DECLINED;
    }
-   tk_list_sql_result_t res = page_on (c, db, q, ids, n, err);
+   tk_list_sql_result_t res = page_on (c, db, q, rows, n, err);
    conn_put (s, c);
    return res;
 }

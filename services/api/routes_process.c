@@ -202,10 +202,11 @@ given_ids_filter (job_t *j)
    return filter;
 }
 
-/* {$and: [filter, {corrected_at: {$exists: false}}]} (corrected: true, the
- * corrected ones instead). Caller destroys. */
+/* {$and: [filter, {processing_metadata.corrected_at: {$exists: corrected}}]}:
+ * the tickets of filter a person corrected (corrected) or not. Caller
+ * destroys. */
 static bson_t *
-without_corrected (const bson_t *filter, bool corrected)
+filter_corrected (const bson_t *filter, bool corrected)
 {
    bson_t *out = bson_new ();
    bson_t and, item, cond;
@@ -225,7 +226,7 @@ without_corrected (const bson_t *filter, bool corrected)
 static int64_t
 count_corrected (mongoc_client_t *client, const char *db, const bson_t *page, bson_error_t *e)
 {
-   bson_t *filter = without_corrected (page, true);
+   bson_t *filter = filter_corrected (page, true);
    int64_t n = tk_store_tickets_count (client, db, filter, e);
    bson_destroy (filter);
    return n;
@@ -260,7 +261,7 @@ selection_filter (api_call_t *call, mongoc_client_t *client, const char *db, bso
       break;
    case MODE_REPROCESS:
       tk_query_page_filter (&j->q, 0, NULL, page);
-      *filter = j->override_corrections ? bson_copy (page) : without_corrected (page, false);
+      *filter = j->override_corrections ? bson_copy (page) : filter_corrected (page, false);
       break;
    case MODE_IDS: *filter = given_ids_filter (j); break;
    }

@@ -255,6 +255,13 @@ save_done (int status, void *ctx)
           * the classified topic hears of. */
          TK_INFO (COMPONENT, "ticket %s was corrected by a person while being classified; kept",
                   j->id);
+         /* This answer goes (read again, the ticket may also have lost
+          * its correction meanwhile and be classified afresh). */
+         tk_classification_clear (&j->c);
+         free (j->subject);
+         free (j->body);
+         j->subject = j->body = NULL;
+         j->processed_at = 0;
          cl__job_start (j);
          return;
       }

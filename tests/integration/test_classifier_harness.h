@@ -213,6 +213,30 @@ h_start_classifier (tk_test_service_t *svc, const char *const *extra)
    }
 }
 
+/* Starts a triage-api on this run's database and classify topic with
+ * admin_key and extra settings (NULL-terminated, may be NULL): the api's
+ * processing jobs then reach this run's classifier. Stopped by
+ * h_teardown if the test does not stop it. */
+static inline void
+h_start_api (tk_test_service_t *svc, const char *admin_key, const char *const *extra)
+{
+   char admin[256];
+   snprintf (admin, sizeof admin, "TRIAGE_ADMIN_KEY=%s", admin_key);
+   const char *env[H_MAX_ENV];
+   size_t n = 0;
+   env[n++] = h.env_db;
+   env[n++] = h.env_brokers;
+   env[n++] = h.env_mongo;
+   env[n++] = h.env_tc;
+   env[n++] = admin;
+   for (size_t i = 0; extra && extra[i] && n < H_MAX_ENV - 1; i++) {
+      env[n++] = extra[i];
+   }
+   env[n] = NULL;
+   assert_true (tk_test_service_start (svc, "api", env, 20000));
+   h.started[h.n_started++] = svc;
+}
+
 /* Stops svc with SIGTERM and asserts a clean exit. */
 static inline void
 h_stop_classifier (tk_test_service_t *svc)

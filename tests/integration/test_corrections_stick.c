@@ -89,11 +89,7 @@ setup (void **state)
    const char *env[] = {"TRIAGE_LLM_PROVIDER=openai", "TRIAGE_LLM_MODEL=fake-model",
                         "TRIAGE_LLM_API_KEY=sk-test-key", NULL};
    h_start_classifier (&svc, env);
-   char admin[256];
-   snprintf (admin, sizeof admin, "TRIAGE_ADMIN_KEY=%s", ADMIN_KEY);
-   const char *api_env[] = {h.env_db, h.env_brokers, h.env_mongo, h.env_tc, admin, NULL};
-   assert_true (tk_test_service_start (&api, "api", api_env, 20000));
-   h.started[h.n_started++] = &api;
+   h_start_api (&api, ADMIN_KEY, NULL);
    return 0;
 }
 

@@ -76,12 +76,8 @@ setup (void **state)
    (void) state;
    h_setup ("triage_test_jobs", 3);
    h_start_fake (&fake, NULL, false);
-   char admin[256];
-   snprintf (admin, sizeof admin, "TRIAGE_ADMIN_KEY=%s", ADMIN_KEY);
-   const char *api_env[] = {h.env_db, h.env_brokers,         h.env_mongo, h.env_tc,
-                            admin,    "TRIAGE_JOB_STALL_AFTER=2s", NULL};
-   assert_true (tk_test_service_start (&api, "api", api_env, 20000));
-   h.started[h.n_started++] = &api;
+   const char *api_env[] = {"TRIAGE_JOB_STALL_AFTER=2s", NULL};
+   h_start_api (&api, ADMIN_KEY, api_env);
    return 0;
 }
 
