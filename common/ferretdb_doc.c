@@ -117,6 +117,41 @@ append_array (bson_t *out, const char *key, const cJSON *type, const cJSON *v, i
    return bson_append_array_end (out, &child) && ok;
 }
 
+/* A value of a type without parts: string, bool, null, double, int. *done
+ * is false when name is none of them. */
+static bool
+append_plain (bson_t *out, const char *key, const char *name, const cJSON *v, bool *done,
+              tk_error_t *err)
+{
+   int64_t n;
+   *done = true;
+   if (!strcmp (name, "string")) {
+      return cJSON_IsString (v) ? bson_append_utf8 (out, key, -1, v->valuestring, -1) ||
+                                     unsupported (err, key, "too large")
+                                : unsupported (err, key, "a string that is not one");
+   }
+   if (!strcmp (name, "bool")) {
+      return cJSON_IsBool (v) ? bson_append_bool (out, key, -1, cJSON_IsTrue (v))
+                              : unsupported (err, key, "a bool that is not one");
+   }
+   if (!strcmp (name, "null")) {
+      return cJSON_IsNull (v) ? bson_append_null (out, key, -1)
+                              : unsupported (err, key, "a null that is not one");
+   }
+   if (!strcmp (name, "double")) {
+      return cJSON_IsNumber (v) ? bson_append_double (out, key, -1, v->valuedouble)
+                                : unsupported (err, key, "a double not written as a number");
+   }
+   if (!strcmp (name, "int")) {
+      if (!exact_int (v, &n) || n < INT32_MIN || n > INT32_MAX) {
+         return unsupported (err, key, "an int out of range");
+      }
+      return bson_append_int32 (out, key, -1, (int32_t) n);
+   }
+   *done = false;
+   return false;
+}
+
 static bool
 append_value (bson_t *out, const char *key, const cJSON *type, const cJSON *v, int depth,
               tk_error_t *err)
@@ -126,36 +161,12 @@ append_value (bson_t *out, const char *key, const cJSON *type, const cJSON *v, i
       return unsupported (err, key, "no type");
    }
    const char *name = t->valuestring;
+   bool plain;
+   bool ok = append_plain (out, key, name, v, &plain, err);
+   if (plain) {
+      return ok;
+   }
    int64_t n;
-   if (!strcmp (name, "string")) {
-      if (!cJSON_IsString (v)) {
-         return unsupported (err, key, "a string that is not one");
-      }
-      return bson_append_utf8 (out, key, -1, v->valuestring, -1) ||
-             unsupported (err, key, "too large");
-   }
-   if (!strcmp (name, "bool")) {
-      if (!cJSON_IsBool (v)) {
-         return unsupported (err, key, "a bool that is not one");
-      }
-      return bson_append_bool (out, key, -1, cJSON_IsTrue (v));
-   }
-   if (!strcmp (name, "null")) {
-      return cJSON_IsNull (v) ? bson_append_null (out, key, -1)
-                              : unsupported (err, key, "a null that is not one");
-   }
-   if (!strcmp (name, "double")) {
-      if (!cJSON_IsNumber (v)) {
-         return unsupported (err, key, "a double not written as a number");
-      }
-      return bson_append_double (out, key, -1, v->valuedouble);
-   }
-   if (!strcmp (name, "int")) {
-      if (!exact_int (v, &n) || n < INT32_MIN || n > INT32_MAX) {
-         return unsupported (err, key, "an int out of range");
-      }
-      return bson_append_int32 (out, key, -1, (int32_t) n);
-   }
    if (!strcmp (name, "long") || !strcmp (name, "date")) {
       if (!exact_int (v, &n)) {
          return unsupported (err, key, "an integer JSON cannot carry exactly");
@@ -171,8 +182,8 @@ append_value (bson_t *out, const char *key, const cJSON *type, const cJSON *v, i
       if (!bson_append_document_begin (out, key, -1, &child)) {
          return unsupported (err, key, "too large");
       }
-      bool ok = append_fields (&child, cJSON_GetObjectItemCaseSensitive (type, "$s"), v,
-                               depth + 1, err);
+      ok = append_fields (&child, cJSON_GetObjectItemCaseSensitive (type, "$s"), v, depth + 1,
+                          err);
       return bson_append_document_end (out, &child) && ok;
    }
    if (!strcmp (name, "array")) {

@@ -414,6 +414,61 @@ page_documents (PGconn *c, const char *schema, const PGresult *page, tk_list_sql
    free (keys);
 }
 
+/* The FROM and the search part of the page's statement (`WHERE true`
+ * without a search): labels are the labels ever stored that contain the
+ * search text, as a text[] literal. */
+static void
+page_text_clause (stmt_t *st, const char *schema, const tk_query_t *q, const char *pattern,
+                  const char *labels)
+{
+   st->nomem |= !tk_buf_appendf (&st->sql, "SELECT l.id, l.key FROM %s.triage_ticket_list l",
+                                 schema);
+   if (q->where.text[0] && !strcmp (labels, "{}")) {
+      /* The text alone: the trigram index finds the candidates. */
+      st->nomem |= !tk_buf_appendf (
+         &st->sql, " JOIN %s.triage_ticket_text x ON x.key = l.key WHERE x.text LIKE ", schema);
+      stmt_param (st, pattern, false, "");
+   } else if (q->where.text[0]) {
+      /* The text, or a label that contains it (MongoDB's $regex matches
+       * classification.* too). */
+      st->nomem |= !tk_buf_appendf (&st->sql,
+                                    " WHERE (l.key IN (SELECT key FROM %s.triage_ticket_text"
+                                    " WHERE text LIKE ",
+                                    schema);
+      stmt_param (st, pattern, false, ")");
+      stmt_sql (st, " OR l.priority = ANY (");
+      stmt_param (st, labels, false, "::text[])");
+      st->nomem |= !tk_buf_appendf (
+         &st->sql, " OR l.sentiment = ANY ($%d::text[]) OR l.topics && $%d::text[])", st->n,
+         st->n);
+   } else {
+      stmt_sql (st, " WHERE true");
+   }
+}
+
+/* The page's rows (id in column 0) with their documents, into a new
+ * *result of *n; false when out of memory. */
+static bool
+page_rows (PGconn *c, const char *schema, const PGresult *r, tk_list_sql_row_t **result,
+           size_t *n)
+{
+   size_t rows = (size_t) PQntuples (r);
+   tk_list_sql_row_t *out = calloc (rows ? rows : 1, sizeof *out);
+   for (size_t i = 0; out && i < rows; i++) {
+      if (PQgetisnull (r, (int) i, 0) || !(out[i].id = strdup (PQgetvalue (r, (int) i, 0)))) {
+         tk_list_sql_rows_free (out, i);
+         out = NULL;
+      }
+   }
+   if (!out) {
+      return false;
+   }
+   page_documents (c, schema, r, out, rows);
+   *result = out;
+   *n = rows;
+   return true;
+}
+
 /* The page on connection c (see tk_list_sql_page). */
 static tk_list_sql_result_t
 page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **result, size_t *n,
@@ -453,50 +508,16 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **res
       goto done;
    }
 
-   st.nomem |= !tk_buf_appendf (&st.sql, "SELECT l.id, l.key FROM %s.triage_ticket_list l",
-                                schema);
-   if (q->where.text[0] && !strcmp (labels, "{}")) {
-      /* The text alone: the trigram index finds the candidates. */
-      st.nomem |= !tk_buf_appendf (&st.sql,
-                                   " JOIN %s.triage_ticket_text x ON x.key = l.key WHERE x.text LIKE ",
-                                   schema);
-      stmt_param (&st, pattern, false, "");
-   } else if (q->where.text[0]) {
-      /* The text, or a label that contains it (MongoDB's $regex matches
-       * classification.* too). */
-      st.nomem |= !tk_buf_appendf (&st.sql,
-                                   " WHERE (l.key IN (SELECT key FROM %s.triage_ticket_text"
-                                   " WHERE text LIKE ",
-                                   schema);
-      stmt_param (&st, pattern, false, ")");
-      stmt_sql (&st, " OR l.priority = ANY (");
-      stmt_param (&st, labels, false, "::text[])");
-      st.nomem |= !tk_buf_appendf (&st.sql,
-                                   " OR l.sentiment = ANY ($%d::text[]) OR l.topics && $%d::text[])",
-                                   st.n, st.n);
-   } else {
-      stmt_sql (&st, " WHERE true");
-   }
+   page_text_clause (&st, schema, q, pattern, labels);
    stmt_where (&st, q);
    stmt_order (&st, q);
    if (!(r = run (c, &st, err))) {
       goto done;
    }
-   size_t rows = (size_t) PQntuples (r);
-   tk_list_sql_row_t *out = calloc (rows ? rows : 1, sizeof *out);
-   for (size_t i = 0; out && i < rows; i++) {
-      if (PQgetisnull (r, (int) i, 0) || !(out[i].id = strdup (PQgetvalue (r, (int) i, 0)))) {
-         tk_list_sql_rows_free (out, i);
-         out = NULL;
-      }
-   }
-   if (!out) {
+   if (!page_rows (c, schema, r, result, n)) {
       declined (err, TK_ERR_NOMEM, "out of memory");
       goto done;
    }
-   page_documents (c, schema, r, out, rows);
-   *result = out;
-   *n = rows;
    res = TK_LIST_SQL_OK;
 done:
    PQclear (r);

@@ -250,6 +250,9 @@ bool api_routes_tickets (api_t *api, tk_error_t *err);
 bool api_routes_processed (api_t *api, tk_error_t *err);
 bool api_routes_stats (api_t *api, tk_error_t *err);
 bool api_routes_process (api_t *api, tk_error_t *err);
+/* GET /api/process/{job} (routes_process_status.c), registered by
+ * api_routes_process. */
+void api_process_status_get (tk_http_request_t *req, void *user_data);
 bool api_routes_keys (api_t *api, tk_error_t *err);
 bool api_routes_audit (api_t *api, tk_error_t *err);
 bool api_routes_static (api_t *api, tk_error_t *err); /* the dashboard (routes_static.c) */

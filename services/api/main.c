@@ -50,6 +50,29 @@ api_start (api_t *api, tk_error_t *err)
    return true;
 }
 
+/* The api's own counters (the service's common ones come with tk_app). */
+static void
+api_metrics (api_t *api, tk_metrics_t *metrics)
+{
+   api->cache_hits = tk_metrics_counter (metrics, "api_cache_total",
+                                        "Statistics and analytics answers by cache result.",
+                                        (const char *[]) {"result", NULL});
+   api->published = tk_metrics_counter (metrics, "api_classify_requests_total",
+                                       "Classification requests published, by outcome.",
+                                       (const char *[]) {"result", NULL});
+
+   api->list_pages = tk_metrics_counter (metrics, "api_list_pages_total",
+                                        "Ticket list pages by what answered them (snapshot, "
+                                        "index: the side tables of TRIAGE_LIST_SQL_URL, "
+                                        "database: the collection).",
+                                        (const char *[]) {"source", NULL});
+   api->list_documents = tk_metrics_counter (
+      metrics, "api_list_documents_total",
+      "Documents of the pages the side tables answered, by how each was read (page: with the "
+      "page in SQL; collection: by _id from the collection, when the first could not).",
+      (const char *[]) {"read", NULL});
+}
+
 int
 main (int argc, char **argv)
 {
@@ -76,23 +99,7 @@ main (int argc, char **argv)
    } else if (!app.cfg.admin_key[0]) {
       TK_WARN ("auth", "no TRIAGE_ADMIN_KEY is set: only keys already in api_keys can log in");
    }
-   api.cache_hits = tk_metrics_counter (app.metrics, "api_cache_total",
-                                        "Statistics and analytics answers by cache result.",
-                                        (const char *[]) {"result", NULL});
-   api.published = tk_metrics_counter (app.metrics, "api_classify_requests_total",
-                                       "Classification requests published, by outcome.",
-                                       (const char *[]) {"result", NULL});
-
-   api.list_pages = tk_metrics_counter (app.metrics, "api_list_pages_total",
-                                        "Ticket list pages by what answered them (snapshot, "
-                                        "index: the side tables of TRIAGE_LIST_SQL_URL, "
-                                        "database: the collection).",
-                                        (const char *[]) {"source", NULL});
-   api.list_documents = tk_metrics_counter (
-      app.metrics, "api_list_documents_total",
-      "Documents of the pages the side tables answered, by how each was read (page: with the "
-      "page in SQL; collection: by _id from the collection, when the first could not).",
-      (const char *[]) {"read", NULL});
+   api_metrics (&api, app.metrics);
    if (app.cfg.list_sql_url[0]) {
       /* One connection per threadpool thread at most stays open. */
       api.list_sql = tk_list_sql_new (app.cfg.list_sql_url, 8);
