@@ -138,3 +138,27 @@ done:
    return ok;
 }
 
+
+void
+tk_key_store_name (mongoc_client_t *client, const char *db, const char *key_id, char *name,
+                   size_t cap)
+{
+   mongoc_collection_t *coll = keys (client, db);
+   bson_t *filter = BCON_NEW ("key_id", BCON_UTF8 (key_id));
+   bson_t *opts = BCON_NEW ("projection", "{", "name", BCON_INT32 (1), "}", "limit",
+                            BCON_INT64 (1));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, opts, NULL);
+   const bson_t *doc;
+   bson_iter_t it;
+   if (cap) {
+      name[0] = '\0';
+   }
+   if (cap && mongoc_cursor_next (cursor, &doc) && bson_iter_init_find (&it, doc, "name") &&
+       BSON_ITER_HOLDS_UTF8 (&it)) {
+      snprintf (name, cap, "%s", bson_iter_utf8 (&it, NULL));
+   }
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (opts);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+}

@@ -55,4 +55,11 @@ bool tk_key_store_change (mongoc_client_t *client, const char *db, const char *k
 bool tk_key_store_lookup (mongoc_client_t *client, const char *db, const char *hash,
                           tk_role_t *role, char *key_id, size_t key_id_cap, tk_error_t *err);
 
+/* The name key_id was created with, into name (cap bytes): "" when it has
+ * none or is not in the collection (the bootstrap key, TRIAGE_ADMIN_KEY, is
+ * not), or when the database could not be asked: a name is only ever shown
+ * beside the id, never relied on. */
+void tk_key_store_name (mongoc_client_t *client, const char *db, const char *key_id, char *name,
+                        size_t cap);
+
 #endif

@@ -278,24 +278,58 @@ stmt_where (stmt_t *st, const tk_query_t *q)
    }
 }
 
+/* The SQL of what each sort of tk_query_sort_t orders by first (by pairs:
+ * descending, ascending). A missing label or confidence sorts before every
+ * other value, as MongoDB orders a missing field: '' before every label
+ * (compared bytewise, as MongoDB compares strings), -1 before every
+ * confidence. */
+static const char *const sort_sql[TK_SORT_N / 2] = {
+   "l.created_at",
+   "l.processed_at",
+   "coalesce(l.priority, '') COLLATE \"C\"",
+   "coalesce(l.sentiment, '') COLLATE \"C\"",
+   "coalesce(l.conf_topic, -1)",
+   "coalesce(l.conf_sentiment, -1)",
+   "coalesce(l.conf_priority, -1)",
+};
+
+/* The cursor's key as the SQL value sort_sql compares ("" or -1 when it
+ * was missing). */
+static void
+stmt_cursor_key (stmt_t *st, const tk_query_t *q)
+{
+   bool number = tk_query_sort_key (q) == TK_SORT_KEY_NUMBER;
+   const char *v = q->cursor_key_null ? (number ? "-1" : "") : q->cursor_key;
+   stmt_param (st, v, false, number ? "::float8" : "::text COLLATE \"C\"");
+}
+
 /* The keyset condition and the order of q's sort. */
 static void
 stmt_order (stmt_t *st, const tk_query_t *q)
 {
-   bool processed_sort = q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC;
-   bool desc = q->sort == TK_SORT_CREATED_DESC || q->sort == TK_SORT_PROCESSED_DESC;
-   const char *field = processed_sort ? "l.processed_at" : "l.created_at";
-   if (processed_sort) {
+   bool desc = tk_query_sort_desc (q);
+   bool keyed = tk_query_sort_key (q) != TK_SORT_KEY_DATE;
+   const char *field = sort_sql[(unsigned) q->sort / 2 % (TK_SORT_N / 2)];
+   const char *dir = desc ? "DESC" : "ASC";
+   if (q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC) {
       stmt_sql (st, " AND l.processed_at IS NOT NULL");
    }
    if (q->has_cursor) {
-      st->nomem |= !tk_buf_appendf (&st->sql, " AND (%s, l.id) %s (", field, desc ? "<" : ">");
+      st->nomem |= !tk_buf_appendf (&st->sql, " AND (%s%s, l.id) %s (", field,
+                                    keyed ? ", l.created_at" : "", desc ? "<" : ">");
+      if (keyed) {
+         stmt_cursor_key (st, q);
+         stmt_sql (st, ", ");
+      }
       stmt_int (st, q->cursor_ms);
       stmt_sql (st, ", ");
       stmt_param (st, q->cursor_id, false, "::text COLLATE \"C\")");
    }
-   st->nomem |= !tk_buf_appendf (&st->sql, " ORDER BY %s %s, l.id %s LIMIT %u", field,
-                                 desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", q->limit + 1);
+   st->nomem |= !tk_buf_appendf (&st->sql, " ORDER BY %s %s", field, dir);
+   if (keyed) {
+      st->nomem |= !tk_buf_appendf (&st->sql, ", l.created_at %s", dir);
+   }
+   st->nomem |= !tk_buf_appendf (&st->sql, ", l.id %s LIMIT %u", dir, q->limit + 1);
 }
 
 /* Runs st on c; NULL with err when PostgreSQL refuses. */
@@ -477,6 +511,10 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **res
    char pattern[3 * TK_QUERY_TEXT_MAX + 8];
    if (q->where.text[0] && !like_pattern (q->where.text, pattern, sizeof pattern)) {
       return declined (err, TK_ERR_UNSUPPORTED, "the search text is not printable ASCII");
+   }
+   if (q->where.corrected >= 0) {
+      /* The list table has no column for it (yet): the collection answers. */
+      return declined (err, TK_ERR_UNSUPPORTED, "the corrected filter");
    }
    char *schema = PQescapeIdentifier (c, db, strlen (db));
    if (!schema) {

@@ -15,6 +15,7 @@
 #include "utf8.h"
 
 #define F_PROCESSED_AT "processing_metadata.processed_at"
+#define F_CORRECTED_AT "processing_metadata.corrected_at"
 
 /* The date parameters, named by TK_QUERY_T_*. */
 static const char *const time_keys[TK_QUERY_N_TIMES] = {"created_from", "created_to",
@@ -36,8 +37,8 @@ tk_regex_escape (const char *s)
    return out;
 }
 
-static bool
-invalid (tk_error_t *err, const char *field, const char *msg, const char *value)
+bool
+tk_query_invalid (tk_error_t *err, const char *field, const char *msg, const char *value)
 {
    char shown[80];
    size_t n = tk_utf8_prefix_len (value, strlen (value), 60);
@@ -57,13 +58,13 @@ add_labels (tk_query_labels_t *set, const tk_taxonomy_t *tax, tk_taxonomy_kind_t
       size_t len = comma ? (size_t) (comma - p) : strlen (p);
       char item[TK_LABEL_MAX + 8];
       if (len >= sizeof item) {
-         return invalid (err, field, "not a label of the taxonomy", value);
+         return tk_query_invalid (err, field, "not a label of the taxonomy", value);
       }
       memcpy (item, p, len);
       item[len] = '\0';
       const char *canon = tk_taxonomy_canonical (tax, kind, item, NULL);
       if (!canon) {
-         return invalid (err, field, "not a label of the taxonomy", item);
+         return tk_query_invalid (err, field, "not a label of the taxonomy", item);
       }
       bool seen = false;
       for (size_t i = 0; i < set->n; i++) {
@@ -71,7 +72,7 @@ add_labels (tk_query_labels_t *set, const tk_taxonomy_t *tax, tk_taxonomy_kind_t
       }
       if (!seen) {
          if (set->n == TK_QUERY_MAX_VALUES) {
-            return invalid (err, field, "too many values", value);
+            return tk_query_invalid (err, field, "too many values", value);
          }
          set->labels[set->n++] = canon;
       }
@@ -96,7 +97,7 @@ add_status (tk_query_where_t *pp, const char *value, tk_error_t *err)
       } else if (len == 6 && !strncmp (p, "failed", 6)) {
          pp->st_failed = true;
       } else {
-         return invalid (err, "status", "must be processed, unprocessed or failed", value);
+         return tk_query_invalid (err, "status", "must be processed, unprocessed or failed", value);
       }
       if (!comma) {
          return true;
@@ -111,96 +112,13 @@ parse_limit (const char *value, uint32_t *out, tk_error_t *err)
 {
    char *end = NULL;
    if (!*value || strlen (value) > 7 || value[0] < '0' || value[0] > '9') {
-      return invalid (err, "limit", "must be an integer from 1 to 1000", value);
+      return tk_query_invalid (err, "limit", "must be an integer from 1 to 1000", value);
    }
    long v = strtol (value, &end, 10);
    if (*end || v < 1 || v > TK_QUERY_MAX_LIMIT) {
-      return invalid (err, "limit", "must be an integer from 1 to 1000", value);
+      return tk_query_invalid (err, "limit", "must be an integer from 1 to 1000", value);
    }
    *out = (uint32_t) v;
-   return true;
-}
-
-static bool
-parse_sort (const char *value, tk_query_sort_t *out, tk_error_t *err)
-{
-   if (!strcmp (value, "-created_at")) {
-      *out = TK_SORT_CREATED_DESC;
-   } else if (!strcmp (value, "created_at")) {
-      *out = TK_SORT_CREATED_ASC;
-   } else if (!strcmp (value, "-processed_at")) {
-      *out = TK_SORT_PROCESSED_DESC;
-   } else if (!strcmp (value, "processed_at")) {
-      *out = TK_SORT_PROCESSED_ASC;
-   } else {
-      return invalid (err, "sort",
-                      "must be created_at, -created_at, processed_at or -processed_at", value);
-   }
-   return true;
-}
-
-static const char sort_codes[] = "cCpP"; /* by tk_query_sort_t */
-
-static int
-hexval (char c)
-{
-   if (c >= '0' && c <= '9') {
-      return c - '0';
-   }
-   if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-   }
-   return -1;
-}
-
-/* Cursor text: one sort code letter, the sort key in ms (decimal), '.', and
- * the id in lowercase hex (so any id survives a URL untouched). */
-static bool
-parse_cursor (tk_query_t *q, const char *value, tk_query_sort_t *cursor_sort, tk_error_t *err)
-{
-   const char *code = value[0] ? strchr (sort_codes, value[0]) : NULL;
-   const char *dot = strchr (value, '.');
-   if (!code || !dot || dot == value + 1 || dot - value > 20) {
-      return invalid (err, "cursor", "not a cursor from a previous page", value);
-   }
-   *cursor_sort = (tk_query_sort_t) (code - sort_codes);
-   int64_t ms = 0;
-   for (const char *p = value + 1; p < dot; p++) {
-      if (*p < '0' || *p > '9' || ms > (INT64_MAX - (*p - '0')) / 10) {
-         /* a digit, and no key past int64 (19 digits fit the length check) */
-         return invalid (err, "cursor", "not a cursor from a previous page", value);
-      }
-      ms = ms * 10 + (*p - '0');
-   }
-   const char *hex = dot + 1;
-   size_t hlen = strlen (hex);
-   if (hlen == 0 || hlen % 2 || hlen / 2 > TK_TICKET_ID_MAX) {
-      return invalid (err, "cursor", "not a cursor from a previous page", value);
-   }
-   for (size_t i = 0; i < hlen / 2; i++) {
-      int hi = hexval (hex[2 * i]), lo = hexval (hex[2 * i + 1]);
-      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-         return invalid (err, "cursor", "not a cursor from a previous page", value);
-      }
-      q->cursor_id[i] = (char) (hi * 16 + lo);
-   }
-   q->cursor_id[hlen / 2] = '\0';
-   q->cursor_ms = ms;
-   q->has_cursor = true;
-   return true;
-}
-
-bool
-tk_query_cursor_encode (const tk_query_t *q, int64_t ms, const char *id, char *buf, size_t cap)
-{
-   size_t idlen = strlen (id);
-   if (cap < 2 * idlen + 32 || ms < 0) {
-      return false;
-   }
-   int n = snprintf (buf, cap, "%c%lld.", sort_codes[q->sort], (long long) ms);
-   for (size_t i = 0; i < idlen; i++) {
-      snprintf (buf + n + 2 * i, 3, "%02x", (unsigned char) id[i]);
-   }
    return true;
 }
 
@@ -366,6 +284,22 @@ append_review_clause (bson_t *and, uint32_t *idx, const tk_query_where_t *pp)
    bson_append_document_end (and, &clause);
 }
 
+/* The corrected clause: whether a person has corrected the labels (any
+ * corrected_at present, as the classifier reads it). */
+static void
+append_corrected_clause (bson_t *and, uint32_t *idx, const tk_query_where_t *pp)
+{
+   if (pp->corrected < 0) {
+      return;
+   }
+   bson_t clause, cond;
+   clause_begin (and, idx, &clause);
+   bson_append_document_begin (&clause, F_CORRECTED_AT, -1, &cond);
+   bson_append_bool (&cond, "$exists", -1, pp->corrected == 1);
+   bson_append_document_end (&clause, &cond);
+   bson_append_document_end (and, &clause);
+}
+
 /* The text clause: pp->text, escaped, as a case-blind $regex over the id,
  * subject, body and labels. */
 static void
@@ -407,6 +341,7 @@ build_filter (const tk_query_where_t *pp, bson_t *out)
                         pp->time[TK_QUERY_T_PROCESSED_TO]);
    append_conf_clause (&and, &idx, pp);
    append_review_clause (&and, &idx, pp);
+   append_corrected_clause (&and, &idx, pp);
    append_text_clause (&and, &idx, pp);
    bson_append_array_end (out, &and);
    if (idx == 0) {
@@ -452,7 +387,7 @@ param_time (build_t *b, const char *key, const char *value, tk_error_t *err)
       i++; /* params_table sends only these keys */
    }
    if (!tk_time_parse_iso (value, strlen (value), &b->pp.time[i])) {
-      return invalid (err, key, "not an ISO-8601 date or time", value);
+      return tk_query_invalid (err, key, "not an ISO-8601 date or time", value);
    }
    b->pp.has_time[i] = true;
    return true;
@@ -465,7 +400,7 @@ param_confidence_below (build_t *b, const char *key, const char *value, tk_error
    char *end = NULL;
    double v = *value ? strtod (value, &end) : -1;
    if (b->pp.has_conf || !end || *end || !(v >= 0.0 && v <= 1.0)) {
-      return invalid (err, key, "must be one number from 0 to 1", value);
+      return tk_query_invalid (err, key, "must be one number from 0 to 1", value);
    }
    b->pp.has_conf = true;
    b->pp.conf_below = v;
@@ -477,9 +412,20 @@ static bool
 param_needs_review (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
    if (b->pp.needs_review >= 0 || (strcmp (value, "true") && strcmp (value, "false"))) {
-      return invalid (err, key, "must be true or false, once", value);
+      return tk_query_invalid (err, key, "must be true or false, once", value);
    }
    b->pp.needs_review = !strcmp (value, "true");
+   return true;
+}
+
+/* corrected=true or false, once. */
+static bool
+param_corrected (build_t *b, const char *key, const char *value, tk_error_t *err)
+{
+   if (b->pp.corrected >= 0 || (strcmp (value, "true") && strcmp (value, "false"))) {
+      return tk_query_invalid (err, key, "must be true or false, once", value);
+   }
+   b->pp.corrected = !strcmp (value, "true");
    return true;
 }
 
@@ -489,7 +435,7 @@ static bool
 param_text (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
    if (strlen (value) > TK_QUERY_TEXT_MAX) {
-      return invalid (err, key, "longer than 256 bytes", value);
+      return tk_query_invalid (err, key, "longer than 256 bytes", value);
    }
    if (*value) {
       memcpy (b->pp.text, value, strlen (value) + 1);
@@ -502,7 +448,7 @@ static bool
 param_sort (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
    (void) key;
-   return parse_sort (value, &b->q->sort, err);
+   return tk_query_parse_sort (value, &b->q->sort, err);
 }
 
 /* limit= (once). */
@@ -518,7 +464,7 @@ static bool
 param_cursor (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
    (void) key;
-   return parse_cursor (b->q, value, &b->cursor_sort, err);
+   return tk_query_parse_cursor (b->q, value, &b->cursor_sort, err);
 }
 
 /* The parameters tk_query_build knows: a key whose allow bit the caller did
@@ -540,6 +486,7 @@ static const struct {
    {"processed_to", 0, true, param_time},
    {"confidence_below", 0, false, param_confidence_below},
    {"needs_review", 0, false, param_needs_review},
+   {"corrected", 0, false, param_corrected},
    {"q", 0, true, param_text},
    {"sort", TK_QUERY_ALLOW_SORT, true, param_sort},
    {"limit", TK_QUERY_ALLOW_LIMIT, true, param_limit},
@@ -556,20 +503,20 @@ read_param (build_t *b, const tk_query_param_t *param, unsigned allow,
 {
    const char *key = param->key, *value = param->value;
    if (!tk_utf8_valid (value, strlen (value), NULL)) {
-      return invalid (err, key, "not valid UTF-8", "");
+      return tk_query_invalid (err, key, "not valid UTF-8", "");
    }
    for (size_t t = 0; t < sizeof params_table / sizeof params_table[0]; t++) {
       if (!strcmp (key, params_table[t].key) &&
           (!params_table[t].allow || (allow & params_table[t].allow))) {
          if (params_table[t].once && (b->given & (1u << t))) {
-            return invalid (err, key, "given twice", value);
+            return tk_query_invalid (err, key, "given twice", value);
          }
          b->given |= 1u << t;
          return params_table[t].parse (b, key, value, err);
       }
    }
    if (!key_in (key, extra_keys)) {
-      return invalid (err, key, "unknown parameter", key);
+      return tk_query_invalid (err, key, "unknown parameter", key);
    }
    return true;
 }
@@ -584,6 +531,7 @@ tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
    b.q = q;
    b.tax = tax;
    b.pp.needs_review = -1;
+   b.pp.corrected = -1;
    b.cursor_sort = TK_SORT_CREATED_DESC;
    memset (q, 0, sizeof *q);
    q->sort = TK_SORT_CREATED_DESC;
@@ -595,7 +543,7 @@ tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
       }
    }
    if (q->has_cursor && b.cursor_sort != q->sort) {
-      return invalid (err, "cursor", "was made for another sort order", "");
+      return tk_query_invalid (err, "cursor", "was made for another sort order", "");
    }
    build_filter (&b.pp, &q->filter);
    q->where = b.pp;
@@ -613,75 +561,4 @@ tk_query_cleanup (tk_query_t *q)
       }
       memset (q, 0, sizeof *q);
    }
-}
-
-const char *
-tk_query_sort_field (const tk_query_t *q)
-{
-   return q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC
-             ? F_PROCESSED_AT
-             : "created_at";
-}
-
-void
-tk_query_page_filter (const tk_query_t *q, int64_t after_ms, const char *after_id, bson_t *out)
-{
-   bool processed_sort = q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC;
-   bool desc = q->sort == TK_SORT_CREATED_DESC || q->sort == TK_SORT_PROCESSED_DESC;
-   const char *field = tk_query_sort_field (q);
-   if (!after_id && q->has_cursor) {
-      after_id = q->cursor_id;
-      after_ms = q->cursor_ms;
-   }
-   if (!after_id && !processed_sort) {
-      bson_copy_to (&q->filter, out);
-      return;
-   }
-   bson_init (out);
-   bson_t and, clause, cond, or, alt;
-   bson_append_array_begin (out, "$and", -1, &and);
-   uint32_t idx = 0;
-   char key[16];
-   const char *k;
-   if (!bson_empty (&q->filter)) {
-      bson_uint32_to_string (idx++, &k, key, sizeof key);
-      bson_append_document (&and, k, -1, &q->filter);
-   }
-   if (processed_sort) {
-      bson_uint32_to_string (idx++, &k, key, sizeof key);
-      bson_append_document_begin (&and, k, -1, &clause);
-      bson_append_document_begin (&clause, field, -1, &cond);
-      bson_append_bool (&cond, "$exists", -1, true);
-      bson_append_document_end (&clause, &cond);
-      bson_append_document_end (&and, &clause);
-   }
-   if (after_id) {
-      const char *op = desc ? "$lt" : "$gt";
-      bson_uint32_to_string (idx++, &k, key, sizeof key);
-      bson_append_document_begin (&and, k, -1, &clause);
-      bson_append_array_begin (&clause, "$or", -1, &or);
-      bson_append_document_begin (&or, "0", -1, &alt);
-      bson_append_document_begin (&alt, field, -1, &cond);
-      bson_append_date_time (&cond, op, -1, after_ms);
-      bson_append_document_end (&alt, &cond);
-      bson_append_document_end (&or, &alt);
-      bson_append_document_begin (&or, "1", -1, &alt);
-      bson_append_date_time (&alt, field, -1, after_ms);
-      bson_append_document_begin (&alt, "id", -1, &cond);
-      bson_append_utf8 (&cond, op, -1, after_id, -1);
-      bson_append_document_end (&alt, &cond);
-      bson_append_document_end (&or, &alt);
-      bson_append_array_end (&clause, &or);
-      bson_append_document_end (&and, &clause);
-   }
-   bson_append_array_end (out, &and);
-}
-
-void
-tk_query_sort_doc (const tk_query_t *q, bson_t *out)
-{
-   bool desc = q->sort == TK_SORT_CREATED_DESC || q->sort == TK_SORT_PROCESSED_DESC;
-   bson_init (out);
-   bson_append_int32 (out, tk_query_sort_field (q), -1, desc ? -1 : 1);
-   bson_append_int32 (out, "id", -1, desc ? -1 : 1);
 }

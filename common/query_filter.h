@@ -17,19 +17,26 @@
  *   confidence_below a number in [0, 1]: a ticket matches when any of its
  *                    three confidence scores is below it
  *   needs_review     true: the tickets flagged for review when classified
- *                    (a confidence under TRIAGE_REVIEW_BELOW); false: the
- *                    others
+ *                    (a confidence under TRIAGE_REVIEW_BELOW) and not yet
+ *                    corrected by a person; false: the others
+ *   corrected        true: the tickets whose labels a person corrected (or
+ *                    confirmed); false: the others
  *   q                text searched in id, subject, body and the labels,
  *                    case-insensitive; every regex metacharacter is escaped,
  *                    so the text is matched literally, and it is only ever a
  *                    string value, never an operator
  *   sort             created_at | -created_at (default) | processed_at |
- *                    -processed_at; sorting by processed_at lists only
- *                    tickets that have one
+ *                    -processed_at | priority | -priority | sentiment |
+ *                    -sentiment | confidence_topic | confidence_sentiment |
+ *                    confidence_priority (each also with -); sorting by
+ *                    processed_at lists only tickets that have one; the
+ *                    label and confidence sorts list every ticket (no
+ *                    value first, as MongoDB orders a missing field),
+ *                    then by created_at and id in the same direction
  *   limit            1..1000, default 50
  *   cursor           the next_cursor of the previous page
  *
- * Pagination is keyset on (sort field, id), so pages stay correct while
+ * Pagination is keyset on (sort field[, created_at], id), so pages stay correct while
  * tickets are inserted: a new ticket never shifts an old one into a page
  * already served or out of the coming ones.
  *
@@ -65,12 +72,31 @@ typedef struct {
    const char *value;
 } tk_query_param_t;
 
+/* The sort orders (query_sort.c has each one's field and cursor code). */
 typedef enum {
    TK_SORT_CREATED_DESC = 0,
    TK_SORT_CREATED_ASC,
    TK_SORT_PROCESSED_DESC,
    TK_SORT_PROCESSED_ASC,
+   TK_SORT_PRIORITY_DESC,
+   TK_SORT_PRIORITY_ASC,
+   TK_SORT_SENTIMENT_DESC,
+   TK_SORT_SENTIMENT_ASC,
+   TK_SORT_CONF_TOPIC_DESC,
+   TK_SORT_CONF_TOPIC_ASC,
+   TK_SORT_CONF_SENTIMENT_DESC,
+   TK_SORT_CONF_SENTIMENT_ASC,
+   TK_SORT_CONF_PRIORITY_DESC,
+   TK_SORT_CONF_PRIORITY_ASC,
+   TK_SORT_N
 } tk_query_sort_t;
+
+/* What a sort orders by first: a date (created_at, processed_at: the
+ * keyset is (date, id)), a label or a confidence (the keyset is (value,
+ * created_at, id), a missing value before every other). */
+typedef enum { TK_SORT_KEY_DATE, TK_SORT_KEY_LABEL, TK_SORT_KEY_NUMBER } tk_query_sort_key_t;
+
+#define TK_QUERY_CURSOR_KEY_MAX 128 /* bytes of a label or number in a cursor */
 
 /* Labels of one kind asked for (OR-ed). */
 typedef struct {
@@ -97,6 +123,7 @@ typedef struct {
    bool has_conf;
    double conf_below;
    int needs_review;                   /* -1 any, 0 false, 1 true */
+   int corrected;                      /* -1 any, 0 false, 1 true */
    char text[TK_QUERY_TEXT_MAX + 1];   /* q; "" when none */
 } tk_query_where_t;
 
@@ -107,8 +134,11 @@ typedef struct {
    tk_query_sort_t sort;
    uint32_t limit;
    bool has_cursor;
-   int64_t cursor_ms;
+   int64_t cursor_ms; /* the date: the sort's own, or created_at after a key */
    char cursor_id[TK_TICKET_ID_MAX + 1];
+   bool cursor_key_null; /* label and number sorts: the value was missing */
+   char cursor_key[TK_QUERY_CURSOR_KEY_MAX + 1]; /* else the label, or the
+                                                  * number as text ("%.17g") */
 } tk_query_t;
 
 /* Builds q from params (n of them). allow is a mask of TK_QUERY_ALLOW_*;
@@ -124,24 +154,47 @@ bool tk_query_build (tk_query_t *q, const tk_query_param_t *params, size_t n,
 /* Releases q's filter. Accepts NULL. Safe on a q whose build failed. */
 void tk_query_cleanup (tk_query_t *q);
 
-/* The document field q sorts on: "created_at" or
- * "processing_metadata.processed_at". Static string. */
+/* ---- sorting and paging (query_sort.c) ---- */
+
+/* The document field q sorts on first ("created_at",
+ * "processing_metadata.processed_at", "classification.priority", ...).
+ * Static string. */
 const char *tk_query_sort_field (const tk_query_t *q);
 
-/* Initialises out with q's filter plus the keyset condition of the cursor
- * (if any), and, for sorting on processed_at, that the field exists. after_ms
- * and after_id, when after_id is not NULL, override the cursor (the exports
- * walk page after page this way). Caller destroys out with bson_destroy. */
-void tk_query_page_filter (const tk_query_t *q, int64_t after_ms, const char *after_id,
-                           bson_t *out);
+/* What that field holds, and whether the order is descending. */
+tk_query_sort_key_t tk_query_sort_key (const tk_query_t *q);
+bool tk_query_sort_desc (const tk_query_t *q);
 
-/* Initialises out with the sort document {field: +-1, id: +-1}. */
+/* Initialises out with q's filter plus the keyset condition of the cursor
+ * (if any), and, for sorting on processed_at, that the field exists.
+ * Caller destroys out with bson_destroy. */
+void tk_query_page_filter (const tk_query_t *q, bson_t *out);
+
+/* Initialises out with the sort document {field: +-1, [created_at: +-1,]
+ * id: +-1}. */
 void tk_query_sort_doc (const tk_query_t *q, bson_t *out);
 
-/* Writes the cursor that continues after the ticket (ms, id) in q's sort
- * into buf. false if buf is too small (needs 2 * TK_TICKET_ID_MAX + 32). */
+/* Writes the cursor that continues after the ticket (ms, id) in a date
+ * sort of q into buf. false if buf is too small (needs TK_QUERY_CURSOR_MAX)
+ * or q's sort is not by a date. */
+#define TK_QUERY_CURSOR_MAX (2 * TK_TICKET_ID_MAX + 2 * TK_QUERY_CURSOR_KEY_MAX + 48)
 bool tk_query_cursor_encode (const tk_query_t *q, int64_t ms, const char *id, char *buf,
                              size_t cap);
+
+/* Writes the cursor that continues after document doc in q's sort into
+ * buf (TK_QUERY_CURSOR_MAX bytes). false when doc lacks what the sort
+ * needs (a string id, a date, a label or number of the right type). */
+bool tk_query_cursor_of (const tk_query_t *q, const bson_t *doc, char *buf, size_t cap);
+
+/* For tk_query_build: sort= and cursor= read into q (and the sort the
+ * cursor was made for into *cursor_sort); false with err (TK_ERR_INVALID). */
+bool tk_query_parse_sort (const char *value, tk_query_sort_t *out, tk_error_t *err);
+bool tk_query_parse_cursor (tk_query_t *q, const char *value, tk_query_sort_t *cursor_sort,
+                            tk_error_t *err);
+
+/* Fills err (TK_ERR_INVALID, field) with "field: msg (got "value")", the
+ * value cut to 60 characters. Returns false. */
+bool tk_query_invalid (tk_error_t *err, const char *field, const char *msg, const char *value);
 
 /* Copies s into out with every regex metacharacter backslash-escaped.
  * Returns a new string the caller frees with bson_free. */

@@ -75,16 +75,28 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       fuzz_check (tk_query_sort_field (&q) != NULL);
 
       bson_t page, sort;
-      tk_query_page_filter (&q, 0, NULL, &page);
+      tk_query_page_filter (&q, &page);
       fuzz_check (!has_foreign_operator (&page));
       bson_destroy (&page);
       tk_query_sort_doc (&q, &sort);
       bson_destroy (&sort);
 
-      char cursor[2 * TK_TICKET_ID_MAX + 32];
-      fuzz_check (tk_query_cursor_encode (&q, 1757745527513, "T-1", cursor, sizeof cursor));
-      static const char *const sort_names[] = {"-created_at", "created_at", "-processed_at",
-                                               "processed_at"};
+      /* A document with every sort's field: its cursor reads back. */
+      bson_t *doc = BCON_NEW ("id", BCON_UTF8 ("T-1"), "created_at", BCON_DATE_TIME (1757745527513),
+                              "processing_metadata", "{", "processed_at",
+                              BCON_DATE_TIME (1757745527513), "}", "classification", "{",
+                              "priority", BCON_UTF8 ("P1 (Medium)"), "sentiment",
+                              BCON_UTF8 ("Curious"), "}", "confidence_scores", "{", "topic",
+                              BCON_DOUBLE (0.25), "sentiment", BCON_DOUBLE (0.5), "priority",
+                              BCON_DOUBLE (0.75), "}");
+      char cursor[TK_QUERY_CURSOR_MAX];
+      fuzz_check (tk_query_cursor_of (&q, doc, cursor, sizeof cursor));
+      bson_destroy (doc);
+      static const char *const sort_names[TK_SORT_N] = {
+         "-created_at", "created_at", "-processed_at", "processed_at",
+         "-priority", "priority", "-sentiment", "sentiment",
+         "-confidence_topic", "confidence_topic", "-confidence_sentiment",
+         "confidence_sentiment", "-confidence_priority", "confidence_priority"};
       tk_query_param_t again[2] = {{"sort", sort_names[q.sort]}, {"cursor", cursor}};
       tk_query_t q2;
       fuzz_check (tk_query_build (&q2, again, 2, tk_taxonomy_default (),

@@ -3,6 +3,7 @@
  * API's own fields (corrections) that tk_ticket_to_json does not know. */
 #include "api.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ticket_bson.h"
@@ -87,16 +88,17 @@ api_ticket_doc_json (const bson_t *doc, tk_error_t *err)
    if (!tk_ticket_from_bson (doc, &t, err) || !(json = tk_ticket_to_json (t, err))) {
       goto done;
    }
+   /* Who corrected the labels by hand, and when: kept in the document
+    * beside the model's metadata, not part of tk_ticket_t. */
+   static const char *const corrected[] = {"corrected_by", "corrected_by_name", "corrected_at"};
    cJSON *meta = cJSON_GetObjectItemCaseSensitive (json, "processing_metadata");
-   if (meta && bson_iter_init (&it, doc) &&
-       bson_iter_find_descendant (&it, "processing_metadata.corrected_by", &it) &&
-       BSON_ITER_HOLDS_UTF8 (&it)) {
-      cJSON_AddStringToObject (meta, "corrected_by", bson_iter_utf8 (&it, NULL));
-   }
-   if (meta && bson_iter_init (&it, doc) &&
-       bson_iter_find_descendant (&it, "processing_metadata.corrected_at", &it) &&
-       BSON_ITER_HOLDS_DATE_TIME (&it)) {
-      cJSON_AddItemToObject (meta, "corrected_at", iter_to_json (&it));
+   for (size_t i = 0; meta && i < sizeof corrected / sizeof corrected[0]; i++) {
+      char path[64];
+      snprintf (path, sizeof path, "processing_metadata.%s", corrected[i]);
+      if (bson_iter_init (&it, doc) && bson_iter_find_descendant (&it, path, &it) &&
+          (BSON_ITER_HOLDS_UTF8 (&it) || BSON_ITER_HOLDS_DATE_TIME (&it))) {
+         cJSON_AddItemToObject (meta, corrected[i], iter_to_json (&it));
+      }
    }
    if (bson_iter_init_find (&it, doc, "corrections") && BSON_ITER_HOLDS_ARRAY (&it)) {
       cJSON_AddItemToObject (json, "corrections", iter_to_json (&it));

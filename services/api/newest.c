@@ -345,7 +345,7 @@ render_page (const api_newest_t *n, const tk_query_t *q, size_t first, size_t en
       comma = true;
    }
    /* The cursor is letters, digits, '.' and hex: nothing to escape. */
-   char next[2 * TK_TICKET_ID_MAX + 32];
+   char next[TK_QUERY_CURSOR_MAX];
    if (last && last->id[0] && tk_query_cursor_encode (q, last->ms, last->id, next, sizeof next)) {
       return ok && tk_buf_appendf (b, "],\"count\":%u,\"limit\":%u,\"next_cursor\":\"%s\"}",
                                    (unsigned) count, (unsigned) q->limit, next);

@@ -64,7 +64,7 @@ static unsigned running; /* exports in progress (loop thread only) */
 static const char csv_header[] =
    "id,subject,body,source,processed,created_at,updated_at,topic_tags,sentiment,priority,"
    "confidence_topic,confidence_sentiment,confidence_priority,processed_at,model_version,"
-   "processing_time_ms,agent_version,processing_attempts,last_error,corrected_at\r\n";
+   "processing_time_ms,agent_version,processing_attempts,last_error,corrected_at,needs_review\r\n";
 
 typedef struct {
    api_t *api;
@@ -200,9 +200,12 @@ csv_row (tk_buf_t *b, const tk_ticket_t *t)
            csv_field (b, t->metadata.agent_version, true);
    }
    snprintf (num, sizeof num, "%d", (int) t->processing_attempts);
-   /* corrected_at: when a person last corrected its labels, "" if never. */
+   /* corrected_at: when a person last corrected its labels, "" if never;
+    * needs_review: whether it waits in the review queue. */
    return ok && csv_value (b, num, true) && csv_field (b, t->last_error, true) &&
-          csv_time (b, t->metadata.corrected_at) && tk_buf_append (b, "\r\n", 2);
+          csv_time (b, t->metadata.corrected_at) &&
+          csv_value (b, t->metadata.needs_review ? "true" : "false", true) &&
+          tk_buf_append (b, "\r\n", 2);
 }
 
 static bool
@@ -264,7 +267,7 @@ fetch_batch (export_t *x, tk_store_t *store, char *err_out, size_t cap)
    if (!x->cursor) {
       x->client = tk_store_client_pop (store);
       bson_t filter, sort;
-      tk_query_page_filter (&x->q, 0, NULL, &filter);
+      tk_query_page_filter (&x->q, &filter);
       tk_query_sort_doc (&x->q, &sort);
       const tk_ticket_query_t q = {.filter = &filter, .sort = &sort, .batch_size = 500};
       x->cursor = tk_store_tickets_find (x->client, tk_store_db_name (store), &q);

@@ -259,7 +259,7 @@ selection_filter (api_call_t *call, mongoc_client_t *client, const char *db, bso
                           BCON_INT32 (0), "}");
       break;
    case MODE_REPROCESS:
-      tk_query_page_filter (&j->q, 0, NULL, page);
+      tk_query_page_filter (&j->q, page);
       *filter = j->override_corrections ? bson_copy (page) : filter_corrected (page, false);
       break;
    case MODE_IDS: *filter = given_ids_filter (j); break;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "key_store.h"
 #include "pii_mask.h"
 #include "snapshot.h"
 #include "store.h"
@@ -26,6 +27,7 @@ typedef struct {
    tk_ticket_t *ticket; /* POST: the parsed ticket; PUT: the new classification */
    bool has_confidence; /* PUT: confidence_scores were given */
    char *note;          /* PUT: optional reason */
+   char by_name[128];   /* PUT: the correcting key's name, "" when it has none */
    bool store_masked;   /* TRIAGE_STORE_MASKED: mask the ticket (POST), the note (PUT) */
    tk_store_t *store;
    /* POST, PUT: the stored document as the listing shows it (entry_from). */
@@ -302,12 +304,16 @@ correction_update (api_call_t *call, const bson_t *doc, int64_t now, const char 
       BSON_APPEND_INT64 (&set, "processing_metadata.processing_time_ms", 0);
    }
    BSON_APPEND_UTF8 (&set, "processing_metadata.corrected_by", call->key_id);
+   BSON_APPEND_UTF8 (&set, "processing_metadata.corrected_by_name", d->by_name);
    BSON_APPEND_DATE_TIME (&set, "processing_metadata.corrected_at", now);
+   /* A person has looked: the ticket leaves the review queue. */
+   BSON_APPEND_BOOL (&set, "needs_review", false);
    BSON_APPEND_DATE_TIME (&set, "updated_at", now);
    bson_append_document_end (update, &set);
    BSON_APPEND_DOCUMENT_BEGIN (update, "$push", &push);
    BSON_APPEND_DOCUMENT_BEGIN (&push, "corrections", &entry);
    BSON_APPEND_UTF8 (&entry, "by", call->key_id);
+   BSON_APPEND_UTF8 (&entry, "by_name", d->by_name);
    BSON_APPEND_UTF8 (&entry, "at", iso);
    if (has_previous) {
       BSON_APPEND_DOCUMENT (&entry, "previous", &previous);
@@ -354,6 +360,7 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
       }
       goto done;
    }
+   tk_key_store_name (client, db, call->key_id, d->by_name, sizeof d->by_name);
    correction_update (call, doc, now, iso, &update);
    int64_t matched = 0;
    if (!tk_store_tickets_update_one (client, db, filter, &update, &matched, &e)) {

@@ -47,27 +47,13 @@ list_data_free (void *p)
    }
 }
 
-/* The value of the sort field of a ticket document, in ms. */
-static bool
-sort_value (const tk_query_t *q, const bson_t *doc, int64_t *ms)
-{
-   bson_iter_t it;
-   if (bson_iter_init (&it, doc) && bson_iter_find_descendant (&it, tk_query_sort_field (q), &it) &&
-       BSON_ITER_HOLDS_DATE_TIME (&it)) {
-      *ms = bson_iter_date_time (&it);
-      return true;
-   }
-   return false;
-}
-
 /* A page being rendered: the items so far and what its cursor needs. */
 typedef struct {
    const tk_query_t *q;
    cJSON *out, *items;
    uint32_t n;
    bool more;
-   int64_t last_ms;
-   char last_id[TK_TICKET_ID_MAX + 1];
+   char last_cursor[TK_QUERY_CURSOR_MAX]; /* continues after the last item; "" if none can */
 } page_t;
 
 static void
@@ -93,9 +79,9 @@ page_add (page_t *p, const bson_t *doc)
    if (!t) {
       return true; /* a document no valid ticket can come from: skip, never crash */
    }
-   cJSON *id = cJSON_GetObjectItemCaseSensitive (t, "id");
-   if (cJSON_IsString (id) && sort_value (p->q, doc, &p->last_ms)) {
-      snprintf (p->last_id, sizeof p->last_id, "%s", id->valuestring);
+   char cursor[TK_QUERY_CURSOR_MAX];
+   if (tk_query_cursor_of (p->q, doc, cursor, sizeof cursor)) {
+      memcpy (p->last_cursor, cursor, sizeof cursor);
    }
    cJSON_AddItemToArray (p->items, t);
    p->n++;
@@ -108,10 +94,8 @@ page_answer (api_call_t *call, page_t *p)
 {
    cJSON_AddNumberToObject (p->out, "count", p->n);
    cJSON_AddNumberToObject (p->out, "limit", p->q->limit);
-   char next[2 * TK_TICKET_ID_MAX + 32];
-   if (p->more && p->last_id[0] &&
-       tk_query_cursor_encode (p->q, p->last_ms, p->last_id, next, sizeof next)) {
-      cJSON_AddStringToObject (p->out, "next_cursor", next);
+   if (p->more && p->last_cursor[0]) {
+      cJSON_AddStringToObject (p->out, "next_cursor", p->last_cursor);
    } else {
       cJSON_AddNullToObject (p->out, "next_cursor");
    }
@@ -210,7 +194,7 @@ list_work (api_call_t *call, mongoc_client_t *client, const char *db)
       return;
    }
    bson_t filter, sort;
-   tk_query_page_filter (&d->q, 0, NULL, &filter);
+   tk_query_page_filter (&d->q, &filter);
    tk_query_sort_doc (&d->q, &sort);
    /* One more than the page: whether there is a next one. */
    const tk_ticket_query_t q = {

@@ -486,7 +486,7 @@ test('CSV export of the current filter holds exactly the matching tickets', asyn
   const [head, ...body] = rows;
   assert.deepEqual(head, ['id', 'subject', 'body', 'source', 'processed', 'created_at', 'updated_at', 'topic_tags', 'sentiment', 'priority',
     'confidence_topic', 'confidence_sentiment', 'confidence_priority', 'processed_at', 'model_version', 'processing_time_ms', 'agent_version',
-    'processing_attempts', 'last_error', 'corrected_at']);
+    'processing_attempts', 'last_error', 'corrected_at', 'needs_review']);
   assert.deepEqual(body.map((r) => r[0]).sort(), ['T-101', 'T-104']);
   for (const r of body) {
     const rec = Object.fromEntries(head.map((h, i) => [h, r[i]]));

@@ -44,6 +44,7 @@ typedef struct {
    const char *model;
    int attempts;
    const char *last_error;
+   bool review; /* stored with needs_review */
 } seed_t;
 
 static seed_t seeds[N_TICKETS];
@@ -235,6 +236,7 @@ setup (void **state)
          t->metadata.model_version = strdup (s->model);
          t->metadata.processing_time_ms = s->time_ms;
          t->metadata.agent_version = strdup ("agent 1.0");
+         t->metadata.needs_review = s->review = s->conf[0] < 0.5;
       }
       batch[i] = t;
    }
@@ -286,7 +288,7 @@ static const char *const header[] = {
    "id", "subject", "body", "source", "processed", "created_at", "updated_at", "topic_tags",
    "sentiment", "priority", "confidence_topic", "confidence_sentiment", "confidence_priority",
    "processed_at", "model_version", "processing_time_ms", "agent_version", "processing_attempts",
-   "last_error", "corrected_at"};
+   "last_error", "corrected_at", "needs_review"};
 #define N_COLS (sizeof header / sizeof header[0])
 
 static void
@@ -333,6 +335,7 @@ check_row (const row_t *row, const seed_t *s)
    assert_string_equal (row->fields[17], num);
    assert_string_equal (row->fields[18], s->last_error ? s->last_error : "");
    assert_string_equal (row->fields[19], ""); /* none was corrected by a person */
+   assert_string_equal (row->fields[20], s->review ? "true" : "false");
 }
 
 static void

@@ -260,6 +260,15 @@ static const struct {
    {"q=LI-0999", 1},          /* the id */
    {"q=zzzq", 1},
    {"limit=1000&sort=created_at", 2},
+   /* the label and confidence sorts: an hour of tickets (a third without
+    * labels) in pages of 25, across the boundaries (none, P0, P1...) */
+   {"sort=priority&created_from=2025-06-02T00:00:00Z&created_to=2025-06-02T01:00:00Z&limit=25", 3},
+   {"sort=-priority&created_from=2025-06-02T00:00:00Z&created_to=2025-06-02T01:00:00Z&limit=25", 3},
+   {"sort=sentiment&q=refund&limit=40", 2},
+   {"sort=-sentiment&status=processed&limit=7", 1},
+   {"sort=confidence_topic&created_from=2025-06-03T00:00:00Z&created_to=2025-06-03T01:00:00Z&limit=25", 2},
+   {"sort=-confidence_priority&needs_review=true&limit=25", 1},
+   {"sort=-confidence_sentiment&limit=30", 1},
 };
 
 /* triage_api_list_documents_total{read="<read>"} of the indexed api. */
@@ -334,6 +343,66 @@ test_walk_lists_every_ticket_once (void **state)
       tk_api_fx_resp_free (&a);
    } while (next[0]);
    assert_int_equal (total, N_SEED);
+}
+
+/* Sorted by priority, ascending: tickets without one first, then P0, P1,
+ * P2 (as MongoDB orders the field: missing first, strings bytewise), and
+ * within a priority by created_at, then id, ascending; descending the
+ * exact reverse. */
+static void
+test_priority_sort_order (void **state)
+{
+   (void) state;
+   static const char *const base =
+      "/api/tickets?created_from=2025-06-02T00:00:00Z&created_to=2025-06-02T02:00:00Z&limit=11";
+   char asc[128][16], path[800], next[600];
+   int n = 0;
+   for (int desc = 0; desc < 2; desc++) {
+      char prev_p[32] = "", prev_id[16] = "";
+      int64_t prev_ms = 0;
+      int k = 0;
+      next[0] = '\0';
+      do {
+         snprintf (path, sizeof path, "%s&sort=%spriority%s%s", base, desc ? "-" : "",
+                   next[0] ? "&cursor=" : "", next);
+         tk_api_fx_resp_t a = get (indexed, path);
+         assert_int_equal (a.status, 200);
+         cJSON *j = cJSON_Parse (a.body);
+         const cJSON *t;
+         cJSON_ArrayForEach (t, cJSON_GetObjectItem (j, "items"))
+         {
+            const cJSON *c = cJSON_GetObjectItem (t, "classification");
+            const char *p = c ? tk_api_fx_str (c, "priority") : NULL;
+            const char *id = tk_api_fx_str (t, "id");
+            int64_t ms = 0;
+            const char *created = tk_api_fx_str (t, "created_at");
+            assert_true (tk_time_parse_iso (created, strlen (created), &ms));
+            if (k > 0) {
+               int cp = strcmp (prev_p, p ? p : "");
+               int order = cp ? cp : prev_ms != ms ? (prev_ms < ms ? -1 : 1) : strcmp (prev_id, id);
+               if (desc ? order <= 0 : order >= 0) {
+                  fail_msg ("%s: %s (%s) after %s (%s)", path, id, p ? p : "none", prev_id, prev_p);
+               }
+            }
+            if (!desc) {
+               assert_true (n < 128);
+               snprintf (asc[n++], sizeof asc[0], "%s", id);
+            } else {
+               assert_string_equal (id, asc[n - 1 - k]);
+            }
+            snprintf (prev_p, sizeof prev_p, "%s", p ? p : "");
+            snprintf (prev_id, sizeof prev_id, "%s", id);
+            prev_ms = ms;
+            k++;
+         }
+         const char *cur = tk_api_fx_str (j, "next_cursor");
+         snprintf (next, sizeof next, "%s", cur ? cur : "");
+         cJSON_Delete (j);
+         tk_api_fx_resp_free (&a);
+      } while (next[0]);
+      assert_int_equal (k, n);
+   }
+   assert_true (n > 100); /* about 120: two hours, a ticket a minute */
 }
 
 /* A search the SQL cannot match exactly (non-ASCII) reads the collection. */
@@ -413,6 +482,7 @@ main (void)
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_every_filter_equals_the_collection),
       cmocka_unit_test (test_walk_lists_every_ticket_once),
+      cmocka_unit_test (test_priority_sort_order),
       cmocka_unit_test (test_non_ascii_search_reads_the_collection),
       cmocka_unit_test (test_other_writers_are_seen_at_once),
       cmocka_unit_test (test_another_shape_reads_the_collection),

@@ -125,7 +125,7 @@ test_cursor_round_trip (void **state)
    assert_int_equal (q.cursor_ms, 1736467200000);
    assert_string_equal (q.cursor_id, "a/b?&=");
    bson_t f;
-   tk_query_page_filter (&q, 0, NULL, &f);
+   tk_query_page_filter (&q, &f);
    char *s = bson_as_relaxed_extended_json (&f, NULL);
    assert_non_null (strstr (s, "\"$lt\" : \"a/b?&=\""));
    bson_free (s);
@@ -154,6 +154,72 @@ test_cursor_round_trip (void **state)
                                  &err));
 }
 
+/* A label or confidence sort's cursor carries the value, created_at and
+ * id of the document it continues after, missing values included, and its
+ * page filter continues after exactly that. */
+static void
+test_keyed_sort_cursors (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   static const struct {
+      const char *sort, *doc, *want_in_filter;
+   } cases[] = {
+      {"priority", "{\"id\": \"T-1\", \"created_at\": {\"$date\": 5000}, "
+                   "\"classification\": {\"priority\": \"P1 (Medium)\"}}",
+       "\"classification.priority\" : { \"$gt\" : \"P1 (Medium)\" }"},
+      /* descending after a label: lower labels, or none at all */
+      {"-sentiment", "{\"id\": \"T-2\", \"created_at\": {\"$date\": 5000}, "
+                     "\"classification\": {\"sentiment\": \"Curious\"}}",
+       "{ \"classification.sentiment\" : null }"},
+      /* ascending after a ticket without one: every ticket that has one */
+      {"priority", "{\"id\": \"T-3\", \"created_at\": {\"$date\": 5000}}",
+       "\"classification.priority\" : { \"$ne\" : null }"},
+      {"confidence_topic", "{\"id\": \"T-4\", \"created_at\": {\"$date\": 5000}, "
+                           "\"confidence_scores\": {\"topic\": 0.1}}",
+       "\"confidence_scores.topic\" : { \"$gt\" : 0.1000000000000000"},
+   };
+   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      tk_query_t q;
+      tk_query_param_t ps[] = {{"sort", cases[i].sort}};
+      assert_true (tk_query_build (&q, ps, 1, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL,
+                                   &err));
+      bson_error_t e;
+      bson_t *doc = bson_new_from_json ((const uint8_t *) cases[i].doc, -1, &e);
+      assert_non_null (doc);
+      char cur[TK_QUERY_CURSOR_MAX];
+      assert_true (tk_query_cursor_of (&q, doc, cur, sizeof cur));
+      tk_query_cleanup (&q);
+      tk_query_param_t pc[] = {{"sort", cases[i].sort}, {"cursor", cur}};
+      assert_true (tk_query_build (&q, pc, 2, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL,
+                                   &err));
+      assert_int_equal (q.cursor_ms, 5000);
+      bson_iter_t it;
+      assert_true (bson_iter_init_find (&it, doc, "id"));
+      assert_string_equal (q.cursor_id, bson_iter_utf8 (&it, NULL));
+      bson_t f;
+      tk_query_page_filter (&q, &f);
+      char *s = bson_as_relaxed_extended_json (&f, NULL);
+      if (!strstr (s, cases[i].want_in_filter)) {
+         fail_msg ("%s: %s lacks %s", cases[i].sort, s, cases[i].want_in_filter);
+      }
+      bson_free (s);
+      bson_destroy (&f);
+      tk_query_cleanup (&q);
+      /* the cursor of one sort is refused by another */
+      tk_query_param_t pw[] = {{"sort", "-created_at"}, {"cursor", cur}};
+      assert_false (tk_query_build (&q, pw, 2, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING,
+                                    NULL, &err));
+      bson_destroy (doc);
+   }
+   /* a number cursor that is not a number is refused */
+   tk_query_t q;
+   tk_query_param_t bad[] = {{"sort", "confidence_topic"}, {"cursor", "T7a.5000.54"}};
+   assert_false (tk_query_build (&q, bad, 2, tk_taxonomy_default (), TK_QUERY_ALLOW_PAGING, NULL,
+                                 &err));
+   assert_string_equal (err.field, "cursor");
+}
+
 int
 main (void)
 {
@@ -163,6 +229,7 @@ main (void)
       cmocka_unit_test (test_limits_and_unknown_keys),
       cmocka_unit_test (test_single_parameters_given_twice),
       cmocka_unit_test (test_cursor_round_trip),
+      cmocka_unit_test (test_keyed_sort_cursors),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }
