@@ -278,55 +278,41 @@ stmt_where (stmt_t *st, const tk_query_t *q)
    }
 }
 
-/* The SQL of what each sort of tk_query_sort_t orders by first (by pairs:
- * descending, ascending). A missing label or confidence sorts before every
- * other value, as MongoDB orders a missing field: '' before every label
- * (compared bytewise, as MongoDB compares strings), -1 before every
- * confidence. */
+/* The column each sort of tk_query_sort_t orders by first (by pairs:
+ * descending, ascending); a sort lists only the rows where it is not NULL
+ * (query_sort.c). Labels compare bytewise, as MongoDB compares strings. */
 static const char *const sort_sql[TK_SORT_N / 2] = {
-   "l.created_at",
-   "l.processed_at",
-   "coalesce(l.priority, '') COLLATE \"C\"",
-   "coalesce(l.sentiment, '') COLLATE \"C\"",
-   "coalesce(l.conf_topic, -1)",
-   "coalesce(l.conf_sentiment, -1)",
-   "coalesce(l.conf_priority, -1)",
+   "l.created_at",    "l.processed_at",     "l.priority COLLATE \"C\"",
+   "l.sentiment COLLATE \"C\"", "l.conf_topic", "l.conf_sentiment",
+   "l.conf_priority",
 };
-
-/* The cursor's key as the SQL value sort_sql compares ("" or -1 when it
- * was missing). */
-static void
-stmt_cursor_key (stmt_t *st, const tk_query_t *q)
-{
-   bool number = tk_query_sort_key (q) == TK_SORT_KEY_NUMBER;
-   const char *v = q->cursor_key_null ? (number ? "-1" : "") : q->cursor_key;
-   stmt_param (st, v, false, number ? "::float8" : "::text COLLATE \"C\"");
-}
 
 /* The keyset condition and the order of q's sort. */
 static void
 stmt_order (stmt_t *st, const tk_query_t *q)
 {
    bool desc = tk_query_sort_desc (q);
-   bool keyed = tk_query_sort_key (q) != TK_SORT_KEY_DATE;
+   tk_query_sort_key_t key = tk_query_sort_key (q);
    const char *field = sort_sql[(unsigned) q->sort / 2 % (TK_SORT_N / 2)];
    const char *dir = desc ? "DESC" : "ASC";
-   if (q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC) {
-      stmt_sql (st, " AND l.processed_at IS NOT NULL");
+   if (q->sort != TK_SORT_CREATED_ASC && q->sort != TK_SORT_CREATED_DESC) {
+      st->nomem |= !tk_buf_appendf (&st->sql, " AND %s IS NOT NULL", field);
    }
    if (q->has_cursor) {
       st->nomem |= !tk_buf_appendf (&st->sql, " AND (%s%s, l.id) %s (", field,
-                                    keyed ? ", l.created_at" : "", desc ? "<" : ">");
-      if (keyed) {
-         stmt_cursor_key (st, q);
-         stmt_sql (st, ", ");
+                                    key != TK_SORT_KEY_DATE ? ", l.created_at" : "",
+                                    desc ? "<" : ">");
+      if (key == TK_SORT_KEY_LABEL) {
+         stmt_param (st, q->cursor_key, false, "::text COLLATE \"C\", ");
+      } else if (key == TK_SORT_KEY_NUMBER) {
+         stmt_param (st, q->cursor_key, false, "::float8, ");
       }
       stmt_int (st, q->cursor_ms);
       stmt_sql (st, ", ");
       stmt_param (st, q->cursor_id, false, "::text COLLATE \"C\")");
    }
    st->nomem |= !tk_buf_appendf (&st->sql, " ORDER BY %s %s", field, dir);
-   if (keyed) {
+   if (key != TK_SORT_KEY_DATE) {
       st->nomem |= !tk_buf_appendf (&st->sql, ", l.created_at %s", dir);
    }
    st->nomem |= !tk_buf_appendf (&st->sql, ", l.id %s LIMIT %u", dir, q->limit + 1);

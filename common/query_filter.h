@@ -28,11 +28,11 @@
  *   sort             created_at | -created_at (default) | processed_at |
  *                    -processed_at | priority | -priority | sentiment |
  *                    -sentiment | confidence_topic | confidence_sentiment |
- *                    confidence_priority (each also with -); sorting by
- *                    processed_at lists only tickets that have one; the
- *                    label and confidence sorts list every ticket (no
- *                    value first, as MongoDB orders a missing field),
- *                    then by created_at and id in the same direction
+ *                    confidence_priority (each also with -); a sort by
+ *                    anything but created_at lists only the tickets that
+ *                    have that field (the processed ones); the label and
+ *                    confidence sorts then order by created_at and id in
+ *                    the same direction
  *   limit            1..1000, default 50
  *   cursor           the next_cursor of the previous page
  *
@@ -93,7 +93,7 @@ typedef enum {
 
 /* What a sort orders by first: a date (created_at, processed_at: the
  * keyset is (date, id)), a label or a confidence (the keyset is (value,
- * created_at, id), a missing value before every other). */
+ * created_at, id)). */
 typedef enum { TK_SORT_KEY_DATE, TK_SORT_KEY_LABEL, TK_SORT_KEY_NUMBER } tk_query_sort_key_t;
 
 #define TK_QUERY_CURSOR_KEY_MAX 128 /* bytes of a label or number in a cursor */
@@ -136,9 +136,8 @@ typedef struct {
    bool has_cursor;
    int64_t cursor_ms; /* the date: the sort's own, or created_at after a key */
    char cursor_id[TK_TICKET_ID_MAX + 1];
-   bool cursor_key_null; /* label and number sorts: the value was missing */
-   char cursor_key[TK_QUERY_CURSOR_KEY_MAX + 1]; /* else the label, or the
-                                                  * number as text ("%.17g") */
+   /* label and number sorts: the label, or the number as text ("%.17g") */
+   char cursor_key[TK_QUERY_CURSOR_KEY_MAX + 1];
 } tk_query_t;
 
 /* Builds q from params (n of them). allow is a mask of TK_QUERY_ALLOW_*;

@@ -3,14 +3,15 @@
  *
  * A date sort (created_at, processed_at) pages on (date, id); a label or
  * confidence sort on (value, created_at, id), all three in the sort's
- * direction. A missing value (an unprocessed ticket has no priority) sorts
- * before every other, as MongoDB orders a missing field; the side tables
- * (list_sql.c) order the same way.
+ * direction. A sort lists only the tickets that have its field (as
+ * processed_at always did): sorted by priority, P0 tickets come first, not
+ * the unclassified ones MongoDB would put before them; the side tables
+ * (list_sql.c) do the same.
  *
  * Cursor text, letters, digits, '.', '-' and lowercase hex only (nothing a
  * URL must escape):
  *   date sorts       <code><ms>.<hex id>
- *   label, number    <code><hex value or "-" when missing>.<ms>.<hex id>
+ *   label, number    <code><hex value>.<ms>.<hex id>
  * where the code letter names the sort (a cursor of another sort is
  * refused) and a number is written "%.17g" (it reads back exactly).
  */
@@ -152,8 +153,8 @@ parse_ms_id (tk_query_t *q, const char *p)
    return true;
 }
 
-/* The key part of a label or number cursor ("-" or hex, up to the '.')
- * into q; false when malformed. */
+/* The key part of a label or number cursor (hex, up to the '.') into q;
+ * false when malformed. */
 static bool
 parse_key (tk_query_t *q, tk_query_sort_key_t key, const char *p, const char **rest)
 {
@@ -162,11 +163,6 @@ parse_key (tk_query_t *q, tk_query_sort_key_t key, const char *p, const char **r
       return false;
    }
    *rest = dot + 1;
-   q->cursor_key_null = dot == p + 1 && *p == '-';
-   if (q->cursor_key_null) {
-      q->cursor_key[0] = '\0';
-      return true;
-   }
    if (!unhex (p, dot, q->cursor_key, sizeof q->cursor_key)) {
       return false;
    }
@@ -201,8 +197,7 @@ tk_query_parse_cursor (tk_query_t *q, const char *value, tk_query_sort_t *cursor
    return true;
 }
 
-/* The cursor of (key, ms, id) in q's sort; key NULL when missing (label and
- * number sorts only). */
+/* The cursor of (key, ms, id) in q's sort; key NULL for a date sort. */
 static bool
 encode (const tk_query_t *q, const char *key, int64_t ms, const char *id, char *buf, size_t cap)
 {
@@ -213,11 +208,8 @@ encode (const tk_query_t *q, const char *key, int64_t ms, const char *id, char *
    buf[n++] = def_of (q->sort)->codes[q->sort % 2];
    buf[n] = '\0';
    if (def_of (q->sort)->key != TK_SORT_KEY_DATE) {
-      if (key && !put_hex (buf, cap, &n, key)) {
+      if (!key || !put_hex (buf, cap, &n, key) || n + 2 > cap) {
          return false;
-      }
-      if (!key) {
-         buf[n++] = '-';
       }
       buf[n++] = '.';
    }
@@ -235,17 +227,15 @@ tk_query_cursor_encode (const tk_query_t *q, int64_t ms, const char *id, char *b
    return def_of (q->sort)->key == TK_SORT_KEY_DATE && encode (q, NULL, ms, id, buf, cap);
 }
 
-/* The sort value of doc as cursor text into key (cap bytes): *missing
- * when the field is absent or null; false when it has another type. */
+/* The sort value of doc as cursor text into key (cap bytes); false when
+ * it is missing or of another type. */
 static bool
-key_of (const tk_query_t *q, const bson_t *doc, char *key, size_t cap, bool *missing)
+key_of (const tk_query_t *q, const bson_t *doc, char *key, size_t cap)
 {
    bson_iter_t it;
-   *missing = !(bson_iter_init (&it, doc) &&
-                bson_iter_find_descendant (&it, tk_query_sort_field (q), &it)) ||
-              BSON_ITER_HOLDS_NULL (&it);
-   if (*missing) {
-      return true;
+   if (!bson_iter_init (&it, doc) ||
+       !bson_iter_find_descendant (&it, tk_query_sort_field (q), &it)) {
+      return false;
    }
    if (def_of (q->sort)->key == TK_SORT_KEY_LABEL) {
       uint32_t len = 0;
@@ -278,21 +268,17 @@ tk_query_cursor_of (const tk_query_t *q, const bson_t *doc, char *buf, size_t ca
       return encode (q, NULL, ms, id, buf, cap);
    }
    char key[TK_QUERY_CURSOR_KEY_MAX + 1];
-   bool missing;
-   return key_of (q, doc, key, sizeof key, &missing) &&
-          encode (q, missing ? NULL : key, ms, id, buf, cap);
+   return key_of (q, doc, key, sizeof key) && encode (q, key, ms, id, buf, cap);
 }
 
 /* ---- the page's filter and sort --------------------------------------------- */
 
-/* Appends the cursor's key value to doc as field: null when missing, the
- * label, or the number. */
+/* Appends the cursor's key value to doc as field: the label, or the
+ * number. */
 static void
 append_key (bson_t *doc, const char *field, const tk_query_t *q)
 {
-   if (q->cursor_key_null) {
-      bson_append_null (doc, field, -1);
-   } else if (def_of (q->sort)->key == TK_SORT_KEY_NUMBER) {
+   if (def_of (q->sort)->key == TK_SORT_KEY_NUMBER) {
       bson_append_double (doc, field, -1, strtod (q->cursor_key, NULL));
    } else {
       bson_append_utf8 (doc, field, -1, q->cursor_key, -1);
@@ -337,51 +323,51 @@ append_date_after (bson_t *or, uint32_t *i, const char *field, const char *op,
 }
 
 /* The alternatives "after the cursor" of a label or number sort on field:
- * a key past the cursor's (ascending after a missing one: any present
- * value; descending after a present one: a lower value or a missing one),
- * or the same key and (created_at, id) past the cursor's. */
+ * a key past the cursor's, or the same key and (created_at, id) past the
+ * cursor's. */
 static void
 append_key_after (bson_t *or, uint32_t *i, const char *field, const tk_query_t *q)
 {
-   bool desc = tk_query_sort_desc (q);
-   const char *op = desc ? "$lt" : "$gt";
+   const char *op = tk_query_sort_desc (q) ? "$lt" : "$gt";
    bson_t alt, cond;
-   if (!q->cursor_key_null) {
-      begin_alt (or, i, &alt);
-      bson_append_document_begin (&alt, field, -1, &cond);
-      append_key (&cond, op, q);
-      bson_append_document_end (&alt, &cond);
-      bson_append_document_end (or, &alt);
-   }
-   if (!q->cursor_key_null && desc) {
-      begin_alt (or, i, &alt);
-      bson_append_null (&alt, field, -1);
-      bson_append_document_end (or, &alt);
-   }
-   if (q->cursor_key_null && !desc) {
-      begin_alt (or, i, &alt);
-      bson_append_document_begin (&alt, field, -1, &cond);
-      bson_append_null (&cond, "$ne", -1);
-      bson_append_document_end (&alt, &cond);
-      bson_append_document_end (or, &alt);
-   }
+   begin_alt (or, i, &alt);
+   bson_append_document_begin (&alt, field, -1, &cond);
+   append_key (&cond, op, q);
+   bson_append_document_end (&alt, &cond);
+   bson_append_document_end (or, &alt);
    bson_t eq = BSON_INITIALIZER;
    append_key (&eq, field, q);
    append_date_after (or, i, "created_at", op, q, &eq);
    bson_destroy (&eq);
 }
 
+/* Appends to and, as element *idx, that the sort's field is there: a date
+ * (processed_at: unprocessed tickets have none), a string (a label) or a
+ * number (a confidence). */
+static void
+append_has_field (bson_t *and, uint32_t *idx, const tk_query_t *q)
+{
+   static const char *const type_of[] = {"date", "string", "number"};
+   bson_t clause, cond;
+   begin_alt (and, idx, &clause);
+   bson_append_document_begin (&clause, tk_query_sort_field (q), -1, &cond);
+   bson_append_utf8 (&cond, "$type", -1, type_of[tk_query_sort_key (q)], -1);
+   bson_append_document_end (&clause, &cond);
+   bson_append_document_end (and, &clause);
+}
+
 void
 tk_query_page_filter (const tk_query_t *q, bson_t *out)
 {
-   bool processed_sort = q->sort == TK_SORT_PROCESSED_ASC || q->sort == TK_SORT_PROCESSED_DESC;
+   /* Every ticket has a created_at; the other fields may be missing. */
+   bool only_with_field = q->sort != TK_SORT_CREATED_ASC && q->sort != TK_SORT_CREATED_DESC;
    const char *field = tk_query_sort_field (q);
-   if (!q->has_cursor && !processed_sort) {
+   if (!q->has_cursor && !only_with_field) {
       bson_copy_to (&q->filter, out);
       return;
    }
    bson_init (out);
-   bson_t and, clause, cond, or;
+   bson_t and, clause, or;
    bson_append_array_begin (out, "$and", -1, &and);
    uint32_t idx = 0;
    if (!bson_empty (&q->filter)) {
@@ -389,12 +375,8 @@ tk_query_page_filter (const tk_query_t *q, bson_t *out)
       bson_concat (&clause, &q->filter);
       bson_append_document_end (&and, &clause);
    }
-   if (processed_sort) {
-      begin_alt (&and, &idx, &clause);
-      bson_append_document_begin (&clause, field, -1, &cond);
-      bson_append_bool (&cond, "$exists", -1, true);
-      bson_append_document_end (&clause, &cond);
-      bson_append_document_end (&and, &clause);
+   if (only_with_field) {
+      append_has_field (&and, &idx, q);
    }
    if (q->has_cursor) {
       uint32_t n = 0;

@@ -139,6 +139,39 @@ test_posted_classification_is_judged (void **state)
    assert_null (strstr (ids, "R7"));
 }
 
+/* A person's correction takes the ticket out of the review queue; the
+ * corrected filter lists it; the ticket names who corrected it (the key's
+ * name beside its id), in its metadata and its history. */
+static void
+test_correction_leaves_the_queue (void **state)
+{
+   (void) state;
+   char lead[128], ids[256];
+   tk_api_fx_make_key (&fx, "admin", "Dana (support lead)", lead, sizeof lead);
+   static const char body[] =
+      "{\"classification\":{\"topic_tags\":[\"SSO\"],\"sentiment\":\"Angry\","
+      "\"priority\":\"P0 (High)\"},\"note\":\"customer is blocked\"}";
+   tk_api_fx_resp_t r = tk_api_fx_call (&fx.svc, "PUT", "/api/processed-tickets/R3", lead, body);
+   assert_int_equal (r.status, 200);
+   assert_true (cJSON_IsFalse (cJSON_GetObjectItemCaseSensitive (r.json, "needs_review")));
+   const cJSON *meta = cJSON_GetObjectItemCaseSensitive (r.json, "processing_metadata");
+   assert_string_equal (tk_api_fx_str (meta, "corrected_by_name"), "Dana (support lead)");
+   const cJSON *last = cJSON_GetArrayItem (cJSON_GetObjectItemCaseSensitive (r.json, "corrections"), 0);
+   assert_string_equal (tk_api_fx_str (last, "by_name"), "Dana (support lead)");
+   assert_string_equal (tk_api_fx_str (last, "note"), "customer is blocked");
+   tk_api_fx_resp_free (&r);
+   ids_of ("/api/tickets?needs_review=true&status=processed", ids, sizeof ids);
+   assert_null (strstr (ids, "R3"));
+   assert_non_null (strstr (ids, "R1"));
+   ids_of ("/api/tickets?corrected=true", ids, sizeof ids);
+   assert_string_equal (ids, "R3");
+   ids_of ("/api/tickets?corrected=false&needs_review=true&status=processed", ids, sizeof ids);
+   assert_null (strstr (ids, "R3"));
+   r = tk_api_fx_call (&fx.svc, "GET", "/api/tickets?corrected=maybe", ADMIN_KEY, NULL);
+   assert_int_equal (r.status, 400);
+   tk_api_fx_resp_free (&r);
+}
+
 static void
 test_bad_value_is_refused (void **state)
 {
@@ -163,6 +196,7 @@ main (void)
       cmocka_unit_test (test_flag_is_in_the_ticket),
       cmocka_unit_test (test_posted_classification_is_judged),
       cmocka_unit_test (test_bad_value_is_refused),
+      cmocka_unit_test (test_correction_leaves_the_queue),
    };
    return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

@@ -16,6 +16,8 @@ const state = {
   sort: '-created_at',
   tickets: { cursors: [null], page: 0, items: [], next: null, sig: '' },
   history: { cursors: [null], page: 0, items: [], next: null, sig: '' },
+  review: { cursors: [null], page: 0, items: [], next: null, sig: '' },
+  reviewRule: 'flagged',
   selected: new Set(),
   fetched: [],
   analytics: null, analyticsSig: '', analyticsQuery: null,
@@ -69,7 +71,8 @@ const LIST_KEYS = ['status', 'priority', 'sentiment', 'topic'];
 
 function readUrl() {
   const p = new URLSearchParams(location.search);
-  state.tab = ['overview', 'tickets', 'history'].includes(p.get('tab')) ? p.get('tab') : 'overview';
+  state.tab = ['overview', 'tickets', 'history', 'review'].includes(p.get('tab')) ? p.get('tab') : 'overview';
+  state.reviewRule = ['0.5', '0.7', '0.9'].includes(p.get('review')) ? p.get('review') : 'flagged';
   state.q = p.get('q') || '';
   for (const k of LIST_KEYS) state[k] = (p.get(k) || '').split(',').filter(Boolean);
   state.from = p.get('from') || '';
@@ -85,6 +88,7 @@ function writeUrl() {
   if (state.from) p.set('from', state.from);
   if (state.to) p.set('to', state.to);
   if (state.sort !== '-created_at') p.set('sort', state.sort);
+  if (state.reviewRule !== 'flagged') p.set('review', state.reviewRule);
   const qs = p.toString();
   history.replaceState(null, '', qs ? `?${qs}` : location.pathname);
 }
@@ -97,13 +101,22 @@ function filterParams({ withStatus = true } = {}) {
     if (k === 'status' && !withStatus) continue;
     if (state[k].length) p.set(k, state[k].join(','));
   }
-  if (state.from) p.set('created_from', `${state.from}T00:00:00Z`);
-  if (state.to) {
-    const d = new Date(`${state.to}T00:00:00Z`);
-    d.setUTCDate(d.getUTCDate() + 1);
-    p.set('created_to', d.toISOString().replace('.000', ''));
-  }
+  // Days are this browser's: from its midnight to the midnight after the
+  // last day (a day of 23 or 25 hours when the clocks change), sent as UTC.
+  if (state.from) p.set('created_from', isoOf(localMidnight(state.from, 0)));
+  if (state.to) p.set('created_to', isoOf(localMidnight(state.to, 1)));
   return p;
+}
+
+/** The local midnight that starts day YYYY-MM-DD plus `plus` days. */
+function localMidnight(day, plus) {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(y, m - 1, d + plus);
+}
+function isoOf(date) { return date.toISOString().replace('.000', ''); }
+/** YYYY-MM-DD of date in this browser's time zone. */
+function localDay(date) {
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
 }
 
 /* ---- filters UI ------------------------------------------------------------- */
@@ -299,36 +312,117 @@ function keepPlace(tbody, render) {
   }
 }
 
+/** What list `which` asks the api for: its path and parameters. */
+function listQuery(which) {
+  if (which === 'review') {
+    const params = filterParams({ withStatus: false });
+    params.set('status', 'processed');
+    if (state.reviewRule === 'flagged') params.set('needs_review', 'true');
+    else params.set('confidence_below', state.reviewRule);
+    params.set('sort', '-created_at');
+    return { path: '/api/tickets', params };
+  }
+  const params = filterParams({ withStatus: which === 'tickets' });
+  // History lists processed tickets: a created_at order becomes the
+  // processing order there, and a Status filter does not apply.
+  params.set('sort', sortOf(`${which}-table`));
+  return { path: which === 'tickets' ? '/api/tickets' : '/api/processed-tickets', params };
+}
+
+const ROWS = { tickets: ticketRow, history: historyRow, review: reviewRow };
+const COLS = { tickets: 8, history: 10, review: 5 };
+
+/** How many tickets list `which` holds in all, when the analytics of the
+ * same filters already counted them (cheap); null when not known. */
+function listTotal(which) {
+  const a = state.analytics;
+  if (!a || state.analyticsQuery !== filterParams().toString()) return null;
+  if (which === 'tickets') return a.total;
+  if (which === 'history' && !state.status.length) return a.processed;
+  return null;
+}
+
+/** Loads the current page of list `which`. While it is on its way the
+ * table is greyed with a spinner; an answer for filters that changed
+ * meanwhile is dropped (the newer request is the one shown). */
 async function refreshList(which) {
   const v = state[which];
-  const params = filterParams({ withStatus: which === 'tickets' });
+  const { path, params } = listQuery(which);
   params.set('limit', String(PAGE));
-  params.set('sort', which === 'history' ? (state.sort.includes('processed') ? state.sort : '-processed_at') : state.sort);
   const cur = v.cursors[v.page];
   if (cur) params.set('cursor', cur);
-  const path = which === 'tickets' ? '/api/tickets' : '/api/processed-tickets';
-  const page = await api('GET', `${path}?${params}`);
+  const url = `${path}?${params}`;
+  const seq = (v.seq || 0) + 1;
+  v.seq = seq;
+  const wrap = $(`#${which}-table`).closest('.table-wrap');
+  // A poll of the same page does not grey the table; a new question does.
+  if (url !== v.url) wrap.classList.add('loading');
+  wrap.setAttribute('aria-busy', 'true');
+  let page;
+  try {
+    page = await api('GET', url);
+  } finally {
+    if (v.seq === seq) { wrap.classList.remove('loading'); wrap.removeAttribute('aria-busy'); }
+  }
+  if (v.seq !== seq) return; // a newer request was made meanwhile
+  v.url = url;
   v.items = page.items;
   v.next = page.next_cursor;
   const sig = JSON.stringify([page.items, v.page, [...state.selected]]);
   const table = $(`#${which}-table tbody`);
   if (sig !== v.sig) {
     v.sig = sig;
-    const cols = which === 'tickets' ? 8 : 10;
     keepPlace(table, () => {
       table.innerHTML = page.items.length
-        ? page.items.map(which === 'tickets' ? ticketRow : historyRow).join('')
-        : `<tr class="empty"><td colspan="${cols}">No tickets match these filters.</td></tr>`;
+        ? page.items.map(ROWS[which]).join('')
+        : `<tr class="empty"><td colspan="${COLS[which]}">${which === 'review' ? 'Nothing to review: no ticket matches the queue.' : 'No tickets match these filters.'}</td></tr>`;
     });
   }
-  const first = v.page * PAGE + (page.items.length ? 1 : 0);
-  $(`#${which}-page`).textContent = page.items.length ? `Rows ${first}–${v.page * PAGE + page.items.length}` : '';
+  const first = v.page * PAGE + 1;
+  const last = v.page * PAGE + page.items.length;
+  const total = listTotal(which);
+  const of = total !== null ? ` of ${num(total)}` : v.next ? ' of more' : '';
+  $(`#${which}-page`).textContent = page.items.length ? `${num(first)}–${num(last)}${of}` : '';
   $(`#${which}-prev`).disabled = v.page === 0;
   $(`#${which}-next`).disabled = !v.next;
-  const summary = which === 'tickets'
-    ? `${state.selected.size ? `${state.selected.size} selected · ` : ''}${page.items.length}${v.next ? '+' : ''} on this page`
-    : `${page.items.length}${v.next ? '+' : ''} processed tickets on this page`;
+  const count = total !== null ? num(total) : `${num(last)}${v.next ? '+' : ''}`;
+  let summary;
+  if (which === 'tickets') summary = `${state.selected.size ? `${state.selected.size} selected · ` : ''}${count} ticket${total === 1 ? '' : 's'}`;
+  else if (which === 'history') summary = `${count} processed ticket${total === 1 ? '' : 's'}${state.status.length ? ' · the Status filter does not apply here: this tab lists processed tickets' : ''}`;
+  else summary = `${count} ticket${last === 1 && !v.next ? '' : 's'} to review, newest first · a correction or a confirmation takes a ticket out of the queue`;
   $(`#${which}-summary`).textContent = summary;
+  if (which === 'review') {
+    const pill = $('#review-count');
+    pill.hidden = v.page !== 0;
+    pill.textContent = v.next ? `${num(PAGE)}+` : num(page.items.length);
+  }
+  drawSortHeaders();
+}
+
+/** The sort a table shows: history has no created_at order (it lists
+ * processed tickets: newest processed first instead). */
+function sortOf(tableId) {
+  return tableId === 'history-table' && state.sort.endsWith('created_at') ? '-processed_at' : state.sort;
+}
+
+/** The headers of the current sort: an arrow and aria-sort. */
+function drawSortHeaders() {
+  for (const th of document.querySelectorAll('th[data-sort]')) {
+    const sort = sortOf(th.closest('table').id);
+    const active = sort.replace(/^-/, '') === th.dataset.sort.replace(/^-/, '');
+    th.setAttribute('aria-sort', active ? (sort.startsWith('-') ? 'descending' : 'ascending') : 'none');
+    th.classList.toggle('sorted', active);
+  }
+}
+
+/** A click on a sortable header: that column, in its first direction
+ * (newest, P0, least sure first), or the other way when it is already. */
+function sortBy(th) {
+  const first = th.dataset.sort;
+  const key = first.replace(/^-/, '');
+  const current = sortOf(th.closest('table').id);
+  state.sort = current === first ? (first.startsWith('-') ? key : `-${key}`) : first;
+  filtersChanged();
 }
 
 function pageMove(which, delta) {
