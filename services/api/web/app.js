@@ -139,6 +139,7 @@ function syncFilterInputs() {
   $('#f-from').value = state.from;
   $('#f-to').value = state.to;
   $('#sort').value = state.sort;
+  $('#review-rule').value = state.reviewRule;
   for (const k of LIST_KEYS) {
     const el = $(`#f-${k}`);
     for (const i of el.querySelectorAll('input')) i.checked = state[k].includes(i.value);
@@ -153,8 +154,9 @@ document.addEventListener('click', (ev) => {
 });
 
 function filtersChanged() {
-  state.tickets = { cursors: [null], page: 0, items: [], next: null, sig: state.tickets.sig };
-  state.history = { cursors: [null], page: 0, items: [], next: null, sig: state.history.sig };
+  state.tickets = { cursors: [null], page: 0, items: [], next: null, sig: state.tickets.sig, seq: state.tickets.seq, url: state.tickets.url };
+  state.history = { cursors: [null], page: 0, items: [], next: null, sig: state.history.sig, seq: state.history.seq, url: state.history.url };
+  state.review = { cursors: [null], page: 0, items: [], next: null, sig: state.review.sig, seq: state.review.seq, url: state.review.url };
   state.analyticsSig = '';
   syncFilterInputs();
   writeUrl();
@@ -293,6 +295,19 @@ function historyRow(t) {
     <td class="mono small-text nowrap">${esc(pm.agent_version || '–')}</td>
     <td class="num">${pm.processing_time_ms !== undefined ? `${num(pm.processing_time_ms)} ms` : '–'}</td>
     <td class="num">${pct(cs.topic)}</td><td class="num">${pct(cs.sentiment)}</td><td class="num">${pct(cs.priority)}</td></tr>`;
+}
+
+/** A row of the review queue: the labels, the lowest of the three
+ * confidences (what put it in the queue) and when it was classified. */
+function reviewRow(t) {
+  const cs = t.confidence_scores || {};
+  const low = Math.min(...['topic', 'sentiment', 'priority'].map((k) => (typeof cs[k] === 'number' ? cs[k] : 1)));
+  return `<tr data-id="${esc(t.id)}" tabindex="0">
+    <td class="mono">${esc(t.id)}</td>
+    <td class="subject">${esc(t.subject)}</td>
+    <td class="labels">${labelsCell(t)}</td>
+    <td class="num">${pct(low)}</td>
+    <td class="nowrap">${when((t.processing_metadata || {}).processed_at)}</td></tr>`;
 }
 
 /** Runs render (which replaces the rows of tbody) so that the row at the
@@ -439,17 +454,16 @@ function pageMove(which, delta) {
 /* ---- refresh loop ----------------------------------------------------------------------- */
 
 let refreshing = null;
+/** Refreshes what the current tab shows. The counts and charts refresh one
+ * run after another; a list asks at once (its own newer request wins, see
+ * refreshList), so a slow answer for old filters never holds up new ones. */
 async function refreshView() {
-  const run = async () => {
-    const jobs = [refreshCounts(), refreshAnalytics(false)];
-    if (state.tab === 'tickets') jobs.push(refreshList('tickets'));
-    if (state.tab === 'history') jobs.push(refreshList('history'));
-    await Promise.all(jobs);
-  };
+  const lists = ['tickets', 'history', 'review'].includes(state.tab) ? [refreshList(state.tab)] : [];
+  const run = async () => { await Promise.all([refreshCounts(), refreshAnalytics(false)]); };
   const p = (refreshing || Promise.resolve()).catch(() => {}).then(run);
   refreshing = p;
   try {
-    await p;
+    await Promise.all([p, ...lists]);
     $('#live').classList.remove('stale');
   } catch (e) {
     $('#live').classList.add('stale');
@@ -517,17 +531,81 @@ $('#key-dialog').addEventListener('cancel', (ev) => {
 
 /* ---- ticket detail ------------------------------------------------------------------------------- */
 
-async function openDetail(id) {
+/* The list the open ticket was opened from, for next and previous. */
+const detailCtx = { list: null, id: null };
+
+/** The id before (delta -1) or after (+1) the open ticket in its list's
+ * page, or null at an end. */
+function neighbour(delta) {
+  const items = detailCtx.list ? state[detailCtx.list].items : [];
+  const i = items.findIndex((t) => t.id === detailCtx.id);
+  const j = i + delta;
+  return i >= 0 && j >= 0 && j < items.length ? items[j].id : null;
+}
+
+/** Opens the ticket after (or before) the open one; past the end of the
+ * page, the first of the next page. */
+async function stepDetail(delta) {
+  const id = neighbour(delta);
+  if (id) { openDetail(id, detailCtx.list); return; }
+  const v = detailCtx.list && state[detailCtx.list];
+  if (delta > 0 && v && v.next) {
+    v.cursors[v.page + 1] = v.next;
+    v.page++;
+    await refreshList(detailCtx.list).catch(showError);
+    if (v.items.length) openDetail(v.items[0].id, detailCtx.list);
+  }
+}
+
+/** "Dana (support lead)" for a key with a name, else its id; the key
+ * TRIAGE_ADMIN_KEY is "the administrator key". */
+function author(id, name) {
+  if (name) return name;
+  return id === 'bootstrap' ? 'the administrator key' : `key ${id || '?'}`;
+}
+
+function labelsText(c) {
+  if (!c) return '–';
+  return `${esc(c.priority)} · ${esc(c.sentiment)} · ${(c.topic_tags || []).map(esc).join(', ')}`;
+}
+
+/** The classification section: the model's labels with its confidence, or
+ * a person's labels as such (who, when, why), and the labels before. */
+function classificationHtml(t) {
+  if (!t.processed) return '<p class="muted">Not classified yet.</p>';
+  const c = t.classification || {};
+  const cs = t.confidence_scores || {};
+  const pm = t.processing_metadata || {};
+  const human = Boolean(pm.corrected_at);
+  const bar = (x) => (human ? '' : `<span class="conf"><span style="width:${Math.round((x || 0) * 100)}%"></span></span> ${pct(x)}`);
+  const history = (t.corrections || []).slice().reverse();
+  const last = history[0] || {};
+  return `
+    ${human ? `<p class="human" data-testid="human-label">Set by a person: ${esc(author(pm.corrected_by, pm.corrected_by_name || last.by_name))}, ${when(pm.corrected_at)}${last.note ? ` — “${esc(last.note)}”` : ''}</p>` : ''}
+    <dl class="kv">
+      <dt>Priority</dt><dd><span class="${prioClass(c.priority)}">${esc(c.priority)}</span> ${bar(cs.priority)}</dd>
+      <dt>Sentiment</dt><dd>${esc(c.sentiment)} ${bar(cs.sentiment)}</dd>
+      <dt>Topics</dt><dd>${(c.topic_tags || []).map((x) => `<span class="tag">${esc(x)}</span>`).join(' ')} ${bar(cs.topic)}</dd>
+    </dl>
+    ${t.needs_review ? '<p class="warn-text" data-testid="needs-review">Waiting for review: the model was not sure.</p>' : ''}
+    ${history.length ? `<details class="earlier" data-testid="earlier-labels"><summary>Earlier labels (${history.length})</summary><ol>${history.map((h) => `
+      <li><span class="muted small-text">${when(h.at)} · ${esc(author(h.by, h.by_name))}</span><br>
+        before: ${labelsText(h.previous)}<br>after: ${labelsText(h.classification)}${h.note ? `<br><em>${esc(h.note)}</em>` : ''}</li>`).join('')}</ol></details>` : ''}`;
+}
+
+async function openDetail(id, list) {
   let t;
   try {
     t = await api('GET', `/api/tickets/${encodeURIComponent(id)}`);
   } catch (e) { showError(e); return; }
+  if (list !== undefined) detailCtx.list = list;
+  detailCtx.id = t.id;
   const c = t.classification || {};
-  const cs = t.confidence_scores || {};
   const pm = t.processing_metadata || {};
-  const bar = (x) => `<span class="conf"><span style="width:${Math.round((x || 0) * 100)}%"></span></span> ${pct(x)}`;
   const tax = session.taxonomy;
-  const opts = (list, cur) => list.map((l) => `<option${l === cur ? ' selected' : ''}>${esc(l)}</option>`).join('');
+  const opts = (l, cur) => l.map((x) => `<option${x === cur ? ' selected' : ''}>${esc(x)}</option>`).join('');
+  const confirm = t.needs_review && !pm.corrected_at
+    ? '<button class="btn" type="button" id="confirm-labels" data-testid="confirm-labels">Labels are right</button>' : '';
   const correction = can('admin') && t.processed ? `
     <form id="correct-form" class="correct">
       <h3>Correct the classification</h3>
@@ -537,19 +615,19 @@ async function openDetail(id) {
       </div>
       <fieldset class="topics"><legend>Topics</legend>${tax.topic_tags.map((l) => `<label><input type="checkbox" name="topic" value="${esc(l)}"${(c.topic_tags || []).includes(l) ? ' checked' : ''}> ${esc(l)}</label>`).join('')}</fieldset>
       <label class="field">Note <input name="note" maxlength="500" placeholder="why (optional)"></label>
-      <div class="row"><button class="btn primary" type="submit">Save correction</button><span id="correct-state" class="muted small-text" role="status"></span></div>
+      <div class="row"><button class="btn primary" type="submit">Save correction</button>${confirm}<span id="correct-state" class="muted small-text" role="status"></span></div>
     </form>` : '';
+  const prev = neighbour(-1), next = neighbour(1) || (detailCtx.list && state[detailCtx.list].next ? 'more' : null);
   $('#detail-body').innerHTML = `
-    <div class="detail-head"><span class="mono muted">${esc(t.id)}</span> ${badge(statusOf(t))}</div>
+    <div class="detail-head"><span class="mono muted">${esc(t.id)}</span> ${badge(statusOf(t))}
+      <span class="detail-nav">
+        <button class="btn ghost small" type="button" id="detail-prev" data-testid="detail-prev"${prev ? '' : ' disabled'}>← Previous</button>
+        <button class="btn ghost small" type="button" id="detail-next" data-testid="detail-next"${next ? '' : ' disabled'}>Next →</button>
+      </span></div>
     <h2 id="detail-title">${esc(t.subject)}</h2>
     <pre class="body">${esc(t.body)}</pre>
     <div class="grid2">
-      <section><h3>Classification</h3>${t.processed ? `
-        <dl class="kv">
-          <dt>Priority</dt><dd><span class="${prioClass(c.priority)}">${esc(c.priority)}</span> ${bar(cs.priority)}</dd>
-          <dt>Sentiment</dt><dd>${esc(c.sentiment)} ${bar(cs.sentiment)}</dd>
-          <dt>Topics</dt><dd>${(c.topic_tags || []).map((x) => `<span class="tag">${esc(x)}</span>`).join(' ')} ${bar(cs.topic)}</dd>
-        </dl>` : '<p class="muted">Not classified yet.</p>'}</section>
+      <section><h3>Classification</h3>${classificationHtml(t)}</section>
       <section><h3>Processing</h3><dl class="kv">
         <dt>Created</dt><dd>${when(t.created_at)}</dd>
         <dt>Processed</dt><dd>${when(pm.processed_at)}</dd>
@@ -558,13 +636,28 @@ async function openDetail(id) {
         <dt>Time</dt><dd>${pm.processing_time_ms !== undefined ? `${num(pm.processing_time_ms)} ms` : '–'}</dd>
         <dt>Attempts</dt><dd>${num(t.processing_attempts || 0)}</dd>
         <dt>Last error</dt><dd class="${t.last_error ? 'error-text' : ''}">${esc(t.last_error || '–')}</dd>
-        ${pm.corrected_by ? `<dt>Corrected</dt><dd>by ${esc(pm.corrected_by)}, ${when(pm.corrected_at)}</dd>` : ''}
+        ${pm.corrected_at ? `<dt>Corrected</dt><dd>by ${esc(author(pm.corrected_by, pm.corrected_by_name))}, ${when(pm.corrected_at)}</dd>` : ''}
         <dt>Source</dt><dd>${esc(t.source || '–')}</dd>
       </dl></section>
     </div>${correction}`;
+  $('#detail-prev').addEventListener('click', () => stepDetail(-1));
+  $('#detail-next').addEventListener('click', () => stepDetail(1));
   const form = $('#correct-form');
   if (form) {
-    form.addEventListener('submit', async (ev) => {
+    const save = async (body, done) => {
+      try {
+        await api('PUT', `/api/processed-tickets/${encodeURIComponent(t.id)}`, body);
+        $('#correct-state').textContent = done;
+        state.analyticsSig = '';
+        // In the review queue, the next ticket; elsewhere, this one again.
+        const after = detailCtx.list === 'review' ? neighbour(1) : t.id;
+        await refreshView();
+        setTimeout(() => { if ($('#detail').open && after) openDetail(after); }, 600);
+      } catch (e) {
+        $('#correct-state').textContent = explain(e);
+      }
+    };
+    form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const fd = new FormData(form);
       const body = {
@@ -572,16 +665,15 @@ async function openDetail(id) {
       };
       if (fd.get('note')) body.note = fd.get('note');
       if (!body.classification.topic_tags.length) { $('#correct-state').textContent = 'Pick at least one topic.'; return; }
-      try {
-        await api('PUT', `/api/processed-tickets/${encodeURIComponent(t.id)}`, body);
-        $('#correct-state').textContent = 'Saved as a manual correction.';
-        state.analyticsSig = '';
-        refreshView();
-        setTimeout(() => { if ($('#detail').open) openDetail(t.id); }, 600);
-      } catch (e) {
-        $('#correct-state').textContent = explain(e);
-      }
+      save(body, 'Saved as a manual correction.');
     });
+    const ok = $('#confirm-labels');
+    if (ok) {
+      ok.addEventListener('click', () => save({
+        classification: { topic_tags: c.topic_tags || [], sentiment: c.sentiment, priority: c.priority },
+        note: 'labels confirmed in review',
+      }, 'Confirmed: the labels stay as they are.'));
+    }
   }
   if (!$('#detail').open) $('#detail').showModal();
 }
@@ -596,12 +688,12 @@ function wireTable(which) {
       refreshList('tickets').catch(showError);
       return;
     }
-    openDetail(tr.dataset.id);
+    openDetail(tr.dataset.id, which);
   });
   tbody.addEventListener('keydown', (ev) => {
     const tr = ev.target.closest('tr[data-id]');
     if (!tr || ev.target !== tr) return;
-    if (ev.key === 'Enter') openDetail(tr.dataset.id);
+    if (ev.key === 'Enter') openDetail(tr.dataset.id, which);
     if (ev.key === 'ArrowDown' && tr.nextElementSibling) { ev.preventDefault(); tr.nextElementSibling.focus(); }
     if (ev.key === 'ArrowUp' && tr.previousElementSibling) { ev.preventDefault(); tr.previousElementSibling.focus(); }
   });
@@ -758,7 +850,7 @@ async function doFetch() {
     $('#fetch-state').dataset.result = '1';
     // Load them into the view: unprocessed, newest first, from that date.
     state.status = ['unprocessed'];
-    state.from = from ? from.toISOString().slice(0, 10) : '';
+    state.from = from ? localDay(from) : '';
     state.to = '';
     state.sort = '-created_at';
     if (state.fetched.length) $('#process-mode').value = 'fetched';
@@ -904,10 +996,9 @@ $('#process-failures').addEventListener('click', async (ev) => {
  * history tab the processed tickets, on the tickets tab every status
  * filtered. Fetched (the key goes in a header) and saved from a blob. */
 async function exportCsv(which) {
-  const p = filterParams({ withStatus: which === 'tickets' });
+  const p = listQuery(which).params;
   if (which === 'history') p.set('status', 'processed');
-  p.set('sort', which === 'history' ? (state.sort.includes('processed') ? state.sort : '-processed_at') : state.sort);
-  const btn = $(which === 'history' ? '#export-csv' : '#export-tickets');
+  const btn = $({ history: '#export-csv', tickets: '#export-tickets', review: '#export-review' }[which]);
   btn.disabled = true;
   try {
     const res = await fetch(`/api/tickets/export.csv?${p}`, { headers: getKey() ? { Authorization: `Bearer ${getKey()}` } : {} });
@@ -919,7 +1010,7 @@ async function exportCsv(which) {
     const blob = await res.blob();
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = `${which === 'history' ? 'processed-tickets' : 'tickets'}-${new Date().toISOString().slice(0, 10)}.csv`;
+    a.download = `${{ history: 'processed-tickets', tickets: 'tickets', review: 'review-queue' }[which]}-${localDay(new Date())}.csv`;
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -963,7 +1054,7 @@ function wireOnce() {
       if (d) showTab(tabs[(i + d + tabs.length) % tabs.length].dataset.tab, true);
     });
   });
-  for (const w of ['tickets', 'history']) {
+  for (const w of ['tickets', 'history', 'review']) {
     wireTable(w);
     $(`#${w}-prev`).addEventListener('click', () => pageMove(w, -1));
     $(`#${w}-next`).addEventListener('click', () => pageMove(w, 1));
@@ -977,6 +1068,14 @@ function wireOnce() {
   $('#process-go').addEventListener('click', doProcess);
   $('#export-csv').addEventListener('click', () => exportCsv('history'));
   $('#export-tickets').addEventListener('click', () => exportCsv('tickets'));
+  $('#export-review').addEventListener('click', () => exportCsv('review'));
+  $('#review-rule').addEventListener('change', (ev) => { state.reviewRule = ev.target.value; filtersChanged(); });
+  for (const th of document.querySelectorAll('th[data-sort]')) {
+    th.tabIndex = 0;
+    th.title = 'Sort by this column';
+    th.addEventListener('click', () => sortBy(th));
+    th.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); sortBy(th); } });
+  }
   $('#analytics-refresh').addEventListener('click', () => { state.analyticsSig = ''; refreshAnalytics(true).catch(showError); });
   initCharts();
   startPolling();
