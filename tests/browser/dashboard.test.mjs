@@ -126,6 +126,9 @@ function ticket(id, subject, body, createdAgoDays, cls) {
     t.classification = { topic_tags: cls.topics, sentiment: cls.sentiment, priority: cls.priority };
     t.confidence_scores = { topic: cls.conf, sentiment: cls.conf, priority: cls.conf };
     t.processing_metadata = { processed_at: new Date(now - (createdAgoDays - 0.2) * day), model_version: 'test-model-1', processing_time_ms: cls.ms, agent_version: '1.0' };
+    // Flagged for review as the classifier flags (TRIAGE_REVIEW_BELOW):
+    // T-102, T-103 and T-105.
+    t.needs_review = cls.conf < 0.75;
   }
   return t;
 }
@@ -568,6 +571,95 @@ test('processed history lists the processing metadata', async () => {
   await ctx.close();
 });
 
+test('the review queue lists the flagged tickets; next, and "labels are right" take them out', async () => {
+  // T-102, T-103 and T-105 were flagged; T-102 was corrected by the detail
+  // test above, which took it out of the queue.
+  const { ctx, page } = await openPage(ADMIN, '/?tab=review');
+  await waitRows(page, 'review', ['T-103', 'T-105']);
+  assert.deepEqual(await rowIds(page, 'review'), ['T-103', 'T-105']); // newest first
+  assert.match(await page.textContent('#review-table tbody tr[data-id="T-105"]'), /55%/);
+  // The ticket view steps through the queue.
+  await page.click('#review-table tbody tr[data-id="T-103"] td.subject');
+  await page.waitForFunction(() => /API returns 429/.test(document.querySelector('#detail-title')?.textContent || ''));
+  assert.equal(await page.isDisabled('#detail-prev'), true);
+  await page.click('#detail-next');
+  await page.waitForFunction(() => /PII tagging/.test(document.querySelector('#detail-title')?.textContent || ''));
+  assert.match(await page.textContent('[data-testid=needs-review]'), /Waiting for review/);
+  await page.click('[data-testid=confirm-labels]');
+  await waitRows(page, 'review', ['T-103']);
+  const doc = await mongo.db(DB).collection('tickets').findOne({ _id: 'T-105' });
+  assert.equal(doc.needs_review, false);
+  assert.equal(doc.classification.priority, 'P1 (Medium)'); // kept as the model had it
+  assert.ok(doc.processing_metadata.corrected_at);
+  // A corrected ticket shows the person's labels as such: who, the note, no
+  // model confidence, and the labels before.
+  await page.keyboard.press('Escape');
+  await page.click('#tab-tickets');
+  await page.waitForSelector('#tickets-table tbody tr[data-id="T-102"]');
+  await page.click('#tickets-table tbody tr[data-id="T-102"] td.subject');
+  await page.waitForSelector('#detail[open] [data-testid=human-label]');
+  const human = await page.textContent('[data-testid=human-label]');
+  assert.match(human, /Set by a person: the administrator key/);
+  assert.match(human, /escalated by the lead/);
+  assert.doesNotMatch(await page.textContent('#detail-body .kv'), /%/);
+  await page.click('[data-testid=earlier-labels] summary');
+  assert.match(await page.textContent('[data-testid=earlier-labels]'), /before: P1 \(Medium\) · Neutral · Lineage/);
+  await page.keyboard.press('Escape');
+  // The queue by a confidence the user picks: any score under 90%.
+  await page.click('#tab-review');
+  await page.selectOption('#review-rule', '0.9');
+  await waitRows(page, 'review', ['T-101', 'T-103', 'T-104']);
+  assert.match(page.url(), /review=0\.9/);
+  await page.waitForTimeout(200);
+  await page.screenshot({ path: join(SHOTS, 'review.png') });
+  await ctx.close();
+});
+
+test('sortable columns: priority, then the other way; history by a confidence', async () => {
+  const { ctx, page } = await openPage(ADMIN, '/?tab=tickets');
+  await page.waitForSelector('#tickets-table tbody tr[data-id]');
+  await page.click('#tickets-table th[data-sort=priority]');
+  // Only classified tickets have a priority: P0 first (T-102 was made P0
+  // by the correction above), then by creation, then by id.
+  await page.waitForFunction(() => document.querySelector('#tickets-table th[data-sort=priority]').getAttribute('aria-sort') === 'ascending');
+  await page.waitForFunction(() => document.querySelectorAll('#tickets-table tbody tr[data-id]').length === 6);
+  assert.deepEqual(await rowIds(page, 'tickets'), ['T-102', 'T-103', 'T-100', 'T-105', 'T-104', 'T-101']);
+  assert.match(page.url(), /sort=priority/);
+  await page.click('#tickets-table th[data-sort=priority]');
+  await page.waitForFunction(() => document.querySelector('#tickets-table tbody tr[data-id]')?.dataset.id === 'T-101');
+  assert.deepEqual(await rowIds(page, 'tickets'), ['T-101', 'T-104', 'T-105', 'T-100', 'T-103', 'T-102']);
+  await page.click('#tab-history');
+  await page.click('#history-table th[data-sort=confidence_topic]');
+  await page.waitForFunction(() => document.querySelector('#history-table tbody tr[data-id]')?.dataset.id === 'T-105');
+  assert.deepEqual(await rowIds(page, 'history'), ['T-105', 'T-102', 'T-103', 'T-101', 'T-104', 'T-100']);
+  await ctx.close();
+});
+
+test('a slow filter greys the table, and a late answer never replaces a newer one', async () => {
+  const { ctx, page } = await openPage(ADMIN, '/?tab=tickets');
+  await page.waitForSelector('#tickets-table tbody tr[data-id]');
+  // The list for Angry answers 2.5 s late; the one for Curious at once.
+  let released;
+  await page.route(/\/api\/tickets\?.*sentiment=Angry/, async (route) => {
+    await new Promise((r) => { released = r; setTimeout(r, 2500); });
+    await route.continue().catch(() => {});
+  });
+  await page.click('#f-sentiment summary');
+  await page.check('#f-sentiment input[value=Angry]');
+  await page.waitForSelector('#panel-tickets .table-wrap.loading');
+  assert.equal(await page.getAttribute('#panel-tickets .table-wrap', 'aria-busy'), 'true');
+  await page.uncheck('#f-sentiment input[value=Angry]');
+  await page.check('#f-sentiment input[value=Curious]');
+  await waitRows(page, 'tickets', ['T-101', 'T-104']);
+  await page.waitForSelector('#panel-tickets .table-wrap:not(.loading)');
+  // The Angry answer arrives now: the table stays on Curious.
+  if (released) released();
+  await page.waitForTimeout(3000);
+  assert.deepEqual((await rowIds(page, 'tickets')).sort(), ['T-101', 'T-104']);
+  assert.equal(await page.locator('#panel-tickets .table-wrap.loading').count(), 0);
+  await ctx.close();
+});
+
 test('viewer sees no write buttons; operator no correction; admin all', async () => {
   const writeControls = ['#ctl-upload', '#ctl-process', '#export-csv', '#export-tickets'];
   const v = await openPage(viewerKey, '/?tab=history');
@@ -731,7 +823,8 @@ test('a reload follows the job the page was following', async () => {
   await page.reload();
   await page.waitForFunction(() => window.__triage && window.__triage.ready);
   await page.waitForSelector('#process-state[data-state=done]', { timeout: 60000 });
-  assert.match(await page.textContent('#process-state'), /^Done · requested 5 · classified 5 · failed 0/);
+  // T-102 and T-105 were corrected (the detail and review tests): kept.
+  assert.match(await page.textContent('#process-state'), /^Done · requested 4 · classified 4 · failed 0/);
   assert.equal(await page.evaluate(() => sessionStorage.getItem('triage.job')), null);
   await ctx.close();
 });
@@ -745,26 +838,27 @@ test('reprocess asks first, with the count, and keeps a correction unless the ov
   const { ctx, page } = await openPage(operatorKey, `/?tab=tickets&q=${encodeURIComponent('T-10')}`);
   await waitRows(page, 'tickets', ids);
   assert.ok((await tickets.findOne({ _id: 'T-102' })).processing_metadata.corrected_at, 'T-102 was corrected by the detail test');
+  assert.ok((await tickets.findOne({ _id: 'T-105' })).processing_metadata.corrected_at, 'T-105 was confirmed in the review test');
   await page.selectOption('#process-mode', 'reprocess');
   const t0 = await stamps();
 
   // Asked first, with the count; cancelled, nothing is sent.
   await page.click('#process-go');
   await page.waitForSelector('#reprocess-dialog[open]');
-  assert.equal(await page.textContent('#reprocess-count'), 'Classify 5 tickets again with the model. 1 ticket corrected by hand keeps its labels.');
+  assert.equal(await page.textContent('#reprocess-count'), 'Classify 4 tickets again with the model. 2 tickets corrected by hand keep their labels.');
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.querySelector('#reprocess-dialog').open);
   assert.equal(await page.isDisabled('#process-go'), false);
   assert.deepEqual(await stamps(), t0);
 
-  // Confirmed without the override: the five others are classified again,
-  // the person's labels on T-102 stay.
+  // Confirmed without the override: the four others are classified again,
+  // the person's labels on T-102 and T-105 stay.
   await page.click('#process-go');
   await page.waitForSelector('#reprocess-dialog[open]');
   await page.click('#reprocess-send');
-  await doneWith('Done · requested 5 · classified 5 · failed 0');
+  await doneWith('Done · requested 4 · classified 4 · failed 0');
   const t1 = await stamps();
-  for (const id of ids) assert.equal(t1[id] > t0[id], id !== 'T-102', id);
+  for (const id of ids) assert.equal(t1[id] > t0[id], id !== 'T-102' && id !== 'T-105', id);
   let doc = await tickets.findOne({ _id: 'T-102' });
   assert.equal(doc.classification.priority, 'P0 (High)');
   assert.ok(doc.processing_metadata.corrected_at);
@@ -830,6 +924,34 @@ test('Escape at the first key prompt keeps the prompt, with a word on what is ne
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.querySelector('#key-dialog').open);
   await ctx.close();
+});
+
+test('dates are the browser\'s own days: a Los Angeles browser filters by Los Angeles days', async () => {
+  // Around the Los Angeles midnight of Nov 20 2026 (08:00 UTC, PST).
+  const at = (iso) => new Date(iso);
+  const tz = [['TZ-1', '2026-11-20T07:30:00Z'], ['TZ-2', '2026-11-20T08:30:00Z'],
+    ['TZ-3', '2026-11-21T07:00:00Z'], ['TZ-4', '2026-11-21T09:00:00Z']];
+  const coll = mongo.db(DB).collection('tickets');
+  await coll.insertMany(tz.map(([id, c]) => ({ _id: id, id, subject: `zone ${id}`, body: 'a time zone probe', processed: false, created_at: at(c), updated_at: at(c), source: 'test' })));
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'America/Los_Angeles' });
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    await page.goto(base + '/');
+    await page.waitForSelector('#key-dialog[open]');
+    await page.fill('#key-input', ADMIN);
+    await page.click('#key-dialog button[type=submit]');
+    await page.waitForFunction(() => window.__triage && window.__triage.ready);
+    await page.goto(`${base}/?tab=tickets&q=zone%20TZ&from=2026-11-20&to=2026-11-20`);
+    await page.waitForFunction(() => window.__triage && window.__triage.ready);
+    // Nov 20 in Los Angeles: 00:30 and 23:00 local; not 23:30 of the 19th.
+    await waitRows(page, 'tickets', ['TZ-2', 'TZ-3']);
+    const shown = await page.textContent('#tickets-table tbody tr[data-id="TZ-3"]');
+    assert.match(shown, /Nov 20/);
+    await ctx.close();
+  } finally {
+    await coll.deleteMany({ _id: { $in: tz.map(([id]) => id) } });
+  }
 });
 
 test('no console errors on any page', () => {

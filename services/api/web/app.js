@@ -154,9 +154,9 @@ document.addEventListener('click', (ev) => {
 });
 
 function filtersChanged() {
-  state.tickets = { cursors: [null], page: 0, items: [], next: null, sig: state.tickets.sig, seq: state.tickets.seq, url: state.tickets.url };
-  state.history = { cursors: [null], page: 0, items: [], next: null, sig: state.history.sig, seq: state.history.seq, url: state.history.url };
-  state.review = { cursors: [null], page: 0, items: [], next: null, sig: state.review.sig, seq: state.review.seq, url: state.review.url };
+  for (const w of ['tickets', 'history', 'review']) {
+    state[w] = { cursors: [null], page: 0, items: [], next: null, sig: state[w].sig, url: state[w].url };
+  }
   state.analyticsSig = '';
   syncFilterInputs();
   writeUrl();
@@ -332,8 +332,10 @@ function listQuery(which) {
   if (which === 'review') {
     const params = filterParams({ withStatus: false });
     params.set('status', 'processed');
+    // Flagged when classified (a correction clears the flag), or any score
+    // under the user's threshold and not yet corrected or confirmed.
     if (state.reviewRule === 'flagged') params.set('needs_review', 'true');
-    else params.set('confidence_below', state.reviewRule);
+    else { params.set('confidence_below', state.reviewRule); params.set('corrected', 'false'); }
     params.set('sort', '-created_at');
     return { path: '/api/tickets', params };
   }
@@ -360,6 +362,10 @@ function listTotal(which) {
 /** Loads the current page of list `which`. While it is on its way the
  * table is greyed with a spinner; an answer for filters that changed
  * meanwhile is dropped (the newer request is the one shown). */
+/* The number of the latest request of each list: an answer to an earlier
+ * one is dropped. */
+const listSeq = { tickets: 0, history: 0, review: 0 };
+
 async function refreshList(which) {
   const v = state[which];
   const { path, params } = listQuery(which);
@@ -367,8 +373,7 @@ async function refreshList(which) {
   const cur = v.cursors[v.page];
   if (cur) params.set('cursor', cur);
   const url = `${path}?${params}`;
-  const seq = (v.seq || 0) + 1;
-  v.seq = seq;
+  const seq = ++listSeq[which];
   const wrap = $(`#${which}-table`).closest('.table-wrap');
   // A poll of the same page does not grey the table; a new question does.
   if (url !== v.url) wrap.classList.add('loading');
@@ -377,9 +382,9 @@ async function refreshList(which) {
   try {
     page = await api('GET', url);
   } finally {
-    if (v.seq === seq) { wrap.classList.remove('loading'); wrap.removeAttribute('aria-busy'); }
+    if (listSeq[which] === seq) { wrap.classList.remove('loading'); wrap.removeAttribute('aria-busy'); }
   }
-  if (v.seq !== seq) return; // a newer request was made meanwhile
+  if (listSeq[which] !== seq || state[which] !== v) return; // a newer request was made meanwhile
   v.url = url;
   v.items = page.items;
   v.next = page.next_cursor;
@@ -919,7 +924,7 @@ async function confirmReprocess(body) {
   const show = () => {
     const n = plan.would_request + (box.checked ? plan.kept_corrected : 0);
     const kept = box.checked || plan.kept_corrected === 0 ? ''
-      : ` ${plural(plan.kept_corrected, 'ticket', 'tickets')} corrected by hand keep${plan.kept_corrected === 1 ? 's' : ''} its labels.`;
+      : ` ${plural(plan.kept_corrected, 'ticket', 'tickets')} corrected by hand keep${plan.kept_corrected === 1 ? 's its' : ' their'} labels.`;
     $('#reprocess-count').textContent = `Classify ${plural(n, 'ticket', 'tickets')} again with the model.${kept}`;
     $('#reprocess-send').disabled = n === 0;
   };
