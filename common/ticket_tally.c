@@ -481,14 +481,11 @@ cJSON *
 tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax)
 {
    cJSON *out = cJSON_CreateObject ();
-   /* The spec's names (get_processing_stats), then the short ones the api
-    * answered before, kept for the clients written against them. */
+   /* The spec's names (get_processing_stats), and no other: no client was
+    * written against the short ones this once answered (issue 16). */
    cJSON_AddNumberToObject (out, "total_tickets", (double) t->total);
    cJSON_AddNumberToObject (out, "total_processed", (double) t->processed);
    cJSON_AddNumberToObject (out, "total_unprocessed", (double) (t->total - t->processed));
-   cJSON_AddNumberToObject (out, "total", (double) t->total);
-   cJSON_AddNumberToObject (out, "processed", (double) t->processed);
-   cJSON_AddNumberToObject (out, "unprocessed", (double) (t->total - t->processed));
    cJSON_AddNumberToObject (out, "processed_today", (double) t->processed_today);
    cJSON_AddItemToObject (out, "priority_distribution",
                           labels_json_all (&t->priority, tax, TK_TAXONOMY_PRIORITY));

@@ -383,9 +383,9 @@ test_processing_stats (void **state)
    (void) state;
    tk_api_fx_resp_t r = call ("GET", "/api/processing-stats", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);
-   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 10);
-   assert_int_equal ((int) tk_api_fx_num (r.json, "processed"), 4);
-   assert_int_equal ((int) tk_api_fx_num (r.json, "unprocessed"), 6);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total_tickets"), 10);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total_processed"), 4);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total_unprocessed"), 6);
    assert_int_equal ((int) tk_api_fx_num (r.json, "failed"), 1);
    cJSON *prio = cJSON_GetObjectItem (r.json, "priority_distribution");
    assert_int_equal ((int) tk_api_fx_num (prio, "P0 (High)"), 2);
@@ -607,7 +607,7 @@ test_hostile_input (void **state)
    free (body);
    /* After all that, the data is as it was. */
    r = call ("GET", "/api/processing-stats", viewer_key, NULL, NULL);
-   assert_int_equal ((int) tk_api_fx_num (r.json, "total"), 10);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "total_tickets"), 10);
    tk_api_fx_resp_free (&r);
    r = call ("GET", "/api/processed-tickets/T-01", viewer_key, NULL, NULL);
    assert_int_equal (r.status, 200);

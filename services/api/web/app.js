@@ -235,7 +235,10 @@ async function refreshCounts() {
   if (filterParams().toString()) return;
   const s = await api('GET', '/api/processing-stats');
   if (filterParams().toString()) return; // a filter was set meanwhile
-  drawCounts({ ...s, avg_ms: s.average_processing_time_ms });
+  drawCounts({
+    total: s.total_tickets, processed: s.total_processed, unprocessed: s.total_unprocessed,
+    processed_today: s.processed_today, failed: s.failed, avg_ms: s.average_processing_time_ms,
+  });
 }
 
 /** GET /api/analytics for the current filters: the stat cards and every
