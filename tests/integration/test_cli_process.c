@@ -1,0 +1,119 @@
+/* triagectl process against a real api, classifier (the fake LLM behind
+ * it), Kafka and MongoDB-protocol server: a job is started through the api
+ * and followed to `done`, its counts printed (the summary line, or the job
+ * document with --json); a dry run of a reprocess passes the filters on and
+ * sends nothing; a viewer key is refused (403) and exits 1; a mode the api
+ * does not have is a usage error. */
+#include "test_classifier_harness.h"
+
+#include "api_fixture.h"
+#include "cli_run.h"
+#include "timeutil.h"
+
+#define ADMIN_KEY TRIAGE_TEST_ADMIN_KEY /* random per build: tests/CMakeLists.txt */
+
+static tk_test_service_t fake, svc, api;
+static char out[1 << 16], err[1 << 16];
+
+/* `triagectl process ARGS` against this run's api with key; its exit
+ * status (stdout in out, stderr in err). */
+static int
+process (const char *key, const char *args)
+{
+   char cmd[2048];
+   snprintf (cmd, sizeof cmd, "process -u %s -k %s %s", api.base_url, key, args);
+   return tk_test_triagectl (cmd, out, sizeof out, err, sizeof err);
+}
+
+static int
+setup (void **state)
+{
+   (void) state;
+   h_setup ("triage_test_cliproc", 3);
+   h_start_fake (&fake, NULL, false);
+   h_start_api (&api, ADMIN_KEY, NULL);
+   const char *env[] = {"TRIAGE_LLM_PROVIDER=openai", "TRIAGE_LLM_MODEL=fake-model",
+                        "TRIAGE_LLM_API_KEY=sk-test-key", NULL};
+   h_start_classifier (&svc, env);
+   return 0;
+}
+
+static int
+teardown (void **state)
+{
+   (void) state;
+   tk_api_fx_stop (&api);
+   return h_teardown_group (&svc, &fake);
+}
+
+static void
+test_follows_a_job_to_done (void **state)
+{
+   (void) state;
+   h_insert ("CP-1", "Lineage", "How do I see the lineage of a dbt model?");
+   h_insert ("CP-2", "SSO", "Okta login fails with a SAML error since this morning.");
+   h_insert ("CP-3", "Connector", "The Snowflake connector times out on large schemas.");
+   int rc = process (ADMIN_KEY, "--mode unprocessed --timeout 120");
+   if (rc != 0) {
+      fail_msg ("exit %d; stdout: %s; stderr: %s", rc, out, err);
+   }
+   assert_non_null (strstr (out, " done: requested 3, classified 3, failed 0, skipped 0"));
+   assert_int_equal (h_processed_count (), 3);
+
+   /* The same tickets again by id: all skipped (already processed), done
+    * at once; --json prints the final job document. */
+   rc = process (ADMIN_KEY, "--mode selected --ids CP-1,CP-2,CP-NOPE --json");
+   if (rc != 0) {
+      fail_msg ("exit %d; stdout: %s; stderr: %s", rc, out, err);
+   }
+   cJSON *job = cJSON_Parse (out);
+   assert_non_null (job);
+   assert_string_equal (tk_api_fx_str (job, "state"), "done");
+   assert_int_equal ((int) tk_api_fx_num (job, "requested"), 0);
+   assert_int_equal ((int) tk_api_fx_num (job, "skipped"), 2);
+   cJSON_Delete (job);
+}
+
+static void
+test_dry_run_passes_the_filters (void **state)
+{
+   (void) state;
+   /* A reprocess sends every ticket its filter matches, processed or
+    * not: a search matching one ticket (CP-2's body) would send that one. */
+   int rc = process (ADMIN_KEY, "--mode reprocess --q Okta --dry-run");
+   if (rc != 0) {
+      fail_msg ("exit %d; stdout: %s; stderr: %s", rc, out, err);
+   }
+   assert_non_null (strstr (out, "dry run (reprocess): would request 1, skipped 0"));
+   /* A filter the api does not know is its 400, said and exit 1. */
+   assert_int_equal (process (ADMIN_KEY, "--mode reprocess --filter colour=red --dry-run"), 1);
+   assert_non_null (strstr (err, "HTTP 400"));
+}
+
+static void
+test_viewer_refused_and_usage (void **state)
+{
+   (void) state;
+   tk_api_fx_resp_t r = tk_api_fx_call (&api, "POST", "/api/keys", ADMIN_KEY,
+                                        "{\"role\":\"viewer\",\"name\":\"cli-viewer\"}");
+   assert_int_equal (r.status, 201);
+   char viewer[128];
+   snprintf (viewer, sizeof viewer, "%s", tk_api_fx_str (r.json, "key"));
+   tk_api_fx_resp_free (&r);
+   assert_int_equal (process (viewer, "--mode unprocessed"), 1);
+   assert_non_null (strstr (err, "HTTP 403"));
+   assert_int_equal (process (ADMIN_KEY, "--mode everything"), 2);
+   assert_int_equal (process (ADMIN_KEY, "--mode ids"), 2); /* no --ids */
+   assert_int_equal (process (ADMIN_KEY, "--mode unprocessed --priority P0"), 2);
+}
+
+int
+main (void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test (test_follows_a_job_to_done),
+      cmocka_unit_test (test_dry_run_passes_the_filters),
+      cmocka_unit_test (test_viewer_refused_and_usage),
+   };
+   return cmocka_run_group_tests (tests, setup, teardown);
+}
