@@ -3,7 +3,7 @@
 #include "dlq_read.h"
 
 #include <stdlib.h>
-#include <time.h>
+#include <uv.h>
 
 /* More partitions than this is not a DLQ topic anyone made on purpose. */
 #define DLQ_MAX_PARTITIONS 4096
@@ -22,12 +22,11 @@ typedef struct {
    int64_t deadline_ms;
 } reader_t;
 
+/* libuv's monotonic clock (thread-safe, no loop needed), in ms. */
 static int64_t
 now_ms (void)
 {
-   struct timespec ts;
-   clock_gettime (CLOCK_MONOTONIC, &ts);
-   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+   return (int64_t) (uv_hrtime () / 1000000);
 }
 
 static int

@@ -309,6 +309,24 @@ parse_count (const char *s, int64_t max, int64_t *out)
    return true;
 }
 
+/* Runs work for req with a copy of want as its data (audited as action,
+ * operator role). */
+static void
+run_query (api_t *api, tk_http_request_t *req, const dlq_query_t *want, const char *action,
+           api_work_fn work)
+{
+   dlq_query_t *q = malloc (sizeof *q);
+   if (!q) {
+      api_respond_error (req, 500, "internal", NULL, "out of memory");
+      return;
+   }
+   *q = *want;
+   api_call_t *call = api_call_new (api, req, action, TK_ROLE_OPERATOR, true, work);
+   call->data = q;
+   call->free_data = dlq_query_free;
+   api_call_run (call);
+}
+
 static void
 dlq_list (tk_http_request_t *req, void *user_data)
 {
@@ -328,16 +346,7 @@ dlq_list (tk_http_request_t *req, void *user_data)
          return;
       }
    }
-   dlq_query_t *q = calloc (1, sizeof *q);
-   if (!q) {
-      api_respond_error (req, 500, "internal", NULL, "out of memory");
-      return;
-   }
-   q->limit = (uint32_t) limit;
-   api_call_t *call = api_call_new (user_data, req, "dlq.list", TK_ROLE_OPERATOR, true, list_work);
-   call->data = q;
-   call->free_data = dlq_query_free;
-   api_call_run (call);
+   run_query (user_data, req, &(dlq_query_t) {.limit = (uint32_t) limit}, "dlq.list", list_work);
 }
 
 static void
@@ -350,27 +359,17 @@ dlq_show (tk_http_request_t *req, void *user_data)
    const char *colon = entry ? strchr (entry, ':') : NULL;
    char part[16];
    int64_t p, o;
-   if (!colon || (size_t) (colon - entry) >= sizeof part) {
+   bool ok = colon && (size_t) (colon - entry) < sizeof part;
+   if (ok) {
+      snprintf (part, sizeof part, "%.*s", (int) (colon - entry), entry);
+      ok = parse_count (part, INT32_MAX, &p) && parse_count (colon + 1, INT64_MAX, &o);
+   }
+   if (!ok) {
       api_respond_error (req, 400, "invalid", "entry", "entry: <partition>:<offset>, e.g. 0:42");
       return;
    }
-   snprintf (part, sizeof part, "%.*s", (int) (colon - entry), entry);
-   if (!parse_count (part, INT32_MAX, &p) || !parse_count (colon + 1, INT64_MAX, &o)) {
-      api_respond_error (req, 400, "invalid", "entry", "entry: <partition>:<offset>, e.g. 0:42");
-      return;
-   }
-   dlq_query_t *q = calloc (1, sizeof *q);
-   if (!q) {
-      api_respond_error (req, 500, "internal", NULL, "out of memory");
-      return;
-   }
-   q->one = true;
-   q->partition = (int32_t) p;
-   q->offset = o;
-   api_call_t *call = api_call_new (user_data, req, "dlq.show", TK_ROLE_OPERATOR, true, show_work);
-   call->data = q;
-   call->free_data = dlq_query_free;
-   api_call_run (call);
+   const dlq_query_t want = {.one = true, .partition = (int32_t) p, .offset = o};
+   run_query (user_data, req, &want, "dlq.show", show_work);
 }
 
 bool

@@ -39,15 +39,7 @@ static const cli_option_t dlq_options[] = {
     .def = "50"},
    {.name = "all-failed", .kind = CLI_OPT_FLAG, CLI_FIELD (dlq_args_t, all_failed),
     .help = "replay: every ticket that failed every attempt"},
-   {.name = "no-wait", .kind = CLI_OPT_FLAG, CLI_FIELD (dlq_args_t, no_wait),
-    .help = "replay: start the job and exit without following it"},
-   {.name = "timeout", .short_name = 't', .arg = "S", .kind = CLI_OPT_DOUBLE,
-    CLI_FIELD (dlq_args_t, timeout), .min = 0, .bounds = CLI_OPT_MIN,
-    .help = "replay: seconds to wait for the job (exit 1 after)", .def = "600"},
-   {.name = "quiet", .short_name = 'q', .kind = CLI_OPT_FLAG, CLI_FIELD (dlq_args_t, quiet),
-    .help = "no progress bar"},
-   {.name = "json", .short_name = 'j', .kind = CLI_OPT_FLAG, CLI_FIELD (dlq_args_t, json),
-    .help = "print the api's JSON"},
+   CLI_JOB_OPTIONS (dlq_args_t),
    CLI_API_OPTIONS (dlq_args_t),
    {0},
 };
@@ -69,6 +61,28 @@ static const cli_command_t dlq_command = {
 
 /* ---- list ----------------------------------------------------------------------- */
 
+/* GET /api/dlq/{entry} (entry not NULL) or /api/dlq?limit=N: the document
+ * (the caller deletes it), or NULL after saying why on stderr. */
+static cJSON *
+dlq_get (const char *base, const char *key, const char *entry, size_t limit)
+{
+   tk_buf_t url = TK_BUF_INIT;
+   char err[600], n[24];
+   cJSON *doc = NULL;
+   snprintf (n, sizeof n, "%zu", limit);
+   if (cli_url_start (&url, base, "/api/dlq") &&
+       (entry ? cli_url_segment (&url, entry) : cli_url_param (&url, "limit", n))) {
+      doc = cli_http_get_json (url.data, key, err, sizeof err);
+   } else {
+      snprintf (err, sizeof err, "out of memory");
+   }
+   tk_buf_destroy (&url);
+   if (!doc) {
+      fprintf (stderr, "triagectl dlq: %s\n", err);
+   }
+   return doc;
+}
+
 static void
 print_entry_row (const cJSON *e)
 {
@@ -82,18 +96,8 @@ print_entry_row (const cJSON *e)
 static int
 dlq_list (const dlq_args_t *a, const char *base, const char *key)
 {
-   tk_buf_t url = TK_BUF_INIT;
-   char err[600], limit[24];
-   snprintf (limit, sizeof limit, "%zu", a->limit);
-   cJSON *doc = NULL;
-   if (cli_url_start (&url, base, "/api/dlq") && cli_url_param (&url, "limit", limit)) {
-      doc = cli_http_get_json (url.data, key, err, sizeof err);
-   } else {
-      snprintf (err, sizeof err, "out of memory");
-   }
-   tk_buf_destroy (&url);
+   cJSON *doc = dlq_get (base, key, NULL, a->limit);
    if (!doc) {
-      fprintf (stderr, "triagectl dlq: %s\n", err);
       return 1;
    }
    const cJSON *items = cJSON_GetObjectItemCaseSensitive (doc, "items"), *e;
@@ -114,26 +118,6 @@ dlq_list (const dlq_args_t *a, const char *base, const char *key)
 }
 
 /* ---- show ----------------------------------------------------------------------- */
-
-/* GET /api/dlq/{entry}: the document (the caller deletes it), or NULL
- * after saying why on stderr. */
-static cJSON *
-fetch_entry (const char *base, const char *key, const char *entry)
-{
-   tk_buf_t url = TK_BUF_INIT;
-   char err[600];
-   cJSON *doc = NULL;
-   if (cli_url_start (&url, base, "/api/dlq") && cli_url_segment (&url, entry)) {
-      doc = cli_http_get_json (url.data, key, err, sizeof err);
-   } else {
-      snprintf (err, sizeof err, "out of memory");
-   }
-   tk_buf_destroy (&url);
-   if (!doc) {
-      fprintf (stderr, "triagectl dlq: %s\n", err);
-   }
-   return doc;
-}
 
 static void
 print_entry (const cJSON *e)
@@ -163,7 +147,7 @@ print_entry (const cJSON *e)
 static int
 dlq_show (const dlq_args_t *a, const char *base, const char *key, const char *entry)
 {
-   cJSON *doc = fetch_entry (base, key, entry);
+   cJSON *doc = dlq_get (base, key, entry, 0);
    if (!doc) {
       return 1;
    }
@@ -194,7 +178,7 @@ add_ticket (cJSON *ids, const char *base, const char *key, const char *arg)
    if (!is_entry (arg)) {
       return cJSON_AddItemToArray (ids, cJSON_CreateString (arg));
    }
-   cJSON *e = fetch_entry (base, key, arg);
+   cJSON *e = dlq_get (base, key, arg, 0);
    if (!e) {
       return false;
    }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define POLL_INTERVAL_US (500 * 1000)
@@ -35,24 +34,20 @@ cli_print_json (const cJSON *doc)
    cJSON_free (text);
 }
 
-static double
-now_s (void)
-{
-   struct timespec ts;
-   clock_gettime (CLOCK_MONOTONIC, &ts);
-   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/* ", <key> N" for each count of the start's answer the job document does
- * not carry (kept_corrected, unknown_ids), when present. */
+/* ", <key> N" for the counts of the start's answer the job document does
+ * not carry: kept_corrected and unknown_ids when the answer has them,
+ * publish_failed when some requests could not be sent. */
 static void
 print_start_counts (const cJSON *started)
 {
-   static const char *const keys[] = {"kept_corrected", "unknown_ids", "publish_failed"};
+   static const char *const keys[] = {"kept_corrected", "unknown_ids"};
    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
       if (cJSON_GetObjectItemCaseSensitive (started, keys[i])) {
          printf (", %s %.0f", keys[i], cli_json_num (started, keys[i]));
       }
+   }
+   if (cli_json_num (started, "publish_failed") > 0) {
+      printf (", publish_failed %.0f", cli_json_num (started, "publish_failed"));
    }
 }
 
@@ -118,7 +113,7 @@ wait_done (const cli_follow_t *f, const char *url, cli_progress_t *bar, double t
          cli_progress_finish (bar, (uint64_t) (classified + failed), note);
          return job;
       }
-      if (now_s () - t0 > f->timeout_s) {
+      if (cli_now_s () - t0 > f->timeout_s) {
          fprintf (stderr, "%striagectl %s: job %s not done after %.0f s (%s, %.0f pending); it "
                           "goes on without triagectl\n",
                   bar->on ? "\n" : "", f->cmd, cli_json_str (job, "job_id"), f->timeout_s,
@@ -146,7 +141,7 @@ cli_job_follow (const cli_follow_t *f, const cJSON *started)
       tk_buf_destroy (&url);
       return 1;
    }
-   double t0 = now_s ();
+   double t0 = cli_now_s ();
    cli_progress_init (&bar, f->cmd, (uint64_t) cli_json_num (started, "requested"), !f->quiet);
    cJSON *job = wait_done (f, url.data, &bar, t0);
    tk_buf_destroy (&url);
@@ -157,7 +152,7 @@ cli_job_follow (const cli_follow_t *f, const cJSON *started)
    if (f->json) {
       cli_print_json (job);
    } else {
-      print_summary (job, started, now_s () - t0);
+      print_summary (job, started, cli_now_s () - t0);
    }
    if (failed > 0) {
       fprintf (stderr, "triagectl %s: %.0f ticket(s) failed; `triagectl dlq list` shows why\n",

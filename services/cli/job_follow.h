@@ -7,6 +7,24 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "cli_options.h"
+
+/* The option rows of a command that starts a job, for an argument struct
+ * `type` with `bool no_wait, quiet, json` and `double timeout` members
+ * (cli_options.h). */
+#define CLI_JOB_OPTIONS(type)                                                                      \
+   {.name = "no-wait", .kind = CLI_OPT_FLAG, CLI_FIELD (type, no_wait),                            \
+    .help = "start the job and exit without following it"},                                       \
+      {.name = "timeout", .short_name = 't', .arg = "S", .kind = CLI_OPT_DOUBLE,                   \
+       CLI_FIELD (type, timeout), .min = 0, .bounds = CLI_OPT_MIN,                                 \
+       .help = "seconds to wait for the job before giving up (exit 1)", .def = "600"},            \
+      {.name = "quiet", .short_name = 'q', .kind = CLI_OPT_FLAG, CLI_FIELD (type, quiet),          \
+       .help = "no progress bar"},                                                                 \
+   {                                                                                               \
+      .name = "json", .short_name = 'j', .kind = CLI_OPT_FLAG, CLI_FIELD (type, json),             \
+      .help = "print the api's JSON (a job: the final job document)"                               \
+   }
+
 typedef struct {
    const char *cmd;      /* "process": messages read "triagectl <cmd>: ..." */
    const char *url, *key; /* the api */

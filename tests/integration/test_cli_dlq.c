@@ -32,9 +32,28 @@ static char out[1 << 18], err[1 << 16];
 static int
 dlq (const char *key, const char *args)
 {
-   char cmd[2048];
-   snprintf (cmd, sizeof cmd, "dlq -u %s -k %s %s", fx.svc.base_url, key, args);
-   return tk_test_triagectl (cmd, out, sizeof out, err, sizeof err);
+   return tk_test_triagectl_api ("dlq", fx.svc.base_url, key, args, out, sizeof out, err, sizeof err);
+}
+
+/* `triagectl dlq ARGS` with the admin key; fails the test unless it exits
+ * 0. */
+static void
+dlq_ok (const char *args)
+{
+   int rc = dlq (ADMIN_KEY, args);
+   if (rc != 0) {
+      fail_msg ("dlq %s: exit %d: %s", args, rc, err);
+   }
+}
+
+/* dlq_ok of args (with --json), its stdout parsed; the caller deletes it. */
+static cJSON *
+dlq_json (const char *args)
+{
+   dlq_ok (args);
+   cJSON *doc = cJSON_Parse (out);
+   assert_non_null (doc);
+   return doc;
 }
 
 /* Produces the record of f to the DLQ topic. */
@@ -118,10 +137,7 @@ static void
 test_list_newest_first (void **state)
 {
    (void) state;
-   int rc = dlq (ADMIN_KEY, "list");
-   if (rc != 0) {
-      fail_msg ("exit %d: %s", rc, err);
-   }
+   dlq_ok ("list");
    char head[160];
    snprintf (head, sizeof head, "3 of 3 dead letters in %s, newest first", dlq_topic);
    assert_non_null (strstr (out, head));
@@ -132,9 +148,7 @@ test_list_newest_first (void **state)
    assert_non_null (strstr (e0, "invalid api key"));
    assert_non_null (strstr (e1, "ingest"));
 
-   assert_int_equal (dlq (ADMIN_KEY, "list --limit 2 --json"), 0);
-   cJSON *doc = cJSON_Parse (out);
-   assert_non_null (doc);
+   cJSON *doc = dlq_json ("list --limit 2 --json");
    cJSON *items = cJSON_GetObjectItem (doc, "items");
    assert_int_equal (cJSON_GetArraySize (items), 2);
    assert_string_equal (tk_api_fx_str (cJSON_GetArrayItem (items, 0), "entry"), "0:2");
@@ -158,18 +172,13 @@ static void
 test_show_one (void **state)
 {
    (void) state;
-   int rc = dlq (ADMIN_KEY, "show 0:1");
-   if (rc != 0) {
-      fail_msg ("exit %d: %s", rc, err);
-   }
+   dlq_ok ("show 0:1");
    assert_non_null (strstr (out, "origin          ingest"));
    assert_non_null (strstr (out, "malformed: not JSON"));
    assert_non_null (strstr (out, "{\"subject\": \"no id, no body\""));
    assert_non_null (strstr (out, "not_replayable"));
 
-   assert_int_equal (dlq (ADMIN_KEY, "show 0:0 --json"), 0);
-   cJSON *doc = cJSON_Parse (out);
-   assert_non_null (doc);
+   cJSON *doc = dlq_json ("show 0:0 --json");
    assert_string_equal (tk_api_fx_str (doc, "id"), "D-FAIL");
    assert_string_equal (tk_api_fx_str (doc, "provider"), "openai");
    assert_string_equal (tk_api_fx_str (cJSON_GetObjectItem (doc, "message"), "id"), "D-FAIL");
@@ -189,10 +198,7 @@ test_replay (void **state)
    assert_non_null (strstr (err, "publish it again"));
 
    /* The ticket's entry: its classification request goes out again. */
-   int rc = dlq (ADMIN_KEY, "replay 0:0 --no-wait");
-   if (rc != 0) {
-      fail_msg ("exit %d: %s", rc, err);
-   }
+   dlq_ok ("replay 0:0 --no-wait");
    assert_non_null (strstr (out, "started: requested 1"));
    cJSON *sent = tk_test_kafka_read_until (fx.topic, 3, 1);
    assert_int_equal (cJSON_GetArraySize (sent), 1);

@@ -31,9 +31,7 @@ static char dir[64];
 static int
 run_export (const char *key, const char *args)
 {
-   char cmd[2048];
-   snprintf (cmd, sizeof cmd, "export -u %s -k %s %s", fx.svc.base_url, key, args);
-   return tk_test_triagectl (cmd, out, sizeof out, err, sizeof err);
+   return tk_test_triagectl_api ("export", fx.svc.base_url, key, args, out, sizeof out, err, sizeof err);
 }
 
 /* Stores n raw tickets "<prefix>-<i>", in batches. */

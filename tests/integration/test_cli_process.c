@@ -2,8 +2,10 @@
  * it), Kafka and MongoDB-protocol server: a job is started through the api
  * and followed to `done`, its counts printed (the summary line, or the job
  * document with --json); a dry run of a reprocess passes the filters on and
- * sends nothing; a viewer key is refused (403) and exits 1; a mode the api
- * does not have is a usage error. */
+ * sends nothing; a ticket that fails makes the job exit 1, and its dead
+ * letter, written by the classifier, is listed by `triagectl dlq list` and
+ * replayed to done by `triagectl dlq replay`; a viewer key is refused (403)
+ * and exits 1; a mode the api does not have is a usage error. */
 #include "test_classifier_harness.h"
 
 #include "api_fixture.h"
@@ -20,9 +22,7 @@ static char out[1 << 16], err[1 << 16];
 static int
 process (const char *key, const char *args)
 {
-   char cmd[2048];
-   snprintf (cmd, sizeof cmd, "process -u %s -k %s %s", api.base_url, key, args);
-   return tk_test_triagectl (cmd, out, sizeof out, err, sizeof err);
+   return tk_test_triagectl_api ("process", api.base_url, key, args, out, sizeof out, err, sizeof err);
 }
 
 static int
@@ -31,7 +31,8 @@ setup (void **state)
    (void) state;
    h_setup ("triage_test_cliproc", 3);
    h_start_fake (&fake, NULL, false);
-   h_start_api (&api, ADMIN_KEY, NULL);
+   const char *api_env[] = {h.env_tdlq, NULL}; /* dlq list reads this run's DLQ */
+   h_start_api (&api, ADMIN_KEY, api_env);
    const char *env[] = {"TRIAGE_LLM_PROVIDER=openai", "TRIAGE_LLM_MODEL=fake-model",
                         "TRIAGE_LLM_API_KEY=sk-test-key", NULL};
    h_start_classifier (&svc, env);
@@ -90,6 +91,60 @@ test_dry_run_passes_the_filters (void **state)
    assert_non_null (strstr (err, "HTTP 400"));
 }
 
+/* `triagectl dlq ARGS` against this run's api with the admin key. */
+static int
+dlq (const char *args)
+{
+   return tk_test_triagectl_api ("dlq", api.base_url, ADMIN_KEY, args, out, sizeof out, err,
+                                 sizeof err);
+}
+
+/* The entry ("p:o") of ticket id's dead letter in `dlq list --json`. */
+static void
+dlq_entry_of (const char *id, char *entry, size_t cap)
+{
+   assert_int_equal (dlq ("list --json"), 0);
+   cJSON *doc = cJSON_Parse (out), *e;
+   assert_non_null (doc);
+   entry[0] = '\0';
+   cJSON_ArrayForEach (e, cJSON_GetObjectItem (doc, "items"))
+   {
+      const char *eid = tk_api_fx_str (e, "id");
+      if (eid && !strcmp (eid, id)) {
+         assert_string_equal (tk_api_fx_str (e, "origin"), "classifier");
+         assert_true (cJSON_IsTrue (cJSON_GetObjectItem (e, "replayable")));
+         snprintf (entry, cap, "%s", tk_api_fx_str (e, "entry"));
+      }
+   }
+   cJSON_Delete (doc);
+   if (!entry[0]) {
+      fail_msg ("no dead letter of %s listed: %s", id, out);
+   }
+}
+
+static void
+test_failure_then_dlq_replay (void **state)
+{
+   (void) state;
+   /* The fake answers 401 (not retried) once for this ticket, then well. */
+   h_insert ("CP-BAD", "Billing", "Invoice missing [[fake 401 times=1 cp-bad]]");
+   assert_int_equal (process (ADMIN_KEY, "--mode ids --ids CP-BAD --timeout 120"), 1);
+   assert_non_null (strstr (out, " done: requested 1, classified 0, failed 1"));
+   assert_non_null (strstr (err, "1 ticket(s) failed"));
+
+   char entry[48], args[96];
+   dlq_entry_of ("CP-BAD", entry, sizeof entry);
+   snprintf (args, sizeof args, "replay %s --timeout 120", entry);
+   int rc = dlq (args);
+   if (rc != 0) {
+      fail_msg ("dlq %s: exit %d; stdout: %s; stderr: %s", args, rc, out, err);
+   }
+   assert_non_null (strstr (out, " done: requested 1, classified 1, failed 0"));
+   tk_ticket_t *t = h_get ("CP-BAD");
+   h_assert_classified (t);
+   tk_ticket_destroy (t);
+}
+
 static void
 test_viewer_refused_and_usage (void **state)
 {
@@ -113,6 +168,7 @@ main (void)
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_follows_a_job_to_done),
       cmocka_unit_test (test_dry_run_passes_the_filters),
+      cmocka_unit_test (test_failure_then_dlq_replay),
       cmocka_unit_test (test_viewer_refused_and_usage),
    };
    return cmocka_run_group_tests (tests, setup, teardown);

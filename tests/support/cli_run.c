@@ -26,3 +26,16 @@ tk_test_triagectl (const char *args, char *out, size_t out_cap, char *err, size_
    unlink (err_path);
    return status;
 }
+
+int
+tk_test_triagectl_api (const char *cmd, const char *api_url, const char *key, const char *args,
+                       char *out, size_t out_cap, char *err, size_t err_cap)
+{
+   size_t cap = strlen (cmd) + strlen (api_url) + strlen (key) + strlen (args) + 16;
+   char *line = malloc (cap);
+   assert_non_null (line);
+   snprintf (line, cap, "%s -u %s -k %s %s", cmd, api_url, key, args);
+   int status = tk_test_triagectl (line, out, out_cap, err, err_cap);
+   free (line);
+   return status;
+}

@@ -11,4 +11,10 @@
  * cut to fit. Returns its exit status, -1 when it did not exit normally. */
 int tk_test_triagectl (const char *args, char *out, size_t out_cap, char *err, size_t err_cap);
 
+/* tk_test_triagectl of "<cmd> -u <api_url> -k <key> <args>": a command that
+ * talks to the api at api_url with key. */
+int tk_test_triagectl_api (const char *cmd, const char *api_url, const char *key,
+                           const char *args, char *out, size_t out_cap, char *err,
+                           size_t err_cap);
+
 #endif
