@@ -5,8 +5,8 @@
  * record at all. list shows all three newest first (and audits the read),
  * show prints one with its original message, replay of the ticket's entry
  * republishes its classification request, replay of the refused message
- * is refused with the reason and sends nothing, and a viewer key gets
- * 403. */
+ * is refused with the reason and sends nothing, a DLQ topic that does not
+ * exist yet lists nothing, and a viewer key gets 403. */
 #include "test_support.h"
 
 #include "api_fixture.h"
@@ -208,6 +208,34 @@ test_replay (void **state)
    cJSON_Delete (sent);
 }
 
+/* An api whose DLQ topic does not exist yet (nothing ever failed) lists
+ * nothing, and does not create it. */
+static void
+test_no_topic_yet (void **state)
+{
+   (void) state;
+   char topic[96], env_dlq[160];
+   tk_test_unique_name ("test.clidlq.none", topic, sizeof topic);
+   snprintf (env_dlq, sizeof env_dlq, "TRIAGE_TOPIC_DLQ=%s", topic);
+   const char *extra[] = {env_dlq, NULL};
+   tk_test_service_t other;
+   assert_true (tk_api_fx_start (&fx, &other, "api", extra));
+   int rc = tk_test_triagectl_api ("dlq", other.base_url, ADMIN_KEY, "list --json", out,
+                                   sizeof out, err, sizeof err);
+   assert_int_equal (tk_api_fx_stop (&other), 0);
+   if (rc != 0) {
+      fail_msg ("exit %d: %s", rc, err);
+   }
+   cJSON *doc = cJSON_Parse (out);
+   assert_non_null (doc);
+   assert_int_equal ((int) tk_api_fx_num (doc, "partitions"), 0);
+   assert_int_equal (cJSON_GetArraySize (cJSON_GetObjectItem (doc, "items")), 0);
+   cJSON_Delete (doc);
+   tk_error_t e;
+   const char *names[] = {topic};
+   tk_kafka_delete_topics (tk_test_kafka_brokers (), NULL, names, 1, 20000, &e);
+}
+
 static void
 test_viewer_refused (void **state)
 {
@@ -227,6 +255,7 @@ main (void)
       cmocka_unit_test (test_list_newest_first),
       cmocka_unit_test (test_show_one),
       cmocka_unit_test (test_replay),
+      cmocka_unit_test (test_no_topic_yet),
       cmocka_unit_test (test_viewer_refused),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
