@@ -245,7 +245,9 @@ list_work (api_call_t *call, mongoc_client_t *client, const char *db)
       api_call_fail (call, 500, "internal", NULL, "out of memory");
       return;
    }
-   qsort (q->items, q->n, sizeof *q->items, newest_first);
+   if (q->n > 1) { /* q->items is NULL when nothing was read */
+      qsort (q->items, q->n, sizeof *q->items, newest_first);
+   }
    cJSON *out = cJSON_CreateObject ();
    cJSON_AddStringToObject (out, "topic", src.topic);
    cJSON_AddNumberToObject (out, "partitions", extent.partitions);
