@@ -1,11 +1,13 @@
 /* triagectl process against a real api, classifier (the fake LLM behind
  * it), Kafka and MongoDB-protocol server: a job is started through the api
  * and followed to `done`, its counts printed (the summary line, or the job
- * document with --json); a dry run of a reprocess passes the filters on and
- * sends nothing; a ticket that fails makes the job exit 1, and its dead
- * letter, written by the classifier, is listed by `triagectl dlq list` and
- * replayed to done by `triagectl dlq replay`; a viewer key is refused (403)
- * and exits 1; a mode the api does not have is a usage error. */
+ * document with --json); a job that makes no progress for a while is said
+ * to be stalled, with the reason, and one not done within --timeout exits
+ * 1; a dry run of a reprocess passes the filters on and sends nothing; a
+ * ticket that fails makes the job exit 1, and its dead letter, written by
+ * the classifier, is listed by `triagectl dlq list` and replayed to done by
+ * `triagectl dlq replay`; a viewer key is refused (403) and exits 1; a mode
+ * the api does not have is a usage error. */
 #include "test_classifier_harness.h"
 
 #include "api_fixture.h"
@@ -31,7 +33,9 @@ setup (void **state)
    (void) state;
    h_setup ("triage_test_cliproc", 3);
    h_start_fake (&fake, NULL, false);
-   const char *api_env[] = {h.env_tdlq, NULL}; /* dlq list reads this run's DLQ */
+   /* dlq list reads this run's DLQ; a job is stalled after 1 s without
+    * progress. */
+   const char *api_env[] = {h.env_tdlq, "TRIAGE_JOB_STALL_AFTER=1s", NULL};
    h_start_api (&api, ADMIN_KEY, api_env);
    const char *env[] = {"TRIAGE_LLM_PROVIDER=openai", "TRIAGE_LLM_MODEL=fake-model",
                         "TRIAGE_LLM_API_KEY=sk-test-key", NULL};
@@ -74,6 +78,26 @@ test_follows_a_job_to_done (void **state)
    assert_int_equal ((int) tk_api_fx_num (job, "requested"), 0);
    assert_int_equal ((int) tk_api_fx_num (job, "skipped"), 2);
    cJSON_Delete (job);
+}
+
+static void
+test_stalled_then_done_and_timeout (void **state)
+{
+   (void) state;
+   /* The fake answers these after 4 s: the job is stalled meanwhile. */
+   h_insert ("CP-SLOW", "Lineage", "The lineage graph is slow [[fake slow delay=4000 cp-slow]]");
+   h_insert ("CP-SLOWER", "Lineage", "Still slow [[fake slow delay=4000 cp-slower]]");
+   int rc = process (ADMIN_KEY, "--mode ids --ids CP-SLOW --timeout 120");
+   if (rc != 0) {
+      fail_msg ("exit %d; stdout: %s; stderr: %s", rc, out, err);
+   }
+   assert_non_null (strstr (err, " stalled: no ticket of this job classified or failed"));
+   assert_non_null (strstr (out, " done: requested 1, classified 1, failed 0"));
+
+   /* Not done within --timeout: exit 1, the job goes on. */
+   assert_int_equal (process (ADMIN_KEY, "--mode ids --ids CP-SLOWER --timeout 1"), 1);
+   assert_non_null (strstr (err, "not done after 1 s"));
+   assert_true (h_wait_processed (h_processed_count () + 1, 30000));
 }
 
 static void
@@ -168,6 +192,7 @@ main (void)
 {
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_follows_a_job_to_done),
+      cmocka_unit_test (test_stalled_then_done_and_timeout),
       cmocka_unit_test (test_dry_run_passes_the_filters),
       cmocka_unit_test (test_failure_then_dlq_replay),
       cmocka_unit_test (test_viewer_refused_and_usage),
