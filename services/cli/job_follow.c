@@ -105,10 +105,10 @@ wait_done (const cli_follow_t *f, const char *url, cli_progress_t *bar, double t
       const char *state = cli_json_str (job, "state");
       double classified = cli_json_num (job, "classified"), failed = cli_json_num (job, "failed");
       bar->total = (uint64_t) cli_json_num (job, "requested");
+      note_state (f, bar, job, &stalled);
       snprintf (note, sizeof note, "classified %.0f, failed %.0f%s", classified, failed,
                 stalled ? " (stalled)" : "");
       cli_progress_update (bar, (uint64_t) (classified + failed), note);
-      note_state (f, bar, job, &stalled);
       if (state && !strcmp (state, "done")) {
          cli_progress_finish (bar, (uint64_t) (classified + failed), note);
          return job;
