@@ -101,7 +101,8 @@ read_partitions (reader_t *r, const char *topic, tk_error_t *err)
          r->partitions = DLQ_MAX_PARTITIONS;
       }
    }
-   if (ok && r->partitions > 0 && !(r->ranges = calloc ((size_t) r->partitions, sizeof *r->ranges))) {
+   if (ok && r->partitions > 0 &&
+       !(r->ranges = calloc ((size_t) r->partitions, sizeof *r->ranges))) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       ok = false;
    }

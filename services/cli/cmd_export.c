@@ -84,7 +84,8 @@ export_url (const export_args_t *a, const char *format, tk_buf_t *url)
    const char *path = !strcmp (format, "csv") ? "/api/tickets/export.csv"
                                               : "/api/tickets/export.ndjson";
    return cli_url_start (url, cli_api_url (a->url), path) &&
-          cli_filters_query (&a->filters, url) && (!a->sort || cli_url_param (url, "sort", a->sort));
+          cli_filters_query (&a->filters, url) &&
+          (!a->sort || cli_url_param (url, "sort", a->sort));
 }
 
 /* The closing line of an export the api could not finish (routes_export.c:

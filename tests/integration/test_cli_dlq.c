@@ -32,7 +32,8 @@ static char out[1 << 18], err[1 << 16];
 static int
 dlq (const char *key, const char *args)
 {
-   return tk_test_triagectl_api ("dlq", fx.svc.base_url, key, args, out, sizeof out, err, sizeof err);
+   return tk_test_triagectl_api ("dlq", fx.svc.base_url, key, args, out, sizeof out, err,
+                                 sizeof err);
 }
 
 /* `triagectl dlq ARGS` with the admin key; fails the test unless it exits

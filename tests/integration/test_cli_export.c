@@ -31,7 +31,8 @@ static char dir[64];
 static int
 run_export (const char *key, const char *args)
 {
-   return tk_test_triagectl_api ("export", fx.svc.base_url, key, args, out, sizeof out, err, sizeof err);
+   return tk_test_triagectl_api ("export", fx.svc.base_url, key, args, out, sizeof out, err,
+                                 sizeof err);
 }
 
 /* Stores n raw tickets "<prefix>-<i>", in batches. */
@@ -156,7 +157,8 @@ static void
 test_ndjson_to_stdout (void **state)
 {
    (void) state;
-   int rc = run_export (ADMIN_KEY, "--format ndjson --status processed --filter 'priority=P2 (Low)'");
+   int rc =
+      run_export (ADMIN_KEY, "--format ndjson --status processed --filter 'priority=P2 (Low)'");
    if (rc != 0) {
       fail_msg ("exit %d: %s", rc, err);
    }

@@ -24,7 +24,8 @@ static char out[1 << 16], err[1 << 16];
 static int
 process (const char *key, const char *args)
 {
-   return tk_test_triagectl_api ("process", api.base_url, key, args, out, sizeof out, err, sizeof err);
+   return tk_test_triagectl_api ("process", api.base_url, key, args, out, sizeof out, err,
+                                 sizeof err);
 }
 
 static int
