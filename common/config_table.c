@@ -75,7 +75,7 @@ static const tk_config_var_t vars[] = {
    STR ("TRIAGE_TOPIC_INBOUND", "topic-inbound", topic_inbound, "tickets.inbound", 1, IN | CLI, "Topic of raw tickets from upstream publishers."),
    STR ("TRIAGE_TOPIC_CLASSIFY", "topic-classify", topic_classify, "tickets.classify", 1, ALL, "Topic of classification requests."),
    STR ("TRIAGE_TOPIC_CLASSIFIED", "topic-classified", topic_classified, "tickets.classified", 1, CL | CLI, "Topic of classification results."),
-   STR ("TRIAGE_TOPIC_DLQ", "topic-dlq", topic_dlq, "tickets.dlq", 1, IN | CL | CLI, "Dead-letter topic for tickets that failed every retry (and, at ingest, for invalid inbound messages)."),
+   STR ("TRIAGE_TOPIC_DLQ", "topic-dlq", topic_dlq, "tickets.dlq", 1, IN | CL | AP | CLI, "Dead-letter topic for tickets that failed every retry (and, at ingest, for invalid inbound messages); the api lists it (GET /api/dlq)."),
    INT ("TRIAGE_PARTITIONS", "partitions", partitions, "6", 1, 1000, ALL, "Partitions of each topic created at start-up."),
    STR ("TRIAGE_HTTP_HOST", "http-host", http_host, "127.0.0.1", 1, SRV, "Address the HTTP listener binds."),
    PER_SVC (TK_CFG_INT, "TRIAGE_HTTP_PORT", "http-port", http_port, "8080", 0, 65535, SRV, http_ports, "Port the HTTP listener binds (0: any free port, for tests)."),

@@ -262,5 +262,6 @@ bool api_routes_export (api_t *api, tk_error_t *err);
 /* Also adds a shutdown step that closes the forwarding client. */
 bool api_routes_upload (api_t *api, tk_error_t *err);
 bool api_routes_openapi (api_t *api, tk_error_t *err);
+bool api_routes_dlq (api_t *api, tk_error_t *err); /* GET /api/dlq, /api/dlq/{entry} */
 
 #endif

@@ -26,6 +26,7 @@ static bool (*const route_groups[]) (api_t *, tk_error_t *) = {
    api_routes_tickets,  api_routes_processed, api_routes_stats,  api_routes_process,
    api_routes_keys,     api_routes_audit,     api_routes_static, api_routes_session,
    api_routes_analytics, api_routes_export,   api_routes_upload, api_routes_openapi,
+   api_routes_dlq,
 };
 
 /* The routes, the statistics snapshot, retention, and the shutdown steps

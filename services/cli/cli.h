@@ -28,6 +28,9 @@ int cli_cmd_config (int argc, char **argv);
 int cli_cmd_check (int argc, char **argv);
 int cli_cmd_keys (int argc, char **argv);
 int cli_cmd_tickets (int argc, char **argv);
+int cli_cmd_process (int argc, char **argv);
+int cli_cmd_export (int argc, char **argv);
+int cli_cmd_dlq (int argc, char **argv);
 
 /* Scores of a source's predictions against labelled examples (scores.c). */
 typedef struct cli_metrics cli_metrics_t;

@@ -7,12 +7,12 @@
 #include "cli.h"
 #include "cli_options.h"
 #include "http_client.h"
+#include "progress.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static double
@@ -29,14 +29,6 @@ count (const cJSON *obj, const char *spec_name, const char *old_name)
 {
    double v = num (obj, spec_name);
    return isnan (v) ? num (obj, old_name) : v;
-}
-
-static double
-now_s (void)
-{
-   struct timespec ts;
-   clock_gettime (CLOCK_MONOTONIC, &ts);
-   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static void
@@ -169,7 +161,7 @@ fetch_stats (const stats_args_t *a, const char *key, const char *endpoint, doubl
       }
       double total = count (s, "total_tickets", "total");
       double left = count (s, "total_unprocessed", "unprocessed"), failed = num (s, "failed");
-      double elapsed = now_s () - t0;
+      double elapsed = cli_now_s () - t0;
       if (!a->wait) {
          return s;
       }
@@ -208,7 +200,7 @@ cli_cmd_stats (int argc, char **argv)
    char endpoint[512];
    snprintf (endpoint, sizeof endpoint, "%s/api/processing-stats", a.url);
 
-   double t0 = now_s ();
+   double t0 = cli_now_s ();
    cJSON *s = fetch_stats (&a, key, endpoint, t0);
    if (!s) {
       return 1;
@@ -218,7 +210,7 @@ cli_cmd_stats (int argc, char **argv)
       puts (text);
       cJSON_free (text);
    } else {
-      print_table (s, a.wait ? now_s () - t0 : -1);
+      print_table (s, a.wait ? cli_now_s () - t0 : -1);
    }
    cJSON_Delete (s);
    return 0;

@@ -31,6 +31,9 @@ static const command_t commands[] = {
    {"check", cli_cmd_check, "verify the collection's consistency (exit 1 on a problem)"},
    {"keys", cli_cmd_keys, "create, list, rotate and revoke API keys (in the database)"},
    {"tickets", cli_cmd_tickets, "list the backlog or the latest tickets (from the database)"},
+   {"process", cli_cmd_process, "start a processing job through the api and follow it to the end"},
+   {"export", cli_cmd_export, "export the filtered tickets as CSV or NDJSON (through the api)"},
+   {"dlq", cli_cmd_dlq, "list, show and replay the dead letters (through the api)"},
 };
 
 static void

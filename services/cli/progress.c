@@ -16,6 +16,14 @@ now_ms (void)
    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+double
+cli_now_s (void)
+{
+   struct timespec ts;
+   clock_gettime (CLOCK_MONOTONIC, &ts);
+   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 void
 cli_progress_init (cli_progress_t *p, const char *what, uint64_t total, bool wanted)
 {

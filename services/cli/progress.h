@@ -14,6 +14,10 @@ typedef struct {
    int last_pct;
 } cli_progress_t;
 
+/* Seconds on a monotonic clock, for the commands' own timing (waits,
+ * timeouts). */
+double cli_now_s (void);
+
 /* Starts a bar for total units; wanted false (e.g. --quiet) keeps it off. */
 void cli_progress_init (cli_progress_t *p, const char *what, uint64_t total, bool wanted);
 
