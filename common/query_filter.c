@@ -17,8 +17,8 @@
 #define F_PROCESSED_AT "processing_metadata.processed_at"
 
 /* The date parameters, named by TK_QUERY_T_*. */
-static const char *const time_keys[TK_QUERY_N_TIMES] = {"created_from", "created_to",
-                                                        "processed_from", "processed_to"};
+static const char *const time_keys[TK_QUERY_N_TIMES] = {
+   "created_from", "created_to", "processed_from", "processed_to", "stored_from", "stored_to"};
 
 char *
 tk_regex_escape (const char *s)
@@ -400,11 +400,13 @@ build_filter (const tk_query_where_t *pp, bson_t *out)
    for (int kind = 0; kind < 3; kind++) {
       append_label_clause (&and, &idx, label_fields[kind], &pp->kinds[kind]);
    }
-   append_range_clause (&and, &idx, "created_at", pp->has_time[TK_QUERY_T_CREATED_FROM],
-                        pp->time[TK_QUERY_T_CREATED_FROM], pp->has_time[TK_QUERY_T_CREATED_TO], pp->time[TK_QUERY_T_CREATED_TO]);
-   append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_time[TK_QUERY_T_PROCESSED_FROM],
-                        pp->time[TK_QUERY_T_PROCESSED_FROM], pp->has_time[TK_QUERY_T_PROCESSED_TO],
-                        pp->time[TK_QUERY_T_PROCESSED_TO]);
+   /* One range per field: the time keys come in (from, to) pairs. */
+   static const char *const range_fields[TK_QUERY_N_TIMES / 2] = {"created_at", F_PROCESSED_AT,
+                                                                  "stored_at"};
+   for (int r = 0; r < TK_QUERY_N_TIMES / 2; r++) {
+      append_range_clause (&and, &idx, range_fields[r], pp->has_time[2 * r], pp->time[2 * r],
+                           pp->has_time[2 * r + 1], pp->time[2 * r + 1]);
+   }
    append_conf_clause (&and, &idx, pp);
    append_review_clause (&and, &idx, pp);
    append_text_clause (&and, &idx, pp);
@@ -442,8 +444,8 @@ param_labels (build_t *b, const char *key, const char *value, tk_error_t *err)
    return add_labels (&b->pp.kinds[kind], b->tax, kind, key, value, err);
 }
 
-/* created_from=, created_to=, processed_from=, processed_to= (once each):
- * an ISO-8601 date or time. */
+/* created_from=, created_to=, processed_from=, processed_to=, stored_from=,
+ * stored_to= (once each): an ISO-8601 date or time. */
 static bool
 param_time (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
@@ -538,6 +540,8 @@ static const struct {
    {"created_to", 0, true, param_time},
    {"processed_from", 0, true, param_time},
    {"processed_to", 0, true, param_time},
+   {"stored_from", 0, true, param_time},
+   {"stored_to", 0, true, param_time},
    {"confidence_below", 0, false, param_confidence_below},
    {"needs_review", 0, false, param_needs_review},
    {"q", 0, true, param_text},

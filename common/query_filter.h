@@ -11,9 +11,10 @@
  *                    labels of the taxonomy, matched ignoring case and stored
  *                    in canonical spelling; an unknown label is an error, so
  *                    no user text ever reaches the filter as a value here
- *   created_from, created_to, processed_from, processed_to
- *                    ISO-8601 (tk_time_parse_iso); from is inclusive, to is
- *                    exclusive
+ *   created_from, created_to, processed_from, processed_to, stored_from,
+ *   stored_to        ISO-8601 (tk_time_parse_iso); from is inclusive, to is
+ *                    exclusive; stored_* is when the store first held the
+ *                    ticket (stored_at, store.h)
  *   confidence_below a number in [0, 1]: a ticket matches when any of its
  *                    three confidence scores is below it
  *   needs_review     true: the tickets flagged for review when classified
@@ -78,12 +79,15 @@ typedef struct {
    size_t n;
 } tk_query_labels_t;
 
-/* The date parameters, one range per field: indexes of has_time/time. */
+/* The date parameters, one range per field, each a (from, to) pair:
+ * indexes of has_time/time. */
 enum {
    TK_QUERY_T_CREATED_FROM,
    TK_QUERY_T_CREATED_TO,
    TK_QUERY_T_PROCESSED_FROM,
    TK_QUERY_T_PROCESSED_TO,
+   TK_QUERY_T_STORED_FROM,
+   TK_QUERY_T_STORED_TO,
    TK_QUERY_N_TIMES
 };
 

@@ -6,13 +6,14 @@
  * - store_update.c: storing a classification, recording a failure.
  * - store_read.c: reading tickets back.
  * - store_stats.c: processing statistics.
+ * - store_stored_at.c: giving stored_at to tickets written before it existed.
  *
  * Shaped by FerretDB 1.24 (SQLite backend), found by experiment against it:
  *
  * - A createIndexes command listing several indexes that all exist already
  *   makes FerretDB drop the connection (MongoDB answers "all indexes already
  *   exist"). One index per createIndexes command works on both, so
- *   tk_store_ensure_indexes sends six commands.
+ *   tk_store_ensure_indexes sends one command per index.
  * - FerretDB runs an `update` command as ordered even when ordered=false: it
  *   stops at the first write error. An unordered bulk of upserts that relies
  *   on duplicate-key errors therefore loses the operations after the first
@@ -184,6 +185,8 @@ tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err)
       {"classification.priority_1", "classification.priority", 1, NULL, 0, false},
       {"classification.topic_tags_1", "classification.topic_tags", 1, NULL, 0, false},
       {"classification.sentiment_1", "classification.sentiment", 1, NULL, 0, false},
+      /* POST /api/fetch: unprocessed tickets in the order they were stored. */
+      {"processed_1_stored_at_1", "processed", 1, TK_STORE_STORED_AT, 1, false},
    };
    bool ok = false;
    mongoc_client_t *client = mongoc_client_pool_pop (store->pool);

@@ -157,7 +157,8 @@ bool api_id_valid (const char *id);
 /* --- helpers for work functions (threadpool) --------------------------- */
 
 /* The JSON of a ticket document: tk_ticket_to_json plus the API's own
- * fields (processing_metadata.corrected_by / corrected_at, corrections).
+ * fields (stored_at, processing_metadata.corrected_by / corrected_at,
+ * corrections).
  * NULL with err on a malformed document. */
 cJSON *api_ticket_doc_json (const bson_t *doc, tk_error_t *err);
 
@@ -262,5 +263,12 @@ bool api_routes_export (api_t *api, tk_error_t *err);
 /* Also adds a shutdown step that closes the forwarding client. */
 bool api_routes_upload (api_t *api, tk_error_t *err);
 bool api_routes_openapi (api_t *api, tk_error_t *err);
+bool api_routes_fetch (api_t *api, tk_error_t *err); /* POST /api/fetch (routes_fetch.c) */
+
+/* --- start-up work -------------------------------------------------------- */
+
+/* Gives the tickets written before stored_at existed one, on the threadpool,
+ * once at start (stored_at.c); adds its shutdown step. */
+bool api_stored_at_start (api_t *api, tk_error_t *err);
 
 #endif

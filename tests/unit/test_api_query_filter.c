@@ -154,6 +154,35 @@ test_cursor_round_trip (void **state)
                                  &err));
 }
 
+/* stored_from / stored_to: a range on stored_at (when the store first held
+ * the ticket), inclusive from, exclusive to, each once. */
+static void
+test_stored_range (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   bool ok;
+   tk_query_param_t p[] = {{"stored_from", "2026-12-01T00:00:00Z"},
+                           {"stored_to", "2026-12-02T00:00:00Z"}};
+   char *s = build_json (p, 2, &err, &ok);
+   assert_true (ok);
+   assert_non_null (strstr (s, "\"stored_at\" : { \"$gte\" : { \"$date\" : "
+                               "\"2026-12-01T00:00:00Z\" }, \"$lt\" : { \"$date\" : "
+                               "\"2026-12-02T00:00:00Z\" } }"));
+   bson_free (s);
+   tk_query_t q;
+   assert_true (tk_query_build (&q, p, 1, tk_taxonomy_default (), 0, NULL, &err));
+   assert_true (q.where.has_time[TK_QUERY_T_STORED_FROM]);
+   assert_false (q.where.has_time[TK_QUERY_T_STORED_TO]);
+   tk_query_cleanup (&q);
+   tk_query_param_t twice[] = {{"stored_to", "2026-01-01"}, {"stored_to", "2026-01-02"}};
+   assert_null (build_json (twice, 2, &err, &ok));
+   assert_string_equal (err.field, "stored_to");
+   tk_query_param_t bad[] = {{"stored_from", "yesterday"}};
+   assert_null (build_json (bad, 1, &err, &ok));
+   assert_string_equal (err.field, "stored_from");
+}
+
 int
 main (void)
 {
@@ -163,6 +192,7 @@ main (void)
       cmocka_unit_test (test_limits_and_unknown_keys),
       cmocka_unit_test (test_single_parameters_given_twice),
       cmocka_unit_test (test_cursor_round_trip),
+      cmocka_unit_test (test_stored_range),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }
