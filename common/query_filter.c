@@ -490,8 +490,17 @@ param_needs_review (build_t *b, const char *key, const char *value, tk_error_t *
 static bool
 param_text (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
-   if (strlen (value) > TK_QUERY_TEXT_MAX) {
-      return invalid (err, key, "longer than 256 bytes", value);
+   /* Characters, as a person counts them (the value is valid UTF-8 here:
+    * read_param checked), not bytes. */
+   size_t chars = 0;
+   for (const unsigned char *p = (const unsigned char *) value; *p; p++) {
+      chars += (*p & 0xC0) != 0x80;
+   }
+   if (chars > TK_QUERY_TEXT_MAX) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, key,
+                          "search text is limited to %d characters (this one has %zu)",
+                          TK_QUERY_TEXT_MAX, chars);
+      return false;
    }
    if (*value) {
       memcpy (b->pp.text, value, strlen (value) + 1);

@@ -21,7 +21,9 @@
  *                    (a confidence under TRIAGE_REVIEW_BELOW); false: the
  *                    others
  *   q                text searched in id, subject, body and the labels,
- *                    case-insensitive; every regex metacharacter is escaped,
+ *                    case-insensitive, up to TK_QUERY_TEXT_MAX characters
+ *                    (a longer one is refused: "search text is limited to
+ *                    256 characters"); every regex metacharacter is escaped,
  *                    so the text is matched literally, and it is only ever a
  *                    string value, never an operator
  *   sort             created_at | -created_at (default) | processed_at |
@@ -52,7 +54,8 @@
 #define TK_QUERY_DEFAULT_LIMIT 50
 #define TK_QUERY_MAX_LIMIT 1000
 #define TK_QUERY_MAX_VALUES 64 /* values per multi-valued parameter */
-#define TK_QUERY_TEXT_MAX 256  /* bytes of q */
+#define TK_QUERY_TEXT_MAX 256  /* characters of q */
+#define TK_QUERY_TEXT_MAX_BYTES (4 * TK_QUERY_TEXT_MAX) /* UTF-8: 4 bytes a character at most */
 
 /* Which of the paging parameters a route accepts (filters always). */
 #define TK_QUERY_ALLOW_SORT 1u
@@ -101,7 +104,7 @@ typedef struct {
    bool has_conf;
    double conf_below;
    int needs_review;                   /* -1 any, 0 false, 1 true */
-   char text[TK_QUERY_TEXT_MAX + 1];   /* q; "" when none */
+   char text[TK_QUERY_TEXT_MAX_BYTES + 1]; /* q; "" when none */
 } tk_query_where_t;
 
 /* A built query. Owns filter; release with tk_query_cleanup. */

@@ -20,6 +20,12 @@
  *   error. The upsert is an unordered bulk *insert* (FerretDB honours
  *   ordered=false there and reports every duplicate by index, code 11000,
  *   like MongoDB) followed by one plain update_one per already-stored ticket.
+ * - Its secondary indexes serve no filter but an equality on a top-level
+ *   field (decision 0017), and creating one on a large existing table, a
+ *   long DDL, holds FerretDB's metadata lock: with writes to the same
+ *   collection under way it can stall the whole server. An index that only
+ *   MongoDB would use, added after databases exist (processed_1_stored_at_1),
+ *   is therefore created on MongoDB only.
  * - $dateToString and the other date operators are not implemented in
  *   aggregation, and $group knows only $sum and $count: the statistics are
  *   one scan counted in C (ticket_tally.h).
@@ -165,6 +171,34 @@ tk_store_ping (tk_store_t *store, tk_error_t *err)
    return ok;
 }
 
+/* Whether the server is FerretDB: its buildInfo names its own version. */
+static bool
+server_is_ferretdb (mongoc_client_t *client, bool *ferretdb, tk_error_t *err)
+{
+   bson_t *cmd = BCON_NEW ("buildInfo", BCON_INT32 (1));
+   bson_t reply;
+   bson_error_t e;
+   bson_iter_t it;
+   bool ok = mongoc_client_command_simple (client, "admin", cmd, NULL, &reply, &e);
+   if (ok) {
+      *ferretdb = bson_iter_init_find (&it, &reply, "ferretdbVersion");
+   } else {
+      tk_store__set_mongo_error (err, &e, "buildInfo");
+   }
+   bson_destroy (&reply);
+   bson_destroy (cmd);
+   return ok;
+}
+
+bool
+tk_store_server_is_ferretdb (tk_store_t *store, bool *ferretdb, tk_error_t *err)
+{
+   mongoc_client_t *client = mongoc_client_pool_pop (store->pool);
+   bool ok = server_is_ferretdb (client, ferretdb, err);
+   mongoc_client_pool_push (store->pool, client);
+   return ok;
+}
+
 bool
 tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err)
 {
@@ -177,25 +211,33 @@ tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err)
       const char *field2;
       int dir2;
       bool unique;
+      bool mongodb_only;
    } indexes[] = {
-      {"id_1", "id", 1, NULL, 0, true},
-      {"processed_1_created_at_-1", "processed", 1, "created_at", -1, false},
+      {"id_1", "id", 1, NULL, 0, true, false},
+      {"processed_1_created_at_-1", "processed", 1, "created_at", -1, false, false},
       {"processing_metadata.processed_at_-1", "processing_metadata.processed_at", -1, NULL, 0,
-       false},
-      {"classification.priority_1", "classification.priority", 1, NULL, 0, false},
-      {"classification.topic_tags_1", "classification.topic_tags", 1, NULL, 0, false},
-      {"classification.sentiment_1", "classification.sentiment", 1, NULL, 0, false},
-      /* POST /api/fetch: unprocessed tickets in the order they were stored. */
-      {"processed_1_stored_at_1", "processed", 1, TK_STORE_STORED_AT, 1, false},
+       false, false},
+      {"classification.priority_1", "classification.priority", 1, NULL, 0, false, false},
+      {"classification.topic_tags_1", "classification.topic_tags", 1, NULL, 0, false, false},
+      {"classification.sentiment_1", "classification.sentiment", 1, NULL, 0, false, false},
+      /* POST /api/fetch: unprocessed tickets in the order they were stored.
+       * MongoDB only: see the FerretDB note at the top of the file. */
+      {"processed_1_stored_at_1", "processed", 1, TK_STORE_STORED_AT, 1, false, true},
    };
-   bool ok = false;
+   bool ok = false, ferretdb = false;
    mongoc_client_t *client = mongoc_client_pool_pop (store->pool);
    mongoc_database_t *db = mongoc_client_get_database (client, store->db_name);
+   if (!server_is_ferretdb (client, &ferretdb, err)) {
+      goto done;
+   }
 
    /* One index per command: see the FerretDB note at the top of the file. */
    for (size_t i = 0; i < sizeof indexes / sizeof indexes[0]; i++) {
       bson_t cmd, list, spec, key;
       bson_error_t e;
+      if (indexes[i].mongodb_only && ferretdb) {
+         continue;
+      }
       bson_init (&cmd);
       BSON_APPEND_UTF8 (&cmd, "createIndexes", TK_STORE_COLLECTION);
       BSON_APPEND_ARRAY_BEGIN (&cmd, "indexes", &list);

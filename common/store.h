@@ -55,8 +55,12 @@ bool tk_store_ping (tk_store_t *store, tk_error_t *err);
  * {"processing_metadata.processed_at":-1}, {"classification.priority":1},
  * {"classification.topic_tags":1}, {"classification.sentiment":1}, and
  * {processed:1, stored_at:1} (the fetch of new tickets: unprocessed, by
- * stored_at), each under its default name ("id_1", ...). Idempotent. */
+ * stored_at; on MongoDB only, see store.c), each under its default name
+ * ("id_1", ...). Idempotent. */
 bool tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err);
+
+/* Whether the server is FerretDB rather than MongoDB (its buildInfo). */
+bool tk_store_server_is_ferretdb (tk_store_t *store, bool *ferretdb, tk_error_t *err);
 
 /* Called between batches of tk_store_backfill_stored_at with the number of
  * tickets given a stored_at so far; false stops the backfill early. */

@@ -1,6 +1,7 @@
-/* stored_at.c - at start, gives the tickets written before stored_at
- * existed one (tk_store_backfill_stored_at: from created_at, else
- * updated_at), on the threadpool, in bulks, and logs how many. Until it has
+/* stored_at.c - at start, once the indexes are made, gives the tickets
+ * written before stored_at existed one (tk_store_backfill_stored_at: from
+ * created_at, else updated_at), on the threadpool, in bulks, and logs how
+ * many. Until it has
  * run, such a ticket is not listed by POST /api/fetch's time modes. When
  * the database cannot be reached the run is tried again a little later;
  * on shutdown a run stops after its current bulk. */
@@ -16,6 +17,7 @@
 
 #define BACKFILL_BATCH 500
 #define BACKFILL_RETRY_MS 5000
+#define BACKFILL_WAIT_MS 250
 
 typedef struct {
    api_t *api;
@@ -78,6 +80,12 @@ on_timer (uv_timer_t *t)
 {
    backfill_t *b = t->data;
    if (b->running || atomic_load (&b->stopping) || b->api->app->stopping) {
+      return;
+   }
+   if (!b->api->app->indexes_ready) {
+      /* Never write while this process may still be creating an index on
+       * the collection (FerretDB: store.c). */
+      uv_timer_start (&b->timer, on_timer, BACKFILL_WAIT_MS, 0);
       return;
    }
    b->ok = false;

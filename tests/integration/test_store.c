@@ -159,6 +159,10 @@ test_ensure_indexes_twice_lists_all (void **state)
                                 "classification.topic_tags_1",
                                 "classification.sentiment_1",
                                 "processed_1_stored_at_1"};
+   /* The last is MongoDB's only (store.c). */
+   bool ferretdb = false;
+   assert_true (tk_store_server_is_ferretdb (f->store, &ferretdb, &err));
+   const size_t n_want = sizeof want / sizeof want[0] - (ferretdb ? 1 : 0);
    enum { N_WANT = sizeof want / sizeof want[0] };
    bool seen[N_WANT] = {false};
    size_t n_indexes = 0;
@@ -172,7 +176,7 @@ test_ensure_indexes_twice_lists_all (void **state)
       n_indexes++;
       assert_true (bson_iter_init_find (&it, doc, "name"));
       const char *name = bson_iter_utf8 (&it, NULL);
-      for (size_t i = 0; i < N_WANT; i++) {
+      for (size_t i = 0; i < n_want; i++) {
          if (!strcmp (name, want[i])) {
             seen[i] = true;
             bool unique = bson_iter_init_find (&it, doc, "unique") && bson_iter_as_bool (&it);
@@ -188,12 +192,12 @@ test_ensure_indexes_twice_lists_all (void **state)
    }
    bson_error_t e;
    assert_false (mongoc_cursor_error (cursor, &e));
-   for (size_t i = 0; i < N_WANT; i++) {
+   for (size_t i = 0; i < n_want; i++) {
       if (!seen[i]) {
          fail_msg ("index %s missing", want[i]);
       }
    }
-   assert_int_equal (n_indexes, N_WANT + 1); /* plus _id_ */
+   assert_int_equal (n_indexes, n_want + 1); /* plus _id_ */
    mongoc_cursor_destroy (cursor);
    mongoc_collection_destroy (coll);
    mongoc_client_destroy (client);

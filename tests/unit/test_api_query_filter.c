@@ -183,6 +183,38 @@ test_stored_range (void **state)
    assert_string_equal (err.field, "stored_from");
 }
 
+/* q: at most 256 characters (not bytes), refused past them in words. */
+static void
+test_search_text_limit (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   bool ok;
+   char text[3001];
+   memset (text, 'a', 3000);
+   text[3000] = '\0';
+   tk_query_param_t p[] = {{"q", text}};
+   assert_null (build_json (p, 1, &err, &ok));
+   assert_string_equal (err.field, "q");
+   assert_string_equal (err.message,
+                        "search text is limited to 256 characters (this one has 3000)");
+   text[256] = '\0';
+   char *s = build_json (p, 1, &err, &ok);
+   assert_true (ok);
+   bson_free (s);
+   /* 256 two-byte characters (512 bytes) are within the limit; 257 are not. */
+   for (int i = 0; i < 257; i++) {
+      memcpy (text + 2 * i, "\xc3\xa9", 2);
+   }
+   text[2 * 256] = '\0';
+   s = build_json (p, 1, &err, &ok);
+   assert_true (ok);
+   bson_free (s);
+   memcpy (text + 2 * 256, "\xc3\xa9", 3);
+   assert_null (build_json (p, 1, &err, &ok));
+   assert_non_null (strstr (err.message, "limited to 256 characters (this one has 257)"));
+}
+
 int
 main (void)
 {
@@ -193,6 +225,7 @@ main (void)
       cmocka_unit_test (test_single_parameters_given_twice),
       cmocka_unit_test (test_cursor_round_trip),
       cmocka_unit_test (test_stored_range),
+      cmocka_unit_test (test_search_text_limit),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }
