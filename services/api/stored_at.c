@@ -15,7 +15,7 @@
 #include "store_async.h"
 #include "timeutil.h"
 
-#define BACKFILL_BATCH 500
+#define BACKFILL_BATCH 100
 #define BACKFILL_RETRY_MS 5000
 #define BACKFILL_WAIT_MS 250
 
