@@ -34,7 +34,7 @@
 #include "store.h"
 #include "taxonomy.h"
 
-#define TK_APP_MAX_STEPS 8
+#define TK_APP_MAX_STEPS 12
 
 typedef struct tk_app {
    uv_loop_t *loop;              /* the default loop */

@@ -256,10 +256,11 @@ stmt_where (stmt_t *st, const tk_query_t *q)
          stmt_sql (st, kind == TK_TAXONOMY_TOPIC ? "" : ")");
       }
    }
-   static const char *const time_sql[TK_QUERY_N_TIMES] = {
+   /* stored_from / stored_to are declined before (tk_list_sql_page). */
+   static const char *const time_sql[TK_QUERY_T_PROCESSED_TO + 1] = {
       " AND l.created_at >= ", " AND l.created_at < ", " AND l.processed_at >= ",
       " AND l.processed_at < "};
-   for (int t = 0; t < TK_QUERY_N_TIMES; t++) {
+   for (int t = 0; t <= TK_QUERY_T_PROCESSED_TO; t++) {
       if (w->has_time[t]) {
          stmt_sql (st, time_sql[t]);
          stmt_int (st, w->time[t]);
@@ -557,6 +558,12 @@ tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list
 {
    *rows = NULL;
    *n = 0;
+   if (q->where.has_time[TK_QUERY_T_STORED_FROM] || q->where.has_time[TK_QUERY_T_STORED_TO]) {
+      /* The side tables have no stored_at column (it came after them): such
+       * a list is read from the collection. */
+      return declined (err, TK_ERR_UNSUPPORTED, "stored_from and stored_to are not in the side "
+                                                "tables");
+   }
    PGconn *c = conn_get (s, err);
    if (!c) {
       return TK_LIST_SQL_DECLINED;

@@ -16,8 +16,9 @@
  * this module) when the side tables are missing, when any stored ticket is
  * of a shape whose MongoDB semantics the tables do not reproduce (their
  * `exact` column), when q holds a byte the SQL search cannot match the way
- * MongoDB's case-blind regex does (anything but printable ASCII), or when
- * PostgreSQL fails. Blocking (libpq): call it on a threadpool thread; any
+ * MongoDB's case-blind regex does (anything but printable ASCII), when it
+ * filters on stored_at (stored_from / stored_to: the tables have no such
+ * column), or when PostgreSQL fails. Blocking (libpq): call it on a threadpool thread; any
  * number of threads may use one tk_list_sql_t at once. */
 #ifndef TK_LIST_SQL_H
 #define TK_LIST_SQL_H

@@ -18,8 +18,8 @@
 #define F_CORRECTED_AT "processing_metadata.corrected_at"
 
 /* The date parameters, named by TK_QUERY_T_*. */
-static const char *const time_keys[TK_QUERY_N_TIMES] = {"created_from", "created_to",
-                                                        "processed_from", "processed_to"};
+static const char *const time_keys[TK_QUERY_N_TIMES] = {
+   "created_from", "created_to", "processed_from", "processed_to", "stored_from", "stored_to"};
 
 char *
 tk_regex_escape (const char *s)
@@ -334,11 +334,13 @@ build_filter (const tk_query_where_t *pp, bson_t *out)
    for (int kind = 0; kind < 3; kind++) {
       append_label_clause (&and, &idx, label_fields[kind], &pp->kinds[kind]);
    }
-   append_range_clause (&and, &idx, "created_at", pp->has_time[TK_QUERY_T_CREATED_FROM],
-                        pp->time[TK_QUERY_T_CREATED_FROM], pp->has_time[TK_QUERY_T_CREATED_TO], pp->time[TK_QUERY_T_CREATED_TO]);
-   append_range_clause (&and, &idx, F_PROCESSED_AT, pp->has_time[TK_QUERY_T_PROCESSED_FROM],
-                        pp->time[TK_QUERY_T_PROCESSED_FROM], pp->has_time[TK_QUERY_T_PROCESSED_TO],
-                        pp->time[TK_QUERY_T_PROCESSED_TO]);
+   /* One range per field: the time keys come in (from, to) pairs. */
+   static const char *const range_fields[TK_QUERY_N_TIMES / 2] = {"created_at", F_PROCESSED_AT,
+                                                                  "stored_at"};
+   for (int r = 0; r < TK_QUERY_N_TIMES / 2; r++) {
+      append_range_clause (&and, &idx, range_fields[r], pp->has_time[2 * r], pp->time[2 * r],
+                           pp->has_time[2 * r + 1], pp->time[2 * r + 1]);
+   }
    append_conf_clause (&and, &idx, pp);
    append_review_clause (&and, &idx, pp);
    append_corrected_clause (&and, &idx, pp);
@@ -377,8 +379,8 @@ param_labels (build_t *b, const char *key, const char *value, tk_error_t *err)
    return add_labels (&b->pp.kinds[kind], b->tax, kind, key, value, err);
 }
 
-/* created_from=, created_to=, processed_from=, processed_to= (once each):
- * an ISO-8601 date or time. */
+/* created_from=, created_to=, processed_from=, processed_to=, stored_from=,
+ * stored_to= (once each): an ISO-8601 date or time. */
 static bool
 param_time (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
@@ -434,8 +436,17 @@ param_corrected (build_t *b, const char *key, const char *value, tk_error_t *err
 static bool
 param_text (build_t *b, const char *key, const char *value, tk_error_t *err)
 {
-   if (strlen (value) > TK_QUERY_TEXT_MAX) {
-      return tk_query_invalid (err, key, "longer than 256 bytes", value);
+   /* Characters, as a person counts them (the value is valid UTF-8 here:
+    * read_param checked), not bytes. */
+   size_t chars = 0;
+   for (const unsigned char *p = (const unsigned char *) value; *p; p++) {
+      chars += (*p & 0xC0) != 0x80;
+   }
+   if (chars > TK_QUERY_TEXT_MAX) {
+      tk_error_set_field (err, TK_ERR_INVALID, 0, key,
+                          "search text is limited to %d characters (this one has %zu)",
+                          TK_QUERY_TEXT_MAX, chars);
+      return false;
    }
    if (*value) {
       memcpy (b->pp.text, value, strlen (value) + 1);
@@ -484,6 +495,8 @@ static const struct {
    {"created_to", 0, true, param_time},
    {"processed_from", 0, true, param_time},
    {"processed_to", 0, true, param_time},
+   {"stored_from", 0, true, param_time},
+   {"stored_to", 0, true, param_time},
    {"confidence_below", 0, false, param_confidence_below},
    {"needs_review", 0, false, param_needs_review},
    {"corrected", 0, false, param_corrected},

@@ -11,9 +11,10 @@
  *                    labels of the taxonomy, matched ignoring case and stored
  *                    in canonical spelling; an unknown label is an error, so
  *                    no user text ever reaches the filter as a value here
- *   created_from, created_to, processed_from, processed_to
- *                    ISO-8601 (tk_time_parse_iso); from is inclusive, to is
- *                    exclusive
+ *   created_from, created_to, processed_from, processed_to, stored_from,
+ *   stored_to        ISO-8601 (tk_time_parse_iso); from is inclusive, to is
+ *                    exclusive; stored_* is when the store first held the
+ *                    ticket (stored_at, store.h)
  *   confidence_below a number in [0, 1]: a ticket matches when any of its
  *                    three confidence scores is below it
  *   needs_review     true: the tickets flagged for review when classified
@@ -22,7 +23,9 @@
  *   corrected        true: the tickets whose labels a person corrected (or
  *                    confirmed); false: the others
  *   q                text searched in id, subject, body and the labels,
- *                    case-insensitive; every regex metacharacter is escaped,
+ *                    case-insensitive, up to TK_QUERY_TEXT_MAX characters
+ *                    (a longer one is refused: "search text is limited to
+ *                    256 characters"); every regex metacharacter is escaped,
  *                    so the text is matched literally, and it is only ever a
  *                    string value, never an operator
  *   sort             created_at | -created_at (default) | processed_at |
@@ -58,7 +61,8 @@
 #define TK_QUERY_DEFAULT_LIMIT 50
 #define TK_QUERY_MAX_LIMIT 1000
 #define TK_QUERY_MAX_VALUES 64 /* values per multi-valued parameter */
-#define TK_QUERY_TEXT_MAX 256  /* bytes of q */
+#define TK_QUERY_TEXT_MAX 256  /* characters of q */
+#define TK_QUERY_TEXT_MAX_BYTES (4 * TK_QUERY_TEXT_MAX) /* UTF-8: 4 bytes a character at most */
 
 /* Which of the paging parameters a route accepts (filters always). */
 #define TK_QUERY_ALLOW_SORT 1u
@@ -104,12 +108,15 @@ typedef struct {
    size_t n;
 } tk_query_labels_t;
 
-/* The date parameters, one range per field: indexes of has_time/time. */
+/* The date parameters, one range per field, each a (from, to) pair:
+ * indexes of has_time/time. */
 enum {
    TK_QUERY_T_CREATED_FROM,
    TK_QUERY_T_CREATED_TO,
    TK_QUERY_T_PROCESSED_FROM,
    TK_QUERY_T_PROCESSED_TO,
+   TK_QUERY_T_STORED_FROM,
+   TK_QUERY_T_STORED_TO,
    TK_QUERY_N_TIMES
 };
 
@@ -124,7 +131,7 @@ typedef struct {
    double conf_below;
    int needs_review;                   /* -1 any, 0 false, 1 true */
    int corrected;                      /* -1 any, 0 false, 1 true */
-   char text[TK_QUERY_TEXT_MAX + 1];   /* q; "" when none */
+   char text[TK_QUERY_TEXT_MAX_BYTES + 1]; /* q; "" when none */
 } tk_query_where_t;
 
 /* A built query. Owns filter; release with tk_query_cleanup. */

@@ -6,19 +6,26 @@
  * - store_update.c: storing a classification, recording a failure.
  * - store_read.c: reading tickets back.
  * - store_stats.c: processing statistics.
+ * - store_stored_at.c: giving stored_at to tickets written before it existed.
  *
  * Shaped by FerretDB 1.24 (SQLite backend), found by experiment against it:
  *
  * - A createIndexes command listing several indexes that all exist already
  *   makes FerretDB drop the connection (MongoDB answers "all indexes already
  *   exist"). One index per createIndexes command works on both, so
- *   tk_store_ensure_indexes sends six commands.
+ *   tk_store_ensure_indexes sends one command per index.
  * - FerretDB runs an `update` command as ordered even when ordered=false: it
  *   stops at the first write error. An unordered bulk of upserts that relies
  *   on duplicate-key errors therefore loses the operations after the first
  *   error. The upsert is an unordered bulk *insert* (FerretDB honours
  *   ordered=false there and reports every duplicate by index, code 11000,
  *   like MongoDB) followed by one plain update_one per already-stored ticket.
+ * - Its secondary indexes serve no filter but an equality on a top-level
+ *   field (decision 0017), and creating one on a large existing table, a
+ *   long DDL, holds FerretDB's metadata lock: with writes to the same
+ *   collection under way it can stall the whole server. An index that only
+ *   MongoDB would use, added after databases exist (processed_1_stored_at_1),
+ *   is therefore created on MongoDB only.
  * - $dateToString and the other date operators are not implemented in
  *   aggregation, and $group knows only $sum and $count: the statistics are
  *   one scan counted in C (ticket_tally.h).
@@ -164,57 +171,104 @@ tk_store_ping (tk_store_t *store, tk_error_t *err)
    return ok;
 }
 
+/* Whether the server is FerretDB: its buildInfo names its own version. */
+static bool
+server_is_ferretdb (mongoc_client_t *client, bool *ferretdb, tk_error_t *err)
+{
+   bson_t *cmd = BCON_NEW ("buildInfo", BCON_INT32 (1));
+   bson_t reply;
+   bson_error_t e;
+   bson_iter_t it;
+   bool ok = mongoc_client_command_simple (client, "admin", cmd, NULL, &reply, &e);
+   if (ok) {
+      *ferretdb = bson_iter_init_find (&it, &reply, "ferretdbVersion");
+   } else {
+      tk_store__set_mongo_error (err, &e, "buildInfo");
+   }
+   bson_destroy (&reply);
+   bson_destroy (cmd);
+   return ok;
+}
+
+bool
+tk_store_server_is_ferretdb (tk_store_t *store, bool *ferretdb, tk_error_t *err)
+{
+   mongoc_client_t *client = mongoc_client_pool_pop (store->pool);
+   bool ok = server_is_ferretdb (client, ferretdb, err);
+   mongoc_client_pool_push (store->pool, client);
+   return ok;
+}
+
+/* One index of tk_store_ensure_indexes: each key with its default name, so
+ * an index someone created by hand with the same key does not conflict. */
+typedef struct {
+   const char *name;
+   const char *field1;
+   int dir1;
+   const char *field2;
+   int dir2;
+   bool unique;
+   bool mongodb_only;
+} index_spec_t;
+
+static const index_spec_t store_indexes[] = {
+   {"id_1", "id", 1, NULL, 0, true, false},
+   {"processed_1_created_at_-1", "processed", 1, "created_at", -1, false, false},
+   {"processing_metadata.processed_at_-1", "processing_metadata.processed_at", -1, NULL, 0, false,
+    false},
+   {"classification.priority_1", "classification.priority", 1, NULL, 0, false, false},
+   {"classification.topic_tags_1", "classification.topic_tags", 1, NULL, 0, false, false},
+   {"classification.sentiment_1", "classification.sentiment", 1, NULL, 0, false, false},
+   /* POST /api/fetch: unprocessed tickets in the order they were stored.
+    * MongoDB only: see the FerretDB note at the top of the file. */
+   {"processed_1_stored_at_1", "processed", 1, TK_STORE_STORED_AT, 1, false, true},
+};
+
+/* One createIndexes command for ix (one index per command: see the FerretDB
+ * note at the top of the file). */
+static bool
+create_index (mongoc_database_t *db, const index_spec_t *ix, tk_error_t *err)
+{
+   bson_t cmd, list, spec, key;
+   bson_error_t e;
+   bson_init (&cmd);
+   BSON_APPEND_UTF8 (&cmd, "createIndexes", TK_STORE_COLLECTION);
+   BSON_APPEND_ARRAY_BEGIN (&cmd, "indexes", &list);
+   BSON_APPEND_DOCUMENT_BEGIN (&list, "0", &spec);
+   BSON_APPEND_DOCUMENT_BEGIN (&spec, "key", &key);
+   BSON_APPEND_INT32 (&key, ix->field1, ix->dir1);
+   if (ix->field2) {
+      BSON_APPEND_INT32 (&key, ix->field2, ix->dir2);
+   }
+   bson_append_document_end (&spec, &key);
+   BSON_APPEND_UTF8 (&spec, "name", ix->name);
+   if (ix->unique) {
+      BSON_APPEND_BOOL (&spec, "unique", true);
+   }
+   bson_append_document_end (&list, &spec);
+   bson_append_array_end (&cmd, &list);
+   bool created = mongoc_database_write_command_with_opts (db, &cmd, NULL, NULL, &e);
+   bson_destroy (&cmd);
+   if (!created) {
+      char what[96];
+      snprintf (what, sizeof what, "creating index %s", ix->name);
+      tk_store__set_mongo_error (err, &e, what);
+   }
+   return created;
+}
+
 bool
 tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err)
 {
-   /* Each key with its default name, so an index someone created by hand
-    * with the same key does not conflict. */
-   static const struct {
-      const char *name;
-      const char *field1;
-      int dir1;
-      const char *field2;
-      int dir2;
-      bool unique;
-   } indexes[] = {
-      {"id_1", "id", 1, NULL, 0, true},
-      {"processed_1_created_at_-1", "processed", 1, "created_at", -1, false},
-      {"processing_metadata.processed_at_-1", "processing_metadata.processed_at", -1, NULL, 0,
-       false},
-      {"classification.priority_1", "classification.priority", 1, NULL, 0, false},
-      {"classification.topic_tags_1", "classification.topic_tags", 1, NULL, 0, false},
-      {"classification.sentiment_1", "classification.sentiment", 1, NULL, 0, false},
-   };
-   bool ok = false;
+   bool ok = false, ferretdb = false;
    mongoc_client_t *client = mongoc_client_pool_pop (store->pool);
    mongoc_database_t *db = mongoc_client_get_database (client, store->db_name);
-
-   /* One index per command: see the FerretDB note at the top of the file. */
-   for (size_t i = 0; i < sizeof indexes / sizeof indexes[0]; i++) {
-      bson_t cmd, list, spec, key;
-      bson_error_t e;
-      bson_init (&cmd);
-      BSON_APPEND_UTF8 (&cmd, "createIndexes", TK_STORE_COLLECTION);
-      BSON_APPEND_ARRAY_BEGIN (&cmd, "indexes", &list);
-      BSON_APPEND_DOCUMENT_BEGIN (&list, "0", &spec);
-      BSON_APPEND_DOCUMENT_BEGIN (&spec, "key", &key);
-      BSON_APPEND_INT32 (&key, indexes[i].field1, indexes[i].dir1);
-      if (indexes[i].field2) {
-         BSON_APPEND_INT32 (&key, indexes[i].field2, indexes[i].dir2);
-      }
-      bson_append_document_end (&spec, &key);
-      BSON_APPEND_UTF8 (&spec, "name", indexes[i].name);
-      if (indexes[i].unique) {
-         BSON_APPEND_BOOL (&spec, "unique", true);
-      }
-      bson_append_document_end (&list, &spec);
-      bson_append_array_end (&cmd, &list);
-      bool created = mongoc_database_write_command_with_opts (db, &cmd, NULL, NULL, &e);
-      bson_destroy (&cmd);
-      if (!created) {
-         char what[96];
-         snprintf (what, sizeof what, "creating index %s", indexes[i].name);
-         tk_store__set_mongo_error (err, &e, what);
+   if (!server_is_ferretdb (client, &ferretdb, err)) {
+      goto done;
+   }
+   for (size_t i = 0; i < sizeof store_indexes / sizeof store_indexes[0]; i++) {
+      if ((!store_indexes[i].mongodb_only || !ferretdb) &&
+          !create_index (db, &store_indexes[i], err)) {
          goto done;
       }
    }

@@ -53,9 +53,30 @@ bool tk_store_ping (tk_store_t *store, tk_error_t *err);
 /* Creates the indexes of ARCHITECTURE.md on `tickets` if they are missing:
  * {id:1} unique, {processed:1, created_at:-1},
  * {"processing_metadata.processed_at":-1}, {"classification.priority":1},
- * {"classification.topic_tags":1}, {"classification.sentiment":1}, each
- * under its default name ("id_1", ...). Idempotent. */
+ * {"classification.topic_tags":1}, {"classification.sentiment":1}, and
+ * {processed:1, stored_at:1} (the fetch of new tickets: unprocessed, by
+ * stored_at; on MongoDB only, see store.c), each under its default name
+ * ("id_1", ...). Idempotent. */
 bool tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err);
+
+/* Whether the server is FerretDB rather than MongoDB (its buildInfo). */
+bool tk_store_server_is_ferretdb (tk_store_t *store, bool *ferretdb, tk_error_t *err);
+
+/* Called between batches of tk_store_backfill_stored_at with the number of
+ * tickets given a stored_at so far; false stops the backfill early. */
+typedef bool (*tk_store_backfill_fn) (int64_t done, void *ctx);
+
+/* Gives every ticket without stored_at one: its created_at, else its
+ * updated_at, else now (documents written before stored_at existed). One
+ * pass over those tickets, written in bulks of up to batch (0: 500)
+ * update_one's, each conditional on stored_at still missing, so running it
+ * twice, or on two processes at once, changes nothing already set.
+ * progress (may be NULL) is called after each bulk. *updated (may be NULL)
+ * gets how many tickets were given one. false with err when the database
+ * fails (the tickets done before stay done). Blocking. */
+bool tk_store_backfill_stored_at (tk_store_t *store, uint32_t batch,
+                                  tk_store_backfill_fn progress, void *ctx, int64_t *updated,
+                                  tk_error_t *err);
 
 /* Drops the whole database (tests, and `triagectl` resets). */
 bool tk_store_drop_database (tk_store_t *store, tk_error_t *err);
@@ -91,9 +112,16 @@ void tk_insert_result_cleanup (tk_insert_result_t *res);
 /* A static name for an outcome: "stored", "duplicate", ... */
 const char *tk_insert_outcome_name (tk_insert_outcome_t outcome);
 
+/* The field every insert writes: when the store first held the ticket (a
+ * BSON date, the writer's clock), never changed afterwards. Fetches of new
+ * tickets follow it (a ticket whose created_at lies in the past, stored
+ * late, is still new); created_at is the ticket's own time. */
+#define TK_STORE_STORED_AT "stored_at"
+
 /* Stores n raw tickets in ONE unordered bulk insert. Each document holds id,
  * subject, body, source (if set), processed=false, created_at (the ticket's,
- * or now when 0) and updated_at=now; classification and failure fields of
+ * or now when 0), updated_at=now and stored_at=now (TK_STORE_STORED_AT, the
+ * same now for the whole batch); classification and failure fields of
  * the tickets are ignored. A ticket whose id is already stored, or appears
  * earlier in the same batch, is reported TK_INSERT_DUPLICATE and overwrites
  * nothing (the unique {id:1} index decides, so call tk_store_ensure_indexes
@@ -112,8 +140,9 @@ bool tk_store_insert_tickets (tk_store_t *store, tk_ticket_t *const *tickets, si
  * update_one({id, $or:[{subject:{$ne:s}},{body:{$ne:b}}]},
  * {$set:{subject, body, updated_at}}): CHANGED if its text differed,
  * UNCHANGED (nothing written) if not. Nothing else is touched, so a stored
- * classification, processed flag, created_at and failure history survive a
- * re-sent ticket. A duplicate within the batch is applied in batch order. */
+ * classification, processed flag, created_at, stored_at and failure history
+ * survive a re-sent ticket. A duplicate within the batch is applied in batch
+ * order. */
 bool tk_store_upsert_tickets (tk_store_t *store, tk_ticket_t *const *tickets, size_t n,
                               tk_insert_result_t *res, tk_error_t *err);
 

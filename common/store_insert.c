@@ -175,7 +175,11 @@ bulk_add_tickets (mongoc_bulk_operation_t *bulk, tk_ticket_t *const *tickets, si
          .updated_at = now,
       };
       bson_t doc = BSON_INITIALIZER;
+      /* stored_at: when this store first held the ticket. Only an insert
+       * writes it (a duplicate writes nothing, the upsert's update_text sets
+       * only the text), so it never changes afterwards. */
       bool added = tk_ticket_to_bson (&raw, &doc) &&
+                   BSON_APPEND_DATE_TIME (&doc, TK_STORE_STORED_AT, now) &&
                    mongoc_bulk_operation_insert_with_opts (bulk, &doc, NULL, &e);
       bson_destroy (&doc);
       if (!added) {

@@ -341,6 +341,7 @@ typedef struct {
    int column[CSV_N_KNOWN]; /* index of each known column, -1 if absent */
    size_t n_columns;
    size_t record_line;  /* line the current record started on */
+   size_t record_offset; /* and the byte where that line starts */
    bool start_pending;  /* the next non-blank line starts a record */
    bool failed;         /* out of memory or a bad header */
    tk_error_t *err;
@@ -492,36 +493,121 @@ csv_record_cb (int term, void *ud)
    st->start_pending = true;
 }
 
+/* libcsv in strict mode (RFC 4180): a quote may only open a field, close
+ * it, or be doubled inside a quoted one. Lenient parsing would take
+ * t1,"a "b" c",d as one field and let a quote that is never closed swallow
+ * the rows after it, silently. */
+#define CSV_OPTIONS (CSV_APPEND_NULL | CSV_STRICT)
+#define CSV_FIELD_BEGUN 2 /* libcsv's parser state inside a field */
+
+/* Why libcsv refused line `line` of the record that began on `first`
+ * (strict mode: a misplaced quote), into why. */
+static void
+quote_fault (const struct csv_parser *p, size_t first, size_t line, char *why, size_t cap)
+{
+   if (p->quoted && line != first) {
+      snprintf (why, cap,
+                "line %zu: a quoted field is not closed where it should be (a quote on line "
+                "%zu ends it in the middle of the text; a quote inside a field is written as "
+                "two: \"\")",
+                first, line);
+   } else if (p->quoted) {
+      snprintf (why, cap,
+                "line %zu: a quote in the middle of a quoted field (a quote inside a field is "
+                "written as two: \"\")",
+                line);
+   } else {
+      snprintf (why, cap,
+                "line %zu: a quote inside a field that does not start with one (quote the whole "
+                "field and write the quote as two: \"\")",
+                line);
+   }
+}
+
+/* Refuses the record that began on st->record_line for why, and starts
+ * the parser again on the line after that record's first: rows a runaway
+ * quote swallowed are read again on their own. Returns the byte to go on
+ * from. */
+static size_t
+csv_refuse_record (struct csv_parser *p, const char *b, size_t len, csv_state_t *st,
+                   const char *why)
+{
+   tk_error_t err;
+   tk_error_set (&err, TK_ERR_INVALID, 0, "%s", why);
+   const char *id = NULL;
+   if (st->column[0] >= 0 && (size_t) st->column[0] < st->n_fields) {
+      id = csv_field (st, (size_t) st->column[0]);
+   }
+   emit (st->sink, st->record_line, NULL, TK_UPLOAD_REASON_MALFORMED, &err, id);
+   csv_free (p);
+   if (csv_init (p, CSV_OPTIONS) != 0) {
+      st->failed = true;
+      tk_error_set (st->err, TK_ERR_NOMEM, 0, "out of memory");
+   }
+   tk_buf_reset (&st->fields);
+   st->n_fields = 0;
+   st->has_nul = false;
+   st->start_pending = true;
+   const char *nl = memchr (b + st->record_offset, '\n', len - st->record_offset);
+   return nl ? (size_t) (nl - b) + 1 : len;
+}
+
+/* Notes where a record starts when the line at i (up to end) is its first. */
+static void
+note_record_start (const char *b, size_t i, size_t end, size_t line, csv_state_t *st)
+{
+   bool blank = true;
+   for (size_t k = i; k < end && blank; k++) {
+      blank = b[k] == '\r' || b[k] == '\n';
+   }
+   if (!blank) {
+      st->record_line = line;
+      st->record_offset = i;
+      st->start_pending = false;
+   }
+}
+
 /* Feeds the body to libcsv one physical line at a time, so that each
  * record's first line is known: libcsv ends a record as soon as it reads the
- * line break that ends it, and skips blank lines between records. false
- * with st->err set when libcsv refuses a line. */
+ * line break that ends it, and skips blank lines between records. A row
+ * with a misplaced quote, or whose quoted field is never closed, is refused
+ * with its line (csv_refuse_record) and the rows after it are kept. false
+ * with st->err set when the header row itself is refused. */
 static bool
 feed_lines (struct csv_parser *p, const char *b, size_t len, csv_state_t *st)
 {
    size_t line = 1, i = 0;
-   while (i < len && !st->failed && !st->sink->stopped) {
-      const char *nl = memchr (b + i, '\n', len - i);
-      size_t end = nl ? (size_t) (nl - b) + 1 : len;
-      if (st->start_pending) {
-         bool blank = true;
-         for (size_t k = i; k < end && blank; k++) {
-            blank = b[k] == '\r' || b[k] == '\n';
+   char why[200];
+   for (;;) {
+      while (i < len && !st->failed && !st->sink->stopped) {
+         const char *nl = memchr (b + i, '\n', len - i);
+         size_t end = nl ? (size_t) (nl - b) + 1 : len;
+         if (st->start_pending) {
+            note_record_start (b, i, end, line, st);
          }
-         if (!blank) {
-            st->record_line = line;
-            st->start_pending = false;
+         if (csv_parse (p, b + i, end - i, csv_field_cb, csv_record_cb, st) != end - i) {
+            quote_fault (p, st->record_line, line, why, sizeof why);
+            if (!st->header_done) {
+               tk_error_set (st->err, TK_ERR_INVALID, 0, "the header row: %s", why);
+               return false;
+            }
+            i = csv_refuse_record (p, b, len, st, why);
+            line = st->record_line + 1;
+            continue;
          }
+         i = end;
+         line++;
       }
-      if (csv_parse (p, b + i, end - i, csv_field_cb, csv_record_cb, st) != end - i) {
-         tk_error_set (st->err, TK_ERR_INVALID, 0, "line %zu: %s", line,
-                       csv_strerror (csv_error (p)));
-         return false;
+      if (st->failed || st->sink->stopped || !st->header_done ||
+          !(p->pstate == CSV_FIELD_BEGUN && p->quoted)) {
+         return true;
       }
-      i = end;
-      line++;
+      snprintf (why, sizeof why,
+                "line %zu: a quoted field is not closed before the end of the file",
+                st->record_line);
+      i = csv_refuse_record (p, b, len, st, why);
+      line = st->record_line + 1;
    }
-   return true;
 }
 
 static bool
@@ -534,17 +620,16 @@ parse_csv (const char *b, size_t len, row_sink_t *sink, tk_error_t *err)
    st.err = err;
    st.start_pending = true;
    st.record_line = 1;
-   if (csv_init (&p, CSV_APPEND_NULL) != 0) {
+   if (csv_init (&p, CSV_OPTIONS) != 0) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }
    if (!feed_lines (&p, b, len, &st)) {
       goto done;
    }
-   /* libcsv's CSV_STRICT_FINI only works together with CSV_STRICT, which
-    * would refuse a whole file over one stray quote; so the open quote is
-    * read from the parser's state (2 is libcsv's FIELD_BEGUN). */
-   if (!st.failed && !sink->stopped && p.pstate == 2 && p.quoted) {
+   /* A quote still open here is the header's (feed_lines refused any
+    * row's): read from the parser's state, as CSV_STRICT_FINI would. */
+   if (!st.failed && !sink->stopped && p.pstate == CSV_FIELD_BEGUN && p.quoted) {
       tk_error_set (err, TK_ERR_INVALID, 0,
                     "line %zu: a quoted field is not closed before the end of the file",
                     st.record_line);

@@ -13,6 +13,13 @@
  * a body whose structure cannot be followed at all (a JSON array that never
  * closes, a CSV header without an "id" column) fails the whole parse.
  *
+ * CSV is read strictly (RFC 4180): a quote may open a field, close it, or
+ * be doubled inside a quoted one. A row with a quote anywhere else
+ * (t1,"a "b" c",d; t1,a "b" c,d), or whose quoted field is never closed, is
+ * refused as malformed with its line, and the parse goes on with the line
+ * after that row's first: the rows an unclosed quote would have swallowed
+ * are read on their own, never merged into one field.
+ *
  * The JSON array is not handed to cJSON whole: a small scanner finds each
  * element's bytes and line, and each element is parsed on its own, so a
  * malformed element is reported by line while its neighbours are kept, and
@@ -83,12 +90,23 @@ typedef struct {
    bool single_object; /* JSON: the body was one object, not an array */
 } tk_upload_summary_t;
 
+/* Whether body is plainly not a CSV, JSON or NDJSON file whatever its
+ * Content-Type says: it starts with the signature of a binary format people
+ * pick by mistake (PNG, JPEG, GIF, PDF, ZIP (.xlsx, .docx), old Office,
+ * gzip, 7-Zip, ELF, a UTF-16 byte order mark), or at least one byte in 16
+ * of its first 8 KB is NUL (a stray NUL in a row is that row's fault, refused
+ * by the parse). *what then gets a static description for a person ("a PNG image",
+ * "binary data (NUL bytes throughout)"). Reads at most 8 KB; pure
+ * (upload_sniff.c). */
+bool tk_upload_sniff_binary (const char *body, size_t len, const char **what);
+
 /* Parses len bytes of body in format fmt, calling cb for each row. Returns
  * true when the body could be walked to its end (even if every row was
  * refused); false with err (TK_ERR_INVALID, message naming the line) when
  * the body as a whole is unusable: empty, not an array or object, an array
  * that does not close, trailing data, a CSV without the required header
- * columns, or an unterminated quoted CSV field. Rows reported before such a
+ * columns, or a CSV header row with a misplaced or unterminated quote. Rows
+ * reported before such a
  * failure have already been handed to cb. summary may be NULL. */
 bool tk_upload_parse (const char *body, size_t len, tk_upload_format_t fmt, tk_upload_row_cb cb,
                       void *user_data, tk_upload_summary_t *summary, tk_error_t *err);

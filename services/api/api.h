@@ -157,7 +157,8 @@ bool api_id_valid (const char *id);
 /* --- helpers for work functions (threadpool) --------------------------- */
 
 /* The JSON of a ticket document: tk_ticket_to_json plus the API's own
- * fields (processing_metadata.corrected_by / corrected_at, corrections).
+ * fields (stored_at, processing_metadata.corrected_by / corrected_at,
+ * corrections).
  * NULL with err on a malformed document. */
 cJSON *api_ticket_doc_json (const bson_t *doc, tk_error_t *err);
 
@@ -253,6 +254,13 @@ bool api_routes_process (api_t *api, tk_error_t *err);
 /* GET /api/process/{job} (routes_process_status.c), registered by
  * api_routes_process. */
 void api_process_status_get (tk_http_request_t *req, void *user_data);
+/* Loop: records on the threadpool that job_id's classification requests
+ * could not all be published (its record gets status "failed", reason,
+ * published, publish_failed and failed_at), then calls then (call) on the
+ * loop, whether the write worked or not (it is logged if not). call stays
+ * the caller's. (process_failed.c) */
+void api_process_mark_failed (api_call_t *call, const char *job_id, int64_t published,
+                              int64_t failed, const char *reason, void (*then) (api_call_t *));
 bool api_routes_keys (api_t *api, tk_error_t *err);
 bool api_routes_audit (api_t *api, tk_error_t *err);
 bool api_routes_static (api_t *api, tk_error_t *err); /* the dashboard (routes_static.c) */
@@ -263,5 +271,12 @@ bool api_routes_export (api_t *api, tk_error_t *err);
 bool api_routes_upload (api_t *api, tk_error_t *err);
 bool api_routes_openapi (api_t *api, tk_error_t *err);
 bool api_routes_dlq (api_t *api, tk_error_t *err); /* GET /api/dlq, /api/dlq/{entry} */
+bool api_routes_fetch (api_t *api, tk_error_t *err); /* POST /api/fetch (routes_fetch.c) */
+
+/* --- start-up work -------------------------------------------------------- */
+
+/* Gives the tickets written before stored_at existed one, on the threadpool,
+ * once at start (stored_at.c); adds its shutdown step. */
+bool api_stored_at_start (api_t *api, tk_error_t *err);
 
 #endif

@@ -1,6 +1,7 @@
 /* bson_json.c - documents to JSON for responses: plain values as they are,
  * dates as ISO-8601 strings, _id left out; and ticket documents with the
- * API's own fields (corrections) that tk_ticket_to_json does not know. */
+ * API's own fields (stored_at, corrections) that tk_ticket_to_json does not
+ * know. */
 #include "api.h"
 
 #include <stdio.h>
@@ -87,6 +88,10 @@ api_ticket_doc_json (const bson_t *doc, tk_error_t *err)
    bson_iter_t it;
    if (!tk_ticket_from_bson (doc, &t, err) || !(json = tk_ticket_to_json (t, err))) {
       goto done;
+   }
+   /* When the store first held it (store.h): set by the insert alone. */
+   if (bson_iter_init_find (&it, doc, TK_STORE_STORED_AT) && BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      cJSON_AddItemToObject (json, TK_STORE_STORED_AT, iter_to_json (&it));
    }
    /* Who corrected the labels by hand, and when: kept in the document
     * beside the model's metadata, not part of tk_ticket_t. */

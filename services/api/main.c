@@ -27,10 +27,12 @@ static bool (*const route_groups[]) (api_t *, tk_error_t *) = {
    api_routes_keys,     api_routes_audit,     api_routes_static, api_routes_session,
    api_routes_analytics, api_routes_export,   api_routes_upload, api_routes_openapi,
    api_routes_dlq,
+   api_routes_fetch,
 };
 
-/* The routes, the statistics snapshot, retention, and the shutdown steps
- * (snapshot, then the audit queue's last records, then the api). */
+/* The routes, the statistics snapshot, retention, the stored_at backfill,
+ * and the shutdown steps (snapshot, then the audit queue's last records,
+ * then the api). */
 static bool
 api_start (api_t *api, tk_error_t *err)
 {
@@ -39,7 +41,8 @@ api_start (api_t *api, tk_error_t *err)
          return false;
       }
    }
-   if (!api_snapshot_start (api, err) || !api_retention_start (api, err)) {
+   if (!api_snapshot_start (api, err) || !api_retention_start (api, err) ||
+       !api_stored_at_start (api, err)) {
       return false;
    }
    if (!tk_app_add_shutdown_step (api->app, "snapshot", api_snapshot_stop, api) ||

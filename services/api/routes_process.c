@@ -11,7 +11,12 @@
  * A job is `running` while tickets are pending, `stalled` (with the
  * reason) when none was classified or failed for TRIAGE_JOB_STALL_AFTER
  * (running again once one is: the progress mark is kept in its record, so
- * every api replica reports the same), `done` when none is pending.
+ * every api replica reports the same), `done` when none is pending, and
+ * `failed` when some of its requests could not be published (a delivery
+ * report with an error, or a producer that would not take them): the job's
+ * record then gets status "failed", the reason and the counts published /
+ * publish_failed (process_failed.c) before the answer, which is an error
+ * (503 publish_failed, with the reason) when not one request went out.
  * A reprocess leaves out the tickets a person corrected (they keep their
  * labels, counted as kept_corrected) unless the body says
  * "override_corrections": true; "dry_run": true answers 200 with what the
@@ -67,6 +72,7 @@ typedef struct {
    /* publishing, on the loop */
    size_t next, acked, failed;
    bool waiting_room; /* the producer queue was full */
+   char fail_reason[200]; /* why the first request could not be published */
 } job_t;
 
 static void
@@ -362,8 +368,24 @@ done:
 
 static void publish_more (api_call_t *call);
 
+/* Keeps the first reason a request could not be published. */
 static void
-publish_finish (api_call_t *call)
+note_failure (job_t *j, const char *reason)
+{
+   j->failed++;
+   if (!j->fail_reason[0]) {
+      const char *why = reason && *reason ? reason : "?";
+      size_t n = strnlen (why, sizeof j->fail_reason - 1); /* cut short: it is for people */
+      memcpy (j->fail_reason, why, n);
+      j->fail_reason[n] = '\0';
+   }
+}
+
+/* The answer, once every request has its outcome (and a job with failed
+ * ones is recorded as failed): 202 with the counts, or, when not one
+ * request could be published, an error with the reason. */
+static void
+publish_answer (api_call_t *call)
 {
    job_t *j = call->data;
    cJSON *out = cJSON_CreateObject ();
@@ -380,14 +402,37 @@ publish_finish (api_call_t *call)
    if (j->mode == MODE_IDS) {
       cJSON_AddNumberToObject (out, "unknown_ids", (double) j->n_unknown);
    }
+   if (j->failed) {
+      cJSON_AddStringToObject (out, "state", "failed");
+      cJSON_AddStringToObject (out, "reason", j->fail_reason);
+   }
    if (j->failed && !j->acked) {
       cJSON_Delete (out);
-      api_call_fail (call, 503, "unavailable", NULL,
-                     "Kafka refused every classification request of job %s", j->job_id);
+      api_call_fail (call, 503, "publish_failed", NULL,
+                     "job %s failed: none of its %zu classification requests could be "
+                     "published to Kafka topic %s: %s",
+                     j->job_id, j->n_ids, call->api->app->cfg.topic_classify, j->fail_reason);
    } else {
       api_call_ok (call, 202, out);
    }
    api_call_respond (call);
+}
+
+static void
+publish_finish (api_call_t *call)
+{
+   job_t *j = call->data;
+   if (!j->failed) {
+      publish_answer (call);
+      return;
+   }
+   char reason[640];
+   snprintf (reason, sizeof reason, "%zu of %zu classification requests could not be published "
+                                    "to Kafka topic %s: %s",
+             j->failed, j->n_ids, call->api->app->cfg.topic_classify, j->fail_reason);
+   TK_WARN ("api", "job %s failed: %s", j->job_id, reason);
+   api_process_mark_failed (call, j->job_id, (int64_t) j->acked, (int64_t) j->failed, reason,
+                            publish_answer);
 }
 
 static void
@@ -400,7 +445,7 @@ delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque)
       j->acked++;
       tk_counter_inc (tk_metric_labels (call->api->published, "ok"));
    } else {
-      j->failed++;
+      note_failure (j, d->reason);
       tk_counter_inc (tk_metric_labels (call->api->published, "failed"));
    }
    if (j->waiting_room) {
@@ -425,17 +470,18 @@ publish_more (api_call_t *call)
       char *text =
          tk_msg_classify_build (id, mode_reason (j->mode), j->started_ms, j->job_id,
                                 j->override_corrections, &len, &err);
-      bool ok = text && app->producer &&
+      bool built = text != NULL;
+      bool ok = built && app->producer &&
                 tk_kafka_produce (app->producer, app->cfg.topic_classify, id, strlen (id), text,
                                   len, delivered, call, &err);
       free (text);
       if (!ok) {
-         if (app->producer && err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+         if (built && app->producer && err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
              j->next > j->acked + j->failed) {
             j->waiting_room = true; /* resumed by the next delivery report */
             return;
          }
-         j->failed++;
+         note_failure (j, built && !app->producer ? "the Kafka producer is closed" : err.message);
          tk_counter_inc (tk_metric_labels (call->api->published, "failed"));
       }
       j->next++;

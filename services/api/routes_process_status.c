@@ -6,7 +6,9 @@
  * tickets are pending, `stalled` (with the reason) when none was classified
  * or failed for TRIAGE_JOB_STALL_AFTER (running again once one is: the
  * progress mark is kept in the job's record, so every api replica reports
- * the same), `done` when none is pending. */
+ * the same), `done` when none is pending, `failed` (with the reason and the
+ * counts published / publish_failed) when its record says its requests
+ * could not all be published. */
 #include "api.h"
 
 #include <stdio.h>
@@ -87,6 +89,49 @@ mark_progress (mongoc_collection_t *jobs, const char *job_id, job_counts_t *c)
    bson_destroy (filter);
 }
 
+/* Whether the job's record says its requests could not all be published
+ * (routes_process.c, process_failed.c). */
+static bool
+job_failed (const bson_t *doc)
+{
+   bson_iter_t it;
+   return bson_iter_init_find (&it, doc, "status") && BSON_ITER_HOLDS_UTF8 (&it) &&
+          !strcmp (bson_iter_utf8 (&it, NULL), "failed");
+}
+
+/* state (and reason) of the answer: failed when its record says so, else
+ * done when nothing is pending, stalled after stall_ms without progress,
+ * else running. */
+static void
+add_state (cJSON *out, const bson_t *doc, const job_counts_t *c, int64_t pending)
+{
+   bson_iter_t it;
+   int64_t quiet = c->now - c->progress_at;
+   if (job_failed (doc)) {
+      cJSON_AddStringToObject (out, "state", "failed");
+      cJSON_AddStringToObject (out, "reason",
+                               bson_iter_init_find (&it, doc, "reason") &&
+                                     BSON_ITER_HOLDS_UTF8 (&it)
+                                  ? bson_iter_utf8 (&it, NULL)
+                                  : "its requests could not be published");
+      cJSON_AddNumberToObject (out, "published", (double) doc_int (doc, "published", 0));
+      cJSON_AddNumberToObject (out, "publish_failed",
+                               (double) doc_int (doc, "publish_failed", 0));
+   } else if (pending <= 0) {
+      cJSON_AddStringToObject (out, "state", "done");
+   } else if (quiet >= c->stall_ms) {
+      char reason[200];
+      snprintf (reason, sizeof reason,
+                "no ticket of this job classified or failed for %lld s: the classifier may be "
+                "stopped, failing or far behind",
+                (long long) (quiet / 1000));
+      cJSON_AddStringToObject (out, "state", "stalled");
+      cJSON_AddStringToObject (out, "reason", reason);
+   } else {
+      cJSON_AddStringToObject (out, "state", "running");
+   }
+}
+
 /* The answer of GET /api/process/{job_id}: the job's record and its
  * counts. */
 static cJSON *
@@ -112,20 +157,7 @@ status_json (const char *job_id, const bson_t *doc, const job_counts_t *c)
    char at[TK_TIME_ISO_BUFSIZE];
    tk_time_format_iso (c->progress_at, at, sizeof at);
    cJSON_AddStringToObject (out, "progress_at", at);
-   int64_t quiet = c->now - c->progress_at;
-   if (pending <= 0) {
-      cJSON_AddStringToObject (out, "state", "done");
-   } else if (quiet >= c->stall_ms) {
-      char reason[200];
-      snprintf (reason, sizeof reason,
-                "no ticket of this job classified or failed for %lld s: the classifier may be "
-                "stopped, failing or far behind",
-                (long long) (quiet / 1000));
-      cJSON_AddStringToObject (out, "state", "stalled");
-      cJSON_AddStringToObject (out, "reason", reason);
-   } else {
-      cJSON_AddStringToObject (out, "state", "running");
-   }
+   add_state (out, doc, c, pending);
    return out;
 }
 

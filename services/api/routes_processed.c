@@ -157,7 +157,6 @@ answer_stored (api_call_t *call, mongoc_client_t *client, const char *db, const 
    const bson_t *doc;
    bson_error_t e;
    tk_error_t err;
-   tk_ticket_t *stored = NULL;
    cJSON *json = NULL;
    if (!mongoc_cursor_next (cursor, &doc)) {
       if (mongoc_cursor_error (cursor, &e)) {
@@ -165,16 +164,13 @@ answer_stored (api_call_t *call, mongoc_client_t *client, const char *db, const 
       } else {
          api_call_fail (call, 404, "not_found", "id", "no ticket with id \"%s\"", id);
       }
-   } else if (tk_ticket_from_bson (doc, &stored, &err) &&
-              (json = tk_ticket_to_json (stored, &err))) {
-      cJSON *listed = api_ticket_doc_json (doc, &err);
-      entry_from (d, doc, listed);
-      cJSON_Delete (listed);
+   } else if ((json = api_ticket_doc_json (doc, &err))) {
+      /* The answer is the ticket as the listing shows it (stored_at too). */
+      entry_from (d, doc, json);
       api_call_ok (call, 201, json);
    } else {
       api_call_fail_err (call, &err);
    }
-   tk_ticket_destroy (stored);
    mongoc_cursor_destroy (cursor);
 }
 

@@ -1,5 +1,7 @@
 /* cmd_stats.c - `triagectl stats`: the processing statistics as a table,
  * optionally waiting (with a progress bar) until nothing is left to classify.
+ * Priorities and sentiments are listed in the taxonomy's order (P0, P1, P2),
+ * the api's taxonomy when it tells it (GET /api/session), never by count.
  *
  *   triagectl stats [--url http://127.0.0.1:8080] [--key KEY]
  *                   [--wait] [--timeout SECONDS] [--json]
@@ -49,31 +51,82 @@ progress_bar (FILE *out, double done, double total, double elapsed)
 }
 
 static void
-print_distribution (const char *title, const cJSON *dist, double total)
+print_count (const cJSON *it, double total)
+{
+   if (!cJSON_IsNumber (it)) {
+      return;
+   }
+   double pct = total > 0 ? 100.0 * it->valuedouble / total : 0;
+   int bar = (int) (pct / 2.5 + 0.5);
+   printf ("    %-16s %7.0f  %5.1f%%  ", it->string, it->valuedouble, pct);
+   for (int i = 0; i < bar; i++) {
+      fputs ("\u2588", stdout);
+   }
+   putchar ('\n');
+}
+
+static bool
+listed (const cJSON *order, const char *label)
+{
+   const cJSON *o;
+   cJSON_ArrayForEach (o, order)
+   {
+      if (cJSON_IsString (o) && !strcmp (o->valuestring, label)) {
+         return true;
+      }
+   }
+   return false;
+}
+
+/* The counts of dist: the labels of order first, in its order (the
+ * taxonomy's: P0, P1, P2, whatever the counts), then any other label the
+ * api counted, as it gave them. order may be NULL: the api's order. */
+static void
+print_distribution (const char *title, const cJSON *dist, double total, const cJSON *order)
 {
    if (!cJSON_IsObject (dist)) {
       return;
    }
    printf ("\n  %s\n", title);
    const cJSON *it;
+   cJSON_ArrayForEach (it, order)
+   {
+      if (cJSON_IsString (it)) {
+         print_count (cJSON_GetObjectItemCaseSensitive (dist, it->valuestring), total);
+      }
+   }
    cJSON_ArrayForEach (it, dist)
    {
-      if (!cJSON_IsNumber (it)) {
-         continue;
+      if (!listed (order, it->string)) {
+         print_count (it, total);
       }
-      double pct = total > 0 ? 100.0 * it->valuedouble / total : 0;
-      int bar = (int) (pct / 2.5 + 0.5);
-      printf ("    %-16s %7.0f  %5.1f%%  ", it->string, it->valuedouble, pct);
-      for (int i = 0; i < bar; i++) {
-         fputs ("\u2588", stdout);
-      }
-      putchar ('\n');
    }
 }
 
-static void
-print_table (const cJSON *s, double waited)
+/* The labels of kind in the taxonomy's order: the api's own (GET
+ * /api/session, a custom TRIAGE_TAXONOMY included), else the built-in one
+ * (an api without that route). A new array the caller deletes. */
+static cJSON *
+label_order (const cJSON *session, tk_taxonomy_kind_t kind)
 {
+   const cJSON *tax = cJSON_GetObjectItemCaseSensitive (session, "taxonomy");
+   const cJSON *list = cJSON_GetObjectItemCaseSensitive (tax, tk_taxonomy_kind_name (kind));
+   if (cJSON_IsArray (list)) {
+      return cJSON_Duplicate (list, true);
+   }
+   const tk_taxonomy_t *builtin = tk_taxonomy_default ();
+   cJSON *out = cJSON_CreateArray ();
+   for (size_t i = 0; i < tk_taxonomy_count (builtin, kind); i++) {
+      cJSON_AddItemToArray (out, cJSON_CreateString (tk_taxonomy_label (builtin, kind, i)));
+   }
+   return out;
+}
+
+static void
+print_table (const cJSON *s, const cJSON *session, double waited)
+{
+   cJSON *priorities = label_order (session, TK_TAXONOMY_PRIORITY);
+   cJSON *sentiments = label_order (session, TK_TAXONOMY_SENTIMENT);
    double total = count (s, "total_tickets", "total");
    double processed = count (s, "total_processed", "processed");
    printf ("\n  Tickets\n");
@@ -83,11 +136,14 @@ print_table (const cJSON *s, double waited)
    printf ("    %-16s %7.0f\n", "processed today", num (s, "processed_today"));
    printf ("    %-16s %7.0f\n", "failed", num (s, "failed"));
    print_distribution ("Priority", cJSON_GetObjectItemCaseSensitive (s, "priority_distribution"),
-                       processed);
+                       processed, priorities);
    print_distribution ("Sentiment",
-                       cJSON_GetObjectItemCaseSensitive (s, "sentiment_distribution"), processed);
+                       cJSON_GetObjectItemCaseSensitive (s, "sentiment_distribution"), processed,
+                       sentiments);
    print_distribution ("Topic tags (a ticket may have several)",
-                       cJSON_GetObjectItemCaseSensitive (s, "topic_distribution"), processed);
+                       cJSON_GetObjectItemCaseSensitive (s, "topic_distribution"), processed, NULL);
+   cJSON_Delete (priorities);
+   cJSON_Delete (sentiments);
    const cJSON *conf = cJSON_GetObjectItemCaseSensitive (s, "average_confidence");
    if (cJSON_IsObject (conf)) {
       printf ("\n  Average confidence\n");
@@ -210,7 +266,12 @@ cli_cmd_stats (int argc, char **argv)
       puts (text);
       cJSON_free (text);
    } else {
-      print_table (s, a.wait ? cli_now_s () - t0 : -1);
+      /* The taxonomy's order of the labels; none when the api cannot say. */
+      char url[512], err[512];
+      snprintf (url, sizeof url, "%s/api/session", a.url);
+      cJSON *session = cli_http_get_json (url, key, err, sizeof err);
+      print_table (s, session, a.wait ? cli_now_s () - t0 : -1);
+      cJSON_Delete (session);
    }
    cJSON_Delete (s);
    return 0;

@@ -31,7 +31,9 @@
  * they would be stored, so the preview shows exactly what would be kept.
  * Status: 200 with the report (201 when a single object was stored, 422
  * when it was refused); 400 when the body cannot be walked at all; 415 for
- * an unknown Content-Type; 413 past TRIAGE_HTTP_MAX_BODY (the HTTP server);
+ * an unknown Content-Type, and for a body that is plainly binary whatever
+ * its Content-Type (a PNG, a PDF, an .xlsx: tk_upload_sniff_binary names
+ * it); 413 past TRIAGE_HTTP_MAX_BODY (the HTTP server);
  * 503 + Retry-After while MongoDB is unreachable (rows already written are
  * reported; re-sending the file is safe, they come back as duplicates).
  *
@@ -730,6 +732,16 @@ handle_upload_authorized (tk_http_request_t *req, const ingest_who_t *who, void 
                 ct ? ct : "(none)");
       audit_refused (u, req, who, dry_run, 415);
       tk_http_respond_error (req, 415, "unsupported_media_type", msg, "Content-Type");
+      return;
+   }
+   size_t body_len = 0;
+   const char *body = tk_http_request_body (req, &body_len), *what = NULL;
+   if (tk_upload_sniff_binary (body, body_len, &what)) {
+      char msg[200];
+      snprintf (msg, sizeof msg,
+                "the uploaded file is not a CSV, JSON or NDJSON file: it looks like %s", what);
+      audit_refused (u, req, who, dry_run, 415);
+      tk_http_respond_error (req, 415, "unsupported_media_type", msg, "body");
       return;
    }
    if (!dry_run && ingest_batcher_unavailable (u->batcher)) {

@@ -559,6 +559,26 @@ test_hostile_input (void **state)
       assert_true (!strcmp (err_code (&r), "invalid") || !strcmp (err_code (&r), "bad_request"));
       tk_api_fx_resp_free (&r);
    }
+   /* A search text past the limit: refused in words (it was "q: longer
+    * than 256 bytes (got ...)", and 200 é were refused as too long). */
+   char path[1400]; /* 200 "%C3%A9" below */
+   snprintf (path, sizeof path, "/api/tickets?q=");
+   memset (path + strlen (path), 'x', 1000); /* the fixture's URLs stop at 2 KB */
+   path[15 + 1000] = '\0';
+   tk_api_fx_resp_t lr = call ("GET", path, viewer_key, NULL, NULL);
+   assert_int_equal (lr.status, 400);
+   const cJSON *le = cJSON_GetObjectItem (lr.json, "error");
+   assert_string_equal (cJSON_GetObjectItem (le, "message")->valuestring,
+                        "search text is limited to 256 characters (this one has 1000)");
+   assert_string_equal (cJSON_GetObjectItem (le, "field")->valuestring, "q");
+   tk_api_fx_resp_free (&lr);
+   snprintf (path, sizeof path, "/api/tickets?q=");
+   for (int i = 0; i < 200; i++) {
+      strcat (path, "%C3%A9");
+   }
+   lr = call ("GET", path, viewer_key, NULL, NULL);
+   assert_int_equal (lr.status, 200);
+   tk_api_fx_resp_free (&lr);
    /* Operators in the text search are text: no match, no error. */
    char ids[256];
    list_ids ("/api/tickets?q=%7B%22%24gt%22%3A%22%22%7D", viewer_key, ids, sizeof ids);

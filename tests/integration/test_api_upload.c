@@ -392,6 +392,73 @@ test_audited_with_ingest_status (void **state)
 }
 
 /* Ingest down: a clear 502 naming it, and the API itself stays up. */
+/* The row of ingest's report for line `line`, or NULL. */
+static const cJSON *
+report_row (const cJSON *report, int line)
+{
+   const cJSON *row;
+   cJSON_ArrayForEach (row, cJSON_GetObjectItemCaseSensitive (report, "results"))
+   {
+      if ((int) tk_api_fx_num (row, "line") == line) {
+         return row;
+      }
+   }
+   return NULL;
+}
+
+/* Issue 15: a file that is not CSV, JSON or NDJSON is refused by its
+ * bytes, whatever its Content-Type says, with a sentence a person
+ * understands; a CSV row with a misplaced quote is refused with its line
+ * and why while the good rows are stored, none merged into another. */
+static void
+test_binary_file_and_misplaced_quotes (void **state)
+{
+   (void) state;
+   if (!real_ingest) {
+      skip ();
+   }
+   static const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0";
+   const char *types[] = {"application/json", "text/csv", "application/x-ndjson"};
+   for (size_t i = 0; i < 3; i++) {
+      tk_api_fx_resp_t r = upload ("?dry_run=true", operator_key, png, sizeof png - 1, types[i]);
+      assert_int_equal (r.status, 415);
+      const cJSON *error = cJSON_GetObjectItemCaseSensitive (r.json, "error");
+      const char *message = tk_api_fx_str (error, "message");
+      assert_non_null (message);
+      assert_non_null (strstr (message, "is not a CSV, JSON or NDJSON file"));
+      assert_non_null (strstr (message, "a PNG image"));
+      tk_api_fx_resp_free (&r);
+   }
+
+   const char csv[] = "id,subject,body\n"
+                      "Q-1,\"subject \"with\" quotes\",body\n"
+                      "Q-2,fine,fine\n"
+                      "Q-3,\"unclosed subject,body\n"
+                      "Q-4,also fine,fine\n"
+                      "Q-5,\"quoted\",fine\n";
+   tk_api_fx_resp_t r = upload ("", operator_key, csv, strlen (csv), "text/csv");
+   assert_int_equal (r.status, 200);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "stored"), 3);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "rejected"), 2);
+   const int bad_lines[] = {2, 4};
+   for (size_t i = 0; i < 2; i++) {
+      const cJSON *row = report_row (r.json, bad_lines[i]);
+      assert_non_null (row);
+      assert_string_equal (tk_api_fx_str (row, "status"), "rejected");
+      assert_string_equal (tk_api_fx_str (row, "reason"), "malformed");
+      assert_non_null (strstr (tk_api_fx_str (row, "error"), "quote"));
+   }
+   tk_api_fx_resp_free (&r);
+   const char *good[] = {"Q-2", "Q-4", "Q-5"}, *want[] = {"fine", "also fine", "quoted"};
+   for (size_t i = 0; i < 3; i++) {
+      tk_ticket_t *t = NULL;
+      tk_error_t err;
+      assert_true (tk_store_get_ticket (fx.store, good[i], &t, &err));
+      assert_string_equal (t->subject, want[i]);
+      tk_ticket_destroy (t);
+   }
+}
+
 static void
 test_ingest_unreachable (void **state)
 {
@@ -421,6 +488,7 @@ main (void)
       cmocka_unit_test (test_forwards_each_format_and_relays_the_answer),
       cmocka_unit_test (test_refused_before_forwarding),
       cmocka_unit_test (test_audited_with_ingest_status),
+      cmocka_unit_test (test_binary_file_and_misplaced_quotes),
       cmocka_unit_test (test_ingest_unreachable),
    };
    return cmocka_run_group_tests (tests, setup, teardown);

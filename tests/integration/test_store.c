@@ -157,8 +157,14 @@ test_ensure_indexes_twice_lists_all (void **state)
                                 "processing_metadata.processed_at_-1",
                                 "classification.priority_1",
                                 "classification.topic_tags_1",
-                                "classification.sentiment_1"};
-   bool seen[6] = {false};
+                                "classification.sentiment_1",
+                                "processed_1_stored_at_1"};
+   /* The last is MongoDB's only (store.c). */
+   bool ferretdb = false;
+   assert_true (tk_store_server_is_ferretdb (f->store, &ferretdb, &err));
+   const size_t n_want = sizeof want / sizeof want[0] - (ferretdb ? 1 : 0);
+   enum { N_WANT = sizeof want / sizeof want[0] };
+   bool seen[N_WANT] = {false};
    size_t n_indexes = 0;
 
    mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
@@ -170,7 +176,7 @@ test_ensure_indexes_twice_lists_all (void **state)
       n_indexes++;
       assert_true (bson_iter_init_find (&it, doc, "name"));
       const char *name = bson_iter_utf8 (&it, NULL);
-      for (size_t i = 0; i < 6; i++) {
+      for (size_t i = 0; i < n_want; i++) {
          if (!strcmp (name, want[i])) {
             seen[i] = true;
             bool unique = bson_iter_init_find (&it, doc, "unique") && bson_iter_as_bool (&it);
@@ -186,12 +192,12 @@ test_ensure_indexes_twice_lists_all (void **state)
    }
    bson_error_t e;
    assert_false (mongoc_cursor_error (cursor, &e));
-   for (size_t i = 0; i < 6; i++) {
+   for (size_t i = 0; i < n_want; i++) {
       if (!seen[i]) {
          fail_msg ("index %s missing", want[i]);
       }
    }
-   assert_int_equal (n_indexes, 7); /* the six plus _id_ */
+   assert_int_equal (n_indexes, n_want + 1); /* plus _id_ */
    mongoc_cursor_destroy (cursor);
    mongoc_collection_destroy (coll);
    mongoc_client_destroy (client);
@@ -662,6 +668,93 @@ test_processing_stats (void **state)
    assert_int_equal (tk_processing_stats_priority (&stats, "P2 (Low)"), 1);
 }
 
+/* ---- stored_at ----------------------------------------------------------- */
+
+/* The stored_at of ticket id, 0 when it has none. */
+static int64_t
+stored_at (fixture_t *f, const char *id)
+{
+   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
+   bson_t *filter = BCON_NEW ("_id", BCON_UTF8 (id));
+   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts (coll, filter, NULL, NULL);
+   const bson_t *doc;
+   bson_iter_t it;
+   int64_t at = 0;
+   if (mongoc_cursor_next (cursor, &doc) && bson_iter_init_find (&it, doc, "stored_at") &&
+       BSON_ITER_HOLDS_DATE_TIME (&it)) {
+      at = bson_iter_date_time (&it);
+   }
+   mongoc_cursor_destroy (cursor);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+   return at;
+}
+
+/* An insert sets stored_at (the same for a whole batch); an upsert, a
+ * classification and a failure never change it; the backfill gives the
+ * documents written without one their created_at, else updated_at, else
+ * now, and changes nothing the second time. */
+static void
+test_stored_at_set_once_and_backfilled (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   tk_insert_result_t res;
+   int64_t t0 = wall_ms ();
+   tk_ticket_t *ts[2] = {make_ticket ("S-1", "s", "b", t0 - 86400000),
+                         make_ticket ("S-2", "s", "b", 0)};
+   assert_true (tk_store_insert_tickets (f->store, ts, 2, &res, &err));
+   tk_insert_result_cleanup (&res);
+   int64_t at = stored_at (f, "S-1");
+   assert_true (at >= t0 && at <= wall_ms ());
+   assert_int_equal (stored_at (f, "S-2"), at);
+
+   free (ts[0]->body);
+   ts[0]->body = strdup ("another body");
+   assert_true (tk_store_upsert_tickets (f->store, ts, 1, &res, &err));
+   assert_int_equal (res.n_changed, 1);
+   tk_insert_result_cleanup (&res);
+   assert_true (tk_store_record_failure (f->store, "S-1", "boom", &err));
+   tk_classification_t c = {.n_topic_tags = 0, .sentiment = "Neutral", .priority = "P2 (Low)"};
+   tk_confidence_t conf = {0.5, 0.5, 0.5};
+   tk_processing_metadata_t md = {.processed_at = wall_ms (), .model_version = "m"};
+   assert_true (
+      tk_store_update_ticket_with_classification (f->store, "S-1", &c, &conf, &md, &err));
+   assert_int_equal (stored_at (f, "S-1"), at);
+   tk_ticket_destroy (ts[0]);
+   tk_ticket_destroy (ts[1]);
+
+   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
+   const char *ids[3] = {"L-1", "L-2", "L-3"};
+   for (int i = 0; i < 3; i++) {
+      bson_t *doc = BCON_NEW ("_id", BCON_UTF8 (ids[i]), "id", BCON_UTF8 (ids[i]), "subject",
+                              BCON_UTF8 ("s"), "body", BCON_UTF8 ("b"), "processed",
+                              BCON_BOOL (false));
+      if (i == 0) {
+         BSON_APPEND_DATE_TIME (doc, "created_at", INT64_C (1600000000000));
+      }
+      if (i <= 1) {
+         BSON_APPEND_DATE_TIME (doc, "updated_at", INT64_C (1600000001000));
+      }
+      assert_true (mongoc_collection_insert_one (coll, doc, NULL, NULL, NULL));
+      bson_destroy (doc);
+   }
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+   int64_t updated = -1, before = wall_ms ();
+   assert_true (tk_store_backfill_stored_at (f->store, 2, NULL, NULL, &updated, &err));
+   assert_int_equal (updated, 3);
+   assert_int_equal (stored_at (f, "L-1"), INT64_C (1600000000000));
+   assert_int_equal (stored_at (f, "L-2"), INT64_C (1600000001000));
+   assert_true (stored_at (f, "L-3") >= before);
+   assert_int_equal (stored_at (f, "S-1"), at);
+   assert_true (tk_store_backfill_stored_at (f->store, 0, NULL, NULL, &updated, &err));
+   assert_int_equal (updated, 0);
+}
+
 int
 main (void)
 {
@@ -684,6 +777,7 @@ main (void)
       cmocka_unit_test_setup_teardown (test_get_processed_most_recent_first, setup, teardown),
       cmocka_unit_test_setup_teardown (test_get_by_status_newest_first, setup, teardown),
       cmocka_unit_test_setup_teardown (test_processing_stats, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_stored_at_set_once_and_backfilled, setup, teardown),
    };
    int failed = cmocka_run_group_tests (tests, NULL, NULL);
    mongoc_cleanup ();

@@ -155,7 +155,7 @@ test_cursor_round_trip (void **state)
 }
 
 /* A label or confidence sort's cursor carries the value, created_at and
- * id of the document it continues after, missing values included, and its
+ * id of the document it continues after, and its
  * page filter continues after exactly that. */
 static void
 test_keyed_sort_cursors (void **state)
@@ -228,6 +228,67 @@ test_keyed_sort_cursors (void **state)
    assert_string_equal (err.field, "cursor");
 }
 
+/* stored_from / stored_to: a range on stored_at (when the store first held
+ * the ticket), inclusive from, exclusive to, each once. */
+static void
+test_stored_range (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   bool ok;
+   tk_query_param_t p[] = {{"stored_from", "2026-12-01T00:00:00Z"},
+                           {"stored_to", "2026-12-02T00:00:00Z"}};
+   char *s = build_json (p, 2, &err, &ok);
+   assert_true (ok);
+   assert_non_null (strstr (s, "\"stored_at\" : { \"$gte\" : { \"$date\" : "
+                               "\"2026-12-01T00:00:00Z\" }, \"$lt\" : { \"$date\" : "
+                               "\"2026-12-02T00:00:00Z\" } }"));
+   bson_free (s);
+   tk_query_t q;
+   assert_true (tk_query_build (&q, p, 1, tk_taxonomy_default (), 0, NULL, &err));
+   assert_true (q.where.has_time[TK_QUERY_T_STORED_FROM]);
+   assert_false (q.where.has_time[TK_QUERY_T_STORED_TO]);
+   tk_query_cleanup (&q);
+   tk_query_param_t twice[] = {{"stored_to", "2026-01-01"}, {"stored_to", "2026-01-02"}};
+   assert_null (build_json (twice, 2, &err, &ok));
+   assert_string_equal (err.field, "stored_to");
+   tk_query_param_t bad[] = {{"stored_from", "yesterday"}};
+   assert_null (build_json (bad, 1, &err, &ok));
+   assert_string_equal (err.field, "stored_from");
+}
+
+/* q: at most 256 characters (not bytes), refused past them in words. */
+static void
+test_search_text_limit (void **state)
+{
+   (void) state;
+   tk_error_t err;
+   bool ok;
+   char text[3001];
+   memset (text, 'a', 3000);
+   text[3000] = '\0';
+   tk_query_param_t p[] = {{"q", text}};
+   assert_null (build_json (p, 1, &err, &ok));
+   assert_string_equal (err.field, "q");
+   assert_string_equal (err.message,
+                        "search text is limited to 256 characters (this one has 3000)");
+   text[256] = '\0';
+   char *s = build_json (p, 1, &err, &ok);
+   assert_true (ok);
+   bson_free (s);
+   /* 256 two-byte characters (512 bytes) are within the limit; 257 are not. */
+   for (int i = 0; i < 257; i++) {
+      memcpy (text + 2 * i, "\xc3\xa9", 2);
+   }
+   text[2 * 256] = '\0';
+   s = build_json (p, 1, &err, &ok);
+   assert_true (ok);
+   bson_free (s);
+   memcpy (text + 2 * 256, "\xc3\xa9", 3);
+   assert_null (build_json (p, 1, &err, &ok));
+   assert_non_null (strstr (err.message, "limited to 256 characters (this one has 257)"));
+}
+
 int
 main (void)
 {
@@ -238,6 +299,8 @@ main (void)
       cmocka_unit_test (test_single_parameters_given_twice),
       cmocka_unit_test (test_cursor_round_trip),
       cmocka_unit_test (test_keyed_sort_cursors),
+      cmocka_unit_test (test_stored_range),
+      cmocka_unit_test (test_search_text_limit),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -207,9 +207,76 @@ test_csv_whole_body_errors (void **state)
    assert_false (parse ("id,subject\nA,b\n", TK_UPLOAD_CSV, &r, NULL, &err));
    assert_non_null (strstr (err.message, "\"body\""));
    assert_false (parse ("", TK_UPLOAD_CSV, &r, NULL, &err));
-   assert_false (parse ("id,subject,body\nA,s,\"never closed\n", TK_UPLOAD_CSV, &r, NULL, &err));
-   assert_non_null (strstr (err.message, "line 2"));
+   assert_false (parse ("id,\"subject\nA,s,b\n", TK_UPLOAD_CSV, &r, NULL, &err));
+   assert_non_null (strstr (err.message, "line 1"));
+   assert_false (parse ("id,sub\"ject,body\nA,s,b\n", TK_UPLOAD_CSV, &r, NULL, &err));
+   assert_non_null (strstr (err.message, "the header row"));
    assert_false (parse ("id,ID,subject,body\n", TK_UPLOAD_CSV, &r, NULL, &err));
+}
+
+/* A misplaced quote refuses its row, with its line and why, and never
+ * merges rows: the rows an unclosed quote would swallow are read on their
+ * own. */
+static void
+test_csv_misplaced_quotes (void **state)
+{
+   (void) state;
+   const char *text = "id,subject,body\n"
+                      "t1,\"subject \"with\" quotes\",body\n"
+                      "t2,ok,fine\n"
+                      "t3,a 24\" screen,body\n"
+                      "t4,\"unclosed subject,body\n"
+                      "t5,ok,fine\n"
+                      "t6,\"quoted\",fine\n"
+                      "t7,\"never closed,x\n"
+                      "t8,a,b\n";
+   rows_t r;
+   tk_error_t err;
+   assert_true (parse (text, TK_UPLOAD_CSV, &r, NULL, &err));
+   assert_int_equal (r.n, 8);
+   const bool ok[8] = {false, true, false, false, true, true, false, true};
+   for (size_t i = 0; i < 8; i++) {
+      char id[8];
+      snprintf (id, sizeof id, "t%zu", i + 1);
+      assert_int_equal (r.ok[i], ok[i]);
+      assert_int_equal (r.line[i], i + 2);
+      assert_string_equal (r.id[i], id);
+      if (!ok[i]) {
+         assert_int_equal (r.reason[i], TK_UPLOAD_REASON_MALFORMED);
+      }
+   }
+   assert_non_null (strstr (r.message[0], "line 2: a quote in the middle of a quoted field"));
+   assert_non_null (strstr (r.message[2], "line 4: a quote inside a field that does not start"));
+   assert_non_null (strstr (r.message[3], "line 5: a quoted field is not closed"));
+   assert_non_null (strstr (r.message[3], "line 7"));
+   assert_non_null (strstr (r.message[6], "line 8: a quoted field is not closed before the end"));
+   assert_string_equal (r.subject[4], "ok");
+   assert_string_equal (r.subject[5], "quoted");
+}
+
+/* Binary files are told by their first bytes, whatever the Content-Type. */
+static void
+test_sniff_binary (void **state)
+{
+   (void) state;
+   const char *what = NULL;
+   const char png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+   assert_true (tk_upload_sniff_binary (png, sizeof png - 1, &what));
+   assert_string_equal (what, "a PNG image");
+   assert_true (tk_upload_sniff_binary ("%PDF-1.7\n", 9, &what));
+   assert_string_equal (what, "a PDF document");
+   assert_true (tk_upload_sniff_binary ("PK\x03\x04rest", 8, &what));
+   const char blob[] = "\x01\0\0\0\x02\0\0\0some data\0\0\0\x03";
+   assert_true (tk_upload_sniff_binary (blob, sizeof blob - 1, &what));
+   assert_non_null (strstr (what, "NUL"));
+   /* One stray NUL is a bad row's, refused by the parse, not the file's. */
+   const char stray[] = "id,subject,body\nA,s\0,b\nB,second row,its body\n";
+   assert_false (tk_upload_sniff_binary (stray, sizeof stray - 1, &what));
+   const char *texts[] = {"id,subject,body\nA,s,b\n", "[{\"id\":\"1\"}]", "\xEF\xBB\xBFid,x\n",
+                          "", "{\"id\":\"caf\xc3\xa9\"}\n"};
+   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+      assert_false (tk_upload_sniff_binary (texts[i], strlen (texts[i]), &what));
+   }
 }
 
 static void
@@ -235,6 +302,8 @@ main (void)
       cmocka_unit_test (test_ndjson),
       cmocka_unit_test (test_csv_quotes_newlines_and_bad_rows),
       cmocka_unit_test (test_csv_whole_body_errors),
+      cmocka_unit_test (test_csv_misplaced_quotes),
+      cmocka_unit_test (test_sniff_binary),
       cmocka_unit_test (test_stop_early),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
