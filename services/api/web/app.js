@@ -7,7 +7,6 @@ import { initCharts, drawAnalytics, dailyOf, chartData } from './charts.js';
 const $ = (sel, root = document) => root.querySelector(sel);
 const POLL_MS = 5000;
 const PAGE = 50;
-const LAST_FETCH = 'triage.lastFetch';
 const STATUS_LABELS = ['processed', 'unprocessed', 'failed'];
 
 const state = {
@@ -833,32 +832,27 @@ function wireUpload() {
 
 /* ---- control panel: fetch -------------------------------------------------------------------------- */
 
-function lastFetch() { return localStorage.getItem(LAST_FETCH); }
-
 function showLastFetch() {
-  const lf = lastFetch();
-  if (!$('#fetch-state').dataset.result) $('#fetch-state').textContent = lf ? `Last fetch: ${when(lf)}` : 'No fetch yet in this browser.';
+  if (!$('#fetch-state').dataset.result) {
+    $('#fetch-state').textContent = 'Since last fetch: the tickets stored since this key last fetched (kept by the server).';
+  }
 }
 
+/** POST /api/fetch: the unprocessed tickets stored (not created) since the
+ * mode's start; for "since last fetch" the server keeps where this key
+ * stopped, so a ticket that arrives late is not missed and another browser
+ * with the same key goes on from there. */
 async function doFetch() {
   const mode = $('#fetch-mode').value;
-  const now = new Date();
-  let from = null;
-  if (mode === 'last_24h') from = new Date(now - 86400000);
-  if (mode === 'last_7d') from = new Date(now - 7 * 86400000);
-  if (mode === 'since_last_fetch' && lastFetch()) from = new Date(lastFetch());
-  const p = new URLSearchParams({ status: 'unprocessed', limit: '1000', sort: '-created_at' });
-  if (from) p.set('created_from', from.toISOString().replace(/\.\d{3}Z$/, 'Z'));
   try {
-    const page = await api('GET', `/api/tickets?${p}`);
-    state.fetched = page.items.map((t) => t.id);
-    localStorage.setItem(LAST_FETCH, now.toISOString());
-    const msg = `Found ${num(page.items.length)}${page.next_cursor ? '+' : ''} unprocessed ticket${page.items.length === 1 ? '' : 's'}${from ? ` created since ${when(from.toISOString())}` : ''}.`;
+    const r = await api('POST', '/api/fetch', { mode, limit: 1000 });
+    state.fetched = r.ids;
+    const msg = `Found ${num(r.count)}${r.more ? '+' : ''} unprocessed ticket${r.count === 1 ? '' : 's'}${r.since ? ` stored since ${when(r.since)}` : ''}.`;
     $('#fetch-state').textContent = msg;
     $('#fetch-state').dataset.result = '1';
-    // Load them into the view: unprocessed, newest first, from that date.
+    // Load them into the view: unprocessed, newest first.
     state.status = ['unprocessed'];
-    state.from = from ? localDay(from) : '';
+    state.from = '';
     state.to = '';
     state.sort = '-created_at';
     if (state.fetched.length) $('#process-mode').value = 'fetched';
