@@ -12,7 +12,13 @@
 #include "store_query.h"
 #include "timeutil.h"
 
-#define DAY_MS 86400000LL
+#define DAY_MS TK_DAY_MS
+/* Every day is counted by quarter hour too: every zone's offset from UTC is
+ * a whole number of quarter hours (since the 1970s), so a day of any zone is
+ * a run of whole UTC quarter hours, and the series can be rendered in the
+ * zone a request names without scanning again. */
+#define QUARTER_MS 900000LL
+#define QUARTERS_PER_DAY 96
 /* Above this many days between the first and the last ticket, the series
  * lists only the days that have tickets instead of filling gaps with 0. */
 #define MAX_FILLED_DAYS 3660
@@ -25,6 +31,7 @@ static const int64_t time_bounds_ms[] = {100, 250, 500, 1000, 2500, 5000, 10000,
 typedef struct {
    int64_t day; /* floor(ms / DAY_MS) */
    uint64_t count;
+   uint32_t *quarters; /* QUARTERS_PER_DAY counts by UTC quarter hour; NULL in a rendering */
 } day_count_t;
 
 /* Days with counts, sorted by day. */
@@ -46,8 +53,7 @@ typedef struct {
 
 struct tk_tally {
    uint64_t total, processed, failed, retried_ok;
-   int64_t today_start_ms; /* UTC midnight of the scan */
-   uint64_t processed_today;
+   int64_t now_ms; /* when the scan began: decides "today" */
 
    label_counts_t priority, sentiment, topic, model;
    day_series_t created, processed_days;
@@ -62,11 +68,22 @@ typedef struct tk_tally tally_t;
 
 /* ---- counting ------------------------------------------------------------ */
 
-static bool
-day_add (day_series_t *s, int64_t ms)
+static int64_t
+floor_div (int64_t a, int64_t b)
 {
-   int64_t day = ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
+   return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* The entry of day in s, added with count 0 where missing; NULL when out of
+ * memory. */
+static day_count_t *
+series_at (day_series_t *s, int64_t day)
+{
    size_t lo = 0, hi = s->n;
+   /* Scans and renderings mostly go forward in time: try the end first. */
+   if (s->n && s->v[s->n - 1].day < day) {
+      lo = s->n;
+   }
    while (lo < hi) {
       size_t mid = (lo + hi) / 2;
       if (s->v[mid].day < day) {
@@ -76,23 +93,92 @@ day_add (day_series_t *s, int64_t ms)
       }
    }
    if (lo < s->n && s->v[lo].day == day) {
-      s->v[lo].count++;
-      return true;
+      return &s->v[lo];
    }
    if (s->n == s->cap) {
       size_t cap = s->cap ? s->cap * 2 : 64;
       day_count_t *v = realloc (s->v, cap * sizeof *v);
       if (!v) {
-         return false;
+         return NULL;
       }
       s->v = v;
       s->cap = cap;
    }
    memmove (&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof *s->v);
-   s->v[lo].day = day;
-   s->v[lo].count = 1;
+   s->v[lo] = (day_count_t) {.day = day};
    s->n++;
+   return &s->v[lo];
+}
+
+static bool
+day_add (day_series_t *s, int64_t ms)
+{
+   int64_t day = floor_div (ms, DAY_MS);
+   day_count_t *d = series_at (s, day);
+   if (!d || (!d->quarters && !(d->quarters = calloc (QUARTERS_PER_DAY, sizeof *d->quarters)))) {
+      return false;
+   }
+   d->count++;
+   d->quarters[(ms - day * DAY_MS) / QUARTER_MS]++;
    return true;
+}
+
+static void
+series_free (day_series_t *s)
+{
+   for (size_t i = 0; i < s->n; i++) {
+      free (s->v[i].quarters);
+   }
+   free (s->v);
+}
+
+/* s counted by the days of zone (NULL: UTC) into *out (empty; caller frees
+ * with series_free). false when out of memory. */
+static bool
+series_in_zone (const day_series_t *s, tk_zone_t *zone, day_series_t *out)
+{
+   for (size_t i = 0; i < s->n; i++) {
+      const day_count_t *d = &s->v[i];
+      if (!zone) {
+         day_count_t *o = series_at (out, d->day);
+         if (!o) {
+            return false;
+         }
+         o->count += d->count;
+         continue;
+      }
+      for (int q = 0; q < QUARTERS_PER_DAY; q++) {
+         if (d->quarters[q]) {
+            day_count_t *o = series_at (out, tk_zone_day (zone, d->day * DAY_MS + q * QUARTER_MS));
+            if (!o) {
+               return false;
+            }
+            o->count += d->quarters[q];
+         }
+      }
+   }
+   return true;
+}
+
+/* The count of s on the day of the zone (NULL: UTC) that holds now_ms, and
+ * after it (a clock set wrong may date tickets ahead). */
+static uint64_t
+count_since_today (const day_series_t *s, tk_zone_t *zone, int64_t now_ms)
+{
+   int64_t today = tk_zone_day (zone, now_ms);
+   uint64_t n = 0;
+   for (size_t i = s->n; i-- > 0;) {
+      const day_count_t *d = &s->v[i];
+      if (d->day < today - 1) {
+         break; /* a zone is less than a day from UTC */
+      }
+      for (int q = 0; q < QUARTERS_PER_DAY; q++) {
+         if (d->quarters[q] && tk_zone_day (zone, d->day * DAY_MS + q * QUARTER_MS) >= today) {
+            n += d->quarters[q];
+         }
+      }
+   }
+   return n;
 }
 
 static bool
@@ -137,8 +223,8 @@ tally_cleanup (tally_t *t)
    label_counts_free (&t->sentiment);
    label_counts_free (&t->topic);
    label_counts_free (&t->model);
-   free (t->created.v);
-   free (t->processed_days.v);
+   series_free (&t->created);
+   series_free (&t->processed_days);
 }
 
 static bool
@@ -231,9 +317,6 @@ tally_processing (tally_t *t, const bson_t *doc)
    if (find_date (doc, "processing_metadata.processed_at", &ms)) {
       if (!day_add (&t->processed_days, ms)) {
          return false;
-      }
-      if (ms >= t->today_start_ms) {
-         t->processed_today++;
       }
    }
    if (find_number (doc, "processing_metadata.processing_time_ms", &v)) {
@@ -344,6 +427,24 @@ days_json (const day_series_t *s)
    return arr;
 }
 
+/* The per-day series of s in the days of zone (NULL: UTC); NULL when out of
+ * memory. */
+static cJSON *
+zone_days_json (const day_series_t *s, tk_zone_t *zone)
+{
+   day_series_t local = {0};
+   cJSON *arr = series_in_zone (s, zone, &local) ? days_json (&local) : NULL;
+   series_free (&local);
+   return arr;
+}
+
+/* "time_zone": the zone the days are counted in. */
+static void
+add_zone (cJSON *out, const tk_zone_t *zone)
+{
+   cJSON_AddStringToObject (out, "time_zone", zone ? tk_zone_name (zone) : "UTC");
+}
+
 /* "error_rates": failed tickets, of all and of those attempted. */
 static void
 add_error_rates (cJSON *out, const tk_tally_t *t)
@@ -414,7 +515,7 @@ add_confidence (cJSON *out, const tk_tally_t *t)
 }
 
 cJSON *
-tk_tally_analytics_json (const tk_tally_t *t)
+tk_tally_analytics_json (const tk_tally_t *t, tk_zone_t *zone)
 {
    cJSON *out = cJSON_CreateObject ();
    cJSON_AddNumberToObject (out, "total", (double) t->total);
@@ -428,8 +529,17 @@ tk_tally_analytics_json (const tk_tally_t *t)
    cJSON_AddItemToObject (out, "sentiment_distribution", labels_json (&t->sentiment));
    cJSON_AddItemToObject (out, "topic_distribution", labels_json (&t->topic));
    cJSON_AddItemToObject (out, "model_versions", labels_json (&t->model));
-   cJSON_AddItemToObject (out, "created_per_day", days_json (&t->created));
-   cJSON_AddItemToObject (out, "processed_per_day", days_json (&t->processed_days));
+   cJSON *created = zone_days_json (&t->created, zone);
+   cJSON *processed = zone_days_json (&t->processed_days, zone);
+   if (!created || !processed) {
+      cJSON_Delete (created);
+      cJSON_Delete (processed);
+      cJSON_Delete (out);
+      return NULL;
+   }
+   add_zone (out, zone);
+   cJSON_AddItemToObject (out, "created_per_day", created);
+   cJSON_AddItemToObject (out, "processed_per_day", processed);
 
    add_processing_times (out, t);
    add_confidence (out, t);
@@ -478,7 +588,7 @@ labels_json_all (const label_counts_t *c, const tk_taxonomy_t *tax, tk_taxonomy_
 }
 
 cJSON *
-tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax)
+tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax, tk_zone_t *zone)
 {
    cJSON *out = cJSON_CreateObject ();
    /* The spec's names (get_processing_stats), and no other: no client was
@@ -486,7 +596,9 @@ tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax)
    cJSON_AddNumberToObject (out, "total_tickets", (double) t->total);
    cJSON_AddNumberToObject (out, "total_processed", (double) t->processed);
    cJSON_AddNumberToObject (out, "total_unprocessed", (double) (t->total - t->processed));
-   cJSON_AddNumberToObject (out, "processed_today", (double) t->processed_today);
+   cJSON_AddNumberToObject (out, "processed_today",
+                            (double) count_since_today (&t->processed_days, zone, t->now_ms));
+   add_zone (out, zone);
    cJSON_AddItemToObject (out, "priority_distribution",
                           labels_json_all (&t->priority, tax, TK_TAXONOMY_PRIORITY));
    cJSON_AddItemToObject (out, "sentiment_distribution",
@@ -525,7 +637,7 @@ tk_tally_new (int64_t now_ms)
    if (!t) {
       abort ();
    }
-   t->today_start_ms = now_ms - now_ms % DAY_MS; /* Unix time has no leap seconds */
+   t->now_ms = now_ms;
    return t;
 }
 
@@ -595,7 +707,7 @@ tk_tally_processing_stats (const tk_tally_t *t, tk_processing_stats_t *out)
    out->total = (int64_t) t->total;
    out->processed = (int64_t) t->processed;
    out->unprocessed = (int64_t) (t->total - t->processed);
-   out->processed_today = (int64_t) t->processed_today;
+   out->processed_today = (int64_t) count_since_today (&t->processed_days, NULL, t->now_ms);
    for (size_t i = 0; i < t->priority.n; i++) {
       const label_count_t *c = &t->priority.v[i];
       if (strlen (c->label) > TK_LABEL_MAX || out->n_priorities == TK_STATS_MAX_PRIORITIES) {

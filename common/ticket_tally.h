@@ -28,11 +28,12 @@
 #include "error.h"
 #include "store.h"
 #include "taxonomy.h"
+#include "timezone.h"
 
 typedef struct tk_tally tk_tally_t;
 
-/* A new empty tally. now_ms decides "processed today" (since UTC midnight).
- * Aborts on out of memory. */
+/* A new empty tally. now_ms decides "processed today" (since midnight in the
+ * zone a rendering names). Aborts on out of memory. */
 tk_tally_t *tk_tally_new (int64_t now_ms);
 
 /* Frees t and what it owns. Accepts NULL. */
@@ -63,15 +64,21 @@ bool tk_tally_add (tk_tally_t *t, const bson_t *doc);
  * TK_STATS_MAX_PRIORITIES labels) in priority_other. */
 void tk_tally_processing_stats (const tk_tally_t *t, tk_processing_stats_t *out);
 
-/* The body of the api's GET /api/analytics for the tally. Caller frees. */
-cJSON *tk_tally_analytics_json (const tk_tally_t *t);
+/* Renderings of a tally take the zone (timezone.h; NULL: UTC) whose days
+ * the per-day series and "processed today" count in; it is named in the
+ * answer as "time_zone". The zone is used for the call (its lookup cache
+ * changes), so one zone per thread. */
+
+/* The body of the api's GET /api/analytics for the tally. Caller frees;
+ * NULL when out of memory. */
+cJSON *tk_tally_analytics_json (const tk_tally_t *t, tk_zone_t *zone);
 
 /* The body of the api's GET /api/processing-stats for the tally: the spec's
  * names (total_tickets, total_processed, total_unprocessed, processed_today,
  * priority_distribution) and more. With tax (may be NULL) every label of
  * the taxonomy is in its distribution, 0 when no ticket has it. Caller
  * frees. */
-cJSON *tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax);
+cJSON *tk_tally_stats_json (const tk_tally_t *t, const tk_taxonomy_t *tax, tk_zone_t *zone);
 
 /* Counts of the tally: all, processed. */
 uint64_t tk_tally_total (const tk_tally_t *t);

@@ -145,6 +145,12 @@ bool api_check_request (tk_http_request_t *req, bool json_body);
  * than max. */
 bool api_query_params (tk_http_request_t *req, tk_query_param_t **out, size_t *n);
 
+/* The `tz` parameter among params (zone_param.c): its IANA zone name into
+ * tz (cap bytes, TK_ZONE_NAME_MAX + 1 is enough), "" when it is missing or
+ * "UTC". An unknown zone or a second `tz` responds 400 and returns false. */
+bool api_zone_param (tk_http_request_t *req, const tk_query_param_t *params, size_t n, char *tz,
+                     size_t cap);
+
 /* Parses the JSON body (tk_json_parse); an object anywhere in it that repeats
  * a member name is refused too. On failure responds 400 and returns NULL.
  * max_len bounds it. */

@@ -27,7 +27,8 @@
 typedef struct {
    tk_query_t q;
    char *cache_key; /* owned */
-   bool unfiltered; /* no parameters: served from the snapshot */
+   bool unfiltered; /* no parameters but tz: served from the snapshot */
+   char tz[TK_ZONE_NAME_MAX + 1]; /* the zone of the days, "" for UTC */
 } analytics_data_t;
 
 static void
@@ -49,13 +50,22 @@ analytics_work (api_call_t *call, mongoc_client_t *client, const char *db)
    analytics_data_t *d = call->data;
    tk_tally_t *t = tk_tally_new (tk_time_now_ms ());
    tk_error_t err;
-   if (tk_tally_scan (t, client, db, &d->q.filter, NULL, NULL, NULL, &err)) {
-      api_call_ok (call, 200, tk_tally_analytics_json (t));
+   tk_zone_t *zone = NULL;
+   if (d->tz[0] && !(zone = tk_zone_open (d->tz, &err))) {
+      api_call_fail (call, 500, "internal", NULL, "%s", err.message);
+   } else if (tk_tally_scan (t, client, db, &d->q.filter, NULL, NULL, NULL, &err)) {
+      cJSON *out = tk_tally_analytics_json (t, zone);
+      if (out) {
+         api_call_ok (call, 200, out);
+      } else {
+         api_call_fail (call, 500, "internal", NULL, "out of memory rendering the analytics");
+      }
    } else if (err.domain == TK_ERR_MONGO) {
       api_call_fail (call, 503, "unavailable", NULL, "database: %s", err.message);
    } else {
       api_call_fail (call, 500, "internal", NULL, "%s", err.message);
    }
+   tk_zone_close (zone);
    tk_tally_destroy (t);
 }
 
@@ -74,7 +84,7 @@ analytics_done (api_call_t *call)
 {
    analytics_data_t *d = call->data;
    if (d->unfiltered) {
-      api_snapshot_serve (call->api, call, API_SNAPSHOT_ANALYTICS);
+      api_snapshot_serve (call->api, call, API_SNAPSHOT_ANALYTICS, d->tz);
       return;
    }
    char *text = cJSON_PrintUnformatted (call->json);
@@ -96,7 +106,7 @@ analytics_fast (api_call_t *call)
 {
    analytics_data_t *d = call->data;
    if (d->unfiltered) {
-      return api_snapshot_serve_now (call->api, call, API_SNAPSHOT_ANALYTICS);
+      return api_snapshot_serve_now (call->api, call, API_SNAPSHOT_ANALYTICS, d->tz);
    }
    const api_cache_entry_t *e = api_cache_get (call->api, d->cache_key);
    if (!e) {
@@ -126,13 +136,23 @@ analytics_get (tk_http_request_t *req, void *user_data)
    }
    memcpy (d->cache_key, ANALYTICS_CACHE_PREFIX, sizeof ANALYTICS_CACHE_PREFIX - 1);
    memcpy (d->cache_key + sizeof ANALYTICS_CACHE_PREFIX - 1, qs, strlen (qs) + 1);
-   if (!tk_query_build (&d->q, params, n, api->tax, 0, NULL, &err)) {
+   static const char *const extra[] = {"tz", NULL};
+   if (!api_zone_param (req, params, n, d->tz, sizeof d->tz)) {
+      free (d->cache_key);
+      free (d);
+      return;
+   }
+   if (!tk_query_build (&d->q, params, n, api->tax, 0, extra, &err)) {
       free (d->cache_key);
       free (d);
       api_respond_error (req, 400, "invalid", err.field, err.message);
       return;
    }
-   d->unfiltered = qs[0] == '\0';
+   bool only_tz = true;
+   for (size_t i = 0; i < n; i++) {
+      only_tz = only_tz && !strcmp (params[i].key, "tz");
+   }
+   d->unfiltered = only_tz;
    api_call_t *call = api_call_new (api, req, "analytics.get", TK_ROLE_VIEWER, false,
                                     d->unfiltered ? analytics_nowork : analytics_work);
    call->data = d;

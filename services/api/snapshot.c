@@ -42,6 +42,7 @@ typedef enum {
 typedef struct waiter {
    api_call_t *call;
    wait_kind_t kind;
+   char tz[TK_ZONE_NAME_MAX + 1]; /* "": the UTC bodies */
    size_t dropped; /* WAIT_REFRESH: cache entries dropped when asked */
    struct waiter *next;
 } waiter_t;
@@ -53,6 +54,7 @@ typedef struct {
    char *body[2];
    size_t len[2];
    uint64_t total, processed;
+   tk_tally_t *tally;    /* kept for the renderings in other zones */
    api_newest_t *newest; /* the newest tickets, when kept */
 } scan_job_t;
 
@@ -81,6 +83,15 @@ typedef struct write_flight {
    struct write_flight *next;
 } write_flight_t;
 
+/* The bodies of the snapshot rendered in a zone other than UTC (a request
+ * with tz), kept until the next snapshot. */
+#define API_ZONES_KEPT 8
+typedef struct {
+   char tz[TK_ZONE_NAME_MAX + 1]; /* "": an empty slot */
+   char *body[2];
+   size_t len[2];
+} zone_bodies_t;
+
 typedef struct api_snapshot {
    api_t *api;
    uv_timer_t timer;
@@ -96,6 +107,9 @@ typedef struct api_snapshot {
    bool have;
    char *body[2];
    size_t len[2];
+   tk_tally_t *tally; /* what body[] was rendered from, for other zones */
+   zone_bodies_t zones[API_ZONES_KEPT];
+   size_t zones_next; /* the slot to fill next */
    api_newest_t *newest; /* NULL: the listing is served by the database */
    /* The writes patched since the running scan started (oldest first). */
    journal_op_t *journal, **journal_tail;
@@ -151,9 +165,9 @@ scan_work (tk_store_t *store, void *ctx)
    }
    if (tk_tally_scan (t, client, tk_store_db_name (store), &filter,
                       job->newest ? keep_newest : NULL, job->newest, &s->cancel, &job->err)) {
-      job->body[API_SNAPSHOT_STATS] = render (tk_tally_stats_json (t, s->api->tax),
+      job->body[API_SNAPSHOT_STATS] = render (tk_tally_stats_json (t, s->api->tax, NULL),
                                               &job->len[API_SNAPSHOT_STATS]);
-      job->body[API_SNAPSHOT_ANALYTICS] = render (tk_tally_analytics_json (t),
+      job->body[API_SNAPSHOT_ANALYTICS] = render (tk_tally_analytics_json (t, NULL),
                                                   &job->len[API_SNAPSHOT_ANALYTICS]);
       job->total = tk_tally_total (t);
       job->processed = tk_tally_processed (t);
@@ -163,7 +177,11 @@ scan_work (tk_store_t *store, void *ctx)
       }
    }
    bson_destroy (&filter);
-   tk_tally_destroy (t);
+   if (job->ok) {
+      job->tally = t;
+   } else {
+      tk_tally_destroy (t);
+   }
    tk_store_client_push (store, client);
 }
 
@@ -172,6 +190,7 @@ job_cleanup (scan_job_t *job)
 {
    free (job->body[0]);
    free (job->body[1]);
+   tk_tally_destroy (job->tally);
    api_newest_destroy (job->newest);
    memset (job, 0, sizeof *job);
 }
@@ -375,6 +394,66 @@ respond_body (api_call_t *call, const char *body, size_t len)
    api_call_free (call);
 }
 
+/* Renders body `which` of tally in the zone named tz (valid: the route
+ * checked it) into a malloc'd *body; false when out of memory. On the loop:
+ * the work is a pass over the days counted (a few thousand), not a scan. */
+static bool
+render_in_zone (const api_snapshot_t *s, const tk_tally_t *tally, const char *tz, int which,
+                char **body, size_t *len)
+{
+   tk_error_t err;
+   tk_zone_t *zone = tk_zone_open (tz, &err);
+   if (!zone) {
+      return false;
+   }
+   cJSON *json = which == API_SNAPSHOT_STATS ? tk_tally_stats_json (tally, s->api->tax, zone)
+                                             : tk_tally_analytics_json (tally, zone);
+   tk_zone_close (zone);
+   *body = json ? render (json, len) : NULL;
+   return *body != NULL;
+}
+
+/* The snapshot's body `which` in zone tz ("": UTC), rendered once per
+ * snapshot and zone; NULL when out of memory. */
+static const char *
+snapshot_body (api_snapshot_t *s, const char *tz, int which, size_t *len)
+{
+   if (!tz[0] || !s->tally) {
+      *len = s->len[which];
+      return s->body[which];
+   }
+   zone_bodies_t *z = NULL;
+   for (size_t i = 0; i < API_ZONES_KEPT && !z; i++) {
+      if (!strcmp (s->zones[i].tz, tz)) {
+         z = &s->zones[i];
+      }
+   }
+   if (!z) {
+      z = &s->zones[s->zones_next];
+      s->zones_next = (s->zones_next + 1) % API_ZONES_KEPT;
+      free (z->body[0]);
+      free (z->body[1]);
+      memset (z, 0, sizeof *z);
+      snprintf (z->tz, sizeof z->tz, "%s", tz);
+   }
+   if (!z->body[which] && !render_in_zone (s, s->tally, tz, which, &z->body[which], &z->len[which])) {
+      return NULL;
+   }
+   *len = z->len[which];
+   return z->body[which];
+}
+
+static void
+zones_clear (api_snapshot_t *s)
+{
+   for (size_t i = 0; i < API_ZONES_KEPT; i++) {
+      free (s->zones[i].body[0]);
+      free (s->zones[i].body[1]);
+   }
+   memset (s->zones, 0, sizeof s->zones);
+   s->zones_next = 0;
+}
+
 static void
 answer (api_snapshot_t *s, waiter_t *w, const scan_job_t *job)
 {
@@ -382,6 +461,18 @@ answer (api_snapshot_t *s, waiter_t *w, const scan_job_t *job)
    if (!job->ok) {
       api_call_fail (call, 503, "unavailable", NULL, "statistics: %s", job->err.message);
       api_call_respond (call);
+      return;
+   }
+   if (w->kind != WAIT_REFRESH && w->tz[0]) {
+      char *body;
+      size_t len;
+      if (!render_in_zone (s, job->tally, w->tz, w->kind, &body, &len)) {
+         api_call_fail (call, 500, "internal", NULL, "out of memory rendering statistics");
+         api_call_respond (call);
+         return;
+      }
+      respond_body (call, body, len);
+      free (body);
       return;
    }
    if (w->kind != WAIT_REFRESH) {
@@ -442,6 +533,10 @@ keep_scan (api_snapshot_t *s, scan_job_t *job)
       s->len[i] = job->len[i];
       job->body[i] = NULL;
    }
+   tk_tally_destroy (s->tally);
+   s->tally = job->tally;
+   job->tally = NULL;
+   zones_clear (s);
    bool fresh = !s->journal_lost;
    for (const journal_op_t *op = s->journal; fresh && job->newest && op; op = op->next) {
       fresh = apply (job->newest, op);
@@ -534,7 +629,7 @@ refresh_start (api_snapshot_t *s)
 }
 
 static void
-add_waiter (waiter_t **list, api_call_t *call, wait_kind_t kind, size_t dropped)
+add_waiter (waiter_t **list, api_call_t *call, wait_kind_t kind, const char *tz, size_t dropped)
 {
    waiter_t *w = calloc (1, sizeof *w);
    if (!w) {
@@ -544,6 +639,7 @@ add_waiter (waiter_t **list, api_call_t *call, wait_kind_t kind, size_t dropped)
    }
    w->call = call;
    w->kind = kind;
+   snprintf (w->tz, sizeof w->tz, "%s", tz);
    w->dropped = dropped;
    w->next = *list;
    *list = w;
@@ -593,24 +689,33 @@ api_snapshot_start (api_t *api, tk_error_t *err)
 }
 
 bool
-api_snapshot_serve_now (api_t *api, api_call_t *call, api_snapshot_body_t which)
+api_snapshot_serve_now (api_t *api, api_call_t *call, api_snapshot_body_t which, const char *tz)
 {
    api_snapshot_t *s = api->snapshot;
-   if (!s->have) {
-      return false;
+   size_t len;
+   const char *body = s->have ? snapshot_body (s, tz, which, &len) : NULL;
+   if (!body) {
+      return false; /* the slow way answers, or says what failed */
    }
    tk_counter_inc (tk_metric_labels (api->cache_hits, "hit"));
-   tk_http_respond (call->req, 200, "application/json", s->body[which], s->len[which]);
+   tk_http_respond (call->req, 200, "application/json", body, len);
    return true;
 }
 
 void
-api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which)
+api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which, const char *tz)
 {
    api_snapshot_t *s = api->snapshot;
    if (s->have) {
+      size_t len;
+      const char *body = snapshot_body (s, tz, which, &len);
+      if (!body) {
+         api_call_fail (call, 500, "internal", NULL, "out of memory rendering statistics");
+         api_call_respond (call);
+         return;
+      }
       tk_counter_inc (tk_metric_labels (api->cache_hits, "hit"));
-      respond_body (call, s->body[which], s->len[which]);
+      respond_body (call, body, len);
       return;
    }
    if (s->stopping) {
@@ -621,10 +726,10 @@ api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which)
    /* Snapshots on: any scan will do, the running one first. Off: only a scan
     * started after this request. */
    if (s->interval_ms > 0 && s->running) {
-      add_waiter (&s->current, call, (wait_kind_t) which, 0);
+      add_waiter (&s->current, call, (wait_kind_t) which, tz, 0);
       return;
    }
-   add_waiter (&s->next, call, (wait_kind_t) which, 0);
+   add_waiter (&s->next, call, (wait_kind_t) which, tz, 0);
    refresh_start (s);
 }
 
@@ -654,7 +759,7 @@ api_snapshot_refresh (api_t *api, api_call_t *call)
       api_call_respond (call);
       return;
    }
-   add_waiter (&s->next, call, WAIT_REFRESH, dropped);
+   add_waiter (&s->next, call, WAIT_REFRESH, "", dropped);
    refresh_start (s);
 }
 
@@ -665,6 +770,8 @@ on_timer_closed (uv_handle_t *handle)
    for (int i = 0; i < 2; i++) {
       free (s->body[i]);
    }
+   tk_tally_destroy (s->tally);
+   zones_clear (s);
    api_newest_destroy (s->newest);
    journal_clear (s);
    flights_clear (s);

@@ -51,13 +51,16 @@ bool api_snapshot_start (api_t *api, tk_error_t *err);
 
 /* Loop: responds to call from the snapshot if there is one to serve now
  * (true: the call was answered, the caller frees it). For a route's fast
- * function. */
-bool api_snapshot_serve_now (api_t *api, api_call_t *call, api_snapshot_body_t which);
+ * function. tz: the zone whose days the body counts in (api_zone_param; ""
+ * for UTC); a body in another zone is rendered from the snapshot's tally
+ * at the first request and kept until the next snapshot. */
+bool api_snapshot_serve_now (api_t *api, api_call_t *call, api_snapshot_body_t which,
+                             const char *tz);
 
 /* Loop: answers call with the body as soon as a snapshot can serve it (at
  * once, or when the awaited scan ends; 503 if it fails). Takes ownership of
- * call. For a route's done function. */
-void api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which);
+ * call. For a route's done function. tz as for api_snapshot_serve_now. */
+void api_snapshot_serve (api_t *api, api_call_t *call, api_snapshot_body_t which, const char *tz);
 
 /* Loop: renders the page of GET /api/tickets for q (no filter, default
  * sort: the caller checks) from the newest tickets kept in the snapshot

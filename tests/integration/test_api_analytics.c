@@ -7,6 +7,7 @@
 
 #include "api_fixture.h"
 #include "timeutil.h"
+#include "timezone.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -303,6 +304,94 @@ test_cache_and_refresh (void **state)
    tk_api_fx_resp_free (&r);
 }
 
+/* The days of the caller's zone (tz): the seed counted by Los Angeles and
+ * Kathmandu days, on the snapshot (no filter) and on a filtered scan; and
+ * "processed today" from the Los Angeles midnight of the real today. */
+static void
+test_days_in_a_time_zone (void **state)
+{
+   (void) state;
+   char buf[1024];
+   /* PST (UTC-8) all along: A6 at 00:00Z is still Feb 28 there, A2 at
+    * 00:00Z on day 1 is 16:00 on Mar 1, A3 at 10:00Z on day 1 is Mar 2. */
+   tk_api_fx_resp_t r = analytics ("?tz=America/Los_Angeles");
+   assert_string_equal (cJSON_GetStringValue (cJSON_GetObjectItem (r.json, "time_zone")),
+                        "America/Los_Angeles");
+   series (r.json, "created_per_day", buf, sizeof buf);
+   assert_string_equal (buf, "2025-02-28=1,2025-03-01=2,2025-03-02=1,2025-03-03=2,2025-03-04=1");
+   series (r.json, "processed_per_day", buf, sizeof buf);
+   assert_string_equal (buf, "2025-02-28=1,2025-03-01=1,2025-03-02=1,2025-03-03=1");
+   tk_api_fx_resp_free (&r);
+   r = analytics ("?status=processed&tz=America/Los_Angeles");
+   series (r.json, "created_per_day", buf, sizeof buf);
+   assert_string_equal (buf, "2025-02-28=1,2025-03-01=2,2025-03-02=1");
+   tk_api_fx_resp_free (&r);
+   /* UTC+5:45: A1 (23:59:59.5Z) and A2 (00:00Z) are both Mar 2 there. */
+   r = analytics ("?tz=Asia/Kathmandu");
+   series (r.json, "created_per_day", buf, sizeof buf);
+   assert_string_equal (buf, "2025-03-01=1,2025-03-02=3,2025-03-03=0,2025-03-04=2,2025-03-05=1");
+   tk_api_fx_resp_free (&r);
+   /* Without tz, and with tz=UTC: UTC days, as before. */
+   r = analytics ("?tz=UTC");
+   series (r.json, "created_per_day", buf, sizeof buf);
+   assert_string_equal (buf, "2025-03-01=2,2025-03-02=2,2025-03-03=0,2025-03-04=2,2025-03-05=1");
+   assert_string_equal (cJSON_GetStringValue (cJSON_GetObjectItem (r.json, "time_zone")), "UTC");
+   tk_api_fx_resp_free (&r);
+
+   /* Processed today: one ticket at the Los Angeles midnight that began
+    * today, one a minute before it. */
+   tk_error_t err;
+   tk_zone_t *la = tk_zone_open ("America/Los_Angeles", &err);
+   assert_non_null (la);
+   int64_t now = tk_time_now_ms (), today = tk_zone_day (la, now);
+   int64_t midnight = today * TK_DAY_MS - tk_zone_offset_ms (la, now);
+   while (tk_zone_day (la, midnight - 1) == today) { /* an hour of DST since midnight */
+      midnight -= 3600000;
+   }
+   while (tk_zone_day (la, midnight) < today) {
+      midnight += 3600000;
+   }
+   tk_zone_close (la);
+   seed ("Z1", midnight);
+   seed ("Z2", midnight - 60000);
+   tk_api_fx_classify (&fx, "Z1", "SSO", NULL, "Neutral", "P2 (Low)", .9, .9, .9, 10, "m-2",
+                       midnight);
+   tk_api_fx_classify (&fx, "Z2", "SSO", NULL, "Neutral", "P2 (Low)", .9, .9, .9, 10, "m-2",
+                       midnight - 60000);
+   r = call ("POST", "/api/analytics/refresh", operator_key, NULL);
+   assert_int_equal (r.status, 200);
+   tk_api_fx_resp_free (&r);
+   r = call ("GET", "/api/processing-stats?tz=America/Los_Angeles", viewer_key, NULL);
+   assert_int_equal (r.status, 200);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "processed_today"), 1);
+   assert_string_equal (cJSON_GetStringValue (cJSON_GetObjectItem (r.json, "time_zone")),
+                        "America/Los_Angeles");
+   tk_api_fx_resp_free (&r);
+   int64_t utc_midnight = now - now % TK_DAY_MS;
+   r = call ("GET", "/api/processing-stats", viewer_key, NULL);
+   assert_int_equal (r.status, 200);
+   assert_int_equal ((int) tk_api_fx_num (r.json, "processed_today"),
+                     (midnight >= utc_midnight) + (midnight - 60000 >= utc_midnight));
+   tk_api_fx_resp_free (&r);
+
+   /* What is refused, and says why. */
+   static const char *const bad[] = {
+      "/api/analytics?tz=Mars%2FOlympus",
+      "/api/analytics?tz=Europe%2FParis&tz=UTC",
+      "/api/processing-stats?tz=GMT%2B05%3A00",
+      "/api/processing-stats?tz=",
+      "/api/processing-stats?status=processed",
+   };
+   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      r = call ("GET", bad[i], viewer_key, NULL);
+      if (r.status != 400) {
+         fprintf (stderr, "GET %s -> %ld %s\n", bad[i], r.status, r.body);
+      }
+      assert_int_equal (r.status, 400);
+      tk_api_fx_resp_free (&r);
+   }
+}
+
 int
 main (void)
 {
@@ -310,6 +399,7 @@ main (void)
       cmocka_unit_test (test_figures_match_the_seeded_tickets),
       cmocka_unit_test (test_filters_apply),
       cmocka_unit_test (test_cache_and_refresh),
+      cmocka_unit_test (test_days_in_a_time_zone),
    };
    return cmocka_run_group_tests (tests, setup, tk_api_fx_group_teardown);
 }

@@ -113,7 +113,7 @@ test_empty (void **state)
    tk_tally_t *t = tk_tally_new (NOW);
    assert_int_equal (tk_tally_total (t), 0);
    assert_int_equal (tk_tally_processed (t), 0);
-   cJSON *a = tk_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t, NULL);
    assert_near (num (a, "total"), 0);
    assert_near (num (a, "unprocessed"), 0);
    const cJSON *rates = get (a, "error_rates");
@@ -126,7 +126,7 @@ test_empty (void **state)
    assert_null_member (get (get (a, "confidence"), "topic"), "average");
    assert_non_null (cJSON_GetObjectItem (a, "generated_at"));
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t, NULL);
+   cJSON *s = tk_tally_stats_json (t, NULL, NULL);
    assert_near (num (s, "processed_today"), 0);
    assert_null_member (s, "average_processing_time_ms");
    assert_null_member (s, "average_confidence");
@@ -164,7 +164,7 @@ test_counts_and_error_rates (void **state)
 
    assert_int_equal (tk_tally_total (t), 6);
    assert_int_equal (tk_tally_processed (t), 2);
-   cJSON *a = tk_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t, NULL);
    assert_near (num (a, "total"), 6);
    assert_near (num (a, "processed"), 2);
    assert_near (num (a, "unprocessed"), 4);
@@ -179,7 +179,7 @@ test_counts_and_error_rates (void **state)
    assert_null (cJSON_GetObjectItem (prio, "P0 (Critical)"));
    assert_near (num (prio, "P1 (High)"), 2);
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t, NULL);
+   cJSON *s = tk_tally_stats_json (t, NULL, NULL);
    assert_near (num (s, "total_tickets"), 6);
    assert_near (num (s, "total_processed"), 2);
    assert_near (num (s, "total_unprocessed"), 4);
@@ -199,7 +199,7 @@ test_label_distributions (void **state)
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Neutral", "Billing", NULL, "m1", 50, .9, .8,
                           .7));
    for (int r = 0; r < 2; r++) {
-      cJSON *o = r ? tk_tally_stats_json (t, NULL) : tk_tally_analytics_json (t);
+      cJSON *o = r ? tk_tally_stats_json (t, NULL, NULL) : tk_tally_analytics_json (t, NULL);
       const cJSON *prio = get (o, "priority_distribution");
       assert_int_equal (cJSON_GetArraySize (prio), 2);
       assert_near (num (prio, "P1 (High)"), 2);
@@ -231,9 +231,106 @@ test_processed_today (void **state)
    add (t, processed_doc (DAY0, DAY0 - 1, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, processed_doc (DAY0, NOW, "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
-   cJSON *s = tk_tally_stats_json (t, NULL);
+   cJSON *s = tk_tally_stats_json (t, NULL, NULL);
    assert_near (num (s, "processed_today"), 2);
    cJSON_Delete (s);
+   tk_tally_destroy (t);
+}
+
+/* Around the Los Angeles midnight of Nov 20 2026 (08:00Z), "now" 12:00Z:
+ * counted in UTC days and in the days of three zones. */
+#define Z_NOW 1795176000000LL     /* 2026-11-20T12:00Z */
+#define Z_0730 1795159800000LL    /* 2026-11-20T07:30Z: Nov 19 23:30 in LA */
+#define Z_0830 1795163400000LL    /* 2026-11-20T08:30Z: Nov 20 00:30 in LA */
+#define Z_19_2300 1795129200000LL /* 2026-11-19T23:00Z: Nov 19 15:00 in LA */
+#define Z_19_1810 1795111800000LL /* 2026-11-19T18:10Z: Nov 19 23:55 in Kathmandu */
+#define Z_19_1820 1795112400000LL /* 2026-11-19T18:20Z: Nov 20 00:05 in Kathmandu */
+
+static tk_zone_t *
+zone (const char *name)
+{
+   tk_error_t err;
+   tk_zone_t *z = tk_zone_open (name, &err);
+   assert_non_null (z);
+   return z;
+}
+
+/* The count of date in a per-day series (0 when it is not listed). */
+static double
+day_count (const cJSON *series, const char *date)
+{
+   const cJSON *d;
+   cJSON_ArrayForEach (d, series)
+   {
+      if (!strcmp (cJSON_GetStringValue (get (d, "date")), date)) {
+         return num (d, "count");
+      }
+   }
+   return 0;
+}
+
+static void
+test_days_of_a_zone (void **state)
+{
+   (void) state;
+   tk_tally_t *t = tk_tally_new (Z_NOW);
+   static const int64_t at[] = {Z_0730, Z_0830, Z_19_2300, Z_19_1810, Z_19_1820};
+   for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+      add (t, processed_doc (at[i], at[i], "P1 (High)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
+   }
+   static const struct {
+      const char *tz;
+      double today, nov19, nov20;
+   } want[] = {
+      {NULL, 2, 3, 2},                  /* UTC: 07:30Z and 08:30Z are today */
+      {"America/Los_Angeles", 1, 4, 1}, /* only 00:30 local is today */
+      {"Asia/Kathmandu", 4, 1, 4},      /* from 18:15Z on the 19th */
+   };
+   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+      tk_zone_t *z = want[i].tz ? zone (want[i].tz) : NULL;
+      cJSON *s = tk_tally_stats_json (t, NULL, z);
+      cJSON *a = tk_tally_analytics_json (t, z);
+      assert_non_null (a);
+      assert_near (num (s, "processed_today"), want[i].today);
+      assert_string_equal (cJSON_GetStringValue (get (s, "time_zone")), want[i].tz ? want[i].tz : "UTC");
+      assert_string_equal (cJSON_GetStringValue (get (a, "time_zone")), want[i].tz ? want[i].tz : "UTC");
+      for (int k = 0; k < 2; k++) {
+         const cJSON *series = get (a, k ? "processed_per_day" : "created_per_day");
+         assert_near (day_count (series, "2026-11-19"), want[i].nov19);
+         assert_near (day_count (series, "2026-11-20"), want[i].nov20);
+      }
+      cJSON_Delete (s);
+      cJSON_Delete (a);
+      tk_zone_close (z);
+   }
+   tk_processing_stats_t ps;
+   tk_tally_processing_stats (t, &ps);
+   assert_int_equal (ps.processed_today, 2); /* the store's statistics stay in UTC */
+   tk_tally_destroy (t);
+}
+
+/* Nov 1 2026 lasts 25 hours in Los Angeles: 00:30 PDT (07:30Z) and 23:30
+ * PST (07:30Z the next day) are the same local day. */
+static void
+test_a_25_hour_day (void **state)
+{
+   (void) state;
+   tk_tally_t *t = tk_tally_new (Z_NOW);
+   add (t, BCON_NEW ("id", "A", "created_at", BCON_DATE_TIME (1793518200000LL), "processed",
+                     BCON_BOOL (false)));
+   add (t, BCON_NEW ("id", "B", "created_at", BCON_DATE_TIME (1793604600000LL), "processed",
+                     BCON_BOOL (false)));
+   tk_zone_t *z = zone ("America/Los_Angeles");
+   cJSON *a = tk_tally_analytics_json (t, z);
+   const cJSON *created = get (a, "created_per_day");
+   assert_int_equal (cJSON_GetArraySize (created), 1);
+   assert_near (day_count (created, "2026-11-01"), 2);
+   cJSON_Delete (a);
+   a = tk_tally_analytics_json (t, NULL); /* UTC: two days */
+   assert_near (day_count (get (a, "created_per_day"), "2026-11-01"), 1);
+   assert_near (day_count (get (a, "created_per_day"), "2026-11-02"), 1);
+   cJSON_Delete (a);
+   tk_zone_close (z);
    tk_tally_destroy (t);
 }
 
@@ -250,7 +347,7 @@ test_stats_json_spec_names_and_every_label (void **state)
    add (t, processed_doc (DAY0, NOW, "P9 (Custom)", "Angry", "SSO", NULL, "m", 1, .5, .5, .5));
    add (t, BCON_NEW ("id", "U", "created_at", BCON_DATE_TIME (DAY0), "processed",
                      BCON_BOOL (false)));
-   cJSON *s = tk_tally_stats_json (t, tax);
+   cJSON *s = tk_tally_stats_json (t, tax, NULL);
    assert_near (num (s, "total_tickets"), 3);
    assert_near (num (s, "total_processed"), 2);
    assert_near (num (s, "total_unprocessed"), 1);
@@ -321,7 +418,7 @@ test_per_day_series (void **state)
                           1, .5, .5, .5));
    add (t, BCON_NEW ("id", "U", "created_at", BCON_DATE_TIME (DAY0 + DAY_MS - 1), "processed",
                      BCON_BOOL (false)));
-   cJSON *a = tk_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t, NULL);
    const cJSON *created = get (a, "created_per_day");
    static const char *const dates[] = {"2024-10-04", "2024-10-05", "2024-10-06", "2024-10-07"};
    static const double counts[] = {2, 0, 0, 1};
@@ -352,7 +449,7 @@ test_processing_time (void **state)
       add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", times[i], .5, .5,
                              .5));
    }
-   cJSON *a = tk_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t, NULL);
    const cJSON *pt = get (a, "processing_time_ms");
    assert_near (num (pt, "count"), 4);
    assert_near (num (pt, "average"), (100 + 101 + 70000 + 30) / 4.0);
@@ -369,7 +466,7 @@ test_processing_time (void **state)
    }
    assert_near (sum, 4);
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t, NULL);
+   cJSON *s = tk_tally_stats_json (t, NULL, NULL);
    assert_near (num (s, "average_processing_time_ms"), (100 + 101 + 70000 + 30) / 4.0);
    cJSON_Delete (s);
    tk_tally_destroy (t);
@@ -384,7 +481,7 @@ test_confidence (void **state)
    tk_tally_t *t = tk_tally_new (NOW);
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, 1.0, 0.0, 0.55));
    add (t, processed_doc (DAY0, DAY0, "P1 (High)", "Angry", "SSO", NULL, "m", 1, 0.95, 0.2, 0.45));
-   cJSON *a = tk_tally_analytics_json (t);
+   cJSON *a = tk_tally_analytics_json (t, NULL);
    const cJSON *conf = get (a, "confidence");
    const cJSON *topic = get (conf, "topic");
    assert_near (num (topic, "average"), 0.975);
@@ -400,7 +497,7 @@ test_confidence (void **state)
    assert_near (num (b0, "from"), 0.4);
    assert_near (num (b0, "to"), 0.5);
    cJSON_Delete (a);
-   cJSON *s = tk_tally_stats_json (t, NULL);
+   cJSON *s = tk_tally_stats_json (t, NULL, NULL);
    const cJSON *avg = get (s, "average_confidence");
    assert_near (num (avg, "topic"), 0.975);
    assert_near (num (avg, "sentiment"), 0.1);
@@ -422,6 +519,8 @@ main (void)
       cmocka_unit_test (test_per_day_series),
       cmocka_unit_test (test_processing_time),
       cmocka_unit_test (test_confidence),
+      cmocka_unit_test (test_days_of_a_zone),
+      cmocka_unit_test (test_a_25_hour_day),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -107,6 +107,16 @@ function filterParams({ withStatus = true } = {}) {
   return p;
 }
 
+/** This browser's time zone (IANA name), sent with the statistics so that
+ * "today" and the per-day series are its own days. */
+const ZONE = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (_) { return ''; } })();
+/** params plus tz=<this browser's zone>, for the statistics routes. */
+function withZone(params) {
+  const p = new URLSearchParams(params);
+  if (ZONE) p.set('tz', ZONE);
+  return p;
+}
+
 /** The local midnight that starts day YYYY-MM-DD plus `plus` days. */
 function localMidnight(day, plus) {
   const [y, m, d] = day.split('-').map(Number);
@@ -179,11 +189,12 @@ function showTab(tab, focus) {
 
 /* ---- statistics and analytics ----------------------------------------------------- */
 
-/** Today's and yesterday's entries of the per-day series (UTC days, as the
- * server counts them). */
+/** Today's and yesterday's entries of the per-day series (this browser's
+ * days: the server counted them in the zone the request named). */
 function twoDays(daily) {
-  const today = new Date().toISOString().slice(0, 10);
-  const y = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+  const n = new Date();
+  const today = localDay(n);
+  const y = localDay(new Date(n.getFullYear(), n.getMonth(), n.getDate() - 1));
   const m = new Map(daily);
   return [m.get(today) || { created: 0, processed: 0 }, m.get(y) || { created: 0, processed: 0 }];
 }
@@ -232,7 +243,7 @@ function drawTrends(daily) {
  * (counts only: quick even over many tickets), before the analytics scan. */
 async function refreshCounts() {
   if (filterParams().toString()) return;
-  const s = await api('GET', '/api/processing-stats');
+  const s = await api('GET', `/api/processing-stats?${withZone('')}`);
   if (filterParams().toString()) return; // a filter was set meanwhile
   drawCounts({
     total: s.total_tickets, processed: s.total_processed, unprocessed: s.total_unprocessed,
@@ -246,7 +257,7 @@ async function refreshCounts() {
 async function refreshAnalytics(force) {
   const params = filterParams();
   if (force && can('operator')) await api('POST', '/api/analytics/refresh');
-  const a = await api('GET', `/api/analytics?${params}`);
+  const a = await api('GET', `/api/analytics?${withZone(params)}`);
   const sig = JSON.stringify([{ ...a, generated_at: null }, params.toString()]);
   state.analyticsQuery = params.toString();
   $('#analytics-time').textContent = a.generated_at ? `Updated ${new Date(a.generated_at).toLocaleTimeString()}` : '';
