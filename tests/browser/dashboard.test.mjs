@@ -43,6 +43,8 @@ const TOPICS = {
 const GROUP = `test-browser-${RUN}`;
 
 const services = {}; // name -> { proc, base, exit: Promise<code> }
+let topicEnv; // the run's topics, for every service
+const classifierEnv = () => ({ ...topicEnv, TRIAGE_KAFKA_GROUP: `${GROUP}-classifier`, TRIAGE_LLM_PROVIDER: 'local' });
 let base, mongo, browser, kafkaAdmin;
 let viewerKey, operatorKey;
 const consoleErrors = [];
@@ -243,15 +245,17 @@ before(async () => {
     waitForLeaders: true,
     topics: Object.values(TOPICS).map((topic) => ({ topic, numPartitions: 2, replicationFactor: 1 })),
   });
-  const topicEnv = { TRIAGE_TOPIC_CLASSIFY: TOPICS.classify, TRIAGE_TOPIC_CLASSIFIED: TOPICS.classified, TRIAGE_TOPIC_DLQ: TOPICS.dlq };
+  topicEnv = { TRIAGE_TOPIC_CLASSIFY: TOPICS.classify, TRIAGE_TOPIC_CLASSIFIED: TOPICS.classified, TRIAGE_TOPIC_DLQ: TOPICS.dlq };
   const [ingest] = await Promise.all([
     // Uploads only: no inbound consumer, no automatic classification (the
     // processing tests ask for it through the page).
     startService('ingest', { ...topicEnv, TRIAGE_INGEST_CONSUME: 'false', TRIAGE_AUTO_CLASSIFY: 'false', TRIAGE_KAFKA_GROUP: `${GROUP}-ingest` }),
-    startService('classifier', { ...topicEnv, TRIAGE_KAFKA_GROUP: `${GROUP}-classifier`, TRIAGE_LLM_PROVIDER: 'local' }),
+    startService('classifier', classifierEnv()),
   ]);
   const api = await startService('api', {
     ...topicEnv, TRIAGE_INGEST_URL: ingest.base, TRIAGE_API_CACHE_TTL: '0', TRIAGE_WEB_ROOT: WEB,
+    // A job without progress for 3 s is stalled (the classifier-stopped test).
+    TRIAGE_JOB_STALL_AFTER: '3s',
   });
   base = api.base;
   viewerKey = (await call('POST', '/api/keys', { name: 'viewer', role: 'viewer' })).json.key;
@@ -363,7 +367,9 @@ async function shownView(page) {
 
 /** Asserts that the page's charts and stat cards show GET /api/analytics?query. */
 async function assertChartsFollow(page, query) {
-  const a = (await call('GET', `/api/analytics?${new URLSearchParams(query)}`)).json;
+  // The page counts days in its own zone (tz): so does the reference.
+  const tz = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const a = (await call('GET', `/api/analytics?${new URLSearchParams({ ...query, tz })}`)).json;
   const want = expectedView(a);
   let got;
   try {
@@ -960,10 +966,41 @@ test('dates are the browser\'s own days: a Los Angeles browser filters by Los An
     await waitRows(page, 'tickets', ['TZ-2', 'TZ-3']);
     const shown = await page.textContent('#tickets-table tbody tr[data-id="TZ-3"]');
     assert.match(shown, /Nov 20/);
+    // The chart of the day counts both on Nov 20 too (in UTC days, 23:00
+    // local is Nov 21): the page asked for its own zone's days.
+    await page.waitForFunction(() => window.__triage.state.analytics && window.__triage.state.analytics.total === 2);
+    const a = await page.evaluate(() => window.__triage.state.analytics);
+    assert.equal(a.time_zone, 'America/Los_Angeles');
+    assert.deepEqual(a.created_per_day, [{ date: '2026-11-20', count: 2 }]);
+    assert.deepEqual((await page.evaluate(() => window.__triage.chartData()))['ch-daily'].labels.length, 1);
     await ctx.close();
   } finally {
     await coll.deleteMany({ _id: { $in: tz.map(([id]) => id) } });
   }
+});
+
+test('with the classifier stopped a job says it is stalled, and why; started again, it ends', async () => {
+  const c = services.classifier;
+  c.proc.kill('SIGTERM');
+  assert.equal(await c.exit, 0);
+  const tickets = mongo.db(DB).collection('tickets');
+  const ids = ['ST-1', 'ST-2'];
+  const when = new Date();
+  await tickets.insertMany(ids.map((id) => ({ _id: id, id, subject: `stall probe ${id}`, body: 'the warehouse sync is slow', processed: false, created_at: when, updated_at: when, stored_at: when, source: 'test' })));
+  assert.equal(await tickets.countDocuments({ processed: false }), 2);
+  const { ctx, page } = await openPage(operatorKey);
+  await page.selectOption('#process-mode', 'unprocessed');
+  await page.click('#process-go');
+  // No ticket classified for 3 s (TRIAGE_JOB_STALL_AFTER): stalled, with why.
+  await page.waitForSelector('#process-state[data-state=stalled]', { timeout: 30000 });
+  assert.match(await page.textContent('#process-state'), /^Stalled · requested 2 · classified 0 · failed 0 — no ticket of this job classified or failed for \d+ s: the classifier may be stopped/);
+  assert.equal(await page.isDisabled('#process-go'), true); // still followed: not over
+  // The classifier back (same group: it reads the requests sent meanwhile).
+  await startService('classifier', classifierEnv());
+  await page.waitForSelector('#process-state[data-state=done]', { timeout: 60000 });
+  assert.match(await page.textContent('#process-state'), /^Done · requested 2 · classified 2 · failed 0/);
+  assert.equal(await tickets.countDocuments({ _id: { $in: ids }, processed: true }), 2);
+  await ctx.close();
 });
 
 test('no console errors on any page', () => {

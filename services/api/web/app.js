@@ -947,13 +947,15 @@ async function confirmReprocess(body) {
 /* The job being followed, kept for this tab: a reload follows it again. */
 const JOB_STORE = 'triage.job';
 
-/** "Running · 40%", "Stalled" or "Done", then the counts, and what was
- * skipped (already processed: the classifier would not classify them). */
+/** "Running · 40%", "Stalled", "Failed" or "Done", then the counts, what
+ * was skipped (already processed: the classifier would not classify them)
+ * and why it stalled or failed. */
 function jobText(j, done) {
-  const head = j.state === 'done' ? 'Done' : j.state === 'stalled' ? 'Stalled' : `Running · ${done}%`;
+  const head = { done: 'Done', stalled: 'Stalled', failed: 'Failed' }[j.state] || `Running · ${done}%`;
   const skipped = j.skipped > 0 ? ` · ${num(j.skipped)} skipped (already processed)` : '';
-  const why = j.state === 'stalled' && j.reason ? ` — ${j.reason}` : '';
-  return `${head} · requested ${num(j.requested)} · classified ${num(j.classified)} · failed ${num(j.failed)}${skipped}${why}`;
+  const unsent = j.state === 'failed' && j.publish_failed > 0 ? ` · ${num(j.publish_failed)} not sent` : '';
+  const why = (j.state === 'stalled' || j.state === 'failed') && j.reason ? ` — ${j.reason}` : '';
+  return `${head} · requested ${num(j.requested)} · classified ${num(j.classified)} · failed ${num(j.failed)}${skipped}${unsent}${why}`;
 }
 
 async function followJob(id) {
@@ -974,7 +976,9 @@ async function followJob(id) {
     $('#process-state').textContent = jobText(j, done);
     $('#process-state').dataset.state = j.state;
     $('#process-go').disabled = true;
-    if (j.state === 'done' || j.requested === 0) {
+    // Failed is final too: its requests could not all be sent (the page
+    // says how many; Process again sends them).
+    if (j.state === 'done' || j.state === 'failed' || j.requested === 0) {
       sessionStorage.removeItem(JOB_STORE);
       if (j.failed > 0) showFailures();
       break;
