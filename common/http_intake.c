@@ -251,17 +251,14 @@ head_complete (tk_http_conn_t *conn)
    server->authenticate (req, server->authenticate_ud);
 }
 
-/* A method some route serves (HEAD with GET; OPTIONS everywhere). */
+/* A method the server knows: every method of http-parser's table but
+ * CONNECT (a tunnel, never served). A known method no route of the path
+ * serves is answered 405 with Allow by the router (RFC 9110 15.5.6); only a
+ * method the server does not know at all is 501 (15.6.2). */
 static bool
-method_implemented (const tk_http_server_t *server, int m)
+method_known (int m)
 {
-   if (m < 0 || m == HTTP_CONNECT || m >= 64) {
-      return false;
-   }
-   if (m == HTTP_OPTIONS || (server->methods >> m) & 1u) {
-      return true;
-   }
-   return m == HTTP_HEAD && ((server->methods >> HTTP_GET) & 1u);
+   return m >= 0 && m != HTTP_CONNECT && m < 64;
 }
 
 /* Takes the head from conn->in as far as it has come. */
@@ -287,14 +284,15 @@ read_head (tk_http_conn_t *conn)
    if (r == TK_HTTP_SCAN_MORE) {
       return;
    }
-   /* A well-formed method no route serves: 501 (RFC 9110 9.1), also for
-    * tokens http-parser does not know ("QUERY"), which it could not parse. */
+   /* A well-formed method the server does not know: 501 (RFC 9110 9.1),
+    * tokens http-parser does not know ("QUERY") included, which it could not
+    * parse. */
    char method[32] = "";
    if (conn->head.method_len < sizeof method) {
       memcpy (method, conn->in.data + conn->head.method_off, conn->head.method_len);
       method[conn->head.method_len] = '\0';
    }
-   if (!method_implemented (server, method[0] ? tk_http_method_from_name (method) : -1)) {
+   if (!method_known (method[0] ? tk_http_method_from_name (method) : -1)) {
       tk_http__conn_fail (conn, 501, "the server does not implement this method");
       return;
    }

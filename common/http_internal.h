@@ -66,7 +66,6 @@ struct tk_http_server_s {
    tk_cidr_list_t trusted;       /* opts.trusted_proxies, parsed */
    tk_http_authenticate_fn authenticate;
    void *authenticate_ud;
-   uint64_t methods;             /* bit m: some route serves enum http_method m */
    tk_http_client_t *clients[TK_HTTP_CLIENT_BUCKETS];
    char date[40];
    time_t date_sec;

@@ -345,11 +345,6 @@ tk_http_route_with (tk_http_server_t *server, const char *method, const char *pa
       return false;
    }
    rt->access = access;
-   if (rt->method_id < 0) {
-      server->methods |= ~(UINT64_C (1) << HTTP_CONNECT);
-   } else if (rt->method_id < 64) {
-      server->methods |= UINT64_C (1) << rt->method_id;
-   }
    return true;
 }
 

@@ -220,7 +220,7 @@ assert_4xx (int status, const char *what, const char *resp)
    }
 }
 
-/* A refused request: a 4xx, 501 for a method no route serves, or 505 for
+/* A refused request: a 4xx, 501 for a method the service does not know, or 505 for
  * another HTTP version. Either way the answer is the JSON error document. */
 static void
 assert_refused (int status, const char *what, const char *resp)
@@ -481,10 +481,12 @@ test_bad_request_lines (void **state)
       RAW ("GET /healthz\r\n\r\n", 400),
       RAW ("GET /healthz HTTP/2.0\r\n\r\n", 505),
       RAW ("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-      /* A method no route of the service serves: 501 (for http-parser's
-       * unknown tokens too), answered without waiting for the body. */
+      /* A method the service does not know: 501 (http-parser's unknown
+       * tokens); one it knows that the path does not serve: 405. Both
+       * answered without waiting for the body. */
       RAW ("QUERY /healthz HTTP/1.1\r\n\r\n", 501),
-      RAW ("PATCH /healthz HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", 501),
+      RAW ("PATCH /healthz HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", 405),
+      RAW ("TRACE /healthz HTTP/1.1\r\n\r\n", 405),
       RAW ("BREW /healthz HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", 501),
    };
 #undef RAW
@@ -512,22 +514,21 @@ test_refused_before_the_body (void **state)
    static const char *const paths[N_SVC] = {"/api/tickets", "/v1/tickets", "/healthz"};
    for (int i = 0; i < N_SVC; i++) {
       char req[256];
-      /* DELETE is served by the api (keys), not by ingest or the
-       * classifier, whose answer is then 501. */
+      /* DELETE is not served on these paths: 405 with the methods that
+       * are. */
       snprintf (req, sizeof req,
                 "DELETE %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", paths[i]);
       int st = exchange_str (svcs[i].port, req, resp, sizeof resp);
+      assert_int_equal (st, 405);
+      assert_non_null (header_of (resp, "Allow"));
       if (i == 0) {
-         assert_int_equal (st, 405);
          assert_string_equal (header_of (resp, "Allow"), "GET, HEAD");
-      } else {
-         assert_int_equal (st, 501);
       }
       st = exchange_str (svcs[i].port,
                          "POST /no/such/route HTTP/1.1\r\nHost: x\r\n"
                          "Content-Length: 40000000\r\n\r\n",
                          resp, sizeof resp);
-      assert_int_equal (st, i == 2 ? 501 : 404);
+      assert_int_equal (st, 404);
       assert_still_well (i, "refusals before the body");
    }
    /* Without a key: 401 (no 100 Continue), whatever else is wrong with the
@@ -643,9 +644,9 @@ test_invalid_chunked_and_pipelined_garbage (void **state)
          int st = exchange_str (svcs[i].port, req, resp, sizeof resp);
          char what[96];
          snprintf (what, sizeof what, "triage-%s, bad chunked body #%zu", svc_names[i], k);
-         if (st != (body_routes[i] ? 400 : 501) || responses_in (resp) != 1) {
+         if (st != (body_routes[i] ? 400 : 405) || responses_in (resp) != 1) {
             fail_msg ("%s: expected one %d answer, got %d answers, the first %d: %.300s", what,
-                      body_routes[i] ? 400 : 501, responses_in (resp), st, resp);
+                      body_routes[i] ? 400 : 405, responses_in (resp), st, resp);
          }
       }
       /* Both framings at once: refused. */
