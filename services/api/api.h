@@ -151,6 +151,16 @@ bool api_query_params (tk_http_request_t *req, tk_query_param_t **out, size_t *n
 bool api_zone_param (tk_http_request_t *req, const tk_query_param_t *params, size_t n, char *tz,
                      size_t cap);
 
+/* The OpenAPI description's taxonomy parts (openapi_taxonomy.c): writes
+ * the label filters' patterns and the Classification enums of doc (the
+ * parsed document) from tax. false when doc lacks them or memory ran out. */
+bool api_openapi_fit_taxonomy (cJSON *doc, const tk_taxonomy_t *tax);
+
+/* The pattern a label filter of kind accepts under tax: one or more labels,
+ * each letter in either case, comma-separated. malloc'd; NULL when out of
+ * memory. */
+char *api_openapi_label_pattern (const tk_taxonomy_t *tax, tk_taxonomy_kind_t kind);
+
 /* Parses the JSON body (tk_json_parse); an object anywhere in it that repeats
  * a member name is refused too. On failure responds 400 and returns NULL.
  * max_len bounds it. */

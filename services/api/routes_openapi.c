@@ -6,7 +6,9 @@
  * The document is read once at startup, before the loop runs, from
  * TRIAGE_API_OPENAPI, else <exe dir>/../share/triage/openapi.json (an
  * installation), else <exe dir>/../../services/api/openapi.json (a build
- * tree inside the source tree). It is checked to be JSON then. A missing
+ * tree inside the source tree). It is checked to be JSON then, and the
+ * parts the taxonomy decides are written from the api's taxonomy
+ * (openapi_taxonomy.c); it is served unformatted. A missing
  * document is not fatal: the route answers 503 and the log says where it
  * looked. The integration test compares the document's paths and methods
  * with /api/routes both ways, so the two cannot drift apart unnoticed. */
@@ -60,7 +62,7 @@ done:
 }
 
 static bool
-try_load (openapi_t *oa, const char *path)
+try_load (openapi_t *oa, const char *path, const tk_taxonomy_t *tax)
 {
    size_t used = strlen (oa->tried);
    snprintf (oa->tried + used, sizeof oa->tried - used, "%s%s", used ? ", " : "", path);
@@ -70,23 +72,36 @@ try_load (openapi_t *oa, const char *path)
       return false;
    }
    cJSON *doc = cJSON_ParseWithLength (text, len);
+   free (text);
    bool ok = cJSON_IsObject (doc) && cJSON_IsObject (cJSON_GetObjectItem (doc, "paths"));
-   cJSON_Delete (doc);
    if (!ok) {
       TK_WARN ("openapi", "%s is not an OpenAPI JSON document; ignored", path);
-      free (text);
+      cJSON_Delete (doc);
       return false;
    }
-   oa->text = text;
-   oa->len = len;
+   /* The labels are the taxonomy's this api validates with. */
+   if (!api_openapi_fit_taxonomy (doc, tax)) {
+      TK_WARN ("openapi", "%s lacks the taxonomy's parameters or Classification schema; ignored",
+               path);
+      cJSON_Delete (doc);
+      return false;
+   }
+   char *out = cJSON_PrintUnformatted (doc);
+   cJSON_Delete (doc);
+   if (!out || !(oa->text = strdup (out))) {
+      cJSON_free (out);
+      return false;
+   }
+   cJSON_free (out);
+   oa->len = strlen (oa->text);
    return true;
 }
 
 static void
-load (openapi_t *oa, const char *configured)
+load (openapi_t *oa, const char *configured, const tk_taxonomy_t *tax)
 {
    if (configured && configured[0]) {
-      try_load (oa, configured);
+      try_load (oa, configured, tax);
       return;
    }
    char exe[PATH_MAX], path[PATH_MAX + 64];
@@ -101,11 +116,11 @@ load (openapi_t *oa, const char *configured)
    }
    *slash = '\0';
    snprintf (path, sizeof path, "%s/../share/triage/openapi.json", exe);
-   if (try_load (oa, path)) {
+   if (try_load (oa, path, tax)) {
       return;
    }
    snprintf (path, sizeof path, "%s/../../services/api/openapi.json", exe);
-   try_load (oa, path);
+   try_load (oa, path, tax);
 }
 
 static void
@@ -165,7 +180,7 @@ api_routes_openapi (api_t *api, tk_error_t *err)
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       return false;
    }
-   load (oa, api->app->cfg.api_openapi);
+   load (oa, api->app->cfg.api_openapi, api->tax);
    if (!oa->text) {
       TK_WARN ("openapi", "no OpenAPI document found (looked at %s); /api/openapi.json answers 503",
                oa->tried);
