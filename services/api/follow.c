@@ -28,8 +28,8 @@ typedef struct api_follow api_follow_t;
 typedef struct {
    api_follow_t *f;
    size_t n;
-   char *ids[API_FOLLOW_BATCH];                /* owned */
-   bool found[API_FOLLOW_BATCH];               /* the ticket is stored */
+   char *ids[API_FOLLOW_BATCH];                  /* owned */
+   bool found[API_FOLLOW_BATCH];                 /* the ticket is stored */
    api_newest_entry_t entries[API_FOLLOW_BATCH]; /* when found */
    bool failed;
    char error[sizeof ((bson_error_t *) 0)->message];
@@ -240,25 +240,33 @@ dispatch (api_follow_t *f)
 
 /* ---- the consumer (loop) ------------------------------------------------------ */
 
-/* The ticket id a message names, into buf; NULL when it names none. */
+/* The ticket id a message names, into buf; NULL when it names none.
+ * *kind is the metric label: classify, classified, job (a request of one
+ * of the api's processing jobs, which announces no write: the ticket is
+ * not read back) or invalid. */
 static const char *
-message_id (api_follow_t *f, const tk_kafka_message_t *m, char *buf, size_t cap)
+message_id (api_follow_t *f, const tk_kafka_message_t *m, char *buf, size_t cap,
+            const char **kind)
 {
    tk_error_t err;
    const char *payload = m->payload ? m->payload : "";
+   *kind = "invalid";
    if (strcmp (m->topic, f->api->app->cfg.topic_classify) == 0) {
       tk_msg_classify_t req;
       if (!tk_msg_classify_parse (payload, m->len, &req, &err)) {
          return NULL;
       }
+      /* Ingest's requests carry no job id; the api's /api/process ones do. */
+      *kind = req.job_id[0] ? "job" : "classify";
       snprintf (buf, cap, "%s", req.id);
-      return buf;
+      return req.job_id[0] ? NULL : buf;
    }
    tk_msg_classified_t res;
    memset (&res, 0, sizeof res);
    if (!tk_msg_classified_parse (payload, m->len, &res, &err)) {
       return NULL;
    }
+   *kind = "classified";
    snprintf (buf, cap, "%s", res.id);
    tk_msg_classified_clear (&res);
    return buf;
@@ -276,14 +284,14 @@ on_messages (tk_kafka_consumer_t *c, const tk_kafka_message_t *msgs, size_t n, v
    size_t learned = 0;
    for (size_t i = 0; i < n; i++) {
       char buf[TK_TICKET_ID_MAX + 1];
-      const char *id = message_id (f, &msgs[i], buf, sizeof buf);
-      bool classify = strcmp (msgs[i].topic, f->api->app->cfg.topic_classify) == 0;
-      tk_counter_inc (tk_metric_labels (f->messages, !id ? "invalid"
-                                                     : classify ? "classify"
-                                                                : "classified"));
-      if (!id) {
+      const char *kind;
+      const char *id = message_id (f, &msgs[i], buf, sizeof buf, &kind);
+      tk_counter_inc (tk_metric_labels (f->messages, kind));
+      if (!id && strcmp (kind, "invalid") == 0) {
          TK_DEBUG ("follow", "a message of %s names no ticket (offset %lld)", msgs[i].topic,
                    (long long) msgs[i].offset);
+      }
+      if (!id) {
          continue;
       }
       learned++;
@@ -451,8 +459,8 @@ api_follow_start (api_t *api, tk_error_t *err)
    tk_metrics_t *m = api->app->metrics;
    f->messages = tk_metrics_counter (
       m, "api_follow_messages_total",
-      "Messages of the classify and classified topics the api followed, by kind (invalid: "
-      "naming no ticket).",
+      "Messages of the classify and classified topics the api followed, by kind (job: a "
+      "request of an api processing job, not read back; invalid: naming no ticket).",
       (const char *[]) {"kind", NULL});
    f->reads = tk_metrics_counter (
       m, "api_follow_reads_total",

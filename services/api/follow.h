@@ -1,7 +1,7 @@
 /* follow.h - the api follows the topics that announce other services'
  * writes to tickets, so that the default listing served from the snapshot's
  * newest tickets (snapshot.h, newest.h) shows them within a second or so
- * instead of at the next refresh (docs/decisions/0019-api-follows-the-topics.md).
+ * instead of at the next refresh (docs/decisions/0020-api-follows-the-topics.md).
  *
  * Ingest publishes a classification request to TRIAGE_TOPIC_CLASSIFY for
  * every ticket it stores (once the write is durable), the api's own
@@ -12,7 +12,8 @@
  * - consumes both topics with a consumer group of its own
  *   (triage-api-follow-<host>-<pid>-<random>), so every replica sees every
  *   message; from the end of the topics (auto.offset.reset=latest), nothing
- *   committed. A broker that is down is librdkafka's to retry: the api
+ *   committed. The requests of the api's own processing jobs (they carry a
+ *   job id) announce no write and are skipped. A broker that is down is librdkafka's to retry: the api
  *   starts and serves without it, and the listing then catches up at the
  *   timed refreshes as before.
  * - queues the ids it learns and reads them back from the database on the
