@@ -170,6 +170,8 @@ typedef struct {
    /* ---- api's own settings ---- */
    int64_t api_cache_ttl_ms;   /* stats and analytics cache lifetime */
    int api_newest_keep;        /* newest tickets kept in the snapshot; 0 = none */
+   int api_follow;             /* TRIAGE_API_FOLLOW: 0 off, 1 on */
+   int64_t api_follow_refresh_ms; /* statistics refresh after followed writes; 0 = none */
    char *list_sql_url;         /* PostgreSQL of the list side tables; "" = none */
    int api_process_max;        /* most tickets one processing job requests */
    int64_t job_stall_after_ms; /* a job without progress this long is stalled */

@@ -47,6 +47,7 @@ typedef struct {
    struct api_upload *upload; /* the upload forwarder (routes_upload.c) */
    struct api_openapi *openapi; /* the OpenAPI document (routes_openapi.c) */
    struct api_snapshot *snapshot; /* statistics snapshot (snapshot.c) */
+   struct api_follow *follow;     /* other services' writes from the topics (follow.c) */
    struct api_audit_queue *audit_queue; /* records written after the response (audit_queue.c) */
    struct tk_list_sql *list_sql; /* list pages' ids by index (list_sql.h); NULL: off */
    tk_metric_t *list_pages;      /* triage_api_list_pages_total{source} */

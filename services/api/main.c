@@ -1,6 +1,7 @@
 /* main.c - triage-api: the REST API over the tickets collection, processing
  * control through Kafka, API keys and the audit log. */
 #include "api.h"
+#include "follow.h"
 #include "list_sql.h"
 #include "snapshot.h"
 
@@ -30,9 +31,9 @@ static bool (*const route_groups[]) (api_t *, tk_error_t *) = {
    api_routes_fetch,
 };
 
-/* The routes, the statistics snapshot, retention, the stored_at backfill,
- * and the shutdown steps (snapshot, then the audit queue's last records,
- * then the api). */
+/* The routes, the statistics snapshot, the follower of the topics,
+ * retention, the stored_at backfill, and the shutdown steps (the follower,
+ * the snapshot, then the audit queue's last records, then the api). */
 static bool
 api_start (api_t *api, tk_error_t *err)
 {
@@ -41,11 +42,12 @@ api_start (api_t *api, tk_error_t *err)
          return false;
       }
    }
-   if (!api_snapshot_start (api, err) || !api_retention_start (api, err) ||
-       !api_stored_at_start (api, err)) {
+   if (!api_snapshot_start (api, err) || !api_follow_start (api, err) ||
+       !api_retention_start (api, err) || !api_stored_at_start (api, err)) {
       return false;
    }
-   if (!tk_app_add_shutdown_step (api->app, "snapshot", api_snapshot_stop, api) ||
+   if (!tk_app_add_shutdown_step (api->app, "follow", api_follow_stop, api) ||
+       !tk_app_add_shutdown_step (api->app, "snapshot", api_snapshot_stop, api) ||
        !tk_app_add_shutdown_step (api->app, "audit", api_audit_queue_stop, api) ||
        !tk_app_add_shutdown_step (api->app, "api", api_stop_step, api)) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "too many shutdown steps");

@@ -78,6 +78,42 @@ api_newest_destroy (api_newest_t *n)
    free (n);
 }
 
+/* ---- entries -------------------------------------------------------------- */
+
+void
+api_newest_entry_set (api_newest_entry_t *e, const bson_t *doc, const cJSON *json)
+{
+   bson_iter_t it;
+   bool dated = bson_iter_init_find (&it, doc, "created_at") && BSON_ITER_HOLDS_DATE_TIME (&it);
+   e->ms = dated ? bson_iter_date_time (&it) : 0;
+   e->id[0] = '\0';
+   if (bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it) &&
+       strlen (bson_iter_utf8 (&it, NULL)) < sizeof e->id) {
+      snprintf (e->id, sizeof e->id, "%s", bson_iter_utf8 (&it, NULL));
+   }
+   e->placed = dated && e->id[0];
+   free (e->json);
+   e->json = NULL;
+   e->len = 0;
+   if (json) {
+      char *text = cJSON_PrintUnformatted (json);
+      if (!text || !(e->json = strdup (text))) {
+         abort ();
+      }
+      cJSON_free (text);
+      e->len = strlen (e->json);
+   }
+}
+
+void
+api_newest_entry_clear (api_newest_entry_t *e)
+{
+   if (e) {
+      free (e->json);
+      memset (e, 0, sizeof *e);
+   }
+}
+
 /* ---- collecting (threadpool) --------------------------------------------- */
 
 static void

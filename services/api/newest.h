@@ -28,10 +28,32 @@
 #include <stdint.h>
 
 #include <bson/bson.h>
+#include <cjson/cJSON.h>
 
 #include "query_filter.h"
+#include "ticket.h"
 
 typedef struct api_newest api_newest_t;
+
+/* One stored ticket document as a write hands it to the window
+ * (api_newest_put, through snapshot.h): the api's own writes and the
+ * tickets read back after other services' writes (follow.h). */
+typedef struct {
+   bool placed; /* the document has a date created_at (ms) and a string id */
+   int64_t ms;
+   char id[TK_TICKET_ID_MAX + 1]; /* its string id, "" when it has none */
+   char *json; /* malloc'd, unformatted; NULL: no valid ticket renders from it */
+   size_t len;
+} api_newest_entry_t;
+
+/* Fills e from doc (borrowed) and json, its rendering by
+ * api_ticket_doc_json (borrowed; NULL when none renders), printed
+ * unformatted as the listing and the window print it; what e held is
+ * freed. Aborts on out of memory, like api_call_new. Any thread. */
+void api_newest_entry_set (api_newest_entry_t *e, const bson_t *doc, const cJSON *json);
+
+/* Frees what e holds and empties it. Accepts NULL. */
+void api_newest_entry_clear (api_newest_entry_t *e);
 
 /* A collector that keeps the newest `keep` (> 0) tickets. Aborts on out of
  * memory, like tk_tally_new. */

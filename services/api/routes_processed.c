@@ -30,12 +30,8 @@ typedef struct {
    char by_name[128];   /* PUT: the correcting key's name, "" when it has none */
    bool store_masked;   /* TRIAGE_STORE_MASKED: mask the ticket (POST), the note (PUT) */
    tk_store_t *store;
-   /* POST, PUT: the stored document as the listing shows it (entry_from). */
-   bool placed;  /* it has a date created_at (ms) and a string id */
-   int64_t ms;
-   char entry_id[TK_TICKET_ID_MAX + 1]; /* its string id, "" when it has none */
-   char *entry;  /* malloc'd; NULL: no valid ticket renders from it */
-   size_t entry_len;
+   /* POST, PUT: the stored document as the listing shows it. */
+   api_newest_entry_t entry;
    api_t *flight_api; /* set while the write is in flight (snapshot.h) */
    char flight_id[TK_TICKET_ID_MAX + 1];
 } write_data_t;
@@ -61,7 +57,7 @@ write_data_free (void *p)
    if (d) {
       tk_ticket_destroy (d->ticket);
       free (d->note);
-      free (d->entry);
+      api_newest_entry_clear (&d->entry);
       free (d);
    }
 }
@@ -90,43 +86,14 @@ path_id (tk_http_request_t *req, write_data_t *d)
    return true;
 }
 
-/* Worker: keeps in d what the listing shows of the stored doc: its key and
- * json (api_ticket_doc_json of doc, borrowed; NULL when none renders),
- * printed unformatted as the listing and the snapshot's window print it.
- * Aborts on out of memory, like api_call_new. */
-static void
-entry_from (write_data_t *d, const bson_t *doc, const cJSON *json)
-{
-   bson_iter_t it;
-   bool dated = bson_iter_init_find (&it, doc, "created_at") && BSON_ITER_HOLDS_DATE_TIME (&it);
-   d->ms = dated ? bson_iter_date_time (&it) : 0;
-   d->entry_id[0] = '\0';
-   if (bson_iter_init_find (&it, doc, "id") && BSON_ITER_HOLDS_UTF8 (&it) &&
-       strlen (bson_iter_utf8 (&it, NULL)) < sizeof d->entry_id) {
-      snprintf (d->entry_id, sizeof d->entry_id, "%s", bson_iter_utf8 (&it, NULL));
-   }
-   d->placed = dated && d->entry_id[0];
-   free (d->entry);
-   d->entry = NULL;
-   d->entry_len = 0;
-   if (json) {
-      char *text = cJSON_PrintUnformatted (json);
-      if (!text || !(d->entry = strdup (text))) {
-         abort ();
-      }
-      cJSON_free (text);
-      d->entry_len = strlen (d->entry);
-   }
-}
-
 /* Loop, after a successful POST or PUT: the listing's window shows it. */
 static void
 stored_done (api_call_t *call)
 {
    write_data_t *d = call->data;
-   api_snapshot_ticket_put (call->api, d->placed, d->ms, d->entry_id[0] ? d->entry_id : NULL,
-                            d->entry, d->entry_len);
-   d->entry = NULL;
+   api_snapshot_ticket_put (call->api, d->entry.placed, d->entry.ms,
+                            d->entry.id[0] ? d->entry.id : NULL, d->entry.json, d->entry.len);
+   d->entry.json = NULL;
    api_call_respond (call);
 }
 
@@ -166,7 +133,7 @@ answer_stored (api_call_t *call, mongoc_client_t *client, const char *db, const 
       }
    } else if ((json = api_ticket_doc_json (doc, &err))) {
       /* The answer is the ticket as the listing shows it (stored_at too). */
-      entry_from (d, doc, json);
+      api_newest_entry_set (&d->entry, doc, json);
       api_call_ok (call, 201, json);
    } else {
       api_call_fail_err (call, &err);
@@ -370,7 +337,7 @@ put_work (api_call_t *call, mongoc_client_t *client, const char *db)
    cursor = tk_store_tickets_find_id (client, db, d->id);
    cJSON *json = NULL;
    if (mongoc_cursor_next (cursor, &doc) && (json = api_ticket_doc_json (doc, &err))) {
-      entry_from (d, doc, json);
+      api_newest_entry_set (&d->entry, doc, json);
       api_call_ok (call, 200, json);
    } else {
       api_call_fail (call, 404, "not_found", "id", "the ticket was deleted meanwhile");

@@ -115,6 +115,10 @@ typedef struct api_snapshot {
    journal_op_t *journal, **journal_tail;
    size_t journal_n;
    bool journal_lost; /* a write could not be kept: the scan's window is stale */
+   /* api_snapshot_refresh_soon asked, while a scan ran, for the next one
+    * soon_ms after it. */
+   bool soon;
+   uint64_t soon_ms;
    /* The api's writes in flight, by ticket id (api_snapshot_write_begin). */
    struct write_flight *flights;
    tk_series_t *g_total, *g_processed, *g_unprocessed;
@@ -591,6 +595,11 @@ scan_done (int status, void *ctx)
       /* Never scan more than half the time: wait at least as long as the
        * last scan took. */
       uint64_t wait = s->interval_ms > s->last_scan_ms ? s->interval_ms : s->last_scan_ms;
+      if (s->soon) {
+         uint64_t soon = s->soon_ms > s->last_scan_ms ? s->soon_ms : s->last_scan_ms;
+         wait = soon < wait ? soon : wait;
+         s->soon = false;
+      }
       uv_timer_start (&s->timer, on_timer, wait, 0);
    }
 }
@@ -761,6 +770,29 @@ api_snapshot_refresh (api_t *api, api_call_t *call)
    }
    add_waiter (&s->next, call, WAIT_REFRESH, "", dropped);
    refresh_start (s);
+}
+
+void
+api_snapshot_refresh_soon (api_t *api, uint64_t delay_ms)
+{
+   api_snapshot_t *s = api->snapshot;
+   if (!s || s->interval_ms == 0 || s->stopping) {
+      return;
+   }
+   if (s->running) {
+      s->soon_ms = s->soon && s->soon_ms < delay_ms ? s->soon_ms : delay_ms;
+      s->soon = true;
+      return;
+   }
+   /* Not sooner after the last scan's end than it took (none yet: the
+    * first scan is due at once anyway). */
+   uint64_t now = uv_now (api->app->loop), ended = s->started_ms + s->last_scan_ms;
+   uint64_t since = now > ended ? now - ended : 0;
+   uint64_t gap = s->last_scan_ms > since ? s->last_scan_ms - since : 0;
+   uint64_t wait = delay_ms > gap ? delay_ms : gap;
+   if (!uv_is_active ((uv_handle_t *) &s->timer) || uv_timer_get_due_in (&s->timer) > wait) {
+      uv_timer_start (&s->timer, on_timer, wait, 0);
+   }
 }
 
 static void

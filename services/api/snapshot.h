@@ -19,7 +19,9 @@
  * which GET /api/tickets without filters, newest first, is answered while
  * its page lies among them (api_snapshot_tickets_page). The api's own
  * writes to tickets patch that window at once (api_snapshot_ticket_put,
- * api_snapshot_ticket_deleted); other writers' show after the next scan.
+ * api_snapshot_ticket_deleted); so do other services' writes that the api
+ * learns of from the topics and reads back (follow.h); any other writer's
+ * show after the next scan.
  * The snapshot also sets the gauges triage_api_tickets_total,
  * triage_api_tickets_processed and triage_api_tickets_unprocessed.
  */
@@ -103,6 +105,16 @@ void api_snapshot_tickets_changed (api_t *api);
  * once it has ended, n being the filtered analytics answers dropped from the
  * cache plus the snapshot replaced. Takes ownership of call. */
 void api_snapshot_refresh (api_t *api, api_call_t *call);
+
+/* Loop: tickets were changed by another service (services/api/follow.c
+ * learns of it from the topics): the statistics should follow soon. The
+ * next refresh is brought forward to at most delay_ms from now (a refresh
+ * due sooner stays), but never to sooner after the last scan's end than
+ * that scan took, so a slow server is still never scanned back to back;
+ * while a scan runs, the one after it is due delay_ms after its end, with
+ * the same floor. Any number of calls before the refresh starts share it.
+ * Nothing when no snapshot is kept (TRIAGE_API_CACHE_TTL=0) or it stops. */
+void api_snapshot_refresh_soon (api_t *api, uint64_t delay_ms);
 
 /* Shutdown step: stops the timer, cancels a running scan, answers waiting
  * requests with 503 and finishes the step when the scan has returned. */
