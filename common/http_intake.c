@@ -7,6 +7,7 @@
  */
 #include "http_internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -261,6 +262,44 @@ method_known (int m)
    return m >= 0 && m != HTTP_CONNECT && m < 64;
 }
 
+/* A method token http-parser does not know ("QUERY", "BREW"): the parser
+ * cannot read the request, so it is answered from the request line alone
+ * and the connection closes (the body cannot be framed). A path some route
+ * has: 405 with the methods it serves in Allow, as for a known method; no
+ * such path: 404; a path served for every method: 501. */
+static void
+refuse_unknown_method (tk_http_conn_t *conn)
+{
+   const char *line = conn->in.data;
+   size_t target = conn->head.method_off + conn->head.method_len + 1, end = target;
+   while (end < conn->head.head_len && line[end] != ' ' && line[end] != '?') {
+      end++;
+   }
+   tk_http_match_t match;
+   memset (&match, 0, sizeof match);
+   tk_http_match_result_t r = TK_HTTP_MATCH_NOT_FOUND;
+   if (end > target && line[target] == '/') {
+      /* A method number no route has: INT_MAX. */
+      r = tk_http_router_match (&conn->server->router, INT_MAX, line + target, end - target,
+                                &match);
+   }
+   switch (r) {
+   case TK_HTTP_MATCH_BAD_METHOD:
+      tk_http__conn_fail_allow (conn, 405, "the resource does not support this method",
+                                match.allow);
+      break;
+   case TK_HTTP_MATCH_NOT_FOUND: tk_http__conn_fail (conn, 404, "no such resource"); break;
+   case TK_HTTP_MATCH_BAD_PATH:
+      tk_http__conn_fail (conn, 400, "the path is not validly percent-encoded");
+      break;
+   case TK_HTTP_MATCH_NOMEM: tk_http__conn_fail (conn, 500, NULL); break;
+   case TK_HTTP_MATCH_FOUND:
+      tk_http__conn_fail (conn, 501, "the server does not implement this method");
+      break;
+   }
+   tk_http_match_cleanup (&match);
+}
+
 /* Takes the head from conn->in as far as it has come. */
 static void
 read_head (tk_http_conn_t *conn)
@@ -284,16 +323,20 @@ read_head (tk_http_conn_t *conn)
    if (r == TK_HTTP_SCAN_MORE) {
       return;
    }
-   /* A well-formed method the server does not know: 501 (RFC 9110 9.1),
-    * tokens http-parser does not know ("QUERY") included, which it could not
-    * parse. */
+   /* CONNECT (a tunnel) is never served: 501. A token http-parser does
+    * not know cannot be parsed: answered from the request line. */
    char method[32] = "";
    if (conn->head.method_len < sizeof method) {
       memcpy (method, conn->in.data + conn->head.method_off, conn->head.method_len);
       method[conn->head.method_len] = '\0';
    }
-   if (!method_known (method[0] ? tk_http_method_from_name (method) : -1)) {
+   int m = method[0] ? tk_http_method_from_name (method) : -1;
+   if (m == HTTP_CONNECT || (m < 0 && !method[0])) {
       tk_http__conn_fail (conn, 501, "the server does not implement this method");
+      return;
+   }
+   if (!method_known (m)) {
+      refuse_unknown_method (conn);
       return;
    }
    if (!feed_parser (conn, head_len)) {

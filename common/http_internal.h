@@ -179,6 +179,11 @@ void tk_http__dispatch (tk_http_conn_t *conn);
  * the status's reason phrase) is copied into the error document. */
 void tk_http__conn_fail (tk_http_conn_t *conn, int status, const char *message);
 
+/* tk_http__conn_fail with an Allow header (allow: "GET, HEAD"; NULL for
+ * none). */
+void tk_http__conn_fail_allow (tk_http_conn_t *conn, int status, const char *message,
+                               const char *allow);
+
 /* Adds the response header of a refused method (405, or 204 to OPTIONS). */
 bool tk_http__add_allow (tk_http_request_t *req);
 

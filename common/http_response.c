@@ -322,6 +322,13 @@ error_json (const char *code, const char *message, const char *field)
 void
 tk_http__conn_fail (tk_http_conn_t *conn, int status, const char *message)
 {
+   tk_http__conn_fail_allow (conn, status, message, NULL);
+}
+
+void
+tk_http__conn_fail_allow (tk_http_conn_t *conn, int status, const char *message,
+                          const char *allow)
+{
    if (conn->closing || conn->state == TK_CONN_LINGER || conn->state == TK_CONN_SENDING) {
       return;
    }
@@ -345,9 +352,12 @@ tk_http__conn_fail (tk_http_conn_t *conn, int status, const char *message)
    char *body = error_json (error_code_for (status), msg, NULL);
    tk_buf_t out = TK_BUF_INIT;
    size_t blen = body ? strlen (body) : 0;
-   bool ok = build_head (&out, server, status, "application/json", (long long) blen, false, false,
-                         false, NULL) &&
+   tk_buf_t extra = TK_BUF_INIT;
+   bool ok = (!allow || tk_buf_appendf (&extra, "Allow: %s\r\n", allow)) &&
+             build_head (&out, server, status, "application/json", (long long) blen, false, false,
+                         false, allow ? &extra : NULL) &&
              tk_buf_append (&out, body, blen);
+   tk_buf_destroy (&extra);
    free (body);
    if (!ok) {
       tk_buf_destroy (&out);

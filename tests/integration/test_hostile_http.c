@@ -481,13 +481,15 @@ test_bad_request_lines (void **state)
       RAW ("GET /healthz\r\n\r\n", 400),
       RAW ("GET /healthz HTTP/2.0\r\n\r\n", 505),
       RAW ("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-      /* A method the service does not know: 501 (http-parser's unknown
-       * tokens); one it knows that the path does not serve: 405. Both
-       * answered without waiting for the body. */
-      RAW ("QUERY /healthz HTTP/1.1\r\n\r\n", 501),
+      /* A method the path does not serve: 405, http-parser's unknown
+       * tokens (QUERY, BREW) included; CONNECT: 501. All answered without
+       * waiting for the body. */
+      RAW ("QUERY /healthz HTTP/1.1\r\n\r\n", 405),
       RAW ("PATCH /healthz HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", 405),
       RAW ("TRACE /healthz HTTP/1.1\r\n\r\n", 405),
-      RAW ("BREW /healthz HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", 501),
+      RAW ("BREW /healthz HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", 405),
+      RAW ("BREW /no/such/path HTTP/1.1\r\n\r\n", 404),
+      RAW ("CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n", 501),
    };
 #undef RAW
    for (int i = 0; i < N_SVC; i++) {

@@ -847,7 +847,7 @@ c_errors (fixture_t *f)
       "GET /a b c HTTP/1.1\r\n\r\n",                      /* 0: malformed line */
       "GET /nope HTTP/1.1\r\n\r\n",                       /* 1: 404 */
       "DELETE /hello HTTP/1.1\r\nContent-Length: 0\r\n\r\n",  /* 2: 405 */
-      "BREW /hello HTTP/1.1\r\n\r\n",                     /* 3: unknown method */
+      "CONNECT x:1 HTTP/1.1\r\n\r\n",                    /* 3: never served */
       "GET /hello HTTP/1.1\r\nBad Header\r\n\r\n",        /* 4: malformed header */
       "GET /api/tickets/a%00b HTTP/1.1\r\n\r\n",          /* 5: NUL in a param */
       "GET /search?q=%zz HTTP/1.1\r\n\r\n",               /* 6: bad query escape */
@@ -1147,9 +1147,11 @@ static const struct {
     "GET /hello HTTP/1.1\r\n\r\n", 400},
    {"GET /hello HTTP/2.0\r\n\r\n", 505},
    {"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
-   {"QUERY /hello HTTP/1.1\r\n\r\n", 501},
-   /* Methods the server knows but no route of the path serves: 405 with
-    * Allow, from the head alone (the announced body never comes). */
+   /* Methods no route of the path serves: 405 with Allow, from the head
+    * alone (the announced body never comes), for tokens http-parser does
+    * not know too (QUERY); an unknown token on an unknown path: 404. */
+   {"QUERY /hello HTTP/1.1\r\n\r\n", 405},
+   {"QUERY /nope HTTP/1.1\r\n\r\n", 404},
    {"PATCH /hello HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 405},
    {"PUT /hello HTTP/1.1\r\nContent-Length: 100\r\n\r\n", 405},
    {"TRACE /hello HTTP/1.1\r\n\r\n", 405},
