@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <unicode/ucal.h>
+#include <unicode/uenum.h>
 #include <unicode/ustring.h>
 
 struct tk_zone {
@@ -133,4 +134,27 @@ tk_zone_day (tk_zone_t *z, int64_t utc_ms)
 {
    int64_t local = utc_ms + tk_zone_offset_ms (z, utc_ms);
    return local >= 0 ? local / TK_DAY_MS : -((-local + TK_DAY_MS - 1) / TK_DAY_MS);
+}
+
+bool
+tk_zone_each_name (bool (*fn) (void *ud, const char *name), void *ud)
+{
+   UErrorCode st = U_ZERO_ERROR;
+   UEnumeration *names = ucal_openTimeZoneIDEnumeration (UCAL_ZONE_TYPE_ANY, NULL, NULL, &st);
+   if (U_FAILURE (st)) {
+      return false;
+   }
+   bool ok = true;
+   const char *name;
+   int32_t len;
+   while (ok && (name = uenum_next (names, &len, &st)) && U_SUCCESS (st)) {
+      tk_error_t err;
+      tk_zone_t *z = tk_zone_open (name, &err); /* the same test as a request's */
+      if (z) {
+         tk_zone_close (z);
+         ok = fn (ud, name);
+      }
+   }
+   uenum_close (names);
+   return ok && U_SUCCESS (st);
 }

@@ -53,4 +53,10 @@ int64_t tk_zone_offset_ms (tk_zone_t *z, int64_t utc_ms);
  * since 1970-01-01 in that zone's calendar. NULL z: the UTC day. */
 int64_t tk_zone_day (tk_zone_t *z, int64_t utc_ms);
 
+/* Calls fn(ud, name) for every zone name tk_zone_open accepts (ICU's
+ * system zones, aliases included, within TK_ZONE_NAME_MAX and the allowed
+ * characters), until fn returns false. false when ICU could not list them
+ * or fn stopped. */
+bool tk_zone_each_name (bool (*fn) (void *ud, const char *name), void *ud);
+
 #endif

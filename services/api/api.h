@@ -157,6 +157,10 @@ bool api_zone_param (tk_http_request_t *req, const tk_query_param_t *params, siz
  * parsed document) from tax. false when doc lacks them or memory ran out. */
 bool api_openapi_fit_taxonomy (cJSON *doc, const tk_taxonomy_t *tax);
 
+/* Writes the tz parameter's enum of doc: every zone name the api takes.
+ * false when doc lacks it, ICU could not list zones, or memory ran out. */
+bool api_openapi_fit_zones (cJSON *doc);
+
 /* The pattern a label filter of kind accepts under tax: one or more labels,
  * each letter in either case, comma-separated. malloc'd; NULL when out of
  * memory. */

@@ -10,6 +10,9 @@
  *       topic_tags.items.enum, topic_tags.maxItems, sentiment.enum and
  *       priority.enum (a stored classification uses the exact labels).
  *
+ * and components.parameters.tz.schema.enum: every zone name the api takes
+ * (ICU's, timezone.h), written by api_openapi_fit_zones.
+ *
  * The repository's services/api/openapi.json holds the built-in taxonomy,
  * so with it the served document equals the file (test_api_openapi checks
  * both that and a custom taxonomy). */
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "timezone.h"
 
 /* Appends label to b as a regular expression (ECMA and POSIX ERE alike):
  * letters as [Xx], the characters special to either escaped. */
@@ -141,4 +145,23 @@ api_openapi_fit_taxonomy (cJSON *doc, const tk_taxonomy_t *tax)
                labels_array (tax, TK_TAXONOMY_SENTIMENT)) &&
           put (cJSON_GetObjectItemCaseSensitive (props, "priority"), "enum",
                labels_array (tax, TK_TAXONOMY_PRIORITY));
+}
+
+static bool
+add_zone_name (void *ud, const char *name)
+{
+   cJSON *s = cJSON_CreateString (name);
+   return s && cJSON_AddItemToArray (ud, s);
+}
+
+bool
+api_openapi_fit_zones (cJSON *doc)
+{
+   cJSON *schema = path_of (doc, (const char *[]) {"components", "parameters", "tz", "schema", NULL});
+   cJSON *names = cJSON_CreateArray ();
+   if (!names || !tk_zone_each_name (add_zone_name, names)) {
+      cJSON_Delete (names);
+      return false;
+   }
+   return put (schema, "enum", names);
 }

@@ -80,7 +80,7 @@ try_load (openapi_t *oa, const char *path, const tk_taxonomy_t *tax)
       return false;
    }
    /* The labels are the taxonomy's this api validates with. */
-   if (!api_openapi_fit_taxonomy (doc, tax)) {
+   if (!api_openapi_fit_taxonomy (doc, tax) || !api_openapi_fit_zones (doc)) {
       TK_WARN ("openapi", "%s lacks the taxonomy's parameters or Classification schema; ignored",
                path);
       cJSON_Delete (doc);
