@@ -406,20 +406,31 @@ decoded_path_init (decoded_path_t *dp, const char *path, size_t len)
    return TK_HTTP_MATCH_FOUND;
 }
 
-/* The most specific route of r for method and the decoded path, or NULL.
- * Sets *path_known when some route has the path, and adds the methods of
- * those routes with another method to m->allow. */
+/* The route of r for method and the decoded path, or NULL. Only the most
+ * specific template that has the path counts, whatever its methods: a
+ * literal path (/api/tickets/upload) belongs to its own routes, not also to
+ * a template with a parameter there (/api/tickets/{id}), so its Allow lists
+ * its own methods only, as the OpenAPI description does. Sets *path_known
+ * when some route has the path, and adds the methods of the routes of that
+ * template with another method to m->allow. */
 static const tk_http_route_t *
 router_best (const tk_http_router_t *r, int method, const decoded_path_t *dp,
              tk_http_match_t *m, bool *path_known)
 {
+   size_t top = 0;
+   for (size_t i = 0; i < r->n; i++) {
+      if (path_matches (r->routes[i], dp->segs, dp->nseg)) {
+         *path_known = true;
+         size_t rank = route_rank (r->routes[i]);
+         top = rank > top ? rank : top;
+      }
+   }
    const tk_http_route_t *best = NULL;
    for (size_t i = 0; i < r->n; i++) {
       const tk_http_route_t *rt = r->routes[i];
-      if (!path_matches (rt, dp->segs, dp->nseg)) {
+      if (!path_matches (rt, dp->segs, dp->nseg) || route_rank (rt) < top) {
          continue;
       }
-      *path_known = true;
       if (!method_matches (rt, method)) {
          allow_add (m->allow, sizeof m->allow, rt->method);
          if (rt->method_id == HTTP_GET) {

@@ -9,8 +9,9 @@
 #include "timeutil.h"
 #include "utf8.h"
 
-/* Integers above this lose precision as a JSON (double) number. */
-#define JSON_MAX_SAFE_INT 9007199254740992.0
+/* The largest integer a JSON (double) number holds exactly with its
+ * neighbours apart (2^53 - 1): 2^53 + 1 would read as 2^53. */
+#define JSON_MAX_SAFE_INT 9007199254740991.0
 
 /* ---- untrusted JSON text ---- */
 

@@ -68,9 +68,12 @@ char *
 api_openapi_label_pattern (const tk_taxonomy_t *tax, tk_taxonomy_kind_t kind)
 {
    tk_buf_t b = TK_BUF_INIT;
-   bool ok = tk_buf_append (&b, "^ *", 3) && append_alternatives (&b, tax, kind) &&
-             tk_buf_append (&b, " *(, *", 6) && append_alternatives (&b, tax, kind) &&
-             tk_buf_append (&b, " *)*$", 5) && tk_buf_append (&b, "", 1);
+   /* The ASCII white space tk_taxonomy_canonical trims around a label. */
+#define WS "[ \\t\\n\\r\\f\\v]*"
+   bool ok = tk_buf_append_str (&b, "^" WS) && append_alternatives (&b, tax, kind) &&
+             tk_buf_append_str (&b, WS "(," WS) && append_alternatives (&b, tax, kind) &&
+             tk_buf_append_str (&b, WS ")*$") && tk_buf_append (&b, "", 1);
+#undef WS
    char *out = tk_buf_steal (&b, NULL);
    if (!ok) {
       free (out);

@@ -15,6 +15,7 @@
 #include "api.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,39 @@ done:
    return buf;
 }
 
+/* cJSON prints a number with 15 significant digits when that reads back
+ * within its tolerance, so 9007199254740992 (a bound of the document) would
+ * be served as 9007199254740990: whole numbers are written out exactly
+ * instead. false when out of memory. */
+static bool
+integers_exact (cJSON *node)
+{
+   cJSON *child = node->child;
+   while (child) {
+      cJSON *next = child->next;
+      double v = child->valuedouble;
+      if (cJSON_IsNumber (child) && v == (double) (long long) v && fabs (v) >= 1e15 &&
+          fabs (v) < 9.2e18) {
+         char digits[32];
+         snprintf (digits, sizeof digits, "%lld", (long long) v);
+         cJSON *raw = cJSON_CreateRaw (digits);
+         /* ...ViaPointer keeps no member name: the new item carries it. */
+         if (raw && child->string && !(raw->string = strdup (child->string))) {
+            cJSON_Delete (raw);
+            return false;
+         }
+         if (!raw || !cJSON_ReplaceItemViaPointer (node, child, raw)) {
+            cJSON_Delete (raw);
+            return false;
+         }
+      } else if ((cJSON_IsObject (child) || cJSON_IsArray (child)) && !integers_exact (child)) {
+         return false;
+      }
+      child = next;
+   }
+   return true;
+}
+
 static bool
 try_load (openapi_t *oa, const char *path, const tk_taxonomy_t *tax)
 {
@@ -83,6 +117,10 @@ try_load (openapi_t *oa, const char *path, const tk_taxonomy_t *tax)
    if (!api_openapi_fit_taxonomy (doc, tax) || !api_openapi_fit_zones (doc)) {
       TK_WARN ("openapi", "%s lacks the taxonomy's parameters or Classification schema; ignored",
                path);
+      cJSON_Delete (doc);
+      return false;
+   }
+   if (!integers_exact (doc)) {
       cJSON_Delete (doc);
       return false;
    }

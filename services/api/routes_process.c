@@ -653,8 +653,12 @@ start_job (api_t *api, tk_http_request_t *req, const cJSON *body, bool replay)
        !parse_flag (req, body, "dry_run", &j->dry_run)) {
       goto fail;
    }
-   if (j->mode == MODE_REPROCESS &&
-       !parse_filter_object (api, req, cJSON_GetObjectItemCaseSensitive (body, "filter"), j)) {
+   const cJSON *filter = cJSON_GetObjectItemCaseSensitive (body, "filter");
+   if (j->mode != MODE_REPROCESS && filter) {
+      api_respond_error (req, 400, "invalid", "filter", "filter: only with mode \"reprocess\"");
+      goto fail;
+   }
+   if (j->mode == MODE_REPROCESS && !parse_filter_object (api, req, filter, j)) {
       goto fail;
    }
    char hex[25];

@@ -141,6 +141,20 @@ test_method_not_allowed_lists_allow (void **state)
    tk_http_match_cleanup (&m);
    assert_int_equal (match (&r, HTTP_GET, "/other", &m), TK_HTTP_MATCH_NOT_FOUND);
    tk_http_match_cleanup (&m);
+
+   /* A literal path belongs to its own routes only: /items/upload is
+    * POST's, not also the {id} template's (GET /items/upload is 405, and
+    * Allow does not list GET). */
+   assert_non_null (tk_http_router_add (&r, "POST", "/items/upload", dummy, &tag_d, &err));
+   assert_int_equal (match (&r, HTTP_GET, "/items/upload", &m), TK_HTTP_MATCH_BAD_METHOD);
+   assert_string_equal (m.allow, "POST");
+   tk_http_match_cleanup (&m);
+   assert_int_equal (match (&r, HTTP_POST, "/items/upload", &m), TK_HTTP_MATCH_FOUND);
+   assert_ptr_equal (m.route->user_data, &tag_d);
+   tk_http_match_cleanup (&m);
+   assert_int_equal (match (&r, HTTP_GET, "/items/uploads", &m), TK_HTTP_MATCH_FOUND);
+   assert_ptr_equal (m.route->user_data, &tag_a);
+   tk_http_match_cleanup (&m);
    tk_http_router_cleanup (&r);
 }
 
