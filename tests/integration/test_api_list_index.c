@@ -10,8 +10,11 @@
  * dashboard filter, sort and search, and the next page of each sort, must be the same
  * bytes from both; writes made afterwards by another writer (updates,
  * deletes, inserts) must show at once; a document of another shape must
- * send the index path back to the collection until it is gone. Which one
- * answered is read from the X-Triage-Source response header. */
+ * send the index path back to the collection until it is gone. stored_at
+ * and corrected (columns added to the side tables later) are compared the
+ * same way, counted against the seed itself, and filled again by the
+ * upgrade path of older side tables. Which one answered is read from the
+ * X-Triage-Source response header. */
 #include "test_support.h"
 
 #include "api_fixture.h"
