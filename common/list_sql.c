@@ -517,20 +517,39 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **res
    stmt_t st = {.sql = TK_BUF_INIT};
 
    /* Tickets of another shape: their MongoDB semantics are not the
-    * tables', so the collection answers while there is any. */
+    * tables', so the collection answers while there is any. And for the
+    * columns added later (stored_at, corrected), whether the trigger that
+    * keeps the tables is one that keeps them: a copy of the SQL older than
+    * them, applied to the server again, puts its own trigger back and they
+    * would go stale (the tables' `exact` cannot tell). */
+   const tk_query_where_t *w = &q->where;
+   bool later = w->corrected >= 0 || w->has_time[TK_QUERY_T_STORED_FROM] ||
+                w->has_time[TK_QUERY_T_STORED_TO];
    st.nomem |= !tk_buf_appendf (&st.sql,
                                 "SELECT EXISTS (SELECT 1 FROM %s.triage_ticket_list WHERE NOT exact)",
                                 schema);
+   if (later) {
+      stmt_sql (&st, ", EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = to_regnamespace(");
+      stmt_param (&st, schema, false, ")");
+      stmt_sql (&st, " AND proname = 'triage_list_sync' AND prosrc LIKE '%triage_list_extra%')");
+   }
    if (!(r = run (c, &st, err))) {
       goto done;
    }
    bool inexact = PQgetvalue (r, 0, 0)[0] == 't';
+   bool stale = later && PQgetvalue (r, 0, 1)[0] != 't';
    PQclear (r);
    r = NULL;
    stmt_free (&st);
    st = (stmt_t) {.sql = TK_BUF_INIT};
    if (inexact) {
       declined (err, TK_ERR_UNSUPPORTED, "a stored ticket has fields of unexpected types");
+      goto done;
+   }
+   if (stale) {
+      /* A PostgreSQL state to fix, not a request to decline quietly. */
+      declined (err, TK_ERR_SQL, "the side tables' trigger predates stored_at and corrected: "
+                                 "apply deploy/local/postgres/ticket-list-tables.sql again");
       goto done;
    }
    if (q->where.text[0] && !matching_labels (c, schema, pattern, &labels, err)) {

@@ -78,25 +78,8 @@ LANGUAGE sql IMMUTABLE AS $$
                       || chr(1) || coalesce(CASE WHEN jsonb_typeof(d -> 'body') = 'string' THEN d ->> 'body' END, ''))
 $$;
 
--- An install from before stored_at and corrected has a triage_list_row with
--- fewer result columns, which CREATE OR REPLACE cannot change: it is dropped
--- and made again in one transaction, so that no trigger running meanwhile
--- in another session finds it missing (which would mark its ticket's row
--- inexact).
-BEGIN;
-DO $do$
-BEGIN
-   IF to_regprocedure('public.triage_list_row(jsonb)') IS NOT NULL AND NOT EXISTS (
-         SELECT 1 FROM pg_proc
-          WHERE oid = to_regprocedure('public.triage_list_row(jsonb)')
-            AND 'corrected' = ANY (proargnames)) THEN
-      DROP FUNCTION public.triage_list_row(jsonb);
-   END IF;
-END
-$do$;
-
--- The row of triage_ticket_list for document d (key: its _id), its columns
--- in the table's order. PL/pgSQL
+-- The row of triage_ticket_list for document d (key: its _id), but for
+-- the columns added later (triage_list_extra). PL/pgSQL
 -- with each sub-document read once into a variable: a document of a few
 -- kB is stored compressed, and every -> on it decompresses it again (the
 -- same in plain SQL functions took 0.6 ms per row; this one, 0.0x ms).
@@ -106,8 +89,7 @@ CREATE OR REPLACE FUNCTION triage_list_row(doc jsonb, OUT key text, OUT id text,
                                            OUT sentiment text, OUT topics text[],
                                            OUT conf_topic float8, OUT conf_sentiment float8,
                                            OUT conf_priority float8, OUT needs_review boolean,
-                                           OUT attempts float8, OUT exact boolean,
-                                           OUT stored_at bigint, OUT corrected boolean)
+                                           OUT attempts float8, OUT exact boolean)
 LANGUAGE plpgsql IMMUTABLE AS $fn$
 DECLARE
    d jsonb := doc || '{}'; -- decompressed once
@@ -135,17 +117,12 @@ BEGIN
    conf_priority := triage_num(cs -> 'priority');
    needs_review := coalesce((d -> 'needs_review') = 'true', false);
    attempts := coalesce(triage_num(d -> 'processing_attempts'), 0);
-   stored_at := triage_ms(d -> 'stored_at', t -> 'stored_at' ->> 't');
-   -- corrected=true is {"processing_metadata.corrected_at": {$exists: true}}:
-   -- the field present, whatever its value (null included).
-   corrected := coalesce(jsonb_typeof(pm) = 'object' AND pm ? 'corrected_at', false);
    -- Whether every field read has the type the api's filters assume (else
    -- the collection answers: MongoDB's semantics for other types differ).
    exact := t -> 'id' ->> 't' = 'string' AND t -> '_id' ->> 't' = 'string'
       AND d ->> 'id' = d ->> '_id'
       AND t -> 'subject' ->> 't' = 'string' AND t -> 'body' ->> 't' = 'string'
       AND t -> 'created_at' ->> 't' = 'date' AND t -> 'processed' ->> 't' = 'bool'
-      AND coalesce(t -> 'stored_at' ->> 't', 'date') = 'date'
       AND coalesce(t -> 'needs_review' ->> 't', 'bool') = 'bool'
       AND coalesce(t -> 'processing_attempts' ->> 't', 'int') IN ('int', 'long', 'double')
       AND coalesce(t -> 'classification' ->> 't', 'object') = 'object'
@@ -163,7 +140,30 @@ BEGIN
    exact := coalesce(exact, false);
 END
 $fn$;
-COMMIT;
+
+-- The columns of triage_ticket_list added after the others, for document
+-- d, and whether they are exact too (the row's `exact` is both). A function
+-- of its own rather than more result columns of triage_list_row: those
+-- cannot change in place (CREATE OR REPLACE refuses), and an older copy
+-- of this file applied to the same server would then fail.
+--   stored_at  its milliseconds when a date, else NULL (no range matches
+--              it, as in MongoDB); another type than a date is inexact (an
+--              array of dates would match a range element by element);
+--   corrected  {"processing_metadata.corrected_at": {$exists: true}}: the
+--              key present, whatever its value (null included).
+CREATE OR REPLACE FUNCTION triage_list_extra(doc jsonb, OUT stored_at bigint,
+                                             OUT corrected boolean, OUT exact boolean)
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+   d jsonb := doc || '{}'; -- decompressed once
+   pm jsonb := d -> 'processing_metadata';
+   st text := d -> '$s' -> 'p' -> 'stored_at' ->> 't';
+BEGIN
+   stored_at := triage_ms(d -> 'stored_at', st);
+   corrected := coalesce(jsonb_typeof(pm) = 'object' AND pm ? 'corrected_at', false);
+   exact := coalesce(st, 'date') = 'date';
+END
+$fn$;
 
 -- Every label value of a row of triage_ticket_list.
 CREATE OR REPLACE FUNCTION triage_labels_of(priority text, sentiment text, topics text[]) RETURNS text[]
@@ -183,6 +183,7 @@ DECLARE
    k text;
    o jsonb;
    r record;
+   x record;
 BEGIN
    IF TG_OP <> 'INSERT' THEN
       o := OLD._jsonb || '{}'; -- decompressed once
@@ -202,12 +203,13 @@ BEGIN
       RETURN NULL;
    END IF;
    SELECT * INTO r FROM public.triage_list_row(d);
+   SELECT * INTO x FROM public.triage_list_extra(d);
    INSERT INTO %1$s.triage_ticket_list AS l
       (key, id, created_at, processed, processed_at, priority, sentiment, topics, conf_topic,
        conf_sentiment, conf_priority, needs_review, attempts, exact, stored_at, corrected)
    VALUES (r.key, r.id, r.created_at, r.processed, r.processed_at, r.priority, r.sentiment,
            r.topics, r.conf_topic, r.conf_sentiment, r.conf_priority, r.needs_review,
-           r.attempts, r.exact, r.stored_at, r.corrected)
+           r.attempts, r.exact AND x.exact, x.stored_at, x.corrected)
    ON CONFLICT (key) DO UPDATE SET
       id = excluded.id, created_at = excluded.created_at, processed = excluded.processed,
       processed_at = excluded.processed_at, priority = excluded.priority,
@@ -322,8 +324,9 @@ BEGIN
              conf_sentiment, conf_priority, needs_review, attempts, exact, stored_at, corrected)
          SELECT r.key, r.id, r.created_at, r.processed, r.processed_at, r.priority, r.sentiment,
                 r.topics, r.conf_topic, r.conf_sentiment, r.conf_priority, r.needs_review,
-                r.attempts, r.exact, r.stored_at, r.corrected
-           FROM %2$s, triage_list_row(_jsonb) r WHERE _jsonb ->> '_id' IS NOT NULL
+                r.attempts, r.exact AND x.exact, x.stored_at, x.corrected
+           FROM %2$s, triage_list_row(_jsonb) r, triage_list_extra(_jsonb) x
+          WHERE _jsonb ->> '_id' IS NOT NULL
          ON CONFLICT (key) DO NOTHING;
          INSERT INTO %1$s.triage_ticket_text
          SELECT _jsonb ->> '_id', triage_text_of(_jsonb) FROM %2$s WHERE _jsonb ->> '_id' IS NOT NULL
@@ -341,11 +344,11 @@ BEGIN
       -- asks stored_at to be a date. Only rows that change are written.
       EXECUTE format($q$
          UPDATE %1$s.triage_ticket_list l
-            SET stored_at = r.stored_at, corrected = r.corrected, exact = r.exact
-           FROM %2$s t, triage_list_row(t._jsonb) r
+            SET stored_at = x.stored_at, corrected = x.corrected, exact = r.exact AND x.exact
+           FROM %2$s t, triage_list_row(t._jsonb) r, triage_list_extra(t._jsonb) x
           WHERE t._jsonb ->> '_id' IS NOT NULL AND l.key = r.key
-            AND (l.stored_at IS DISTINCT FROM r.stored_at OR l.corrected <> r.corrected
-                 OR l.exact <> r.exact);
+            AND (l.stored_at IS DISTINCT FROM x.stored_at OR l.corrected <> x.corrected
+                 OR l.exact <> (r.exact AND x.exact));
          ANALYZE %1$s.triage_ticket_list;
       $q$, s, tbl);
    END IF;
