@@ -256,11 +256,14 @@ stmt_where (stmt_t *st, const tk_query_t *q)
          stmt_sql (st, kind == TK_TAXONOMY_TOPIC ? "" : ")");
       }
    }
-   /* stored_from / stored_to are declined before (tk_list_sql_page). */
-   static const char *const time_sql[TK_QUERY_T_PROCESSED_TO + 1] = {
-      " AND l.created_at >= ", " AND l.created_at < ", " AND l.processed_at >= ",
-      " AND l.processed_at < "};
-   for (int t = 0; t <= TK_QUERY_T_PROCESSED_TO; t++) {
+   /* From inclusive, to exclusive, as query_filter.c's $gte / $lt on a
+    * date; a ticket without the date (NULL here) is in no range, as in
+    * MongoDB, and one whose date is of another type makes the table
+    * inexact (ticket-list-tables.sql). */
+   static const char *const time_sql[TK_QUERY_N_TIMES] = {
+      " AND l.created_at >= ",   " AND l.created_at < ", " AND l.processed_at >= ",
+      " AND l.processed_at < ", " AND l.stored_at >= ",  " AND l.stored_at < "};
+   for (int t = 0; t < TK_QUERY_N_TIMES; t++) {
       if (w->has_time[t]) {
          stmt_sql (st, time_sql[t]);
          stmt_int (st, w->time[t]);
@@ -276,6 +279,11 @@ stmt_where (stmt_t *st, const tk_query_t *q)
    }
    if (w->needs_review >= 0) {
       stmt_sql (st, w->needs_review ? " AND l.needs_review" : " AND NOT l.needs_review");
+   }
+   /* processing_metadata.corrected_at present ($exists), whatever its
+    * value: the trigger's `corrected`. */
+   if (w->corrected >= 0) {
+      stmt_sql (st, w->corrected ? " AND l.corrected" : " AND NOT l.corrected");
    }
 }
 
@@ -499,10 +507,6 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **res
    if (q->where.text[0] && !like_pattern (q->where.text, pattern, sizeof pattern)) {
       return declined (err, TK_ERR_UNSUPPORTED, "the search text is not printable ASCII");
    }
-   if (q->where.corrected >= 0) {
-      /* The list table has no column for it (yet): the collection answers. */
-      return declined (err, TK_ERR_UNSUPPORTED, "the corrected filter");
-   }
    char *schema = PQescapeIdentifier (c, db, strlen (db));
    if (!schema) {
       return declined (err, TK_ERR_SQL, PQerrorMessage (c));
@@ -513,20 +517,39 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **res
    stmt_t st = {.sql = TK_BUF_INIT};
 
    /* Tickets of another shape: their MongoDB semantics are not the
-    * tables', so the collection answers while there is any. */
+    * tables', so the collection answers while there is any. And for the
+    * columns added later (stored_at, corrected), whether the trigger that
+    * keeps the tables is one that keeps them: a copy of the SQL older than
+    * them, applied to the server again, puts its own trigger back and they
+    * would go stale (the tables' `exact` cannot tell). */
+   const tk_query_where_t *w = &q->where;
+   bool later = w->corrected >= 0 || w->has_time[TK_QUERY_T_STORED_FROM] ||
+                w->has_time[TK_QUERY_T_STORED_TO];
    st.nomem |= !tk_buf_appendf (&st.sql,
                                 "SELECT EXISTS (SELECT 1 FROM %s.triage_ticket_list WHERE NOT exact)",
                                 schema);
+   if (later) {
+      stmt_sql (&st, ", EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = to_regnamespace(");
+      stmt_param (&st, schema, false, ")");
+      stmt_sql (&st, " AND proname = 'triage_list_sync' AND prosrc LIKE '%triage_list_extra%')");
+   }
    if (!(r = run (c, &st, err))) {
       goto done;
    }
    bool inexact = PQgetvalue (r, 0, 0)[0] == 't';
+   bool stale = later && PQgetvalue (r, 0, 1)[0] != 't';
    PQclear (r);
    r = NULL;
    stmt_free (&st);
    st = (stmt_t) {.sql = TK_BUF_INIT};
    if (inexact) {
       declined (err, TK_ERR_UNSUPPORTED, "a stored ticket has fields of unexpected types");
+      goto done;
+   }
+   if (stale) {
+      /* A PostgreSQL state to fix, not a request to decline quietly. */
+      declined (err, TK_ERR_SQL, "the side tables' trigger predates stored_at and corrected: "
+                                 "apply deploy/local/postgres/ticket-list-tables.sql again");
       goto done;
    }
    if (q->where.text[0] && !matching_labels (c, schema, pattern, &labels, err)) {
@@ -558,12 +581,6 @@ tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list
 {
    *rows = NULL;
    *n = 0;
-   if (q->where.has_time[TK_QUERY_T_STORED_FROM] || q->where.has_time[TK_QUERY_T_STORED_TO]) {
-      /* The side tables have no stored_at column (it came after them): such
-       * a list is read from the collection. */
-      return declined (err, TK_ERR_UNSUPPORTED, "stored_from and stored_to are not in the side "
-                                                "tables");
-   }
    PGconn *c = conn_get (s, err);
    if (!c) {
       return TK_LIST_SQL_DECLINED;

@@ -16,10 +16,11 @@
  * this module) when the side tables are missing, when any stored ticket is
  * of a shape whose MongoDB semantics the tables do not reproduce (their
  * `exact` column), when q holds a byte the SQL search cannot match the way
- * MongoDB's case-blind regex does (anything but printable ASCII), when it
- * filters on stored_at (stored_from / stored_to: the tables have no such
- * column), or when PostgreSQL fails. Blocking (libpq): call it on a threadpool thread; any
- * number of threads may use one tk_list_sql_t at once. */
+ * MongoDB's case-blind regex does (anything but printable ASCII), or when
+ * PostgreSQL fails (side tables older than a column a filter reads, e.g.
+ * stored_at or corrected before ticket-list-tables.sql was applied again,
+ * fail too). Blocking (libpq): call it on a threadpool thread; any number
+ * of threads may use one tk_list_sql_t at once. */
 #ifndef TK_LIST_SQL_H
 #define TK_LIST_SQL_H
 

@@ -10,14 +10,18 @@
  * dashboard filter, sort and search, and the next page of each sort, must be the same
  * bytes from both; writes made afterwards by another writer (updates,
  * deletes, inserts) must show at once; a document of another shape must
- * send the index path back to the collection until it is gone. Which one
- * answered is read from the X-Triage-Source response header. */
+ * send the index path back to the collection until it is gone. stored_at
+ * and corrected (columns added to the side tables later) are compared the
+ * same way, counted against the seed itself, and filled again by the
+ * upgrade path of older side tables. Which one answered is read from the
+ * X-Triage-Source response header. */
 #include "test_support.h"
 
 #include "api_fixture.h"
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
+#include <libpq-fe.h>
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +65,12 @@ pg_url (void)
 
 /* Ticket i as the services store it: every third unprocessed (one in
  * five of those with failed attempts), the rest classified; created_at
- * ties every 97 tickets (the id breaks them), processed_at ties too. The
+ * ties every 97 tickets (the id breaks them), processed_at ties too;
+ * stored_at up to 10 hours after created_at, on whole minutes (so that a
+ * bound given in whole hours meets tickets stored exactly then), in
+ * another order; one classified ticket in 13 corrected by a person
+ * (processing_metadata.corrected_at), and one in 131 with a corrected_at
+ * of null (present: corrected for $exists). The
  * text mixes case, LIKE's own metacharacters, and the two non-ASCII
  * letters whose case folding is ASCII (U+017F, U+212A). */
 static void
@@ -87,6 +96,7 @@ ticket_doc (int i, const char *prefix, bson_t *doc)
    snprintf (subject, sizeof subject, "%s #%d", subjects[k], i % 13);
    snprintf (body, sizeof body, "%s\n-- ticket %d", bodies[(i / 9) % 9], i);
    int64_t created = base_ms + (int64_t) (i - i % 97 % 3) * 60000;
+   int64_t stored = created + (int64_t) ((i * 37) % 600) * 60000;
    bson_init (doc);
    BSON_APPEND_UTF8 (doc, "_id", id);
    BSON_APPEND_UTF8 (doc, "id", id);
@@ -97,6 +107,7 @@ ticket_doc (int i, const char *prefix, bson_t *doc)
    BSON_APPEND_UTF8 (doc, "source", "migration");
    BSON_APPEND_DATE_TIME (doc, "created_at", created);
    BSON_APPEND_DATE_TIME (doc, "updated_at", created + 1000);
+   BSON_APPEND_DATE_TIME (doc, "stored_at", stored);
    if (processed) {
       bson_t c, tags, conf, meta;
       BSON_APPEND_DOCUMENT_BEGIN (doc, "classification", &c);
@@ -120,6 +131,11 @@ ticket_doc (int i, const char *prefix, bson_t *doc)
       BSON_APPEND_UTF8 (&meta, "model_version", "m-1");
       BSON_APPEND_INT64 (&meta, "processing_time_ms", 10 + i % 50);
       BSON_APPEND_UTF8 (&meta, "agent_version", "0.1.0");
+      if (i % 13 == 2) {
+         BSON_APPEND_DATE_TIME (&meta, "corrected_at", base_ms + 2 * 86400000 + (int64_t) i * 1000);
+      } else if (i % 131 == 7) {
+         BSON_APPEND_NULL (&meta, "corrected_at");
+      }
       bson_append_document_end (doc, &meta);
    } else if (i % 5 == 0) {
       BSON_APPEND_INT32 (doc, "processing_attempts", 3);
@@ -269,6 +285,21 @@ static const struct {
    {"sort=confidence_topic&created_from=2025-06-03T00:00:00Z&created_to=2025-06-03T01:00:00Z&limit=25", 2},
    {"sort=-confidence_priority&needs_review=true&limit=25", 1},
    {"sort=-confidence_sentiment&limit=30", 1},
+   /* corrected (processing_metadata.corrected_at $exists) and stored_at
+    * (stored_from inclusive, stored_to exclusive), alone and mixed */
+   {"corrected=true", 2},
+   {"corrected=false", 1},
+   {"corrected=true&status=processed&sort=-processed_at&limit=20", 2},
+   {"corrected=false&priority=P0%20(High)&sort=-confidence_priority&limit=25", 2},
+   {"corrected=true&q=refund&sort=sentiment&limit=10", 2},
+   {"stored_from=2025-06-07T00:00:00Z", 1},
+   {"stored_to=2025-06-01T03:00:00Z&sort=created_at&limit=30", 2},
+   {"stored_from=2025-06-02T00:00:00Z&stored_to=2025-06-02T02:00:00Z&sort=created_at&limit=40", 3},
+   {"stored_from=2025-06-02T00:00:00Z&stored_to=2025-06-02T02:00:00Z&status=processed&topic=SSO,Lineage"
+    "&sort=-priority&limit=5", 2},
+   {"stored_from=2025-06-03T00:00:00Z&stored_to=2025-06-04T00:00:00Z&corrected=false"
+    "&created_to=2025-06-03T12:00:00Z&sort=-processed_at&limit=50", 2},
+   {"stored_from=2025-06-03T00:00:00Z&corrected=true&needs_review=false&confidence_below=0.6", 1},
 };
 
 /* triage_api_list_documents_total{read="<read>"} of the indexed api. */
@@ -303,6 +334,160 @@ test_every_filter_equals_the_collection (void **state)
     * document of the next one.) */
    assert_true (documents_read ("page") - page_before >= shown);
    assert_true (documents_read ("collection") == coll_before);
+}
+
+/* Walks every page of query on the index path alone (limit 1000), calling
+ * check(item, ctx) on each ticket; returns how many there were. */
+static int
+walk_index (const char *query, void (*check) (const cJSON *item, void *ctx), void *ctx)
+{
+   char path[1024], next[600] = "";
+   int total = 0;
+   do {
+      snprintf (path, sizeof path, "/api/tickets?%s&limit=1000%s%s", query,
+                next[0] ? "&cursor=" : "", next);
+      tk_api_fx_resp_t a = get (indexed, path);
+      assert_int_equal (a.status, 200);
+      if (strcmp (source (&a), "index") != 0) {
+         fail_msg ("%s: answered by %s, not index", path, source (&a));
+      }
+      cJSON *j = cJSON_Parse (a.body);
+      assert_non_null (j);
+      const cJSON *t;
+      cJSON_ArrayForEach (t, cJSON_GetObjectItem (j, "items"))
+      {
+         check (t, ctx);
+         total++;
+      }
+      const char *cur = tk_api_fx_str (j, "next_cursor");
+      snprintf (next, sizeof next, "%s", cur ? cur : "");
+      cJSON_Delete (j);
+      tk_api_fx_resp_free (&a);
+   } while (next[0]);
+   return total;
+}
+
+/* The seed's own arithmetic (ticket_doc), not FerretDB's: */
+static int64_t
+seed_stored_at (int i)
+{
+   int64_t created = base_ms + (int64_t) (i - i % 97 % 3) * 60000;
+   return created + (int64_t) ((i * 37) % 600) * 60000;
+}
+
+static bool
+seed_corrected (int i)
+{
+   return i % 3 != 0 && (i % 13 == 2 || i % 131 == 7);
+}
+
+typedef struct {
+   int64_t from, to; /* [from, to) */
+   int at_from;      /* tickets stored exactly at from */
+} stored_window_t;
+
+static void
+check_stored (const cJSON *item, void *ctx)
+{
+   stored_window_t *w = ctx;
+   const char *v = tk_api_fx_str (item, "stored_at");
+   int64_t ms = 0;
+   if (!v || !tk_time_parse_iso (v, strlen (v), &ms) || ms < w->from || ms >= w->to) {
+      fail_msg ("%s: stored_at %s outside the window", tk_api_fx_str (item, "id"), v ? v : "none");
+   }
+   w->at_from += ms == w->from;
+}
+
+static void
+check_corrected (const cJSON *item, void *ctx)
+{
+   bool want = *(const bool *) ctx;
+   const char *id = tk_api_fx_str (item, "id");
+   if (seed_corrected (atoi (id + 3)) != want) {
+      fail_msg ("%s listed by corrected=%s", id, want ? "true" : "false");
+   }
+}
+
+/* stored_from is inclusive and stored_to exclusive, and corrected=true is
+ * "processing_metadata.corrected_at present" (a null too), counted against
+ * the seed itself rather than against FerretDB's answer: the comparisons
+ * above would pass if both paths were wrong the same way. */
+static void
+test_stored_and_corrected_as_defined (void **state)
+{
+   (void) state;
+   stored_window_t w = {0};
+   assert_true (tk_time_parse_iso ("2025-06-02T00:00:00Z", 20, &w.from));
+   assert_true (tk_time_parse_iso ("2025-06-02T02:00:00Z", 20, &w.to));
+   int want = 0, want_at_to = 0;
+   for (int i = 0; i < N_SEED; i++) {
+      int64_t ms = seed_stored_at (i);
+      want += ms >= w.from && ms < w.to;
+      want_at_to += ms == w.to;
+   }
+   int got = walk_index ("stored_from=2025-06-02T00:00:00Z&stored_to=2025-06-02T02:00:00Z",
+                         check_stored, &w);
+   assert_int_equal (got, want);
+   assert_true (w.at_from > 0 && want_at_to > 0); /* both bounds were met by some ticket */
+
+   int want_corrected = 0;
+   for (int i = 0; i < N_SEED; i++) {
+      want_corrected += seed_corrected (i);
+   }
+   bool yes = true, no = false;
+   assert_int_equal (walk_index ("corrected=true", check_corrected, &yes), want_corrected);
+   assert_int_equal (walk_index ("corrected=false", check_corrected, &no),
+                     N_SEED - want_corrected);
+}
+
+/* Side tables made before stored_at and corrected were columns: applying
+ * ticket-list-tables.sql again (stack-up), or the api's start
+ * (triage_list_enable), adds them and fills them from the documents. Here
+ * the columns are dropped, and put back by triage_list_enable, in one
+ * transaction (no write falls between); the answers must still be the
+ * collection's. */
+static void
+test_older_side_tables_are_upgraded (void **state)
+{
+   (void) state;
+   PGconn *c = PQconnectdb (pg_url ());
+   assert_int_equal (PQstatus (c), CONNECTION_OK);
+   char *schema = PQescapeIdentifier (c, fx.db_name, strlen (fx.db_name));
+   assert_non_null (schema);
+   char sql[512];
+   snprintf (sql, sizeof sql,
+             "BEGIN; ALTER TABLE %s.triage_ticket_list DROP COLUMN stored_at, DROP COLUMN corrected",
+             schema);
+   PGresult *r = PQexec (c, sql);
+   assert_int_equal (PQresultStatus (r), PGRES_COMMAND_OK);
+   PQclear (r);
+   const char *values[1] = {fx.db_name};
+   r = PQexecParams (c, "SELECT public.triage_list_enable($1)", 1, NULL, values, NULL, NULL, 0);
+   if (PQresultStatus (r) != PGRES_TUPLES_OK) {
+      fail_msg ("triage_list_enable: %s", PQresultErrorMessage (r));
+   }
+   assert_string_equal (PQgetvalue (r, 0, 0), "ready");
+   PQclear (r);
+   r = PQexec (c, "COMMIT");
+   assert_int_equal (PQresultStatus (r), PGRES_COMMAND_OK);
+   PQclear (r);
+   snprintf (sql, sizeof sql,
+             "SELECT count(stored_at), count(*) FILTER (WHERE corrected), bool_and(exact)"
+             " FROM %s.triage_ticket_list",
+             schema);
+   r = PQexec (c, sql);
+   assert_int_equal (PQresultStatus (r), PGRES_TUPLES_OK);
+   fprintf (stderr, "# upgraded: %s with stored_at, %s corrected, all exact: %s\n",
+            PQgetvalue (r, 0, 0), PQgetvalue (r, 0, 1), PQgetvalue (r, 0, 2));
+   assert_int_equal (atoi (PQgetvalue (r, 0, 0)), N_SEED);
+   assert_string_equal (PQgetvalue (r, 0, 2), "t");
+   PQclear (r);
+   PQfreemem (schema);
+   PQfinish (c);
+   compare ("corrected=true&limit=100", 1, "index");
+   compare ("stored_from=2025-06-02T00:00:00Z&stored_to=2025-06-02T02:00:00Z&corrected=false"
+            "&sort=created_at&limit=200",
+            1, "index");
 }
 
 /* The whole listing walked on the index path alone (the pages above were
@@ -423,13 +608,15 @@ test_other_writers_are_seen_at_once (void **state)
    (void) state;
    mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
    bson_error_t e;
-   /* Classify an unprocessed ticket as P0 and Angry, with a new subject. */
+   /* Classify an unprocessed ticket as P0 and Angry, with a new subject,
+    * and a person's correction. */
    bson_t *sel = BCON_NEW ("_id", BCON_UTF8 ("LI-00003"));
    bson_t *upd = BCON_NEW ("$set", "{", "processed", BCON_BOOL (true), "subject",
                            BCON_UTF8 ("Quarantined REFUND request"), "classification", "{",
                            "priority", BCON_UTF8 ("P0 (High)"), "sentiment", BCON_UTF8 ("Angry"),
                            "topic_tags", "[", BCON_UTF8 ("SSO"), "]", "}",
                            "processing_metadata.processed_at", BCON_DATE_TIME (base_ms + 9 * 86400000LL),
+                           "processing_metadata.corrected_at", BCON_DATE_TIME (base_ms + 9 * 86400000LL),
                            "}");
    assert_true (mongoc_collection_update_one (coll, sel, upd, NULL, NULL, &e));
    bson_destroy (sel);
@@ -442,7 +629,8 @@ test_other_writers_are_seen_at_once (void **state)
 
    const char *const after[] = {"status=processed&priority=P0%20(High)&topic=SSO",
                                 "q=quarantined", "sort=-processed_at&limit=5", "limit=20",
-                                "q=new-0000"};
+                                "q=new-0000", "corrected=true&status=processed&priority=P0%20(High)",
+                                "stored_to=2025-06-01T03:00:00Z&sort=created_at"};
    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++) {
       compare (after[i], 2, "index");
    }
@@ -477,6 +665,24 @@ test_another_shape_reads_the_collection (void **state)
    bson_destroy (odd);
    tk_api_fx_collection_release (&fx, coll);
    compare ("q=refund&limit=20", 1, "index");
+
+   /* The same for a stored_at that is not a date: MongoDB's range on a
+    * date would not match it, nor an array of dates the same way. */
+   coll = tk_api_fx_collection (&fx, "tickets");
+   odd = BCON_NEW ("_id", BCON_UTF8 ("ODD-2"), "id", BCON_UTF8 ("ODD-2"), "subject",
+                   BCON_UTF8 ("odd"), "body", BCON_UTF8 ("a refund"), "processed",
+                   BCON_BOOL (false), "created_at", BCON_DATE_TIME (base_ms), "stored_at",
+                   BCON_UTF8 ("2025-06-02"));
+   assert_true (mongoc_collection_insert_one (coll, odd, NULL, NULL, &e));
+   tk_api_fx_collection_release (&fx, coll);
+   compare ("stored_from=2025-06-01T00:00:00Z&limit=20", 1, "database");
+   coll = tk_api_fx_collection (&fx, "tickets");
+   sel = BCON_NEW ("_id", BCON_UTF8 ("ODD-2"));
+   assert_true (mongoc_collection_delete_one (coll, sel, NULL, NULL, &e));
+   bson_destroy (sel);
+   bson_destroy (odd);
+   tk_api_fx_collection_release (&fx, coll);
+   compare ("stored_from=2025-06-01T00:00:00Z&limit=20", 1, "index");
 }
 
 int
@@ -485,6 +691,8 @@ main (void)
    const struct CMUnitTest tests[] = {
       cmocka_unit_test (test_every_filter_equals_the_collection),
       cmocka_unit_test (test_walk_lists_every_ticket_once),
+      cmocka_unit_test (test_stored_and_corrected_as_defined),
+      cmocka_unit_test (test_older_side_tables_are_upgraded),
       cmocka_unit_test (test_priority_sort_order),
       cmocka_unit_test (test_non_ascii_search_reads_the_collection),
       cmocka_unit_test (test_other_writers_are_seen_at_once),

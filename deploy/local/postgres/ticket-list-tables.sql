@@ -10,7 +10,10 @@
 -- start) this file keeps, in the same schema:
 --
 --   triage_ticket_list    one narrow row per ticket: the fields the api's
---                         filters and sorts read, with the indexes they need;
+--                         filters and sorts read, with the indexes they need
+--                         (stored_at and corrected came later: an older
+--                         install gets them, filled from the documents, when
+--                         this file is applied again, see triage_list_install);
 --                         `exact` is false for a document of another shape
 --                         (a date that is not a date, an array where a
 --                         string belongs...), and while any row is not
@@ -75,7 +78,8 @@ LANGUAGE sql IMMUTABLE AS $$
                       || chr(1) || coalesce(CASE WHEN jsonb_typeof(d -> 'body') = 'string' THEN d ->> 'body' END, ''))
 $$;
 
--- The row of triage_ticket_list for document d (key: its _id). PL/pgSQL
+-- The row of triage_ticket_list for document d (key: its _id), but for
+-- the columns added later (triage_list_extra). PL/pgSQL
 -- with each sub-document read once into a variable: a document of a few
 -- kB is stored compressed, and every -> on it decompresses it again (the
 -- same in plain SQL functions took 0.6 ms per row; this one, 0.0x ms).
@@ -137,6 +141,30 @@ BEGIN
 END
 $fn$;
 
+-- The columns of triage_ticket_list added after the others, for document
+-- d, and whether they are exact too (the row's `exact` is both). A function
+-- of its own rather than more result columns of triage_list_row: those
+-- cannot change in place (CREATE OR REPLACE refuses), and an older copy
+-- of this file applied to the same server would then fail.
+--   stored_at  its milliseconds when a date, else NULL (no range matches
+--              it, as in MongoDB); another type than a date is inexact (an
+--              array of dates would match a range element by element);
+--   corrected  {"processing_metadata.corrected_at": {$exists: true}}: the
+--              key present, whatever its value (null included).
+CREATE OR REPLACE FUNCTION triage_list_extra(doc jsonb, OUT stored_at bigint,
+                                             OUT corrected boolean, OUT exact boolean)
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+   d jsonb := doc || '{}'; -- decompressed once
+   pm jsonb := d -> 'processing_metadata';
+   st text := d -> '$s' -> 'p' -> 'stored_at' ->> 't';
+BEGIN
+   stored_at := triage_ms(d -> 'stored_at', st);
+   corrected := coalesce(jsonb_typeof(pm) = 'object' AND pm ? 'corrected_at', false);
+   exact := coalesce(st, 'date') = 'date';
+END
+$fn$;
+
 -- Every label value of a row of triage_ticket_list.
 CREATE OR REPLACE FUNCTION triage_labels_of(priority text, sentiment text, topics text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT array_cat(ARRAY[priority, sentiment], topics) $$;
@@ -155,6 +183,7 @@ DECLARE
    k text;
    o jsonb;
    r record;
+   x record;
 BEGIN
    IF TG_OP <> 'INSERT' THEN
       o := OLD._jsonb || '{}'; -- decompressed once
@@ -174,17 +203,21 @@ BEGIN
       RETURN NULL;
    END IF;
    SELECT * INTO r FROM public.triage_list_row(d);
+   SELECT * INTO x FROM public.triage_list_extra(d);
    INSERT INTO %1$s.triage_ticket_list AS l
+      (key, id, created_at, processed, processed_at, priority, sentiment, topics, conf_topic,
+       conf_sentiment, conf_priority, needs_review, attempts, exact, stored_at, corrected)
    VALUES (r.key, r.id, r.created_at, r.processed, r.processed_at, r.priority, r.sentiment,
            r.topics, r.conf_topic, r.conf_sentiment, r.conf_priority, r.needs_review,
-           r.attempts, r.exact)
+           r.attempts, r.exact AND x.exact, x.stored_at, x.corrected)
    ON CONFLICT (key) DO UPDATE SET
       id = excluded.id, created_at = excluded.created_at, processed = excluded.processed,
       processed_at = excluded.processed_at, priority = excluded.priority,
       sentiment = excluded.sentiment, topics = excluded.topics,
       conf_topic = excluded.conf_topic, conf_sentiment = excluded.conf_sentiment,
       conf_priority = excluded.conf_priority, needs_review = excluded.needs_review,
-      attempts = excluded.attempts, exact = excluded.exact;
+      attempts = excluded.attempts, exact = excluded.exact, stored_at = excluded.stored_at,
+      corrected = excluded.corrected;
    -- The text only when it changed: classifying never touches its index.
    IF o IS NULL OR d -> 'id' IS DISTINCT FROM o -> 'id'
       OR d -> 'subject' IS DISTINCT FROM o -> 'subject' OR d -> 'body' IS DISTINCT FROM o -> 'body' THEN
@@ -221,16 +254,30 @@ $fn$, s)
 $src$;
 
 -- Creates the side tables of tickets table tbl (if missing), fills them
--- from it and installs the row trigger. Idempotent.
+-- from it and installs the row trigger. Idempotent. Side tables made by an
+-- older version of this file are brought up to date: the columns added
+-- since (stored_at, corrected) are added and filled from the stored
+-- documents, with `exact` computed again by today's rules.
 CREATE OR REPLACE FUNCTION triage_list_install(tbl regclass) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
    s text;
    fresh boolean;
+   upgrade boolean;
 BEGIN
    SELECT quote_ident(n.nspname) INTO s
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
    fresh := to_regclass(s || '.triage_ticket_list') IS NULL;
+   upgrade := NOT fresh AND (SELECT count(*) < 2 FROM pg_attribute
+                              WHERE attrelid = to_regclass(s || '.triage_ticket_list')
+                                AND attname IN ('stored_at', 'corrected') AND NOT attisdropped);
+   IF fresh OR upgrade THEN
+      -- No write between the side tables' state and the trigger's (CREATE
+      -- TRIGGER locks the table too). Taken first, before any lock on a
+      -- side table: a writer holds the tickets table's lock while its
+      -- trigger waits for the side table's, and the other order deadlocks.
+      EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+   END IF;
    EXECUTE format($q$
       CREATE TABLE IF NOT EXISTS %1$s.triage_ticket_list (
          key text COLLATE "C" PRIMARY KEY, -- _id
@@ -238,7 +285,12 @@ BEGIN
          created_at bigint, processed boolean, processed_at bigint,
          priority text, sentiment text, topics text[] NOT NULL,
          conf_topic float8, conf_sentiment float8, conf_priority float8,
-         needs_review boolean NOT NULL, attempts float8 NOT NULL, exact boolean NOT NULL);
+         needs_review boolean NOT NULL, attempts float8 NOT NULL, exact boolean NOT NULL,
+         stored_at bigint,                          -- milliseconds, NULL when absent
+         corrected boolean NOT NULL DEFAULT false); -- processing_metadata.corrected_at present
+      ALTER TABLE %1$s.triage_ticket_list
+         ADD COLUMN IF NOT EXISTS stored_at bigint,
+         ADD COLUMN IF NOT EXISTS corrected boolean NOT NULL DEFAULT false;
       CREATE INDEX IF NOT EXISTS triage_list_created ON %1$s.triage_ticket_list (created_at, id);
       CREATE INDEX IF NOT EXISTS triage_list_processed_at ON %1$s.triage_ticket_list (processed_at, id)
          WHERE processed_at IS NOT NULL;
@@ -250,6 +302,12 @@ BEGIN
       CREATE INDEX IF NOT EXISTS triage_list_failed ON %1$s.triage_ticket_list (created_at, id)
          WHERE NOT processed AND attempts > 0;
       CREATE INDEX IF NOT EXISTS triage_list_inexact ON %1$s.triage_ticket_list (key) WHERE NOT exact;
+      -- stored_from / stored_to (a recent window: the few tickets stored
+      -- since a moment, then sorted), and corrected=true (a person corrects
+      -- few tickets: a walk of the created_at index would scan far).
+      CREATE INDEX IF NOT EXISTS triage_list_stored ON %1$s.triage_ticket_list (stored_at);
+      CREATE INDEX IF NOT EXISTS triage_list_corrected ON %1$s.triage_ticket_list (created_at, id)
+         WHERE corrected;
       CREATE TABLE IF NOT EXISTS %1$s.triage_ticket_text (
          key text COLLATE "C" PRIMARY KEY, text text NOT NULL);
       CREATE INDEX IF NOT EXISTS triage_text_trgm ON %1$s.triage_ticket_text USING gin (text gin_trgm_ops);
@@ -257,17 +315,18 @@ BEGIN
    $q$, s);
    EXECUTE triage_list_sync_source(s);
    EXECUTE format('DROP TRIGGER IF EXISTS triage_list_sync ON %s', tbl);
-   IF fresh THEN
-      -- Filled in the same transaction as the trigger's creation: no write
-      -- falls between the two (CREATE TRIGGER locks the table).
-      EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
-   END IF;
    EXECUTE format('CREATE TRIGGER triage_list_sync AFTER INSERT OR UPDATE OR DELETE ON %s
                    FOR EACH ROW EXECUTE FUNCTION %s.triage_list_sync()', tbl, s);
    IF fresh THEN
       EXECUTE format($q$
          INSERT INTO %1$s.triage_ticket_list
-         SELECT r.* FROM %2$s, triage_list_row(_jsonb) r WHERE _jsonb ->> '_id' IS NOT NULL
+            (key, id, created_at, processed, processed_at, priority, sentiment, topics, conf_topic,
+             conf_sentiment, conf_priority, needs_review, attempts, exact, stored_at, corrected)
+         SELECT r.key, r.id, r.created_at, r.processed, r.processed_at, r.priority, r.sentiment,
+                r.topics, r.conf_topic, r.conf_sentiment, r.conf_priority, r.needs_review,
+                r.attempts, r.exact AND x.exact, x.stored_at, x.corrected
+           FROM %2$s, triage_list_row(_jsonb) r, triage_list_extra(_jsonb) x
+          WHERE _jsonb ->> '_id' IS NOT NULL
          ON CONFLICT (key) DO NOTHING;
          INSERT INTO %1$s.triage_ticket_text
          SELECT _jsonb ->> '_id', triage_text_of(_jsonb) FROM %2$s WHERE _jsonb ->> '_id' IS NOT NULL
@@ -278,6 +337,19 @@ BEGIN
          ON CONFLICT DO NOTHING;
          ANALYZE %1$s.triage_ticket_list;
          ANALYZE %1$s.triage_ticket_text;
+      $q$, s, tbl);
+   ELSIF upgrade THEN
+      -- The new columns from the documents (about a minute at a million
+      -- tickets, writes waiting meanwhile); `exact` too, as it now also
+      -- asks stored_at to be a date. Only rows that change are written.
+      EXECUTE format($q$
+         UPDATE %1$s.triage_ticket_list l
+            SET stored_at = x.stored_at, corrected = x.corrected, exact = r.exact AND x.exact
+           FROM %2$s t, triage_list_row(t._jsonb) r, triage_list_extra(t._jsonb) x
+          WHERE t._jsonb ->> '_id' IS NOT NULL AND l.key = r.key
+            AND (l.stored_at IS DISTINCT FROM x.stored_at OR l.corrected <> x.corrected
+                 OR l.exact <> (r.exact AND x.exact));
+         ANALYZE %1$s.triage_ticket_list;
       $q$, s, tbl);
    END IF;
 END
@@ -305,6 +377,7 @@ $$;
 -- Side tables for database db's tickets collection: now, when it exists
 -- (filled from it: at a million tickets this takes minutes, during which
 -- writes to the collection wait), else as soon as FerretDB creates it.
+-- Side tables of an older version are upgraded (triage_list_install).
 -- Returns 'ready' or 'waiting'. Idempotent: 'ready' at once when they exist.
 CREATE OR REPLACE FUNCTION triage_list_enable(db text) RETURNS text
 LANGUAGE plpgsql AS $fn$
@@ -320,7 +393,13 @@ BEGIN
    IF tbl IS NULL THEN
       RETURN 'waiting';
    END IF;
-   IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'triage_list_sync') THEN
+   -- Also when the side tables predate a column this file adds (the last
+   -- one added: corrected): the api's start brings its own up to date.
+   IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'triage_list_sync')
+      OR NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                      WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = tbl)
+                        AND c.relname = 'triage_ticket_list' AND a.attname = 'corrected'
+                        AND NOT a.attisdropped) THEN
       PERFORM public.triage_list_install(tbl);
    END IF;
    RETURN 'ready';
