@@ -151,6 +151,10 @@ ENCODER_TOKENIZER_SHA256=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f
 # PyPI's tokenizers, which the tokenizer test compares the C tokenizer with.
 TOKENIZERS_VERSION=0.23.3
 TOKENIZERS_VENV=$TRIAGE_CACHE/venv-tokenizers
+# schemathesis (the schema-driven API fuzzer) for the contract test
+# (tests/integration/test_api_contract.c), in a venv of its own.
+SCHEMATHESIS_VERSION=4.32.5
+CONTRACT_VENV=$TRIAGE_CACHE/venv-contract
 
 TOPIC_PARTITIONS=${TRIAGE_PARTITIONS:-6}
 TOPICS="tickets.inbound tickets.classify tickets.classified tickets.dlq"
