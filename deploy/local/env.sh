@@ -154,6 +154,9 @@ TOKENIZERS_VENV=$TRIAGE_CACHE/venv-tokenizers
 # schemathesis (the schema-driven API fuzzer) for the contract test
 # (tests/integration/test_api_contract.c), in a venv of its own.
 SCHEMATHESIS_VERSION=4.32.5
+# check-jsonschema (the compose files against the compose-spec schema it
+# carries), in the same venv.
+CHECK_JSONSCHEMA_VERSION=0.39.0
 CONTRACT_VENV=$TRIAGE_CACHE/venv-contract
 
 TOPIC_PARTITIONS=${TRIAGE_PARTITIONS:-6}

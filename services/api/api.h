@@ -171,6 +171,19 @@ char *api_openapi_label_pattern (const tk_taxonomy_t *tax, tk_taxonomy_kind_t ki
  * max_len bounds it. */
 cJSON *api_parse_body (tk_http_request_t *req, size_t max_len);
 
+/* A ticket id of a path ({id}): 200 when it may name a ticket, 400 when it
+ * is malformed (empty, control characters, not UTF-8), 404 when it is
+ * longer than any stored id (TK_TICKET_ID_MAX bytes). */
+int api_path_id_status (const char *id);
+
+/* api_path_id_status for a route: true when id may name a ticket; else
+ * responds 400 or 404 and returns false. */
+bool api_path_id_ok (tk_http_request_t *req, const char *id);
+
+/* An id the api makes itself (a key id, a job id): 1..max characters of
+ * letters, digits, '_', '-' and '.'. */
+bool api_safe_id_valid (const char *id, size_t max);
+
 /* A ticket id from a path parameter or JSON: 1..TK_TICKET_ID_MAX bytes of
  * valid UTF-8 without control characters. */
 bool api_id_valid (const char *id);

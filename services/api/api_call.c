@@ -314,6 +314,59 @@ api_parse_body (tk_http_request_t *req, size_t max_len)
    return json;
 }
 
+int
+api_path_id_status (const char *id)
+{
+   size_t len = id ? strlen (id) : 0;
+   if (len == 0) {
+      return 400;
+   }
+   for (size_t i = 0; i < len; i++) {
+      unsigned char c = (unsigned char) id[i];
+      if (c < 0x20 || c == 0x7f) {
+         return 400;
+      }
+   }
+   if (!tk_utf8_valid (id, len, NULL)) {
+      return 400;
+   }
+   return len > TK_TICKET_ID_MAX ? 404 : 200;
+}
+
+bool
+api_path_id_ok (tk_http_request_t *req, const char *id)
+{
+   switch (api_path_id_status (id)) {
+   case 200: return true;
+   case 404:
+      /* Longer than any stored id can be (ingest refuses them): no ticket
+       * has it, whatever the length limit is counted in. */
+      api_respond_error (req, 404, "not_found", "id", "no ticket with this id");
+      return false;
+   default:
+      api_respond_error (req, 400, "invalid", "id",
+                         "id: must be 1 to 128 bytes of UTF-8 without control characters");
+      return false;
+   }
+}
+
+bool
+api_safe_id_valid (const char *id, size_t max)
+{
+   size_t len = id ? strlen (id) : 0;
+   if (len == 0 || len > max) {
+      return false;
+   }
+   for (size_t i = 0; i < len; i++) {
+      char c = id[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '-' || c == '.')) {
+         return false;
+      }
+   }
+   return true;
+}
+
 bool
 api_id_valid (const char *id)
 {

@@ -143,7 +143,7 @@ keys_revoke (tk_http_request_t *req, void *user_data)
       return;
    }
    const char *id = tk_http_request_param (req, "id");
-   if (!id || !api_id_valid (id) || strlen (id) >= TK_AUTH_KEY_ID_MAX) {
+   if (!api_safe_id_valid (id, TK_AUTH_KEY_ID_MAX - 1)) {
       api_respond_error (req, 400, "invalid", "id", "id: not a key id");
       return;
    }

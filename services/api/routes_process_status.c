@@ -221,7 +221,7 @@ api_process_status_get (tk_http_request_t *req, void *user_data)
       return;
    }
    const char *job = tk_http_request_param (req, "job");
-   if (!job || !api_id_valid (job) || strlen (job) >= 48) {
+   if (!api_safe_id_valid (job, 47)) {
       api_respond_error (req, 400, "invalid", "job", "job: not a job id");
       return;
    }

@@ -72,14 +72,13 @@ write_data_new (tk_http_request_t *req)
    return d;
 }
 
-/* Reads the {id} path parameter into d->id; responds 400 if it is bad. */
+/* Reads the {id} path parameter into d->id; responds 400 (404) if it is
+ * bad (longer than any stored id). */
 static bool
 path_id (tk_http_request_t *req, write_data_t *d)
 {
    const char *id = tk_http_request_param (req, "id");
-   if (!id || !api_id_valid (id)) {
-      api_respond_error (req, 400, "invalid", "id",
-                         "id: must be 1 to 128 bytes of UTF-8 without control characters");
+   if (!api_path_id_ok (req, id)) {
       return false;
    }
    snprintf (d->id, sizeof d->id, "%s", id);

@@ -356,9 +356,7 @@ api_get_ticket (api_t *api, tk_http_request_t *req, bool processed_only, const c
       return;
    }
    const char *id = tk_http_request_param (req, "id");
-   if (!id || !api_id_valid (id)) {
-      api_respond_error (req, 400, "invalid", "id",
-                         "id: must be 1 to 128 bytes of UTF-8 without control characters");
+   if (!api_path_id_ok (req, id)) {
       return;
    }
    if (tk_http_request_query_string (req)[0]) {

@@ -24,15 +24,6 @@ num (const cJSON *obj, const char *key)
    return cJSON_IsNumber (v) ? v->valuedouble : NAN;
 }
 
-/* A count under the spec's name (total_tickets, ...), or under the short
- * name an api before them answered with. */
-static double
-count (const cJSON *obj, const char *spec_name, const char *old_name)
-{
-   double v = num (obj, spec_name);
-   return isnan (v) ? num (obj, old_name) : v;
-}
-
 static void
 progress_bar (FILE *out, double done, double total, double elapsed)
 {
@@ -127,12 +118,12 @@ print_table (const cJSON *s, const cJSON *session, double waited)
 {
    cJSON *priorities = label_order (session, TK_TAXONOMY_PRIORITY);
    cJSON *sentiments = label_order (session, TK_TAXONOMY_SENTIMENT);
-   double total = count (s, "total_tickets", "total");
-   double processed = count (s, "total_processed", "processed");
+   double total = num (s, "total_tickets");
+   double processed = num (s, "total_processed");
    printf ("\n  Tickets\n");
    printf ("    %-16s %7.0f\n", "total", total);
    printf ("    %-16s %7.0f\n", "processed", processed);
-   printf ("    %-16s %7.0f\n", "unprocessed", count (s, "total_unprocessed", "unprocessed"));
+   printf ("    %-16s %7.0f\n", "unprocessed", num (s, "total_unprocessed"));
    printf ("    %-16s %7.0f\n", "processed today", num (s, "processed_today"));
    printf ("    %-16s %7.0f\n", "failed", num (s, "failed"));
    print_distribution ("Priority", cJSON_GetObjectItemCaseSensitive (s, "priority_distribution"),
@@ -215,8 +206,8 @@ fetch_stats (const stats_args_t *a, const char *key, const char *endpoint, doubl
          fprintf (stderr, "%striagectl stats: %s\n", tty && a->wait ? "\n" : "", err);
          return NULL;
       }
-      double total = count (s, "total_tickets", "total");
-      double left = count (s, "total_unprocessed", "unprocessed"), failed = num (s, "failed");
+      double total = num (s, "total_tickets");
+      double left = num (s, "total_unprocessed"), failed = num (s, "failed");
       double elapsed = cli_now_s () - t0;
       if (!a->wait) {
          return s;
