@@ -113,7 +113,9 @@ read_record (const bson_t *doc, api_fetch_cursor_t *c)
       c->stored_at = bson_iter_date_time (&it);
    }
    c->n_read = c->n_seen;
-   qsort (c->seen, c->n_read, sizeof *c->seen, by_id);
+   if (c->n_read > 1) { /* seen is NULL when there are none, and qsort's base may not be */
+      qsort (c->seen, c->n_read, sizeof *c->seen, by_id);
+   }
    return true;
 }
 
