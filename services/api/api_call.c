@@ -370,15 +370,5 @@ api_safe_id_valid (const char *id, size_t max)
 bool
 api_id_valid (const char *id)
 {
-   size_t len = strlen (id);
-   if (len == 0 || len > TK_TICKET_ID_MAX) {
-      return false;
-   }
-   for (size_t i = 0; i < len; i++) {
-      unsigned char c = (unsigned char) id[i];
-      if (c < 0x20 || c == 0x7f) {
-         return false;
-      }
-   }
-   return tk_utf8_valid (id, len, NULL);
+   return api_path_id_status (id) == 200;
 }
