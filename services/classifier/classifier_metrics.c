@@ -50,11 +50,16 @@ cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
                                          "Classifications stored with needs_review=true (a "
                                          "confidence under TRIAGE_REVIEW_BELOW), by model_version.",
                                          model);
+   m->provider_cpu = tk_metrics_counter (
+      reg, "classifier_provider_cpu_microseconds_total",
+      "CPU time this process spent in the provider's own work (the built-in model on the "
+      "thread pool; 0 for remote providers), microseconds.",
+      provider);
    static const double batch_bounds[] = {1, 2, 4, 8, 12, 16, 20};
    m->batch_size = tk_metric_labels (tk_metrics_histogram (
       reg, "classifier_batch_size", "Tickets per batched provider call.", NULL, batch_bounds,
       sizeof batch_bounds / sizeof batch_bounds[0]));
-   if (!m->cascade || !m->needs_review || !m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
+   if (!m->provider_cpu || !m->cascade || !m->needs_review || !m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
        !m->circuit || !m->rate_waits || !m->pii_masked) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot register the classifier's metrics");
       return false;

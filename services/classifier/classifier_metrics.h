@@ -20,6 +20,7 @@ typedef struct {
    tk_series_t *batch_size; /* tickets per batched provider call */
    tk_metric_t *cascade;    /* {answered_by}: local, llm (TRIAGE_CASCADE=on) */
    tk_metric_t *needs_review; /* {model}: tickets stored with needs_review=true */
+   tk_metric_t *provider_cpu; /* {provider}: CPU µs of the provider's own work here */
 } cl_metrics_t;
 
 /* Registers the families in reg (borrowed). false with err on failure. */

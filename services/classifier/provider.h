@@ -42,6 +42,9 @@ typedef struct {
    char *answer;            /* invalid_answer: the model's text (owned) */
    char error[256];         /* !ok: one sentence */
    double latency_ms;       /* time of the provider call */
+   uint64_t cpu_us;         /* CPU time of this call's share of the provider's own
+                               work in this process (the built-in model); 0 for
+                               remote calls */
 } cl_attempt_t;
 
 typedef void (*cl_attempt_cb) (cl_attempt_t *a, void *user_data);

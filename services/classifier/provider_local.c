@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The most calls one work classifies at once. */
 #define LOCAL_BATCH_MAX 16
@@ -71,6 +72,7 @@ struct local_work {
    tk_confidence_t conf[LOCAL_BATCH_MAX];
    bool nomem;
    double latency_ms;
+   uint64_t cpu_us; /* the pool thread's CPU time for the batch */
    local_work_t *prev, *next; /* in l's list of running works */
 };
 
@@ -143,8 +145,14 @@ classify_work (uv_work_t *req)
 {
    local_work_t *w = (local_work_t *) req;
    uint64_t t0 = uv_hrtime ();
+   struct timespec c0, c1;
+   bool timed = clock_gettime (CLOCK_THREAD_CPUTIME_ID, &c0) == 0;
    w->nomem = !tk_model_classify_many (w->l->model, w->subjects, w->bodies, w->n, w->c, w->conf);
    w->latency_ms = (double) (uv_hrtime () - t0) / 1e6;
+   if (timed && clock_gettime (CLOCK_THREAD_CPUTIME_ID, &c1) == 0) {
+      int64_t ns = (int64_t) (c1.tv_sec - c0.tv_sec) * 1000000000 + (c1.tv_nsec - c0.tv_nsec);
+      w->cpu_us = ns > 0 ? (uint64_t) ns / 1000 : 0;
+   }
 }
 
 /* The answer of the i-th call of a finished work, into its attempt. */
@@ -154,6 +162,7 @@ answer (cl_local_t *l, local_work_t *w, size_t i, int status)
    cl_attempt_t *a = &w->calls[i]->a;
    tk_error_t err;
    a->latency_ms = w->latency_ms;
+   a->cpu_us = w->cpu_us / w->n;
    if (status != 0 || w->nomem) {
       a->reason = "internal";
       a->retryable = true;

@@ -267,6 +267,9 @@ on_attempt (cl_attempt_t *a, void *ud)
    int64_t ms = (int64_t) (uv_now (w->app->loop) - j->call_started);
    tk_histogram_observe (tk_metric_labels (w->metrics.latency, w->provider->name),
                          (double) ms / 1000.0);
+   if (a->cpu_us) {
+      tk_counter_add (tk_metric_labels (w->metrics.provider_cpu, w->provider->name), a->cpu_us);
+   }
    worker_circuit_record (w, a->ok, attempt_provider_failed (a));
    job_outcome (j, a, ms);
 }

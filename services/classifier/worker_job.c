@@ -105,6 +105,9 @@ on_cascade (cl_attempt_t *a, void *ud)
    cl_worker_t *w = j->w;
    j->call = NULL;
    uv_update_time (w->app->loop);
+   if (a->cpu_us) {
+      tk_counter_add (tk_metric_labels (w->metrics.provider_cpu, w->cascade->name), a->cpu_us);
+   }
    if (a->ok && !tk_threshold_any_below (&a->conf, &w->cfg->cascade_threshold)) {
       tk_counter_inc (tk_metric_labels (w->metrics.cascade, "local"));
       j->c = a->c;
