@@ -171,6 +171,27 @@ bool tk_store_update_ticket_unless_corrected (tk_store_t *store, const char *id,
                                               const tk_processing_metadata_t *metadata,
                                               tk_error_t *err);
 
+/* One classification to store with tk_store_update_tickets (the fields of
+ * tk_store_update_ticket_with_classification / _unless_corrected); ok and err
+ * are its outcome. */
+typedef struct {
+   const char *id;
+   const tk_classification_t *c;
+   const tk_confidence_t *confidence;
+   const tk_processing_metadata_t *metadata;
+   bool unless_corrected;
+   bool ok;        /* out */
+   tk_error_t err; /* out, when !ok */
+} tk_store_classification_write_t;
+
+/* Stores n classifications with one ordered bulk write (one round trip
+ * instead of n). Each item's outcome is exactly what the one-ticket call
+ * would give: when the reply leaves an item in doubt (an error stops an
+ * ordered bulk there; a total matched count under the items tried does not
+ * say which missed), each such item is written again alone, which is
+ * idempotent. */
+void tk_store_update_tickets (tk_store_t *store, tk_store_classification_write_t *w, size_t n);
+
 /* Failure bookkeeping: increments processing_attempts, sets last_error
  * (copied) and updated_at; processed stays as it is. TK_ERR_NOT_FOUND if no
  * such id. */

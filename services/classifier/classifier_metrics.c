@@ -59,7 +59,11 @@ cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
    m->batch_size = tk_metric_labels (tk_metrics_histogram (
       reg, "classifier_batch_size", "Tickets per batched provider call.", NULL, batch_bounds,
       sizeof batch_bounds / sizeof batch_bounds[0]));
-   if (!m->provider_cpu || !m->cascade || !m->needs_review || !m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
+   static const double save_bounds[] = {1, 2, 4, 8, 16, 32};
+   m->save_batch = tk_metric_labels (tk_metrics_histogram (
+      reg, "classifier_save_batch_size", "Classifications stored per bulk write.", NULL,
+      save_bounds, sizeof save_bounds / sizeof save_bounds[0]));
+   if (!m->save_batch || !m->provider_cpu || !m->cascade || !m->needs_review || !m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
        !m->circuit || !m->rate_waits || !m->pii_masked) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot register the classifier's metrics");
       return false;

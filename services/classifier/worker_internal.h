@@ -7,14 +7,16 @@
  *   worker_consume.c  requests in, pause/resume, rebalance, ordered commits
  *                     (kafka_offsets.h), consumer lag
  *   worker_job.c      one ticket from fetch to publish: fetch, cascade,
- *                     masking, store, publish
+ *                     masking, publish
+ *   worker_save.c     storing the outcome: classifications in bulk writes,
+ *                     failure records alone
  *   worker_attempt.c  the provider's attempts: rate limit, retries, repair,
  *                     circuit breaker, fallback, batches (batch.h)
  *   worker_shutdown.c the shutdown step and the ordered close of the handles
  *
  * Threads: everything runs on the loop thread, except the store work
- * functions of worker_job.c (fetch_work, save_work), which run on the
- * libuv threadpool (store_async.h). While one runs, the job is busy and
+ * functions of worker_job.c and worker_save.c (fetch_work, save_work,
+ * bulk_work), which run on the libuv threadpool (store_async.h). While one runs, the job is busy and
  * only that function touches the job's ticket, op_ok and op_err; the loop
  * reads them in the matching done callback.
  *
@@ -118,6 +120,7 @@ struct job {
 
    tk_classification_t c;
    tk_confidence_t conf;
+   job_t *save_next; /* in the worker's waiting saves (worker_save.c) */
    int64_t processing_ms;
    int64_t processed_at; /* set by the first save; the published result says the same */
 
@@ -149,6 +152,8 @@ struct cl_worker {
    job_t *queue_head, *queue_tail; /* J_QUEUED jobs */
    job_t *parked_head, *parked_tail; /* waiting for the circuit */
    cl_batcher_t *batcher; /* TRIAGE_LLM_BATCH */
+   job_t *saves_head, *saves_tail; /* J_SAVE jobs waiting for a bulk write (worker_save.c) */
+   unsigned saves_running;          /* bulk writes on the threadpool */
    size_t n_queued;
    size_t n_active;
    size_t n_jobs; /* every job allocated, until its memory is freed */
@@ -204,8 +209,17 @@ void cl__job_start (job_t *j);
  * process: nothing to mask), setting the job's call state; false with err
  * filled if the call could not start. */
 bool cl__job_call_unmasked (job_t *j, cl_provider_t *p, cl_attempt_cb cb, tk_error_t *err);
-void cl__job_save (job_t *j);
 void cl__job_publish (job_t *j);
+/* What is stored with j's new result (strings borrowed from the worker). */
+tk_processing_metadata_t cl__job_metadata (const job_t *j);
+
+/* ---- worker_save.c ---- */
+
+/* Stores j's outcome, then publishes it: a classification joins the next
+ * bulk write, a failure record goes alone. */
+void cl__job_save (job_t *j);
+/* The same, alone (one store call for this job). */
+void cl__job_save_alone (job_t *j);
 
 /* ---- worker_attempt.c ---- */
 

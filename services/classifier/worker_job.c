@@ -1,8 +1,9 @@
 /* worker_job.c - one ticket from fetch to publish: read it (off the loop),
  * skip or republish it if already processed, ask the cascade's built-in
  * model or the provider (worker_attempt.c), store the outcome (off the
- * loop) and publish it on the classified topic or the DLQ. Store work runs
- * on the threadpool (store_async.h); everything else on the loop thread. */
+ * loop, worker_save.c) and publish it on the classified topic or the DLQ.
+ * Store work runs on the threadpool (store_async.h); everything else on the
+ * loop thread. */
 #include "worker_internal.h"
 
 #include "log.h"
@@ -173,7 +174,7 @@ cl__job_start (job_t *j)
    }
 }
 
-/* ---- saving --------------------------------------------------------------- */
+/* ---- what is stored and published ------------------------------------------ */
 
 /* The model_version stored with j's new result (borrowed from the worker). */
 static char *
@@ -202,8 +203,8 @@ job_outcome_label (job_outcome_t o)
  * saved: the stored result and the published one (and a republish of the
  * stored one after a redelivery) are the same. Its strings are borrowed from
  * the worker (good while it lives). */
-static tk_processing_metadata_t
-job_metadata (const job_t *j)
+tk_processing_metadata_t
+cl__job_metadata (const job_t *j)
 {
    return (tk_processing_metadata_t) {
       .processed_at = j->processed_at ? j->processed_at : tk_time_now_ms (),
@@ -212,87 +213,6 @@ job_metadata (const job_t *j)
       .agent_version = (char *) TRIAGE_VERSION,
       .needs_review = tk_threshold_any_below (&j->conf, &j->w->cfg->review_threshold),
    };
-}
-
-static void
-save_work (tk_store_t *store, void *ctx)
-{
-   job_t *j = ctx;
-   bool failed = j->outcome == JOB_FAILED;
-   if (failed || (j->outcome == JOB_FALLBACK && !j->failure_recorded)) {
-      /* A fallback result still records what the remote provider did. */
-      char text[400];
-      snprintf (text, sizeof text, "after %u attempt(s): %s", j->attempts, j->last_error);
-      j->op_ok = tk_store_record_failure (store, j->id, text, &j->op_err);
-      if (failed || !j->op_ok) {
-         return;
-      }
-      j->failure_recorded = true;
-   }
-   if (!j->processed_at) {
-      j->processed_at = tk_time_now_ms ();
-   }
-   tk_processing_metadata_t md = job_metadata (j);
-   if (j->override_corrections) {
-      j->op_ok = tk_store_update_ticket_with_classification (store, j->id, &j->c, &j->conf, &md,
-                                                             &j->op_err);
-   } else {
-      /* A correction stored while it was being classified wins. */
-      j->op_ok = tk_store_update_ticket_unless_corrected (store, j->id, &j->c, &j->conf, &md,
-                                                          &j->op_err);
-   }
-}
-
-static void
-save_done (int status, void *ctx)
-{
-   job_t *j = ctx;
-   j->busy = false;
-   if (cl__job_gone (j)) {
-      return;
-   }
-   if (status != 0 || !j->op_ok) {
-      if (status == 0 && j->op_err.domain == TK_ERR_CONFLICT && j->outcome != JOB_FAILED) {
-         /* Corrected by a person meanwhile: their labels stay. Read
-          * again, it is skipped and its stored (corrected) result is what
-          * the classified topic hears of. */
-         TK_INFO (COMPONENT, "ticket %s was corrected by a person while being classified; kept",
-                  j->id);
-         /* This answer goes (read again, the ticket may also have lost
-          * its correction meanwhile and be classified afresh). */
-         tk_classification_clear (&j->c);
-         free (j->subject);
-         free (j->body);
-         j->subject = j->body = NULL;
-         j->processed_at = 0;
-         cl__job_start (j);
-         return;
-      }
-      if (status == 0 && j->op_err.domain == TK_ERR_NOT_FOUND) {
-         TK_WARN (COMPONENT, "ticket %s was deleted while being classified; dropped", j->id);
-         if (j->outcome != JOB_FAILED) {
-            cl__job_finish (j);
-            return;
-         }
-         /* A failure still goes to the DLQ. */
-      } else {
-         cl__job_infra_retry (j, cl__job_save, "storing the outcome", status == 0 ? &j->op_err : NULL);
-         return;
-      }
-   }
-   j->infra_attempts = 0;
-   cl__job_publish (j);
-}
-
-void
-cl__job_save (job_t *j)
-{
-   j->state = J_SAVE;
-   j->busy = true;
-   if (tk_store_async (j->w->app->loop, j->w->app->store, save_work, save_done, j) != 0) {
-      j->busy = false;
-      cl__job_infra_retry (j, cl__job_save, "queueing the store write", NULL);
-   }
 }
 
 /* ---- publishing ----------------------------------------------------------- */
@@ -321,7 +241,7 @@ outcome_message (job_t *j, size_t *len, tk_error_t *err)
       return tk_msg_classified_build (j->id, &t->classification, &t->confidence, &t->metadata,
                                       len, err);
    }
-   tk_processing_metadata_t md = job_metadata (j);
+   tk_processing_metadata_t md = cl__job_metadata (j);
    return tk_msg_classified_build (j->id, &j->c, &j->conf, &md, len, err);
 }
 
@@ -345,7 +265,7 @@ on_delivered (tk_kafka_producer_t *p, const tk_kafka_delivery_t *d, void *opaque
                                      job_outcome_label (j->outcome)));
    if (j->outcome != JOB_FAILED && j->outcome != JOB_REPUBLISH &&
        tk_threshold_any_below (&j->conf, &w->cfg->review_threshold)) {
-      tk_counter_inc (tk_metric_labels (w->metrics.needs_review, job_metadata (j).model_version));
+      tk_counter_inc (tk_metric_labels (w->metrics.needs_review, cl__job_metadata (j).model_version));
    }
    cl__job_finish (j);
 }

@@ -510,6 +510,77 @@ test_update_unless_corrected (void **state)
    tk_ticket_destroy (t);
 }
 
+/* Many classifications in one bulk write, each outcome what the one-ticket
+ * call gives: a correction wins, a missing ticket is NOT_FOUND, and the
+ * items after those are still written (an ordered bulk stops at nothing
+ * here, but the reply's matched count cannot say which item missed). */
+static void
+test_update_many_in_one_bulk (void **state)
+{
+   fixture_t *f = *state;
+   const char *ids[] = {"B-1", "B-2", "B-3", "B-4"};
+   const int64_t created[] = {wall_ms (), wall_ms (), wall_ms (), wall_ms ()};
+   insert_ids (f->store, ids, created, 4);
+   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
+   bson_t *filter = BCON_NEW ("id", BCON_UTF8 ("B-2"));
+   bson_t *update = BCON_NEW ("$set", "{", "classification.priority", BCON_UTF8 ("P0 (High)"),
+                              "classification.sentiment", BCON_UTF8 ("Angry"),
+                              "processing_metadata.corrected_at", BCON_DATE_TIME (wall_ms ()), "}");
+   bson_error_t e;
+   assert_true (mongoc_collection_update_one (coll, filter, update, NULL, NULL, &e));
+   bson_destroy (update);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+
+   tk_classification_t c = {.sentiment = "Curious", .priority = "P1 (Medium)"};
+   tk_confidence_t conf = {0};
+   tk_processing_metadata_t meta = {.processed_at = wall_ms (), .model_version = "bulk-1"};
+   tk_store_classification_write_t w[] = {
+      {.id = "B-1", .c = &c, .confidence = &conf, .metadata = &meta, .unless_corrected = true},
+      {.id = "B-2", .c = &c, .confidence = &conf, .metadata = &meta, .unless_corrected = true},
+      {.id = "GHOST", .c = &c, .confidence = &conf, .metadata = &meta, .unless_corrected = true},
+      {.id = "B-3", .c = &c, .confidence = &conf, .metadata = &meta, .unless_corrected = true},
+      {.id = "B-4", .c = &c, .confidence = &conf, .metadata = &meta, .unless_corrected = false},
+   };
+   tk_store_update_tickets (f->store, w, 5);
+   assert_true (w[0].ok);
+   assert_false (w[1].ok);
+   assert_int_equal (w[1].err.domain, TK_ERR_CONFLICT);
+   assert_false (w[2].ok);
+   assert_int_equal (w[2].err.domain, TK_ERR_NOT_FOUND);
+   assert_true (w[3].ok);
+   assert_true (w[4].ok);
+   const char *want[] = {"P1 (Medium)", "P0 (High)", "P1 (Medium)", "P1 (Medium)"};
+   for (size_t i = 0; i < 4; i++) {
+      tk_ticket_t *t = get (f->store, ids[i]);
+      assert_string_equal (t->classification.priority, want[i]);
+      assert_true (t->processed == (i != 1));
+      if (i != 1) {
+         assert_string_equal (t->metadata.model_version, "bulk-1");
+      }
+      tk_ticket_destroy (t);
+   }
+
+   /* Every item matching: all written by the bulk, the override included. */
+   tk_classification_t c2 = {.sentiment = "Frustrated", .priority = "P0 (High)"};
+   tk_store_classification_write_t all[] = {
+      {.id = "B-1", .c = &c2, .confidence = &conf, .metadata = &meta, .unless_corrected = true},
+      {.id = "B-2", .c = &c2, .confidence = &conf, .metadata = &meta, .unless_corrected = false},
+      {.id = "B-3", .c = &c2, .confidence = &conf, .metadata = &meta, .unless_corrected = true},
+   };
+   tk_store_update_tickets (f->store, all, 3);
+   for (size_t i = 0; i < 3; i++) {
+      assert_true (all[i].ok);
+      tk_ticket_t *t = get (f->store, ids[i]);
+      assert_string_equal (t->classification.sentiment, "Frustrated");
+      tk_ticket_destroy (t);
+   }
+   /* An empty batch writes nothing and does not fail. */
+   tk_store_update_tickets (f->store, all, 0);
+}
+
 static void
 test_record_failure_counts_attempts (void **state)
 {
@@ -771,6 +842,7 @@ main (void)
                                        teardown),
       cmocka_unit_test_setup_teardown (test_update_missing_id_is_not_found, setup, teardown),
       cmocka_unit_test_setup_teardown (test_update_unless_corrected, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_update_many_in_one_bulk, setup, teardown),
       cmocka_unit_test_setup_teardown (test_record_failure_counts_attempts, setup, teardown),
       cmocka_unit_test_setup_teardown (test_get_unprocessed_oldest_first_with_limit, setup,
                                        teardown),
