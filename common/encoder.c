@@ -9,6 +9,7 @@
 #include "encoder.h"
 
 #include "blas.h"
+#include "packed_gemm.h"
 #include "safetensors.h"
 #include "sha256_file.h"
 
@@ -32,11 +33,21 @@
 #define VOCAB 30522
 #define LN_EPS 1e-12f
 
+/* A linear layer, y = x W^T + b, W of n x k: packed (packed_gemm.h) when
+ * the CPU runs that kernel, else PyTorch's [n][k] as it is, for OpenBLAS. */
 typedef struct {
-   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
-   const float *ao_w, *ao_b, *aln_g, *aln_b; /* attention output, its LayerNorm */
-   const float *i_w, *i_b, *o_w, *o_b;       /* feed-forward in and out */
+   const float *w, *b;
+   size_t n, k;
+   bool packed;
+} linear_t;
+
+typedef struct {
+   linear_t qkv;                             /* query, key and value, one product */
+   linear_t ao;                              /* attention output */
+   const float *aln_g, *aln_b;               /* its LayerNorm */
+   linear_t in, out;                         /* feed-forward in and out */
    const float *oln_g, *oln_b;
+   float qkv_b[3 * DIM];
 } layer_t;
 
 struct tk_encoder {
@@ -45,13 +56,18 @@ struct tk_encoder {
    char sha256[TK_SHA256_HEX];
    const float *word, *pos, *type, *eln_g, *eln_b;
    layer_t layers[N_LAYERS];
+   /* Owned: every layer's weights packed, in the order of use; or, without
+    * the packed kernel, each layer's query, key and value weights one after
+    * the other (their concatenation, for one product). */
+   float *weights;
 };
 
 /* Per-pass scratch: every activation of one ragged batch of `rows` rows.
- * q, k, v and ctx are contiguous, rows * 4 * DIM floats, which is rows *
- * FFN: the feed-forward activation reuses them, as they are dead by then. */
+ * qkv ([rows][3 * DIM]: each row's query, key and value) and ctx are
+ * contiguous, rows * 4 * DIM floats, which is rows * FFN: the feed-forward
+ * activation reuses them, as they are dead by then. */
 typedef struct {
-   float *x, *q, *k, *v, *ctx, *tmp, *ffn, *scores;
+   float *x, *qkv, *ctx, *tmp, *ffn, *scores;
 } scratch_t;
 
 /* GELU, x Phi(x) with the exact erf, from a table: erff was 16 % of a
@@ -83,6 +99,7 @@ void
 tk_encoder_destroy (tk_encoder_t *enc)
 {
    if (enc) {
+      free (enc->weights);
       tk_wordpiece_destroy (enc->wp);
       tk_safetensors_close (enc->st);
       free (enc);
@@ -116,29 +133,83 @@ tensor (tk_encoder_t *enc, size_t rows, size_t cols, tk_error_t *err, const char
    return tk_safetensors_f32 (enc->st, full, shape, cols ? 2 : 1, err);
 }
 
+/* Binds layer i's tensors in the file: the query, key and value weights to
+ * qkv_w (own_weights puts them together), the rest to the layer. */
 static bool
-bind_layer (tk_encoder_t *enc, int i, tk_error_t *err)
+bind_layer (tk_encoder_t *enc, int i, const float *qkv_w[3], tk_error_t *err)
 {
    layer_t *l = &enc->layers[i];
+   const float *qkv_b[3];
 #define T(field, r, c, suffix) \
-   if (!(l->field = tensor (enc, r, c, err, suffix, i))) return false
-   T (q_w, DIM, DIM, "attention.self.query.weight");
-   T (q_b, DIM, 0, "attention.self.query.bias");
-   T (k_w, DIM, DIM, "attention.self.key.weight");
-   T (k_b, DIM, 0, "attention.self.key.bias");
-   T (v_w, DIM, DIM, "attention.self.value.weight");
-   T (v_b, DIM, 0, "attention.self.value.bias");
-   T (ao_w, DIM, DIM, "attention.output.dense.weight");
-   T (ao_b, DIM, 0, "attention.output.dense.bias");
-   T (aln_g, DIM, 0, "attention.output.LayerNorm.weight");
-   T (aln_b, DIM, 0, "attention.output.LayerNorm.bias");
-   T (i_w, FFN, DIM, "intermediate.dense.weight");
-   T (i_b, FFN, 0, "intermediate.dense.bias");
-   T (o_w, DIM, FFN, "output.dense.weight");
-   T (o_b, DIM, 0, "output.dense.bias");
-   T (oln_g, DIM, 0, "output.LayerNorm.weight");
-   T (oln_b, DIM, 0, "output.LayerNorm.bias");
+   if (!(field = tensor (enc, r, c, err, suffix, i))) return false
+   T (qkv_w[0], DIM, DIM, "attention.self.query.weight");
+   T (qkv_b[0], DIM, 0, "attention.self.query.bias");
+   T (qkv_w[1], DIM, DIM, "attention.self.key.weight");
+   T (qkv_b[1], DIM, 0, "attention.self.key.bias");
+   T (qkv_w[2], DIM, DIM, "attention.self.value.weight");
+   T (qkv_b[2], DIM, 0, "attention.self.value.bias");
+   T (l->ao.w, DIM, DIM, "attention.output.dense.weight");
+   T (l->ao.b, DIM, 0, "attention.output.dense.bias");
+   T (l->aln_g, DIM, 0, "attention.output.LayerNorm.weight");
+   T (l->aln_b, DIM, 0, "attention.output.LayerNorm.bias");
+   T (l->in.w, FFN, DIM, "intermediate.dense.weight");
+   T (l->in.b, FFN, 0, "intermediate.dense.bias");
+   T (l->out.w, DIM, FFN, "output.dense.weight");
+   T (l->out.b, DIM, 0, "output.dense.bias");
+   T (l->oln_g, DIM, 0, "output.LayerNorm.weight");
+   T (l->oln_b, DIM, 0, "output.LayerNorm.bias");
 #undef T
+   for (int part = 0; part < 3; part++) {
+      memcpy (l->qkv_b + part * DIM, qkv_b[part], DIM * sizeof *l->qkv_b);
+   }
+   l->qkv = (linear_t){.b = l->qkv_b, .n = 3 * DIM, .k = DIM};
+   l->ao.n = DIM, l->ao.k = DIM;
+   l->in.n = FFN, l->in.k = DIM;
+   l->out.n = DIM, l->out.k = FFN;
+   return true;
+}
+
+/* Makes enc->weights. With the packed kernel: every layer's four matrices
+ * packed, query, key and value as one 3 * DIM x DIM matrix (packing them
+ * one after the other is packing their concatenation). Without it: only
+ * query, key and value copied one after the other, the others left in the
+ * file's mapping. */
+static bool
+own_weights (tk_encoder_t *enc, const float *qkv_w[N_LAYERS][3], tk_error_t *err)
+{
+   const bool packed = tk_packed_supported ();
+   const size_t part = tk_packed_floats (DIM, DIM);
+   size_t floats = 3 * part;
+   if (packed) {
+      floats += tk_packed_floats (DIM, DIM) + tk_packed_floats (FFN, DIM) +
+                tk_packed_floats (DIM, FFN);
+   }
+   /* aligned_alloc wants a multiple of the alignment: DIM is one of 16. */
+   enc->weights = aligned_alloc (TK_PACKED_ALIGN, N_LAYERS * floats * sizeof *enc->weights);
+   if (!enc->weights) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory for the encoder's weights");
+      return false;
+   }
+   float *dst = enc->weights;
+   for (int i = 0; i < N_LAYERS; i++) {
+      layer_t *l = &enc->layers[i];
+      l->qkv.w = dst;
+      l->qkv.packed = packed;
+      for (int p = 0; p < 3; p++, dst += part) {
+         if (packed) {
+            tk_packed_pack (qkv_w[i][p], DIM, DIM, dst);
+         } else {
+            memcpy (dst, qkv_w[i][p], part * sizeof *dst);
+         }
+      }
+      linear_t *rest[] = {&l->ao, &l->in, &l->out};
+      for (size_t j = 0; packed && j < sizeof rest / sizeof *rest; j++) {
+         tk_packed_pack (rest[j]->w, rest[j]->n, rest[j]->k, dst);
+         rest[j]->w = dst;
+         rest[j]->packed = true;
+         dst += tk_packed_floats (rest[j]->n, rest[j]->k);
+      }
+   }
    return true;
 }
 
@@ -146,6 +217,7 @@ tk_encoder_t *
 tk_encoder_load (const char *dir, tk_error_t *err)
 {
    char path[PATH_MAX];
+   const float *qkv_w[N_LAYERS][3];
    tk_encoder_t *enc = calloc (1, sizeof *enc);
    if (!enc) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
@@ -176,9 +248,12 @@ tk_encoder_load (const char *dir, tk_error_t *err)
       goto fail;
    }
    for (int i = 0; i < N_LAYERS; i++) {
-      if (!bind_layer (enc, i, err)) {
+      if (!bind_layer (enc, i, qkv_w[i], err)) {
          goto fail;
       }
+   }
+   if (!own_weights (enc, qkv_w, err)) {
+      goto fail;
    }
    return enc;
 fail:
@@ -189,15 +264,19 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* The forward pass. */
 
-/* out[rows][n] = in[rows][k] w^T + b, w being PyTorch's [n][k]. */
+/* out[rows][l->n] = in[rows][l->k] W^T + b. */
 static void
-linear (const float *in, size_t rows, size_t k, const float *w, const float *b, size_t n, float *out)
+linear (const linear_t *l, const float *in, size_t rows, float *out)
 {
-   for (size_t r = 0; r < rows; r++) {
-      memcpy (out + r * n, b, n * sizeof *out);
+   if (l->packed) {
+      tk_packed_linear (in, rows, l->k, l->w, l->n, l->k, l->b, out, l->n);
+      return;
    }
-   tk_sgemm (false, true, (int) rows, (int) n, (int) k, 1.0f, in, (int) k, w, (int) k, 1.0f, out,
-             (int) n);
+   for (size_t r = 0; r < rows; r++) {
+      memcpy (out + r * l->n, l->b, l->n * sizeof *out);
+   }
+   tk_sgemm (false, true, (int) rows, (int) l->n, (int) l->k, 1.0f, in, (int) l->k, l->w,
+             (int) l->k, 1.0f, out, (int) l->n);
 }
 
 #ifdef HAVE_AVX2_KERNELS
@@ -401,23 +480,23 @@ softmax_rows (float *s, size_t rows, size_t cols)
    }
 }
 
-/* Self-attention of every sequence and head: s->ctx from s->q, k, v. The
+/* Self-attention of every sequence and head: s->ctx from s->qkv. The
  * sequences are the ragged batch's: sequence b has lens[b] rows, right after
  * sequence b - 1's, and sees only its own. */
 static void
 attention (scratch_t *s, const size_t *lens, size_t n_seq)
 {
    const float scale = 1.0f / sqrtf ((float) HEAD_DIM);
+   const int ld = 3 * DIM;
    size_t row = 0;
    for (size_t b = 0; b < n_seq; b++) {
       int len = (int) lens[b];
       for (size_t h = 0; h < N_HEADS; h++) {
-         size_t off = row * DIM + h * HEAD_DIM;
-         tk_sgemm (false, true, len, len, HEAD_DIM, scale, s->q + off, DIM, s->k + off, DIM, 0.0f,
-                   s->scores, len);
+         const float *q = s->qkv + row * ld + h * HEAD_DIM, *k = q + DIM, *v = q + 2 * DIM;
+         float *ctx = s->ctx + row * DIM + h * HEAD_DIM;
+         tk_sgemm (false, true, len, len, HEAD_DIM, scale, q, ld, k, ld, 0.0f, s->scores, len);
          softmax_rows (s->scores, (size_t) len, (size_t) len);
-         tk_sgemm (false, false, len, HEAD_DIM, len, 1.0f, s->scores, len, s->v + off, DIM, 0.0f,
-                   s->ctx + off, DIM);
+         tk_sgemm (false, false, len, HEAD_DIM, len, 1.0f, s->scores, len, v, ld, 0.0f, ctx, DIM);
       }
       row += lens[b];
    }
@@ -452,15 +531,13 @@ gelu (float *x, size_t n)
 static void
 run_layer (const layer_t *l, scratch_t *s, const size_t *lens, size_t n_seq, size_t rows)
 {
-   linear (s->x, rows, DIM, l->q_w, l->q_b, DIM, s->q);
-   linear (s->x, rows, DIM, l->k_w, l->k_b, DIM, s->k);
-   linear (s->x, rows, DIM, l->v_w, l->v_b, DIM, s->v);
+   linear (&l->qkv, s->x, rows, s->qkv);
    attention (s, lens, n_seq);
-   linear (s->ctx, rows, DIM, l->ao_w, l->ao_b, DIM, s->tmp);
+   linear (&l->ao, s->ctx, rows, s->tmp);
    layer_norm (s->x, s->tmp, rows, l->aln_g, l->aln_b);
-   linear (s->x, rows, DIM, l->i_w, l->i_b, FFN, s->ffn);
+   linear (&l->in, s->x, rows, s->ffn);
    gelu (s->ffn, rows * FFN);
-   linear (s->ffn, rows, FFN, l->o_w, l->o_b, DIM, s->tmp);
+   linear (&l->out, s->ffn, rows, s->tmp);
    layer_norm (s->x, s->tmp, rows, l->oln_g, l->oln_b);
 }
 
@@ -479,7 +556,8 @@ tk_vec_normalize (float *v, size_t n)
    }
 }
 
-_Static_assert (FFN == 4 * DIM, "the feed-forward activation reuses q, k, v and ctx");
+_Static_assert (FFN == 4 * DIM, "the feed-forward activation reuses qkv and ctx");
+_Static_assert (DIM % TK_PACKED_NR == 0 && FFN % TK_PACKED_NR == 0, "panels of whole features");
 
 /* The floats of the scratch of a pass of `rows` rows. */
 static size_t
@@ -499,11 +577,9 @@ forward_pass (const tk_encoder_t *enc, const int32_t *ids, const size_t *lens, s
 {
    scratch_t s = {mem,
                   mem + rows * DIM,
-                  mem + 2 * rows * DIM,
-                  mem + 3 * rows * DIM,
                   mem + 4 * rows * DIM,
                   mem + 5 * rows * DIM,
-                  mem + rows * DIM, /* ffn: over q, k, v, ctx */
+                  mem + rows * DIM, /* ffn: over qkv and ctx */
                   mem + 6 * rows * DIM};
    size_t r = 0;
    for (size_t b = 0; b < n_seq; b++) {
