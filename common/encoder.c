@@ -1,11 +1,13 @@
-/* encoder.c - the BERT forward pass of encoder.h, with OpenBLAS.
+/* encoder.c - the BERT forward pass of encoder.h.
  *
  * Activations are row-major [rows][width] float matrices, one row per token
  * of every sequence of a batch; a linear layer of PyTorch's [out][in] weight
- * is x W^T + b, one cblas_sgemm over all rows at once. The sequences of a
+ * is x W^T + b, one product over all rows at once: packed_gemm.h's kernel on
+ * weights packed at load, or cblas_sgemm without AVX-512F. Query, key and
+ * value are one product, each row's three side by side. The sequences of a
  * batch may differ in length (ragged, no padding): attention runs per
- * sequence and head on strided views of that sequence's query, key and value
- * rows, pooling per sequence on its rows. */
+ * sequence and head (cblas_sgemm) on strided views of that sequence's query,
+ * key and value rows, pooling per sequence on its rows. */
 #include "encoder.h"
 
 #include "blas.h"
