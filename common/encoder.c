@@ -1,14 +1,17 @@
-/* encoder.c - the BERT forward pass of encoder.h, with OpenBLAS.
+/* encoder.c - the BERT forward pass of encoder.h.
  *
  * Activations are row-major [rows][width] float matrices, one row per token
  * of every sequence of a batch; a linear layer of PyTorch's [out][in] weight
- * is x W^T + b, one cblas_sgemm over all rows at once. The sequences of a
+ * is x W^T + b, one product over all rows at once: packed_gemm.h's kernel on
+ * weights packed at load, or cblas_sgemm without AVX-512F. Query, key and
+ * value are one product, each row's three side by side. The sequences of a
  * batch may differ in length (ragged, no padding): attention runs per
- * sequence and head on strided views of that sequence's query, key and value
- * rows, pooling per sequence on its rows. */
+ * sequence and head (cblas_sgemm) on strided views of that sequence's query,
+ * key and value rows, pooling per sequence on its rows. */
 #include "encoder.h"
 
 #include "blas.h"
+#include "packed_gemm.h"
 #include "safetensors.h"
 #include "sha256_file.h"
 
@@ -32,11 +35,21 @@
 #define VOCAB 30522
 #define LN_EPS 1e-12f
 
+/* A linear layer, y = x W^T + b, W of n x k: packed (packed_gemm.h) when
+ * the CPU runs that kernel, else PyTorch's [n][k] as it is, for OpenBLAS. */
 typedef struct {
-   const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
-   const float *ao_w, *ao_b, *aln_g, *aln_b; /* attention output, its LayerNorm */
-   const float *i_w, *i_b, *o_w, *o_b;       /* feed-forward in and out */
+   const float *w, *b;
+   size_t n, k;
+   bool packed;
+} linear_t;
+
+typedef struct {
+   linear_t qkv;                             /* query, key and value, one product */
+   linear_t ao;                              /* attention output */
+   const float *aln_g, *aln_b;               /* its LayerNorm */
+   linear_t in, out;                         /* feed-forward in and out */
    const float *oln_g, *oln_b;
+   float qkv_b[3 * DIM];
 } layer_t;
 
 struct tk_encoder {
@@ -45,44 +58,55 @@ struct tk_encoder {
    char sha256[TK_SHA256_HEX];
    const float *word, *pos, *type, *eln_g, *eln_b;
    layer_t layers[N_LAYERS];
+   /* Owned: every layer's weights packed, in the order of use; or, without
+    * the packed kernel, each layer's query, key and value weights one after
+    * the other (their concatenation, for one product). */
+   float *weights;
 };
 
 /* Per-pass scratch: every activation of one ragged batch of `rows` rows.
- * q, k, v and ctx are contiguous, rows * 4 * DIM floats, which is rows *
- * FFN: the feed-forward activation reuses them, as they are dead by then. */
+ * qkv ([rows][3 * DIM]: each row's query, key and value) and ctx are
+ * contiguous, rows * 4 * DIM floats, which is rows * FFN: the feed-forward
+ * activation reuses them, as they are dead by then. */
 typedef struct {
-   float *x, *q, *k, *v, *ctx, *tmp, *ffn, *scores;
+   float *x, *qkv, *ctx, *tmp, *ffn, *scores;
 } scratch_t;
 
-/* GELU, x Phi(x) with the exact erf, from a table: erff was 16 % of a
- * ticket's time. 8,192 steps over [-8, 8] with linear interpolation: the
- * error is below h^2/8 max|GELU''| = 4e-7, under float rounding of the
- * activations' size; past +-8, GELU is x or 0 to float precision. */
-#define GELU_RANGE 8.0
-#define GELU_STEPS 8192
-static float gelu_table[GELU_STEPS + 2];
-static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+/* GELU, x Phi(x) = x/2 (1 + erf(x / sqrt 2)), with erf(z) as z P(z^2) /
+ * Q(z^2) for z in [-4, 4] (beyond, erf is +-1 to float precision): the
+ * rational function of Eigen's and XLA's float erf. erff was 16 % of a
+ * ticket's time, a table read with gathers still 4 %; this is 1.5 %, with
+ * no table. Against erf in double over [-12, 12], its error is below 3.8e-7
+ * and GELU's below 2.7e-7 max(|x|, 1): a few units in the last place. */
+static const float erf_p[] = {-2.72614225801306e-10f, 2.77068142495902e-08f,
+                              -2.10102402082508e-06f, -5.69250639462346e-05f,
+                              -7.34990630326855e-04f, -2.95459980854025e-03f,
+                              -1.60960333262415e-02f};
+static const float erf_q[] = {-1.45660718464996e-05f, -2.13374055278905e-04f,
+                              -1.68282697438203e-03f, -7.37332916720468e-03f,
+                              -1.42647390514189e-02f};
+#define ERF_CLAMP 4.0f
+#define N_ERF_P (sizeof erf_p / sizeof *erf_p)
+#define N_ERF_Q (sizeof erf_q / sizeof *erf_q)
 
 /* Whether the CPU runs the AVX2 + FMA forms of the element-wise steps
- * (softmax, GELU, LayerNorm's sums), set once with the table. */
+ * (softmax, GELU, LayerNorm's sums), set once. */
 static bool use_avx2;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
 static void
-fill_gelu_table (void)
+detect_cpu (void)
 {
 #ifdef HAVE_AVX2_KERNELS
    use_avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
 #endif
-   for (int i = 0; i <= GELU_STEPS + 1; i++) {
-      double x = -GELU_RANGE + 2.0 * GELU_RANGE * i / GELU_STEPS;
-      gelu_table[i] = (float) (0.5 * x * (1.0 + erf (x * M_SQRT1_2)));
-   }
 }
 
 void
 tk_encoder_destroy (tk_encoder_t *enc)
 {
    if (enc) {
+      free (enc->weights);
       tk_wordpiece_destroy (enc->wp);
       tk_safetensors_close (enc->st);
       free (enc);
@@ -116,29 +140,86 @@ tensor (tk_encoder_t *enc, size_t rows, size_t cols, tk_error_t *err, const char
    return tk_safetensors_f32 (enc->st, full, shape, cols ? 2 : 1, err);
 }
 
+/* Binds layer i's tensors in the file: the query, key and value weights to
+ * qkv_w (own_weights puts them together), the rest to the layer. */
 static bool
-bind_layer (tk_encoder_t *enc, int i, tk_error_t *err)
+bind_layer (tk_encoder_t *enc, int i, const float *qkv_w[3], tk_error_t *err)
 {
    layer_t *l = &enc->layers[i];
+   const float *qkv_b[3];
 #define T(field, r, c, suffix) \
-   if (!(l->field = tensor (enc, r, c, err, suffix, i))) return false
-   T (q_w, DIM, DIM, "attention.self.query.weight");
-   T (q_b, DIM, 0, "attention.self.query.bias");
-   T (k_w, DIM, DIM, "attention.self.key.weight");
-   T (k_b, DIM, 0, "attention.self.key.bias");
-   T (v_w, DIM, DIM, "attention.self.value.weight");
-   T (v_b, DIM, 0, "attention.self.value.bias");
-   T (ao_w, DIM, DIM, "attention.output.dense.weight");
-   T (ao_b, DIM, 0, "attention.output.dense.bias");
-   T (aln_g, DIM, 0, "attention.output.LayerNorm.weight");
-   T (aln_b, DIM, 0, "attention.output.LayerNorm.bias");
-   T (i_w, FFN, DIM, "intermediate.dense.weight");
-   T (i_b, FFN, 0, "intermediate.dense.bias");
-   T (o_w, DIM, FFN, "output.dense.weight");
-   T (o_b, DIM, 0, "output.dense.bias");
-   T (oln_g, DIM, 0, "output.LayerNorm.weight");
-   T (oln_b, DIM, 0, "output.LayerNorm.bias");
+   if (!(field = tensor (enc, r, c, err, suffix, i))) return false
+   T (qkv_w[0], DIM, DIM, "attention.self.query.weight");
+   T (qkv_b[0], DIM, 0, "attention.self.query.bias");
+   T (qkv_w[1], DIM, DIM, "attention.self.key.weight");
+   T (qkv_b[1], DIM, 0, "attention.self.key.bias");
+   T (qkv_w[2], DIM, DIM, "attention.self.value.weight");
+   T (qkv_b[2], DIM, 0, "attention.self.value.bias");
+   T (l->ao.w, DIM, DIM, "attention.output.dense.weight");
+   T (l->ao.b, DIM, 0, "attention.output.dense.bias");
+   T (l->aln_g, DIM, 0, "attention.output.LayerNorm.weight");
+   T (l->aln_b, DIM, 0, "attention.output.LayerNorm.bias");
+   T (l->in.w, FFN, DIM, "intermediate.dense.weight");
+   T (l->in.b, FFN, 0, "intermediate.dense.bias");
+   T (l->out.w, DIM, FFN, "output.dense.weight");
+   T (l->out.b, DIM, 0, "output.dense.bias");
+   T (l->oln_g, DIM, 0, "output.LayerNorm.weight");
+   T (l->oln_b, DIM, 0, "output.LayerNorm.bias");
 #undef T
+   for (int part = 0; part < 3; part++) {
+      memcpy (l->qkv_b + part * DIM, qkv_b[part], DIM * sizeof *l->qkv_b);
+   }
+   l->qkv = (linear_t){.b = l->qkv_b, .n = 3 * DIM, .k = DIM};
+   l->ao.n = DIM, l->ao.k = DIM;
+   l->in.n = FFN, l->in.k = DIM;
+   l->out.n = DIM, l->out.k = FFN;
+   return true;
+}
+
+/* Makes enc->weights. With the packed kernel: every layer's four matrices
+ * packed, query, key and value as one 3 * DIM x DIM matrix (packing them
+ * one after the other is packing their concatenation). Without it: only
+ * query, key and value copied one after the other, the others left in the
+ * file's mapping. The mapped pages of what was copied are given back: they
+ * would otherwise stay resident, 42 MB never read again. */
+static bool
+own_weights (tk_encoder_t *enc, const float *qkv_w[N_LAYERS][3], tk_error_t *err)
+{
+   const bool packed = tk_packed_supported ();
+   const size_t part = tk_packed_floats (DIM, DIM);
+   size_t floats = 3 * part;
+   if (packed) {
+      floats += tk_packed_floats (DIM, DIM) + tk_packed_floats (FFN, DIM) +
+                tk_packed_floats (DIM, FFN);
+   }
+   /* aligned_alloc wants a multiple of the alignment: DIM is one of 16. */
+   enc->weights = aligned_alloc (TK_PACKED_ALIGN, N_LAYERS * floats * sizeof *enc->weights);
+   if (!enc->weights) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory for the encoder's weights");
+      return false;
+   }
+   float *dst = enc->weights;
+   for (int i = 0; i < N_LAYERS; i++) {
+      layer_t *l = &enc->layers[i];
+      l->qkv.w = dst;
+      l->qkv.packed = packed;
+      for (int p = 0; p < 3; p++, dst += part) {
+         if (packed) {
+            tk_packed_pack (qkv_w[i][p], DIM, DIM, dst);
+         } else {
+            memcpy (dst, qkv_w[i][p], part * sizeof *dst);
+         }
+         tk_safetensors_release (enc->st, qkv_w[i][p], part);
+      }
+      linear_t *rest[] = {&l->ao, &l->in, &l->out};
+      for (size_t j = 0; packed && j < sizeof rest / sizeof *rest; j++) {
+         tk_packed_pack (rest[j]->w, rest[j]->n, rest[j]->k, dst);
+         tk_safetensors_release (enc->st, rest[j]->w, rest[j]->n * rest[j]->k);
+         rest[j]->w = dst;
+         rest[j]->packed = true;
+         dst += tk_packed_floats (rest[j]->n, rest[j]->k);
+      }
+   }
    return true;
 }
 
@@ -146,6 +227,7 @@ tk_encoder_t *
 tk_encoder_load (const char *dir, tk_error_t *err)
 {
    char path[PATH_MAX];
+   const float *qkv_w[N_LAYERS][3];
    tk_encoder_t *enc = calloc (1, sizeof *enc);
    if (!enc) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
@@ -154,7 +236,7 @@ tk_encoder_load (const char *dir, tk_error_t *err)
    if (!tk_blas_load (err)) {
       goto fail;
    }
-   pthread_once (&gelu_once, fill_gelu_table);
+   pthread_once (&cpu_once, detect_cpu);
    snprintf (path, sizeof path, "%s/%s", dir, TK_ENCODER_FILE);
    if (!tk_sha256_file (path, enc->sha256, err) || !(enc->st = tk_safetensors_open (path, err))) {
       goto fail;
@@ -176,9 +258,12 @@ tk_encoder_load (const char *dir, tk_error_t *err)
       goto fail;
    }
    for (int i = 0; i < N_LAYERS; i++) {
-      if (!bind_layer (enc, i, err)) {
+      if (!bind_layer (enc, i, qkv_w[i], err)) {
          goto fail;
       }
+   }
+   if (!own_weights (enc, qkv_w, err)) {
+      goto fail;
    }
    return enc;
 fail:
@@ -189,15 +274,19 @@ fail:
 /* ------------------------------------------------------------------------ */
 /* The forward pass. */
 
-/* out[rows][n] = in[rows][k] w^T + b, w being PyTorch's [n][k]. */
+/* out[rows][l->n] = in[rows][l->k] W^T + b. */
 static void
-linear (const float *in, size_t rows, size_t k, const float *w, const float *b, size_t n, float *out)
+linear (const linear_t *l, const float *in, size_t rows, float *out)
 {
-   for (size_t r = 0; r < rows; r++) {
-      memcpy (out + r * n, b, n * sizeof *out);
+   if (l->packed) {
+      tk_packed_linear (in, rows, l->k, l->w, l->n, l->k, l->b, out, l->n);
+      return;
    }
-   tk_sgemm (false, true, (int) rows, (int) n, (int) k, 1.0f, in, (int) k, w, (int) k, 1.0f, out,
-             (int) n);
+   for (size_t r = 0; r < rows; r++) {
+      memcpy (out + r * l->n, l->b, l->n * sizeof *out);
+   }
+   tk_sgemm (false, true, (int) rows, (int) l->n, (int) l->k, 1.0f, in, (int) l->k, l->w,
+             (int) l->k, 1.0f, out, (int) l->n);
 }
 
 #ifdef HAVE_AVX2_KERNELS
@@ -282,24 +371,24 @@ softmax_rows_avx2 (float *s, size_t rows, size_t cols)
    }
 }
 
-/* GELU from the table, as gelu() below; n a multiple of 8. */
+/* gelu() below, 8 floats at a time; n a multiple of 8. */
 AVX2 static void
 gelu_avx2 (float *x, size_t n)
 {
-   const __m256 lo = _mm256_set1_ps ((float) -GELU_RANGE), hi = _mm256_set1_ps ((float) GELU_RANGE);
-   const __m256 scale = _mm256_set1_ps ((float) (GELU_STEPS / (2.0 * GELU_RANGE)));
+   const __m256 lo = _mm256_set1_ps (-ERF_CLAMP), hi = _mm256_set1_ps (ERF_CLAMP);
+   const __m256 sqrt1_2 = _mm256_set1_ps ((float) M_SQRT1_2), half = _mm256_set1_ps (0.5f);
    for (size_t i = 0; i < n; i += 8) {
       __m256 v = _mm256_loadu_ps (x + i);
-      __m256 pos = _mm256_mul_ps (_mm256_add_ps (_mm256_min_ps (_mm256_max_ps (v, lo), hi), hi),
-                                  scale);
-      __m256i k = _mm256_min_epi32 (_mm256_cvttps_epi32 (pos), _mm256_set1_epi32 (GELU_STEPS));
-      __m256 frac = _mm256_sub_ps (pos, _mm256_cvtepi32_ps (k));
-      __m256 t0 = _mm256_i32gather_ps (gelu_table, k, 4);
-      __m256 t1 = _mm256_i32gather_ps (gelu_table + 1, k, 4);
-      __m256 y = _mm256_fmadd_ps (frac, _mm256_sub_ps (t1, t0), t0);
-      y = _mm256_blendv_ps (y, v, _mm256_cmp_ps (v, hi, _CMP_GE_OQ));
-      y = _mm256_blendv_ps (y, _mm256_setzero_ps (), _mm256_cmp_ps (v, lo, _CMP_LE_OQ));
-      _mm256_storeu_ps (x + i, y);
+      __m256 z = _mm256_min_ps (_mm256_max_ps (_mm256_mul_ps (v, sqrt1_2), lo), hi);
+      __m256 z2 = _mm256_mul_ps (z, z), p = _mm256_set1_ps (erf_p[0]), q = _mm256_set1_ps (erf_q[0]);
+      for (size_t j = 1; j < N_ERF_P; j++) {
+         p = _mm256_fmadd_ps (p, z2, _mm256_set1_ps (erf_p[j]));
+      }
+      for (size_t j = 1; j < N_ERF_Q; j++) {
+         q = _mm256_fmadd_ps (q, z2, _mm256_set1_ps (erf_q[j]));
+      }
+      __m256 erf = _mm256_div_ps (_mm256_mul_ps (z, p), q), hv = _mm256_mul_ps (half, v);
+      _mm256_storeu_ps (x + i, _mm256_fmadd_ps (hv, erf, hv));
    }
 }
 
@@ -401,23 +490,23 @@ softmax_rows (float *s, size_t rows, size_t cols)
    }
 }
 
-/* Self-attention of every sequence and head: s->ctx from s->q, k, v. The
+/* Self-attention of every sequence and head: s->ctx from s->qkv. The
  * sequences are the ragged batch's: sequence b has lens[b] rows, right after
  * sequence b - 1's, and sees only its own. */
 static void
 attention (scratch_t *s, const size_t *lens, size_t n_seq)
 {
    const float scale = 1.0f / sqrtf ((float) HEAD_DIM);
+   const int ld = 3 * DIM;
    size_t row = 0;
    for (size_t b = 0; b < n_seq; b++) {
       int len = (int) lens[b];
       for (size_t h = 0; h < N_HEADS; h++) {
-         size_t off = row * DIM + h * HEAD_DIM;
-         tk_sgemm (false, true, len, len, HEAD_DIM, scale, s->q + off, DIM, s->k + off, DIM, 0.0f,
-                   s->scores, len);
+         const float *q = s->qkv + row * ld + h * HEAD_DIM, *k = q + DIM, *v = q + 2 * DIM;
+         float *ctx = s->ctx + row * DIM + h * HEAD_DIM;
+         tk_sgemm (false, true, len, len, HEAD_DIM, scale, q, ld, k, ld, 0.0f, s->scores, len);
          softmax_rows (s->scores, (size_t) len, (size_t) len);
-         tk_sgemm (false, false, len, HEAD_DIM, len, 1.0f, s->scores, len, s->v + off, DIM, 0.0f,
-                   s->ctx + off, DIM);
+         tk_sgemm (false, false, len, HEAD_DIM, len, 1.0f, s->scores, len, v, ld, 0.0f, ctx, DIM);
       }
       row += lens[b];
    }
@@ -432,35 +521,29 @@ gelu (float *x, size_t n)
       return;
    }
 #endif
-   const float scale = (float) (GELU_STEPS / (2.0 * GELU_RANGE));
    for (size_t i = 0; i < n; i++) {
-      float v = x[i];
-      if (v >= (float) GELU_RANGE) {
-         continue;
+      float z = fminf (fmaxf (x[i] * (float) M_SQRT1_2, -ERF_CLAMP), ERF_CLAMP);
+      float z2 = z * z, p = erf_p[0], q = erf_q[0];
+      for (size_t j = 1; j < N_ERF_P; j++) {
+         p = p * z2 + erf_p[j];
       }
-      if (v <= (float) -GELU_RANGE) {
-         x[i] = 0.0f;
-         continue;
+      for (size_t j = 1; j < N_ERF_Q; j++) {
+         q = q * z2 + erf_q[j];
       }
-      float pos = (v + (float) GELU_RANGE) * scale;
-      int k = (int) pos;
-      float frac = pos - (float) k;
-      x[i] = gelu_table[k] + frac * (gelu_table[k + 1] - gelu_table[k]);
+      x[i] = 0.5f * x[i] * (1.0f + z * p / q);
    }
 }
 
 static void
 run_layer (const layer_t *l, scratch_t *s, const size_t *lens, size_t n_seq, size_t rows)
 {
-   linear (s->x, rows, DIM, l->q_w, l->q_b, DIM, s->q);
-   linear (s->x, rows, DIM, l->k_w, l->k_b, DIM, s->k);
-   linear (s->x, rows, DIM, l->v_w, l->v_b, DIM, s->v);
+   linear (&l->qkv, s->x, rows, s->qkv);
    attention (s, lens, n_seq);
-   linear (s->ctx, rows, DIM, l->ao_w, l->ao_b, DIM, s->tmp);
+   linear (&l->ao, s->ctx, rows, s->tmp);
    layer_norm (s->x, s->tmp, rows, l->aln_g, l->aln_b);
-   linear (s->x, rows, DIM, l->i_w, l->i_b, FFN, s->ffn);
+   linear (&l->in, s->x, rows, s->ffn);
    gelu (s->ffn, rows * FFN);
-   linear (s->ffn, rows, FFN, l->o_w, l->o_b, DIM, s->tmp);
+   linear (&l->out, s->ffn, rows, s->tmp);
    layer_norm (s->x, s->tmp, rows, l->oln_g, l->oln_b);
 }
 
@@ -479,7 +562,8 @@ tk_vec_normalize (float *v, size_t n)
    }
 }
 
-_Static_assert (FFN == 4 * DIM, "the feed-forward activation reuses q, k, v and ctx");
+_Static_assert (FFN == 4 * DIM, "the feed-forward activation reuses qkv and ctx");
+_Static_assert (DIM % TK_PACKED_NR == 0 && FFN % TK_PACKED_NR == 0, "panels of whole features");
 
 /* The floats of the scratch of a pass of `rows` rows. */
 static size_t
@@ -499,11 +583,9 @@ forward_pass (const tk_encoder_t *enc, const int32_t *ids, const size_t *lens, s
 {
    scratch_t s = {mem,
                   mem + rows * DIM,
-                  mem + 2 * rows * DIM,
-                  mem + 3 * rows * DIM,
                   mem + 4 * rows * DIM,
                   mem + 5 * rows * DIM,
-                  mem + rows * DIM, /* ffn: over q, k, v, ctx */
+                  mem + rows * DIM, /* ffn: over qkv and ctx */
                   mem + 6 * rows * DIM};
    size_t r = 0;
    for (size_t b = 0; b < n_seq; b++) {

@@ -1,15 +1,16 @@
 /* encoder.h - the sentence encoder all-MiniLM-L6-v2, run in C.
  *
  * A BERT encoder (6 layers, hidden size 384, 12 attention heads of 32, a
- * feed-forward layer of 1536 with the erf GELU (tabulated, error < 4e-7),
- * post-layer LayerNorm with eps 1e-12, absolute position embeddings, token
- * type 0) over the
- * WordPiece ids of wordpiece.h, then mean pooling over every token of the
- * sequence ([CLS] and [SEP] included, as the attention mask has them) and L2
- * normalisation: what sentence-transformers computes for this model. The
- * weights are read from model.safetensors (mapped, never copied) and the
- * vocabulary from tokenizer.json, both in one folder; the model was trained
- * on sequences of at most 256 tokens, [CLS] and [SEP] included.
+ * feed-forward layer of 1536 with the erf GELU (erf as a rational function,
+ * a few units in the last place), post-layer LayerNorm with eps 1e-12,
+ * absolute position embeddings, token type 0) over the WordPiece ids of
+ * wordpiece.h, then mean pooling over every token of the sequence ([CLS] and
+ * [SEP] included, as the attention mask has them) and L2 normalisation: what
+ * sentence-transformers computes for this model. The weights are read from
+ * model.safetensors (mapped; on a CPU with AVX-512F the layers' matrices are
+ * packed once at load for packed_gemm.h, 42 MB, and their mapped pages given
+ * back) and the vocabulary from tokenizer.json, both in one folder; the model
+ * was trained on sequences of at most 256 tokens, [CLS] and [SEP] included.
  *
  * Longer texts (more than 254 word-pieces): TK_ENCODER_TRUNCATE keeps the
  * first 254, as sentence-transformers does; TK_ENCODER_HEAD_TAIL (what
@@ -27,7 +28,7 @@
  * Batches: every function below runs its sequences as ragged batches, their
  * rows (tokens) back to back with no padding. Embeddings, LayerNorms, the
  * linear layers and GELU work row by row, so they run once over all rows of a
- * pass (OpenBLAS packs each weight matrix once per pass instead of once per
+ * pass (each weight matrix is read once per pass, not once per
  * sequence); attention and mean pooling run per sequence on its own rows, and
  * position ids restart at 0 in each sequence. A sequence's vector is what it
  * would be alone (to float rounding: the products' blocking may differ). A
@@ -36,7 +37,8 @@
  * 256 x 256 attention matrix: 9.7 MB at 1,024 rows (and a group of texts
  * another 0.8 MB), freed before the call returns.
  *
- * Threads: matrix products are OpenBLAS cblas_sgemm with one BLAS thread
+ * Threads: the linear layers run packed_gemm.h's kernel (AVX-512F) or else
+ * OpenBLAS cblas_sgemm, attention always the latter, with one BLAS thread
  * (tk_encoder_load sets it for the process); every call works in scratch
  * memory of its own, so one loaded encoder serves any number of threads at
  * once. A call costs tens of milliseconds: never make it on an event loop's

@@ -53,6 +53,22 @@ tk_safetensors_close (tk_safetensors_t *st)
    free (st);
 }
 
+void
+tk_safetensors_release (const tk_safetensors_t *st, const float *data, size_t n_floats)
+{
+   uintptr_t map = (uintptr_t) st->map, begin = (uintptr_t) data;
+   uintptr_t end = begin + n_floats * sizeof *data, page = (uintptr_t) sysconf (_SC_PAGESIZE);
+   if (!st->map || begin < map || end > map + st->map_len) {
+      return; /* a copy */
+   }
+   begin = (begin + page - 1) / page * page;
+   end = end / page * page;
+   if (begin < end) {
+      /* Read-only private file pages: dropped, they read back from the file. */
+      madvise ((void *) begin, end - begin, MADV_DONTNEED);
+   }
+}
+
 size_t
 tk_safetensors_count (const tk_safetensors_t *st)
 {

@@ -37,6 +37,13 @@ void tk_safetensors_close (tk_safetensors_t *st);
 const float *tk_safetensors_f32 (const tk_safetensors_t *st, const char *name,
                                  const size_t *shape, size_t n_dims, tk_error_t *err);
 
+/* Tells the system that data[0 .. n_floats), a tensor tk_safetensors_f32
+ * returned, will not be read for a while (its caller keeps a copy of its
+ * own): the mapping's whole pages inside it leave the process's resident
+ * set. They stay in the page cache, and reading the tensor again maps them
+ * back, unchanged. Does nothing for a tensor copied at open. */
+void tk_safetensors_release (const tk_safetensors_t *st, const float *data, size_t n_floats);
+
 /* How many tensors the file holds. */
 size_t tk_safetensors_count (const tk_safetensors_t *st);
 

@@ -1,8 +1,9 @@
 /* Unit tests for common/encoder.c (and the safetensors and WordPiece readers
  * under it): the vectors of the sentences in tests/data/encoder/ against
  * those sentence-transformers made (REFERENCE.md beside them says how), the
- * token ids against that library's tokenizer, and one encoder shared by
- * several threads. Needs the weights bootstrap fetches (TRIAGE_ENCODER_DIR). */
+ * token ids against that library's tokenizer, one encoder shared by several
+ * threads, and a released tensor reading back unchanged. Needs the weights
+ * bootstrap fetches (TRIAGE_ENCODER_DIR). */
 #include "test_support.h"
 
 #include "encoder.h"
@@ -167,6 +168,33 @@ test_one_encoder_serves_threads (void **state)
    assert_memory_equal (jobs[0].v, jobs[2].v, sizeof alone);
 }
 
+/* A released tensor reads back unchanged (its pages come back from the
+ * file), and releasing memory outside the mapping leaves it alone. */
+static void
+test_released_tensor_reads_back (void **state)
+{
+   (void) state;
+   tk_error_t err = {0};
+   const size_t shape[2] = {1536, TK_ENCODER_DIM}, n = 1536 * TK_ENCODER_DIM;
+   tk_safetensors_t *st = tk_safetensors_open (TRIAGE_ENCODER_DIR "/" TK_ENCODER_FILE, &err);
+   assert_non_null (st);
+   const float *w = tk_safetensors_f32 (st, "encoder.layer.0.intermediate.dense.weight", shape, 2,
+                                        &err);
+   assert_non_null (w);
+   float *before = malloc (n * sizeof *before), outside[64];
+   assert_non_null (before);
+   memcpy (before, w, n * sizeof *before);
+   tk_safetensors_release (st, w, n);
+   assert_memory_equal (w, before, n * sizeof *before);
+   for (size_t i = 0; i < 64; i++) {
+      outside[i] = (float) i;
+   }
+   tk_safetensors_release (st, outside, 64);
+   assert_true (outside[63] == 63.0f);
+   free (before);
+   tk_safetensors_close (st);
+}
+
 static void
 test_bad_files_fail_cleanly (void **state)
 {
@@ -195,6 +223,7 @@ main (void)
       cmocka_unit_test (test_vectors_match_reference),
       cmocka_unit_test (test_ticket_text_joins_subject_and_body),
       cmocka_unit_test (test_one_encoder_serves_threads),
+      cmocka_unit_test (test_released_tensor_reads_back),
       cmocka_unit_test (test_bad_files_fail_cleanly),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
