@@ -39,4 +39,35 @@ typedef void (*tk_store_done_fn) (int status, void *ctx);
 int tk_store_async (uv_loop_t *loop, tk_store_t *store, tk_store_work_fn work_fn,
                     tk_store_done_fn done_fn, void *ctx);
 
+/* ---- the same calls in batches -------------------------------------------
+ * A queue for many callers of one kind of store call: a pushed ctx starts
+ * at once (alone) while fewer than max_running batches are on the
+ * threadpool; otherwise it waits, and the next batch takes up to max_batch
+ * waiting ctxs. A batch is one threadpool work, batch_fn(store, ctxs, n),
+ * then done_fn(status, ctx) for each ctx in push order on the loop. Under
+ * load this is one hand-off to a pool thread and back per batch instead of
+ * per call, and lets batch_fn make one round trip for all (a bulk write).
+ */
+typedef void (*tk_store_batch_fn) (tk_store_t *store, void *const *ctxs, size_t n);
+
+typedef struct tk_store_queue tk_store_queue_t;
+
+/* NULL if out of memory. The store must outlive the queue. */
+tk_store_queue_t *tk_store_queue_new (uv_loop_t *loop, tk_store_t *store, tk_store_batch_fn batch_fn,
+                                      tk_store_done_fn done_fn, size_t max_batch,
+                                      size_t max_running);
+
+/* Queues ctx (valid until its done_fn). 0, or a negative libuv error
+ * (UV_ENOMEM): then nothing is queued and done_fn is not called. A batch
+ * that cannot start (out of memory) answers its ctxs with a negative status,
+ * which may happen before this returns. */
+int tk_store_queue_push (tk_store_queue_t *q, void *ctx);
+
+/* The size of the batch started last (for metrics); 0 before the first. */
+size_t tk_store_queue_last_batch (const tk_store_queue_t *q);
+
+/* Frees q. Waiting and running batches still run to their done_fn: q is
+ * then freed after the last one. */
+void tk_store_queue_destroy (tk_store_queue_t *q);
+
 #endif

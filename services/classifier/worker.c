@@ -215,14 +215,29 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
    cl_rate_limit_init (&w->rate, w->cfg->llm_rpm, w->cfg->llm_tpm, (int64_t) uv_now (app->loop));
    cl_circuit_init (&w->circuit, (unsigned) w->cfg->circuit_threshold);
 
+   w->fetches = tk_store_queue_new (app->loop, app->store, cl__fetches_work, cl__fetches_done,
+                                    CL_FETCHES_BATCH, CL_FETCHES_RUNNING);
+   w->saves = tk_store_queue_new (app->loop, app->store, cl__saves_work, cl__saves_done,
+                                  CL_SAVES_BATCH, CL_SAVES_RUNNING);
+   if (!w->fetches || !w->saves) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      tk_store_queue_destroy (w->fetches);
+      tk_store_queue_destroy (w->saves);
+      free (w);
+      return NULL;
+   }
    if (!(w->batcher = cl_batcher_new (app->loop, w->cfg, provider, &w->rate, &w->circuit,
                                       &w->metrics, &cl__batch_hooks, w, err))) {
+      tk_store_queue_destroy (w->fetches);
+      tk_store_queue_destroy (w->saves);
       free (w);
       return NULL;
    }
    if (!(w->consumer = cl__worker_consumer_new (w, err))) {
       /* The batcher's timer is on the loop: freed once it is closed. */
       cl_batcher_close (w->batcher, batcher_destroy_closed, w->batcher);
+      tk_store_queue_destroy (w->fetches);
+      tk_store_queue_destroy (w->saves);
       free (w);
       return NULL;
    }
@@ -252,5 +267,7 @@ cl_worker_destroy (cl_worker_t *w)
    }
    tk_offsets_forget_all (&w->offsets);
    cl_batcher_destroy (w->batcher);
+   tk_store_queue_destroy (w->fetches);
+   tk_store_queue_destroy (w->saves);
    free (w);
 }

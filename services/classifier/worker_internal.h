@@ -40,6 +40,7 @@
 #include "classifier_metrics.h"
 #include "kafka_offsets.h"
 #include "rate_limit.h"
+#include "store_async.h"
 #include "ticket_json.h"
 
 #include <stdbool.h>
@@ -120,7 +121,7 @@ struct job {
 
    tk_classification_t c;
    tk_confidence_t conf;
-   job_t *save_next; /* in the worker's waiting saves (worker_save.c) */
+   tk_processing_metadata_t save_md; /* what its bulk write stores (worker_save.c) */
    int64_t processing_ms;
    int64_t processed_at; /* set by the first save; the published result says the same */
 
@@ -152,8 +153,8 @@ struct cl_worker {
    job_t *queue_head, *queue_tail; /* J_QUEUED jobs */
    job_t *parked_head, *parked_tail; /* waiting for the circuit */
    cl_batcher_t *batcher; /* TRIAGE_LLM_BATCH */
-   job_t *saves_head, *saves_tail; /* J_SAVE jobs waiting for a bulk write (worker_save.c) */
-   unsigned saves_running;          /* bulk writes on the threadpool */
+   tk_store_queue_t *fetches; /* ticket reads, in batches (worker_job.c) */
+   tk_store_queue_t *saves;   /* classification writes, in bulk writes (worker_save.c) */
    size_t n_queued;
    size_t n_active;
    size_t n_jobs; /* every job allocated, until its memory is freed */
@@ -205,6 +206,12 @@ void cl__worker_update_pause (cl_worker_t *w);
 
 /* Counts j in flight and reads its ticket (off the loop). */
 void cl__job_start (job_t *j);
+/* The fetch queue's batch and done functions (store_async.h): one read per
+ * ticket (a $in read is a full scan on FerretDB), one pool hand-off per batch. */
+void cl__fetches_work (tk_store_t *store, void *const *ctxs, size_t n);
+void cl__fetches_done (int status, void *ctx);
+#define CL_FETCHES_BATCH 32
+#define CL_FETCHES_RUNNING 3
 /* Asks p about the ticket's own text (the built-in model runs in this
  * process: nothing to mask), setting the job's call state; false with err
  * filled if the call could not start. */
@@ -220,6 +227,12 @@ tk_processing_metadata_t cl__job_metadata (const job_t *j);
 void cl__job_save (job_t *j);
 /* The same, alone (one store call for this job). */
 void cl__job_save_alone (job_t *j);
+/* The save queue's batch and done functions (store_async.h). */
+void cl__saves_work (tk_store_t *store, void *const *ctxs, size_t n);
+void cl__saves_done (int status, void *ctx);
+/* The most writes in one bulk, and the most bulks on the threadpool at once. */
+#define CL_SAVES_BATCH 32
+#define CL_SAVES_RUNNING 2
 
 /* ---- worker_attempt.c ---- */
 

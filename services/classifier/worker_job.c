@@ -28,8 +28,16 @@ fetch_work (tk_store_t *store, void *ctx)
    j->op_ok = tk_store_get_ticket (store, j->id, &j->ticket, &j->op_err);
 }
 
-static void
-fetch_done (int status, void *ctx)
+void
+cl__fetches_work (tk_store_t *store, void *const *ctxs, size_t n)
+{
+   for (size_t i = 0; i < n; i++) {
+      fetch_work (store, ctxs[i]);
+   }
+}
+
+void
+cl__fetches_done (int status, void *ctx)
 {
    job_t *j = ctx;
    cl_worker_t *w = j->w;
@@ -167,7 +175,7 @@ cl__job_start (job_t *j)
    j->ticket = NULL;
    j->state = J_FETCH;
    j->busy = true;
-   int rc = tk_store_async (w->app->loop, w->app->store, fetch_work, fetch_done, j);
+   int rc = tk_store_queue_push (w->fetches, j);
    if (rc != 0) {
       j->busy = false;
       cl__job_infra_retry (j, cl__job_start, "queueing the ticket read", NULL);

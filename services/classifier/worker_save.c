@@ -1,8 +1,8 @@
 /* worker_save.c - storing a job's outcome, off the loop. A classification
  * and nothing else (the common case) joins the other jobs' in one ordered
- * bulk write: while SAVE_RUNNING_MAX bulks are on the threadpool, jobs that
- * reach their save wait, and the next bulk takes up to SAVE_BATCH_MAX of
- * them. One round trip to the database and one hand-off to a pool thread
+ * bulk write through the worker's save queue (store_async.h: while
+ * CL_SAVES_RUNNING bulks are on the threadpool, jobs that reach their save
+ * wait, and the next bulk takes up to CL_SAVES_BATCH of them). One round trip to the database and one hand-off to a pool thread
  * per bulk instead of per ticket; at low load a save starts at once, alone.
  * tk_store_update_tickets keeps each ticket's outcome exact (a correction
  * that wins, a deleted ticket), so save_done treats both paths alike. A
@@ -17,21 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The most saves in one bulk write, and the most bulks on the pool at once. */
-#define SAVE_BATCH_MAX 32
-#define SAVE_RUNNING_MAX 2
-
-/* One bulk on the threadpool; the pool thread touches only wr and the
- * jobs' op_ok and op_err (the jobs are busy meanwhile). */
-typedef struct {
-   uv_work_t req; /* first member: the request pattern of store_async.c */
-   cl_worker_t *w;
-   size_t n;
-   job_t *jobs[SAVE_BATCH_MAX];
-   tk_processing_metadata_t md[SAVE_BATCH_MAX];
-   tk_store_classification_write_t wr[SAVE_BATCH_MAX];
-} save_bulk_t;
 
 /* ---- one job alone: a failure record, then its result if any ------------- */
 
@@ -118,98 +103,42 @@ cl__job_save_alone (job_t *j)
 
 /* ---- many jobs in one bulk write ------------------------------------------ */
 
-static void saves_start (cl_worker_t *w);
-
-/* The oldest waiting save, off the list; NULL when none waits. */
-static job_t *
-save_pop (cl_worker_t *w)
+/* On a pool thread: the jobs' writes as one bulk (their metadata was fixed
+ * on the loop, in cl__job_save). */
+void
+cl__saves_work (tk_store_t *store, void *const *ctxs, size_t n)
 {
-   job_t *j = w->saves_head;
-   if (j) {
-      w->saves_head = j->save_next;
-      if (!w->saves_head) {
-         w->saves_tail = NULL;
+   tk_store_classification_write_t *wr = calloc (n, sizeof *wr);
+   for (size_t i = 0; i < n; i++) {
+      job_t *j = ctxs[i];
+      if (!wr) {
+         /* Out of memory for the list: each alone. */
+         save_work (store, j);
+         continue;
       }
-      j->save_next = NULL;
+      wr[i] = (tk_store_classification_write_t) {
+         .id = j->id,
+         .c = &j->c,
+         .confidence = &j->conf,
+         .metadata = &j->save_md,
+         .unless_corrected = !j->override_corrections,
+      };
    }
-   return j;
+   if (wr) {
+      tk_store_update_tickets (store, wr, n);
+      for (size_t i = 0; i < n; i++) {
+         job_t *j = ctxs[i];
+         j->op_ok = wr[i].ok;
+         j->op_err = wr[i].err;
+      }
+      free (wr);
+   }
 }
 
-static void
-bulk_work (uv_work_t *req)
+void
+cl__saves_done (int status, void *ctx)
 {
-   save_bulk_t *b = (save_bulk_t *) req;
-   tk_store_update_tickets (b->w->app->store, b->wr, b->n);
-   for (size_t i = 0; i < b->n; i++) {
-      b->jobs[i]->op_ok = b->wr[i].ok;
-      b->jobs[i]->op_err = b->wr[i].err;
-   }
-}
-
-static void
-bulk_done (uv_work_t *req, int status)
-{
-   save_bulk_t *b = (save_bulk_t *) req;
-   cl_worker_t *w = b->w;
-   w->saves_running--;
-   for (size_t i = 0; i < b->n; i++) {
-      save_done (status, b->jobs[i]);
-   }
-   free (b);
-   saves_start (w);
-}
-
-/* Puts j's write into b (on the loop: its metadata is fixed here). */
-static void
-bulk_add (save_bulk_t *b, job_t *j)
-{
-   size_t i = b->n++;
-   if (!j->processed_at) {
-      j->processed_at = tk_time_now_ms ();
-   }
-   b->jobs[i] = j;
-   b->md[i] = cl__job_metadata (j);
-   b->wr[i] = (tk_store_classification_write_t) {
-      .id = j->id,
-      .c = &j->c,
-      .confidence = &j->conf,
-      .metadata = &b->md[i],
-      .unless_corrected = !j->override_corrections,
-   };
-}
-
-/* Starts bulks of the waiting saves while fewer than SAVE_RUNNING_MAX run. */
-static void
-saves_start (cl_worker_t *w)
-{
-   while (w->saves_head && w->saves_running < SAVE_RUNNING_MAX) {
-      save_bulk_t *b = calloc (1, sizeof *b);
-      if (!b) {
-         /* Out of memory: the waiting saves go alone, each with its own retry. */
-         job_t *j;
-         while ((j = save_pop (w))) {
-            j->busy = false;
-            cl__job_infra_retry (j, cl__job_save_alone, "queueing the store write", NULL);
-         }
-         return;
-      }
-      b->w = w;
-      job_t *j;
-      while (b->n < SAVE_BATCH_MAX && (j = save_pop (w))) {
-         bulk_add (b, j);
-      }
-      tk_histogram_observe (w->metrics.save_batch, (double) b->n);
-      w->saves_running++;
-      if (uv_queue_work (w->app->loop, &b->req, bulk_work, bulk_done) != 0) {
-         w->saves_running--;
-         for (size_t i = 0; i < b->n; i++) {
-            b->jobs[i]->busy = false;
-            cl__job_infra_retry (b->jobs[i], cl__job_save_alone, "queueing the store write", NULL);
-         }
-         free (b);
-         return;
-      }
-   }
+   save_done (status, ctx);
 }
 
 void
@@ -222,12 +151,14 @@ cl__job_save (job_t *j)
    }
    j->state = J_SAVE;
    j->busy = true;
-   j->save_next = NULL;
-   if (w->saves_tail) {
-      w->saves_tail->save_next = j;
-   } else {
-      w->saves_head = j;
+   if (!j->processed_at) {
+      j->processed_at = tk_time_now_ms ();
    }
-   w->saves_tail = j;
-   saves_start (w);
+   j->save_md = cl__job_metadata (j);
+   if (tk_store_queue_push (w->saves, j) != 0) {
+      j->busy = false;
+      cl__job_infra_retry (j, cl__job_save, "queueing the store write", NULL);
+      return;
+   }
+   tk_histogram_observe (w->metrics.save_batch, (double) tk_store_queue_last_batch (w->saves));
 }
