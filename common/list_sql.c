@@ -400,6 +400,44 @@ tickets_table (PGconn *c, const char *schema)
    return table;
 }
 
+/* Fills docs[i] (NULL before) with the stored document whose top-level
+ * field (`_id` or `id`, a string) is keys[i], from FerretDB's table of
+ * schema's tickets, in one statement that FerretDB's B-tree on that field
+ * answers. A document it does not find stays NULL; so do all when anything
+ * fails (false). */
+static bool
+documents_by (PGconn *c, const char *schema, const char *field, const char *const *keys,
+              size_t n, char **docs)
+{
+   if (n == 0) {
+      return true;
+   }
+   bool ok = false;
+   char *table = tickets_table (c, schema);
+   char *literal = table ? array_literal (keys, n) : NULL;
+   if (literal) {
+      tk_error_t err;
+      stmt_t st = {.sql = TK_BUF_INIT};
+      stmt_sql (&st, "SELECT u.ord - 1, t._jsonb::text FROM unnest(");
+      stmt_param (&st, literal, false, "::text[]) WITH ORDINALITY u(key, ord)");
+      st.nomem |= !tk_buf_appendf (&st.sql, " JOIN %s.%s t ON t._jsonb -> '%s' = to_jsonb(u.key)",
+                                   schema, table, field);
+      PGresult *r = run (c, &st, &err);
+      ok = r != NULL;
+      for (int i = 0; r && i < PQntuples (r); i++) {
+         long at = strtol (PQgetvalue (r, i, 0), NULL, 10);
+         if (at >= 0 && (size_t) at < n && !docs[at]) {
+            docs[at] = strdup (PQgetvalue (r, i, 1)); /* NULL: read from the collection */
+         }
+      }
+      PQclear (r);
+      stmt_free (&st);
+   }
+   free (literal);
+   PQfreemem (table);
+   return ok;
+}
+
 /* Fills rows[i].doc with the stored document of each key of the page
  * (column 1 of page) from FerretDB's table, by its _id index, in one
  * statement. A document it does not find stays NULL (the caller reads it
@@ -408,38 +446,17 @@ static void
 page_documents (PGconn *c, const char *schema, const PGresult *page, tk_list_sql_row_t *rows,
                 size_t n)
 {
-   if (n == 0) {
-      return;
-   }
-   const char **keys = calloc (n, sizeof *keys);
-   char *table = tickets_table (c, schema);
-   char *literal = NULL;
-   for (size_t i = 0; keys && i < n; i++) {
+   const char **keys = calloc (n ? n : 1, sizeof *keys);
+   char **docs = calloc (n ? n : 1, sizeof *docs);
+   for (size_t i = 0; keys && docs && i < n; i++) {
       keys[i] = PQgetvalue (page, (int) i, 1);
    }
-   if (keys && table) {
-      literal = array_literal ((const char *const *) keys, n);
-   }
-   if (literal) {
-      tk_error_t err;
-      stmt_t st = {.sql = TK_BUF_INIT};
-      stmt_sql (&st, "SELECT u.ord - 1, t._jsonb::text FROM unnest(");
-      stmt_param (&st, literal, false, "::text[]) WITH ORDINALITY u(key, ord)");
-      st.nomem |= !tk_buf_appendf (&st.sql,
-                                   " JOIN %s.%s t ON t._jsonb -> '_id' = to_jsonb(u.key)",
-                                   schema, table);
-      PGresult *r = run (c, &st, &err);
-      for (int i = 0; r && i < PQntuples (r); i++) {
-         long at = strtol (PQgetvalue (r, i, 0), NULL, 10);
-         if (at >= 0 && (size_t) at < n && !rows[at].doc) {
-            rows[at].doc = strdup (PQgetvalue (r, i, 1)); /* NULL: read from the collection */
-         }
+   if (keys && docs && documents_by (c, schema, "_id", keys, n, docs)) {
+      for (size_t i = 0; i < n; i++) {
+         rows[i].doc = docs[i]; /* moved */
       }
-      PQclear (r);
-      stmt_free (&st);
    }
-   free (literal);
-   PQfreemem (table);
+   free (docs);
    free (keys);
 }
 
@@ -611,6 +628,31 @@ tk_list_sql_enable (tk_list_sql_t *s, const char *db, char *state, size_t cap, t
    PQclear (r);
    r = PQexec (c, "SET statement_timeout = 10000");
    PQclear (r);
+   conn_put (s, c);
+   return ok;
+}
+
+bool
+tk_list_sql_documents_by_id (tk_list_sql_t *s, const char *db, const char *const *ids, size_t n,
+                             char **docs, tk_error_t *err)
+{
+   for (size_t i = 0; i < n; i++) {
+      docs[i] = NULL;
+   }
+   PGconn *c = conn_get (s, err);
+   if (!c) {
+      return false;
+   }
+   char *schema = PQescapeIdentifier (c, db, strlen (db));
+   bool ok = schema && documents_by (c, schema, "id", ids, n, docs);
+   if (!ok) {
+      tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
+      for (size_t i = 0; i < n; i++) {
+         free (docs[i]);
+         docs[i] = NULL;
+      }
+   }
+   PQfreemem (schema);
    conn_put (s, c);
    return ok;
 }

@@ -63,6 +63,16 @@ tk_list_sql_result_t tk_list_sql_page (tk_list_sql_t *s, const char *db, const t
 
 void tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n);
 
+/* The stored documents of the tickets whose `id`s are ids[0..n) in database
+ * db, read from FerretDB's own table in one statement (its B-tree on `id`
+ * answers it; no side table needed): docs[i] (caller frees) is ids[i]'s as
+ * FerretDB stores it (ferretdb_doc.h), or NULL when the statement did not
+ * bring it (no such ticket, or an id stored as another type): read that one
+ * from the collection. false with err (every docs[i] NULL) when PostgreSQL
+ * fails. Blocking, like tk_list_sql_page. */
+bool tk_list_sql_documents_by_id (tk_list_sql_t *s, const char *db, const char *const *ids,
+                                  size_t n, char **docs, tk_error_t *err);
+
 /* Asks for side tables on database db's tickets collection
  * (triage_list_enable in the SQL): made and filled now when the collection
  * exists (minutes at a million tickets: no statement timeout here), else

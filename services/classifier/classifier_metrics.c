@@ -63,7 +63,13 @@ cl_metrics_init (cl_metrics_t *m, tk_metrics_t *reg, tk_error_t *err)
    m->save_batch = tk_metric_labels (tk_metrics_histogram (
       reg, "classifier_save_batch_size", "Classifications stored per bulk write.", NULL,
       save_bounds, sizeof save_bounds / sizeof save_bounds[0]));
-   if (!m->save_batch || !m->provider_cpu || !m->cascade || !m->needs_review || !m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
+   static const char *const via[] = {"via", NULL};
+   m->reads = tk_metrics_counter (reg, "classifier_ticket_reads_total",
+                                  "Tickets read before classifying, by where from: sql (a batch "
+                                  "read in one statement from FerretDB's table, "
+                                  "TRIAGE_LIST_SQL_URL) or collection.",
+                                  via);
+   if (!m->reads || !m->save_batch || !m->provider_cpu || !m->cascade || !m->needs_review || !m->fallbacks || !m->batch_size || !m->lag || !m->tickets || !m->attempts || !m->retries || !m->latency || !m->in_flight || !m->jobs ||
        !m->circuit || !m->rate_waits || !m->pii_masked) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "cannot register the classifier's metrics");
       return false;

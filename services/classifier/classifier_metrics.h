@@ -19,6 +19,7 @@ typedef struct {
    tk_metric_t *fallbacks; /* {reason}: tickets the fallback provider classified */
    tk_series_t *batch_size; /* tickets per batched provider call */
    tk_series_t *save_batch; /* classifications per bulk write */
+   tk_metric_t *reads;      /* {via}: tickets read, by sql (a batch's statement) or collection */
    tk_metric_t *cascade;    /* {answered_by}: local, llm (TRIAGE_CASCADE=on) */
    tk_metric_t *needs_review; /* {model}: tickets stored with needs_review=true */
    tk_metric_t *provider_cpu; /* {provider}: CPU µs of the provider's own work here */

@@ -219,7 +219,12 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
                                     CL_FETCHES_BATCH, CL_FETCHES_RUNNING);
    w->saves = tk_store_queue_new (app->loop, app->store, cl__saves_work, cl__saves_done,
                                   CL_SAVES_BATCH, CL_SAVES_RUNNING);
-   if (!w->fetches || !w->saves) {
+   if (w->cfg->list_sql_url[0]) {
+      /* Up to CL_FETCHES_RUNNING batches read at once. */
+      w->sql = tk_list_sql_new (w->cfg->list_sql_url, CL_FETCHES_RUNNING);
+   }
+   if (!w->fetches || !w->saves || (w->cfg->list_sql_url[0] && !w->sql)) {
+      tk_list_sql_destroy (w->sql);
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       tk_store_queue_destroy (w->fetches);
       tk_store_queue_destroy (w->saves);
@@ -228,6 +233,7 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
    }
    if (!(w->batcher = cl_batcher_new (app->loop, w->cfg, provider, &w->rate, &w->circuit,
                                       &w->metrics, &cl__batch_hooks, w, err))) {
+      tk_list_sql_destroy (w->sql);
       tk_store_queue_destroy (w->fetches);
       tk_store_queue_destroy (w->saves);
       free (w);
@@ -236,6 +242,7 @@ cl_worker_new (tk_app_t *app, cl_provider_t *provider, cl_provider_t *local,
    if (!(w->consumer = cl__worker_consumer_new (w, err))) {
       /* The batcher's timer is on the loop: freed once it is closed. */
       cl_batcher_close (w->batcher, batcher_destroy_closed, w->batcher);
+      tk_list_sql_destroy (w->sql);
       tk_store_queue_destroy (w->fetches);
       tk_store_queue_destroy (w->saves);
       free (w);
@@ -268,6 +275,7 @@ cl_worker_destroy (cl_worker_t *w)
    tk_offsets_forget_all (&w->offsets);
    cl_batcher_destroy (w->batcher);
    tk_store_queue_destroy (w->fetches);
+   tk_list_sql_destroy (w->sql);
    tk_store_queue_destroy (w->saves);
    free (w);
 }

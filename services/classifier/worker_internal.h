@@ -39,6 +39,7 @@
 #include "circuit.h"
 #include "classifier_metrics.h"
 #include "kafka_offsets.h"
+#include "list_sql.h"
 #include "rate_limit.h"
 #include "store_async.h"
 #include "ticket_json.h"
@@ -126,6 +127,7 @@ struct job {
    int64_t processed_at; /* set by the first save; the published result says the same */
 
    /* Written on the threadpool, read in the done callback. */
+   bool read_by_sql; /* the ticket came from the batch's SQL statement */
    bool op_ok;
    tk_error_t op_err;
 };
@@ -154,6 +156,7 @@ struct cl_worker {
    job_t *parked_head, *parked_tail; /* waiting for the circuit */
    cl_batcher_t *batcher; /* TRIAGE_LLM_BATCH */
    tk_store_queue_t *fetches; /* ticket reads, in batches (worker_job.c) */
+   tk_list_sql_t *sql;        /* TRIAGE_LIST_SQL_URL: a batch's tickets in one statement; or NULL */
    tk_store_queue_t *saves;   /* classification writes, in bulk writes (worker_save.c) */
    size_t n_queued;
    size_t n_active;

@@ -6,6 +6,8 @@
  * loop thread. */
 #include "worker_internal.h"
 
+#include "ferretdb_doc.h"
+#include "ticket_bson.h"
 #include "log.h"
 #include "messages.h"
 #include "pii_mask.h"
@@ -28,12 +30,61 @@ fetch_work (tk_store_t *store, void *ctx)
    j->op_ok = tk_store_get_ticket (store, j->id, &j->ticket, &j->op_err);
 }
 
+/* On the local stack (w->sql), a batch's tickets come from FerretDB's
+ * table in one statement (decision 0022): the job's ticket when its stored
+ * document converts exactly; false (the caller reads it from the
+ * collection) for anything else. */
+static bool
+fetch_from_doc (job_t *j, const char *json)
+{
+   if (!json) {
+      return false;
+   }
+   bson_t doc = BSON_INITIALIZER;
+   tk_error_t err;
+   tk_ticket_t *t = NULL;
+   bool ok = tk_ferretdb_doc_to_bson (json, strlen (json), &doc, &err) &&
+             tk_ticket_from_bson (&doc, &t, &err) && t->id && strcmp (t->id, j->id) == 0;
+   bson_destroy (&doc);
+   if (!ok) {
+      tk_ticket_destroy (t);
+      return false;
+   }
+   j->ticket = t;
+   j->op_ok = true;
+   j->read_by_sql = true;
+   return true;
+}
+
 void
 cl__fetches_work (tk_store_t *store, void *const *ctxs, size_t n)
 {
-   for (size_t i = 0; i < n; i++) {
-      fetch_work (store, ctxs[i]);
+   job_t *first = n ? ctxs[0] : NULL;
+   tk_list_sql_t *sql = first ? first->w->sql : NULL;
+   const char **ids = sql && n > 1 ? calloc (n, sizeof *ids) : NULL;
+   char **docs = ids ? calloc (n, sizeof *docs) : NULL;
+   tk_error_t err;
+   if (docs) {
+      for (size_t i = 0; i < n; i++) {
+         ids[i] = ((job_t *) ctxs[i])->id;
+      }
+      if (!tk_list_sql_documents_by_id (sql, first->w->cfg->mongo_db, ids, n, docs, &err)) {
+         TK_DEBUG (COMPONENT, "batch read in SQL failed (%s); reading from the collection",
+                   err.message);
+      }
    }
+   for (size_t i = 0; i < n; i++) {
+      job_t *j = ctxs[i];
+      j->read_by_sql = false;
+      if (!docs || !fetch_from_doc (j, docs[i])) {
+         fetch_work (store, j);
+      }
+      if (docs) {
+         free (docs[i]);
+      }
+   }
+   free (docs);
+   free (ids);
 }
 
 void
@@ -42,6 +93,9 @@ cl__fetches_done (int status, void *ctx)
    job_t *j = ctx;
    cl_worker_t *w = j->w;
    j->busy = false;
+   if (status == 0) {
+      tk_counter_inc (tk_metric_labels (w->metrics.reads, j->read_by_sql ? "sql" : "collection"));
+   }
    if (cl__job_gone (j)) {
       return;
    }
