@@ -30,8 +30,8 @@ fetch_work (tk_store_t *store, void *ctx)
    j->op_ok = tk_store_get_ticket (store, j->id, &j->ticket, &j->op_err);
 }
 
-/* On the local stack (w->sql), a batch's tickets come from FerretDB's
- * table in one statement (decision 0022): the job's ticket when its stored
+/* On the local stack (w->sql), a batch's tickets (one or many) come from
+ * FerretDB's table in one statement (decision 0022): the job's ticket when its stored
  * document converts exactly; false (the caller reads it from the
  * collection) for anything else. */
 static bool
@@ -61,7 +61,7 @@ cl__fetches_work (tk_store_t *store, void *const *ctxs, size_t n)
 {
    job_t *first = n ? ctxs[0] : NULL;
    tk_list_sql_t *sql = first ? first->w->sql : NULL;
-   const char **ids = sql && n > 1 ? calloc (n, sizeof *ids) : NULL;
+   const char **ids = sql && n > 0 ? calloc (n, sizeof *ids) : NULL;
    char **docs = ids ? calloc (n, sizeof *docs) : NULL;
    tk_error_t err;
    if (docs) {

@@ -108,6 +108,10 @@ cl__job_save_alone (job_t *j)
 void
 cl__saves_work (tk_store_t *store, void *const *ctxs, size_t n)
 {
+   if (n > 0) {
+      /* Metrics are atomics: observed from this thread. */
+      tk_histogram_observe (((job_t *) ctxs[0])->w->metrics.save_batch, (double) n);
+   }
    tk_store_classification_write_t *wr = calloc (n, sizeof *wr);
    for (size_t i = 0; i < n; i++) {
       job_t *j = ctxs[i];
@@ -158,7 +162,5 @@ cl__job_save (job_t *j)
    if (tk_store_queue_push (w->saves, j) != 0) {
       j->busy = false;
       cl__job_infra_retry (j, cl__job_save, "queueing the store write", NULL);
-      return;
    }
-   tk_histogram_observe (w->metrics.save_batch, (double) tk_store_queue_last_batch (w->saves));
 }
