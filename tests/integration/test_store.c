@@ -458,6 +458,24 @@ test_update_missing_id_is_not_found (void **state)
  * processing_metadata.corrected_at) wins over a classification written
  * "unless corrected": CONFLICT, nothing changed; a ticket never corrected
  * takes it; a missing one is NOT_FOUND. The reader sees the mark. */
+/* What the api's correction leaves in a ticket, written straight into the
+ * collection: priority P0 (High) and processing_metadata.corrected_at. */
+static void
+correct_by_hand (const fixture_t *f, const char *id)
+{
+   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
+   bson_t *filter = BCON_NEW ("id", BCON_UTF8 (id));
+   bson_t *update = BCON_NEW ("$set", "{", "classification.priority", BCON_UTF8 ("P0 (High)"),
+                              "processing_metadata.corrected_at", BCON_DATE_TIME (wall_ms ()), "}");
+   bson_error_t e;
+   assert_true (mongoc_collection_update_one (coll, filter, update, NULL, NULL, &e));
+   bson_destroy (update);
+   bson_destroy (filter);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+}
+
 static void
 test_update_unless_corrected (void **state)
 {
@@ -467,17 +485,7 @@ test_update_unless_corrected (void **state)
    insert_ids (f->store, ids, created, 2);
    classify (f->store, "C-1", "P2 (Low)", wall_ms ());
    classify (f->store, "C-2", "P2 (Low)", wall_ms ());
-   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 ("C-1"));
-   bson_t *update = BCON_NEW ("$set", "{", "classification.priority", BCON_UTF8 ("P0 (High)"),
-                              "processing_metadata.corrected_at", BCON_DATE_TIME (wall_ms ()), "}");
-   bson_error_t e;
-   assert_true (mongoc_collection_update_one (coll, filter, update, NULL, NULL, &e));
-   bson_destroy (update);
-   bson_destroy (filter);
-   mongoc_collection_destroy (coll);
-   mongoc_client_destroy (client);
+   correct_by_hand (f, "C-1");
 
    tk_classification_t c = {.sentiment = "Angry", .priority = "P1 (Medium)"};
    tk_confidence_t conf = {0};
@@ -521,18 +529,7 @@ test_update_many_in_one_bulk (void **state)
    const char *ids[] = {"B-1", "B-2", "B-3", "B-4"};
    const int64_t created[] = {wall_ms (), wall_ms (), wall_ms (), wall_ms ()};
    insert_ids (f->store, ids, created, 4);
-   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
-   bson_t *filter = BCON_NEW ("id", BCON_UTF8 ("B-2"));
-   bson_t *update = BCON_NEW ("$set", "{", "classification.priority", BCON_UTF8 ("P0 (High)"),
-                              "classification.sentiment", BCON_UTF8 ("Angry"),
-                              "processing_metadata.corrected_at", BCON_DATE_TIME (wall_ms ()), "}");
-   bson_error_t e;
-   assert_true (mongoc_collection_update_one (coll, filter, update, NULL, NULL, &e));
-   bson_destroy (update);
-   bson_destroy (filter);
-   mongoc_collection_destroy (coll);
-   mongoc_client_destroy (client);
+   correct_by_hand (f, "B-2");
 
    tk_classification_t c = {.sentiment = "Curious", .priority = "P1 (Medium)"};
    tk_confidence_t conf = {0};
