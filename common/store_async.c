@@ -60,7 +60,8 @@ struct tk_store_queue {
    size_t n_waiting, cap;
    size_t running;
    size_t last_batch;
-   bool destroyed; /* freed after the last batch */
+   unsigned in_callbacks; /* batch_after_cb is running its done callbacks */
+   bool destroyed;        /* freed after the last batch */
 };
 
 typedef struct {
@@ -92,13 +93,16 @@ batch_after_cb (uv_work_t *work, int status)
    queue_batch_t *b = (queue_batch_t *) work;
    tk_store_queue_t *q = b->q;
    q->running--;
-   /* Callbacks may push again: their ctxs join the next batch. */
+   /* Callbacks may push again (their ctxs join the next batch) or destroy
+    * the queue (it is freed below, once they are done). */
+   q->in_callbacks++;
    for (size_t i = 0; i < b->n; i++) {
       q->done_fn (status, b->ctxs[i]);
    }
+   q->in_callbacks--;
    free (b);
    queue_start (q);
-   if (q->destroyed && q->running == 0 && q->n_waiting == 0) {
+   if (q->destroyed && q->running == 0 && q->n_waiting == 0 && q->in_callbacks == 0) {
       queue_free (q);
    }
 }
@@ -182,7 +186,7 @@ tk_store_queue_destroy (tk_store_queue_t *q)
    if (!q) {
       return;
    }
-   if (q->running > 0 || q->n_waiting > 0) {
+   if (q->running > 0 || q->n_waiting > 0 || q->in_callbacks > 0) {
       q->destroyed = true;
       return;
    }

@@ -159,10 +159,21 @@ bulk_first_error (const bson_t *reply, size_t n)
    return n;
 }
 
+/* Whether the reply reports a write concern that was not met: then no item
+ * is proven durable, whatever matched. */
+static bool
+bulk_concern_failed (const bson_t *reply)
+{
+   bson_iter_t it, errs;
+   return bson_iter_init_find (&it, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY (&it) &&
+          bson_iter_recurse (&it, &errs) && bson_iter_next (&errs);
+}
+
 void
 tk_store_update_tickets (tk_store_t *store, tk_store_classification_write_t *w, size_t n)
 {
    size_t in_bulk = 0, proven = 0;
+   bool failed_whole = false;
    size_t *slot = calloc (n ? n : 1, sizeof *slot); /* bulk position -> item */
    tk_store_conn_t conn;
    bson_t reply = BSON_INITIALIZER;
@@ -188,15 +199,26 @@ tk_store_update_tickets (tk_store_t *store, tk_store_classification_write_t *w, 
        * an error, the items before it were tried, and the reply proves them
        * only when they all matched; the rest were not tried. */
       bool done = mongoc_bulk_operation_execute (bulk, &reply, &e) != 0;
-      size_t tried = done ? in_bulk : bulk_first_error (&reply, in_bulk);
-      proven = bulk_proven (&reply, tried);
-      for (size_t k = 0; k < proven; k++) {
-         w[slot[k]].ok = true;
+      size_t first_error = bulk_first_error (&reply, in_bulk);
+      if ((!done && first_error == in_bulk) || bulk_concern_failed (&reply)) {
+         /* Not one item's error (the server unreachable, a write concern
+          * not met): nothing is proven, and writing each item again would
+          * wait out the same failure once per item. Each fails with it
+          * (its job retries later, as after a one-ticket write). */
+         failed_whole = true;
+         for (size_t k = 0; k < in_bulk; k++) {
+            tk_store__set_mongo_error (&w[slot[k]].err, &e, "storing classification");
+         }
+      } else {
+         proven = bulk_proven (&reply, done ? in_bulk : first_error);
+         for (size_t k = 0; k < proven; k++) {
+            w[slot[k]].ok = true;
+         }
       }
    }
    tk_store__conn_close (store, &conn);
    /* Every item in doubt, alone: the one-ticket call says what happened. */
-   for (size_t k = proven; k < in_bulk; k++) {
+   for (size_t k = proven; !failed_whole && k < in_bulk; k++) {
       tk_store_classification_write_t *x = &w[slot[k]];
       x->ok = update_classification (store, x->id, x->c, x->confidence, x->metadata,
                                      x->unless_corrected, &x->err);

@@ -15,8 +15,8 @@
  *   worker_shutdown.c the shutdown step and the ordered close of the handles
  *
  * Threads: everything runs on the loop thread, except the store work
- * functions of worker_job.c and worker_save.c (fetch_work, save_work,
- * bulk_work), which run on the libuv threadpool (store_async.h). While one runs, the job is busy and
+ * functions of worker_job.c and worker_save.c (fetch_work, cl__fetches_work,
+ * save_work, cl__saves_work), which run on the libuv threadpool (store_async.h). While one runs, the job is busy and
  * only that function touches the job's ticket, op_ok and op_err; the loop
  * reads them in the matching done callback.
  *
@@ -214,7 +214,7 @@ void cl__job_start (job_t *j);
 void cl__fetches_work (tk_store_t *store, void *const *ctxs, size_t n);
 void cl__fetches_done (int status, void *ctx);
 #define CL_FETCHES_BATCH 32
-#define CL_FETCHES_RUNNING 3
+#define CL_FETCHES_RUNNING 2
 /* Asks p about the ticket's own text (the built-in model runs in this
  * process: nothing to mask), setting the job's call state; false with err
  * filled if the call could not start. */
@@ -233,7 +233,8 @@ void cl__job_save_alone (job_t *j);
 /* The save queue's batch and done functions (store_async.h). */
 void cl__saves_work (tk_store_t *store, void *const *ctxs, size_t n);
 void cl__saves_done (int status, void *ctx);
-/* The most writes in one bulk, and the most bulks on the threadpool at once. */
+/* The most writes in one bulk, and the most bulks on the threadpool at once
+ * (with CL_FETCHES_RUNNING, at most libuv's 4 pool threads). */
 #define CL_SAVES_BATCH 32
 #define CL_SAVES_RUNNING 2
 

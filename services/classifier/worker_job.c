@@ -68,16 +68,27 @@ cl__fetches_work (tk_store_t *store, void *const *ctxs, size_t n)
       for (size_t i = 0; i < n; i++) {
          ids[i] = ((job_t *) ctxs[i])->id;
       }
-      if (!tk_list_sql_documents_by_id (sql, first->w->cfg->mongo_db, ids, n, docs, &err)) {
+      if (!tk_list_sql_documents_by_id (sql, tk_store_db_name (store), ids, n, docs, &err)) {
          TK_DEBUG (COMPONENT, "batch read in SQL failed (%s); reading from the collection",
                    err.message);
       }
    }
+   const job_t *down = NULL; /* a read that failed for want of the database */
    for (size_t i = 0; i < n; i++) {
       job_t *j = ctxs[i];
       j->read_by_sql = false;
-      if (!docs || !fetch_from_doc (j, docs[i])) {
+      if (docs && fetch_from_doc (j, docs[i])) {
+         /* read */
+      } else if (down) {
+         /* The rest of the batch would wait out the same failure, one
+          * after the other: each fails with it and retries later. */
+         j->op_ok = false;
+         j->op_err = down->op_err;
+      } else {
          fetch_work (store, j);
+         if (!j->op_ok && j->op_err.domain == TK_ERR_MONGO) {
+            down = j;
+         }
       }
       if (docs) {
          free (docs[i]);

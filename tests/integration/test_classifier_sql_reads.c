@@ -2,7 +2,8 @@
  * 0022): a burst's tickets are read in batches, in one SQL statement each,
  * from FerretDB's own table, and what it does with them is what it does
  * with a ticket read from the collection: classified with the built-in
- * model, and a ticket a person corrected kept as it is. Real Kafka, the real
+ * model, and a ticket a person corrected kept as it is. The database is
+ * named only in TRIAGE_MONGO_URI, as make demo names it. Real Kafka, the real
  * MongoDB-protocol server and its PostgreSQL, the real binary. */
 #include "test_classifier_harness.h"
 #include "timeutil.h"
@@ -61,6 +62,23 @@ test_burst_read_in_sql_batches (void **state)
    }
    char sql_env[320];
    snprintf (sql_env, sizeof sql_env, "TRIAGE_LIST_SQL_URL=%s", pg_url ());
+   /* As make demo runs it: the database named in TRIAGE_MONGO_URI, no
+    * TRIAGE_MONGO_DB (the SQL statement must name the same database). */
+   char base[121];
+   const char *uri = tk_test_mongo_uri ();
+   const char *opts = strchr (uri, '?');
+   size_t blen = opts ? (size_t) (opts - uri) : strlen (uri);
+   assert_true (blen < sizeof base);
+   memcpy (base, uri, blen);
+   base[blen] = '\0';
+   while (blen > 0 && base[blen - 1] == '/') {
+      base[--blen] = '\0';
+   }
+   assert_null (strchr (strstr (base, "//") ? strstr (base, "//") + 2 : base, '/'));
+   int len = snprintf (h.env_mongo, sizeof h.env_mongo, "TRIAGE_MONGO_URI=%.120s/%.63s%.60s", base,
+                       h.db, opts ? opts : "");
+   assert_true (len > 0 && (size_t) len < sizeof h.env_mongo && strlen (base) <= 120);
+   snprintf (h.env_db, sizeof h.env_db, "TRIAGE_TEST_UNUSED=1");
    const char *env[] = {H_GROUP_ENV, sql_env, NULL};
    h_start_classifier (&svc, env);
 

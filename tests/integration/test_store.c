@@ -454,10 +454,6 @@ test_update_missing_id_is_not_found (void **state)
    assert_int_equal (stats.total, 0);
 }
 
-/* A correction stored by a person (the api's PUT writes
- * processing_metadata.corrected_at) wins over a classification written
- * "unless corrected": CONFLICT, nothing changed; a ticket never corrected
- * takes it; a missing one is NOT_FOUND. The reader sees the mark. */
 /* What the api's correction leaves in a ticket, written straight into the
  * collection: priority P0 (High) and processing_metadata.corrected_at. */
 static void
@@ -476,6 +472,10 @@ correct_by_hand (const fixture_t *f, const char *id)
    mongoc_client_destroy (client);
 }
 
+/* A correction stored by a person (the api's PUT writes
+ * processing_metadata.corrected_at) wins over a classification written
+ * "unless corrected": CONFLICT, nothing changed; a ticket never corrected
+ * takes it; a missing one is NOT_FOUND. The reader sees the mark. */
 static void
 test_update_unless_corrected (void **state)
 {
