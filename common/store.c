@@ -24,8 +24,9 @@
  *   field (decision 0017), and creating one on a large existing table, a
  *   long DDL, holds FerretDB's metadata lock: with writes to the same
  *   collection under way it can stall the whole server. An index that only
- *   MongoDB would use, added after databases exist (processed_1_stored_at_1),
- *   is therefore created on MongoDB only.
+ *   MongoDB would use, added after databases exist (processed_1_stored_at_1,
+ *   the compound indexes of the lists), is therefore created on MongoDB
+ *   only; FerretDB keeps the single-field set it has always had.
  * - $dateToString and the other date operators are not implemented in
  *   aggregation, and $group knows only $sum and $count: the statistics are
  *   one scan counted in C (ticket_tally.h).
@@ -199,35 +200,109 @@ tk_store_server_is_ferretdb (tk_store_t *store, bool *ferretdb, tk_error_t *err)
    return ok;
 }
 
-/* One index of tk_store_ensure_indexes: each key with its default name, so
- * an index someone created by hand with the same key does not conflict. */
-typedef struct {
-   const char *name;
-   const char *field1;
-   int dir1;
-   const char *field2;
-   int dir2;
-   bool unique;
-   bool mongodb_only;
-} index_spec_t;
+/* Which servers an index is made on (see the FerretDB notes at the top). */
+typedef enum { ON_BOTH, ON_FERRETDB, ON_MONGODB } index_server_t;
 
-static const index_spec_t store_indexes[] = {
-   {"id_1", "id", 1, NULL, 0, true, false},
-   {"processed_1_created_at_-1", "processed", 1, "created_at", -1, false, false},
-   {"processing_metadata.processed_at_-1", "processing_metadata.processed_at", -1, NULL, 0, false,
-    false},
-   {"classification.priority_1", "classification.priority", 1, NULL, 0, false, false},
-   {"classification.topic_tags_1", "classification.topic_tags", 1, NULL, 0, false, false},
-   {"classification.sentiment_1", "classification.sentiment", 1, NULL, 0, false, false},
-   /* POST /api/fetch: unprocessed tickets in the order they were stored.
-    * MongoDB only: see the FerretDB note at the top of the file. */
-   {"processed_1_stored_at_1", "processed", 1, TK_STORE_STORED_AT, 1, false, true},
+/* The indexes of tk_store_ensure_indexes, each under its default name, so
+ * that an index someone created by hand with the same key does not
+ * conflict.
+ *
+ * FerretDB keeps the single-field indexes it has always had: it uses an
+ * index only for an equality on a top-level field, sorts in Go, and pays
+ * a B-tree and a GIN twin per index on every update (decision 0008).
+ *
+ * MongoDB gets, for each list the api serves (query_filter.c's equality
+ * filters, query_sort.c's sorts), an index whose key is the filter's
+ * equality field followed by the sort's keys, so that a page is read in
+ * index order without a blocking SORT stage (decision 0017, "On MongoDB
+ * (compose)"; tests/unit/test_store_indexes.c checks every sort against
+ * this table). An index is walked either way, so each one serves its
+ * sort in both directions, but not a sort with mixed directions: a label
+ * or confidence sort is {field: d, created_at: d, id: d}, hence the
+ * field's -1 below. The single-field indexes FerretDB gets are prefixes
+ * of these, which serve everything they would, so MongoDB does not get
+ * them (a database made before keeps them until dropped by hand). */
+static const struct {
+   tk_store_index_t ix;
+   index_server_t on;
+} store_indexes[] = {
+   {{"id_1", {{"id", 1}}, true}, ON_BOTH},
+   {{"processed_1_created_at_-1", {{"processed", 1}, {"created_at", -1}}, false}, ON_FERRETDB},
+   {{"processing_metadata.processed_at_-1", {{"processing_metadata.processed_at", -1}}, false},
+    ON_FERRETDB},
+   {{"classification.priority_1", {{"classification.priority", 1}}, false}, ON_FERRETDB},
+   {{"classification.topic_tags_1", {{"classification.topic_tags", 1}}, false}, ON_FERRETDB},
+   {{"classification.sentiment_1", {{"classification.sentiment", 1}}, false}, ON_FERRETDB},
+   /* sort=-created_at (the default) and created_at, unfiltered or with
+    * filters no index below starts with (confidence_below, failed, a
+    * date range, corrected); retention's created_at range. */
+   {{"created_at_-1_id_-1", {{"created_at", -1}, {"id", -1}}, false}, ON_MONGODB},
+   /* status=processed|unprocessed, newest or oldest first (also the
+    * classifier's and triagectl's reads of unprocessed tickets). */
+   {{"processed_1_created_at_-1_id_-1", {{"processed", 1}, {"created_at", -1}, {"id", -1}}, false},
+    ON_MONGODB},
+   /* sort=-processed_at and processed_at; processed_from/to. */
+   {{"processing_metadata.processed_at_-1_id_-1",
+     {{"processing_metadata.processed_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   /* priority=..., sentiment=... (one value or several: a SORT_MERGE of
+    * one scan per value), and sort=±priority, ±sentiment. */
+   {{"classification.priority_-1_created_at_-1_id_-1",
+     {{"classification.priority", -1}, {"created_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   {{"classification.sentiment_-1_created_at_-1_id_-1",
+     {{"classification.sentiment", -1}, {"created_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   /* topic=... (multikey: the sort is on the other, single-valued fields,
+    * which MongoDB allows). */
+   {{"classification.topic_tags_1_created_at_-1_id_-1",
+     {{"classification.topic_tags", 1}, {"created_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   /* needs_review=true (needs_review=false, a $ne, walks created_at). */
+   {{"needs_review_1_created_at_-1_id_-1",
+     {{"needs_review", 1}, {"created_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   /* sort=±confidence_topic, ±confidence_sentiment, ±confidence_priority
+    * (the dashboard's "least sure first" and its column headers). */
+   {{"confidence_scores.topic_-1_created_at_-1_id_-1",
+     {{"confidence_scores.topic", -1}, {"created_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   {{"confidence_scores.sentiment_-1_created_at_-1_id_-1",
+     {{"confidence_scores.sentiment", -1}, {"created_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   {{"confidence_scores.priority_-1_created_at_-1_id_-1",
+     {{"confidence_scores.priority", -1}, {"created_at", -1}, {"id", -1}},
+     false},
+    ON_MONGODB},
+   /* POST /api/fetch: unprocessed tickets in the order they were stored. */
+   {{"processed_1_stored_at_1", {{"processed", 1}, {TK_STORE_STORED_AT, 1}}, false}, ON_MONGODB},
 };
+
+const tk_store_index_t *
+tk_store_index (bool ferretdb, size_t i)
+{
+   for (size_t j = 0; j < sizeof store_indexes / sizeof store_indexes[0]; j++) {
+      index_server_t on = store_indexes[j].on;
+      if (on == ON_BOTH || on == (ferretdb ? ON_FERRETDB : ON_MONGODB)) {
+         if (i-- == 0) {
+            return &store_indexes[j].ix;
+         }
+      }
+   }
+   return NULL;
+}
 
 /* One createIndexes command for ix (one index per command: see the FerretDB
  * note at the top of the file). */
 static bool
-create_index (mongoc_database_t *db, const index_spec_t *ix, tk_error_t *err)
+create_index (mongoc_database_t *db, const tk_store_index_t *ix, tk_error_t *err)
 {
    bson_t cmd, list, spec, key;
    bson_error_t e;
@@ -236,9 +311,8 @@ create_index (mongoc_database_t *db, const index_spec_t *ix, tk_error_t *err)
    BSON_APPEND_ARRAY_BEGIN (&cmd, "indexes", &list);
    BSON_APPEND_DOCUMENT_BEGIN (&list, "0", &spec);
    BSON_APPEND_DOCUMENT_BEGIN (&spec, "key", &key);
-   BSON_APPEND_INT32 (&key, ix->field1, ix->dir1);
-   if (ix->field2) {
-      BSON_APPEND_INT32 (&key, ix->field2, ix->dir2);
+   for (size_t k = 0; k < TK_STORE_INDEX_KEY_MAX && ix->key[k].field; k++) {
+      BSON_APPEND_INT32 (&key, ix->key[k].field, ix->key[k].dir);
    }
    bson_append_document_end (&spec, &key);
    BSON_APPEND_UTF8 (&spec, "name", ix->name);
@@ -257,24 +331,35 @@ create_index (mongoc_database_t *db, const index_spec_t *ix, tk_error_t *err)
    return created;
 }
 
+static bool
+ensure_indexes (mongoc_client_t *client, const char *db_name, bool ferretdb, tk_error_t *err)
+{
+   mongoc_database_t *db = mongoc_client_get_database (client, db_name);
+   const tk_store_index_t *ix;
+   bool ok = true;
+   for (size_t i = 0; ok && (ix = tk_store_index (ferretdb, i)); i++) {
+      ok = create_index (db, ix, err);
+   }
+   mongoc_database_destroy (db);
+   return ok;
+}
+
 bool
 tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err)
 {
-   bool ok = false, ferretdb = false;
+   bool ferretdb = false;
    mongoc_client_t *client = mongoc_client_pool_pop (store->pool);
-   mongoc_database_t *db = mongoc_client_get_database (client, store->db_name);
-   if (!server_is_ferretdb (client, &ferretdb, err)) {
-      goto done;
-   }
-   for (size_t i = 0; i < sizeof store_indexes / sizeof store_indexes[0]; i++) {
-      if ((!store_indexes[i].mongodb_only || !ferretdb) &&
-          !create_index (db, &store_indexes[i], err)) {
-         goto done;
-      }
-   }
-   ok = true;
-done:
-   mongoc_database_destroy (db);
+   bool ok = server_is_ferretdb (client, &ferretdb, err) &&
+             ensure_indexes (client, store->db_name, ferretdb, err);
+   mongoc_client_pool_push (store->pool, client);
+   return ok;
+}
+
+bool
+tk_store_ensure_indexes_as (tk_store_t *store, bool ferretdb, tk_error_t *err)
+{
+   mongoc_client_t *client = mongoc_client_pool_pop (store->pool);
+   bool ok = ensure_indexes (client, store->db_name, ferretdb, err);
    mongoc_client_pool_push (store->pool, client);
    return ok;
 }

@@ -50,14 +50,45 @@ const char *tk_store_db_name (const tk_store_t *store);
 /* Round trip to the server ({ping:1}); true when it answers. */
 bool tk_store_ping (tk_store_t *store, tk_error_t *err);
 
-/* Creates the indexes of ARCHITECTURE.md on `tickets` if they are missing:
- * {id:1} unique, {processed:1, created_at:-1},
- * {"processing_metadata.processed_at":-1}, {"classification.priority":1},
- * {"classification.topic_tags":1}, {"classification.sentiment":1}, and
- * {processed:1, stored_at:1} (the fetch of new tickets: unprocessed, by
- * stored_at; on MongoDB only, see store.c), each under its default name
- * ("id_1", ...). Idempotent. */
+/* Creates the indexes of `tickets` that the server in use needs, if they
+ * are missing, each under its default name ("id_1", ...): the set
+ * tk_store_index lists for FerretDB when the server's buildInfo names
+ * FerretDB, else MongoDB's. Idempotent. */
 bool tk_store_ensure_indexes (tk_store_t *store, tk_error_t *err);
+
+/* tk_store_ensure_indexes with the server kind given instead of asked:
+ * makes the FerretDB set (ferretdb true) or the MongoDB set whatever the
+ * server is. For tests, which check the MongoDB set on FerretDB. */
+bool tk_store_ensure_indexes_as (tk_store_t *store, bool ferretdb, tk_error_t *err);
+
+/* Fields in an index key, at most. */
+#define TK_STORE_INDEX_KEY_MAX 3
+
+/* One index of `tickets`: its key, field by field in order (field NULL
+ * after the last), and its default name, each field and direction joined
+ * by '_' ("processed_1_created_at_-1_id_-1"). */
+typedef struct {
+   const char *name;
+   struct {
+      const char *field;
+      int dir; /* 1 or -1 */
+   } key[TK_STORE_INDEX_KEY_MAX];
+   bool unique;
+} tk_store_index_t;
+
+/* The i-th index (from 0) that tk_store_ensure_indexes makes on FerretDB
+ * (ferretdb true) or on MongoDB, or NULL past the last. Static, never
+ * freed.
+ *
+ * Both: {id:1} unique, and nothing else in common. FerretDB 1.24 serves a
+ * filter from an index only for an equality on a top-level field and
+ * sorts in Go, so it keeps the set it has always had: {processed:1,
+ * created_at:-1}, {"processing_metadata.processed_at":-1} and one
+ * single-field index per label ({"classification.priority":1}, ...). MongoDB
+ * gets one compound index per list the api serves, equality fields then
+ * the sort (docs/decisions/0017, "On MongoDB (compose)"), and
+ * {processed:1, stored_at:1} for the fetch of new tickets; see store.c. */
+const tk_store_index_t *tk_store_index (bool ferretdb, size_t i);
 
 /* Whether the server is FerretDB rather than MongoDB (its buildInfo). */
 bool tk_store_server_is_ferretdb (tk_store_t *store, bool *ferretdb, tk_error_t *err);

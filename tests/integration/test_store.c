@@ -38,6 +38,23 @@ setup (void **state)
    return 0;
 }
 
+/* setup without the indexes of the server in use: a database of its own
+ * and a store on it. */
+static int
+setup_no_indexes (void **state)
+{
+   fixture_t *f = calloc (1, sizeof *f);
+   tk_error_t err = {0};
+   tk_test_unique_name ("triage_test_ix", f->db, sizeof f->db);
+   if (!(f->store = tk_store_new (tk_test_mongo_uri (), f->db, 2, &err))) {
+      fprintf (stderr, "store on %s: %s\n", f->db, err.message);
+      free (f);
+      return -1;
+   }
+   *state = f;
+   return 0;
+}
+
 static int
 teardown (void **state)
 {
@@ -144,6 +161,93 @@ test_ping (void **state)
    assert_true (tk_store_ping (f->store, &err));
 }
 
+/* The index sets of store.c, written out: FerretDB's is the one it has had
+ * since before decision 0017 (single fields it can use), MongoDB's the
+ * compound indexes of decision 0017's table. */
+static const char *const ferretdb_indexes[] = {"id_1",
+                                               "processed_1_created_at_-1",
+                                               "processing_metadata.processed_at_-1",
+                                               "classification.priority_1",
+                                               "classification.topic_tags_1",
+                                               "classification.sentiment_1"};
+static const char *const mongodb_indexes[] = {
+   "id_1",
+   "created_at_-1_id_-1",
+   "processed_1_created_at_-1_id_-1",
+   "processing_metadata.processed_at_-1_id_-1",
+   "classification.priority_-1_created_at_-1_id_-1",
+   "classification.sentiment_-1_created_at_-1_id_-1",
+   "classification.topic_tags_1_created_at_-1_id_-1",
+   "needs_review_1_created_at_-1_id_-1",
+   "confidence_scores.topic_-1_created_at_-1_id_-1",
+   "confidence_scores.sentiment_-1_created_at_-1_id_-1",
+   "confidence_scores.priority_-1_created_at_-1_id_-1",
+   "processed_1_stored_at_1"};
+
+/* Asserts that db's tickets collection has exactly the indexes want (n)
+ * besides _id_, as the server lists them: each key, field by field in
+ * order with its direction, is the one its default name spells, and only
+ * id_1 is unique. Then that tk_store_index lists the same, in order. */
+static void
+assert_indexes (const char *db, bool ferretdb, const char *const *want, size_t n)
+{
+   bool seen[16] = {false};
+   size_t n_indexes = 0;
+   assert_true (n <= 16);
+   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
+   mongoc_collection_t *coll = mongoc_client_get_collection (client, db, "tickets");
+   mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts (coll, NULL);
+   const bson_t *doc;
+   while (mongoc_cursor_next (cursor, &doc)) {
+      bson_iter_t it, key;
+      n_indexes++;
+      assert_true (bson_iter_init_find (&it, doc, "name"));
+      const char *name = bson_iter_utf8 (&it, NULL);
+      if (!strcmp (name, "_id_")) {
+         continue;
+      }
+      size_t i = 0;
+      while (i < n && strcmp (name, want[i])) {
+         i++;
+      }
+      if (i == n) {
+         fail_msg ("index %s not expected on %s", name, ferretdb ? "FerretDB" : "MongoDB");
+      }
+      seen[i] = true;
+      bool unique = bson_iter_init_find (&it, doc, "unique") && bson_iter_as_bool (&it);
+      assert_int_equal (unique, i == 0); /* only id_1 is unique */
+      char spelled[160];
+      size_t len = 0;
+      assert_true (bson_iter_init_find (&it, doc, "key") && bson_iter_recurse (&it, &key));
+      while (bson_iter_next (&key)) {
+         len += (size_t) snprintf (spelled + len, sizeof spelled - len, "%s%s_%lld",
+                                   len ? "_" : "", bson_iter_key (&key),
+                                   (long long) bson_iter_as_int64 (&key));
+      }
+      assert_string_equal (spelled, name);
+   }
+   bson_error_t e;
+   assert_false (mongoc_cursor_error (cursor, &e));
+   for (size_t i = 0; i < n; i++) {
+      if (!seen[i]) {
+         fail_msg ("index %s missing", want[i]);
+      }
+   }
+   assert_int_equal (n_indexes, n + 1); /* plus _id_ */
+   mongoc_cursor_destroy (cursor);
+   mongoc_collection_destroy (coll);
+   mongoc_client_destroy (client);
+
+   for (size_t i = 0; i < n; i++) {
+      assert_non_null (tk_store_index (ferretdb, i));
+      assert_string_equal (tk_store_index (ferretdb, i)->name, want[i]);
+   }
+   assert_null (tk_store_index (ferretdb, n));
+}
+
+/* The server in use gets its own set, and only it: on FerretDB none of
+ * MongoDB's compound indexes (each would be a B-tree and a GIN twin that
+ * every update pays for, and unused). */
 static void
 test_ensure_indexes_twice_lists_all (void **state)
 {
@@ -152,55 +256,31 @@ test_ensure_indexes_twice_lists_all (void **state)
    assert_true (tk_store_ensure_indexes (f->store, &err)); /* second time (setup did one) */
    assert_true (tk_store_ensure_indexes (f->store, &err));
 
-   static const char *want[] = {"id_1",
-                                "processed_1_created_at_-1",
-                                "processing_metadata.processed_at_-1",
-                                "classification.priority_1",
-                                "classification.topic_tags_1",
-                                "classification.sentiment_1",
-                                "processed_1_stored_at_1"};
-   /* The last is MongoDB's only (store.c). */
    bool ferretdb = false;
    assert_true (tk_store_server_is_ferretdb (f->store, &ferretdb, &err));
-   const size_t n_want = sizeof want / sizeof want[0] - (ferretdb ? 1 : 0);
-   enum { N_WANT = sizeof want / sizeof want[0] };
-   bool seen[N_WANT] = {false};
-   size_t n_indexes = 0;
+   if (ferretdb) {
+      assert_indexes (f->db, true, ferretdb_indexes,
+                      sizeof ferretdb_indexes / sizeof ferretdb_indexes[0]);
+   } else {
+      assert_indexes (f->db, false, mongodb_indexes,
+                      sizeof mongodb_indexes / sizeof mongodb_indexes[0]);
+   }
+}
 
-   mongoc_client_t *client = mongoc_client_new (tk_test_mongo_uri ());
-   mongoc_collection_t *coll = mongoc_client_get_collection (client, f->db, "tickets");
-   mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts (coll, NULL);
-   const bson_t *doc;
-   while (mongoc_cursor_next (cursor, &doc)) {
-      bson_iter_t it;
-      n_indexes++;
-      assert_true (bson_iter_init_find (&it, doc, "name"));
-      const char *name = bson_iter_utf8 (&it, NULL);
-      for (size_t i = 0; i < n_want; i++) {
-         if (!strcmp (name, want[i])) {
-            seen[i] = true;
-            bool unique = bson_iter_init_find (&it, doc, "unique") && bson_iter_as_bool (&it);
-            assert_int_equal (unique, i == 0); /* only id_1 is unique */
-         }
-      }
-      if (!strcmp (name, "processed_1_created_at_-1")) {
-         bson_iter_t key;
-         assert_true (bson_iter_init (&it, doc));
-         assert_true (bson_iter_find_descendant (&it, "key.created_at", &key));
-         assert_int_equal (bson_iter_as_int64 (&key), -1);
-      }
-   }
-   bson_error_t e;
-   assert_false (mongoc_cursor_error (cursor, &e));
-   for (size_t i = 0; i < n_want; i++) {
-      if (!seen[i]) {
-         fail_msg ("index %s missing", want[i]);
-      }
-   }
-   assert_int_equal (n_indexes, n_want + 1); /* plus _id_ */
-   mongoc_cursor_destroy (cursor);
-   mongoc_collection_destroy (coll);
-   mongoc_client_destroy (client);
+/* MongoDB's set, made through store.c on whatever server this is (FerretDB
+ * takes compound indexes too), twice, in a database of its own (dropped
+ * by the teardown, whether the test passes or not): every
+ * index there with the key its name spells. No mongod runs here; this
+ * checks what store.c sends, not MongoDB's plans. */
+static void
+test_mongodb_index_set (void **state)
+{
+   fixture_t *f = *state;
+   tk_error_t err = {0};
+   assert_true (tk_store_ensure_indexes_as (f->store, false, &err));
+   assert_true (tk_store_ensure_indexes_as (f->store, false, &err));
+   assert_indexes (f->db, false, mongodb_indexes,
+                   sizeof mongodb_indexes / sizeof mongodb_indexes[0]);
 }
 
 /* ---- insert_tickets ----------------------------------------------------- */
@@ -830,6 +910,7 @@ main (void)
       cmocka_unit_test (test_new_rejects_bad_uri_and_takes_db_from_uri),
       cmocka_unit_test_setup_teardown (test_ping, setup, teardown),
       cmocka_unit_test_setup_teardown (test_ensure_indexes_twice_lists_all, setup, teardown),
+      cmocka_unit_test_setup_teardown (test_mongodb_index_set, setup_no_indexes, teardown),
       cmocka_unit_test_setup_teardown (test_insert_reports_duplicates_per_index, setup, teardown),
       cmocka_unit_test_setup_teardown (test_insert_ignores_classification_and_fails_incomplete_ticket,
                                        setup, teardown),
