@@ -24,7 +24,7 @@
  *   field (decision 0017), and creating one on a large existing table, a
  *   long DDL, holds FerretDB's metadata lock: with writes to the same
  *   collection under way it can stall the whole server. An index that only
- *   MongoDB would use, added after databases exist (processed_1_stored_at_1,
+ *   MongoDB would use, added after databases exist (processed_1_stored_at_1_id_1,
  *   the compound indexes of the lists), is therefore created on MongoDB
  *   only; FerretDB keeps the single-field set it has always had.
  * - $dateToString and the other date operators are not implemented in
@@ -281,8 +281,12 @@ static const struct {
      {{"confidence_scores.priority", -1}, {"created_at", -1}, {"id", -1}},
      false},
     ON_MONGODB},
-   /* POST /api/fetch: unprocessed tickets in the order they were stored. */
-   {{"processed_1_stored_at_1", {{"processed", 1}, {TK_STORE_STORED_AT, 1}}, false}, ON_MONGODB},
+   /* POST /api/fetch: unprocessed tickets in the order they were stored,
+    * sorted {stored_at: 1, id: 1} (routes_fetch.c), which the id in the
+    * key serves without a sort. The first version, processed_1_stored_at_1
+    * (no id), stays in the databases made before until dropped by hand. */
+   {{"processed_1_stored_at_1_id_1", {{"processed", 1}, {TK_STORE_STORED_AT, 1}, {"id", 1}}, false},
+    ON_MONGODB},
 };
 
 const tk_store_index_t *

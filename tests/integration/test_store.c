@@ -182,7 +182,7 @@ static const char *const mongodb_indexes[] = {
    "confidence_scores.topic_-1_created_at_-1_id_-1",
    "confidence_scores.sentiment_-1_created_at_-1_id_-1",
    "confidence_scores.priority_-1_created_at_-1_id_-1",
-   "processed_1_stored_at_1"};
+   "processed_1_stored_at_1_id_1"};
 
 /* Asserts that db's tickets collection has exactly the indexes want (n)
  * besides _id_, as the server lists them: each key, field by field in
