@@ -57,9 +57,14 @@ typedef struct {
  * a new array *rows of *n that the caller frees with
  * tk_list_sql_rows_free. On DECLINED nothing is allocated and err says why
  * (TK_ERR_SQL for a PostgreSQL failure, TK_ERR_UNSUPPORTED for a
- * request or a collection the tables cannot answer exactly). */
+ * request or a collection the tables cannot answer exactly). On OK, *plan
+ * (when plan is not NULL) names how the page was read: "filter" for a
+ * list without a search; for a search, "newest" (found among the newest
+ * rows of its order), "matches" (the trigram index's matches, sorted) or
+ * "walk" (the order's rows read on until the page was full). */
 tk_list_sql_result_t tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q,
-                                       tk_list_sql_row_t **rows, size_t *n, tk_error_t *err);
+                                       tk_list_sql_row_t **rows, size_t *n, const char **plan,
+                                       tk_error_t *err);
 
 void tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n);
 

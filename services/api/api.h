@@ -52,6 +52,7 @@ typedef struct {
    struct tk_list_sql *list_sql; /* list pages' ids by index (list_sql.h); NULL: off */
    tk_metric_t *list_pages;      /* triage_api_list_pages_total{source} */
    tk_metric_t *list_documents;  /* triage_api_list_documents_total{read} */
+   tk_metric_t *search_pages;    /* triage_api_search_pages_total{plan} */
 } api_t;
 
 typedef struct api_call api_call_t;

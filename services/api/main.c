@@ -77,6 +77,11 @@ api_metrics (api_t *api, tk_metrics_t *metrics)
       "Documents of the pages the side tables answered, by how each was read (page: with the "
       "page in SQL; collection: by _id from the collection, when the first could not).",
       (const char *[]) {"read", NULL});
+   api->search_pages = tk_metrics_counter (
+      metrics, "api_search_pages_total",
+      "Search pages the side tables answered, by how (newest: among the newest tickets of the "
+      "order; matches: the trigram index's matches, sorted; walk: the order read on).",
+      (const char *[]) {"plan", NULL});
 }
 
 int

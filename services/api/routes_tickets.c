@@ -171,7 +171,8 @@ list_from_index (api_call_t *call, mongoc_client_t *client, const char *db)
    tk_list_sql_row_t *rows = NULL;
    size_t n = 0;
    tk_error_t err;
-   if (tk_list_sql_page (api->list_sql, db, &d->q, &rows, &n, &err) != TK_LIST_SQL_OK) {
+   const char *plan;
+   if (tk_list_sql_page (api->list_sql, db, &d->q, &rows, &n, &plan, &err) != TK_LIST_SQL_OK) {
       if (err.domain == TK_ERR_SQL && err.code == 0) {
          TK_WARN ("api", "list: the side tables failed, reading the collection: %s",
                   err.message);
@@ -181,6 +182,9 @@ list_from_index (api_call_t *call, mongoc_client_t *client, const char *db)
       return false;
    }
    d->from_index = true;
+   if (d->q.where.text[0]) {
+      tk_counter_inc (tk_metric_labels (api->search_pages, plan));
+   }
    list_by_ids (call, client, db, rows, n);
    tk_list_sql_rows_free (rows, n);
    return true;

@@ -218,11 +218,17 @@ BEGIN
       conf_priority = excluded.conf_priority, needs_review = excluded.needs_review,
       attempts = excluded.attempts, exact = excluded.exact, stored_at = excluded.stored_at,
       corrected = excluded.corrected;
-   -- The text only when it changed: classifying never touches its index.
+   -- The text only when it (or the order a search reads it in) changed:
+   -- classifying never touches its indexes. (The api checks that this
+   -- function writes the text table's created_at and id, by the column
+   -- list below, before a search reads that table alone.)
    IF o IS NULL OR d -> 'id' IS DISTINCT FROM o -> 'id'
-      OR d -> 'subject' IS DISTINCT FROM o -> 'subject' OR d -> 'body' IS DISTINCT FROM o -> 'body' THEN
-      INSERT INTO %1$s.triage_ticket_text VALUES (k, public.triage_text_of(d))
-      ON CONFLICT (key) DO UPDATE SET text = excluded.text;
+      OR d -> 'subject' IS DISTINCT FROM o -> 'subject' OR d -> 'body' IS DISTINCT FROM o -> 'body'
+      OR d -> 'created_at' IS DISTINCT FROM o -> 'created_at' THEN
+      INSERT INTO %1$s.triage_ticket_text (key, text, created_at, id)
+      VALUES (k, public.triage_text_of(d), r.created_at, r.id)
+      ON CONFLICT (key) DO UPDATE SET
+         text = excluded.text, created_at = excluded.created_at, id = excluded.id;
    END IF;
    IF d -> 'classification' IS NOT NULL
       AND (o IS NULL OR d -> 'classification' IS DISTINCT FROM o -> 'classification') THEN
@@ -264,6 +270,7 @@ DECLARE
    s text;
    fresh boolean;
    upgrade boolean;
+   text_fresh boolean;
 BEGIN
    SELECT quote_ident(n.nspname) INTO s
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
@@ -271,12 +278,22 @@ BEGIN
    upgrade := NOT fresh AND (SELECT count(*) < 2 FROM pg_attribute
                               WHERE attrelid = to_regclass(s || '.triage_ticket_list')
                                 AND attname IN ('stored_at', 'corrected') AND NOT attisdropped);
-   IF fresh OR upgrade THEN
-      -- No write between the side tables' state and the trigger's (CREATE
-      -- TRIGGER locks the table too). Taken first, before any lock on a
-      -- side table: a writer holds the tickets table's lock while its
-      -- trigger waits for the side table's, and the other order deadlocks.
-      EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+   -- The text table came first without created_at and id (a search's
+   -- order); such a one is made again from the documents.
+   text_fresh := to_regclass(s || '.triage_ticket_text') IS NULL
+      OR NOT EXISTS (SELECT 1 FROM pg_attribute
+                      WHERE attrelid = to_regclass(s || '.triage_ticket_text')
+                        AND attname = 'created_at' AND NOT attisdropped);
+   -- No write between the side tables' state and the trigger's (CREATE
+   -- TRIGGER locks the table too). Taken first, before any lock on a side
+   -- table: a writer holds the tickets table's lock while its trigger waits
+   -- for the side table's, and the other order deadlocks. Taken by every
+   -- install, as it also mends the text table's order columns below, which
+   -- an older copy of this file applied meanwhile would have left stale
+   -- (its trigger does not write them).
+   EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+   IF text_fresh THEN
+      EXECUTE format('DROP TABLE IF EXISTS %s.triage_ticket_text', s);
    END IF;
    EXECUTE format($q$
       CREATE TABLE IF NOT EXISTS %1$s.triage_ticket_list (
@@ -308,9 +325,11 @@ BEGIN
       CREATE INDEX IF NOT EXISTS triage_list_stored ON %1$s.triage_ticket_list (stored_at);
       CREATE INDEX IF NOT EXISTS triage_list_corrected ON %1$s.triage_ticket_list (created_at, id)
          WHERE corrected;
+      -- created_at and id as in triage_ticket_list: a search with no other
+      -- filter reads this table alone, newest first.
       CREATE TABLE IF NOT EXISTS %1$s.triage_ticket_text (
-         key text COLLATE "C" PRIMARY KEY, text text NOT NULL);
-      CREATE INDEX IF NOT EXISTS triage_text_trgm ON %1$s.triage_ticket_text USING gin (text gin_trgm_ops);
+         key text COLLATE "C" PRIMARY KEY, text text NOT NULL,
+         created_at bigint, id text COLLATE "C");
       CREATE TABLE IF NOT EXISTS %1$s.triage_ticket_labels (label text PRIMARY KEY);
    $q$, s);
    EXECUTE triage_list_sync_source(s);
@@ -328,17 +347,37 @@ BEGIN
            FROM %2$s, triage_list_row(_jsonb) r, triage_list_extra(_jsonb) x
           WHERE _jsonb ->> '_id' IS NOT NULL
          ON CONFLICT (key) DO NOTHING;
-         INSERT INTO %1$s.triage_ticket_text
-         SELECT _jsonb ->> '_id', triage_text_of(_jsonb) FROM %2$s WHERE _jsonb ->> '_id' IS NOT NULL
-         ON CONFLICT (key) DO NOTHING;
          INSERT INTO %1$s.triage_ticket_labels
          SELECT DISTINCT v FROM %1$s.triage_ticket_list,
                 unnest(triage_labels_of(priority, sentiment, topics)) v WHERE v IS NOT NULL
          ON CONFLICT DO NOTHING;
          ANALYZE %1$s.triage_ticket_list;
-         ANALYZE %1$s.triage_ticket_text;
       $q$, s, tbl);
-   ELSIF upgrade THEN
+   END IF;
+   IF fresh OR text_fresh THEN
+      -- Filled first, indexed after: one index build instead of a
+      -- trigram index kept up row by row.
+      EXECUTE format($q$
+         INSERT INTO %1$s.triage_ticket_text (key, text, created_at, id)
+         SELECT r.key, triage_text_of(_jsonb), r.created_at, r.id
+           FROM %2$s, triage_list_row(_jsonb) r WHERE _jsonb ->> '_id' IS NOT NULL
+         ON CONFLICT (key) DO NOTHING;
+      $q$, s, tbl);
+   ELSE
+      EXECUTE format($q$
+         UPDATE %1$s.triage_ticket_text x SET created_at = l.created_at, id = l.id
+           FROM %1$s.triage_ticket_list l
+          WHERE l.key = x.key AND (x.created_at IS DISTINCT FROM l.created_at OR x.id IS DISTINCT FROM l.id);
+      $q$, s);
+   END IF;
+   EXECUTE format($q$
+      CREATE INDEX IF NOT EXISTS triage_text_trgm ON %1$s.triage_ticket_text USING gin (text gin_trgm_ops);
+      CREATE INDEX IF NOT EXISTS triage_text_created ON %1$s.triage_ticket_text (created_at, id);
+   $q$, s);
+   IF fresh OR text_fresh THEN
+      EXECUTE format('ANALYZE %s.triage_ticket_text', s);
+   END IF;
+   IF upgrade THEN
       -- The new columns from the documents (about a minute at a million
       -- tickets, writes waiting meanwhile); `exact` too, as it now also
       -- asks stored_at to be a date. Only rows that change are written.
@@ -399,6 +438,10 @@ BEGIN
       OR NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
                       WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = tbl)
                         AND c.relname = 'triage_ticket_list' AND a.attname = 'corrected'
+                        AND NOT a.attisdropped)
+      OR NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                      WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = tbl)
+                        AND c.relname = 'triage_ticket_text' AND a.attname = 'created_at'
                         AND NOT a.attisdropped) THEN
       PERFORM public.triage_list_install(tbl);
    END IF;
