@@ -107,25 +107,12 @@ batch_after_cb (uv_work_t *work, int status)
    }
 }
 
-/* Whether a batch starts now: at once when none runs (nothing waits at
- * low load); beside a running one only when a full batch waits. A burst
- * comes in pushes from one loop turn (a poll's messages, a model batch's
- * answers): its first push starts alone, and the others wait for that
- * batch and go together, instead of the second also going alone and the
- * rest after both (one round trip and one hand-off per batch). */
-static bool
-queue_ready (const tk_store_queue_t *q)
-{
-   return q->n_waiting > 0 && q->running < q->max_running &&
-          (q->running == 0 || q->n_waiting >= q->max_batch);
-}
-
-/* Starts batches while queue_ready. A batch that cannot start (out of
- * memory) is answered with UV_ENOMEM. */
+/* Starts batches while fewer than max_running run and ctxs wait. A batch
+ * that cannot start (out of memory) is answered with UV_ENOMEM. */
 static void
 queue_start (tk_store_queue_t *q)
 {
-   while (queue_ready (q)) {
+   while (q->n_waiting > 0 && q->running < q->max_running) {
       size_t n = q->n_waiting < q->max_batch ? q->n_waiting : q->max_batch;
       queue_batch_t *b = malloc (sizeof *b + n * sizeof b->ctxs[0]);
       void *first[1];

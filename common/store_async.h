@@ -41,10 +41,9 @@ int tk_store_async (uv_loop_t *loop, tk_store_t *store, tk_store_work_fn work_fn
 
 /* ---- the same calls in batches -------------------------------------------
  * A queue for many callers of one kind of store call: a pushed ctx starts
- * at once (alone) when no batch is on the threadpool; otherwise it waits,
- * and the next batch takes up to max_batch waiting ctxs. It starts when a
- * batch ends, or beside the running ones (up to max_running batches) as
- * soon as max_batch ctxs wait. A batch is one threadpool work, batch_fn(store, ctxs, n),
+ * at once (alone) while fewer than max_running batches are on the
+ * threadpool; otherwise it waits, and the next batch takes up to max_batch
+ * waiting ctxs. A batch is one threadpool work, batch_fn(store, ctxs, n),
  * then done_fn(status, ctx) for each ctx in push order on the loop. Under
  * load this is one hand-off to a pool thread and back per batch instead of
  * per call, and lets batch_fn make one round trip for all (a bulk write).

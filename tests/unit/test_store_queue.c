@@ -129,49 +129,6 @@ test_destroy_while_busy_finishes_first (void **state)
    assert_int_equal (uv_loop_close (&loop), 0);
 }
 
-/* Two batches may run, but the second starts beside the first only when a
- * full batch waits: a burst pushed in one loop turn goes as [1] and the
- * rest together, not as [1], [1] and the rest. */
-static void
-batch_fn_counting (tk_store_t *store, void *const *ctxs, size_t n)
-{
-   (void) store;
-   (void) ctxs;
-   size_t at = __atomic_fetch_add (&st.n_batches, 1, __ATOMIC_SEQ_CST);
-   st.batches[at] = n;
-}
-
-static void
-test_second_batch_waits_for_a_full_one (void **state)
-{
-   (void) state;
-   reset ();
-   uv_loop_t loop;
-   uv_loop_init (&loop);
-   st.q = tk_store_queue_new (&loop, NULL, batch_fn_counting, done_fn, 4, 2);
-   for (int i = 0; i < 4; i++) {
-      assert_int_equal (tk_store_queue_push (st.q, &ctx_no[i]), 0);
-   }
-   /* [0] runs; 1-3 wait: three are not a full batch. */
-   assert_int_equal (tk_store_queue_last_batch (st.q), 1);
-   /* A fourth waiting makes one: it starts beside [0]. */
-   for (int i = 4; i < 9; i++) {
-      assert_int_equal (tk_store_queue_push (st.q, &ctx_no[i]), 0);
-   }
-   assert_int_equal (tk_store_queue_last_batch (st.q), 4);
-   uv_run (&loop, UV_RUN_DEFAULT);
-   assert_int_equal (st.n_done, 9);
-   size_t total = 0;
-   for (size_t i = 0; i < st.n_batches; i++) {
-      total += st.batches[i];
-   }
-   assert_int_equal (total, 9);
-   /* [0], [1-4], then [5-8] once a batch ended (or full beside one). */
-   assert_int_equal (st.n_batches, 3);
-   tk_store_queue_destroy (st.q);
-   assert_int_equal (uv_loop_close (&loop), 0);
-}
-
 int
 main (void)
 {
@@ -179,7 +136,6 @@ main (void)
       cmocka_unit_test (test_batches_form_while_busy),
       cmocka_unit_test (test_push_from_done_joins_later_batch),
       cmocka_unit_test (test_destroy_while_busy_finishes_first),
-      cmocka_unit_test (test_second_batch_waits_for_a_full_one),
    };
    return cmocka_run_group_tests (tests, NULL, NULL);
 }
