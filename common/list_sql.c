@@ -18,12 +18,6 @@ struct tk_list_sql {
    pthread_mutex_t lock;
    PGconn **idle; /* connections not in use, at most max_idle */
    size_t n_idle, max_idle;
-   /* The name of FerretDB's table of the tickets collection, as last
-    * looked up, and the (quoted) schema it is in: a read checks in its own
-    * statement that the metadata still names it, and looks it up again
-    * when not (documents_by). Under lock. */
-   char *cached_schema, *cached_table;
-   size_t lookups; /* metadata lookups made (tk_list_sql_lookups) */
 };
 
 tk_list_sql_t *
@@ -55,20 +49,9 @@ tk_list_sql_destroy (tk_list_sql_t *s)
       PQfinish (s->idle[i]);
    }
    pthread_mutex_destroy (&s->lock);
-   free (s->cached_schema);
-   free (s->cached_table);
    free (s->idle);
    free (s->url);
    free (s);
-}
-
-size_t
-tk_list_sql_lookups (tk_list_sql_t *s)
-{
-   pthread_mutex_lock (&s->lock);
-   size_t n = s->lookups;
-   pthread_mutex_unlock (&s->lock);
-   return n;
 }
 
 void
@@ -395,11 +378,10 @@ declined (tk_error_t *err, int domain, const char *why)
    return TK_LIST_SQL_DECLINED;
 }
 
-/* The name of FerretDB's table of the tickets collection in schema (not
- * quoted), from its metadata; NULL when there is none or PostgreSQL
- * fails. Caller frees. */
+/* The name of FerretDB's table of the tickets collection in schema,
+ * quoted; NULL when there is none or PostgreSQL fails. Caller PQfreemems. */
 static char *
-tickets_table (tk_list_sql_t *s, PGconn *c, const char *schema)
+tickets_table (PGconn *c, const char *schema)
 {
    tk_error_t err;
    stmt_t st = {.sql = TK_BUF_INIT};
@@ -407,140 +389,52 @@ tickets_table (tk_list_sql_t *s, PGconn *c, const char *schema)
                                 "SELECT _jsonb ->> 'table' FROM %s._ferretdb_database_metadata"
                                 " WHERE _jsonb ->> '_id' = 'tickets'",
                                 schema);
-   pthread_mutex_lock (&s->lock);
-   s->lookups++;
-   pthread_mutex_unlock (&s->lock);
    PGresult *r = run (c, &st, &err);
    stmt_free (&st);
    char *table = NULL;
    if (r && PQntuples (r) == 1 && !PQgetisnull (r, 0, 0)) {
-      table = strdup (PQgetvalue (r, 0, 0));
+      const char *name = PQgetvalue (r, 0, 0);
+      table = PQescapeIdentifier (c, name, strlen (name));
    }
    PQclear (r);
    return table;
-}
-
-/* A copy of the table name cached for schema (caller frees), or NULL. */
-static char *
-cached_table (tk_list_sql_t *s, const char *schema)
-{
-   char *table = NULL;
-   pthread_mutex_lock (&s->lock);
-   if (s->cached_table && !strcmp (s->cached_schema, schema)) {
-      table = strdup (s->cached_table);
-   }
-   pthread_mutex_unlock (&s->lock);
-   return table;
-}
-
-/* Caches table as schema's (NULL: forgets whatever is cached). */
-static void
-cache_table (tk_list_sql_t *s, const char *schema, const char *table)
-{
-   char *sc = table ? strdup (schema) : NULL;
-   char *t = table ? strdup (table) : NULL;
-   if (!sc || !t) {
-      free (sc);
-      free (t);
-      sc = t = NULL;
-   }
-   pthread_mutex_lock (&s->lock);
-   free (s->cached_schema);
-   free (s->cached_table);
-   s->cached_schema = sc;
-   s->cached_table = t;
-   pthread_mutex_unlock (&s->lock);
-}
-
-/* The rows (key's position, document) of the keys (a text[] literal)
- * whose document's top-level field equals them in table of schema, if
- * schema's metadata names table as the tickets collection's in the same
- * statement: none when it does not (a table a renamed collection left
- * behind is never read for another's). NULL when PostgreSQL fails (the
- * table dropped, among others). */
-static PGresult *
-read_documents (PGconn *c, const char *schema, const char *table, const char *field,
-                const char *literal)
-{
-   char *quoted = PQescapeIdentifier (c, table, strlen (table));
-   if (!quoted) {
-      return NULL;
-   }
-   tk_error_t err;
-   stmt_t st = {.sql = TK_BUF_INIT};
-   stmt_sql (&st, "SELECT u.ord - 1, t._jsonb::text FROM unnest(");
-   stmt_param (&st, literal, false, "::text[]) WITH ORDINALITY u(key, ord)");
-   st.nomem |= !tk_buf_appendf (&st.sql,
-                                " JOIN %s.%s t ON t._jsonb -> '%s' = to_jsonb(u.key)"
-                                " WHERE EXISTS (SELECT 1 FROM %s._ferretdb_database_metadata m"
-                                " WHERE m._jsonb ->> '_id' = 'tickets' AND m._jsonb ->> 'table' = ",
-                                schema, quoted, field, schema);
-   stmt_param (&st, table, false, ")");
-   PGresult *r = run (c, &st, &err);
-   stmt_free (&st);
-   PQfreemem (quoted);
-   return r;
 }
 
 /* Fills docs[i] (NULL before) with the stored document whose top-level
  * field (`_id` or `id`, a string) is keys[i], from FerretDB's table of
  * schema's tickets, in one statement that FerretDB's B-tree on that field
- * answers. The table's name is cached in s: one statement a call while it
- * holds. A read with the cached name that fails, or finds nothing (the
- * collection dropped, made again or renamed meanwhile: its metadata no
- * longer names that table), is made again once under the name looked up
- * afresh. A document it does not find stays NULL; so do all when anything
+ * answers. A document it does not find stays NULL; so do all when anything
  * fails (false). */
 static bool
-documents_by (tk_list_sql_t *s, PGconn *c, const char *schema, const char *field,
-              const char *const *keys, size_t n, char **docs)
+documents_by (PGconn *c, const char *schema, const char *field, const char *const *keys,
+              size_t n, char **docs)
 {
    if (n == 0) {
       return true;
    }
-   char *literal = array_literal (keys, n);
-   if (!literal) {
-      return false;
-   }
    bool ok = false;
-   char *table = cached_table (s, schema);
-   bool fresh = false;
-   PGresult *r = NULL;
-   for (;;) {
-      if (!table) {
-         fresh = true;
-         if (!(table = tickets_table (s, c, schema))) {
-            cache_table (s, schema, NULL);
-            break;
+   char *table = tickets_table (c, schema);
+   char *literal = table ? array_literal (keys, n) : NULL;
+   if (literal) {
+      tk_error_t err;
+      stmt_t st = {.sql = TK_BUF_INIT};
+      stmt_sql (&st, "SELECT u.ord - 1, t._jsonb::text FROM unnest(");
+      stmt_param (&st, literal, false, "::text[]) WITH ORDINALITY u(key, ord)");
+      st.nomem |= !tk_buf_appendf (&st.sql, " JOIN %s.%s t ON t._jsonb -> '%s' = to_jsonb(u.key)",
+                                   schema, table, field);
+      PGresult *r = run (c, &st, &err);
+      ok = r != NULL;
+      for (int i = 0; r && i < PQntuples (r); i++) {
+         long at = strtol (PQgetvalue (r, i, 0), NULL, 10);
+         if (at >= 0 && (size_t) at < n && !docs[at]) {
+            docs[at] = strdup (PQgetvalue (r, i, 1)); /* NULL: read from the collection */
          }
       }
-      r = read_documents (c, schema, table, field, literal);
-      if (r && (fresh || PQntuples (r) > 0)) {
-         ok = true;
-         break;
-      }
-      /* Failed, or nothing found under a name that may be stale. */
       PQclear (r);
-      r = NULL;
-      cache_table (s, schema, NULL);
-      free (table);
-      table = NULL;
-      if (fresh) {
-         break;
-      }
+      stmt_free (&st);
    }
-   if (ok && fresh) {
-      cache_table (s, schema, table);
-   }
-   for (int i = 0; r && i < PQntuples (r); i++) {
-      long at = strtol (PQgetvalue (r, i, 0), NULL, 10);
-      if (at >= 0 && (size_t) at < n && !docs[at]) {
-         docs[at] = strdup (PQgetvalue (r, i, 1)); /* NULL: read from the collection */
-      }
-   }
-   PQclear (r);
-   free (table);
    free (literal);
+   PQfreemem (table);
    return ok;
 }
 
@@ -549,15 +443,15 @@ documents_by (tk_list_sql_t *s, PGconn *c, const char *schema, const char *field
  * statement. A document it does not find stays NULL (the caller reads it
  * from the collection); so do all when anything fails. */
 static void
-page_documents (tk_list_sql_t *s, PGconn *c, const char *schema, const PGresult *page,
-                tk_list_sql_row_t *rows, size_t n)
+page_documents (PGconn *c, const char *schema, const PGresult *page, tk_list_sql_row_t *rows,
+                size_t n)
 {
    const char **keys = calloc (n ? n : 1, sizeof *keys);
    char **docs = calloc (n ? n : 1, sizeof *docs);
    for (size_t i = 0; keys && docs && i < n; i++) {
       keys[i] = PQgetvalue (page, (int) i, 1);
    }
-   if (keys && docs && documents_by (s, c, schema, "_id", keys, n, docs)) {
+   if (keys && docs && documents_by (c, schema, "_id", keys, n, docs)) {
       for (size_t i = 0; i < n; i++) {
          rows[i].doc = docs[i]; /* moved */
       }
@@ -601,8 +495,8 @@ page_text_clause (stmt_t *st, const char *schema, const tk_query_t *q, const cha
 /* The page's rows (id in column 0) with their documents, into a new
  * *result of *n; false when out of memory. */
 static bool
-page_rows (tk_list_sql_t *s, PGconn *c, const char *schema, const PGresult *r,
-           tk_list_sql_row_t **result, size_t *n)
+page_rows (PGconn *c, const char *schema, const PGresult *r, tk_list_sql_row_t **result,
+           size_t *n)
 {
    size_t rows = (size_t) PQntuples (r);
    tk_list_sql_row_t *out = calloc (rows ? rows : 1, sizeof *out);
@@ -615,7 +509,7 @@ page_rows (tk_list_sql_t *s, PGconn *c, const char *schema, const PGresult *r,
    if (!out) {
       return false;
    }
-   page_documents (s, c, schema, r, out, rows);
+   page_documents (c, schema, r, out, rows);
    *result = out;
    *n = rows;
    return true;
@@ -623,8 +517,8 @@ page_rows (tk_list_sql_t *s, PGconn *c, const char *schema, const PGresult *r,
 
 /* The page on connection c (see tk_list_sql_page). */
 static tk_list_sql_result_t
-page_on (tk_list_sql_t *s, PGconn *c, const char *db, const tk_query_t *q,
-         tk_list_sql_row_t **result, size_t *n, tk_error_t *err)
+page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **result, size_t *n,
+         tk_error_t *err)
 {
    char pattern[3 * TK_QUERY_TEXT_MAX + 8];
    if (q->where.text[0] && !like_pattern (q->where.text, pattern, sizeof pattern)) {
@@ -685,7 +579,7 @@ page_on (tk_list_sql_t *s, PGconn *c, const char *db, const tk_query_t *q,
    if (!(r = run (c, &st, err))) {
       goto done;
    }
-   if (!page_rows (s, c, schema, r, result, n)) {
+   if (!page_rows (c, schema, r, result, n)) {
       declined (err, TK_ERR_NOMEM, "out of memory");
       goto done;
    }
@@ -708,7 +602,7 @@ tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list
    if (!c) {
       return TK_LIST_SQL_DECLINED;
    }
-   tk_list_sql_result_t res = page_on (s, c, db, q, rows, n, err);
+   tk_list_sql_result_t res = page_on (c, db, q, rows, n, err);
    conn_put (s, c);
    return res;
 }
@@ -750,7 +644,7 @@ tk_list_sql_documents_by_id (tk_list_sql_t *s, const char *db, const char *const
       return false;
    }
    char *schema = PQescapeIdentifier (c, db, strlen (db));
-   bool ok = schema && documents_by (s, c, schema, "id", ids, n, docs);
+   bool ok = schema && documents_by (c, schema, "id", ids, n, docs);
    if (!ok) {
       tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
       for (size_t i = 0; i < n; i++) {

@@ -65,20 +65,13 @@ void tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n);
 
 /* The stored documents of the tickets whose `id`s are ids[0..n) in database
  * db, read from FerretDB's own table in one statement (its B-tree on `id`
- * answers it; no side table needed; the table's name, looked up in
- * FerretDB's metadata once, is kept in s and checked in the same
- * statement, and looked up again when it no longer holds): docs[i] (caller frees) is ids[i]'s as
+ * answers it; no side table needed): docs[i] (caller frees) is ids[i]'s as
  * FerretDB stores it (ferretdb_doc.h), or NULL when the statement did not
  * bring it (no such ticket, or an id stored as another type): read that one
  * from the collection. false with err (every docs[i] NULL) when PostgreSQL
  * fails. Blocking, like tk_list_sql_page. */
 bool tk_list_sql_documents_by_id (tk_list_sql_t *s, const char *db, const char *const *ids,
                                   size_t n, char **docs, tk_error_t *err);
-
-/* How many times s has looked up the name of FerretDB's table of the
- * tickets collection in its metadata: once, then again only after a read
- * under the name it holds failed or found nothing (for tests). */
-size_t tk_list_sql_lookups (tk_list_sql_t *s);
 
 /* Asks for side tables on database db's tickets collection
  * (triage_list_enable in the SQL): made and filled now when the collection
