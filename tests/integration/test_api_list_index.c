@@ -570,6 +570,83 @@ test_walk_lists_every_ticket_once (void **state)
  * compares strings), within a priority by created_at, then id, ascending;
  * only the tickets that have a priority (two in three here); descending
  * the exact reverse. */
+/* Runs sql on c (several statements when there is no parameter),
+ * failing the test when PostgreSQL refuses it. */
+static PGresult *
+pg_ok (PGconn *c, const char *sql, int n, const char *const *values)
+{
+   PGresult *r = n ? PQexecParams (c, sql, n, NULL, values, NULL, NULL, 0) : PQexec (c, sql);
+   if (PQresultStatus (r) != PGRES_COMMAND_OK && PQresultStatus (r) != PGRES_TUPLES_OK) {
+      fail_msg ("%s: %s", sql, PQresultErrorMessage (r));
+   }
+   return r;
+}
+
+/* How many rows of the text table have created_at and id equal to the
+ * list table's (the order a search reads the text table alone in). */
+static int
+text_rows_in_order (PGconn *c, const char *schema)
+{
+   char sql[512];
+   snprintf (sql, sizeof sql,
+             "SELECT count(*) FROM %s.triage_ticket_text x JOIN %s.triage_ticket_list l"
+             " ON l.key = x.key WHERE x.created_at = l.created_at AND x.id = l.id",
+             schema, schema);
+   PGresult *r = pg_ok (c, sql, 0, NULL);
+   int n = atoi (PQgetvalue (r, 0, 0));
+   PQclear (r);
+   return n;
+}
+
+/* A text table of the first version (key and text only) is made again
+ * from the documents when the api asks for its side tables; and rows an
+ * older trigger left without their order (created_at NULL) are mended by
+ * the next install. Searches read it alone again, equal to the
+ * collection. */
+static void
+test_older_text_table_is_made_again (void **state)
+{
+   (void) state;
+   PGconn *c = PQconnectdb (pg_url ());
+   assert_int_equal (PQstatus (c), CONNECTION_OK);
+   char *schema = PQescapeIdentifier (c, fx.db_name, strlen (fx.db_name));
+   assert_non_null (schema);
+   const char *values[1] = {fx.db_name};
+   char sql[512];
+
+   snprintf (sql, sizeof sql,
+             "BEGIN; ALTER TABLE %s.triage_ticket_text DROP COLUMN created_at, DROP COLUMN id",
+             schema);
+   PQclear (pg_ok (c, sql, 0, NULL));
+   PGresult *r = pg_ok (c, "SELECT public.triage_list_enable($1)", 1, values);
+   assert_string_equal (PQgetvalue (r, 0, 0), "ready");
+   PQclear (r);
+   PQclear (pg_ok (c, "COMMIT", 0, NULL));
+   int made = text_rows_in_order (c, schema);
+   fprintf (stderr, "# text table made again: %d row(s) in order\n", made);
+   assert_int_equal (made, N_SEED);
+
+   snprintf (sql, sizeof sql,
+             "UPDATE %s.triage_ticket_text SET created_at = NULL WHERE key LIKE '%%5'", schema);
+   PQclear (pg_ok (c, sql, 0, NULL));
+   assert_true (text_rows_in_order (c, schema) < N_SEED);
+   PQclear (pg_ok (c,
+                   "SELECT public.triage_list_install(c.oid::regclass) FROM pg_class c"
+                   " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                   " WHERE n.nspname = $1 AND public.triage_is_tickets_table(c.oid::regclass)",
+                   1, values));
+   int mended = text_rows_in_order (c, schema);
+   fprintf (stderr, "# after an install: %d row(s) in order\n", mended);
+   assert_int_equal (mended, N_SEED);
+   PQfreemem (schema);
+   PQfinish (c);
+
+   double alone = search_pages ("matches");
+   compare ("q=ticket%2012", 2, "index");
+   compare ("q=refund&sort=created_at", 2, "index");
+   assert_true (search_pages ("matches") > alone);
+}
+
 static void
 test_priority_sort_order (void **state)
 {
@@ -729,6 +806,7 @@ main (void)
       cmocka_unit_test (test_walk_lists_every_ticket_once),
       cmocka_unit_test (test_stored_and_corrected_as_defined),
       cmocka_unit_test (test_older_side_tables_are_upgraded),
+      cmocka_unit_test (test_older_text_table_is_made_again),
       cmocka_unit_test (test_priority_sort_order),
       cmocka_unit_test (test_non_ascii_search_reads_the_collection),
       cmocka_unit_test (test_other_writers_are_seen_at_once),
