@@ -578,7 +578,12 @@ static long
 count_of (PGconn *c, stmt_t *st, tk_error_t *err)
 {
    PGresult *r = run (c, st, err);
-   long n = r && PQntuples (r) == 1 ? strtol (PQgetvalue (r, 0, 0), NULL, 10) : -1;
+   long n = -1;
+   if (r && PQntuples (r) == 1) {
+      n = strtol (PQgetvalue (r, 0, 0), NULL, 10);
+   } else if (r) {
+      tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: a count without its row");
+   }
    PQclear (r);
    return n;
 }
@@ -589,13 +594,15 @@ static PGresult *
 search_page (PGconn *c, const search_t *s, const char **plan, tk_error_t *err)
 {
    const unsigned page = s->q->limit + 1;
+   /* At least a page: a window smaller than the page could never fill it. */
+   const unsigned window = page > SEARCH_WALK ? page : SEARCH_WALK;
    PGresult *r;
    stmt_t st = {.sql = TK_BUF_INIT};
 
    /* 1. The newest rows of the order. */
    stmt_sql (&st, "SELECT l.id, l.key FROM (SELECT l.*");
    search_from (&st, s);
-   stmt_order_by (&st, s->q, SEARCH_WALK);
+   stmt_order_by (&st, s->q, window);
    stmt_sql (&st, ") l WHERE true");
    search_walk_match (&st, s);
    stmt_order_by (&st, s->q, page);
@@ -611,10 +618,10 @@ search_page (PGconn *c, const search_t *s, const char **plan, tk_error_t *err)
    st = (stmt_t) {.sql = TK_BUF_INIT};
    stmt_sql (&st, "SELECT count(*) FROM (SELECT 1");
    search_from (&st, s);
-   st.nomem |= !tk_buf_appendf (&st.sql, " LIMIT %d) c", SEARCH_WALK);
+   st.nomem |= !tk_buf_appendf (&st.sql, " LIMIT %u) c", window);
    long walked = count_of (c, &st, err);
    stmt_free (&st);
-   if (walked < 0 || walked < SEARCH_WALK) {
+   if (walked < 0 || walked < (long) window) {
       if (walked < 0) {
          PQclear (r);
          r = NULL;
@@ -715,6 +722,23 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **res
    const tk_query_where_t *w = &q->where;
    bool later = w->corrected >= 0 || w->has_time[TK_QUERY_T_STORED_FROM] ||
                 w->has_time[TK_QUERY_T_STORED_TO];
+   /* A search takes several statements, and whether one step's answer is
+    * the page depends on what another counted: all of them (and the
+    * documents) read one snapshot, or a writer between two could make a
+    * page that no state of the collection gives. */
+   bool snapshot = q->where.text[0] != '\0';
+   if (snapshot) {
+      PGresult *b = PQexec (c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      bool begun = PQresultStatus (b) == PGRES_COMMAND_OK;
+      if (!begun) {
+         tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQresultErrorMessage (b));
+      }
+      PQclear (b);
+      if (!begun) {
+         snapshot = false;
+         goto done;
+      }
+   }
    st.nomem |= !tk_buf_appendf (&st.sql,
                                 "SELECT EXISTS (SELECT 1 FROM %s.triage_ticket_list WHERE NOT exact)",
                                 schema);
@@ -791,6 +815,10 @@ page_on (PGconn *c, const char *db, const tk_query_t *q, tk_list_sql_row_t **res
    res = TK_LIST_SQL_OK;
 done:
    PQclear (r);
+   if (snapshot) {
+      /* Read only: a COMMIT ends it, failed or not. */
+      PQclear (PQexec (c, "COMMIT"));
+   }
    stmt_free (&st);
    free (labels);
    PQfreemem (schema);

@@ -566,10 +566,6 @@ test_walk_lists_every_ticket_once (void **state)
    assert_int_equal (total, N_SEED);
 }
 
-/* Sorted by priority, ascending: P0, P1, P2 (bytewise, as MongoDB
- * compares strings), within a priority by created_at, then id, ascending;
- * only the tickets that have a priority (two in three here); descending
- * the exact reverse. */
 /* Runs sql on c (several statements when there is no parameter),
  * failing the test when PostgreSQL refuses it. */
 static PGresult *
@@ -647,6 +643,10 @@ test_older_text_table_is_made_again (void **state)
    assert_true (search_pages ("matches") > alone);
 }
 
+/* Sorted by priority, ascending: P0, P1, P2 (bytewise, as MongoDB
+ * compares strings), within a priority by created_at, then id, ascending;
+ * only the tickets that have a priority (two in three here); descending
+ * the exact reverse. */
 static void
 test_priority_sort_order (void **state)
 {
@@ -796,6 +796,33 @@ test_another_shape_reads_the_collection (void **state)
    bson_destroy (odd);
    tk_api_fx_collection_release (&fx, coll);
    compare ("stored_from=2025-06-01T00:00:00Z&limit=20", 1, "index");
+
+   /* A created_at stored as a number, then set to the date of the same
+    * milliseconds (the repair an operator would make): FerretDB stores
+    * both as the same JSON number, only its type map differs, and the
+    * text table's order must follow the type (NULL while a number). The
+    * oldest ticket of all: a stale NULL would put it first. */
+   coll = tk_api_fx_collection (&fx, "tickets");
+   const int64_t old_ms = base_ms - 86400000;
+   odd = BCON_NEW ("_id", BCON_UTF8 ("ODD-3"), "id", BCON_UTF8 ("ODD-3"), "subject",
+                   BCON_UTF8 ("odd"), "body", BCON_UTF8 ("a refund"), "processed",
+                   BCON_BOOL (false), "created_at", BCON_INT64 (old_ms));
+   assert_true (mongoc_collection_insert_one (coll, odd, NULL, NULL, &e));
+   tk_api_fx_collection_release (&fx, coll);
+   compare ("q=refund&limit=20", 1, "database");
+   coll = tk_api_fx_collection (&fx, "tickets");
+   sel = BCON_NEW ("_id", BCON_UTF8 ("ODD-3"));
+   bson_t *fix = BCON_NEW ("$set", "{", "created_at", BCON_DATE_TIME (old_ms), "}");
+   assert_true (mongoc_collection_update_one (coll, sel, fix, NULL, NULL, &e));
+   tk_api_fx_collection_release (&fx, coll);
+   compare ("q=refund&limit=20", 1, "index");
+   compare ("q=refund&sort=created_at&limit=20", 1, "index");
+   coll = tk_api_fx_collection (&fx, "tickets");
+   assert_true (mongoc_collection_delete_one (coll, sel, NULL, NULL, &e));
+   bson_destroy (fix);
+   bson_destroy (sel);
+   bson_destroy (odd);
+   tk_api_fx_collection_release (&fx, coll);
 }
 
 int

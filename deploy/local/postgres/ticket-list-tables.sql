@@ -224,7 +224,9 @@ BEGIN
    -- list below, before a search reads that table alone.)
    IF o IS NULL OR d -> 'id' IS DISTINCT FROM o -> 'id'
       OR d -> 'subject' IS DISTINCT FROM o -> 'subject' OR d -> 'body' IS DISTINCT FROM o -> 'body'
-      OR d -> 'created_at' IS DISTINCT FROM o -> 'created_at' THEN
+      OR d -> 'created_at' IS DISTINCT FROM o -> 'created_at'
+      -- a date and a number are the same JSON: the type map tells them apart
+      OR d -> '$s' -> 'p' -> 'created_at' IS DISTINCT FROM o -> '$s' -> 'p' -> 'created_at' THEN
       INSERT INTO %1$s.triage_ticket_text (key, text, created_at, id)
       VALUES (k, public.triage_text_of(d), r.created_at, r.id)
       ON CONFLICT (key) DO UPDATE SET
@@ -278,12 +280,6 @@ BEGIN
    upgrade := NOT fresh AND (SELECT count(*) < 2 FROM pg_attribute
                               WHERE attrelid = to_regclass(s || '.triage_ticket_list')
                                 AND attname IN ('stored_at', 'corrected') AND NOT attisdropped);
-   -- The text table came first without created_at and id (a search's
-   -- order); such a one is made again from the documents.
-   text_fresh := to_regclass(s || '.triage_ticket_text') IS NULL
-      OR NOT EXISTS (SELECT 1 FROM pg_attribute
-                      WHERE attrelid = to_regclass(s || '.triage_ticket_text')
-                        AND attname = 'created_at' AND NOT attisdropped);
    -- No write between the side tables' state and the trigger's (CREATE
    -- TRIGGER locks the table too). Taken first, before any lock on a side
    -- table: a writer holds the tickets table's lock while its trigger waits
@@ -292,6 +288,14 @@ BEGIN
    -- an older copy of this file applied meanwhile would have left stale
    -- (its trigger does not write them).
    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+   -- The text table came first without created_at and id (a search's
+   -- order); such a one is made again from the documents. Decided under
+   -- the lock: two installs at once (a stack-up and an api's start) would
+   -- otherwise both make it again.
+   text_fresh := to_regclass(s || '.triage_ticket_text') IS NULL
+      OR NOT EXISTS (SELECT 1 FROM pg_attribute
+                      WHERE attrelid = to_regclass(s || '.triage_ticket_text')
+                        AND attname = 'created_at' AND NOT attisdropped);
    IF text_fresh THEN
       EXECUTE format('DROP TABLE IF EXISTS %s.triage_ticket_text', s);
    END IF;
