@@ -198,6 +198,10 @@ def main():
     for part in ("ingest", "classifier", "model"):
         row(f"  … of which triage-{part}" + (" (the built-in model, on the pool threads)" if part == "model" else "")
             + " (ms per ticket)", cell("cpu", f"{part}_ms_per_ticket"), "—", "—", "—", "—")
+    a, c = med("cpu", "triage_idle_ms_per_s"), med("cpu", "peer_idle_ms_per_s")
+    if a is not None or c is not None:
+        row("  … CPU of the idle pipeline before the burst (ms per second; triage = ingest + classifier)",
+            cell("cpu", "triage_idle_ms_per_s"), cell("cpu", "peer_idle_ms_per_s"), fmt(ratio(c, a)), "—", "—")
     # 9. dashboard
     v = med("dashboard", "first_load_ms")
     row("Dashboard first load over 100,000 tickets: navigation → data shown (ms)", cell("dashboard", "first_load_ms"),

@@ -262,7 +262,7 @@ static const struct {
    {"confidence_below=0.31&needs_review=false", 1},
    {"needs_review=true", 1},
    {"status=failed", 1},
-   {"status=processed,failed&topic=Connector&limit=7", 2},
+   {"status=processed,failed&topic=Connector&limit=7", 1},
    {"created_from=2025-06-02T00:00:00Z&created_to=2025-06-03T00:00:00Z", 1},
    {"processed_from=2025-06-02T01:00:00Z&sort=processed_at", 1},
    {"q=refund", 2},
@@ -284,11 +284,11 @@ static const struct {
    {"q=ticket%2012", 2},
    {"q=angr&sort=-sentiment&limit=20", 2},
    {"q=angr&status=unprocessed", 1},
-   {"limit=1000&sort=created_at", 2},
+   {"limit=1000&sort=created_at", 1},
    /* the label and confidence sorts: an hour of tickets (a third without
     * labels: not listed) in pages of 15, across the boundaries (P0, P1...) */
    {"sort=priority&created_from=2025-06-02T00:00:00Z&created_to=2025-06-02T01:00:00Z&limit=15", 3},
-   {"sort=-priority&created_from=2025-06-02T00:00:00Z&created_to=2025-06-02T01:00:00Z&limit=15", 3},
+   {"sort=-priority&created_from=2025-06-02T00:00:00Z&created_to=2025-06-02T01:00:00Z&limit=15", 2},
    {"sort=sentiment&q=refund&limit=40", 2},
    {"sort=-sentiment&status=processed&limit=7", 1},
    {"sort=confidence_topic&created_from=2025-06-03T00:00:00Z&created_to=2025-06-03T01:00:00Z&limit=25", 2},
@@ -296,47 +296,48 @@ static const struct {
    {"sort=-confidence_sentiment&limit=30", 1},
    /* corrected (processing_metadata.corrected_at $exists) and stored_at
     * (stored_from inclusive, stored_to exclusive), alone and mixed */
-   {"corrected=true", 2},
+   {"corrected=true", 1},
    {"corrected=false", 1},
-   {"corrected=true&status=processed&sort=-processed_at&limit=20", 2},
+   {"corrected=true&status=processed&sort=-processed_at&limit=20", 1},
    {"corrected=false&priority=P0%20(High)&sort=-confidence_priority&limit=25", 2},
-   {"corrected=true&q=refund&sort=sentiment&limit=10", 2},
+   {"corrected=true&q=refund&sort=sentiment&limit=10", 1},
    {"stored_from=2025-06-07T00:00:00Z", 1},
-   {"stored_to=2025-06-01T03:00:00Z&sort=created_at&limit=30", 2},
-   {"stored_from=2025-06-02T00:00:00Z&stored_to=2025-06-02T02:00:00Z&sort=created_at&limit=40", 3},
+   {"stored_to=2025-06-01T03:00:00Z&sort=created_at&limit=30", 1},
+   {"stored_from=2025-06-02T00:00:00Z&stored_to=2025-06-02T02:00:00Z&sort=created_at&limit=40", 2},
    {"stored_from=2025-06-02T00:00:00Z&stored_to=2025-06-02T02:00:00Z&status=processed&topic=SSO,Lineage"
-    "&sort=-priority&limit=5", 2},
+    "&sort=-priority&limit=5", 1},
    {"stored_from=2025-06-03T00:00:00Z&stored_to=2025-06-04T00:00:00Z&corrected=false"
-    "&created_to=2025-06-03T12:00:00Z&sort=-processed_at&limit=50", 2},
+    "&created_to=2025-06-03T12:00:00Z&sort=-processed_at&limit=50", 1},
    {"stored_from=2025-06-03T00:00:00Z&corrected=true&needs_review=false&confidence_below=0.6", 1},
 };
 
-/* triage_api_list_documents_total{read="<read>"} of the indexed api. */
+/* The value of one series of the indexed api's metrics, e.g.
+ * triage_api_list_documents_total{read="page"}; 0 when it is not there. */
 static double
-documents_read (const char *read)
+metric (const char *name, const char *label, const char *value)
 {
    tk_test_http_response_t r;
    assert_true (tk_test_http ("GET", indexed->metrics_url, NULL, 0, NULL, &r));
-   char series[96];
-   snprintf (series, sizeof series, "triage_api_list_documents_total{read=\"%s\"} ", read);
+   char series[128];
+   snprintf (series, sizeof series, "%s{%s=\"%s\"} ", name, label, value);
    const char *at = strstr (r.body, series);
    double v = at ? strtod (at + strlen (series), NULL) : 0;
    tk_test_http_free (&r);
    return v;
 }
 
+/* triage_api_list_documents_total{read="<read>"} of the indexed api. */
+static double
+documents_read (const char *read)
+{
+   return metric ("triage_api_list_documents_total", "read", read);
+}
+
 /* triage_api_search_pages_total{plan="<plan>"} of the indexed api. */
 static double
 search_pages (const char *plan)
 {
-   tk_test_http_response_t r;
-   assert_true (tk_test_http ("GET", indexed->metrics_url, NULL, 0, NULL, &r));
-   char series[96];
-   snprintf (series, sizeof series, "triage_api_search_pages_total{plan=\"%s\"} ", plan);
-   const char *at = strstr (r.body, series);
-   double v = at ? strtod (at + strlen (series), NULL) : 0;
-   tk_test_http_free (&r);
-   return v;
+   return metric ("triage_api_search_pages_total", "plan", plan);
 }
 
 static void
@@ -745,7 +746,7 @@ test_other_writers_are_seen_at_once (void **state)
                                 "q=new-0000", "corrected=true&status=processed&priority=P0%20(High)",
                                 "stored_to=2025-06-01T03:00:00Z&sort=created_at"};
    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++) {
-      compare (after[i], 2, "index");
+      compare (after[i], 1, "index"); /* the cursors were followed above */
    }
    tk_api_fx_resp_t r = get (indexed, "/api/tickets?q=quarantined");
    assert_non_null (strstr (r.body, "\"LI-00003\""));
