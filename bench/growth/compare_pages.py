@@ -40,6 +40,7 @@ whose simple folding is ASCII (U+017F, U+212A) fold into it, as
 triage_fold in ticket-list-tables.sql says, and the model folds them too.
 """
 import datetime
+import heapq
 import http.client
 import json
 import sys
@@ -302,20 +303,23 @@ class Model:
             tests.append(lambda t, f=f: t[f] is not None)
         return lambda t: all(test(t) for test in tests)
 
-    def reference(self, q):
-        """The tickets of q in its order (query_sort.c: a date sort on
-        (date, id), a label or number sort on (value, created_at, id), all
-        in the sort's direction; strings compare by code point, which is
+    def reference(self, q, n):
+        """The first n tickets of q in its order (query_sort.c: a date sort
+        on (date, id), a label or number sort on (value, created_at, id),
+        all in the sort's direction; strings compare by code point, which is
         UTF-8's byte order, as MongoDB and COLLATE "C" compare them)."""
         name = q["sort"].lstrip("-")
         f = SORT_FIELD[name]
         match = self.predicate(q)
         rows = [t for t in self.tickets if match(t)]
         if SORTS[name][0] == "date":
-            rows.sort(key=lambda t: (t[f], t[ID]), reverse=q["sort"].startswith("-"))
+            key = lambda t: (t[f], t[ID])
         else:
-            rows.sort(key=lambda t: (t[f], t[CREATED], t[ID]), reverse=q["sort"].startswith("-"))
-        return rows
+            key = lambda t: (t[f], t[CREATED], t[ID])
+        # Every key is distinct (the id is in it), so the n largest in
+        # descending order are exactly the descending sort's first n.
+        pick = heapq.nlargest if q["sort"].startswith("-") else heapq.nsmallest
+        return pick(n, rows, key=key)
 
 
 def cursor_of(q, t):
@@ -459,7 +463,7 @@ def check(api, model, path, pages):
         q = parse(path)
     except ValueError as e:
         return dict(res, ok=False, first_difference=f"not compared: {e}")
-    ref = model.reference(q)
+    ref = model.reference(q, pages * q["limit"] + 1)  # one more: whether a next page exists
     limit, cursor, start = q["limit"], None, 0
     for page in range(pages):
         req = "/api/" + path + ("&cursor=" + urllib.parse.quote(cursor, safe="") if cursor else "")
