@@ -30,7 +30,7 @@ Prints one JSON line per query:
 and, on stderr, one JSON line of totals and times. Exits 1 when any query
 differed, 2 when the reference cannot be exact (a stored ticket of
 another shape than the side tables' `exact` accepts: the api answers such
-a database from the collection anyway). Standard library and pymongo only.
+a database from the collection anyway) or on a usage error. Standard library and pymongo only.
 
 Searches are kept to printable ASCII: a q with any other character is
 declined by the side tables (list_sql.c, like_pattern) and read from the
@@ -499,9 +499,10 @@ def main():
         elif args[0] == "--pages" and len(args) > 1:
             pages, args = int(args[1]), args[2:]
         else:
-            sys.exit(__doc__)
+            args = []
     if len(args) < 3:
-        sys.exit(__doc__)
+        print(__doc__, file=sys.stderr)
+        return 2
     url, mongo_uri, db, paths = args[0], args[1], args[2], args[3:]
     if not only:
         paths = paths + [p for p in DEFAULT_QUERIES if p not in paths]
