@@ -506,7 +506,6 @@ def main():
     url, mongo_uri, db, paths = args[0], args[1], args[2], args[3:]
     if not only:
         paths = paths + [p for p in DEFAULT_QUERIES if p not in paths]
-    if not only:
         # A search for a ticket's id (test_api_list_index.c's q=LI-0999):
         # the first stored ticket's, taken before the read so that the read
         # computes its matches with the other searches'.
