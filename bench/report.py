@@ -174,6 +174,17 @@ def main():
                     v = med(b, mname)
                     target, ok = f"≤ {bound} ms", verdict(None if v is None else v <= bound)
                 row(f"{mname} at {int(size):,} tickets (ms, 20 clients at once)", cell(b, mname), "—", "—", target, ok)
+        # bench/growth/compare_pages.py: the index's pages against the collection.
+        b = f"compare_{size}"
+        if (b, "queries") in fig:
+            diff = med(b, "differing")
+            row(f"Filtered lists, sorts and searches from the side tables at {int(size):,} tickets, checked byte for byte "
+                "against a reference read from the collection (compare_pages.py): queries, pages, tickets compared; "
+                "time (of which reading the collection)",
+                f"{cell(b, 'queries')} queries, {cell(b, 'pages')} pages, {cell(b, 'tickets')} tickets; "
+                f"{cell(b, 'total_s')} s ({cell(b, 'read_s')} s)",
+                "—", "—", "0 queries differing",
+                f"{fmt(diff)} differing, " + verdict(None if diff is None else diff == 0))
     # 8. peer
     a, c = med("peer", "triage_per_s"), med("peer", "peer_per_s")
     r = ratio(a, c)
