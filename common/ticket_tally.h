@@ -10,7 +10,9 @@
  * and mishandles $unwind on dotted paths, and every filter other than
  * {_id: value} is a full scan decoded in Go there, so a count per figure
  * costs a full scan each. One find is portable and consistent: every number
- * comes from the same documents.
+ * comes from the same documents. On the local stack the same documents can
+ * be read from FerretDB's table in PostgreSQL instead (tk_tally_scan_sql,
+ * decision 0006), counted by the same code.
  *
  * Threads: a tally belongs to one thread at a time; tk_tally_scan blocks
  * (threadpool or a tool's main thread).
