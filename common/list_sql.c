@@ -424,7 +424,9 @@ tickets_table (PGconn *c, const char *schema, tk_error_t *err)
    char *table = NULL;
    if (r && PQntuples (r) == 1 && !PQgetisnull (r, 0, 0)) {
       const char *name = PQgetvalue (r, 0, 0);
-      table = PQescapeIdentifier (c, name, strlen (name));
+      if (!(table = PQescapeIdentifier (c, name, strlen (name)))) {
+         tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
+      }
    }
    PQclear (r);
    return table;
@@ -929,7 +931,9 @@ each_document_on (PGconn *c, const char *schema, tk_list_sql_doc_fn fn, void *ud
    if (!command (c, "SET LOCAL synchronize_seqscans = off", err)) {
       goto done;
    }
-   if (!tk_buf_appendf (&sql, "DECLARE triage_walk NO SCROLL CURSOR FOR SELECT _jsonb::text FROM %s.%s",
+   if (!tk_buf_appendf (&sql,
+                        "DECLARE triage_walk NO SCROLL CURSOR FOR"
+                        " SELECT _jsonb::text FROM %s.%s",
                         schema, table)) {
       tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
       goto done;
