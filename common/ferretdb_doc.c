@@ -8,7 +8,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Integers JSON carries exactly through a double: |n| <= 2^53. */
+/* Integers JSON carries exactly through a double: |n| < 2^53. 2^53 itself
+ * is refused too: 2^53 + 1, stored exactly by FerretDB, parses to the same
+ * double, so the two cannot be told apart once parsed. */
 #define EXACT_INT_MAX 9007199254740992.0
 /* Nesting deeper than this is refused (a ticket has three levels). */
 #define DEPTH_MAX 32
@@ -27,7 +29,7 @@ unsupported (tk_error_t *err, const char *key, const char *why)
 static bool
 exact_int (const cJSON *v, int64_t *out)
 {
-   if (!cJSON_IsNumber (v) || fabs (v->valuedouble) > EXACT_INT_MAX ||
+   if (!cJSON_IsNumber (v) || fabs (v->valuedouble) >= EXACT_INT_MAX ||
        v->valuedouble != floor (v->valuedouble)) {
       return false;
    }

@@ -12,7 +12,7 @@
  *
  * Only the types a ticket can hold are read back: string, bool, null,
  * int, long, double, date, objectId, object and array. Any other type, a
- * number that JSON cannot carry exactly (an integer beyond 2^53, a double
+ * number that JSON cannot carry exactly (an integer of 2^53 or more, a double
  * written as a string such as Infinity), a key listed in "$k" without a
  * value or a value without a type is refused: the caller then asks
  * FerretDB for that document, so nothing is ever rendered differently. */

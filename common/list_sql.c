@@ -408,22 +408,25 @@ declined (tk_error_t *err, int domain, const char *why)
 }
 
 /* The name of FerretDB's table of the tickets collection in schema,
- * quoted; NULL when there is none or PostgreSQL fails. Caller PQfreemems. */
+ * quoted; NULL when there is none (err cleared) or PostgreSQL fails (err
+ * set). Caller PQfreemems. */
 static char *
-tickets_table (PGconn *c, const char *schema)
+tickets_table (PGconn *c, const char *schema, tk_error_t *err)
 {
-   tk_error_t err;
+   tk_error_clear (err);
    stmt_t st = {.sql = TK_BUF_INIT};
    st.nomem |= !tk_buf_appendf (&st.sql,
                                 "SELECT _jsonb ->> 'table' FROM %s._ferretdb_database_metadata"
                                 " WHERE _jsonb ->> '_id' = 'tickets'",
                                 schema);
-   PGresult *r = run (c, &st, &err);
+   PGresult *r = run (c, &st, err);
    stmt_free (&st);
    char *table = NULL;
    if (r && PQntuples (r) == 1 && !PQgetisnull (r, 0, 0)) {
       const char *name = PQgetvalue (r, 0, 0);
-      table = PQescapeIdentifier (c, name, strlen (name));
+      if (!(table = PQescapeIdentifier (c, name, strlen (name)))) {
+         tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
+      }
    }
    PQclear (r);
    return table;
@@ -442,10 +445,10 @@ documents_by (PGconn *c, const char *schema, const char *field, const char *cons
       return true;
    }
    bool ok = false;
-   char *table = tickets_table (c, schema);
+   tk_error_t err;
+   char *table = tickets_table (c, schema, &err);
    char *literal = table ? array_literal (keys, n) : NULL;
    if (literal) {
-      tk_error_t err;
       stmt_t st = {.sql = TK_BUF_INIT};
       stmt_sql (&st, "SELECT u.ord - 1, t._jsonb::text FROM unnest(");
       stmt_param (&st, literal, false, "::text[]) WITH ORDINALITY u(key, ord)");
@@ -887,6 +890,105 @@ tk_list_sql_documents_by_id (tk_list_sql_t *s, const char *db, const char *const
          free (docs[i]);
          docs[i] = NULL;
       }
+   }
+   PQfreemem (schema);
+   conn_put (s, c);
+   return ok;
+}
+
+/* ---- every document ------------------------------------------------------ */
+
+/* Rows fetched at a time by a walk: ~2-3 MB of tickets. */
+#define SCAN_BATCH 1000
+
+/* Runs a command (no rows) on c; false with err when PostgreSQL refuses. */
+static bool
+command (PGconn *c, const char *sql, tk_error_t *err)
+{
+   PGresult *r = PQexec (c, sql);
+   bool ok = PQresultStatus (r) == PGRES_COMMAND_OK;
+   if (!ok) {
+      tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQresultErrorMessage (r));
+   }
+   PQclear (r);
+   return ok;
+}
+
+/* The walk of tk_list_sql_each_document on c, inside its transaction. */
+static bool
+each_document_on (PGconn *c, const char *schema, tk_list_sql_doc_fn fn, void *ud,
+                  tk_error_t *err)
+{
+   char *table = tickets_table (c, schema, err);
+   if (!table) {
+      return err->domain == TK_ERR_NONE; /* no collection: no document */
+   }
+   bool ok = false;
+   PGresult *r = NULL;
+   tk_buf_t sql = TK_BUF_INIT;
+   /* The table's physical order from its first block, as FerretDB's own
+    * unsorted read gives it (not from wherever a concurrent scan is). */
+   if (!command (c, "SET LOCAL synchronize_seqscans = off", err)) {
+      goto done;
+   }
+   if (!tk_buf_appendf (&sql,
+                        "DECLARE triage_walk NO SCROLL CURSOR FOR"
+                        " SELECT _jsonb::text FROM %s.%s",
+                        schema, table)) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory");
+      goto done;
+   }
+   if (!command (c, sql.data, err)) {
+      goto done;
+   }
+   char fetch[64];
+   snprintf (fetch, sizeof fetch, "FETCH %d FROM triage_walk", SCAN_BATCH);
+   for (;;) {
+      r = PQexec (c, fetch);
+      if (PQresultStatus (r) != PGRES_TUPLES_OK) {
+         tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQresultErrorMessage (r));
+         goto done;
+      }
+      int rows = PQntuples (r);
+      for (int i = 0; i < rows; i++) {
+         if (PQgetisnull (r, i, 0)) {
+            tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: a document that is NULL");
+            goto done;
+         }
+         if (!fn (ud, PQgetvalue (r, i, 0), (size_t) PQgetlength (r, i, 0), err)) {
+            goto done;
+         }
+      }
+      PQclear (r);
+      r = NULL;
+      if (rows < SCAN_BATCH) {
+         break;
+      }
+   }
+   ok = true;
+done:
+   PQclear (r);
+   tk_buf_destroy (&sql);
+   PQfreemem (table);
+   return ok;
+}
+
+bool
+tk_list_sql_each_document (tk_list_sql_t *s, const char *db, tk_list_sql_doc_fn fn, void *ud,
+                           tk_error_t *err)
+{
+   PGconn *c = conn_get (s, err);
+   if (!c) {
+      return false;
+   }
+   bool ok = false;
+   char *schema = PQescapeIdentifier (c, db, strlen (db));
+   if (!schema) {
+      tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
+   } else if (command (c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err)) {
+      ok = each_document_on (c, schema, fn, ud, err);
+      /* Read only: a ROLLBACK ends it, failed or not (the cursor with it). */
+      PQclear (PQexec (c, "ROLLBACK"));
    }
    PQfreemem (schema);
    conn_put (s, c);

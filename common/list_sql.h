@@ -78,6 +78,24 @@ void tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n);
 bool tk_list_sql_documents_by_id (tk_list_sql_t *s, const char *db, const char *const *ids,
                                   size_t n, char **docs, tk_error_t *err);
 
+/* Called with each stored document of a walk (tk_list_sql_each_document):
+ * json (len bytes, NUL-terminated) as FerretDB stores it (ferretdb_doc.h),
+ * borrowed for the call. false stops the walk; fn then sets err. */
+typedef bool (*tk_list_sql_doc_fn) (void *ud, const char *json, size_t len, tk_error_t *err);
+
+/* Hands every stored document of database db's tickets collection to fn,
+ * read from FerretDB's own table (no side table needed) in the table's
+ * physical order, as an unsorted find reads it. One snapshot: a
+ * REPEATABLE READ, READ ONLY transaction begun by this call, so every
+ * write committed before the call is seen and none made after it. Streamed:
+ * a cursor fetched 1,000 rows at a time, never the whole collection in
+ * memory. A collection that does not exist holds no document (true, fn
+ * never called). false with err: fn's own when it stopped the walk, else
+ * TK_ERR_SQL (PostgreSQL failed, or the database has no FerretDB schema).
+ * Blocking, like tk_list_sql_page; holds one connection for the walk. */
+bool tk_list_sql_each_document (tk_list_sql_t *s, const char *db, tk_list_sql_doc_fn fn, void *ud,
+                                tk_error_t *err);
+
 /* Asks for side tables on database db's tickets collection
  * (triage_list_enable in the SQL): made and filled now when the collection
  * exists (minutes at a million tickets: no statement timeout here), else

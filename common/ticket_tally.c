@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferretdb_doc.h"
+#include "list_sql.h"
 #include "store_query.h"
 #include "timeutil.h"
 
@@ -698,6 +700,41 @@ done:
    mongoc_cursor_destroy (cursor);
    bson_destroy (projection);
    return ok;
+}
+
+/* The state of tk_tally_scan_sql's walk. */
+typedef struct {
+   tk_tally_t *t;
+   tk_tally_each_fn each;
+   void *ud;
+   const atomic_bool *cancel;
+} sql_scan_t;
+
+/* tk_list_sql_doc_fn: one stored document, read back and counted. */
+static bool
+sql_scan_doc (void *ud, const char *json, size_t len, tk_error_t *err)
+{
+   sql_scan_t *sc = ud;
+   if (sc->cancel && atomic_load (sc->cancel)) {
+      tk_error_set (err, TK_ERR_IO, 0, "the scan was cancelled");
+      return false;
+   }
+   bson_t doc = BSON_INITIALIZER;
+   bool ok = tk_ferretdb_doc_to_bson (json, len, &doc, err);
+   if (ok && (!tally_doc (sc->t, &doc) || (sc->each && !sc->each (sc->ud, &doc)))) {
+      tk_error_set (err, TK_ERR_NOMEM, 0, "out of memory counting tickets");
+      ok = false;
+   }
+   bson_destroy (&doc);
+   return ok;
+}
+
+bool
+tk_tally_scan_sql (tk_tally_t *t, struct tk_list_sql *sql, const char *db, tk_tally_each_fn each,
+                   void *ud, const atomic_bool *cancel, tk_error_t *err)
+{
+   sql_scan_t sc = {.t = t, .each = each, .ud = ud, .cancel = cancel};
+   return tk_list_sql_each_document (sql, db, sql_scan_doc, &sc, err);
 }
 
 void

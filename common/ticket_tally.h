@@ -10,7 +10,9 @@
  * and mishandles $unwind on dotted paths, and every filter other than
  * {_id: value} is a full scan decoded in Go there, so a count per figure
  * costs a full scan each. One find is portable and consistent: every number
- * comes from the same documents.
+ * comes from the same documents. On the local stack the same documents can
+ * be read from FerretDB's table in PostgreSQL instead (tk_tally_scan_sql,
+ * decision 0006), counted by the same code.
  *
  * Threads: a tally belongs to one thread at a time; tk_tally_scan blocks
  * (threadpool or a tool's main thread).
@@ -52,6 +54,23 @@ typedef bool (*tk_tally_each_fn) (void *ud, const bson_t *doc);
  * out). Blocking. */
 bool tk_tally_scan (tk_tally_t *t, mongoc_client_t *client, const char *db, const bson_t *filter,
                     tk_tally_each_fn each, void *ud, const atomic_bool *cancel, tk_error_t *err);
+
+struct tk_list_sql;
+
+/* tk_tally_scan of every ticket of db (no filter), read instead from
+ * FerretDB's own table in PostgreSQL through sql (borrowed; list_sql.h,
+ * the local stack only) in one snapshot, each stored document turned back
+ * into the BSON FerretDB would answer with (ferretdb_doc.h) and counted and
+ * offered to each exactly as tk_tally_scan does: the same figures, without
+ * FerretDB decoding every document in Go. Always whole documents. false
+ * with err: TK_ERR_UNSUPPORTED or TK_ERR_INVALID when a stored document
+ * cannot be read back exactly, TK_ERR_SQL when PostgreSQL fails, TK_ERR_IO
+ * when cancelled, TK_ERR_NOMEM; t (and what each kept) then holds part of
+ * the collection: a caller that falls back to tk_tally_scan starts again
+ * with a new tally. Blocking. */
+bool tk_tally_scan_sql (tk_tally_t *t, struct tk_list_sql *sql, const char *db,
+                        tk_tally_each_fn each, void *ud, const atomic_bool *cancel,
+                        tk_error_t *err);
 
 /* Counts one ticket document (borrowed for the call) into t, as
  * tk_tally_scan does for each document it reads; exposed so that the

@@ -22,7 +22,15 @@
  * there. When the journal overflows (API_JOURNAL_MAX writes during one
  * scan) or a patch runs out of memory, the scan's window is not installed:
  * the patched window stays (statistics are still replaced), and the next
- * scan tries again. */
+ * scan tries again.
+ *
+ * Where a scan reads: with TRIAGE_LIST_SQL_URL (the local stack), from
+ * FerretDB's own table in PostgreSQL (tk_tally_scan_sql), which spares
+ * FerretDB decoding every document in Go; its one snapshot begins after
+ * the scan started, like the find's, so the journal's reasoning holds.
+ * When a stored document cannot be read back exactly or PostgreSQL fails,
+ * that scan starts again through the collection (tk_tally_scan), as
+ * without the setting. */
 #include "snapshot.h"
 
 #include <stdio.h>
@@ -56,6 +64,10 @@ typedef struct {
    uint64_t total, processed;
    tk_tally_t *tally;    /* kept for the renderings in other zones */
    api_newest_t *newest; /* the newest tickets, when kept */
+   struct tk_list_sql *sql; /* read FerretDB's table in SQL first (borrowed); NULL: no */
+   bool via_sql;            /* the figures came from SQL */
+   bool fell_back;          /* SQL failed (fallback says why): the collection was read */
+   tk_error_t fallback;
 } scan_job_t;
 
 /* One write of the api, to replay onto the window of the scan running when
@@ -123,6 +135,7 @@ typedef struct api_snapshot {
    struct write_flight *flights;
    tk_series_t *g_total, *g_processed, *g_unprocessed;
    tk_series_t *scans_ok, *scans_failed;
+   tk_series_t *reads_sql, *reads_collection; /* successful scans by what they read */
 } api_snapshot_t;
 
 static void refresh_start (api_snapshot_t *s);
@@ -154,21 +167,49 @@ keep_newest (void *newest, const bson_t *doc)
    return api_newest_add (newest, doc);
 }
 
+/* A new tally and, when kept, a new collector of the newest tickets. */
+static tk_tally_t *
+scan_begin (scan_job_t *job, int keep)
+{
+   api_newest_destroy (job->newest);
+   job->newest = keep > 0 ? api_newest_new ((size_t) keep) : NULL;
+   return tk_tally_new (tk_time_now_ms ());
+}
+
 static void
 scan_work (tk_store_t *store, void *ctx)
 {
    api_snapshot_t *s = ctx;
    scan_job_t *job = &s->job;
-   mongoc_client_t *client = tk_store_client_pop (store);
-   tk_tally_t *t = tk_tally_new (tk_time_now_ms ());
-   bson_t filter = BSON_INITIALIZER;
+   const char *db = tk_store_db_name (store);
    /* The newest tickets are worth collecting only when a snapshot is kept. */
    int keep = s->interval_ms > 0 ? s->api->app->cfg.api_newest_keep : 0;
-   if (keep > 0) {
-      job->newest = api_newest_new ((size_t) keep);
+   tk_tally_t *t = scan_begin (job, keep);
+   bool counted = false;
+   if (job->sql) {
+      counted = tk_tally_scan_sql (t, job->sql, db, job->newest ? keep_newest : NULL,
+                                   job->newest, &s->cancel, &job->err);
+      job->via_sql = counted;
+      if (!counted && !atomic_load (&s->cancel)) {
+         /* What was counted is a part: count again from the collection. */
+         job->fell_back = true;
+         job->fallback = job->err;
+         tk_error_clear (&job->err);
+         tk_tally_destroy (t);
+         t = scan_begin (job, keep);
+      }
    }
-   if (tk_tally_scan (t, client, tk_store_db_name (store), &filter,
-                      job->newest ? keep_newest : NULL, job->newest, &s->cancel, &job->err)) {
+   if (!job->via_sql && !atomic_load (&s->cancel)) {
+      bson_t filter = BSON_INITIALIZER;
+      mongoc_client_t *client = tk_store_client_pop (store);
+      counted = tk_tally_scan (t, client, db, &filter, job->newest ? keep_newest : NULL,
+                               job->newest, &s->cancel, &job->err);
+      tk_store_client_push (store, client);
+      bson_destroy (&filter);
+   } else if (!counted) {
+      tk_error_set (&job->err, TK_ERR_IO, 0, "the scan was cancelled");
+   }
+   if (counted) {
       job->body[API_SNAPSHOT_STATS] = render (tk_tally_stats_json (t, s->api->tax, NULL),
                                               &job->len[API_SNAPSHOT_STATS]);
       job->body[API_SNAPSHOT_ANALYTICS] = render (tk_tally_analytics_json (t, NULL),
@@ -180,13 +221,11 @@ scan_work (tk_store_t *store, void *ctx)
          tk_error_set (&job->err, TK_ERR_NOMEM, 0, "out of memory rendering statistics");
       }
    }
-   bson_destroy (&filter);
    if (job->ok) {
       job->tally = t;
    } else {
       tk_tally_destroy (t);
    }
-   tk_store_client_push (store, client);
 }
 
 static void
@@ -508,14 +547,20 @@ static void
 count_scan (api_snapshot_t *s, const scan_job_t *job)
 {
    api_t *api = s->api;
+   if (job->fell_back && !s->stopping) {
+      TK_WARN ("snapshot", "statistics read from the collection, not from PostgreSQL: %s",
+               job->fallback.message);
+   }
    if (job->ok) {
       tk_counter_inc (s->scans_ok);
+      tk_counter_inc (job->via_sql ? s->reads_sql : s->reads_collection);
       tk_counter_inc (tk_metric_labels (api->cache_hits, "miss"));
       tk_gauge_set (s->g_total, (double) job->total);
       tk_gauge_set (s->g_processed, (double) job->processed);
       tk_gauge_set (s->g_unprocessed, (double) (job->total - job->processed));
-      TK_DEBUG ("snapshot", "statistics of %llu tickets counted in %llu ms",
-                (unsigned long long) job->total, (unsigned long long) s->last_scan_ms);
+      TK_DEBUG ("snapshot", "statistics of %llu tickets counted in %llu ms from the %s",
+                (unsigned long long) job->total, (unsigned long long) s->last_scan_ms,
+                job->via_sql ? "table in PostgreSQL" : "collection");
    } else {
       tk_counter_inc (s->scans_failed);
       if (!s->stopping) {
@@ -622,6 +667,7 @@ refresh_start (api_snapshot_t *s)
    s->started_ms = uv_now (s->api->app->loop);
    s->current = s->next;
    s->next = NULL;
+   s->job.sql = s->api->list_sql;
    int rc = tk_store_async (s->api->app->loop, s->api->app->store, scan_work, scan_done, s);
    if (rc != 0) {
       s->running = false;
@@ -682,6 +728,13 @@ api_snapshot_start (api_t *api, tk_error_t *err)
                                             (const char *[]) {"result", NULL});
    s->scans_ok = tk_metric_labels (scans, "ok");
    s->scans_failed = tk_metric_labels (scans, "error");
+   tk_metric_t *reads = tk_metrics_counter (
+      m, "api_statistics_reads_total",
+      "Successful statistics scans by what they read: sql (FerretDB's table in PostgreSQL, "
+      "TRIAGE_LIST_SQL_URL) or collection (a find).",
+      (const char *[]) {"via", NULL});
+   s->reads_sql = tk_metric_labels (reads, "sql");
+   s->reads_collection = tk_metric_labels (reads, "collection");
    int rc = uv_timer_init (api->app->loop, &s->timer);
    if (rc != 0) {
       free (s);

@@ -108,6 +108,13 @@ test_refused (void **state)
    assert_refused ("{\"$s\": {\"p\": {\"l\": {\"t\": \"long\"}}, \"$k\": [\"l\"]}, "
                    "\"l\": 9223372036854775807}",
                    TK_ERR_UNSUPPORTED);
+   /* 2^53 + 1, as FerretDB stores it: the parsed double is 2^53. */
+   assert_refused ("{\"$s\": {\"p\": {\"l\": {\"t\": \"long\"}}, \"$k\": [\"l\"]}, "
+                   "\"l\": 9007199254740993}",
+                   TK_ERR_UNSUPPORTED);
+   assert_refused ("{\"$s\": {\"p\": {\"l\": {\"t\": \"date\"}}, \"$k\": [\"l\"]}, "
+                   "\"l\": -9007199254740993}",
+                   TK_ERR_UNSUPPORTED);
    assert_refused ("{\"$s\": {\"p\": {\"a\": {\"t\": \"string\"}}, \"$k\": [\"a\"]}, "
                    "\"a\": \"x\", \"b\": 1}",
                    TK_ERR_UNSUPPORTED);
