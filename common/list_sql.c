@@ -64,27 +64,20 @@ tk_list_sql_rows_free (tk_list_sql_row_t *rows, size_t n)
    free (rows);
 }
 
-/* An idle connection, or a new one (5 s to connect; no statement runs
- * longer than 10 s; no parallel workers: many pages at once on a few
- * cores, where they only added work). NULL with err when PostgreSQL
- * cannot be reached. */
+/* A new connection: 5 s to connect; no statement runs longer than 10 s;
+ * no parallel workers (many pages at once on a few cores, where they only
+ * added work). NULL with err when PostgreSQL cannot be reached. */
 static PGconn *
-conn_get (tk_list_sql_t *s, tk_error_t *err)
+conn_new (tk_list_sql_t *s, tk_error_t *err)
 {
-   PGconn *c = NULL;
-   pthread_mutex_lock (&s->lock);
-   if (s->n_idle > 0) {
-      c = s->idle[--s->n_idle];
-   }
-   pthread_mutex_unlock (&s->lock);
-   if (c) {
-      return c;
-   }
-   const char *const keys[] = {"dbname", "connect_timeout", "options",
-                               "application_name", NULL};
+   PGconn *c;
+   /* The URL's own settings override the ones before it (an
+    * application_name of its own, say), not the ones after. */
+   const char *const keys[] = {"application_name", "dbname", "connect_timeout", "options",
+                               NULL};
    const char *const values[] = {
-      s->url, "5", "-c statement_timeout=10000 -c max_parallel_workers_per_gather=0",
-      "triage-api", NULL};
+      "triage-api", s->url, "5", "-c statement_timeout=10000 -c max_parallel_workers_per_gather=0",
+      NULL};
    c = PQconnectdbParams (keys, values, 1);
    if (!c || PQstatus (c) != CONNECTION_OK) {
       tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s",
@@ -93,6 +86,20 @@ conn_get (tk_list_sql_t *s, tk_error_t *err)
       return NULL;
    }
    return c;
+}
+
+/* An idle connection (*reused true), or a new one. */
+static PGconn *
+conn_get (tk_list_sql_t *s, bool *reused, tk_error_t *err)
+{
+   PGconn *c = NULL;
+   pthread_mutex_lock (&s->lock);
+   if (s->n_idle > 0) {
+      c = s->idle[--s->n_idle];
+   }
+   pthread_mutex_unlock (&s->lock);
+   *reused = c != NULL;
+   return c ? c : conn_new (s, err);
 }
 
 /* Gives c back for the next call, or closes it when it is broken or the
@@ -109,6 +116,22 @@ conn_put (tk_list_sql_t *s, PGconn *c)
       pthread_mutex_unlock (&s->lock);
    }
    PQfinish (c);
+}
+
+/* Whether a call that failed on c, an idle connection of the pool, should
+ * run once more on a new one: the server closed c while it waited (a
+ * restart, an idle timeout), which only its first statement finds out. c
+ * is closed then, and err cleared. */
+static bool
+conn_retry (PGconn **c, bool reused, tk_error_t *err)
+{
+   if (!reused || PQstatus (*c) != CONNECTION_BAD) {
+      return false;
+   }
+   PQfinish (*c);
+   *c = NULL;
+   tk_error_clear (err);
+   return true;
 }
 
 /* ---- the statement -------------------------------------------------------- */
@@ -837,11 +860,18 @@ tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list
    *plan = NULL;
    *rows = NULL;
    *n = 0;
-   PGconn *c = conn_get (s, err);
+   bool reused;
+   PGconn *c = conn_get (s, &reused, err);
    if (!c) {
       return TK_LIST_SQL_DECLINED;
    }
    tk_list_sql_result_t res = page_on (c, db, q, rows, n, plan, err);
+   if (res == TK_LIST_SQL_DECLINED && conn_retry (&c, reused, err)) {
+      if (!(c = conn_new (s, err))) {
+         return TK_LIST_SQL_DECLINED;
+      }
+      res = page_on (c, db, q, rows, n, plan, err);
+   }
    conn_put (s, c);
    return res;
 }
@@ -849,12 +879,20 @@ tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list
 bool
 tk_list_sql_enable (tk_list_sql_t *s, const char *db, char *state, size_t cap, tk_error_t *err)
 {
-   PGconn *c = conn_get (s, err);
+   bool reused;
+   PGconn *c = conn_get (s, &reused, err);
    if (!c) {
       return false;
    }
    bool ok = false;
    PGresult *r = PQexec (c, "SET statement_timeout = 0");
+   if (PQresultStatus (r) != PGRES_COMMAND_OK && conn_retry (&c, reused, err)) {
+      PQclear (r);
+      if (!(c = conn_new (s, err))) {
+         return false;
+      }
+      r = PQexec (c, "SET statement_timeout = 0");
+   }
    PQclear (r);
    const char *values[1] = {db};
    r = PQexecParams (c, "SELECT public.triage_list_enable($1)", 1, NULL, values, NULL, NULL, 0);
@@ -878,12 +916,25 @@ tk_list_sql_documents_by_id (tk_list_sql_t *s, const char *db, const char *const
    for (size_t i = 0; i < n; i++) {
       docs[i] = NULL;
    }
-   PGconn *c = conn_get (s, err);
+   bool reused;
+   PGconn *c = conn_get (s, &reused, err);
    if (!c) {
       return false;
    }
    char *schema = PQescapeIdentifier (c, db, strlen (db));
    bool ok = schema && documents_by (c, schema, "id", ids, n, docs);
+   if (!ok && conn_retry (&c, reused, err)) {
+      PQfreemem (schema);
+      for (size_t i = 0; i < n; i++) {
+         free (docs[i]);
+         docs[i] = NULL;
+      }
+      if (!(c = conn_new (s, err))) {
+         return false;
+      }
+      schema = PQescapeIdentifier (c, db, strlen (db));
+      ok = schema && documents_by (c, schema, "id", ids, n, docs);
+   }
    if (!ok) {
       tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
       for (size_t i = 0; i < n; i++) {
@@ -977,15 +1028,30 @@ bool
 tk_list_sql_each_document (tk_list_sql_t *s, const char *db, tk_list_sql_doc_fn fn, void *ud,
                            tk_error_t *err)
 {
-   PGconn *c = conn_get (s, err);
+   bool reused;
+   PGconn *c = conn_get (s, &reused, err);
    if (!c) {
       return false;
    }
-   bool ok = false;
+   bool ok = false, begun = false;
    char *schema = PQescapeIdentifier (c, db, strlen (db));
+   if (schema) {
+      /* No document is handed out before BEGIN: once more on a new
+       * connection when the server had closed this one. */
+      begun = command (c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+      if (!begun && conn_retry (&c, reused, err)) {
+         PQfreemem (schema);
+         schema = NULL;
+         if (!(c = conn_new (s, err))) {
+            return false;
+         }
+         schema = PQescapeIdentifier (c, db, strlen (db));
+         begun = schema && command (c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err);
+      }
+   }
    if (!schema) {
       tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
-   } else if (command (c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", err)) {
+   } else if (begun) {
       ok = each_document_on (c, schema, fn, ud, err);
       /* Read only: a ROLLBACK ends it, failed or not (the cursor with it). */
       PQclear (PQexec (c, "ROLLBACK"));

@@ -68,6 +68,7 @@ typedef struct {
    bool via_sql;            /* the figures came from SQL */
    bool fell_back;          /* SQL failed (fallback says why): the collection was read */
    tk_error_t fallback;
+   uint64_t read_ms; /* how long the read that counted took (not a failed one, not the queue) */
 } scan_job_t;
 
 /* One write of the api, to replay onto the window of the scan running when
@@ -84,9 +85,10 @@ typedef struct journal_op {
 
 #define API_JOURNAL_MAX 10000
 
-/* The periodic scan waits at least this many times the last one's
- * duration (decision 0006). */
+/* The periodic scan waits at least this many times as long as the last
+ * read that counted took, up to API_SCAN_SPACED_MAX_MS (decision 0006). */
 #define API_SCAN_SPACING 10
+#define API_SCAN_SPACED_MAX_MS (5 * 60 * 1000)
 
 /* A ticket id with writes of the api in flight. Two writes of one ticket
  * at once may reach the database in one order and finish (patch) in the
@@ -190,6 +192,7 @@ scan_work (tk_store_t *store, void *ctx)
    int keep = s->interval_ms > 0 ? s->api->app->cfg.api_newest_keep : 0;
    tk_tally_t *t = scan_begin (job, keep);
    bool counted = false;
+   uint64_t began = uv_hrtime ();
    if (job->sql) {
       counted = tk_tally_scan_sql (t, job->sql, db, job->newest ? keep_newest : NULL,
                                    job->newest, &s->cancel, &job->err);
@@ -201,6 +204,7 @@ scan_work (tk_store_t *store, void *ctx)
          tk_error_clear (&job->err);
          tk_tally_destroy (t);
          t = scan_begin (job, keep);
+         began = uv_hrtime ();
       }
    }
    if (!job->via_sql && !atomic_load (&s->cancel)) {
@@ -214,6 +218,7 @@ scan_work (tk_store_t *store, void *ctx)
       tk_error_set (&job->err, TK_ERR_IO, 0, "the scan was cancelled");
    }
    if (counted) {
+      job->read_ms = (uv_hrtime () - began) / 1000000;
       job->body[API_SNAPSHOT_STATS] = render (tk_tally_stats_json (t, s->api->tax, NULL),
                                               &job->len[API_SNAPSHOT_STATS]);
       job->body[API_SNAPSHOT_ANALYTICS] = render (tk_tally_analytics_json (t, NULL),
@@ -628,6 +633,20 @@ scan_done (int status, void *ctx)
       keep_scan (s, job);
    }
    journal_clear (s);
+   /* The periodic scan catches only what no topic announced (other
+    * writers): after a read that counted, it waits ten times as long as
+    * that read took (a tenth of the time at most, so that a large
+    * collection, a million tickets: ~25 s a scan in SQL, is not read under
+    * every request), but not over API_SCAN_SPACED_MAX_MS unless the read
+    * itself took longer; after a failure, at least as long as the failed
+    * scan took. Announced writes (follow.c) still refresh after at least
+    * the last scan's duration. */
+   uint64_t spaced = s->last_scan_ms;
+   if (job->ok) {
+      spaced = job->read_ms * API_SCAN_SPACING;
+      uint64_t cap = job->read_ms > API_SCAN_SPACED_MAX_MS ? job->read_ms : API_SCAN_SPACED_MAX_MS;
+      spaced = spaced < cap ? spaced : cap;
+   }
    job_cleanup (job);
    if (s->stopping) {
       waiting = s->next;
@@ -641,12 +660,6 @@ scan_done (int status, void *ctx)
    if (s->next) {
       refresh_start (s);
    } else if (s->interval_ms > 0) {
-      /* The periodic scan catches only what no topic announced (other
-       * writers): at most a tenth of the time, so that a large collection
-       * (a million tickets: ~25 s a scan in SQL) is not read under every
-       * request. Announced writes (follow.c) still refresh after at least
-       * the last scan's duration. */
-      uint64_t spaced = s->last_scan_ms * API_SCAN_SPACING;
       uint64_t wait = s->interval_ms > spaced ? s->interval_ms : spaced;
       if (s->soon) {
          uint64_t soon = s->soon_ms > s->last_scan_ms ? s->soon_ms : s->last_scan_ms;

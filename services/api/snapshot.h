@@ -7,8 +7,9 @@
  * unfiltered scan answers both.
  *
  * snapshot: the unfiltered tally rendered as both bodies, refreshed by a
- * uv_timer on the loop every TRIAGE_API_CACHE_TTL (but never more often
- * than the last scan took, so a slow server is never scanned back to back),
+ * uv_timer on the loop every TRIAGE_API_CACHE_TTL (but not before ten
+ * times as long as the last scan's read took, up to 5 minutes, so that a
+ * large collection is read a tenth of the time at most),
  * the scan on the threadpool, one at a time, the first one at boot. A
  * request is answered from it at once when it exists; before the first one
  * exists a request waits for it (one scan however many wait). With

@@ -18,6 +18,7 @@
 #include "test_support.h"
 
 #include "api_fixture.h"
+#include "pg_sessions.h"
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
@@ -35,6 +36,7 @@ static tk_api_fx_t fx;                          /* fx.svc: the index path */
 static tk_test_service_t *const indexed = &fx.svc;
 static tk_test_service_t plain;                 /* no TRIAGE_LIST_SQL_URL: the collection */
 static int64_t base_ms;
+static char app_name[64]; /* the indexed api's PostgreSQL connections */
 
 static const char *const topics[] = {"SSO",     "API/SDK", "Glossary",       "Lineage",
                                      "Connector", "Product", "How-to", "Best practices",
@@ -54,13 +56,6 @@ source (const tk_api_fx_resp_t *r)
 {
    static char buf[32];
    return tk_api_fx_header (r, "X-Triage-Source", buf, sizeof buf);
-}
-
-static const char *
-pg_url (void)
-{
-   const char *u = getenv ("TRIAGE_TEST_PG_URL");
-   return u && *u ? u : "postgresql://triage@127.0.0.1:5433/ferretdb";
 }
 
 /* Ticket i as the services store it: every third unprocessed (one in
@@ -178,7 +173,10 @@ setup (void **state)
    tk_time_parse_iso ("2025-06-01T00:00:00Z", 20, &base_ms);
    insert_range ("LI", 0, N_SEED);
    char url[512];
-   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s", pg_url ());
+   /* Its connections named, to be found in pg_stat_activity. */
+   snprintf (app_name, sizeof app_name, "triage_test_list_index_%d", (int) getpid ());
+   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s%capplication_name=%s", tk_test_pg_url (),
+             strchr (tk_test_pg_url (), '?') ? '&' : '?', app_name);
    const char *env_index[] = {"TRIAGE_API_NEWEST_KEEP=0", url, NULL};
    const char *env_plain[] = {"TRIAGE_API_NEWEST_KEEP=0", NULL};
    if (!tk_api_fx_start (&fx, indexed, "api", env_index) ||
@@ -487,7 +485,7 @@ static void
 test_older_side_tables_are_upgraded (void **state)
 {
    (void) state;
-   PGconn *c = PQconnectdb (pg_url ());
+   PGconn *c = PQconnectdb (tk_test_pg_url ());
    assert_int_equal (PQstatus (c), CONNECTION_OK);
    char *schema = PQescapeIdentifier (c, fx.db_name, strlen (fx.db_name));
    assert_non_null (schema);
@@ -604,7 +602,7 @@ static void
 test_older_text_table_is_made_again (void **state)
 {
    (void) state;
-   PGconn *c = PQconnectdb (pg_url ());
+   PGconn *c = PQconnectdb (tk_test_pg_url ());
    assert_int_equal (PQstatus (c), CONNECTION_OK);
    char *schema = PQescapeIdentifier (c, fx.db_name, strlen (fx.db_name));
    assert_non_null (schema);
@@ -705,6 +703,21 @@ test_priority_sort_order (void **state)
       assert_int_equal (k, n);
    }
    assert_true (n > 60 && n < 100); /* about 80: two hours, a ticket a minute, 2/3 classified */
+}
+
+/* The server closes the connections the api keeps idle between pages (a
+ * restart, an idle timeout): the next pages are still read from the side
+ * tables, on new connections, not from the collection (minutes a page at
+ * a million tickets). */
+static void
+test_closed_connections_are_replaced (void **state)
+{
+   (void) state;
+   for (int i = 0; i < 3; i++) {
+      assert_true (tk_test_pg_close_idle (app_name) > 0);
+      compare (i == 0 ? "status=processed&priority=P0%20(High)" : i == 1 ? "q=refund" : "topic=SSO",
+               1, "index");
+   }
 }
 
 /* A search the SQL cannot match exactly (non-ASCII) reads the collection. */
@@ -836,6 +849,7 @@ main (void)
       cmocka_unit_test (test_older_side_tables_are_upgraded),
       cmocka_unit_test (test_older_text_table_is_made_again),
       cmocka_unit_test (test_priority_sort_order),
+      cmocka_unit_test (test_closed_connections_are_replaced),
       cmocka_unit_test (test_non_ascii_search_reads_the_collection),
       cmocka_unit_test (test_other_writers_are_seen_at_once),
       cmocka_unit_test (test_another_shape_reads_the_collection),

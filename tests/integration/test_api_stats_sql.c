@@ -14,6 +14,7 @@
 #include "test_support.h"
 
 #include "api_fixture.h"
+#include "pg_sessions.h"
 #include "timeutil.h"
 
 #include <cjson/cJSON.h>
@@ -32,6 +33,7 @@ static tk_test_service_t *const sql = &fx.svc;
 static tk_test_service_t plain;              /* no TRIAGE_LIST_SQL_URL: the collection */
 static int64_t base_ms;
 static int n_stored, n_processed;            /* what the collection holds, by the seed */
+static char app_name[64];                    /* the SQL api's PostgreSQL connections */
 
 static const char *const topics[] = {"SSO",       "API/SDK", "Glossary", "Lineage",
                                      "Connector", "Product", "How-to",   "Sensitive data"};
@@ -39,13 +41,6 @@ static const char *const sentiments[] = {"Angry", "Frustrated", "Curious", "Neut
                                          "Zufrieden \xe2\x9c\x93"}; /* not in the taxonomy */
 static const char *const priorities[] = {"P0 (High)", "P1 (Medium)", "P2 (Low)", "P9 (Custom)"};
 static const char *const models[] = {"nb-2026.11", "encoder-3", "llm:gpt-4o-mini"};
-
-static const char *
-pg_url (void)
-{
-   const char *u = getenv ("TRIAGE_TEST_PG_URL");
-   return u && *u ? u : "postgresql://triage@127.0.0.1:5433/ferretdb";
-}
 
 static tk_api_fx_resp_t
 call (const tk_test_service_t *s, const char *method, const char *path)
@@ -265,7 +260,10 @@ setup (void **state)
    tk_time_parse_iso ("2026-09-01T00:00:00Z", 20, &base_ms);
    insert_range ("SQ", 0, N_SEED);
    char url[512];
-   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s", pg_url ());
+   /* Its connections named, to be found in pg_stat_activity. */
+   snprintf (app_name, sizeof app_name, "triage_test_stats_sql_%d", (int) getpid ());
+   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s%capplication_name=%s", tk_test_pg_url (),
+             strchr (tk_test_pg_url (), '?') ? '&' : '?', app_name);
    /* No timed scan and no follower's refresh during the test: every scan
     * after the first is one that the test asks for. */
    const char *env_sql[] = {"TRIAGE_API_CACHE_TTL=1h", "TRIAGE_API_FOLLOW=off", url, NULL};
@@ -381,6 +379,22 @@ test_refused_document_reads_the_collection (void **state)
    assert_true (metric (sql, VIA_SQL) == sql_reads + 1);
 }
 
+/* The server closes the connections the api keeps idle between calls (a
+ * restart, an idle timeout): the next scan still reads PostgreSQL, on a
+ * new one, rather than starting again through FerretDB (minutes at a
+ * million tickets). */
+static void
+test_closed_connections_are_replaced (void **state)
+{
+   (void) state;
+   assert_int_equal (refresh (sql), n_stored);
+   double sql_reads = metric (sql, VIA_SQL), coll_reads = metric (sql, VIA_COLLECTION);
+   assert_true (tk_test_pg_close_idle (app_name) > 0);
+   assert_int_equal (refresh (sql), n_stored);
+   assert_true (metric (sql, VIA_SQL) == sql_reads + 1);
+   assert_true (metric (sql, VIA_COLLECTION) == coll_reads);
+}
+
 int
 main (void)
 {
@@ -388,6 +402,7 @@ main (void)
       cmocka_unit_test (test_figures_equal_the_collection),
       cmocka_unit_test (test_another_writer_shows_after_refresh),
       cmocka_unit_test (test_refused_document_reads_the_collection),
+      cmocka_unit_test (test_closed_connections_are_replaced),
    };
    return cmocka_run_group_tests (tests, setup, teardown);
 }
