@@ -876,6 +876,61 @@ tk_list_sql_page (tk_list_sql_t *s, const char *db, const tk_query_t *q, tk_list
    return res;
 }
 
+/* tk_list_sql_any_missing on c. */
+static bool
+any_missing_on (PGconn *c, const char *db, const char *field, bool *any, tk_error_t *err)
+{
+   char *schema = PQescapeIdentifier (c, db, strlen (db));
+   if (!schema) {
+      tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: %s", PQerrorMessage (c));
+      return false;
+   }
+   char *table = tickets_table (c, schema, err);
+   bool ok = false;
+   if (!table) {
+      ok = err->domain == TK_ERR_NONE; /* no collection: no document */
+      *any = false;
+   } else {
+      stmt_t st = {.sql = TK_BUF_INIT};
+      st.nomem |= !tk_buf_appendf (&st.sql, "SELECT EXISTS (SELECT 1 FROM %s.%s WHERE NOT (_jsonb ? ",
+                                   schema, table);
+      stmt_param (&st, field, false, "::text))");
+      PGresult *r = run (c, &st, err);
+      stmt_free (&st);
+      if (r && PQntuples (r) == 1) {
+         *any = PQgetvalue (r, 0, 0)[0] == 't';
+         ok = true;
+      } else if (r) {
+         tk_error_set (err, TK_ERR_SQL, 0, "PostgreSQL: no answer to a check");
+      }
+      PQclear (r);
+   }
+   PQfreemem (table);
+   PQfreemem (schema);
+   return ok;
+}
+
+bool
+tk_list_sql_any_missing (tk_list_sql_t *s, const char *db, const char *field, bool *any,
+                         tk_error_t *err)
+{
+   *any = true;
+   bool reused;
+   PGconn *c = conn_get (s, &reused, err);
+   if (!c) {
+      return false;
+   }
+   bool ok = any_missing_on (c, db, field, any, err);
+   if (!ok && conn_retry (&c, reused, err)) {
+      if (!(c = conn_new (s, err))) {
+         return false;
+      }
+      ok = any_missing_on (c, db, field, any, err);
+   }
+   conn_put (s, c);
+   return ok;
+}
+
 bool
 tk_list_sql_enable (tk_list_sql_t *s, const char *db, char *state, size_t cap, tk_error_t *err)
 {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "list_sql.h"
 #include "log.h"
 #include "store_async.h"
 #include "timeutil.h"
@@ -27,6 +28,7 @@ typedef struct {
    atomic_bool stopping; /* read by the run between bulks */
    /* The run's results (written on the threadpool, read in done). */
    bool ok;
+   bool checked_in_sql; /* PostgreSQL said no ticket lacks one: no find ran */
    int64_t updated, duration_ms;
    tk_error_t err;
 } backfill_t;
@@ -47,8 +49,24 @@ run_work (tk_store_t *store, void *ctx)
 {
    backfill_t *b = ctx;
    int64_t t0 = tk_time_now_ms ();
-   b->ok = tk_store_backfill_stored_at (store, BACKFILL_BATCH, keep_going, b, &b->updated,
-                                        &b->err);
+   /* On the local stack, FerretDB's table says at once whether any ticket
+    * lacks one; the find below reads the whole collection in Go to learn
+    * it (91 s at a million tickets). When PostgreSQL cannot tell, the find
+    * decides. */
+   bool any = true;
+   tk_error_t e = {0};
+   b->checked_in_sql =
+      b->api->list_sql &&
+      tk_list_sql_any_missing (b->api->list_sql, tk_store_db_name (store), TK_STORE_STORED_AT,
+                               &any, &e) &&
+      !any;
+   if (b->checked_in_sql) {
+      b->ok = true;
+      b->updated = 0;
+   } else {
+      b->ok = tk_store_backfill_stored_at (store, BACKFILL_BATCH, keep_going, b, &b->updated,
+                                           &b->err);
+   }
    b->duration_ms = tk_time_now_ms () - t0;
 }
 
@@ -60,8 +78,9 @@ run_done (int status, void *ctx)
    backfill_t *b = ctx;
    b->running = false;
    if (status == 0 && b->ok) {
-      TK_INFO ("store", "stored_at given to %lld ticket(s) written before it existed, in %lld ms",
-               (long long) b->updated, (long long) b->duration_ms);
+      TK_INFO ("store", "stored_at given to %lld ticket(s) written before it existed, in %lld ms%s",
+               (long long) b->updated, (long long) b->duration_ms,
+               b->checked_in_sql ? " (none lacks one: checked in PostgreSQL)" : "");
    } else if (status == 0) {
       TK_WARN ("store", "giving tickets a stored_at failed after %lld: %s (retrying in %d ms)",
                (long long) b->updated, b->err.message, BACKFILL_RETRY_MS);
