@@ -892,7 +892,8 @@ any_missing_on (PGconn *c, const char *db, const char *field, bool *any, tk_erro
       *any = false;
    } else {
       stmt_t st = {.sql = TK_BUF_INIT};
-      st.nomem |= !tk_buf_appendf (&st.sql, "SELECT EXISTS (SELECT 1 FROM %s.%s WHERE NOT (_jsonb ? ",
+      st.nomem |= !tk_buf_appendf (&st.sql,
+                                   "SELECT EXISTS (SELECT 1 FROM %s.%s WHERE NOT (_jsonb ? ",
                                    schema, table);
       stmt_param (&st, field, false, "::text))");
       PGresult *r = run (c, &st, err);

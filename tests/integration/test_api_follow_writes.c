@@ -38,33 +38,13 @@ get (const tk_test_service_t *s, const char *path)
    return tk_api_fx_call (s, "GET", path, ADMIN_KEY, NULL);
 }
 
-static double
-metric (const tk_test_service_t *s, const char *series)
-{
-   tk_test_http_response_t r;
-   double v = -1;
-   if (!tk_test_http ("GET", s->metrics_url, NULL, 0, NULL, &r)) {
-      return v;
-   }
-   size_t n = strlen (series);
-   for (const char *line = r.body; line && *line;) {
-      if (strncmp (line, series, n) == 0 && line[n] == ' ') {
-         v = strtod (line + n + 1, NULL);
-      }
-      line = strchr (line, '\n');
-      line = line ? line + 1 : NULL;
-   }
-   tk_test_http_free (&r);
-   return v;
-}
-
 /* Polls until series on s reaches want; fails the test after timeout_ms. */
 static void
 wait_metric (const tk_test_service_t *s, const char *series, double want, int timeout_ms)
 {
    uint64_t deadline = tk_test_now_ms () + (uint64_t) timeout_ms;
    double v = -1;
-   while ((v = metric (s, series)) < want && tk_test_now_ms () < deadline) {
+   while ((v = tk_api_fx_metric (s, series)) < want && tk_test_now_ms () < deadline) {
       usleep (50 * 1000);
    }
    if (v < want) {
@@ -220,11 +200,12 @@ test_other_services_writes_show (void **state)
    fprintf (stderr, "classifications listed from the snapshot %llu ms after the classifier "
                     "was ready\n",
             (unsigned long long) classified_ms);
-   assert_true (metric (&snap, "triage_api_follow_reads_total{result=\"patched\"}") >=
+   assert_true (tk_api_fx_metric (&snap, "triage_api_follow_reads_total{result=\"patched\"}") >=
                 2 * N_UPLOAD);
 
    /* No refresh ran on snap: the follower's patches did it all. */
-   assert_int_equal ((int) metric (&snap, "triage_api_statistics_scans_total{result=\"ok\"}"), 1);
+   assert_int_equal (
+      (int) tk_api_fx_metric (&snap, "triage_api_statistics_scans_total{result=\"ok\"}"), 1);
    tk_api_fx_resp_t s = get (&snap, "/api/processing-stats");
    assert_int_equal ((int) tk_api_fx_num (s.json, "total_tickets"), N_SEED);
    tk_api_fx_resp_free (&s);

@@ -138,31 +138,6 @@ ticket_doc (int i, const char *prefix, bson_t *doc)
    }
 }
 
-static void
-insert_range (const char *prefix, int from, int to)
-{
-   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
-   enum { BATCH = 500 };
-   bson_t docs[BATCH];
-   const bson_t *ptrs[BATCH];
-   for (int i = from; i < to;) {
-      int n = 0;
-      for (; n < BATCH && i < to; n++, i++) {
-         ticket_doc (i, prefix, &docs[n]);
-         ptrs[n] = &docs[n];
-      }
-      bson_error_t e;
-      bool ok = mongoc_collection_insert_many (coll, ptrs, (size_t) n, NULL, NULL, &e);
-      for (int k = 0; k < n; k++) {
-         bson_destroy (&docs[k]);
-      }
-      if (!ok) {
-         fail_msg ("insert_many: %s", e.message);
-      }
-   }
-   tk_api_fx_collection_release (&fx, coll);
-}
-
 static int
 setup (void **state)
 {
@@ -171,7 +146,7 @@ setup (void **state)
       return -1;
    }
    tk_time_parse_iso ("2025-06-01T00:00:00Z", 20, &base_ms);
-   insert_range ("LI", 0, N_SEED);
+   tk_api_fx_insert_range (&fx, ticket_doc, "LI", 0, N_SEED);
    char url[512];
    /* Its connections named, to be found in pg_stat_activity. */
    snprintf (app_name, sizeof app_name, "triage_test_list_index_%d", (int) getpid ());
@@ -314,14 +289,10 @@ static const struct {
 static double
 metric (const char *name, const char *label, const char *value)
 {
-   tk_test_http_response_t r;
-   assert_true (tk_test_http ("GET", indexed->metrics_url, NULL, 0, NULL, &r));
    char series[128];
-   snprintf (series, sizeof series, "%s{%s=\"%s\"} ", name, label, value);
-   const char *at = strstr (r.body, series);
-   double v = at ? strtod (at + strlen (series), NULL) : 0;
-   tk_test_http_free (&r);
-   return v;
+   snprintf (series, sizeof series, "%s{%s=\"%s\"}", name, label, value);
+   double v = tk_api_fx_metric (indexed, series);
+   return v < 0 ? 0 : v;
 }
 
 /* triage_api_list_documents_total{read="<read>"} of the indexed api. */
@@ -752,7 +723,7 @@ test_other_writers_are_seen_at_once (void **state)
    assert_true (mongoc_collection_delete_one (coll, sel, NULL, NULL, &e));
    bson_destroy (sel);
    tk_api_fx_collection_release (&fx, coll);
-   insert_range ("NEW", 0, 5);
+   tk_api_fx_insert_range (&fx, ticket_doc, "NEW", 0, 5);
 
    const char *const after[] = {"status=processed&priority=P0%20(High)&topic=SSO",
                                 "q=quarantined", "sort=-processed_at&limit=5", "limit=20",

@@ -48,27 +48,6 @@ call (const tk_test_service_t *s, const char *method, const char *path)
    return tk_api_fx_request (s, method, path, ADMIN_KEY, NULL, 0, NULL);
 }
 
-/* The value of series on s's /metrics, -1 when absent. */
-static double
-metric (const tk_test_service_t *s, const char *series)
-{
-   tk_test_http_response_t r;
-   double v = -1;
-   if (!tk_test_http ("GET", s->metrics_url, NULL, 0, NULL, &r)) {
-      return v;
-   }
-   size_t n = strlen (series);
-   for (const char *line = r.body; line && *line;) {
-      if (strncmp (line, series, n) == 0 && line[n] == ' ') {
-         v = strtod (line + n + 1, NULL);
-      }
-      line = strchr (line, '\n');
-      line = line ? line + 1 : NULL;
-   }
-   tk_test_http_free (&r);
-   return v;
-}
-
 #define VIA_SQL "triage_api_statistics_reads_total{via=\"sql\"}"
 #define VIA_COLLECTION "triage_api_statistics_reads_total{via=\"collection\"}"
 
@@ -154,31 +133,6 @@ ticket_doc (int i, const char *prefix, bson_t *doc)
    bson_append_document_end (doc, &meta);
 }
 
-static void
-insert_range (const char *prefix, int from, int to)
-{
-   mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
-   enum { BATCH = 500 };
-   bson_t docs[BATCH];
-   const bson_t *ptrs[BATCH];
-   for (int i = from; i < to;) {
-      int n = 0;
-      for (; n < BATCH && i < to; n++, i++) {
-         ticket_doc (i, prefix, &docs[n]);
-         ptrs[n] = &docs[n];
-      }
-      bson_error_t e;
-      bool ok = mongoc_collection_insert_many (coll, ptrs, (size_t) n, NULL, NULL, &e);
-      for (int k = 0; k < n; k++) {
-         bson_destroy (&docs[k]);
-      }
-      if (!ok) {
-         fail_msg ("insert_many: %s", e.message);
-      }
-   }
-   tk_api_fx_collection_release (&fx, coll);
-}
-
 /* POST /api/analytics/refresh on s: answered once the new snapshot is in
  * place. Returns its total. */
 static int
@@ -258,7 +212,7 @@ setup (void **state)
       return -1;
    }
    tk_time_parse_iso ("2026-09-01T00:00:00Z", 20, &base_ms);
-   insert_range ("SQ", 0, N_SEED);
+   tk_api_fx_insert_range (&fx, ticket_doc, "SQ", 0, N_SEED);
    char url[512];
    /* Its connections named, to be found in pg_stat_activity. */
    snprintf (app_name, sizeof app_name, "triage_test_stats_sql_%d", (int) getpid ());
@@ -294,10 +248,10 @@ test_figures_equal_the_collection (void **state)
    assert_int_equal (refresh (&plain), n_stored);
    compare_all ();
    /* The first scan at start and the refresh. */
-   assert_true (metric (sql, VIA_SQL) >= 2);
-   assert_int_equal ((int) metric (sql, VIA_COLLECTION), 0);
-   assert_true (metric (&plain, VIA_COLLECTION) >= 2);
-   assert_int_equal ((int) metric (&plain, VIA_SQL), 0);
+   assert_true (tk_api_fx_metric (sql, VIA_SQL) >= 2);
+   assert_int_equal ((int) tk_api_fx_metric (sql, VIA_COLLECTION), 0);
+   assert_true (tk_api_fx_metric (&plain, VIA_COLLECTION) >= 2);
+   assert_int_equal ((int) tk_api_fx_metric (&plain, VIA_SQL), 0);
 }
 
 /* Another writer inserts, classifies, corrects and deletes after both apis
@@ -307,8 +261,8 @@ static void
 test_another_writer_shows_after_refresh (void **state)
 {
    (void) state;
-   double sql_reads = metric (sql, VIA_SQL);
-   insert_range ("LATER", 0, N_LATER);
+   double sql_reads = tk_api_fx_metric (sql, VIA_SQL);
+   tk_api_fx_insert_range (&fx, ticket_doc, "LATER", 0, N_LATER);
    mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
    bson_error_t e;
    /* SQ-00000 (unprocessed) classified; SQ-00001 deleted. */
@@ -338,8 +292,8 @@ test_another_writer_shows_after_refresh (void **state)
    assert_int_equal (refresh (sql), n_stored);
    assert_int_equal (refresh (&plain), n_stored);
    compare_all ();
-   assert_true (metric (sql, VIA_SQL) == sql_reads + 1);
-   assert_int_equal ((int) metric (sql, VIA_COLLECTION), 0);
+   assert_true (tk_api_fx_metric (sql, VIA_SQL) == sql_reads + 1);
+   assert_int_equal ((int) tk_api_fx_metric (sql, VIA_COLLECTION), 0);
 }
 
 /* A stored document that ferretdb_doc.c cannot read back exactly: the SQL
@@ -349,8 +303,8 @@ static void
 test_refused_document_reads_the_collection (void **state)
 {
    (void) state;
-   double sql_reads = metric (sql, VIA_SQL);
-   double coll_reads = metric (sql, VIA_COLLECTION);
+   double sql_reads = tk_api_fx_metric (sql, VIA_SQL);
+   double coll_reads = tk_api_fx_metric (sql, VIA_COLLECTION);
    mongoc_collection_t *coll = tk_api_fx_collection (&fx, "tickets");
    bson_t doc;
    ticket_doc (7, "ODD", &doc); /* processed */
@@ -363,8 +317,8 @@ test_refused_document_reads_the_collection (void **state)
    assert_int_equal (refresh (sql), n_stored);
    assert_int_equal (refresh (&plain), n_stored);
    compare_all ();
-   assert_true (metric (sql, VIA_COLLECTION) == coll_reads + 1);
-   assert_true (metric (sql, VIA_SQL) == sql_reads);
+   assert_true (tk_api_fx_metric (sql, VIA_COLLECTION) == coll_reads + 1);
+   assert_true (tk_api_fx_metric (sql, VIA_SQL) == sql_reads);
 
    coll = tk_api_fx_collection (&fx, "tickets");
    bson_t *sel = BCON_NEW ("_id", BCON_UTF8 ("ODD-00007"));
@@ -376,7 +330,7 @@ test_refused_document_reads_the_collection (void **state)
    assert_int_equal (refresh (sql), n_stored);
    assert_int_equal (refresh (&plain), n_stored);
    compare_all ();
-   assert_true (metric (sql, VIA_SQL) == sql_reads + 1);
+   assert_true (tk_api_fx_metric (sql, VIA_SQL) == sql_reads + 1);
 }
 
 /* The server closes the connections the api keeps idle between calls (a
@@ -388,11 +342,12 @@ test_closed_connections_are_replaced (void **state)
 {
    (void) state;
    assert_int_equal (refresh (sql), n_stored);
-   double sql_reads = metric (sql, VIA_SQL), coll_reads = metric (sql, VIA_COLLECTION);
+   double sql_reads = tk_api_fx_metric (sql, VIA_SQL);
+   double coll_reads = tk_api_fx_metric (sql, VIA_COLLECTION);
    assert_true (tk_test_pg_close_idle (app_name) > 0);
    assert_int_equal (refresh (sql), n_stored);
-   assert_true (metric (sql, VIA_SQL) == sql_reads + 1);
-   assert_true (metric (sql, VIA_COLLECTION) == coll_reads);
+   assert_true (tk_api_fx_metric (sql, VIA_SQL) == sql_reads + 1);
+   assert_true (tk_api_fx_metric (sql, VIA_COLLECTION) == coll_reads);
 }
 
 int

@@ -309,3 +309,50 @@ tk_api_fx_collection_release (tk_api_fx_t *fx, mongoc_collection_t *coll)
    tk_store_client_push (fx->store, fx->borrowed);
    fx->borrowed = NULL;
 }
+
+void
+tk_api_fx_insert_range (tk_api_fx_t *fx, tk_api_fx_doc_fn make, const char *prefix, int from,
+                        int to)
+{
+   mongoc_collection_t *coll = tk_api_fx_collection (fx, "tickets");
+   enum { BATCH = 500 };
+   bson_t docs[BATCH];
+   const bson_t *ptrs[BATCH];
+   for (int i = from; i < to;) {
+      int n = 0;
+      for (; n < BATCH && i < to; n++, i++) {
+         make (i, prefix, &docs[n]);
+         ptrs[n] = &docs[n];
+      }
+      bson_error_t e;
+      bool ok = mongoc_collection_insert_many (coll, ptrs, (size_t) n, NULL, NULL, &e);
+      for (int k = 0; k < n; k++) {
+         bson_destroy (&docs[k]);
+      }
+      if (!ok) {
+         tk_api_fx_collection_release (fx, coll);
+         fail_msg ("insert_many: %s", e.message);
+      }
+   }
+   tk_api_fx_collection_release (fx, coll);
+}
+
+double
+tk_api_fx_metric (const tk_test_service_t *svc, const char *series)
+{
+   tk_test_http_response_t r;
+   double v = -1;
+   if (!tk_test_http ("GET", svc->metrics_url, NULL, 0, NULL, &r)) {
+      return v;
+   }
+   size_t n = strlen (series);
+   for (const char *line = r.body; line && *line;) {
+      if (strncmp (line, series, n) == 0 && line[n] == ' ') {
+         v = strtod (line + n + 1, NULL);
+      }
+      line = strchr (line, '\n');
+      line = line ? line + 1 : NULL;
+   }
+   tk_test_http_free (&r);
+   return v;
+}

@@ -127,4 +127,18 @@ struct _mongoc_collection_t *tk_api_fx_collection (tk_api_fx_t *fx, const char *
 
 void tk_api_fx_collection_release (tk_api_fx_t *fx, struct _mongoc_collection_t *coll);
 
+/* Makes document i of a batch named prefix into *doc (which the caller
+ * destroys): a writer's own generator for tk_api_fx_insert_range. */
+typedef void (*tk_api_fx_doc_fn) (int i, const char *prefix, struct _bson_t *doc);
+
+/* Writes documents from..to-1 of make into the fixture's tickets
+ * collection, straight (not through the services), in bulks of 500, as a
+ * migration or a restore would. Fails the test when an insert fails. */
+void tk_api_fx_insert_range (tk_api_fx_t *fx, tk_api_fx_doc_fn make, const char *prefix, int from,
+                             int to);
+
+/* The value of one series (e.g. `triage_api_statistics_scans_total{result="ok"}`)
+ * on svc's /metrics, -1 when it is absent or the metrics cannot be read. */
+double tk_api_fx_metric (const tk_test_service_t *svc, const char *series);
+
 #endif
