@@ -444,6 +444,11 @@ tickets_table (PGconn *c, const char *schema, tk_error_t *err)
                                 schema);
    PGresult *r = run (c, &st, err);
    stmt_free (&st);
+   if (!r && err->domain == TK_ERR_SQL && err->code == 1) {
+      /* No metadata table: FerretDB has not made the database yet (an
+       * api's first moments on a new one), so it has no collection. */
+      tk_error_clear (err);
+   }
    char *table = NULL;
    if (r && PQntuples (r) == 1 && !PQgetisnull (r, 0, 0)) {
       const char *name = PQgetvalue (r, 0, 0);
