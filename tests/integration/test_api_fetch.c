@@ -66,7 +66,7 @@ setup (void **state)
    /* As make demo runs it on the local stack: with the PostgreSQL under
     * FerretDB, which tells whether any ticket lacks a stored_at. */
    static char url[512];
-   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s", tk_test_pg_url ());
+   tk_test_pg_list_sql_env (NULL, url, sizeof url);
    const char *env[] = {url, NULL};
    if (!tk_api_fx_start (&fx, api, "api", env)) {
       return -1;
@@ -196,7 +196,7 @@ test_backfill_checked_in_postgresql (void **state)
 
    tk_test_service_t again;
    static char url[512];
-   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s", tk_test_pg_url ());
+   tk_test_pg_list_sql_env (NULL, url, sizeof url);
    const char *env[] = {url, NULL};
    assert_true (tk_api_fx_start (&fx, &again, "api", env));
    const char *second = backfill_line (&again, line, sizeof line);

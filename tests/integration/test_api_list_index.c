@@ -150,8 +150,7 @@ setup (void **state)
    char url[512];
    /* Its connections named, to be found in pg_stat_activity. */
    snprintf (app_name, sizeof app_name, "triage_test_list_index_%d", (int) getpid ());
-   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s%capplication_name=%s", tk_test_pg_url (),
-             strchr (tk_test_pg_url (), '?') ? '&' : '?', app_name);
+   tk_test_pg_list_sql_env (app_name, url, sizeof url);
    /* No timed statistics scan (after the first): a scan holds one of the
     * api's PostgreSQL connections while it runs, which
     * test_closed_connections_are_replaced would then not find idle. */

@@ -216,8 +216,7 @@ setup (void **state)
    char url[512];
    /* Its connections named, to be found in pg_stat_activity. */
    snprintf (app_name, sizeof app_name, "triage_test_stats_sql_%d", (int) getpid ());
-   snprintf (url, sizeof url, "TRIAGE_LIST_SQL_URL=%s%capplication_name=%s", tk_test_pg_url (),
-             strchr (tk_test_pg_url (), '?') ? '&' : '?', app_name);
+   tk_test_pg_list_sql_env (app_name, url, sizeof url);
    /* No timed scan and no follower's refresh during the test: every scan
     * after the first is one that the test asks for. */
    const char *env_sql[] = {"TRIAGE_API_CACHE_TTL=1h", "TRIAGE_API_FOLLOW=off", url, NULL};

@@ -4,7 +4,9 @@
 #include "test_support.h"
 
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 const char *
@@ -12,6 +14,19 @@ tk_test_pg_url (void)
 {
    const char *u = getenv ("TRIAGE_TEST_PG_URL");
    return u && *u ? u : "postgresql://triage@127.0.0.1:5433/ferretdb";
+}
+
+char *
+tk_test_pg_list_sql_env (const char *app_name, char *buf, size_t cap)
+{
+   const char *url = tk_test_pg_url ();
+   if (app_name) {
+      snprintf (buf, cap, "TRIAGE_LIST_SQL_URL=%s%capplication_name=%s", url,
+                strchr (url, '?') ? '&' : '?', app_name);
+   } else {
+      snprintf (buf, cap, "TRIAGE_LIST_SQL_URL=%s", url);
+   }
+   return buf;
 }
 
 /* How many idle sessions app_name has, -1 when PostgreSQL refuses. */
